@@ -1,0 +1,183 @@
+# svmd: the one build entry. Plain GNU make; dependencies through pkg-config only.
+#
+#   make            build svmd, svmctl, libsvmclient
+#   make demo       the daemon on the simulated kernel, driven by real clients
+#   make check      unit and integration tests (installs build packages when run as root)
+#   make asan       the same tests on an ASan+UBSan build
+#   make fuzz       libFuzzer on the wire codec (FUZZ_SECONDS, default 60)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+POLICYDIR  ?= $(PREFIX)/lib/svmd/policy.d
+DESTDIR    ?=
+
+BUILD      ?= build
+CC         ?= gcc
+PKG_CONFIG ?= pkg-config
+FUZZ_SECONDS ?= 60
+
+# Evaluated once, when first used: `make check` installs the packages before a sub-make
+# that needs them starts.
+deps_cflags = $(eval deps_cflags := $$(shell $(PKG_CONFIG) --cflags libsystemd libevent))$(deps_cflags)
+deps_libs   = $(eval deps_libs := $$(shell $(PKG_CONFIG) --libs libsystemd libevent))$(deps_libs)
+test_cflags = $(eval test_cflags := $$(shell $(PKG_CONFIG) --cflags criterion))$(test_cflags)
+test_libs   = $(eval test_libs := $$(shell $(PKG_CONFIG) --libs criterion))$(test_libs)
+
+WARN     := -Wall -Wextra -Werror -Wvla -Wmissing-prototypes -Wshadow -Wformat=2 \
+            -Wno-format-nonliteral -Wstrict-prototypes
+HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+OPT      ?= -O2 -g
+SANITIZE ?=
+CFLAGS   ?=
+LDFLAGS  ?=
+ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANITIZE) \
+              -DSVMD_VERSION_STRING='"$(VERSION)"' -Iprotocol -Idaemon -Iclient $(CFLAGS)
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
+
+PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
+# The daemon without main.c, so tests link exactly the modules they exercise.
+CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/client.c \
+            daemon/hashmap.c daemon/log.c daemon/loop.c daemon/ops.c daemon/policy.c \
+            daemon/policy-load.c daemon/process.c daemon/registry.c daemon/seed-abi.c \
+            daemon/server.c daemon/sim-kernel.c
+LIBCLIENT_SRC := client/libsvmclient.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+UNIT_TESTS := protocol policy registry sim-kernel seed-abi
+INTEGRATION_TESTS := socket
+TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
+             $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
+
+.PHONY: all check check-run demo demo-run asan fuzz fuzz-run install clean deps format \
+        check-format
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/svmd $(BUILD)/svmctl $(BUILD)/libsvmclient.so $(BUILD)/svmclient.pc
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(deps_cflags) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/client/%.pic.o: client/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+$(BUILD)/obj/protocol/%.pic.o: protocol/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+
+$(BUILD)/libsvmd-core.a: $(call obj,$(CORE_SRC) $(PROTOCOL_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/svmd: $(call obj,daemon/main.c) $(BUILD)/libsvmd-core.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs)
+
+LIBCLIENT_PIC := $(patsubst %.c,$(BUILD)/obj/%.pic.o,$(LIBCLIENT_SRC) $(PROTOCOL_SRC))
+
+$(BUILD)/libsvmclient.a: $(call obj,$(LIBCLIENT_SRC) $(PROTOCOL_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libsvmclient.so.0: $(LIBCLIENT_PIC) client/libsvmclient.sym
+	$(CC) -shared -Wl,-soname,libsvmclient.so.0 -Wl,--version-script=client/libsvmclient.sym \
+		-Wl,-z,relro,-z,now,-z,defs $(SANITIZE) $(LDFLAGS) -o $@ $(LIBCLIENT_PIC)
+
+$(BUILD)/libsvmclient.so: $(BUILD)/libsvmclient.so.0
+	ln -sf libsvmclient.so.0 $@
+
+# svmctl carries its own copy of the library, so it runs from the build tree as any user.
+$(BUILD)/svmctl: $(call obj,client/svmctl.c) $(BUILD)/libsvmclient.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(BUILD)/svmclient.pc: client/svmclient.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Tests: criterion binaries linking the modules under test (and the harness for integration).
+$(BUILD)/tests/unit-%: $(call obj,tests/unit/test-%.c) $(BUILD)/libsvmd-core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs) $(test_libs)
+
+$(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integration/harness.c) \
+		$(BUILD)/libsvmclient.so
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lsvmclient \
+		-Wl,-rpath,'$$ORIGIN/..' $(test_libs)
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(deps_cflags) $(test_cflags) -Wno-missing-prototypes -MMD -MP \
+		-c -o $@ $<
+
+deps:
+	@sh tests/install-deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all $(TEST_BINS)
+	@BUILD=$(BUILD) sh tests/run-tests.sh $(TEST_BINS)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
+		SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all' check-run
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
+	@BUILD=$(BUILD) sh tests/demo.sh
+
+FUZZ_CC ?= clang-14
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Iprotocol -fsanitize=fuzzer,address,undefined
+
+$(BUILD)/fuzz/fuzz-protocol: tests/fuzz/fuzz-protocol.c $(PROTOCOL_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+
+$(BUILD)/fuzz/seeds-protocol: tests/fuzz/seeds-protocol.c $(PROTOCOL_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -g -Iprotocol -o $@ $^
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(BUILD)/fuzz/fuzz-protocol $(BUILD)/fuzz/seeds-protocol
+	@rm -rf $(BUILD)/fuzz/corpus && mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/seeds-protocol $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz-protocol -max_total_time=$(FUZZ_SECONDS) -timeout=5 \
+		-print_final_stats=1 $(BUILD)/fuzz/corpus
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/svmd $(DESTDIR)$(SBINDIR)/svmd
+	install -m 0755 $(BUILD)/svmctl $(DESTDIR)$(BINDIR)/svmctl
+	install -m 0755 $(BUILD)/libsvmclient.so.0 $(DESTDIR)$(LIBDIR)/libsvmclient.so.0
+	ln -sf libsvmclient.so.0 $(DESTDIR)$(LIBDIR)/libsvmclient.so
+	install -m 0644 client/svmclient.h $(DESTDIR)$(INCLUDEDIR)/svmclient.h
+	install -m 0644 $(BUILD)/svmclient.pc $(DESTDIR)$(LIBDIR)/pkgconfig/svmclient.pc
+	install -m 0644 policy/00-default.policy $(DESTDIR)$(POLICYDIR)/00-default.policy
+	install -m 0644 docs/svmd.8 $(DESTDIR)$(MANDIR)/man8/svmd.8
+	install -m 0644 docs/svmctl.1 $(DESTDIR)$(MANDIR)/man1/svmctl.1
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

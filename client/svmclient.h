@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsvmclient: ask svmd for Shared Virtual Memory binds.
+ *
+ * One struct svm_client is one connection to svmd, and one session: the bindings it makes end
+ * when it is closed (or the process exits), unless leased with svm_lease(). Calls are
+ * synchronous and not thread-safe on one client; use one client per thread.
+ *
+ * Every function returning int returns >= 0 on success and a negative errno on failure. When
+ * svmd refused a request, svm_reason() says why in words (for a policy denial it names the
+ * rule). Notable errors: -EACCES denied by policy, -EDQUOT over a quota, -EBUSY PASID or table
+ * in use, -ENODEV no such device, -EOPNOTSUPP not supported by the device, -EINVAL invalid
+ * arguments, -EPERM not allowed to bind that process, -ESRCH process gone, -ENOENT no such
+ * binding of yours, -ECONNRESET svmd closed the connection.
+ */
+#ifndef SVMCLIENT_H
+#define SVMCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SVM_DEFAULT_SOCKET "/run/svmd/svmd.sock"
+
+enum svm_kind {
+	SVM_KIND_TASK = 1,        /* a process address space */
+	SVM_KIND_PGTABLE = 2,     /* a guest stage-1 page table */
+	SVM_KIND_PASID_TABLE = 3, /* a guest PASID table */
+};
+#define SVM_KIND_BIT(k) (1u << (k))
+
+enum svm_model {
+	SVM_MODEL_NONE = 0,
+	SVM_MODEL_VTD = 1,
+	SVM_MODEL_SMMU = 2,
+};
+
+struct svm_client;
+
+struct svm_device {
+	char name[16]; /* "0000:3b:00.0" */
+	uint32_t iommu_group;
+	uint32_t group_devices; /* devices sharing the IOMMU group */
+	uint32_t kinds;         /* SVM_KIND_BIT() of supported kinds */
+	uint16_t vendor, device;
+	uint8_t pasid_bits;
+	uint8_t model; /* enum svm_model */
+};
+
+struct svm_binding_info {
+	uint64_t id;
+	char device[16];
+	uint32_t kind; /* enum svm_kind */
+	uint32_t pasid;
+	uint32_t owner_uid;
+	int32_t owner_pid;
+	int32_t target_pid; /* task bindings */
+	bool leased;
+	uint64_t created_usec; /* CLOCK_REALTIME */
+};
+
+struct svm_pgtable {
+	uint32_t pasid;      /* host PASID */
+	uint32_t addr_width; /* 48 or 57 */
+	uint64_t gpgd;       /* guest page directory, 4 KiB aligned */
+	bool gpasid_valid;
+	uint32_t gpasid;
+	uint64_t vtd_flags; /* SRE 1<<0, EAFE 1<<1, PCD 1<<2, PWT 1<<3, EMTE 1<<4, CD 1<<5 */
+	uint32_t vtd_pat, vtd_emt;
+};
+
+struct svm_pasid_table {
+	uint64_t ptr;   /* guest-physical address */
+	uint64_t size;  /* bytes */
+	uint32_t model; /* enum svm_model */
+};
+
+/* Connects to svmd at path (NULL: $SVMD_SOCKET, else SVM_DEFAULT_SOCKET) and says hello. */
+int svm_connect(const char *path, struct svm_client **ret);
+/* Closes the connection, ending its bindings that are not leased. Takes NULL; returns NULL. */
+struct svm_client *svm_disconnect(struct svm_client *c);
+
+/* Why svmd refused the last failed request, or NULL if it did not say. */
+const char *svm_reason(const struct svm_client *c);
+/* The server's backend ("sim", ...) and version, from the hello. */
+const char *svm_backend(const struct svm_client *c);
+const char *svm_server_version(const struct svm_client *c);
+
+/* The managed devices, as a malloc()ed array for free(). */
+int svm_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n);
+/* The caller's live bindings (root: everyone's), as a malloc()ed array for free(). */
+int svm_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n);
+
+/* Binds the process behind pidfd (-1: the calling process) on device. pasid 0 lets the kernel
+ * choose. ret_id and ret_pasid may be NULL. */
+int svm_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
+		  uint64_t *ret_id, uint32_t *ret_pasid);
+int svm_bind_pgtable(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
+		     uint64_t *ret_id);
+int svm_bind_pasid_table(struct svm_client *c, const char *device,
+			 const struct svm_pasid_table *t, uint64_t *ret_id);
+int svm_unbind(struct svm_client *c, uint64_t id);
+
+/* Leases binding id: returns an fd (O_CLOEXEC) that keeps it alive, independent of this
+ * connection, until every copy is closed. */
+int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd);
+
+/* How policy decides op ("bind-task", "bind-pgtable", "bind-pasid-table", "open-device") on
+ * device, for the caller or (root only) for uid; pasid < 0 means auto, uid < 0 the caller.
+ * *ret_text (malloc()ed) explains rule by rule. */
+int svm_explain(struct svm_client *c, const char *op, const char *device, int64_t pasid,
+		int64_t uid, char **ret_text, bool *ret_allowed);
+
+/* What an error from this library means, in words ("denied by policy", ...). */
+const char *svm_strerror(int err);
+const char *svm_kind_name(uint32_t kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

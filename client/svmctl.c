@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * svmctl: ask svmd for Shared Virtual Memory binds from the command line. A bind lives while
+ * svmctl holds it: until SIGINT/SIGTERM with --hold, or while a command runs with -- CMD
+ * (like systemd-inhibit). Exit status: 0 success, 77 denied by policy, 1 any other error, or
+ * the command's own status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "svmclient.h"
+
+#define EXIT_DENIED 77
+
+#ifndef SVMD_VERSION_STRING
+#define SVMD_VERSION_STRING "0"
+#endif
+
+struct args {
+	const char *socket;
+	bool json;
+	bool hold;
+	char **cmd; /* after "--" */
+	long pid;   /* --pid, 0: none */
+	int64_t pasid; /* -1: not given */
+	int64_t gpasid;
+	uint64_t pgd, ptr, size;
+	bool have_pgd, have_ptr, have_size;
+	uint32_t addr_width;
+	int model;
+	const char *user;
+	char **pos; /* positional arguments after the command */
+	int n_pos;
+};
+
+static const char *prog = "svmctl";
+
+static void help(void)
+{
+	printf("Usage: svmctl [--socket=PATH] [--json] COMMAND [ARGS]...\n"
+	       "Ask svmd for Shared Virtual Memory binds.\n"
+	       "\n"
+	       "Commands:\n"
+	       "  devices                         the devices svmd manages\n"
+	       "  list                            live bindings (yours; root: all)\n"
+	       "  bind-task DEVICE [--pid=PID] [--pasid=N] (--hold | -- CMD [ARG]...)\n"
+	       "                                  bind a process address space (default: svmctl's)\n"
+	       "  bind-pgtable DEVICE --pasid=N --pgd=ADDR --addr-width=48|57 [--gpasid=N]\n"
+	       "               (--hold | -- CMD [ARG]...)\n"
+	       "                                  bind a guest page table at a PASID\n"
+	       "  bind-pasid-table DEVICE --ptr=ADDR --size=N --model=vtd|smmu\n"
+	       "               (--hold | -- CMD [ARG]...)\n"
+	       "                                  bind a guest PASID table\n"
+	       "  unbind ID                       end one of your bindings\n"
+	       "  explain OP DEVICE [--pasid=N] [--user=USER]\n"
+	       "                                  how policy decides OP (bind-task, bind-pgtable,\n"
+	       "                                  bind-pasid-table, open-device), rule by rule\n"
+	       "\n"
+	       "A bind lasts while svmctl holds it: with --hold until SIGINT or SIGTERM; with\n"
+	       "-- CMD while CMD runs, which finds SVMD_BINDING, SVMD_PASID and SVMD_DEVICE in its\n"
+	       "environment. Exit status: 0 done, 77 denied by policy, 1 other errors, else CMD's.\n"
+	       "\n"
+	       "  --socket=PATH   svmd's socket [$SVMD_SOCKET or " SVM_DEFAULT_SOCKET "]\n"
+	       "  --json          machine-readable output\n"
+	       "  --version       print the version and exit\n");
+}
+
+static int fail(int r, struct svm_client *c, const char *what)
+{
+	const char *why = c ? svm_reason(c) : NULL;
+
+	if (r == -EACCES) {
+		fprintf(stderr, "%s: denied: %s\n", prog, why ? why : "by policy");
+		return EXIT_DENIED;
+	}
+	if (why)
+		fprintf(stderr, "%s: %s: %s: %s\n", prog, what, svm_strerror(r), why);
+	else
+		fprintf(stderr, "%s: %s: %s\n", prog, what, svm_strerror(r));
+	return 1;
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch == '\n')
+			printf("\\n");
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static const char *model_name(unsigned m)
+{
+	return m == SVM_MODEL_VTD ? "vtd" : m == SVM_MODEL_SMMU ? "smmu" : "none";
+}
+
+static void kinds_string(uint32_t kinds, char *buf, size_t len)
+{
+	buf[0] = 0;
+	for (uint32_t k = SVM_KIND_TASK; k <= SVM_KIND_PASID_TABLE; k++)
+		if (kinds & SVM_KIND_BIT(k)) {
+			if (buf[0])
+				strncat(buf, ",", len - strlen(buf) - 1);
+			strncat(buf, svm_kind_name(k), len - strlen(buf) - 1);
+		}
+	if (!buf[0])
+		snprintf(buf, len, "none");
+}
+
+static int cmd_devices(struct svm_client *c, const struct args *a)
+{
+	struct svm_device *d = NULL;
+	size_t n = 0;
+	char kinds[64];
+	int r = svm_devices(c, &d, &n);
+
+	if (r < 0)
+		return fail(r, c, "devices");
+	if (a->json)
+		printf("[");
+	else
+		printf("%-14s %5s %6s %10s %-5s %-25s %s\n", "DEVICE", "GROUP", "SHARED",
+		       "PASID-BITS", "MODEL", "KINDS", "PCI-ID");
+	for (size_t i = 0; i < n; i++) {
+		kinds_string(d[i].kinds, kinds, sizeof(kinds));
+		if (a->json) {
+			printf("%s{\"device\":", i ? "," : "");
+			json_string(d[i].name);
+			printf(",\"iommu_group\":%u,\"group_devices\":%u,\"pasid_bits\":%u,"
+			       "\"model\":\"%s\",\"kinds\":\"%s\",\"pci_id\":\"%04x:%04x\"}",
+			       d[i].iommu_group, d[i].group_devices, d[i].pasid_bits,
+			       model_name(d[i].model), kinds, d[i].vendor, d[i].device);
+		} else {
+			printf("%-14s %5u %6s %10u %-5s %-25s %04x:%04x\n", d[i].name,
+			       d[i].iommu_group, d[i].group_devices > 1 ? "yes" : "no",
+			       d[i].pasid_bits, model_name(d[i].model), kinds, d[i].vendor,
+			       d[i].device);
+		}
+	}
+	if (a->json)
+		printf("]\n");
+	free(d);
+	return 0;
+}
+
+static int cmd_list(struct svm_client *c, const struct args *a)
+{
+	struct svm_binding_info *b = NULL;
+	size_t n = 0;
+	int r = svm_list(c, &b, &n);
+
+	if (r < 0)
+		return fail(r, c, "list");
+	if (a->json)
+		printf("[");
+	else if (n == 0)
+		printf("No bindings.\n");
+	else
+		printf("%6s %-11s %-14s %7s %8s %8s %8s %s\n", "ID", "KIND", "DEVICE", "PASID",
+		       "UID", "PID", "TARGET", "LEASED");
+	for (size_t i = 0; i < n; i++) {
+		if (a->json) {
+			printf("%s{\"id\":%" PRIu64 ",\"kind\":\"%s\",\"device\":", i ? "," : "",
+			       b[i].id, svm_kind_name(b[i].kind));
+			json_string(b[i].device);
+			printf(",\"pasid\":%u,\"owner_uid\":%u,\"owner_pid\":%d,\"target_pid\":%d,"
+			       "\"leased\":%s,\"created_usec\":%" PRIu64 "}",
+			       b[i].pasid, b[i].owner_uid, b[i].owner_pid, b[i].target_pid,
+			       b[i].leased ? "true" : "false", b[i].created_usec);
+		} else {
+			printf("%6" PRIu64 " %-11s %-14s %7u %8u %8d %8d %s\n", b[i].id,
+			       svm_kind_name(b[i].kind), b[i].device, b[i].pasid, b[i].owner_uid,
+			       b[i].owner_pid, b[i].target_pid, b[i].leased ? "yes" : "no");
+		}
+	}
+	if (a->json)
+		printf("]\n");
+	free(b);
+	return 0;
+}
+
+static volatile sig_atomic_t got_signal;
+static volatile pid_t child;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	if (child > 0)
+		kill(child, sig);
+}
+
+/* Keeps the binding for as long as asked: until a signal, or while the command runs. */
+static int hold(const struct args *a, const char *device, uint64_t id, uint32_t pasid)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	char buf[32];
+	int status;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	if (a->hold) {
+		if (a->json)
+			printf("{\"id\":%" PRIu64 ",\"pasid\":%u,\"device\":\"%s\"}\n", id, pasid,
+			       device);
+		else
+			printf("Bound %s as binding %" PRIu64 " (PASID %u); holding it until "
+			       "SIGINT or SIGTERM.\n",
+			       device, id, pasid);
+		fflush(stdout);
+		while (!got_signal)
+			pause();
+		return 0;
+	}
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, id);
+	setenv("SVMD_BINDING", buf, 1);
+	snprintf(buf, sizeof(buf), "%u", pasid);
+	setenv("SVMD_PASID", buf, 1);
+	setenv("SVMD_DEVICE", device, 1);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "%s: fork: %s\n", prog, strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		execvp(a->cmd[0], a->cmd);
+		fprintf(stderr, "%s: cannot run %s: %s\n", prog, a->cmd[0], strerror(errno));
+		_exit(127);
+	}
+	child = pid;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			fprintf(stderr, "%s: waitpid: %s\n", prog, strerror(errno));
+			return 1;
+		}
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+static int need_holder(const struct args *a, const char *cmd)
+{
+	if (a->hold && a->cmd) {
+		fprintf(stderr, "%s: %s: give either --hold or -- CMD, not both.\n", prog, cmd);
+		return -1;
+	}
+	if (!a->hold && !a->cmd) {
+		fprintf(stderr,
+			"%s: %s: a binding lives only while svmctl holds it; add --hold (until "
+			"SIGINT/SIGTERM) or -- CMD [ARG]... (while CMD runs).\n",
+			prog, cmd);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
+{
+	const char *what = kind == SVM_KIND_TASK      ? "bind-task"
+			   : kind == SVM_KIND_PGTABLE ? "bind-pgtable"
+						      : "bind-pasid-table";
+	const char *device = a->pos[0];
+	uint64_t id = 0;
+	uint32_t pasid = 0;
+	int r;
+
+	if (need_holder(a, what) < 0)
+		return 1;
+	switch (kind) {
+	case SVM_KIND_TASK: {
+		int pidfd = -1;
+		if (a->pid) {
+			pidfd = (int)syscall(SYS_pidfd_open, (pid_t)a->pid, 0);
+			if (pidfd < 0) {
+				fprintf(stderr, "%s: no process %ld: %s\n", prog, a->pid,
+					strerror(errno));
+				return 1;
+			}
+		}
+		r = svm_bind_task(c, device, pidfd, a->pasid > 0 ? (uint32_t)a->pasid : 0, &id,
+				  &pasid);
+		if (pidfd >= 0)
+			close(pidfd);
+		break;
+	}
+	case SVM_KIND_PGTABLE: {
+		if (a->pasid < 0 || !a->have_pgd || !a->addr_width) {
+			fprintf(stderr, "%s: bind-pgtable needs --pasid=N, --pgd=ADDR and "
+					"--addr-width=48|57.\n",
+				prog);
+			return 1;
+		}
+		struct svm_pgtable pg = {
+			.pasid = (uint32_t)a->pasid,
+			.addr_width = a->addr_width,
+			.gpgd = a->pgd,
+			.gpasid_valid = a->gpasid >= 0,
+			.gpasid = a->gpasid >= 0 ? (uint32_t)a->gpasid : 0,
+		};
+		r = svm_bind_pgtable(c, device, &pg, &id);
+		pasid = pg.pasid;
+		break;
+	}
+	default: {
+		if (!a->have_ptr || !a->have_size || a->model <= 0) {
+			fprintf(stderr, "%s: bind-pasid-table needs --ptr=ADDR, --size=N and "
+					"--model=vtd|smmu.\n",
+				prog);
+			return 1;
+		}
+		struct svm_pasid_table t = {.ptr = a->ptr, .size = a->size, .model = (uint32_t)a->model};
+		r = svm_bind_pasid_table(c, device, &t, &id);
+		break;
+	}
+	}
+	if (r < 0)
+		return fail(r, c, what);
+	return hold(a, device, id, pasid);
+}
+
+static int cmd_unbind(struct svm_client *c, const struct args *a)
+{
+	char *end;
+	unsigned long long id;
+	int r;
+
+	errno = 0;
+	id = strtoull(a->pos[0], &end, 10);
+	if (errno || *end || !a->pos[0][0] || a->pos[0][0] == '-') {
+		fprintf(stderr, "%s: unbind: '%s' is not a binding id (see 'svmctl list').\n", prog,
+			a->pos[0]);
+		return 1;
+	}
+	r = svm_unbind(c, id);
+	if (r < 0)
+		return fail(r, c, "unbind");
+	if (!a->json)
+		printf("Released binding %llu.\n", id);
+	return 0;
+}
+
+static int cmd_explain(struct svm_client *c, const struct args *a)
+{
+	int64_t uid = -1;
+	char *text = NULL;
+	bool allowed = false;
+	int r;
+
+	if (a->user) {
+		struct passwd *pw = getpwnam(a->user);
+		char *end;
+		if (pw) {
+			uid = pw->pw_uid;
+		} else {
+			errno = 0;
+			unsigned long v = strtoul(a->user, &end, 10);
+			if (errno || *end || !a->user[0] || v >= UINT32_MAX) {
+				fprintf(stderr, "%s: explain: no user '%s'.\n", prog, a->user);
+				return 1;
+			}
+			uid = (int64_t)v;
+		}
+	}
+	r = svm_explain(c, a->pos[0], a->pos[1], a->pasid, uid, &text, &allowed);
+	if (r == -EINVAL && !svm_reason(c)) {
+		fprintf(stderr,
+			"%s: explain: OP must be bind-task, bind-pgtable, bind-pasid-table or "
+			"open-device.\n",
+			prog);
+		return 1;
+	}
+	if (r < 0)
+		return fail(r, c, "explain");
+	if (a->json) {
+		printf("{\"allowed\":%s,\"text\":", allowed ? "true" : "false");
+		json_string(text);
+		printf("}\n");
+	} else {
+		fputs(text, stdout);
+	}
+	free(text);
+	return 0;
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *ret)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end || !*s || *s == '-' || v > max) {
+		fprintf(stderr, "%s: --%s: invalid number '%s'.\n", prog, opt, s);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	enum {
+		OPT_SOCKET = 0x100,
+		OPT_JSON,
+		OPT_HOLD,
+		OPT_PID,
+		OPT_PASID,
+		OPT_GPASID,
+		OPT_PGD,
+		OPT_ADDR_WIDTH,
+		OPT_PTR,
+		OPT_SIZE,
+		OPT_MODEL,
+		OPT_USER,
+		OPT_VERSION,
+		OPT_HELP,
+	};
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"hold", no_argument, NULL, OPT_HOLD},
+		{"pid", required_argument, NULL, OPT_PID},
+		{"pasid", required_argument, NULL, OPT_PASID},
+		{"gpasid", required_argument, NULL, OPT_GPASID},
+		{"pgd", required_argument, NULL, OPT_PGD},
+		{"addr-width", required_argument, NULL, OPT_ADDR_WIDTH},
+		{"ptr", required_argument, NULL, OPT_PTR},
+		{"size", required_argument, NULL, OPT_SIZE},
+		{"model", required_argument, NULL, OPT_MODEL},
+		{"user", required_argument, NULL, OPT_USER},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"help", no_argument, NULL, OPT_HELP},
+		{},
+	};
+	uint64_t v;
+	int c, end = argc;
+
+	/* What follows "--" is the command to run: hide it from getopt, which would permute. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			end = i;
+			break;
+		}
+	if (end < argc) {
+		if (end + 1 >= argc) {
+			fprintf(stderr, "%s: nothing to run after '--'.\n", prog);
+			return -EINVAL;
+		}
+		a->cmd = argv + end + 1;
+	}
+
+	a->pasid = a->gpasid = -1;
+	while ((c = getopt_long(end, argv, "h", longopts, NULL)) >= 0) {
+		switch (c) {
+		case OPT_SOCKET:
+			a->socket = optarg;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case OPT_HOLD:
+			a->hold = true;
+			break;
+		case OPT_PID:
+			if (parse_u64("pid", optarg, INT32_MAX, &v) < 0 || v == 0)
+				return -EINVAL;
+			a->pid = (long)v;
+			break;
+		case OPT_PASID:
+			if (parse_u64("pasid", optarg, 0xfffff, &v) < 0)
+				return -EINVAL;
+			a->pasid = (int64_t)v;
+			break;
+		case OPT_GPASID:
+			if (parse_u64("gpasid", optarg, 0xfffff, &v) < 0)
+				return -EINVAL;
+			a->gpasid = (int64_t)v;
+			break;
+		case OPT_PGD:
+			if (parse_u64("pgd", optarg, UINT64_MAX, &a->pgd) < 0)
+				return -EINVAL;
+			a->have_pgd = true;
+			break;
+		case OPT_ADDR_WIDTH:
+			if (parse_u64("addr-width", optarg, 64, &v) < 0)
+				return -EINVAL;
+			a->addr_width = (uint32_t)v;
+			break;
+		case OPT_PTR:
+			if (parse_u64("ptr", optarg, UINT64_MAX, &a->ptr) < 0)
+				return -EINVAL;
+			a->have_ptr = true;
+			break;
+		case OPT_SIZE:
+			if (parse_u64("size", optarg, UINT64_MAX, &a->size) < 0)
+				return -EINVAL;
+			a->have_size = true;
+			break;
+		case OPT_MODEL:
+			if (strcmp(optarg, "vtd") == 0)
+				a->model = SVM_MODEL_VTD;
+			else if (strcmp(optarg, "smmu") == 0)
+				a->model = SVM_MODEL_SMMU;
+			else {
+				fprintf(stderr, "%s: --model takes vtd or smmu, not '%s'.\n", prog,
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_USER:
+			a->user = optarg;
+			break;
+		case OPT_VERSION:
+			printf("svmctl " SVMD_VERSION_STRING "\n");
+			return 0;
+		case 'h':
+		case OPT_HELP:
+			help();
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return -EINVAL;
+		}
+	}
+	a->pos = argv + optind;
+	a->n_pos = end - optind;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int n_pos;
+		int kind; /* for binds */
+	} cmds[] = {
+		{"devices", 0, 0},          {"list", 0, 0},
+		{"bind-task", 1, SVM_KIND_TASK}, {"bind-pgtable", 1, SVM_KIND_PGTABLE},
+		{"bind-pasid-table", 1, SVM_KIND_PASID_TABLE},
+		{"unbind", 1, 0},           {"explain", 2, 0},
+	};
+	struct args a = {0};
+	struct svm_client *c = NULL;
+	size_t i;
+	int r;
+
+	r = parse_args(argc, argv, &a);
+	if (r <= 0)
+		return r < 0 ? 1 : 0;
+	if (a.n_pos == 0) {
+		fprintf(stderr, "%s: no command given. Try '%s --help'.\n", prog, prog);
+		return 1;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(a.pos[0], cmds[i].name) == 0)
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0])) {
+		fprintf(stderr, "%s: unknown command '%s'. Try '%s --help'.\n", prog, a.pos[0],
+			prog);
+		return 1;
+	}
+	if (a.n_pos - 1 != cmds[i].n_pos) {
+		fprintf(stderr, "%s: %s takes %d argument%s. Try '%s --help'.\n", prog,
+			cmds[i].name, cmds[i].n_pos, cmds[i].n_pos == 1 ? "" : "s", prog);
+		return 1;
+	}
+	if (a.cmd && !cmds[i].kind) {
+		fprintf(stderr, "%s: %s does not run a command.\n", prog, cmds[i].name);
+		return 1;
+	}
+	a.pos++;
+	a.n_pos--;
+
+	r = svm_connect(a.socket, &c);
+	if (r < 0) {
+		const char *path = a.socket ? a.socket : getenv("SVMD_SOCKET");
+		fprintf(stderr, "%s: cannot talk to svmd at %s: %s\n", prog,
+			path && *path ? path : SVM_DEFAULT_SOCKET,
+			r == -ENOENT ? "no such socket (is svmd running?)" : svm_strerror(r));
+		return 1;
+	}
+	if (cmds[i].kind)
+		r = cmd_bind(c, &a, cmds[i].kind);
+	else if (strcmp(cmds[i].name, "devices") == 0)
+		r = cmd_devices(c, &a);
+	else if (strcmp(cmds[i].name, "list") == 0)
+		r = cmd_list(c, &a);
+	else if (strcmp(cmds[i].name, "unbind") == 0)
+		r = cmd_unbind(c, &a);
+	else
+		r = cmd_explain(c, &a);
+	svm_disconnect(c);
+	return r;
+}

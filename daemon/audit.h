@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The audit trail: one structured record per grant, denial, failure and release, to the
+ * journal (with a fixed MESSAGE_ID per event kind) or, without a journal, to stderr as one
+ * "svmd-audit:" line of KEY=VALUE fields.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum audit_event {
+	AUDIT_GRANT,   /* policy allowed and the kernel bound */
+	AUDIT_DENY,    /* policy or quota refused */
+	AUDIT_FAIL,    /* allowed, but the request failed (kernel, conflict, bad target) */
+	AUDIT_RELEASE, /* a binding ended */
+	_AUDIT_EVENT_MAX,
+};
+
+enum audit_sink {
+	AUDIT_SINK_AUTO, /* the journal when its socket exists, else stderr */
+	AUDIT_SINK_JOURNAL,
+	AUDIT_SINK_STDERR,
+};
+
+struct audit_record {
+	enum audit_event event;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	const char *op;     /* "bind-task", ... */
+	const char *device; /* may be NULL */
+	uint32_t pasid;
+	uint64_t binding; /* 0: none */
+	const char *rule_file; /* NULL: no rule */
+	unsigned rule_line;
+	int error;          /* 0 or a positive errno */
+	const char *reason; /* may be NULL */
+};
+
+void audit_set_sink(enum audit_sink sink);
+void audit_log(const struct audit_record *r);
+/* "grant", "deny", "fail", "release" */
+const char *audit_event_name(enum audit_event e);

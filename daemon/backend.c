@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Backend selection and the helpers every backend shares.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+int device_name_canonical(const char *s, char ret[SVMD_DEVICE_NAME_SZ])
+{
+	unsigned dom, bus, dev, fn;
+	int n = 0;
+
+	/* Exactly DDDD:BB:DD.F in hex: sscanf alone would accept signs and short fields. */
+	if (strlen(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.')
+		return -EINVAL;
+	for (int i = 0; i < 12; i++)
+		if (i != 4 && i != 7 && i != 10 && !isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+	if (sscanf(s, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) != 4 || n != 12)
+		return -EINVAL;
+	if (dev > 0x1f || fn > 7)
+		return -EINVAL;
+	snprintf(ret, SVMD_DEVICE_NAME_SZ, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	return 0;
+}
+
+int backend_new(const struct backend_config *cfg, struct backend **ret, char *err, size_t errlen)
+{
+	if (!cfg->name || strcmp(cfg->name, "sim") == 0)
+		return backend_sim_new(cfg->sim_topology, ret, err, errlen);
+	snprintf(err, errlen, "unknown backend '%s' (this build has: sim)", cfg->name);
+	return -EINVAL;
+}
+
+struct backend *backend_free(struct backend *b)
+{
+	if (b)
+		b->ops->free(b);
+	return NULL;
+}
+
+struct device *backend_find_device(const struct backend *b, const char *name)
+{
+	char canon[SVMD_DEVICE_NAME_SZ];
+
+	if (device_name_canonical(name, canon) < 0)
+		return NULL;
+	for (size_t i = 0; i < b->n_devices; i++)
+		if (strcmp(b->devices[i].name, canon) == 0)
+			return &b->devices[i];
+	return NULL;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The kernel behind svmd, as one small vtable: which devices are managed, and the seed
+ * VFIO_IOMMU_SVM_BIND/UNBIND ioctls on their containers. backend-sim models a kernel in
+ * process; a VFIO backend issues the same bytes with ioctl(2).
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "device.h"
+#include "seed-abi.h"
+
+struct backend;
+
+struct backend_ops {
+	const char *name;
+	/* Issues request (SEED_VFIO_IOMMU_SVM_BIND or _UNBIND) with arg on the container of dev's
+	 * group; arg is updated as the kernel writes back. Returns 0 or a negative errno with a
+	 * one-line reason in why. */
+	int (*svm_ioctl)(struct backend *b, const struct device *dev, unsigned long request,
+			 struct seed_arg *arg, char *why, size_t whylen);
+	void (*free)(struct backend *b);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	struct device *devices;
+	size_t n_devices;
+};
+
+struct backend_config {
+	const char *name;          /* "sim" */
+	const char *sim_topology;  /* file, or NULL for the built-in topology */
+};
+
+/* Creates the backend cfg names. Returns 0 or a negative errno with a message in err. */
+int backend_new(const struct backend_config *cfg, struct backend **ret, char *err, size_t errlen);
+struct backend *backend_free(struct backend *b);
+
+/* The device called name (any case), or NULL. */
+struct device *backend_find_device(const struct backend *b, const char *name);
+
+/* The simulated kernel: devices from a topology text (NULL: the built-in one). */
+int backend_sim_new(const char *topology_path, struct backend **ret, char *err, size_t errlen);
+
+/* Parses topology text into devices (for backend-sim and its tests). Returns the count or a
+ * negative errno with "LINE:COL: message" in err. */
+int sim_topology_parse(const char *text, struct device **ret, char *err, size_t errlen);
+
+/* The built-in topology, so demos and tests agree. */
+extern const char sim_default_topology[];

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One socket connection. Every record goes through the same gate before any handler runs:
+ * the header (svmd_parse), the payload's exact size, fd count and fields (svmd_request_check,
+ * whose table in protocol/svmd-proto.c is the size/fd half of the permitted-request table), and
+ * the table below (which request in which state, handled by what). Anything malformed drops
+ * this client only: its fds are closed and its session bindings end.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "server.h"
+#include "svmd-wire.h"
+
+#ifndef SVMD_VERSION_STRING
+#define SVMD_VERSION_STRING "0"
+#endif
+
+/* Records handled per wake-up before yielding to other clients. */
+#define CLIENT_BATCH 16
+
+typedef int (*handler_fn)(struct client *c, const struct svmd_hdr *h, const void *payload,
+			  int *fds, size_t n_fds);
+
+static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			size_t n_fds);
+static int handle_devices(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			  size_t n_fds);
+static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+		       size_t n_fds);
+static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+		       size_t n_fds);
+static int handle_unbind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			 size_t n_fds);
+static int handle_lease(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			size_t n_fds);
+static int handle_explain(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			  size_t n_fds);
+
+#define NEW   (1u << CLIENT_NEW)
+#define READY (1u << CLIENT_READY)
+
+/* The permitted requests: which state allows each, and who handles it. */
+static const struct {
+	unsigned states;
+	handler_fn handle;
+} requests[_SVMD_OP_MAX] = {
+	[SVMD_OP_HELLO] = {NEW, handle_hello},
+	[SVMD_OP_DEVICES] = {READY, handle_devices},
+	[SVMD_OP_LIST] = {READY, handle_list},
+	[SVMD_OP_BIND_TASK] = {READY, handle_bind},
+	[SVMD_OP_BIND_PGTABLE] = {READY, handle_bind},
+	[SVMD_OP_BIND_PASID_TABLE] = {READY, handle_bind},
+	[SVMD_OP_UNBIND] = {READY, handle_unbind},
+	[SVMD_OP_LEASE] = {READY, handle_lease},
+	[SVMD_OP_EXPLAIN] = {READY, handle_explain},
+};
+
+/* Single-threaded daemon: one record in flight at a time, so one pair of buffers serves all. */
+static _Alignas(8) unsigned char rx[SVMD_RECORD_MAX];
+static _Alignas(8) unsigned char tx[SVMD_RECORD_MAX];
+
+static void on_event(evutil_socket_t fd, short what, void *userdata);
+
+/* Sends a reply record; on a full socket keeps it and stops reading until it is out.
+ * Takes ownership of fd (closed once sent). Returns 0, or a negative errno: drop the client. */
+static int send_reply(struct client *c, const struct svmd_hdr *h, const void *payload,
+		      size_t len, int fd)
+{
+	_cleanup_close_ int owned = fd;
+	int n = svmd_frame(tx, (uint16_t)(h->opcode | SVMD_REPLY), h->seq, payload, len);
+	int r;
+
+	if (n < 0)
+		return n;
+	r = svmd_send(c->fd, tx, (size_t)n, &owned, owned >= 0 ? 1 : 0, MSG_DONTWAIT);
+	if (r != -EAGAIN)
+		return r;
+	c->out = malloc((size_t)n);
+	if (!c->out)
+		return -ENOMEM;
+	memcpy(c->out, tx, (size_t)n);
+	c->out_len = (size_t)n;
+	c->out_fd = TAKE_FD(owned);
+	event_del(c->ev);
+	event_assign(c->ev, c->srv->base, c->fd, EV_WRITE | EV_PERSIST, on_event, c);
+	return event_add(c->ev, NULL) < 0 ? -ENOMEM : 0;
+}
+
+static int reply_error(struct client *c, const struct svmd_hdr *h, int status, const char *reason)
+{
+	_Alignas(8) unsigned char buf[sizeof(int32_t) + OPS_REASON_MAX];
+	int32_t st = status;
+	size_t n = sizeof(st);
+
+	memcpy(buf, &st, sizeof(st));
+	if (reason && reason[0]) {
+		size_t k = strnlen(reason, OPS_REASON_MAX - 1);
+		memcpy(buf + n, reason, k);
+		buf[n + k] = 0;
+		n += k + 1;
+	}
+	return send_reply(c, h, buf, n, -1);
+}
+
+static int reply_result(struct client *c, const struct svmd_hdr *h, const struct op_result *res)
+{
+	return reply_error(c, h, res->status, res->reason);
+}
+
+static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			size_t n_fds)
+{
+	const struct svmd_hello_req *req = p;
+	struct svmd_hello_rep rep = {
+		.status = 0,
+		.version = SVMD_VERSION,
+		.record_max = SVMD_RECORD_MAX,
+		.fds_max = SVMD_FDS_MAX,
+	};
+
+	(void)fds;
+	(void)n_fds;
+	if (req->version_min > SVMD_VERSION || req->version_max < SVMD_VERSION)
+		return reply_error(c, h, -EPROTONOSUPPORT, "svmd speaks protocol version 1 only");
+	svmd_set_name(rep.backend, sizeof(rep.backend), core_backend(c->srv->core)->ops->name);
+	svmd_set_name(rep.server_version, sizeof(rep.server_version), SVMD_VERSION_STRING);
+	c->state = CLIENT_READY;
+	return send_reply(c, h, &rep, sizeof(rep), -1);
+}
+
+static int handle_devices(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			  size_t n_fds)
+{
+	const struct svmd_devices_req *req = p;
+	const struct backend *b = core_backend(c->srv->core);
+	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_devices_rep rep = {.total = (uint32_t)b->n_devices};
+	struct svmd_device_entry *e = (void *)(buf + sizeof(rep));
+
+	(void)fds;
+	(void)n_fds;
+	for (size_t i = req->start; i < b->n_devices && rep.n < SVMD_DEVICES_PER_PAGE; i++) {
+		const struct device *d = &b->devices[i];
+		e[rep.n] = (struct svmd_device_entry){
+			.iommu_group = d->iommu_group,
+			.group_devices = d->group_devices,
+			.kinds = d->kinds,
+			.vendor = d->vendor,
+			.device = d->device_id,
+			.pasid_bits = d->pasid_bits,
+			.model = d->model,
+		};
+		memcpy(e[rep.n].name, d->name, sizeof(d->name));
+		rep.n++;
+	}
+	memcpy(buf, &rep, sizeof(rep));
+	return send_reply(c, h, buf, sizeof(rep) + rep.n * sizeof(*e), -1);
+}
+
+static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+		       size_t n_fds)
+{
+	const struct svmd_list_req *req = p;
+	struct registry *reg = core_registry(c->srv->core);
+	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_list_rep rep = {0};
+	struct svmd_binding_entry *e = (void *)(buf + sizeof(rep));
+
+	(void)fds;
+	(void)n_fds;
+	for (struct binding *b = registry_first_after(reg, req->after_id); b;
+	     b = registry_next(reg, b)) {
+		if (!ops_visible(&c->caller, b))
+			continue;
+		if (rep.n == SVMD_BINDINGS_PER_PAGE) {
+			rep.flags |= SVMD_LIST_MORE;
+			break;
+		}
+		e[rep.n] = (struct svmd_binding_entry){
+			.id = b->id,
+			.kind = b->args.kind,
+			.pasid = b->args.pasid,
+			.owner_uid = b->user->uid,
+			.owner_pid = b->owner_pid,
+			.target_pid = b->args.kind == SVMD_KIND_TASK ? b->args.task.pid : 0,
+			.flags = b->leased ? SVMD_BINDING_LEASED : 0,
+			.created_usec = b->created_usec,
+		};
+		memcpy(e[rep.n].device, b->device->name, sizeof(b->device->name));
+		rep.n++;
+	}
+	memcpy(buf, &rep, sizeof(rep));
+	return send_reply(c, h, buf, sizeof(rep) + rep.n * sizeof(*e), -1);
+}
+
+static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+		       size_t n_fds)
+{
+	struct bind_request req = {.target_pidfd = -1};
+	struct svmd_bind_rep rep = {0};
+	struct op_result res;
+	struct binding *b = NULL;
+	char device[SVMD_DEVICE_NAME_SZ];
+
+	switch (h->opcode) {
+	case SVMD_OP_BIND_TASK: {
+		const struct svmd_bind_task_req *t = p;
+		memcpy(device, t->device, sizeof(device));
+		req.args.kind = SVMD_KIND_TASK;
+		req.args.pasid = t->pasid;
+		if (n_fds == 1)
+			req.target_pidfd = TAKE_FD(fds[0]);
+		break;
+	}
+	case SVMD_OP_BIND_PGTABLE: {
+		const struct svmd_bind_pgtable_req *g = p;
+		memcpy(device, g->device, sizeof(device));
+		req.args.kind = SVMD_KIND_PGTABLE;
+		req.args.pasid = g->pasid;
+		req.args.pgtable.flags = g->flags; /* SVMD_PGTABLE_* == SEED_SVA_* */
+		req.args.pgtable.gpgd = g->gpgd;
+		req.args.pgtable.gpasid = g->gpasid;
+		req.args.pgtable.vtd_flags = g->vtd_flags;
+		req.args.pgtable.addr_width = g->addr_width;
+		req.args.pgtable.format = g->format;
+		req.args.pgtable.pat = g->vtd_pat;
+		req.args.pgtable.emt = g->vtd_emt;
+		break;
+	}
+	default: {
+		const struct svmd_bind_pasid_table_req *t = p;
+		memcpy(device, t->device, sizeof(device));
+		req.args.kind = SVMD_KIND_PASID_TABLE;
+		req.args.table.ptr = t->ptr;
+		req.args.table.size = t->size;
+		req.args.table.model = t->model; /* SVMD_MODEL_* == SEED_MODEL_* */
+		break;
+	}
+	}
+	req.device = device;
+	if (ops_bind(c->srv->core, c->session, &c->caller, &req, &res, &b) < 0)
+		return reply_result(c, h, &res);
+	rep.pasid = b->args.pasid;
+	rep.id = b->id;
+	return send_reply(c, h, &rep, sizeof(rep), -1);
+}
+
+static int handle_unbind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			 size_t n_fds)
+{
+	const struct svmd_id_req *req = p;
+	struct op_result res;
+
+	(void)fds;
+	(void)n_fds;
+	ops_unbind(c->srv->core, &c->caller, req->id, &res);
+	return reply_result(c, h, &res);
+}
+
+static int handle_lease(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			size_t n_fds)
+{
+	const struct svmd_id_req *req = p;
+	struct svmd_status_rep rep = {0};
+	struct op_result res;
+	int fd = -1;
+
+	(void)fds;
+	(void)n_fds;
+	if (ops_lease(c->srv->core, &c->caller, req->id, &fd, &res) < 0)
+		return reply_result(c, h, &res);
+	return send_reply(c, h, &rep, sizeof(rep), fd);
+}
+
+static int handle_explain(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			  size_t n_fds)
+{
+	static const enum policy_op ops[_SVMD_EXPLAIN_OP_MAX] = {
+		[SVMD_EXPLAIN_BIND_TASK] = POLICY_OP_BIND_TASK,
+		[SVMD_EXPLAIN_BIND_PGTABLE] = POLICY_OP_BIND_PGTABLE,
+		[SVMD_EXPLAIN_BIND_PASID_TABLE] = POLICY_OP_BIND_PASID_TABLE,
+		[SVMD_EXPLAIN_OPEN_DEVICE] = POLICY_OP_OPEN_DEVICE,
+	};
+	const struct svmd_explain_req *req = p;
+	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_explain_rep rep = {0};
+	char device[SVMD_DEVICE_NAME_SZ];
+	enum policy_verdict verdict;
+	struct op_result res;
+
+	(void)fds;
+	(void)n_fds;
+	memcpy(device, req->device, sizeof(device));
+	struct explain_request x = {
+		.op = ops[req->op],
+		.device = device,
+		.pasid = req->flags & SVMD_EXPLAIN_PASID ? req->pasid : 0,
+		.has_uid = req->flags & SVMD_EXPLAIN_UID,
+		.uid = req->uid,
+	};
+	char *text = (char *)buf + sizeof(rep);
+	if (ops_explain(c->srv->core, &c->caller, &x, text, sizeof(buf) - sizeof(rep), &verdict,
+			&res) < 0)
+		return reply_result(c, h, &res);
+	rep.verdict = verdict == POLICY_ALLOW ? SVMD_VERDICT_ALLOW : SVMD_VERDICT_DENY;
+	memcpy(buf, &rep, sizeof(rep));
+	return send_reply(c, h, buf, sizeof(rep) + strlen(text) + 1, -1);
+}
+
+/* Handles one received record. Returns 0 to go on, a negative errno to drop the client. */
+static int dispatch(struct client *c, size_t size, int *fds, size_t n_fds)
+{
+	struct svmd_hdr h;
+	const void *payload = rx + sizeof(h);
+	int r;
+
+	r = svmd_parse(rx, size, &h);
+	if (r < 0)
+		return r;
+	if (h.opcode & SVMD_REPLY)
+		return -EBADMSG;
+	r = svmd_request_check(h.opcode, payload, h.len, n_fds);
+	if (r == -EOPNOTSUPP)
+		/* A well-framed request this version does not know: say so, keep the client. */
+		return reply_error(c, &h, -EOPNOTSUPP, "unknown request");
+	if (r < 0)
+		return r;
+	if (!(requests[h.opcode].states & (1u << c->state)))
+		return -EPROTO;
+	return requests[h.opcode].handle(c, &h, payload, fds, n_fds);
+}
+
+static void drop(struct client *c, int err)
+{
+	if (err == 0)
+		log_debug("Client pid %d (uid %u) disconnected.", c->caller.pid,
+			  (unsigned)c->caller.uid);
+	else
+		log_info("Dropping client pid %d (uid %u): %s.", c->caller.pid,
+			 (unsigned)c->caller.uid, strerror(-err));
+	client_free(c);
+}
+
+static void on_writable(struct client *c)
+{
+	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
+			  MSG_DONTWAIT);
+
+	if (r == -EAGAIN)
+		return;
+	if (r < 0) {
+		drop(c, r);
+		return;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->out_fd = safe_close(c->out_fd);
+	event_del(c->ev);
+	event_assign(c->ev, c->srv->base, c->fd, EV_READ | EV_PERSIST, on_event, c);
+	if (event_add(c->ev, NULL) < 0)
+		drop(c, -ENOMEM);
+}
+
+static void on_event(evutil_socket_t fd, short what, void *userdata)
+{
+	struct client *c = userdata;
+
+	(void)fd;
+	if (what & EV_WRITE) {
+		on_writable(c);
+		return;
+	}
+	for (int i = 0; i < CLIENT_BATCH && !c->out; i++) {
+		int fds[SVMD_FDS_MAX] = {-1, -1, -1, -1};
+		size_t n_fds = 0;
+		ssize_t n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT);
+		int r;
+
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			drop(c, (int)n);
+			return;
+		}
+		r = dispatch(c, (size_t)n, fds, n_fds);
+		svmd_close_fds(fds, n_fds); /* whatever the handler did not take */
+		if (r < 0) {
+			drop(c, r);
+			return;
+		}
+	}
+}
+
+int client_new(struct server *srv, int fd, struct caller *caller)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->session = registry_session_new(core_registry(srv->core), caller->uid, caller->gid,
+					  caller->pid);
+	c->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_event, c);
+	if (!c->session || !c->ev || event_add(c->ev, NULL) < 0) {
+		if (c->ev)
+			event_free(c->ev);
+		registry_session_free(c->session);
+		free(c);
+		return -ENOMEM;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	c->out_fd = -1;
+	c->caller = *caller;
+	*caller = (struct caller){.pidfd = -1};
+	list_append(&srv->clients, &c->link);
+	srv->n_clients++;
+	log_debug("Client pid %d (uid %u) connected.", c->caller.pid, (unsigned)c->caller.uid);
+	return 0;
+}
+
+void client_free(struct client *c)
+{
+	if (!c)
+		return;
+	list_unlink(&c->link);
+	c->srv->n_clients--;
+	ops_session_end(c->srv->core, c->session);
+	event_free(c->ev);
+	safe_close(c->fd);
+	free(c->out);
+	safe_close(c->out_fd);
+	safe_close(c->caller.pidfd);
+	free(c->caller.groups);
+	free(c);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * An intrusive hash table keyed by uint64_t: objects embed a struct hnode, the table never
+ * allocates per entry. Chained buckets, power-of-two sizes, grows at load factor 1.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hnode {
+	struct hnode *next;
+	uint64_t key;
+};
+
+struct hashmap {
+	struct hnode **buckets;
+	size_t n_buckets; /* 0 or a power of two */
+	size_t n;
+};
+
+/* Inserts node under key (keys need not be unique). Returns 0 or -ENOMEM. */
+int hashmap_put(struct hashmap *h, struct hnode *node, uint64_t key);
+/* The first node with key, or NULL. */
+struct hnode *hashmap_get(const struct hashmap *h, uint64_t key);
+/* The next node after node with the same key, or NULL. */
+struct hnode *hashmap_next_same(const struct hnode *node);
+/* Unlinks node (which must be in h). */
+void hashmap_remove(struct hashmap *h, struct hnode *node);
+void hashmap_done(struct hashmap *h);

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * svmd: the Shared Virtual Memory bind broker. Start-up in the order that lets each step fail
+ * cleanly: options, policy (refuse to start on any error), backend, loop, socket, serve.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "audit.h"
+#include "backend.h"
+#include "cleanup.h"
+#include "log.h"
+#include "loop.h"
+#include "ops.h"
+#include "policy-load.h"
+#include "server.h"
+
+#ifndef SVMD_VERSION_STRING
+#define SVMD_VERSION_STRING "0"
+#endif
+
+#define DEFAULT_SOCKET "/run/svmd/svmd.sock"
+#define POLICY_DIRS_MAX 16
+
+struct options {
+	const char *backend;
+	const char *sim_topology;
+	const char *socket;
+	const char *policy_dirs[POLICY_DIRS_MAX];
+	size_t n_policy_dirs;
+	bool check_policy;
+	enum audit_sink audit;
+};
+
+static void help(void)
+{
+	printf("Usage: svmd [OPTION]...\n"
+	       "Broker Shared Virtual Memory binds (VFIO_IOMMU_SVM_BIND) for unprivileged\n"
+	       "clients, as its policy allows.\n"
+	       "\n"
+	       "  --backend=NAME        kernel backend: sim (simulated kernel) [sim]\n"
+	       "  --sim-topology=FILE   devices of the simulated machine [built in]\n"
+	       "  --socket=PATH         listening socket [" DEFAULT_SOCKET "];\n"
+	       "                        a socket passed by systemd (LISTEN_FDS) wins\n"
+	       "  --policy-dir=DIR      read *.policy files from DIR (repeatable) [/etc/svmd/policy.d,\n"
+	       "                        /run/svmd/policy.d, /usr/lib/svmd/policy.d]\n"
+	       "  --check-policy        validate the policy, print what is wrong, exit 0 or 1\n"
+	       "  --audit=SINK          audit records to: auto, journal, stderr [auto]\n"
+	       "  --log-level=LEVEL     err, warning, notice, info or debug [info]\n"
+	       "  --version             print the version and exit\n"
+	       "  --help                print this help and exit\n"
+	       "\n"
+	       "See svmd(8), svmctl(1) and the policy files' own comments.\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum {
+		OPT_BACKEND = 0x100,
+		OPT_SIM_TOPOLOGY,
+		OPT_SOCKET,
+		OPT_POLICY_DIR,
+		OPT_CHECK_POLICY,
+		OPT_AUDIT,
+		OPT_LOG_LEVEL,
+		OPT_VERSION,
+		OPT_HELP,
+	};
+	static const struct option longopts[] = {
+		{"backend", required_argument, NULL, OPT_BACKEND},
+		{"sim-topology", required_argument, NULL, OPT_SIM_TOPOLOGY},
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
+		{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
+		{"audit", required_argument, NULL, OPT_AUDIT},
+		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"help", no_argument, NULL, OPT_HELP},
+		{},
+	};
+	int c, level;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
+		switch (c) {
+		case OPT_BACKEND:
+			o->backend = optarg;
+			break;
+		case OPT_SIM_TOPOLOGY:
+			o->sim_topology = optarg;
+			break;
+		case OPT_SOCKET:
+			o->socket = optarg;
+			break;
+		case OPT_POLICY_DIR:
+			if (o->n_policy_dirs >= POLICY_DIRS_MAX) {
+				fprintf(stderr, "svmd: at most %d --policy-dir options\n",
+					POLICY_DIRS_MAX);
+				return -EINVAL;
+			}
+			o->policy_dirs[o->n_policy_dirs++] = optarg;
+			break;
+		case OPT_CHECK_POLICY:
+			o->check_policy = true;
+			break;
+		case OPT_AUDIT:
+			if (strcmp(optarg, "auto") == 0)
+				o->audit = AUDIT_SINK_AUTO;
+			else if (strcmp(optarg, "journal") == 0)
+				o->audit = AUDIT_SINK_JOURNAL;
+			else if (strcmp(optarg, "stderr") == 0)
+				o->audit = AUDIT_SINK_STDERR;
+			else {
+				fprintf(stderr, "svmd: --audit takes auto, journal or stderr, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_LOG_LEVEL:
+			level = log_level_from_string(optarg);
+			if (level < 0) {
+				fprintf(stderr,
+					"svmd: unknown log level '%s' (err, warning, notice, info, "
+					"debug)\n",
+					optarg);
+				return -EINVAL;
+			}
+			log_set_level(level);
+			break;
+		case OPT_VERSION:
+			printf("svmd " SVMD_VERSION_STRING "\n");
+			return 0;
+		case 'h':
+		case OPT_HELP:
+			help();
+			return 0;
+		default:
+			fprintf(stderr, "Try 'svmd --help'.\n");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "svmd: unexpected argument '%s'. Try 'svmd --help'.\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+/* Prints every diagnostic; returns 0 when the policy may be used. */
+static int report_policy(const struct policy *p, bool verbose)
+{
+	for (size_t i = 0; i < p->n_diags; i++)
+		fprintf(stderr, "%s\n", p->diags[i]);
+	if (verbose || p->n_errors)
+		fprintf(stderr, "svmd: policy: %zu rule%s from %zu file%s, %zu error%s, %zu warning%s\n",
+			p->n_rules, p->n_rules == 1 ? "" : "s", p->n_files, p->n_files == 1 ? "" : "s",
+			p->n_errors, p->n_errors == 1 ? "" : "s", p->n_warnings,
+			p->n_warnings == 1 ? "" : "s");
+	return p->n_errors ? -EINVAL : 0;
+}
+
+/* Room for one fd per binding and connection: take the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* The listening socket: systemd's if it passed one, else our own. */
+static int get_socket(const char *path, bool *ret_own)
+{
+	int n = sd_listen_fds(true);
+
+	if (n < 0)
+		return log_error_errno(n, "LISTEN_FDS: %m");
+	if (n > 1)
+		return log_error_errno(EINVAL, "systemd passed %d sockets; svmd takes exactly one.",
+				       n);
+	if (n == 1) {
+		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+			return log_error_errno(EINVAL,
+					       "The socket from systemd is not a listening "
+					       "AF_UNIX SOCK_SEQPACKET socket.");
+		*ret_own = false;
+		return SD_LISTEN_FDS_START;
+	}
+	*ret_own = true;
+	return server_listen_path(path);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.socket = DEFAULT_SOCKET};
+	struct policy *policy = NULL;
+	struct backend *backend = NULL;
+	struct loop *loop = NULL;
+	struct core *core = NULL;
+	struct server *server = NULL;
+	char err[512];
+	bool own = false;
+	int r, fd;
+
+	r = parse_options(argc, argv, &o);
+	if (r <= 0)
+		return r < 0 ? 1 : 0;
+	audit_set_sink(o.audit);
+
+	r = policy_load(o.n_policy_dirs ? o.policy_dirs : NULL, o.n_policy_dirs, &policy);
+	if (r < 0) {
+		log_error_errno(r, "Cannot load policy: %m");
+		return 1;
+	}
+	if (o.check_policy) {
+		r = report_policy(policy, true);
+		policy_free(policy);
+		return r < 0 ? 1 : 0;
+	}
+	if (report_policy(policy, false) < 0) {
+		log_error("Refusing to start with a broken policy; check it with 'svmd "
+			  "--check-policy'.");
+		policy_free(policy);
+		return 1;
+	}
+	if (policy->n_rules == 0)
+		log_notice("The policy has no rules: every request will be denied.");
+
+	r = backend_new(&(struct backend_config){o.backend, o.sim_topology}, &backend, err,
+			sizeof(err));
+	if (r < 0) {
+		log_error("Cannot start the %s backend: %s", o.backend ? o.backend : "sim", err);
+		policy_free(policy);
+		return 1;
+	}
+
+	raise_fd_limit();
+	loop = loop_new();
+	core = loop ? core_new(loop_base(loop), backend, policy) : NULL;
+	if (!core) {
+		log_oom();
+		policy_free(policy);
+		backend_free(backend);
+		loop_free(loop);
+		return 1;
+	}
+
+	fd = get_socket(o.socket, &own);
+	if (fd < 0)
+		goto out;
+	r = server_new(loop_base(loop), core, fd, own ? o.socket : NULL, own, &server);
+	if (r < 0) {
+		log_oom();
+		goto out;
+	}
+
+	log_info("svmd " SVMD_VERSION_STRING " serving on %s: %s backend, %zu device%s, %zu "
+		 "policy rule%s.",
+		 own ? o.socket : "the socket from systemd", backend->ops->name,
+		 backend->n_devices, backend->n_devices == 1 ? "" : "s", policy->n_rules,
+		 policy->n_rules == 1 ? "" : "s");
+	(void)sd_notify(false, "READY=1\nSTATUS=Serving.");
+	r = loop_run(loop);
+	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");
+
+out:
+	server_free(server); /* ends every session */
+	core_free(core);     /* ends leased bindings, frees policy and backend */
+	loop_free(loop);
+	return r < 0 || fd < 0 ? 1 : 0;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The one request core. Both front-ends translate their messages into these calls and the
+ * results back; every decision (argument checks, policy, quotas, conflicts) and every kernel
+ * call is made here, in the order: validate, identify, authorise, check conflicts, act, commit,
+ * audit. Bindings end only here too, whatever ends them.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backend.h"
+#include "policy.h"
+#include "registry.h"
+
+struct event_base;
+struct core;
+
+/* Who is asking, from the kernel: SO_PEERCRED/SO_PEERGROUPS/SO_PEERPIDFD or bus credentials. */
+struct caller {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int pidfd; /* -1 when the kernel could not give one */
+	gid_t *groups;
+	size_t n_groups;
+};
+
+#define OPS_REASON_MAX 512
+
+/* What a request came to: status 0 or a negative errno, and a reason for the client. */
+struct op_result {
+	int status;
+	char reason[OPS_REASON_MAX];
+};
+
+struct bind_request {
+	const char *device;
+	int target_pidfd; /* task binds: -1 for the caller itself; ops_bind() takes ownership */
+	struct bind_args args;
+};
+
+struct explain_request {
+	enum policy_op op;
+	const char *device;
+	uint32_t pasid; /* 0: auto */
+	bool has_uid;   /* explain for another uid (root only) */
+	uid_t uid;
+};
+
+/* Live bindings one uid may hold whatever the policy says: a bound on memory and PASIDs. */
+#define OPS_USER_BINDINGS_MAX 131072u
+
+/* Takes ownership of backend and policy. Returns NULL when out of memory. */
+struct core *core_new(struct event_base *base, struct backend *backend, struct policy *policy);
+/* Ends every binding (kernel unbind, audit), then frees. Takes NULL. */
+struct core *core_free(struct core *c);
+
+struct registry *core_registry(const struct core *c);
+const struct backend *core_backend(const struct core *c);
+const struct policy *core_policy(const struct core *c);
+
+/*
+ * Binds for the caller in session s. Errors: -ENODEV unknown device, -EOPNOTSUPP kind the
+ * device lacks, -EINVAL bad arguments, -EBADF target fd not a pidfd, -ESRCH target gone,
+ * -EPERM target not the caller's to bind, -EACCES policy denial, -EDQUOT quota, -EBUSY
+ * PASID or table in use, -ENOSPC no PASID left, or what the kernel answered. On success
+ * *ret (if given) is the binding.
+ */
+int ops_bind(struct core *c, struct session *s, const struct caller *who,
+	     struct bind_request *req, struct op_result *res, struct binding **ret);
+
+/* Ends binding id if the caller owns it (root: any). -ENOENT otherwise. */
+int ops_unbind(struct core *c, const struct caller *who, uint64_t id, struct op_result *res);
+
+/* Detaches binding id (the caller's) from its session and returns a lease fd: the binding now
+ * lives as long as any copy of it. -ENOENT, -EALREADY (leased before), -EMFILE. */
+int ops_lease(struct core *c, const struct caller *who, uint64_t id, int *ret_fd,
+	      struct op_result *res);
+
+/* Explains how policy decides req for the caller (root: for req->uid) into text. */
+int ops_explain(struct core *c, const struct caller *who, const struct explain_request *req,
+		char *text, size_t size, enum policy_verdict *ret_verdict, struct op_result *res);
+
+/* The session's owner went away: ends its bindings that are not leased, frees s. */
+void ops_session_end(struct core *c, struct session *s);
+
+/* Whether who may see (list) b: its owner, or root. */
+bool ops_visible(const struct caller *who, const struct binding *b);

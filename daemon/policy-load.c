@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Policy drop-in directories to a compiled policy; see policy-load.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "policy-load.h"
+
+#define POLICY_FILE_MAX (1u << 20)
+#define POLICY_FILES_MAX 4096
+
+const char *const policy_default_dirs[] = {
+	"/etc/svmd/policy.d",
+	"/run/svmd/policy.d",
+	"/usr/lib/svmd/policy.d",
+	NULL,
+};
+
+struct entry {
+	char *name; /* file name, the sort and masking key */
+	char *path;
+};
+
+static int resolve_user(const char *name, uid_t *ret, void *userdata)
+{
+	struct passwd pw, *p = NULL;
+	char buf[4096];
+
+	(void)userdata;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &p) != 0 || !p)
+		return -ENOENT;
+	*ret = p->pw_uid;
+	return 0;
+}
+
+static int resolve_group(const char *name, gid_t *ret, void *userdata)
+{
+	struct group gr, *g = NULL;
+	char buf[8192];
+
+	(void)userdata;
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &g) != 0 || !g)
+		return -ENOENT;
+	*ret = g->gr_gid;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
+}
+
+static bool is_policy_name(const char *n)
+{
+	size_t len = strlen(n);
+	return n[0] != '.' && len > 7 && strcmp(n + len - 7, ".policy") == 0;
+}
+
+/* Reads a whole file of at most POLICY_FILE_MAX bytes. */
+static int read_all(const char *path, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t n = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EISDIR;
+	if (st.st_size > POLICY_FILE_MAX)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t k = read(fd, buf + n, (size_t)st.st_size + 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (n > (size_t)st.st_size)
+			return -EFBIG; /* grew while we read it */
+	}
+	*ret = TAKE_PTR(buf);
+	*ret_len = n;
+	return 0;
+}
+
+static void free_entries(struct entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].name);
+		free(e[i].path);
+	}
+	free(e);
+}
+
+int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
+{
+	static const struct policy_resolver nss = {resolve_user, resolve_group, NULL};
+	struct policy *p = policy_new();
+	struct entry *files = NULL;
+	size_t n_files = 0;
+	int r = 0;
+
+	if (!p)
+		return -ENOMEM;
+	if (!dirs || n_dirs == 0) {
+		dirs = policy_default_dirs;
+		for (n_dirs = 0; dirs[n_dirs]; n_dirs++)
+			;
+	}
+
+	for (size_t d = 0; d < n_dirs && r >= 0; d++) {
+		DIR *dir = opendir(dirs[d]);
+		struct dirent *de;
+
+		if (!dir) {
+			if (errno != ENOENT)
+				r = policy_add_diag(p, true, "%s: cannot read directory: %s",
+						    dirs[d], strerror(errno));
+			continue;
+		}
+		while (r >= 0 && (de = readdir(dir))) {
+			bool masked = false;
+			if (!is_policy_name(de->d_name))
+				continue;
+			for (size_t i = 0; i < n_files && !masked; i++)
+				masked = strcmp(files[i].name, de->d_name) == 0;
+			if (masked)
+				continue;
+			if (n_files >= POLICY_FILES_MAX) {
+				r = policy_add_diag(p, true, "%s: more than %d policy files", dirs[d],
+						    POLICY_FILES_MAX);
+				break;
+			}
+			struct entry *grown = reallocarray(files, n_files + 1, sizeof(*files));
+			if (!grown) {
+				r = -ENOMEM;
+				break;
+			}
+			files = grown;
+			files[n_files].name = strdup(de->d_name);
+			if (asprintf(&files[n_files].path, "%s/%s", dirs[d], de->d_name) < 0)
+				files[n_files].path = NULL;
+			n_files++;
+			if (!files[n_files - 1].name || !files[n_files - 1].path)
+				r = -ENOMEM;
+		}
+		closedir(dir);
+	}
+	if (r < 0)
+		goto out;
+
+	qsort(files, n_files, sizeof(*files), cmp_entry);
+	for (size_t i = 0; i < n_files; i++) {
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		int k = read_all(files[i].path, &text, &len);
+		if (k == -ENOMEM) {
+			r = k;
+			goto out;
+		}
+		if (k < 0) {
+			r = policy_add_diag(p, true, "%s: cannot read: %s", files[i].path,
+					    strerror(-k));
+			if (r < 0)
+				goto out;
+			continue;
+		}
+		k = policy_add_file(p, files[i].path, text, len, &nss);
+		if (k == -ENOMEM) {
+			r = k;
+			goto out;
+		}
+	}
+	r = policy_seal(p);
+out:
+	free_entries(files, n_files);
+	if (r < 0) {
+		policy_free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * pidfd and /proc helpers. Every answer about a pid is confirmed against its pidfd afterwards,
+ * so a pid reused in between cannot be mistaken for the process the client meant.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "process.h"
+
+pid_t pidfd_get_pid(int fd)
+{
+	char path[64], buf[1024];
+	_cleanup_close_ int f = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -EBADF;
+	n = read(f, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -EBADF;
+	buf[n] = 0;
+	/* Only a pidfd's fdinfo has a "Pid:" line; it reads -1 once the process is gone. */
+	const char *p = strstr(buf, "\nPid:\t");
+	if (!p)
+		return -EBADF;
+	int pid;
+	if (sscanf(p + 6, "%d", &pid) != 1)
+		return -EBADF;
+	return pid > 0 ? pid : -ESRCH;
+}
+
+bool pidfd_alive(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 0;
+}
+
+int pidfd_open_pid(pid_t pid)
+{
+	/* pidfd_open() fds are always O_CLOEXEC. */
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int read_ids(int dirfd, const char *key, unsigned ids[4])
+{
+	char buf[4096];
+	_cleanup_close_ int f = openat(dirfd, "status", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (f < 0)
+		return -errno;
+	n = read(f, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	const char *p = strstr(buf, key);
+	if (!p || sscanf(p + strlen(key), "%u %u %u %u", &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
+		return -EIO;
+	return 0;
+}
+
+int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
+{
+	unsigned uids[4], gids[4];
+	char path[32];
+	struct stat st;
+	pid_t pid = pidfd_get_pid(pidfd);
+
+	if (pid < 0)
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -ESRCH;
+	if (read_ids(dir, "\nUid:", uids) < 0 || read_ids(dir, "\nGid:", gids) < 0 ||
+	    fstat(dir, &st) < 0)
+		return -ESRCH;
+	/* The pid could have been reused before we opened /proc/PID: the pidfd says. */
+	if (!pidfd_alive(pidfd))
+		return -ESRCH;
+	if (uids[0] != uid || uids[1] != uid || uids[2] != uid) {
+		snprintf(why, whylen, "process %d belongs to uid %u, not %u", pid, uids[0],
+			 (unsigned)uid);
+		return -EPERM;
+	}
+	if (gids[0] != gids[1] || gids[1] != gids[2]) {
+		snprintf(why, whylen, "process %d is set-gid", pid);
+		return -EPERM;
+	}
+	if (st.st_uid != uid) {
+		snprintf(why, whylen, "process %d is not dumpable", pid);
+		return -EPERM;
+	}
+	return 0;
+}

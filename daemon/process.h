@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Facts about processes, from the kernel: what a pidfd refers to, whether it still runs,
+ * and whether one user could ptrace another process.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* The pid a pidfd refers to (in svmd's pid namespace). Returns it, -EBADF when fd is not a
+ * pidfd, -ESRCH when the process has exited. */
+pid_t pidfd_get_pid(int fd);
+
+/* Whether the process behind a pidfd still runs (a pidfd becomes readable when it exits). */
+bool pidfd_alive(int fd);
+
+/* A pidfd for pid, O_CLOEXEC. Returns it or a negative errno. */
+int pidfd_open_pid(pid_t pid);
+
+/*
+ * Whether uid could ptrace the process behind pidfd without privilege: its real, effective
+ * and saved uids all equal uid, it is not set-id (real, effective and saved gids agree) and
+ * it is dumpable (/proc/PID owned by uid). Returns 0, -EPERM (with the reason in why) or
+ * -ESRCH if it exited meanwhile.
+ */
+int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen);

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Binding, session and user bookkeeping; see registry.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "registry.h"
+
+struct registry {
+	struct hashmap by_id;
+	struct hashmap by_pasid;
+	struct hashmap users;
+	struct list bindings;
+	size_t n_bindings;
+	size_t n_sessions;
+	uint64_t next_id;
+	uint64_t next_session_id;
+};
+
+static uint64_t pasid_key(const struct device *dev, uint32_t pasid)
+{
+	return (uint64_t)dev->index << 32 | pasid;
+}
+
+struct registry *registry_new(void)
+{
+	struct registry *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	list_init(&r->bindings);
+	r->next_id = 1;
+	r->next_session_id = 1;
+	return r;
+}
+
+struct registry *registry_free(struct registry *r)
+{
+	if (!r)
+		return NULL;
+	/* Normally empty by now; free what is left so nothing leaks on an error exit. */
+	list_for_each_safe(pos, &r->bindings)
+		registry_remove(r, container_of(pos, struct binding, all_link));
+	for (size_t i = 0; i < r->users.n_buckets; i++) {
+		struct hnode *e = r->users.buckets[i];
+		while (e) {
+			struct hnode *next = e->next;
+			struct user *u = container_of(e, struct user, node);
+			while (u->counts) {
+				struct rule_count *c = u->counts;
+				u->counts = c->next;
+				free(c);
+			}
+			free(u);
+			e = next;
+		}
+	}
+	hashmap_done(&r->users);
+	hashmap_done(&r->by_id);
+	hashmap_done(&r->by_pasid);
+	free(r);
+	return NULL;
+}
+
+static struct user *user_get(const struct registry *r, uid_t uid)
+{
+	struct hnode *n = hashmap_get(&r->users, uid);
+	return n ? container_of(n, struct user, node) : NULL;
+}
+
+static struct user *user_ref(struct registry *r, uid_t uid)
+{
+	struct user *u = user_get(r, uid);
+
+	if (u)
+		return u;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->uid = uid;
+	if (hashmap_put(&r->users, &u->node, uid) < 0) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* Frees u once nothing is charged to it. */
+static void user_unref(struct registry *r, struct user *u)
+{
+	if (u->n_bindings || u->n_sessions)
+		return;
+	hashmap_remove(&r->users, &u->node);
+	while (u->counts) {
+		struct rule_count *c = u->counts;
+		u->counts = c->next;
+		free(c);
+	}
+	free(u);
+}
+
+static struct rule_count *rule_count_get(const struct user *u, const void *rule)
+{
+	for (struct rule_count *c = u->counts; c; c = c->next)
+		if (c->rule == rule)
+			return c;
+	return NULL;
+}
+
+struct session *registry_session_new(struct registry *r, uid_t uid, gid_t gid, pid_t pid)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->user = user_ref(r, uid);
+	if (!s->user) {
+		free(s);
+		return NULL;
+	}
+	s->user->n_sessions++;
+	s->reg = r;
+	s->id = r->next_session_id++;
+	s->gid = gid;
+	s->pid = pid;
+	list_init(&s->bindings);
+	r->n_sessions++;
+	return s;
+}
+
+struct session *registry_session_free(struct session *s)
+{
+	if (!s)
+		return NULL;
+	/* Callers end the bindings first; a leftover one is detached rather than left dangling. */
+	list_for_each_safe(pos, &s->bindings)
+		registry_lease(s->reg, container_of(pos, struct binding, session_link));
+	s->user->n_sessions--;
+	user_unref(s->reg, s->user);
+	s->reg->n_sessions--;
+	free(s);
+	return NULL;
+}
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+struct binding *registry_add(struct registry *r, struct session *s, const void *rule,
+			     const struct device *dev, const struct bind_args *args)
+{
+	struct binding *b = calloc(1, sizeof(*b));
+	struct rule_count *c;
+
+	if (!b)
+		return NULL;
+	c = rule_count_get(s->user, rule);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			free(b);
+			return NULL;
+		}
+		c->rule = rule;
+		c->next = s->user->counts;
+		s->user->counts = c;
+	}
+	b->id = r->next_id;
+	if (hashmap_put(&r->by_id, &b->by_id, b->id) < 0) {
+		free(b);
+		return NULL;
+	}
+	if (hashmap_put(&r->by_pasid, &b->by_pasid, pasid_key(dev, args->pasid)) < 0) {
+		hashmap_remove(&r->by_id, &b->by_id);
+		free(b);
+		return NULL;
+	}
+	r->next_id++;
+	b->session = s;
+	b->user = s->user;
+	b->rule = rule;
+	b->device = dev;
+	b->args = *args;
+	b->owner_gid = s->gid;
+	b->owner_pid = s->pid;
+	b->created_usec = now_usec();
+	list_append(&s->bindings, &b->session_link);
+	list_append(&r->bindings, &b->all_link);
+	s->n_bindings++;
+	s->user->n_bindings++;
+	c->n++;
+	r->n_bindings++;
+	return b;
+}
+
+void registry_remove(struct registry *r, struct binding *b)
+{
+	struct rule_count *c, **p;
+
+	if (!b)
+		return;
+	hashmap_remove(&r->by_id, &b->by_id);
+	hashmap_remove(&r->by_pasid, &b->by_pasid);
+	list_unlink(&b->all_link);
+	if (b->session) {
+		list_unlink(&b->session_link);
+		b->session->n_bindings--;
+	}
+	for (p = &b->user->counts; (c = *p); p = &c->next)
+		if (c->rule == b->rule) {
+			if (--c->n == 0) {
+				*p = c->next;
+				free(c);
+			}
+			break;
+		}
+	b->user->n_bindings--;
+	user_unref(r, b->user);
+	r->n_bindings--;
+	free(b);
+}
+
+void registry_lease(struct registry *r, struct binding *b)
+{
+	(void)r;
+	if (b->session) {
+		list_unlink(&b->session_link);
+		b->session->n_bindings--;
+		b->session = NULL;
+	}
+	b->leased = true;
+}
+
+struct binding *registry_find(const struct registry *r, uint64_t id)
+{
+	struct hnode *n = hashmap_get(&r->by_id, id);
+	return n ? container_of(n, struct binding, by_id) : NULL;
+}
+
+struct binding *registry_find_pasid(const struct registry *r, const struct device *dev,
+				    uint32_t pasid)
+{
+	struct hnode *n = hashmap_get(&r->by_pasid, pasid_key(dev, pasid));
+	return n ? container_of(n, struct binding, by_pasid) : NULL;
+}
+
+struct binding *registry_next(const struct registry *r, const struct binding *b)
+{
+	return b->all_link.next == &r->bindings ? NULL
+						: container_of(b->all_link.next, struct binding, all_link);
+}
+
+struct binding *registry_first_after(const struct registry *r, uint64_t after_id)
+{
+	struct binding *b = registry_find(r, after_id);
+
+	if (b)
+		return registry_next(r, b);
+	/* The cursor binding is gone: ids only grow, so scan for the first larger one. */
+	list_for_each(pos, &r->bindings) {
+		b = container_of(pos, struct binding, all_link);
+		if (b->id > after_id)
+			return b;
+	}
+	return NULL;
+}
+
+unsigned registry_count_user(const struct registry *r, uid_t uid)
+{
+	struct user *u = user_get(r, uid);
+	return u ? u->n_bindings : 0;
+}
+
+unsigned registry_count_rule(const struct registry *r, uid_t uid, const void *rule)
+{
+	struct user *u = user_get(r, uid);
+	struct rule_count *c = u ? rule_count_get(u, rule) : NULL;
+	return c ? c->n : 0;
+}
+
+unsigned registry_count_user_sessions(const struct registry *r, uid_t uid)
+{
+	struct user *u = user_get(r, uid);
+	return u ? u->n_sessions : 0;
+}
+
+size_t registry_count(const struct registry *r)
+{
+	return r->n_bindings;
+}
+
+size_t registry_count_sessions(const struct registry *r)
+{
+	return r->n_sessions;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The registry: the only owner of bindings, sessions and per-user accounts. Lookups by binding
+ * id, by (device, PASID) and by owner session are O(1); quotas are counted per uid and per
+ * (uid, granting rule). Pure bookkeeping: no kernel calls, no events, no policy.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "device.h"
+#include "hashmap.h"
+#include "list.h"
+#include "seed-abi.h"
+
+struct registry;
+
+/* Live bindings per (user, rule), for max= quotas. */
+struct rule_count {
+	struct rule_count *next;
+	const void *rule;
+	unsigned n;
+};
+
+/* Everything one uid holds: charged on create, uncharged on free. */
+struct user {
+	struct hnode node; /* key: uid */
+	uid_t uid;
+	unsigned n_bindings;
+	unsigned n_sessions;
+	struct rule_count *counts;
+};
+
+/* One client: a socket connection or a bus name. */
+struct session {
+	struct registry *reg;
+	struct user *user;
+	struct list bindings; /* struct binding.session_link */
+	uint64_t id;
+	gid_t gid;
+	pid_t pid;
+	unsigned n_bindings;
+};
+
+struct binding {
+	struct hnode by_id;        /* key: id */
+	struct hnode by_pasid;     /* key: device index << 32 | PASID (0 for a PASID table) */
+	struct list session_link;  /* empty once leased */
+	struct list all_link;      /* registry order == id order */
+	struct session *session;   /* NULL once leased */
+	struct user *user;         /* the owner's account */
+	const void *rule;          /* the rule that granted it, the quota key */
+	const struct device *device;
+	uint64_t id;
+	uint64_t created_usec; /* CLOCK_REALTIME */
+	gid_t owner_gid;
+	pid_t owner_pid;
+	bool leased;
+	void *watch; /* owned by the request core: what ends it (pidfd, lease) */
+	struct bind_args args;
+};
+
+struct registry *registry_new(void);
+/* Frees the bookkeeping; the caller must have ended every binding and session first. */
+struct registry *registry_free(struct registry *r);
+
+/* A session for uid/gid/pid. Returns NULL when out of memory. */
+struct session *registry_session_new(struct registry *r, uid_t uid, gid_t gid, pid_t pid);
+/* Frees a session without bindings (end them first). Takes NULL. Returns NULL. */
+struct session *registry_session_free(struct session *s);
+
+/* Adds a binding owned by session s (charged to its user) granted by rule. The id is assigned
+ * here. Returns the binding or NULL when out of memory. */
+struct binding *registry_add(struct registry *r, struct session *s, const void *rule,
+			     const struct device *dev, const struct bind_args *args);
+/* Unlinks and frees b (its watch must be gone). Takes NULL. */
+void registry_remove(struct registry *r, struct binding *b);
+/* Detaches b from its session: it now lives until its lease ends. */
+void registry_lease(struct registry *r, struct binding *b);
+
+struct binding *registry_find(const struct registry *r, uint64_t id);
+/* The binding holding (dev, pasid); pasid 0 finds a PASID-table binding. */
+struct binding *registry_find_pasid(const struct registry *r, const struct device *dev,
+				    uint32_t pasid);
+/* The first binding with an id above after_id, or NULL; then registry_next(). */
+struct binding *registry_first_after(const struct registry *r, uint64_t after_id);
+struct binding *registry_next(const struct registry *r, const struct binding *b);
+
+/* Live bindings of uid in all, and granted by rule. */
+unsigned registry_count_user(const struct registry *r, uid_t uid);
+unsigned registry_count_rule(const struct registry *r, uid_t uid, const void *rule);
+unsigned registry_count_user_sessions(const struct registry *r, uid_t uid);
+size_t registry_count(const struct registry *r);
+size_t registry_count_sessions(const struct registry *r);

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Listening and accepting. Identity is taken here, from the kernel, once per connection:
+ * SO_PEERCRED (uid, gid, pid), SO_PEERGROUPS (supplementary groups) and SO_PEERPIDFD (the peer
+ * pinned as a pidfd; on kernels without it, pidfd_open() of the peer's pid).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "process.h"
+#include "server.h"
+#include "svmd-wire.h"
+
+static int sockaddr_for(const char *path, struct sockaddr_un *sa, socklen_t *len)
+{
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, path, n);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+int server_listen_path(const char *path)
+{
+	_cleanup_close_ int fd = -1;
+	struct sockaddr_un sa;
+	socklen_t len;
+	int r;
+
+	r = sockaddr_for(path, &sa, &len);
+	if (r < 0)
+		return log_error_errno(r, "Socket path '%s' is empty or too long.", path);
+
+	/* A socket file left behind by a dead svmd is replaced; a live one is not. */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return log_error_errno(errno, "socket(): %m");
+	if (connect(fd, (struct sockaddr *)&sa, len) == 0)
+		return log_error_errno(EADDRINUSE,
+				       "Another svmd is already listening on %s; stop it first or "
+				       "pass --socket=PATH.",
+				       path);
+	if (errno == ECONNREFUSED)
+		(void)unlink(path);
+	fd = safe_close(fd);
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return log_error_errno(errno, "socket(): %m");
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0)
+		return log_error_errno(errno, "Cannot bind %s: %m (does its directory exist?)",
+				       path);
+	/* Who may do what is the policy's business, not the file mode's. */
+	if (chmod(path, 0666) < 0) {
+		r = log_error_errno(errno, "chmod %s: %m", path);
+		(void)unlink(path);
+		return r;
+	}
+	if (listen(fd, SOMAXCONN) < 0) {
+		r = log_error_errno(errno, "listen on %s: %m", path);
+		(void)unlink(path);
+		return r;
+	}
+	return TAKE_FD(fd);
+}
+
+/* Supplementary groups of the peer, as the kernel recorded them at connect(). */
+static int peer_groups(int fd, gid_t **ret, size_t *ret_n)
+{
+	socklen_t len = 32 * sizeof(gid_t);
+	gid_t *g = NULL;
+
+	for (int tries = 0; tries < 3; tries++) {
+		gid_t *ng = realloc(g, len ? len : sizeof(gid_t));
+		if (!ng) {
+			free(g);
+			return -ENOMEM;
+		}
+		g = ng;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			*ret = g;
+			*ret_n = len / sizeof(gid_t);
+			return 0;
+		}
+		if (errno != ERANGE)
+			break;
+	}
+	free(g);
+	/* Kernels before 4.13: no supplementary groups, so group= matches the primary only. */
+	*ret = NULL;
+	*ret_n = 0;
+	return 0;
+}
+
+static int peer_pidfd(int fd, pid_t pid)
+{
+	static bool warned;
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+		return pidfd;
+	if (errno != ENOPROTOOPT && errno != EINVAL)
+		return -errno; /* e.g. ESRCH: the peer is already gone */
+	if (!warned) {
+		log_debug("Kernel lacks SO_PEERPIDFD; pinning peers with pidfd_open() instead.");
+		warned = true;
+	}
+	pidfd = pidfd_open_pid(pid);
+	return pidfd;
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *userdata);
+
+static void on_retry(evutil_socket_t fd, short what, void *userdata)
+{
+	struct server *s = userdata;
+
+	(void)fd;
+	(void)what;
+	event_add(s->accept_ev, NULL);
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *userdata)
+{
+	struct server *s = userdata;
+
+	(void)what;
+	/* A bounded batch per wake-up keeps one flood from starving established clients. */
+	for (int i = 0; i < 32; i++) {
+		struct caller caller = {.pidfd = -1};
+		struct ucred uc;
+		socklen_t len = sizeof(uc);
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Back off for a moment instead of spinning on a readable socket. */
+				log_warning_errno(errno, "Cannot accept connections: %m");
+				event_del(s->accept_ev);
+				struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+				event_add(s->retry_ev, &tv);
+			}
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+			log_warning_errno(errno, "SO_PEERCRED: %m");
+			close(fd);
+			continue;
+		}
+		if (s->n_clients >= SERVER_CLIENTS_MAX) {
+			log_warning("Refusing connection from pid %d: %u connections open.", uc.pid,
+				    SERVER_CLIENTS_MAX);
+			close(fd);
+			continue;
+		}
+		if (registry_count_user_sessions(core_registry(s->core), uc.uid) >=
+		    SERVER_USER_CLIENTS_MAX) {
+			log_warning("Refusing connection from uid %u: it has %u open.",
+				    (unsigned)uc.uid, SERVER_USER_CLIENTS_MAX);
+			close(fd);
+			continue;
+		}
+		caller.uid = uc.uid;
+		caller.gid = uc.gid;
+		caller.pid = uc.pid;
+		caller.pidfd = peer_pidfd(fd, uc.pid);
+		if (caller.pidfd < 0)
+			caller.pidfd = -1;
+		if (peer_groups(fd, &caller.groups, &caller.n_groups) < 0 ||
+		    client_new(s, fd, &caller) < 0) {
+			log_oom();
+			safe_close(caller.pidfd);
+			free(caller.groups);
+			close(fd);
+		}
+	}
+}
+
+int server_new(struct event_base *base, struct core *core, int fd, const char *path,
+	       bool own_socket, struct server **ret)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		close(fd);
+		return -ENOMEM;
+	}
+	s->base = base;
+	s->core = core;
+	s->fd = fd;
+	s->own_socket = own_socket;
+	list_init(&s->clients);
+	s->path = path ? strdup(path) : NULL;
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	s->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_accept, s);
+	s->retry_ev = evtimer_new(base, on_retry, s);
+	if ((path && !s->path) || !s->accept_ev || !s->retry_ev ||
+	    event_add(s->accept_ev, NULL) < 0) {
+		server_free(s);
+		return -ENOMEM;
+	}
+	*ret = s;
+	return 0;
+}
+
+struct server *server_free(struct server *s)
+{
+	if (!s)
+		return NULL;
+	list_for_each_safe(pos, &s->clients)
+		client_free(container_of(pos, struct client, link));
+	if (s->accept_ev)
+		event_free(s->accept_ev);
+	if (s->retry_ev)
+		event_free(s->retry_ev);
+	safe_close(s->fd);
+	if (s->own_socket && s->path)
+		(void)unlink(s->path);
+	free(s->path);
+	free(s);
+	return NULL;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The socket front-end: a listening AF_UNIX SOCK_SEQPACKET socket (ours, or systemd's) and
+ * its connections. server.c accepts and takes credentials; client.c serves one connection.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "list.h"
+#include "ops.h"
+
+struct event_base;
+struct client;
+
+#define SERVER_CLIENTS_MAX      65536u /* connections in all */
+#define SERVER_USER_CLIENTS_MAX 16384u /* connections per uid */
+
+struct server {
+	struct event_base *base;
+	struct core *core;
+	int fd;
+	bool own_socket; /* created by us: unlink on exit */
+	char *path;
+	struct event *accept_ev;
+	struct event *retry_ev; /* re-enables accepting after running out of fds */
+	struct list clients;
+	size_t n_clients;
+};
+
+/* Binds path (mode 0666; a stale socket is replaced, a live one refused). Returns the listening
+ * fd or a negative errno with a message logged. */
+int server_listen_path(const char *path);
+
+/* Serves the listening socket fd (owned). Returns 0 or a negative errno. */
+int server_new(struct event_base *base, struct core *core, int fd, const char *path,
+	       bool own_socket, struct server **ret);
+/* Drops every client (ending their sessions) and closes the socket. Takes NULL. */
+struct server *server_free(struct server *s);
+
+enum client_state {
+	CLIENT_NEW,   /* only HELLO is permitted */
+	CLIENT_READY, /* HELLO done */
+};
+
+struct client {
+	struct list link; /* in server.clients */
+	struct server *srv;
+	int fd;
+	struct event *ev;
+	struct session *session;
+	struct caller caller;
+	enum client_state state;
+	/* A reply the socket had no room for: while it waits, nothing more is read. */
+	void *out;
+	size_t out_len;
+	int out_fd;
+};
+
+/* client.c: one connection, accepted with its credentials (caller is moved into the client). */
+int client_new(struct server *srv, int fd, struct caller *caller);
+void client_free(struct client *c);

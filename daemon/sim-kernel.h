@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A model of the kernel side of VFIO_IOMMU_SVM_BIND: per container (IOMMU group) the devices,
+ * their PASID spaces and what is bound, answering each ioctl with the errno a kernel would.
+ * It decodes the exact seed-profile bytes, so the same model can sit behind the sim backend
+ * and behind a syscall-level emulation of /dev/vfio.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device.h"
+
+struct sim_kernel;
+
+/* Takes a copy of the devices. Returns NULL when out of memory. */
+struct sim_kernel *sim_kernel_new(const struct device *devices, size_t n);
+struct sim_kernel *sim_kernel_free(struct sim_kernel *k);
+
+/*
+ * Issues `request` (SEED_VFIO_IOMMU_SVM_BIND or _UNBIND) on the container of `group` with
+ * argument arg (size bytes readable and writable). Returns 0 or a negative errno:
+ *   -EINVAL      malformed argument, PASID 0 or beyond the device's width, bad address width or
+ *                alignment, a group with more than one device, unbind of something not bound
+ *   -EBUSY       PASID already bound on the device, second PASID table
+ *   -EOPNOTSUPP  a bind kind the device lacks
+ *   -ENOSPC      no free PASID within the device's width
+ *   -ESRCH       the process to bind does not exist
+ *   -ENOTTY      an unknown request
+ *   -ENODEV      no container for that group
+ * A one-line reason goes to why (may be NULL).
+ */
+int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request, void *arg,
+		     size_t size, char *why, size_t whylen);
+
+/* Live state, for tests: binds on a device, processes holding a PASID. */
+size_t sim_kernel_n_bound(const struct sim_kernel *k, const char *device);
+size_t sim_kernel_n_mm(const struct sim_kernel *k);

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The svmd wire codec: framing, header checks and per-opcode payload validation.
+ * Pure functions over byte buffers, linked by the daemon, libsvmclient and the tests, and the
+ * main fuzz target. Nothing here trusts a length it did not check.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "svmd-proto.h"
+
+/* Per-request facts: exact payload size and how many fds may ride along. */
+struct request_desc {
+	uint32_t size;
+	uint8_t fds_max;
+	int (*check)(const void *payload);
+};
+
+/* Per-reply facts on success: fixed part and, for paged replies, the entry size. */
+struct reply_desc {
+	uint32_t size;
+	uint32_t entry_size; /* 0: no entries; else the count is a uint32_t at entry_count_off */
+	uint32_t entry_count_off;
+	uint8_t fds;        /* exact fd count on success */
+	bool text;          /* a NUL-terminated text follows the fixed part */
+};
+
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ])
+{
+	size_t n = strnlen(name, SVMD_DEVICE_NAME_SZ);
+
+	if (n == 0 || n == SVMD_DEVICE_NAME_SZ)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.'))
+			return false;
+	}
+	return all_zero(name + n, SVMD_DEVICE_NAME_SZ - n);
+}
+
+int svmd_set_name(char *field, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= size)
+		return -ENAMETOOLONG;
+	memset(field, 0, size);
+	memcpy(field, s, n);
+	return 0;
+}
+
+static int check_hello(const void *payload)
+{
+	const struct svmd_hello_req *r = payload;
+
+	return r->flags == 0 && r->version_min <= r->version_max ? 0 : -EBADMSG;
+}
+
+static int check_devices(const void *payload)
+{
+	const struct svmd_devices_req *r = payload;
+
+	return r->reserved == 0 ? 0 : -EBADMSG;
+}
+
+static int check_list(const void *payload)
+{
+	const struct svmd_list_req *r = payload;
+
+	return r->flags == 0 && r->reserved == 0 ? 0 : -EBADMSG;
+}
+
+static int check_bind_task(const void *payload)
+{
+	const struct svmd_bind_task_req *r = payload;
+
+	return svmd_device_name_valid(r->device) && r->flags == 0 ? 0 : -EBADMSG;
+}
+
+static int check_bind_pgtable(const void *payload)
+{
+	const struct svmd_bind_pgtable_req *r = payload;
+
+	if (!svmd_device_name_valid(r->device) || r->reserved != 0)
+		return -EBADMSG;
+	if (r->flags & ~(uint64_t)SVMD_PGTABLE_GPASID_VALID)
+		return -EBADMSG;
+	if (!(r->flags & SVMD_PGTABLE_GPASID_VALID) && r->gpasid != 0)
+		return -EBADMSG;
+	return 0;
+}
+
+static int check_bind_pasid_table(const void *payload)
+{
+	const struct svmd_bind_pasid_table_req *r = payload;
+
+	return svmd_device_name_valid(r->device) && r->reserved == 0 ? 0 : -EBADMSG;
+}
+
+static int check_id(const void *payload)
+{
+	(void)payload;
+	return 0;
+}
+
+static int check_explain(const void *payload)
+{
+	const struct svmd_explain_req *r = payload;
+
+	if (!svmd_device_name_valid(r->device))
+		return -EBADMSG;
+	if (r->op == 0 || r->op >= _SVMD_EXPLAIN_OP_MAX || (r->flags & ~SVMD_EXPLAIN_FLAGS))
+		return -EBADMSG;
+	if (!(r->flags & SVMD_EXPLAIN_PASID) && r->pasid != 0)
+		return -EBADMSG;
+	if (!(r->flags & SVMD_EXPLAIN_UID) && r->uid != 0)
+		return -EBADMSG;
+	return 0;
+}
+
+static const struct request_desc requests[_SVMD_OP_MAX] = {
+	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, check_hello},
+	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, check_devices},
+	[SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, check_list},
+	[SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, check_bind_task},
+	[SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, check_bind_pgtable},
+	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0,
+				      check_bind_pasid_table},
+	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, check_id},
+	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, check_id},
+	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, check_explain},
+};
+
+static const struct reply_desc replies[_SVMD_OP_MAX] = {
+	[SVMD_OP_HELLO] = {.size = sizeof(struct svmd_hello_rep)},
+	[SVMD_OP_DEVICES] = {.size = sizeof(struct svmd_devices_rep),
+			     .entry_size = sizeof(struct svmd_device_entry),
+			     .entry_count_off = offsetof(struct svmd_devices_rep, n)},
+	[SVMD_OP_LIST] = {.size = sizeof(struct svmd_list_rep),
+			  .entry_size = sizeof(struct svmd_binding_entry),
+			  .entry_count_off = offsetof(struct svmd_list_rep, n)},
+	[SVMD_OP_BIND_TASK] = {.size = sizeof(struct svmd_bind_rep)},
+	[SVMD_OP_BIND_PGTABLE] = {.size = sizeof(struct svmd_bind_rep)},
+	[SVMD_OP_BIND_PASID_TABLE] = {.size = sizeof(struct svmd_bind_rep)},
+	[SVMD_OP_UNBIND] = {.size = sizeof(struct svmd_status_rep)},
+	[SVMD_OP_LEASE] = {.size = sizeof(struct svmd_status_rep), .fds = 1},
+	[SVMD_OP_EXPLAIN] = {.size = sizeof(struct svmd_explain_rep), .text = true},
+};
+
+int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
+{
+	struct svmd_hdr h = {
+		.magic = SVMD_MAGIC,
+		.version = SVMD_VERSION,
+		.opcode = opcode,
+		.seq = seq,
+		.len = (uint32_t)len,
+	};
+
+	if (len > SVMD_PAYLOAD_MAX)
+		return -EMSGSIZE;
+	memcpy(rec, &h, sizeof(h));
+	if (len)
+		memmove((char *)rec + sizeof(h), payload, len);
+	return (int)(sizeof(h) + len);
+}
+
+int svmd_parse(const void *rec, size_t size, struct svmd_hdr *ret_hdr)
+{
+	struct svmd_hdr h;
+
+	if (size > SVMD_RECORD_MAX)
+		return -EMSGSIZE;
+	if (size < sizeof(h))
+		return -EBADMSG;
+	memcpy(&h, rec, sizeof(h));
+	if (h.magic != SVMD_MAGIC || h.version != SVMD_VERSION)
+		return -EBADMSG;
+	if (h.len != size - sizeof(h))
+		return -EBADMSG;
+	*ret_hdr = h;
+	return 0;
+}
+
+int svmd_request_check(uint16_t opcode, const void *payload, size_t len, size_t n_fds)
+{
+	const struct request_desc *d;
+
+	if (opcode == 0 || opcode >= _SVMD_OP_MAX)
+		return -EOPNOTSUPP;
+	d = &requests[opcode];
+	if (len != d->size || n_fds > d->fds_max)
+		return -EBADMSG;
+	/* Requests are fixed size and at most 72 bytes: copy to an aligned buffer. */
+	_Alignas(8) unsigned char copy[128];
+	_Static_assert(sizeof(struct svmd_bind_pgtable_req) <= sizeof(copy), "copy buffer");
+	memcpy(copy, payload, len);
+	return d->check(copy);
+}
+
+int svmd_reply_check(uint16_t opcode, const void *payload, size_t len, size_t n_fds)
+{
+	const struct reply_desc *d;
+	int32_t status;
+
+	if (opcode == 0 || opcode >= _SVMD_OP_MAX)
+		return -EBADMSG;
+	d = &replies[opcode];
+	if (len < sizeof(status))
+		return -EBADMSG;
+	memcpy(&status, payload, sizeof(status));
+	if (status > 0 || status < -4095)
+		return -EBADMSG;
+	if (status < 0) {
+		/* An error: nothing, or a NUL-terminated reason, and no fds. */
+		if (n_fds != 0)
+			return -EBADMSG;
+		if (len == sizeof(status))
+			return 0;
+		const char *s = (const char *)payload + sizeof(status);
+		size_t n = len - sizeof(status);
+		return memchr(s, 0, n) == s + n - 1 ? 0 : -EBADMSG;
+	}
+	if (n_fds != d->fds || len < d->size)
+		return -EBADMSG;
+	if (d->entry_size) {
+		uint32_t count;
+		memcpy(&count, (const char *)payload + d->entry_count_off, sizeof(count));
+		if ((len - d->size) % d->entry_size || (len - d->size) / d->entry_size != count)
+			return -EBADMSG;
+		return 0;
+	}
+	if (d->text) {
+		const char *s = (const char *)payload + d->size;
+		size_t n = len - d->size;
+		return n > 0 && memchr(s, 0, n) == s + n - 1 ? 0 : -EBADMSG;
+	}
+	return len == d->size ? 0 : -EBADMSG;
+}
+
+const char *svmd_reply_reason(const void *payload, size_t len)
+{
+	int32_t status;
+
+	if (len <= sizeof(status))
+		return NULL;
+	memcpy(&status, payload, sizeof(status));
+	if (status >= 0)
+		return NULL;
+	return (const char *)payload + sizeof(status);
+}
+
+static const char *const opcode_names[_SVMD_OP_MAX] = {
+	[SVMD_OP_HELLO] = "hello",
+	[SVMD_OP_DEVICES] = "devices",
+	[SVMD_OP_LIST] = "list",
+	[SVMD_OP_BIND_TASK] = "bind-task",
+	[SVMD_OP_BIND_PGTABLE] = "bind-pgtable",
+	[SVMD_OP_BIND_PASID_TABLE] = "bind-pasid-table",
+	[SVMD_OP_UNBIND] = "unbind",
+	[SVMD_OP_LEASE] = "lease",
+	[SVMD_OP_EXPLAIN] = "explain",
+};
+
+const char *svmd_opcode_name(uint16_t opcode)
+{
+	opcode &= (uint16_t)~SVMD_REPLY;
+	return opcode < _SVMD_OP_MAX && opcode_names[opcode] ? opcode_names[opcode] : "unknown";
+}
+
+static const char *const kind_names[_SVMD_KIND_MAX] = {
+	[SVMD_KIND_TASK] = "task",
+	[SVMD_KIND_PGTABLE] = "pgtable",
+	[SVMD_KIND_PASID_TABLE] = "pasid-table",
+};
+
+const char *svmd_kind_name(uint32_t kind)
+{
+	return kind < _SVMD_KIND_MAX ? kind_names[kind] : NULL;
+}
+
+int svmd_kind_from_name(const char *s)
+{
+	for (int k = 1; k < _SVMD_KIND_MAX; k++)
+		if (strcmp(s, kind_names[k]) == 0)
+			return k;
+	return -EINVAL;
+}
+
+static const char *const model_names[_SVMD_MODEL_MAX] = {
+	[SVMD_MODEL_NONE] = "none",
+	[SVMD_MODEL_VTD] = "vtd",
+	[SVMD_MODEL_SMMU] = "smmu",
+};
+
+const char *svmd_model_name(uint32_t model)
+{
+	return model < _SVMD_MODEL_MAX ? model_names[model] : NULL;
+}
+
+int svmd_model_from_name(const char *s)
+{
+	for (int m = 0; m < _SVMD_MODEL_MAX; m++)
+		if (strcmp(s, model_names[m]) == 0)
+			return m;
+	return -EINVAL;
+}

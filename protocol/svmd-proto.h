@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The svmd socket protocol: the wire contract between svmd and its clients.
+ * One record per SOCK_SEQPACKET message: a 16-byte header, then a fixed-width payload.
+ * This header and svmd-proto.c are compiled into both the daemon and libsvmclient, so the
+ * two sides cannot drift. PROTOCOL.md documents every message in prose.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SVMD_MAGIC          0x444d5653u /* "SVMD" in memory on little-endian */
+#define SVMD_VERSION        1
+#define SVMD_RECORD_MAX     4096u /* header + payload */
+#define SVMD_FDS_MAX        4u    /* SCM_RIGHTS per record */
+#define SVMD_REPLY          0x8000u
+#define SVMD_DEVICE_NAME_SZ 16u /* "DDDD:BB:DD.F" + NUL, zero padded */
+#define SVMD_PASID_MAX      0xfffffu
+
+enum svmd_opcode {
+	SVMD_OP_HELLO = 0x0001,
+	SVMD_OP_DEVICES = 0x0002,
+	SVMD_OP_LIST = 0x0003,
+	SVMD_OP_BIND_TASK = 0x0004,
+	SVMD_OP_BIND_PGTABLE = 0x0005,
+	SVMD_OP_BIND_PASID_TABLE = 0x0006,
+	SVMD_OP_UNBIND = 0x0007,
+	SVMD_OP_LEASE = 0x0008,
+	SVMD_OP_EXPLAIN = 0x0009,
+	_SVMD_OP_MAX,
+};
+
+/* Binding kinds, as listed and as named in policy. */
+enum svmd_kind {
+	SVMD_KIND_TASK = 1,        /* bind-task: a process address space at a PASID */
+	SVMD_KIND_PGTABLE = 2,     /* bind-pgtable: a guest stage-1 page table at a PASID */
+	SVMD_KIND_PASID_TABLE = 3, /* bind-pasid-table: a guest PASID table, one per device */
+	_SVMD_KIND_MAX,
+};
+#define SVMD_KIND_BIT(k) (1u << (k))
+
+enum svmd_model {
+	SVMD_MODEL_NONE = 0,
+	SVMD_MODEL_VTD = 1, /* Intel VT-d: the seed ABI's model numbers */
+	SVMD_MODEL_SMMU = 2,
+	_SVMD_MODEL_MAX,
+};
+
+/* Explain: what is being asked about (policy ops; a later protocol version may add more). */
+enum svmd_verdict {
+	SVMD_VERDICT_DENY = 0,
+	SVMD_VERDICT_ALLOW = 1,
+};
+
+struct svmd_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t opcode;
+	uint32_t seq;
+	uint32_t len; /* payload bytes; header + len == record size, exactly */
+};
+
+/* HELLO: must be the first request on a connection. */
+struct svmd_hello_req {
+	uint16_t version_min;
+	uint16_t version_max;
+	uint32_t flags; /* none defined: must be 0 */
+};
+struct svmd_hello_rep {
+	int32_t status;
+	uint16_t version;
+	uint16_t reserved;
+	uint32_t record_max;
+	uint32_t fds_max;
+	char backend[16];        /* "sim", "vfio", NUL padded */
+	char server_version[16]; /* NUL padded */
+};
+
+/* DEVICES: one page of the devices svmd manages, from index `start`. */
+struct svmd_devices_req {
+	uint32_t start;
+	uint32_t reserved;
+};
+struct svmd_device_entry {
+	char name[SVMD_DEVICE_NAME_SZ];
+	uint32_t iommu_group;
+	uint32_t group_devices; /* devices in that IOMMU group */
+	uint32_t kinds;         /* SVMD_KIND_BIT() of the bind kinds the device supports */
+	uint16_t vendor;
+	uint16_t device;
+	uint8_t pasid_bits; /* 0: no PASID support */
+	uint8_t model;      /* enum svmd_model */
+	uint8_t reserved[6];
+};
+struct svmd_devices_rep {
+	int32_t status;
+	uint32_t total; /* devices in all */
+	uint32_t n;     /* entries in this record */
+	uint32_t reserved;
+	/* struct svmd_device_entry entries[n]; */
+};
+
+/* LIST: bindings with an id above `after_id`, in id order; the caller's own (root: all). */
+struct svmd_list_req {
+	uint64_t after_id;
+	uint32_t flags; /* none defined: must be 0 */
+	uint32_t reserved;
+};
+#define SVMD_LIST_MORE 0x1u /* reply flag: ask again from the last id */
+#define SVMD_BINDING_LEASED 0x1u
+struct svmd_binding_entry {
+	uint64_t id;
+	char device[SVMD_DEVICE_NAME_SZ];
+	uint32_t kind; /* enum svmd_kind */
+	uint32_t pasid;
+	uint32_t owner_uid;
+	int32_t owner_pid;
+	int32_t target_pid; /* task bindings: the bound process; else 0 */
+	uint32_t flags;     /* SVMD_BINDING_* */
+	uint64_t created_usec; /* CLOCK_REALTIME */
+};
+struct svmd_list_rep {
+	int32_t status;
+	uint32_t n;
+	uint32_t flags; /* SVMD_LIST_MORE */
+	uint32_t reserved;
+	/* struct svmd_binding_entry entries[n]; */
+};
+
+/* BIND_TASK: 0 fds binds the caller itself; 1 fd is a pidfd of the process to bind. */
+struct svmd_bind_task_req {
+	char device[SVMD_DEVICE_NAME_SZ];
+	uint32_t pasid; /* 0: let the kernel choose */
+	uint32_t flags; /* none defined: must be 0 */
+};
+
+/* BIND_PGTABLE: a guest stage-1 page table (iommu_gpasid_bind_data). */
+#define SVMD_PGTABLE_GPASID_VALID 0x1u
+#define SVMD_PGTABLE_FORMAT_VTD   1u
+#define SVMD_VTD_FLAGS_ALL        0x3fu /* SRE EAFE PCD PWT EMTE CD */
+struct svmd_bind_pgtable_req {
+	char device[SVMD_DEVICE_NAME_SZ];
+	uint32_t pasid;      /* host PASID, 1..device width */
+	uint32_t addr_width; /* 48 or 57 */
+	uint64_t flags;      /* SVMD_PGTABLE_GPASID_VALID */
+	uint64_t gpgd;       /* guest page-directory base, 4 KiB aligned */
+	uint64_t gpasid;     /* guest PASID when GPASID_VALID, else 0 */
+	uint32_t format;     /* SVMD_PGTABLE_FORMAT_VTD */
+	uint32_t vtd_pat;
+	uint64_t vtd_flags; /* within SVMD_VTD_FLAGS_ALL */
+	uint32_t vtd_emt;
+	uint32_t reserved;
+};
+
+/* BIND_PASID_TABLE: a guest PASID table. */
+struct svmd_bind_pasid_table_req {
+	char device[SVMD_DEVICE_NAME_SZ];
+	uint64_t ptr;  /* guest-physical address of the table */
+	uint64_t size; /* bytes */
+	uint32_t model; /* enum svmd_model */
+	uint32_t reserved;
+};
+
+/* Reply to the three binds. */
+struct svmd_bind_rep {
+	int32_t status;
+	uint32_t pasid; /* the PASID bound; 0 for a PASID table */
+	uint64_t id;
+};
+
+/* UNBIND and LEASE: a binding id. LEASE's reply carries one fd. */
+struct svmd_id_req {
+	uint64_t id;
+};
+struct svmd_status_rep {
+	int32_t status;
+};
+
+/* EXPLAIN: how policy decides an op for the caller (or, for root, another uid). */
+#define SVMD_EXPLAIN_PASID 0x1u /* pasid is set (else: auto) */
+#define SVMD_EXPLAIN_UID   0x2u /* uid is set (root only) */
+#define SVMD_EXPLAIN_FLAGS (SVMD_EXPLAIN_PASID | SVMD_EXPLAIN_UID)
+enum svmd_explain_op {
+	SVMD_EXPLAIN_BIND_TASK = 1,
+	SVMD_EXPLAIN_BIND_PGTABLE = 2,
+	SVMD_EXPLAIN_BIND_PASID_TABLE = 3,
+	SVMD_EXPLAIN_OPEN_DEVICE = 4,
+	_SVMD_EXPLAIN_OP_MAX,
+};
+struct svmd_explain_req {
+	char device[SVMD_DEVICE_NAME_SZ];
+	uint32_t op; /* enum svmd_explain_op */
+	uint32_t pasid;
+	uint32_t flags; /* SVMD_EXPLAIN_* */
+	uint32_t uid;
+};
+struct svmd_explain_rep {
+	int32_t status;
+	uint32_t verdict; /* enum svmd_verdict */
+	uint32_t reserved[2];
+	/* char text[]: NUL-terminated, one line per rule considered */
+};
+
+/* Size checks: these layouts are the wire format. */
+_Static_assert(sizeof(struct svmd_hdr) == 16, "header");
+_Static_assert(offsetof(struct svmd_hdr, opcode) == 6 && offsetof(struct svmd_hdr, len) == 12,
+	       "header offsets");
+_Static_assert(sizeof(struct svmd_hello_req) == 8, "hello req");
+_Static_assert(sizeof(struct svmd_hello_rep) == 48, "hello rep");
+_Static_assert(sizeof(struct svmd_devices_req) == 8, "devices req");
+_Static_assert(sizeof(struct svmd_device_entry) == 40, "device entry");
+_Static_assert(offsetof(struct svmd_device_entry, pasid_bits) == 32, "device entry offsets");
+_Static_assert(sizeof(struct svmd_devices_rep) == 16, "devices rep");
+_Static_assert(sizeof(struct svmd_list_req) == 16, "list req");
+_Static_assert(sizeof(struct svmd_binding_entry) == 56, "binding entry");
+_Static_assert(offsetof(struct svmd_binding_entry, created_usec) == 48, "binding entry offsets");
+_Static_assert(sizeof(struct svmd_list_rep) == 16, "list rep");
+_Static_assert(sizeof(struct svmd_bind_task_req) == 24, "bind task req");
+_Static_assert(sizeof(struct svmd_bind_pgtable_req) == 72, "bind pgtable req");
+_Static_assert(offsetof(struct svmd_bind_pgtable_req, gpgd) == 32 &&
+			       offsetof(struct svmd_bind_pgtable_req, vtd_flags) == 56,
+	       "bind pgtable offsets");
+_Static_assert(sizeof(struct svmd_bind_pasid_table_req) == 40, "bind pasid table req");
+_Static_assert(sizeof(struct svmd_bind_rep) == 16, "bind rep");
+_Static_assert(sizeof(struct svmd_id_req) == 8, "id req");
+_Static_assert(sizeof(struct svmd_explain_req) == 32, "explain req");
+_Static_assert(sizeof(struct svmd_explain_rep) == 16, "explain rep");
+
+#define SVMD_DEVICES_PER_PAGE                                                                      \
+	((SVMD_RECORD_MAX - sizeof(struct svmd_hdr) - sizeof(struct svmd_devices_rep)) /           \
+	 sizeof(struct svmd_device_entry))
+#define SVMD_BINDINGS_PER_PAGE                                                                     \
+	((SVMD_RECORD_MAX - sizeof(struct svmd_hdr) - sizeof(struct svmd_list_rep)) /              \
+	 sizeof(struct svmd_binding_entry))
+#define SVMD_PAYLOAD_MAX (SVMD_RECORD_MAX - sizeof(struct svmd_hdr))
+
+/*
+ * Codec. All functions are pure: no allocation, no I/O.
+ */
+
+/* Writes header + payload into rec (at least SVMD_RECORD_MAX bytes). Returns the record size,
+ * or -EMSGSIZE when the payload does not fit a record. */
+int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len);
+
+/* Checks a received record's header: magic, version, len == size - 16, record size. Returns 0,
+ * -EBADMSG (not an svmd record) or -EMSGSIZE; on success *ret_hdr holds the header. */
+int svmd_parse(const void *rec, size_t size, struct svmd_hdr *ret_hdr);
+
+/* Checks a request payload: a known request opcode, its exact size, fd count, zero reserved
+ * fields, known flags, well-formed device names. Returns 0, -EOPNOTSUPP (unknown opcode) or
+ * -EBADMSG (malformed). */
+int svmd_request_check(uint16_t opcode, const void *payload, size_t len, size_t n_fds);
+
+/* Checks a reply payload for the request `opcode` (without SVMD_REPLY): status present; on
+ * error an optional NUL-terminated reason and no fds; on success the op's exact layout. Returns
+ * 0 or -EBADMSG. */
+int svmd_reply_check(uint16_t opcode, const void *payload, size_t len, size_t n_fds);
+
+/* The reason string of an error reply, or NULL when it carries none. Call after
+ * svmd_reply_check(). */
+const char *svmd_reply_reason(const void *payload, size_t len);
+
+/* A device name field is NUL-terminated, zero padded and made of [0-9a-f:.] only. */
+bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ]);
+
+/* Copies a NUL-terminated string into a zero-padded field. Returns -ENAMETOOLONG when it does
+ * not fit with its NUL. */
+int svmd_set_name(char *field, size_t size, const char *s);
+
+const char *svmd_opcode_name(uint16_t opcode);
+const char *svmd_kind_name(uint32_t kind);   /* "task", "pgtable", "pasid-table" or NULL */
+int svmd_kind_from_name(const char *s);      /* enum svmd_kind or -EINVAL */
+const char *svmd_model_name(uint32_t model); /* "vtd", "smmu", "none" or NULL */
+int svmd_model_from_name(const char *s);     /* enum svmd_model or -EINVAL */
