@@ -51,6 +51,15 @@ LIBCLIENT_SRC := client/libsvmclient.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+# `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
 UNIT_TESTS := protocol policy registry sim-kernel seed-abi
 INTEGRATION_TESTS := socket
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
@@ -64,58 +73,60 @@ all: $(BUILD)/svmd $(BUILD)/svmctl $(BUILD)/libsvmclient.so $(BUILD)/svmclient.p
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(deps_cflags) -MMD -MP -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) $(deps_cflags) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/client/%.pic.o: client/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
 $(BUILD)/obj/protocol/%.pic.o: protocol/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
 
 $(BUILD)/libsvmd-core.a: $(call obj,$(CORE_SRC) $(PROTOCOL_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 
 $(BUILD)/svmd: $(call obj,daemon/main.c) $(BUILD)/libsvmd-core.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs)
 
 LIBCLIENT_PIC := $(patsubst %.c,$(BUILD)/obj/%.pic.o,$(LIBCLIENT_SRC) $(PROTOCOL_SRC))
 
 $(BUILD)/libsvmclient.a: $(call obj,$(LIBCLIENT_SRC) $(PROTOCOL_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 
 $(BUILD)/libsvmclient.so.0: $(LIBCLIENT_PIC) client/libsvmclient.sym
-	$(CC) -shared -Wl,-soname,libsvmclient.so.0 -Wl,--version-script=client/libsvmclient.sym \
+	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libsvmclient.so.0 -Wl,--version-script=client/libsvmclient.sym \
 		-Wl,-z,relro,-z,now,-z,defs $(SANITIZE) $(LDFLAGS) -o $@ $(LIBCLIENT_PIC)
 
 $(BUILD)/libsvmclient.so: $(BUILD)/libsvmclient.so.0
-	ln -sf libsvmclient.so.0 $@
+	$(Q)ln -sf libsvmclient.so.0 $@
 
 # svmctl carries its own copy of the library, so it runs from the build tree as any user.
 $(BUILD)/svmctl: $(call obj,client/svmctl.c) $(BUILD)/libsvmclient.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/svmclient.pc: client/svmclient.pc.in Makefile
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	$(call say,GEN,$@)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Tests: criterion binaries linking the modules under test (and the harness for integration).
 $(BUILD)/tests/unit-%: $(call obj,tests/unit/test-%.c) $(BUILD)/libsvmd-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs) $(test_libs)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs) $(test_libs)
 
-$(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integration/harness.c) \
-		$(BUILD)/libsvmclient.so
+# Integration tests use the shared library as clients do, plus the codec to misbehave with.
+$(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integration/harness.c \
+		$(PROTOCOL_SRC)) $(BUILD)/libsvmclient.so
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lsvmclient \
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lsvmclient \
 		-Wl,-rpath,'$$ORIGIN/..' $(test_libs)
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(deps_cflags) $(test_cflags) -Wno-missing-prototypes -MMD -MP \
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) $(deps_cflags) $(test_cflags) \
+		-Wno-missing-prototypes -MMD -MP \
 		-c -o $@ $<
 
 deps:
@@ -125,7 +136,8 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: all $(TEST_BINS)
-	@BUILD=$(BUILD) sh tests/run-tests.sh $(TEST_BINS)
+	@sh tests/setup-users.sh
+	@sh tests/run-tests.sh $(TEST_BINS)
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \

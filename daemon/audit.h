@@ -31,7 +31,7 @@ struct audit_record {
 	const char *op;     /* "bind-task", ... */
 	const char *device; /* may be NULL */
 	uint32_t pasid;
-	uint64_t binding; /* 0: none */
+	uint64_t binding;      /* 0: none */
 	const char *rule_file; /* NULL: no rule */
 	unsigned rule_line;
 	int error;          /* 0 or a positive errno */

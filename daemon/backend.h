@@ -19,7 +19,7 @@ struct backend_ops {
 	 * group; arg is updated as the kernel writes back. Returns 0 or a negative errno with a
 	 * one-line reason in why. */
 	int (*svm_ioctl)(struct backend *b, const struct device *dev, unsigned long request,
-			 struct seed_arg *arg, char *why, size_t whylen);
+	                 struct seed_arg *arg, char *why, size_t whylen);
 	void (*free)(struct backend *b);
 };
 
@@ -30,8 +30,8 @@ struct backend {
 };
 
 struct backend_config {
-	const char *name;          /* "sim" */
-	const char *sim_topology;  /* file, or NULL for the built-in topology */
+	const char *name;         /* "sim" */
+	const char *sim_topology; /* file, or NULL for the built-in topology */
 };
 
 /* Creates the backend cfg names. Returns 0 or a negative errno with a message in err. */
@@ -45,7 +45,7 @@ struct device *backend_find_device(const struct backend *b, const char *name);
 int backend_sim_new(const char *topology_path, struct backend **ret, char *err, size_t errlen);
 
 /* Parses topology text into devices (for backend-sim and its tests). Returns the count or a
- * negative errno with "LINE:COL: message" in err. */
+ * negative errno with "line N: message" in err. */
 int sim_topology_parse(const char *text, struct device **ret, char *err, size_t errlen);
 
 /* The built-in topology, so demos and tests agree. */

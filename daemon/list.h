@@ -14,7 +14,10 @@ struct list {
 	struct list *prev, *next;
 };
 
-#define LIST_INIT(name) {&(name), &(name)}
+#define LIST_INIT(name)                                                                            \
+	{                                                                                          \
+		&(name), &(name)                                                                   \
+	}
 
 static inline void list_init(struct list *l)
 {
@@ -43,7 +46,8 @@ static inline void list_unlink(struct list *n)
 	list_init(n);
 }
 
-#define list_for_each(pos, head) for (struct list *pos = (head)->next; pos != (head); pos = pos->next)
+#define list_for_each(pos, head)                                                                   \
+	for (struct list *pos = (head)->next; pos != (head); pos = pos->next)
 #define list_for_each_safe(pos, head)                                                              \
-	for (struct list *pos = (head)->next, *_n = pos->next; pos != (head);                     \
+	for (struct list *pos = (head)->next, *_n = pos->next; pos != (head);                      \
 	     pos = _n, _n = pos->next)

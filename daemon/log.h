@@ -19,16 +19,15 @@ int log_get_level(void);
 /* Logs "svmd: message" at level; errnum > 0 makes %m print strerror(errnum). Returns -errnum so
  * callers can `return log_error_errno(r, ...)`. Never changes errno. */
 int log_internal(int level, int errnum, const char *file, int line, const char *fmt, ...)
-	_printf_(5, 6);
+        _printf_(5, 6);
 
-#define log_full_errno(level, e, ...)                                                              \
-	log_internal((level), abs(e), __FILE__, __LINE__, __VA_ARGS__)
-#define log_debug(...)            log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
-#define log_info(...)             log_full_errno(LOG_INFO, 0, __VA_ARGS__)
-#define log_notice(...)           log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
-#define log_warning(...)          log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
-#define log_error(...)            log_full_errno(LOG_ERR, 0, __VA_ARGS__)
-#define log_debug_errno(e, ...)   log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
-#define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
-#define log_error_errno(e, ...)   log_full_errno(LOG_ERR, (e), __VA_ARGS__)
-#define log_oom()                 log_full_errno(LOG_ERR, ENOMEM, "Out of memory.")
+#define log_full_errno(level, e, ...) log_internal((level), abs(e), __FILE__, __LINE__, __VA_ARGS__)
+#define log_debug(...)                log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)                 log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)               log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...)              log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...)                log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+#define log_debug_errno(e, ...)       log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
+#define log_warning_errno(e, ...)     log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
+#define log_error_errno(e, ...)       log_full_errno(LOG_ERR, (e), __VA_ARGS__)
+#define log_oom()                     log_full_errno(LOG_ERR, ENOMEM, "Out of memory.")

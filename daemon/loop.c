@@ -36,7 +36,8 @@ static void on_hup(evutil_socket_t sig, short what, void *userdata)
 	if (l->reload)
 		l->reload(l->reload_userdata);
 	else
-		log_notice("SIGHUP: this svmd does not reload policy; restart it to apply changes.");
+		log_notice(
+		        "SIGHUP: this svmd does not reload policy; restart it to apply changes.");
 }
 
 struct loop *loop_new(void)

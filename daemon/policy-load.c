@@ -16,14 +16,14 @@
 #include "cleanup.h"
 #include "policy-load.h"
 
-#define POLICY_FILE_MAX (1u << 20)
+#define POLICY_FILE_MAX  (1u << 20)
 #define POLICY_FILES_MAX 4096
 
 const char *const policy_default_dirs[] = {
-	"/etc/svmd/policy.d",
-	"/run/svmd/policy.d",
-	"/usr/lib/svmd/policy.d",
-	NULL,
+        "/etc/svmd/policy.d",
+        "/run/svmd/policy.d",
+        "/usr/lib/svmd/policy.d",
+        NULL,
 };
 
 struct entry {
@@ -134,7 +134,7 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 		if (!dir) {
 			if (errno != ENOENT)
 				r = policy_add_diag(p, true, "%s: cannot read directory: %s",
-						    dirs[d], strerror(errno));
+				                    dirs[d], strerror(errno));
 			continue;
 		}
 		while (r >= 0 && (de = readdir(dir))) {
@@ -146,8 +146,8 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 			if (masked)
 				continue;
 			if (n_files >= POLICY_FILES_MAX) {
-				r = policy_add_diag(p, true, "%s: more than %d policy files", dirs[d],
-						    POLICY_FILES_MAX);
+				r = policy_add_diag(p, true, "%s: more than %d policy files",
+				                    dirs[d], POLICY_FILES_MAX);
 				break;
 			}
 			struct entry *grown = reallocarray(files, n_files + 1, sizeof(*files));
@@ -168,7 +168,8 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 	if (r < 0)
 		goto out;
 
-	qsort(files, n_files, sizeof(*files), cmp_entry);
+	if (n_files > 1)
+		qsort(files, n_files, sizeof(*files), cmp_entry);
 	for (size_t i = 0; i < n_files; i++) {
 		_cleanup_free_ char *text = NULL;
 		size_t len = 0;
@@ -179,7 +180,7 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 		}
 		if (k < 0) {
 			r = policy_add_diag(p, true, "%s: cannot read: %s", files[i].path,
-					    strerror(-k));
+			                    strerror(-k));
 			if (r < 0)
 				goto out;
 			continue;

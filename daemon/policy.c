@@ -24,10 +24,10 @@
 #define MAX_LIMIT 1000000u
 
 static const char *const op_names[_POLICY_OP_MAX] = {
-	[POLICY_OP_BIND_TASK] = "bind-task",
-	[POLICY_OP_BIND_PGTABLE] = "bind-pgtable",
-	[POLICY_OP_BIND_PASID_TABLE] = "bind-pasid-table",
-	[POLICY_OP_OPEN_DEVICE] = "open-device",
+        [POLICY_OP_BIND_TASK] = "bind-task",
+        [POLICY_OP_BIND_PGTABLE] = "bind-pgtable",
+        [POLICY_OP_BIND_PASID_TABLE] = "bind-pasid-table",
+        [POLICY_OP_OPEN_DEVICE] = "open-device",
 };
 
 const char *policy_op_name(enum policy_op op)
@@ -145,7 +145,7 @@ static _printf_(3, 4) int lerr(struct line_ctx *c, const char *at, const char *f
 	if (r < 0)
 		return -ENOMEM;
 	r = policy_add_diag(c->p, true, "%s:%u:%u: error: %s", c->file, c->line,
-			    (unsigned)(at - c->start) + 1, msg);
+	                    (unsigned)(at - c->start) + 1, msg);
 	c->error = -EINVAL;
 	return r < 0 ? r : -EINVAL;
 }
@@ -162,7 +162,7 @@ static _printf_(3, 4) int lwarn(struct line_ctx *c, const char *at, const char *
 	if (r < 0)
 		return -ENOMEM;
 	return policy_add_diag(c->p, false, "%s:%u:%u: warning: %s", c->file, c->line,
-			       (unsigned)(at - c->start) + 1, msg);
+	                       (unsigned)(at - c->start) + 1, msg);
 }
 
 /* Parses a decimal number of at most max without sign or garbage. */
@@ -185,9 +185,9 @@ static int parse_u32(const char *s, size_t n, uint32_t max, uint32_t *ret)
 
 /* Calls item() for each comma-separated item of value[0..n). Empty items are errors. */
 static int for_each_item(struct line_ctx *c, const char *key, const char *value, size_t n,
-			 int (*item)(struct line_ctx *c, struct policy_rule *r, const char *s,
-				     size_t n),
-			 struct policy_rule *r)
+                         int (*item)(struct line_ctx *c, struct policy_rule *r, const char *s,
+                                     size_t n),
+                         struct policy_rule *r)
 {
 	const char *s = value, *end = value + n;
 
@@ -212,7 +212,7 @@ static int ids_item(struct line_ctx *c, bool user, const char *s, size_t n, uint
 	uint32_t id;
 	int r;
 
-	if (parse_u32(s, n, UINT32_MAX - 1, &id) == 0) {
+	if (parse_u32(s, n, POLICY_ID_UNRESOLVED - 1, &id) == 0) {
 		*ret = id;
 		return 0;
 	}
@@ -232,7 +232,7 @@ static int ids_item(struct line_ctx *c, bool user, const char *s, size_t n, uint
 	if (r < 0) {
 		/* Not fatal: the entry can never match, and --check-policy says so. */
 		r = lwarn(c, s, "unknown %s '%s': this entry never matches", what, name);
-		*ret = (uint32_t)-1;
+		*ret = POLICY_ID_UNRESOLVED;
 		return r < 0 ? r : 0;
 	}
 	*ret = id;
@@ -324,9 +324,9 @@ static int op_item(struct line_ctx *c, struct policy_rule *r, const char *s, siz
 	op = policy_op_from_name(name);
 	if (op < 0)
 		return lerr(c, s,
-			    "unknown operation '%s' (want *, bind-task, bind-pgtable, "
-			    "bind-pasid-table or open-device)",
-			    name);
+		            "unknown operation '%s' (want *, bind-task, bind-pgtable, "
+		            "bind-pasid-table or open-device)",
+		            name);
 	r->ops |= 1u << op;
 	return 0;
 }
@@ -358,29 +358,31 @@ static int parse_key(struct line_ctx *c, struct policy_rule *r, const char *tok,
 	}
 	if (KEY("max")) {
 		uint32_t v;
+		if (r->verdict == POLICY_DENY)
+			return lerr(c, tok, "max= on a deny rule has no meaning");
 		if (r->max_key)
 			return lerr(c, tok, "max= given twice");
 		if (parse_u32(value, vlen, MAX_LIMIT, &v) < 0 || v == 0)
 			return lerr(c, value, "invalid max '%.*s' (want 1-%u)", (int)vlen, value,
-				    MAX_LIMIT);
+			            MAX_LIMIT);
 		r->max_key = true;
 		r->max = v;
 		return 0;
 	}
 	if (KEY("targets")) {
+		r->targets_key = true;
 		if (vlen == 4 && memcmp(value, "self", 4) == 0)
 			r->targets = POLICY_TARGETS_SELF;
 		else if (vlen == 9 && memcmp(value, "same-user", 9) == 0)
 			r->targets = POLICY_TARGETS_SAME_USER;
 		else
 			return lerr(c, value, "invalid targets '%.*s' (want self or same-user)",
-				    (int)vlen, value);
+			            (int)vlen, value);
 		return 0;
 	}
 #undef KEY
-	return lerr(c, tok,
-		    "unknown key '%.*s' (want user, group, device, pasid, max or targets)",
-		    (int)klen, tok);
+	return lerr(c, tok, "unknown key '%.*s' (want user, group, device, pasid, max or targets)",
+	            (int)klen, tok);
 }
 
 /* Splits the next whitespace-separated token off [*s, end). */
@@ -402,7 +404,7 @@ static bool next_token(const char **s, const char *end, const char **tok, size_t
 
 static int parse_line(struct line_ctx *c, const char *s, const char *end)
 {
-	struct policy_rule rule = {.targets = POLICY_TARGETS_SELF};
+	struct policy_rule rule = {0};
 	const char *tok, *text_end = s, *q = s;
 	size_t n;
 	int r = 0;
@@ -433,17 +435,18 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 	}
 	if (r == -ENOMEM || c->error)
 		goto out;
-	if (rule.max_key && rule.verdict == POLICY_DENY) {
-		lerr(c, s, "max= on a deny rule has no meaning");
-		goto out;
-	}
+	/* Unsaid, targets= takes the safe side: an allow grants the caller's own process only, a
+	 * deny refuses binds of other processes too. */
+	if (!rule.targets_key)
+		rule.targets = rule.verdict == POLICY_ALLOW ? POLICY_TARGETS_SELF
+		                                            : POLICY_TARGETS_SAME_USER;
 
 	const char *text_start = s;
 	while (*text_start == ' ' || *text_start == '\t')
 		text_start++;
 	rule.text = strndup(text_start, (size_t)(text_end - text_start));
-	struct policy_rule *slot = rule.text ? grow_one(&c->p->rules, &c->p->n_rules, sizeof(rule))
-					     : NULL;
+	struct policy_rule *slot =
+	        rule.text ? grow_one(&c->p->rules, &c->p->n_rules, sizeof(rule)) : NULL;
 	if (!slot) {
 		r = -ENOMEM;
 		goto out;
@@ -459,7 +462,7 @@ out:
 }
 
 int policy_add_file(struct policy *p, const char *file, const char *text, size_t len,
-		    const struct policy_resolver *res)
+                    const struct policy_resolver *res)
 {
 	static const struct policy_resolver none = {0};
 	struct line_ctx c = {.p = p, .res = res ? res : &none};
@@ -523,6 +526,8 @@ static bool op_has_pasid(enum policy_op op)
 
 static bool has_group(const struct policy_subject *s, gid_t g)
 {
+	if (g == POLICY_ID_UNRESOLVED)
+		return false;
 	if (s->gid == g)
 		return true;
 	for (size_t i = 0; i < s->n_groups; i++)
@@ -542,7 +547,7 @@ static bool has_group(const struct policy_subject *s, gid_t g)
 	} while (0)
 
 static const char *rule_mismatch(const struct policy_rule *rule, const struct policy_subject *s,
-				 const struct policy_request *r, char *buf, size_t len)
+                                 const struct policy_request *r, char *buf, size_t len)
 {
 	size_t i;
 
@@ -550,8 +555,9 @@ static const char *rule_mismatch(const struct policy_rule *rule, const struct po
 		MISMATCH("operation %s not in the rule", policy_op_name(r->op));
 	}
 	if (rule->n_users) {
-		for (i = 0; i < rule->n_users && rule->users[i] != s->uid; i++)
-			;
+		for (i = 0; i < rule->n_users; i++)
+			if (rule->users[i] == s->uid && rule->users[i] != POLICY_ID_UNRESOLVED)
+				break;
 		if (i == rule->n_users) {
 			MISMATCH("user: caller is uid %u", (unsigned)s->uid);
 		}
@@ -560,8 +566,7 @@ static const char *rule_mismatch(const struct policy_rule *rule, const struct po
 		for (i = 0; i < rule->n_groups && !has_group(s, rule->groups[i]); i++)
 			;
 		if (i == rule->n_groups) {
-			MISMATCH("group: caller (gid %u) is in none of them",
-				 (unsigned)s->gid);
+			MISMATCH("group: caller (gid %u) is in none of them", (unsigned)s->gid);
 		}
 	}
 	if (rule->n_devices) {
@@ -581,13 +586,12 @@ static const char *rule_mismatch(const struct policy_rule *rule, const struct po
 				MISMATCH("pasid: auto not granted");
 			}
 		} else {
-			for (i = 0; i < rule->n_pasids &&
-				    !(r->pasid >= rule->pasids[i].lo && r->pasid <= rule->pasids[i].hi);
+			for (i = 0; i < rule->n_pasids && !(r->pasid >= rule->pasids[i].lo &&
+			                                    r->pasid <= rule->pasids[i].hi);
 			     i++)
 				;
 			if (i == rule->n_pasids) {
-				MISMATCH("pasid: %" PRIu32 " not in the granted ranges",
-					 r->pasid);
+				MISMATCH("pasid: %" PRIu32 " not in the granted ranges", r->pasid);
 			}
 		}
 	}
@@ -598,9 +602,9 @@ static const char *rule_mismatch(const struct policy_rule *rule, const struct po
 }
 
 void policy_explain(const struct policy *p, const struct policy_subject *s,
-		    const struct policy_request *r, struct policy_decision *ret,
-		    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
-		    void *userdata)
+                    const struct policy_request *r, struct policy_decision *ret,
+                    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
+                    void *userdata)
 {
 	char why_buf[160], *buf = step ? why_buf : NULL;
 
@@ -621,7 +625,7 @@ void policy_explain(const struct policy *p, const struct policy_subject *s,
 }
 
 void policy_decide(const struct policy *p, const struct policy_subject *s,
-		   const struct policy_request *r, struct policy_decision *ret)
+                   const struct policy_request *r, struct policy_decision *ret)
 {
 	policy_explain(p, s, r, ret, NULL, NULL);
 }

@@ -31,6 +31,9 @@ enum policy_targets {
 	POLICY_TARGETS_SAME_USER, /* also other processes the caller could ptrace */
 };
 
+/* What an unknown user or group name compiles to: an id that never matches. */
+#define POLICY_ID_UNRESOLVED ((uint32_t)-1)
+
 struct pasid_range {
 	uint32_t lo, hi;
 };
@@ -49,9 +52,10 @@ struct policy_rule {
 	bool pasid_key;  /* pasid= given */
 	bool pasid_auto; /* pasid=auto given */
 	bool max_key;
-	unsigned max; /* live bindings per uid under this rule; valid if max_key */
-	enum policy_targets targets;
-	const char *file; /* points into the snapshot's file table */
+	bool targets_key;
+	unsigned max;                /* live bindings per uid under this rule; valid if max_key */
+	enum policy_targets targets; /* unsaid: self for allow, same-user for deny */
+	const char *file;            /* points into the snapshot's file table */
 	unsigned line;
 	char *text; /* the rule as written, comment stripped */
 	unsigned index;
@@ -106,11 +110,11 @@ struct policy *policy_free(struct policy *p);
  * errors, -EINVAL when it had some, -ENOMEM when out of memory.
  */
 int policy_add_file(struct policy *p, const char *file, const char *text, size_t len,
-		    const struct policy_resolver *res);
+                    const struct policy_resolver *res);
 
 /* Adds a diagnostic not tied to a rule (e.g. a file that cannot be read). */
 int policy_add_diag(struct policy *p, bool error, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* Builds the lookup indices. Call once, after the last policy_add_file(). Returns 0 or
  * -ENOMEM. */
@@ -118,16 +122,16 @@ int policy_seal(struct policy *p);
 
 /* First matching rule wins; no match is deny. Root gets no implicit allow. */
 void policy_decide(const struct policy *p, const struct policy_subject *s,
-		   const struct policy_request *r, struct policy_decision *ret);
+                   const struct policy_request *r, struct policy_decision *ret);
 
 /*
  * Like policy_decide(), and calls step() for each rule considered, in order: `why` is NULL for
  * the deciding rule, else the first key that did not hold, in words (valid during the call).
  */
 void policy_explain(const struct policy *p, const struct policy_subject *s,
-		    const struct policy_request *r, struct policy_decision *ret,
-		    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
-		    void *userdata);
+                    const struct policy_request *r, struct policy_decision *ret,
+                    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
+                    void *userdata);
 
 /* "bind-task", ... and back (-EINVAL for an unknown name). */
 const char *policy_op_name(enum policy_op op);

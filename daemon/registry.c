@@ -41,7 +41,7 @@ struct registry *registry_free(struct registry *r)
 	if (!r)
 		return NULL;
 	/* Normally empty by now; free what is left so nothing leaks on an error exit. */
-	list_for_each_safe(pos, &r->bindings)
+	list_for_each_safe (pos, &r->bindings)
 		registry_remove(r, container_of(pos, struct binding, all_link));
 	for (size_t i = 0; i < r->users.n_buckets; i++) {
 		struct hnode *e = r->users.buckets[i];
@@ -135,7 +135,7 @@ struct session *registry_session_free(struct session *s)
 	if (!s)
 		return NULL;
 	/* Callers end the bindings first; a leftover one is detached rather than left dangling. */
-	list_for_each_safe(pos, &s->bindings)
+	list_for_each_safe (pos, &s->bindings)
 		registry_lease(s->reg, container_of(pos, struct binding, session_link));
 	s->user->n_sessions--;
 	user_unref(s->reg, s->user);
@@ -153,7 +153,7 @@ static uint64_t now_usec(void)
 }
 
 struct binding *registry_add(struct registry *r, struct session *s, const void *rule,
-			     const struct device *dev, const struct bind_args *args)
+                             const struct device *dev, const struct bind_args *args)
 {
 	struct binding *b = calloc(1, sizeof(*b));
 	struct rule_count *c;
@@ -244,7 +244,7 @@ struct binding *registry_find(const struct registry *r, uint64_t id)
 }
 
 struct binding *registry_find_pasid(const struct registry *r, const struct device *dev,
-				    uint32_t pasid)
+                                    uint32_t pasid)
 {
 	struct hnode *n = hashmap_get(&r->by_pasid, pasid_key(dev, pasid));
 	return n ? container_of(n, struct binding, by_pasid) : NULL;
@@ -252,8 +252,9 @@ struct binding *registry_find_pasid(const struct registry *r, const struct devic
 
 struct binding *registry_next(const struct registry *r, const struct binding *b)
 {
-	return b->all_link.next == &r->bindings ? NULL
-						: container_of(b->all_link.next, struct binding, all_link);
+	return b->all_link.next == &r->bindings
+	               ? NULL
+	               : container_of(b->all_link.next, struct binding, all_link);
 }
 
 struct binding *registry_first_after(const struct registry *r, uint64_t after_id)
@@ -263,7 +264,7 @@ struct binding *registry_first_after(const struct registry *r, uint64_t after_id
 	if (b)
 		return registry_next(r, b);
 	/* The cursor binding is gone: ids only grow, so scan for the first larger one. */
-	list_for_each(pos, &r->bindings) {
+	list_for_each (pos, &r->bindings) {
 		b = container_of(pos, struct binding, all_link);
 		if (b->id > after_id)
 			return b;

@@ -27,10 +27,10 @@ struct seed_svm {
 	uint32_t length;
 	/* uint8_t data[length]; */
 };
-#define SEED_SVM_BIND_PASIDTBL  (1u << 0)
-#define SEED_SVM_BIND_PASID     (1u << 1)
-#define SEED_SVM_BIND_PGTABLE   (1u << 2)
-#define SEED_SVM_TYPE_MASK      (SEED_SVM_BIND_PASIDTBL | SEED_SVM_BIND_PASID | SEED_SVM_BIND_PGTABLE)
+#define SEED_SVM_BIND_PASIDTBL (1u << 0)
+#define SEED_SVM_BIND_PASID    (1u << 1)
+#define SEED_SVM_BIND_PGTABLE  (1u << 2)
+#define SEED_SVM_TYPE_MASK     (SEED_SVM_BIND_PASIDTBL | SEED_SVM_BIND_PASID | SEED_SVM_BIND_PGTABLE)
 
 /* VFIO_SVM_BIND_PASID: a process address space. */
 struct seed_svm_task {
@@ -73,9 +73,9 @@ struct seed_gpasid_bind_data {
 struct seed_pasid_table_info {
 	uint64_t ptr;
 	uint64_t size;
-	uint32_t model; /* SEED_MODEL_* */
+	uint32_t model;  /* SEED_MODEL_* */
 	uint32_t length; /* opaque vendor bytes that follow; svmd sends none */
-	/* uint8_t opaque[length]; */
+	                 /* uint8_t opaque[length]; */
 };
 #define SEED_MODEL_INTEL_VTD 1u
 #define SEED_MODEL_ARM_SMMU  2u
@@ -93,16 +93,16 @@ _Static_assert(sizeof(struct seed_pasid_table_info) == 24, "pasid_table_info");
 
 /* The socket protocol uses the same numbers, so its values pass through unchanged. */
 _Static_assert(SEED_MODEL_INTEL_VTD == SVMD_MODEL_VTD && SEED_MODEL_ARM_SMMU == SVMD_MODEL_SMMU,
-	       "model numbers");
+               "model numbers");
 _Static_assert(SEED_SVA_GPASID_VAL == SVMD_PGTABLE_GPASID_VALID, "gpasid flag");
 _Static_assert(SEED_SVA_VTD_GPASID_MASK == SVMD_VTD_FLAGS_ALL, "VT-d flags");
 
 /* PASIDs: 20 bits, 0 reserved. Page tables and PASID tables as KERNEL-ABI.md section 4. */
-#define SEED_PASID_MAX          0xfffffu
-#define SEED_PGD_ALIGN          4096u
-#define SEED_SMMU_CD_ALIGN      64u
-#define SEED_PASID_ENTRY_SIZE   64u /* a VT-d scalable-mode PASID entry, an SMMUv3 CD */
-#define SEED_SMMU_CD_MAX        (1u << 20)
+#define SEED_PASID_MAX        0xfffffu
+#define SEED_PGD_ALIGN        4096u
+#define SEED_SMMU_CD_ALIGN    64u
+#define SEED_PASID_ENTRY_SIZE 64u /* a VT-d scalable-mode PASID entry, an SMMUv3 CD */
+#define SEED_SMMU_CD_MAX      (1u << 20)
 
 /* A whole ioctl argument: header and the largest payload, aligned for the kernel's copy. */
 struct seed_arg {
@@ -138,7 +138,8 @@ struct bind_args {
 	};
 };
 
-/* The payload of an argument (after the header). */
+/* The payload of an argument, at offset 12 as the ABI has it: only 4-byte aligned, so the
+ * payloads with 8-byte fields are copied in and out with memcpy, never dereferenced here. */
 static inline void *seed_payload(struct seed_arg *a)
 {
 	return a->bytes + sizeof(struct seed_svm);
@@ -163,4 +164,4 @@ struct seed_limits {
  * or -EINVAL with a one-line reason in why (if why is not NULL).
  */
 int seed_check(const void *arg, size_t size, const struct seed_limits *lim, char *why,
-	       size_t whylen);
+               size_t whylen);

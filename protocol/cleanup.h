@@ -58,8 +58,7 @@ static inline void closep(int *fd)
 			func(*p);                                                                  \
 	}
 
-#define container_of(ptr, type, member)                                                            \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-#define _unused_      __attribute__((unused))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define ELEMENTSOF(a)                   (sizeof(a) / sizeof((a)[0]))
+#define _unused_                        __attribute__((unused))
+#define _printf_(a, b)                  __attribute__((format(printf, a, b)))

@@ -21,8 +21,8 @@ struct reply_desc {
 	uint32_t size;
 	uint32_t entry_size; /* 0: no entries; else the count is a uint32_t at entry_count_off */
 	uint32_t entry_count_off;
-	uint8_t fds;        /* exact fd count on success */
-	bool text;          /* a NUL-terminated text follows the fixed part */
+	uint8_t fds; /* exact fd count on success */
+	bool text;   /* a NUL-terminated text follows the fixed part */
 };
 
 static bool all_zero(const void *p, size_t n)
@@ -37,16 +37,15 @@ static bool all_zero(const void *p, size_t n)
 
 bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ])
 {
-	size_t n = strnlen(name, SVMD_DEVICE_NAME_SZ);
+	static const char form[] = "xxxx:xx:xx.x"; /* DDDD:BB:DD.F, lower-case hex */
 
-	if (n == 0 || n == SVMD_DEVICE_NAME_SZ)
-		return false;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < sizeof(form) - 1; i++) {
 		char c = name[i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.'))
+		if (form[i] == 'x' ? !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
+		                   : c != form[i])
 			return false;
 	}
-	return all_zero(name + n, SVMD_DEVICE_NAME_SZ - n);
+	return all_zero(name + sizeof(form) - 1, SVMD_DEVICE_NAME_SZ - (sizeof(form) - 1));
 }
 
 int svmd_set_name(char *field, size_t size, const char *s)
@@ -98,6 +97,8 @@ static int check_bind_pgtable(const void *payload)
 		return -EBADMSG;
 	if (!(r->flags & SVMD_PGTABLE_GPASID_VALID) && r->gpasid != 0)
 		return -EBADMSG;
+	if (r->vtd_flags & ~(uint64_t)SVMD_VTD_FLAGS_ALL)
+		return -EBADMSG;
 	return 0;
 }
 
@@ -130,42 +131,42 @@ static int check_explain(const void *payload)
 }
 
 static const struct request_desc requests[_SVMD_OP_MAX] = {
-	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, check_hello},
-	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, check_devices},
-	[SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, check_list},
-	[SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, check_bind_task},
-	[SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, check_bind_pgtable},
-	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0,
-				      check_bind_pasid_table},
-	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, check_id},
-	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, check_id},
-	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, check_explain},
+        [SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, check_hello},
+        [SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, check_devices},
+        [SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, check_list},
+        [SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, check_bind_task},
+        [SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, check_bind_pgtable},
+        [SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0,
+                                      check_bind_pasid_table},
+        [SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, check_id},
+        [SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, check_id},
+        [SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, check_explain},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
-	[SVMD_OP_HELLO] = {.size = sizeof(struct svmd_hello_rep)},
-	[SVMD_OP_DEVICES] = {.size = sizeof(struct svmd_devices_rep),
-			     .entry_size = sizeof(struct svmd_device_entry),
-			     .entry_count_off = offsetof(struct svmd_devices_rep, n)},
-	[SVMD_OP_LIST] = {.size = sizeof(struct svmd_list_rep),
-			  .entry_size = sizeof(struct svmd_binding_entry),
-			  .entry_count_off = offsetof(struct svmd_list_rep, n)},
-	[SVMD_OP_BIND_TASK] = {.size = sizeof(struct svmd_bind_rep)},
-	[SVMD_OP_BIND_PGTABLE] = {.size = sizeof(struct svmd_bind_rep)},
-	[SVMD_OP_BIND_PASID_TABLE] = {.size = sizeof(struct svmd_bind_rep)},
-	[SVMD_OP_UNBIND] = {.size = sizeof(struct svmd_status_rep)},
-	[SVMD_OP_LEASE] = {.size = sizeof(struct svmd_status_rep), .fds = 1},
-	[SVMD_OP_EXPLAIN] = {.size = sizeof(struct svmd_explain_rep), .text = true},
+        [SVMD_OP_HELLO] = {.size = sizeof(struct svmd_hello_rep)},
+        [SVMD_OP_DEVICES] = {.size = sizeof(struct svmd_devices_rep),
+                             .entry_size = sizeof(struct svmd_device_entry),
+                             .entry_count_off = offsetof(struct svmd_devices_rep, n)},
+        [SVMD_OP_LIST] = {.size = sizeof(struct svmd_list_rep),
+                          .entry_size = sizeof(struct svmd_binding_entry),
+                          .entry_count_off = offsetof(struct svmd_list_rep, n)},
+        [SVMD_OP_BIND_TASK] = {.size = sizeof(struct svmd_bind_rep)},
+        [SVMD_OP_BIND_PGTABLE] = {.size = sizeof(struct svmd_bind_rep)},
+        [SVMD_OP_BIND_PASID_TABLE] = {.size = sizeof(struct svmd_bind_rep)},
+        [SVMD_OP_UNBIND] = {.size = sizeof(struct svmd_status_rep)},
+        [SVMD_OP_LEASE] = {.size = sizeof(struct svmd_status_rep), .fds = 1},
+        [SVMD_OP_EXPLAIN] = {.size = sizeof(struct svmd_explain_rep), .text = true},
 };
 
 int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
 {
 	struct svmd_hdr h = {
-		.magic = SVMD_MAGIC,
-		.version = SVMD_VERSION,
-		.opcode = opcode,
-		.seq = seq,
-		.len = (uint32_t)len,
+	        .magic = SVMD_MAGIC,
+	        .version = SVMD_VERSION,
+	        .opcode = opcode,
+	        .seq = seq,
+	        .len = (uint32_t)len,
 	};
 
 	if (len > SVMD_PAYLOAD_MAX)
@@ -262,15 +263,15 @@ const char *svmd_reply_reason(const void *payload, size_t len)
 }
 
 static const char *const opcode_names[_SVMD_OP_MAX] = {
-	[SVMD_OP_HELLO] = "hello",
-	[SVMD_OP_DEVICES] = "devices",
-	[SVMD_OP_LIST] = "list",
-	[SVMD_OP_BIND_TASK] = "bind-task",
-	[SVMD_OP_BIND_PGTABLE] = "bind-pgtable",
-	[SVMD_OP_BIND_PASID_TABLE] = "bind-pasid-table",
-	[SVMD_OP_UNBIND] = "unbind",
-	[SVMD_OP_LEASE] = "lease",
-	[SVMD_OP_EXPLAIN] = "explain",
+        [SVMD_OP_HELLO] = "hello",
+        [SVMD_OP_DEVICES] = "devices",
+        [SVMD_OP_LIST] = "list",
+        [SVMD_OP_BIND_TASK] = "bind-task",
+        [SVMD_OP_BIND_PGTABLE] = "bind-pgtable",
+        [SVMD_OP_BIND_PASID_TABLE] = "bind-pasid-table",
+        [SVMD_OP_UNBIND] = "unbind",
+        [SVMD_OP_LEASE] = "lease",
+        [SVMD_OP_EXPLAIN] = "explain",
 };
 
 const char *svmd_opcode_name(uint16_t opcode)
@@ -280,9 +281,9 @@ const char *svmd_opcode_name(uint16_t opcode)
 }
 
 static const char *const kind_names[_SVMD_KIND_MAX] = {
-	[SVMD_KIND_TASK] = "task",
-	[SVMD_KIND_PGTABLE] = "pgtable",
-	[SVMD_KIND_PASID_TABLE] = "pasid-table",
+        [SVMD_KIND_TASK] = "task",
+        [SVMD_KIND_PGTABLE] = "pgtable",
+        [SVMD_KIND_PASID_TABLE] = "pasid-table",
 };
 
 const char *svmd_kind_name(uint32_t kind)
@@ -299,9 +300,9 @@ int svmd_kind_from_name(const char *s)
 }
 
 static const char *const model_names[_SVMD_MODEL_MAX] = {
-	[SVMD_MODEL_NONE] = "none",
-	[SVMD_MODEL_VTD] = "vtd",
-	[SVMD_MODEL_SMMU] = "smmu",
+        [SVMD_MODEL_NONE] = "none",
+        [SVMD_MODEL_VTD] = "vtd",
+        [SVMD_MODEL_SMMU] = "smmu",
 };
 
 const char *svmd_model_name(uint32_t model)

@@ -108,7 +108,7 @@ struct svmd_list_req {
 	uint32_t flags; /* none defined: must be 0 */
 	uint32_t reserved;
 };
-#define SVMD_LIST_MORE 0x1u /* reply flag: ask again from the last id */
+#define SVMD_LIST_MORE      0x1u /* reply flag: ask again from the last id */
 #define SVMD_BINDING_LEASED 0x1u
 struct svmd_binding_entry {
 	uint64_t id;
@@ -117,8 +117,8 @@ struct svmd_binding_entry {
 	uint32_t pasid;
 	uint32_t owner_uid;
 	int32_t owner_pid;
-	int32_t target_pid; /* task bindings: the bound process; else 0 */
-	uint32_t flags;     /* SVMD_BINDING_* */
+	int32_t target_pid;    /* task bindings: the bound process; else 0 */
+	uint32_t flags;        /* SVMD_BINDING_* */
 	uint64_t created_usec; /* CLOCK_REALTIME */
 };
 struct svmd_list_rep {
@@ -157,8 +157,8 @@ struct svmd_bind_pgtable_req {
 /* BIND_PASID_TABLE: a guest PASID table. */
 struct svmd_bind_pasid_table_req {
 	char device[SVMD_DEVICE_NAME_SZ];
-	uint64_t ptr;  /* guest-physical address of the table */
-	uint64_t size; /* bytes */
+	uint64_t ptr;   /* guest-physical address of the table */
+	uint64_t size;  /* bytes */
 	uint32_t model; /* enum svmd_model */
 	uint32_t reserved;
 };
@@ -206,7 +206,7 @@ struct svmd_explain_rep {
 /* Size checks: these layouts are the wire format. */
 _Static_assert(sizeof(struct svmd_hdr) == 16, "header");
 _Static_assert(offsetof(struct svmd_hdr, opcode) == 6 && offsetof(struct svmd_hdr, len) == 12,
-	       "header offsets");
+               "header offsets");
 _Static_assert(sizeof(struct svmd_hello_req) == 8, "hello req");
 _Static_assert(sizeof(struct svmd_hello_rep) == 48, "hello rep");
 _Static_assert(sizeof(struct svmd_devices_req) == 8, "devices req");
@@ -220,8 +220,8 @@ _Static_assert(sizeof(struct svmd_list_rep) == 16, "list rep");
 _Static_assert(sizeof(struct svmd_bind_task_req) == 24, "bind task req");
 _Static_assert(sizeof(struct svmd_bind_pgtable_req) == 72, "bind pgtable req");
 _Static_assert(offsetof(struct svmd_bind_pgtable_req, gpgd) == 32 &&
-			       offsetof(struct svmd_bind_pgtable_req, vtd_flags) == 56,
-	       "bind pgtable offsets");
+                       offsetof(struct svmd_bind_pgtable_req, vtd_flags) == 56,
+               "bind pgtable offsets");
 _Static_assert(sizeof(struct svmd_bind_pasid_table_req) == 40, "bind pasid table req");
 _Static_assert(sizeof(struct svmd_bind_rep) == 16, "bind rep");
 _Static_assert(sizeof(struct svmd_id_req) == 8, "id req");
@@ -262,7 +262,7 @@ int svmd_reply_check(uint16_t opcode, const void *payload, size_t len, size_t n_
  * svmd_reply_check(). */
 const char *svmd_reply_reason(const void *payload, size_t len);
 
-/* A device name field is NUL-terminated, zero padded and made of [0-9a-f:.] only. */
+/* A device name field is "DDDD:BB:DD.F" in lower-case hex, NUL-terminated, zero padded. */
 bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ]);
 
 /* Copies a NUL-terminated string into a zero-padded field. Returns -ENAMETOOLONG when it does

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libFuzzer target for the wire codec: arbitrary bytes as one received record, through the
+ * header check, the request and reply checks and the reason accessor, asserting their contracts.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svmd-proto.h"
+
+/* Request sizes and fd limits, restated here so the fuzzer checks the codec against the header
+ * rather than against itself. */
+static const struct {
+	size_t size;
+	size_t fds_max;
+	bool has_device;
+} request_facts[_SVMD_OP_MAX] = {
+        [SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, false},
+        [SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, false},
+        [SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, false},
+        [SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, true},
+        [SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, true},
+        [SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0, true},
+        [SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, false},
+        [SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, false},
+        [SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, true},
+};
+
+static bool known_op(uint16_t op)
+{
+	return op != 0 && op < _SVMD_OP_MAX;
+}
+
+static void check_name_field(const char *name)
+{
+	if (!svmd_device_name_valid(name))
+		return;
+	size_t n = strnlen(name, SVMD_DEVICE_NAME_SZ);
+	assert(n > 0 && n < SVMD_DEVICE_NAME_SZ);
+	for (size_t i = 0; i < n; i++)
+		assert(strchr("0123456789abcdef:.", name[i]) && name[i]);
+	for (size_t i = n; i < SVMD_DEVICE_NAME_SZ; i++)
+		assert(name[i] == 0);
+}
+
+static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size_t n_fds)
+{
+	int r = svmd_request_check(h->opcode, payload, h->len, n_fds);
+
+	assert(r == 0 || r == -EBADMSG || r == -EOPNOTSUPP);
+	assert((r == -EOPNOTSUPP) == !known_op(h->opcode));
+	if (r != 0)
+		return;
+	assert(h->len == request_facts[h->opcode].size);
+	assert(n_fds <= request_facts[h->opcode].fds_max);
+	if (request_facts[h->opcode].has_device)
+		assert(svmd_device_name_valid((const char *)payload)); /* device comes first */
+	/* a valid request stays valid when framed again */
+	uint8_t copy[SVMD_RECORD_MAX];
+	assert(svmd_frame(copy, h->opcode, h->seq, payload, h->len) == (int)(16 + h->len));
+	assert(svmd_request_check(h->opcode, copy + 16, h->len, n_fds) == 0);
+}
+
+static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t n_fds)
+{
+	int r = svmd_reply_check(op, payload, len, n_fds);
+	int32_t status;
+
+	assert(r == 0 || r == -EBADMSG);
+	if (r != 0)
+		return;
+	assert(known_op(op));
+	assert(len >= sizeof(status));
+	memcpy(&status, payload, sizeof(status));
+	assert(status <= 0 && status >= -4095);
+
+	const char *why = svmd_reply_reason(payload, len);
+	const char *s = (const char *)payload + sizeof(status);
+	if (status < 0) {
+		assert(n_fds == 0);
+		if (len == sizeof(status)) {
+			assert(why == NULL);
+		} else {
+			/* within the buffer, terminated by the record's last byte */
+			assert(why == s);
+			assert(strnlen(why, len - sizeof(status)) == len - sizeof(status) - 1);
+		}
+		return;
+	}
+	assert(why == NULL);
+	assert(n_fds == (op == SVMD_OP_LEASE ? 1u : 0u));
+	uint32_t n;
+	switch (op) {
+	case SVMD_OP_DEVICES:
+		memcpy(&n, payload + offsetof(struct svmd_devices_rep, n), sizeof(n));
+		assert(len == sizeof(struct svmd_devices_rep) +
+		                      (size_t)n * sizeof(struct svmd_device_entry));
+		assert(n <= SVMD_DEVICES_PER_PAGE);
+		break;
+	case SVMD_OP_LIST:
+		memcpy(&n, payload + offsetof(struct svmd_list_rep, n), sizeof(n));
+		assert(len == sizeof(struct svmd_list_rep) +
+		                      (size_t)n * sizeof(struct svmd_binding_entry));
+		assert(n <= SVMD_BINDINGS_PER_PAGE);
+		break;
+	case SVMD_OP_EXPLAIN: {
+		size_t fixed = sizeof(struct svmd_explain_rep);
+		assert(len > fixed);
+		const char *text = (const char *)payload + fixed;
+		assert(strnlen(text, len - fixed) == len - fixed - 1);
+		break;
+	}
+	case SVMD_OP_HELLO:
+		assert(len == sizeof(struct svmd_hello_rep));
+		break;
+	case SVMD_OP_BIND_TASK:
+	case SVMD_OP_BIND_PGTABLE:
+	case SVMD_OP_BIND_PASID_TABLE:
+		assert(len == sizeof(struct svmd_bind_rep));
+		break;
+	default:
+		assert(len == sizeof(struct svmd_status_rep));
+		break;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct svmd_hdr h;
+	int r = svmd_parse(data, size, &h);
+
+	assert(r == 0 || r == -EBADMSG || r == -EMSGSIZE);
+	assert((r == -EMSGSIZE) == (size > SVMD_RECORD_MAX));
+	if (r != 0)
+		return 0;
+	assert(size >= sizeof(h) && size <= SVMD_RECORD_MAX);
+	assert(size == sizeof(h) + h.len);
+	assert(h.magic == SVMD_MAGIC && h.version == SVMD_VERSION);
+	assert(memcmp(&h, data, sizeof(h)) == 0);
+
+	/* Framing the header's fields again gives back the same bytes. */
+	uint8_t again[SVMD_RECORD_MAX];
+	assert(svmd_frame(again, h.opcode, h.seq, data + sizeof(h), h.len) == (int)size);
+	assert(memcmp(again, data, size) == 0);
+	assert(svmd_opcode_name(h.opcode) != NULL);
+
+	/* The fd count comes from one input byte: the low byte of seq, as the seeds expect. */
+	size_t n_fds = data[offsetof(struct svmd_hdr, seq)] % 6;
+
+	/* A private copy of exactly h.len bytes, so an over-read is caught by ASan even for an
+	 * empty payload. */
+	uint8_t *payload = malloc(h.len ? h.len : 1);
+	assert(payload);
+	memcpy(payload, data + sizeof(h), h.len);
+
+	check_request(&h, payload, n_fds);
+	check_reply(h.opcode, payload, h.len, n_fds);
+	check_reply((uint16_t)(h.opcode & ~SVMD_REPLY), payload, h.len, n_fds);
+	if (h.len >= SVMD_DEVICE_NAME_SZ)
+		check_name_field((const char *)payload);
+	if (h.opcode & SVMD_REPLY)
+		assert(svmd_reply_check(h.opcode, payload, h.len, n_fds) == -EBADMSG);
+
+	free(payload);
+	return 0;
+}

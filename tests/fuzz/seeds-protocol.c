@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * seeds-protocol DIR: writes the seed corpus of fuzz-protocol, one valid record per request and
+ * reply type, with the field values of the unit vectors in tests/unit/test-protocol.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svmd-proto.h"
+
+/* fuzz-protocol takes n_fds from the low byte of seq modulo 6: SEQ(n) carries n fds. */
+#define SEQ_BASE 0x5eec0u
+#define SEQ(n)   (SEQ_BASE + (n))
+#define DEV_A    "0000:00:02.0"
+#define DEV_B    "0000:3a:00.1"
+#define REASON   "denied by policy"
+#define EXPLAIN_TEXT                                                                               \
+	"allow: 10-default.policy:3 uid 1000 device 0000:00:02.0 bind-task\n"                      \
+	"deny: 20-local.policy:7 not reached\n"
+
+static const char *dir;
+static unsigned written;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "seeds-protocol: %s\n", what);
+	exit(1);
+}
+
+static void set_name(char *field, size_t size, const char *s)
+{
+	if (svmd_set_name(field, size, s) < 0)
+		die("name too long");
+}
+
+/* Frames the payload, checks it is a valid request or reply, and writes it to DIR/name. */
+static void emit(const char *name, uint16_t opcode, size_t n_fds, const void *payload, size_t len)
+{
+	static unsigned char rec[SVMD_RECORD_MAX];
+	struct svmd_hdr h;
+	char path[4096];
+	FILE *f;
+	int n, r;
+
+	n = svmd_frame(rec, opcode, SEQ(n_fds), payload, len);
+	if (n < 0 || svmd_parse(rec, (size_t)n, &h) < 0)
+		die(name);
+	if (opcode & SVMD_REPLY)
+		r = svmd_reply_check(opcode & ~SVMD_REPLY, rec + sizeof(h), h.len, n_fds);
+	else
+		r = svmd_request_check(opcode, rec + sizeof(h), h.len, n_fds);
+	if (r < 0) {
+		fprintf(stderr, "seeds-protocol: %s: %s\n", name, strerror(-r));
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(rec, 1, (size_t)n, f) != (size_t)n || fclose(f) != 0) {
+		fprintf(stderr, "seeds-protocol: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	written++;
+}
+
+static void requests(void)
+{
+	struct svmd_hello_req hello = {.version_min = 1, .version_max = 1};
+	emit("req-hello", SVMD_OP_HELLO, 0, &hello, sizeof(hello));
+
+	struct svmd_devices_req devices = {.start = 3};
+	emit("req-devices", SVMD_OP_DEVICES, 0, &devices, sizeof(devices));
+
+	struct svmd_list_req list = {.after_id = 0x1122334455667788ull};
+	emit("req-list", SVMD_OP_LIST, 0, &list, sizeof(list));
+
+	struct svmd_bind_task_req task = {.pasid = 42};
+	set_name(task.device, sizeof(task.device), DEV_A);
+	emit("req-bind-task", SVMD_OP_BIND_TASK, 0, &task, sizeof(task));
+	emit("req-bind-task-pidfd", SVMD_OP_BIND_TASK, 1, &task, sizeof(task));
+
+	struct svmd_bind_pgtable_req pg = {
+	        .pasid = 7,
+	        .addr_width = 48,
+	        .flags = SVMD_PGTABLE_GPASID_VALID,
+	        .gpgd = 0x12345000,
+	        .gpasid = 9,
+	        .format = SVMD_PGTABLE_FORMAT_VTD,
+	        .vtd_pat = 0x6,
+	        .vtd_flags = 0x5,
+	        .vtd_emt = 0x6,
+	};
+	set_name(pg.device, sizeof(pg.device), DEV_A);
+	emit("req-bind-pgtable", SVMD_OP_BIND_PGTABLE, 0, &pg, sizeof(pg));
+
+	struct svmd_bind_pasid_table_req pt = {
+	        .ptr = 0x80000000ull,
+	        .size = 0x1000,
+	        .model = SVMD_MODEL_VTD,
+	};
+	set_name(pt.device, sizeof(pt.device), DEV_B);
+	emit("req-bind-pasid-table", SVMD_OP_BIND_PASID_TABLE, 0, &pt, sizeof(pt));
+
+	struct svmd_id_req unbind = {.id = 5}, lease = {.id = 6};
+	emit("req-unbind", SVMD_OP_UNBIND, 0, &unbind, sizeof(unbind));
+	emit("req-lease", SVMD_OP_LEASE, 0, &lease, sizeof(lease));
+
+	struct svmd_explain_req ex = {
+	        .op = SVMD_EXPLAIN_BIND_TASK,
+	        .pasid = 42,
+	        .flags = SVMD_EXPLAIN_PASID | SVMD_EXPLAIN_UID,
+	        .uid = 1000,
+	};
+	set_name(ex.device, sizeof(ex.device), DEV_A);
+	emit("req-explain", SVMD_OP_EXPLAIN, 0, &ex, sizeof(ex));
+}
+
+static void device_entry(struct svmd_device_entry *e, uint32_t i)
+{
+	char name[32];
+
+	memset(e, 0, sizeof(*e));
+	snprintf(name, sizeof(name), "0000:%02x:%02x.%x", i / 32, i % 32, i % 8);
+	set_name(e->name, sizeof(e->name), name);
+	e->iommu_group = i;
+	e->group_devices = 1 + i % 3;
+	e->kinds = SVMD_KIND_BIT(SVMD_KIND_TASK) | SVMD_KIND_BIT(SVMD_KIND_PGTABLE);
+	e->vendor = 0x8086;
+	e->device = (uint16_t)(0x1234 + i);
+	e->pasid_bits = 20;
+	e->model = SVMD_MODEL_VTD;
+}
+
+static void binding_entry(struct svmd_binding_entry *e, uint32_t i)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = i + 1;
+	set_name(e->device, sizeof(e->device), i % 2 ? DEV_B : DEV_A);
+	e->kind = 1 + i % 3;
+	e->pasid = 100 + i;
+	e->owner_uid = 1000;
+	e->owner_pid = 4242;
+	e->target_pid = e->kind == SVMD_KIND_TASK ? 4243 : 0;
+	e->flags = i % 2 ? SVMD_BINDING_LEASED : 0;
+	e->created_usec = 1700000000000000ull + i;
+}
+
+static void devices_reply(const char *name, uint32_t n)
+{
+	static unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_devices_rep r = {.total = n + 2, .n = n};
+	size_t off = sizeof(r);
+
+	memcpy(buf, &r, sizeof(r));
+	for (uint32_t i = 0; i < n; i++, off += sizeof(struct svmd_device_entry)) {
+		struct svmd_device_entry e;
+		device_entry(&e, i);
+		memcpy(buf + off, &e, sizeof(e));
+	}
+	emit(name, SVMD_OP_DEVICES | SVMD_REPLY, 0, buf, off);
+}
+
+static void list_reply(const char *name, uint32_t n)
+{
+	static unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_list_rep r = {.n = n, .flags = n ? SVMD_LIST_MORE : 0};
+	size_t off = sizeof(r);
+
+	memcpy(buf, &r, sizeof(r));
+	for (uint32_t i = 0; i < n; i++, off += sizeof(struct svmd_binding_entry)) {
+		struct svmd_binding_entry e;
+		binding_entry(&e, i);
+		memcpy(buf + off, &e, sizeof(e));
+	}
+	emit(name, SVMD_OP_LIST | SVMD_REPLY, 0, buf, off);
+}
+
+static void replies(void)
+{
+	struct svmd_hello_rep hello = {
+	        .version = SVMD_VERSION,
+	        .record_max = SVMD_RECORD_MAX,
+	        .fds_max = SVMD_FDS_MAX,
+	};
+	set_name(hello.backend, sizeof(hello.backend), "sim");
+	set_name(hello.server_version, sizeof(hello.server_version), "0.1.0");
+	emit("rep-hello", SVMD_OP_HELLO | SVMD_REPLY, 0, &hello, sizeof(hello));
+
+	devices_reply("rep-devices-0", 0);
+	devices_reply("rep-devices-1", 1);
+	devices_reply("rep-devices-max", SVMD_DEVICES_PER_PAGE);
+	list_reply("rep-list-0", 0);
+	list_reply("rep-list-1", 1);
+	list_reply("rep-list-max", SVMD_BINDINGS_PER_PAGE);
+
+	struct svmd_bind_rep bind = {.pasid = 42, .id = 7}, bind_pt = {.pasid = 0, .id = 7};
+	emit("rep-bind-task", SVMD_OP_BIND_TASK | SVMD_REPLY, 0, &bind, sizeof(bind));
+	emit("rep-bind-pgtable", SVMD_OP_BIND_PGTABLE | SVMD_REPLY, 0, &bind, sizeof(bind));
+	emit("rep-bind-pasid-table", SVMD_OP_BIND_PASID_TABLE | SVMD_REPLY, 0, &bind_pt,
+	     sizeof(bind_pt));
+
+	struct svmd_status_rep ok = {0};
+	emit("rep-unbind", SVMD_OP_UNBIND | SVMD_REPLY, 0, &ok, sizeof(ok));
+	emit("rep-lease", SVMD_OP_LEASE | SVMD_REPLY, 1, &ok, sizeof(ok));
+
+	unsigned char buf[256];
+	struct svmd_explain_rep ex = {.verdict = SVMD_VERDICT_ALLOW};
+	memcpy(buf, &ex, sizeof(ex));
+	memcpy(buf + sizeof(ex), EXPLAIN_TEXT, sizeof(EXPLAIN_TEXT));
+	emit("rep-explain", SVMD_OP_EXPLAIN | SVMD_REPLY, 0, buf,
+	     sizeof(ex) + sizeof(EXPLAIN_TEXT));
+
+	/* error replies, without and with a reason */
+	int32_t eperm = -EPERM, eacces = -EACCES;
+	emit("rep-error", SVMD_OP_BIND_TASK | SVMD_REPLY, 0, &eperm, sizeof(eperm));
+	memcpy(buf, &eacces, sizeof(eacces));
+	memcpy(buf + sizeof(eacces), REASON, sizeof(REASON));
+	emit("rep-error-reason", SVMD_OP_LEASE | SVMD_REPLY, 0, buf,
+	     sizeof(eacces) + sizeof(REASON));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: seeds-protocol DIR\n");
+		return 2;
+	}
+	dir = argv[1];
+	requests();
+	replies();
+	printf("seeds-protocol: %u records in %s\n", written, dir);
+	return 0;
+}
