@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Integration test harness: a real svmd on a temporary socket with a given policy, and peers:
+ * client processes running as other users, driven from the test over a socketpair so a test can
+ * script several users' calls in a precise order.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "svmclient.h"
+
+struct daemon {
+	pid_t pid;
+	char dir[64];
+	char socket[96];
+	char log[128];
+};
+
+/* Starts svmd with policy_text as the only policy file and, if topology is not NULL, that
+ * simulated topology; extra arguments may be NULL. Waits until the socket accepts. */
+void daemon_start(struct daemon *d, const char *policy_text, const char *topology,
+                  const char *const *extra_args);
+/* SIGTERM, wait, expect exit 0, remove the directory. */
+void daemon_stop(struct daemon *d);
+/* Whether the daemon's log (stderr: diagnostics and audit) contains needle. */
+bool daemon_log_has(const struct daemon *d, const char *needle);
+/* Waits up to timeout_ms for the log to contain needle. */
+bool daemon_log_wait(const struct daemon *d, const char *needle, int timeout_ms);
+/* Open fds of the daemon process. */
+int daemon_fd_count(const struct daemon *d);
+/* The path of a built binary ("svmd", "svmctl"), next to the test binaries' directory. */
+const char *build_path(const char *name);
+
+/* The test users made by tests/setup-users.sh; skips the test when they do not exist. */
+struct test_user {
+	const char *name;
+	uid_t uid;
+	gid_t gid;
+};
+void test_users(struct test_user *u1, struct test_user *u2);
+/* The supplementary group svmd-test1 is in (svmd-testgrp). */
+gid_t test_group(void);
+
+/* A client process running as a given user. */
+struct peer {
+	pid_t pid;
+	int ctl; /* our end of the control socketpair */
+};
+
+struct peer_result {
+	int status; /* 0 or negative errno */
+	uint32_t pasid;
+	uint64_t id;
+	char reason[512];
+	int fd; /* a received fd (lease), or -1 */
+};
+
+/* Forks a peer as uid/gid (with gid as its only group unless extra_gid != 0), connected to d. */
+void peer_start(struct peer *p, const struct daemon *d, uid_t uid, gid_t gid, gid_t extra_gid);
+/* Ends the peer process (its connection closes with it). */
+void peer_stop(struct peer *p);
+
+int peer_bind_task(struct peer *p, const char *device, int target_pidfd, uint32_t pasid,
+                   struct peer_result *r);
+int peer_bind_pgtable(struct peer *p, const char *device, uint32_t pasid, uint64_t gpgd,
+                      struct peer_result *r);
+int peer_bind_pasid_table(struct peer *p, const char *device, uint64_t ptr, uint64_t size,
+                          uint32_t model, struct peer_result *r);
+int peer_unbind(struct peer *p, uint64_t id, struct peer_result *r);
+/* Leases binding id; r->fd is the lease fd, passed back to the test process. */
+int peer_lease(struct peer *p, uint64_t id, struct peer_result *r);
+/* The number of bindings the peer can see. */
+int peer_count(struct peer *p, struct peer_result *r);
+/* Closes the peer's connection (the process lives on). */
+int peer_disconnect(struct peer *p, struct peer_result *r);
+/* Forks a child of the peer (same user) that sleeps; r->fd is its pidfd in the test. */
+int peer_spawn_sleeper(struct peer *p, struct peer_result *r);
+
+/* Root's view: every live binding. */
+size_t count_bindings(const struct daemon *d);
+/* Waits up to timeout_ms until count_bindings() == n. */
+bool wait_bindings(const struct daemon *d, size_t n, int timeout_ms);
+
+/* A raw SEQPACKET connection to the daemon (no hello). */
+int raw_connect(const struct daemon *d);
+/* Whether the daemon closed a raw connection (recv returns 0 within timeout_ms). */
+bool raw_closed(int fd, int timeout_ms);
+
+/* Runs a command (argv) as uid/gid with stdout and stderr captured (each up to cap bytes).
+ * Returns its exit status (128+signal when killed). */
+int run_cmd(uid_t uid, gid_t gid, const char *const *argv, char *out, size_t cap, char *err,
+            size_t errcap);

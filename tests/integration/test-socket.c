@@ -1,0 +1,738 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The socket front-end end to end: the real svmd on a temporary socket, real clients running as
+ * two test users (and root), and raw connections that misbehave on purpose.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+#include "svmd-proto.h"
+#include "svmd-wire.h"
+
+/* Line numbers matter: tests check that denials name their rule. */
+static const char policy[] =
+        "allow bind-task user=svmd-test1 device=0000:3b:00.0 pasid=auto max=2\n"
+        "allow bind-task user=svmd-test1 device=0000:3c:00.0 pasid=auto targets=same-user\n"
+        "allow bind-pgtable user=svmd-test1,svmd-test2 device=0000:3b:00.0 pasid=100-199\n"
+        "allow * user=svmd-test1 device=0000:5e:00.* device=0000:af:00.0\n"
+        "allow bind-pasid-table group=svmd-testgrp device=0000:3c:00.0\n"
+        "deny * user=svmd-test2\n";
+
+static struct daemon d;
+static struct test_user u1, u2;
+
+static void setup(void)
+{
+	test_users(&u1, &u2);
+	daemon_start(&d, policy, NULL, NULL);
+}
+
+static void teardown(void)
+{
+	daemon_stop(&d);
+}
+
+TestSuite(socket, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(socket, task_bind_allowed)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_task(&p, "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	cr_assert_geq(r.pasid, 1);
+	cr_assert_gt(r.id, 0);
+	cr_assert_eq(count_bindings(&d), 1);
+	cr_assert(daemon_log_has(&d, "EVENT=grant"));
+	cr_assert(daemon_log_has(&d, "RULE=") && daemon_log_has(&d, "50-test.policy:1"));
+	peer_stop(&p);
+}
+
+Test(socket, denial_names_the_rule)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_bind_task(&p, "0000:3b:00.0", -1, 0, &r), -EACCES);
+	cr_assert(strstr(r.reason, "deny * user=svmd-test2"), "reason: %s", r.reason);
+	cr_assert(strstr(r.reason, "50-test.policy:6)"), "reason: %s", r.reason);
+	cr_assert(daemon_log_has(&d, "EVENT=deny"));
+	cr_assert_eq(count_bindings(&d), 0);
+	peer_stop(&p);
+}
+
+Test(socket, quota_refusal_names_the_rule)
+{
+	struct peer p[3];
+	struct peer_result r;
+
+	for (int i = 0; i < 3; i++)
+		peer_start(&p[i], &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_task(&p[0], "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	uint64_t first = r.id;
+	cr_assert_eq(peer_bind_task(&p[1], "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_bind_task(&p[2], "0000:3b:00.0", -1, 0, &r), -EDQUOT);
+	cr_assert(strstr(r.reason, "max=2") && strstr(r.reason, "50-test.policy:1"), "%s",
+	          r.reason);
+	/* Quota is per uid under the rule: freeing one makes room. */
+	cr_assert_eq(peer_unbind(&p[0], first, &r), 0);
+	cr_assert_eq(peer_bind_task(&p[2], "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	for (int i = 0; i < 3; i++)
+		peer_stop(&p[i]);
+}
+
+Test(socket, pasid_conflict_across_users)
+{
+	struct peer a, b;
+	struct peer_result r;
+
+	peer_start(&a, &d, u1.uid, u1.gid, 0);
+	peer_start(&b, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&a, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&b, "0000:3b:00.0", 150, 0x20000, &r), -EBUSY);
+	cr_assert(strstr(r.reason, "PASID 150"), "%s", r.reason);
+	cr_assert_null(strstr(r.reason, "by you"), "must not tell whose: %s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&b, "0000:3b:00.0", 151, 0x20000, &r), 0, "%s", r.reason);
+	peer_stop(&a);
+	peer_stop(&b);
+}
+
+Test(socket, pgtable_inside_and_outside_the_granted_range)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 199, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 200, 0x10000, &r), -EACCES);
+	cr_assert(strstr(r.reason, "no rule matched"), "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 120, 0x10001, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "aligned"), "%s", r.reason);
+	peer_stop(&p);
+}
+
+Test(socket, kernel_refusals_reach_the_client)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_task(&p, "0000:5e:00.0", -1, 0, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "group 20"), "%s", r.reason);
+	cr_assert_eq(peer_bind_task(&p, "0000:af:00.0", -1, 0, &r), -EOPNOTSUPP);
+	cr_assert_eq(peer_bind_task(&p, "0000:99:00.0", -1, 0, &r), -ENODEV);
+	cr_assert_eq(count_bindings(&d), 0);
+	cr_assert(daemon_log_has(&d, "EVENT=fail"));
+	peer_stop(&p);
+}
+
+Test(socket, release_on_disconnect)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_task(&p, "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 110, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(count_bindings(&d), 2);
+	cr_assert_eq(peer_disconnect(&p, &r), 0);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	cr_assert(daemon_log_has(&d, "REASON=\"session ended\""));
+	peer_stop(&p);
+}
+
+Test(socket, lease_outlives_its_session)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 120, 0x10000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(peer_lease(&p, id, &r), 0, "%s", r.reason);
+	int lease = r.fd;
+	cr_assert_geq(lease, 0);
+	cr_assert_eq(peer_lease(&p, id, &r), -EALREADY);
+	/* The owner goes away; the lease, now held by the test process, keeps the binding. */
+	peer_stop(&p);
+	cr_assert(daemon_log_wait(&d, "disconnected", 2000));
+	cr_assert_eq(count_bindings(&d), 1);
+	close(lease);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	cr_assert(daemon_log_has(&d, "REASON=\"lease closed\""));
+}
+
+Test(socket, release_on_bound_process_exit)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_spawn_sleeper(&p, &r), 0);
+	int pidfd = r.fd;
+	pid_t sleeper = (pid_t)r.id;
+	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", pidfd, 0, &r), 0, "%s", r.reason);
+	cr_assert_eq(count_bindings(&d), 1);
+	kill(sleeper, SIGKILL);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	cr_assert(daemon_log_has(&d, "REASON=\"bound process exited\""));
+	/* The session itself is untouched. */
+	cr_assert_eq(peer_count(&p, &r), 0);
+	close(pidfd);
+	peer_stop(&p);
+}
+
+Test(socket, another_users_pidfd_is_refused)
+{
+	struct peer a, b;
+	struct peer_result r;
+
+	peer_start(&a, &d, u1.uid, u1.gid, 0);
+	peer_start(&b, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_spawn_sleeper(&b, &r), 0);
+	int pidfd = r.fd;
+	cr_assert_eq(peer_bind_task(&a, "0000:3c:00.0", pidfd, 0, &r), -EPERM);
+	cr_assert(strstr(r.reason, "belongs to uid"), "%s", r.reason);
+	cr_assert_eq(count_bindings(&d), 0);
+	close(pidfd);
+	peer_stop(&a);
+	peer_stop(&b);
+}
+
+Test(socket, other_process_needs_targets_same_user)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_spawn_sleeper(&p, &r), 0);
+	int pidfd = r.fd;
+	/* Rule 1 (0000:3b:00.0) does not say targets=same-user. */
+	cr_assert_eq(peer_bind_task(&p, "0000:3b:00.0", pidfd, 0, &r), -EACCES);
+	close(pidfd);
+	peer_stop(&p);
+}
+
+Test(socket, target_fd_must_be_a_pidfd)
+{
+	struct peer p;
+	struct peer_result r;
+	int fds[2];
+
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", fds[0], 0, &r), -EBADF);
+	close(fds[0]);
+	close(fds[1]);
+	peer_stop(&p);
+}
+
+Test(socket, callers_see_and_release_only_their_own)
+{
+	struct peer a, b;
+	struct peer_result r;
+
+	peer_start(&a, &d, u1.uid, u1.gid, 0);
+	peer_start(&b, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&a, "0000:3b:00.0", 101, 0x10000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(peer_bind_pgtable(&b, "0000:3b:00.0", 102, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_count(&a, &r), 0);
+	cr_assert_eq(r.id, 1);
+	cr_assert_eq(peer_count(&b, &r), 0);
+	cr_assert_eq(r.id, 1);
+	cr_assert_eq(count_bindings(&d), 2); /* root sees all */
+	cr_assert_eq(peer_unbind(&b, id, &r), -ENOENT);
+	cr_assert_eq(peer_unbind(&a, id, &r), 0);
+	cr_assert_eq(peer_unbind(&a, id, &r), -ENOENT);
+	peer_stop(&a);
+	peer_stop(&b);
+}
+
+Test(socket, pasid_table_by_supplementary_group)
+{
+	struct peer a, b;
+	struct peer_result r;
+	gid_t g = test_group();
+
+	peer_start(&a, &d, u1.uid, u1.gid, g);
+	peer_start(&b, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_bind_pasid_table(&a, "0000:3c:00.0", 0x100000, 4096, SVM_MODEL_SMMU, &r),
+	             0, "%s", r.reason);
+	cr_assert_eq(r.pasid, 0);
+	cr_assert_eq(peer_bind_pasid_table(&a, "0000:3c:00.0", 0x200000, 4096, SVM_MODEL_SMMU, &r),
+	             -EBUSY);
+	cr_assert_eq(peer_bind_pasid_table(&b, "0000:3c:00.0", 0x200000, 4096, SVM_MODEL_SMMU, &r),
+	             -EACCES);
+	peer_stop(&a);
+	peer_stop(&b);
+}
+
+/* Raw protocol helpers for misbehaving clients. */
+static void raw_send(int fd, uint16_t op, const void *payload, size_t len, const int *fds,
+                     size_t n_fds)
+{
+	unsigned char rec[SVMD_RECORD_MAX];
+	int n = svmd_frame(rec, op, 1, payload, len);
+
+	cr_assert_gt(n, 0);
+	cr_assert_eq(svmd_send(fd, rec, (size_t)n, fds, n_fds, 0), 0);
+}
+
+static int32_t raw_status(int fd, uint16_t op)
+{
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	int fds[SVMD_FDS_MAX];
+	size_t n_fds = 0;
+	struct svmd_hdr h;
+	int32_t st;
+	ssize_t n = svmd_recv(fd, rec, fds, &n_fds, 0);
+
+	cr_assert_gt(n, 0, "no reply (%zd)", n);
+	cr_assert_eq(svmd_parse(rec, (size_t)n, &h), 0);
+	cr_assert_eq(h.opcode, op | SVMD_REPLY);
+	memcpy(&st, rec + sizeof(h), sizeof(st));
+	svmd_close_fds(fds, n_fds);
+	return st;
+}
+
+static void raw_hello(int fd)
+{
+	struct svmd_hello_req h = {.version_min = 1, .version_max = 1};
+
+	raw_send(fd, SVMD_OP_HELLO, &h, sizeof(h), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_HELLO), 0);
+}
+
+/* A client that behaves, to show the daemon still serves it after someone misbehaves. */
+struct bystander {
+	struct peer p;
+	uint64_t id;
+};
+
+static void bystander_start(struct bystander *b)
+{
+	struct peer_result r;
+
+	peer_start(&b->p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&b->p, "0000:3b:00.0", 130, 0x10000, &r), 0, "%s", r.reason);
+	b->id = r.id;
+}
+
+static void bystander_check(struct bystander *b)
+{
+	struct peer_result r;
+
+	cr_assert_eq(peer_count(&b->p, &r), 0, "the daemon no longer serves others");
+	cr_assert_eq(r.id, 1, "another client's binding was lost");
+	cr_assert_eq(peer_bind_pgtable(&b->p, "0000:3b:00.0", 131, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_unbind(&b->p, r.id, &r), 0);
+	peer_stop(&b->p);
+}
+
+Test(socket, garbage_drops_only_that_client)
+{
+	struct bystander b;
+	int fd = raw_connect(&d);
+	char junk[100];
+
+	bystander_start(&b);
+	memset(junk, 0xa5, sizeof(junk));
+	cr_assert_eq(send(fd, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+	cr_assert(raw_closed(fd, 2000));
+	close(fd);
+	bystander_check(&b);
+}
+
+Test(socket, request_before_hello_drops)
+{
+	struct svmd_devices_req req = {0};
+	int fd = raw_connect(&d);
+
+	raw_send(fd, SVMD_OP_DEVICES, &req, sizeof(req), NULL, 0);
+	cr_assert(raw_closed(fd, 2000));
+	close(fd);
+}
+
+Test(socket, second_hello_drops)
+{
+	struct svmd_hello_req h = {.version_min = 1, .version_max = 1};
+	int fd = raw_connect(&d);
+
+	raw_hello(fd);
+	raw_send(fd, SVMD_OP_HELLO, &h, sizeof(h), NULL, 0);
+	cr_assert(raw_closed(fd, 2000));
+	close(fd);
+}
+
+Test(socket, unsupported_version_is_answered)
+{
+	struct svmd_hello_req h = {.version_min = 2, .version_max = 3};
+	int fd = raw_connect(&d);
+
+	raw_send(fd, SVMD_OP_HELLO, &h, sizeof(h), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_HELLO), -EPROTONOSUPPORT);
+	raw_hello(fd); /* still usable */
+	close(fd);
+}
+
+Test(socket, oversized_record_drops)
+{
+	struct bystander b;
+	int fd = raw_connect(&d);
+	static char big[5000];
+
+	bystander_start(&b);
+	raw_hello(fd);
+	struct svmd_hdr h = {SVMD_MAGIC, 1, SVMD_OP_DEVICES, 2, sizeof(big) - sizeof(h)};
+	memcpy(big, &h, sizeof(h));
+	cr_assert_eq(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+	cr_assert(raw_closed(fd, 2000));
+	close(fd);
+	bystander_check(&b);
+}
+
+Test(socket, wrong_length_drops)
+{
+	struct svmd_devices_req req = {0};
+	int fd = raw_connect(&d);
+
+	raw_hello(fd);
+	raw_send(fd, SVMD_OP_DEVICES, &req, sizeof(req) - 1, NULL, 0);
+	cr_assert(raw_closed(fd, 2000));
+	close(fd);
+}
+
+Test(socket, reply_opcode_as_request_drops)
+{
+	struct svmd_devices_req req = {0};
+	int fd = raw_connect(&d);
+
+	raw_hello(fd);
+	raw_send(fd, SVMD_OP_DEVICES | SVMD_REPLY, &req, sizeof(req), NULL, 0);
+	cr_assert(raw_closed(fd, 2000));
+	close(fd);
+}
+
+Test(socket, unknown_opcode_is_answered)
+{
+	int fd = raw_connect(&d);
+	struct svmd_devices_req req = {0};
+
+	raw_hello(fd);
+	raw_send(fd, 0x0077, "x", 1, NULL, 0);
+	cr_assert_eq(raw_status(fd, 0x0077), -EOPNOTSUPP);
+	raw_send(fd, SVMD_OP_DEVICES, &req, sizeof(req), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_DEVICES), 0);
+	close(fd);
+}
+
+Test(socket, fd_floods_drop_the_client_and_leak_nothing)
+{
+	struct bystander b;
+	struct svmd_devices_req req = {0};
+	struct svmd_bind_task_req task = {.device = "0000:3b:00.0"};
+	int base, fds[4];
+
+	bystander_start(&b);
+	base = daemon_fd_count(&d);
+	cr_assert_eq(pipe2(&fds[0], O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(&fds[2], O_CLOEXEC), 0);
+	for (int round = 0; round < 20; round++) {
+		int fd = raw_connect(&d);
+		raw_hello(fd);
+		if (round % 2)
+			/* fds on a request that takes none */
+			raw_send(fd, SVMD_OP_DEVICES, &req, sizeof(req), fds, 4);
+		else
+			/* more fds than bind-task takes */
+			raw_send(fd, SVMD_OP_BIND_TASK, &task, sizeof(task), fds, 2);
+		cr_assert(raw_closed(fd, 2000));
+		close(fd);
+	}
+	/* More than SVMD_FDS_MAX in one record: the kernel truncates, svmd drops. */
+	int fd = raw_connect(&d);
+	raw_hello(fd);
+	{
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int) * 8)];
+		} control = {0};
+		unsigned char rec[64];
+		int n = svmd_frame(rec, SVMD_OP_DEVICES, 3, &req, sizeof(req));
+		int eight[8] = {fds[0], fds[1], fds[2], fds[3], fds[0], fds[1], fds[2], fds[3]};
+		struct iovec iov = {rec, (size_t)n};
+		struct msghdr mh = {.msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = control.buf,
+		                    .msg_controllen = sizeof(control.buf)};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(eight));
+		memcpy(CMSG_DATA(cm), eight, sizeof(eight));
+		cr_assert_eq(sendmsg(fd, &mh, 0), n);
+	}
+	cr_assert(raw_closed(fd, 2000));
+	close(fd);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	/* Dropped clients' sockets close asynchronously: give the loop a moment. */
+	int now = base + 1;
+	for (int t = 0; t < 200 && now != base; t++) {
+		now = daemon_fd_count(&d);
+		usleep(10000);
+	}
+	cr_assert_eq(now, base, "svmd holds %d fds, had %d", now, base);
+	bystander_check(&b);
+}
+
+Test(socket, pipelining_client_is_throttled_not_served_forever)
+{
+	struct bystander b;
+	struct svmd_devices_req req = {0};
+	unsigned char rec[64];
+	int fd = raw_connect(&d), sent = 0, got = 0;
+	int n = svmd_frame(rec, SVMD_OP_DEVICES, 7, &req, sizeof(req));
+
+	bystander_start(&b);
+	raw_hello(fd);
+	/* Send until the socket refuses: svmd answers until our receive buffer is full, then
+	 * holds one reply and stops reading from us. */
+	while (sent < 100000 && send(fd, rec, (size_t)n, MSG_DONTWAIT) == n)
+		sent++;
+	cr_assert_gt(sent, 10);
+	/* Others are still served promptly. */
+	bystander_check(&b);
+	/* Every request gets its reply once we read. */
+	for (; got < sent; got++)
+		cr_assert_eq(raw_status(fd, SVMD_OP_DEVICES), 0, "reply %d of %d", got, sent);
+	close(fd);
+}
+
+Test(socket, explain_for_self_and_for_others)
+{
+	struct svm_client *c = NULL;
+	char *text = NULL;
+	bool allowed = true;
+
+	cr_assert_eq(svm_connect(d.socket, &c), 0);
+	cr_assert_eq(svm_explain(c, "bind-task", "0000:3b:00.0", -1, u2.uid, &text, &allowed), 0);
+	cr_assert_not(allowed);
+	cr_assert(strstr(text, "deny * user=svmd-test2"), "%s", text);
+	cr_assert(strstr(text, "verdict: deny by"), "%s", text);
+	cr_assert(strstr(text, "does not match: user"), "%s", text);
+	free(text);
+	cr_assert_eq(svm_explain(c, "bind-pgtable", "0000:3b:00.0", 150, u1.uid, &text, &allowed),
+	             0);
+	cr_assert(allowed, "%s", text);
+	free(text);
+	/* root's own request: no rule names root. */
+	cr_assert_eq(svm_explain(c, "bind-task", "0000:3b:00.0", -1, -1, &text, &allowed), 0);
+	cr_assert_not(allowed);
+	cr_assert(strstr(text, "no rule matched"), "%s", text);
+	free(text);
+	svm_disconnect(c);
+
+	/* Only root explains for someone else. */
+	char out[4096], err[4096];
+	char uid_arg[32];
+	snprintf(uid_arg, sizeof(uid_arg), "--user=%u", (unsigned)u2.uid);
+	const char *argv[] = {build_path("svmctl"), "--socket",     d.socket, "explain",
+	                      "bind-task",          "0000:3b:00.0", uid_arg,  NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "only root"), "%s", err);
+}
+
+Test(socket, svmctl_runs_a_command_with_its_binding)
+{
+	char out[4096], err[4096];
+	const char *argv[] = {build_path("svmctl"),
+	                      "--socket",
+	                      d.socket,
+	                      "bind-task",
+	                      "0000:3b:00.0",
+	                      "--",
+	                      "sh",
+	                      "-c",
+	                      "echo pasid=$SVMD_PASID "
+	                      "dev=$SVMD_DEVICE id=$SVMD_BINDING; exit 7",
+	                      NULL};
+
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 7, "%s",
+	             err);
+	cr_assert(strstr(out, "pasid=1 dev=0000:3b:00.0 id="), "%s", out);
+	cr_assert(wait_bindings(&d, 0, 2000), "released when the command ended");
+
+	const char *denied[] = {build_path("svmctl"), "--socket", d.socket, "bind-task",
+	                        "0000:3b:00.0",       "--",       "true",   NULL};
+	cr_assert_eq(run_cmd(u2.uid, u2.gid, denied, out, sizeof(out), err, sizeof(err)), 77);
+	cr_assert(strstr(err, "svmctl: denied: rule 'deny * user=svmd-test2' ("), "%s", err);
+	cr_assert(strstr(err, "50-test.policy:6)"), "%s", err);
+
+	const char *no_holder[] = {build_path("svmctl"), "--socket",     d.socket,
+	                           "bind-task",          "0000:3b:00.0", NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, no_holder, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "--hold"), "%s", err);
+	cr_assert_eq(count_bindings(&d), 0);
+
+	const char *list[] = {build_path("svmctl"), "--socket", d.socket, "list", NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, list, out, sizeof(out), err, sizeof(err)), 0);
+	cr_assert_str_eq(out, "No bindings.\n");
+}
+
+Test(socket, shutdown_releases_everything)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 140, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 141, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_lease(&p, r.id, &r), 0);
+	int lease = r.fd;
+	kill(d.pid, SIGTERM);
+	int status;
+	cr_assert_eq(waitpid(d.pid, &status, 0), d.pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert(daemon_log_has(&d, "REASON=\"svmd shutting down\""));
+	cr_assert(daemon_log_has(&d, "BINDING=2") &&
+	          daemon_log_has(&d, "REASON=\"session ended\""));
+	/* The socket file goes with the daemon. */
+	struct stat st;
+	cr_assert_neq(stat(d.socket, &st), 0);
+	d.pid = 0;
+	close(lease);
+	peer_stop(&p);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d.dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Start-up: configuration errors and the socket's lifecycle. These start their own daemons. */
+TestSuite(startup, .timeout = 60);
+
+Test(startup, check_policy_reports_file_line_col)
+{
+	char dir[] = "/tmp/svmd-cp.XXXXXX", path[128], arg[128], out[4096], err[4096];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/10-bad.policy", dir);
+	FILE *f = fopen(path, "w");
+	fputs("# comment\nallow bind-task user=root pasid=0\nallw * user=root\n", f);
+	fclose(f);
+	snprintf(arg, sizeof(arg), "--policy-dir=%s", dir);
+	const char *argv[] = {build_path("svmd"), "--check-policy", arg, NULL};
+	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "10-bad.policy:2:33: error: PASID '0' outside 1-1048575"), "%s", err);
+	cr_assert(strstr(err, "10-bad.policy:3:1: error: expected 'allow' or 'deny'"), "%s", err);
+	cr_assert(strstr(err, "2 errors"), "%s", err);
+
+	f = fopen(path, "w");
+	fputs("allow bind-task user=root pasid=auto\n", f);
+	fclose(f);
+	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(err, "1 rule from 1 file, 0 errors"), "%s", err);
+
+	/* A broken policy keeps the daemon from starting at all. */
+	f = fopen(path, "w");
+	fputs("allow bind-task usr=root\n", f);
+	fclose(f);
+	char sock[160];
+	snprintf(sock, sizeof(sock), "--socket=%s/s.sock", dir);
+	const char *start[] = {build_path("svmd"), arg, sock, NULL};
+	cr_assert_eq(run_cmd(0, 0, start, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "unknown key 'usr'"), "%s", err);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	cr_assert_eq(system(path), 0);
+}
+
+Test(startup, second_instance_refused_stale_socket_replaced)
+{
+	struct daemon a;
+	char out[4096], err[4096], arg[160];
+
+	daemon_start(&a, "deny *\n", NULL, NULL);
+	snprintf(arg, sizeof(arg), "--socket=%s", a.socket);
+	const char *argv[] = {build_path("svmd"), arg, "--policy-dir=/nonexistent", NULL};
+	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "Another svmd is already listening"), "%s", err);
+	kill(a.pid, SIGKILL); /* leaves its socket file behind */
+	waitpid(a.pid, NULL, 0);
+	struct stat st;
+	cr_assert_eq(stat(a.socket, &st), 0);
+	/* A new daemon replaces the stale file. */
+	struct daemon b = a;
+	b.pid = fork();
+	if (b.pid == 0) {
+		int fd = open(a.log, O_WRONLY | O_APPEND);
+		dup2(fd, 2);
+		execl(build_path("svmd"), "svmd", arg, "--policy-dir=/nonexistent", NULL);
+		_exit(127);
+	}
+	struct svm_client *c = NULL;
+	int r = -1;
+	for (int i = 0; i < 300 && r < 0; i++) {
+		r = svm_connect(a.socket, &c);
+		if (r < 0)
+			usleep(10000);
+	}
+	cr_assert_eq(r, 0, "the new daemon does not serve");
+	svm_disconnect(c);
+	daemon_stop(&b);
+}
+
+Test(startup, socket_from_systemd)
+{
+	char dir[] = "/tmp/svmd-sa.XXXXXX", sock[128];
+
+	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
+		cr_skip_test("systemd-socket-activate not installed");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/act.sock", dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl("/usr/bin/systemd-socket-activate", "systemd-socket-activate", "--seqpacket",
+		      "-l", sock, "--", build_path("svmd"), "--policy-dir=/nonexistent",
+		      "--socket=/nonexistent/ignored.sock", NULL);
+		_exit(127);
+	}
+	struct svm_client *c = NULL;
+	struct svm_device *devs = NULL;
+	size_t n = 0;
+	int r = -1;
+	for (int i = 0; i < 300 && r < 0; i++) {
+		r = svm_connect(sock, &c);
+		if (r < 0)
+			usleep(10000);
+	}
+	cr_assert_eq(r, 0, "no answer on the activated socket: %d", r);
+	cr_assert_eq(svm_devices(c, &devs, &n), 0);
+	cr_assert_eq(n, 5);
+	free(devs);
+	svm_disconnect(c);
+	kill(pid, SIGTERM);
+	int status;
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+	snprintf(sock, sizeof(sock), "rm -rf %s", dir);
+	cr_assert_eq(system(sock), 0);
+}
