@@ -68,6 +68,8 @@ TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
 .PHONY: all check check-run demo demo-run asan fuzz fuzz-run install clean deps format \
         check-format
 .DEFAULT_GOAL := all
+# Keep test objects between runs (they are intermediates of the pattern rules).
+.SECONDARY:
 
 all: $(BUILD)/svmd $(BUILD)/svmctl $(BUILD)/libsvmclient.so $(BUILD)/svmclient.pc
 
