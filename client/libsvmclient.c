@@ -22,11 +22,11 @@
 #define REPLY_TIMEOUT_SEC 30
 
 _Static_assert((int)SVM_KIND_TASK == (int)SVMD_KIND_TASK &&
-                       (int)SVM_KIND_PASID_TABLE == (int)SVMD_KIND_PASID_TABLE,
-               "kinds");
+		       (int)SVM_KIND_PASID_TABLE == (int)SVMD_KIND_PASID_TABLE,
+	       "kinds");
 _Static_assert((int)SVM_MODEL_VTD == (int)SVMD_MODEL_VTD &&
-                       (int)SVM_MODEL_SMMU == (int)SVMD_MODEL_SMMU,
-               "models");
+		       (int)SVM_MODEL_SMMU == (int)SVMD_MODEL_SMMU,
+	       "models");
 
 struct svm_client {
 	int fd;
@@ -40,7 +40,7 @@ struct svm_client {
 /* One exchange: sends op with payload (and fds), waits for its reply into c->buf. On success
  * returns the reply payload length (its status is 0), *ret_fd gets a received fd if wanted. */
 static int call(struct svm_client *c, uint16_t op, const void *payload, size_t len, const int *fds,
-                size_t n_fds, int *ret_fd, const void **ret_payload)
+		size_t n_fds, int *ret_fd, const void **ret_payload)
 {
 	int in_fds[SVMD_FDS_MAX];
 	size_t n_in = 0;
@@ -182,13 +182,13 @@ _public_ int svm_devices(struct svm_client *c, struct svm_device **ret, size_t *
 		const struct svmd_device_entry *e = (const void *)((const char *)p + sizeof(rep));
 		for (uint32_t i = 0; i < rep.n; i++) {
 			struct svm_device d = {
-			        .iommu_group = e[i].iommu_group,
-			        .group_devices = e[i].group_devices,
-			        .kinds = e[i].kinds,
-			        .vendor = e[i].vendor,
-			        .device = e[i].device,
-			        .pasid_bits = e[i].pasid_bits,
-			        .model = e[i].model,
+				.iommu_group = e[i].iommu_group,
+				.group_devices = e[i].group_devices,
+				.kinds = e[i].kinds,
+				.vendor = e[i].vendor,
+				.device = e[i].device,
+				.pasid_bits = e[i].pasid_bits,
+				.model = e[i].model,
 			};
 			memcpy(d.name, e[i].name, sizeof(d.name));
 			d.name[sizeof(d.name) - 1] = 0;
@@ -220,14 +220,14 @@ _public_ int svm_list(struct svm_client *c, struct svm_binding_info **ret, size_
 		const struct svmd_binding_entry *e = (const void *)((const char *)p + sizeof(rep));
 		for (uint32_t i = 0; i < rep.n; i++) {
 			struct svm_binding_info b = {
-			        .id = e[i].id,
-			        .kind = e[i].kind,
-			        .pasid = e[i].pasid,
-			        .owner_uid = e[i].owner_uid,
-			        .owner_pid = e[i].owner_pid,
-			        .target_pid = e[i].target_pid,
-			        .leased = e[i].flags & SVMD_BINDING_LEASED,
-			        .created_usec = e[i].created_usec,
+				.id = e[i].id,
+				.kind = e[i].kind,
+				.pasid = e[i].pasid,
+				.owner_uid = e[i].owner_uid,
+				.owner_pid = e[i].owner_pid,
+				.target_pid = e[i].target_pid,
+				.leased = e[i].flags & SVMD_BINDING_LEASED,
+				.created_usec = e[i].created_usec,
 			};
 			memcpy(b.device, e[i].device, sizeof(b.device));
 			b.device[sizeof(b.device) - 1] = 0;
@@ -258,7 +258,7 @@ static int bind_reply(int r, const void *p, uint64_t *ret_id, uint32_t *ret_pasi
 }
 
 _public_ int svm_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
-                           uint64_t *ret_id, uint32_t *ret_pasid)
+			   uint64_t *ret_id, uint32_t *ret_pasid)
 {
 	struct svmd_bind_task_req req = {.pasid = pasid};
 	const void *p = NULL;
@@ -270,18 +270,18 @@ _public_ int svm_bind_task(struct svm_client *c, const char *device, int pidfd, 
 }
 
 _public_ int svm_bind_pgtable(struct svm_client *c, const char *device,
-                              const struct svm_pgtable *pg, uint64_t *ret_id)
+			      const struct svm_pgtable *pg, uint64_t *ret_id)
 {
 	struct svmd_bind_pgtable_req req = {
-	        .pasid = pg->pasid,
-	        .addr_width = pg->addr_width,
-	        .flags = pg->gpasid_valid ? SVMD_PGTABLE_GPASID_VALID : 0,
-	        .gpgd = pg->gpgd,
-	        .gpasid = pg->gpasid_valid ? pg->gpasid : 0,
-	        .format = SVMD_PGTABLE_FORMAT_VTD,
-	        .vtd_pat = pg->vtd_pat,
-	        .vtd_flags = pg->vtd_flags,
-	        .vtd_emt = pg->vtd_emt,
+		.pasid = pg->pasid,
+		.addr_width = pg->addr_width,
+		.flags = pg->gpasid_valid ? SVMD_PGTABLE_GPASID_VALID : 0,
+		.gpgd = pg->gpgd,
+		.gpasid = pg->gpasid_valid ? pg->gpasid : 0,
+		.format = SVMD_PGTABLE_FORMAT_VTD,
+		.vtd_pat = pg->vtd_pat,
+		.vtd_flags = pg->vtd_flags,
+		.vtd_emt = pg->vtd_emt,
 	};
 	const void *p = NULL;
 
@@ -292,7 +292,7 @@ _public_ int svm_bind_pgtable(struct svm_client *c, const char *device,
 }
 
 _public_ int svm_bind_pasid_table(struct svm_client *c, const char *device,
-                                  const struct svm_pasid_table *t, uint64_t *ret_id)
+				  const struct svm_pasid_table *t, uint64_t *ret_id)
 {
 	struct svmd_bind_pasid_table_req req = {.ptr = t->ptr, .size = t->size, .model = t->model};
 	const void *p = NULL;
@@ -320,13 +320,13 @@ _public_ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 }
 
 _public_ int svm_explain(struct svm_client *c, const char *op, const char *device, int64_t pasid,
-                         int64_t uid, char **ret_text, bool *ret_allowed)
+			 int64_t uid, char **ret_text, bool *ret_allowed)
 {
 	static const char *const ops[] = {
-	        [SVMD_EXPLAIN_BIND_TASK] = "bind-task",
-	        [SVMD_EXPLAIN_BIND_PGTABLE] = "bind-pgtable",
-	        [SVMD_EXPLAIN_BIND_PASID_TABLE] = "bind-pasid-table",
-	        [SVMD_EXPLAIN_OPEN_DEVICE] = "open-device",
+		[SVMD_EXPLAIN_BIND_TASK] = "bind-task",
+		[SVMD_EXPLAIN_BIND_PGTABLE] = "bind-pgtable",
+		[SVMD_EXPLAIN_BIND_PASID_TABLE] = "bind-pasid-table",
+		[SVMD_EXPLAIN_OPEN_DEVICE] = "open-device",
 	};
 	struct svmd_explain_req req = {0};
 	struct svmd_explain_rep rep;

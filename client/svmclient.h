@@ -98,11 +98,11 @@ int svm_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n)
 /* Binds the process behind pidfd (-1: the calling process) on device. pasid 0 lets the kernel
  * choose. ret_id and ret_pasid may be NULL. */
 int svm_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
-                  uint64_t *ret_id, uint32_t *ret_pasid);
+		  uint64_t *ret_id, uint32_t *ret_pasid);
 int svm_bind_pgtable(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
-                     uint64_t *ret_id);
+		     uint64_t *ret_id);
 int svm_bind_pasid_table(struct svm_client *c, const char *device, const struct svm_pasid_table *t,
-                         uint64_t *ret_id);
+			 uint64_t *ret_id);
 int svm_unbind(struct svm_client *c, uint64_t id);
 
 /* Leases binding id: returns an fd (O_CLOEXEC) that keeps it alive, independent of this
@@ -113,7 +113,7 @@ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd);
  * device, for the caller or (root only) for uid; pasid < 0 means auto, uid < 0 the caller.
  * *ret_text (malloc()ed) explains rule by rule. */
 int svm_explain(struct svm_client *c, const char *op, const char *device, int64_t pasid,
-                int64_t uid, char **ret_text, bool *ret_allowed);
+		int64_t uid, char **ret_text, bool *ret_allowed);
 
 /* What an error from this library means, in words ("denied by policy", ...). */
 const char *svm_strerror(int err);

@@ -274,9 +274,9 @@ static int need_holder(const struct args *a, const char *cmd)
 	}
 	if (!a->hold && !a->cmd) {
 		fprintf(stderr,
-		        "%s: %s: a binding lives only while svmctl holds it; add --hold (until "
-		        "SIGINT/SIGTERM) or -- CMD [ARG]... (while CMD runs).\n",
-		        prog, cmd);
+			"%s: %s: a binding lives only while svmctl holds it; add --hold (until "
+			"SIGINT/SIGTERM) or -- CMD [ARG]... (while CMD runs).\n",
+			prog, cmd);
 		return -1;
 	}
 	return 0;
@@ -285,8 +285,8 @@ static int need_holder(const struct args *a, const char *cmd)
 static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 {
 	const char *what = kind == SVM_KIND_TASK      ? "bind-task"
-	                   : kind == SVM_KIND_PGTABLE ? "bind-pgtable"
-	                                              : "bind-pasid-table";
+			   : kind == SVM_KIND_PGTABLE ? "bind-pgtable"
+						      : "bind-pasid-table";
 	const char *device = a->pos[0];
 	uint64_t id = 0;
 	uint32_t pasid = 0;
@@ -301,12 +301,12 @@ static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 			pidfd = (int)syscall(SYS_pidfd_open, (pid_t)a->pid, 0);
 			if (pidfd < 0) {
 				fprintf(stderr, "%s: no process %ld: %s\n", prog, a->pid,
-				        strerror(errno));
+					strerror(errno));
 				return 1;
 			}
 		}
 		r = svm_bind_task(c, device, pidfd, a->pasid > 0 ? (uint32_t)a->pasid : 0, &id,
-		                  &pasid);
+				  &pasid);
 		if (pidfd >= 0)
 			close(pidfd);
 		break;
@@ -314,17 +314,17 @@ static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 	case SVM_KIND_PGTABLE: {
 		if (a->pasid < 0 || !a->have_pgd || !a->addr_width) {
 			fprintf(stderr,
-			        "%s: bind-pgtable needs --pasid=N, --pgd=ADDR and "
-			        "--addr-width=48|57.\n",
-			        prog);
+				"%s: bind-pgtable needs --pasid=N, --pgd=ADDR and "
+				"--addr-width=48|57.\n",
+				prog);
 			return 1;
 		}
 		struct svm_pgtable pg = {
-		        .pasid = (uint32_t)a->pasid,
-		        .addr_width = a->addr_width,
-		        .gpgd = a->pgd,
-		        .gpasid_valid = a->gpasid >= 0,
-		        .gpasid = a->gpasid >= 0 ? (uint32_t)a->gpasid : 0,
+			.pasid = (uint32_t)a->pasid,
+			.addr_width = a->addr_width,
+			.gpgd = a->pgd,
+			.gpasid_valid = a->gpasid >= 0,
+			.gpasid = a->gpasid >= 0 ? (uint32_t)a->gpasid : 0,
 		};
 		r = svm_bind_pgtable(c, device, &pg, &id);
 		pasid = pg.pasid;
@@ -333,13 +333,13 @@ static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 	default: {
 		if (!a->have_ptr || !a->have_size || a->model <= 0) {
 			fprintf(stderr,
-			        "%s: bind-pasid-table needs --ptr=ADDR, --size=N and "
-			        "--model=vtd|smmu.\n",
-			        prog);
+				"%s: bind-pasid-table needs --ptr=ADDR, --size=N and "
+				"--model=vtd|smmu.\n",
+				prog);
 			return 1;
 		}
 		struct svm_pasid_table t = {
-		        .ptr = a->ptr, .size = a->size, .model = (uint32_t)a->model};
+			.ptr = a->ptr, .size = a->size, .model = (uint32_t)a->model};
 		r = svm_bind_pasid_table(c, device, &t, &id);
 		break;
 	}
@@ -359,7 +359,7 @@ static int cmd_unbind(struct svm_client *c, const struct args *a)
 	id = strtoull(a->pos[0], &end, 10);
 	if (errno || *end || !a->pos[0][0] || a->pos[0][0] == '-') {
 		fprintf(stderr, "%s: unbind: '%s' is not a binding id (see 'svmctl list').\n", prog,
-		        a->pos[0]);
+			a->pos[0]);
 		return 1;
 	}
 	r = svm_unbind(c, id);
@@ -395,9 +395,9 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 	r = svm_explain(c, a->pos[0], a->pos[1], a->pasid, uid, &text, &allowed);
 	if (r == -EINVAL && !svm_reason(c)) {
 		fprintf(stderr,
-		        "%s: explain: OP must be bind-task, bind-pgtable, bind-pasid-table or "
-		        "open-device.\n",
-		        prog);
+			"%s: explain: OP must be bind-task, bind-pgtable, bind-pasid-table or "
+			"open-device.\n",
+			prog);
 		return 1;
 	}
 	if (r < 0)
@@ -446,21 +446,21 @@ static int parse_args(int argc, char **argv, struct args *a)
 		OPT_HELP,
 	};
 	static const struct option longopts[] = {
-	        {"socket", required_argument, NULL, OPT_SOCKET},
-	        {"json", no_argument, NULL, OPT_JSON},
-	        {"hold", no_argument, NULL, OPT_HOLD},
-	        {"pid", required_argument, NULL, OPT_PID},
-	        {"pasid", required_argument, NULL, OPT_PASID},
-	        {"gpasid", required_argument, NULL, OPT_GPASID},
-	        {"pgd", required_argument, NULL, OPT_PGD},
-	        {"addr-width", required_argument, NULL, OPT_ADDR_WIDTH},
-	        {"ptr", required_argument, NULL, OPT_PTR},
-	        {"size", required_argument, NULL, OPT_SIZE},
-	        {"model", required_argument, NULL, OPT_MODEL},
-	        {"user", required_argument, NULL, OPT_USER},
-	        {"version", no_argument, NULL, OPT_VERSION},
-	        {"help", no_argument, NULL, OPT_HELP},
-	        {},
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"hold", no_argument, NULL, OPT_HOLD},
+		{"pid", required_argument, NULL, OPT_PID},
+		{"pasid", required_argument, NULL, OPT_PASID},
+		{"gpasid", required_argument, NULL, OPT_GPASID},
+		{"pgd", required_argument, NULL, OPT_PGD},
+		{"addr-width", required_argument, NULL, OPT_ADDR_WIDTH},
+		{"ptr", required_argument, NULL, OPT_PTR},
+		{"size", required_argument, NULL, OPT_SIZE},
+		{"model", required_argument, NULL, OPT_MODEL},
+		{"user", required_argument, NULL, OPT_USER},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"help", no_argument, NULL, OPT_HELP},
+		{},
 	};
 	uint64_t v;
 	int c, end = argc;
@@ -533,7 +533,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 				a->model = SVM_MODEL_SMMU;
 			else {
 				fprintf(stderr, "%s: --model takes vtd or smmu, not '%s'.\n", prog,
-				        optarg);
+					optarg);
 				return -EINVAL;
 			}
 			break;
@@ -564,13 +564,13 @@ int main(int argc, char **argv)
 		int n_pos;
 		int kind; /* for binds */
 	} cmds[] = {
-	        {"devices", 0, 0},
-	        {"list", 0, 0},
-	        {"bind-task", 1, SVM_KIND_TASK},
-	        {"bind-pgtable", 1, SVM_KIND_PGTABLE},
-	        {"bind-pasid-table", 1, SVM_KIND_PASID_TABLE},
-	        {"unbind", 1, 0},
-	        {"explain", 2, 0},
+		{"devices", 0, 0},
+		{"list", 0, 0},
+		{"bind-task", 1, SVM_KIND_TASK},
+		{"bind-pgtable", 1, SVM_KIND_PGTABLE},
+		{"bind-pasid-table", 1, SVM_KIND_PASID_TABLE},
+		{"unbind", 1, 0},
+		{"explain", 2, 0},
 	};
 	struct args a = {0};
 	struct svm_client *c = NULL;
@@ -589,12 +589,12 @@ int main(int argc, char **argv)
 			break;
 	if (i == sizeof(cmds) / sizeof(cmds[0])) {
 		fprintf(stderr, "%s: unknown command '%s'. Try '%s --help'.\n", prog, a.pos[0],
-		        prog);
+			prog);
 		return 1;
 	}
 	if (a.n_pos - 1 != cmds[i].n_pos) {
 		fprintf(stderr, "%s: %s takes %d argument%s. Try '%s --help'.\n", prog,
-		        cmds[i].name, cmds[i].n_pos, cmds[i].n_pos == 1 ? "" : "s", prog);
+			cmds[i].name, cmds[i].n_pos, cmds[i].n_pos == 1 ? "" : "s", prog);
 		return 1;
 	}
 	if (a.cmd && !cmds[i].kind) {
@@ -608,8 +608,8 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		const char *path = a.socket ? a.socket : getenv("SVMD_SOCKET");
 		fprintf(stderr, "%s: cannot talk to svmd at %s: %s\n", prog,
-		        path && *path ? path : SVM_DEFAULT_SOCKET,
-		        r == -ENOENT ? "no such socket (is svmd running?)" : svm_strerror(r));
+			path && *path ? path : SVM_DEFAULT_SOCKET,
+			r == -ENOENT ? "no such socket (is svmd running?)" : svm_strerror(r));
 		return 1;
 	}
 	if (cmds[i].kind)

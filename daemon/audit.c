@@ -20,10 +20,10 @@ static const struct {
 	const char *message_id;
 	int priority;
 } events[_AUDIT_EVENT_MAX] = {
-        [AUDIT_GRANT] = {"grant", "4cd1d4d4891e41ad98ef60f8b1c643d8", LOG_INFO},
-        [AUDIT_DENY] = {"deny", "a8f0a104128347bb8d002e1127dea1eb", LOG_NOTICE},
-        [AUDIT_FAIL] = {"fail", "16b6a755e559466fa4b4a6a88139053c", LOG_WARNING},
-        [AUDIT_RELEASE] = {"release", "a8730116b6e849dfa6234d3a985b9870", LOG_INFO},
+	[AUDIT_GRANT] = {"grant", "4cd1d4d4891e41ad98ef60f8b1c643d8", LOG_INFO},
+	[AUDIT_DENY] = {"deny", "a8f0a104128347bb8d002e1127dea1eb", LOG_NOTICE},
+	[AUDIT_FAIL] = {"fail", "16b6a755e559466fa4b4a6a88139053c", LOG_WARNING},
+	[AUDIT_RELEASE] = {"release", "a8730116b6e849dfa6234d3a985b9870", LOG_INFO},
 };
 
 static enum audit_sink sink = AUDIT_SINK_AUTO;
@@ -42,7 +42,7 @@ static bool use_journal(void)
 {
 	if (sink == AUDIT_SINK_AUTO)
 		sink = access("/run/systemd/journal/socket", F_OK) == 0 ? AUDIT_SINK_JOURNAL
-		                                                        : AUDIT_SINK_STDERR;
+									: AUDIT_SINK_STDERR;
 	return sink == AUDIT_SINK_JOURNAL;
 }
 
@@ -73,7 +73,7 @@ static void log_stderr(const struct audit_record *r, const char *rule)
 	if (!f)
 		return;
 	fprintf(f, "svmd-audit: EVENT=%s UID=%u GID=%u PID=%d OP=", events[r->event].name,
-	        (unsigned)r->uid, (unsigned)r->gid, (int)r->pid);
+		(unsigned)r->uid, (unsigned)r->gid, (int)r->pid);
 	put_value(f, r->op);
 	if (r->device)
 		fprintf(f, " DEVICE=%s", r->device);
@@ -109,17 +109,17 @@ void audit_log(const struct audit_record *r)
 
 	if (use_journal()) {
 		int k = sd_journal_send(
-		        "MESSAGE=%s %s uid=%u device=%s pasid=%" PRIu32 " rule=%s%s%s",
-		        events[r->event].name, r->op, (unsigned)r->uid, r->device ? r->device : "-",
-		        r->pasid, rule, r->reason ? ": " : "", r->reason ? r->reason : "",
-		        "MESSAGE_ID=%s", events[r->event].message_id, "PRIORITY=%d",
-		        events[r->event].priority, "SYSLOG_IDENTIFIER=svmd", "SVMD_EVENT=%s",
-		        events[r->event].name, "SVMD_UID=%u", (unsigned)r->uid, "SVMD_GID=%u",
-		        (unsigned)r->gid, "SVMD_PID=%d", (int)r->pid, "SVMD_OP=%s", r->op,
-		        "SVMD_DEVICE=%s", r->device ? r->device : "", "SVMD_PASID=%" PRIu32,
-		        r->pasid, "SVMD_BINDING=%" PRIu64, r->binding, "SVMD_RULE=%s", rule,
-		        "SVMD_RESULT=%s", r->error ? "error" : "ok", "SVMD_ERRNO=%d", r->error,
-		        "SVMD_REASON=%s", r->reason ? r->reason : "", NULL);
+			"MESSAGE=%s %s uid=%u device=%s pasid=%" PRIu32 " rule=%s%s%s",
+			events[r->event].name, r->op, (unsigned)r->uid, r->device ? r->device : "-",
+			r->pasid, rule, r->reason ? ": " : "", r->reason ? r->reason : "",
+			"MESSAGE_ID=%s", events[r->event].message_id, "PRIORITY=%d",
+			events[r->event].priority, "SYSLOG_IDENTIFIER=svmd", "SVMD_EVENT=%s",
+			events[r->event].name, "SVMD_UID=%u", (unsigned)r->uid, "SVMD_GID=%u",
+			(unsigned)r->gid, "SVMD_PID=%d", (int)r->pid, "SVMD_OP=%s", r->op,
+			"SVMD_DEVICE=%s", r->device ? r->device : "", "SVMD_PASID=%" PRIu32,
+			r->pasid, "SVMD_BINDING=%" PRIu64, r->binding, "SVMD_RULE=%s", rule,
+			"SVMD_RESULT=%s", r->error ? "error" : "ok", "SVMD_ERRNO=%d", r->error,
+			"SVMD_REASON=%s", r->reason ? r->reason : "", NULL);
 		if (k >= 0)
 			return;
 		/* The journal went away: fall back rather than lose the record. */

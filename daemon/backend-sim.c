@@ -18,18 +18,18 @@
 #include "sim-kernel.h"
 
 const char sim_default_topology[] =
-        "# The built-in simulated machine: one device of each situation a client meets.\n"
-        "device 0000:3b:00.0 group=12 pasid-bits=20 model=vtd kinds=task,pgtable,pasid-table "
-        "pci-id=8086:0b25\n"
-        "device 0000:3c:00.0 group=13 pasid-bits=16 model=smmu kinds=task,pasid-table "
-        "pci-id=19e5:a250\n"
-        "# Two functions sharing IOMMU group 20: the kernel refuses SVM binds on either.\n"
-        "device 0000:5e:00.0 group=20 pasid-bits=20 model=vtd kinds=task,pgtable,pasid-table "
-        "pci-id=8086:4940\n"
-        "device 0000:5e:00.1 group=20 pasid-bits=20 model=vtd kinds=task,pgtable,pasid-table "
-        "pci-id=8086:4941\n"
-        "# No PASID capability at all.\n"
-        "device 0000:af:00.0 group=30 pasid-bits=0 model=vtd kinds=none pci-id=15b3:101d\n";
+	"# The built-in simulated machine: one device of each situation a client meets.\n"
+	"device 0000:3b:00.0 group=12 pasid-bits=20 model=vtd kinds=task,pgtable,pasid-table "
+	"pci-id=8086:0b25\n"
+	"device 0000:3c:00.0 group=13 pasid-bits=16 model=smmu kinds=task,pasid-table "
+	"pci-id=19e5:a250\n"
+	"# Two functions sharing IOMMU group 20: the kernel refuses SVM binds on either.\n"
+	"device 0000:5e:00.0 group=20 pasid-bits=20 model=vtd kinds=task,pgtable,pasid-table "
+	"pci-id=8086:4940\n"
+	"device 0000:5e:00.1 group=20 pasid-bits=20 model=vtd kinds=task,pgtable,pasid-table "
+	"pci-id=8086:4941\n"
+	"# No PASID capability at all.\n"
+	"device 0000:af:00.0 group=30 pasid-bits=0 model=vtd kinds=none pci-id=15b3:101d\n";
 
 struct sim_backend {
 	struct backend base;
@@ -37,7 +37,7 @@ struct sim_backend {
 };
 
 static _printf_(5, 6) int perr(char *err, size_t errlen, unsigned line, const char *at,
-                               const char *fmt, ...)
+			       const char *fmt, ...)
 {
 	char msg[200];
 	va_list ap;
@@ -105,20 +105,20 @@ static int parse_device(char *line, unsigned lineno, struct device *d, char *err
 		} else if (strcmp(tok, "pasid-bits") == 0) {
 			if (parse_uint(val, 20, &v) < 0)
 				return perr(err, errlen, lineno, val,
-				            "invalid pasid-bits '%s' (0-20)", val);
+					    "invalid pasid-bits '%s' (0-20)", val);
 			d->pasid_bits = (uint8_t)v;
 			have_bits = true;
 		} else if (strcmp(tok, "model") == 0) {
 			int m = svmd_model_from_name(val);
 			if (m < 0)
 				return perr(err, errlen, lineno, val,
-				            "invalid model '%s' (vtd, smmu or none)", val);
+					    "invalid model '%s' (vtd, smmu or none)", val);
 			d->model = (uint8_t)m;
 			have_model = true;
 		} else if (strcmp(tok, "kinds") == 0) {
 			if (parse_kinds(val, &d->kinds) < 0)
 				return perr(err, errlen, lineno, val,
-				            "invalid kinds (task, pgtable, pasid-table or none)");
+					    "invalid kinds (task, pgtable, pasid-table or none)");
 			have_kinds = true;
 		} else if (strcmp(tok, "pci-id") == 0) {
 			unsigned vid, did;
@@ -136,10 +136,10 @@ static int parse_device(char *line, unsigned lineno, struct device *d, char *err
 	}
 	if (!have_group || !have_bits || !have_model || !have_kinds)
 		return perr(err, errlen, lineno, NULL,
-		            "%s needs group=, pasid-bits=, model= and kinds=", d->name);
+			    "%s needs group=, pasid-bits=, model= and kinds=", d->name);
 	if (d->kinds && d->pasid_bits == 0 && (d->kinds & ~SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE)))
 		return perr(err, errlen, lineno, NULL, "%s: PASID binds need pasid-bits > 0",
-		            d->name);
+			    d->name);
 	return 0;
 }
 
@@ -180,7 +180,7 @@ int sim_topology_parse(const char *text, struct device **ret, char *err, size_t 
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(devs[i].name, devs[n].name) == 0)
 				return perr(err, errlen, lineno, s, "%s listed twice",
-				            devs[n].name);
+					    devs[n].name);
 		devs[n].index = (unsigned)n;
 		n++;
 	}
@@ -198,12 +198,12 @@ int sim_topology_parse(const char *text, struct device **ret, char *err, size_t 
 }
 
 static int sim_svm_ioctl(struct backend *b, const struct device *dev, unsigned long request,
-                         struct seed_arg *arg, char *why, size_t whylen)
+			 struct seed_arg *arg, char *why, size_t whylen)
 {
 	struct sim_backend *s = (struct sim_backend *)b;
 
 	return sim_kernel_ioctl(s->kernel, dev->iommu_group, request, arg, sizeof(*arg), why,
-	                        whylen);
+				whylen);
 }
 
 static void sim_free(struct backend *b)
@@ -216,9 +216,9 @@ static void sim_free(struct backend *b)
 }
 
 static const struct backend_ops sim_ops = {
-        .name = "sim",
-        .svm_ioctl = sim_svm_ioctl,
-        .free = sim_free,
+	.name = "sim",
+	.svm_ioctl = sim_svm_ioctl,
+	.free = sim_free,
 };
 
 static int read_file(const char *path, char **ret, char *err, size_t errlen)
@@ -272,7 +272,7 @@ int backend_sim_new(const char *topology_path, struct backend **ret, char *err, 
 	n = sim_topology_parse(text ? text : sim_default_topology, &devs, msg, sizeof(msg));
 	if (n < 0) {
 		snprintf(err, errlen, "%s: %s", topology_path ? topology_path : "built-in topology",
-		         n == -ENOMEM ? "out of memory" : msg);
+			 n == -ENOMEM ? "out of memory" : msg);
 		return n;
 	}
 	s = calloc(1, sizeof(*s));

@@ -19,7 +19,7 @@ struct backend_ops {
 	 * group; arg is updated as the kernel writes back. Returns 0 or a negative errno with a
 	 * one-line reason in why. */
 	int (*svm_ioctl)(struct backend *b, const struct device *dev, unsigned long request,
-	                 struct seed_arg *arg, char *why, size_t whylen);
+			 struct seed_arg *arg, char *why, size_t whylen);
 	void (*free)(struct backend *b);
 };
 

@@ -27,22 +27,22 @@
 #define CLIENT_BATCH 16
 
 typedef int (*handler_fn)(struct client *c, const struct svmd_hdr *h, const void *payload, int *fds,
-                          size_t n_fds);
+			  size_t n_fds);
 
 static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                        size_t n_fds);
+			size_t n_fds);
 static int handle_devices(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                          size_t n_fds);
+			  size_t n_fds);
 static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                       size_t n_fds);
+		       size_t n_fds);
 static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                       size_t n_fds);
+		       size_t n_fds);
 static int handle_unbind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                         size_t n_fds);
+			 size_t n_fds);
 static int handle_lease(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                        size_t n_fds);
+			size_t n_fds);
 static int handle_explain(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                          size_t n_fds);
+			  size_t n_fds);
 
 #define NEW   (1u << CLIENT_NEW)
 #define READY (1u << CLIENT_READY)
@@ -52,15 +52,15 @@ static const struct {
 	unsigned states;
 	handler_fn handle;
 } requests[_SVMD_OP_MAX] = {
-        [SVMD_OP_HELLO] = {NEW, handle_hello},
-        [SVMD_OP_DEVICES] = {READY, handle_devices},
-        [SVMD_OP_LIST] = {READY, handle_list},
-        [SVMD_OP_BIND_TASK] = {READY, handle_bind},
-        [SVMD_OP_BIND_PGTABLE] = {READY, handle_bind},
-        [SVMD_OP_BIND_PASID_TABLE] = {READY, handle_bind},
-        [SVMD_OP_UNBIND] = {READY, handle_unbind},
-        [SVMD_OP_LEASE] = {READY, handle_lease},
-        [SVMD_OP_EXPLAIN] = {READY, handle_explain},
+	[SVMD_OP_HELLO] = {NEW, handle_hello},
+	[SVMD_OP_DEVICES] = {READY, handle_devices},
+	[SVMD_OP_LIST] = {READY, handle_list},
+	[SVMD_OP_BIND_TASK] = {READY, handle_bind},
+	[SVMD_OP_BIND_PGTABLE] = {READY, handle_bind},
+	[SVMD_OP_BIND_PASID_TABLE] = {READY, handle_bind},
+	[SVMD_OP_UNBIND] = {READY, handle_unbind},
+	[SVMD_OP_LEASE] = {READY, handle_lease},
+	[SVMD_OP_EXPLAIN] = {READY, handle_explain},
 };
 
 /* Single-threaded daemon: one record in flight at a time, so one pair of buffers serves all. */
@@ -72,7 +72,7 @@ static void on_event(evutil_socket_t fd, short what, void *userdata);
 /* Sends a reply record; on a full socket keeps it and stops reading until it is out.
  * Takes ownership of fd (closed once sent). Returns 0, or a negative errno: drop the client. */
 static int send_reply(struct client *c, const struct svmd_hdr *h, const void *payload, size_t len,
-                      int fd)
+		      int fd)
 {
 	_cleanup_close_ int owned = fd;
 	int n = svmd_frame(tx, (uint16_t)(h->opcode | SVMD_REPLY), h->seq, payload, len);
@@ -116,14 +116,14 @@ static int reply_result(struct client *c, const struct svmd_hdr *h, const struct
 }
 
 static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                        size_t n_fds)
+			size_t n_fds)
 {
 	const struct svmd_hello_req *req = p;
 	struct svmd_hello_rep rep = {
-	        .status = 0,
-	        .version = SVMD_VERSION,
-	        .record_max = SVMD_RECORD_MAX,
-	        .fds_max = SVMD_FDS_MAX,
+		.status = 0,
+		.version = SVMD_VERSION,
+		.record_max = SVMD_RECORD_MAX,
+		.fds_max = SVMD_FDS_MAX,
 	};
 
 	(void)fds;
@@ -137,7 +137,7 @@ static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *
 }
 
 static int handle_devices(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                          size_t n_fds)
+			  size_t n_fds)
 {
 	const struct svmd_devices_req *req = p;
 	const struct backend *b = core_backend(c->srv->core);
@@ -150,13 +150,13 @@ static int handle_devices(struct client *c, const struct svmd_hdr *h, const void
 	for (size_t i = req->start; i < b->n_devices && rep.n < SVMD_DEVICES_PER_PAGE; i++) {
 		const struct device *d = &b->devices[i];
 		e[rep.n] = (struct svmd_device_entry){
-		        .iommu_group = d->iommu_group,
-		        .group_devices = d->group_devices,
-		        .kinds = d->kinds,
-		        .vendor = d->vendor,
-		        .device = d->device_id,
-		        .pasid_bits = d->pasid_bits,
-		        .model = d->model,
+			.iommu_group = d->iommu_group,
+			.group_devices = d->group_devices,
+			.kinds = d->kinds,
+			.vendor = d->vendor,
+			.device = d->device_id,
+			.pasid_bits = d->pasid_bits,
+			.model = d->model,
 		};
 		memcpy(e[rep.n].name, d->name, sizeof(d->name));
 		rep.n++;
@@ -166,7 +166,7 @@ static int handle_devices(struct client *c, const struct svmd_hdr *h, const void
 }
 
 static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                       size_t n_fds)
+		       size_t n_fds)
 {
 	const struct svmd_list_req *req = p;
 	struct registry *reg = core_registry(c->srv->core);
@@ -185,14 +185,14 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 			break;
 		}
 		e[rep.n] = (struct svmd_binding_entry){
-		        .id = b->id,
-		        .kind = b->args.kind,
-		        .pasid = b->args.pasid,
-		        .owner_uid = b->user->uid,
-		        .owner_pid = b->owner_pid,
-		        .target_pid = b->args.kind == SVMD_KIND_TASK ? b->args.task.pid : 0,
-		        .flags = b->leased ? SVMD_BINDING_LEASED : 0,
-		        .created_usec = b->created_usec,
+			.id = b->id,
+			.kind = b->args.kind,
+			.pasid = b->args.pasid,
+			.owner_uid = b->user->uid,
+			.owner_pid = b->owner_pid,
+			.target_pid = b->args.kind == SVMD_KIND_TASK ? b->args.task.pid : 0,
+			.flags = b->leased ? SVMD_BINDING_LEASED : 0,
+			.created_usec = b->created_usec,
 		};
 		memcpy(e[rep.n].device, b->device->name, sizeof(b->device->name));
 		rep.n++;
@@ -202,7 +202,7 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 }
 
 static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                       size_t n_fds)
+		       size_t n_fds)
 {
 	struct bind_request req = {.target_pidfd = -1};
 	struct svmd_bind_rep rep = {0};
@@ -254,7 +254,7 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 }
 
 static int handle_unbind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                         size_t n_fds)
+			 size_t n_fds)
 {
 	const struct svmd_id_req *req = p;
 	struct op_result res;
@@ -266,7 +266,7 @@ static int handle_unbind(struct client *c, const struct svmd_hdr *h, const void 
 }
 
 static int handle_lease(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                        size_t n_fds)
+			size_t n_fds)
 {
 	const struct svmd_id_req *req = p;
 	struct svmd_status_rep rep = {0};
@@ -281,13 +281,13 @@ static int handle_lease(struct client *c, const struct svmd_hdr *h, const void *
 }
 
 static int handle_explain(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
-                          size_t n_fds)
+			  size_t n_fds)
 {
 	static const enum policy_op ops[_SVMD_EXPLAIN_OP_MAX] = {
-	        [SVMD_EXPLAIN_BIND_TASK] = POLICY_OP_BIND_TASK,
-	        [SVMD_EXPLAIN_BIND_PGTABLE] = POLICY_OP_BIND_PGTABLE,
-	        [SVMD_EXPLAIN_BIND_PASID_TABLE] = POLICY_OP_BIND_PASID_TABLE,
-	        [SVMD_EXPLAIN_OPEN_DEVICE] = POLICY_OP_OPEN_DEVICE,
+		[SVMD_EXPLAIN_BIND_TASK] = POLICY_OP_BIND_TASK,
+		[SVMD_EXPLAIN_BIND_PGTABLE] = POLICY_OP_BIND_PGTABLE,
+		[SVMD_EXPLAIN_BIND_PASID_TABLE] = POLICY_OP_BIND_PASID_TABLE,
+		[SVMD_EXPLAIN_OPEN_DEVICE] = POLICY_OP_OPEN_DEVICE,
 	};
 	const struct svmd_explain_req *req = p;
 	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
@@ -300,15 +300,15 @@ static int handle_explain(struct client *c, const struct svmd_hdr *h, const void
 	(void)n_fds;
 	memcpy(device, req->device, sizeof(device));
 	struct explain_request x = {
-	        .op = ops[req->op],
-	        .device = device,
-	        .pasid = req->flags & SVMD_EXPLAIN_PASID ? req->pasid : 0,
-	        .has_uid = req->flags & SVMD_EXPLAIN_UID,
-	        .uid = req->uid,
+		.op = ops[req->op],
+		.device = device,
+		.pasid = req->flags & SVMD_EXPLAIN_PASID ? req->pasid : 0,
+		.has_uid = req->flags & SVMD_EXPLAIN_UID,
+		.uid = req->uid,
 	};
 	char *text = (char *)buf + sizeof(rep);
 	if (ops_explain(c->srv->core, &c->caller, &x, text, sizeof(buf) - sizeof(rep), &verdict,
-	                &res) < 0)
+			&res) < 0)
 		return reply_result(c, h, &res);
 	rep.verdict = verdict == POLICY_ALLOW ? SVMD_VERDICT_ALLOW : SVMD_VERDICT_DENY;
 	memcpy(buf, &rep, sizeof(rep));
@@ -342,17 +342,17 @@ static void drop(struct client *c, int err)
 {
 	if (err == 0)
 		log_debug("Client pid %d (uid %u) disconnected.", c->caller.pid,
-		          (unsigned)c->caller.uid);
+			  (unsigned)c->caller.uid);
 	else
 		log_info("Dropping client pid %d (uid %u): %s.", c->caller.pid,
-		         (unsigned)c->caller.uid, strerror(-err));
+			 (unsigned)c->caller.uid, strerror(-err));
 	client_free(c);
 }
 
 static void on_writable(struct client *c)
 {
 	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
-	                  MSG_DONTWAIT);
+			  MSG_DONTWAIT);
 
 	if (r == -EAGAIN)
 		return;
@@ -406,7 +406,7 @@ int client_new(struct server *srv, int fd, struct caller *caller)
 	if (!c)
 		return -ENOMEM;
 	c->session = registry_session_new(core_registry(srv->core), caller->uid, caller->gid,
-	                                  caller->pid);
+					  caller->pid);
 	c->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_event, c);
 	if (!c->session || !c->ev || event_add(c->ev, NULL) < 0) {
 		if (c->ev)

@@ -19,7 +19,7 @@ int log_get_level(void);
 /* Logs "svmd: message" at level; errnum > 0 makes %m print strerror(errnum). Returns -errnum so
  * callers can `return log_error_errno(r, ...)`. Never changes errno. */
 int log_internal(int level, int errnum, const char *file, int line, const char *fmt, ...)
-        _printf_(5, 6);
+	_printf_(5, 6);
 
 #define log_full_errno(level, e, ...) log_internal((level), abs(e), __FILE__, __LINE__, __VA_ARGS__)
 #define log_debug(...)                log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)

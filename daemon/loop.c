@@ -37,7 +37,7 @@ static void on_hup(evutil_socket_t sig, short what, void *userdata)
 		l->reload(l->reload_userdata);
 	else
 		log_notice(
-		        "SIGHUP: this svmd does not reload policy; restart it to apply changes.");
+			"SIGHUP: this svmd does not reload policy; restart it to apply changes.");
 }
 
 struct loop *loop_new(void)

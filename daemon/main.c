@@ -75,16 +75,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_HELP,
 	};
 	static const struct option longopts[] = {
-	        {"backend", required_argument, NULL, OPT_BACKEND},
-	        {"sim-topology", required_argument, NULL, OPT_SIM_TOPOLOGY},
-	        {"socket", required_argument, NULL, OPT_SOCKET},
-	        {"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
-	        {"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
-	        {"audit", required_argument, NULL, OPT_AUDIT},
-	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	        {"version", no_argument, NULL, OPT_VERSION},
-	        {"help", no_argument, NULL, OPT_HELP},
-	        {},
+		{"backend", required_argument, NULL, OPT_BACKEND},
+		{"sim-topology", required_argument, NULL, OPT_SIM_TOPOLOGY},
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
+		{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
+		{"audit", required_argument, NULL, OPT_AUDIT},
+		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"help", no_argument, NULL, OPT_HELP},
+		{},
 	};
 	int c, level;
 
@@ -102,7 +102,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_POLICY_DIR:
 			if (o->n_policy_dirs >= POLICY_DIRS_MAX) {
 				fprintf(stderr, "svmd: at most %d --policy-dir options\n",
-				        POLICY_DIRS_MAX);
+					POLICY_DIRS_MAX);
 				return -EINVAL;
 			}
 			o->policy_dirs[o->n_policy_dirs++] = optarg;
@@ -119,8 +119,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 				o->audit = AUDIT_SINK_STDERR;
 			else {
 				fprintf(stderr,
-				        "svmd: --audit takes auto, journal or stderr, not '%s'\n",
-				        optarg);
+					"svmd: --audit takes auto, journal or stderr, not '%s'\n",
+					optarg);
 				return -EINVAL;
 			}
 			break;
@@ -128,9 +128,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			level = log_level_from_string(optarg);
 			if (level < 0) {
 				fprintf(stderr,
-				        "svmd: unknown log level '%s' (err, warning, notice, info, "
-				        "debug)\n",
-				        optarg);
+					"svmd: unknown log level '%s' (err, warning, notice, info, "
+					"debug)\n",
+					optarg);
 				return -EINVAL;
 			}
 			log_set_level(level);
@@ -149,7 +149,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "svmd: unexpected argument '%s'. Try 'svmd --help'.\n",
-		        argv[optind]);
+			argv[optind]);
 		return -EINVAL;
 	}
 	return 1;
@@ -162,10 +162,10 @@ static int report_policy(const struct policy *p, bool verbose)
 		fprintf(stderr, "%s\n", p->diags[i]);
 	if (verbose || p->n_errors)
 		fprintf(stderr,
-		        "svmd: policy: %zu rule%s from %zu file%s, %zu error%s, %zu warning%s\n",
-		        p->n_rules, p->n_rules == 1 ? "" : "s", p->n_files,
-		        p->n_files == 1 ? "" : "s", p->n_errors, p->n_errors == 1 ? "" : "s",
-		        p->n_warnings, p->n_warnings == 1 ? "" : "s");
+			"svmd: policy: %zu rule%s from %zu file%s, %zu error%s, %zu warning%s\n",
+			p->n_rules, p->n_rules == 1 ? "" : "s", p->n_files,
+			p->n_files == 1 ? "" : "s", p->n_errors, p->n_errors == 1 ? "" : "s",
+			p->n_warnings, p->n_warnings == 1 ? "" : "s");
 	return p->n_errors ? -EINVAL : 0;
 }
 
@@ -189,11 +189,11 @@ static int get_socket(const char *path, bool *ret_own)
 		return log_error_errno(n, "LISTEN_FDS: %m");
 	if (n > 1)
 		return log_error_errno(EINVAL, "systemd passed %d sockets; svmd takes exactly one.",
-		                       n);
+				       n);
 	if (n == 1) {
 		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
 			return log_error_errno(EINVAL, "The socket from systemd is not a listening "
-			                               "AF_UNIX SOCK_SEQPACKET socket.");
+						       "AF_UNIX SOCK_SEQPACKET socket.");
 		*ret_own = false;
 		return SD_LISTEN_FDS_START;
 	}
@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 	}
 	if (report_policy(policy, false) < 0) {
 		log_error("Refusing to start with a broken policy; check it with 'svmd "
-		          "--check-policy'.");
+			  "--check-policy'.");
 		policy_free(policy);
 		return 1;
 	}
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 		log_notice("The policy has no rules: every request will be denied.");
 
 	r = backend_new(&(struct backend_config){o.backend, o.sim_topology}, &backend, err,
-	                sizeof(err));
+			sizeof(err));
 	if (r < 0) {
 		log_error("Cannot start the %s backend: %s", o.backend ? o.backend : "sim", err);
 		policy_free(policy);
@@ -266,10 +266,10 @@ int main(int argc, char **argv)
 	}
 
 	log_info("svmd " SVMD_VERSION_STRING " serving on %s: %s backend, %zu device%s, %zu "
-	         "policy rule%s.",
-	         own ? o.socket : "the socket from systemd", backend->ops->name, backend->n_devices,
-	         backend->n_devices == 1 ? "" : "s", policy->n_rules,
-	         policy->n_rules == 1 ? "" : "s");
+		 "policy rule%s.",
+		 own ? o.socket : "the socket from systemd", backend->ops->name, backend->n_devices,
+		 backend->n_devices == 1 ? "" : "s", policy->n_rules,
+		 policy->n_rules == 1 ? "" : "s");
 	(void)sd_notify(false, "READY=1\nSTATUS=Serving.");
 	r = loop_run(loop);
 	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");

@@ -39,11 +39,11 @@ enum end_reason {
 };
 
 static const char *const end_reasons[] = {
-        [END_UNBIND] = "unbind",
-        [END_SESSION] = "session ended",
-        [END_LEASE] = "lease closed",
-        [END_PROCESS] = "bound process exited",
-        [END_SHUTDOWN] = "svmd shutting down",
+	[END_UNBIND] = "unbind",
+	[END_SESSION] = "session ended",
+	[END_LEASE] = "lease closed",
+	[END_PROCESS] = "bound process exited",
+	[END_SHUTDOWN] = "svmd shutting down",
 };
 
 /* What keeps a binding alive besides its session: the bound process, a lease. */
@@ -156,7 +156,7 @@ static struct watch *watch_get(struct core *c, struct binding *b)
 
 /* Ends b: kernel unbind, audit, forget. The one place a binding ends. */
 static void end_binding(struct core *c, struct binding *b, enum end_reason why,
-                        const struct caller *by)
+			const struct caller *by)
 {
 	struct seed_arg arg;
 	char kwhy[256] = "";
@@ -167,28 +167,28 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 	b->watch = NULL;
 	seed_encode(&arg, &b->args);
 	r = c->backend->ops->svm_ioctl(c->backend, b->device, SEED_VFIO_IOMMU_SVM_UNBIND, &arg,
-	                               kwhy, sizeof(kwhy));
+				       kwhy, sizeof(kwhy));
 	if (r < 0)
 		/* Nothing more we can do than say so: the record goes either way. */
 		log_error_errno(r, "Kernel refused to unbind binding %" PRIu64 " (%s PASID %u): %s",
-		                b->id, b->device->name, b->args.pasid, kwhy[0] ? kwhy : "%m");
+				b->id, b->device->name, b->args.pasid, kwhy[0] ? kwhy : "%m");
 	if (why == END_UNBIND && by && by->uid != b->user->uid)
 		snprintf(reason, sizeof(reason), "unbind by uid %u", (unsigned)by->uid);
 	else
 		snprintf(reason, sizeof(reason), "%s", end_reasons[why]);
 	audit_log(&(struct audit_record){
-	        .event = AUDIT_RELEASE,
-	        .uid = b->user->uid,
-	        .gid = b->owner_gid,
-	        .pid = b->owner_pid,
-	        .op = kind_op(b->args.kind),
-	        .device = b->device->name,
-	        .pasid = b->args.pasid,
-	        .binding = b->id,
-	        .rule_file = b->rule ? ((const struct policy_rule *)b->rule)->file : NULL,
-	        .rule_line = b->rule ? ((const struct policy_rule *)b->rule)->line : 0,
-	        .error = r < 0 ? -r : 0,
-	        .reason = reason,
+		.event = AUDIT_RELEASE,
+		.uid = b->user->uid,
+		.gid = b->owner_gid,
+		.pid = b->owner_pid,
+		.op = kind_op(b->args.kind),
+		.device = b->device->name,
+		.pasid = b->args.pasid,
+		.binding = b->id,
+		.rule_file = b->rule ? ((const struct policy_rule *)b->rule)->file : NULL,
+		.rule_line = b->rule ? ((const struct policy_rule *)b->rule)->line : 0,
+		.error = r < 0 ? -r : 0,
+		.reason = reason,
 	});
 	registry_remove(c->registry, b);
 }
@@ -233,22 +233,22 @@ static void on_lease_readable(evutil_socket_t fd, short what, void *userdata)
 }
 
 static void audit_request(enum audit_event ev, const struct caller *who, uint32_t kind,
-                          const char *device, uint32_t pasid, const struct policy_rule *rule,
-                          uint64_t id, int error, const char *reason)
+			  const char *device, uint32_t pasid, const struct policy_rule *rule,
+			  uint64_t id, int error, const char *reason)
 {
 	audit_log(&(struct audit_record){
-	        .event = ev,
-	        .uid = who->uid,
-	        .gid = who->gid,
-	        .pid = who->pid,
-	        .op = kind_op(kind),
-	        .device = device,
-	        .pasid = pasid,
-	        .binding = id,
-	        .rule_file = rule ? rule->file : NULL,
-	        .rule_line = rule ? rule->line : 0,
-	        .error = error < 0 ? -error : error,
-	        .reason = reason,
+		.event = ev,
+		.uid = who->uid,
+		.gid = who->gid,
+		.pid = who->pid,
+		.op = kind_op(kind),
+		.device = device,
+		.pasid = pasid,
+		.binding = id,
+		.rule_file = rule ? rule->file : NULL,
+		.rule_line = rule ? rule->line : 0,
+		.error = error < 0 ? -error : error,
+		.reason = reason,
 	});
 }
 
@@ -259,7 +259,7 @@ static struct seed_limits device_limits(const struct device *d)
 
 /* Works out which process a task bind targets; fills args->task.pid and *ret_pidfd (owned). */
 static int identify_target(const struct caller *who, struct bind_request *req, int *ret_pidfd,
-                           bool *ret_other, struct op_result *res)
+			   bool *ret_other, struct op_result *res)
 {
 	_cleanup_close_ int fd = TAKE_FD(req->target_pidfd);
 	char why[160];
@@ -292,7 +292,7 @@ static int identify_target(const struct caller *who, struct bind_request *req, i
 }
 
 int ops_bind(struct core *c, struct session *s, const struct caller *who, struct bind_request *req,
-             struct op_result *res, struct binding **ret)
+	     struct op_result *res, struct binding **ret)
 {
 	struct bind_args *a = &req->args;
 	_cleanup_close_ int pidfd = -1;
@@ -313,20 +313,20 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	if (!dev) {
 		safe_close(TAKE_FD(req->target_pidfd));
 		return result(res, -ENODEV,
-		              "no device %s is managed by svmd (see 'svmctl devices')",
-		              req->device);
+			      "no device %s is managed by svmd (see 'svmctl devices')",
+			      req->device);
 	}
 	if (!(dev->kinds & SVMD_KIND_BIT(a->kind))) {
 		safe_close(TAKE_FD(req->target_pidfd));
 		return result(res, -EOPNOTSUPP, "%s does not support %s binds", dev->name,
-		              svmd_kind_name(a->kind));
+			      svmd_kind_name(a->kind));
 	}
 	/* 2. Identify: for a task bind, the process, pinned by a pidfd. */
 	if (a->kind == SVMD_KIND_TASK) {
 		r = identify_target(who, req, &pidfd, &other, res);
 		if (r < 0) {
 			audit_request(AUDIT_FAIL, who, a->kind, dev->name, a->pasid, NULL, 0, r,
-			              res->reason);
+				      res->reason);
 			return r;
 		}
 	} else {
@@ -340,16 +340,16 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 
 	/* 3. Authorise. */
 	struct policy_subject subj = {
-	        .uid = who->uid,
-	        .gid = who->gid,
-	        .groups = who->groups,
-	        .n_groups = who->n_groups,
+		.uid = who->uid,
+		.gid = who->gid,
+		.groups = who->groups,
+		.n_groups = who->n_groups,
 	};
 	struct policy_request preq = {
-	        .op = kind_policy_op(a->kind),
-	        .device = dev->name,
-	        .pasid = a->pasid,
-	        .other_target = other,
+		.op = kind_policy_op(a->kind),
+		.device = dev->name,
+		.pasid = a->pasid,
+		.other_target = other,
 	};
 	policy_decide(c->policy, &subj, &preq, &d);
 	if (d.verdict != POLICY_ALLOW) {
@@ -359,7 +359,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		else
 			result(res, -EACCES, "no rule matched (default deny)");
 		audit_request(AUDIT_DENY, who, a->kind, dev->name, a->pasid, d.rule, 0, -EACCES,
-		              res->reason);
+			      res->reason);
 		return res->status;
 	}
 	if (d.rule->max_key && registry_count_rule(c->registry, who->uid, d.rule) >= d.rule->max) {
@@ -367,14 +367,14 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		       (unsigned)who->uid, d.rule->max, d.rule->max == 1 ? "" : "s", d.rule->text,
 		       d.rule->file, d.rule->line);
 		audit_request(AUDIT_DENY, who, a->kind, dev->name, a->pasid, d.rule, 0, -EDQUOT,
-		              res->reason);
+			      res->reason);
 		return res->status;
 	}
 	if (registry_count_user(c->registry, who->uid) >= OPS_USER_BINDINGS_MAX) {
 		result(res, -EDQUOT, "uid %u holds the most bindings svmd allows one user (%u)",
 		       (unsigned)who->uid, OPS_USER_BINDINGS_MAX);
 		audit_request(AUDIT_DENY, who, a->kind, dev->name, a->pasid, d.rule, 0, -EDQUOT,
-		              res->reason);
+			      res->reason);
 		return res->status;
 	}
 
@@ -390,7 +390,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 				result(res, -EBUSY, "a PASID table is already bound on %s%s",
 				       dev->name, b->user->uid == who->uid ? " (by you)" : "");
 			audit_request(AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0,
-			              -EBUSY, res->reason);
+				      -EBUSY, res->reason);
 			return res->status;
 		}
 	}
@@ -399,11 +399,11 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	seed_encode(&arg, a);
 	why[0] = 0;
 	r = c->backend->ops->svm_ioctl(c->backend, dev, SEED_VFIO_IOMMU_SVM_BIND, &arg, why,
-	                               sizeof(why));
+				       sizeof(why));
 	if (r < 0) {
 		result(res, r, "kernel refused: %s", why[0] ? why : strerror(-r));
 		audit_request(AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0, r,
-		              res->reason);
+			      res->reason);
 		return r;
 	}
 	if (a->kind == SVMD_KIND_TASK) {
@@ -418,7 +418,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	if (a->kind == SVMD_KIND_TASK && !pidfd_alive(pidfd))
 		r = result(res, -ESRCH, "the process to bind exited during the bind");
 	else if (a->kind != SVMD_KIND_PASID_TABLE &&
-	         registry_find_pasid(c->registry, dev, a->pasid))
+		 registry_find_pasid(c->registry, dev, a->pasid))
 		r = result(res, -EBUSY, "PASID %u on %s is already bound", a->pasid, dev->name);
 	b = r < 0 ? NULL : registry_add(c->registry, s, d.rule, dev, a);
 	if (!b && r == 0)
@@ -427,7 +427,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		struct watch *w = watch_get(c, b);
 		if (w)
 			w->process =
-			        event_new(c->base, pidfd, EV_READ | EV_PERSIST, on_process_exit, w);
+				event_new(c->base, pidfd, EV_READ | EV_PERSIST, on_process_exit, w);
 		if (!w || !w->process || event_add(w->process, NULL) < 0) {
 			if (w && w->process) {
 				event_free(w->process);
@@ -445,9 +445,9 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	if (!b) {
 		seed_encode(&arg, a);
 		c->backend->ops->svm_ioctl(c->backend, dev, SEED_VFIO_IOMMU_SVM_UNBIND, &arg, NULL,
-		                           0);
+					   0);
 		audit_request(AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0, r,
-		              res->reason);
+			      res->reason);
 		return r;
 	}
 
@@ -476,7 +476,7 @@ int ops_unbind(struct core *c, const struct caller *who, uint64_t id, struct op_
 }
 
 int ops_lease(struct core *c, const struct caller *who, uint64_t id, int *ret_fd,
-              struct op_result *res)
+	      struct op_result *res)
 {
 	struct binding *b = registry_find(c->registry, id);
 	struct watch *w;
@@ -528,7 +528,7 @@ static void explain_step(const struct policy_rule *rule, const char *why, void *
 		fprintf(x->f, "    does not match: %s\n", why);
 	else
 		fprintf(x->f, "    matches: %s\n",
-		        rule->verdict == POLICY_ALLOW ? "allow" : "deny");
+			rule->verdict == POLICY_ALLOW ? "allow" : "deny");
 }
 
 /* The groups an arbitrary uid would have, for explaining on its behalf (root only). */
@@ -564,14 +564,14 @@ static int subject_for_uid(uid_t uid, struct policy_subject *s, gid_t **ret_grou
 }
 
 int ops_explain(struct core *c, const struct caller *who, const struct explain_request *req,
-                char *text, size_t size, enum policy_verdict *ret_verdict, struct op_result *res)
+		char *text, size_t size, enum policy_verdict *ret_verdict, struct op_result *res)
 {
 	_cleanup_free_ gid_t *groups = NULL;
 	struct policy_subject subj = {
-	        .uid = who->uid,
-	        .gid = who->gid,
-	        .groups = who->groups,
-	        .n_groups = who->n_groups,
+		.uid = who->uid,
+		.gid = who->gid,
+		.groups = who->groups,
+		.n_groups = who->n_groups,
 	};
 	struct policy_decision d;
 	const struct device *dev;
@@ -596,14 +596,14 @@ int ops_explain(struct core *c, const struct caller *who, const struct explain_r
 	else
 		snprintf(pasid, sizeof(pasid), "auto");
 	fprintf(f, "%s on %s (PASID %s) for uid %u:\n", policy_op_name(req->op), dev->name, pasid,
-	        (unsigned)subj.uid);
+		(unsigned)subj.uid);
 
 	struct explain_ctx x = {.f = f};
 	struct policy_request preq = {.op = req->op, .device = dev->name, .pasid = req->pasid};
 	policy_explain(c->policy, &subj, &preq, &d, explain_step, &x);
 	if (d.rule)
 		fprintf(f, "verdict: %s by %s:%u\n", d.verdict == POLICY_ALLOW ? "allow" : "deny",
-		        d.rule->file, d.rule->line);
+			d.rule->file, d.rule->line);
 	else
 		fprintf(f, "verdict: deny (no rule matched: default deny)\n");
 	fclose(f);

@@ -71,7 +71,7 @@ const struct policy *core_policy(const struct core *c);
  * *ret (if given) is the binding.
  */
 int ops_bind(struct core *c, struct session *s, const struct caller *who, struct bind_request *req,
-             struct op_result *res, struct binding **ret);
+	     struct op_result *res, struct binding **ret);
 
 /* Ends binding id if the caller owns it (root: any). -ENOENT otherwise. */
 int ops_unbind(struct core *c, const struct caller *who, uint64_t id, struct op_result *res);
@@ -79,11 +79,11 @@ int ops_unbind(struct core *c, const struct caller *who, uint64_t id, struct op_
 /* Detaches binding id (the caller's) from its session and returns a lease fd: the binding now
  * lives as long as any copy of it. -ENOENT, -EALREADY (leased before), -EMFILE. */
 int ops_lease(struct core *c, const struct caller *who, uint64_t id, int *ret_fd,
-              struct op_result *res);
+	      struct op_result *res);
 
 /* Explains how policy decides req for the caller (root: for req->uid) into text. */
 int ops_explain(struct core *c, const struct caller *who, const struct explain_request *req,
-                char *text, size_t size, enum policy_verdict *ret_verdict, struct op_result *res);
+		char *text, size_t size, enum policy_verdict *ret_verdict, struct op_result *res);
 
 /* The session's owner went away: ends its bindings that are not leased, frees s. */
 void ops_session_end(struct core *c, struct session *s);

@@ -20,10 +20,10 @@
 #define POLICY_FILES_MAX 4096
 
 const char *const policy_default_dirs[] = {
-        "/etc/svmd/policy.d",
-        "/run/svmd/policy.d",
-        "/usr/lib/svmd/policy.d",
-        NULL,
+	"/etc/svmd/policy.d",
+	"/run/svmd/policy.d",
+	"/usr/lib/svmd/policy.d",
+	NULL,
 };
 
 struct entry {
@@ -134,7 +134,7 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 		if (!dir) {
 			if (errno != ENOENT)
 				r = policy_add_diag(p, true, "%s: cannot read directory: %s",
-				                    dirs[d], strerror(errno));
+						    dirs[d], strerror(errno));
 			continue;
 		}
 		while (r >= 0 && (de = readdir(dir))) {
@@ -147,7 +147,7 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 				continue;
 			if (n_files >= POLICY_FILES_MAX) {
 				r = policy_add_diag(p, true, "%s: more than %d policy files",
-				                    dirs[d], POLICY_FILES_MAX);
+						    dirs[d], POLICY_FILES_MAX);
 				break;
 			}
 			struct entry *grown = reallocarray(files, n_files + 1, sizeof(*files));
@@ -180,7 +180,7 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 		}
 		if (k < 0) {
 			r = policy_add_diag(p, true, "%s: cannot read: %s", files[i].path,
-			                    strerror(-k));
+					    strerror(-k));
 			if (r < 0)
 				goto out;
 			continue;

@@ -24,10 +24,10 @@
 #define MAX_LIMIT 1000000u
 
 static const char *const op_names[_POLICY_OP_MAX] = {
-        [POLICY_OP_BIND_TASK] = "bind-task",
-        [POLICY_OP_BIND_PGTABLE] = "bind-pgtable",
-        [POLICY_OP_BIND_PASID_TABLE] = "bind-pasid-table",
-        [POLICY_OP_OPEN_DEVICE] = "open-device",
+	[POLICY_OP_BIND_TASK] = "bind-task",
+	[POLICY_OP_BIND_PGTABLE] = "bind-pgtable",
+	[POLICY_OP_BIND_PASID_TABLE] = "bind-pasid-table",
+	[POLICY_OP_OPEN_DEVICE] = "open-device",
 };
 
 const char *policy_op_name(enum policy_op op)
@@ -145,7 +145,7 @@ static _printf_(3, 4) int lerr(struct line_ctx *c, const char *at, const char *f
 	if (r < 0)
 		return -ENOMEM;
 	r = policy_add_diag(c->p, true, "%s:%u:%u: error: %s", c->file, c->line,
-	                    (unsigned)(at - c->start) + 1, msg);
+			    (unsigned)(at - c->start) + 1, msg);
 	c->error = -EINVAL;
 	return r < 0 ? r : -EINVAL;
 }
@@ -162,7 +162,7 @@ static _printf_(3, 4) int lwarn(struct line_ctx *c, const char *at, const char *
 	if (r < 0)
 		return -ENOMEM;
 	return policy_add_diag(c->p, false, "%s:%u:%u: warning: %s", c->file, c->line,
-	                       (unsigned)(at - c->start) + 1, msg);
+			       (unsigned)(at - c->start) + 1, msg);
 }
 
 /* Parses a decimal number of at most max without sign or garbage. */
@@ -185,9 +185,9 @@ static int parse_u32(const char *s, size_t n, uint32_t max, uint32_t *ret)
 
 /* Calls item() for each comma-separated item of value[0..n). Empty items are errors. */
 static int for_each_item(struct line_ctx *c, const char *key, const char *value, size_t n,
-                         int (*item)(struct line_ctx *c, struct policy_rule *r, const char *s,
-                                     size_t n),
-                         struct policy_rule *r)
+			 int (*item)(struct line_ctx *c, struct policy_rule *r, const char *s,
+				     size_t n),
+			 struct policy_rule *r)
 {
 	const char *s = value, *end = value + n;
 
@@ -324,9 +324,9 @@ static int op_item(struct line_ctx *c, struct policy_rule *r, const char *s, siz
 	op = policy_op_from_name(name);
 	if (op < 0)
 		return lerr(c, s,
-		            "unknown operation '%s' (want *, bind-task, bind-pgtable, "
-		            "bind-pasid-table or open-device)",
-		            name);
+			    "unknown operation '%s' (want *, bind-task, bind-pgtable, "
+			    "bind-pasid-table or open-device)",
+			    name);
 	r->ops |= 1u << op;
 	return 0;
 }
@@ -364,7 +364,7 @@ static int parse_key(struct line_ctx *c, struct policy_rule *r, const char *tok,
 			return lerr(c, tok, "max= given twice");
 		if (parse_u32(value, vlen, MAX_LIMIT, &v) < 0 || v == 0)
 			return lerr(c, value, "invalid max '%.*s' (want 1-%u)", (int)vlen, value,
-			            MAX_LIMIT);
+				    MAX_LIMIT);
 		r->max_key = true;
 		r->max = v;
 		return 0;
@@ -377,12 +377,12 @@ static int parse_key(struct line_ctx *c, struct policy_rule *r, const char *tok,
 			r->targets = POLICY_TARGETS_SAME_USER;
 		else
 			return lerr(c, value, "invalid targets '%.*s' (want self or same-user)",
-			            (int)vlen, value);
+				    (int)vlen, value);
 		return 0;
 	}
 #undef KEY
 	return lerr(c, tok, "unknown key '%.*s' (want user, group, device, pasid, max or targets)",
-	            (int)klen, tok);
+		    (int)klen, tok);
 }
 
 /* Splits the next whitespace-separated token off [*s, end). */
@@ -439,14 +439,14 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 	 * deny refuses binds of other processes too. */
 	if (!rule.targets_key)
 		rule.targets = rule.verdict == POLICY_ALLOW ? POLICY_TARGETS_SELF
-		                                            : POLICY_TARGETS_SAME_USER;
+							    : POLICY_TARGETS_SAME_USER;
 
 	const char *text_start = s;
 	while (*text_start == ' ' || *text_start == '\t')
 		text_start++;
 	rule.text = strndup(text_start, (size_t)(text_end - text_start));
 	struct policy_rule *slot =
-	        rule.text ? grow_one(&c->p->rules, &c->p->n_rules, sizeof(rule)) : NULL;
+		rule.text ? grow_one(&c->p->rules, &c->p->n_rules, sizeof(rule)) : NULL;
 	if (!slot) {
 		r = -ENOMEM;
 		goto out;
@@ -462,7 +462,7 @@ out:
 }
 
 int policy_add_file(struct policy *p, const char *file, const char *text, size_t len,
-                    const struct policy_resolver *res)
+		    const struct policy_resolver *res)
 {
 	static const struct policy_resolver none = {0};
 	struct line_ctx c = {.p = p, .res = res ? res : &none};
@@ -547,7 +547,7 @@ static bool has_group(const struct policy_subject *s, gid_t g)
 	} while (0)
 
 static const char *rule_mismatch(const struct policy_rule *rule, const struct policy_subject *s,
-                                 const struct policy_request *r, char *buf, size_t len)
+				 const struct policy_request *r, char *buf, size_t len)
 {
 	size_t i;
 
@@ -587,7 +587,7 @@ static const char *rule_mismatch(const struct policy_rule *rule, const struct po
 			}
 		} else {
 			for (i = 0; i < rule->n_pasids && !(r->pasid >= rule->pasids[i].lo &&
-			                                    r->pasid <= rule->pasids[i].hi);
+							    r->pasid <= rule->pasids[i].hi);
 			     i++)
 				;
 			if (i == rule->n_pasids) {
@@ -602,9 +602,9 @@ static const char *rule_mismatch(const struct policy_rule *rule, const struct po
 }
 
 void policy_explain(const struct policy *p, const struct policy_subject *s,
-                    const struct policy_request *r, struct policy_decision *ret,
-                    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
-                    void *userdata)
+		    const struct policy_request *r, struct policy_decision *ret,
+		    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
+		    void *userdata)
 {
 	char why_buf[160], *buf = step ? why_buf : NULL;
 
@@ -625,7 +625,7 @@ void policy_explain(const struct policy *p, const struct policy_subject *s,
 }
 
 void policy_decide(const struct policy *p, const struct policy_subject *s,
-                   const struct policy_request *r, struct policy_decision *ret)
+		   const struct policy_request *r, struct policy_decision *ret)
 {
 	policy_explain(p, s, r, ret, NULL, NULL);
 }

@@ -110,11 +110,11 @@ struct policy *policy_free(struct policy *p);
  * errors, -EINVAL when it had some, -ENOMEM when out of memory.
  */
 int policy_add_file(struct policy *p, const char *file, const char *text, size_t len,
-                    const struct policy_resolver *res);
+		    const struct policy_resolver *res);
 
 /* Adds a diagnostic not tied to a rule (e.g. a file that cannot be read). */
 int policy_add_diag(struct policy *p, bool error, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* Builds the lookup indices. Call once, after the last policy_add_file(). Returns 0 or
  * -ENOMEM. */
@@ -122,16 +122,16 @@ int policy_seal(struct policy *p);
 
 /* First matching rule wins; no match is deny. Root gets no implicit allow. */
 void policy_decide(const struct policy *p, const struct policy_subject *s,
-                   const struct policy_request *r, struct policy_decision *ret);
+		   const struct policy_request *r, struct policy_decision *ret);
 
 /*
  * Like policy_decide(), and calls step() for each rule considered, in order: `why` is NULL for
  * the deciding rule, else the first key that did not hold, in words (valid during the call).
  */
 void policy_explain(const struct policy *p, const struct policy_subject *s,
-                    const struct policy_request *r, struct policy_decision *ret,
-                    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
-                    void *userdata);
+		    const struct policy_request *r, struct policy_decision *ret,
+		    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
+		    void *userdata);
 
 /* "bind-task", ... and back (-EINVAL for an unknown name). */
 const char *policy_op_name(enum policy_op op);

@@ -92,7 +92,7 @@ int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
 		return -ESRCH;
 	if (uids[0] != uid || uids[1] != uid || uids[2] != uid) {
 		snprintf(why, whylen, "process %d belongs to uid %u, not %u", pid, uids[0],
-		         (unsigned)uid);
+			 (unsigned)uid);
 		return -EPERM;
 	}
 	if (gids[0] != gids[1] || gids[1] != gids[2]) {

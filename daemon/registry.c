@@ -153,7 +153,7 @@ static uint64_t now_usec(void)
 }
 
 struct binding *registry_add(struct registry *r, struct session *s, const void *rule,
-                             const struct device *dev, const struct bind_args *args)
+			     const struct device *dev, const struct bind_args *args)
 {
 	struct binding *b = calloc(1, sizeof(*b));
 	struct rule_count *c;
@@ -244,7 +244,7 @@ struct binding *registry_find(const struct registry *r, uint64_t id)
 }
 
 struct binding *registry_find_pasid(const struct registry *r, const struct device *dev,
-                                    uint32_t pasid)
+				    uint32_t pasid)
 {
 	struct hnode *n = hashmap_get(&r->by_pasid, pasid_key(dev, pasid));
 	return n ? container_of(n, struct binding, by_pasid) : NULL;
@@ -253,8 +253,8 @@ struct binding *registry_find_pasid(const struct registry *r, const struct devic
 struct binding *registry_next(const struct registry *r, const struct binding *b)
 {
 	return b->all_link.next == &r->bindings
-	               ? NULL
-	               : container_of(b->all_link.next, struct binding, all_link);
+		       ? NULL
+		       : container_of(b->all_link.next, struct binding, all_link);
 }
 
 struct binding *registry_first_after(const struct registry *r, uint64_t after_id)

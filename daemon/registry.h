@@ -74,7 +74,7 @@ struct session *registry_session_free(struct session *s);
 /* Adds a binding owned by session s (charged to its user) granted by rule. The id is assigned
  * here. Returns the binding or NULL when out of memory. */
 struct binding *registry_add(struct registry *r, struct session *s, const void *rule,
-                             const struct device *dev, const struct bind_args *args);
+			     const struct device *dev, const struct bind_args *args);
 /* Unlinks and frees b (its watch must be gone). Takes NULL. */
 void registry_remove(struct registry *r, struct binding *b);
 /* Detaches b from its session: it now lives until its lease ends. */
@@ -83,7 +83,7 @@ void registry_lease(struct registry *r, struct binding *b);
 struct binding *registry_find(const struct registry *r, uint64_t id);
 /* The binding holding (dev, pasid); pasid 0 finds a PASID-table binding. */
 struct binding *registry_find_pasid(const struct registry *r, const struct device *dev,
-                                    uint32_t pasid);
+				    uint32_t pasid);
 /* The first binding with an id above after_id, or NULL; then registry_next(). */
 struct binding *registry_first_after(const struct registry *r, uint64_t after_id);
 struct binding *registry_next(const struct registry *r, const struct binding *b);

@@ -41,9 +41,9 @@ void seed_encode(struct seed_arg *a, const struct bind_args *b)
 	switch (b->kind) {
 	case SVMD_KIND_TASK: {
 		struct seed_svm_task t = {
-		        .flags = SEED_SVM_PID_VALID,
-		        .pasid = b->pasid,
-		        .pid = b->task.pid,
+			.flags = SEED_SVM_PID_VALID,
+			.pasid = b->pasid,
+			.pid = b->task.pid,
 		};
 		seed_arg_init(a, SEED_SVM_BIND_PASID);
 		memcpy(seed_payload(a), &t, sizeof(t));
@@ -51,14 +51,14 @@ void seed_encode(struct seed_arg *a, const struct bind_args *b)
 	}
 	case SVMD_KIND_PGTABLE: {
 		struct seed_gpasid_bind_data g = {
-		        .version = SEED_GPASID_BIND_VERSION_1,
-		        .format = b->pgtable.format,
-		        .flags = b->pgtable.flags,
-		        .gpgd = b->pgtable.gpgd,
-		        .hpasid = b->pasid,
-		        .gpasid = b->pgtable.gpasid,
-		        .addr_width = b->pgtable.addr_width,
-		        .vendor.vtd = {b->pgtable.vtd_flags, b->pgtable.pat, b->pgtable.emt},
+			.version = SEED_GPASID_BIND_VERSION_1,
+			.format = b->pgtable.format,
+			.flags = b->pgtable.flags,
+			.gpgd = b->pgtable.gpgd,
+			.hpasid = b->pasid,
+			.gpasid = b->pgtable.gpasid,
+			.addr_width = b->pgtable.addr_width,
+			.vendor.vtd = {b->pgtable.vtd_flags, b->pgtable.pat, b->pgtable.emt},
 		};
 		seed_arg_init(a, SEED_SVM_BIND_PGTABLE);
 		memcpy(seed_payload(a), &g, sizeof(g));
@@ -66,9 +66,9 @@ void seed_encode(struct seed_arg *a, const struct bind_args *b)
 	}
 	case SVMD_KIND_PASID_TABLE: {
 		struct seed_pasid_table_info p = {
-		        .ptr = b->table.ptr,
-		        .size = b->table.size,
-		        .model = b->table.model,
+			.ptr = b->table.ptr,
+			.size = b->table.size,
+			.model = b->table.model,
 		};
 		seed_arg_init(a, SEED_SVM_BIND_PASIDTBL);
 		memcpy(seed_payload(a), &p, sizeof(p));
@@ -99,7 +99,7 @@ static bool pasid_fits(uint64_t pasid, unsigned bits)
 }
 
 static int check_task(const struct seed_svm_task *t, const struct seed_limits *lim, char *why,
-                      size_t whylen)
+		      size_t whylen)
 {
 	if (t->flags & ~SEED_SVM_PID_VALID)
 		return fail(why, whylen, "unknown task flags 0x%x", t->flags & ~SEED_SVM_PID_VALID);
@@ -109,12 +109,12 @@ static int check_task(const struct seed_svm_task *t, const struct seed_limits *l
 		return fail(why, whylen, "pid set without PID_VALID");
 	if (t->pasid != 0 && !pasid_fits(t->pasid, lim->pasid_bits))
 		return fail(why, whylen, "PASID %u outside 1..%u for this device", t->pasid,
-		            lim->pasid_bits >= 20 ? SEED_PASID_MAX : (1u << lim->pasid_bits) - 1);
+			    lim->pasid_bits >= 20 ? SEED_PASID_MAX : (1u << lim->pasid_bits) - 1);
 	return 0;
 }
 
 static int check_pgtable(const struct seed_gpasid_bind_data *g, const struct seed_limits *lim,
-                         char *why, size_t whylen)
+			 char *why, size_t whylen)
 {
 	static const uint8_t zero[sizeof(g->padding)];
 
@@ -124,31 +124,31 @@ static int check_pgtable(const struct seed_gpasid_bind_data *g, const struct see
 		return fail(why, whylen, "unknown page-table format %u (only 1, VT-d)", g->format);
 	if (lim->model != SEED_MODEL_INTEL_VTD)
 		return fail(why, whylen,
-		            "VT-d page-table format on a device behind a non-VT-d IOMMU");
+			    "VT-d page-table format on a device behind a non-VT-d IOMMU");
 	if (g->flags & ~SEED_SVA_GPASID_VAL)
 		return fail(why, whylen, "unknown bind flags 0x%llx",
-		            (unsigned long long)(g->flags & ~SEED_SVA_GPASID_VAL));
+			    (unsigned long long)(g->flags & ~SEED_SVA_GPASID_VAL));
 	if (memcmp(g->padding, zero, sizeof(zero)) != 0)
 		return fail(why, whylen, "non-zero padding");
 	if (g->addr_width != 48 && g->addr_width != 57)
 		return fail(why, whylen, "address width %u (must be 48 or 57)", g->addr_width);
 	if (g->gpgd == 0 || g->gpgd % SEED_PGD_ALIGN)
 		return fail(why, whylen, "page directory 0x%llx not 4 KiB aligned",
-		            (unsigned long long)g->gpgd);
+			    (unsigned long long)g->gpgd);
 	if (!pasid_fits(g->hpasid, lim->pasid_bits))
 		return fail(why, whylen, "PASID %llu outside 1..%u for this device",
-		            (unsigned long long)g->hpasid,
-		            lim->pasid_bits >= 20 ? SEED_PASID_MAX : (1u << lim->pasid_bits) - 1);
+			    (unsigned long long)g->hpasid,
+			    lim->pasid_bits >= 20 ? SEED_PASID_MAX : (1u << lim->pasid_bits) - 1);
 	if ((g->flags & SEED_SVA_GPASID_VAL) ? g->gpasid > SEED_PASID_MAX : g->gpasid != 0)
 		return fail(why, whylen, "guest PASID %llu invalid", (unsigned long long)g->gpasid);
 	if (g->vendor.vtd.flags & ~SEED_SVA_VTD_GPASID_MASK)
 		return fail(why, whylen, "unknown VT-d flags 0x%llx",
-		            (unsigned long long)(g->vendor.vtd.flags & ~SEED_SVA_VTD_GPASID_MASK));
+			    (unsigned long long)(g->vendor.vtd.flags & ~SEED_SVA_VTD_GPASID_MASK));
 	return 0;
 }
 
 static int check_pasid_table(const struct seed_pasid_table_info *p, const struct seed_limits *lim,
-                             char *why, size_t whylen)
+			     char *why, size_t whylen)
 {
 	uint64_t align = p->model == SEED_MODEL_ARM_SMMU ? SEED_SMMU_CD_ALIGN : SEED_PGD_ALIGN;
 	uint64_t entries = lim->pasid_bits >= 20 ? SEED_SMMU_CD_MAX : 1ull << lim->pasid_bits;
@@ -157,23 +157,23 @@ static int check_pasid_table(const struct seed_pasid_table_info *p, const struct
 		return fail(why, whylen, "unknown PASID table model %u", p->model);
 	if (p->model != lim->model)
 		return fail(why, whylen, "PASID table model %s does not match the device's IOMMU",
-		            p->model == SEED_MODEL_ARM_SMMU ? "smmu" : "vtd");
+			    p->model == SEED_MODEL_ARM_SMMU ? "smmu" : "vtd");
 	if (p->length != 0)
 		return fail(why, whylen, "vendor data not supported");
 	if (p->ptr == 0 || p->ptr % align)
 		return fail(why, whylen, "table pointer 0x%llx not %llu-byte aligned",
-		            (unsigned long long)p->ptr, (unsigned long long)align);
+			    (unsigned long long)p->ptr, (unsigned long long)align);
 	if (p->size == 0 || p->size % SEED_PASID_ENTRY_SIZE)
 		return fail(why, whylen, "table size %llu not a multiple of %u",
-		            (unsigned long long)p->size, SEED_PASID_ENTRY_SIZE);
+			    (unsigned long long)p->size, SEED_PASID_ENTRY_SIZE);
 	if (p->size / SEED_PASID_ENTRY_SIZE > entries)
 		return fail(why, whylen, "table size %llu exceeds %llu entries",
-		            (unsigned long long)p->size, (unsigned long long)entries);
+			    (unsigned long long)p->size, (unsigned long long)entries);
 	return 0;
 }
 
 int seed_check(const void *arg, size_t size, const struct seed_limits *lim, char *why,
-               size_t whylen)
+	       size_t whylen)
 {
 	struct seed_arg a;
 	uint32_t kind;
@@ -188,7 +188,7 @@ int seed_check(const void *arg, size_t size, const struct seed_limits *lim, char
 		return fail(why, whylen, "need exactly one bind kind, flags 0x%x", a.hdr.flags);
 	if (a.hdr.length != payload_size(kind))
 		return fail(why, whylen, "payload length %u, kind needs %zu", a.hdr.length,
-		            payload_size(kind));
+			    payload_size(kind));
 	if (a.hdr.argsz != sizeof(struct seed_svm) + a.hdr.length)
 		return fail(why, whylen, "argsz %u != 12 + length %u", a.hdr.argsz, a.hdr.length);
 	if (size < a.hdr.argsz)

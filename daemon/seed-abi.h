@@ -75,7 +75,7 @@ struct seed_pasid_table_info {
 	uint64_t size;
 	uint32_t model;  /* SEED_MODEL_* */
 	uint32_t length; /* opaque vendor bytes that follow; svmd sends none */
-	                 /* uint8_t opaque[length]; */
+			 /* uint8_t opaque[length]; */
 };
 #define SEED_MODEL_INTEL_VTD 1u
 #define SEED_MODEL_ARM_SMMU  2u
@@ -93,7 +93,7 @@ _Static_assert(sizeof(struct seed_pasid_table_info) == 24, "pasid_table_info");
 
 /* The socket protocol uses the same numbers, so its values pass through unchanged. */
 _Static_assert(SEED_MODEL_INTEL_VTD == SVMD_MODEL_VTD && SEED_MODEL_ARM_SMMU == SVMD_MODEL_SMMU,
-               "model numbers");
+	       "model numbers");
 _Static_assert(SEED_SVA_GPASID_VAL == SVMD_PGTABLE_GPASID_VALID, "gpasid flag");
 _Static_assert(SEED_SVA_VTD_GPASID_MASK == SVMD_VTD_FLAGS_ALL, "VT-d flags");
 
@@ -164,4 +164,4 @@ struct seed_limits {
  * or -EINVAL with a one-line reason in why (if why is not NULL).
  */
 int seed_check(const void *arg, size_t size, const struct seed_limits *lim, char *why,
-               size_t whylen);
+	       size_t whylen);

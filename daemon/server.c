@@ -51,9 +51,9 @@ int server_listen_path(const char *path)
 		return log_error_errno(errno, "socket(): %m");
 	if (connect(fd, (struct sockaddr *)&sa, len) == 0)
 		return log_error_errno(EADDRINUSE,
-		                       "Another svmd is already listening on %s; stop it first or "
-		                       "pass --socket=PATH.",
-		                       path);
+				       "Another svmd is already listening on %s; stop it first or "
+				       "pass --socket=PATH.",
+				       path);
 	if (errno == ECONNREFUSED)
 		(void)unlink(path);
 	fd = safe_close(fd);
@@ -63,7 +63,7 @@ int server_listen_path(const char *path)
 		return log_error_errno(errno, "socket(): %m");
 	if (bind(fd, (struct sockaddr *)&sa, len) < 0)
 		return log_error_errno(errno, "Cannot bind %s: %m (does its directory exist?)",
-		                       path);
+				       path);
 	/* Who may do what is the policy's business, not the file mode's. */
 	if (chmod(path, 0666) < 0) {
 		r = log_error_errno(errno, "chmod %s: %m", path);
@@ -166,14 +166,14 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 		}
 		if (s->n_clients >= SERVER_CLIENTS_MAX) {
 			log_warning("Refusing connection from pid %d: %u connections open.", uc.pid,
-			            SERVER_CLIENTS_MAX);
+				    SERVER_CLIENTS_MAX);
 			close(fd);
 			continue;
 		}
 		if (registry_count_user_sessions(core_registry(s->core), uc.uid) >=
 		    SERVER_USER_CLIENTS_MAX) {
 			log_warning("Refusing connection from uid %u: it has %u open.",
-			            (unsigned)uc.uid, SERVER_USER_CLIENTS_MAX);
+				    (unsigned)uc.uid, SERVER_USER_CLIENTS_MAX);
 			close(fd);
 			continue;
 		}
@@ -194,7 +194,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 }
 
 int server_new(struct event_base *base, struct core *core, int fd, const char *path,
-               bool own_socket, struct server **ret)
+	       bool own_socket, struct server **ret)
 {
 	struct server *s = calloc(1, sizeof(*s));
 

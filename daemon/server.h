@@ -35,7 +35,7 @@ int server_listen_path(const char *path);
 
 /* Serves the listening socket fd (owned). Returns 0 or a negative errno. */
 int server_new(struct event_base *base, struct core *core, int fd, const char *path,
-               bool own_socket, struct server **ret);
+	       bool own_socket, struct server **ret);
 /* Drops every client (ending their sessions) and closes the socket. Takes NULL. */
 struct server *server_free(struct server *s);
 

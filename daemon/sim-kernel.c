@@ -169,7 +169,7 @@ static bool process_exists(int32_t pid)
 }
 
 static int bind_task(struct sim_kernel *k, struct sim_device *d, struct seed_svm_task *t, char *why,
-                     size_t whylen)
+		     size_t whylen)
 {
 	struct mm *mm;
 	uint32_t pasid;
@@ -187,14 +187,14 @@ static int bind_task(struct sim_kernel *k, struct sim_device *d, struct seed_svm
 		pasid = mm->pasid;
 		if (t->pasid && t->pasid != pasid)
 			return fail(-EINVAL, why, whylen, "process %d already has PASID %u", t->pid,
-			            pasid);
+				    pasid);
 		if (pasid >= pasid_limit(d))
 			return fail(-EINVAL, why, whylen,
-			            "process %d has PASID %u, beyond %s's %u-bit PASIDs", t->pid,
-			            pasid, d->dev.name, d->dev.pasid_bits);
+				    "process %d has PASID %u, beyond %s's %u-bit PASIDs", t->pid,
+				    pasid, d->dev.name, d->dev.pasid_bits);
 		if (bond_get(k, d, pasid))
 			return fail(-EBUSY, why, whylen, "PASID %u already bound on %s", pasid,
-			            d->dev.name);
+				    d->dev.name);
 	} else if (t->pasid) {
 		pasid = t->pasid;
 		if (used(k, pasid))
@@ -203,7 +203,7 @@ static int bind_task(struct sim_kernel *k, struct sim_device *d, struct seed_svm
 		pasid = alloc_pasid(k, pasid_limit(d));
 		if (!pasid)
 			return fail(-ENOSPC, why, whylen, "no free PASID within %s's %u bits",
-			            d->dev.name, d->dev.pasid_bits);
+				    d->dev.name, d->dev.pasid_bits);
 	}
 
 	struct bond *b = calloc(1, sizeof(*b));
@@ -237,7 +237,7 @@ static int bind_task(struct sim_kernel *k, struct sim_device *d, struct seed_svm
 }
 
 static int unbind_task(struct sim_kernel *k, struct sim_device *d, const struct seed_svm_task *t,
-                       char *why, size_t whylen)
+		       char *why, size_t whylen)
 {
 	struct mm *mm = (t->flags & SEED_SVM_PID_VALID) ? mm_get(k, t->pid) : NULL;
 	struct bond *b;
@@ -247,7 +247,7 @@ static int unbind_task(struct sim_kernel *k, struct sim_device *d, const struct 
 	b = bond_get(k, d, mm->pasid);
 	if (!b || b->kind != SEED_SVM_BIND_PASID || b->pid != t->pid)
 		return fail(-EINVAL, why, whylen, "process %d not bound on %s", t->pid,
-		            d->dev.name);
+			    d->dev.name);
 	hashmap_remove(&k->bonds, &b->node);
 	free(b);
 	d->n_bonds--;
@@ -260,7 +260,7 @@ static int unbind_task(struct sim_kernel *k, struct sim_device *d, const struct 
 }
 
 static int bind_pgtable(struct sim_kernel *k, struct sim_device *d,
-                        const struct seed_gpasid_bind_data *g, char *why, size_t whylen)
+			const struct seed_gpasid_bind_data *g, char *why, size_t whylen)
 {
 	uint32_t pasid = (uint32_t)g->hpasid;
 	struct bond *b;
@@ -269,10 +269,10 @@ static int bind_pgtable(struct sim_kernel *k, struct sim_device *d,
 		return fail(-EBUSY, why, whylen, "a guest PASID table is bound on %s", d->dev.name);
 	if (bond_get(k, d, pasid))
 		return fail(-EBUSY, why, whylen, "PASID %u already bound on %s", pasid,
-		            d->dev.name);
+			    d->dev.name);
 	if (used(k, pasid) && (!k->pgtable_refs || k->pgtable_refs[pasid] == 0))
 		return fail(-EBUSY, why, whylen, "PASID %u belongs to a process address space",
-		            pasid);
+			    pasid);
 	if (!k->pgtable_refs) {
 		k->pgtable_refs = calloc(PASID_SPACE, sizeof(uint32_t));
 		if (!k->pgtable_refs)
@@ -291,14 +291,14 @@ static int bind_pgtable(struct sim_kernel *k, struct sim_device *d,
 }
 
 static int unbind_pgtable(struct sim_kernel *k, struct sim_device *d,
-                          const struct seed_gpasid_bind_data *g, char *why, size_t whylen)
+			  const struct seed_gpasid_bind_data *g, char *why, size_t whylen)
 {
 	uint32_t pasid = (uint32_t)g->hpasid;
 	struct bond *b = bond_get(k, d, pasid);
 
 	if (!b || b->kind != SEED_SVM_BIND_PGTABLE)
 		return fail(-EINVAL, why, whylen, "no page table bound at PASID %u on %s", pasid,
-		            d->dev.name);
+			    d->dev.name);
 	hashmap_remove(&k->bonds, &b->node);
 	free(b);
 	d->n_bonds--;
@@ -312,22 +312,22 @@ static int pasid_table(struct sim_device *d, bool bind, char *why, size_t whylen
 	if (!bind) {
 		if (!d->pasid_table)
 			return fail(-EINVAL, why, whylen, "no PASID table bound on %s",
-			            d->dev.name);
+				    d->dev.name);
 		d->pasid_table = false;
 		return 0;
 	}
 	if (d->pasid_table)
 		return fail(-EBUSY, why, whylen, "a PASID table is already bound on %s",
-		            d->dev.name);
+			    d->dev.name);
 	if (d->n_bonds)
 		return fail(-EBUSY, why, whylen, "%s has %zu PASIDs bound", d->dev.name,
-		            d->n_bonds);
+			    d->n_bonds);
 	d->pasid_table = true;
 	return 0;
 }
 
 int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request, void *arg,
-                     size_t size, char *why, size_t whylen)
+		     size_t size, char *why, size_t whylen)
 {
 	struct sim_device *d = NULL;
 	struct seed_arg a;
@@ -352,14 +352,14 @@ int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request
 		uint32_t flag, kind;
 		const char *what;
 	} kinds[] = {
-	        {SEED_SVM_BIND_PASID, SVMD_KIND_TASK, "process address spaces"},
-	        {SEED_SVM_BIND_PGTABLE, SVMD_KIND_PGTABLE, "guest page tables"},
-	        {SEED_SVM_BIND_PASIDTBL, SVMD_KIND_PASID_TABLE, "guest PASID tables"},
+		{SEED_SVM_BIND_PASID, SVMD_KIND_TASK, "process address spaces"},
+		{SEED_SVM_BIND_PGTABLE, SVMD_KIND_PGTABLE, "guest page tables"},
+		{SEED_SVM_BIND_PASIDTBL, SVMD_KIND_PASID_TABLE, "guest PASID tables"},
 	};
 	for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
 		if (a.hdr.flags == kinds[i].flag && !(d->dev.kinds & SVMD_KIND_BIT(kinds[i].kind)))
 			return fail(-EOPNOTSUPP, why, whylen, "%s cannot bind %s", d->dev.name,
-			            kinds[i].what);
+				    kinds[i].what);
 
 	struct seed_limits lim = {.pasid_bits = d->dev.pasid_bits, .model = d->dev.model};
 	r = seed_check(arg, size, &lim, why, whylen);
@@ -369,8 +369,8 @@ int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request
 
 	if (n_in_group > 1)
 		return fail(-EINVAL, why, whylen,
-		            "IOMMU group %u has %zu devices; SVM binds need a group of one", group,
-		            n_in_group);
+			    "IOMMU group %u has %zu devices; SVM binds need a group of one", group,
+			    n_in_group);
 
 	bool bind = request == SEED_VFIO_IOMMU_SVM_BIND;
 	union {
@@ -381,14 +381,14 @@ int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request
 	switch (a.hdr.flags) {
 	case SEED_SVM_BIND_PASID:
 		r = bind ? bind_task(k, d, &p.task, why, whylen)
-		         : unbind_task(k, d, &p.task, why, whylen);
+			 : unbind_task(k, d, &p.task, why, whylen);
 		if (r == 0)
 			/* Write back what a kernel writes back: the PASID bound. */
 			memcpy((char *)arg + sizeof(a.hdr), &p.task, sizeof(p.task));
 		break;
 	case SEED_SVM_BIND_PGTABLE:
 		r = bind ? bind_pgtable(k, d, &p.pgtable, why, whylen)
-		         : unbind_pgtable(k, d, &p.pgtable, why, whylen);
+			 : unbind_pgtable(k, d, &p.pgtable, why, whylen);
 		break;
 	default:
 		r = pasid_table(d, bind, why, whylen);

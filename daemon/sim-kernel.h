@@ -32,7 +32,7 @@ struct sim_kernel *sim_kernel_free(struct sim_kernel *k);
  * A one-line reason goes to why (may be NULL).
  */
 int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request, void *arg,
-                     size_t size, char *why, size_t whylen);
+		     size_t size, char *why, size_t whylen);
 
 /* Live state, for tests: binds on a device, processes holding a PASID. */
 size_t sim_kernel_n_bound(const struct sim_kernel *k, const char *device);

@@ -18,15 +18,15 @@ static const struct {
 	size_t fds_max;
 	bool has_device;
 } request_facts[_SVMD_OP_MAX] = {
-        [SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, false},
-        [SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, false},
-        [SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, false},
-        [SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, true},
-        [SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, true},
-        [SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0, true},
-        [SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, false},
-        [SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, false},
-        [SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, true},
+	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, false},
+	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, false},
+	[SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, false},
+	[SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, true},
+	[SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, true},
+	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0, true},
+	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, false},
+	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, false},
+	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, true},
 };
 
 static bool known_op(uint16_t op)
@@ -97,13 +97,13 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 	case SVMD_OP_DEVICES:
 		memcpy(&n, payload + offsetof(struct svmd_devices_rep, n), sizeof(n));
 		assert(len == sizeof(struct svmd_devices_rep) +
-		                      (size_t)n * sizeof(struct svmd_device_entry));
+				      (size_t)n * sizeof(struct svmd_device_entry));
 		assert(n <= SVMD_DEVICES_PER_PAGE);
 		break;
 	case SVMD_OP_LIST:
 		memcpy(&n, payload + offsetof(struct svmd_list_rep, n), sizeof(n));
 		assert(len == sizeof(struct svmd_list_rep) +
-		                      (size_t)n * sizeof(struct svmd_binding_entry));
+				      (size_t)n * sizeof(struct svmd_binding_entry));
 		assert(n <= SVMD_BINDINGS_PER_PAGE);
 		break;
 	case SVMD_OP_EXPLAIN: {

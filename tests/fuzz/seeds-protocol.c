@@ -81,23 +81,23 @@ static void requests(void)
 	emit("req-bind-task-pidfd", SVMD_OP_BIND_TASK, 1, &task, sizeof(task));
 
 	struct svmd_bind_pgtable_req pg = {
-	        .pasid = 7,
-	        .addr_width = 48,
-	        .flags = SVMD_PGTABLE_GPASID_VALID,
-	        .gpgd = 0x12345000,
-	        .gpasid = 9,
-	        .format = SVMD_PGTABLE_FORMAT_VTD,
-	        .vtd_pat = 0x6,
-	        .vtd_flags = 0x5,
-	        .vtd_emt = 0x6,
+		.pasid = 7,
+		.addr_width = 48,
+		.flags = SVMD_PGTABLE_GPASID_VALID,
+		.gpgd = 0x12345000,
+		.gpasid = 9,
+		.format = SVMD_PGTABLE_FORMAT_VTD,
+		.vtd_pat = 0x6,
+		.vtd_flags = 0x5,
+		.vtd_emt = 0x6,
 	};
 	set_name(pg.device, sizeof(pg.device), DEV_A);
 	emit("req-bind-pgtable", SVMD_OP_BIND_PGTABLE, 0, &pg, sizeof(pg));
 
 	struct svmd_bind_pasid_table_req pt = {
-	        .ptr = 0x80000000ull,
-	        .size = 0x1000,
-	        .model = SVMD_MODEL_VTD,
+		.ptr = 0x80000000ull,
+		.size = 0x1000,
+		.model = SVMD_MODEL_VTD,
 	};
 	set_name(pt.device, sizeof(pt.device), DEV_B);
 	emit("req-bind-pasid-table", SVMD_OP_BIND_PASID_TABLE, 0, &pt, sizeof(pt));
@@ -107,10 +107,10 @@ static void requests(void)
 	emit("req-lease", SVMD_OP_LEASE, 0, &lease, sizeof(lease));
 
 	struct svmd_explain_req ex = {
-	        .op = SVMD_EXPLAIN_BIND_TASK,
-	        .pasid = 42,
-	        .flags = SVMD_EXPLAIN_PASID | SVMD_EXPLAIN_UID,
-	        .uid = 1000,
+		.op = SVMD_EXPLAIN_BIND_TASK,
+		.pasid = 42,
+		.flags = SVMD_EXPLAIN_PASID | SVMD_EXPLAIN_UID,
+		.uid = 1000,
 	};
 	set_name(ex.device, sizeof(ex.device), DEV_A);
 	emit("req-explain", SVMD_OP_EXPLAIN, 0, &ex, sizeof(ex));
@@ -179,9 +179,9 @@ static void list_reply(const char *name, uint32_t n)
 static void replies(void)
 {
 	struct svmd_hello_rep hello = {
-	        .version = SVMD_VERSION,
-	        .record_max = SVMD_RECORD_MAX,
-	        .fds_max = SVMD_FDS_MAX,
+		.version = SVMD_VERSION,
+		.record_max = SVMD_RECORD_MAX,
+		.fds_max = SVMD_FDS_MAX,
 	};
 	set_name(hello.backend, sizeof(hello.backend), "sim");
 	set_name(hello.server_version, sizeof(hello.server_version), "0.1.0");

@@ -80,7 +80,7 @@ static void dump_log(const struct daemon *d)
 }
 
 void daemon_start(struct daemon *d, const char *policy_text, const char *topology,
-                  const char *const *extra_args)
+		  const char *const *extra_args)
 {
 	char policy_dir[128], policy_file[192], topo_file[128];
 	const char *argv[32];
@@ -291,10 +291,10 @@ static ssize_t recv_fd_msg(int sock, void *buf, size_t len, int *ret_fd)
 	} control;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	struct msghdr mh = {
-	        .msg_iov = &iov,
-	        .msg_iovlen = 1,
-	        .msg_control = control.buf,
-	        .msg_controllen = sizeof(control.buf),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
 	};
 	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 
@@ -334,18 +334,18 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 			switch (cmd.op) {
 			case OP_BIND_TASK:
 				r.status = svm_bind_task(c, cmd.device, in_fd, cmd.pasid, &r.id,
-				                         &r.pasid);
+							 &r.pasid);
 				break;
 			case OP_BIND_PGTABLE: {
 				struct svm_pgtable pg = {
-				        .pasid = cmd.pasid, .addr_width = 48, .gpgd = cmd.a};
+					.pasid = cmd.pasid, .addr_width = 48, .gpgd = cmd.a};
 				r.status = svm_bind_pgtable(c, cmd.device, &pg, &r.id);
 				r.pasid = cmd.pasid;
 				break;
 			}
 			case OP_BIND_PASID_TABLE: {
 				struct svm_pasid_table t = {
-				        .ptr = cmd.a, .size = cmd.b, .model = cmd.model};
+					.ptr = cmd.a, .size = cmd.b, .model = cmd.model};
 				r.status = svm_bind_pasid_table(c, cmd.device, &t, &r.id);
 				break;
 			}
@@ -435,7 +435,7 @@ static void set_device(struct peer_cmd *cmd, const char *device)
 }
 
 int peer_bind_task(struct peer *p, const char *device, int target_pidfd, uint32_t pasid,
-                   struct peer_result *r)
+		   struct peer_result *r)
 {
 	struct peer_cmd cmd = {.op = OP_BIND_TASK, .pasid = pasid};
 
@@ -444,7 +444,7 @@ int peer_bind_task(struct peer *p, const char *device, int target_pidfd, uint32_
 }
 
 int peer_bind_pgtable(struct peer *p, const char *device, uint32_t pasid, uint64_t gpgd,
-                      struct peer_result *r)
+		      struct peer_result *r)
 {
 	struct peer_cmd cmd = {.op = OP_BIND_PGTABLE, .pasid = pasid, .a = gpgd};
 
@@ -453,7 +453,7 @@ int peer_bind_pgtable(struct peer *p, const char *device, uint32_t pasid, uint64
 }
 
 int peer_bind_pasid_table(struct peer *p, const char *device, uint64_t ptr, uint64_t size,
-                          uint32_t model, struct peer_result *r)
+			  uint32_t model, struct peer_result *r)
 {
 	struct peer_cmd cmd = {.op = OP_BIND_PASID_TABLE, .a = ptr, .b = size, .model = model};
 
@@ -555,7 +555,7 @@ static ssize_t read_into(int fd, char *buf, size_t cap, size_t *len)
 }
 
 int run_cmd(uid_t uid, gid_t gid, const char *const *argv, char *out, size_t cap, char *err,
-            size_t errcap)
+	    size_t errcap)
 {
 	int po[2], pe[2], status;
 	size_t no = 0, ne = 0;
@@ -583,7 +583,7 @@ int run_cmd(uid_t uid, gid_t gid, const char *const *argv, char *out, size_t cap
 			if (pfd[i].fd < 0 || !pfd[i].revents)
 				continue;
 			ssize_t n = i ? read_into(pfd[i].fd, err, errcap, &ne)
-			              : read_into(pfd[i].fd, out, cap, &no);
+				      : read_into(pfd[i].fd, out, cap, &no);
 			if (n <= 0) {
 				close(pfd[i].fd);
 				pfd[i].fd = -1;

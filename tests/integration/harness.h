@@ -22,7 +22,7 @@ struct daemon {
 /* Starts svmd with policy_text as the only policy file and, if topology is not NULL, that
  * simulated topology; extra arguments may be NULL. Waits until the socket accepts. */
 void daemon_start(struct daemon *d, const char *policy_text, const char *topology,
-                  const char *const *extra_args);
+		  const char *const *extra_args);
 /* SIGTERM, wait, expect exit 0, remove the directory. */
 void daemon_stop(struct daemon *d);
 /* Whether the daemon's log (stderr: diagnostics and audit) contains needle. */
@@ -64,11 +64,11 @@ void peer_start(struct peer *p, const struct daemon *d, uid_t uid, gid_t gid, gi
 void peer_stop(struct peer *p);
 
 int peer_bind_task(struct peer *p, const char *device, int target_pidfd, uint32_t pasid,
-                   struct peer_result *r);
+		   struct peer_result *r);
 int peer_bind_pgtable(struct peer *p, const char *device, uint32_t pasid, uint64_t gpgd,
-                      struct peer_result *r);
+		      struct peer_result *r);
 int peer_bind_pasid_table(struct peer *p, const char *device, uint64_t ptr, uint64_t size,
-                          uint32_t model, struct peer_result *r);
+			  uint32_t model, struct peer_result *r);
 int peer_unbind(struct peer *p, uint64_t id, struct peer_result *r);
 /* Leases binding id; r->fd is the lease fd, passed back to the test process. */
 int peer_lease(struct peer *p, uint64_t id, struct peer_result *r);
@@ -92,4 +92,4 @@ bool raw_closed(int fd, int timeout_ms);
 /* Runs a command (argv) as uid/gid with stdout and stderr captured (each up to cap bytes).
  * Returns its exit status (128+signal when killed). */
 int run_cmd(uid_t uid, gid_t gid, const char *const *argv, char *out, size_t cap, char *err,
-            size_t errcap);
+	    size_t errcap);

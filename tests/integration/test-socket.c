@@ -24,12 +24,12 @@
 
 /* Line numbers matter: tests check that denials name their rule. */
 static const char policy[] =
-        "allow bind-task user=svmd-test1 device=0000:3b:00.0 pasid=auto max=2\n"
-        "allow bind-task user=svmd-test1 device=0000:3c:00.0 pasid=auto targets=same-user\n"
-        "allow bind-pgtable user=svmd-test1,svmd-test2 device=0000:3b:00.0 pasid=100-199\n"
-        "allow * user=svmd-test1 device=0000:5e:00.* device=0000:af:00.0\n"
-        "allow bind-pasid-table group=svmd-testgrp device=0000:3c:00.0\n"
-        "deny * user=svmd-test2\n";
+	"allow bind-task user=svmd-test1 device=0000:3b:00.0 pasid=auto max=2\n"
+	"allow bind-task user=svmd-test1 device=0000:3c:00.0 pasid=auto targets=same-user\n"
+	"allow bind-pgtable user=svmd-test1,svmd-test2 device=0000:3b:00.0 pasid=100-199\n"
+	"allow * user=svmd-test1 device=0000:5e:00.* device=0000:af:00.0\n"
+	"allow bind-pasid-table group=svmd-testgrp device=0000:3c:00.0\n"
+	"deny * user=svmd-test2\n";
 
 static struct daemon d;
 static struct test_user u1, u2;
@@ -88,7 +88,7 @@ Test(socket, quota_refusal_names_the_rule)
 	cr_assert_eq(peer_bind_task(&p[1], "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
 	cr_assert_eq(peer_bind_task(&p[2], "0000:3b:00.0", -1, 0, &r), -EDQUOT);
 	cr_assert(strstr(r.reason, "max=2") && strstr(r.reason, "50-test.policy:1"), "%s",
-	          r.reason);
+		  r.reason);
 	/* Quota is per uid under the rule: freeing one makes room. */
 	cr_assert_eq(peer_unbind(&p[0], first, &r), 0);
 	cr_assert_eq(peer_bind_task(&p[2], "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
@@ -273,19 +273,19 @@ Test(socket, pasid_table_by_supplementary_group)
 	peer_start(&a, &d, u1.uid, u1.gid, g);
 	peer_start(&b, &d, u2.uid, u2.gid, 0);
 	cr_assert_eq(peer_bind_pasid_table(&a, "0000:3c:00.0", 0x100000, 4096, SVM_MODEL_SMMU, &r),
-	             0, "%s", r.reason);
+		     0, "%s", r.reason);
 	cr_assert_eq(r.pasid, 0);
 	cr_assert_eq(peer_bind_pasid_table(&a, "0000:3c:00.0", 0x200000, 4096, SVM_MODEL_SMMU, &r),
-	             -EBUSY);
+		     -EBUSY);
 	cr_assert_eq(peer_bind_pasid_table(&b, "0000:3c:00.0", 0x200000, 4096, SVM_MODEL_SMMU, &r),
-	             -EACCES);
+		     -EACCES);
 	peer_stop(&a);
 	peer_stop(&b);
 }
 
 /* Raw protocol helpers for misbehaving clients. */
 static void raw_send(int fd, uint16_t op, const void *payload, size_t len, const int *fds,
-                     size_t n_fds)
+		     size_t n_fds)
 {
 	unsigned char rec[SVMD_RECORD_MAX];
 	int n = svmd_frame(rec, op, 1, payload, len);
@@ -478,9 +478,9 @@ Test(socket, fd_floods_drop_the_client_and_leak_nothing)
 		int eight[8] = {fds[0], fds[1], fds[2], fds[3], fds[0], fds[1], fds[2], fds[3]};
 		struct iovec iov = {rec, (size_t)n};
 		struct msghdr mh = {.msg_iov = &iov,
-		                    .msg_iovlen = 1,
-		                    .msg_control = control.buf,
-		                    .msg_controllen = sizeof(control.buf)};
+				    .msg_iovlen = 1,
+				    .msg_control = control.buf,
+				    .msg_controllen = sizeof(control.buf)};
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
@@ -539,7 +539,7 @@ Test(socket, explain_for_self_and_for_others)
 	cr_assert(strstr(text, "does not match: user"), "%s", text);
 	free(text);
 	cr_assert_eq(svm_explain(c, "bind-pgtable", "0000:3b:00.0", 150, u1.uid, &text, &allowed),
-	             0);
+		     0);
 	cr_assert(allowed, "%s", text);
 	free(text);
 	/* root's own request: no rule names root. */
@@ -554,7 +554,7 @@ Test(socket, explain_for_self_and_for_others)
 	char uid_arg[32];
 	snprintf(uid_arg, sizeof(uid_arg), "--user=%u", (unsigned)u2.uid);
 	const char *argv[] = {build_path("svmctl"), "--socket",     d.socket, "explain",
-	                      "bind-task",          "0000:3b:00.0", uid_arg,  NULL};
+			      "bind-task",          "0000:3b:00.0", uid_arg,  NULL};
 	cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 1);
 	cr_assert(strstr(err, "only root"), "%s", err);
 }
@@ -563,30 +563,30 @@ Test(socket, svmctl_runs_a_command_with_its_binding)
 {
 	char out[4096], err[4096];
 	const char *argv[] = {build_path("svmctl"),
-	                      "--socket",
-	                      d.socket,
-	                      "bind-task",
-	                      "0000:3b:00.0",
-	                      "--",
-	                      "sh",
-	                      "-c",
-	                      "echo pasid=$SVMD_PASID "
-	                      "dev=$SVMD_DEVICE id=$SVMD_BINDING; exit 7",
-	                      NULL};
+			      "--socket",
+			      d.socket,
+			      "bind-task",
+			      "0000:3b:00.0",
+			      "--",
+			      "sh",
+			      "-c",
+			      "echo pasid=$SVMD_PASID "
+			      "dev=$SVMD_DEVICE id=$SVMD_BINDING; exit 7",
+			      NULL};
 
 	cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 7, "%s",
-	             err);
+		     err);
 	cr_assert(strstr(out, "pasid=1 dev=0000:3b:00.0 id="), "%s", out);
 	cr_assert(wait_bindings(&d, 0, 2000), "released when the command ended");
 
 	const char *denied[] = {build_path("svmctl"), "--socket", d.socket, "bind-task",
-	                        "0000:3b:00.0",       "--",       "true",   NULL};
+				"0000:3b:00.0",       "--",       "true",   NULL};
 	cr_assert_eq(run_cmd(u2.uid, u2.gid, denied, out, sizeof(out), err, sizeof(err)), 77);
 	cr_assert(strstr(err, "svmctl: denied: rule 'deny * user=svmd-test2' ("), "%s", err);
 	cr_assert(strstr(err, "50-test.policy:6)"), "%s", err);
 
 	const char *no_holder[] = {build_path("svmctl"), "--socket",     d.socket,
-	                           "bind-task",          "0000:3b:00.0", NULL};
+				   "bind-task",          "0000:3b:00.0", NULL};
 	cr_assert_eq(run_cmd(u1.uid, u1.gid, no_holder, out, sizeof(out), err, sizeof(err)), 1);
 	cr_assert(strstr(err, "--hold"), "%s", err);
 	cr_assert_eq(count_bindings(&d), 0);
@@ -612,7 +612,7 @@ Test(socket, shutdown_releases_everything)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	cr_assert(daemon_log_has(&d, "REASON=\"svmd shutting down\""));
 	cr_assert(daemon_log_has(&d, "BINDING=2") &&
-	          daemon_log_has(&d, "REASON=\"session ended\""));
+		  daemon_log_has(&d, "REASON=\"session ended\""));
 	/* The socket file goes with the daemon. */
 	struct stat st;
 	cr_assert_neq(stat(d.socket, &st), 0);

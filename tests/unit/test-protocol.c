@@ -34,9 +34,9 @@
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const uint16_t all_ops[] = {
-        SVMD_OP_HELLO,     SVMD_OP_DEVICES,      SVMD_OP_LIST,
-        SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE,
-        SVMD_OP_UNBIND,    SVMD_OP_LEASE,        SVMD_OP_EXPLAIN,
+	SVMD_OP_HELLO,     SVMD_OP_DEVICES,      SVMD_OP_LIST,
+	SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE,
+	SVMD_OP_UNBIND,    SVMD_OP_LEASE,        SVMD_OP_EXPLAIN,
 };
 
 /* ---- vectors ----------------------------------------------------------------------------- */
@@ -73,15 +73,15 @@ static size_t req_payload(uint16_t op, void *buf)
 	}
 	case SVMD_OP_BIND_PGTABLE: {
 		struct svmd_bind_pgtable_req r = {
-		        .pasid = 7,
-		        .addr_width = 48,
-		        .flags = SVMD_PGTABLE_GPASID_VALID,
-		        .gpgd = 0x12345000,
-		        .gpasid = 9,
-		        .format = SVMD_PGTABLE_FORMAT_VTD,
-		        .vtd_pat = 0x6,
-		        .vtd_flags = 0x5,
-		        .vtd_emt = 0x6,
+			.pasid = 7,
+			.addr_width = 48,
+			.flags = SVMD_PGTABLE_GPASID_VALID,
+			.gpgd = 0x12345000,
+			.gpasid = 9,
+			.format = SVMD_PGTABLE_FORMAT_VTD,
+			.vtd_pat = 0x6,
+			.vtd_flags = 0x5,
+			.vtd_emt = 0x6,
 		};
 		set_dev(r.device, DEV_A);
 		memcpy(buf, &r, sizeof(r));
@@ -89,9 +89,9 @@ static size_t req_payload(uint16_t op, void *buf)
 	}
 	case SVMD_OP_BIND_PASID_TABLE: {
 		struct svmd_bind_pasid_table_req r = {
-		        .ptr = 0x80000000ull,
-		        .size = 0x1000,
-		        .model = SVMD_MODEL_VTD,
+			.ptr = 0x80000000ull,
+			.size = 0x1000,
+			.model = SVMD_MODEL_VTD,
 		};
 		set_dev(r.device, DEV_B);
 		memcpy(buf, &r, sizeof(r));
@@ -105,10 +105,10 @@ static size_t req_payload(uint16_t op, void *buf)
 	}
 	case SVMD_OP_EXPLAIN: {
 		struct svmd_explain_req r = {
-		        .op = SVMD_EXPLAIN_BIND_TASK,
-		        .pasid = 42,
-		        .flags = SVMD_EXPLAIN_PASID | SVMD_EXPLAIN_UID,
-		        .uid = 1000,
+			.op = SVMD_EXPLAIN_BIND_TASK,
+			.pasid = 42,
+			.flags = SVMD_EXPLAIN_PASID | SVMD_EXPLAIN_UID,
+			.uid = 1000,
 		};
 		set_dev(r.device, DEV_A);
 		memcpy(buf, &r, sizeof(r));
@@ -188,8 +188,8 @@ static size_t rep_payload(const struct rep_param *p, unsigned char *buf, size_t 
 	switch (p->op) {
 	case SVMD_OP_HELLO: {
 		struct svmd_hello_rep r = {.version = SVMD_VERSION,
-		                           .record_max = SVMD_RECORD_MAX,
-		                           .fds_max = SVMD_FDS_MAX};
+					   .record_max = SVMD_RECORD_MAX,
+					   .fds_max = SVMD_FDS_MAX};
 		cr_assert_eq(svmd_set_name(r.backend, sizeof(r.backend), "sim"), 0);
 		cr_assert_eq(svmd_set_name(r.server_version, sizeof(r.server_version), "0.1.0"), 0);
 		memcpy(buf, &r, sizeof(r));
@@ -221,8 +221,8 @@ static size_t rep_payload(const struct rep_param *p, unsigned char *buf, size_t 
 	case SVMD_OP_BIND_PGTABLE:
 	case SVMD_OP_BIND_PASID_TABLE: {
 		struct svmd_bind_rep r = {
-		        .pasid = p->op == SVMD_OP_BIND_PASID_TABLE ? 0 : 42,
-		        .id = 7,
+			.pasid = p->op == SVMD_OP_BIND_PASID_TABLE ? 0 : 42,
+			.id = 7,
 		};
 		memcpy(buf, &r, sizeof(r));
 		return sizeof(r);
@@ -255,7 +255,7 @@ static int32_t status_of(const void *payload)
 
 /* Frames op/payload, parses it back and checks the header; returns the record size. */
 static size_t frame_and_parse(unsigned char *rec, uint16_t op, uint32_t seq, const void *payload,
-                              size_t len, struct svmd_hdr *h)
+			      size_t len, struct svmd_hdr *h)
 {
 	int n = svmd_frame(rec, op, seq, payload, len);
 
@@ -276,8 +276,8 @@ static size_t frame_and_parse(unsigned char *rec, uint16_t op, uint32_t seq, con
 Test(frame, golden_hello_bytes)
 {
 	static const unsigned char want[] = {
-	        'S',  'V',  'M',  'D',  0x01, 0x00, 0x01, 0x00, 0xc0, 0xee, 0x05, 0x00,
-	        0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+		'S',  'V',  'M',  'D',  0x01, 0x00, 0x01, 0x00, 0xc0, 0xee, 0x05, 0x00,
+		0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
 	unsigned char payload[128], rec[SVMD_RECORD_MAX];
 	size_t len = req_payload(SVMD_OP_HELLO, payload);
@@ -306,7 +306,7 @@ Test(frame, max_payload_fits_and_one_more_does_not)
 	memset(payload, 0x3c, sizeof(payload));
 	cr_assert_eq(SVMD_PAYLOAD_MAX, 4080);
 	cr_assert_eq(svmd_frame(rec, SVMD_OP_LIST | SVMD_REPLY, 9, payload, SVMD_PAYLOAD_MAX),
-	             SVMD_RECORD_MAX);
+		     SVMD_RECORD_MAX);
 	cr_assert_eq(svmd_parse(rec, SVMD_RECORD_MAX, &h), 0);
 	cr_assert_eq(h.len, SVMD_PAYLOAD_MAX);
 	cr_assert_eq(rec[SVMD_RECORD_MAX - 1], 0x3c);
@@ -323,7 +323,7 @@ Test(frame, payload_already_in_place)
 
 	memcpy(rec + sizeof(h), want, len);
 	cr_assert_eq(svmd_frame(rec, SVMD_OP_BIND_PGTABLE, 3, rec + sizeof(h), len),
-	             (int)(sizeof(h) + len));
+		     (int)(sizeof(h) + len));
 	cr_assert_eq(svmd_parse(rec, sizeof(h) + len, &h), 0);
 	cr_assert_eq(memcmp(rec + sizeof(h), want, len), 0);
 }
@@ -343,7 +343,7 @@ Test(parse, longer_than_record_max)
 {
 	static unsigned char rec[2 * SVMD_RECORD_MAX];
 	struct svmd_hdr h = {
-	        .magic = SVMD_MAGIC, .version = SVMD_VERSION, .opcode = SVMD_OP_LIST, .len = 4081};
+		.magic = SVMD_MAGIC, .version = SVMD_VERSION, .opcode = SVMD_OP_LIST, .len = 4081};
 
 	memcpy(rec, &h, sizeof(h));
 	cr_assert_eq(svmd_parse(rec, SVMD_RECORD_MAX + 1, &h), -EMSGSIZE);
@@ -359,7 +359,7 @@ Test(parse, len_field_disagrees_with_size)
 	size_t len = req_payload(SVMD_OP_BIND_TASK, payload);
 	int n = svmd_frame(rec, SVMD_OP_BIND_TASK, 1, payload, len);
 	const uint32_t bad[] = {0,    (uint32_t)len - 1, (uint32_t)len + 1,
-	                        4080, 0xffffffffu,       (uint32_t)len + 0x100000000ull - 16};
+				4080, 0xffffffffu,       (uint32_t)len + 0x100000000ull - 16};
 	struct svmd_hdr h;
 
 	cr_assert_eq(svmd_parse(rec, (size_t)n, &h), 0);
@@ -384,7 +384,7 @@ Test(parse, bad_magic)
 		for (int bit = 0; bit < 8; bit++) {
 			rec[byte] ^= (unsigned char)(1u << bit);
 			cr_assert_eq(svmd_parse(rec, (size_t)n, &h), -EBADMSG, "byte %d bit %d",
-			             byte, bit);
+				     byte, bit);
 			rec[byte] ^= (unsigned char)(1u << bit);
 		}
 	}
@@ -432,16 +432,16 @@ struct req_rt_param {
 ParameterizedTestParameters(request, roundtrip)
 {
 	static struct req_rt_param params[] = {
-	        {SVMD_OP_HELLO, 0},
-	        {SVMD_OP_DEVICES, 0},
-	        {SVMD_OP_LIST, 0},
-	        {SVMD_OP_BIND_TASK, 0},
-	        {SVMD_OP_BIND_TASK, 1},
-	        {SVMD_OP_BIND_PGTABLE, 0},
-	        {SVMD_OP_BIND_PASID_TABLE, 0},
-	        {SVMD_OP_UNBIND, 0},
-	        {SVMD_OP_LEASE, 0},
-	        {SVMD_OP_EXPLAIN, 0},
+		{SVMD_OP_HELLO, 0},
+		{SVMD_OP_DEVICES, 0},
+		{SVMD_OP_LIST, 0},
+		{SVMD_OP_BIND_TASK, 0},
+		{SVMD_OP_BIND_TASK, 1},
+		{SVMD_OP_BIND_PGTABLE, 0},
+		{SVMD_OP_BIND_PASID_TABLE, 0},
+		{SVMD_OP_UNBIND, 0},
+		{SVMD_OP_LEASE, 0},
+		{SVMD_OP_EXPLAIN, 0},
 	};
 	return cr_make_param_array(struct req_rt_param, params, N_ELEM(params));
 }
@@ -455,25 +455,25 @@ ParameterizedTest(struct req_rt_param *p, request, roundtrip)
 
 	cr_assert_eq(size, sizeof(h) + len);
 	cr_assert_eq(svmd_request_check(h.opcode, rec + sizeof(h), h.len, p->n_fds), 0,
-	             "%s rejected", svmd_opcode_name(p->op));
+		     "%s rejected", svmd_opcode_name(p->op));
 	/* a request is not a reply, and a reply opcode is no request */
 	cr_assert_eq(svmd_request_check(h.opcode | SVMD_REPLY, rec + sizeof(h), h.len, p->n_fds),
-	             -EOPNOTSUPP);
+		     -EOPNOTSUPP);
 }
 
 Test(request, sizes_are_the_wire_sizes)
 {
 	const size_t want[] = {
-	        [SVMD_OP_HELLO] = 8,         [SVMD_OP_DEVICES] = 8,
-	        [SVMD_OP_LIST] = 16,         [SVMD_OP_BIND_TASK] = 24,
-	        [SVMD_OP_BIND_PGTABLE] = 72, [SVMD_OP_BIND_PASID_TABLE] = 40,
-	        [SVMD_OP_UNBIND] = 8,        [SVMD_OP_LEASE] = 8,
-	        [SVMD_OP_EXPLAIN] = 32,
+		[SVMD_OP_HELLO] = 8,         [SVMD_OP_DEVICES] = 8,
+		[SVMD_OP_LIST] = 16,         [SVMD_OP_BIND_TASK] = 24,
+		[SVMD_OP_BIND_PGTABLE] = 72, [SVMD_OP_BIND_PASID_TABLE] = 40,
+		[SVMD_OP_UNBIND] = 8,        [SVMD_OP_LEASE] = 8,
+		[SVMD_OP_EXPLAIN] = 32,
 	};
 
 	for (size_t i = 0; i < N_ELEM(all_ops); i++)
 		cr_assert_eq(req_size(all_ops[i]), want[all_ops[i]], "%s",
-		             svmd_opcode_name(all_ops[i]));
+			     svmd_opcode_name(all_ops[i]));
 }
 
 Test(request, accepted_variants)
@@ -499,7 +499,7 @@ Test(request, accepted_variants)
 	for (uint32_t op = 1; op < _SVMD_EXPLAIN_OP_MAX; op++) {
 		ex.op = op;
 		cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), 0, "op %u",
-		             op);
+			     op);
 	}
 	ex.flags = SVMD_EXPLAIN_PASID;
 	ex.uid = 0;
@@ -524,7 +524,7 @@ Test(request, unaligned_payload)
 	for (size_t i = 0; i < N_ELEM(all_ops); i++) {
 		size_t len = req_payload(all_ops[i], p);
 		cr_assert_eq(svmd_request_check(all_ops[i], p, len, 0), 0, "%s",
-		             svmd_opcode_name(all_ops[i]));
+			     svmd_opcode_name(all_ops[i]));
 	}
 }
 
@@ -538,24 +538,24 @@ struct req_len_param {
 ParameterizedTestParameters(request, wrong_length)
 {
 	static struct req_len_param params[] = {
-	        {SVMD_OP_HELLO, -1},
-	        {SVMD_OP_HELLO, 1},
-	        {SVMD_OP_DEVICES, -1},
-	        {SVMD_OP_DEVICES, 1},
-	        {SVMD_OP_LIST, -1},
-	        {SVMD_OP_LIST, 1},
-	        {SVMD_OP_BIND_TASK, -1},
-	        {SVMD_OP_BIND_TASK, 1},
-	        {SVMD_OP_BIND_PGTABLE, -1},
-	        {SVMD_OP_BIND_PGTABLE, 1},
-	        {SVMD_OP_BIND_PASID_TABLE, -1},
-	        {SVMD_OP_BIND_PASID_TABLE, 1},
-	        {SVMD_OP_UNBIND, -1},
-	        {SVMD_OP_UNBIND, 1},
-	        {SVMD_OP_LEASE, -1},
-	        {SVMD_OP_LEASE, 1},
-	        {SVMD_OP_EXPLAIN, -1},
-	        {SVMD_OP_EXPLAIN, 1},
+		{SVMD_OP_HELLO, -1},
+		{SVMD_OP_HELLO, 1},
+		{SVMD_OP_DEVICES, -1},
+		{SVMD_OP_DEVICES, 1},
+		{SVMD_OP_LIST, -1},
+		{SVMD_OP_LIST, 1},
+		{SVMD_OP_BIND_TASK, -1},
+		{SVMD_OP_BIND_TASK, 1},
+		{SVMD_OP_BIND_PGTABLE, -1},
+		{SVMD_OP_BIND_PGTABLE, 1},
+		{SVMD_OP_BIND_PASID_TABLE, -1},
+		{SVMD_OP_BIND_PASID_TABLE, 1},
+		{SVMD_OP_UNBIND, -1},
+		{SVMD_OP_UNBIND, 1},
+		{SVMD_OP_LEASE, -1},
+		{SVMD_OP_LEASE, 1},
+		{SVMD_OP_EXPLAIN, -1},
+		{SVMD_OP_EXPLAIN, 1},
 	};
 	return cr_make_param_array(struct req_len_param, params, N_ELEM(params));
 }
@@ -569,7 +569,7 @@ ParameterizedTest(struct req_len_param *p, request, wrong_length)
 	/* The header is fine: the record is framed consistently; the payload is not. */
 	frame_and_parse(rec, p->op, SEQ(0), payload, len, &h);
 	cr_assert_eq(svmd_request_check(h.opcode, rec + sizeof(h), h.len, 0), -EBADMSG,
-	             "%s with %zu bytes", svmd_opcode_name(p->op), len);
+		     "%s with %zu bytes", svmd_opcode_name(p->op), len);
 	cr_assert_eq(svmd_request_check(p->op, payload, 0, 0), -EBADMSG);
 }
 
@@ -588,38 +588,38 @@ ParameterizedTestParameters(request, bad_field)
 		op, offsetof(type, field), sizeof(((type *)0)->field), v                           \
 	}
 	static struct req_field_param params[] = {
-	        /* reserved and flags fields */
-	        F(SVMD_OP_HELLO, struct svmd_hello_req, flags, 1),
-	        F(SVMD_OP_HELLO, struct svmd_hello_req, flags, 0x80000000u),
-	        F(SVMD_OP_HELLO, struct svmd_hello_req, version_min, 2), /* min > max */
-	        F(SVMD_OP_DEVICES, struct svmd_devices_req, reserved, 1),
-	        F(SVMD_OP_DEVICES, struct svmd_devices_req, reserved, 0x80000000u),
-	        F(SVMD_OP_LIST, struct svmd_list_req, flags, SVMD_LIST_MORE),
-	        F(SVMD_OP_LIST, struct svmd_list_req, flags, 0x80000000u),
-	        F(SVMD_OP_LIST, struct svmd_list_req, reserved, 1),
-	        F(SVMD_OP_BIND_TASK, struct svmd_bind_task_req, flags, 1),
-	        F(SVMD_OP_BIND_TASK, struct svmd_bind_task_req, flags, 0x80000000u),
-	        F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x2),
-	        F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x3),
-	        F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x8000000000000001ull),
-	        F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x100000001ull),
-	        F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0), /* gpasid 9 */
-	        F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, reserved, 1),
-	        F(SVMD_OP_BIND_PASID_TABLE, struct svmd_bind_pasid_table_req, reserved, 1),
-	        F(SVMD_OP_BIND_PASID_TABLE, struct svmd_bind_pasid_table_req, reserved,
-	          0xff000000u),
-	        /* explain: op, flags, pasid and uid without their flag */
-	        F(SVMD_OP_EXPLAIN, struct svmd_explain_req, op, 0),
-	        F(SVMD_OP_EXPLAIN, struct svmd_explain_req, op, _SVMD_EXPLAIN_OP_MAX),
-	        F(SVMD_OP_EXPLAIN, struct svmd_explain_req, op, 0x100 | SVMD_EXPLAIN_BIND_TASK),
-	        F(SVMD_OP_EXPLAIN, struct svmd_explain_req, op, 0xffffffffu),
-	        F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags, SVMD_EXPLAIN_FLAGS | 0x4),
-	        F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags,
-	          SVMD_EXPLAIN_FLAGS | 0x80000000u),
-	        F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags, SVMD_EXPLAIN_UID), /* pasid 42 */
-	        F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags,
-	          SVMD_EXPLAIN_PASID), /* uid 1000 */
-	        F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags, 0),
+		/* reserved and flags fields */
+		F(SVMD_OP_HELLO, struct svmd_hello_req, flags, 1),
+		F(SVMD_OP_HELLO, struct svmd_hello_req, flags, 0x80000000u),
+		F(SVMD_OP_HELLO, struct svmd_hello_req, version_min, 2), /* min > max */
+		F(SVMD_OP_DEVICES, struct svmd_devices_req, reserved, 1),
+		F(SVMD_OP_DEVICES, struct svmd_devices_req, reserved, 0x80000000u),
+		F(SVMD_OP_LIST, struct svmd_list_req, flags, SVMD_LIST_MORE),
+		F(SVMD_OP_LIST, struct svmd_list_req, flags, 0x80000000u),
+		F(SVMD_OP_LIST, struct svmd_list_req, reserved, 1),
+		F(SVMD_OP_BIND_TASK, struct svmd_bind_task_req, flags, 1),
+		F(SVMD_OP_BIND_TASK, struct svmd_bind_task_req, flags, 0x80000000u),
+		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x2),
+		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x3),
+		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x8000000000000001ull),
+		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x100000001ull),
+		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0), /* gpasid 9 */
+		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, reserved, 1),
+		F(SVMD_OP_BIND_PASID_TABLE, struct svmd_bind_pasid_table_req, reserved, 1),
+		F(SVMD_OP_BIND_PASID_TABLE, struct svmd_bind_pasid_table_req, reserved,
+		  0xff000000u),
+		/* explain: op, flags, pasid and uid without their flag */
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, op, 0),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, op, _SVMD_EXPLAIN_OP_MAX),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, op, 0x100 | SVMD_EXPLAIN_BIND_TASK),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, op, 0xffffffffu),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags, SVMD_EXPLAIN_FLAGS | 0x4),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags,
+		  SVMD_EXPLAIN_FLAGS | 0x80000000u),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags, SVMD_EXPLAIN_UID), /* pasid 42 */
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags,
+		  SVMD_EXPLAIN_PASID), /* uid 1000 */
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags, 0),
 	};
 #undef F
 	return cr_make_param_array(struct req_field_param, params, N_ELEM(params));
@@ -636,8 +636,8 @@ ParameterizedTest(struct req_field_param *p, request, bad_field)
 	memcpy(payload + p->off, &p->value, p->width); /* little-endian */
 	frame_and_parse(rec, p->op, SEQ(0), payload, len, &h);
 	cr_assert_eq(svmd_request_check(h.opcode, rec + sizeof(h), h.len, 0), -EBADMSG,
-	             "%s: field at %u = %#llx accepted", svmd_opcode_name(p->op), p->off,
-	             (unsigned long long)p->value);
+		     "%s: field at %u = %#llx accepted", svmd_opcode_name(p->op), p->off,
+		     (unsigned long long)p->value);
 }
 
 Test(request, explain_pasid_without_flag)
@@ -665,28 +665,28 @@ struct name_param {
 ParameterizedTestParameters(request, bad_device_name)
 {
 	static struct name_param params[] = {
-	        {""},                                  /* empty */
-	        {"0000:00:02.0abcd"},                  /* 16 characters: no NUL */
-	        {"0000000000000000"},                  /* no NUL */
-	        {"0000:00:02.0\0x"},                   /* garbage after the NUL */
-	        {"0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01"}, /* garbage in the last byte */
-	        {"\0"
-	         "0000:00:02.0"},    /* empty, then a name */
-	        {"0000:00:0A.0"},    /* upper case */
-	        {"0000:00:02.F"},    /* upper case */
-	        {"0000:00:02.g"},    /* beyond hex */
-	        {"0000-00-02.0"},    /* other punctuation */
-	        {"0000:00:02.0 "},   /* space */
-	        {" 0000:00:02.0"},   /* space */
-	        {"../../etc/x"},     /* slash */
-	        {"0000:00:02.0\n"},  /* control character */
-	        {"0000:00:02.\xe0"}, /* high bit */
-	        {"\xff"},            /* high bit, negative as char */
-	        {"0"},               /* not DDDD:BB:DD.F */
-	        {"::::"},            /* not DDDD:BB:DD.F */
-	        {"0000:00:02"},      /* no function */
-	        {"000:00:02.0"},     /* short domain */
-	        {"0000:00:02.00"},   /* long function */
+		{""},                                  /* empty */
+		{"0000:00:02.0abcd"},                  /* 16 characters: no NUL */
+		{"0000000000000000"},                  /* no NUL */
+		{"0000:00:02.0\0x"},                   /* garbage after the NUL */
+		{"0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01"}, /* garbage in the last byte */
+		{"\0"
+		 "0000:00:02.0"},    /* empty, then a name */
+		{"0000:00:0A.0"},    /* upper case */
+		{"0000:00:02.F"},    /* upper case */
+		{"0000:00:02.g"},    /* beyond hex */
+		{"0000-00-02.0"},    /* other punctuation */
+		{"0000:00:02.0 "},   /* space */
+		{" 0000:00:02.0"},   /* space */
+		{"../../etc/x"},     /* slash */
+		{"0000:00:02.0\n"},  /* control character */
+		{"0000:00:02.\xe0"}, /* high bit */
+		{"\xff"},            /* high bit, negative as char */
+		{"0"},               /* not DDDD:BB:DD.F */
+		{"::::"},            /* not DDDD:BB:DD.F */
+		{"0000:00:02"},      /* no function */
+		{"000:00:02.0"},     /* short domain */
+		{"0000:00:02.00"},   /* long function */
 	};
 	return cr_make_param_array(struct name_param, params, N_ELEM(params));
 }
@@ -694,7 +694,7 @@ ParameterizedTestParameters(request, bad_device_name)
 ParameterizedTest(struct name_param *p, request, bad_device_name)
 {
 	static const uint16_t ops[] = {SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE,
-	                               SVMD_OP_BIND_PASID_TABLE, SVMD_OP_EXPLAIN};
+				       SVMD_OP_BIND_PASID_TABLE, SVMD_OP_EXPLAIN};
 
 	cr_assert_not(svmd_device_name_valid(p->name));
 	for (size_t i = 0; i < N_ELEM(ops); i++) {
@@ -703,14 +703,14 @@ ParameterizedTest(struct name_param *p, request, bad_device_name)
 		cr_assert_eq(svmd_request_check(ops[i], payload, len, 0), 0);
 		memcpy(payload, p->name, SVMD_DEVICE_NAME_SZ); /* device is the first field */
 		cr_assert_eq(svmd_request_check(ops[i], payload, len, 0), -EBADMSG, "%s",
-		             svmd_opcode_name(ops[i]));
+			     svmd_opcode_name(ops[i]));
 	}
 }
 
 Test(request, good_device_names)
 {
 	static const char good[][SVMD_DEVICE_NAME_SZ] = {
-	        DEV_A, DEV_B, "ffff:ff:1f.7", "0000:00:00.0", "abcd:ef:01.2",
+		DEV_A, DEV_B, "ffff:ff:1f.7", "0000:00:00.0", "abcd:ef:01.2",
 	};
 
 	for (size_t i = 0; i < N_ELEM(good); i++) {
@@ -718,16 +718,16 @@ Test(request, good_device_names)
 		memcpy(r.device, good[i], SVMD_DEVICE_NAME_SZ);
 		cr_assert(svmd_device_name_valid(good[i]), "%s", good[i]);
 		cr_assert_eq(svmd_request_check(SVMD_OP_BIND_TASK, &r, sizeof(r), 0), 0, "%s",
-		             good[i]);
+			     good[i]);
 	}
 }
 
 ParameterizedTestParameters(request, too_many_fds)
 {
 	static uint16_t params[] = {
-	        SVMD_OP_HELLO,     SVMD_OP_DEVICES,      SVMD_OP_LIST,
-	        SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE,
-	        SVMD_OP_UNBIND,    SVMD_OP_LEASE,        SVMD_OP_EXPLAIN,
+		SVMD_OP_HELLO,     SVMD_OP_DEVICES,      SVMD_OP_LIST,
+		SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE,
+		SVMD_OP_UNBIND,    SVMD_OP_LEASE,        SVMD_OP_EXPLAIN,
 	};
 	return cr_make_param_array(uint16_t, params, N_ELEM(params));
 }
@@ -742,22 +742,22 @@ ParameterizedTest(uint16_t *op, request, too_many_fds)
 		cr_assert_eq(svmd_request_check(*op, payload, len, n), 0, "%zu fds", n);
 	for (size_t n = max + 1; n <= SVMD_FDS_MAX + 1; n++)
 		cr_assert_eq(svmd_request_check(*op, payload, len, n), -EBADMSG, "%s with %zu fds",
-		             svmd_opcode_name(*op), n);
+			     svmd_opcode_name(*op), n);
 	cr_assert_eq(svmd_request_check(*op, payload, len, SIZE_MAX), -EBADMSG);
 }
 
 Test(request, unknown_opcode)
 {
 	const uint16_t bad[] = {
-	        0,      _SVMD_OP_MAX, _SVMD_OP_MAX + 1,           0x00ff,
-	        0x7fff, SVMD_REPLY,   SVMD_REPLY | SVMD_OP_HELLO, SVMD_REPLY | SVMD_OP_EXPLAIN,
-	        0xffff};
+		0,      _SVMD_OP_MAX, _SVMD_OP_MAX + 1,           0x00ff,
+		0x7fff, SVMD_REPLY,   SVMD_REPLY | SVMD_OP_HELLO, SVMD_REPLY | SVMD_OP_EXPLAIN,
+		0xffff};
 	unsigned char payload[128] = {0};
 
 	for (size_t i = 0; i < N_ELEM(bad); i++) {
 		for (size_t len = 0; len <= 72; len += 8)
 			cr_assert_eq(svmd_request_check(bad[i], payload, len, 0), -EOPNOTSUPP,
-			             "opcode %#x len %zu", bad[i], len);
+				     "opcode %#x len %zu", bad[i], len);
 		cr_assert_eq(svmd_request_check(bad[i], payload, 8, 5), -EOPNOTSUPP);
 	}
 }
@@ -767,39 +767,39 @@ Test(request, unknown_opcode)
 ParameterizedTestParameters(reply, roundtrip)
 {
 	static struct rep_param params[] = {
-	        {SVMD_OP_HELLO, REP_OK, 0},
-	        {SVMD_OP_DEVICES, REP_OK, 0},
-	        {SVMD_OP_DEVICES, REP_OK, 1},
-	        {SVMD_OP_DEVICES, REP_OK, 2},
-	        {SVMD_OP_DEVICES, REP_OK, SVMD_DEVICES_PER_PAGE},
-	        {SVMD_OP_LIST, REP_OK, 0},
-	        {SVMD_OP_LIST, REP_OK, 1},
-	        {SVMD_OP_LIST, REP_OK, 2},
-	        {SVMD_OP_LIST, REP_OK, SVMD_BINDINGS_PER_PAGE},
-	        {SVMD_OP_BIND_TASK, REP_OK, 0},
-	        {SVMD_OP_BIND_PGTABLE, REP_OK, 0},
-	        {SVMD_OP_BIND_PASID_TABLE, REP_OK, 0},
-	        {SVMD_OP_UNBIND, REP_OK, 0},
-	        {SVMD_OP_LEASE, REP_OK, 0},
-	        {SVMD_OP_EXPLAIN, REP_OK, 0},
-	        {SVMD_OP_HELLO, REP_ERR, 0},
-	        {SVMD_OP_DEVICES, REP_ERR, 0},
-	        {SVMD_OP_LIST, REP_ERR, 0},
-	        {SVMD_OP_BIND_TASK, REP_ERR, 0},
-	        {SVMD_OP_BIND_PGTABLE, REP_ERR, 0},
-	        {SVMD_OP_BIND_PASID_TABLE, REP_ERR, 0},
-	        {SVMD_OP_UNBIND, REP_ERR, 0},
-	        {SVMD_OP_LEASE, REP_ERR, 0},
-	        {SVMD_OP_EXPLAIN, REP_ERR, 0},
-	        {SVMD_OP_HELLO, REP_ERR_REASON, 0},
-	        {SVMD_OP_DEVICES, REP_ERR_REASON, 0},
-	        {SVMD_OP_LIST, REP_ERR_REASON, 0},
-	        {SVMD_OP_BIND_TASK, REP_ERR_REASON, 0},
-	        {SVMD_OP_BIND_PGTABLE, REP_ERR_REASON, 0},
-	        {SVMD_OP_BIND_PASID_TABLE, REP_ERR_REASON, 0},
-	        {SVMD_OP_UNBIND, REP_ERR_REASON, 0},
-	        {SVMD_OP_LEASE, REP_ERR_REASON, 0},
-	        {SVMD_OP_EXPLAIN, REP_ERR_REASON, 0},
+		{SVMD_OP_HELLO, REP_OK, 0},
+		{SVMD_OP_DEVICES, REP_OK, 0},
+		{SVMD_OP_DEVICES, REP_OK, 1},
+		{SVMD_OP_DEVICES, REP_OK, 2},
+		{SVMD_OP_DEVICES, REP_OK, SVMD_DEVICES_PER_PAGE},
+		{SVMD_OP_LIST, REP_OK, 0},
+		{SVMD_OP_LIST, REP_OK, 1},
+		{SVMD_OP_LIST, REP_OK, 2},
+		{SVMD_OP_LIST, REP_OK, SVMD_BINDINGS_PER_PAGE},
+		{SVMD_OP_BIND_TASK, REP_OK, 0},
+		{SVMD_OP_BIND_PGTABLE, REP_OK, 0},
+		{SVMD_OP_BIND_PASID_TABLE, REP_OK, 0},
+		{SVMD_OP_UNBIND, REP_OK, 0},
+		{SVMD_OP_LEASE, REP_OK, 0},
+		{SVMD_OP_EXPLAIN, REP_OK, 0},
+		{SVMD_OP_HELLO, REP_ERR, 0},
+		{SVMD_OP_DEVICES, REP_ERR, 0},
+		{SVMD_OP_LIST, REP_ERR, 0},
+		{SVMD_OP_BIND_TASK, REP_ERR, 0},
+		{SVMD_OP_BIND_PGTABLE, REP_ERR, 0},
+		{SVMD_OP_BIND_PASID_TABLE, REP_ERR, 0},
+		{SVMD_OP_UNBIND, REP_ERR, 0},
+		{SVMD_OP_LEASE, REP_ERR, 0},
+		{SVMD_OP_EXPLAIN, REP_ERR, 0},
+		{SVMD_OP_HELLO, REP_ERR_REASON, 0},
+		{SVMD_OP_DEVICES, REP_ERR_REASON, 0},
+		{SVMD_OP_LIST, REP_ERR_REASON, 0},
+		{SVMD_OP_BIND_TASK, REP_ERR_REASON, 0},
+		{SVMD_OP_BIND_PGTABLE, REP_ERR_REASON, 0},
+		{SVMD_OP_BIND_PASID_TABLE, REP_ERR_REASON, 0},
+		{SVMD_OP_UNBIND, REP_ERR_REASON, 0},
+		{SVMD_OP_LEASE, REP_ERR_REASON, 0},
+		{SVMD_OP_EXPLAIN, REP_ERR_REASON, 0},
 	};
 	return cr_make_param_array(struct rep_param, params, N_ELEM(params));
 }
@@ -815,8 +815,8 @@ ParameterizedTest(struct rep_param *p, reply, roundtrip)
 	frame_and_parse(rec, op, SEQ(n_fds), payload, len, &h);
 	const unsigned char *got = rec + sizeof(h);
 	cr_assert_eq(svmd_reply_check(h.opcode & ~SVMD_REPLY, got, h.len, n_fds), 0,
-	             "%s reply (variant %u, %u entries) rejected", svmd_opcode_name(op), p->variant,
-	             p->n);
+		     "%s reply (variant %u, %u entries) rejected", svmd_opcode_name(op), p->variant,
+		     p->n);
 	/* replies are not requests */
 	cr_assert_eq(svmd_request_check(h.opcode, got, h.len, n_fds), -EOPNOTSUPP);
 
@@ -836,7 +836,7 @@ ParameterizedTest(struct rep_param *p, reply, roundtrip)
 		cr_assert_not_null(why);
 		cr_assert_str_eq(why, REASON);
 		cr_assert_eq((const unsigned char *)why, got + 4,
-		             "reason must point into the record");
+			     "reason must point into the record");
 		break;
 	}
 }
@@ -854,7 +854,7 @@ Test(reply, paged_max_is_one_record)
 	cr_assert_eq(len, 16 + 101 * 40);
 	/* one entry more no longer fits a record */
 	cr_assert_eq(svmd_frame(rec, SVMD_OP_DEVICES | SVMD_REPLY, 1, payload, len + 40),
-	             -EMSGSIZE);
+		     -EMSGSIZE);
 	len = rep_payload(&list, payload, &n_fds);
 	cr_assert_eq(len, 16 + 72 * 56);
 	cr_assert_eq(svmd_frame(rec, SVMD_OP_LIST | SVMD_REPLY, 1, payload, len + 56), -EMSGSIZE);
@@ -889,10 +889,10 @@ Test(reply, status_boundaries)
 		uint16_t op = all_ops[i];
 		for (size_t j = 0; j < N_ELEM(bad); j++)
 			cr_assert_eq(svmd_reply_check(op, &bad[j], 4, 0), -EBADMSG, "%s status %d",
-			             svmd_opcode_name(op), bad[j]);
+				     svmd_opcode_name(op), bad[j]);
 		for (size_t j = 1; j < N_ELEM(good); j++)
 			cr_assert_eq(svmd_reply_check(op, &good[j], 4, 0), 0, "%s status %d",
-			             svmd_opcode_name(op), good[j]);
+				     svmd_opcode_name(op), good[j]);
 	}
 	/* status 0 with only the status is a complete reply for unbind alone */
 	cr_assert_eq(svmd_reply_check(SVMD_OP_UNBIND, &good[0], 4, 0), 0);
@@ -912,7 +912,7 @@ Test(reply, status_out_of_range_on_full_replies)
 		for (size_t j = 0; j < N_ELEM(bad); j++) {
 			memcpy(payload, &bad[j], 4);
 			cr_assert_eq(svmd_reply_check(p.op, payload, len, n_fds), -EBADMSG,
-			             "%s status %d", svmd_opcode_name(p.op), bad[j]);
+				     "%s status %d", svmd_opcode_name(p.op), bad[j]);
 			cr_assert_eq(svmd_reply_check(p.op, payload, len, 0), -EBADMSG);
 		}
 	}
@@ -925,18 +925,18 @@ Test(reply, shorter_than_status)
 	for (size_t i = 0; i < N_ELEM(all_ops); i++)
 		for (size_t len = 0; len < 4; len++)
 			cr_assert_eq(svmd_reply_check(all_ops[i], zero, len, 0), -EBADMSG,
-			             "%s len %zu", svmd_opcode_name(all_ops[i]), len);
+				     "%s len %zu", svmd_opcode_name(all_ops[i]), len);
 }
 
 Test(reply, unknown_opcode)
 {
 	const uint16_t bad[] = {0,
-	                        _SVMD_OP_MAX,
-	                        0x7fff,
-	                        SVMD_REPLY,
-	                        SVMD_REPLY | SVMD_OP_HELLO,
-	                        SVMD_REPLY | SVMD_OP_UNBIND,
-	                        0xffff};
+				_SVMD_OP_MAX,
+				0x7fff,
+				SVMD_REPLY,
+				SVMD_REPLY | SVMD_OP_HELLO,
+				SVMD_REPLY | SVMD_OP_UNBIND,
+				0xffff};
 	const int32_t err = -EPERM, ok = 0;
 
 	for (size_t i = 0; i < N_ELEM(bad); i++) {
@@ -952,14 +952,14 @@ Test(reply, error_reason_must_be_one_terminated_string)
 		size_t n;
 		int want;
 	} cases[] = {
-	        {"denied", 6, -EBADMSG},     /* no NUL */
-	        {"denied\0", 7, 0},          /* terminated */
-	        {"\0", 1, 0},                /* empty reason */
-	        {"de\0nied\0", 8, -EBADMSG}, /* NUL in the middle */
-	        {"denied\0\0", 8, -EBADMSG}, /* NUL padding after the terminator */
-	        {"\0\0", 2, -EBADMSG},       /* two NULs */
-	        {"\0denied", 7, -EBADMSG},   /* leading NUL, no terminator */
-	        {"d", 1, -EBADMSG},          /* one byte, not NUL */
+		{"denied", 6, -EBADMSG},     /* no NUL */
+		{"denied\0", 7, 0},          /* terminated */
+		{"\0", 1, 0},                /* empty reason */
+		{"de\0nied\0", 8, -EBADMSG}, /* NUL in the middle */
+		{"denied\0\0", 8, -EBADMSG}, /* NUL padding after the terminator */
+		{"\0\0", 2, -EBADMSG},       /* two NULs */
+		{"\0denied", 7, -EBADMSG},   /* leading NUL, no terminator */
+		{"d", 1, -EBADMSG},          /* one byte, not NUL */
 	};
 	unsigned char payload[64];
 	const int32_t status = -ENOENT;
@@ -969,8 +969,8 @@ Test(reply, error_reason_must_be_one_terminated_string)
 		memcpy(payload + 4, cases[i].bytes, cases[i].n);
 		for (size_t j = 0; j < N_ELEM(all_ops); j++)
 			cr_assert_eq(svmd_reply_check(all_ops[j], payload, 4 + cases[i].n, 0),
-			             cases[i].want, "case %zu, %s", i,
-			             svmd_opcode_name(all_ops[j]));
+				     cases[i].want, "case %zu, %s", i,
+				     svmd_opcode_name(all_ops[j]));
 		if (cases[i].want == 0) {
 			const char *why = svmd_reply_reason(payload, 4 + cases[i].n);
 			cr_assert_not_null(why);
@@ -989,9 +989,9 @@ Test(reply, error_with_fd)
 	for (size_t i = 0; i < N_ELEM(all_ops); i++) {
 		for (size_t n = 1; n <= SVMD_FDS_MAX; n++) {
 			cr_assert_eq(svmd_reply_check(all_ops[i], payload, 4, n), -EBADMSG,
-			             "%s error with %zu fds", svmd_opcode_name(all_ops[i]), n);
+				     "%s error with %zu fds", svmd_opcode_name(all_ops[i]), n);
 			cr_assert_eq(svmd_reply_check(all_ops[i], payload, 4 + sizeof(REASON), n),
-			             -EBADMSG);
+				     -EBADMSG);
 		}
 	}
 }
@@ -1019,15 +1019,15 @@ Test(reply, success_without_fd_for_other_ops)
 		cr_assert_eq(n_fds, 0);
 		cr_assert_eq(svmd_reply_check(p.op, payload, len, 0), 0);
 		cr_assert_eq(svmd_reply_check(p.op, payload, len, 1), -EBADMSG, "%s with an fd",
-		             svmd_opcode_name(p.op));
+			     svmd_opcode_name(p.op));
 	}
 }
 
 Test(reply, fixed_size_one_byte_short_or_long)
 {
 	static const uint16_t ops[] = {SVMD_OP_HELLO,        SVMD_OP_BIND_TASK,
-	                               SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE,
-	                               SVMD_OP_UNBIND,       SVMD_OP_LEASE};
+				       SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE,
+				       SVMD_OP_UNBIND,       SVMD_OP_LEASE};
 	unsigned char payload[128] = {0};
 
 	for (size_t i = 0; i < N_ELEM(ops); i++) {
@@ -1036,9 +1036,9 @@ Test(reply, fixed_size_one_byte_short_or_long)
 		size_t len = rep_payload(&p, payload, &n_fds);
 		cr_assert_eq(svmd_reply_check(p.op, payload, len, n_fds), 0);
 		cr_assert_eq(svmd_reply_check(p.op, payload, len - 1, n_fds), -EBADMSG, "%s short",
-		             svmd_opcode_name(p.op));
+			     svmd_opcode_name(p.op));
 		cr_assert_eq(svmd_reply_check(p.op, payload, len + 1, n_fds), -EBADMSG, "%s long",
-		             svmd_opcode_name(p.op));
+			     svmd_opcode_name(p.op));
 	}
 }
 
@@ -1052,26 +1052,26 @@ struct paged_param {
 ParameterizedTestParameters(reply, paged_count_disagrees)
 {
 	static struct paged_param params[] = {
-	        {SVMD_OP_DEVICES, 0, 1, 0},
-	        {SVMD_OP_DEVICES, 1, 0, 0},
-	        {SVMD_OP_DEVICES, 1, 2, 0},
-	        {SVMD_OP_DEVICES, 2, 1, 0},
-	        {SVMD_OP_DEVICES, 0, 0, 1},  /* a partial entry */
-	        {SVMD_OP_DEVICES, 1, 1, -1}, /* the last entry cut short */
-	        {SVMD_OP_DEVICES, 1, 1, 1},  /* a byte after the last entry */
-	        {SVMD_OP_DEVICES, 0, 0xffffffffu, 0},
-	        {SVMD_OP_DEVICES, SVMD_DEVICES_PER_PAGE, SVMD_DEVICES_PER_PAGE + 1, 0},
-	        {SVMD_OP_DEVICES, 0, 0, -1}, /* shorter than the fixed part */
-	        {SVMD_OP_LIST, 0, 1, 0},
-	        {SVMD_OP_LIST, 1, 0, 0},
-	        {SVMD_OP_LIST, 1, 2, 0},
-	        {SVMD_OP_LIST, 2, 1, 0},
-	        {SVMD_OP_LIST, 0, 0, 1},
-	        {SVMD_OP_LIST, 1, 1, -1},
-	        {SVMD_OP_LIST, 1, 1, 55},
-	        {SVMD_OP_LIST, 0, 0xffffffffu, 0},
-	        {SVMD_OP_LIST, SVMD_BINDINGS_PER_PAGE, SVMD_BINDINGS_PER_PAGE - 1, 0},
-	        {SVMD_OP_LIST, 0, 0, -12}, /* status only */
+		{SVMD_OP_DEVICES, 0, 1, 0},
+		{SVMD_OP_DEVICES, 1, 0, 0},
+		{SVMD_OP_DEVICES, 1, 2, 0},
+		{SVMD_OP_DEVICES, 2, 1, 0},
+		{SVMD_OP_DEVICES, 0, 0, 1},  /* a partial entry */
+		{SVMD_OP_DEVICES, 1, 1, -1}, /* the last entry cut short */
+		{SVMD_OP_DEVICES, 1, 1, 1},  /* a byte after the last entry */
+		{SVMD_OP_DEVICES, 0, 0xffffffffu, 0},
+		{SVMD_OP_DEVICES, SVMD_DEVICES_PER_PAGE, SVMD_DEVICES_PER_PAGE + 1, 0},
+		{SVMD_OP_DEVICES, 0, 0, -1}, /* shorter than the fixed part */
+		{SVMD_OP_LIST, 0, 1, 0},
+		{SVMD_OP_LIST, 1, 0, 0},
+		{SVMD_OP_LIST, 1, 2, 0},
+		{SVMD_OP_LIST, 2, 1, 0},
+		{SVMD_OP_LIST, 0, 0, 1},
+		{SVMD_OP_LIST, 1, 1, -1},
+		{SVMD_OP_LIST, 1, 1, 55},
+		{SVMD_OP_LIST, 0, 0xffffffffu, 0},
+		{SVMD_OP_LIST, SVMD_BINDINGS_PER_PAGE, SVMD_BINDINGS_PER_PAGE - 1, 0},
+		{SVMD_OP_LIST, 0, 0, -12}, /* status only */
 	};
 	return cr_make_param_array(struct paged_param, params, N_ELEM(params));
 }
@@ -1081,7 +1081,7 @@ ParameterizedTest(struct paged_param *p, reply, paged_count_disagrees)
 	static unsigned char payload[SVMD_PAYLOAD_MAX + 64];
 	struct rep_param rp = {p->op, REP_OK, p->entries};
 	size_t count_off = p->op == SVMD_OP_DEVICES ? offsetof(struct svmd_devices_rep, n)
-	                                            : offsetof(struct svmd_list_rep, n);
+						    : offsetof(struct svmd_list_rep, n);
 	size_t n_fds;
 	size_t len = rep_payload(&rp, payload, &n_fds);
 
@@ -1089,8 +1089,8 @@ ParameterizedTest(struct paged_param *p, reply, paged_count_disagrees)
 	memcpy(payload + count_off, &p->count, 4);
 	len = (size_t)((ssize_t)len + p->extra);
 	cr_assert_eq(svmd_reply_check(p->op, payload, len, 0), -EBADMSG,
-	             "%s: %u entries, count %u, %zu bytes accepted", svmd_opcode_name(p->op),
-	             p->entries, p->count, len);
+		     "%s: %u entries, count %u, %zu bytes accepted", svmd_opcode_name(p->op),
+		     p->entries, p->count, len);
 }
 
 Test(reply, explain_text)
@@ -1140,7 +1140,7 @@ Test(reply, reason_accessor)
 static void seqpacket_pair(int sv[2])
 {
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0, "%s",
-	             strerror(errno));
+		     strerror(errno));
 }
 
 static int count_fds(void)
@@ -1203,7 +1203,7 @@ static void raw_sendmsg(int sock, const void *buf, size_t len, const int *fds, s
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
 	}
 	cr_assert_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len, "sendmsg: %s",
-	             strerror(errno));
+		     strerror(errno));
 }
 
 ParameterizedTestParameters(wire, fds_arrive)
@@ -1310,9 +1310,9 @@ Test(wire, two_rights_messages_beyond_the_limit)
 	} control;
 	struct iovec iov = {.iov_base = rec, .iov_len = sizeof(rec)};
 	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = control.buf,
-	                    .msg_controllen = sizeof(control.buf)};
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
 	int sv[2], out[6], in[SVMD_FDS_MAX];
 	size_t n_in = 0;
 
@@ -1398,9 +1398,9 @@ Test(wire, credentials_are_refused)
 	struct ucred uc = {.pid = getpid(), .uid = getuid(), .gid = getgid()};
 	struct iovec iov = {.iov_base = rec, .iov_len = sizeof(rec)};
 	struct msghdr mh = {.msg_iov = &iov,
-	                    .msg_iovlen = 1,
-	                    .msg_control = control.buf,
-	                    .msg_controllen = sizeof(control.buf)};
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
 	memset(&control, 0, sizeof(control));
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
@@ -1533,15 +1533,15 @@ Test(names, models)
 Test(names, opcodes)
 {
 	static const char *const want[] = {
-	        [SVMD_OP_HELLO] = "hello",
-	        [SVMD_OP_DEVICES] = "devices",
-	        [SVMD_OP_LIST] = "list",
-	        [SVMD_OP_BIND_TASK] = "bind-task",
-	        [SVMD_OP_BIND_PGTABLE] = "bind-pgtable",
-	        [SVMD_OP_BIND_PASID_TABLE] = "bind-pasid-table",
-	        [SVMD_OP_UNBIND] = "unbind",
-	        [SVMD_OP_LEASE] = "lease",
-	        [SVMD_OP_EXPLAIN] = "explain",
+		[SVMD_OP_HELLO] = "hello",
+		[SVMD_OP_DEVICES] = "devices",
+		[SVMD_OP_LIST] = "list",
+		[SVMD_OP_BIND_TASK] = "bind-task",
+		[SVMD_OP_BIND_PGTABLE] = "bind-pgtable",
+		[SVMD_OP_BIND_PASID_TABLE] = "bind-pasid-table",
+		[SVMD_OP_UNBIND] = "unbind",
+		[SVMD_OP_LEASE] = "lease",
+		[SVMD_OP_EXPLAIN] = "explain",
 	};
 
 	for (uint16_t op = 1; op < _SVMD_OP_MAX; op++) {
@@ -1558,12 +1558,12 @@ Test(names, opcodes)
 Test(request, pgtable_unknown_vtd_flags)
 {
 	struct svmd_bind_pgtable_req r = {
-	        .device = "0000:3b:00.0",
-	        .pasid = 100,
-	        .addr_width = 48,
-	        .gpgd = 0x1000,
-	        .format = SVMD_PGTABLE_FORMAT_VTD,
-	        .vtd_flags = SVMD_VTD_FLAGS_ALL,
+		.device = "0000:3b:00.0",
+		.pasid = 100,
+		.addr_width = 48,
+		.gpgd = 0x1000,
+		.format = SVMD_PGTABLE_FORMAT_VTD,
+		.vtd_flags = SVMD_VTD_FLAGS_ALL,
 	};
 
 	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), 0);

@@ -15,11 +15,11 @@
 #define BOB   1002
 
 static struct device devs[4] = {
-        {.name = "0000:3b:00.0", .index = 0},
-        {.name = "0000:3b:00.1", .index = 1},
-        {.name = "0000:3c:00.0", .index = 2},
-        /* A high index: (index << 32 | PASID) must not collide with small ones. */
-        {.name = "0000:ff:1f.7", .index = 0xfffffu},
+	{.name = "0000:3b:00.0", .index = 0},
+	{.name = "0000:3b:00.1", .index = 1},
+	{.name = "0000:3c:00.0", .index = 2},
+	/* A high index: (index << 32 | PASID) must not collide with small ones. */
+	{.name = "0000:ff:1f.7", .index = 0xfffffu},
 };
 
 /* Two rules; the registry only compares their addresses. */
@@ -33,14 +33,14 @@ static struct bind_args task_args(uint32_t pasid, int32_t pid)
 static struct bind_args table_args(uint64_t ptr)
 {
 	return (struct bind_args){
-	        .kind = SVMD_KIND_PASID_TABLE,
-	        .pasid = 0,
-	        .table = {.ptr = ptr, .size = 4096, .model = SEED_MODEL_INTEL_VTD},
+		.kind = SVMD_KIND_PASID_TABLE,
+		.pasid = 0,
+		.table = {.ptr = ptr, .size = 4096, .model = SEED_MODEL_INTEL_VTD},
 	};
 }
 
 static struct binding *add(struct registry *r, struct session *s, const void *rule, unsigned dev,
-                           uint32_t pasid)
+			   uint32_t pasid)
 {
 	struct bind_args a = task_args(pasid, 4242);
 	struct binding *b = registry_add(r, s, rule, &devs[dev], &a);
@@ -605,7 +605,7 @@ Test(registry, many_bindings_stay_findable, .timeout = 60)
 		cr_assert_eq(b[i]->id, (uint64_t)i + 1);
 		cr_assert_eq(registry_find(r, i + 1), b[i], "id %u", i + 1);
 		cr_assert_eq(registry_find_pasid(r, &devs[i % 4], i / 4 + 1), b[i], "binding %u",
-		             i);
+			     i);
 	}
 	cr_assert_null(registry_find(r, MANY + 1));
 	cr_assert_null(registry_find_pasid(r, &devs[0], MANY / 4 + 1));

@@ -46,37 +46,37 @@ enum {
 #define DEV_SHARE1 "0000:06:00.1"
 
 static const struct device machine[] = {
-        {.name = DEV_A,
-         .iommu_group = G_A,
-         .pasid_bits = 20,
-         .model = SVMD_MODEL_VTD,
-         .kinds = K_ALL},
-        {.name = DEV_B,
-         .iommu_group = G_B,
-         .pasid_bits = 20,
-         .model = SVMD_MODEL_VTD,
-         .kinds = K_ALL},
-        {.name = DEV_TINY,
-         .iommu_group = G_TINY,
-         .pasid_bits = 2,
-         .model = SVMD_MODEL_VTD,
-         .kinds = K_TASK | K_PGT},
-        {.name = DEV_SMMU,
-         .iommu_group = G_SMMU,
-         .pasid_bits = 16,
-         .model = SVMD_MODEL_SMMU,
-         .kinds = K_TASK | K_TABLE},
-        {.name = DEV_NONE, .iommu_group = G_NONE, .pasid_bits = 0, .model = SVMD_MODEL_NONE},
-        {.name = DEV_SHARE0,
-         .iommu_group = G_SHARED,
-         .pasid_bits = 20,
-         .model = SVMD_MODEL_VTD,
-         .kinds = K_ALL},
-        {.name = DEV_SHARE1,
-         .iommu_group = G_SHARED,
-         .pasid_bits = 20,
-         .model = SVMD_MODEL_VTD,
-         .kinds = K_ALL},
+	{.name = DEV_A,
+	 .iommu_group = G_A,
+	 .pasid_bits = 20,
+	 .model = SVMD_MODEL_VTD,
+	 .kinds = K_ALL},
+	{.name = DEV_B,
+	 .iommu_group = G_B,
+	 .pasid_bits = 20,
+	 .model = SVMD_MODEL_VTD,
+	 .kinds = K_ALL},
+	{.name = DEV_TINY,
+	 .iommu_group = G_TINY,
+	 .pasid_bits = 2,
+	 .model = SVMD_MODEL_VTD,
+	 .kinds = K_TASK | K_PGT},
+	{.name = DEV_SMMU,
+	 .iommu_group = G_SMMU,
+	 .pasid_bits = 16,
+	 .model = SVMD_MODEL_SMMU,
+	 .kinds = K_TASK | K_TABLE},
+	{.name = DEV_NONE, .iommu_group = G_NONE, .pasid_bits = 0, .model = SVMD_MODEL_NONE},
+	{.name = DEV_SHARE0,
+	 .iommu_group = G_SHARED,
+	 .pasid_bits = 20,
+	 .model = SVMD_MODEL_VTD,
+	 .kinds = K_ALL},
+	{.name = DEV_SHARE1,
+	 .iommu_group = G_SHARED,
+	 .pasid_bits = 20,
+	 .model = SVMD_MODEL_VTD,
+	 .kinds = K_ALL},
 };
 
 static struct sim_kernel *k;
@@ -163,12 +163,12 @@ static int task(uint32_t group, unsigned long req, pid_t pid, uint32_t pasid, ui
 }
 
 static int pgtable_full(uint32_t group, unsigned long req, uint32_t pasid, uint64_t gpgd,
-                        uint32_t addr_width)
+			uint32_t addr_width)
 {
 	struct bind_args b = {
-	        .kind = SVMD_KIND_PGTABLE,
-	        .pasid = pasid,
-	        .pgtable = {.gpgd = gpgd, .addr_width = addr_width, .format = 1},
+		.kind = SVMD_KIND_PGTABLE,
+		.pasid = pasid,
+		.pgtable = {.gpgd = gpgd, .addr_width = addr_width, .format = 1},
 	};
 	struct seed_arg a;
 
@@ -182,11 +182,11 @@ static int pgtable(uint32_t group, unsigned long req, uint32_t pasid)
 }
 
 static int table_full(uint32_t group, unsigned long req, uint64_t ptr, uint64_t size,
-                      uint32_t model)
+		      uint32_t model)
 {
 	struct bind_args b = {
-	        .kind = SVMD_KIND_PASID_TABLE,
-	        .table = {.ptr = ptr, .size = size, .model = model},
+		.kind = SVMD_KIND_PASID_TABLE,
+		.table = {.ptr = ptr, .size = size, .model = model},
 	};
 	struct seed_arg a;
 
@@ -215,14 +215,14 @@ static int table(uint32_t group, unsigned long req)
 		cr_assert_eq(r_, err, "%s: got %d (%s), want %s", #expr, r_, why, #err);           \
 		cr_assert_neq(why[0], 0, "%s: no reason given", #expr);                            \
 		cr_assert_not_null(strstr(why, what), "%s: reason '%s' lacks '%s'", #expr, why,    \
-		                   what);                                                          \
+				   what);                                                          \
 	} while (0)
 
 static void assert_idle(void)
 {
 	for (size_t i = 0; i < sizeof(machine) / sizeof(machine[0]); i++)
 		cr_assert_eq(sim_kernel_n_bound(k, machine[i].name), 0, "%s has binds",
-		             machine[i].name);
+			     machine[i].name);
 	cr_assert_eq(sim_kernel_n_mm(k), 0);
 }
 
@@ -489,43 +489,43 @@ struct einval_case {
 ParameterizedTestParameters(sim_kernel, einval)
 {
 	static struct einval_case cases[] = {
-	        {"addr width 39", G_A, SVMD_KIND_PGTABLE, 1, 0x1000, 39, 0, 0, 0,
-	         "address width 39"},
-	        {"addr width 64", G_A, SVMD_KIND_PGTABLE, 1, 0x1000, 64, 0, 0, 0,
-	         "address width 64"},
-	        {"gpgd misaligned", G_A, SVMD_KIND_PGTABLE, 1, 0x1800, 48, 0, 0, 0, "not 4 KiB"},
-	        {"gpgd 0", G_A, SVMD_KIND_PGTABLE, 1, 0, 48, 0, 0, 0, "not 4 KiB aligned"},
-	        {"pgtable PASID 0", G_A, SVMD_KIND_PGTABLE, 0, 0x1000, 48, 0, 0, 0,
-	         "PASID 0 outside"},
-	        {"pgtable PASID 2^20", G_A, SVMD_KIND_PGTABLE, 0x100000, 0x1000, 48, 0, 0, 0,
-	         "PASID 1048576 outside"},
-	        {"pgtable PASID 4 of 2 bits", G_TINY, SVMD_KIND_PGTABLE, 4, 0x1000, 57, 0, 0, 0,
-	         "PASID 4 outside 1..3"},
-	        {"task PASID 2^20", G_A, SVMD_KIND_TASK, 0x100000, 0, 0, 0, 0, 0, "PASID 1048576"},
-	        {"task PASID 4 of 2 bits", G_TINY, SVMD_KIND_TASK, 4, 0, 0, 0, 0, 0,
-	         "outside 1..3"},
-	        {"task PASID 2^16 of 16 bits", G_SMMU, SVMD_KIND_TASK, 0x10000, 0, 0, 0, 0, 0,
-	         "outside 1..65535"},
-	        {"vtd table misaligned", G_A, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x80040, 4096,
-	         SEED_MODEL_INTEL_VTD, "not 4096-byte aligned"},
-	        {"smmu table misaligned", G_SMMU, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x8020, 4096,
-	         SEED_MODEL_ARM_SMMU, "not 64-byte aligned"},
-	        {"table ptr 0", G_SMMU, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0, 4096,
-	         SEED_MODEL_ARM_SMMU, "pointer 0x0"},
-	        {"table size 100", G_A, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x80000, 100,
-	         SEED_MODEL_INTEL_VTD, "not a multiple of 64"},
-	        {"table beyond 16 bits", G_SMMU, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x8000,
-	         (64ull << 16) + 64, SEED_MODEL_ARM_SMMU, "exceeds 65536 entries"},
-	        {"vtd table on SMMU", G_SMMU, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x80000, 4096,
-	         SEED_MODEL_INTEL_VTD, "does not match"},
-	        /* Any bind on a group of two devices. */
-	        {"shared group task", G_SHARED, SVMD_KIND_TASK, 0, 0, 0, 0, 0, 0, "group of one"},
-	        {"shared group task at PASID", G_SHARED, SVMD_KIND_TASK, 7, 0, 0, 0, 0, 0,
-	         "IOMMU group 6 has 2 devices"},
-	        {"shared group pgtable", G_SHARED, SVMD_KIND_PGTABLE, 7, 0x1000, 48, 0, 0, 0,
-	         "IOMMU group 6 has 2 devices"},
-	        {"shared group table", G_SHARED, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x80000, 4096,
-	         SEED_MODEL_INTEL_VTD, "IOMMU group 6 has 2 devices"},
+		{"addr width 39", G_A, SVMD_KIND_PGTABLE, 1, 0x1000, 39, 0, 0, 0,
+		 "address width 39"},
+		{"addr width 64", G_A, SVMD_KIND_PGTABLE, 1, 0x1000, 64, 0, 0, 0,
+		 "address width 64"},
+		{"gpgd misaligned", G_A, SVMD_KIND_PGTABLE, 1, 0x1800, 48, 0, 0, 0, "not 4 KiB"},
+		{"gpgd 0", G_A, SVMD_KIND_PGTABLE, 1, 0, 48, 0, 0, 0, "not 4 KiB aligned"},
+		{"pgtable PASID 0", G_A, SVMD_KIND_PGTABLE, 0, 0x1000, 48, 0, 0, 0,
+		 "PASID 0 outside"},
+		{"pgtable PASID 2^20", G_A, SVMD_KIND_PGTABLE, 0x100000, 0x1000, 48, 0, 0, 0,
+		 "PASID 1048576 outside"},
+		{"pgtable PASID 4 of 2 bits", G_TINY, SVMD_KIND_PGTABLE, 4, 0x1000, 57, 0, 0, 0,
+		 "PASID 4 outside 1..3"},
+		{"task PASID 2^20", G_A, SVMD_KIND_TASK, 0x100000, 0, 0, 0, 0, 0, "PASID 1048576"},
+		{"task PASID 4 of 2 bits", G_TINY, SVMD_KIND_TASK, 4, 0, 0, 0, 0, 0,
+		 "outside 1..3"},
+		{"task PASID 2^16 of 16 bits", G_SMMU, SVMD_KIND_TASK, 0x10000, 0, 0, 0, 0, 0,
+		 "outside 1..65535"},
+		{"vtd table misaligned", G_A, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x80040, 4096,
+		 SEED_MODEL_INTEL_VTD, "not 4096-byte aligned"},
+		{"smmu table misaligned", G_SMMU, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x8020, 4096,
+		 SEED_MODEL_ARM_SMMU, "not 64-byte aligned"},
+		{"table ptr 0", G_SMMU, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0, 4096,
+		 SEED_MODEL_ARM_SMMU, "pointer 0x0"},
+		{"table size 100", G_A, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x80000, 100,
+		 SEED_MODEL_INTEL_VTD, "not a multiple of 64"},
+		{"table beyond 16 bits", G_SMMU, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x8000,
+		 (64ull << 16) + 64, SEED_MODEL_ARM_SMMU, "exceeds 65536 entries"},
+		{"vtd table on SMMU", G_SMMU, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x80000, 4096,
+		 SEED_MODEL_INTEL_VTD, "does not match"},
+		/* Any bind on a group of two devices. */
+		{"shared group task", G_SHARED, SVMD_KIND_TASK, 0, 0, 0, 0, 0, 0, "group of one"},
+		{"shared group task at PASID", G_SHARED, SVMD_KIND_TASK, 7, 0, 0, 0, 0, 0,
+		 "IOMMU group 6 has 2 devices"},
+		{"shared group pgtable", G_SHARED, SVMD_KIND_PGTABLE, 7, 0x1000, 48, 0, 0, 0,
+		 "IOMMU group 6 has 2 devices"},
+		{"shared group table", G_SHARED, SVMD_KIND_PASID_TABLE, 0, 0, 0, 0x80000, 4096,
+		 SEED_MODEL_INTEL_VTD, "IOMMU group 6 has 2 devices"},
 	};
 	return cr_make_param_array(struct einval_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -564,7 +564,7 @@ Test(sim_kernel, malformed_arguments_einval)
 	assert_err(issue(G_A, BIND, &a), -EINVAL, "argsz");
 	memset(why, 0, sizeof(why));
 	cr_assert_eq(sim_kernel_ioctl(k, G_A, BIND, small, sizeof(small), why, sizeof(why)),
-	             -EINVAL);
+		     -EINVAL);
 	cr_assert_not_null(strstr(why, "shorter than its header"), "%s", why);
 	/* size below argsz */
 	seed_arg_init(&a, SEED_SVM_BIND_PGTABLE);
@@ -600,11 +600,11 @@ Test(sim_kernel, task_pasid_beyond_device)
 Test(sim_kernel, kinds_the_device_lacks)
 {
 	assert_err(task(G_NONE, BIND, getpid(), 0, NULL), -EOPNOTSUPP,
-	           DEV_NONE " cannot bind process address spaces");
+		   DEV_NONE " cannot bind process address spaces");
 	assert_err(pgtable(G_NONE, BIND, 1), -EOPNOTSUPP, "cannot bind guest page tables");
 	assert_err(table(G_NONE, BIND), -EOPNOTSUPP, "cannot bind guest PASID tables");
 	assert_err(pgtable(G_SMMU, BIND, 1), -EOPNOTSUPP,
-	           DEV_SMMU " cannot bind guest page tables");
+		   DEV_SMMU " cannot bind guest page tables");
 	assert_err(table(G_TINY, BIND), -EOPNOTSUPP, DEV_TINY " cannot bind guest PASID tables");
 	assert_idle();
 }
@@ -624,7 +624,7 @@ Test(sim_kernel, pasids_run_out)
 	assert_ok(task(G_TINY, BIND, c[1], 0, &p));
 	cr_assert_eq(p, 3);
 	assert_err(task(G_TINY, BIND, c[2], 0, NULL), -ENOSPC,
-	           "no free PASID within " DEV_TINY "'s 2 bits");
+		   "no free PASID within " DEV_TINY "'s 2 bits");
 	cr_assert_eq(sim_kernel_n_bound(k, DEV_TINY), 3);
 	cr_assert_eq(sim_kernel_n_mm(k), 3);
 	/* A wide device still has room. */
@@ -661,13 +661,13 @@ Test(sim_kernel, pasids_run_out_globally)
 Test(sim_kernel, unknown_request_enotty)
 {
 	static const unsigned long requests[] = {
-	        0,
-	        0x3b79,
-	        0x3b7c,
-	        SEED_IO(SEED_VFIO_BASE + 0),                          /* VFIO_GET_API_VERSION */
-	        (unsigned long)_IOW(';', 100 + 22, struct seed_svm),  /* the number with a size */
-	        (unsigned long)_IOWR(';', 100 + 23, struct seed_svm), /* likewise */
-	        ~0ul,
+		0,
+		0x3b79,
+		0x3b7c,
+		SEED_IO(SEED_VFIO_BASE + 0),                          /* VFIO_GET_API_VERSION */
+		(unsigned long)_IOW(';', 100 + 22, struct seed_svm),  /* the number with a size */
+		(unsigned long)_IOWR(';', 100 + 23, struct seed_svm), /* likewise */
+		~0ul,
 	};
 	struct bind_args b = {.kind = SVMD_KIND_TASK, .task.pid = getpid()};
 	struct seed_arg a;
@@ -782,11 +782,11 @@ Test(sim_kernel, pasid_held_until_last_device_unbinds)
 Test(sim_kernel, devices_are_copied)
 {
 	struct device mine[] = {
-	        {.name = "0000:10:00.0",
-	         .iommu_group = 40,
-	         .pasid_bits = 20,
-	         .model = 1,
-	         .kinds = K_ALL},
+		{.name = "0000:10:00.0",
+		 .iommu_group = 40,
+		 .pasid_bits = 20,
+		 .model = 1,
+		 .kinds = K_ALL},
 	};
 	struct sim_kernel *own = sim_kernel_new(mine, 1);
 	char w[128] = "";
@@ -824,16 +824,16 @@ Test(sim_kernel_empty, no_devices)
 Test(topology, good_text)
 {
 	static const char text[] =
-	        "# a comment line\n"
-	        "\n"
-	        "   \t\n"
-	        "device 0000:3B:00.0 group=12 pasid-bits=20 model=vtd "
-	        "kinds=task,pgtable,pasid-table "
-	        "pci-id=8086:0B25   # trailing comment\n"
-	        "  device\t0000:3c:00.0\tgroup=13 pasid-bits=16 model=smmu kinds=pasid-table,task\n"
-	        "device 0000:af:00.7 group=4294967295 pasid-bits=0 model=none kinds=none "
-	        "pci-id=15b3:101d\n"
-	        "device 0000:b0:1f.0 group=13 pasid-bits=0 model=smmu kinds=pasid-table";
+		"# a comment line\n"
+		"\n"
+		"   \t\n"
+		"device 0000:3B:00.0 group=12 pasid-bits=20 model=vtd "
+		"kinds=task,pgtable,pasid-table "
+		"pci-id=8086:0B25   # trailing comment\n"
+		"  device\t0000:3c:00.0\tgroup=13 pasid-bits=16 model=smmu kinds=pasid-table,task\n"
+		"device 0000:af:00.7 group=4294967295 pasid-bits=0 model=none kinds=none "
+		"pci-id=15b3:101d\n"
+		"device 0000:b0:1f.0 group=13 pasid-bits=0 model=smmu kinds=pasid-table";
 	struct device *d = NULL;
 	char err[256] = "";
 	int n = sim_topology_parse(text, &d, err, sizeof(err));
@@ -882,11 +882,11 @@ Test(topology, good_text)
 Test(topology, group_devices_counting)
 {
 	static const char text[] =
-	        "device 0000:01:00.0 group=7 pasid-bits=20 model=vtd kinds=task\n"
-	        "device 0000:01:00.1 group=7 pasid-bits=20 model=vtd kinds=task\n"
-	        "device 0000:02:00.0 group=8 pasid-bits=20 model=vtd kinds=task\n"
-	        "device 0000:01:00.2 group=7 pasid-bits=20 model=vtd kinds=task\n"
-	        "device 0000:03:00.0 group=0 pasid-bits=20 model=vtd kinds=task\n";
+		"device 0000:01:00.0 group=7 pasid-bits=20 model=vtd kinds=task\n"
+		"device 0000:01:00.1 group=7 pasid-bits=20 model=vtd kinds=task\n"
+		"device 0000:02:00.0 group=8 pasid-bits=20 model=vtd kinds=task\n"
+		"device 0000:01:00.2 group=7 pasid-bits=20 model=vtd kinds=task\n"
+		"device 0000:03:00.0 group=0 pasid-bits=20 model=vtd kinds=task\n";
 	static const uint32_t want[] = {3, 3, 1, 3, 1};
 	struct device *d = NULL;
 	char err[256] = "";
@@ -910,62 +910,62 @@ struct bad_text {
 ParameterizedTestParameters(topology, bad_text)
 {
 	static struct bad_text cases[] = {
-	        {"", "no devices"},
-	        {"# only comments\n\n   \n", "no devices"},
-	        {"devices 0000:01:00.0 group=1", "line 1: expected 'device BDF KEY=VALUE...'"},
-	        {"\n\ndevice\n", "line 3: expected 'device BDF KEY=VALUE...'"},
-	        {"group=1 device 0000:01:00.0", "line 1: expected 'device BDF KEY=VALUE...'"},
-	        {"device 0000:01:00 group=1", "line 1: expected a PCI address DDDD:BB:DD.F"},
-	        {"device 0000:01:20.0 group=1", "line 1: expected a PCI address DDDD:BB:DD.F"},
-	        {"device 0000:01:00.8 group=1", "line 1: expected a PCI address DDDD:BB:DD.F"},
-	        {"device  \n", "line 1: expected a PCI address DDDD:BB:DD.F"},
-	        {"device 0000:01:00.0 group", "line 1: expected KEY=VALUE, got 'group'"},
-	        {"device 0000:01:00.0 group=x", "line 1: invalid group 'x'"},
-	        {"device 0000:01:00.0 group=-1", "line 1: invalid group '-1'"},
-	        {"device 0000:01:00.0 group=4294967296", "line 1: invalid group '4294967296'"},
-	        {"device 0000:01:00.0 group=", "line 1: invalid group ''"},
-	        {"device 0000:01:00.0 group=1 pasid-bits=21 model=vtd kinds=task",
-	         "line 1: invalid pasid-bits '21' (0-20)"},
-	        {"device 0000:01:00.0 pasid-bits=+5", "line 1: invalid pasid-bits '+5' (0-20)"},
-	        {"device 0000:01:00.0 pasid-bits=1e1", "line 1: invalid pasid-bits '1e1' (0-20)"},
-	        {"device 0000:01:00.0 model=amd",
-	         "line 1: invalid model 'amd' (vtd, smmu or none)"},
-	        {"device 0000:01:00.0 model=VTD",
-	         "line 1: invalid model 'VTD' (vtd, smmu or none)"},
-	        {"device 0000:01:00.0 kinds=task,foo",
-	         "line 1: invalid kinds (task, pgtable, pasid-table or none)"},
-	        {"device 0000:01:00.0 kinds=",
-	         "line 1: invalid kinds (task, pgtable, pasid-table or none)"},
-	        {"device 0000:01:00.0 kinds=none,task",
-	         "line 1: invalid kinds (task, pgtable, pasid-table or none)"},
-	        {"device 0000:01:00.0 pci-id=8086:0b2", "line 1: invalid pci-id '8086:0b2'"},
-	        {"device 0000:01:00.0 pci-id=80860b25", "line 1: invalid pci-id '80860b25'"},
-	        {"device 0000:01:00.0 pci-id=8086:0b25x", "line 1: invalid pci-id '8086:0b25x'"},
-	        {"device 0000:01:00.0 pci-id=808g:0b25", "line 1: invalid pci-id '808g:0b25'"},
-	        {"device 0000:01:00.0 color=red", "line 1: unknown key 'color'"},
-	        {"device 0000:01:00.0 pasid-bits=20 model=vtd kinds=task",
-	         "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
-	        {"device 0000:01:00.0 group=1 model=vtd kinds=task",
-	         "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
-	        {"device 0000:01:00.0 group=1 pasid-bits=20 kinds=task",
-	         "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
-	        {"device 0000:01:00.0 group=1 pasid-bits=20 model=vtd",
-	         "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
-	        {"device 0000:01:00.0",
-	         "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
-	        {"device 0000:01:00.0 group=1 pasid-bits=0 model=vtd kinds=task",
-	         "line 1: 0000:01:00.0: PASID binds need pasid-bits > 0"},
-	        {"device 0000:01:00.0 group=1 pasid-bits=0 model=vtd kinds=pgtable,pasid-table",
-	         "line 1: 0000:01:00.0: PASID binds need pasid-bits > 0"},
-	        {GOOD_LINE "# comment\n\n" GOOD_LINE, "line 4: 0000:01:00.0 listed twice"},
-	        {GOOD_LINE "device 0000:01:00.0 group=2 pasid-bits=2 model=smmu kinds=none\n",
-	         "line 2: 0000:01:00.0 listed twice"},
-	        {"device 0000:0a:00.0 group=1 pasid-bits=20 model=vtd kinds=task\n"
-	         "device 0000:0A:00.0 group=1 pasid-bits=20 model=vtd kinds=task\n",
-	         "line 2: 0000:0a:00.0 listed twice"},
-	        {GOOD_LINE "\n# c\n\ndevice 0000:02:00.0 group=2 pasid-bits=99",
-	         "line 5: invalid pasid-bits '99' (0-20)"},
-	        {GOOD_LINE "bogus\n", "line 2: expected 'device BDF KEY=VALUE...'"},
+		{"", "no devices"},
+		{"# only comments\n\n   \n", "no devices"},
+		{"devices 0000:01:00.0 group=1", "line 1: expected 'device BDF KEY=VALUE...'"},
+		{"\n\ndevice\n", "line 3: expected 'device BDF KEY=VALUE...'"},
+		{"group=1 device 0000:01:00.0", "line 1: expected 'device BDF KEY=VALUE...'"},
+		{"device 0000:01:00 group=1", "line 1: expected a PCI address DDDD:BB:DD.F"},
+		{"device 0000:01:20.0 group=1", "line 1: expected a PCI address DDDD:BB:DD.F"},
+		{"device 0000:01:00.8 group=1", "line 1: expected a PCI address DDDD:BB:DD.F"},
+		{"device  \n", "line 1: expected a PCI address DDDD:BB:DD.F"},
+		{"device 0000:01:00.0 group", "line 1: expected KEY=VALUE, got 'group'"},
+		{"device 0000:01:00.0 group=x", "line 1: invalid group 'x'"},
+		{"device 0000:01:00.0 group=-1", "line 1: invalid group '-1'"},
+		{"device 0000:01:00.0 group=4294967296", "line 1: invalid group '4294967296'"},
+		{"device 0000:01:00.0 group=", "line 1: invalid group ''"},
+		{"device 0000:01:00.0 group=1 pasid-bits=21 model=vtd kinds=task",
+		 "line 1: invalid pasid-bits '21' (0-20)"},
+		{"device 0000:01:00.0 pasid-bits=+5", "line 1: invalid pasid-bits '+5' (0-20)"},
+		{"device 0000:01:00.0 pasid-bits=1e1", "line 1: invalid pasid-bits '1e1' (0-20)"},
+		{"device 0000:01:00.0 model=amd",
+		 "line 1: invalid model 'amd' (vtd, smmu or none)"},
+		{"device 0000:01:00.0 model=VTD",
+		 "line 1: invalid model 'VTD' (vtd, smmu or none)"},
+		{"device 0000:01:00.0 kinds=task,foo",
+		 "line 1: invalid kinds (task, pgtable, pasid-table or none)"},
+		{"device 0000:01:00.0 kinds=",
+		 "line 1: invalid kinds (task, pgtable, pasid-table or none)"},
+		{"device 0000:01:00.0 kinds=none,task",
+		 "line 1: invalid kinds (task, pgtable, pasid-table or none)"},
+		{"device 0000:01:00.0 pci-id=8086:0b2", "line 1: invalid pci-id '8086:0b2'"},
+		{"device 0000:01:00.0 pci-id=80860b25", "line 1: invalid pci-id '80860b25'"},
+		{"device 0000:01:00.0 pci-id=8086:0b25x", "line 1: invalid pci-id '8086:0b25x'"},
+		{"device 0000:01:00.0 pci-id=808g:0b25", "line 1: invalid pci-id '808g:0b25'"},
+		{"device 0000:01:00.0 color=red", "line 1: unknown key 'color'"},
+		{"device 0000:01:00.0 pasid-bits=20 model=vtd kinds=task",
+		 "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
+		{"device 0000:01:00.0 group=1 model=vtd kinds=task",
+		 "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
+		{"device 0000:01:00.0 group=1 pasid-bits=20 kinds=task",
+		 "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
+		{"device 0000:01:00.0 group=1 pasid-bits=20 model=vtd",
+		 "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
+		{"device 0000:01:00.0",
+		 "line 1: 0000:01:00.0 needs group=, pasid-bits=, model= and kinds="},
+		{"device 0000:01:00.0 group=1 pasid-bits=0 model=vtd kinds=task",
+		 "line 1: 0000:01:00.0: PASID binds need pasid-bits > 0"},
+		{"device 0000:01:00.0 group=1 pasid-bits=0 model=vtd kinds=pgtable,pasid-table",
+		 "line 1: 0000:01:00.0: PASID binds need pasid-bits > 0"},
+		{GOOD_LINE "# comment\n\n" GOOD_LINE, "line 4: 0000:01:00.0 listed twice"},
+		{GOOD_LINE "device 0000:01:00.0 group=2 pasid-bits=2 model=smmu kinds=none\n",
+		 "line 2: 0000:01:00.0 listed twice"},
+		{"device 0000:0a:00.0 group=1 pasid-bits=20 model=vtd kinds=task\n"
+		 "device 0000:0A:00.0 group=1 pasid-bits=20 model=vtd kinds=task\n",
+		 "line 2: 0000:0a:00.0 listed twice"},
+		{GOOD_LINE "\n# c\n\ndevice 0000:02:00.0 group=2 pasid-bits=99",
+		 "line 5: invalid pasid-bits '99' (0-20)"},
+		{GOOD_LINE "bogus\n", "line 2: expected 'device BDF KEY=VALUE...'"},
 	};
 	return cr_make_param_array(struct bad_text, cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -986,20 +986,20 @@ ParameterizedTest(struct bad_text *c, topology, bad_text)
 Test(topology, pci_id_strict)
 {
 	static const char *const bad[] = {"+086:0b25", "-001:0b25", "0x86:0b25",
-	                                  "8086:+b25", "8086:-b25", "8086:0X25"};
+					  "8086:+b25", "8086:-b25", "8086:0X25"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[160], want[80], err[256] = "";
 		struct device *d = NULL;
 
 		snprintf(text, sizeof(text),
-		         "device 0000:01:00.0 group=1 pasid-bits=20 model=vtd kinds=task pci-id=%s",
-		         bad[i]);
+			 "device 0000:01:00.0 group=1 pasid-bits=20 model=vtd kinds=task pci-id=%s",
+			 bad[i]);
 		snprintf(want, sizeof(want), "line 1: invalid pci-id '%s'", bad[i]);
 		int n = sim_topology_parse(text, &d, err, sizeof(err));
 		if (n > 0)
 			cr_log_error("pci-id=%s accepted as %04x:%04x", bad[i], d[0].vendor,
-			             d[0].device_id);
+				     d[0].device_id);
 		free(d);
 		cr_assert_eq(n, -EINVAL, "pci-id=%s accepted", bad[i]);
 		cr_assert_str_eq(err, want);
@@ -1013,8 +1013,8 @@ Test(topology, pasid_bits_range)
 	for (unsigned bits = 0; bits <= 21; bits++) {
 		struct device *d = NULL;
 		snprintf(text, sizeof(text),
-		         "device 0000:01:00.0 group=1 pasid-bits=%u model=vtd kinds=pasid-table",
-		         bits);
+			 "device 0000:01:00.0 group=1 pasid-bits=%u model=vtd kinds=pasid-table",
+			 bits);
 		int n = sim_topology_parse(text, &d, err, sizeof(err));
 		if (bits <= 20) {
 			cr_assert_eq(n, 1, "pasid-bits=%u: %s", bits, err);
@@ -1037,11 +1037,11 @@ static const struct {
 	uint8_t bits, model;
 	uint16_t vendor, device_id;
 } default_devices[] = {
-        {"0000:3b:00.0", 12, 1, K_ALL, 20, SVMD_MODEL_VTD, 0x8086, 0x0b25},
-        {"0000:3c:00.0", 13, 1, K_TASK | K_TABLE, 16, SVMD_MODEL_SMMU, 0x19e5, 0xa250},
-        {"0000:5e:00.0", 20, 2, K_ALL, 20, SVMD_MODEL_VTD, 0x8086, 0x4940},
-        {"0000:5e:00.1", 20, 2, K_ALL, 20, SVMD_MODEL_VTD, 0x8086, 0x4941},
-        {"0000:af:00.0", 30, 1, 0, 0, SVMD_MODEL_VTD, 0x15b3, 0x101d},
+	{"0000:3b:00.0", 12, 1, K_ALL, 20, SVMD_MODEL_VTD, 0x8086, 0x0b25},
+	{"0000:3c:00.0", 13, 1, K_TASK | K_TABLE, 16, SVMD_MODEL_SMMU, 0x19e5, 0xa250},
+	{"0000:5e:00.0", 20, 2, K_ALL, 20, SVMD_MODEL_VTD, 0x8086, 0x4940},
+	{"0000:5e:00.1", 20, 2, K_ALL, 20, SVMD_MODEL_VTD, 0x8086, 0x4941},
+	{"0000:af:00.0", 30, 1, 0, 0, SVMD_MODEL_VTD, 0x15b3, 0x101d},
 };
 
 static void assert_default_devices(const struct device *d, size_t n)
@@ -1156,13 +1156,13 @@ Test(sim_backend, task_binds)
 Test(sim_backend, shared_group_refused)
 {
 	struct bind_args pgt = {
-	        .kind = SVMD_KIND_PGTABLE,
-	        .pasid = 5,
-	        .pgtable = {.gpgd = 0x1000, .addr_width = 48, .format = 1},
+		.kind = SVMD_KIND_PGTABLE,
+		.pasid = 5,
+		.pgtable = {.gpgd = 0x1000, .addr_width = 48, .format = 1},
 	};
 	struct bind_args tbl = {
-	        .kind = SVMD_KIND_PASID_TABLE,
-	        .table = {.ptr = 0x1000, .size = 4096, .model = SEED_MODEL_INTEL_VTD},
+		.kind = SVMD_KIND_PASID_TABLE,
+		.table = {.ptr = 0x1000, .size = 4096, .model = SEED_MODEL_INTEL_VTD},
 	};
 	static const char *const devs[] = {"0000:5e:00.0", "0000:5e:00.1"};
 
@@ -1182,13 +1182,13 @@ Test(sim_backend, shared_group_refused)
 Test(sim_backend, unsupported_kinds)
 {
 	struct bind_args pgt = {
-	        .kind = SVMD_KIND_PGTABLE,
-	        .pasid = 5,
-	        .pgtable = {.gpgd = 0x1000, .addr_width = 48, .format = 1},
+		.kind = SVMD_KIND_PGTABLE,
+		.pasid = 5,
+		.pgtable = {.gpgd = 0x1000, .addr_width = 48, .format = 1},
 	};
 	struct bind_args tbl = {
-	        .kind = SVMD_KIND_PASID_TABLE,
-	        .table = {.ptr = 0x1000, .size = 4096, .model = SEED_MODEL_INTEL_VTD},
+		.kind = SVMD_KIND_PASID_TABLE,
+		.table = {.ptr = 0x1000, .size = 4096, .model = SEED_MODEL_INTEL_VTD},
 	};
 
 	cr_assert_eq(be_task("0000:af:00.0", BIND, getpid(), NULL), -EOPNOTSUPP);
@@ -1209,8 +1209,8 @@ Test(sim_backend_file, pasid_bits_2)
 {
 	char path[] = "/tmp/svmd-topology-XXXXXX";
 	static const char text[] =
-	        "# tiny\n"
-	        "device 0000:10:00.0 group=40 pasid-bits=2 model=vtd kinds=task\n";
+		"# tiny\n"
+		"device 0000:10:00.0 group=40 pasid-bits=2 model=vtd kinds=task\n";
 	struct backend *b = NULL;
 	char err[256] = "";
 	pid_t c[4];
@@ -1241,7 +1241,7 @@ Test(sim_backend_file, errors)
 {
 	char path[] = "/tmp/svmd-topology-XXXXXX";
 	static const char text[] =
-	        "\ndevice 0000:10:00.0 group=40 pasid-bits=2 model=arm kinds=task\n";
+		"\ndevice 0000:10:00.0 group=40 pasid-bits=2 model=arm kinds=task\n";
 	struct backend *b = NULL;
 	char err[256] = "", want[320];
 	int fd = mkstemp(path);
