@@ -303,6 +303,26 @@ _public_ int svm_bind_pasid_table(struct svm_client *c, const char *device,
 	return bind_reply(r, p, ret_id, NULL);
 }
 
+_public_ int svm_open_device(struct svm_client *c, const char *device, int *ret_fd,
+			     uint64_t *ret_id)
+{
+	struct svmd_open_device_req req;
+	struct svmd_open_device_rep rep;
+	const void *p = NULL;
+	int fd = -1, r;
+
+	if (!device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
+		return -EINVAL;
+	r = call(c, SVMD_OP_OPEN_DEVICE, &req, sizeof(req), NULL, 0, &fd, &p);
+	if (r < 0)
+		return r;
+	memcpy(&rep, p, sizeof(rep));
+	*ret_fd = fd;
+	if (ret_id)
+		*ret_id = rep.id;
+	return 0;
+}
+
 _public_ int svm_unbind(struct svm_client *c, uint64_t id)
 {
 	struct svmd_id_req req = {.id = id};

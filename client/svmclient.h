@@ -28,8 +28,8 @@ extern "C" {
 
 enum svm_kind {
 	SVM_KIND_TASK = 1,        /* a process address space */
-	SVM_KIND_PGTABLE = 2,     /* a guest stage-1 page table */
-	SVM_KIND_PASID_TABLE = 3, /* a guest PASID table */
+	SVM_KIND_PGTABLE = 2,     /* a guest stage-1 page table */	SVM_KIND_PASID_TABLE = 3, /* a guest PASID table */
+	SVM_KIND_DEVICE = 4,      /* a device fd handed out (svm_open_device) */
 };
 #define SVM_KIND_BIT(k) (1u << (k))
 
@@ -104,6 +104,10 @@ int svm_bind_pgtable(struct svm_client *c, const char *device, const struct svm_
 int svm_bind_pasid_table(struct svm_client *c, const char *device, const struct svm_pasid_table *t,
 			 uint64_t *ret_id);
 int svm_unbind(struct svm_client *c, uint64_t id);
+
+/* Opens device's VFIO device for the caller: *ret_fd (O_CLOEXEC) is the device fd, recorded
+ * as a binding of kind SVM_KIND_DEVICE (ret_id may be NULL); one holder per device. */
+int svm_open_device(struct svm_client *c, const char *device, int *ret_fd, uint64_t *ret_id);
 
 /* Leases binding id: returns an fd (O_CLOEXEC) that keeps it alive, independent of this
  * connection, until every copy is closed. */

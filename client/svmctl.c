@@ -6,6 +6,7 @@
  * the command's own status.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -62,6 +63,8 @@ static void help(void)
 	       "  bind-pasid-table DEVICE --ptr=ADDR --size=N --model=vtd|smmu\n"
 	       "               (--hold | -- CMD [ARG]...)\n"
 	       "                                  bind a guest PASID table\n"
+	       "  open-device DEVICE (--hold | -- CMD [ARG]...)\n"
+	       "                                  the VFIO device fd, as $SVMD_DEVICE_FD for CMD\n"
 	       "  unbind ID                       end one of your bindings\n"
 	       "  explain OP DEVICE [--pasid=N] [--user=USER]\n"
 	       "                                  how policy decides OP (bind-task, bind-pgtable,\n"
@@ -118,7 +121,7 @@ static const char *model_name(unsigned m)
 static void kinds_string(uint32_t kinds, char *buf, size_t len)
 {
 	buf[0] = 0;
-	for (uint32_t k = SVM_KIND_TASK; k <= SVM_KIND_PASID_TABLE; k++)
+	for (uint32_t k = SVM_KIND_TASK; k <= SVM_KIND_DEVICE; k++)
 		if (kinds & SVM_KIND_BIT(k)) {
 			if (buf[0])
 				strncat(buf, ",", len - strlen(buf) - 1);
@@ -140,7 +143,7 @@ static int cmd_devices(struct svm_client *c, const struct args *a)
 	if (a->json)
 		printf("[");
 	else
-		printf("%-14s %5s %6s %10s %-5s %-25s %s\n", "DEVICE", "GROUP", "SHARED",
+		printf("%-14s %5s %6s %10s %-5s %-31s %s\n", "DEVICE", "GROUP", "SHARED",
 		       "PASID-BITS", "MODEL", "KINDS", "PCI-ID");
 	for (size_t i = 0; i < n; i++) {
 		kinds_string(d[i].kinds, kinds, sizeof(kinds));
@@ -152,7 +155,7 @@ static int cmd_devices(struct svm_client *c, const struct args *a)
 			       d[i].iommu_group, d[i].group_devices, d[i].pasid_bits,
 			       model_name(d[i].model), kinds, d[i].vendor, d[i].device);
 		} else {
-			printf("%-14s %5u %6s %10u %-5s %-25s %04x:%04x\n", d[i].name,
+			printf("%-14s %5u %6s %10u %-5s %-31s %04x:%04x\n", d[i].name,
 			       d[i].iommu_group, d[i].group_devices > 1 ? "yes" : "no",
 			       d[i].pasid_bits, model_name(d[i].model), kinds, d[i].vendor,
 			       d[i].device);
@@ -210,8 +213,10 @@ static void on_signal(int sig)
 		kill(child, sig);
 }
 
-/* Keeps the binding for as long as asked: until a signal, or while the command runs. */
-static int hold(const struct args *a, const char *device, uint64_t id, uint32_t pasid)
+/* Keeps the binding for as long as asked: until a signal, or while the command runs (which
+ * inherits device_fd, if any, as $SVMD_DEVICE_FD). */
+static int hold(const struct args *a, const char *device, uint64_t id, uint32_t pasid,
+		int device_fd)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
 	char buf[32];
@@ -226,6 +231,10 @@ static int hold(const struct args *a, const char *device, uint64_t id, uint32_t 
 		if (a->json)
 			printf("{\"id\":%" PRIu64 ",\"pasid\":%u,\"device\":\"%s\"}\n", id, pasid,
 			       device);
+		else if (device_fd >= 0)
+			printf("Opened %s as binding %" PRIu64 "; holding it until SIGINT or "
+			       "SIGTERM.\n",
+			       device, id);
 		else
 			printf("Bound %s as binding %" PRIu64 " (PASID %u); holding it until "
 			       "SIGINT or SIGTERM.\n",
@@ -241,6 +250,10 @@ static int hold(const struct args *a, const char *device, uint64_t id, uint32_t 
 	snprintf(buf, sizeof(buf), "%u", pasid);
 	setenv("SVMD_PASID", buf, 1);
 	setenv("SVMD_DEVICE", device, 1);
+	if (device_fd >= 0) {
+		snprintf(buf, sizeof(buf), "%d", device_fd);
+		setenv("SVMD_DEVICE_FD", buf, 1);
+	}
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -251,6 +264,9 @@ static int hold(const struct args *a, const char *device, uint64_t id, uint32_t 
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		/* The device fd is the one fd the command should inherit. */
+		if (device_fd >= 0)
+			fcntl(device_fd, F_SETFD, 0);
 		execvp(a->cmd[0], a->cmd);
 		fprintf(stderr, "%s: cannot run %s: %s\n", prog, a->cmd[0], strerror(errno));
 		_exit(127);
@@ -284,9 +300,11 @@ static int need_holder(const struct args *a, const char *cmd)
 
 static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 {
-	const char *what = kind == SVM_KIND_TASK      ? "bind-task"
-			   : kind == SVM_KIND_PGTABLE ? "bind-pgtable"
-						      : "bind-pasid-table";
+	const char *what = kind == SVM_KIND_TASK          ? "bind-task"
+			   : kind == SVM_KIND_PGTABLE     ? "bind-pgtable"
+			   : kind == SVM_KIND_PASID_TABLE ? "bind-pasid-table"
+							  : "open-device";
+	int device_fd = -1;
 	const char *device = a->pos[0];
 	uint64_t id = 0;
 	uint32_t pasid = 0;
@@ -330,6 +348,9 @@ static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 		pasid = pg.pasid;
 		break;
 	}
+	case SVM_KIND_DEVICE:
+		r = svm_open_device(c, device, &device_fd, &id);
+		break;
 	default: {
 		if (!a->have_ptr || !a->have_size || a->model <= 0) {
 			fprintf(stderr,
@@ -346,7 +367,7 @@ static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 	}
 	if (r < 0)
 		return fail(r, c, what);
-	return hold(a, device, id, pasid);
+	return hold(a, device, id, pasid, device_fd);
 }
 
 static int cmd_unbind(struct svm_client *c, const struct args *a)
@@ -569,6 +590,7 @@ int main(int argc, char **argv)
 		{"bind-task", 1, SVM_KIND_TASK},
 		{"bind-pgtable", 1, SVM_KIND_PGTABLE},
 		{"bind-pasid-table", 1, SVM_KIND_PASID_TABLE},
+		{"open-device", 1, SVM_KIND_DEVICE},
 		{"unbind", 1, 0},
 		{"explain", 2, 0},
 	};

@@ -8,10 +8,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "backend.h"
 #include "cleanup.h"
@@ -206,6 +208,28 @@ static int sim_svm_ioctl(struct backend *b, const struct device *dev, unsigned l
 				whylen);
 }
 
+/* The simulated kernel has no VFIO device to open: it hands out an empty, sealed memfd named
+ * after the device, standing in for the device fd (no VFIO ioctl works on it). */
+static int sim_open_device(struct backend *b, const struct device *dev, int *ret_fd, char *why,
+			   size_t whylen)
+{
+	char name[64];
+	int fd;
+
+	(void)b;
+	snprintf(name, sizeof(name), "svmd-sim-device:%s", dev->name);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		int r = -errno;
+		snprintf(why, whylen, "cannot create the stand-in device fd: %s", strerror(-r));
+		safe_close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
 static void sim_free(struct backend *b)
 {
 	struct sim_backend *s = (struct sim_backend *)b;
@@ -218,6 +242,7 @@ static void sim_free(struct backend *b)
 static const struct backend_ops sim_ops = {
 	.name = "sim",
 	.svm_ioctl = sim_svm_ioctl,
+	.open_device = sim_open_device,
 	.free = sim_free,
 };
 
@@ -284,6 +309,9 @@ int backend_sim_new(const char *topology_path, struct backend **ret, char *err, 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	/* Every simulated device can be opened. */
+	for (int i = 0; i < n; i++)
+		devs[i].kinds |= SVMD_KIND_BIT(SVMD_KIND_DEVICE);
 	s->base.ops = &sim_ops;
 	s->base.devices = devs;
 	s->base.n_devices = (size_t)n;

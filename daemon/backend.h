@@ -20,6 +20,10 @@ struct backend_ops {
 	 * one-line reason in why. */
 	int (*svm_ioctl)(struct backend *b, const struct device *dev, unsigned long request,
 			 struct seed_arg *arg, char *why, size_t whylen);
+	/* A new fd (O_CLOEXEC) on dev's VFIO device, for a client. Devices whose kinds include
+	 * SVMD_KIND_DEVICE support it. Returns 0 or a negative errno with a reason in why. */
+	int (*open_device)(struct backend *b, const struct device *dev, int *ret_fd, char *why,
+			   size_t whylen);
 	void (*free)(struct backend *b);
 };
 

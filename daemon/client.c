@@ -43,6 +43,8 @@ static int handle_lease(struct client *c, const struct svmd_hdr *h, const void *
 			size_t n_fds);
 static int handle_explain(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			  size_t n_fds);
+static int handle_open_device(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			      size_t n_fds);
 
 #define NEW   (1u << CLIENT_NEW)
 #define READY (1u << CLIENT_READY)
@@ -61,6 +63,7 @@ static const struct {
 	[SVMD_OP_UNBIND] = {READY, handle_unbind},
 	[SVMD_OP_LEASE] = {READY, handle_lease},
 	[SVMD_OP_EXPLAIN] = {READY, handle_explain},
+	[SVMD_OP_OPEN_DEVICE] = {READY, handle_open_device},
 };
 
 /* Single-threaded daemon: one record in flight at a time, so one pair of buffers serves all. */
@@ -313,6 +316,25 @@ static int handle_explain(struct client *c, const struct svmd_hdr *h, const void
 	rep.verdict = verdict == POLICY_ALLOW ? SVMD_VERDICT_ALLOW : SVMD_VERDICT_DENY;
 	memcpy(buf, &rep, sizeof(rep));
 	return send_reply(c, h, buf, sizeof(rep) + strlen(text) + 1, -1);
+}
+
+static int handle_open_device(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			      size_t n_fds)
+{
+	const struct svmd_open_device_req *req = p;
+	struct svmd_open_device_rep rep = {0};
+	char device[SVMD_DEVICE_NAME_SZ];
+	struct binding *b = NULL;
+	struct op_result res;
+	int fd = -1;
+
+	(void)fds;
+	(void)n_fds;
+	memcpy(device, req->device, sizeof(device));
+	if (ops_open_device(c->srv->core, c->session, &c->caller, device, &fd, &res, &b) < 0)
+		return reply_result(c, h, &res);
+	rep.id = b->id;
+	return send_reply(c, h, &rep, sizeof(rep), fd);
 }
 
 /* Handles one received record. Returns 0 to go on, a negative errno to drop the client. */

@@ -107,8 +107,10 @@ static const char *kind_op(uint32_t kind)
 		return "bind-task";
 	case SVMD_KIND_PGTABLE:
 		return "bind-pgtable";
-	default:
+	case SVMD_KIND_PASID_TABLE:
 		return "bind-pasid-table";
+	default:
+		return "open-device";
 	}
 }
 
@@ -119,8 +121,10 @@ static enum policy_op kind_policy_op(uint32_t kind)
 		return POLICY_OP_BIND_TASK;
 	case SVMD_KIND_PGTABLE:
 		return POLICY_OP_BIND_PGTABLE;
-	default:
+	case SVMD_KIND_PASID_TABLE:
 		return POLICY_OP_BIND_PASID_TABLE;
+	default:
+		return POLICY_OP_OPEN_DEVICE;
 	}
 }
 
@@ -162,12 +166,14 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 	char kwhy[256] = "";
 	char reason[320];
 	int r;
-
 	watch_free(b->watch);
 	b->watch = NULL;
-	seed_encode(&arg, &b->args);
-	r = c->backend->ops->svm_ioctl(c->backend, b->device, SEED_VFIO_IOMMU_SVM_UNBIND, &arg,
-				       kwhy, sizeof(kwhy));
+	r = 0;
+	if (b->args.kind != SVMD_KIND_DEVICE) {
+		seed_encode(&arg, &b->args);
+		r = c->backend->ops->svm_ioctl(c->backend, b->device, SEED_VFIO_IOMMU_SVM_UNBIND,
+					       &arg, kwhy, sizeof(kwhy));
+	}
 	if (r < 0)
 		/* Nothing more we can do than say so: the record goes either way. */
 		log_error_errno(r, "Kernel refused to unbind binding %" PRIu64 " (%s PASID %u): %s",
@@ -291,6 +297,48 @@ static int identify_target(const struct caller *who, struct bind_request *req, i
 	return 0;
 }
 
+/* Policy, then quotas: the matching rule's max= and svmd's own per-user ceiling. Audits a
+ * refusal. Returns 0 with the deciding rule in *d, or -EACCES/-EDQUOT. */
+static int authorise(struct core *c, const struct caller *who, uint32_t kind,
+		     const struct device *dev, uint32_t pasid, bool other,
+		     struct policy_decision *d, struct op_result *res)
+{
+	struct policy_subject subj = {
+		.uid = who->uid,
+		.gid = who->gid,
+		.groups = who->groups,
+		.n_groups = who->n_groups,
+	};
+	struct policy_request preq = {
+		.op = kind_policy_op(kind),
+		.device = dev->name,
+		.pasid = pasid,
+		.other_target = other,
+	};
+
+	policy_decide(c->policy, &subj, &preq, d);
+	if (d->verdict != POLICY_ALLOW) {
+		if (d->rule)
+			result(res, -EACCES, "rule '%s' (%s:%u)", d->rule->text, d->rule->file,
+			       d->rule->line);
+		else
+			result(res, -EACCES, "no rule matched (default deny)");
+	} else if (d->rule->max_key &&
+		   registry_count_rule(c->registry, who->uid, d->rule) >= d->rule->max) {
+		result(res, -EDQUOT, "uid %u already holds %u binding%s under rule '%s' (%s:%u)",
+		       (unsigned)who->uid, d->rule->max, d->rule->max == 1 ? "" : "s",
+		       d->rule->text, d->rule->file, d->rule->line);
+	} else if (registry_count_user(c->registry, who->uid) >= OPS_USER_BINDINGS_MAX) {
+		result(res, -EDQUOT, "uid %u holds the most bindings svmd allows one user (%u)",
+		       (unsigned)who->uid, OPS_USER_BINDINGS_MAX);
+	} else {
+		return 0;
+	}
+	audit_request(AUDIT_DENY, who, kind, dev->name, pasid, d->rule, 0, res->status,
+		      res->reason);
+	return res->status;
+}
+
 int ops_bind(struct core *c, struct session *s, const struct caller *who, struct bind_request *req,
 	     struct op_result *res, struct binding **ret)
 {
@@ -339,48 +387,13 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		return result(res, r, "invalid arguments for %s: %s", dev->name, why);
 
 	/* 3. Authorise. */
-	struct policy_subject subj = {
-		.uid = who->uid,
-		.gid = who->gid,
-		.groups = who->groups,
-		.n_groups = who->n_groups,
-	};
-	struct policy_request preq = {
-		.op = kind_policy_op(a->kind),
-		.device = dev->name,
-		.pasid = a->pasid,
-		.other_target = other,
-	};
-	policy_decide(c->policy, &subj, &preq, &d);
-	if (d.verdict != POLICY_ALLOW) {
-		if (d.rule)
-			result(res, -EACCES, "rule '%s' (%s:%u)", d.rule->text, d.rule->file,
-			       d.rule->line);
-		else
-			result(res, -EACCES, "no rule matched (default deny)");
-		audit_request(AUDIT_DENY, who, a->kind, dev->name, a->pasid, d.rule, 0, -EACCES,
-			      res->reason);
-		return res->status;
-	}
-	if (d.rule->max_key && registry_count_rule(c->registry, who->uid, d.rule) >= d.rule->max) {
-		result(res, -EDQUOT, "uid %u already holds %u binding%s under rule '%s' (%s:%u)",
-		       (unsigned)who->uid, d.rule->max, d.rule->max == 1 ? "" : "s", d.rule->text,
-		       d.rule->file, d.rule->line);
-		audit_request(AUDIT_DENY, who, a->kind, dev->name, a->pasid, d.rule, 0, -EDQUOT,
-			      res->reason);
-		return res->status;
-	}
-	if (registry_count_user(c->registry, who->uid) >= OPS_USER_BINDINGS_MAX) {
-		result(res, -EDQUOT, "uid %u holds the most bindings svmd allows one user (%u)",
-		       (unsigned)who->uid, OPS_USER_BINDINGS_MAX);
-		audit_request(AUDIT_DENY, who, a->kind, dev->name, a->pasid, d.rule, 0, -EDQUOT,
-			      res->reason);
-		return res->status;
-	}
+	r = authorise(c, who, a->kind, dev, a->pasid, other, &d, res);
+	if (r < 0)
+		return r;
 
 	/* 4. Conflicts we know of before asking the kernel. */
 	if (a->kind != SVMD_KIND_TASK || a->pasid) {
-		uint32_t key = a->kind == SVMD_KIND_PASID_TABLE ? 0 : a->pasid;
+		uint32_t key = registry_slot(a);
 		b = registry_find_pasid(c->registry, dev, key);
 		if (b) {
 			if (key)
@@ -453,6 +466,57 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 
 	/* 7. Audit. */
 	audit_request(AUDIT_GRANT, who, a->kind, dev->name, a->pasid, d.rule, b->id, 0, NULL);
+	if (ret)
+		*ret = b;
+	return 0;
+}
+
+int ops_open_device(struct core *c, struct session *s, const struct caller *who, const char *device,
+		    int *ret_fd, struct op_result *res, struct binding **ret)
+{
+	struct bind_args args = {.kind = SVMD_KIND_DEVICE};
+	_cleanup_close_ int fd = -1;
+	struct policy_decision d;
+	const struct device *dev;
+	struct binding *b;
+	char why[256] = "";
+	int r;
+
+	result(res, 0, NULL);
+	dev = backend_find_device(c->backend, device);
+	if (!dev)
+		return result(res, -ENODEV,
+			      "no device %s is managed by svmd (see 'svmctl devices')", device);
+	if (!(dev->kinds & SVMD_KIND_BIT(SVMD_KIND_DEVICE)) || !c->backend->ops->open_device)
+		return result(res, -EOPNOTSUPP, "the %s backend cannot open %s",
+			      c->backend->ops->name, dev->name);
+	r = authorise(c, who, SVMD_KIND_DEVICE, dev, 0, false, &d, res);
+	if (r < 0)
+		return r;
+	b = registry_find_pasid(c->registry, dev, REGISTRY_DEVICE_SLOT);
+	if (b) {
+		result(res, -EBUSY, "%s is held by another client%s", dev->name,
+		       b->user->uid == who->uid ? " of yours" : "");
+		audit_request(AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, -EBUSY,
+			      res->reason);
+		return res->status;
+	}
+	r = c->backend->ops->open_device(c->backend, dev, &fd, why, sizeof(why));
+	if (r < 0) {
+		result(res, r, "kernel refused: %s", why[0] ? why : strerror(-r));
+		audit_request(AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, r,
+			      res->reason);
+		return r;
+	}
+	b = registry_add(c->registry, s, d.rule, dev, &args);
+	if (!b) {
+		result(res, -ENOMEM, "out of memory");
+		audit_request(AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, -ENOMEM,
+			      res->reason);
+		return -ENOMEM;
+	}
+	audit_request(AUDIT_GRANT, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, b->id, 0, NULL);
+	*ret_fd = TAKE_FD(fd);
 	if (ret)
 		*ret = b;
 	return 0;

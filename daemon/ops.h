@@ -73,6 +73,15 @@ const struct policy *core_policy(const struct core *c);
 int ops_bind(struct core *c, struct session *s, const struct caller *who, struct bind_request *req,
 	     struct op_result *res, struct binding **ret);
 
+/*
+ * Hands the caller a new fd on device's VFIO device and records it as a binding of kind
+ * SVMD_KIND_DEVICE (one holder per device; listed, leased and released like any binding).
+ * svmd cannot revoke the fd: ending the record frees the device for the next holder.
+ * Errors as ops_bind(); *ret_fd is the caller's to send and close.
+ */
+int ops_open_device(struct core *c, struct session *s, const struct caller *who, const char *device,
+		    int *ret_fd, struct op_result *res, struct binding **ret);
+
 /* Ends binding id if the caller owns it (root: any). -ENOENT otherwise. */
 int ops_unbind(struct core *c, const struct caller *who, uint64_t id, struct op_result *res);
 

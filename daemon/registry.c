@@ -24,6 +24,18 @@ static uint64_t pasid_key(const struct device *dev, uint32_t pasid)
 	return (uint64_t)dev->index << 32 | pasid;
 }
 
+uint32_t registry_slot(const struct bind_args *args)
+{
+	switch (args->kind) {
+	case SVMD_KIND_PASID_TABLE:
+		return 0;
+	case SVMD_KIND_DEVICE:
+		return REGISTRY_DEVICE_SLOT;
+	default:
+		return args->pasid;
+	}
+}
+
 struct registry *registry_new(void)
 {
 	struct registry *r = calloc(1, sizeof(*r));
@@ -176,7 +188,7 @@ struct binding *registry_add(struct registry *r, struct session *s, const void *
 		free(b);
 		return NULL;
 	}
-	if (hashmap_put(&r->by_pasid, &b->by_pasid, pasid_key(dev, args->pasid)) < 0) {
+	if (hashmap_put(&r->by_pasid, &b->by_pasid, pasid_key(dev, registry_slot(args))) < 0) {
 		hashmap_remove(&r->by_id, &b->by_id);
 		free(b);
 		return NULL;

@@ -44,9 +44,13 @@ struct session {
 	unsigned n_bindings;
 };
 
+/* The registry slot of an open-device holder: beyond the 20-bit PASID space, so one key space
+ * holds PASIDs (1..), the PASID table (0) and the device holder. */
+#define REGISTRY_DEVICE_SLOT 0x100000u
+
 struct binding {
 	struct hnode by_id;       /* key: id */
-	struct hnode by_pasid;    /* key: device index << 32 | PASID (0 for a PASID table) */
+	struct hnode by_pasid;    /* key: device index << 32 | registry_slot() */
 	struct list session_link; /* empty once leased */
 	struct list all_link;     /* registry order == id order */
 	struct session *session;  /* NULL once leased */
@@ -81,7 +85,10 @@ void registry_remove(struct registry *r, struct binding *b);
 void registry_lease(struct registry *r, struct binding *b);
 
 struct binding *registry_find(const struct registry *r, uint64_t id);
-/* The binding holding (dev, pasid); pasid 0 finds a PASID-table binding. */
+/* Where a binding of this kind sits on its device: its PASID, 0 for the PASID table,
+ * REGISTRY_DEVICE_SLOT for the device holder. */
+uint32_t registry_slot(const struct bind_args *args);
+/* The binding holding (dev, slot): a PASID, 0 (PASID table) or REGISTRY_DEVICE_SLOT. */
 struct binding *registry_find_pasid(const struct registry *r, const struct device *dev,
 				    uint32_t pasid);
 /* The first binding with an id above after_id, or NULL; then registry_next(). */

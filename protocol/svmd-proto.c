@@ -42,7 +42,7 @@ bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ])
 	for (size_t i = 0; i < sizeof(form) - 1; i++) {
 		char c = name[i];
 		if (form[i] == 'x' ? !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
-		                   : c != form[i])
+				   : c != form[i])
 			return false;
 	}
 	return all_zero(name + sizeof(form) - 1, SVMD_DEVICE_NAME_SZ - (sizeof(form) - 1));
@@ -109,6 +109,13 @@ static int check_bind_pasid_table(const void *payload)
 	return svmd_device_name_valid(r->device) && r->reserved == 0 ? 0 : -EBADMSG;
 }
 
+static int check_open_device(const void *payload)
+{
+	const struct svmd_open_device_req *r = payload;
+
+	return svmd_device_name_valid(r->device) ? 0 : -EBADMSG;
+}
+
 static int check_id(const void *payload)
 {
 	(void)payload;
@@ -131,42 +138,44 @@ static int check_explain(const void *payload)
 }
 
 static const struct request_desc requests[_SVMD_OP_MAX] = {
-        [SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, check_hello},
-        [SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, check_devices},
-        [SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, check_list},
-        [SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, check_bind_task},
-        [SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, check_bind_pgtable},
-        [SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0,
-                                      check_bind_pasid_table},
-        [SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, check_id},
-        [SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, check_id},
-        [SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, check_explain},
+	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, check_hello},
+	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, check_devices},
+	[SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, check_list},
+	[SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, check_bind_task},
+	[SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, check_bind_pgtable},
+	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0,
+				      check_bind_pasid_table},
+	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, check_id},
+	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, check_id},
+	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, check_explain},
+	[SVMD_OP_OPEN_DEVICE] = {sizeof(struct svmd_open_device_req), 0, check_open_device},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
-        [SVMD_OP_HELLO] = {.size = sizeof(struct svmd_hello_rep)},
-        [SVMD_OP_DEVICES] = {.size = sizeof(struct svmd_devices_rep),
-                             .entry_size = sizeof(struct svmd_device_entry),
-                             .entry_count_off = offsetof(struct svmd_devices_rep, n)},
-        [SVMD_OP_LIST] = {.size = sizeof(struct svmd_list_rep),
-                          .entry_size = sizeof(struct svmd_binding_entry),
-                          .entry_count_off = offsetof(struct svmd_list_rep, n)},
-        [SVMD_OP_BIND_TASK] = {.size = sizeof(struct svmd_bind_rep)},
-        [SVMD_OP_BIND_PGTABLE] = {.size = sizeof(struct svmd_bind_rep)},
-        [SVMD_OP_BIND_PASID_TABLE] = {.size = sizeof(struct svmd_bind_rep)},
-        [SVMD_OP_UNBIND] = {.size = sizeof(struct svmd_status_rep)},
-        [SVMD_OP_LEASE] = {.size = sizeof(struct svmd_status_rep), .fds = 1},
-        [SVMD_OP_EXPLAIN] = {.size = sizeof(struct svmd_explain_rep), .text = true},
+	[SVMD_OP_HELLO] = {.size = sizeof(struct svmd_hello_rep)},
+	[SVMD_OP_DEVICES] = {.size = sizeof(struct svmd_devices_rep),
+			     .entry_size = sizeof(struct svmd_device_entry),
+			     .entry_count_off = offsetof(struct svmd_devices_rep, n)},
+	[SVMD_OP_LIST] = {.size = sizeof(struct svmd_list_rep),
+			  .entry_size = sizeof(struct svmd_binding_entry),
+			  .entry_count_off = offsetof(struct svmd_list_rep, n)},
+	[SVMD_OP_BIND_TASK] = {.size = sizeof(struct svmd_bind_rep)},
+	[SVMD_OP_BIND_PGTABLE] = {.size = sizeof(struct svmd_bind_rep)},
+	[SVMD_OP_BIND_PASID_TABLE] = {.size = sizeof(struct svmd_bind_rep)},
+	[SVMD_OP_UNBIND] = {.size = sizeof(struct svmd_status_rep)},
+	[SVMD_OP_LEASE] = {.size = sizeof(struct svmd_status_rep), .fds = 1},
+	[SVMD_OP_EXPLAIN] = {.size = sizeof(struct svmd_explain_rep), .text = true},
+	[SVMD_OP_OPEN_DEVICE] = {.size = sizeof(struct svmd_open_device_rep), .fds = 1},
 };
 
 int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
 {
 	struct svmd_hdr h = {
-	        .magic = SVMD_MAGIC,
-	        .version = SVMD_VERSION,
-	        .opcode = opcode,
-	        .seq = seq,
-	        .len = (uint32_t)len,
+		.magic = SVMD_MAGIC,
+		.version = SVMD_VERSION,
+		.opcode = opcode,
+		.seq = seq,
+		.len = (uint32_t)len,
 	};
 
 	if (len > SVMD_PAYLOAD_MAX)
@@ -263,15 +272,16 @@ const char *svmd_reply_reason(const void *payload, size_t len)
 }
 
 static const char *const opcode_names[_SVMD_OP_MAX] = {
-        [SVMD_OP_HELLO] = "hello",
-        [SVMD_OP_DEVICES] = "devices",
-        [SVMD_OP_LIST] = "list",
-        [SVMD_OP_BIND_TASK] = "bind-task",
-        [SVMD_OP_BIND_PGTABLE] = "bind-pgtable",
-        [SVMD_OP_BIND_PASID_TABLE] = "bind-pasid-table",
-        [SVMD_OP_UNBIND] = "unbind",
-        [SVMD_OP_LEASE] = "lease",
-        [SVMD_OP_EXPLAIN] = "explain",
+	[SVMD_OP_HELLO] = "hello",
+	[SVMD_OP_DEVICES] = "devices",
+	[SVMD_OP_LIST] = "list",
+	[SVMD_OP_BIND_TASK] = "bind-task",
+	[SVMD_OP_BIND_PGTABLE] = "bind-pgtable",
+	[SVMD_OP_BIND_PASID_TABLE] = "bind-pasid-table",
+	[SVMD_OP_UNBIND] = "unbind",
+	[SVMD_OP_LEASE] = "lease",
+	[SVMD_OP_EXPLAIN] = "explain",
+	[SVMD_OP_OPEN_DEVICE] = "open-device",
 };
 
 const char *svmd_opcode_name(uint16_t opcode)
@@ -281,9 +291,10 @@ const char *svmd_opcode_name(uint16_t opcode)
 }
 
 static const char *const kind_names[_SVMD_KIND_MAX] = {
-        [SVMD_KIND_TASK] = "task",
-        [SVMD_KIND_PGTABLE] = "pgtable",
-        [SVMD_KIND_PASID_TABLE] = "pasid-table",
+	[SVMD_KIND_TASK] = "task",
+	[SVMD_KIND_PGTABLE] = "pgtable",
+	[SVMD_KIND_PASID_TABLE] = "pasid-table",
+	[SVMD_KIND_DEVICE] = "device",
 };
 
 const char *svmd_kind_name(uint32_t kind)
@@ -300,9 +311,9 @@ int svmd_kind_from_name(const char *s)
 }
 
 static const char *const model_names[_SVMD_MODEL_MAX] = {
-        [SVMD_MODEL_NONE] = "none",
-        [SVMD_MODEL_VTD] = "vtd",
-        [SVMD_MODEL_SMMU] = "smmu",
+	[SVMD_MODEL_NONE] = "none",
+	[SVMD_MODEL_VTD] = "vtd",
+	[SVMD_MODEL_SMMU] = "smmu",
 };
 
 const char *svmd_model_name(uint32_t model)

@@ -29,6 +29,7 @@ enum svmd_opcode {
 	SVMD_OP_UNBIND = 0x0007,
 	SVMD_OP_LEASE = 0x0008,
 	SVMD_OP_EXPLAIN = 0x0009,
+	SVMD_OP_OPEN_DEVICE = 0x000a,
 	_SVMD_OP_MAX,
 };
 
@@ -37,6 +38,7 @@ enum svmd_kind {
 	SVMD_KIND_TASK = 1,        /* bind-task: a process address space at a PASID */
 	SVMD_KIND_PGTABLE = 2,     /* bind-pgtable: a guest stage-1 page table at a PASID */
 	SVMD_KIND_PASID_TABLE = 3, /* bind-pasid-table: a guest PASID table, one per device */
+	SVMD_KIND_DEVICE = 4,      /* open-device: the VFIO device fd, one holder per device */
 	_SVMD_KIND_MAX,
 };
 #define SVMD_KIND_BIT(k) (1u << (k))
@@ -203,10 +205,20 @@ struct svmd_explain_rep {
 	/* char text[]: NUL-terminated, one line per rule considered */
 };
 
+/* OPEN_DEVICE: the device's VFIO fd; the reply carries it. */
+struct svmd_open_device_req {
+	char device[SVMD_DEVICE_NAME_SZ];
+};
+struct svmd_open_device_rep {
+	int32_t status;
+	uint32_t reserved;
+	uint64_t id;
+};
+
 /* Size checks: these layouts are the wire format. */
 _Static_assert(sizeof(struct svmd_hdr) == 16, "header");
 _Static_assert(offsetof(struct svmd_hdr, opcode) == 6 && offsetof(struct svmd_hdr, len) == 12,
-               "header offsets");
+	       "header offsets");
 _Static_assert(sizeof(struct svmd_hello_req) == 8, "hello req");
 _Static_assert(sizeof(struct svmd_hello_rep) == 48, "hello rep");
 _Static_assert(sizeof(struct svmd_devices_req) == 8, "devices req");
@@ -220,13 +232,15 @@ _Static_assert(sizeof(struct svmd_list_rep) == 16, "list rep");
 _Static_assert(sizeof(struct svmd_bind_task_req) == 24, "bind task req");
 _Static_assert(sizeof(struct svmd_bind_pgtable_req) == 72, "bind pgtable req");
 _Static_assert(offsetof(struct svmd_bind_pgtable_req, gpgd) == 32 &&
-                       offsetof(struct svmd_bind_pgtable_req, vtd_flags) == 56,
-               "bind pgtable offsets");
+		       offsetof(struct svmd_bind_pgtable_req, vtd_flags) == 56,
+	       "bind pgtable offsets");
 _Static_assert(sizeof(struct svmd_bind_pasid_table_req) == 40, "bind pasid table req");
 _Static_assert(sizeof(struct svmd_bind_rep) == 16, "bind rep");
 _Static_assert(sizeof(struct svmd_id_req) == 8, "id req");
 _Static_assert(sizeof(struct svmd_explain_req) == 32, "explain req");
 _Static_assert(sizeof(struct svmd_explain_rep) == 16, "explain rep");
+_Static_assert(sizeof(struct svmd_open_device_req) == 16, "open device req");
+_Static_assert(sizeof(struct svmd_open_device_rep) == 16, "open device rep");
 
 #define SVMD_DEVICES_PER_PAGE                                                                      \
 	((SVMD_RECORD_MAX - sizeof(struct svmd_hdr) - sizeof(struct svmd_devices_rep)) /           \
@@ -270,7 +284,7 @@ bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ]);
 int svmd_set_name(char *field, size_t size, const char *s);
 
 const char *svmd_opcode_name(uint16_t opcode);
-const char *svmd_kind_name(uint32_t kind);   /* "task", "pgtable", "pasid-table" or NULL */
+const char *svmd_kind_name(uint32_t kind);   /* "task", "pgtable", "pasid-table", "device" */
 int svmd_kind_from_name(const char *s);      /* enum svmd_kind or -EINVAL */
 const char *svmd_model_name(uint32_t model); /* "vtd", "smmu", "none" or NULL */
 int svmd_model_from_name(const char *s);     /* enum svmd_model or -EINVAL */

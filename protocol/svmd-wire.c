@@ -54,10 +54,10 @@ ssize_t svmd_recv(int sock, void *rec, int *fds, size_t *ret_n_fds, int flags)
 	} control;
 	struct iovec iov = {.iov_base = rec, .iov_len = SVMD_RECORD_MAX};
 	struct msghdr mh = {
-	        .msg_iov = &iov,
-	        .msg_iovlen = 1,
-	        .msg_control = control.buf,
-	        .msg_controllen = sizeof(control.buf),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
 	};
 	size_t n_fds = 0;
 	bool bad_control = false;

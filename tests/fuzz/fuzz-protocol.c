@@ -27,6 +27,7 @@ static const struct {
 	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, false},
 	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, false},
 	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, true},
+	[SVMD_OP_OPEN_DEVICE] = {sizeof(struct svmd_open_device_req), 0, true},
 };
 
 static bool known_op(uint16_t op)
@@ -91,7 +92,7 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 		return;
 	}
 	assert(why == NULL);
-	assert(n_fds == (op == SVMD_OP_LEASE ? 1u : 0u));
+	assert(n_fds == (op == SVMD_OP_LEASE || op == SVMD_OP_OPEN_DEVICE ? 1u : 0u));
 	uint32_t n;
 	switch (op) {
 	case SVMD_OP_DEVICES:

@@ -106,6 +106,9 @@ static void requests(void)
 	emit("req-unbind", SVMD_OP_UNBIND, 0, &unbind, sizeof(unbind));
 	emit("req-lease", SVMD_OP_LEASE, 0, &lease, sizeof(lease));
 
+	struct svmd_open_device_req open = {.device = "0000:3b:00.0"};
+	emit("req-open-device", SVMD_OP_OPEN_DEVICE, 0, &open, sizeof(open));
+
 	struct svmd_explain_req ex = {
 		.op = SVMD_EXPLAIN_BIND_TASK,
 		.pasid = 42,
@@ -203,6 +206,8 @@ static void replies(void)
 	struct svmd_status_rep ok = {0};
 	emit("rep-unbind", SVMD_OP_UNBIND | SVMD_REPLY, 0, &ok, sizeof(ok));
 	emit("rep-lease", SVMD_OP_LEASE | SVMD_REPLY, 1, &ok, sizeof(ok));
+	struct svmd_open_device_rep opened = {.id = 11};
+	emit("rep-open-device", SVMD_OP_OPEN_DEVICE | SVMD_REPLY, 1, &opened, sizeof(opened));
 
 	unsigned char buf[256];
 	struct svmd_explain_rep ex = {.verdict = SVMD_VERDICT_ALLOW};

@@ -252,6 +252,7 @@ enum peer_op {
 	OP_COUNT,
 	OP_DISCONNECT,
 	OP_SPAWN,
+	OP_OPEN_DEVICE,
 };
 
 struct peer_cmd {
@@ -354,6 +355,9 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 				break;
 			case OP_LEASE:
 				r.status = svm_lease(c, cmd.a, &out_fd);
+				break;
+			case OP_OPEN_DEVICE:
+				r.status = svm_open_device(c, cmd.device, &out_fd, &r.id);
 				break;
 			case OP_COUNT: {
 				struct svm_binding_info *b = NULL;
@@ -464,6 +468,14 @@ int peer_bind_pasid_table(struct peer *p, const char *device, uint64_t ptr, uint
 int peer_unbind(struct peer *p, uint64_t id, struct peer_result *r)
 {
 	return peer_call(p, &(struct peer_cmd){.op = OP_UNBIND, .a = id}, -1, r);
+}
+
+int peer_open_device(struct peer *p, const char *device, struct peer_result *r)
+{
+	struct peer_cmd cmd = {.op = OP_OPEN_DEVICE};
+
+	set_device(&cmd, device);
+	return peer_call(p, &cmd, -1, r);
 }
 
 int peer_lease(struct peer *p, uint64_t id, struct peer_result *r)

@@ -70,6 +70,8 @@ int peer_bind_pgtable(struct peer *p, const char *device, uint32_t pasid, uint64
 int peer_bind_pasid_table(struct peer *p, const char *device, uint64_t ptr, uint64_t size,
 			  uint32_t model, struct peer_result *r);
 int peer_unbind(struct peer *p, uint64_t id, struct peer_result *r);
+/* Opens device; r->fd is the device fd, passed back to the test process. */
+int peer_open_device(struct peer *p, const char *device, struct peer_result *r);
 /* Leases binding id; r->fd is the lease fd, passed back to the test process. */
 int peer_lease(struct peer *p, uint64_t id, struct peer_result *r);
 /* The number of bindings the peer can see. */

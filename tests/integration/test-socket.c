@@ -29,7 +29,8 @@ static const char policy[] =
 	"allow bind-pgtable user=svmd-test1,svmd-test2 device=0000:3b:00.0 pasid=100-199\n"
 	"allow * user=svmd-test1 device=0000:5e:00.* device=0000:af:00.0\n"
 	"allow bind-pasid-table group=svmd-testgrp device=0000:3c:00.0\n"
-	"deny * user=svmd-test2\n";
+	"deny * user=svmd-test2\n"
+	"allow open-device user=svmd-test1 device=0000:3b:00.0\n";
 
 static struct daemon d;
 static struct test_user u1, u2;
@@ -281,6 +282,40 @@ Test(socket, pasid_table_by_supplementary_group)
 		     -EACCES);
 	peer_stop(&a);
 	peer_stop(&b);
+}
+
+Test(socket, open_device_one_holder_at_a_time)
+{
+	struct peer a, b, c2;
+	struct peer_result r;
+	char path[64], target[128];
+
+	peer_start(&a, &d, u1.uid, u1.gid, 0);
+	peer_start(&b, &d, u1.uid, u1.gid, 0);
+	peer_start(&c2, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_open_device(&a, "0000:3b:00.0", &r), 0, "%s", r.reason);
+	cr_assert_geq(r.fd, 0);
+	/* The sim backend's stand-in for a VFIO device fd, named after the device. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r.fd);
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	cr_assert_gt(n, 0);
+	target[n] = 0;
+	cr_assert(strstr(target, "svmd-sim-device:0000:3b:00.0"), "%s", target);
+	close(r.fd);
+	cr_assert(daemon_log_has(&d, "OP=open-device"));
+	cr_assert_eq(peer_open_device(&b, "0000:3b:00.0", &r), -EBUSY);
+	cr_assert(strstr(r.reason, "held by another client of yours"), "%s", r.reason);
+	cr_assert_eq(peer_open_device(&c2, "0000:3b:00.0", &r), -EACCES);
+	cr_assert_eq(peer_open_device(&a, "0000:3c:00.0", &r), -EACCES);
+	cr_assert_eq(count_bindings(&d), 1);
+	/* It ends with its session; then the next client may hold it. */
+	cr_assert_eq(peer_disconnect(&a, &r), 0);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	cr_assert_eq(peer_open_device(&b, "0000:3b:00.0", &r), 0, "%s", r.reason);
+	close(r.fd);
+	peer_stop(&a);
+	peer_stop(&b);
+	peer_stop(&c2);
 }
 
 /* Raw protocol helpers for misbehaving clients. */

@@ -34,9 +34,9 @@
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const uint16_t all_ops[] = {
-	SVMD_OP_HELLO,     SVMD_OP_DEVICES,      SVMD_OP_LIST,
-	SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE,
-	SVMD_OP_UNBIND,    SVMD_OP_LEASE,        SVMD_OP_EXPLAIN,
+	SVMD_OP_HELLO,        SVMD_OP_DEVICES,          SVMD_OP_LIST,   SVMD_OP_BIND_TASK,
+	SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND, SVMD_OP_LEASE,
+	SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,
 };
 
 /* ---- vectors ----------------------------------------------------------------------------- */
@@ -110,6 +110,12 @@ static size_t req_payload(uint16_t op, void *buf)
 			.flags = SVMD_EXPLAIN_PASID | SVMD_EXPLAIN_UID,
 			.uid = 1000,
 		};
+		set_dev(r.device, DEV_A);
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
+	case SVMD_OP_OPEN_DEVICE: {
+		struct svmd_open_device_req r;
 		set_dev(r.device, DEV_A);
 		memcpy(buf, &r, sizeof(r));
 		return sizeof(r);
@@ -239,6 +245,12 @@ static size_t rep_payload(const struct rep_param *p, unsigned char *buf, size_t 
 		memcpy(buf, &r, sizeof(r));
 		memcpy(buf + sizeof(r), EXPLAIN_TEXT, sizeof(EXPLAIN_TEXT));
 		return sizeof(r) + sizeof(EXPLAIN_TEXT);
+	}
+	case SVMD_OP_OPEN_DEVICE: {
+		struct svmd_open_device_rep r = {.id = 11};
+		memcpy(buf, &r, sizeof(r));
+		*ret_fds = 1;
+		return sizeof(r);
 	}
 	}
 	cr_assert_fail("no reply vector for opcode %u", p->op);
@@ -442,6 +454,7 @@ ParameterizedTestParameters(request, roundtrip)
 		{SVMD_OP_UNBIND, 0},
 		{SVMD_OP_LEASE, 0},
 		{SVMD_OP_EXPLAIN, 0},
+		{SVMD_OP_OPEN_DEVICE, 0},
 	};
 	return cr_make_param_array(struct req_rt_param, params, N_ELEM(params));
 }
@@ -468,7 +481,7 @@ Test(request, sizes_are_the_wire_sizes)
 		[SVMD_OP_LIST] = 16,         [SVMD_OP_BIND_TASK] = 24,
 		[SVMD_OP_BIND_PGTABLE] = 72, [SVMD_OP_BIND_PASID_TABLE] = 40,
 		[SVMD_OP_UNBIND] = 8,        [SVMD_OP_LEASE] = 8,
-		[SVMD_OP_EXPLAIN] = 32,
+		[SVMD_OP_EXPLAIN] = 32,      [SVMD_OP_OPEN_DEVICE] = 16,
 	};
 
 	for (size_t i = 0; i < N_ELEM(all_ops); i++)
@@ -556,6 +569,8 @@ ParameterizedTestParameters(request, wrong_length)
 		{SVMD_OP_LEASE, 1},
 		{SVMD_OP_EXPLAIN, -1},
 		{SVMD_OP_EXPLAIN, 1},
+		{SVMD_OP_OPEN_DEVICE, -1},
+		{SVMD_OP_OPEN_DEVICE, 1},
 	};
 	return cr_make_param_array(struct req_len_param, params, N_ELEM(params));
 }
@@ -725,9 +740,9 @@ Test(request, good_device_names)
 ParameterizedTestParameters(request, too_many_fds)
 {
 	static uint16_t params[] = {
-		SVMD_OP_HELLO,     SVMD_OP_DEVICES,      SVMD_OP_LIST,
-		SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE,
-		SVMD_OP_UNBIND,    SVMD_OP_LEASE,        SVMD_OP_EXPLAIN,
+		SVMD_OP_HELLO,        SVMD_OP_DEVICES,          SVMD_OP_LIST,   SVMD_OP_BIND_TASK,
+		SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND, SVMD_OP_LEASE,
+		SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,
 	};
 	return cr_make_param_array(uint16_t, params, N_ELEM(params));
 }
@@ -782,6 +797,7 @@ ParameterizedTestParameters(reply, roundtrip)
 		{SVMD_OP_UNBIND, REP_OK, 0},
 		{SVMD_OP_LEASE, REP_OK, 0},
 		{SVMD_OP_EXPLAIN, REP_OK, 0},
+		{SVMD_OP_OPEN_DEVICE, REP_OK, 0},
 		{SVMD_OP_HELLO, REP_ERR, 0},
 		{SVMD_OP_DEVICES, REP_ERR, 0},
 		{SVMD_OP_LIST, REP_ERR, 0},
@@ -791,6 +807,7 @@ ParameterizedTestParameters(reply, roundtrip)
 		{SVMD_OP_UNBIND, REP_ERR, 0},
 		{SVMD_OP_LEASE, REP_ERR, 0},
 		{SVMD_OP_EXPLAIN, REP_ERR, 0},
+		{SVMD_OP_OPEN_DEVICE, REP_ERR, 0},
 		{SVMD_OP_HELLO, REP_ERR_REASON, 0},
 		{SVMD_OP_DEVICES, REP_ERR_REASON, 0},
 		{SVMD_OP_LIST, REP_ERR_REASON, 0},
@@ -800,6 +817,7 @@ ParameterizedTestParameters(reply, roundtrip)
 		{SVMD_OP_UNBIND, REP_ERR_REASON, 0},
 		{SVMD_OP_LEASE, REP_ERR_REASON, 0},
 		{SVMD_OP_EXPLAIN, REP_ERR_REASON, 0},
+		{SVMD_OP_OPEN_DEVICE, REP_ERR_REASON, 0},
 	};
 	return cr_make_param_array(struct rep_param, params, N_ELEM(params));
 }
@@ -1014,7 +1032,7 @@ Test(reply, success_without_fd_for_other_ops)
 		struct rep_param p = {all_ops[i], REP_OK, 1};
 		size_t n_fds;
 		size_t len = rep_payload(&p, payload, &n_fds);
-		if (p.op == SVMD_OP_LEASE)
+		if (p.op == SVMD_OP_LEASE || p.op == SVMD_OP_OPEN_DEVICE)
 			continue;
 		cr_assert_eq(n_fds, 0);
 		cr_assert_eq(svmd_reply_check(p.op, payload, len, 0), 0);
@@ -1542,6 +1560,7 @@ Test(names, opcodes)
 		[SVMD_OP_UNBIND] = "unbind",
 		[SVMD_OP_LEASE] = "lease",
 		[SVMD_OP_EXPLAIN] = "explain",
+		[SVMD_OP_OPEN_DEVICE] = "open-device",
 	};
 
 	for (uint16_t op = 1; op < _SVMD_OP_MAX; op++) {
@@ -1569,4 +1588,13 @@ Test(request, pgtable_unknown_vtd_flags)
 	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), 0);
 	r.vtd_flags = SVMD_VTD_FLAGS_ALL + 1;
 	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), -EBADMSG);
+}
+
+Test(reply, open_device_needs_exactly_one_fd)
+{
+	const struct svmd_open_device_rep ok = {.id = 3};
+
+	cr_assert_eq(svmd_reply_check(SVMD_OP_OPEN_DEVICE, &ok, sizeof(ok), 1), 0);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_OPEN_DEVICE, &ok, sizeof(ok), 0), -EBADMSG);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_OPEN_DEVICE, &ok, sizeof(ok), 2), -EBADMSG);
 }
