@@ -4,7 +4,7 @@
 #   make demo       the daemon on the simulated kernel, driven by real clients
 #   make check      unit and integration tests (installs build packages when run as root)
 #   make asan       the same tests on an ASan+UBSan build
-#   make fuzz       libFuzzer on the wire codec (FUZZ_SECONDS, default 60)
+#   make fuzz       libFuzzer on the wire codec and the policy parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -15,6 +15,8 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/svmd
+CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
 POLICYDIR  ?= $(PREFIX)/lib/svmd/policy.d
 DESTDIR    ?=
 
@@ -27,6 +29,7 @@ FUZZ_SECONDS ?= 60
 # that needs them starts.
 deps_cflags = $(eval deps_cflags := $$(shell $(PKG_CONFIG) --cflags libsystemd libevent))$(deps_cflags)
 deps_libs   = $(eval deps_libs := $$(shell $(PKG_CONFIG) --libs libsystemd libevent))$(deps_libs)
+client_libs = $(eval client_libs := $$(shell $(PKG_CONFIG) --libs libsystemd))$(client_libs)
 test_cflags = $(eval test_cflags := $$(shell $(PKG_CONFIG) --cflags criterion))$(test_cflags)
 test_libs   = $(eval test_libs := $$(shell $(PKG_CONFIG) --libs criterion))$(test_libs)
 
@@ -43,11 +46,11 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
-CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/client.c \
+CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/bus.c daemon/client.c \
             daemon/hashmap.c daemon/log.c daemon/loop.c daemon/ops.c daemon/policy.c \
             daemon/policy-load.c daemon/process.c daemon/registry.c daemon/seed-abi.c \
             daemon/server.c daemon/sim-kernel.c
-LIBCLIENT_SRC := client/libsvmclient.c
+LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-bus.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -61,7 +64,7 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 UNIT_TESTS := protocol policy registry sim-kernel seed-abi
-INTEGRATION_TESTS := socket
+INTEGRATION_TESTS := socket policy bus
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
 
@@ -99,14 +102,15 @@ $(BUILD)/libsvmclient.a: $(call obj,$(LIBCLIENT_SRC) $(PROTOCOL_SRC))
 
 $(BUILD)/libsvmclient.so.0: $(LIBCLIENT_PIC) client/libsvmclient.sym
 	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libsvmclient.so.0 -Wl,--version-script=client/libsvmclient.sym \
-		-Wl,-z,relro,-z,now,-z,defs $(SANITIZE) $(LDFLAGS) -o $@ $(LIBCLIENT_PIC)
+		-Wl,-z,relro,-z,now,-z,defs $(SANITIZE) $(LDFLAGS) -o $@ $(LIBCLIENT_PIC) \
+		$(client_libs)
 
 $(BUILD)/libsvmclient.so: $(BUILD)/libsvmclient.so.0
 	$(Q)ln -sf libsvmclient.so.0 $@
 
 # svmctl carries its own copy of the library, so it runs from the build tree as any user.
 $(BUILD)/svmctl: $(call obj,client/svmctl.c) $(BUILD)/libsvmclient.a
-	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
 
 $(BUILD)/svmclient.pc: client/svmclient.pc.in Makefile
 	@mkdir -p $(dir $@)
@@ -123,7 +127,7 @@ $(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integr
 		$(PROTOCOL_SRC)) $(BUILD)/libsvmclient.so
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lsvmclient \
-		-Wl,-rpath,'$$ORIGIN/..' $(test_libs)
+		-Wl,-rpath,'$$ORIGIN/..' $(client_libs) $(test_libs)
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
@@ -158,6 +162,11 @@ $(BUILD)/fuzz/fuzz-protocol: tests/fuzz/fuzz-protocol.c $(PROTOCOL_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 
+$(BUILD)/fuzz/fuzz-policy: tests/fuzz/fuzz-policy.c daemon/policy.c daemon/hashmap.c \
+		protocol/svmd-proto.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Idaemon -o $@ $^
+
 $(BUILD)/fuzz/seeds-protocol: tests/fuzz/seeds-protocol.c $(PROTOCOL_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -g -Iprotocol -o $@ $^
@@ -165,16 +174,24 @@ $(BUILD)/fuzz/seeds-protocol: tests/fuzz/seeds-protocol.c $(PROTOCOL_SRC)
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-run
 
-fuzz-run: $(BUILD)/fuzz/fuzz-protocol $(BUILD)/fuzz/seeds-protocol
-	@rm -rf $(BUILD)/fuzz/corpus && mkdir -p $(BUILD)/fuzz/corpus
+# Each target runs FUZZ_SECONDS, seeded from the unit vectors (codec) and the shipped and test
+# policies (parser).
+fuzz-run: $(BUILD)/fuzz/fuzz-protocol $(BUILD)/fuzz/seeds-protocol $(BUILD)/fuzz/fuzz-policy
+	@rm -rf $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-policy
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-policy
 	$(BUILD)/fuzz/seeds-protocol $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz-protocol -max_total_time=$(FUZZ_SECONDS) -timeout=5 \
 		-print_final_stats=1 $(BUILD)/fuzz/corpus
+	cp policy/*.policy policy/examples/*.policy tests/fuzz/policy-seeds/* \
+		$(BUILD)/fuzz/corpus-policy/
+	$(BUILD)/fuzz/fuzz-policy -max_total_time=$(FUZZ_SECONDS) -timeout=5 -max_len=4096 \
+		-print_final_stats=1 $(BUILD)/fuzz/corpus-policy
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(CATALOGDIR)
 	install -m 0755 $(BUILD)/svmd $(DESTDIR)$(SBINDIR)/svmd
 	install -m 0755 $(BUILD)/svmctl $(DESTDIR)$(BINDIR)/svmctl
 	install -m 0755 $(BUILD)/libsvmclient.so.0 $(DESTDIR)$(LIBDIR)/libsvmclient.so.0
@@ -184,6 +201,10 @@ install: all
 	install -m 0644 policy/00-default.policy $(DESTDIR)$(POLICYDIR)/00-default.policy
 	install -m 0644 docs/svmd.8 $(DESTDIR)$(MANDIR)/man8/svmd.8
 	install -m 0644 docs/svmctl.1 $(DESTDIR)$(MANDIR)/man1/svmctl.1
+	install -m 0644 docs/svmd.policy.5 $(DESTDIR)$(MANDIR)/man5/svmd.policy.5
+	install -m 0644 policy/examples/*.policy $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 protocol/PROTOCOL.md $(DESTDIR)$(DOCDIR)/PROTOCOL.md
+	install -m 0644 systemd/svmd.catalog $(DESTDIR)$(CATALOGDIR)/svmd.catalog
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

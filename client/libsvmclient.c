@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libsvmclient: one synchronous request/reply per call over svmd's socket, framed and checked
- * by the same codec the daemon uses.
+ * by the same codec the daemon uses; or, for a client made by svm_connect_bus(), the same call
+ * over D-Bus (libsvmclient-bus.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,11 +13,8 @@
 #include <sys/un.h>
 
 #include "cleanup.h"
-#include "svmclient.h"
-#include "svmd-proto.h"
+#include "svmclient-internal.h"
 #include "svmd-wire.h"
-
-#define _public_ __attribute__((visibility("default")))
 
 /* A reply that does not come within this long means svmd is stuck: fail, do not hang. */
 #define REPLY_TIMEOUT_SEC 30
@@ -27,15 +25,6 @@ _Static_assert((int)SVM_KIND_TASK == (int)SVMD_KIND_TASK &&
 _Static_assert((int)SVM_MODEL_VTD == (int)SVMD_MODEL_VTD &&
 		       (int)SVM_MODEL_SMMU == (int)SVMD_MODEL_SMMU,
 	       "models");
-
-struct svm_client {
-	int fd;
-	uint32_t seq;
-	char reason[512];
-	char backend[16];
-	char server_version[16];
-	_Alignas(8) unsigned char buf[SVMD_RECORD_MAX];
-};
 
 /* One exchange: sends op with payload (and fds), waits for its reply into c->buf. On success
  * returns the reply payload length (its status is 0), *ret_fd gets a received fd if wanted. */
@@ -129,11 +118,29 @@ _public_ int svm_connect(const char *path, struct svm_client **ret)
 	return 0;
 }
 
+_public_ int svm_connect_bus(const char *address, struct svm_client **ret)
+{
+	struct svm_client *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->fd = -1;
+	r = bus_connect(address, c);
+	if (r < 0) {
+		svm_disconnect(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
 _public_ struct svm_client *svm_disconnect(struct svm_client *c)
 {
 	if (!c)
 		return NULL;
 	safe_close(c->fd);
+	sd_bus_flush_close_unref(c->bus);
 	free(c);
 	return NULL;
 }
@@ -168,6 +175,8 @@ static int append(void **array, size_t *n, const void *items, size_t k, size_t s
 
 _public_ int svm_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n)
 {
+	if (c->bus)
+		return bus_devices(c, ret, ret_n);
 	_cleanup_free_ struct svm_device *out = NULL;
 	size_t n = 0;
 
@@ -205,6 +214,8 @@ _public_ int svm_devices(struct svm_client *c, struct svm_device **ret, size_t *
 
 _public_ int svm_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n)
 {
+	if (c->bus)
+		return bus_list(c, ret, ret_n);
 	_cleanup_free_ struct svm_binding_info *out = NULL;
 	uint64_t after = 0;
 	size_t n = 0;
@@ -260,6 +271,8 @@ static int bind_reply(int r, const void *p, uint64_t *ret_id, uint32_t *ret_pasi
 _public_ int svm_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
 			   uint64_t *ret_id, uint32_t *ret_pasid)
 {
+	if (c->bus)
+		return bus_bind_task(c, device, pidfd, pasid, ret_id, ret_pasid);
 	struct svmd_bind_task_req req = {.pasid = pasid};
 	const void *p = NULL;
 
@@ -272,6 +285,8 @@ _public_ int svm_bind_task(struct svm_client *c, const char *device, int pidfd, 
 _public_ int svm_bind_pgtable(struct svm_client *c, const char *device,
 			      const struct svm_pgtable *pg, uint64_t *ret_id)
 {
+	if (c->bus)
+		return bus_bind_pgtable(c, device, pg, ret_id);
 	struct svmd_bind_pgtable_req req = {
 		.pasid = pg->pasid,
 		.addr_width = pg->addr_width,
@@ -294,6 +309,8 @@ _public_ int svm_bind_pgtable(struct svm_client *c, const char *device,
 _public_ int svm_bind_pasid_table(struct svm_client *c, const char *device,
 				  const struct svm_pasid_table *t, uint64_t *ret_id)
 {
+	if (c->bus)
+		return bus_bind_pasid_table(c, device, t, ret_id);
 	struct svmd_bind_pasid_table_req req = {.ptr = t->ptr, .size = t->size, .model = t->model};
 	const void *p = NULL;
 
@@ -306,6 +323,8 @@ _public_ int svm_bind_pasid_table(struct svm_client *c, const char *device,
 _public_ int svm_open_device(struct svm_client *c, const char *device, int *ret_fd,
 			     uint64_t *ret_id)
 {
+	if (c->bus)
+		return bus_open_device(c, device, ret_fd, ret_id);
 	struct svmd_open_device_req req;
 	struct svmd_open_device_rep rep;
 	const void *p = NULL;
@@ -325,6 +344,8 @@ _public_ int svm_open_device(struct svm_client *c, const char *device, int *ret_
 
 _public_ int svm_unbind(struct svm_client *c, uint64_t id)
 {
+	if (c->bus)
+		return bus_unbind(c, id);
 	struct svmd_id_req req = {.id = id};
 	const void *p;
 	int r = call(c, SVMD_OP_UNBIND, &req, sizeof(req), NULL, 0, NULL, &p);
@@ -333,20 +354,25 @@ _public_ int svm_unbind(struct svm_client *c, uint64_t id)
 
 _public_ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 {
+	if (c->bus)
+		return bus_lease(c, id, ret_fd);
 	struct svmd_id_req req = {.id = id};
 	const void *p;
 	int r = call(c, SVMD_OP_LEASE, &req, sizeof(req), NULL, 0, ret_fd, &p);
 	return r < 0 ? r : 0;
 }
 
-_public_ int svm_explain(struct svm_client *c, const char *op, const char *device, int64_t pasid,
-			 int64_t uid, char **ret_text, bool *ret_allowed)
+_public_ int svm_explain(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
+			 bool *ret_allowed)
 {
+	if (c->bus)
+		return bus_explain(c, x, ret_text, ret_allowed);
 	static const char *const ops[] = {
 		[SVMD_EXPLAIN_BIND_TASK] = "bind-task",
 		[SVMD_EXPLAIN_BIND_PGTABLE] = "bind-pgtable",
 		[SVMD_EXPLAIN_BIND_PASID_TABLE] = "bind-pasid-table",
 		[SVMD_EXPLAIN_OPEN_DEVICE] = "open-device",
+		[SVMD_EXPLAIN_RELOAD] = "reload",
 	};
 	struct svmd_explain_req req = {0};
 	struct svmd_explain_rep rep;
@@ -354,20 +380,24 @@ _public_ int svm_explain(struct svm_client *c, const char *op, const char *devic
 	int r;
 
 	for (uint32_t i = 1; i < ELEMENTSOF(ops); i++)
-		if (op && strcmp(op, ops[i]) == 0)
+		if (x->op && strcmp(x->op, ops[i]) == 0)
 			req.op = i;
-	if (req.op == 0 || !device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
+	if (req.op == 0 || (req.op == SVMD_EXPLAIN_RELOAD) != !x->device)
 		return -EINVAL;
-	if (pasid > SVMD_PASID_MAX || uid > UINT32_MAX - 1)
+	if (x->device && svmd_set_name(req.device, sizeof(req.device), x->device) < 0)
 		return -EINVAL;
-	if (pasid >= 0) {
+	if (x->pasid > SVMD_PASID_MAX || x->uid > UINT32_MAX - 1)
+		return -EINVAL;
+	if (x->pasid >= 0) {
 		req.flags |= SVMD_EXPLAIN_PASID;
-		req.pasid = (uint32_t)pasid;
+		req.pasid = (uint32_t)x->pasid;
 	}
-	if (uid >= 0) {
+	if (x->uid >= 0) {
 		req.flags |= SVMD_EXPLAIN_UID;
-		req.uid = (uint32_t)uid;
+		req.uid = (uint32_t)x->uid;
 	}
+	req.addr_width = x->addr_width;
+	req.vtd_flags = x->vtd_flags;
 	r = call(c, SVMD_OP_EXPLAIN, &req, sizeof(req), NULL, 0, NULL, &p);
 	if (r < 0)
 		return r;
@@ -379,6 +409,35 @@ _public_ int svm_explain(struct svm_client *c, const char *op, const char *devic
 	}
 	if (ret_allowed)
 		*ret_allowed = rep.verdict == SVMD_VERDICT_ALLOW;
+	return 0;
+}
+
+_public_ int svm_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
+{
+	if (c->bus)
+		return bus_reload(c, ret, ret_text);
+	struct svmd_reload_req req = {0};
+	struct svmd_reload_rep rep;
+	const void *p;
+	int r = call(c, SVMD_OP_RELOAD, &req, sizeof(req), NULL, 0, NULL, &p);
+
+	if (r < 0)
+		return r;
+	memcpy(&rep, p, sizeof(rep));
+	if (ret)
+		*ret = (struct svm_reload_result){
+			.generation = rep.generation,
+			.n_rules = rep.n_rules,
+			.n_files = rep.n_files,
+			.n_warnings = rep.n_warnings,
+			.n_denied = rep.n_denied,
+			.n_revoked = rep.n_revoked,
+		};
+	if (ret_text) {
+		*ret_text = strdup((const char *)p + sizeof(rep));
+		if (!*ret_text)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -415,6 +474,8 @@ _public_ const char *svm_strerror(int err)
 		return "protocol error";
 	case ETIMEDOUT:
 		return "svmd did not answer";
+	case EAGAIN:
+		return "rate limited";
 	default:
 		return strerror(err < 0 ? -err : err);
 	}

@@ -28,7 +28,8 @@ extern "C" {
 
 enum svm_kind {
 	SVM_KIND_TASK = 1,        /* a process address space */
-	SVM_KIND_PGTABLE = 2,     /* a guest stage-1 page table */	SVM_KIND_PASID_TABLE = 3, /* a guest PASID table */
+	SVM_KIND_PGTABLE = 2,     /* a guest stage-1 page table */
+	SVM_KIND_PASID_TABLE = 3, /* a guest PASID table */
 	SVM_KIND_DEVICE = 4,      /* a device fd handed out (svm_open_device) */
 };
 #define SVM_KIND_BIT(k) (1u << (k))
@@ -81,6 +82,10 @@ struct svm_pasid_table {
 
 /* Connects to svmd at path (NULL: $SVMD_SOCKET, else SVM_DEFAULT_SOCKET) and says hello. */
 int svm_connect(const char *path, struct svm_client **ret);
+/* Connects to svmd's D-Bus face instead: address NULL or "system" for the system bus
+ * ($DBUS_SYSTEM_BUS_ADDRESS), "session", or a D-Bus address. Every call below then works the
+ * same way, with the same errors; the session is the bus connection. */
+int svm_connect_bus(const char *address, struct svm_client **ret);
 /* Closes the connection, ending its bindings that are not leased. Takes NULL; returns NULL. */
 struct svm_client *svm_disconnect(struct svm_client *c);
 
@@ -113,11 +118,32 @@ int svm_open_device(struct svm_client *c, const char *device, int *ret_fd, uint6
  * connection, until every copy is closed. */
 int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd);
 
-/* How policy decides op ("bind-task", "bind-pgtable", "bind-pasid-table", "open-device") on
- * device, for the caller or (root only) for uid; pasid < 0 means auto, uid < 0 the caller.
- * *ret_text (malloc()ed) explains rule by rule. */
-int svm_explain(struct svm_client *c, const char *op, const char *device, int64_t pasid,
-		int64_t uid, char **ret_text, bool *ret_allowed);
+struct svm_explain_request {
+	const char *op;      /* "bind-task", "bind-pgtable", "bind-pasid-table", "open-device",
+				"reload" */
+	const char *device;  /* NULL for reload */
+	int64_t pasid;       /* < 0: auto (kernel-chosen) */
+	int64_t uid;         /* < 0: the caller; else another user (root only) */
+	uint32_t addr_width; /* page-table binds: 0 (not given), 48 or 57 */
+	uint64_t vtd_flags;  /* page-table binds */
+};
+
+/* How policy decides a request: *ret_text (malloc()ed) walks the rules one by one, naming
+ * the first key of each that does not hold, and the verdict with its rule. */
+int svm_explain(struct svm_client *c, const struct svm_explain_request *req, char **ret_text,
+		bool *ret_allowed);
+
+struct svm_reload_result {
+	uint64_t generation; /* of the policy now in force */
+	uint32_t n_rules, n_files, n_warnings;
+	uint32_t n_denied;  /* live bindings the new policy does not grant */
+	uint32_t n_revoked; /* of those, ended by a rule that says revoke */
+};
+
+/* Asks svmd to read its policy again (root, or an `allow reload` rule). On -EINVAL the new
+ * policy had errors, svm_reason() lists them (file:line:col) and the old policy stays.
+ * *ret_text (malloc()ed, may be NULL) lists warnings and the bindings no longer granted. */
+int svm_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text);
 
 /* What an error from this library means, in words ("denied by policy", ...). */
 const char *svm_strerror(int err);

@@ -5,6 +5,7 @@
  * (like systemd-inhibit). Exit status: 0 success, 77 denied by policy, 1 any other error, or
  * the command's own status.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,7 +22,8 @@
 
 #include "svmclient.h"
 
-#define EXIT_DENIED 77
+#define EXIT_DENIED    77
+#define ELEMENTSOF_(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifndef SVMD_VERSION_STRING
 #define SVMD_VERSION_STRING "0"
@@ -29,6 +31,8 @@
 
 struct args {
 	const char *socket;
+	bool bus;
+	const char *bus_address; /* NULL: the system bus */
 	bool json;
 	bool hold;
 	char **cmd;    /* after "--" */
@@ -38,6 +42,7 @@ struct args {
 	uint64_t pgd, ptr, size;
 	bool have_pgd, have_ptr, have_size;
 	uint32_t addr_width;
+	uint64_t vtd_flags;
 	int model;
 	const char *user;
 	char **pos; /* positional arguments after the command */
@@ -48,7 +53,7 @@ static const char *prog = "svmctl";
 
 static void help(void)
 {
-	printf("Usage: svmctl [--socket=PATH] [--json] COMMAND [ARGS]...\n"
+	printf("Usage: svmctl [--socket=PATH | --bus[=ADDRESS]] [--json] COMMAND [ARGS]...\n"
 	       "Ask svmd for Shared Virtual Memory binds.\n"
 	       "\n"
 	       "Commands:\n"
@@ -66,9 +71,12 @@ static void help(void)
 	       "  open-device DEVICE (--hold | -- CMD [ARG]...)\n"
 	       "                                  the VFIO device fd, as $SVMD_DEVICE_FD for CMD\n"
 	       "  unbind ID                       end one of your bindings\n"
-	       "  explain OP DEVICE [--pasid=N] [--user=USER]\n"
+	       "  explain OP [DEVICE] [--pasid=N] [--user=USER] [--addr-width=N] [--vtd-flags=F]\n"
 	       "                                  how policy decides OP (bind-task, bind-pgtable,\n"
-	       "                                  bind-pasid-table, open-device), rule by rule\n"
+	       "                                  bind-pasid-table, open-device; reload without\n"
+	       "                                  DEVICE), rule by rule\n"
+	       "  reload                          make svmd read its policy again (root, or an\n"
+	       "                                  'allow reload' rule)\n"
 	       "\n"
 	       "A bind lasts while svmctl holds it: with --hold until SIGINT or SIGTERM; with\n"
 	       "-- CMD while CMD runs, which finds SVMD_BINDING, SVMD_PASID and SVMD_DEVICE in "
@@ -77,6 +85,8 @@ static void help(void)
 	       "CMD's.\n"
 	       "\n"
 	       "  --socket=PATH   svmd's socket [$SVMD_SOCKET or " SVM_DEFAULT_SOCKET "]\n"
+	       "  --bus[=ADDRESS] talk D-Bus instead: the system bus, or ADDRESS (session, or\n"
+	       "                  unix:path=...)\n"
 	       "  --json          machine-readable output\n"
 	       "  --version       print the version and exit\n");
 }
@@ -413,11 +423,25 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 			uid = (int64_t)v;
 		}
 	}
-	r = svm_explain(c, a->pos[0], a->pos[1], a->pasid, uid, &text, &allowed);
+	bool reload = strcmp(a->pos[0], "reload") == 0;
+	if (reload != (a->n_pos == 1)) {
+		fprintf(stderr, "%s: explain: %s.\n", prog,
+			reload ? "reload takes no DEVICE" : "OP DEVICE expected");
+		return 1;
+	}
+	struct svm_explain_request x = {
+		.op = a->pos[0],
+		.device = reload ? NULL : a->pos[1],
+		.pasid = a->pasid,
+		.uid = uid,
+		.addr_width = a->addr_width,
+		.vtd_flags = a->vtd_flags,
+	};
+	r = svm_explain(c, &x, &text, &allowed);
 	if (r == -EINVAL && !svm_reason(c)) {
 		fprintf(stderr,
-			"%s: explain: OP must be bind-task, bind-pgtable, bind-pasid-table or "
-			"open-device.\n",
+			"%s: explain: OP must be bind-task, bind-pgtable, bind-pasid-table, "
+			"open-device or reload.\n",
 			prog);
 		return 1;
 	}
@@ -431,6 +455,66 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 		fputs(text, stdout);
 	}
 	free(text);
+	return 0;
+}
+
+static int cmd_reload(struct svm_client *c, const struct args *a)
+{
+	struct svm_reload_result rr;
+	char *text = NULL;
+	int r = svm_reload(c, &rr, &text);
+
+	if (r == -EINVAL && svm_reason(c)) {
+		fprintf(stderr, "%s: reload refused: %s\n", prog, svm_reason(c));
+		return 1;
+	}
+	if (r < 0)
+		return fail(r, c, "reload");
+	if (a->json) {
+		printf("{\"generation\":%" PRIu64 ",\"rules\":%u,\"files\":%u,\"warnings\":%u,"
+		       "\"no_longer_granted\":%u,\"revoked\":%u,\"text\":",
+		       rr.generation, rr.n_rules, rr.n_files, rr.n_warnings, rr.n_denied,
+		       rr.n_revoked);
+		json_string(text);
+		printf("}\n");
+	} else {
+		fputs(text, stdout);
+		printf("Policy generation %" PRIu64 ": %u rule%s from %u file%s; %u binding%s no "
+		       "longer granted, %u revoked.\n",
+		       rr.generation, rr.n_rules, rr.n_rules == 1 ? "" : "s", rr.n_files,
+		       rr.n_files == 1 ? "" : "s", rr.n_denied, rr.n_denied == 1 ? "" : "s",
+		       rr.n_revoked);
+	}
+	free(text);
+	return 0;
+}
+
+/* --vtd-flags: names (sre,eafe,pcd,pwt,emte,cd) or a number. */
+static int parse_vtd_flags(const char *s, uint64_t *ret)
+{
+	static const char *const names[] = {"sre", "eafe", "pcd", "pwt", "emte", "cd"};
+	char buf[128], *save = NULL;
+	uint64_t v = 0;
+
+	if (isdigit((unsigned char)s[0])) {
+		char *end;
+		errno = 0;
+		v = strtoull(s, &end, 0);
+		if (errno || *end || v > 0x3f)
+			return -EINVAL;
+		*ret = v;
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t i;
+		for (i = 0; i < ELEMENTSOF_(names) && strcmp(t, names[i]) != 0; i++)
+			;
+		if (i == ELEMENTSOF_(names))
+			return -EINVAL;
+		v |= 1ull << i;
+	}
+	*ret = v;
 	return 0;
 }
 
@@ -463,6 +547,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		OPT_SIZE,
 		OPT_MODEL,
 		OPT_USER,
+		OPT_VTD_FLAGS,
+		OPT_BUS,
 		OPT_VERSION,
 		OPT_HELP,
 	};
@@ -479,6 +565,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"size", required_argument, NULL, OPT_SIZE},
 		{"model", required_argument, NULL, OPT_MODEL},
 		{"user", required_argument, NULL, OPT_USER},
+		{"vtd-flags", required_argument, NULL, OPT_VTD_FLAGS},
+		{"bus", optional_argument, NULL, OPT_BUS},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, OPT_HELP},
 		{},
@@ -508,6 +596,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_JSON:
 			a->json = true;
+			break;
+		case OPT_BUS:
+			a->bus = true;
+			a->bus_address = optarg;
 			break;
 		case OPT_HOLD:
 			a->hold = true;
@@ -561,6 +653,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_USER:
 			a->user = optarg;
 			break;
+		case OPT_VTD_FLAGS:
+			if (parse_vtd_flags(optarg, &a->vtd_flags) < 0) {
+				fprintf(stderr,
+					"%s: --vtd-flags takes sre, eafe, pcd, pwt, emte, cd "
+					"(comma "
+					"separated) or a number up to 0x3f, not '%s'.\n",
+					prog, optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_VERSION:
 			printf("svmctl " SVMD_VERSION_STRING "\n");
 			return 0;
@@ -592,7 +694,8 @@ int main(int argc, char **argv)
 		{"bind-pasid-table", 1, SVM_KIND_PASID_TABLE},
 		{"open-device", 1, SVM_KIND_DEVICE},
 		{"unbind", 1, 0},
-		{"explain", 2, 0},
+		{"reload", 0, 0},
+		{"explain", -2, 0}, /* 1 or 2 */
 	};
 	struct args a = {0};
 	struct svm_client *c = NULL;
@@ -614,7 +717,8 @@ int main(int argc, char **argv)
 			prog);
 		return 1;
 	}
-	if (a.n_pos - 1 != cmds[i].n_pos) {
+	if (cmds[i].n_pos < 0 ? a.n_pos - 1 < 1 || a.n_pos - 1 > -cmds[i].n_pos
+			      : a.n_pos - 1 != cmds[i].n_pos) {
 		fprintf(stderr, "%s: %s takes %d argument%s. Try '%s --help'.\n", prog,
 			cmds[i].name, cmds[i].n_pos, cmds[i].n_pos == 1 ? "" : "s", prog);
 		return 1;
@@ -626,13 +730,31 @@ int main(int argc, char **argv)
 	a.pos++;
 	a.n_pos--;
 
-	r = svm_connect(a.socket, &c);
-	if (r < 0) {
-		const char *path = a.socket ? a.socket : getenv("SVMD_SOCKET");
-		fprintf(stderr, "%s: cannot talk to svmd at %s: %s\n", prog,
-			path && *path ? path : SVM_DEFAULT_SOCKET,
-			r == -ENOENT ? "no such socket (is svmd running?)" : svm_strerror(r));
+	if (a.bus && a.socket) {
+		fprintf(stderr, "%s: give --socket or --bus, not both.\n", prog);
 		return 1;
+	}
+	if (a.bus) {
+		r = svm_connect_bus(a.bus_address, &c);
+		if (r < 0) {
+			fprintf(stderr, "%s: cannot talk to svmd on the %s bus: %s\n", prog,
+				a.bus_address ? a.bus_address : "system",
+				c ? svm_reason(c)
+				: r == -ENOENT || r == -ECONNREFUSED
+					? "no such bus (is it running?)"
+					: strerror(-r));
+			return 1;
+		}
+	} else {
+		r = svm_connect(a.socket, &c);
+		if (r < 0) {
+			const char *path = a.socket ? a.socket : getenv("SVMD_SOCKET");
+			fprintf(stderr, "%s: cannot talk to svmd at %s: %s\n", prog,
+				path && *path ? path : SVM_DEFAULT_SOCKET,
+				r == -ENOENT ? "no such socket (is svmd running?)"
+					     : svm_strerror(r));
+			return 1;
+		}
 	}
 	if (cmds[i].kind)
 		r = cmd_bind(c, &a, cmds[i].kind);
@@ -642,6 +764,8 @@ int main(int argc, char **argv)
 		r = cmd_list(c, &a);
 	else if (strcmp(cmds[i].name, "unbind") == 0)
 		r = cmd_unbind(c, &a);
+	else if (strcmp(cmds[i].name, "reload") == 0)
+		r = cmd_reload(c, &a);
 	else
 		r = cmd_explain(c, &a);
 	svm_disconnect(c);

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Audit records; see audit.h. The MESSAGE_IDs never change: tools match on them.
+ * Audit records; see audit.h. The MESSAGE_IDs never change: tools and the catalog match on
+ * them. Both sinks carry the same fields, built once per record.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define SD_JOURNAL_SUPPRESS_LOCATION
@@ -19,11 +22,13 @@ static const struct {
 	const char *name;
 	const char *message_id;
 	int priority;
+	const char *verdict; /* what policy said, for this event */
 } events[_AUDIT_EVENT_MAX] = {
-	[AUDIT_GRANT] = {"grant", "4cd1d4d4891e41ad98ef60f8b1c643d8", LOG_INFO},
-	[AUDIT_DENY] = {"deny", "a8f0a104128347bb8d002e1127dea1eb", LOG_NOTICE},
-	[AUDIT_FAIL] = {"fail", "16b6a755e559466fa4b4a6a88139053c", LOG_WARNING},
-	[AUDIT_RELEASE] = {"release", "a8730116b6e849dfa6234d3a985b9870", LOG_INFO},
+	[AUDIT_GRANT] = {"grant", "4cd1d4d4891e41ad98ef60f8b1c643d8", LOG_INFO, "allow"},
+	[AUDIT_DENY] = {"deny", "a8f0a104128347bb8d002e1127dea1eb", LOG_NOTICE, "deny"},
+	[AUDIT_FAIL] = {"fail", "16b6a755e559466fa4b4a6a88139053c", LOG_WARNING, "allow"},
+	[AUDIT_RELEASE] = {"release", "a8730116b6e849dfa6234d3a985b9870", LOG_INFO, NULL},
+	[AUDIT_RELOAD] = {"reload", "a3e6f793c95a40f1b356e679643ce548", LOG_NOTICE, NULL},
 };
 
 static enum audit_sink sink = AUDIT_SINK_AUTO;
@@ -46,10 +51,35 @@ static bool use_journal(void)
 	return sink == AUDIT_SINK_JOURNAL;
 }
 
+#define MAX_FIELDS 20
+
+struct fields {
+	const char *key[MAX_FIELDS];
+	char value[MAX_FIELDS][512];
+	size_t n;
+};
+
+static _printf_(3, 4) void add(struct fields *f, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f->n == MAX_FIELDS)
+		return;
+	f->key[f->n] = key;
+	va_start(ap, fmt);
+	vsnprintf(f->value[f->n], sizeof(f->value[f->n]), fmt, ap);
+	va_end(ap);
+	f->n++;
+}
+
 /* Writes s with quotes and escapes when it holds spaces, quotes or control characters. */
 static void put_value(FILE *f, const char *s)
 {
-	if (s[0] && !strpbrk(s, " \"\\=") && !memchr(s, '\n', strlen(s))) {
+	bool plain = s[0] != 0;
+
+	for (const char *p = s; plain && *p; p++)
+		plain = *p > 0x20 && *p != '"' && *p != '\\' && *p != '=' && *p != 0x7f;
+	if (plain) {
 		fputs(s, f);
 		return;
 	}
@@ -57,7 +87,7 @@ static void put_value(FILE *f, const char *s)
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
 			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			fprintf(f, "\\x%02x", (unsigned char)*s);
 		else
 			fputc(*s, f);
@@ -65,65 +95,86 @@ static void put_value(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void log_stderr(const struct audit_record *r, const char *rule)
+static void log_stderr(const struct fields *fl)
 {
-	char line[2048];
-	FILE *f = fmemopen(line, sizeof(line), "w");
+	char line[8192];
+	FILE *f = fmemopen(line, sizeof(line) - 1, "w");
 
 	if (!f)
 		return;
-	fprintf(f, "svmd-audit: EVENT=%s UID=%u GID=%u PID=%d OP=", events[r->event].name,
-		(unsigned)r->uid, (unsigned)r->gid, (int)r->pid);
-	put_value(f, r->op);
-	if (r->device)
-		fprintf(f, " DEVICE=%s", r->device);
-	if (r->pasid)
-		fprintf(f, " PASID=%" PRIu32, r->pasid);
-	if (r->binding)
-		fprintf(f, " BINDING=%" PRIu64, r->binding);
-	fprintf(f, " RULE=");
-	put_value(f, rule);
-	fprintf(f, " RESULT=%s ERRNO=%d", r->error ? "error" : "ok", r->error);
-	if (r->reason) {
-		fprintf(f, " REASON=");
-		put_value(f, r->reason);
+	fputs("svmd-audit:", f);
+	for (size_t i = 0; i < fl->n; i++) {
+		fprintf(f, " %s=", fl->key[i]);
+		put_value(f, fl->value[i]);
 	}
 	fputc('\n', f);
-	fputc(0, f);
 	fclose(f);
 	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = 0;
 	/* One write(2) per record so concurrent writers never interleave within a line. */
-	size_t n = strnlen(line, sizeof(line) - 1);
-	ssize_t k = write(STDERR_FILENO, line, n);
+	ssize_t k = write(STDERR_FILENO, line, strlen(line));
 	(void)k;
+}
+
+static int log_journal(const struct audit_record *r, const struct fields *fl)
+{
+	char message[1024], strings[MAX_FIELDS + 3][1040];
+	struct iovec iov[MAX_FIELDS + 3];
+	size_t n = 0;
+
+	snprintf(message, sizeof(message), "%s %s uid=%u device=%s pasid=%" PRIu32 "%s%s",
+		 events[r->event].name, r->op, (unsigned)r->uid, r->device ? r->device : "-",
+		 r->pasid, r->reason ? ": " : "", r->reason ? r->reason : "");
+	snprintf(strings[n], sizeof(strings[n]), "MESSAGE=%s", message);
+	n++;
+	snprintf(strings[n], sizeof(strings[n]), "MESSAGE_ID=%s", events[r->event].message_id);
+	n++;
+	snprintf(strings[n], sizeof(strings[n]), "PRIORITY=%d", events[r->event].priority);
+	n++;
+	for (size_t i = 0; i < fl->n; i++, n++)
+		snprintf(strings[n], sizeof(strings[n]), "SVMD_%s=%s", fl->key[i], fl->value[i]);
+	for (size_t i = 0; i < n; i++)
+		iov[i] = (struct iovec){strings[i], strlen(strings[i])};
+	return sd_journal_sendv(iov, (int)n);
 }
 
 void audit_log(const struct audit_record *r)
 {
-	char rule[512];
+	struct fields fl = {.n = 0};
 
+	add(&fl, "EVENT", "%s", events[r->event].name);
+	/* A failure before any rule was consulted (a bad pidfd, say) had no verdict. */
+	if (events[r->event].verdict && !(r->event == AUDIT_FAIL && !r->rule_file))
+		add(&fl, "VERDICT", "%s", events[r->event].verdict);
+	add(&fl, "UID", "%u", (unsigned)r->uid);
+	add(&fl, "GID", "%u", (unsigned)r->gid);
+	add(&fl, "PID", "%d", (int)r->pid);
+	if (r->unit)
+		add(&fl, "UNIT", "%s", r->unit);
+	if (r->exe)
+		add(&fl, "EXE", "%s", r->exe);
+	add(&fl, "OP", "%s", r->op);
+	if (r->device)
+		add(&fl, "DEVICE", "%s", r->device);
+	if (r->pasid)
+		add(&fl, "PASID", "%" PRIu32, r->pasid);
+	if (r->binding)
+		add(&fl, "BINDING", "%" PRIu64, r->binding);
 	if (r->rule_file)
-		snprintf(rule, sizeof(rule), "%s:%u", r->rule_file, r->rule_line);
+		add(&fl, "RULE", "%s:%u", r->rule_file, r->rule_line);
 	else
-		snprintf(rule, sizeof(rule), "none");
+		add(&fl, "RULE", "none");
+	add(&fl, "RESULT", "%s", r->error ? "error" : "ok");
+	add(&fl, "ERRNO", "%d", r->error);
+	add(&fl, "GENERATION", "%" PRIu64, r->generation);
+	if (r->reason)
+		add(&fl, "REASON", "%s", r->reason);
 
 	if (use_journal()) {
-		int k = sd_journal_send(
-			"MESSAGE=%s %s uid=%u device=%s pasid=%" PRIu32 " rule=%s%s%s",
-			events[r->event].name, r->op, (unsigned)r->uid, r->device ? r->device : "-",
-			r->pasid, rule, r->reason ? ": " : "", r->reason ? r->reason : "",
-			"MESSAGE_ID=%s", events[r->event].message_id, "PRIORITY=%d",
-			events[r->event].priority, "SYSLOG_IDENTIFIER=svmd", "SVMD_EVENT=%s",
-			events[r->event].name, "SVMD_UID=%u", (unsigned)r->uid, "SVMD_GID=%u",
-			(unsigned)r->gid, "SVMD_PID=%d", (int)r->pid, "SVMD_OP=%s", r->op,
-			"SVMD_DEVICE=%s", r->device ? r->device : "", "SVMD_PASID=%" PRIu32,
-			r->pasid, "SVMD_BINDING=%" PRIu64, r->binding, "SVMD_RULE=%s", rule,
-			"SVMD_RESULT=%s", r->error ? "error" : "ok", "SVMD_ERRNO=%d", r->error,
-			"SVMD_REASON=%s", r->reason ? r->reason : "", NULL);
-		if (k >= 0)
+		if (log_journal(r, &fl) >= 0)
 			return;
 		/* The journal went away: fall back rather than lose the record. */
 		sink = AUDIT_SINK_STDERR;
 	}
-	log_stderr(r, rule);
+	log_stderr(&fl);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The audit trail: one structured record per grant, denial, failure and release, to the
- * journal (with a fixed MESSAGE_ID per event kind) or, without a journal, to stderr as one
- * "svmd-audit:" line of KEY=VALUE fields.
+ * The audit trail: one structured record per grant, denial, failure, release and policy
+ * reload, to the journal (with a fixed MESSAGE_ID per event kind, documented in
+ * systemd/svmd.catalog) or, without a journal, to stderr as one "svmd-audit:" line of the same
+ * KEY=VALUE fields.
  */
 #pragma once
 
@@ -11,9 +12,10 @@
 
 enum audit_event {
 	AUDIT_GRANT,   /* policy allowed and the kernel bound */
-	AUDIT_DENY,    /* policy or quota refused */
+	AUDIT_DENY,    /* policy or a quota refused */
 	AUDIT_FAIL,    /* allowed, but the request failed (kernel, conflict, bad target) */
 	AUDIT_RELEASE, /* a binding ended */
+	AUDIT_RELOAD,  /* a new policy was tried: swapped in, or refused */
 	_AUDIT_EVENT_MAX,
 };
 
@@ -28,17 +30,20 @@ struct audit_record {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	const char *unit;   /* the caller's systemd unit, if known */
+	const char *exe;    /* the caller's executable, if known */
 	const char *op;     /* "bind-task", ... */
 	const char *device; /* may be NULL */
 	uint32_t pasid;
 	uint64_t binding;      /* 0: none */
 	const char *rule_file; /* NULL: no rule */
 	unsigned rule_line;
-	int error;          /* 0 or a positive errno */
-	const char *reason; /* may be NULL */
+	int error;           /* 0 or a positive errno */
+	uint64_t generation; /* the policy's */
+	const char *reason;  /* may be NULL */
 };
 
 void audit_set_sink(enum audit_sink sink);
 void audit_log(const struct audit_record *r);
-/* "grant", "deny", "fail", "release" */
+/* "grant", "deny", "fail", "release", "reload" */
 const char *audit_event_name(enum audit_event e);

@@ -45,6 +45,8 @@ static int handle_explain(struct client *c, const struct svmd_hdr *h, const void
 			  size_t n_fds);
 static int handle_open_device(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			      size_t n_fds);
+static int handle_reload(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			 size_t n_fds);
 
 #define NEW   (1u << CLIENT_NEW)
 #define READY (1u << CLIENT_READY)
@@ -64,6 +66,7 @@ static const struct {
 	[SVMD_OP_LEASE] = {READY, handle_lease},
 	[SVMD_OP_EXPLAIN] = {READY, handle_explain},
 	[SVMD_OP_OPEN_DEVICE] = {READY, handle_open_device},
+	[SVMD_OP_RELOAD] = {READY, handle_reload},
 };
 
 /* Single-threaded daemon: one record in flight at a time, so one pair of buffers serves all. */
@@ -192,7 +195,7 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 			.kind = b->args.kind,
 			.pasid = b->args.pasid,
 			.owner_uid = b->user->uid,
-			.owner_pid = b->owner_pid,
+			.owner_pid = b->owner->pid,
 			.target_pid = b->args.kind == SVMD_KIND_TASK ? b->args.task.pid : 0,
 			.flags = b->leased ? SVMD_BINDING_LEASED : 0,
 			.created_usec = b->created_usec,
@@ -291,6 +294,7 @@ static int handle_explain(struct client *c, const struct svmd_hdr *h, const void
 		[SVMD_EXPLAIN_BIND_PGTABLE] = POLICY_OP_BIND_PGTABLE,
 		[SVMD_EXPLAIN_BIND_PASID_TABLE] = POLICY_OP_BIND_PASID_TABLE,
 		[SVMD_EXPLAIN_OPEN_DEVICE] = POLICY_OP_OPEN_DEVICE,
+		[SVMD_EXPLAIN_RELOAD] = POLICY_OP_RELOAD,
 	};
 	const struct svmd_explain_req *req = p;
 	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
@@ -304,10 +308,12 @@ static int handle_explain(struct client *c, const struct svmd_hdr *h, const void
 	memcpy(device, req->device, sizeof(device));
 	struct explain_request x = {
 		.op = ops[req->op],
-		.device = device,
+		.device = req->op == SVMD_EXPLAIN_RELOAD ? NULL : device,
 		.pasid = req->flags & SVMD_EXPLAIN_PASID ? req->pasid : 0,
 		.has_uid = req->flags & SVMD_EXPLAIN_UID,
 		.uid = req->uid,
+		.addr_width = req->addr_width,
+		.vtd_flags = req->vtd_flags,
 	};
 	char *text = (char *)buf + sizeof(rep);
 	if (ops_explain(c->srv->core, &c->caller, &x, text, sizeof(buf) - sizeof(rep), &verdict,
@@ -335,6 +341,30 @@ static int handle_open_device(struct client *c, const struct svmd_hdr *h, const 
 		return reply_result(c, h, &res);
 	rep.id = b->id;
 	return send_reply(c, h, &rep, sizeof(rep), fd);
+}
+
+static int handle_reload(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			 size_t n_fds)
+{
+	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_reload_rep rep = {0};
+	char *text = (char *)buf + sizeof(rep);
+	struct reload_result rr;
+	struct op_result res;
+
+	(void)p;
+	(void)fds;
+	(void)n_fds;
+	if (ops_reload(c->srv->core, &c->caller, &rr, text, sizeof(buf) - sizeof(rep), &res) < 0)
+		return reply_result(c, h, &res);
+	rep.generation = rr.generation;
+	rep.n_rules = (uint32_t)rr.n_rules;
+	rep.n_files = (uint32_t)rr.n_files;
+	rep.n_warnings = (uint32_t)rr.n_warnings;
+	rep.n_denied = (uint32_t)rr.n_denied;
+	rep.n_revoked = (uint32_t)rr.n_revoked;
+	memcpy(buf, &rep, sizeof(rep));
+	return send_reply(c, h, buf, sizeof(rep) + strlen(text) + 1, -1);
 }
 
 /* Handles one received record. Returns 0 to go on, a negative errno to drop the client. */
@@ -427,8 +457,8 @@ int client_new(struct server *srv, int fd, struct caller *caller)
 
 	if (!c)
 		return -ENOMEM;
-	c->session = registry_session_new(core_registry(srv->core), caller->uid, caller->gid,
-					  caller->pid);
+	c->caller = *caller;
+	c->session = ops_session_new(srv->core, &c->caller);
 	c->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_event, c);
 	if (!c->session || !c->ev || event_add(c->ev, NULL) < 0) {
 		if (c->ev)
@@ -440,7 +470,6 @@ int client_new(struct server *srv, int fd, struct caller *caller)
 	c->srv = srv;
 	c->fd = fd;
 	c->out_fd = -1;
-	c->caller = *caller;
 	*caller = (struct caller){.pidfd = -1};
 	list_append(&srv->clients, &c->link);
 	srv->n_clients++;

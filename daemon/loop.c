@@ -3,8 +3,10 @@
  * libevent base and signals; see loop.h.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -16,7 +18,13 @@ struct loop {
 	struct event *sigterm, *sigint, *sighup;
 	void (*reload)(void *userdata);
 	void *reload_userdata;
+	sd_bus *bus;
+	struct event *bus_io, *bus_timer, *bus_kick;
+	int error; /* why the loop stopped, if not a signal */
 };
+
+/* Bus messages handled per wake-up before yielding to the socket clients. */
+#define BUS_BATCH 64
 
 static void on_stop(evutil_socket_t sig, short what, void *userdata)
 {
@@ -59,10 +67,104 @@ struct loop *loop_new(void)
 	return l;
 }
 
+static void bus_arm(struct loop *l);
+
+static void on_bus(evutil_socket_t fd, short what, void *userdata)
+{
+	struct loop *l = userdata;
+	int r = 0;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < BUS_BATCH; i++) {
+		r = sd_bus_process(l->bus, NULL);
+		if (r <= 0)
+			break;
+	}
+	if (r < 0) {
+		log_error_errno(r, "Lost the bus connection: %m");
+		l->error = r;
+		loop_stop(l);
+		return;
+	}
+	if (r > 0) {
+		/* More queued: come back after the others had their turn. */
+		event_active(l->bus_kick, EV_TIMEOUT, 0);
+		return;
+	}
+	bus_arm(l);
+}
+
+/* Waits for what the bus wants next: readable, writable, or its timeout. */
+static void bus_arm(struct loop *l)
+{
+	int events = sd_bus_get_events(l->bus);
+	uint64_t until = UINT64_MAX;
+	short what = 0;
+
+	if (events < 0) {
+		l->error = events;
+		loop_stop(l);
+		return;
+	}
+	if (events & POLLIN)
+		what |= EV_READ;
+	if (events & POLLOUT)
+		what |= EV_WRITE;
+	event_del(l->bus_io);
+	event_assign(l->bus_io, l->base, sd_bus_get_fd(l->bus), what, on_bus, l);
+	event_add(l->bus_io, NULL);
+	evtimer_del(l->bus_timer);
+	if (sd_bus_get_timeout(l->bus, &until) > 0 && until != UINT64_MAX) {
+		/* An absolute CLOCK_MONOTONIC time in µs, 0 meaning now. */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+		uint64_t left = until > now ? until - now : 0;
+		struct timeval tv = {.tv_sec = (time_t)(left / 1000000u),
+				     .tv_usec = (suseconds_t)(left % 1000000u)};
+		evtimer_add(l->bus_timer, &tv);
+	}
+}
+
+int loop_attach_bus(struct loop *l, sd_bus *bus)
+{
+	l->bus = bus;
+	l->bus_io = event_new(l->base, sd_bus_get_fd(bus), EV_READ, on_bus, l);
+	l->bus_timer = evtimer_new(l->base, on_bus, l);
+	l->bus_kick = event_new(l->base, -1, 0, on_bus, l);
+	if (!l->bus_io || !l->bus_timer || !l->bus_kick) {
+		loop_detach_bus(l);
+		return -ENOMEM;
+	}
+	/* Anything already queued (the name request's reply, say) is handled on the first turn. */
+	event_active(l->bus_kick, EV_TIMEOUT, 0);
+	return 0;
+}
+
+void loop_detach_bus(struct loop *l)
+{
+	if (l->bus_io)
+		event_free(l->bus_io);
+	if (l->bus_timer)
+		event_free(l->bus_timer);
+	if (l->bus_kick)
+		event_free(l->bus_kick);
+	l->bus_io = l->bus_timer = l->bus_kick = NULL;
+	l->bus = NULL;
+}
+
+void loop_bus_kick(struct loop *l)
+{
+	if (l && l->bus_kick)
+		event_active(l->bus_kick, EV_TIMEOUT, 0);
+}
+
 struct loop *loop_free(struct loop *l)
 {
 	if (!l)
 		return NULL;
+	loop_detach_bus(l);
 	if (l->sigterm)
 		event_free(l->sigterm);
 	if (l->sigint)
@@ -88,7 +190,9 @@ void loop_on_reload(struct loop *l, void (*cb)(void *userdata), void *userdata)
 
 int loop_run(struct loop *l)
 {
-	return event_base_dispatch(l->base) < 0 ? -EIO : 0;
+	if (event_base_dispatch(l->base) < 0)
+		return -EIO;
+	return l->error;
 }
 
 void loop_stop(struct loop *l)

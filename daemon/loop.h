@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <systemd/sd-bus.h>
+
 struct event_base;
 struct loop;
 
@@ -15,6 +17,14 @@ struct event_base *loop_base(const struct loop *l);
 /* What SIGHUP does; without a handler it is logged and ignored. */
 void loop_on_reload(struct loop *l, void (*cb)(void *userdata), void *userdata);
 
-/* Runs until a stop signal or loop_stop(). Returns 0 or a negative errno. */
+/* Drives bus from the loop: one event on its fd, re-armed after every dispatch from
+ * sd_bus_get_events() and sd_bus_get_timeout(). Returns 0 or -ENOMEM. */
+int loop_attach_bus(struct loop *l, sd_bus *bus);
+void loop_detach_bus(struct loop *l);
+/* Messages were queued outside a bus dispatch (signals): re-arm for writing soon. */
+void loop_bus_kick(struct loop *l);
+
+/* Runs until a stop signal or loop_stop(). Returns 0 or a negative errno: the bus connection
+ * was lost. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);

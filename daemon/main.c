@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "audit.h"
 #include "backend.h"
+#include "bus.h"
 #include "cleanup.h"
 #include "log.h"
 #include "loop.h"
@@ -36,6 +38,7 @@ struct options {
 	const char *policy_dirs[POLICY_DIRS_MAX];
 	size_t n_policy_dirs;
 	bool check_policy;
+	const char *bus;
 	enum audit_sink audit;
 };
 
@@ -53,6 +56,8 @@ static void help(void)
 	       "[/etc/svmd/policy.d,\n"
 	       "                        /run/svmd/policy.d, /usr/lib/svmd/policy.d]\n"
 	       "  --check-policy        validate the policy, print what is wrong, exit 0 or 1\n"
+	       "  --bus=BUS             D-Bus to serve org.svmd.Broker1 on: system, session,\n"
+	       "                        none, or an address such as unix:path=... [system]\n"
 	       "  --audit=SINK          audit records to: auto, journal, stderr [auto]\n"
 	       "  --log-level=LEVEL     err, warning, notice, info or debug [info]\n"
 	       "  --version             print the version and exit\n"
@@ -69,6 +74,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_SOCKET,
 		OPT_POLICY_DIR,
 		OPT_CHECK_POLICY,
+		OPT_BUS,
 		OPT_AUDIT,
 		OPT_LOG_LEVEL,
 		OPT_VERSION,
@@ -80,6 +86,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"socket", required_argument, NULL, OPT_SOCKET},
 		{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
 		{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
+		{"bus", required_argument, NULL, OPT_BUS},
 		{"audit", required_argument, NULL, OPT_AUDIT},
 		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -109,6 +116,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_CHECK_POLICY:
 			o->check_policy = true;
+			break;
+		case OPT_BUS:
+			if (!*optarg) {
+				fprintf(stderr, "svmd: --bus needs system, session, none or an "
+						"address\n");
+				return -EINVAL;
+			}
+			o->bus = optarg;
 			break;
 		case OPT_AUDIT:
 			if (strcmp(optarg, "auto") == 0)
@@ -201,14 +216,42 @@ static int get_socket(const char *path, bool *ret_own)
 	return server_listen_path(path);
 }
 
+/* SIGHUP: reload the policy; what happened goes to the log (and the audit trail). */
+static void on_sighup(void *userdata)
+{
+	struct core *core = userdata;
+	struct reload_result rr;
+	struct op_result res;
+	char text[4096];
+
+	(void)sd_notify(false, "RELOADING=1\nSTATUS=Reloading the policy.");
+	if (ops_reload(core, NULL, &rr, text, sizeof(text), &res) < 0) {
+		log_error("Policy reload refused: %s", res.reason);
+	} else {
+		log_notice("Policy reloaded: generation %" PRIu64 ", %zu rules from %zu files; %zu "
+			   "bindings no longer granted, %zu revoked.",
+			   rr.generation, rr.n_rules, rr.n_files, rr.n_denied, rr.n_revoked);
+		for (char *line = text, *next; *line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = 0;
+			log_notice("%s", line);
+			if (!next)
+				break;
+		}
+	}
+	(void)sd_notify(false, "READY=1\nSTATUS=Serving.");
+}
+
 int main(int argc, char **argv)
 {
-	struct options o = {.socket = DEFAULT_SOCKET};
+	struct options o = {.socket = DEFAULT_SOCKET, .bus = "system"};
 	struct policy *policy = NULL;
 	struct backend *backend = NULL;
 	struct loop *loop = NULL;
 	struct core *core = NULL;
 	struct server *server = NULL;
+	struct bus *bus = NULL;
 	char err[512];
 	bool own = false;
 	int r, fd;
@@ -224,6 +267,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (o.check_policy) {
+		if (policy_lint(policy) < 0) {
+			log_oom();
+			policy_free(policy);
+			return 1;
+		}
 		r = report_policy(policy, true);
 		policy_free(policy);
 		return r < 0 ? 1 : 0;
@@ -247,7 +295,8 @@ int main(int argc, char **argv)
 
 	raise_fd_limit();
 	loop = loop_new();
-	core = loop ? core_new(loop_base(loop), backend, policy) : NULL;
+	core = loop ? core_new(loop_base(loop), backend, policy, o.policy_dirs, o.n_policy_dirs)
+		    : NULL;
 	if (!core) {
 		log_oom();
 		policy_free(policy);
@@ -265,9 +314,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	log_info("svmd " SVMD_VERSION_STRING " serving on %s: %s backend, %zu device%s, %zu "
+	if (strcmp(o.bus, "none") != 0) {
+		r = bus_new(loop, core, o.bus, &bus);
+		if (r < 0)
+			goto out;
+	}
+	loop_on_reload(loop, on_sighup, core);
+	log_info("svmd " SVMD_VERSION_STRING " serving on %s%s%s: %s backend, %zu device%s, %zu "
 		 "policy rule%s.",
-		 own ? o.socket : "the socket from systemd", backend->ops->name, backend->n_devices,
+		 own ? o.socket : "the socket from systemd", bus ? " and the bus " : "",
+		 bus ? o.bus : "", backend->ops->name, backend->n_devices,
 		 backend->n_devices == 1 ? "" : "s", policy->n_rules,
 		 policy->n_rules == 1 ? "" : "s");
 	(void)sd_notify(false, "READY=1\nSTATUS=Serving.");
@@ -275,7 +331,8 @@ int main(int argc, char **argv)
 	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");
 
 out:
-	server_free(server); /* ends every session */
+	bus_free(bus);       /* ends every bus session */
+	server_free(server); /* ends every socket session */
 	core_free(core);     /* ends leased bindings, frees policy and backend */
 	loop_free(loop);
 	return r < 0 || fd < 0 ? 1 : 0;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -21,13 +22,30 @@
 #include "cleanup.h"
 #include "log.h"
 #include "ops.h"
+#include "policy-load.h"
 #include "process.h"
 
 struct core {
 	struct event_base *base;
 	struct backend *backend;
 	struct policy *policy;
+	uint64_t generation; /* of the policy: 1 at start, +1 per reload */
+	char **policy_dirs;  /* NULL: the default directories */
+	size_t n_policy_dirs;
 	struct registry *registry;
+	struct hashmap rates; /* struct rate, per (uid, rule) */
+	size_t rates_pruned_at;
+	const struct core_hooks *hooks;
+	void *hooks_userdata;
+};
+
+/* A token bucket for rate=: refills at rule->rate per second, holds at most that many. */
+struct rate {
+	struct hnode node; /* key: rate_key() */
+	uid_t uid;
+	const struct policy_rule *rule;
+	double tokens;
+	uint64_t stamp_usec; /* CLOCK_MONOTONIC */
 };
 
 enum end_reason {
@@ -36,6 +54,7 @@ enum end_reason {
 	END_LEASE,
 	END_PROCESS,
 	END_SHUTDOWN,
+	END_REVOKED,
 };
 
 static const char *const end_reasons[] = {
@@ -44,6 +63,7 @@ static const char *const end_reasons[] = {
 	[END_LEASE] = "lease closed",
 	[END_PROCESS] = "bound process exited",
 	[END_SHUTDOWN] = "svmd shutting down",
+	[END_REVOKED] = "revoked by the reloaded policy",
 };
 
 /* What keeps a binding alive besides its session: the bound process, a lease. */
@@ -68,21 +88,44 @@ static _printf_(3, 4) int result(struct op_result *res, int status, const char *
 	return status;
 }
 
-struct core *core_new(struct event_base *base, struct backend *backend, struct policy *policy)
+struct core *core_new(struct event_base *base, struct backend *backend, struct policy *policy,
+		      const char *const *policy_dirs, size_t n_policy_dirs)
 {
 	struct core *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
 	c->registry = registry_new();
-	if (!c->registry) {
+	if (n_policy_dirs) {
+		c->policy_dirs = calloc(n_policy_dirs, sizeof(char *));
+		for (size_t i = 0; c->policy_dirs && i < n_policy_dirs; i++)
+			if ((c->policy_dirs[i] = strdup(policy_dirs[i])))
+				c->n_policy_dirs++;
+	}
+	if (!c->registry || c->n_policy_dirs != n_policy_dirs) {
+		registry_free(c->registry);
+		for (size_t i = 0; i < c->n_policy_dirs; i++)
+			free(c->policy_dirs[i]);
+		free(c->policy_dirs);
 		free(c);
 		return NULL;
 	}
 	c->base = base;
 	c->backend = backend;
 	c->policy = policy;
+	c->generation = 1;
 	return c;
+}
+
+void core_set_hooks(struct core *c, const struct core_hooks *hooks, void *userdata)
+{
+	c->hooks = hooks;
+	c->hooks_userdata = userdata;
+}
+
+uint64_t core_generation(const struct core *c)
+{
+	return c->generation;
 }
 
 struct registry *core_registry(const struct core *c)
@@ -182,11 +225,16 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 		snprintf(reason, sizeof(reason), "unbind by uid %u", (unsigned)by->uid);
 	else
 		snprintf(reason, sizeof(reason), "%s", end_reasons[why]);
+	if (c->hooks && c->hooks->binding_removed)
+		c->hooks->binding_removed(c->hooks_userdata, b);
 	audit_log(&(struct audit_record){
 		.event = AUDIT_RELEASE,
-		.uid = b->user->uid,
-		.gid = b->owner_gid,
-		.pid = b->owner_pid,
+		.uid = b->owner->uid,
+		.gid = b->owner->gid,
+		.pid = b->owner->pid,
+		.unit = b->owner->units ? b->owner->units[0] : NULL,
+		.exe = b->owner->exe,
+		.generation = c->generation,
 		.op = kind_op(b->args.kind),
 		.device = b->device->name,
 		.pasid = b->args.pasid,
@@ -197,6 +245,95 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 		.reason = reason,
 	});
 	registry_remove(c->registry, b);
+}
+
+static uint64_t rate_key(uid_t uid, const struct policy_rule *rule)
+{
+	return (uint64_t)(uintptr_t)rule * 0x9e3779b97f4a7c15ull ^ uid;
+}
+
+static uint64_t now_monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void rate_refill(struct rate *r, uint64_t now)
+{
+	r->tokens += (double)(now - r->stamp_usec) * r->rule->rate / 1e6;
+	if (r->tokens > r->rule->rate)
+		r->tokens = r->rule->rate;
+	r->stamp_usec = now;
+}
+
+static void rates_free(struct core *c)
+{
+	for (size_t i = 0; i < c->rates.n_buckets; i++) {
+		struct hnode *e = c->rates.buckets[i];
+		while (e) {
+			struct hnode *next = e->next;
+			free(container_of(e, struct rate, node));
+			e = next;
+		}
+	}
+	hashmap_done(&c->rates);
+	c->rates_pruned_at = 0;
+}
+
+/* Drops buckets that have filled up again (they hold no memory of anything). */
+static void rates_prune(struct core *c, uint64_t now)
+{
+	for (size_t i = 0; i < c->rates.n_buckets; i++) {
+		struct hnode *e = c->rates.buckets[i];
+		while (e) {
+			struct hnode *next = e->next;
+			struct rate *r = container_of(e, struct rate, node);
+			rate_refill(r, now);
+			if (r->tokens >= r->rule->rate) {
+				hashmap_remove(&c->rates, &r->node);
+				free(r);
+			}
+			e = next;
+		}
+	}
+	c->rates_pruned_at = c->rates.n;
+}
+
+/* Takes one token from uid's bucket under rule. Returns 0, -EAGAIN (empty: *ret_wait_ms until
+ * the next token) or -ENOMEM. */
+static int rate_take(struct core *c, uid_t uid, const struct policy_rule *rule,
+		     unsigned *ret_wait_ms)
+{
+	uint64_t now = now_monotonic_usec(), key = rate_key(uid, rule);
+	struct rate *r = NULL;
+
+	for (struct hnode *n = hashmap_get(&c->rates, key); n && !r; n = hashmap_next_same(n)) {
+		struct rate *x = container_of(n, struct rate, node);
+		if (x->uid == uid && x->rule == rule)
+			r = x;
+	}
+	if (!r) {
+		if (c->rates.n >= 1024 && c->rates.n >= 2 * c->rates_pruned_at)
+			rates_prune(c, now);
+		r = calloc(1, sizeof(*r));
+		if (!r || hashmap_put(&c->rates, &r->node, key) < 0) {
+			free(r);
+			return -ENOMEM;
+		}
+		r->uid = uid;
+		r->rule = rule;
+		r->tokens = rule->rate;
+		r->stamp_usec = now;
+	}
+	rate_refill(r, now);
+	if (r->tokens < 1.0) {
+		*ret_wait_ms = (unsigned)((1.0 - r->tokens) * 1000.0 / rule->rate) + 1;
+		return -EAGAIN;
+	}
+	r->tokens -= 1.0;
+	return 0;
 }
 
 struct core *core_free(struct core *c)
@@ -210,6 +347,10 @@ struct core *core_free(struct core *c)
 	registry_free(c->registry);
 	policy_free(c->policy);
 	backend_free(c->backend);
+	rates_free(c);
+	for (size_t i = 0; i < c->n_policy_dirs; i++)
+		free(c->policy_dirs[i]);
+	free(c->policy_dirs);
 	free(c);
 	return NULL;
 }
@@ -238,15 +379,19 @@ static void on_lease_readable(evutil_socket_t fd, short what, void *userdata)
 	end_binding(w->core, w->binding, END_LEASE, NULL);
 }
 
-static void audit_request(enum audit_event ev, const struct caller *who, uint32_t kind,
-			  const char *device, uint32_t pasid, const struct policy_rule *rule,
-			  uint64_t id, int error, const char *reason)
+static void audit_request(const struct core *c, enum audit_event ev, const struct caller *who,
+			  uint32_t kind, const char *device, uint32_t pasid,
+			  const struct policy_rule *rule, uint64_t id, int error,
+			  const char *reason)
 {
 	audit_log(&(struct audit_record){
 		.event = ev,
 		.uid = who->uid,
 		.gid = who->gid,
 		.pid = who->pid,
+		.unit = who->units ? who->units[0] : NULL,
+		.exe = who->exe,
+		.generation = c->generation,
 		.op = kind_op(kind),
 		.device = device,
 		.pasid = pasid,
@@ -297,45 +442,120 @@ static int identify_target(const struct caller *who, struct bind_request *req, i
 	return 0;
 }
 
-/* Policy, then quotas: the matching rule's max= and svmd's own per-user ceiling. Audits a
- * refusal. Returns 0 with the deciding rule in *d, or -EACCES/-EDQUOT. */
-static int authorise(struct core *c, const struct caller *who, uint32_t kind,
-		     const struct device *dev, uint32_t pasid, bool other,
-		     struct policy_decision *d, struct op_result *res)
+static size_t count_units(const char *const *units)
 {
-	struct policy_subject subj = {
+	size_t n = 0;
+
+	while (units && units[n])
+		n++;
+	return n;
+}
+
+static void subject_of(const struct caller *who, struct policy_subject *s)
+{
+	*s = (struct policy_subject){
 		.uid = who->uid,
 		.gid = who->gid,
 		.groups = who->groups,
 		.n_groups = who->n_groups,
+		.exe = who->exe,
+		.units = who->units,
+		.n_units = count_units(who->units),
 	};
-	struct policy_request preq = {
-		.op = kind_policy_op(kind),
-		.device = dev->name,
-		.pasid = pasid,
-		.other_target = other,
-	};
+}
 
+/* The policy's view of a request on dev (NULL for reload) with arguments a (may be NULL). */
+static void request_of(enum policy_op op, const struct device *dev, const struct bind_args *a,
+		       bool other, struct policy_request *r)
+{
+	*r = (struct policy_request){.op = op, .other_target = other};
+	if (dev) {
+		r->device = dev->name;
+		r->iommu_group = dev->iommu_group;
+		r->vendor = dev->vendor;
+		r->device_id = dev->device_id;
+		r->model = dev->model;
+	}
+	if (a && (a->kind == SVMD_KIND_TASK || a->kind == SVMD_KIND_PGTABLE))
+		r->pasid = a->pasid;
+	if (a && a->kind == SVMD_KIND_PGTABLE) {
+		r->addr_width = a->pgtable.addr_width;
+		r->vtd_flags = a->pgtable.vtd_flags;
+	}
+}
+
+static bool rule_has(const struct policy_rule *rule, enum policy_key k)
+{
+	return rule && (rule->keys & (1u << k));
+}
+
+/* Policy, then the limits: the rule's rate= per uid, max= per uid, max-device= per device, and
+ * svmd's own per-user ceiling. Audits a refusal. Returns 0 with the deciding rule in *d, or
+ * -EACCES (denied), -EAGAIN (rate), -EDQUOT (quota), -ENOMEM. */
+static int authorise(struct core *c, const struct caller *who, enum policy_op op,
+		     const struct device *dev, const struct bind_args *a, bool other,
+		     struct policy_decision *d, struct op_result *res)
+{
+	struct policy_subject subj;
+	struct policy_request preq;
+	const struct policy_rule *rule;
+	unsigned wait_ms = 0;
+	int r;
+
+	subject_of(who, &subj);
+	request_of(op, dev, a, other, &preq);
 	policy_decide(c->policy, &subj, &preq, d);
+	rule = d->rule;
 	if (d->verdict != POLICY_ALLOW) {
-		if (d->rule)
-			result(res, -EACCES, "rule '%s' (%s:%u)", d->rule->text, d->rule->file,
-			       d->rule->line);
+		if (rule)
+			result(res, -EACCES, "rule '%s' (%s:%u)", rule->text, rule->file,
+			       rule->line);
 		else
 			result(res, -EACCES, "no rule matched (default deny)");
-	} else if (d->rule->max_key &&
-		   registry_count_rule(c->registry, who->uid, d->rule) >= d->rule->max) {
+	} else if (rule_has(rule, POLICY_KEY_RATE) &&
+		   (r = rate_take(c, who->uid, rule, &wait_ms)) < 0) {
+		if (r == -ENOMEM)
+			return result(res, r, "out of memory");
+		result(res, -EAGAIN,
+		       "rate limit of %u/s for uid %u under rule '%s' (%s:%u); "
+		       "try again in %u ms",
+		       rule->rate, (unsigned)who->uid, rule->text, rule->file, rule->line, wait_ms);
+	} else if (rule_has(rule, POLICY_KEY_MAX_UID) &&
+		   registry_count_rule(c->registry, who->uid, rule) >= rule->max) {
 		result(res, -EDQUOT, "uid %u already holds %u binding%s under rule '%s' (%s:%u)",
-		       (unsigned)who->uid, d->rule->max, d->rule->max == 1 ? "" : "s",
-		       d->rule->text, d->rule->file, d->rule->line);
-	} else if (registry_count_user(c->registry, who->uid) >= OPS_USER_BINDINGS_MAX) {
+		       (unsigned)who->uid, rule->max, rule->max == 1 ? "" : "s", rule->text,
+		       rule->file, rule->line);
+	} else if (rule_has(rule, POLICY_KEY_MAX_DEVICE) && dev &&
+		   registry_count_device_rule(c->registry, dev, rule) >= rule->max_device) {
+		result(res, -EDQUOT, "%s already has %u binding%s under rule '%s' (%s:%u)",
+		       dev->name, rule->max_device, rule->max_device == 1 ? "" : "s", rule->text,
+		       rule->file, rule->line);
+	} else if (op != POLICY_OP_RELOAD &&
+		   registry_count_user(c->registry, who->uid) >= OPS_USER_BINDINGS_MAX) {
 		result(res, -EDQUOT, "uid %u holds the most bindings svmd allows one user (%u)",
 		       (unsigned)who->uid, OPS_USER_BINDINGS_MAX);
 	} else {
 		return 0;
 	}
-	audit_request(AUDIT_DENY, who, kind, dev->name, pasid, d->rule, 0, res->status,
-		      res->reason);
+	if (op == POLICY_OP_RELOAD)
+		audit_log(&(struct audit_record){
+			.event = AUDIT_DENY,
+			.uid = who->uid,
+			.gid = who->gid,
+			.pid = who->pid,
+			.unit = who->units ? who->units[0] : NULL,
+			.exe = who->exe,
+			.op = "reload",
+			.rule_file = rule ? rule->file : NULL,
+			.rule_line = rule ? rule->line : 0,
+			.error = -res->status,
+			.generation = c->generation,
+			.reason = res->reason,
+		});
+	else
+		audit_request(c, AUDIT_DENY, who, a ? a->kind : SVMD_KIND_DEVICE,
+			      dev ? dev->name : NULL, a ? a->pasid : 0, rule, 0, res->status,
+			      res->reason);
 	return res->status;
 }
 
@@ -373,7 +593,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	if (a->kind == SVMD_KIND_TASK) {
 		r = identify_target(who, req, &pidfd, &other, res);
 		if (r < 0) {
-			audit_request(AUDIT_FAIL, who, a->kind, dev->name, a->pasid, NULL, 0, r,
+			audit_request(c, AUDIT_FAIL, who, a->kind, dev->name, a->pasid, NULL, 0, r,
 				      res->reason);
 			return r;
 		}
@@ -387,7 +607,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		return result(res, r, "invalid arguments for %s: %s", dev->name, why);
 
 	/* 3. Authorise. */
-	r = authorise(c, who, a->kind, dev, a->pasid, other, &d, res);
+	r = authorise(c, who, kind_policy_op(a->kind), dev, a, other, &d, res);
 	if (r < 0)
 		return r;
 
@@ -402,7 +622,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 			else
 				result(res, -EBUSY, "a PASID table is already bound on %s%s",
 				       dev->name, b->user->uid == who->uid ? " (by you)" : "");
-			audit_request(AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0,
+			audit_request(c, AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0,
 				      -EBUSY, res->reason);
 			return res->status;
 		}
@@ -415,7 +635,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 				       sizeof(why));
 	if (r < 0) {
 		result(res, r, "kernel refused: %s", why[0] ? why : strerror(-r));
-		audit_request(AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0, r,
+		audit_request(c, AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0, r,
 			      res->reason);
 		return r;
 	}
@@ -459,13 +679,15 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		seed_encode(&arg, a);
 		c->backend->ops->svm_ioctl(c->backend, dev, SEED_VFIO_IOMMU_SVM_UNBIND, &arg, NULL,
 					   0);
-		audit_request(AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0, r,
+		audit_request(c, AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0, r,
 			      res->reason);
 		return r;
 	}
 
-	/* 7. Audit. */
-	audit_request(AUDIT_GRANT, who, a->kind, dev->name, a->pasid, d.rule, b->id, 0, NULL);
+	/* 7. Tell, audit. */
+	if (c->hooks && c->hooks->binding_added)
+		c->hooks->binding_added(c->hooks_userdata, b);
+	audit_request(c, AUDIT_GRANT, who, a->kind, dev->name, a->pasid, d.rule, b->id, 0, NULL);
 	if (ret)
 		*ret = b;
 	return 0;
@@ -490,32 +712,34 @@ int ops_open_device(struct core *c, struct session *s, const struct caller *who,
 	if (!(dev->kinds & SVMD_KIND_BIT(SVMD_KIND_DEVICE)) || !c->backend->ops->open_device)
 		return result(res, -EOPNOTSUPP, "the %s backend cannot open %s",
 			      c->backend->ops->name, dev->name);
-	r = authorise(c, who, SVMD_KIND_DEVICE, dev, 0, false, &d, res);
+	r = authorise(c, who, POLICY_OP_OPEN_DEVICE, dev, &args, false, &d, res);
 	if (r < 0)
 		return r;
 	b = registry_find_pasid(c->registry, dev, REGISTRY_DEVICE_SLOT);
 	if (b) {
 		result(res, -EBUSY, "%s is held by another client%s", dev->name,
 		       b->user->uid == who->uid ? " of yours" : "");
-		audit_request(AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, -EBUSY,
+		audit_request(c, AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, -EBUSY,
 			      res->reason);
 		return res->status;
 	}
 	r = c->backend->ops->open_device(c->backend, dev, &fd, why, sizeof(why));
 	if (r < 0) {
 		result(res, r, "kernel refused: %s", why[0] ? why : strerror(-r));
-		audit_request(AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, r,
+		audit_request(c, AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, r,
 			      res->reason);
 		return r;
 	}
 	b = registry_add(c->registry, s, d.rule, dev, &args);
 	if (!b) {
 		result(res, -ENOMEM, "out of memory");
-		audit_request(AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, -ENOMEM,
-			      res->reason);
+		audit_request(c, AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0,
+			      -ENOMEM, res->reason);
 		return -ENOMEM;
 	}
-	audit_request(AUDIT_GRANT, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, b->id, 0, NULL);
+	if (c->hooks && c->hooks->binding_added)
+		c->hooks->binding_added(c->hooks_userdata, b);
+	audit_request(c, AUDIT_GRANT, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, b->id, 0, NULL);
 	*ret_fd = TAKE_FD(fd);
 	if (ret)
 		*ret = b;
@@ -570,6 +794,38 @@ int ops_lease(struct core *c, const struct caller *who, uint64_t id, int *ret_fd
 	return 0;
 }
 
+struct session *ops_session_new(struct core *c, struct caller *who)
+{
+	_cleanup_free_ char *exe = NULL;
+	char **units = NULL;
+	struct session *s;
+
+	/* Resolved once, like SO_PEERCRED: the identity as of connecting. A process that has
+	 * gone already simply has none (exe= and unit= never match it). */
+	if (!who->exe)
+		(void)process_exe(who->pidfd, who->pid, &exe);
+	if (!who->units)
+		(void)process_units(who->pidfd, who->pid, &units);
+	struct owner o = {
+		.uid = who->uid,
+		.gid = who->gid,
+		.pid = who->pid,
+		.groups = who->groups,
+		.n_groups = who->n_groups,
+		.exe = (char *)(who->exe ? who->exe : exe),
+		.units = (char **)(who->units ? who->units : (const char *const *)units),
+	};
+	s = registry_session_new(c->registry, &o);
+	for (size_t i = 0; units && units[i]; i++)
+		free(units[i]);
+	free(units);
+	if (!s)
+		return NULL;
+	who->exe = s->owner->exe;
+	who->units = (const char *const *)s->owner->units;
+	return s;
+}
+
 void ops_session_end(struct core *c, struct session *s)
 {
 	if (!s)
@@ -577,6 +833,147 @@ void ops_session_end(struct core *c, struct session *s)
 	list_for_each_safe (pos, &s->bindings)
 		end_binding(c, container_of(pos, struct binding, session_link), END_SESSION, NULL);
 	registry_session_free(s);
+}
+
+/* Appends a line to the reload report, if there is room. */
+static _printf_(3, 4) void report(char *text, size_t size, const char *fmt, ...)
+{
+	size_t n = strlen(text);
+	va_list ap;
+
+	if (n + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text + n, size - n, fmt, ap);
+	va_end(ap);
+}
+
+/* Decides every live binding again under the current policy. */
+static void redecide(struct core *c, struct reload_result *out, char *text, size_t size)
+{
+	struct binding *b, *next;
+
+	for (b = registry_first_after(c->registry, 0); b; b = next) {
+		next = registry_next(c->registry, b);
+		const struct owner *o = b->owner;
+		struct policy_subject subj = {
+			.uid = o->uid,
+			.gid = o->gid,
+			.groups = o->groups,
+			.n_groups = o->n_groups,
+			.exe = o->exe,
+			.units = (const char *const *)o->units,
+			.n_units = count_units((const char *const *)o->units),
+		};
+		struct policy_request preq;
+		struct policy_decision d;
+		bool other = b->args.kind == SVMD_KIND_TASK && b->args.task.pid != o->pid;
+
+		request_of(kind_policy_op(b->args.kind), b->device, &b->args, other, &preq);
+		policy_decide(c->policy, &subj, &preq, &d);
+		if (d.verdict == POLICY_ALLOW) {
+			registry_set_rule(c->registry, b, d.rule);
+			continue;
+		}
+		out->n_denied++;
+		bool revoke = d.rule && d.rule->revoke;
+		report(text, size, "binding %" PRIu64 " (%s %s PASID %u, uid %u) %s: ", b->id,
+		       kind_op(b->args.kind), b->device->name, b->args.pasid, (unsigned)o->uid,
+		       revoke ? "revoked" : "no longer granted");
+		if (d.rule)
+			report(text, size, "rule '%s' (%s:%u)\n", d.rule->text, d.rule->file,
+			       d.rule->line);
+		else
+			report(text, size, "no rule matched\n");
+		if (revoke) {
+			out->n_revoked++;
+			end_binding(c, b, END_REVOKED, NULL);
+		} else {
+			/* Kept (a reload does not take back what was granted unless told to),
+			 * but no longer counted under any rule. */
+			registry_set_rule(c->registry, b, NULL);
+		}
+	}
+}
+
+int ops_reload(struct core *c, const struct caller *who, struct reload_result *ret, char *text,
+	       size_t size, struct op_result *res)
+{
+	struct reload_result out = {0};
+	struct policy_decision d;
+	struct policy *p = NULL, *old;
+	int r;
+
+	result(res, 0, NULL);
+	if (size)
+		text[0] = 0;
+	if (who && who->uid != 0) {
+		r = authorise(c, who, POLICY_OP_RELOAD, NULL, NULL, false, &d, res);
+		if (r < 0)
+			return r;
+	}
+	/* Compile the whole new tree beside the live one. */
+	r = policy_load((const char *const *)c->policy_dirs, c->n_policy_dirs, &p);
+	if (r < 0)
+		return result(res, r, "cannot load the policy: %s", strerror(-r));
+	if (p->n_errors) {
+		result(res, -EINVAL,
+		       "%zu error%s; the policy in force (generation %" PRIu64 ") stays:",
+		       p->n_errors, p->n_errors == 1 ? "" : "s", c->generation);
+		/* The errors: every diagnostic but warnings (a file that cannot be read has no
+		 * "error:" of its own). */
+		for (size_t i = 0; i < p->n_diags; i++)
+			if (!strstr(p->diags[i], ": warning: ")) {
+				size_t n = strlen(res->reason);
+				snprintf(res->reason + n, sizeof(res->reason) - n, "\n%s",
+					 p->diags[i]);
+			}
+		audit_log(&(struct audit_record){
+			.event = AUDIT_RELOAD,
+			.uid = who ? who->uid : 0,
+			.gid = who ? who->gid : 0,
+			.pid = who ? who->pid : 0,
+			.op = "reload",
+			.error = EINVAL,
+			.generation = c->generation,
+			.reason = res->reason,
+		});
+		policy_free(p);
+		return res->status;
+	}
+
+	/* Swap, then drop what referred to the old rules. */
+	old = c->policy;
+	c->policy = p;
+	c->generation++;
+	rates_free(c);
+	for (size_t i = 0; i < p->n_diags; i++)
+		report(text, size, "%s\n", p->diags[i]);
+	redecide(c, &out, text, size);
+	policy_free(old);
+
+	out.generation = c->generation;
+	out.n_rules = p->n_rules;
+	out.n_files = p->n_files;
+	out.n_warnings = p->n_warnings;
+	char summary[200];
+	snprintf(summary, sizeof(summary),
+		 "generation %" PRIu64 ": %zu rules from %zu files; %zu bindings no longer "
+		 "granted, %zu revoked",
+		 out.generation, out.n_rules, out.n_files, out.n_denied, out.n_revoked);
+	audit_log(&(struct audit_record){
+		.event = AUDIT_RELOAD,
+		.uid = who ? who->uid : 0,
+		.gid = who ? who->gid : 0,
+		.pid = who ? who->pid : 0,
+		.op = "reload",
+		.generation = c->generation,
+		.reason = summary,
+	});
+	if (c->hooks && c->hooks->policy_reloaded)
+		c->hooks->policy_reloaded(c->hooks_userdata, c->generation);
+	*ret = out;
+	return 0;
 }
 
 struct explain_ctx {
@@ -631,21 +1028,20 @@ int ops_explain(struct core *c, const struct caller *who, const struct explain_r
 		char *text, size_t size, enum policy_verdict *ret_verdict, struct op_result *res)
 {
 	_cleanup_free_ gid_t *groups = NULL;
-	struct policy_subject subj = {
-		.uid = who->uid,
-		.gid = who->gid,
-		.groups = who->groups,
-		.n_groups = who->n_groups,
-	};
+	struct policy_subject subj;
+	struct policy_request preq;
 	struct policy_decision d;
-	const struct device *dev;
-	char pasid[16];
+	const struct device *dev = NULL;
+	char what[64] = "";
 	FILE *f;
 
 	result(res, 0, NULL);
-	dev = backend_find_device(c->backend, req->device);
-	if (!dev)
-		return result(res, -ENODEV, "no device %s is managed by svmd", req->device);
+	subject_of(who, &subj);
+	if (req->device) {
+		dev = backend_find_device(c->backend, req->device);
+		if (!dev)
+			return result(res, -ENODEV, "no device %s is managed by svmd", req->device);
+	}
 	if (req->has_uid && req->uid != who->uid) {
 		if (who->uid != 0)
 			return result(res, -EPERM, "only root may explain for another user");
@@ -655,25 +1051,37 @@ int ops_explain(struct core *c, const struct caller *who, const struct explain_r
 	f = fmemopen(text, size, "w");
 	if (!f)
 		return result(res, -ENOMEM, "out of memory");
-	if (req->pasid)
-		snprintf(pasid, sizeof(pasid), "%u", req->pasid);
-	else
-		snprintf(pasid, sizeof(pasid), "auto");
-	fprintf(f, "%s on %s (PASID %s) for uid %u:\n", policy_op_name(req->op), dev->name, pasid,
-		(unsigned)subj.uid);
+
+	struct bind_args a = {.pasid = req->pasid};
+	a.kind = req->op == POLICY_OP_BIND_TASK      ? SVMD_KIND_TASK
+		 : req->op == POLICY_OP_BIND_PGTABLE ? SVMD_KIND_PGTABLE
+						     : SVMD_KIND_DEVICE;
+	a.pgtable.addr_width = req->addr_width;
+	a.pgtable.vtd_flags = req->vtd_flags;
+	request_of(req->op, dev, &a, false, &preq);
+	if (req->op == POLICY_OP_BIND_TASK || req->op == POLICY_OP_BIND_PGTABLE) {
+		if (req->pasid)
+			snprintf(what, sizeof(what), " (PASID %u)", req->pasid);
+		else
+			snprintf(what, sizeof(what), " (PASID auto)");
+	}
+	fprintf(f, "%s%s%s%s for uid %u, policy generation %" PRIu64 ":\n", policy_op_name(req->op),
+		dev ? " on " : "", dev ? dev->name : "", what, (unsigned)subj.uid, c->generation);
 
 	struct explain_ctx x = {.f = f};
-	struct policy_request preq = {.op = req->op, .device = dev->name, .pasid = req->pasid};
 	policy_explain(c->policy, &subj, &preq, &d, explain_step, &x);
 	if (d.rule)
 		fprintf(f, "verdict: %s by %s:%u\n", d.verdict == POLICY_ALLOW ? "allow" : "deny",
 			d.rule->file, d.rule->line);
+	else if (req->op == POLICY_OP_RELOAD && subj.uid == 0)
+		fprintf(f, "verdict: allow (root may always reload)\n");
 	else
 		fprintf(f, "verdict: deny (no rule matched: default deny)\n");
 	fclose(f);
 	/* fmemopen NUL-terminates within size; say so when the text did not fit. */
 	if (strlen(text) >= size - 1 && size > 16)
 		memcpy(text + size - 16, "\n(truncated)\n", 14);
-	*ret_verdict = d.verdict;
+	*ret_verdict =
+		d.rule || subj.uid != 0 || req->op != POLICY_OP_RELOAD ? d.verdict : POLICY_ALLOW;
 	return 0;
 }

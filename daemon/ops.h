@@ -19,7 +19,8 @@
 struct event_base;
 struct core;
 
-/* Who is asking, from the kernel: SO_PEERCRED/SO_PEERGROUPS/SO_PEERPIDFD or bus credentials. */
+/* Who is asking, from the kernel: SO_PEERCRED/SO_PEERGROUPS/SO_PEERPIDFD or bus credentials,
+ * plus the executable and systemd unit, resolved once per session by ops_session_new(). */
 struct caller {
 	uid_t uid;
 	gid_t gid;
@@ -27,9 +28,11 @@ struct caller {
 	int pidfd; /* -1 when the kernel could not give one */
 	gid_t *groups;
 	size_t n_groups;
+	const char *exe;          /* set by ops_session_new(); NULL if unknown */
+	const char *const *units; /* likewise: the unit and its slices, NULL-terminated */
 };
 
-#define OPS_REASON_MAX 512
+#define OPS_REASON_MAX 1024
 
 /* What a request came to: status 0 or a negative errno, and a reason for the client. */
 struct op_result {
@@ -45,20 +48,40 @@ struct bind_request {
 
 struct explain_request {
 	enum policy_op op;
-	const char *device;
-	uint32_t pasid; /* 0: auto */
-	bool has_uid;   /* explain for another uid (root only) */
+	const char *device; /* NULL for reload */
+	uint32_t pasid;     /* 0: auto */
+	bool has_uid;       /* explain for another uid (root only) */
 	uid_t uid;
+	uint32_t addr_width; /* page-table binds, 0 if not given */
+	uint64_t vtd_flags;
+};
+
+struct reload_result {
+	uint64_t generation;
+	size_t n_rules, n_files, n_warnings;
+	size_t n_denied;  /* live bindings the new policy does not grant */
+	size_t n_revoked; /* ended: their denying rule says revoke */
+};
+
+/* What front-ends want to hear about (the D-Bus face exports bindings as objects). */
+struct core_hooks {
+	void (*binding_added)(void *userdata, struct binding *b);
+	void (*binding_removed)(void *userdata, struct binding *b); /* before it is freed */
+	void (*policy_reloaded)(void *userdata, uint64_t generation);
 };
 
 /* Live bindings one uid may hold whatever the policy says: a bound on memory and PASIDs. */
 #define OPS_USER_BINDINGS_MAX 131072u
 
-/* Takes ownership of backend and policy. Returns NULL when out of memory. */
-struct core *core_new(struct event_base *base, struct backend *backend, struct policy *policy);
+/* Takes ownership of backend and policy; policy_dirs (copied; NULL: the default directories)
+ * are where reloads read from. Returns NULL when out of memory. */
+struct core *core_new(struct event_base *base, struct backend *backend, struct policy *policy,
+		      const char *const *policy_dirs, size_t n_policy_dirs);
 /* Ends every binding (kernel unbind, audit), then frees. Takes NULL. */
 struct core *core_free(struct core *c);
 
+void core_set_hooks(struct core *c, const struct core_hooks *hooks, void *userdata);
+uint64_t core_generation(const struct core *c);
 struct registry *core_registry(const struct core *c);
 const struct backend *core_backend(const struct core *c);
 const struct policy *core_policy(const struct core *c);
@@ -93,6 +116,20 @@ int ops_lease(struct core *c, const struct caller *who, uint64_t id, int *ret_fd
 /* Explains how policy decides req for the caller (root: for req->uid) into text. */
 int ops_explain(struct core *c, const struct caller *who, const struct explain_request *req,
 		char *text, size_t size, enum policy_verdict *ret_verdict, struct op_result *res);
+
+/* A session for the caller: resolves its executable and unit (when the kernel still knows
+ * them) and points caller->exe/units at the session's copies. NULL when out of memory. */
+struct session *ops_session_new(struct core *c, struct caller *who);
+
+/*
+ * Reads the policy directories again and swaps the new policy in only if every file compiles;
+ * then decides every live binding again: those no longer granted are counted (and ended if the
+ * denying rule says revoke). who is NULL for SIGHUP; else it must be root or allowed `reload`.
+ * On success the text lists warnings and the bindings concerned. Errors: -EACCES, -EINVAL
+ * (the reason holds the first errors with file:line:col; the old policy stays), -ENOMEM.
+ */
+int ops_reload(struct core *c, const struct caller *who, struct reload_result *ret, char *text,
+	       size_t size, struct op_result *res);
 
 /* The session's owner went away: ends its bindings that are not leased, frees s. */
 void ops_session_end(struct core *c, struct session *s);

@@ -2,12 +2,11 @@
 /*
  * Policy files to rules, rules to verdicts. Grammar (one rule per line, `#` starts a comment):
  *
- *   allow|deny OPS KEY=VALUE...
- *   OPS  = '*' | op[,op...]   op: bind-task bind-pgtable bind-pasid-table open-device
- *   KEYS = user= group= device= pasid= max= targets=
+ *   allow|deny OPS KEY=VALUE... [revoke]
  *
  * The same key repeated (or a comma list) means any of its values; different keys must all
- * hold. max= is not a match key but a limit applied after the match.
+ * hold; a key that does not apply to the op (pasid= for open-device) never holds. max=,
+ * max-device= and rate= are limits applied after the match. svmd.policy(5) is the reference.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,15 +19,48 @@
 
 #include "cleanup.h"
 #include "policy.h"
+#include "svmd-proto.h"
 
-#define MAX_LIMIT 1000000u
+#define LIMIT_MAX 1000000u
 
 static const char *const op_names[_POLICY_OP_MAX] = {
 	[POLICY_OP_BIND_TASK] = "bind-task",
 	[POLICY_OP_BIND_PGTABLE] = "bind-pgtable",
 	[POLICY_OP_BIND_PASID_TABLE] = "bind-pasid-table",
 	[POLICY_OP_OPEN_DEVICE] = "open-device",
+	[POLICY_OP_RELOAD] = "reload",
 };
+
+#define OP(o)      (1u << POLICY_OP_##o)
+#define DEVICE_OPS POLICY_OPS_ALL
+#define ALL_OPS    ((1u << _POLICY_OP_MAX) - 1)
+
+/* Which ops each key can hold for; for the others it never holds. */
+static const struct {
+	const char *name;
+	unsigned ops;
+} keys[_POLICY_KEY_MAX] = {
+	[POLICY_KEY_USER] = {"user", ALL_OPS},
+	[POLICY_KEY_GROUP] = {"group", ALL_OPS},
+	[POLICY_KEY_UNIT] = {"unit", ALL_OPS},
+	[POLICY_KEY_EXE] = {"exe", ALL_OPS},
+	[POLICY_KEY_DEVICE] = {"device", DEVICE_OPS},
+	[POLICY_KEY_IOMMU_GROUP] = {"iommu-group", DEVICE_OPS},
+	[POLICY_KEY_PCI_ID] = {"pci-id", DEVICE_OPS},
+	[POLICY_KEY_MODEL] = {"model", DEVICE_OPS},
+	[POLICY_KEY_PASID] = {"pasid", OP(BIND_TASK) | OP(BIND_PGTABLE)},
+	[POLICY_KEY_ADDR_WIDTH] = {"addr-width", OP(BIND_PGTABLE)},
+	[POLICY_KEY_VTD_FLAGS] = {"vtd-flags", OP(BIND_PGTABLE)},
+	[POLICY_KEY_TARGETS] = {"targets", ALL_OPS},
+	[POLICY_KEY_MAX_UID] = {"max", DEVICE_OPS},
+	[POLICY_KEY_MAX_DEVICE] = {"max-device", DEVICE_OPS},
+	[POLICY_KEY_RATE] = {"rate", ALL_OPS},
+};
+#define KEY(k)       (1u << POLICY_KEY_##k)
+#define LIMIT_KEYS   (KEY(MAX_UID) | KEY(MAX_DEVICE) | KEY(RATE))
+#define SUBJECT_KEYS (KEY(USER) | KEY(GROUP) | KEY(UNIT) | KEY(EXE))
+
+static const char *const vtd_flag_names[] = {"sre", "eafe", "pcd", "pwt", "emte", "cd"};
 
 const char *policy_op_name(enum policy_op op)
 {
@@ -48,16 +80,44 @@ struct policy *policy_new(void)
 	return calloc(1, sizeof(struct policy));
 }
 
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static void rule_done(struct policy_rule *r)
 {
 	free(r->users);
 	free(r->groups);
-	for (size_t i = 0; i < r->n_devices; i++)
-		free(r->devices[i]);
-	free(r->devices);
+	free_strv(r->units, r->n_units);
+	free_strv(r->exes, r->n_exes);
+	free_strv(r->devices, r->n_devices);
+	free(r->iommu_groups);
+	free(r->pci_ids);
 	free(r->pasids);
+	for (int k = 0; k < _POLICY_KEY_MAX; k++)
+		free(r->key_text[k]);
 	free(r->text);
 }
+
+static void free_buckets(struct hashmap *h)
+{
+	for (size_t i = 0; i < h->n_buckets; i++) {
+		struct hnode *e = h->buckets[i];
+		while (e) {
+			struct hnode *next = e->next;
+			struct rule_bucket *b = container_of(e, struct rule_bucket, node);
+			free(b->list.rules);
+			free(b);
+			e = next;
+		}
+	}
+	hashmap_done(h);
+}
+
+static void index_free(struct policy *p);
 
 struct policy *policy_free(struct policy *p)
 {
@@ -66,14 +126,9 @@ struct policy *policy_free(struct policy *p)
 	for (size_t i = 0; i < p->n_rules; i++)
 		rule_done(&p->rules[i]);
 	free(p->rules);
-	for (size_t i = 0; i < p->n_files; i++)
-		free(p->files[i]);
-	free(p->files);
-	for (size_t i = 0; i < p->n_diags; i++)
-		free(p->diags[i]);
-	free(p->diags);
-	for (int i = 0; i < _POLICY_OP_MAX; i++)
-		free(p->by_op[i]);
+	free_strv(p->files, p->n_files);
+	free_strv(p->diags, p->n_diags);
+	index_free(p);
 	free(p);
 	return NULL;
 }
@@ -133,61 +188,80 @@ struct line_ctx {
 	int error; /* set once an error was reported on this line */
 };
 
-static _printf_(3, 4) int lerr(struct line_ctx *c, const char *at, const char *fmt, ...)
+static int ldiag(struct line_ctx *c, bool error, const char *at, const char *fmt, va_list ap)
 {
 	_cleanup_free_ char *msg = NULL;
+	int r;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return -ENOMEM;
+	r = policy_add_diag(c->p, error, "%s:%u:%u: %s: %s", c->file, c->line,
+			    (unsigned)(at - c->start) + 1, error ? "error" : "warning", msg);
+	if (error)
+		c->error = -EINVAL;
+	return r < 0 ? r : error ? -EINVAL : 0;
+}
+
+static _printf_(3, 4) int lerr(struct line_ctx *c, const char *at, const char *fmt, ...)
+{
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&msg, fmt, ap);
+	r = ldiag(c, true, at, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	r = policy_add_diag(c->p, true, "%s:%u:%u: error: %s", c->file, c->line,
-			    (unsigned)(at - c->start) + 1, msg);
-	c->error = -EINVAL;
-	return r < 0 ? r : -EINVAL;
+	return r;
 }
 
 static _printf_(3, 4) int lwarn(struct line_ctx *c, const char *at, const char *fmt, ...)
 {
-	_cleanup_free_ char *msg = NULL;
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&msg, fmt, ap);
+	r = ldiag(c, false, at, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	return policy_add_diag(c->p, false, "%s:%u:%u: warning: %s", c->file, c->line,
-			       (unsigned)(at - c->start) + 1, msg);
+	return r;
 }
 
-/* Parses a decimal number of at most max without sign or garbage. */
-static int parse_u32(const char *s, size_t n, uint32_t max, uint32_t *ret)
+/* Parses a number of at most max without sign or garbage; base 16 with hex. */
+static int parse_num(const char *s, size_t n, uint64_t max, bool hex, uint64_t *ret)
 {
 	uint64_t v = 0;
 
-	if (n == 0 || n > 10)
+	if (n == 0 || n > (hex ? 16 : 10))
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
+		int d;
+		if (isdigit((unsigned char)s[i]))
+			d = s[i] - '0';
+		else if (hex && isxdigit((unsigned char)s[i]))
+			d = tolower((unsigned char)s[i]) - 'a' + 10;
+		else
 			return -EINVAL;
-		v = v * 10 + (uint64_t)(s[i] - '0');
+		v = v * (hex ? 16 : 10) + (uint64_t)d;
 	}
 	if (v > max)
 		return -ERANGE;
-	*ret = (uint32_t)v;
+	*ret = v;
 	return 0;
 }
 
+static int parse_u32(const char *s, size_t n, uint32_t max, uint32_t *ret)
+{
+	uint64_t v;
+	int r = parse_num(s, n, max, false, &v);
+
+	if (r == 0)
+		*ret = (uint32_t)v;
+	return r;
+}
+
+typedef int (*item_fn)(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n);
+
 /* Calls item() for each comma-separated item of value[0..n). Empty items are errors. */
 static int for_each_item(struct line_ctx *c, const char *key, const char *value, size_t n,
-			 int (*item)(struct line_ctx *c, struct policy_rule *r, const char *s,
-				     size_t n),
-			 struct policy_rule *r)
+			 item_fn item, struct policy_rule *r)
 {
 	const char *s = value, *end = value + n;
 
@@ -243,39 +317,89 @@ static int user_item(struct line_ctx *c, struct policy_rule *r, const char *s, s
 {
 	uid_t *slot = grow_one(&r->users, &r->n_users, sizeof(uid_t));
 
-	if (!slot)
-		return -ENOMEM;
-	return ids_item(c, true, s, n, slot);
+	return slot ? ids_item(c, true, s, n, slot) : -ENOMEM;
 }
 
 static int group_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
 {
 	gid_t *slot = grow_one(&r->groups, &r->n_groups, sizeof(gid_t));
 
+	return slot ? ids_item(c, false, s, n, slot) : -ENOMEM;
+}
+
+/* Appends a copy of s[0..n) to a string vector, lower-cased if asked. */
+static int strv_add(char ***v, size_t *n, const char *s, size_t len, bool lower)
+{
+	char **slot = grow_one(v, n, sizeof(char *));
+
 	if (!slot)
 		return -ENOMEM;
-	return ids_item(c, false, s, n, slot);
+	*slot = strndup(s, len);
+	if (!*slot) {
+		(*n)--;
+		return -ENOMEM;
+	}
+	for (char *q = *slot; lower && *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	return 0;
 }
 
 static int device_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
 {
-	char **slot;
-
 	if (n >= 64)
 		return lerr(c, s, "device pattern too long");
 	for (size_t i = 0; i < n; i++)
 		if (!isxdigit((unsigned char)s[i]) && !strchr(":.*?[]!-", s[i]))
 			return lerr(c, s + i, "invalid character '%c' in device pattern", s[i]);
-	slot = grow_one(&r->devices, &r->n_devices, sizeof(char *));
+	return strv_add(&r->devices, &r->n_devices, s, n, true);
+}
+
+static int unit_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
+{
+	if (n >= 256)
+		return lerr(c, s, "unit pattern too long");
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr(":_.@-\\*?[]!", s[i]))
+			return lerr(c, s + i, "invalid character '%c' in unit pattern", s[i]);
+	return strv_add(&r->units, &r->n_units, s, n, false);
+}
+
+static int iommu_group_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
+{
+	uint32_t g = 0, *slot;
+
+	if (parse_u32(s, n, UINT32_MAX, &g) < 0)
+		return lerr(c, s, "invalid IOMMU group '%.*s'", (int)n, s);
+	slot = grow_one(&r->iommu_groups, &r->n_iommu_groups, sizeof(*slot));
 	if (!slot)
 		return -ENOMEM;
-	*slot = strndup(s, n);
-	if (!*slot) {
-		r->n_devices--;
+	*slot = g;
+	return 0;
+}
+
+static int pci_id_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
+{
+	uint64_t v, d;
+	struct pci_id *slot;
+
+	if (n != 9 || s[4] != ':' || parse_num(s, 4, 0xffff, true, &v) < 0 ||
+	    parse_num(s + 5, 4, 0xffff, true, &d) < 0)
+		return lerr(c, s, "invalid PCI id '%.*s' (want VVVV:DDDD in hex)", (int)n, s);
+	slot = grow_one(&r->pci_ids, &r->n_pci_ids, sizeof(*slot));
+	if (!slot)
 		return -ENOMEM;
-	}
-	for (char *q = *slot; *q; q++)
-		*q = (char)tolower((unsigned char)*q);
+	*slot = (struct pci_id){(uint16_t)v, (uint16_t)d};
+	return 0;
+}
+
+static int model_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
+{
+	if (n == 3 && memcmp(s, "vtd", 3) == 0)
+		r->models |= 1u << SVMD_MODEL_VTD;
+	else if (n == 4 && memcmp(s, "smmu", 4) == 0)
+		r->models |= 1u << SVMD_MODEL_SMMU;
+	else
+		return lerr(c, s, "invalid model '%.*s' (want vtd or smmu)", (int)n, s);
 	return 0;
 }
 
@@ -297,7 +421,7 @@ static int pasid_item(struct line_ctx *c, struct policy_rule *r, const char *s, 
 	} else {
 		range.hi = range.lo;
 	}
-	if (range.lo < 1 || range.hi > 0xfffff)
+	if (range.lo < 1 || range.hi > SVMD_PASID_MAX)
 		return lerr(c, s, "PASID '%.*s' outside 1-1048575", (int)n, s);
 	if (range.lo > range.hi)
 		return lerr(c, s, "empty PASID range '%.*s'", (int)n, s);
@@ -306,6 +430,41 @@ static int pasid_item(struct line_ctx *c, struct policy_rule *r, const char *s, 
 		return -ENOMEM;
 	*slot = range;
 	return 0;
+}
+
+static int addr_width_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
+{
+	if (n == 2 && memcmp(s, "48", 2) == 0)
+		r->addr_widths |= 1u << 0;
+	else if (n == 2 && memcmp(s, "57", 2) == 0)
+		r->addr_widths |= 1u << 1;
+	else
+		return lerr(c, s, "invalid address width '%.*s' (want 48 or 57)", (int)n, s);
+	return 0;
+}
+
+static int vtd_flags_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
+{
+	uint64_t v;
+
+	if (n == 4 && memcmp(s, "none", 4) == 0)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(vtd_flag_names); i++)
+		if (n == strlen(vtd_flag_names[i]) && memcmp(s, vtd_flag_names[i], n) == 0) {
+			r->vtd_flags |= 1ull << i;
+			return 0;
+		}
+	if (n > 2 && s[0] == '0' && s[1] == 'x' &&
+	    parse_num(s + 2, n - 2, UINT64_MAX, true, &v) == 0) {
+		if (v & ~(uint64_t)SVMD_VTD_FLAGS_ALL)
+			return lerr(c, s, "unknown VT-d flag bits in '%.*s' (known: 0x3f)", (int)n,
+				    s);
+		r->vtd_flags |= v;
+		return 0;
+	}
+	return lerr(c, s,
+		    "invalid VT-d flag '%.*s' (want sre, eafe, pcd, pwt, emte, cd, none or 0xN)",
+		    (int)n, s);
 }
 
 static int op_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
@@ -325,52 +484,93 @@ static int op_item(struct line_ctx *c, struct policy_rule *r, const char *s, siz
 	if (op < 0)
 		return lerr(c, s,
 			    "unknown operation '%s' (want *, bind-task, bind-pgtable, "
-			    "bind-pasid-table or open-device)",
+			    "bind-pasid-table, open-device or reload)",
 			    name);
 	r->ops |= 1u << op;
 	return 0;
 }
 
+/* A limit: a positive number, with "/s" for rate=. */
+static int parse_limit(struct line_ctx *c, struct policy_rule *r, enum policy_key k,
+		       const char *tok, const char *value, size_t vlen, unsigned *ret)
+{
+	uint32_t v = 0;
+
+	if (r->verdict == POLICY_DENY)
+		return lerr(c, tok, "%s= on a deny rule has no meaning", keys[k].name);
+	if (r->keys & (1u << k))
+		return lerr(c, tok, "%s= given twice", keys[k].name);
+	if (k == POLICY_KEY_RATE) {
+		if (vlen < 3 || memcmp(value + vlen - 2, "/s", 2) != 0)
+			return lerr(c, value, "invalid rate '%.*s' (want N/s)", (int)vlen, value);
+		vlen -= 2;
+	}
+	if (parse_u32(value, vlen, LIMIT_MAX, &v) < 0 || v == 0)
+		return lerr(c, value, "invalid %s '%.*s' (want 1-%u%s)", keys[k].name,
+			    (int)(k == POLICY_KEY_RATE ? vlen + 2 : vlen), value, LIMIT_MAX,
+			    k == POLICY_KEY_RATE ? "/s" : "");
+	*ret = v;
+	return 0;
+}
+
+/* Records the key as written, for explain ("user=alice user=bob"). */
+static int note_key(struct policy_rule *r, enum policy_key k, const char *tok, size_t n)
+{
+	char *old = r->key_text[k], *s = NULL;
+
+	if (asprintf(&s, "%s%s%.*s", old ? old : "", old ? " " : "", (int)n, tok) < 0)
+		return -ENOMEM;
+	free(old);
+	r->key_text[k] = s;
+	return 0;
+}
+
 static int parse_key(struct line_ctx *c, struct policy_rule *r, const char *tok, size_t n)
 {
+	static const item_fn items[_POLICY_KEY_MAX] = {
+		[POLICY_KEY_USER] = user_item,
+		[POLICY_KEY_GROUP] = group_item,
+		[POLICY_KEY_UNIT] = unit_item,
+		[POLICY_KEY_DEVICE] = device_item,
+		[POLICY_KEY_IOMMU_GROUP] = iommu_group_item,
+		[POLICY_KEY_PCI_ID] = pci_id_item,
+		[POLICY_KEY_MODEL] = model_item,
+		[POLICY_KEY_PASID] = pasid_item,
+		[POLICY_KEY_ADDR_WIDTH] = addr_width_item,
+		[POLICY_KEY_VTD_FLAGS] = vtd_flags_item,
+	};
 	const char *eq = memchr(tok, '=', n);
 	const char *value;
 	size_t klen, vlen;
+	int k, r2;
 
+	if (n == 6 && memcmp(tok, "revoke", 6) == 0) {
+		if (r->verdict != POLICY_DENY)
+			return lerr(c, tok, "revoke applies to deny rules only");
+		r->revoke = true;
+		return 0;
+	}
 	if (!eq)
 		return lerr(c, tok, "expected KEY=VALUE, got '%.*s'", (int)n, tok);
 	klen = (size_t)(eq - tok);
 	value = eq + 1;
 	vlen = n - klen - 1;
+	for (k = 0; k < _POLICY_KEY_MAX; k++)
+		if (klen == strlen(keys[k].name) && memcmp(tok, keys[k].name, klen) == 0)
+			break;
+	if (k == _POLICY_KEY_MAX)
+		return lerr(c, tok, "unknown key '%.*s' (see svmd.policy(5))", (int)klen, tok);
 	if (vlen == 0)
 		return lerr(c, value, "empty value for '%.*s'", (int)klen, tok);
 
-#define KEY(k) (klen == strlen(k) && memcmp(tok, k, klen) == 0)
-	if (KEY("user"))
-		return for_each_item(c, "user", value, vlen, user_item, r);
-	if (KEY("group"))
-		return for_each_item(c, "group", value, vlen, group_item, r);
-	if (KEY("device"))
-		return for_each_item(c, "device", value, vlen, device_item, r);
-	if (KEY("pasid")) {
-		r->pasid_key = true;
-		return for_each_item(c, "pasid", value, vlen, pasid_item, r);
-	}
-	if (KEY("max")) {
-		uint32_t v;
-		if (r->verdict == POLICY_DENY)
-			return lerr(c, tok, "max= on a deny rule has no meaning");
-		if (r->max_key)
-			return lerr(c, tok, "max= given twice");
-		if (parse_u32(value, vlen, MAX_LIMIT, &v) < 0 || v == 0)
-			return lerr(c, value, "invalid max '%.*s' (want 1-%u)", (int)vlen, value,
-				    MAX_LIMIT);
-		r->max_key = true;
-		r->max = v;
-		return 0;
-	}
-	if (KEY("targets")) {
-		r->targets_key = true;
+	switch (k) {
+	case POLICY_KEY_EXE:
+		/* One path per key: paths may hold commas. */
+		if (value[0] != '/' || vlen >= 4096)
+			return lerr(c, value, "exe= needs an absolute path");
+		r2 = strv_add(&r->exes, &r->n_exes, value, vlen, false);
+		break;
+	case POLICY_KEY_TARGETS:
 		if (vlen == 4 && memcmp(value, "self", 4) == 0)
 			r->targets = POLICY_TARGETS_SELF;
 		else if (vlen == 9 && memcmp(value, "same-user", 9) == 0)
@@ -378,11 +578,25 @@ static int parse_key(struct line_ctx *c, struct policy_rule *r, const char *tok,
 		else
 			return lerr(c, value, "invalid targets '%.*s' (want self or same-user)",
 				    (int)vlen, value);
-		return 0;
+		r2 = 0;
+		break;
+	case POLICY_KEY_MAX_UID:
+		r2 = parse_limit(c, r, k, tok, value, vlen, &r->max);
+		break;
+	case POLICY_KEY_MAX_DEVICE:
+		r2 = parse_limit(c, r, k, tok, value, vlen, &r->max_device);
+		break;
+	case POLICY_KEY_RATE:
+		r2 = parse_limit(c, r, k, tok, value, vlen, &r->rate);
+		break;
+	default:
+		r2 = for_each_item(c, keys[k].name, value, vlen, items[k], r);
+		break;
 	}
-#undef KEY
-	return lerr(c, tok, "unknown key '%.*s' (want user, group, device, pasid, max or targets)",
-		    (int)klen, tok);
+	if (r2 < 0 || c->error)
+		return r2 < 0 ? r2 : c->error;
+	r->keys |= 1u << k;
+	return note_key(r, (enum policy_key)k, tok, n);
 }
 
 /* Splits the next whitespace-separated token off [*s, end). */
@@ -402,10 +616,31 @@ static bool next_token(const char **s, const char *end, const char **tok, size_t
 	return true;
 }
 
+/* Keys that cannot hold for some of the rule's ops make it an allow for fewer ops than it
+ * says (or a deny that never applies to them): worth a warning. */
+static int warn_inapplicable(struct line_ctx *c, const struct policy_rule *r, const char *at)
+{
+	for (int k = 0; k < POLICY_KEY_MAX_UID; k++) {
+		unsigned missing = (r->keys & (1u << k)) ? r->ops & ~keys[k].ops : 0;
+		if (!missing)
+			continue;
+		for (int op = 0; op < _POLICY_OP_MAX; op++)
+			if (missing & (1u << op)) {
+				int e = lwarn(c, at,
+					      "%s= does not apply to %s: this rule never "
+					      "matches %s",
+					      keys[k].name, op_names[op], op_names[op]);
+				if (e < 0)
+					return e;
+			}
+	}
+	return 0;
+}
+
 static int parse_line(struct line_ctx *c, const char *s, const char *end)
 {
 	struct policy_rule rule = {0};
-	const char *tok, *text_end = s, *q = s;
+	const char *tok, *text_end = s, *q = s, *verdict_at;
 	size_t n;
 	int r = 0;
 
@@ -415,6 +650,7 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 
 	if (!next_token(&q, end, &tok, &n))
 		return 0; /* blank or comment */
+	verdict_at = tok;
 	if (n == 5 && memcmp(tok, "allow", 5) == 0)
 		rule.verdict = POLICY_ALLOW;
 	else if (n == 4 && memcmp(tok, "deny", 4) == 0)
@@ -435,16 +671,22 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 	}
 	if (r == -ENOMEM || c->error)
 		goto out;
+	if ((rule.keys & (KEY(MAX_UID) | KEY(MAX_DEVICE))) && (rule.ops & OP(RELOAD))) {
+		lerr(c, verdict_at,
+		     "max= and max-device= count bindings: they have no meaning "
+		     "for reload");
+		goto out;
+	}
 	/* Unsaid, targets= takes the safe side: an allow grants the caller's own process only, a
 	 * deny refuses binds of other processes too. */
-	if (!rule.targets_key)
+	if (!(rule.keys & KEY(TARGETS)))
 		rule.targets = rule.verdict == POLICY_ALLOW ? POLICY_TARGETS_SELF
 							    : POLICY_TARGETS_SAME_USER;
+	r = warn_inapplicable(c, &rule, verdict_at);
+	if (r < 0)
+		goto out;
 
-	const char *text_start = s;
-	while (*text_start == ' ' || *text_start == '\t')
-		text_start++;
-	rule.text = strndup(text_start, (size_t)(text_end - text_start));
+	rule.text = strndup(verdict_at, (size_t)(text_end - verdict_at));
 	struct policy_rule *slot =
 		rule.text ? grow_one(&c->p->rules, &c->p->n_rules, sizeof(rule)) : NULL;
 	if (!slot) {
@@ -454,6 +696,10 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 	rule.file = c->file;
 	rule.line = c->line;
 	rule.index = (unsigned)(c->p->n_rules - 1);
+	if (rule.keys & KEY(UNIT))
+		c->p->uses_unit = true;
+	if (rule.keys & KEY(EXE))
+		c->p->uses_exe = true;
 	*slot = rule;
 	return 0;
 out:
@@ -467,18 +713,11 @@ int policy_add_file(struct policy *p, const char *file, const char *text, size_t
 	static const struct policy_resolver none = {0};
 	struct line_ctx c = {.p = p, .res = res ? res : &none};
 	const char *s = text, *end = text + len;
-	char **slot;
 	int result = 0;
 
-	slot = grow_one(&p->files, &p->n_files, sizeof(char *));
-	if (!slot)
+	if (strv_add(&p->files, &p->n_files, file, strlen(file), false) < 0)
 		return -ENOMEM;
-	*slot = strdup(file);
-	if (!*slot) {
-		p->n_files--;
-		return -ENOMEM;
-	}
-	c.file = *slot;
+	c.file = p->files[p->n_files - 1];
 
 	while (s < end) {
 		const char *nl = memchr(s, '\n', (size_t)(end - s));
@@ -500,29 +739,127 @@ int policy_add_file(struct policy *p, const char *file, const char *text, size_t
 	return result;
 }
 
-int policy_seal(struct policy *p)
+/* The index. */
+
+static uint64_t device_bucket_key(unsigned op, const char *device)
 {
-	for (int op = 0; op < _POLICY_OP_MAX; op++) {
-		size_t n = 0;
-		for (size_t i = 0; i < p->n_rules; i++)
-			if (p->rules[i].ops & (1u << op))
-				n++;
-		free(p->by_op[op]);
-		p->by_op[op] = calloc(n ? n : 1, sizeof(struct policy_rule *));
-		if (!p->by_op[op])
-			return -ENOMEM;
-		p->n_by_op[op] = 0;
-		for (size_t i = 0; i < p->n_rules; i++)
-			if (p->rules[i].ops & (1u << op))
-				p->by_op[op][p->n_by_op[op]++] = &p->rules[i];
+	uint64_t h = 0xcbf29ce484222325ull ^ op;
+
+	for (; *device; device++)
+		h = (h ^ (unsigned char)*device) * 0x100000001b3ull;
+	return h;
+}
+
+static struct rule_bucket *bucket_find(const struct hashmap *h, uint64_t key, unsigned op,
+				       const char *device, uid_t uid)
+{
+	for (struct hnode *n = hashmap_get(h, key); n; n = hashmap_next_same(n)) {
+		struct rule_bucket *b = container_of(n, struct rule_bucket, node);
+		if (b->op == op && (device ? strcmp(b->name, device) == 0 : b->uid == uid))
+			return b;
 	}
+	return NULL;
+}
+
+static int list_add(struct rule_list *l, const struct policy_rule *r)
+{
+	const struct policy_rule **slot = grow_one(&l->rules, &l->n, sizeof(*slot));
+
+	if (!slot)
+		return -ENOMEM;
+	*slot = r;
 	return 0;
 }
 
-static bool op_has_pasid(enum policy_op op)
+static int bucket_add(struct hashmap *h, unsigned op, const char *device, uid_t uid,
+		      const struct policy_rule *r)
 {
-	return op == POLICY_OP_BIND_TASK || op == POLICY_OP_BIND_PGTABLE;
+	uint64_t key = device ? device_bucket_key(op, device) : (uint64_t)op << 32 | uid;
+	struct rule_bucket *b = bucket_find(h, key, op, device, uid);
+
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		b->op = op;
+		b->uid = uid;
+		if (device)
+			snprintf(b->name, sizeof(b->name), "%s", device);
+		if (hashmap_put(h, &b->node, key) < 0) {
+			free(b);
+			return -ENOMEM;
+		}
+	}
+	/* A rule naming the same device twice is filed once. */
+	if (b->list.n && b->list.rules[b->list.n - 1] == r)
+		return 0;
+	return list_add(&b->list, r);
 }
+
+static bool is_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* Where a rule is filed for one op: every exact device it names, else every resolved uid it
+ * names, else the generic list. Returns 0 or -ENOMEM. */
+static int file_rule(struct policy *p, unsigned op, const struct policy_rule *r)
+{
+	bool exact_devices = r->n_devices > 0;
+	int e;
+
+	for (size_t i = 0; i < r->n_devices; i++)
+		exact_devices = exact_devices && !is_glob(r->devices[i]) &&
+				strlen(r->devices[i]) < sizeof(((struct rule_bucket *)0)->name);
+	if (exact_devices && (keys[POLICY_KEY_DEVICE].ops & (1u << op))) {
+		for (size_t i = 0; i < r->n_devices; i++) {
+			e = bucket_add(&p->by_device, op, r->devices[i], 0, r);
+			if (e < 0)
+				return e;
+		}
+		return 0;
+	}
+	if (r->n_users) {
+		/* Unresolved names never match: a rule with only those is filed nowhere. */
+		for (size_t i = 0; i < r->n_users; i++) {
+			if (r->users[i] == POLICY_ID_UNRESOLVED)
+				continue;
+			e = bucket_add(&p->by_uid, op, NULL, r->users[i], r);
+			if (e < 0)
+				return e;
+		}
+		return 0;
+	}
+	return list_add(&p->generic[op], r);
+}
+
+static void index_free(struct policy *p)
+{
+	for (int i = 0; i < _POLICY_OP_MAX; i++) {
+		free(p->by_op[i].rules);
+		free(p->generic[i].rules);
+		p->by_op[i] = p->generic[i] = (struct rule_list){0};
+	}
+	free_buckets(&p->by_device);
+	free_buckets(&p->by_uid);
+}
+
+int policy_seal(struct policy *p)
+{
+	/* Sealing again rebuilds the index from scratch. */
+	index_free(p);
+	for (unsigned op = 0; op < _POLICY_OP_MAX; op++)
+		for (size_t i = 0; i < p->n_rules; i++) {
+			const struct policy_rule *r = &p->rules[i];
+			if (!(r->ops & (1u << op)))
+				continue;
+			if (list_add(&p->by_op[op], r) < 0 || file_rule(p, op, r) < 0)
+				return -ENOMEM;
+		}
+	return 0;
+}
+
+/* Matching. */
 
 static bool has_group(const struct policy_subject *s, gid_t g)
 {
@@ -536,69 +873,130 @@ static bool has_group(const struct policy_subject *s, gid_t g)
 	return false;
 }
 
-/* Returns NULL when every key of the rule holds for the request, else what failed: in words
- * when buf is given (explain), else just "" (decide, which must stay cheap). */
-#define MISMATCH(...)                                                                              \
-	do {                                                                                       \
-		if (!buf)                                                                          \
-			return "";                                                                 \
-		snprintf(buf, len, __VA_ARGS__);                                                   \
-		return buf;                                                                        \
-	} while (0)
+static bool any_glob(char *const *globs, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (fnmatch(globs[i], s, 0) == 0)
+			return true;
+	return false;
+}
 
-static const char *rule_mismatch(const struct policy_rule *rule, const struct policy_subject *s,
-				 const struct policy_request *r, char *buf, size_t len)
+static bool pasid_granted(const struct policy_rule *rule, uint32_t pasid)
+{
+	if (pasid == 0)
+		return rule->pasid_auto;
+	for (size_t i = 0; i < rule->n_pasids; i++)
+		if (pasid >= rule->pasids[i].lo && pasid <= rule->pasids[i].hi)
+			return true;
+	return false;
+}
+
+/* Whether key k of rule holds for (s, r); on a miss, why in words when buf is given. */
+static bool key_holds(const struct policy_rule *rule, enum policy_key k,
+		      const struct policy_subject *s, const struct policy_request *r, char *buf,
+		      size_t len)
 {
 	size_t i;
+	int n = 0;
 
-	if (!(rule->ops & (1u << r->op))) {
-		MISMATCH("operation %s not in the rule", policy_op_name(r->op));
-	}
-	if (rule->n_users) {
+#define MISS(...)                                                                                  \
+	do {                                                                                       \
+		if (buf)                                                                           \
+			snprintf(buf + n, len - (size_t)n, __VA_ARGS__);                           \
+		return false;                                                                      \
+	} while (0)
+
+	if (buf)
+		n = snprintf(buf, len,
+			     "%s: ", rule->key_text[k] ? rule->key_text[k] : keys[k].name);
+	if (n < 0 || (size_t)n >= len)
+		n = 0;
+	if (!(keys[k].ops & (1u << r->op)))
+		MISS("does not apply to %s", op_names[r->op]);
+
+	switch (k) {
+	case POLICY_KEY_USER:
 		for (i = 0; i < rule->n_users; i++)
 			if (rule->users[i] == s->uid && rule->users[i] != POLICY_ID_UNRESOLVED)
-				break;
-		if (i == rule->n_users) {
-			MISMATCH("user: caller is uid %u", (unsigned)s->uid);
-		}
+				return true;
+		MISS("caller is uid %u", (unsigned)s->uid);
+	case POLICY_KEY_GROUP:
+		for (i = 0; i < rule->n_groups; i++)
+			if (has_group(s, rule->groups[i]))
+				return true;
+		MISS("caller (gid %u, %zu supplementary) is in none of them", (unsigned)s->gid,
+		     s->n_groups);
+	case POLICY_KEY_UNIT:
+		for (i = 0; i < s->n_units; i++)
+			if (any_glob(rule->units, rule->n_units, s->units[i]))
+				return true;
+		if (s->n_units == 0)
+			MISS("caller runs in no systemd unit");
+		MISS("caller runs in %s%s", s->units[0], s->n_units > 1 ? " (and its slices)" : "");
+	case POLICY_KEY_EXE:
+		for (i = 0; s->exe && i < rule->n_exes; i++)
+			if (strcmp(rule->exes[i], s->exe) == 0)
+				return true;
+		MISS("caller runs %s", s->exe ? s->exe : "an unknown executable");
+	case POLICY_KEY_DEVICE:
+		if (any_glob(rule->devices, rule->n_devices, r->device))
+			return true;
+		MISS("device is %s", r->device);
+	case POLICY_KEY_IOMMU_GROUP:
+		for (i = 0; i < rule->n_iommu_groups; i++)
+			if (rule->iommu_groups[i] == r->iommu_group)
+				return true;
+		MISS("%s is in IOMMU group %u", r->device, r->iommu_group);
+	case POLICY_KEY_PCI_ID:
+		for (i = 0; i < rule->n_pci_ids; i++)
+			if (rule->pci_ids[i].vendor == r->vendor &&
+			    rule->pci_ids[i].device == r->device_id)
+				return true;
+		MISS("%s is %04x:%04x", r->device, r->vendor, r->device_id);
+	case POLICY_KEY_MODEL:
+		if (r->model < 32 && (rule->models & (1u << r->model)))
+			return true;
+		MISS("%s's IOMMU is %s", r->device, svmd_model_name(r->model) ?: "unknown");
+	case POLICY_KEY_PASID:
+		if (pasid_granted(rule, r->pasid))
+			return true;
+		if (r->pasid == 0)
+			MISS("auto (kernel-chosen PASID) not granted");
+		MISS("PASID %" PRIu32 " not granted", r->pasid);
+	case POLICY_KEY_ADDR_WIDTH:
+		if ((r->addr_width == 48 && (rule->addr_widths & 1)) ||
+		    (r->addr_width == 57 && (rule->addr_widths & 2)))
+			return true;
+		MISS("request asks for %u", r->addr_width);
+	case POLICY_KEY_VTD_FLAGS:
+		if (!(r->vtd_flags & ~rule->vtd_flags))
+			return true;
+		MISS("request sets 0x%" PRIx64, r->vtd_flags);
+	case POLICY_KEY_TARGETS:
+		if (!r->other_target || rule->targets == POLICY_TARGETS_SAME_USER)
+			return true;
+		MISS("binding another process needs targets=same-user");
+	default:
+		return true; /* limits are not matched */
 	}
-	if (rule->n_groups) {
-		for (i = 0; i < rule->n_groups && !has_group(s, rule->groups[i]); i++)
-			;
-		if (i == rule->n_groups) {
-			MISMATCH("group: caller (gid %u) is in none of them", (unsigned)s->gid);
-		}
+#undef MISS
+}
+
+/* Returns true when every key of the rule holds; else writes what failed (when buf). */
+static bool rule_matches(const struct policy_rule *rule, const struct policy_subject *s,
+			 const struct policy_request *r, char *buf, size_t len)
+{
+	if (!(rule->ops & (1u << r->op))) {
+		if (buf)
+			snprintf(buf, len, "operation %s not in the rule", op_names[r->op]);
+		return false;
 	}
-	if (rule->n_devices) {
-		for (i = 0; i < rule->n_devices && fnmatch(rule->devices[i], r->device, 0) != 0;
-		     i++)
-			;
-		if (i == rule->n_devices) {
-			MISMATCH("device: %s does not match", r->device);
-		}
-	}
-	if (rule->pasid_key) {
-		if (!op_has_pasid(r->op)) {
-			MISMATCH("pasid: %s has no PASID", policy_op_name(r->op));
-		}
-		if (r->pasid == 0) {
-			if (!rule->pasid_auto) {
-				MISMATCH("pasid: auto not granted");
-			}
-		} else {
-			for (i = 0; i < rule->n_pasids && !(r->pasid >= rule->pasids[i].lo &&
-							    r->pasid <= rule->pasids[i].hi);
-			     i++)
-				;
-			if (i == rule->n_pasids) {
-				MISMATCH("pasid: %" PRIu32 " not in the granted ranges", r->pasid);
-			}
-		}
-	}
-	if (r->other_target && rule->targets != POLICY_TARGETS_SAME_USER) {
-		MISMATCH("targets: binding another process needs targets=same-user");
-	}
-	return NULL;
+	/* targets= always takes part: unsaid, it has its verdict's default. */
+	unsigned k_set = (rule->keys & ~LIMIT_KEYS) | KEY(TARGETS);
+	for (int k = 0; k < POLICY_KEY_MAX_UID; k++)
+		if ((k_set & (1u << k)) && !key_holds(rule, (enum policy_key)k, s, r, buf, len))
+			return false;
+	return true;
 }
 
 void policy_explain(const struct policy *p, const struct policy_subject *s,
@@ -606,17 +1004,17 @@ void policy_explain(const struct policy *p, const struct policy_subject *s,
 		    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
 		    void *userdata)
 {
-	char why_buf[160], *buf = step ? why_buf : NULL;
+	char why_buf[512], *buf = step ? why_buf : NULL;
 
 	*ret = (struct policy_decision){.verdict = POLICY_DENY};
 	if (r->op < 0 || r->op >= _POLICY_OP_MAX)
 		return;
-	for (size_t i = 0; i < p->n_by_op[r->op]; i++) {
-		const struct policy_rule *rule = p->by_op[r->op][i];
-		const char *why = rule_mismatch(rule, s, r, buf, sizeof(why_buf));
+	for (size_t i = 0; i < p->by_op[r->op].n; i++) {
+		const struct policy_rule *rule = p->by_op[r->op].rules[i];
+		bool match = rule_matches(rule, s, r, buf, sizeof(why_buf));
 		if (step)
-			step(rule, why, userdata);
-		if (!why) {
+			step(rule, match ? NULL : why_buf, userdata);
+		if (match) {
 			ret->verdict = rule->verdict;
 			ret->rule = rule;
 			return;
@@ -627,5 +1025,281 @@ void policy_explain(const struct policy *p, const struct policy_subject *s,
 void policy_decide(const struct policy *p, const struct policy_subject *s,
 		   const struct policy_request *r, struct policy_decision *ret)
 {
-	policy_explain(p, s, r, ret, NULL, NULL);
+	static const struct rule_list empty;
+	const struct rule_list *lists[3];
+	size_t pos[3] = {0, 0, 0};
+
+	*ret = (struct policy_decision){.verdict = POLICY_DENY};
+	if (r->op < 0 || r->op >= _POLICY_OP_MAX)
+		return;
+	const struct rule_bucket *d =
+		r->device ? bucket_find(&p->by_device, device_bucket_key(r->op, r->device), r->op,
+					r->device, 0)
+			  : NULL;
+	const struct rule_bucket *u =
+		bucket_find(&p->by_uid, (uint64_t)r->op << 32 | s->uid, r->op, NULL, s->uid);
+	lists[0] = &p->generic[r->op];
+	lists[1] = d ? &d->list : &empty;
+	lists[2] = u ? &u->list : &empty;
+
+	/* Merge the three file-ordered lists: the first rule that matches decides. */
+	for (;;) {
+		const struct policy_rule *next = NULL;
+		int from = -1;
+		for (int i = 0; i < 3; i++)
+			if (pos[i] < lists[i]->n &&
+			    (!next || lists[i]->rules[pos[i]]->index < next->index)) {
+				next = lists[i]->rules[pos[i]];
+				from = i;
+			}
+		if (!next)
+			return;
+		pos[from]++;
+		if (rule_matches(next, s, r, NULL, 0)) {
+			ret->verdict = next->verdict;
+			ret->rule = next;
+			return;
+		}
+	}
+}
+
+/* Lint. */
+
+static bool ids_subset(const uint32_t *b, size_t nb, const uint32_t *a, size_t na)
+{
+	for (size_t i = 0; i < nb; i++) {
+		size_t j;
+		for (j = 0; j < na && a[j] != b[i]; j++)
+			;
+		if (j == na)
+			return false;
+	}
+	return true;
+}
+
+/* Whether glob a matches every name glob b matches. A plain b is a name; for a glob b, a must
+ * be b itself or PREFIX*SUFFIX around b's wildcards ('?' or '[' in a could match b's wildcard
+ * characters themselves, as in 'vm?' against 'vm*', and cover nothing). */
+static bool glob_covers(const char *a, const char *b)
+{
+	const char *star = strchr(a, '*');
+	size_t blen = strlen(b), plen, slen;
+
+	if (!strpbrk(b, "*?[\\"))
+		return fnmatch(a, b, 0) == 0;
+	if (strcmp(a, b) == 0)
+		return true;
+	if (!star || strchr(star + 1, '*') || strpbrk(a, "?[]\\"))
+		return false;
+	plen = (size_t)(star - a);
+	slen = strlen(star + 1);
+	return plen + slen <= blen && strncmp(b, a, plen) == 0 &&
+	       strcmp(b + blen - slen, star + 1) == 0;
+}
+
+/* Every glob of b is covered by some glob of a. */
+static bool globs_cover(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	for (size_t i = 0; i < nb; i++) {
+		size_t j;
+		for (j = 0; j < na && !glob_covers(a[j], b[i]); j++)
+			;
+		if (j == na)
+			return false;
+	}
+	return true;
+}
+
+static bool strs_subset(char *const *b, size_t nb, char *const *a, size_t na)
+{
+	for (size_t i = 0; i < nb; i++) {
+		size_t j;
+		for (j = 0; j < na && strcmp(a[j], b[i]) != 0; j++)
+			;
+		if (j == na)
+			return false;
+	}
+	return true;
+}
+
+static bool pasids_cover(const struct policy_rule *a, const struct policy_rule *b)
+{
+	if (b->pasid_auto && !a->pasid_auto)
+		return false;
+	for (size_t i = 0; i < b->n_pasids; i++)
+		for (uint32_t v = b->pasids[i].lo;; v++) {
+			/* Walk b's range in a's ranges' steps. */
+			size_t j;
+			for (j = 0;
+			     j < a->n_pasids && !(v >= a->pasids[j].lo && v <= a->pasids[j].hi);
+			     j++)
+				;
+			if (j == a->n_pasids)
+				return false;
+			if (a->pasids[j].hi >= b->pasids[i].hi)
+				break;
+			v = a->pasids[j].hi;
+		}
+	return true;
+}
+
+/* Whether every request rule b matches is matched by a (so b after a never decides). */
+static bool covers(const struct policy_rule *a, const struct policy_rule *b)
+{
+	unsigned ak = a->keys & ~LIMIT_KEYS & ~KEY(TARGETS);
+
+	if ((b->ops & ~a->ops) || (ak & ~b->keys))
+		return false;
+	if ((ak & KEY(USER)) && !ids_subset(b->users, b->n_users, a->users, a->n_users))
+		return false;
+	if ((ak & KEY(GROUP)) && !ids_subset(b->groups, b->n_groups, a->groups, a->n_groups))
+		return false;
+	if ((ak & KEY(UNIT)) && !globs_cover(a->units, a->n_units, b->units, b->n_units))
+		return false;
+	if ((ak & KEY(EXE)) && !strs_subset(b->exes, b->n_exes, a->exes, a->n_exes))
+		return false;
+	if ((ak & KEY(DEVICE)) && !globs_cover(a->devices, a->n_devices, b->devices, b->n_devices))
+		return false;
+	if ((ak & KEY(IOMMU_GROUP)) &&
+	    !ids_subset(b->iommu_groups, b->n_iommu_groups, a->iommu_groups, a->n_iommu_groups))
+		return false;
+	if (ak & KEY(PCI_ID))
+		for (size_t i = 0; i < b->n_pci_ids; i++) {
+			size_t j;
+			for (j = 0; j < a->n_pci_ids && memcmp(&a->pci_ids[j], &b->pci_ids[i],
+							       sizeof(struct pci_id)) != 0;
+			     j++)
+				;
+			if (j == a->n_pci_ids)
+				return false;
+		}
+	if ((ak & KEY(MODEL)) && (b->models & ~a->models))
+		return false;
+	if ((ak & KEY(PASID)) && !pasids_cover(a, b))
+		return false;
+	if ((ak & KEY(ADDR_WIDTH)) && (b->addr_widths & ~a->addr_widths))
+		return false;
+	if ((ak & KEY(VTD_FLAGS)) && (b->vtd_flags & ~a->vtd_flags))
+		return false;
+	/* a must take every target b takes. */
+	if (b->targets == POLICY_TARGETS_SAME_USER && a->targets != POLICY_TARGETS_SAME_USER)
+		return false;
+	return true;
+}
+
+static bool same_subject(const struct policy_rule *a, const struct policy_rule *b)
+{
+	for (int k = 0; k < POLICY_KEY_DEVICE; k++) {
+		const char *x = a->key_text[k], *y = b->key_text[k];
+		if (!x != !y || (x && strcmp(x, y) != 0))
+			return false;
+	}
+	return true;
+}
+
+static bool devices_overlap(const struct policy_rule *a, const struct policy_rule *b)
+{
+	if (!a->n_devices || !b->n_devices)
+		return true;
+	for (size_t i = 0; i < a->n_devices; i++)
+		for (size_t j = 0; j < b->n_devices; j++)
+			if (fnmatch(a->devices[i], b->devices[j], 0) == 0 ||
+			    fnmatch(b->devices[j], a->devices[i], 0) == 0)
+				return true;
+	return false;
+}
+
+static bool pasid_overlap(const struct policy_rule *a, const struct policy_rule *b,
+			  struct pasid_range *ret)
+{
+	for (size_t i = 0; i < a->n_pasids; i++)
+		for (size_t j = 0; j < b->n_pasids; j++) {
+			uint32_t lo = a->pasids[i].lo > b->pasids[j].lo ? a->pasids[i].lo
+									: b->pasids[j].lo;
+			uint32_t hi = a->pasids[i].hi < b->pasids[j].hi ? a->pasids[i].hi
+									: b->pasids[j].hi;
+			if (lo <= hi) {
+				*ret = (struct pasid_range){lo, hi};
+				return true;
+			}
+		}
+	return false;
+}
+
+int policy_lint(struct policy *p)
+{
+	const unsigned pasid_ops = OP(BIND_TASK) | OP(BIND_PGTABLE);
+	int e;
+
+	for (size_t j = 0; j < p->n_rules; j++) {
+		const struct policy_rule *b = &p->rules[j];
+		for (size_t i = 0; i < j; i++) {
+			const struct policy_rule *a = &p->rules[i];
+			if (!covers(a, b))
+				continue;
+			e = policy_add_diag(p, false,
+					    "%s:%u:1: warning: rule can never match: '%s' (%s:%u) "
+					    "comes first and matches all it does",
+					    b->file, b->line, a->text, a->file, a->line);
+			if (e < 0)
+				return e;
+			break;
+		}
+	}
+	for (size_t j = 0; j < p->n_rules; j++) {
+		const struct policy_rule *b = &p->rules[j];
+		if (b->verdict != POLICY_ALLOW || !(b->ops & pasid_ops) || !b->n_pasids)
+			continue;
+		for (size_t i = 0; i < j; i++) {
+			const struct policy_rule *a = &p->rules[i];
+			struct pasid_range o;
+			if (a->verdict != POLICY_ALLOW || !(a->ops & b->ops & pasid_ops) ||
+			    same_subject(a, b) || !devices_overlap(a, b) ||
+			    !pasid_overlap(a, b, &o))
+				continue;
+			e = policy_add_diag(p, false,
+					    "%s:%u:1: warning: PASIDs %u-%u are also granted to "
+					    "another subject by %s:%u on overlapping devices",
+					    b->file, b->line, o.lo, o.hi, a->file, a->line);
+			if (e < 0)
+				return e;
+		}
+	}
+	return 0;
+}
+
+int policy_cgroup_units(const char *path, char ***ret)
+{
+	static const char *const suffixes[] = {".service", ".scope", ".slice", ".socket"};
+	char **v = NULL;
+	size_t n = 0;
+	const char *s = path;
+
+	/* Walk the components from the innermost out: the unit comes before its slices. */
+	const char *end = path + strlen(path);
+	while (end > s) {
+		const char *start = end;
+		while (start > s && start[-1] != '/')
+			start--;
+		size_t len = (size_t)(end - start);
+		for (size_t i = 0; len && i < ELEMENTSOF(suffixes); i++) {
+			size_t sl = strlen(suffixes[i]);
+			if (len > sl && memcmp(start + len - sl, suffixes[i], sl) == 0) {
+				if (strv_add(&v, &n, start, len, false) < 0) {
+					free_strv(v, n);
+					return -ENOMEM;
+				}
+				break;
+			}
+		}
+		end = start > s ? start - 1 : s;
+	}
+	char **t = reallocarray(v, n + 1, sizeof(char *));
+	if (!t) {
+		free_strv(v, n);
+		return -ENOMEM;
+	}
+	t[n] = NULL;
+	*ret = t;
+	return (int)n;
 }

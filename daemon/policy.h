@@ -3,6 +3,7 @@
  * The policy engine: rule files compile into an immutable snapshot, and a decision is a pure
  * function of (snapshot, subject, request). No I/O and no logging here: names are resolved
  * through callbacks and problems come back as diagnostics, so the whole engine is unit-tested.
+ * The language is documented in svmd.policy(5).
  */
 #pragma once
 
@@ -11,15 +12,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hashmap.h"
+
 enum policy_op {
 	POLICY_OP_BIND_TASK,
 	POLICY_OP_BIND_PGTABLE,
 	POLICY_OP_BIND_PASID_TABLE,
 	POLICY_OP_OPEN_DEVICE,
+	POLICY_OP_RELOAD, /* named explicitly only: '*' does not include it */
 	_POLICY_OP_MAX,
 	_POLICY_OP_INVALID = -1,
 };
-#define POLICY_OPS_ALL ((1u << _POLICY_OP_MAX) - 1)
+/* What '*' means: every operation on a device. */
+#define POLICY_OPS_ALL ((1u << POLICY_OP_RELOAD) - 1)
 
 enum policy_verdict {
 	POLICY_DENY,
@@ -27,8 +32,29 @@ enum policy_verdict {
 };
 
 enum policy_targets {
-	POLICY_TARGETS_SELF,      /* task binds of the caller only (the default) */
+	POLICY_TARGETS_SELF,      /* task binds of the caller only */
 	POLICY_TARGETS_SAME_USER, /* also other processes the caller could ptrace */
+};
+
+/* The keys of a rule, in the order a decision tests them (explain names the first that fails). */
+enum policy_key {
+	POLICY_KEY_USER,
+	POLICY_KEY_GROUP,
+	POLICY_KEY_UNIT,
+	POLICY_KEY_EXE,
+	POLICY_KEY_DEVICE,
+	POLICY_KEY_IOMMU_GROUP,
+	POLICY_KEY_PCI_ID,
+	POLICY_KEY_MODEL,
+	POLICY_KEY_PASID,
+	POLICY_KEY_ADDR_WIDTH,
+	POLICY_KEY_VTD_FLAGS,
+	POLICY_KEY_TARGETS, /* Limits, applied after the match (every key before these is a match
+			       key): */
+	POLICY_KEY_MAX_UID, /* max= */
+	POLICY_KEY_MAX_DEVICE,
+	POLICY_KEY_RATE,
+	_POLICY_KEY_MAX,
 };
 
 /* What an unknown user or group name compiles to: an id that never matches. */
@@ -38,27 +64,59 @@ struct pasid_range {
 	uint32_t lo, hi;
 };
 
+struct pci_id {
+	uint16_t vendor, device;
+};
+
 struct policy_rule {
 	enum policy_verdict verdict;
-	unsigned ops; /* bit per enum policy_op */
+	unsigned ops;  /* bit per enum policy_op */
+	unsigned keys; /* bit per enum policy_key given */
 	uid_t *users;
 	size_t n_users;
 	gid_t *groups;
 	size_t n_groups;
-	char **devices; /* fnmatch(3) globs */
+	char **units; /* fnmatch(3) globs on the caller's unit and slices */
+	size_t n_units;
+	char **exes; /* exact executable paths */
+	size_t n_exes;
+	char **devices; /* fnmatch(3) globs on the PCI address */
 	size_t n_devices;
+	uint32_t *iommu_groups;
+	size_t n_iommu_groups;
+	struct pci_id *pci_ids;
+	size_t n_pci_ids;
+	unsigned models; /* bit per enum svmd_model */
 	struct pasid_range *pasids;
 	size_t n_pasids;
-	bool pasid_key;  /* pasid= given */
-	bool pasid_auto; /* pasid=auto given */
-	bool max_key;
-	bool targets_key;
-	unsigned max;                /* live bindings per uid under this rule; valid if max_key */
+	bool pasid_auto;             /* pasid=auto given */
+	unsigned addr_widths;        /* bit 0: 48, bit 1: 57 */
+	uint64_t vtd_flags;          /* the VT-d flags a page-table bind may set */
 	enum policy_targets targets; /* unsaid: self for allow, same-user for deny */
-	const char *file;            /* points into the snapshot's file table */
+	unsigned max;                /* live bindings per uid under this rule */
+	unsigned max_device;         /* live bindings per device under this rule */
+	unsigned rate;               /* requests per second per uid under this rule */
+	bool revoke;                 /* deny: on reload, end live bindings this rule now denies */
+	char *key_text[_POLICY_KEY_MAX]; /* the keys as written, for explain */
+	const char *file;                /* points into the snapshot's file table */
 	unsigned line;
 	char *text; /* the rule as written, comment stripped */
 	unsigned index;
+};
+
+/* Rules of one op that a decision must consider, in file order. */
+struct rule_list {
+	const struct policy_rule **rules;
+	size_t n;
+};
+
+/* An index bucket: the rules of one op naming one exact device (or uid). */
+struct rule_bucket {
+	struct hnode node;
+	unsigned op;
+	uid_t uid;
+	char name[24]; /* the exact device */
+	struct rule_list list;
 };
 
 struct policy {
@@ -69,9 +127,14 @@ struct policy {
 	size_t n_errors, n_warnings;
 	char **diags; /* "file:line:col: error|warning: message" */
 	size_t n_diags;
-	/* Rules per op, in file order: a decision walks only the rules naming its op. */
-	struct policy_rule **by_op[_POLICY_OP_MAX];
-	size_t n_by_op[_POLICY_OP_MAX];
+	bool uses_unit, uses_exe; /* resolve those only when a rule asks */
+	/* The index (policy_seal): per op, every rule (explain walks these); rules naming exact
+	 * devices by device, else rules naming users by uid, else the rest (generic). A decision
+	 * merges its device's bucket, its uid's bucket and the generic list, in file order. */
+	struct rule_list by_op[_POLICY_OP_MAX];
+	struct rule_list generic[_POLICY_OP_MAX];
+	struct hashmap by_device; /* key: hash of (op, device name) */
+	struct hashmap by_uid;    /* key: op << 32 | uid */
 };
 
 /* Who asks: from the kernel (socket credentials or bus credentials), never from the payload. */
@@ -80,13 +143,21 @@ struct policy_subject {
 	gid_t gid;
 	const gid_t *groups; /* supplementary groups */
 	size_t n_groups;
+	const char *exe;          /* NULL: unknown (never matches exe=) */
+	const char *const *units; /* the caller's unit and slices, innermost first */
+	size_t n_units;
 };
 
 struct policy_request {
 	enum policy_op op;
-	const char *device;
-	uint32_t pasid;    /* 0: auto (the kernel chooses) */
-	bool other_target; /* a task bind of a process other than the caller */
+	const char *device; /* NULL for reload */
+	uint32_t iommu_group;
+	uint16_t vendor, device_id;
+	uint32_t model;      /* the device's IOMMU: enum svmd_model */
+	uint32_t pasid;      /* 0: auto (the kernel chooses) */
+	bool other_target;   /* a task bind of a process other than the caller */
+	uint32_t addr_width; /* page-table binds */
+	uint64_t vtd_flags;  /* page-table binds */
 };
 
 struct policy_decision {
@@ -120,13 +191,22 @@ int policy_add_diag(struct policy *p, bool error, const char *fmt, ...)
  * -ENOMEM. */
 int policy_seal(struct policy *p);
 
-/* First matching rule wins; no match is deny. Root gets no implicit allow. */
+/*
+ * Adds warnings for rules that can never match because an earlier rule shadows them, and for
+ * PASID ranges granted to different subjects on overlapping devices. Quadratic in the rules:
+ * for `svmd --check-policy`, not for start-up or reloads. Returns 0 or -ENOMEM.
+ */
+int policy_lint(struct policy *p);
+
+/* First matching rule wins; no match is deny. Root gets no implicit allow. Cost: the rules of
+ * the op that name this device, this uid, or neither; not every rule. */
 void policy_decide(const struct policy *p, const struct policy_subject *s,
 		   const struct policy_request *r, struct policy_decision *ret);
 
 /*
- * Like policy_decide(), and calls step() for each rule considered, in order: `why` is NULL for
- * the deciding rule, else the first key that did not hold, in words (valid during the call).
+ * Like policy_decide(), walking every rule of the op, and calls step() for each rule
+ * considered, in order: `why` is NULL for the deciding rule, else the first key that did not
+ * hold, in words (valid during the call).
  */
 void policy_explain(const struct policy *p, const struct policy_subject *s,
 		    const struct policy_request *r, struct policy_decision *ret,
@@ -136,3 +216,8 @@ void policy_explain(const struct policy *p, const struct policy_subject *s,
 /* "bind-task", ... and back (-EINVAL for an unknown name). */
 const char *policy_op_name(enum policy_op op);
 int policy_op_from_name(const char *s);
+
+/* The unit and slices in a cgroup path ("/system.slice/qemu@vm1.service"), innermost first
+ * ("qemu@vm1.service", "system.slice"), as a NULL-terminated malloc()ed array of malloc()ed
+ * strings. Returns the count or -ENOMEM. */
+int policy_cgroup_units(const char *path, char ***ret);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "policy.h"
 #include "process.h"
 
 pid_t pidfd_get_pid(int fd)
@@ -104,4 +105,51 @@ int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
 		return -EPERM;
 	}
 	return 0;
+}
+
+int process_exe(int pidfd, pid_t pid, char **ret)
+{
+	char path[32], buf[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	buf[n] = 0;
+	if (pidfd >= 0 && !pidfd_alive(pidfd))
+		return -ESRCH;
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int process_units(int pidfd, pid_t pid, char ***ret)
+{
+	char path[32], buf[4096];
+	_cleanup_close_ int fd = -1;
+	const char *unified = NULL, *named = NULL;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	for (char *line = buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if (strncmp(line, "0::", 3) == 0)
+			unified = line + 3;
+		else if (strstr(line, ":name=systemd:"))
+			named = strstr(line, ":name=systemd:") + 14;
+	}
+	if (pidfd >= 0 && !pidfd_alive(pidfd))
+		return -ESRCH;
+	/* On a hybrid hierarchy the unified line may be just "/". */
+	const char *cg = unified && strcmp(unified, "/") != 0 ? unified : named ? named : "/";
+	return policy_cgroup_units(cg, ret);
 }

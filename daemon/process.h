@@ -18,6 +18,15 @@ bool pidfd_alive(int fd);
 /* A pidfd for pid, O_CLOEXEC. Returns it or a negative errno. */
 int pidfd_open_pid(pid_t pid);
 
+/* The executable a process runs, from /proc/PID/exe, confirmed against pidfd (-1: pid only,
+ * racy). Returns 0 and a malloc()ed path, or a negative errno. */
+int process_exe(int pidfd, pid_t pid, char **ret);
+
+/* The systemd unit and slices a process runs in, innermost first, from its cgroup (the unified
+ * hierarchy, else the name=systemd one), confirmed against pidfd. Returns the count and a
+ * NULL-terminated malloc()ed array, or a negative errno. */
+int process_units(int pidfd, pid_t pid, char ***ret);
+
 /*
  * Whether uid could ptrace the process behind pidfd without privilege: its real, effective
  * and saved uids all equal uid, it is not set-id (real, effective and saved gids agree) and

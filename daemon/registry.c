@@ -4,14 +4,24 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "registry.h"
+
+/* Live bindings per (device, rule), for max-device= quotas. */
+struct device_count {
+	struct hnode node; /* key: device_count_key() */
+	unsigned dev;
+	const void *rule;
+	unsigned n;
+};
 
 struct registry {
 	struct hashmap by_id;
 	struct hashmap by_pasid;
 	struct hashmap users;
+	struct hashmap device_counts;
 	struct list bindings;
 	size_t n_bindings;
 	size_t n_sessions;
@@ -22,6 +32,41 @@ struct registry {
 static uint64_t pasid_key(const struct device *dev, uint32_t pasid)
 {
 	return (uint64_t)dev->index << 32 | pasid;
+}
+
+static uint64_t device_count_key(unsigned dev, const void *rule)
+{
+	return (uint64_t)(uintptr_t)rule ^ ((uint64_t)dev << 48);
+}
+
+static struct device_count *device_count_get(const struct registry *r, unsigned dev,
+					     const void *rule)
+{
+	for (struct hnode *n = hashmap_get(&r->device_counts, device_count_key(dev, rule)); n;
+	     n = hashmap_next_same(n)) {
+		struct device_count *c = container_of(n, struct device_count, node);
+		if (c->dev == dev && c->rule == rule)
+			return c;
+	}
+	return NULL;
+}
+
+static struct owner *owner_ref(struct owner *o)
+{
+	o->n_ref++;
+	return o;
+}
+
+static void owner_unref(struct owner *o)
+{
+	if (!o || --o->n_ref > 0)
+		return;
+	free(o->groups);
+	free(o->exe);
+	for (size_t i = 0; o->units && o->units[i]; i++)
+		free(o->units[i]);
+	free(o->units);
+	free(o);
 }
 
 uint32_t registry_slot(const struct bind_args *args)
@@ -70,6 +115,15 @@ struct registry *registry_free(struct registry *r)
 		}
 	}
 	hashmap_done(&r->users);
+	for (size_t i = 0; i < r->device_counts.n_buckets; i++) {
+		struct hnode *e = r->device_counts.buckets[i];
+		while (e) {
+			struct hnode *next = e->next;
+			free(container_of(e, struct device_count, node));
+			e = next;
+		}
+	}
+	hashmap_done(&r->device_counts);
 	hashmap_done(&r->by_id);
 	hashmap_done(&r->by_pasid);
 	free(r);
@@ -121,22 +175,55 @@ static struct rule_count *rule_count_get(const struct user *u, const void *rule)
 	return NULL;
 }
 
-struct session *registry_session_new(struct registry *r, uid_t uid, gid_t gid, pid_t pid)
+static struct owner *owner_copy(const struct owner *who)
+{
+	struct owner *o = calloc(1, sizeof(*o));
+	size_t n_units = 0;
+
+	if (!o)
+		return NULL;
+	*o = (struct owner){.n_ref = 1, .uid = who->uid, .gid = who->gid, .pid = who->pid};
+	if (who->n_groups) {
+		o->groups = calloc(who->n_groups, sizeof(gid_t));
+		if (!o->groups)
+			goto oom;
+		memcpy(o->groups, who->groups, who->n_groups * sizeof(gid_t));
+		o->n_groups = who->n_groups;
+	}
+	if (who->exe && !(o->exe = strdup(who->exe)))
+		goto oom;
+	while (who->units && who->units[n_units])
+		n_units++;
+	if (who->units) {
+		o->units = calloc(n_units + 1, sizeof(char *));
+		if (!o->units)
+			goto oom;
+		for (size_t i = 0; i < n_units; i++)
+			if (!(o->units[i] = strdup(who->units[i])))
+				goto oom;
+	}
+	return o;
+oom:
+	owner_unref(o);
+	return NULL;
+}
+
+struct session *registry_session_new(struct registry *r, const struct owner *who)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
-	s->user = user_ref(r, uid);
+	s->owner = owner_copy(who);
+	s->user = s->owner ? user_ref(r, who->uid) : NULL;
 	if (!s->user) {
+		owner_unref(s->owner);
 		free(s);
 		return NULL;
 	}
 	s->user->n_sessions++;
 	s->reg = r;
 	s->id = r->next_session_id++;
-	s->gid = gid;
-	s->pid = pid;
 	list_init(&s->bindings);
 	r->n_sessions++;
 	return s;
@@ -151,6 +238,7 @@ struct session *registry_session_free(struct session *s)
 		registry_lease(s->reg, container_of(pos, struct binding, session_link));
 	s->user->n_sessions--;
 	user_unref(s->reg, s->user);
+	owner_unref(s->owner);
 	s->reg->n_sessions--;
 	free(s);
 	return NULL;
@@ -164,25 +252,68 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Counts one more binding under rule for u (max=) and for dev (max-device=). Returns 0 or
+ * -ENOMEM (then nothing is counted). */
+static int charge(struct registry *r, struct user *u, unsigned dev, const void *rule)
+{
+	struct rule_count *c = rule_count_get(u, rule);
+	struct device_count *d = device_count_get(r, dev, rule);
+	bool new_c = false;
+
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		c->rule = rule;
+		c->next = u->counts;
+		u->counts = c;
+		new_c = true;
+	}
+	if (!d) {
+		d = calloc(1, sizeof(*d));
+		if (!d ||
+		    hashmap_put(&r->device_counts, &d->node, device_count_key(dev, rule)) < 0) {
+			free(d);
+			if (new_c) {
+				u->counts = c->next;
+				free(c);
+			}
+			return -ENOMEM;
+		}
+		d->dev = dev;
+		d->rule = rule;
+	}
+	c->n++;
+	d->n++;
+	return 0;
+}
+
+static void uncharge(struct registry *r, struct user *u, unsigned dev, const void *rule)
+{
+	struct rule_count *c, **p;
+	struct device_count *d = device_count_get(r, dev, rule);
+
+	for (p = &u->counts; (c = *p); p = &c->next)
+		if (c->rule == rule) {
+			if (--c->n == 0) {
+				*p = c->next;
+				free(c);
+			}
+			break;
+		}
+	if (d && --d->n == 0) {
+		hashmap_remove(&r->device_counts, &d->node);
+		free(d);
+	}
+}
+
 struct binding *registry_add(struct registry *r, struct session *s, const void *rule,
 			     const struct device *dev, const struct bind_args *args)
 {
 	struct binding *b = calloc(1, sizeof(*b));
-	struct rule_count *c;
 
 	if (!b)
 		return NULL;
-	c = rule_count_get(s->user, rule);
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			free(b);
-			return NULL;
-		}
-		c->rule = rule;
-		c->next = s->user->counts;
-		s->user->counts = c;
-	}
 	b->id = r->next_id;
 	if (hashmap_put(&r->by_id, &b->by_id, b->id) < 0) {
 		free(b);
@@ -193,28 +324,30 @@ struct binding *registry_add(struct registry *r, struct session *s, const void *
 		free(b);
 		return NULL;
 	}
+	if (charge(r, s->user, dev->index, rule) < 0) {
+		hashmap_remove(&r->by_pasid, &b->by_pasid);
+		hashmap_remove(&r->by_id, &b->by_id);
+		free(b);
+		return NULL;
+	}
 	r->next_id++;
 	b->session = s;
 	b->user = s->user;
+	b->owner = owner_ref(s->owner);
 	b->rule = rule;
 	b->device = dev;
 	b->args = *args;
-	b->owner_gid = s->gid;
-	b->owner_pid = s->pid;
 	b->created_usec = now_usec();
 	list_append(&s->bindings, &b->session_link);
 	list_append(&r->bindings, &b->all_link);
 	s->n_bindings++;
 	s->user->n_bindings++;
-	c->n++;
 	r->n_bindings++;
 	return b;
 }
 
 void registry_remove(struct registry *r, struct binding *b)
 {
-	struct rule_count *c, **p;
-
 	if (!b)
 		return;
 	hashmap_remove(&r->by_id, &b->by_id);
@@ -224,18 +357,25 @@ void registry_remove(struct registry *r, struct binding *b)
 		list_unlink(&b->session_link);
 		b->session->n_bindings--;
 	}
-	for (p = &b->user->counts; (c = *p); p = &c->next)
-		if (c->rule == b->rule) {
-			if (--c->n == 0) {
-				*p = c->next;
-				free(c);
-			}
-			break;
-		}
+	if (!b->uncounted)
+		uncharge(r, b->user, b->device->index, b->rule);
 	b->user->n_bindings--;
 	user_unref(r, b->user);
+	owner_unref(b->owner);
 	r->n_bindings--;
 	free(b);
+}
+
+void registry_set_rule(struct registry *r, struct binding *b, const void *rule)
+{
+	if (rule == b->rule && !b->uncounted)
+		return;
+	if (!b->uncounted)
+		uncharge(r, b->user, b->device->index, b->rule);
+	b->rule = rule;
+	/* The old rule may be freed next (a reload): never keep pointing at it. Out of memory,
+	 * the binding is counted under no rule rather than under a stale one. */
+	b->uncounted = charge(r, b->user, b->device->index, rule) < 0;
 }
 
 void registry_lease(struct registry *r, struct binding *b)
@@ -295,6 +435,13 @@ unsigned registry_count_rule(const struct registry *r, uid_t uid, const void *ru
 	struct user *u = user_get(r, uid);
 	struct rule_count *c = u ? rule_count_get(u, rule) : NULL;
 	return c ? c->n : 0;
+}
+
+unsigned registry_count_device_rule(const struct registry *r, const struct device *dev,
+				    const void *rule)
+{
+	struct device_count *d = device_count_get(r, dev->index, rule);
+	return d ? d->n : 0;
 }
 
 unsigned registry_count_user_sessions(const struct registry *r, uid_t uid)

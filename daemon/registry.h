@@ -33,14 +33,26 @@ struct user {
 	struct rule_count *counts;
 };
 
+/* Who made a session and its bindings, as the kernel said at the time: kept so bindings can
+ * be decided again when the policy changes. Shared by a session and its bindings. */
+struct owner {
+	unsigned n_ref;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t *groups; /* supplementary */
+	size_t n_groups;
+	char *exe;    /* the executable, once a policy needed it; else NULL */
+	char **units; /* the unit and slices, once a policy needed them; NULL-terminated */
+};
+
 /* One client: a socket connection or a bus name. */
 struct session {
 	struct registry *reg;
 	struct user *user;
+	struct owner *owner;
 	struct list bindings; /* struct binding.session_link */
 	uint64_t id;
-	gid_t gid;
-	pid_t pid;
 	unsigned n_bindings;
 };
 
@@ -57,12 +69,12 @@ struct binding {
 	struct user *user;        /* the owner's account */
 	const void *rule;         /* the rule that granted it, the quota key */
 	const struct device *device;
+	struct owner *owner; /* a reference */
 	uint64_t id;
 	uint64_t created_usec; /* CLOCK_REALTIME */
-	gid_t owner_gid;
-	pid_t owner_pid;
 	bool leased;
-	void *watch; /* owned by the request core: what ends it (pidfd, lease) */
+	bool uncounted; /* out of memory while re-keying: counted under no rule */
+	void *watch;    /* owned by the request core: what ends it (pidfd, lease) */
 	struct bind_args args;
 };
 
@@ -70,8 +82,9 @@ struct registry *registry_new(void);
 /* Frees the bookkeeping; the caller must have ended every binding and session first. */
 struct registry *registry_free(struct registry *r);
 
-/* A session for uid/gid/pid. Returns NULL when out of memory. */
-struct session *registry_session_new(struct registry *r, uid_t uid, gid_t gid, pid_t pid);
+/* A session whose owner is a copy of *who (its n_ref is ignored). Returns NULL when out of
+ * memory. */
+struct session *registry_session_new(struct registry *r, const struct owner *who);
 /* Frees a session without bindings (end them first). Takes NULL. Returns NULL. */
 struct session *registry_session_free(struct session *s);
 
@@ -81,6 +94,8 @@ struct binding *registry_add(struct registry *r, struct session *s, const void *
 			     const struct device *dev, const struct bind_args *args);
 /* Unlinks and frees b (its watch must be gone). Takes NULL. */
 void registry_remove(struct registry *r, struct binding *b);
+/* Moves b's quota accounting to another rule (or none), e.g. after a policy reload. */
+void registry_set_rule(struct registry *r, struct binding *b, const void *rule);
 /* Detaches b from its session: it now lives until its lease ends. */
 void registry_lease(struct registry *r, struct binding *b);
 
@@ -98,6 +113,9 @@ struct binding *registry_next(const struct registry *r, const struct binding *b)
 /* Live bindings of uid in all, and granted by rule. */
 unsigned registry_count_user(const struct registry *r, uid_t uid);
 unsigned registry_count_rule(const struct registry *r, uid_t uid, const void *rule);
+/* Live bindings on dev granted by rule, whoever holds them. */
+unsigned registry_count_device_rule(const struct registry *r, const struct device *dev,
+				    const void *rule);
 unsigned registry_count_user_sessions(const struct registry *r, uid_t uid);
 size_t registry_count(const struct registry *r);
 size_t registry_count_sessions(const struct registry *r);

@@ -116,6 +116,13 @@ static int check_open_device(const void *payload)
 	return svmd_device_name_valid(r->device) ? 0 : -EBADMSG;
 }
 
+static int check_reload(const void *payload)
+{
+	const struct svmd_reload_req *r = payload;
+
+	return r->flags == 0 && r->reserved == 0 ? 0 : -EBADMSG;
+}
+
 static int check_id(const void *payload)
 {
 	(void)payload;
@@ -124,9 +131,16 @@ static int check_id(const void *payload)
 
 static int check_explain(const void *payload)
 {
+	static const char none[SVMD_DEVICE_NAME_SZ];
 	const struct svmd_explain_req *r = payload;
 
-	if (!svmd_device_name_valid(r->device))
+	/* Reload is not about a device: its name field is all zero. */
+	if (r->op == SVMD_EXPLAIN_RELOAD ? memcmp(r->device, none, sizeof(none)) != 0
+					 : !svmd_device_name_valid(r->device))
+		return -EBADMSG;
+	if (r->reserved != 0 || (r->vtd_flags & ~(uint64_t)SVMD_VTD_FLAGS_ALL))
+		return -EBADMSG;
+	if (r->addr_width != 0 && r->addr_width != 48 && r->addr_width != 57)
 		return -EBADMSG;
 	if (r->op == 0 || r->op >= _SVMD_EXPLAIN_OP_MAX || (r->flags & ~SVMD_EXPLAIN_FLAGS))
 		return -EBADMSG;
@@ -149,6 +163,7 @@ static const struct request_desc requests[_SVMD_OP_MAX] = {
 	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, check_id},
 	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, check_explain},
 	[SVMD_OP_OPEN_DEVICE] = {sizeof(struct svmd_open_device_req), 0, check_open_device},
+	[SVMD_OP_RELOAD] = {sizeof(struct svmd_reload_req), 0, check_reload},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
@@ -166,6 +181,7 @@ static const struct reply_desc replies[_SVMD_OP_MAX] = {
 	[SVMD_OP_LEASE] = {.size = sizeof(struct svmd_status_rep), .fds = 1},
 	[SVMD_OP_EXPLAIN] = {.size = sizeof(struct svmd_explain_rep), .text = true},
 	[SVMD_OP_OPEN_DEVICE] = {.size = sizeof(struct svmd_open_device_rep), .fds = 1},
+	[SVMD_OP_RELOAD] = {.size = sizeof(struct svmd_reload_rep), .text = true},
 };
 
 int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
@@ -282,6 +298,7 @@ static const char *const opcode_names[_SVMD_OP_MAX] = {
 	[SVMD_OP_LEASE] = "lease",
 	[SVMD_OP_EXPLAIN] = "explain",
 	[SVMD_OP_OPEN_DEVICE] = "open-device",
+	[SVMD_OP_RELOAD] = "reload",
 };
 
 const char *svmd_opcode_name(uint16_t opcode)

@@ -30,6 +30,7 @@ enum svmd_opcode {
 	SVMD_OP_LEASE = 0x0008,
 	SVMD_OP_EXPLAIN = 0x0009,
 	SVMD_OP_OPEN_DEVICE = 0x000a,
+	SVMD_OP_RELOAD = 0x000b,
 	_SVMD_OP_MAX,
 };
 
@@ -189,20 +190,40 @@ enum svmd_explain_op {
 	SVMD_EXPLAIN_BIND_PGTABLE = 2,
 	SVMD_EXPLAIN_BIND_PASID_TABLE = 3,
 	SVMD_EXPLAIN_OPEN_DEVICE = 4,
+	SVMD_EXPLAIN_RELOAD = 5,
 	_SVMD_EXPLAIN_OP_MAX,
 };
 struct svmd_explain_req {
-	char device[SVMD_DEVICE_NAME_SZ];
-	uint32_t op; /* enum svmd_explain_op */
+	char device[SVMD_DEVICE_NAME_SZ]; /* all zero for reload */
+	uint32_t op;                      /* enum svmd_explain_op */
 	uint32_t pasid;
 	uint32_t flags; /* SVMD_EXPLAIN_* */
 	uint32_t uid;
+	uint32_t addr_width; /* page-table binds: 0, 48 or 57 */
+	uint32_t reserved;
+	uint64_t vtd_flags; /* page-table binds: within SVMD_VTD_FLAGS_ALL */
 };
 struct svmd_explain_rep {
 	int32_t status;
 	uint32_t verdict; /* enum svmd_verdict */
 	uint32_t reserved[2];
 	/* char text[]: NUL-terminated, one line per rule considered */
+};
+
+/* RELOAD: read the policy again; swapped in only if every file compiles. */
+struct svmd_reload_req {
+	uint32_t flags; /* none defined: must be 0 */
+	uint32_t reserved;
+};
+struct svmd_reload_rep {
+	int32_t status;
+	uint32_t n_rules;
+	uint64_t generation; /* the policy now in force */
+	uint32_t n_files;
+	uint32_t n_warnings;
+	uint32_t n_denied;  /* live bindings the new policy would not grant */
+	uint32_t n_revoked; /* of those, ended because the denying rule says revoke */
+	/* char text[]: NUL-terminated: the warnings and the bindings concerned */
 };
 
 /* OPEN_DEVICE: the device's VFIO fd; the reply carries it. */
@@ -237,7 +258,10 @@ _Static_assert(offsetof(struct svmd_bind_pgtable_req, gpgd) == 32 &&
 _Static_assert(sizeof(struct svmd_bind_pasid_table_req) == 40, "bind pasid table req");
 _Static_assert(sizeof(struct svmd_bind_rep) == 16, "bind rep");
 _Static_assert(sizeof(struct svmd_id_req) == 8, "id req");
-_Static_assert(sizeof(struct svmd_explain_req) == 32, "explain req");
+_Static_assert(sizeof(struct svmd_explain_req) == 48, "explain req");
+_Static_assert(offsetof(struct svmd_explain_req, vtd_flags) == 40, "explain req offsets");
+_Static_assert(sizeof(struct svmd_reload_req) == 8, "reload req");
+_Static_assert(sizeof(struct svmd_reload_rep) == 32, "reload rep");
 _Static_assert(sizeof(struct svmd_explain_rep) == 16, "explain rep");
 _Static_assert(sizeof(struct svmd_open_device_req) == 16, "open device req");
 _Static_assert(sizeof(struct svmd_open_device_rep) == 16, "open device rep");

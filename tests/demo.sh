@@ -50,14 +50,17 @@ holders=""
 cleanup() {
 	for p in $holders; do kill "$p" 2>/dev/null || true; done
 	[ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+	[ -f "$dir/bus.pid" ] && kill "$(cat "$dir/bus.pid")" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
 
-step "svmd on the simulated kernel, example policy from policy/"
-show "svmd --backend=sim --socket=$sock --policy-dir=$dir/policy --audit=stderr"
-"$BUILD/svmd" --backend=sim --socket="$sock" --policy-dir="$dir/policy" --audit=stderr \
-	2>"$dir/svmd.log" &
+step "svmd on the simulated kernel, example policy from policy/, on a private system bus"
+bus=$(sh tests/private-bus.sh "$dir")
+show "dbus-daemon --config-file=$dir/bus.conf   # a private system bus: $bus"
+show "svmd --backend=sim --socket=$sock --bus=$bus --policy-dir=$dir/policy --audit=stderr"
+"$BUILD/svmd" --backend=sim --socket="$sock" --bus="$bus" --policy-dir="$dir/policy" \
+	--audit=stderr 2>"$dir/svmd.log" &
 daemon=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 [ -S "$sock" ] || { cat "$dir/svmd.log"; fail "svmd did not start"; }
@@ -101,17 +104,49 @@ show "svmctl list   # as root"
 step "Why is bob denied? svmctl explain walks the rules"
 as $BOB 0 explain bind-task 0000:3b:00.0
 
-step "The holders end: their bindings go with them"
-for p in $holders; do kill "$p"; wait "$p" 2>/dev/null || true; done
-holders=""
-for _ in $(seq 100); do
-	"$dir/svmctl" --socket="$sock" list | grep -q "No bindings" && break
-	sleep 0.05
-done
-show "svmctl list   # as root"
+step "The same broker on D-Bus: org.svmd.Broker1, for busctl and svmctl --bus"
+show "busctl introspect org.svmd.Broker1 /org/svmd/Broker1 org.svmd.Broker1"
+busctl --address="$bus" introspect org.svmd.Broker1 /org/svmd/Broker1 org.svmd.Broker1 |
+	sed 's/^/    /'
+show "runuser -u $ALICE -- svmctl --bus bind-pgtable 0000:3b:00.0 --pasid=160 ... -- busctl tree"
+runuser -u $ALICE -- "$dir/svmctl" --bus="$bus" bind-pgtable 0000:3b:00.0 --pasid=160 \
+	--pgd=0x7f000 --addr-width=48 -- busctl --address="$bus" tree org.svmd.Broker1 |
+	sed 's/^/    /'
+show "runuser -u $BOB -- busctl call ... BindPgtable sutua{sv} 0000:3b:00.0 160 520192 48 0"
+set +e
+runuser -u $BOB -- busctl --address="$bus" call org.svmd.Broker1 /org/svmd/Broker1 \
+	org.svmd.Broker1 BindPgtable 'sutua{sv}' 0000:3b:00.0 160 520192 48 0 2>&1 |
+	sed "s|$dir/policy/||g; s/^/    /"
+set -e
+busctl --address="$bus" call org.svmd.Broker1 /org/svmd/Broker1 org.svmd.Broker1 \
+	BindPgtable 'sutua{sv}' 0000:3b:00.0 160 520192 48 0 >/dev/null 2>&1 &&
+	fail "root got a binding no rule grants"
+
+step "The admin edits the policy; a broken edit is refused and the policy in force stays"
+printf 'allow bind-task user=svmd-bob device=0000:3b:00.0 pasid=0\n' >"$dir/policy/40-change.policy"
+show "svmctl reload   # as root, with a typo in 40-change.policy"
+set +e
+"$dir/svmctl" --socket="$sock" reload 2>&1 | sed "s|$dir/policy/||g"
+got=$?
+set -e
+as $BOB 77 bind-task 0000:3b:00.0 -- true
+
+step "The fixed edit: bob may bind now, and alice's bindings are revoked on the spot"
+cat >"$dir/policy/40-change.policy" <<'POLICY'
+allow bind-task user=svmd-bob device=0000:3b:00.0 pasid=auto
+deny bind-task user=svmd-alice revoke
+POLICY
+sed 's/^/    /' "$dir/policy/40-change.policy"
+show "svmctl reload   # as root"
+"$dir/svmctl" --socket="$sock" reload | sed "s|$dir/policy/||g"
+as $BOB 0 bind-task 0000:3b:00.0 -- sh -c 'echo "    bob now runs with PASID $SVMD_PASID"'
+show "svmctl list   # as root: alice's holders still run, their bindings are gone"
 out=$("$dir/svmctl" --socket="$sock" list)
 echo "$out"
-[ "$out" = "No bindings." ] || fail "bindings left behind"
+[ "$out" = "No bindings." ] || fail "revoked bindings left behind"
+as $BOB 0 explain bind-task 0000:3b:00.0 | sed "s|$dir/policy/||g"
+for p in $holders; do kill "$p"; wait "$p" 2>/dev/null || true; done
+holders=""
 
 step "The audit trail: one record per grant, denial, failure and release"
 grep '^svmd-audit:' "$dir/svmd.log" | sed -e 's/^svmd-audit: /    /' -e "s|$dir/policy/||g" \

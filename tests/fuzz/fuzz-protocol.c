@@ -26,8 +26,9 @@ static const struct {
 	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0, true},
 	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, false},
 	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, false},
-	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, true},
+	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, true}, /* but reload: none */
 	[SVMD_OP_OPEN_DEVICE] = {sizeof(struct svmd_open_device_req), 0, true},
+	[SVMD_OP_RELOAD] = {sizeof(struct svmd_reload_req), 0, false},
 };
 
 static bool known_op(uint16_t op)
@@ -57,8 +58,30 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 		return;
 	assert(h->len == request_facts[h->opcode].size);
 	assert(n_fds <= request_facts[h->opcode].fds_max);
-	if (request_facts[h->opcode].has_device)
+	if (h->opcode == SVMD_OP_EXPLAIN) {
+		struct svmd_explain_req x;
+		memcpy(&x, payload, sizeof(x));
+		assert(x.op >= SVMD_EXPLAIN_BIND_TASK && x.op <= SVMD_EXPLAIN_RELOAD);
+		/* reload names no device: all zero; every other op a valid name */
+		if (x.op == SVMD_EXPLAIN_RELOAD)
+			for (size_t i = 0; i < SVMD_DEVICE_NAME_SZ; i++)
+				assert(x.device[i] == 0);
+		else
+			assert(svmd_device_name_valid(x.device));
+		assert(x.addr_width == 0 || x.addr_width == 48 || x.addr_width == 57);
+		assert(x.reserved == 0);
+		assert((x.vtd_flags & ~(uint64_t)SVMD_VTD_FLAGS_ALL) == 0);
+		assert((x.flags & ~(uint32_t)SVMD_EXPLAIN_FLAGS) == 0);
+		assert((x.flags & SVMD_EXPLAIN_PASID) || x.pasid == 0);
+		assert((x.flags & SVMD_EXPLAIN_UID) || x.uid == 0);
+	} else if (request_facts[h->opcode].has_device) {
 		assert(svmd_device_name_valid((const char *)payload)); /* device comes first */
+	}
+	if (h->opcode == SVMD_OP_RELOAD) {
+		struct svmd_reload_req rl;
+		memcpy(&rl, payload, sizeof(rl));
+		assert(rl.flags == 0 && rl.reserved == 0);
+	}
 	/* a valid request stays valid when framed again */
 	uint8_t copy[SVMD_RECORD_MAX];
 	assert(svmd_frame(copy, h->opcode, h->seq, payload, h->len) == (int)(16 + h->len));
@@ -107,13 +130,19 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 				      (size_t)n * sizeof(struct svmd_binding_entry));
 		assert(n <= SVMD_BINDINGS_PER_PAGE);
 		break;
-	case SVMD_OP_EXPLAIN: {
-		size_t fixed = sizeof(struct svmd_explain_rep);
+	case SVMD_OP_EXPLAIN:
+	case SVMD_OP_RELOAD: {
+		/* a fixed part, then one NUL-terminated text filling the rest */
+		size_t fixed = op == SVMD_OP_EXPLAIN ? sizeof(struct svmd_explain_rep)
+						     : sizeof(struct svmd_reload_rep);
 		assert(len > fixed);
 		const char *text = (const char *)payload + fixed;
 		assert(strnlen(text, len - fixed) == len - fixed - 1);
 		break;
 	}
+	case SVMD_OP_OPEN_DEVICE:
+		assert(len == sizeof(struct svmd_open_device_rep));
+		break;
 	case SVMD_OP_HELLO:
 		assert(len == sizeof(struct svmd_hello_rep));
 		break;

@@ -19,6 +19,10 @@
 #define EXPLAIN_TEXT                                                                               \
 	"allow: 10-default.policy:3 uid 1000 device 0000:00:02.0 bind-task\n"                      \
 	"deny: 20-local.policy:7 not reached\n"
+#define RELOAD_TEXT                                                                                \
+	"/etc/svmd/policy.d/50-local.policy:3:1: warning: rule can never match\n"                  \
+	"binding 7 (bind-task 0000:00:02.0 PASID 42, uid 1000) no longer granted: no rule "        \
+	"matched\n"
 
 static const char *dir;
 static unsigned written;
@@ -114,9 +118,29 @@ static void requests(void)
 		.pasid = 42,
 		.flags = SVMD_EXPLAIN_PASID | SVMD_EXPLAIN_UID,
 		.uid = 1000,
+		.addr_width = 48,
+		.vtd_flags = 0x5,
 	};
 	set_name(ex.device, sizeof(ex.device), DEV_A);
 	emit("req-explain", SVMD_OP_EXPLAIN, 0, &ex, sizeof(ex));
+
+	struct svmd_explain_req ex_pg = {
+		.op = SVMD_EXPLAIN_BIND_PGTABLE,
+		.pasid = 150,
+		.flags = SVMD_EXPLAIN_PASID,
+		.addr_width = 57,
+		.vtd_flags = SVMD_VTD_FLAGS_ALL,
+	};
+	set_name(ex_pg.device, sizeof(ex_pg.device), DEV_B);
+	emit("req-explain-pgtable", SVMD_OP_EXPLAIN, 0, &ex_pg, sizeof(ex_pg));
+
+	/* reload is about no device: the name field stays all zero */
+	struct svmd_explain_req ex_reload = {
+		.op = SVMD_EXPLAIN_RELOAD, .flags = SVMD_EXPLAIN_UID, .uid = 1000};
+	emit("req-explain-reload", SVMD_OP_EXPLAIN, 0, &ex_reload, sizeof(ex_reload));
+
+	struct svmd_reload_req reload = {0};
+	emit("req-reload", SVMD_OP_RELOAD, 0, &reload, sizeof(reload));
 }
 
 static void device_entry(struct svmd_device_entry *e, uint32_t i)
@@ -216,6 +240,19 @@ static void replies(void)
 	emit("rep-explain", SVMD_OP_EXPLAIN | SVMD_REPLY, 0, buf,
 	     sizeof(ex) + sizeof(EXPLAIN_TEXT));
 
+	struct svmd_reload_rep rl = {
+		.n_rules = 12,
+		.generation = 3,
+		.n_files = 2,
+		.n_warnings = 1,
+		.n_denied = 1,
+	};
+	memcpy(buf, &rl, sizeof(rl));
+	memcpy(buf + sizeof(rl), RELOAD_TEXT, sizeof(RELOAD_TEXT));
+	emit("rep-reload", SVMD_OP_RELOAD | SVMD_REPLY, 0, buf, sizeof(rl) + sizeof(RELOAD_TEXT));
+	buf[sizeof(rl)] = 0;
+	emit("rep-reload-quiet", SVMD_OP_RELOAD | SVMD_REPLY, 0, buf, sizeof(rl) + 1);
+
 	/* error replies, without and with a reason */
 	int32_t eperm = -EPERM, eacces = -EACCES;
 	emit("rep-error", SVMD_OP_BIND_TASK | SVMD_REPLY, 0, &eperm, sizeof(eperm));
@@ -223,6 +260,14 @@ static void replies(void)
 	memcpy(buf + sizeof(eacces), REASON, sizeof(REASON));
 	emit("rep-error-reason", SVMD_OP_LEASE | SVMD_REPLY, 0, buf,
 	     sizeof(eacces) + sizeof(REASON));
+	static const char reload_errors[] =
+		"1 error; the policy in force (generation 1) stays:\n"
+		"/etc/svmd/policy.d/60-extra.policy:1:7: error: unknown operation 'frob'";
+	int32_t einval = -EINVAL;
+	memcpy(buf, &einval, sizeof(einval));
+	memcpy(buf + sizeof(einval), reload_errors, sizeof(reload_errors));
+	emit("rep-reload-refused", SVMD_OP_RELOAD | SVMD_REPLY, 0, buf,
+	     sizeof(einval) + sizeof(reload_errors));
 }
 
 int main(int argc, char **argv)

@@ -105,6 +105,7 @@ void daemon_start(struct daemon *d, const char *policy_text, const char *topolog
 	argv[n++] = socket_arg;
 	argv[n++] = policy_arg;
 	argv[n++] = "--audit=stderr";
+	argv[n++] = "--bus=none";
 	argv[n++] = "--log-level=debug";
 	if (topology) {
 		snprintf(topo_file, sizeof(topo_file), "%s/topology", d->dir);
@@ -131,6 +132,7 @@ void daemon_start(struct daemon *d, const char *policy_text, const char *topolog
 		if (can_connect(d->socket))
 			return;
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0; /* reaped: nothing for daemon_stop() to stop */
 			dump_log(d);
 			cr_assert_fail("svmd exited during start-up (status 0x%x)", status);
 		}
@@ -190,6 +192,58 @@ bool daemon_log_wait(const struct daemon *d, const char *needle, int timeout_ms)
 		sleep_ms(10);
 	}
 	return false;
+}
+
+/* Whether one line of the log holds every needle. */
+static bool line_has_all(const char *line, const char *const *needles)
+{
+	for (size_t i = 0; needles[i]; i++)
+		if (!strstr(line, needles[i]))
+			return false;
+	return true;
+}
+
+size_t daemon_log_count(const struct daemon *d, const char *const *needles)
+{
+	FILE *f = fopen(d->log, "re");
+	char line[8192];
+	size_t n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += line_has_all(line, needles);
+	fclose(f);
+	return n;
+}
+
+bool daemon_log_wait_all(const struct daemon *d, const char *const *needles, int timeout_ms)
+{
+	for (int t = 0; t <= timeout_ms; t += 10) {
+		if (daemon_log_count(d, needles) > 0)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+void daemon_write_policy(const struct daemon *d, const char *name, const char *text)
+{
+	char path[192], tmp[208];
+
+	/* Written aside and renamed: a reload never reads half a file. */
+	snprintf(path, sizeof(path), "%s/policy/%s", d->dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/policy/.%s.tmp", d->dir, name);
+	write_file(tmp, text);
+	cr_assert_eq(rename(tmp, path), 0, "rename %s: %s", path, strerror(errno));
+}
+
+void daemon_remove_policy(const struct daemon *d, const char *name)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "%s/policy/%s", d->dir, name);
+	cr_assert(unlink(path) == 0 || errno == ENOENT, "unlink %s: %s", path, strerror(errno));
 }
 
 int daemon_fd_count(const struct daemon *d)
@@ -253,6 +307,9 @@ enum peer_op {
 	OP_DISCONNECT,
 	OP_SPAWN,
 	OP_OPEN_DEVICE,
+	OP_CONNECT,
+	OP_RELOAD,
+	OP_BIND_PGTABLE_EX,
 };
 
 struct peer_cmd {
@@ -261,6 +318,8 @@ struct peer_cmd {
 	uint32_t pasid;
 	uint32_t model;
 	uint64_t a, b;
+	uint32_t addr_width;
+	uint64_t vtd_flags;
 };
 
 static int send_fd_msg(int sock, const void *buf, size_t len, int fd)
@@ -308,15 +367,17 @@ static ssize_t recv_fd_msg(int sock, void *buf, size_t len, int *ret_fd)
 	return n;
 }
 
-static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gid_t extra)
+static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gid_t extra,
+		      bool connect_now)
 {
 	struct svm_client *c = NULL;
-	int connect_r;
+	int connect_r = -ENOTCONN;
 	pid_t sleeper = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	drop_privileges(uid, gid, extra);
-	connect_r = svm_connect(socket_path, &c);
+	if (connect_now)
+		connect_r = svm_connect(socket_path, &c);
 
 	for (;;) {
 		struct peer_cmd cmd;
@@ -326,7 +387,15 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 
 		if (n <= 0)
 			break;
-		if (connect_r < 0 && cmd.op != OP_SPAWN) {
+		if (cmd.op == OP_CONNECT) {
+			/* A paused peer connects now, as whatever it has become meanwhile. */
+			if (c) {
+				r.status = -EISCONN;
+			} else {
+				r.status = svm_connect(socket_path, &c);
+				connect_r = r.status;
+			}
+		} else if (connect_r < 0 && cmd.op != OP_SPAWN) {
 			r.status = connect_r;
 			snprintf(r.reason, sizeof(r.reason), "connect failed");
 		} else if (!c && cmd.op != OP_SPAWN && cmd.op != OP_DISCONNECT) {
@@ -358,6 +427,25 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 				break;
 			case OP_OPEN_DEVICE:
 				r.status = svm_open_device(c, cmd.device, &out_fd, &r.id);
+				break;
+			case OP_BIND_PGTABLE_EX: {
+				struct svm_pgtable pg = {
+					.pasid = cmd.pasid,
+					.addr_width = cmd.addr_width,
+					.gpgd = cmd.a,
+					.vtd_flags = cmd.vtd_flags,
+				};
+				r.status = svm_bind_pgtable(c, cmd.device, &pg, &r.id);
+				r.pasid = cmd.pasid;
+				break;
+			}
+			case OP_RELOAD: {
+				struct svm_reload_result rr = {0};
+				r.status = svm_reload(c, &rr, NULL);
+				r.id = rr.generation;
+				break;
+			}
+			case OP_CONNECT: /* handled above */
 				break;
 			case OP_COUNT: {
 				struct svm_binding_info *b = NULL;
@@ -396,7 +484,8 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 	_exit(0);
 }
 
-void peer_start(struct peer *p, const struct daemon *d, uid_t uid, gid_t gid, gid_t extra_gid)
+static void peer_fork(struct peer *p, const struct daemon *d, uid_t uid, gid_t gid, gid_t extra_gid,
+		      bool connect_now)
 {
 	int sv[2];
 
@@ -405,10 +494,21 @@ void peer_start(struct peer *p, const struct daemon *d, uid_t uid, gid_t gid, gi
 	cr_assert_geq(p->pid, 0);
 	if (p->pid == 0) {
 		close(sv[0]);
-		peer_main(sv[1], d->socket, uid, gid, extra_gid);
+		peer_main(sv[1], d->socket, uid, gid, extra_gid, connect_now);
 	}
 	close(sv[1]);
 	p->ctl = sv[0];
+}
+
+void peer_start(struct peer *p, const struct daemon *d, uid_t uid, gid_t gid, gid_t extra_gid)
+{
+	peer_fork(p, d, uid, gid, extra_gid, true);
+}
+
+void peer_start_paused(struct peer *p, const struct daemon *d, uid_t uid, gid_t gid,
+		       gid_t extra_gid)
+{
+	peer_fork(p, d, uid, gid, extra_gid, false);
 }
 
 void peer_stop(struct peer *p)
@@ -476,6 +576,31 @@ int peer_open_device(struct peer *p, const char *device, struct peer_result *r)
 
 	set_device(&cmd, device);
 	return peer_call(p, &cmd, -1, r);
+}
+
+int peer_connect(struct peer *p, struct peer_result *r)
+{
+	return peer_call(p, &(struct peer_cmd){.op = OP_CONNECT}, -1, r);
+}
+
+int peer_bind_pgtable_ex(struct peer *p, const char *device, uint32_t pasid, uint32_t addr_width,
+			 uint64_t vtd_flags, struct peer_result *r)
+{
+	struct peer_cmd cmd = {
+		.op = OP_BIND_PGTABLE_EX,
+		.pasid = pasid,
+		.a = 0x10000,
+		.addr_width = addr_width,
+		.vtd_flags = vtd_flags,
+	};
+
+	set_device(&cmd, device);
+	return peer_call(p, &cmd, -1, r);
+}
+
+int peer_reload(struct peer *p, struct peer_result *r)
+{
+	return peer_call(p, &(struct peer_cmd){.op = OP_RELOAD}, -1, r);
 }
 
 int peer_lease(struct peer *p, uint64_t id, struct peer_result *r)

@@ -29,6 +29,13 @@ void daemon_stop(struct daemon *d);
 bool daemon_log_has(const struct daemon *d, const char *needle);
 /* Waits up to timeout_ms for the log to contain needle. */
 bool daemon_log_wait(const struct daemon *d, const char *needle, int timeout_ms);
+/* How many lines of the log hold every one of needles (NULL-terminated). */
+size_t daemon_log_count(const struct daemon *d, const char *const *needles);
+/* Waits up to timeout_ms for a line holding every one of needles. */
+bool daemon_log_wait_all(const struct daemon *d, const char *const *needles, int timeout_ms);
+/* Writes (atomically: aside, then renamed) or removes DIR/policy/name, for reloads. */
+void daemon_write_policy(const struct daemon *d, const char *name, const char *text);
+void daemon_remove_policy(const struct daemon *d, const char *name);
 /* Open fds of the daemon process. */
 int daemon_fd_count(const struct daemon *d);
 /* The path of a built binary ("svmd", "svmctl"), next to the test binaries' directory. */
@@ -60,6 +67,11 @@ struct peer_result {
 
 /* Forks a peer as uid/gid (with gid as its only group unless extra_gid != 0), connected to d. */
 void peer_start(struct peer *p, const struct daemon *d, uid_t uid, gid_t gid, gid_t extra_gid);
+/* Like peer_start(), but the peer connects only when told to by peer_connect(): a test can
+ * first change what the daemon will see of it (its cgroup, say). */
+void peer_start_paused(struct peer *p, const struct daemon *d, uid_t uid, gid_t gid,
+		       gid_t extra_gid);
+int peer_connect(struct peer *p, struct peer_result *r);
 /* Ends the peer process (its connection closes with it). */
 void peer_stop(struct peer *p);
 
@@ -69,7 +81,12 @@ int peer_bind_pgtable(struct peer *p, const char *device, uint32_t pasid, uint64
 		      struct peer_result *r);
 int peer_bind_pasid_table(struct peer *p, const char *device, uint64_t ptr, uint64_t size,
 			  uint32_t model, struct peer_result *r);
+/* A page-table bind with the address width and VT-d flags given (gpgd 0x10000). */
+int peer_bind_pgtable_ex(struct peer *p, const char *device, uint32_t pasid, uint32_t addr_width,
+			 uint64_t vtd_flags, struct peer_result *r);
 int peer_unbind(struct peer *p, uint64_t id, struct peer_result *r);
+/* svm_reload() as the peer; r->id is the generation now in force. */
+int peer_reload(struct peer *p, struct peer_result *r);
 /* Opens device; r->fd is the device fd, passed back to the test process. */
 int peer_open_device(struct peer *p, const char *device, struct peer_result *r);
 /* Leases binding id; r->fd is the lease fd, passed back to the test process. */

@@ -567,18 +567,23 @@ Test(socket, explain_for_self_and_for_others)
 	bool allowed = true;
 
 	cr_assert_eq(svm_connect(d.socket, &c), 0);
-	cr_assert_eq(svm_explain(c, "bind-task", "0000:3b:00.0", -1, u2.uid, &text, &allowed), 0);
+	struct svm_explain_request x = {
+		.op = "bind-task", .device = "0000:3b:00.0", .pasid = -1, .uid = u2.uid};
+	cr_assert_eq(svm_explain(c, &x, &text, &allowed), 0);
 	cr_assert_not(allowed);
 	cr_assert(strstr(text, "deny * user=svmd-test2"), "%s", text);
 	cr_assert(strstr(text, "verdict: deny by"), "%s", text);
 	cr_assert(strstr(text, "does not match: user"), "%s", text);
 	free(text);
-	cr_assert_eq(svm_explain(c, "bind-pgtable", "0000:3b:00.0", 150, u1.uid, &text, &allowed),
-		     0);
+	x = (struct svm_explain_request){
+		.op = "bind-pgtable", .device = "0000:3b:00.0", .pasid = 150, .uid = u1.uid};
+	cr_assert_eq(svm_explain(c, &x, &text, &allowed), 0);
 	cr_assert(allowed, "%s", text);
 	free(text);
 	/* root's own request: no rule names root. */
-	cr_assert_eq(svm_explain(c, "bind-task", "0000:3b:00.0", -1, -1, &text, &allowed), 0);
+	x = (struct svm_explain_request){
+		.op = "bind-task", .device = "0000:3b:00.0", .pasid = -1, .uid = -1};
+	cr_assert_eq(svm_explain(c, &x, &text, &allowed), 0);
 	cr_assert_not(allowed);
 	cr_assert(strstr(text, "no rule matched"), "%s", text);
 	free(text);
@@ -704,7 +709,8 @@ Test(startup, second_instance_refused_stale_socket_replaced)
 
 	daemon_start(&a, "deny *\n", NULL, NULL);
 	snprintf(arg, sizeof(arg), "--socket=%s", a.socket);
-	const char *argv[] = {build_path("svmd"), arg, "--policy-dir=/nonexistent", NULL};
+	const char *argv[] = {build_path("svmd"), arg, "--policy-dir=/nonexistent", "--bus=none",
+			      NULL};
 	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 1);
 	cr_assert(strstr(err, "Another svmd is already listening"), "%s", err);
 	kill(a.pid, SIGKILL); /* leaves its socket file behind */
@@ -717,7 +723,8 @@ Test(startup, second_instance_refused_stale_socket_replaced)
 	if (b.pid == 0) {
 		int fd = open(a.log, O_WRONLY | O_APPEND);
 		dup2(fd, 2);
-		execl(build_path("svmd"), "svmd", arg, "--policy-dir=/nonexistent", NULL);
+		execl(build_path("svmd"), "svmd", arg, "--policy-dir=/nonexistent", "--bus=none",
+		      NULL);
 		_exit(127);
 	}
 	struct svm_client *c = NULL;
@@ -747,7 +754,7 @@ Test(startup, socket_from_systemd)
 		dup2(fd, 2);
 		execl("/usr/bin/systemd-socket-activate", "systemd-socket-activate", "--seqpacket",
 		      "-l", sock, "--", build_path("svmd"), "--policy-dir=/nonexistent",
-		      "--socket=/nonexistent/ignored.sock", NULL);
+		      "--bus=none", "--socket=/nonexistent/ignored.sock", NULL);
 		_exit(127);
 	}
 	struct svm_client *c = NULL;

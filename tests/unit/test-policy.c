@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Unit tests of the policy engine (daemon/policy.c): decisions table by table, the good and the
- * bad corpus with their exact diagnostics, explain steps, the per-op indices and op names.
+ * Unit tests of the policy engine (daemon/policy.c): decisions table by table for every key, the
+ * good and the bad corpus with their exact diagnostics, explain's reasons, the index (and a
+ * randomized check that it decides as the full walk does), lint, op names and cgroup units.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -10,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "policy.h"
+#include "svmd-proto.h"
 
 #define FILE_NAME "t.policy"
 
@@ -109,17 +112,25 @@ static struct policy *compile_ok(const char *text)
  * process image, where pointers into this one's data would not be valid.
  */
 struct decide_row {
-	char what[64];
-	char policy[128];
+	char what[80];
+	char policy[192];
 	uid_t uid;
 	gid_t gid;
 	gid_t groups[3]; /* supplementary */
 	size_t n_groups;
+	char units[3][32]; /* the caller's unit and slices, innermost first */
+	size_t n_units;
+	char exe[48]; /* "": unknown */
 	enum policy_op op;
-	char device[24]; /* "": DEV0 */
+	char device[24]; /* "": DEV0; reload has no device */
+	uint32_t iommu_group;
+	uint16_t vendor, device_id;
+	uint32_t model; /* enum svmd_model */
 	uint32_t pasid;
 	bool other_target;
-	bool warnings; /* the policy is expected to have warnings (unknown names) */
+	uint32_t addr_width;
+	uint64_t vtd_flags;
+	int warnings; /* exactly this many (unknown names, keys that do not apply); -1: any */
 	enum policy_verdict verdict;
 	unsigned line; /* the deciding rule's line, 0: no rule matched */
 };
@@ -133,6 +144,16 @@ struct decide_row {
 #define OP(o)      .op = POLICY_OP_##o
 
 #define ALL_KEYS "allow bind-task user=alice group=accel device=0000:3b:00.* pasid=auto"
+
+/* The caller runs in a VM's unit; a page-table bind on 0000:3b:00.0 as the simulator has it. */
+#define VM1      .units = {"qemu@vm1.service", "machine.slice"}, .n_units = 2
+#define QEMU     "/usr/bin/qemu-system-x86_64"
+#define EXE_QEMU .exe = QEMU
+#define DEV3B    .iommu_group = 12, .vendor = 0x8086, .device_id = 0x0b25, .model = SVMD_MODEL_VTD
+#define PG       .op = POLICY_OP_BIND_PGTABLE, .addr_width = 48
+#define ALL_DEVICE_KEYS                                                                            \
+	"allow bind-pgtable device=0000:3b:00.0 iommu-group=12 pci-id=8086:0b25 model=vtd "        \
+	"pasid=100-199 addr-width=48 vtd-flags=sre"
 
 ParameterizedTestParameters(policy_decide, table)
 {
@@ -231,15 +252,15 @@ ParameterizedTestParameters(policy_decide, table)
 		{"no pasid key: any PASID", "allow bind-task", AS_ALICE, .pasid = 77, ALLOWED(1)},
 		{"no pasid key: auto", "allow bind-task", AS_ALICE, ALLOWED(1)},
 		{"pasid key on bind-pasid-table never matches", "allow * pasid=auto", AS_ALICE,
-		 OP(BIND_PASID_TABLE), NO_MATCH},
+		 OP(BIND_PASID_TABLE), .warnings = 2, NO_MATCH},
 		{"pasid key on open-device never matches", "allow * pasid=auto", AS_ALICE,
-		 OP(OPEN_DEVICE), NO_MATCH},
+		 OP(OPEN_DEVICE), .warnings = 2, NO_MATCH},
 		{"pasid range on bind-pasid-table never matches", "allow * pasid=1-1048575",
-		 AS_ALICE, OP(BIND_PASID_TABLE), NO_MATCH},
+		 AS_ALICE, OP(BIND_PASID_TABLE), .warnings = 2, NO_MATCH},
 		{"pasid key on bind-pgtable", "allow * pasid=1-1048575", AS_ALICE, OP(BIND_PGTABLE),
-		 .pasid = 42, ALLOWED(1)},
+		 .pasid = 42, .warnings = 2, ALLOWED(1)},
 		{"deny with pasid does not cover open-device", "deny * pasid=auto\nallow *",
-		 AS_ALICE, OP(OPEN_DEVICE), ALLOWED(2)},
+		 AS_ALICE, OP(OPEN_DEVICE), .warnings = 2, ALLOWED(2)},
 		/* targets= */
 		{"targets default is self: other target", "allow bind-task", AS_ALICE,
 		 .other_target = true, NO_MATCH},
@@ -311,28 +332,283 @@ ParameterizedTestParameters(policy_decide, table)
 		{"root is in no group of its own", "allow * group=accel", .uid = 0, .gid = 0,
 		 NO_MATCH},
 		/* unknown names (warnings) never match */
-		{"unknown user never matches", "allow * user=nosuch", AS_CAROL, .warnings = true,
+		{"unknown user never matches", "allow * user=nosuch", AS_CAROL, .warnings = 1,
 		 NO_MATCH},
-		{"unknown user, root", "allow * user=nosuch", .uid = 0, .gid = 0, .warnings = true,
+		{"unknown user, root", "allow * user=nosuch", .uid = 0, .gid = 0, .warnings = 1,
 		 NO_MATCH},
 		{"unknown user in a list, known one", "allow * user=nosuch,alice", AS_ALICE,
-		 .warnings = true, ALLOWED(1)},
+		 .warnings = 1, ALLOWED(1)},
 		{"unknown group never matches", "allow * group=nosuch", AS_CAROL,
-		 .groups = {ACCEL, VIDEO}, .n_groups = 2, .warnings = true, NO_MATCH},
+		 .groups = {ACCEL, VIDEO}, .n_groups = 2, .warnings = 1, NO_MATCH},
 		/*
 		 * The subject with uid/gid -1 (what ops.c's subject_for_uid() uses when getpwuid()
 		 * knows no such uid) must not match an unknown name either.
 		 */
 		{"unknown user vs uid -1", "allow * user=nosuch", .uid = (uid_t)-1, .gid = USERS,
-		 .warnings = true, NO_MATCH},
+		 .warnings = 1, NO_MATCH},
 		{"unknown group vs gid -1", "allow * group=nosuch", .uid = CAROL, .gid = (gid_t)-1,
-		 .warnings = true, NO_MATCH},
+		 .warnings = 1, NO_MATCH},
 		/* max= is not a match key */
 		{"max= alone", "allow * max=1", AS_ALICE, ALLOWED(1)},
 		{"max= with keys", "allow bind-task user=alice max=1\nallow *", AS_ALICE,
 		 ALLOWED(1)},
 		{"max= with keys, other user", "allow bind-task user=alice max=1\ndeny *", AS_BOB,
 		 DENIED(2)},
+		/* unit=: globs on the caller's unit and the slices above it */
+		{"unit: the unit itself", "allow * unit=qemu@vm1.service", AS_ALICE, VM1,
+		 ALLOWED(1)},
+		{"unit: a slice above it", "allow * unit=machine.slice", AS_ALICE, VM1, ALLOWED(1)},
+		{"unit: glob", "allow * unit=qemu@*.service", AS_ALICE, VM1, ALLOWED(1)},
+		{"unit: glob on the slices", "allow * unit=*.slice", AS_ALICE, VM1, ALLOWED(1)},
+		{"unit: bracket glob", "allow * unit=qemu@vm[0-9].service", AS_ALICE, VM1,
+		 ALLOWED(1)},
+		{"unit: bracket glob, outside", "allow * unit=qemu@vm[2-9].service", AS_ALICE, VM1,
+		 NO_MATCH},
+		{"unit: backslash quotes", "allow * unit=qemu\\@vm1.service", AS_ALICE, VM1,
+		 ALLOWED(1)},
+		{"unit: other unit", "allow * unit=qemu@vm2.service", AS_ALICE, VM1, NO_MATCH},
+		{"unit: other slice", "allow * unit=system.slice", AS_ALICE, VM1, NO_MATCH},
+		{"unit: case matters", "allow * unit=QEMU@vm1.service", AS_ALICE, VM1, NO_MATCH},
+		{"unit: the whole name", "allow * unit=qemu@vm1", AS_ALICE, VM1, NO_MATCH},
+		{"unit: comma list", "allow * unit=sshd.service,machine.slice", AS_ALICE, VM1,
+		 ALLOWED(1)},
+		{"unit: repeated = any", "allow * unit=sshd.service unit=qemu@vm1.service",
+		 AS_ALICE, VM1, ALLOWED(1)},
+		{"unit: repeated, none", "allow * unit=sshd.service unit=user.slice", AS_ALICE, VM1,
+		 NO_MATCH},
+		{"unit: * matches any unit", "allow * unit=*", AS_ALICE, VM1, ALLOWED(1)},
+		{"unit: no units never match, not even *", "allow * unit=*", AS_ALICE, NO_MATCH},
+		{"unit: beyond n_units is not looked at", "allow * unit=machine.slice", AS_ALICE,
+		 .units = {"qemu@vm1.service", "machine.slice"}, .n_units = 1, NO_MATCH},
+		{"unit and user must both hold", "allow * user=alice unit=machine.slice", AS_BOB,
+		 VM1, NO_MATCH},
+		{"unit applies to reload", "allow reload unit=machine.slice", AS_ALICE, VM1,
+		 OP(RELOAD), ALLOWED(1)},
+		/* exe=: one exact path per key */
+		{"exe: exact path", "allow * exe=" QEMU, AS_ALICE, EXE_QEMU, ALLOWED(1)},
+		{"exe: a prefix is not the path", "allow * exe=/usr/bin/qemu", AS_ALICE, EXE_QEMU,
+		 NO_MATCH},
+		{"exe: a longer path", "allow * exe=" QEMU "x", AS_ALICE, EXE_QEMU, NO_MATCH},
+		{"exe: unknown executable never matches", "allow * exe=" QEMU, AS_ALICE, NO_MATCH},
+		{"exe: not a glob", "allow * exe=/usr/bin/*", AS_ALICE, EXE_QEMU, NO_MATCH},
+		{"exe: * is a character", "allow * exe=/usr/bin/*", AS_ALICE, .exe = "/usr/bin/*",
+		 ALLOWED(1)},
+		{"exe: commas are part of the path", "allow * exe=/opt/a,b", AS_ALICE,
+		 .exe = "/opt/a,b", ALLOWED(1)},
+		{"exe: commas make no list", "allow * exe=/opt/a,b", AS_ALICE, .exe = "/opt/a",
+		 NO_MATCH},
+		{"exe: commas make no list, second", "allow * exe=/opt/a,b", AS_ALICE, .exe = "b",
+		 NO_MATCH},
+		{"exe: repeated = any", "allow * exe=/bin/sh exe=" QEMU, AS_ALICE, EXE_QEMU,
+		 ALLOWED(1)},
+		{"exe: repeated, none", "allow * exe=/bin/sh exe=/bin/bash", AS_ALICE, EXE_QEMU,
+		 NO_MATCH},
+		{"exe: case matters", "allow * exe=/USR/bin/qemu-system-x86_64", AS_ALICE, EXE_QEMU,
+		 NO_MATCH},
+		{"exe: / alone", "allow * exe=/", AS_ALICE, .exe = "/", ALLOWED(1)},
+		{"exe applies to reload", "allow reload exe=/usr/bin/svmctl", AS_ALICE,
+		 .exe = "/usr/bin/svmctl", OP(RELOAD), ALLOWED(1)},
+		/* iommu-group= */
+		{"iommu-group: its group", "allow * iommu-group=12", AS_ALICE, DEV3B, ALLOWED(1)},
+		{"iommu-group: other group", "allow * iommu-group=13", AS_ALICE, DEV3B, NO_MATCH},
+		{"iommu-group: list", "allow * iommu-group=13,12", AS_ALICE, DEV3B, ALLOWED(1)},
+		{"iommu-group: repeated", "allow * iommu-group=1 iommu-group=12", AS_ALICE, DEV3B,
+		 ALLOWED(1)},
+		{"iommu-group: 0", "allow * iommu-group=0", AS_ALICE, .iommu_group = 0, ALLOWED(1)},
+		{"iommu-group: 0 is not any group", "allow * iommu-group=0", AS_ALICE, DEV3B,
+		 NO_MATCH},
+		{"iommu-group: the largest", "allow * iommu-group=4294967295", AS_ALICE,
+		 .iommu_group = UINT32_MAX, ALLOWED(1)},
+		{"iommu-group: leading zeros", "allow * iommu-group=012", AS_ALICE, DEV3B,
+		 ALLOWED(1)},
+		/* pci-id= */
+		{"pci-id: vendor and device", "allow * pci-id=8086:0b25", AS_ALICE, DEV3B,
+		 ALLOWED(1)},
+		{"pci-id: hex in either case", "allow * pci-id=8086:0B25", AS_ALICE, DEV3B,
+		 ALLOWED(1)},
+		{"pci-id: other device id", "allow * pci-id=8086:0b26", AS_ALICE, DEV3B, NO_MATCH},
+		{"pci-id: other vendor", "allow * pci-id=8087:0b25", AS_ALICE, DEV3B, NO_MATCH},
+		{"pci-id: swapped", "allow * pci-id=0b25:8086", AS_ALICE, DEV3B, NO_MATCH},
+		{"pci-id: list", "allow * pci-id=19e5:a250,8086:0b25", AS_ALICE, DEV3B, ALLOWED(1)},
+		{"pci-id: repeated", "allow * pci-id=19e5:a250 pci-id=8086:0b25", AS_ALICE, DEV3B,
+		 ALLOWED(1)},
+		{"pci-id: ffff:ffff", "allow * pci-id=FFFF:ffff", AS_ALICE, .vendor = 0xffff,
+		 .device_id = 0xffff, ALLOWED(1)},
+		/* model= */
+		{"model=vtd, vtd", "allow * model=vtd", AS_ALICE, DEV3B, ALLOWED(1)},
+		{"model=vtd, smmu", "allow * model=vtd", AS_ALICE, .model = SVMD_MODEL_SMMU,
+		 NO_MATCH},
+		{"model=smmu, smmu", "allow * model=smmu", AS_ALICE, .model = SVMD_MODEL_SMMU,
+		 ALLOWED(1)},
+		{"model=smmu, vtd", "allow * model=smmu", AS_ALICE, DEV3B, NO_MATCH},
+		{"model list", "allow * model=smmu,vtd", AS_ALICE, DEV3B, ALLOWED(1)},
+		{"model list, no IOMMU", "allow * model=smmu,vtd", AS_ALICE,
+		 .model = SVMD_MODEL_NONE, NO_MATCH},
+		{"model list, unknown model", "allow * model=smmu,vtd", AS_ALICE, .model = 40,
+		 NO_MATCH},
+		{"model list, unknown model 33", "allow * model=smmu,vtd", AS_ALICE, .model = 33,
+		 NO_MATCH},
+		/* addr-width=: bind-pgtable only */
+		{"addr-width=48, 48", "allow bind-pgtable addr-width=48", AS_ALICE,
+		 OP(BIND_PGTABLE), .addr_width = 48, ALLOWED(1)},
+		{"addr-width=48, 57", "allow bind-pgtable addr-width=48", AS_ALICE,
+		 OP(BIND_PGTABLE), .addr_width = 57, NO_MATCH},
+		{"addr-width=57, 57", "allow bind-pgtable addr-width=57", AS_ALICE,
+		 OP(BIND_PGTABLE), .addr_width = 57, ALLOWED(1)},
+		{"addr-width=57, 48", "allow bind-pgtable addr-width=57", AS_ALICE,
+		 OP(BIND_PGTABLE), .addr_width = 48, NO_MATCH},
+		{"addr-width list", "allow bind-pgtable addr-width=48,57", AS_ALICE,
+		 OP(BIND_PGTABLE), .addr_width = 57, ALLOWED(1)},
+		{"addr-width repeated", "allow bind-pgtable addr-width=57 addr-width=48", AS_ALICE,
+		 OP(BIND_PGTABLE), .addr_width = 48, ALLOWED(1)},
+		{"addr-width, none asked", "allow bind-pgtable addr-width=48,57", AS_ALICE,
+		 OP(BIND_PGTABLE), .addr_width = 0, NO_MATCH},
+		{"addr-width, another width", "allow bind-pgtable addr-width=48,57", AS_ALICE,
+		 OP(BIND_PGTABLE), .addr_width = 39, NO_MATCH},
+		{"no addr-width key: any width", "allow bind-pgtable", AS_ALICE, OP(BIND_PGTABLE),
+		 .addr_width = 57, ALLOWED(1)},
+		{"addr-width never holds for bind-task",
+		 "allow bind-task,bind-pgtable addr-width=48", AS_ALICE, .addr_width = 48,
+		 .warnings = 1, NO_MATCH},
+		{"addr-width on *: three warnings", "allow * addr-width=48", AS_ALICE,
+		 OP(BIND_PGTABLE), .addr_width = 48, .warnings = 3, ALLOWED(1)},
+		/* vtd-flags=: what a bind-pgtable may set (a subset) */
+		{"vtd-flags: a subset", "allow bind-pgtable vtd-flags=sre,pcd", AS_ALICE, PG,
+		 .vtd_flags = 0x1, ALLOWED(1)},
+		{"vtd-flags: all of them", "allow bind-pgtable vtd-flags=sre,pcd", AS_ALICE, PG,
+		 .vtd_flags = 0x5, ALLOWED(1)},
+		{"vtd-flags: one more", "allow bind-pgtable vtd-flags=sre,pcd", AS_ALICE, PG,
+		 .vtd_flags = 0x7, NO_MATCH},
+		{"vtd-flags: none set", "allow bind-pgtable vtd-flags=sre,pcd", AS_ALICE, PG,
+		 .vtd_flags = 0, ALLOWED(1)},
+		{"vtd-flags repeated", "allow bind-pgtable vtd-flags=sre vtd-flags=pcd", AS_ALICE,
+		 PG, .vtd_flags = 0x5, ALLOWED(1)},
+		{"vtd-flags=none, none set", "allow bind-pgtable vtd-flags=none", AS_ALICE, PG,
+		 .vtd_flags = 0, ALLOWED(1)},
+		{"vtd-flags=none, sre set", "allow bind-pgtable vtd-flags=none", AS_ALICE, PG,
+		 .vtd_flags = 0x1, NO_MATCH},
+		{"vtd-flags=sre is bit 0", "allow bind-pgtable vtd-flags=sre", AS_ALICE, PG,
+		 .vtd_flags = 0x1, ALLOWED(1)},
+		{"vtd-flags=eafe is bit 1", "allow bind-pgtable vtd-flags=eafe", AS_ALICE, PG,
+		 .vtd_flags = 0x2, ALLOWED(1)},
+		{"vtd-flags=pcd is bit 2", "allow bind-pgtable vtd-flags=pcd", AS_ALICE, PG,
+		 .vtd_flags = 0x4, ALLOWED(1)},
+		{"vtd-flags=pwt is bit 3", "allow bind-pgtable vtd-flags=pwt", AS_ALICE, PG,
+		 .vtd_flags = 0x8, ALLOWED(1)},
+		{"vtd-flags=emte is bit 4", "allow bind-pgtable vtd-flags=emte", AS_ALICE, PG,
+		 .vtd_flags = 0x10, ALLOWED(1)},
+		{"vtd-flags=cd is bit 5", "allow bind-pgtable vtd-flags=cd", AS_ALICE, PG,
+		 .vtd_flags = 0x20, ALLOWED(1)},
+		{"vtd-flags=cd, pwt set", "allow bind-pgtable vtd-flags=cd", AS_ALICE, PG,
+		 .vtd_flags = 0x8, NO_MATCH},
+		{"vtd-flags=sre, eafe set", "allow bind-pgtable vtd-flags=sre", AS_ALICE, PG,
+		 .vtd_flags = 0x2, NO_MATCH},
+		{"vtd-flags all names", "allow bind-pgtable vtd-flags=sre,eafe,pcd,pwt,emte,cd",
+		 AS_ALICE, PG, .vtd_flags = 0x3f, ALLOWED(1)},
+		{"vtd-flags hex", "allow bind-pgtable vtd-flags=0x3f", AS_ALICE, PG,
+		 .vtd_flags = 0x3f, ALLOWED(1)},
+		{"vtd-flags hex, either case", "allow bind-pgtable vtd-flags=0x3F", AS_ALICE, PG,
+		 .vtd_flags = 0x21, ALLOWED(1)},
+		{"vtd-flags hex subset", "allow bind-pgtable vtd-flags=0x5", AS_ALICE, PG,
+		 .vtd_flags = 0x4, ALLOWED(1)},
+		{"vtd-flags hex, outside", "allow bind-pgtable vtd-flags=0x5", AS_ALICE, PG,
+		 .vtd_flags = 0x8, NO_MATCH},
+		{"vtd-flags=0x0 is none", "allow bind-pgtable vtd-flags=0x0", AS_ALICE, PG,
+		 .vtd_flags = 0x1, NO_MATCH},
+		{"no vtd-flags key: any flags", "allow bind-pgtable", AS_ALICE, PG,
+		 .vtd_flags = 0x3f, ALLOWED(1)},
+		{"vtd-flags never holds for open-device",
+		 "allow open-device,bind-pgtable vtd-flags=none", AS_ALICE, OP(OPEN_DEVICE),
+		 .warnings = 1, NO_MATCH},
+		/* every device key at once */
+		{"all device keys hold", ALL_DEVICE_KEYS, AS_ALICE, PG, DEV3B, .pasid = 150,
+		 .vtd_flags = 0x1, ALLOWED(1)},
+		{"all device keys, device fails", ALL_DEVICE_KEYS, AS_ALICE, PG, DEV3B,
+		 .device = "0000:3b:00.1", .pasid = 150, .vtd_flags = 0x1, NO_MATCH},
+		{"all device keys, group fails", ALL_DEVICE_KEYS, AS_ALICE, PG, .iommu_group = 13,
+		 .vendor = 0x8086, .device_id = 0x0b25, .model = SVMD_MODEL_VTD, .pasid = 150,
+		 .vtd_flags = 0x1, NO_MATCH},
+		{"all device keys, pci-id fails", ALL_DEVICE_KEYS, AS_ALICE, PG, .iommu_group = 12,
+		 .vendor = 0x8086, .device_id = 0x0b26, .model = SVMD_MODEL_VTD, .pasid = 150,
+		 .vtd_flags = 0x1, NO_MATCH},
+		{"all device keys, model fails", ALL_DEVICE_KEYS, AS_ALICE, PG, .iommu_group = 12,
+		 .vendor = 0x8086, .device_id = 0x0b25, .model = SVMD_MODEL_SMMU, .pasid = 150,
+		 .vtd_flags = 0x1, NO_MATCH},
+		{"all device keys, pasid fails", ALL_DEVICE_KEYS, AS_ALICE, PG, DEV3B, .pasid = 250,
+		 .vtd_flags = 0x1, NO_MATCH},
+		{"all device keys, width fails", ALL_DEVICE_KEYS, AS_ALICE, OP(BIND_PGTABLE),
+		 .addr_width = 57, DEV3B, .pasid = 150, .vtd_flags = 0x1, NO_MATCH},
+		{"all device keys, flags fail", ALL_DEVICE_KEYS, AS_ALICE, PG, DEV3B, .pasid = 150,
+		 .vtd_flags = 0x3, NO_MATCH},
+		/* targets= defaults: an allow grants self, a deny refuses both */
+		{"allow, targets unsaid, own task", "allow bind-task user=alice", AS_ALICE,
+		 ALLOWED(1)},
+		{"allow, targets unsaid, other task falls through",
+		 "allow bind-task user=alice\nallow bind-task targets=same-user\n", AS_ALICE,
+		 .other_target = true, ALLOWED(2)},
+		{"deny, targets unsaid, own task", "deny bind-task user=alice\nallow bind-task",
+		 AS_ALICE, DENIED(1)},
+		{"deny targets=same-user, own task",
+		 "deny bind-task user=alice targets=same-user\nallow bind-task", AS_ALICE,
+		 DENIED(1)},
+		{"targets on other ops: never another process", "allow open-device", AS_ALICE,
+		 OP(OPEN_DEVICE), ALLOWED(1)},
+		/* reload: named explicitly; subject keys apply, device keys never hold */
+		{"* does not cover reload", "allow *", AS_ALICE, OP(RELOAD), NO_MATCH},
+		{"* does not cover reload, root", "allow *", .uid = 0, .gid = 0, OP(RELOAD),
+		 NO_MATCH},
+		{"reload named", "allow reload", AS_ALICE, OP(RELOAD), ALLOWED(1)},
+		{"reload is no device op", "allow reload", AS_ALICE, OP(OPEN_DEVICE), NO_MATCH},
+		{"reload and * in a list", "allow *,reload", AS_ALICE, OP(RELOAD), ALLOWED(1)},
+		{"reload and * in a list, a device op", "allow *,reload", AS_ALICE,
+		 OP(BIND_PASID_TABLE), ALLOWED(1)},
+		{"reload, user", "allow reload user=alice", AS_ALICE, OP(RELOAD), ALLOWED(1)},
+		{"reload, other user", "allow reload user=alice", AS_BOB, OP(RELOAD), NO_MATCH},
+		{"reload, group", "allow reload group=accel", .uid = CAROL, .gid = ACCEL,
+		 OP(RELOAD), ALLOWED(1)},
+		{"reload, deny first", "deny reload user=bob\nallow reload", AS_BOB, OP(RELOAD),
+		 DENIED(1)},
+		{"reload, deny first, other user", "deny reload user=bob\nallow reload", AS_ALICE,
+		 OP(RELOAD), ALLOWED(2)},
+		{"reload, device= never holds", "allow reload,open-device device=" DEV0, AS_ALICE,
+		 OP(RELOAD), .warnings = 1, NO_MATCH},
+		{"reload, device= still holds for open-device",
+		 "allow reload,open-device device=" DEV0, AS_ALICE, OP(OPEN_DEVICE), .warnings = 1,
+		 ALLOWED(1)},
+		{"reload, device=* never holds", "allow reload,open-device device=*", AS_ALICE,
+		 OP(RELOAD), .warnings = 1, NO_MATCH},
+		{"reload, iommu-group= never holds", "allow reload,bind-task iommu-group=12",
+		 AS_ALICE, OP(RELOAD), DEV3B, .warnings = 1, NO_MATCH},
+		{"reload, pci-id= never holds", "allow reload,bind-task pci-id=8086:0b25", AS_ALICE,
+		 OP(RELOAD), DEV3B, .warnings = 1, NO_MATCH},
+		{"reload, model= never holds", "allow reload,bind-task model=vtd", AS_ALICE,
+		 OP(RELOAD), DEV3B, .warnings = 1, NO_MATCH},
+		{"reload, pasid= never holds", "allow reload,bind-task pasid=auto", AS_ALICE,
+		 OP(RELOAD), .warnings = 1, NO_MATCH},
+		{"reload, a deny with a device key does not apply",
+		 "deny reload,open-device device=*\nallow reload", AS_ALICE, OP(RELOAD),
+		 .warnings = 1, ALLOWED(2)},
+		{"reload, a rule of device keys only never matches", "allow reload device=*",
+		 AS_ALICE, OP(RELOAD), .warnings = 1, NO_MATCH},
+		{"open-device, a rule with pasid= never matches", "allow open-device pasid=auto",
+		 AS_ALICE, OP(OPEN_DEVICE), .warnings = 1, NO_MATCH},
+		{"reload, rate=", "allow reload user=alice rate=1/s", AS_ALICE, OP(RELOAD),
+		 ALLOWED(1)},
+		{"reload, targets=", "allow reload targets=same-user", AS_ALICE, OP(RELOAD),
+		 ALLOWED(1)},
+		/* limits are not match keys */
+		{"max-device= alone", "allow * max-device=1", AS_ALICE, ALLOWED(1)},
+		{"rate= alone", "allow * rate=5/s", AS_ALICE, ALLOWED(1)},
+		{"all limits with keys",
+		 "allow bind-task user=alice max=1 max-device=1 rate=1/s\ndeny *", AS_ALICE,
+		 ALLOWED(1)},
+		{"all limits with keys, other user",
+		 "allow bind-task user=alice max=1 max-device=1 rate=1/s\ndeny *", AS_BOB,
+		 DENIED(2)},
+		/* revoke: a deny like any other when deciding */
+		{"deny revoke denies", "deny * user=bob revoke\nallow *", AS_BOB, DENIED(1)},
+		{"deny revoke, other user", "deny * user=bob revoke\nallow *", AS_ALICE,
+		 ALLOWED(2)},
 	};
 	return cr_make_param_array(struct decide_row, rows, sizeof(rows) / sizeof(rows[0]));
 }
@@ -347,30 +623,43 @@ static void count_step(const struct policy_rule *rule, const char *why, void *us
 ParameterizedTest(struct decide_row *row, policy_decide, table)
 {
 	struct policy *p = policy_new();
+	const char *units[3];
 	struct policy_subject s = {
 		.uid = row->uid,
 		.gid = row->gid,
 		.groups = row->groups,
 		.n_groups = row->n_groups,
+		.exe = row->exe[0] ? row->exe : NULL,
+		.units = units,
+		.n_units = row->n_units,
 	};
 	struct policy_request req = {
 		.op = row->op,
-		.device = row->device[0] ? row->device : DEV0,
+		.device = row->op == POLICY_OP_RELOAD ? NULL
+			  : row->device[0]            ? row->device
+						      : DEV0,
+		.iommu_group = row->iommu_group,
+		.vendor = row->vendor,
+		.device_id = row->device_id,
+		.model = row->model,
 		.pasid = row->pasid,
 		.other_target = row->other_target,
+		.addr_width = row->addr_width,
+		.vtd_flags = row->vtd_flags,
 	};
 	struct policy_decision d = {.verdict = POLICY_ALLOW}, e = {.verdict = POLICY_ALLOW};
 	unsigned steps = 0;
 	int r;
 
+	for (size_t i = 0; i < 3; i++)
+		units[i] = row->units[i];
 	cr_assert_not_null(p);
 	r = policy_add_file(p, FILE_NAME, row->policy, strlen(row->policy), &resolver);
 	cr_assert_eq(r, 0, "%s: policy_add_file: %d%s", row->what, r, diags_text(p));
 	cr_assert_eq(p->n_errors, 0, "%s: errors%s", row->what, diags_text(p));
-	if (row->warnings)
-		cr_assert_gt(p->n_warnings, 0, "%s: expected a warning", row->what);
-	else
-		cr_assert_eq(p->n_warnings, 0, "%s: warnings%s", row->what, diags_text(p));
+	if (row->warnings >= 0)
+		cr_assert_eq(p->n_warnings, (size_t)row->warnings, "%s: %zu warnings, want %d%s",
+			     row->what, p->n_warnings, row->warnings, diags_text(p));
 	cr_assert_eq(policy_seal(p), 0);
 
 	policy_decide(p, &s, &req, &d);
@@ -387,7 +676,7 @@ ParameterizedTest(struct decide_row *row, policy_decide, table)
 	policy_explain(p, &s, &req, &e, count_step, &steps);
 	cr_assert_eq(e.verdict, d.verdict, "%s: explain disagrees", row->what);
 	cr_assert_eq(e.rule, d.rule, "%s: explain disagrees on the rule", row->what);
-	cr_assert_leq(steps, p->n_by_op[req.op], "%s", row->what);
+	cr_assert_leq(steps, p->by_op[req.op].n, "%s", row->what);
 	if (d.rule)
 		cr_assert_geq(steps, 1, "%s", row->what);
 	policy_free(p);
@@ -411,7 +700,7 @@ Test(policy_decide, before_seal_denies)
 	cr_assert_eq(d.rule, &p->rules[0]);
 	/* Sealing again rebuilds the same indices. */
 	cr_assert_eq(policy_seal(p), 0);
-	cr_assert_eq(p->n_by_op[POLICY_OP_BIND_TASK], 1);
+	cr_assert_eq(p->by_op[POLICY_OP_BIND_TASK].n, 1);
 	policy_decide(p, &s, &req, &d);
 	cr_assert_eq(d.rule, &p->rules[0]);
 	policy_free(p);
@@ -509,10 +798,10 @@ Test(policy_good, fields)
 	cr_assert_eq(r->groups[0], ACCEL);
 	cr_assert_eq(r->n_devices, 1);
 	cr_assert_str_eq(r->devices[0], "0000:3c:00.*");
-	cr_assert(r->pasid_key);
+	cr_assert((r->keys & (1u << POLICY_KEY_PASID)));
 	cr_assert(r->pasid_auto);
 	cr_assert_eq(r->n_pasids, 0);
-	cr_assert(r->max_key);
+	cr_assert((r->keys & (1u << POLICY_KEY_MAX_UID)));
 	cr_assert_eq(r->max, 4);
 	cr_assert_eq(r->targets, POLICY_TARGETS_SELF);
 	cr_assert_eq(r->line, 3);
@@ -529,12 +818,12 @@ Test(policy_good, fields)
 	cr_assert_eq(r->n_groups, 0);
 	cr_assert_eq(r->n_devices, 1);
 	cr_assert_str_eq(r->devices[0], "0000:3b:00.0"); /* lower-cased */
-	cr_assert(r->pasid_key);
+	cr_assert((r->keys & (1u << POLICY_KEY_PASID)));
 	cr_assert_not(r->pasid_auto);
 	cr_assert_eq(r->n_pasids, 1);
 	cr_assert_eq(r->pasids[0].lo, 100);
 	cr_assert_eq(r->pasids[0].hi, 199);
-	cr_assert_not(r->max_key);
+	cr_assert_not((r->keys & (1u << POLICY_KEY_MAX_UID)));
 	cr_assert_eq(r->line, 4);
 	cr_assert_eq(r->index, 1);
 	cr_assert_str_eq(r->text,
@@ -545,8 +834,8 @@ Test(policy_good, fields)
 	cr_assert_eq(r->ops, POLICY_OPS_ALL);
 	cr_assert_eq(r->n_users, 1);
 	cr_assert_eq(r->users[0], BOB);
-	cr_assert_not(r->pasid_key);
-	cr_assert_not(r->max_key);
+	cr_assert_not((r->keys & (1u << POLICY_KEY_PASID)));
+	cr_assert_not((r->keys & (1u << POLICY_KEY_MAX_UID)));
 	cr_assert_eq(r->n_devices, 0);
 	cr_assert_eq(r->line, 5);
 	cr_assert_str_eq(r->text, "deny  *                   user=bob");
@@ -565,7 +854,7 @@ Test(policy_good, fields)
 	r = &p->rules[4];
 	cr_assert_eq(r->line, 9);
 	cr_assert_eq(r->index, 4);
-	cr_assert(r->pasid_key);
+	cr_assert((r->keys & (1u << POLICY_KEY_PASID)));
 	cr_assert(r->pasid_auto);
 	cr_assert_eq(r->n_pasids, 3);
 	cr_assert_eq(r->pasids[0].lo, 5);
@@ -580,14 +869,14 @@ Test(policy_good, fields)
 			 "allow bind-task pasid=5,auto,7-9 pasid=11 max=1000000 targets=self");
 
 	/* The indices hold the rules of each op, in file order. */
-	cr_assert_eq(p->n_by_op[POLICY_OP_BIND_TASK], 3);
-	cr_assert_eq(p->by_op[POLICY_OP_BIND_TASK][0], &p->rules[0]);
-	cr_assert_eq(p->by_op[POLICY_OP_BIND_TASK][1], &p->rules[2]);
-	cr_assert_eq(p->by_op[POLICY_OP_BIND_TASK][2], &p->rules[4]);
-	cr_assert_eq(p->n_by_op[POLICY_OP_BIND_PGTABLE], 2);
-	cr_assert_eq(p->n_by_op[POLICY_OP_BIND_PASID_TABLE], 2);
-	cr_assert_eq(p->n_by_op[POLICY_OP_OPEN_DEVICE], 2);
-	cr_assert_eq(p->by_op[POLICY_OP_OPEN_DEVICE][1], &p->rules[3]);
+	cr_assert_eq(p->by_op[POLICY_OP_BIND_TASK].n, 3);
+	cr_assert_eq(p->by_op[POLICY_OP_BIND_TASK].rules[0], &p->rules[0]);
+	cr_assert_eq(p->by_op[POLICY_OP_BIND_TASK].rules[1], &p->rules[2]);
+	cr_assert_eq(p->by_op[POLICY_OP_BIND_TASK].rules[2], &p->rules[4]);
+	cr_assert_eq(p->by_op[POLICY_OP_BIND_PGTABLE].n, 2);
+	cr_assert_eq(p->by_op[POLICY_OP_BIND_PASID_TABLE].n, 2);
+	cr_assert_eq(p->by_op[POLICY_OP_OPEN_DEVICE].n, 2);
+	cr_assert_eq(p->by_op[POLICY_OP_OPEN_DEVICE].rules[1], &p->rules[3]);
 	policy_free(p);
 }
 
@@ -627,6 +916,20 @@ ParameterizedTestParameters(policy_good, corpus)
 		{"allow bind-task pasid=1 pasid=1048575 pasid=1-1048575 max=1", 1, 1},
 		{"allow * user=0,4294967294 group=0,4294967294", 1, 1},
 		{"deny * user=alice targets=same-user", 1, 1},
+		{"allow bind-task,bind-pgtable unit=qemu@*.service,*.slice unit=a\\@b.service "
+		 "exe=/usr/bin/qemu exe=/opt/a,b iommu-group=12,13 pci-id=8086:0b25,FFFF:ffff "
+		 "model=vtd,smmu pasid=auto,100-199",
+		 1, 1},
+		{"allow bind-pgtable addr-width=48,57 addr-width=48 "
+		 "vtd-flags=sre,eafe,pcd,pwt,emte,cd "
+		 "vtd-flags=none vtd-flags=0x3F,0x0",
+		 1, 1},
+		{"allow reload user=alice group=accel unit=admin.service exe=/usr/bin/svmctl "
+		 "rate=1/s targets=self",
+		 1, 1},
+		{"deny * user=bob revoke\ndeny reload,* revoke user=alice targets=self", 2, 2},
+		{"allow * max=1 max-device=1000000 rate=1000000/s", 1, 1},
+		{"allow reload rate=1/s\nallow *,reload", 2, 2},
 	};
 	return cr_make_param_array(struct good_row, rows, sizeof(rows) / sizeof(rows[0]));
 }
@@ -729,6 +1032,48 @@ Test(policy_warnings, resolver_out_of_memory)
 	policy_free(p);
 }
 
+/* A key that cannot hold for an op of its rule: one warning per key and op, at the rule. */
+Test(policy_warnings, keys_that_do_not_apply)
+{
+	const char *text =
+		"allow * pasid=auto\n"
+		"allow reload device=0000:3b:00.0 model=vtd\n"
+		"allow bind-task,bind-pgtable vtd-flags=none addr-width=48\n"
+		"  deny open-device pasid=5\n"
+		"allow reload rate=1/s targets=self user=alice group=accel unit=a exe=/a\n"
+		"allow open-device max=1 max-device=1 rate=1/s\n"
+		"allow bind-task,bind-pgtable pasid=auto\n";
+	static const char *const want[] = {
+		"t.policy:1:1: warning: pasid= does not apply to bind-pasid-table: this rule never "
+		"matches bind-pasid-table",
+		"t.policy:1:1: warning: pasid= does not apply to open-device: this rule never "
+		"matches "
+		"open-device",
+		"t.policy:2:1: warning: device= does not apply to reload: this rule never matches "
+		"reload",
+		"t.policy:2:1: warning: model= does not apply to reload: this rule never matches "
+		"reload",
+		"t.policy:3:1: warning: addr-width= does not apply to bind-task: this rule never "
+		"matches bind-task",
+		"t.policy:3:1: warning: vtd-flags= does not apply to bind-task: this rule never "
+		"matches bind-task",
+		"t.policy:4:3: warning: pasid= does not apply to open-device: this rule never "
+		"matches "
+		"open-device",
+	};
+	int r;
+	struct policy *p = compile_len(text, strlen(text), &r);
+
+	cr_assert_eq(r, 0, "%s", diags_text(p));
+	cr_assert_eq(p->n_errors, 0);
+	cr_assert_eq(p->n_rules, 7);
+	cr_assert_eq(p->n_diags, sizeof(want) / sizeof(want[0]), "%s", diags_text(p));
+	cr_assert_eq(p->n_warnings, p->n_diags);
+	for (size_t i = 0; i < p->n_diags; i++)
+		cr_assert_str_eq(p->diags[i], want[i]);
+	policy_free(p);
+}
+
 Test(policy_warnings, add_diag)
 {
 	struct policy *p = policy_new();
@@ -755,10 +1100,9 @@ struct bad_row {
 
 #define UNKNOWN_OP(line, col, name)                                                                \
 	"t.policy:" #line ":" #col ": error: unknown operation '" name "' (want *, bind-task, "    \
-	"bind-pgtable, bind-pasid-table or open-device)"
+	"bind-pgtable, bind-pasid-table, open-device or reload)"
 #define UNKNOWN_KEY(line, col, name)                                                               \
-	"t.policy:" #line ":" #col ": error: unknown key '" name "' (want user, group, device, "   \
-	"pasid, max or targets)"
+	"t.policy:" #line ":" #col ": error: unknown key '" name "' (see svmd.policy(5))"
 
 ParameterizedTestParameters(policy_bad, corpus)
 {
@@ -808,7 +1152,7 @@ ParameterizedTestParameters(policy_bad, corpus)
 		{"allow * pasid=", .diags = {"t.policy:1:15: error: empty value for 'pasid'"}},
 		{"allow * max=", .diags = {"t.policy:1:13: error: empty value for 'max'"}},
 		{"allow * targets=", .diags = {"t.policy:1:17: error: empty value for 'targets'"}},
-		{"allow * colour=", .diags = {"t.policy:1:16: error: empty value for 'colour'"}},
+		{"allow * colour=", .diags = {UNKNOWN_KEY(1, 9, "colour")}}, /* the key first */
 		{"allow * user=alice,,bob",
 		 .diags = {"t.policy:1:20: error: empty value in user="}},
 		{"allow * user=alice,", .diags = {"t.policy:1:20: error: empty value in user="}},
@@ -901,6 +1245,138 @@ ParameterizedTestParameters(policy_bad, corpus)
 		{"allow * device=0000:3b:00.{0,1}",
 		 .diags = {"t.policy:1:27: error: invalid character '{' in device pattern",
 			   "t.policy:1:31: error: invalid character '}' in device pattern"}},
+		/* iommu-group= */
+		{"allow * iommu-group=x",
+		 .diags = {"t.policy:1:21: error: invalid IOMMU group 'x'"}},
+		{"allow * iommu-group=-1",
+		 .diags = {"t.policy:1:21: error: invalid IOMMU group '-1'"}},
+		{"allow * iommu-group=0x1",
+		 .diags = {"t.policy:1:21: error: invalid IOMMU group '0x1'"}},
+		{"allow * iommu-group=4294967296",
+		 .diags = {"t.policy:1:21: error: invalid IOMMU group '4294967296'"}},
+		{"allow * iommu-group=12,x",
+		 .diags = {"t.policy:1:24: error: invalid IOMMU group 'x'"}},
+		{"allow * iommu-group=12,",
+		 .diags = {"t.policy:1:24: error: empty value in iommu-group="}},
+		/* pci-id= */
+		{"allow * pci-id=8086:0b2", .diags = {"t.policy:1:16: error: invalid PCI id "
+						      "'8086:0b2' (want VVVV:DDDD in hex)"}},
+		{"allow * pci-id=8086-0b25",
+		 .diags = {"t.policy:1:16: error: invalid PCI id '8086-0b25' (want VVVV:DDDD in "
+			   "hex)"}},
+		{"allow * pci-id=808g:0b25",
+		 .diags = {"t.policy:1:16: error: invalid PCI id '808g:0b25' (want VVVV:DDDD in "
+			   "hex)"}},
+		{"allow * pci-id=08086:b25",
+		 .diags = {"t.policy:1:16: error: invalid PCI id '08086:b25' (want VVVV:DDDD in "
+			   "hex)"}},
+		{"allow * pci-id=8086",
+		 .diags = {"t.policy:1:16: error: invalid PCI id '8086' (want VVVV:DDDD in hex)"}},
+		{"allow * pci-id=8086:0b25,19e5",
+		 .diags = {"t.policy:1:26: error: invalid PCI id '19e5' (want VVVV:DDDD in hex)"}},
+		/* model= */
+		{"allow * model=VTD",
+		 .diags = {"t.policy:1:15: error: invalid model 'VTD' (want vtd or smmu)"}},
+		{"allow * model=none",
+		 .diags = {"t.policy:1:15: error: invalid model 'none' (want vtd or smmu)"}},
+		{"allow * model=vtd,arm",
+		 .diags = {"t.policy:1:19: error: invalid model 'arm' (want vtd or smmu)"}},
+		/* addr-width= */
+		{"allow bind-pgtable addr-width=39",
+		 .diags = {"t.policy:1:31: error: invalid address width '39' (want 48 or 57)"}},
+		{"allow bind-pgtable addr-width=48,64",
+		 .diags = {"t.policy:1:34: error: invalid address width '64' (want 48 or 57)"}},
+		{"allow bind-pgtable addr-width=048",
+		 .diags = {"t.policy:1:31: error: invalid address width '048' (want 48 or 57)"}},
+		/* vtd-flags= */
+		{"allow bind-pgtable vtd-flags=foo",
+		 .diags = {"t.policy:1:30: error: invalid VT-d flag 'foo' (want sre, eafe, pcd, "
+			   "pwt, emte, cd, none or 0xN)"}},
+		{"allow bind-pgtable vtd-flags=SRE",
+		 .diags = {"t.policy:1:30: error: invalid VT-d flag 'SRE' (want sre, eafe, pcd, "
+			   "pwt, emte, cd, none or 0xN)"}},
+		{"allow bind-pgtable vtd-flags=sre,bogus",
+		 .diags = {"t.policy:1:34: error: invalid VT-d flag 'bogus' (want sre, eafe, pcd, "
+			   "pwt, emte, cd, none or 0xN)"}},
+		{"allow bind-pgtable vtd-flags=0x",
+		 .diags = {"t.policy:1:30: error: invalid VT-d flag '0x' (want sre, eafe, pcd, "
+			   "pwt, emte, cd, none or 0xN)"}},
+		{"allow bind-pgtable vtd-flags=0x1g",
+		 .diags = {"t.policy:1:30: error: invalid VT-d flag '0x1g' (want sre, eafe, pcd, "
+			   "pwt, emte, cd, none or 0xN)"}},
+		{"allow bind-pgtable vtd-flags=0x10000000000000000",
+		 .diags = {"t.policy:1:30: error: invalid VT-d flag '0x10000000000000000' (want "
+			   "sre, eafe, pcd, pwt, emte, cd, none or 0xN)"}},
+		{"allow bind-pgtable vtd-flags=0x40",
+		 .diags = {"t.policy:1:30: error: unknown VT-d flag bits in '0x40' (known: 0x3f)"}},
+		{"allow bind-pgtable vtd-flags=0xffffffffffffffff",
+		 .diags = {"t.policy:1:30: error: unknown VT-d flag bits in '0xffffffffffffffff' "
+			   "(known: 0x3f)"}},
+		/* rate= */
+		{"allow * rate=5", .diags = {"t.policy:1:14: error: invalid rate '5' (want N/s)"}},
+		{"allow * rate=5/m",
+		 .diags = {"t.policy:1:14: error: invalid rate '5/m' (want N/s)"}},
+		{"allow * rate=/s",
+		 .diags = {"t.policy:1:14: error: invalid rate '/s' (want N/s)"}},
+		{"allow * rate=0/s",
+		 .diags = {"t.policy:1:14: error: invalid rate '0/s' (want 1-1000000/s)"}},
+		{"allow * rate=x/s",
+		 .diags = {"t.policy:1:14: error: invalid rate 'x/s' (want 1-1000000/s)"}},
+		{"allow * rate=1000001/s",
+		 .diags = {"t.policy:1:14: error: invalid rate '1000001/s' (want 1-1000000/s)"}},
+		{"allow * rate=1/s rate=2/s", .diags = {"t.policy:1:18: error: rate= given twice"}},
+		{"deny * rate=1/s",
+		 .diags = {"t.policy:1:8: error: rate= on a deny rule has no meaning"}},
+		/* max-device= */
+		{"allow * max-device=0",
+		 .diags = {"t.policy:1:20: error: invalid max-device '0' (want 1-1000000)"}},
+		{"allow * max-device=1 max-device=2",
+		 .diags = {"t.policy:1:22: error: max-device= given twice"}},
+		{"allow * max=1 max-device=1 max-device=1",
+		 .diags = {"t.policy:1:28: error: max-device= given twice"}},
+		{"deny * max-device=1",
+		 .diags = {"t.policy:1:8: error: max-device= on a deny rule has no meaning"}},
+		{"allow * max_device=1", .diags = {UNKNOWN_KEY(1, 9, "max_device")}},
+		/* max= and max-device= for reload */
+		{"allow reload max=1",
+		 .diags = {"t.policy:1:1: error: max= and max-device= count bindings: they have no "
+			   "meaning for reload"}},
+		{"  allow bind-task,reload max-device=2",
+		 .diags = {"t.policy:1:3: error: max= and max-device= count bindings: they have no "
+			   "meaning for reload"}},
+		{"allow *,reload max=1 rate=1/s",
+		 .diags = {"t.policy:1:1: error: max= and max-device= count bindings: they have no "
+			   "meaning for reload"}},
+		{"deny reload max=1",
+		 .diags = {"t.policy:1:13: error: max= on a deny rule has no meaning"}},
+		/* revoke */
+		{"allow * revoke",
+		 .diags = {"t.policy:1:9: error: revoke applies to deny rules only"}},
+		{"allow * user=alice revoke",
+		 .diags = {"t.policy:1:20: error: revoke applies to deny rules only"}},
+		{"deny * Revoke",
+		 .diags = {"t.policy:1:8: error: expected KEY=VALUE, got 'Revoke'"}},
+		{"deny * revoke=yes", .diags = {UNKNOWN_KEY(1, 8, "revoke")}},
+		{"allow * reload",
+		 .diags = {"t.policy:1:9: error: expected KEY=VALUE, got 'reload'"}},
+		/* exe= */
+		{"allow * exe=bin/qemu",
+		 .diags = {"t.policy:1:13: error: exe= needs an absolute path"}},
+		{"allow * exe=~/bin/qemu",
+		 .diags = {"t.policy:1:13: error: exe= needs an absolute path"}},
+		{"allow * exe=/bin/sh exe=sh",
+		 .diags = {"t.policy:1:25: error: exe= needs an absolute path"}},
+		{"allow * exe=", .diags = {"t.policy:1:13: error: empty value for 'exe'"}},
+		/* unit= */
+		{"allow * unit=foo/bar.service",
+		 .diags = {"t.policy:1:17: error: invalid character '/' in unit pattern"}},
+		{"allow * unit=a.service,b$c",
+		 .diags = {"t.policy:1:25: error: invalid character '$' in unit pattern"}},
+		{"allow * unit=sshd.service,",
+		 .diags = {"t.policy:1:27: error: empty value in unit="}},
+		{"allow * unit=", .diags = {"t.policy:1:14: error: empty value for 'unit'"}},
+		/* a line with an error gets no does-not-apply warnings */
+		{"allow * pasid=auto colour=red", .diags = {UNKNOWN_KEY(1, 20, "colour")}},
 		/* control characters, non-ASCII, NUL */
 		{"allow *\x01", .diags = {"t.policy:1:8: error: control or non-ASCII character"}},
 		{"allow * user=al\x7f",
@@ -1052,6 +1528,22 @@ Test(policy_bad, long_names)
 	cr_assert_str_eq(p->diags[0], "t.policy:1:16: error: device pattern too long");
 	policy_free(p);
 
+	/* Unit patterns: 255 characters are fine, 256 are too long. */
+	snprintf(text, sizeof(text), "allow * unit=");
+	memset(text + 13, 'u', 255);
+	text[13 + 255] = 0;
+	p = compile_len(text, strlen(text), &r);
+	cr_assert_eq(r, 0, "%s", diags_text(p));
+	cr_assert_eq(strlen(p->rules[0].units[0]), 255);
+	policy_free(p);
+	memset(text + 13, 'u', 256);
+	text[13 + 256] = 0;
+	p = compile_len(text, strlen(text), &r);
+	cr_assert_eq(r, -EINVAL);
+	cr_assert_eq(p->n_diags, 1);
+	cr_assert_str_eq(p->diags[0], "t.policy:1:14: error: unit pattern too long");
+	policy_free(p);
+
 	/* Operations: 31 characters get the full message, 32 and more the short one. */
 	snprintf(text, sizeof(text), "allow ");
 	memset(text + 6, 'o', 31);
@@ -1067,6 +1559,30 @@ Test(policy_bad, long_names)
 	cr_assert_eq(r, -EINVAL);
 	snprintf(want, sizeof(want), "t.policy:1:7: error: unknown operation '%s'", text + 6);
 	cr_assert_str_eq(p->diags[0], want);
+	policy_free(p);
+}
+
+/* exe= paths: up to 4095 bytes. */
+Test(policy_bad, long_exe_path)
+{
+	static char text[4200];
+	struct policy *p;
+	int r;
+
+	strcpy(text, "allow * exe=/");
+	memset(text + 13, 'e', 4094);
+	text[13 + 4094] = 0;
+	p = compile_len(text, strlen(text), &r);
+	cr_assert_eq(r, 0, "%s", diags_text(p));
+	cr_assert_eq(p->rules[0].n_exes, 1);
+	cr_assert_eq(strlen(p->rules[0].exes[0]), 4095);
+	policy_free(p);
+	memset(text + 13, 'e', 4095);
+	text[13 + 4095] = 0;
+	p = compile_len(text, strlen(text), &r);
+	cr_assert_eq(r, -EINVAL);
+	cr_assert_eq(p->n_diags, 1);
+	cr_assert_str_eq(p->diags[0], "t.policy:1:13: error: exe= needs an absolute path");
 	policy_free(p);
 }
 
@@ -1118,9 +1634,10 @@ Test(policy_explain, steps_name_the_failing_key)
 			   "allow bind-task group=video\n"      /* 3: group */
 			   "allow bind-task device=0000:3c:*\n" /* 4: device */
 			   "allow bind-task pasid=5\n"          /* 5: pasid */
-			   "allow bind-task targets=self\n"     /* 6: targets */
-			   "deny bind-task user=alice targets=same-user\n" /* 7: decides */
-			   "allow bind-task\n";                            /* 8: not reached */
+			   "allow bind-task targets=self\n"     /* 6: targets, as written */
+			   "allow bind-task user=alice\n"       /* 7: targets, unsaid */
+			   "deny bind-task user=alice targets=same-user\n" /* 8: decides */
+			   "allow bind-task\n";                            /* 9: not reached */
 	struct policy *p = compile_ok(text);
 	struct policy_subject s = {.uid = ALICE, .gid = USERS};
 	struct policy_request req = {
@@ -1134,22 +1651,21 @@ Test(policy_explain, steps_name_the_failing_key)
 	policy_explain(p, &s, &req, &d, record_step, &st);
 	cr_assert_eq(d.verdict, POLICY_DENY);
 	cr_assert_not_null(d.rule);
-	cr_assert_eq(d.rule->line, 7);
-	cr_assert_eq(st.n, 6);
+	cr_assert_eq(d.rule->line, 8);
+	cr_assert_eq(st.n, 7);
 	for (unsigned i = 0; i < st.n; i++) {
 		cr_assert_eq(st.line[i], i + 2);
-		cr_assert_eq(st.matched[i], st.line[i] == 7, "step %u", i);
+		cr_assert_eq(st.matched[i], st.line[i] == 8, "step %u", i);
 	}
-	cr_assert(starts_with(st.why[0], "user:"), "%s", st.why[0]);
-	cr_assert(starts_with(st.why[1], "group:"), "%s", st.why[1]);
-	cr_assert(starts_with(st.why[2], "device:"), "%s", st.why[2]);
-	cr_assert(starts_with(st.why[3], "pasid:"), "%s", st.why[3]);
-	cr_assert(starts_with(st.why[4], "targets:"), "%s", st.why[4]);
-	cr_assert_str_eq(st.why[0], "user: caller is uid 1001");
-	cr_assert_str_eq(st.why[1], "group: caller (gid 100) is in none of them");
-	cr_assert_str_eq(st.why[2], "device: 0000:3b:00.0 does not match");
-	cr_assert_str_eq(st.why[3], "pasid: auto not granted");
-	cr_assert_str_eq(st.why[4], "targets: binding another process needs targets=same-user");
+	cr_assert_str_eq(st.why[0], "user=bob: caller is uid 1001");
+	cr_assert_str_eq(st.why[1], "group=video: caller (gid 100, 0 supplementary) is in none of "
+				    "them");
+	cr_assert_str_eq(st.why[2], "device=0000:3c:*: device is 0000:3b:00.0");
+	cr_assert_str_eq(st.why[3], "pasid=5: auto (kernel-chosen PASID) not granted");
+	cr_assert_str_eq(st.why[4],
+			 "targets=self: binding another process needs targets=same-user");
+	cr_assert_str_eq(st.why[5], "targets: binding another process needs targets=same-user");
+	cr_assert_str_eq(st.why[6], "");
 
 	/* explain and decide agree */
 	policy_decide(p, &s, &req, &d2);
@@ -1158,19 +1674,161 @@ Test(policy_explain, steps_name_the_failing_key)
 	policy_free(p);
 }
 
+/* One rule, one step: what explain says about the key that fails. */
+struct why_row {
+	char policy[96];
+	enum policy_op op;
+	unsigned subject; /* WHY_* */
+	uint32_t model;   /* 0: vtd */
+	uint32_t pasid;   /* 0: 250 */
+	char why[160];
+};
+
+#define WHY_NO_UNITS 0x1u /* the caller runs in no unit */
+#define WHY_ONE_UNIT 0x2u /* the caller runs in sshd.service only */
+#define WHY_NO_EXE   0x4u /* the caller's executable is unknown */
+#define WHY_AUTO     0x8u /* the request asks for a kernel-chosen PASID */
+
+ParameterizedTestParameters(policy_explain, reasons)
+{
+	static struct why_row rows[] = {
+		{"allow * user=bob", OP(BIND_TASK), .why = "user=bob: caller is uid 1001"},
+		{"allow * user=bob user=1003", OP(BIND_TASK),
+		 .why = "user=bob user=1003: caller is uid 1001"},
+		{"allow * user=bob,1003", OP(OPEN_DEVICE),
+		 .why = "user=bob,1003: caller is uid 1001"},
+		{"allow * group=accel", OP(BIND_TASK),
+		 .why = "group=accel: caller (gid 100, 1 supplementary) is in none of them"},
+		{"allow * unit=sshd.service", OP(BIND_TASK),
+		 .why = "unit=sshd.service: caller runs in qemu@vm1.service (and its slices)"},
+		{"allow * unit=qemu@vm1.service", OP(BIND_TASK), .subject = WHY_ONE_UNIT,
+		 .why = "unit=qemu@vm1.service: caller runs in sshd.service"},
+		{"allow * unit=*", OP(BIND_TASK), .subject = WHY_NO_UNITS,
+		 .why = "unit=*: caller runs in no systemd unit"},
+		{"allow * exe=/bin/sh", OP(BIND_TASK),
+		 .why = "exe=/bin/sh: caller runs /usr/bin/qemu-system-x86_64"},
+		{"allow * exe=/bin/sh", OP(BIND_TASK), .subject = WHY_NO_EXE,
+		 .why = "exe=/bin/sh: caller runs an unknown executable"},
+		{"allow * device=0000:3c:00.0", OP(BIND_TASK),
+		 .why = "device=0000:3c:00.0: device is 0000:3b:00.0"},
+		{"allow * device=0000:3C:00.*", OP(BIND_TASK),
+		 .why = "device=0000:3C:00.*: device is 0000:3b:00.0"},
+		{"allow * iommu-group=13,14", OP(BIND_TASK),
+		 .why = "iommu-group=13,14: 0000:3b:00.0 is in IOMMU group 12"},
+		{"allow * pci-id=8086:0B26", OP(BIND_TASK),
+		 .why = "pci-id=8086:0B26: 0000:3b:00.0 is 8086:0b25"},
+		{"allow * model=smmu", OP(BIND_TASK),
+		 .why = "model=smmu: 0000:3b:00.0's IOMMU is vtd"},
+		{"allow * model=smmu", OP(BIND_TASK), .model = SVMD_MODEL_NONE + 100,
+		 .why = "model=smmu: 0000:3b:00.0's IOMMU is unknown"},
+		{"allow bind-pgtable pasid=100-199", OP(BIND_PGTABLE),
+		 .why = "pasid=100-199: PASID 250 not granted"},
+		{"allow bind-task pasid=100-199", OP(BIND_TASK), .subject = WHY_AUTO,
+		 .why = "pasid=100-199: auto (kernel-chosen PASID) not granted"},
+		{"allow bind-pgtable addr-width=57", OP(BIND_PGTABLE),
+		 .why = "addr-width=57: request asks for 48"},
+		{"allow bind-pgtable vtd-flags=sre", OP(BIND_PGTABLE),
+		 .why = "vtd-flags=sre: request sets 0x5"},
+		{"allow bind-pgtable vtd-flags=none", OP(BIND_PGTABLE),
+		 .why = "vtd-flags=none: request sets 0x5"},
+		{"allow bind-task", OP(BIND_TASK),
+		 .why = "targets: binding another process needs targets=same-user"},
+		{"allow bind-task targets=self", OP(BIND_TASK),
+		 .why = "targets=self: binding another process needs targets=same-user"},
+		/* keys that do not apply to the op */
+		{"allow bind-task,bind-pgtable addr-width=48", OP(BIND_TASK),
+		 .why = "addr-width=48: does not apply to bind-task"},
+		{"allow * pasid=auto", OP(OPEN_DEVICE),
+		 .why = "pasid=auto: does not apply to open-device"},
+		{"allow * vtd-flags=none", OP(BIND_PASID_TABLE),
+		 .why = "vtd-flags=none: does not apply to bind-pasid-table"},
+		{"allow reload,open-device device=*", OP(RELOAD),
+		 .why = "device=*: does not apply to reload"},
+		{"allow reload,open-device model=vtd", OP(RELOAD),
+		 .why = "model=vtd: does not apply to reload"},
+		/* the first key that fails in the documented order, whatever the written one */
+		{"allow bind-pgtable vtd-flags=none model=smmu user=bob", OP(BIND_PGTABLE),
+		 .why = "user=bob: caller is uid 1001"},
+		{"allow bind-pgtable vtd-flags=none model=smmu user=alice", OP(BIND_PGTABLE),
+		 .why = "model=smmu: 0000:3b:00.0's IOMMU is vtd"},
+		{"allow bind-pgtable vtd-flags=none exe=/bin/sh pasid=1", OP(BIND_PGTABLE),
+		 .why = "exe=/bin/sh: caller runs /usr/bin/qemu-system-x86_64"},
+		{"allow bind-pgtable vtd-flags=none pasid=250 addr-width=57", OP(BIND_PGTABLE),
+		 .why = "addr-width=57: request asks for 48"},
+		{"allow reload group=accel user=alice unit=foo.service", OP(RELOAD),
+		 .why = "group=accel: caller (gid 100, 1 supplementary) is in none of them"},
+	};
+	return cr_make_param_array(struct why_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct why_row *row, policy_explain, reasons)
+{
+	static const gid_t groups[] = {VIDEO};
+	const char *vm1[] = {"qemu@vm1.service", "machine.slice"}, *sshd[] = {"sshd.service"};
+	struct policy_subject s = {
+		.uid = ALICE,
+		.gid = USERS,
+		.groups = groups,
+		.n_groups = 1,
+		.exe = row->subject & WHY_NO_EXE ? NULL : QEMU,
+		.units = row->subject & WHY_ONE_UNIT ? sshd : vm1,
+		.n_units = row->subject & WHY_NO_UNITS   ? 0
+			   : row->subject & WHY_ONE_UNIT ? 1
+							 : 2,
+	};
+	struct policy_request req = {
+		.op = row->op,
+		.device = row->op == POLICY_OP_RELOAD ? NULL : DEV0,
+		.iommu_group = 12,
+		.vendor = 0x8086,
+		.device_id = 0x0b25,
+		.model = row->model ? row->model : SVMD_MODEL_VTD,
+		.pasid = row->subject & WHY_AUTO ? 0
+			 : row->pasid            ? row->pasid
+						 : 250,
+		.other_target = row->op == POLICY_OP_BIND_TASK,
+		.addr_width = 48,
+		.vtd_flags = 0x5,
+	};
+	int r;
+	struct policy *p = compile_len(row->policy, strlen(row->policy), &r);
+	struct policy_decision d = {.verdict = POLICY_ALLOW}, d2;
+	struct steps st = {0};
+
+	cr_assert_eq(r, 0, "%s:%s", row->policy, diags_text(p));
+	policy_explain(p, &s, &req, &d, record_step, &st);
+	cr_assert_eq(st.n, 1, "%s: %u steps", row->policy, st.n);
+	cr_assert_not(st.matched[0], "%s matched", row->policy);
+	cr_assert_str_eq(st.why[0], row->why, "%s", row->policy);
+	cr_assert_null(d.rule);
+	cr_assert_eq(d.verdict, POLICY_DENY);
+	policy_decide(p, &s, &req, &d2);
+	cr_assert_null(d2.rule);
+	policy_free(p);
+}
+
 Test(policy_explain, pasid_reasons)
 {
 	const char *text = "allow * pasid=5,100-199\nallow * user=bob\n";
-	struct policy *p = compile_ok(text);
+	int r;
+	struct policy *p = compile_len(text, strlen(text), &r);
 	struct policy_subject s = {.uid = ALICE, .gid = USERS};
 	struct policy_request req = {.op = POLICY_OP_BIND_PGTABLE, .device = DEV0, .pasid = 42};
 	struct policy_decision d;
 	struct steps st = {0};
 
+	/* pasid= on '*' does not apply to two of its ops: a warning each. */
+	cr_assert_eq(r, 0);
+	cr_assert_eq(p->n_warnings, 2, "%s", diags_text(p));
+	cr_assert_str_eq(p->diags[0], "t.policy:1:1: warning: pasid= does not apply to "
+				      "bind-pasid-table: this rule never matches bind-pasid-table");
+	cr_assert_str_eq(p->diags[1], "t.policy:1:1: warning: pasid= does not apply to "
+				      "open-device: this rule never matches open-device");
+
 	policy_explain(p, &s, &req, &d, record_step, &st);
 	cr_assert_eq(st.n, 2);
-	cr_assert_str_eq(st.why[0], "pasid: 42 not in the granted ranges");
-	cr_assert(starts_with(st.why[1], "user:"), "%s", st.why[1]);
+	cr_assert_str_eq(st.why[0], "pasid=5,100-199: PASID 42 not granted");
+	cr_assert_str_eq(st.why[1], "user=bob: caller is uid 1001");
 	cr_assert_null(d.rule);
 	cr_assert_eq(d.verdict, POLICY_DENY);
 
@@ -1178,7 +1836,7 @@ Test(policy_explain, pasid_reasons)
 	req.op = POLICY_OP_OPEN_DEVICE;
 	policy_explain(p, &s, &req, &d, record_step, &st);
 	cr_assert_eq(st.n, 2);
-	cr_assert_str_eq(st.why[0], "pasid: open-device has no PASID");
+	cr_assert_str_eq(st.why[0], "pasid=5,100-199: does not apply to open-device");
 	cr_assert_null(d.rule);
 
 	memset(&st, 0, sizeof(st));
@@ -1210,9 +1868,9 @@ Test(policy_explain, no_match_every_step_has_a_reason)
 		cr_assert_neq(st.why[i][0], 0);
 		cr_assert_eq(st.line[i], i + 1);
 	}
-	cr_assert(starts_with(st.why[0], "user:"));
-	cr_assert(starts_with(st.why[1], "group:"));
-	cr_assert(starts_with(st.why[2], "device:"));
+	cr_assert(starts_with(st.why[0], "user=bob: "), "%s", st.why[0]);
+	cr_assert(starts_with(st.why[1], "group=accel: "), "%s", st.why[1]);
+	cr_assert(starts_with(st.why[2], "device=0000:3c:00.0: "), "%s", st.why[2]);
 	policy_free(p);
 }
 
@@ -1232,16 +1890,133 @@ Test(policy_explain, first_rule_decides)
 	policy_free(p);
 }
 
+/* Explain walks only the rules naming reload; '*' rules are not among them. */
+Test(policy_explain, reload)
+{
+	const char *text = "allow * user=alice\n"
+			   "allow reload user=bob\n"
+			   "deny reload group=video\n"
+			   "allow reload\n";
+	struct policy *p = compile_ok(text);
+	struct policy_subject s = {.uid = ALICE, .gid = VIDEO};
+	struct policy_request req = {.op = POLICY_OP_RELOAD};
+	struct policy_decision d;
+	struct steps st = {0};
+
+	cr_assert_eq(p->by_op[POLICY_OP_RELOAD].n, 3);
+	policy_explain(p, &s, &req, &d, record_step, &st);
+	cr_assert_eq(st.n, 2);
+	cr_assert_eq(st.line[0], 2);
+	cr_assert_str_eq(st.why[0], "user=bob: caller is uid 1001");
+	cr_assert_eq(st.line[1], 3);
+	cr_assert(st.matched[1]);
+	cr_assert_eq(d.verdict, POLICY_DENY);
+	cr_assert_eq(d.rule, &p->rules[2]);
+	policy_free(p);
+}
+
+/* ---- the new keys as compiled ---- */
+
+Test(policy_good, fields_of_the_new_keys)
+{
+	const char *text =
+		"allow bind-pgtable user=alice unit=qemu@*.service,machine.slice exe=/usr/bin/qemu "
+		"exe=/opt/a,b iommu-group=12,0 pci-id=8086:0B25 model=smmu addr-width=57 "
+		"vtd-flags=sre,cd max=2 max-device=3 rate=10/s\n"
+		"deny reload user=bob revoke\n"
+		"deny * targets=self\n"
+		"allow open-device model=vtd model=smmu vtd-flags=0x3f addr-width=48,57\n";
+	int ret;
+	struct policy *p = compile_len(text, strlen(text), &ret);
+	const struct policy_rule *r = &p->rules[0];
+
+	cr_assert_eq(ret, 0, "%s", diags_text(p));
+	/* rule 4's vtd-flags= and addr-width= never hold for open-device */
+	cr_assert_eq(p->n_warnings, 2, "%s", diags_text(p));
+	cr_assert_str_eq(p->diags[0], "t.policy:4:1: warning: addr-width= does not apply to "
+				      "open-device: this rule never matches open-device");
+	cr_assert_str_eq(p->diags[1], "t.policy:4:1: warning: vtd-flags= does not apply to "
+				      "open-device: this rule never matches open-device");
+	cr_assert_eq(p->n_rules, 4);
+	cr_assert(p->uses_unit);
+	cr_assert(p->uses_exe);
+
+	cr_assert_eq(r->ops, 1u << POLICY_OP_BIND_PGTABLE);
+	cr_assert_eq(r->n_units, 2);
+	cr_assert_str_eq(r->units[0], "qemu@*.service");
+	cr_assert_str_eq(r->units[1], "machine.slice");
+	cr_assert_eq(r->n_exes, 2);
+	cr_assert_str_eq(r->exes[0], "/usr/bin/qemu");
+	cr_assert_str_eq(r->exes[1], "/opt/a,b");
+	cr_assert_eq(r->n_iommu_groups, 2);
+	cr_assert_eq(r->iommu_groups[0], 12);
+	cr_assert_eq(r->iommu_groups[1], 0);
+	cr_assert_eq(r->n_pci_ids, 1);
+	cr_assert_eq(r->pci_ids[0].vendor, 0x8086);
+	cr_assert_eq(r->pci_ids[0].device, 0x0b25);
+	cr_assert_eq(r->models, 1u << SVMD_MODEL_SMMU);
+	cr_assert_eq(r->addr_widths, 2u);
+	cr_assert_eq(r->vtd_flags, 0x21);
+	cr_assert_eq(r->max, 2);
+	cr_assert_eq(r->max_device, 3);
+	cr_assert_eq(r->rate, 10);
+	cr_assert_not(r->revoke);
+	cr_assert_eq(r->targets, POLICY_TARGETS_SELF);
+	cr_assert_eq(r->keys, 1u << POLICY_KEY_USER | 1u << POLICY_KEY_UNIT | 1u << POLICY_KEY_EXE |
+				      1u << POLICY_KEY_IOMMU_GROUP | 1u << POLICY_KEY_PCI_ID |
+				      1u << POLICY_KEY_MODEL | 1u << POLICY_KEY_ADDR_WIDTH |
+				      1u << POLICY_KEY_VTD_FLAGS | 1u << POLICY_KEY_MAX_UID |
+				      1u << POLICY_KEY_MAX_DEVICE | 1u << POLICY_KEY_RATE);
+	cr_assert_str_eq(r->key_text[POLICY_KEY_USER], "user=alice");
+	cr_assert_str_eq(r->key_text[POLICY_KEY_UNIT], "unit=qemu@*.service,machine.slice");
+	cr_assert_str_eq(r->key_text[POLICY_KEY_EXE], "exe=/usr/bin/qemu exe=/opt/a,b");
+	cr_assert_str_eq(r->key_text[POLICY_KEY_PCI_ID], "pci-id=8086:0B25");
+	cr_assert_str_eq(r->key_text[POLICY_KEY_MAX_DEVICE], "max-device=3");
+	cr_assert_str_eq(r->key_text[POLICY_KEY_RATE], "rate=10/s");
+	cr_assert_null(r->key_text[POLICY_KEY_DEVICE]);
+	cr_assert_null(r->key_text[POLICY_KEY_TARGETS]);
+
+	r = &p->rules[1];
+	cr_assert_eq(r->ops, 1u << POLICY_OP_RELOAD);
+	cr_assert(r->revoke);
+	cr_assert_eq(r->verdict, POLICY_DENY);
+	cr_assert_eq(r->targets, POLICY_TARGETS_SAME_USER); /* a deny's default */
+	cr_assert_str_eq(r->text, "deny reload user=bob revoke");
+
+	r = &p->rules[2];
+	cr_assert_eq(r->ops, POLICY_OPS_ALL);
+	cr_assert_eq(r->targets, POLICY_TARGETS_SELF);
+	cr_assert_not(r->revoke);
+
+	r = &p->rules[3];
+	cr_assert_eq(r->models, 1u << SVMD_MODEL_VTD | 1u << SVMD_MODEL_SMMU);
+	cr_assert_eq(r->vtd_flags, 0x3f);
+	cr_assert_eq(r->addr_widths, 3u);
+	cr_assert_eq(r->targets, POLICY_TARGETS_SELF);
+	policy_free(p);
+
+	/* Without unit= or exe= rules, nobody's unit or executable is needed. */
+	p = compile_ok("allow * user=alice\ndeny reload\n");
+	cr_assert_not(p->uses_unit);
+	cr_assert_not(p->uses_exe);
+	policy_free(p);
+	p = compile_ok("allow reload unit=x.service\n");
+	cr_assert(p->uses_unit);
+	cr_assert_not(p->uses_exe);
+	policy_free(p);
+}
+
 /* ---- policy_seal: a decision walks only the rules naming its op ---- */
 
 Test(policy_seal, walks_only_rules_of_the_op)
 {
-	const char *text = "allow open-device user=9999\n"                  /* 1 */
-			   "allow bind-pgtable user=9999\n"                 /* 2 */
-			   "allow bind-task,bind-pgtable user=9999\n"       /* 3 */
-			   "allow * user=9999\n"                            /* 4 */
-			   "allow bind-pasid-table user=9999\n"             /* 5 */
-			   "deny open-device,bind-pasid-table user=9999\n"; /* 6 */
+	const char *text = "allow open-device user=9999\n"                 /* 1 */
+			   "allow bind-pgtable user=9999\n"                /* 2 */
+			   "allow bind-task,bind-pgtable user=9999\n"      /* 3 */
+			   "allow * user=9999\n"                           /* 4 */
+			   "allow bind-pasid-table user=9999\n"            /* 5 */
+			   "deny open-device,bind-pasid-table user=9999\n" /* 6 */
+			   "allow reload,open-device user=9999\n";         /* 7 */
 	static const struct {
 		enum policy_op op;
 		unsigned n;
@@ -1250,23 +2025,28 @@ Test(policy_seal, walks_only_rules_of_the_op)
 		{POLICY_OP_BIND_TASK, 2, {3, 4}},
 		{POLICY_OP_BIND_PGTABLE, 3, {2, 3, 4}},
 		{POLICY_OP_BIND_PASID_TABLE, 3, {4, 5, 6}},
-		{POLICY_OP_OPEN_DEVICE, 3, {1, 4, 6}},
+		{POLICY_OP_OPEN_DEVICE, 4, {1, 4, 6, 7}},
+		{POLICY_OP_RELOAD, 1, {7}},
 	};
 	struct policy *p = compile_ok(text);
 	struct policy_subject s = {.uid = ALICE, .gid = USERS};
 
+	cr_assert_eq(sizeof(want) / sizeof(want[0]), _POLICY_OP_MAX);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		struct policy_request req = {.op = want[i].op, .device = DEV0};
+		struct policy_request req = {
+			.op = want[i].op,
+			.device = want[i].op == POLICY_OP_RELOAD ? NULL : DEV0,
+		};
 		struct policy_decision d;
 		struct steps st = {0};
 
-		cr_assert_eq(p->n_by_op[want[i].op], want[i].n, "%s", policy_op_name(want[i].op));
+		cr_assert_eq(p->by_op[want[i].op].n, want[i].n, "%s", policy_op_name(want[i].op));
 		policy_explain(p, &s, &req, &d, record_step, &st);
 		cr_assert_eq(st.n, want[i].n, "%s: %u steps", policy_op_name(want[i].op), st.n);
 		for (unsigned k = 0; k < st.n; k++) {
 			cr_assert_eq(st.line[k], want[i].lines[k], "%s step %u",
 				     policy_op_name(want[i].op), k);
-			cr_assert(starts_with(st.why[k], "user:"), "%s", st.why[k]);
+			cr_assert_str_eq(st.why[k], "user=9999: caller is uid 1001");
 		}
 		cr_assert_null(d.rule);
 	}
@@ -1278,9 +2058,517 @@ Test(policy_seal, empty_policy)
 	struct policy *p = compile_ok("");
 
 	for (int op = 0; op < _POLICY_OP_MAX; op++) {
-		cr_assert_eq(p->n_by_op[op], 0);
-		cr_assert_not_null(p->by_op[op]);
+		cr_assert_eq(p->by_op[op].n, 0);
+		cr_assert_eq(p->generic[op].n, 0);
 	}
+	cr_assert_eq(p->by_device.n, 0);
+	cr_assert_eq(p->by_uid.n, 0);
+	policy_free(p);
+}
+
+/* The bucket of (op, device) or (op, uid), found the long way round. */
+static const struct rule_list *bucket(const struct hashmap *h, enum policy_op op,
+				      const char *device, uid_t uid)
+{
+	for (size_t i = 0; i < h->n_buckets; i++)
+		for (const struct hnode *e = h->buckets[i]; e; e = e->next) {
+			const struct rule_bucket *b = container_of(e, struct rule_bucket, node);
+			if (b->op == (unsigned)op &&
+			    (device ? strcmp(b->name, device) == 0 : b->uid == uid))
+				return &b->list;
+		}
+	return NULL;
+}
+
+static void assert_lines(const struct rule_list *l, unsigned n, const unsigned *lines,
+			 const char *what)
+{
+	cr_assert_not_null(l, "%s: no bucket", what);
+	cr_assert_eq(l->n, n, "%s: %zu rules, want %u", what, l->n, n);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_eq(l->rules[i]->line, lines[i], "%s: rule %u", what, i);
+}
+
+#define LONG_DEVICE "000000000000000000000000000000" /* 30 characters: no bucket name */
+
+/* Where policy_seal() files each rule: exact devices, else resolved users, else generic. */
+Test(policy_seal, index_files_rules)
+{
+	const char *text = "allow bind-task device=0000:3b:00.0\n"                         /* 1 */
+			   "allow bind-task device=0000:3b:00.0,0000:3c:00.0 user=alice\n" /* 2 */
+			   "allow bind-task device=0000:3b:00.*\n"                         /* 3 */
+			   "allow bind-task device=0000:3b:00.*,0000:3c:00.0 user=alice\n" /* 4 */
+			   "allow bind-task user=alice,bob\n"                              /* 5 */
+			   "allow bind-task user=nosuch\n"                                 /* 6 */
+			   "allow bind-task\n"                                             /* 7 */
+			   "allow reload,open-device device=0000:3b:00.0\n"                /* 8 */
+			   "allow open-device device=" LONG_DEVICE "\n"                    /* 9 */
+			   "deny bind-task device=0000:3c:00.0 device=0000:3c:00.0\n"      /* 10 */
+			   "allow reload user=bob\n";                                      /* 11 */
+	int r;
+	struct policy *p = compile_len(text, strlen(text), &r);
+
+	cr_assert_eq(r, 0, "%s", diags_text(p));
+	cr_assert_eq(p->n_warnings, 2, "%s", diags_text(p)); /* nosuch; device= for reload */
+	cr_assert_eq(p->by_op[POLICY_OP_BIND_TASK].n, 8);
+	assert_lines(&p->generic[POLICY_OP_BIND_TASK], 2, (unsigned[]){3, 7}, "generic task");
+	assert_lines(bucket(&p->by_device, POLICY_OP_BIND_TASK, "0000:3b:00.0", 0), 2,
+		     (unsigned[]){1, 2}, "task 3b");
+	assert_lines(bucket(&p->by_device, POLICY_OP_BIND_TASK, "0000:3c:00.0", 0), 2,
+		     (unsigned[]){2, 10}, "task 3c");
+	assert_lines(bucket(&p->by_uid, POLICY_OP_BIND_TASK, NULL, ALICE), 2, (unsigned[]){4, 5},
+		     "task alice");
+	assert_lines(bucket(&p->by_uid, POLICY_OP_BIND_TASK, NULL, BOB), 1, (unsigned[]){5},
+		     "task bob");
+	cr_assert_null(bucket(&p->by_uid, POLICY_OP_BIND_TASK, NULL, POLICY_ID_UNRESOLVED));
+	/* reload has no device: the rule naming one is generic there */
+	assert_lines(&p->generic[POLICY_OP_RELOAD], 1, (unsigned[]){8}, "generic reload");
+	assert_lines(bucket(&p->by_uid, POLICY_OP_RELOAD, NULL, BOB), 1, (unsigned[]){11},
+		     "reload bob");
+	assert_lines(bucket(&p->by_device, POLICY_OP_OPEN_DEVICE, "0000:3b:00.0", 0), 1,
+		     (unsigned[]){8}, "open 3b");
+	assert_lines(&p->generic[POLICY_OP_OPEN_DEVICE], 1, (unsigned[]){9}, "generic open");
+	cr_assert_null(bucket(&p->by_device, POLICY_OP_RELOAD, "0000:3b:00.0", 0));
+	cr_assert_eq(p->by_device.n, 3);
+	cr_assert_eq(p->by_uid.n, 3);
+
+	/* Decisions across the three lists keep file order. */
+	struct policy_subject s = {.uid = ALICE, .gid = USERS};
+	struct policy_request req = {.op = POLICY_OP_BIND_TASK, .device = "0000:3c:00.0"};
+	struct policy_decision d;
+	policy_decide(p, &s, &req, &d);
+	cr_assert_eq(d.rule, &p->rules[1]); /* 2: the device's bucket */
+	s.uid = BOB;
+	policy_decide(p, &s, &req, &d);
+	cr_assert_eq(d.rule, &p->rules[4]); /* 5: bob's bucket */
+	s.uid = CAROL;
+	policy_decide(p, &s, &req, &d);
+	cr_assert_eq(d.rule, &p->rules[6]); /* 7: generic, before 10 in the device's bucket */
+	req.op = POLICY_OP_OPEN_DEVICE;
+	req.device = LONG_DEVICE;
+	policy_decide(p, &s, &req, &d);
+	cr_assert_eq(d.rule, &p->rules[8]);
+	req.op = POLICY_OP_RELOAD;
+	req.device = NULL;
+	policy_decide(p, &s, &req, &d);
+	cr_assert_null(d.rule);
+	s.uid = BOB;
+	policy_decide(p, &s, &req, &d);
+	cr_assert_eq(d.rule, &p->rules[10]);
+	policy_free(p);
+}
+
+/* ---- the index against the full walk, on random policies ---- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+	/* xorshift64*: the same sequence on every run, so a failure reproduces. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32) % n;
+}
+
+#define PICK(a) ((a)[rnd(sizeof(a) / sizeof((a)[0]))])
+
+static const char *const rand_devices[] = {
+	"0000:3b:00.0", "0000:3b:00.1", "0000:3c:00.0", "0000:5e:00.0",
+	"0000:5e:00.1", "0000:af:00.0", "0000:00:02.0", "0000:3B:00.0",
+};
+static const char *const rand_globs[] = {
+	"0000:3b:00.*", "0000:3?:00.0", "0000:5e:00.[01]", "*", "0000:[35]*", "0000:3b:00.[!0]",
+};
+
+/* Appends "KEY=a,b" with 1-2 values from pool. */
+static void add_list(char **t, const char *key, const char *const *pool, size_t n)
+{
+	size_t k = 1 + rnd(2);
+
+	*t += sprintf(*t, " %s=", key);
+	for (size_t i = 0; i < k; i++)
+		*t += sprintf(*t, "%s%s", i ? "," : "", pool[rnd((uint32_t)n)]);
+}
+
+#define ADD_LIST(t, key, pool) add_list(t, key, pool, sizeof(pool) / sizeof(pool[0]))
+
+/* One random rule: mostly selective, so decisions walk deep into the lists. */
+static void random_rule(char **t)
+{
+	static const char *const ops[] = {"bind-task",   "bind-pgtable", "bind-pasid-table",
+					  "open-device", "reload",       "*"};
+	static const char *const users[] = {"alice", "bob", "1001", "1002", "1003", "0", "nosuch"};
+	static const char *const groups[] = {"accel", "video", "2001", "100", "nosuch"};
+	static const char *const units[] = {"qemu@*.service", "machine.slice", "*.slice",
+					    "sshd.service", "qemu@vm1.service"};
+	static const char *const exes[] = {"/usr/bin/qemu", "/bin/sh", "/opt/a,b"};
+	static const char *const igroups[] = {"12", "13", "20"};
+	static const char *const pci[] = {"8086:0b25", "19e5:a250"};
+	static const char *const models[] = {"vtd", "smmu"};
+	static const char *const flags[] = {"sre", "eafe", "pcd", "pwt", "emte", "cd", "none"};
+	bool allow = rnd(4) != 0, reload = false;
+	unsigned n_ops = 1 + rnd(2);
+
+	*t += sprintf(*t, "%s ", allow ? "allow" : "deny");
+	for (unsigned i = 0; i < n_ops; i++) {
+		const char *op = PICK(ops);
+		reload = reload || strcmp(op, "reload") == 0;
+		*t += sprintf(*t, "%s%s", i ? "," : "", op);
+	}
+	if (rnd(3) == 0)
+		*t += sprintf(*t, " device=%s", PICK(rand_devices));
+	else if (rnd(3) == 0)
+		*t += sprintf(*t, " device=%s,%s", PICK(rand_devices), PICK(rand_devices));
+	else if (rnd(3) == 0)
+		*t += sprintf(*t, " device=%s", PICK(rand_globs));
+	if (rnd(5) < 2)
+		ADD_LIST(t, "user", users);
+	if (rnd(5) == 0)
+		ADD_LIST(t, "group", groups);
+	if (rnd(6) == 0)
+		ADD_LIST(t, "unit", units);
+	if (rnd(8) == 0)
+		*t += sprintf(*t, " exe=%s", PICK(exes));
+	if (rnd(8) == 0)
+		ADD_LIST(t, "iommu-group", igroups);
+	if (rnd(8) == 0)
+		ADD_LIST(t, "pci-id", pci);
+	if (rnd(8) == 0)
+		ADD_LIST(t, "model", models);
+	if (rnd(3) == 0) {
+		uint32_t lo = 1 + rnd(300);
+		if (rnd(4) == 0)
+			*t += sprintf(*t, " pasid=auto");
+		else
+			*t += sprintf(*t, " pasid=%u-%u", lo, lo + rnd(60));
+	}
+	if (rnd(8) == 0)
+		*t += sprintf(*t, " addr-width=%s", rnd(2) ? "48" : "57,48");
+	if (rnd(8) == 0)
+		ADD_LIST(t, "vtd-flags", flags);
+	if (rnd(4) == 0)
+		*t += sprintf(*t, " targets=%s", rnd(2) ? "self" : "same-user");
+	if (allow && !reload && rnd(6) == 0)
+		*t += sprintf(*t, " max=%u max-device=%u", 1 + rnd(4), 1 + rnd(4));
+	if (allow && rnd(6) == 0)
+		*t += sprintf(*t, " rate=%u/s", 1 + rnd(100));
+	if (!allow && rnd(3) == 0)
+		*t += sprintf(*t, " revoke");
+	*t += sprintf(*t, "\n");
+}
+
+static void random_request(struct policy_subject *s, struct policy_request *r, gid_t groups[2],
+			   const char **units)
+{
+	static const uid_t uids[] = {ALICE, BOB, CAROL, 0, (uid_t)-1};
+	static const gid_t gids[] = {USERS, ACCEL, VIDEO};
+	static const char *const exes[] = {"/usr/bin/qemu", "/bin/sh", "/opt/a,b", "/opt/a"};
+	static const char *const unit_sets[][2] = {
+		{"qemu@vm1.service", "machine.slice"},
+		{"sshd.service", "system.slice"},
+		{"qemu@vm2.service", "machine.slice"},
+	};
+	static const uint32_t igroups[] = {12, 13, 20, 0};
+	static const struct pci_id pci[] = {{0x8086, 0x0b25}, {0x19e5, 0xa250}, {0x15b3, 0x101d}};
+	unsigned u = rnd(4);
+
+	groups[0] = PICK(gids);
+	groups[1] = PICK(gids);
+	*s = (struct policy_subject){
+		.uid = PICK(uids),
+		.gid = PICK(gids),
+		.groups = groups,
+		.n_groups = rnd(3),
+		.exe = rnd(4) ? PICK(exes) : NULL,
+		.units = units,
+		.n_units = u < 3 ? 1 + rnd(2) : 0,
+	};
+	if (u < 3) {
+		units[0] = unit_sets[u][0];
+		units[1] = unit_sets[u][1];
+	}
+	struct pci_id id = PICK(pci);
+	*r = (struct policy_request){
+		.op = (enum policy_op)rnd(_POLICY_OP_MAX),
+		.device = rnd(10) ? PICK(rand_devices) : "0000:99:00.0",
+		.iommu_group = PICK(igroups),
+		.vendor = id.vendor,
+		.device_id = id.device,
+		.model = rnd(3),
+		.pasid = rnd(4) ? 1 + rnd(400) : 0,
+		.other_target = rnd(3) == 0,
+		.addr_width = rnd(3) ? 48 : 57,
+		.vtd_flags = rnd(2) ? 0 : rnd(64),
+	};
+	if (r->op == POLICY_OP_RELOAD)
+		r->device = NULL;
+}
+
+static bool has_exact_devices(const struct policy_rule *r)
+{
+	for (size_t i = 0; i < r->n_devices; i++)
+		if (strpbrk(r->devices[i], "*?["))
+			return false;
+	return r->n_devices > 0;
+}
+
+struct cross_param {
+	uint64_t seed;
+	unsigned n_rules;
+	unsigned n_requests;
+};
+
+ParameterizedTestParameters(policy_index, random_policies_decide_as_explain)
+{
+	static struct cross_param params[] = {
+		{0x5eed0001, 20, 4000},  {0x5eed0002, 100, 4000}, {0x5eed0003, 300, 4000},
+		{0x5eed0004, 500, 4000}, {0x5eed0005, 300, 4000}, {0x5eed0006, 1000, 2000},
+		{0xdeadbeef, 200, 4000}, {0x12345678, 50, 4000},
+	};
+	return cr_make_param_array(struct cross_param, params, sizeof(params) / sizeof(params[0]));
+}
+
+/* policy_decide() goes by the index; policy_explain() walks every rule of the op. On random
+ * policies and requests they must agree on the verdict and on the rule. */
+ParameterizedTest(struct cross_param *cp, policy_index, random_policies_decide_as_explain,
+		  .timeout = 60)
+{
+	char *text = malloc((size_t)cp->n_rules * 400), *t = text;
+	unsigned by_device = 0, by_user = 0, generic = 0, none = 0, deny = 0, allow = 0;
+	struct policy *p = policy_new();
+	int r;
+
+	cr_assert_not_null(text);
+	rng_state = cp->seed;
+	for (unsigned i = 0; i < cp->n_rules; i++)
+		random_rule(&t);
+	r = policy_add_file(p, FILE_NAME, text, (size_t)(t - text), &resolver);
+	cr_assert_eq(r, 0, "%s", diags_text(p));
+	cr_assert_eq(p->n_rules, cp->n_rules);
+	cr_assert_eq(policy_seal(p), 0);
+
+	for (unsigned i = 0; i < cp->n_requests; i++) {
+		struct policy_subject s;
+		struct policy_request req;
+		struct policy_decision d, e;
+		gid_t groups[2];
+		const char *units[2];
+
+		random_request(&s, &req, groups, units);
+		policy_decide(p, &s, &req, &d);
+		policy_explain(p, &s, &req, &e, NULL, NULL);
+		cr_assert_eq(
+			d.rule, e.rule,
+			"request %u (%s on %s, uid %u, PASID %u): decide says line %u, explain "
+			"line %u",
+			i, policy_op_name(req.op), req.device ? req.device : "-", (unsigned)s.uid,
+			req.pasid, d.rule ? d.rule->line : 0, e.rule ? e.rule->line : 0);
+		cr_assert_eq(d.verdict, e.verdict, "request %u", i);
+		if (!d.rule)
+			none++;
+		else if (has_exact_devices(d.rule) && req.op != POLICY_OP_RELOAD)
+			by_device++;
+		else if (d.rule->n_users)
+			by_user++;
+		else
+			generic++;
+		if (d.rule)
+			*(d.verdict == POLICY_ALLOW ? &allow : &deny) += 1;
+	}
+	/* The requests exercised every list of the index, and both verdicts. */
+	cr_assert_gt(by_device, 0, "device buckets never decided");
+	cr_assert_gt(by_user, 0, "uid buckets never decided");
+	cr_assert_gt(generic, 0, "the generic lists never decided");
+	cr_assert_gt(by_device + by_user + generic, cp->n_requests / 10);
+	cr_assert_gt(allow, 0);
+	cr_assert_gt(deny, 0);
+	policy_free(p);
+	free(text);
+}
+
+/* ---- lint ---- */
+
+struct lint_row {
+	char what[64];
+	char policy[192];
+	char diags[3][200]; /* exactly these warnings from policy_lint(), in order */
+};
+
+#define SHADOW(line, first, first_line)                                                            \
+	"t.policy:" #line ":1: warning: rule can never match: '" first "' (t.policy:" #first_line  \
+	") comes first and matches all it does"
+#define OVERLAP(line, lo_hi, other)                                                                \
+	"t.policy:" #line ":1: warning: PASIDs " lo_hi " are also granted to another subject by "  \
+	"t.policy:" #other " on overlapping devices"
+
+ParameterizedTestParameters(policy_lint, corpus)
+{
+	static struct lint_row rows[] = {
+		/* shadowed rules */
+		{"a broader rule first",
+		 "allow * user=alice\nallow bind-task user=alice device=" DEV0,
+		 {SHADOW(2, "allow * user=alice", 1)}},
+		{"the same rule twice",
+		 "allow bind-task\nallow bind-task",
+		 {SHADOW(2, "allow bind-task", 1)}},
+		{"a deny shadows an allow",
+		 "deny * user=bob\nallow bind-task user=bob",
+		 {SHADOW(2, "deny * user=bob", 1)}},
+		{"an allow shadows a deny",
+		 "allow * targets=same-user\ndeny open-device group=video",
+		 {SHADOW(2, "allow * targets=same-user", 1)}},
+		{"each shadowed rule once, by the first",
+		 "allow *\nallow *\nallow bind-task",
+		 {SHADOW(2, "allow *", 1), SHADOW(3, "allow *", 1)}},
+		{"a device glob covers a device",
+		 "allow * device=0000:3b:*\nallow bind-task device=0000:3b:00.1",
+		 {SHADOW(2, "allow * device=0000:3b:*", 1)}},
+		{"a device glob covers a narrower glob",
+		 "allow * device=0000:3b:*\nallow bind-task device=0000:3b:00.*",
+		 {SHADOW(2, "allow * device=0000:3b:*", 1)}},
+		{"a unit glob covers a unit",
+		 "allow * unit=qemu@*.service\nallow * unit=qemu@vm1.service",
+		 {SHADOW(2, "allow * unit=qemu@*.service", 1)}},
+		{"a unit suffix glob covers a glob",
+		 "allow * unit=*.slice\nallow * unit=machine-*.slice",
+		 {SHADOW(2, "allow * unit=*.slice", 1)}},
+		{"a group list covers one group",
+		 "allow * group=accel,video\nallow * group=video",
+		 {SHADOW(2, "allow * group=accel,video", 1)}},
+		{"exe paths",
+		 "allow * exe=/a exe=/b\nallow * exe=/b",
+		 {SHADOW(2, "allow * exe=/a exe=/b", 1)}},
+		{"pasid ranges together cover",
+		 "allow bind-task pasid=100-149,150-199\nallow bind-task pasid=120-180",
+		 {SHADOW(2, "allow bind-task pasid=100-149,150-199", 1)}},
+		{"vtd-flags: more allowed first",
+		 "allow bind-pgtable vtd-flags=sre,pcd\nallow bind-pgtable vtd-flags=sre",
+		 {SHADOW(2, "allow bind-pgtable vtd-flags=sre,pcd", 1)}},
+		{"targets: same-user first covers self",
+		 "allow bind-task targets=same-user\nallow bind-task",
+		 {SHADOW(2, "allow bind-task targets=same-user", 1)}},
+		{"limits do not take part",
+		 "allow bind-task max=1\nallow bind-task rate=2/s",
+		 {SHADOW(2, "allow bind-task max=1", 1)}},
+		{"reload",
+		 "allow reload targets=same-user\ndeny reload user=bob",
+		 {SHADOW(2, "allow reload targets=same-user", 1)}},
+		/* no shadow */
+		{"different users", "allow * user=alice\nallow * user=bob", {""}},
+		{"a narrower rule first", "allow bind-task user=alice\nallow * user=alice", {""}},
+		{"narrower ops first", "allow bind-task\nallow bind-task,bind-pgtable", {""}},
+		{"a key the later rule lacks", "allow * device=" DEV0 "\nallow *", {""}},
+		{"a group list after one group",
+		 "allow * group=video\nallow * group=accel,video",
+		 {""}},
+		{"pasids partly covered",
+		 "allow bind-task pasid=100-149\nallow bind-task pasid=100-199",
+		 {""}},
+		{"pasids with a gap",
+		 "allow bind-task pasid=100-149,151-199\nallow bind-task pasid=120-180",
+		 {""}},
+		{"auto is no range",
+		 "allow bind-task pasid=1-1048575\nallow bind-task pasid=auto",
+		 {""}},
+		{"targets: self first does not cover same-user",
+		 "allow bind-task\nallow bind-task targets=same-user",
+		 {""}},
+		{"vtd-flags: fewer allowed first",
+		 "allow bind-pgtable vtd-flags=sre\nallow bind-pgtable vtd-flags=sre,pcd",
+		 {""}},
+		{"addr-width: fewer first",
+		 "allow bind-pgtable addr-width=48\nallow bind-pgtable addr-width=48,57",
+		 {""}},
+		{"models: fewer first", "allow * model=vtd\nallow * model=vtd,smmu", {""}},
+		{"a unit ? glob is narrower than *",
+		 "allow * unit=qemu@?.service\nallow * unit=qemu@*.service",
+		 {""}},
+		{"a negated bracket is narrower than *",
+		 "allow * device=0000:3b:00.[!0]\nallow * device=0000:3b:00.*",
+		 {""}},
+		{"a glob with two stars",
+		 "allow * unit=*@*.service\nallow * unit=qemu@vm*.service",
+		 {""}},
+		{"a slice does not cover its units",
+		 "allow * unit=machine.slice\nallow * unit=qemu@vm1.service",
+		 {""}},
+		{"exe: another path", "allow * exe=/a\nallow * exe=/a exe=/b", {""}},
+		{"a unit then an exe", "allow * unit=a.service\nallow * exe=/a", {""}},
+		/* PASIDs granted to two subjects */
+		{"overlapping ranges, two users",
+		 "allow bind-pgtable user=alice pasid=100-199\nallow bind-pgtable user=bob "
+		 "pasid=150-250",
+		 {OVERLAP(2, "150-199", 1)}},
+		{"overlapping on a device glob",
+		 "allow bind-task user=alice device=0000:3b:* pasid=5\nallow "
+		 "bind-task,bind-pgtable group=video device=" DEV0 " pasid=1-10",
+		 {OVERLAP(2, "5-5", 1)}},
+		{"overlap against each earlier rule",
+		 "allow bind-task user=alice pasid=10-20\nallow bind-task user=bob "
+		 "pasid=30-40\nallow bind-task unit=a.service pasid=15-35",
+		 {OVERLAP(3, "15-20", 1), OVERLAP(3, "30-35", 2)}},
+		{"no overlap: same subject",
+		 "allow bind-pgtable user=alice pasid=100-199 device=" DEV0
+		 "\nallow bind-task user=alice pasid=150-250",
+		 {""}},
+		{"no overlap: disjoint devices",
+		 "allow bind-pgtable user=alice device=0000:3b:00.0 pasid=100-199\nallow "
+		 "bind-pgtable user=bob device=0000:3c:00.0 pasid=100-199",
+		 {""}},
+		{"no overlap: disjoint ranges",
+		 "allow bind-pgtable user=alice pasid=100-199\nallow bind-pgtable user=bob "
+		 "pasid=200-299",
+		 {""}},
+		{"no overlap: other ops",
+		 "allow bind-task user=alice pasid=100-199\nallow bind-pgtable user=bob "
+		 "pasid=100-199",
+		 {""}},
+		{"no overlap: a deny",
+		 "deny bind-pgtable user=alice pasid=100-199\nallow bind-pgtable user=bob "
+		 "pasid=100-199",
+		 {""}},
+		{"no overlap: auto only",
+		 "allow bind-task user=alice pasid=auto\nallow bind-task user=bob pasid=auto",
+		 {""}},
+	};
+	return cr_make_param_array(struct lint_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct lint_row *row, policy_lint, corpus)
+{
+	int r;
+	struct policy *p = compile_len(row->policy, strlen(row->policy), &r);
+	size_t before = p->n_diags, n = 0;
+
+	cr_assert_eq(r, 0, "%s:%s", row->what, diags_text(p));
+	cr_assert_eq(p->n_errors, 0);
+	cr_assert_eq(policy_lint(p), 0);
+	while (n < 3 && row->diags[n][0])
+		n++;
+	cr_assert_eq(p->n_diags - before, n, "%s: %zu warnings, want %zu:%s", row->what,
+		     p->n_diags - before, n, diags_text(p));
+	for (size_t i = 0; i < n; i++)
+		cr_assert_str_eq(p->diags[before + i], row->diags[i], "%s", row->what);
+	cr_assert_eq(p->n_errors, 0);
+	policy_free(p);
+}
+
+/* Lint reports shadowing across files with each rule's own file. */
+Test(policy_lint, across_files)
+{
+	struct policy *p = policy_new();
+	const char *a = "\nallow * user=alice\n", *b = "allow open-device user=alice\n";
+
+	cr_assert_eq(policy_add_file(p, "10-a.policy", a, strlen(a), &resolver), 0);
+	cr_assert_eq(policy_add_file(p, "20-b.policy", b, strlen(b), &resolver), 0);
+	cr_assert_eq(policy_seal(p), 0);
+	cr_assert_eq(policy_lint(p), 0);
+	cr_assert_eq(p->n_diags, 1, "%s", diags_text(p));
+	cr_assert_eq(p->n_warnings, 1);
+	cr_assert_str_eq(p->diags[0], "20-b.policy:1:1: warning: rule can never match: 'allow * "
+				      "user=alice' (10-a.policy:2) comes first and matches all it "
+				      "does");
 	policy_free(p);
 }
 
@@ -1296,6 +2584,7 @@ Test(policy_ops, names)
 		{POLICY_OP_BIND_PGTABLE, "bind-pgtable"},
 		{POLICY_OP_BIND_PASID_TABLE, "bind-pasid-table"},
 		{POLICY_OP_OPEN_DEVICE, "open-device"},
+		{POLICY_OP_RELOAD, "reload"},
 	};
 
 	cr_assert_eq(sizeof(ops) / sizeof(ops[0]), _POLICY_OP_MAX);
@@ -1313,5 +2602,54 @@ Test(policy_ops, names)
 	cr_assert_eq(policy_op_from_name("bind-task "), -EINVAL);
 	cr_assert_eq(policy_op_from_name("bind"), -EINVAL);
 	cr_assert_eq(policy_op_from_name("bind-taskx"), -EINVAL);
+	cr_assert_eq(policy_op_from_name("Reload"), -EINVAL);
+	/* '*' is every device op, not reload */
 	cr_assert_eq(POLICY_OPS_ALL, 0xfu);
+	cr_assert_eq(POLICY_OPS_ALL & (1u << POLICY_OP_RELOAD), 0);
+}
+
+/* ---- cgroup paths to units ---- */
+
+struct cgroup_row {
+	char path[96];
+	int n;
+	char units[6][40];
+};
+
+ParameterizedTestParameters(policy_cgroup, units)
+{
+	static struct cgroup_row rows[] = {
+		{"/system.slice/qemu@vm1.service", 2, {"qemu@vm1.service", "system.slice"}},
+		{"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.scope",
+		 5,
+		 {"foo.scope", "app.slice", "user@1000.service", "user-1000.slice", "user.slice"}},
+		{"/", 0, {""}},
+		{"", 0, {""}},
+		{"/init.scope", 1, {"init.scope"}},
+		{"/system.slice/sshd.socket", 2, {"sshd.socket", "system.slice"}},
+		{"/machine.slice/libpod-abc.scope/container",
+		 2,
+		 {"libpod-abc.scope", "machine.slice"}},
+		{"/svmdtest.slice/svmd-app.service/", 2, {"svmd-app.service", "svmdtest.slice"}},
+		{"/process_api/7430e26867183a42", 0, {""}},
+		{"/.service/x.slice", 1, {"x.slice"}}, /* a bare suffix names no unit */
+		{"system.slice", 1, {"system.slice"}},
+		{"//a.service//", 1, {"a.service"}},
+	};
+	return cr_make_param_array(struct cgroup_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct cgroup_row *row, policy_cgroup, units)
+{
+	char **v = NULL;
+	int n = policy_cgroup_units(row->path, &v);
+
+	cr_assert_eq(n, row->n, "'%s': %d units", row->path, n);
+	cr_assert_not_null(v);
+	for (int i = 0; i < n; i++)
+		cr_assert_str_eq(v[i], row->units[i], "'%s' unit %d", row->path, i);
+	cr_assert_null(v[n], "'%s': not NULL-terminated", row->path);
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }

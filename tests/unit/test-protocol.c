@@ -30,13 +30,17 @@
 #define EXPLAIN_TEXT                                                                               \
 	"allow: 10-default.policy:3 uid 1000 device 0000:00:02.0 bind-task\n"                      \
 	"deny: 20-local.policy:7 not reached\n"
+#define RELOAD_TEXT                                                                                \
+	"/etc/svmd/policy.d/50-local.policy:3:1: warning: rule can never match\n"                  \
+	"binding 7 (bind-task 0000:00:02.0 PASID 42, uid 1000) no longer granted: no rule "        \
+	"matched\n"
 
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const uint16_t all_ops[] = {
 	SVMD_OP_HELLO,        SVMD_OP_DEVICES,          SVMD_OP_LIST,   SVMD_OP_BIND_TASK,
 	SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND, SVMD_OP_LEASE,
-	SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,
+	SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,      SVMD_OP_RELOAD,
 };
 
 /* ---- vectors ----------------------------------------------------------------------------- */
@@ -109,6 +113,8 @@ static size_t req_payload(uint16_t op, void *buf)
 			.pasid = 42,
 			.flags = SVMD_EXPLAIN_PASID | SVMD_EXPLAIN_UID,
 			.uid = 1000,
+			.addr_width = 48,
+			.vtd_flags = 0x5,
 		};
 		set_dev(r.device, DEV_A);
 		memcpy(buf, &r, sizeof(r));
@@ -117,6 +123,11 @@ static size_t req_payload(uint16_t op, void *buf)
 	case SVMD_OP_OPEN_DEVICE: {
 		struct svmd_open_device_req r;
 		set_dev(r.device, DEV_A);
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
+	case SVMD_OP_RELOAD: {
+		struct svmd_reload_req r = {0};
 		memcpy(buf, &r, sizeof(r));
 		return sizeof(r);
 	}
@@ -251,6 +262,19 @@ static size_t rep_payload(const struct rep_param *p, unsigned char *buf, size_t 
 		memcpy(buf, &r, sizeof(r));
 		*ret_fds = 1;
 		return sizeof(r);
+	}
+	case SVMD_OP_RELOAD: {
+		struct svmd_reload_rep r = {
+			.n_rules = 12,
+			.generation = 3,
+			.n_files = 2,
+			.n_warnings = 1,
+			.n_denied = 1,
+			.n_revoked = 0,
+		};
+		memcpy(buf, &r, sizeof(r));
+		memcpy(buf + sizeof(r), RELOAD_TEXT, sizeof(RELOAD_TEXT));
+		return sizeof(r) + sizeof(RELOAD_TEXT);
 	}
 	}
 	cr_assert_fail("no reply vector for opcode %u", p->op);
@@ -455,6 +479,7 @@ ParameterizedTestParameters(request, roundtrip)
 		{SVMD_OP_LEASE, 0},
 		{SVMD_OP_EXPLAIN, 0},
 		{SVMD_OP_OPEN_DEVICE, 0},
+		{SVMD_OP_RELOAD, 0},
 	};
 	return cr_make_param_array(struct req_rt_param, params, N_ELEM(params));
 }
@@ -481,7 +506,8 @@ Test(request, sizes_are_the_wire_sizes)
 		[SVMD_OP_LIST] = 16,         [SVMD_OP_BIND_TASK] = 24,
 		[SVMD_OP_BIND_PGTABLE] = 72, [SVMD_OP_BIND_PASID_TABLE] = 40,
 		[SVMD_OP_UNBIND] = 8,        [SVMD_OP_LEASE] = 8,
-		[SVMD_OP_EXPLAIN] = 32,      [SVMD_OP_OPEN_DEVICE] = 16,
+		[SVMD_OP_EXPLAIN] = 48,      [SVMD_OP_OPEN_DEVICE] = 16,
+		[SVMD_OP_RELOAD] = 8,
 	};
 
 	for (size_t i = 0; i < N_ELEM(all_ops); i++)
@@ -506,13 +532,27 @@ Test(request, accepted_variants)
 	pg.flags = 0;
 	pg.gpasid = 0;
 	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &pg, sizeof(pg), 0), 0);
-	/* explain: every op; pasid and uid flags independently */
+	/* explain: every op on a device; pasid and uid flags independently */
 	struct svmd_explain_req ex;
 	req_payload(SVMD_OP_EXPLAIN, &ex);
 	for (uint32_t op = 1; op < _SVMD_EXPLAIN_OP_MAX; op++) {
+		if (op == SVMD_EXPLAIN_RELOAD)
+			continue;
 		ex.op = op;
 		cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), 0, "op %u",
 			     op);
+	}
+	/* explain: address widths and VT-d flags */
+	const uint32_t widths[] = {0, 48, 57};
+	for (size_t i = 0; i < N_ELEM(widths); i++) {
+		ex.addr_width = widths[i];
+		cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), 0,
+			     "addr_width %u", widths[i]);
+	}
+	for (uint64_t f = 0; f <= SVMD_VTD_FLAGS_ALL; f++) {
+		ex.vtd_flags = f;
+		cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), 0,
+			     "vtd_flags %#llx", (unsigned long long)f);
 	}
 	ex.flags = SVMD_EXPLAIN_PASID;
 	ex.uid = 0;
@@ -571,6 +611,10 @@ ParameterizedTestParameters(request, wrong_length)
 		{SVMD_OP_EXPLAIN, 1},
 		{SVMD_OP_OPEN_DEVICE, -1},
 		{SVMD_OP_OPEN_DEVICE, 1},
+		{SVMD_OP_RELOAD, -1},
+		{SVMD_OP_RELOAD, 1},
+		{SVMD_OP_EXPLAIN, -16}, /* the 32-byte explain of protocol 0.1 */
+		{SVMD_OP_RELOAD, -8},   /* no payload at all */
 	};
 	return cr_make_param_array(struct req_len_param, params, N_ELEM(params));
 }
@@ -635,6 +679,28 @@ ParameterizedTestParameters(request, bad_field)
 		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags,
 		  SVMD_EXPLAIN_PASID), /* uid 1000 */
 		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, flags, 0),
+		/* explain: address width, reserved, VT-d flags, reload naming a device */
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, addr_width, 1),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, addr_width, 39),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, addr_width, 47),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, addr_width, 49),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, addr_width, 56),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, addr_width, 58),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, addr_width, 64),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, addr_width, 48 | 0x100),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, addr_width, 0xffffffffu),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, reserved, 1),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, reserved, 0x80000000u),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, vtd_flags, 0x40),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, vtd_flags, 0x7f),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, vtd_flags, 0x8000000000000000ull),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, vtd_flags, 0x100000001ull),
+		F(SVMD_OP_EXPLAIN, struct svmd_explain_req, op, SVMD_EXPLAIN_RELOAD), /* device */
+		/* reload: flags and reserved */
+		F(SVMD_OP_RELOAD, struct svmd_reload_req, flags, 1),
+		F(SVMD_OP_RELOAD, struct svmd_reload_req, flags, 0x80000000u),
+		F(SVMD_OP_RELOAD, struct svmd_reload_req, reserved, 1),
+		F(SVMD_OP_RELOAD, struct svmd_reload_req, reserved, 0x01000000u),
 	};
 #undef F
 	return cr_make_param_array(struct req_field_param, params, N_ELEM(params));
@@ -742,7 +808,7 @@ ParameterizedTestParameters(request, too_many_fds)
 	static uint16_t params[] = {
 		SVMD_OP_HELLO,        SVMD_OP_DEVICES,          SVMD_OP_LIST,   SVMD_OP_BIND_TASK,
 		SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND, SVMD_OP_LEASE,
-		SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,
+		SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,      SVMD_OP_RELOAD,
 	};
 	return cr_make_param_array(uint16_t, params, N_ELEM(params));
 }
@@ -798,6 +864,7 @@ ParameterizedTestParameters(reply, roundtrip)
 		{SVMD_OP_LEASE, REP_OK, 0},
 		{SVMD_OP_EXPLAIN, REP_OK, 0},
 		{SVMD_OP_OPEN_DEVICE, REP_OK, 0},
+		{SVMD_OP_RELOAD, REP_OK, 0},
 		{SVMD_OP_HELLO, REP_ERR, 0},
 		{SVMD_OP_DEVICES, REP_ERR, 0},
 		{SVMD_OP_LIST, REP_ERR, 0},
@@ -808,6 +875,7 @@ ParameterizedTestParameters(reply, roundtrip)
 		{SVMD_OP_LEASE, REP_ERR, 0},
 		{SVMD_OP_EXPLAIN, REP_ERR, 0},
 		{SVMD_OP_OPEN_DEVICE, REP_ERR, 0},
+		{SVMD_OP_RELOAD, REP_ERR, 0},
 		{SVMD_OP_HELLO, REP_ERR_REASON, 0},
 		{SVMD_OP_DEVICES, REP_ERR_REASON, 0},
 		{SVMD_OP_LIST, REP_ERR_REASON, 0},
@@ -818,6 +886,7 @@ ParameterizedTestParameters(reply, roundtrip)
 		{SVMD_OP_LEASE, REP_ERR_REASON, 0},
 		{SVMD_OP_EXPLAIN, REP_ERR_REASON, 0},
 		{SVMD_OP_OPEN_DEVICE, REP_ERR_REASON, 0},
+		{SVMD_OP_RELOAD, REP_ERR_REASON, 0},
 	};
 	return cr_make_param_array(struct rep_param, params, N_ELEM(params));
 }
@@ -1561,6 +1630,7 @@ Test(names, opcodes)
 		[SVMD_OP_LEASE] = "lease",
 		[SVMD_OP_EXPLAIN] = "explain",
 		[SVMD_OP_OPEN_DEVICE] = "open-device",
+		[SVMD_OP_RELOAD] = "reload",
 	};
 
 	for (uint16_t op = 1; op < _SVMD_OP_MAX; op++) {
@@ -1597,4 +1667,118 @@ Test(reply, open_device_needs_exactly_one_fd)
 	cr_assert_eq(svmd_reply_check(SVMD_OP_OPEN_DEVICE, &ok, sizeof(ok), 1), 0);
 	cr_assert_eq(svmd_reply_check(SVMD_OP_OPEN_DEVICE, &ok, sizeof(ok), 0), -EBADMSG);
 	cr_assert_eq(svmd_reply_check(SVMD_OP_OPEN_DEVICE, &ok, sizeof(ok), 2), -EBADMSG);
+}
+
+/* ---- explain for reload, and the reload op ----------------------------------------------- */
+
+Test(request, explain_layout)
+{
+	cr_assert_eq(offsetof(struct svmd_explain_req, op), 16);
+	cr_assert_eq(offsetof(struct svmd_explain_req, pasid), 20);
+	cr_assert_eq(offsetof(struct svmd_explain_req, flags), 24);
+	cr_assert_eq(offsetof(struct svmd_explain_req, uid), 28);
+	cr_assert_eq(offsetof(struct svmd_explain_req, addr_width), 32);
+	cr_assert_eq(offsetof(struct svmd_explain_req, reserved), 36);
+	cr_assert_eq(offsetof(struct svmd_explain_req, vtd_flags), 40);
+	cr_assert_eq(sizeof(struct svmd_explain_req), 48);
+	cr_assert_eq(SVMD_EXPLAIN_RELOAD, 5);
+	cr_assert_eq(SVMD_OP_RELOAD, 0x000b);
+	cr_assert_eq(SVMD_OP_OPEN_DEVICE, 0x000a);
+}
+
+/* Reload names no device: its device field is all zero, and only reload's may be. */
+Test(request, explain_reload_device_all_zero)
+{
+	struct svmd_explain_req ex;
+
+	req_payload(SVMD_OP_EXPLAIN, &ex);
+	memset(ex.device, 0, sizeof(ex.device));
+	ex.op = SVMD_EXPLAIN_RELOAD;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), 0);
+	/* pasid, uid, width and flags are as free as for other ops */
+	ex.flags = 0;
+	ex.pasid = 0;
+	ex.uid = 0;
+	ex.addr_width = 0;
+	ex.vtd_flags = 0;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), 0);
+	ex.flags = SVMD_EXPLAIN_UID;
+	ex.uid = 1000;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), 0);
+	/* any byte of the device field set */
+	for (size_t i = 0; i < SVMD_DEVICE_NAME_SZ; i++) {
+		struct svmd_explain_req bad = ex;
+		bad.device[i] = '0';
+		cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &bad, sizeof(bad), 0), -EBADMSG,
+			     "byte %zu", i);
+	}
+	/* a valid name is no better */
+	set_dev(ex.device, DEV_A);
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), -EBADMSG);
+	/* and the other ops need one */
+	memset(ex.device, 0, sizeof(ex.device));
+	for (uint32_t op = 1; op < SVMD_EXPLAIN_RELOAD; op++) {
+		ex.op = op;
+		cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), -EBADMSG,
+			     "op %u", op);
+	}
+}
+
+Test(request, reload_zero_is_the_only_request)
+{
+	struct svmd_reload_req r = {0};
+
+	cr_assert_eq(sizeof(r), 8);
+	cr_assert_eq(svmd_request_check(SVMD_OP_RELOAD, &r, sizeof(r), 0), 0);
+	cr_assert_eq(svmd_request_check(SVMD_OP_RELOAD, &r, sizeof(r), 1), -EBADMSG);
+	for (unsigned bit = 0; bit < 64; bit++) {
+		unsigned char b[8] = {0};
+		b[bit / 8] = (unsigned char)(1u << (bit % 8));
+		cr_assert_eq(svmd_request_check(SVMD_OP_RELOAD, b, sizeof(b), 0), -EBADMSG,
+			     "bit %u", bit);
+	}
+}
+
+Test(reply, reload_layout_and_text)
+{
+	unsigned char payload[256];
+	struct svmd_reload_rep r = {.generation = 2, .n_rules = 3};
+	const size_t fixed = sizeof(r);
+
+	cr_assert_eq(fixed, 32);
+	cr_assert_eq(offsetof(struct svmd_reload_rep, n_rules), 4);
+	cr_assert_eq(offsetof(struct svmd_reload_rep, generation), 8);
+	cr_assert_eq(offsetof(struct svmd_reload_rep, n_files), 16);
+	cr_assert_eq(offsetof(struct svmd_reload_rep, n_warnings), 20);
+	cr_assert_eq(offsetof(struct svmd_reload_rep, n_denied), 24);
+	cr_assert_eq(offsetof(struct svmd_reload_rep, n_revoked), 28);
+	memcpy(payload, &r, sizeof(r));
+	/* no text at all */
+	cr_assert_eq(svmd_reply_check(SVMD_OP_RELOAD, payload, fixed, 0), -EBADMSG);
+	/* an empty text: nothing to report */
+	payload[fixed] = 0;
+	cr_assert_eq(svmd_reply_check(SVMD_OP_RELOAD, payload, fixed + 1, 0), 0);
+	/* text without its NUL */
+	memcpy(payload + fixed, "warning", 7);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_RELOAD, payload, fixed + 7, 0), -EBADMSG);
+	/* NUL in the middle */
+	memcpy(payload + fixed, "a\0b\0", 4);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_RELOAD, payload, fixed + 4, 0), -EBADMSG);
+	/* terminated */
+	memcpy(payload + fixed, "warning", 8);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_RELOAD, payload, fixed + 8, 0), 0);
+	cr_assert_null(svmd_reply_reason(payload, fixed + 8));
+	/* no fd rides along */
+	cr_assert_eq(svmd_reply_check(SVMD_OP_RELOAD, payload, fixed + 8, 1), -EBADMSG);
+	/* the fixed part cut short */
+	cr_assert_eq(svmd_reply_check(SVMD_OP_RELOAD, payload, fixed - 1, 0), -EBADMSG);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_RELOAD, payload, 4, 0), -EBADMSG);
+	/* a refusal carries its reason: the errors with file:line:col */
+	const char why[] = "1 error; the policy in force (generation 1) stays:\n"
+			   "/etc/svmd/policy.d/60.policy:1:7: error: unknown operation 'frob'";
+	int32_t einval = -EINVAL;
+	memcpy(payload, &einval, 4);
+	memcpy(payload + 4, why, sizeof(why));
+	cr_assert_eq(svmd_reply_check(SVMD_OP_RELOAD, payload, 4 + sizeof(why), 0), 0);
+	cr_assert_str_eq(svmd_reply_reason(payload, 4 + sizeof(why)), why);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Unit tests of the registry (daemon/registry.c): sessions and per-uid accounts, bindings and
- * their indices, quotas per (uid, rule), leases, id-order iteration and hash growth.
+ * Unit tests of the registry (daemon/registry.c): sessions and per-uid accounts, owners, bindings
+ * and their indices, quotas per (uid, rule) and per (device, rule) and how a reload moves them,
+ * leases, id-order iteration and hash growth.
  */
 #include <criterion/criterion.h>
 #include <malloc.h>
@@ -21,6 +22,18 @@ static struct device devs[4] = {
 	/* A high index: (index << 32 | PASID) must not collide with small ones. */
 	{.name = "0000:ff:1f.7", .index = 0xfffffu},
 };
+
+/* Index 0x10000: beyond the 16 bits a (device, rule) hash key keeps of it, so its counts
+ * share a hash with device 0's and must still be told apart. */
+static struct device dev_far = {.name = "0000:fe:00.0", .index = 0x10000u};
+
+/* A session as the front-ends make one, from kernel credentials. */
+static struct session *session_new(struct registry *r, uid_t uid, gid_t gid, pid_t pid)
+{
+	struct owner o = {.uid = uid, .gid = gid, .pid = pid};
+
+	return registry_session_new(r, &o);
+}
 
 /* Two rules; the registry only compares their addresses. */
 static const int rule_a, rule_b;
@@ -79,9 +92,9 @@ Test(registry, empty)
 Test(registry, sessions_and_users)
 {
 	struct registry *r = registry_new();
-	struct session *s1 = registry_session_new(r, ALICE, 100, 10);
-	struct session *s2 = registry_session_new(r, ALICE, 101, 11);
-	struct session *s3 = registry_session_new(r, BOB, 200, 20);
+	struct session *s1 = session_new(r, ALICE, 100, 10);
+	struct session *s2 = session_new(r, ALICE, 101, 11);
+	struct session *s3 = session_new(r, BOB, 200, 20);
 
 	cr_assert_not_null(s1);
 	cr_assert_not_null(s2);
@@ -95,10 +108,10 @@ Test(registry, sessions_and_users)
 	cr_assert_lt(s1->id, s2->id);
 	cr_assert_lt(s2->id, s3->id);
 	cr_assert_eq(s1->reg, r);
-	cr_assert_eq(s1->gid, 100);
-	cr_assert_eq(s1->pid, 10);
-	cr_assert_eq(s2->gid, 101);
-	cr_assert_eq(s3->pid, 20);
+	cr_assert_eq(s1->owner->gid, 100);
+	cr_assert_eq(s1->owner->pid, 10);
+	cr_assert_eq(s2->owner->gid, 101);
+	cr_assert_eq(s3->owner->pid, 20);
 	cr_assert_eq(s1->n_bindings, 0);
 	cr_assert(list_empty(&s1->bindings));
 
@@ -121,7 +134,7 @@ Test(registry, sessions_and_users)
 	cr_assert_eq(registry_count_user_sessions(r, BOB), 1);
 
 	/* A new session of a uid whose account was freed starts from zero. */
-	s1 = registry_session_new(r, ALICE, 100, 12);
+	s1 = session_new(r, ALICE, 100, 12);
 	cr_assert_not_null(s1);
 	cr_assert_eq(s1->user->n_sessions, 1);
 	cr_assert_eq(s1->user->n_bindings, 0);
@@ -140,7 +153,7 @@ Test(registry, sessions_and_users)
 Test(registry, add_assigns_ids_and_copies)
 {
 	struct registry *r = registry_new();
-	struct session *s = registry_session_new(r, ALICE, 100, 10);
+	struct session *s = session_new(r, ALICE, 100, 10);
 	struct bind_args a = task_args(7, 31337);
 	uint64_t before = realtime_usec();
 	struct binding *b1 = registry_add(r, s, &rule_a, &devs[0], &a);
@@ -153,8 +166,8 @@ Test(registry, add_assigns_ids_and_copies)
 	cr_assert_eq(b1->user, s->user);
 	cr_assert_eq(b1->rule, &rule_a);
 	cr_assert_eq(b1->device, &devs[0]);
-	cr_assert_eq(b1->owner_gid, 100);
-	cr_assert_eq(b1->owner_pid, 10);
+	cr_assert_eq(b1->owner->gid, 100);
+	cr_assert_eq(b1->owner->pid, 10);
 	cr_assert_not(b1->leased);
 	cr_assert_null(b1->watch);
 	cr_assert_eq(memcmp(&b1->args, &a, sizeof(a)), 0);
@@ -200,8 +213,8 @@ Test(registry, add_assigns_ids_and_copies)
 Test(registry, session_list_holds_its_bindings)
 {
 	struct registry *r = registry_new();
-	struct session *s1 = registry_session_new(r, ALICE, 100, 10);
-	struct session *s2 = registry_session_new(r, ALICE, 100, 11);
+	struct session *s1 = session_new(r, ALICE, 100, 10);
+	struct session *s2 = session_new(r, ALICE, 100, 11);
 	struct binding *a = add(r, s1, &rule_a, 0, 1);
 	struct binding *b = add(r, s2, &rule_a, 0, 2);
 	struct binding *c = add(r, s1, &rule_a, 0, 3);
@@ -235,7 +248,7 @@ Test(registry, session_list_holds_its_bindings)
 Test(registry, find_by_id_and_pasid)
 {
 	struct registry *r = registry_new();
-	struct session *s = registry_session_new(r, ALICE, 100, 10);
+	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding *b1 = add(r, s, &rule_a, 0, 5);
 	struct binding *b2 = add(r, s, &rule_a, 1, 5); /* same PASID, other device */
 	struct binding *b3 = add(r, s, &rule_a, 3, 5); /* a high device index */
@@ -285,7 +298,7 @@ Test(registry, find_by_id_and_pasid)
 Test(registry, remove_unlinks_everywhere)
 {
 	struct registry *r = registry_new();
-	struct session *s = registry_session_new(r, ALICE, 100, 10);
+	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding *b1 = add(r, s, &rule_a, 0, 1);
 	struct binding *b2 = add(r, s, &rule_a, 0, 2);
 	struct binding *b3 = add(r, s, &rule_a, 0, 3);
@@ -332,9 +345,9 @@ Test(registry, remove_unlinks_everywhere)
 Test(registry, rule_counts)
 {
 	struct registry *r = registry_new();
-	struct session *sa = registry_session_new(r, ALICE, 100, 10);
-	struct session *sa2 = registry_session_new(r, ALICE, 100, 11);
-	struct session *sb = registry_session_new(r, BOB, 100, 20);
+	struct session *sa = session_new(r, ALICE, 100, 10);
+	struct session *sa2 = session_new(r, ALICE, 100, 11);
+	struct session *sb = session_new(r, BOB, 100, 20);
 	struct binding *a1 = add(r, sa, &rule_a, 0, 1);
 	struct binding *a2 = add(r, sa2, &rule_a, 0, 2); /* another session, same uid */
 	struct binding *a3 = add(r, sa, &rule_b, 0, 3);
@@ -383,7 +396,7 @@ Test(registry, rule_counts)
 Test(registry, lease_detaches_from_the_session)
 {
 	struct registry *r = registry_new();
-	struct session *s = registry_session_new(r, ALICE, 100, 10);
+	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding *b1 = add(r, s, &rule_a, 0, 1);
 	struct binding *b2 = add(r, s, &rule_a, 0, 2);
 	uint64_t id1 = b1->id;
@@ -425,7 +438,7 @@ Test(registry, lease_detaches_from_the_session)
 	cr_assert_eq(b1->user->n_bindings, 1);
 
 	/* A new session of the same uid finds the same account, with the lease still charged. */
-	s = registry_session_new(r, ALICE, 100, 11);
+	s = session_new(r, ALICE, 100, 11);
 	cr_assert_eq(s->user, b1->user);
 	cr_assert_eq(s->user->n_bindings, 1);
 	cr_assert_eq(s->n_bindings, 0);
@@ -442,7 +455,7 @@ Test(registry, lease_detaches_from_the_session)
 Test(registry, session_free_detaches_leftovers)
 {
 	struct registry *r = registry_new();
-	struct session *s = registry_session_new(r, ALICE, 100, 10);
+	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding *b1 = add(r, s, &rule_a, 0, 1);
 	struct binding *b2 = add(r, s, &rule_b, 1, 1);
 
@@ -477,7 +490,7 @@ Test(registry, users_are_freed_when_nothing_is_charged, .timeout = 60)
 			before = mallinfo2();
 		/* Round 1 uses new uids, so accounts left behind could not be reused. */
 		for (uid_t uid = 10000 + round * 100000; uid < 110000 + round * 100000; uid++) {
-			struct session *s = registry_session_new(r, uid, 100, 1);
+			struct session *s = session_new(r, uid, 100, 1);
 			struct binding *b1, *b2;
 
 			cr_assert_not_null(s);
@@ -518,8 +531,8 @@ static size_t walk(const struct registry *r, uint64_t after, uint64_t *ids, size
 Test(registry, iteration_in_id_order)
 {
 	struct registry *r = registry_new();
-	struct session *s1 = registry_session_new(r, ALICE, 100, 10);
-	struct session *s2 = registry_session_new(r, BOB, 100, 20);
+	struct session *s1 = session_new(r, ALICE, 100, 10);
+	struct session *s2 = session_new(r, BOB, 100, 20);
 	struct binding *b[6];
 	uint64_t ids[8];
 	size_t n;
@@ -587,7 +600,7 @@ Test(registry, iteration_in_id_order)
 Test(registry, many_bindings_stay_findable, .timeout = 60)
 {
 	struct registry *r = registry_new();
-	struct session *s = registry_session_new(r, ALICE, 100, 10);
+	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding **b = calloc(MANY, sizeof(*b));
 	uint64_t last = 0;
 	size_t n = 0;
@@ -643,8 +656,8 @@ Test(registry, many_bindings_stay_findable, .timeout = 60)
 Test(registry, free_frees_leftovers)
 {
 	struct registry *r = registry_new();
-	struct session *s1 = registry_session_new(r, ALICE, 100, 10);
-	struct session *s2 = registry_session_new(r, BOB, 100, 20);
+	struct session *s1 = session_new(r, ALICE, 100, 10);
+	struct session *s2 = session_new(r, BOB, 100, 20);
 	struct binding *b;
 
 	add(r, s1, &rule_a, 0, 1);
@@ -657,6 +670,226 @@ Test(registry, free_frees_leftovers)
 	cr_assert_eq(registry_count(r), 4);
 	cr_assert_eq(registry_count_sessions(r), 0);
 	cr_assert_null(registry_free(r));
+}
+
+Test(registry, device_rule_counts)
+{
+	struct registry *r = registry_new();
+	struct session *sa = session_new(r, ALICE, 100, 10);
+	struct session *sb = session_new(r, BOB, 100, 20);
+	struct binding *a1 = add(r, sa, &rule_a, 0, 1);
+	struct binding *a2 = add(r, sa, &rule_a, 0, 2);
+	struct binding *b1 = add(r, sb, &rule_a, 0, 3); /* another user, same device and rule */
+	struct binding *b2 = add(r, sb, &rule_a, 1, 1);
+	struct binding *a3 = add(r, sa, &rule_b, 0, 4);
+	struct binding *a4 = add(r, sa, NULL, 0, 5);
+	struct bind_args t = task_args(1, 4242);
+	struct binding *far = registry_add(r, sa, &rule_a, &dev_far, &t);
+	struct device copy = devs[0];
+
+	cr_assert_not_null(far);
+	/* Per device and rule, whoever holds them. */
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_a), 3);
+	cr_assert_eq(registry_count_device_rule(r, &devs[1], &rule_a), 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_b), 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], NULL), 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[1], &rule_b), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[2], &rule_a), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[3], &rule_a), 0);
+	cr_assert_eq(registry_count_device_rule(r, &dev_far, &rule_a), 1);
+	/* By index, not by the struct's address. */
+	cr_assert_eq(registry_count_device_rule(r, &copy, &rule_a), 3);
+	/* The per-uid counts are separate. */
+	cr_assert_eq(registry_count_rule(r, ALICE, &rule_a), 3);
+	cr_assert_eq(registry_count_rule(r, BOB, &rule_a), 2);
+
+	registry_remove(r, b1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_a), 2);
+	cr_assert_eq(registry_count_device_rule(r, &devs[1], &rule_a), 1);
+	registry_remove(r, far);
+	cr_assert_eq(registry_count_device_rule(r, &dev_far, &rule_a), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_a), 2);
+	registry_remove(r, a1);
+	registry_remove(r, a2);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_a), 0);
+	/* A count that dropped to zero comes back from zero. */
+	a1 = add(r, sa, &rule_a, 0, 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_a), 1);
+	registry_remove(r, a1);
+	registry_remove(r, a3);
+	registry_remove(r, a4);
+	registry_remove(r, b2);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_b), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], NULL), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[1], &rule_a), 0);
+	registry_session_free(sa);
+	registry_session_free(sb);
+	registry_free(r);
+}
+
+/* A reload moves a binding's accounting to the rule that now grants it (or to none). */
+Test(registry, set_rule_moves_the_counts)
+{
+	struct registry *r = registry_new();
+	struct session *sa = session_new(r, ALICE, 100, 10);
+	struct session *sb = session_new(r, BOB, 100, 20);
+	struct binding *a1 = add(r, sa, &rule_a, 0, 1);
+	struct binding *a2 = add(r, sa, &rule_a, 1, 1);
+	struct binding *b1 = add(r, sb, &rule_a, 0, 2);
+
+	registry_set_rule(r, a1, &rule_b);
+	cr_assert_eq(a1->rule, &rule_b);
+	cr_assert_eq(registry_count_rule(r, ALICE, &rule_a), 1);
+	cr_assert_eq(registry_count_rule(r, ALICE, &rule_b), 1);
+	cr_assert_eq(registry_count_rule(r, BOB, &rule_a), 1);
+	cr_assert_eq(registry_count_rule(r, BOB, &rule_b), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_a), 1); /* bob's */
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_b), 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[1], &rule_a), 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[1], &rule_b), 0);
+	/* Nothing else moves. */
+	cr_assert_eq(registry_count_user(r, ALICE), 2);
+	cr_assert_eq(registry_count(r), 3);
+	cr_assert_eq(registry_find_pasid(r, &devs[0], 1), a1);
+
+	/* The same rule again: no change. */
+	registry_set_rule(r, a1, &rule_b);
+	cr_assert_eq(registry_count_rule(r, ALICE, &rule_b), 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_b), 1);
+
+	/* No rule: counted under none (a binding the new policy no longer grants). */
+	registry_set_rule(r, a1, NULL);
+	cr_assert_null(a1->rule);
+	cr_assert_eq(registry_count_rule(r, ALICE, &rule_b), 0);
+	cr_assert_eq(registry_count_rule(r, ALICE, NULL), 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_b), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], NULL), 1);
+	for (struct rule_count *c = sa->user->counts; c; c = c->next)
+		cr_assert_gt(c->n, 0, "a count of zero is left behind");
+
+	/* A leased binding moves too. */
+	registry_lease(r, a2);
+	registry_set_rule(r, a2, &rule_b);
+	cr_assert_eq(registry_count_rule(r, ALICE, &rule_a), 0);
+	cr_assert_eq(registry_count_rule(r, ALICE, &rule_b), 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[1], &rule_a), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[1], &rule_b), 1);
+
+	/* And back from none; removing uncharges the rule it has now. */
+	registry_set_rule(r, a1, &rule_a);
+	cr_assert_eq(registry_count_rule(r, ALICE, NULL), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_a), 2);
+	registry_remove(r, a1);
+	registry_remove(r, a2);
+	cr_assert_eq(registry_count_rule(r, ALICE, &rule_a), 0);
+	cr_assert_eq(registry_count_rule(r, ALICE, &rule_b), 0);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_a), 1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[1], &rule_b), 0);
+	registry_remove(r, b1);
+	cr_assert_eq(registry_count_device_rule(r, &devs[0], &rule_a), 0);
+	registry_session_free(sa);
+	registry_session_free(sb);
+	registry_free(r);
+}
+
+/* The owner is copied from the caller's view, deeply, and shared by the session and its
+ * bindings: a leased binding keeps it after the session is gone. */
+Test(registry, owner_copied_and_shared)
+{
+	struct registry *r = registry_new();
+	gid_t groups[3] = {10, 20, 30};
+	char exe[] = "/usr/bin/qemu-system-x86_64", unit0[] = "qemu@vm1.service",
+	     unit1[] = "machine.slice";
+	char *units[] = {unit0, unit1, NULL};
+	struct owner who = {
+		.n_ref = 99, /* ignored */
+		.uid = ALICE,
+		.gid = 100,
+		.pid = 4242,
+		.groups = groups,
+		.n_groups = 3,
+		.exe = exe,
+		.units = units,
+	};
+	struct session *s = registry_session_new(r, &who);
+	struct owner *o;
+
+	cr_assert_not_null(s);
+	o = s->owner;
+	cr_assert_not_null(o);
+	cr_assert_neq(o, &who);
+	cr_assert_eq(o->n_ref, 1);
+	cr_assert_eq(o->uid, ALICE);
+	cr_assert_eq(o->gid, 100);
+	cr_assert_eq(o->pid, 4242);
+	cr_assert_eq(o->n_groups, 3);
+	cr_assert_neq(o->groups, groups);
+	cr_assert_arr_eq(o->groups, groups, sizeof(groups));
+	cr_assert_neq(o->exe, exe);
+	cr_assert_str_eq(o->exe, exe);
+	cr_assert_neq(o->units, units);
+	cr_assert_neq(o->units[0], unit0);
+	cr_assert_str_eq(o->units[0], "qemu@vm1.service");
+	cr_assert_str_eq(o->units[1], "machine.slice");
+	cr_assert_null(o->units[2]);
+
+	/* The caller's buffers change or go: the copy does not. */
+	groups[1] = 99;
+	exe[1] = 'X';
+	unit0[0] = 'X';
+	units[1] = NULL;
+	cr_assert_eq(o->groups[1], 20);
+	cr_assert_str_eq(o->exe, "/usr/bin/qemu-system-x86_64");
+	cr_assert_str_eq(o->units[0], "qemu@vm1.service");
+	cr_assert_str_eq(o->units[1], "machine.slice");
+
+	/* Bindings share the session's owner. */
+	struct binding *b1 = add(r, s, &rule_a, 0, 1);
+	struct binding *b2 = add(r, s, &rule_a, 0, 2);
+	cr_assert_eq(b1->owner, o);
+	cr_assert_eq(b2->owner, o);
+	cr_assert_eq(o->n_ref, 3);
+	registry_remove(r, b2);
+	cr_assert_eq(o->n_ref, 2);
+
+	/* The session goes; the leased binding keeps the owner, whole. */
+	registry_lease(r, b1);
+	registry_session_free(s);
+	cr_assert_eq(b1->owner, o);
+	cr_assert_eq(o->n_ref, 1);
+	cr_assert_eq(o->uid, ALICE);
+	cr_assert_eq(o->pid, 4242);
+	cr_assert_eq(o->groups[2], 30);
+	cr_assert_str_eq(o->exe, "/usr/bin/qemu-system-x86_64");
+	cr_assert_str_eq(o->units[1], "machine.slice");
+	registry_remove(r, b1); /* the last reference: freed (leak checkers see the rest) */
+	registry_free(r);
+}
+
+Test(registry, owner_without_exe_units_or_groups)
+{
+	struct registry *r = registry_new();
+	char *no_units[] = {NULL};
+	struct owner who = {.uid = BOB, .gid = 200, .pid = 7};
+	struct session *s1 = registry_session_new(r, &who), *s2;
+
+	cr_assert_not_null(s1);
+	cr_assert_null(s1->owner->exe);
+	cr_assert_null(s1->owner->units);
+	cr_assert_null(s1->owner->groups);
+	cr_assert_eq(s1->owner->n_groups, 0);
+	/* An empty unit list is kept as one: "runs in no unit", not "not resolved". */
+	who.units = no_units;
+	s2 = registry_session_new(r, &who);
+	cr_assert_not_null(s2);
+	cr_assert_not_null(s2->owner->units);
+	cr_assert_null(s2->owner->units[0]);
+	/* Each session has its own owner. */
+	cr_assert_neq(s1->owner, s2->owner);
+	cr_assert_eq(s1->user, s2->user);
+	registry_session_free(s1);
+	registry_session_free(s2);
+	registry_free(r);
 }
 
 /* The table under the registry, directly: duplicate keys and removal from a chain. */

@@ -1052,7 +1052,8 @@ static void assert_default_devices(const struct device *d, size_t n, uint32_t ex
 		cr_assert_str_eq(d[i].name, default_devices[i].name);
 		cr_assert_eq(d[i].index, i);
 		cr_assert_eq(d[i].iommu_group, default_devices[i].group, "%s", d[i].name);
-		cr_assert_eq(d[i].group_devices, default_devices[i].group_devices, "%s", d[i].name);		cr_assert_eq(d[i].kinds, default_devices[i].kinds | extra_kinds, "%s", d[i].name);
+		cr_assert_eq(d[i].group_devices, default_devices[i].group_devices, "%s", d[i].name);
+		cr_assert_eq(d[i].kinds, default_devices[i].kinds | extra_kinds, "%s", d[i].name);
 		cr_assert_eq(d[i].pasid_bits, default_devices[i].bits, "%s", d[i].name);
 		cr_assert_eq(d[i].model, default_devices[i].model, "%s", d[i].name);
 		cr_assert_eq(d[i].vendor, default_devices[i].vendor, "%s", d[i].name);
@@ -1066,7 +1067,8 @@ Test(topology, default_text)
 	char err[256] = "";
 	int n = sim_topology_parse(sim_default_topology, &d, err, sizeof(err));
 
-	cr_assert_eq(n, 5, "%d: %s", n, err);	assert_default_devices(d, (size_t)n, 0);
+	cr_assert_eq(n, 5, "%d: %s", n, err);
+	assert_default_devices(d, (size_t)n, 0);
 	free(d);
 }
 
@@ -1118,7 +1120,8 @@ static int be_bind(const char *dev, const struct bind_args *b)
 
 Test(sim_backend, default_devices)
 {
-	cr_assert_str_eq(be->ops->name, "sim");	assert_default_devices(be->devices, be->n_devices, SVMD_KIND_BIT(SVMD_KIND_DEVICE));
+	cr_assert_str_eq(be->ops->name, "sim");
+	assert_default_devices(be->devices, be->n_devices, SVMD_KIND_BIT(SVMD_KIND_DEVICE));
 }
 
 Test(sim_backend, find_device)

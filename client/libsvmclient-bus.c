@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsvmclient over D-Bus: the same calls as the socket transport, made as method calls on
+ * org.svmd.Broker1. Errors come back as org.svmd.Broker1.Error.* names, mapped to the same
+ * negative errnos the socket returns, with svmd's reason kept for svm_reason().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "svmclient-internal.h"
+#include "svmd-bus.h"
+
+/* Records a failed call's reason and returns its errno. */
+static int failed(struct svm_client *c, sd_bus_error *error, int r)
+{
+	if (sd_bus_error_is_set(error)) {
+		snprintf(c->reason, sizeof(c->reason), "%s", error->message ? error->message : "");
+		r = -sd_bus_error_get_errno(error);
+		if (r == 0)
+			r = -EIO;
+	}
+	sd_bus_error_free(error);
+	return r < 0 ? r : -EIO;
+}
+
+static int call(struct svm_client *c, const char *method, sd_bus_message **reply, const char *types,
+		...)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	va_list ap;
+	int r;
+
+	c->reason[0] = 0;
+	r = sd_bus_message_new_method_call(c->bus, &m, SVMD_BUS_NAME, SVMD_BUS_PATH,
+					   SVMD_BUS_INTERFACE, method);
+	if (r < 0)
+		return r;
+	if (types) {
+		va_start(ap, types);
+		r = sd_bus_message_appendv(m, types, ap);
+		va_end(ap);
+		if (r < 0)
+			return r;
+	}
+	r = sd_bus_call(c->bus, m, 0, &error, reply);
+	if (r < 0)
+		return failed(c, &error, r);
+	return 0;
+}
+
+static int open_bus(const char *address, sd_bus **ret)
+{
+	sd_bus *bus = NULL;
+	int r;
+
+	if (!address || strcmp(address, "system") == 0)
+		return sd_bus_open_system(ret);
+	if (strcmp(address, "session") == 0)
+		return sd_bus_open_user(ret);
+	r = sd_bus_new(&bus);
+	if (r >= 0)
+		r = sd_bus_set_address(bus, address);
+	if (r >= 0)
+		r = sd_bus_set_bus_client(bus, true);
+	if (r >= 0)
+		r = sd_bus_start(bus);
+	if (r < 0) {
+		sd_bus_unref(bus);
+		return r;
+	}
+	*ret = bus;
+	return 0;
+}
+
+static int get_string_property(struct svm_client *c, const char *name, char *buf, size_t size)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_free_ char *s = NULL;
+	int r = sd_bus_get_property_string(c->bus, SVMD_BUS_NAME, SVMD_BUS_PATH, SVMD_BUS_INTERFACE,
+					   name, &error, &s);
+
+	if (r < 0)
+		return failed(c, &error, r);
+	snprintf(buf, size, "%s", s);
+	return 0;
+}
+
+int bus_connect(const char *address, struct svm_client *c)
+{
+	int r;
+
+	r = sd_bus_error_add_map(svmd_bus_errors);
+	if (r < 0)
+		return r;
+	r = open_bus(address, &c->bus);
+	if (r < 0)
+		return r;
+	/* Asking for the backend is the hello: it fails at once when svmd is not there. */
+	r = get_string_property(c, "Backend", c->backend, sizeof(c->backend));
+	if (r >= 0)
+		r = get_string_property(c, "Version", c->server_version, sizeof(c->server_version));
+	return r;
+}
+
+int bus_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	_cleanup_free_ struct svm_device *v = NULL;
+	size_t n = 0;
+	int r;
+
+	r = call(c, "ListDevices", &reply, NULL);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_enter_container(reply, 'a', "(suuuqqyy)");
+	if (r < 0)
+		return r;
+	for (;;) {
+		struct svm_device d = {0};
+		const char *name;
+		r = sd_bus_message_read(reply, "(suuuqqyy)", &name, &d.iommu_group,
+					&d.group_devices, &d.kinds, &d.vendor, &d.device,
+					&d.pasid_bits, &d.model);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		snprintf(d.name, sizeof(d.name), "%s", name);
+		struct svm_device *grown = reallocarray(v, n + 1, sizeof(*v));
+		if (!grown)
+			return -ENOMEM;
+		v = grown;
+		v[n++] = d;
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
+int bus_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	_cleanup_free_ struct svm_binding_info *v = NULL;
+	size_t n = 0;
+	int r;
+
+	r = call(c, "ListBindings", &reply, NULL);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_enter_container(reply, 'a', "(tssuuiibto)");
+	if (r < 0)
+		return r;
+	for (;;) {
+		struct svm_binding_info b = {0};
+		const char *kind, *device, *path;
+		int leased;
+		r = sd_bus_message_read(reply, "(tssuuiibto)", &b.id, &kind, &device, &b.pasid,
+					&b.owner_uid, &b.owner_pid, &b.target_pid, &leased,
+					&b.created_usec, &path);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		int k = svmd_kind_from_name(kind);
+		b.kind = k > 0 ? (uint32_t)k : 0;
+		b.leased = leased;
+		snprintf(b.device, sizeof(b.device), "%s", device);
+		struct svm_binding_info *grown = reallocarray(v, n + 1, sizeof(*v));
+		if (!grown)
+			return -ENOMEM;
+		v = grown;
+		v[n++] = b;
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
+int bus_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
+		  uint64_t *ret_id, uint32_t *ret_pasid)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	uint64_t id;
+	uint32_t bound;
+	int r;
+
+	if (pidfd >= 0)
+		r = call(c, "BindTaskPidfd", &reply, "shu", device, pidfd, pasid);
+	else
+		r = call(c, "BindTask", &reply, "su", device, pasid);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "tuo", &id, &bound, NULL);
+	if (r < 0)
+		return r;
+	if (ret_id)
+		*ret_id = id;
+	if (ret_pasid)
+		*ret_pasid = bound;
+	return 0;
+}
+
+int bus_bind_pgtable(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
+		     uint64_t *ret_id)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	uint64_t id;
+	int r;
+
+	c->reason[0] = 0;
+	r = sd_bus_message_new_method_call(c->bus, &m, SVMD_BUS_NAME, SVMD_BUS_PATH,
+					   SVMD_BUS_INTERFACE, "BindPgtable");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "sutu", device, pg->pasid, pg->gpgd, pg->addr_width);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0 && pg->gpasid_valid)
+		r = sd_bus_message_append(m, "{sv}", "gpasid", "u", pg->gpasid);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "{sv}{sv}{sv}", "vtd-flags", "t", pg->vtd_flags, "pat",
+					  "u", pg->vtd_pat, "emt", "u", pg->vtd_emt);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r < 0)
+		return r;
+	r = sd_bus_call(c->bus, m, 0, &error, &reply);
+	if (r < 0)
+		return failed(c, &error, r);
+	r = sd_bus_message_read(reply, "to", &id, NULL);
+	if (r < 0)
+		return r;
+	if (ret_id)
+		*ret_id = id;
+	return 0;
+}
+
+int bus_bind_pasid_table(struct svm_client *c, const char *device, const struct svm_pasid_table *t,
+			 uint64_t *ret_id)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const char *model = svmd_model_name(t->model);
+	uint64_t id;
+	int r;
+
+	r = call(c, "BindPasidTable", &reply, "stts", device, t->ptr, t->size,
+		 model ? model : "none");
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "to", &id, NULL);
+	if (r < 0)
+		return r;
+	if (ret_id)
+		*ret_id = id;
+	return 0;
+}
+
+/* The message owns the fds it carries: keep a copy of our own. */
+static int take_fd(int fd)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	return copy < 0 ? -errno : copy;
+}
+
+int bus_open_device(struct svm_client *c, const char *device, int *ret_fd, uint64_t *ret_id)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	uint64_t id;
+	int fd, r;
+
+	r = call(c, "OpenDevice", &reply, "s", device);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "hto", &fd, &id, NULL);
+	if (r < 0)
+		return r;
+	fd = take_fd(fd);
+	if (fd < 0)
+		return fd;
+	*ret_fd = fd;
+	if (ret_id)
+		*ret_id = id;
+	return 0;
+}
+
+int bus_unbind(struct svm_client *c, uint64_t id)
+{
+	return call(c, "Unbind", NULL, "t", id);
+}
+
+int bus_lease(struct svm_client *c, uint64_t id, int *ret_fd)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	int fd, r;
+
+	r = call(c, "Lease", &reply, "t", id);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "h", &fd);
+	if (r < 0)
+		return r;
+	fd = take_fd(fd);
+	if (fd < 0)
+		return fd;
+	*ret_fd = fd;
+	return 0;
+}
+
+int bus_explain(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
+		bool *ret_allowed)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	const char *text;
+	int allowed, r;
+
+	c->reason[0] = 0;
+	r = sd_bus_message_new_method_call(c->bus, &m, SVMD_BUS_NAME, SVMD_BUS_PATH,
+					   SVMD_BUS_INTERFACE, "Explain");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "ss", x->op, x->device ? x->device : "");
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "{sv}");
+	if (r >= 0 && x->pasid >= 0)
+		r = sd_bus_message_append(m, "{sv}", "pasid", "u", (uint32_t)x->pasid);
+	if (r >= 0 && x->uid >= 0)
+		r = sd_bus_message_append(m, "{sv}", "uid", "u", (uint32_t)x->uid);
+	if (r >= 0 && x->addr_width)
+		r = sd_bus_message_append(m, "{sv}", "addr-width", "u", x->addr_width);
+	if (r >= 0 && x->vtd_flags)
+		r = sd_bus_message_append(m, "{sv}", "vtd-flags", "t", x->vtd_flags);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r < 0)
+		return r;
+	r = sd_bus_call(c->bus, m, 0, &error, &reply);
+	if (r < 0)
+		return failed(c, &error, r);
+	r = sd_bus_message_read(reply, "bs", &allowed, &text);
+	if (r < 0)
+		return r;
+	if (ret_text) {
+		*ret_text = strdup(text);
+		if (!*ret_text)
+			return -ENOMEM;
+	}
+	if (ret_allowed)
+		*ret_allowed = allowed;
+	return 0;
+}
+
+int bus_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	struct svm_reload_result rr;
+	const char *text;
+	int r;
+
+	r = call(c, "Reload", &reply, NULL);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "tuuuuus", &rr.generation, &rr.n_rules, &rr.n_files,
+				&rr.n_warnings, &rr.n_denied, &rr.n_revoked, &text);
+	if (r < 0)
+		return r;
+	if (ret)
+		*ret = rr;
+	if (ret_text) {
+		*ret_text = strdup(text);
+		if (!*ret_text)
+			return -ENOMEM;
+	}
+	return 0;
+}
