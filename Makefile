@@ -43,10 +43,10 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
-CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/client.c \
-            daemon/hashmap.c daemon/log.c daemon/loop.c daemon/ops.c daemon/policy.c \
-            daemon/policy-load.c daemon/process.c daemon/registry.c daemon/seed-abi.c \
-            daemon/server.c daemon/sim-kernel.c
+CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/backend-vfio.c \
+            daemon/client.c daemon/hashmap.c daemon/log.c daemon/loop.c daemon/ops.c \
+            daemon/policy.c daemon/policy-load.c daemon/process.c daemon/registry.c \
+            daemon/seed-abi.c daemon/server.c daemon/sim-kernel.c
 LIBCLIENT_SRC := client/libsvmclient.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
