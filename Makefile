@@ -2,7 +2,8 @@
 #
 #   make            build svmd, svmctl, libsvmclient
 #   make demo       the daemon on the simulated kernel, driven by real clients
-#   make check      unit and integration tests (installs build packages when run as root)
+#   make check      unit and integration tests, then check-vm (installs packages as root)
+#   make check-vm   svmd on a real kernel's VFIO: Debian's 6.12 kernel in QEMU
 #   make asan       the same tests on an ASan+UBSan build
 #   make fuzz       libFuzzer on the wire codec (FUZZ_SECONDS, default 60)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -70,8 +71,8 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
             daemon/backend-vfio.c daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
             protocol/svmd-proto.c
 
-.PHONY: all check check-run demo demo-run asan fuzz fuzz-run install clean deps format \
-        check-format
+.PHONY: all check check-run check-vm check-vm-run demo demo-run asan fuzz fuzz-run install \
+        clean deps format check-format
 .DEFAULT_GOAL := all
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY:
@@ -152,10 +153,22 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory check-run
+	@$(MAKE) --no-print-directory check-vm-run
 
 check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so
 	@sh tests/setup-users.sh
 	@sh tests/run-tests.sh $(TEST_BINS)
+
+# The client inside the VM: libsvmclient, and <linux/vfio.h> to use the device fd it gets.
+$(BUILD)/tests/vm-client: $(call obj,tests/vm/vm-client.c) $(BUILD)/libsvmclient.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+check-vm: deps
+	@$(MAKE) --no-print-directory check-vm-run
+
+check-vm-run: all $(BUILD)/tests/vm-client
+	@BUILD=$(BUILD) sh tests/vm/run.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
