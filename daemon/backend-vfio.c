@@ -315,6 +315,12 @@ static int noiommu_refusal(uint32_t g, const char *dev, char *err, size_t errlen
 		    g, dev);
 }
 
+static const char *errno_name(int e)
+{
+	const char *s = strerrorname_np(e);
+	return s ? s : "an unknown errno";
+}
+
 static int xioctl(int fd, unsigned long request, void *arg)
 {
 	int r;
@@ -440,7 +446,7 @@ static void probe_svm(struct vfio_backend *v)
 		snprintf(v->svm_why, sizeof(v->svm_why),
 			 "this kernel (%s) answered the VFIO_IOMMU_SVM_BIND probe with %s, not "
 			 "EINVAL: svmd does not bind on it",
-			 u.release, r < 0 ? strerrorname_np(-r) : "success");
+			 u.release, r < 0 ? errno_name(-r) : "success");
 	v->base.svm_unsupported = v->svm_why;
 }
 
@@ -500,7 +506,7 @@ static int vfio_svm_ioctl(struct backend *b, const struct device *dev, unsigned 
 	if (r >= 0)
 		return 0;
 	return fail(why, whylen, map_errno(-r), "%s on IOMMU group %u (%s): %s (%s)", name, g->id,
-		    dev->name, strerror(-r), strerrorname_np(-r));
+		    dev->name, strerror(-r), errno_name(-r));
 }
 
 /* A new device fd per call, straight from the kernel (which opens it O_CLOEXEC); svmd keeps

@@ -353,10 +353,11 @@ struct bytes {
 	size_t n;
 };
 
+/* width bytes of v, little-endian; bytes past the eighth are zero (padding). */
 static void put(struct bytes *b, uint64_t v, size_t width)
 {
 	for (size_t i = 0; i < width; i++)
-		b->b[b->n++] = (uint8_t)(v >> (8 * i));
+		b->b[b->n++] = i < 8 ? (uint8_t)(v >> (8 * i)) : 0;
 }
 
 static const char *hex_of(const struct bytes *b)
