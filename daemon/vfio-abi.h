@@ -21,8 +21,8 @@
 #define SVMD_VFIO_CHECK_EXTENSION SEED_IO(SEED_VFIO_BASE + 1) /* extension id by value; > 0 */
 #define SVMD_VFIO_SET_IOMMU       SEED_IO(SEED_VFIO_BASE + 2) /* IOMMU type by value */
 
-/* On a group fd (/dev/vfio/<group>). */
-#define SVMD_VFIO_GROUP_GET_STATUS      SEED_IO(SEED_VFIO_BASE + 3) /* struct svmd_vfio_group_status */
+/* On a group fd (/dev/vfio/<group>); GET_STATUS fills a struct svmd_vfio_group_status. */
+#define SVMD_VFIO_GROUP_GET_STATUS      SEED_IO(SEED_VFIO_BASE + 3)
 #define SVMD_VFIO_GROUP_SET_CONTAINER   SEED_IO(SEED_VFIO_BASE + 4) /* int *: the container fd */
 #define SVMD_VFIO_GROUP_UNSET_CONTAINER SEED_IO(SEED_VFIO_BASE + 5) /* no argument */
 #define SVMD_VFIO_GROUP_GET_DEVICE_FD   SEED_IO(SEED_VFIO_BASE + 6) /* char *: "0000:3b:00.0" */

@@ -52,7 +52,8 @@ if [ -z "$pkg" ]; then
 	apt-get update -qq >/dev/null 2>&1 || true
 	pkg=$(find_kernel)
 fi
-[ -n "$pkg" ] || die "no linux-image-6.12.*+deb12-amd64-unsigned in the apt sources (bookworm-security)"
+[ -n "$pkg" ] ||
+	die "no linux-image-6.12.*+deb12-amd64-unsigned in the apt sources (bookworm-security)"
 kdir=$CACHE/$pkg
 if [ ! -e "$kdir/.complete" ]; then
 	say "downloading $pkg"
@@ -71,8 +72,8 @@ moddir=$kdir/lib/modules/$kver/kernel
 
 # 3. The VFIO modules and what they depend on (each module's modinfo "depends="), in order.
 modfile() {
-	find "$moddir" \( -name "$(echo "$1" | tr _ -).ko*" -o -name "$(echo "$1" | tr - _).ko*" \) |
-		head -n 1
+	dashes=$(echo "$1" | tr _ -) underscores=$(echo "$1" | tr - _)
+	find "$moddir" \( -name "$dashes.ko*" -o -name "$underscores.ko*" \) | head -n 1
 }
 modcat() {
 	case $1 in
@@ -151,7 +152,8 @@ if ! grep -q '^VM-DONE ' "$console"; then
 	exit 1
 fi
 if [ $failed -ne 0 ] || [ $missing -ne 0 ]; then
-	say "FAILED: $((failed + missing)) of $total checks failed or did not run (${elapsed}s); console in $console"
+	say "FAILED: $((failed + missing)) of $total checks failed or did not run (${elapsed}s)"
+	say "the VM's console is in $console"
 	exit 1
 fi
 say "all $total checks passed on $kver (${elapsed}s)"
