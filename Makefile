@@ -2,7 +2,8 @@
 #
 #   make            build svmd, svmctl, libsvmclient
 #   make demo       the daemon on the simulated kernel, driven by real clients
-#   make check      unit and integration tests (installs build packages when run as root)
+#   make check      unit and integration tests, then check-vm (installs packages as root)
+#   make check-vm   svmd on a real kernel's VFIO: Debian's 6.12 kernel in QEMU
 #   make asan       the same tests on an ASan+UBSan build
 #   make fuzz       libFuzzer on the wire codec and the policy parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -46,10 +47,10 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
-CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/bus.c daemon/client.c \
-            daemon/hashmap.c daemon/log.c daemon/loop.c daemon/ops.c daemon/policy.c \
-            daemon/policy-load.c daemon/process.c daemon/registry.c daemon/seed-abi.c \
-            daemon/server.c daemon/sim-kernel.c
+CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/backend-vfio.c \
+            daemon/bus.c daemon/client.c daemon/hashmap.c daemon/log.c daemon/loop.c \
+            daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c daemon/registry.c \
+            daemon/seed-abi.c daemon/server.c daemon/sim-kernel.c
 LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-bus.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -63,13 +64,18 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-UNIT_TESTS := protocol policy registry sim-kernel seed-abi
-INTEGRATION_TESTS := socket policy bus
+UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi
+INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
+# Preloaded into svmd by the vfio integration suite: /dev/vfio emulated at the syscall boundary,
+# with the simulated kernel behind the seed ioctl.
+EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
+            daemon/backend-vfio.c daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
+            protocol/svmd-proto.c
 
-.PHONY: all check check-run demo demo-run asan fuzz fuzz-run install clean deps format \
-        check-format
+.PHONY: all check check-run check-vm check-vm-run demo demo-run asan fuzz fuzz-run install \
+        clean deps format check-format
 .DEFAULT_GOAL := all
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY:
@@ -129,6 +135,17 @@ $(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integr
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lsvmclient \
 		-Wl,-rpath,'$$ORIGIN/..' $(client_libs) $(test_libs)
 
+# Position-independent, symbols hidden but the interposed calls, no fortify wrappers (they
+# would clash with the emulator's own open()), and no sanitizer (it is preloaded before it).
+$(BUILD)/obj-emul/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -fvisibility=hidden \
+		-Iprotocol -Idaemon -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/libvfio-emul.so: $(patsubst %.c,$(BUILD)/obj-emul/%.o,$(EMUL_SRC))
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) -shared -Wl,-z,relro,-z,now,-z,defs -o $@ $^
+
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) $(deps_cflags) $(test_cflags) \
@@ -140,10 +157,22 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory check-run
+	@$(MAKE) --no-print-directory check-vm-run
 
-check-run: all $(TEST_BINS)
+check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so
 	@sh tests/setup-users.sh
 	@sh tests/run-tests.sh $(TEST_BINS)
+
+# The client inside the VM: libsvmclient, and <linux/vfio.h> to use the device fd it gets.
+$(BUILD)/tests/vm-client: $(call obj,tests/vm/vm-client.c) $(BUILD)/libsvmclient.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
+
+check-vm: deps
+	@$(MAKE) --no-print-directory check-vm-run
+
+check-vm-run: all $(BUILD)/tests/vm-client
+	@BUILD=$(BUILD) sh tests/vm/run.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
@@ -215,4 +244,4 @@ check-format:
 clean:
 	rm -rf build build-asan
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/obj-emul -name '*.d' 2>/dev/null)

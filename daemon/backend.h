@@ -31,14 +31,22 @@ struct backend {
 	const struct backend_ops *ops;
 	struct device *devices;
 	size_t n_devices;
+	/* NULL when the kernel can do SVM binds; else why not, for every bind to report (with
+	 * -EOPNOTSUPP) before looking at the device. open_device works either way. */
+	const char *svm_unsupported;
 };
 
 struct backend_config {
-	const char *name;         /* "sim" */
-	const char *sim_topology; /* file, or NULL for the built-in topology */
+	const char *name;           /* "auto" (or NULL), "vfio" or "sim" */
+	const char *sim_topology;   /* sim: file, or NULL for the built-in topology */
+	const char *const *devices; /* vfio: the PCI functions to manage, "DDDD:BB:DD.F" */
+	size_t n_devices;
+	const char *sysfs_root; /* vfio: where sysfs is, NULL for /sys (tests point elsewhere) */
+	const char *dev_root;   /* vfio and auto: where /dev is, NULL for /dev */
 };
 
-/* Creates the backend cfg names. Returns 0 or a negative errno with a message in err. */
+/* Creates the backend cfg names; "auto" is vfio when DEV/vfio/vfio exists, else an error that
+ * points to --backend=sim. Returns 0 or a negative errno with a whole message in err. */
 int backend_new(const struct backend_config *cfg, struct backend **ret, char *err, size_t errlen);
 struct backend *backend_free(struct backend *b);
 
@@ -47,6 +55,11 @@ struct device *backend_find_device(const struct backend *b, const char *name);
 
 /* The simulated kernel: devices from a topology text (NULL: the built-in one). */
 int backend_sim_new(const char *topology_path, struct backend **ret, char *err, size_t errlen);
+
+/* The real kernel: owns a VFIO container per IOMMU group of cfg->devices (see backend-vfio.c).
+ * Returns 0 or a negative errno with a message saying what to fix in err. */
+int backend_vfio_new(const struct backend_config *cfg, struct backend **ret, char *err,
+		     size_t errlen);
 
 /* Parses topology text into devices (for backend-sim and its tests). Returns the count or a
  * negative errno with "line N: message" in err. */

@@ -14,7 +14,7 @@ struct device {
 	char name[SVMD_DEVICE_NAME_SZ]; /* "0000:3b:00.0" */
 	unsigned index;                 /* position in the backend's array */
 	uint32_t iommu_group;
-	uint32_t group_devices; /* managed devices in that group */
+	uint32_t group_devices; /* devices in that IOMMU group (PCI bridges aside) */
 	uint32_t kinds;         /* SVMD_KIND_BIT() of supported bind kinds */
 	uint16_t vendor, device_id;
 	uint8_t pasid_bits; /* 0: no PASID capability */

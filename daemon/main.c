@@ -30,10 +30,14 @@
 
 #define DEFAULT_SOCKET  "/run/svmd/svmd.sock"
 #define POLICY_DIRS_MAX 16
+#define DEVICES_MAX     256
 
 struct options {
 	const char *backend;
 	const char *sim_topology;
+	const char *devices[DEVICES_MAX];
+	size_t n_devices;
+	const char *sysfs_root, *dev_root;
 	const char *socket;
 	const char *policy_dirs[POLICY_DIRS_MAX];
 	size_t n_policy_dirs;
@@ -48,8 +52,12 @@ static void help(void)
 	       "Broker Shared Virtual Memory binds (VFIO_IOMMU_SVM_BIND) for unprivileged\n"
 	       "clients, as its policy allows.\n"
 	       "\n"
-	       "  --backend=NAME        kernel backend: sim (simulated kernel) [sim]\n"
-	       "  --sim-topology=FILE   devices of the simulated machine [built in]\n"
+	       "  --backend=NAME        kernel backend: vfio (the real kernel), sim (a simulated\n"
+	       "                        kernel) or auto (vfio if /dev/vfio/vfio exists) [auto]\n"
+	       "  --device=BDF          vfio: manage this PCI function (repeatable)\n"
+	       "  --sim-topology=FILE   sim: devices of the simulated machine [built in]\n"
+	       "  --sysfs-root=DIR      vfio, for testing: read sysfs from DIR [/sys]\n"
+	       "  --dev-root=DIR        vfio, for testing: open DIR/vfio/* [/dev]\n"
 	       "  --socket=PATH         listening socket [" DEFAULT_SOCKET "];\n"
 	       "                        a socket passed by systemd (LISTEN_FDS) wins\n"
 	       "  --policy-dir=DIR      read *.policy files from DIR (repeatable) "
@@ -71,6 +79,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	enum {
 		OPT_BACKEND = 0x100,
 		OPT_SIM_TOPOLOGY,
+		OPT_DEVICE,
+		OPT_SYSFS_ROOT,
+		OPT_DEV_ROOT,
 		OPT_SOCKET,
 		OPT_POLICY_DIR,
 		OPT_CHECK_POLICY,
@@ -83,6 +94,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{"backend", required_argument, NULL, OPT_BACKEND},
 		{"sim-topology", required_argument, NULL, OPT_SIM_TOPOLOGY},
+		{"device", required_argument, NULL, OPT_DEVICE},
+		{"sysfs-root", required_argument, NULL, OPT_SYSFS_ROOT},
+		{"dev-root", required_argument, NULL, OPT_DEV_ROOT},
 		{"socket", required_argument, NULL, OPT_SOCKET},
 		{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
 		{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
@@ -102,6 +116,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_SIM_TOPOLOGY:
 			o->sim_topology = optarg;
+			break;
+		case OPT_DEVICE:
+			if (o->n_devices >= DEVICES_MAX) {
+				fprintf(stderr, "svmd: at most %d --device options\n", DEVICES_MAX);
+				return -EINVAL;
+			}
+			o->devices[o->n_devices++] = optarg;
+			break;
+		case OPT_SYSFS_ROOT:
+			o->sysfs_root = optarg;
+			break;
+		case OPT_DEV_ROOT:
+			o->dev_root = optarg;
 			break;
 		case OPT_SOCKET:
 			o->socket = optarg;
@@ -285,13 +312,21 @@ int main(int argc, char **argv)
 	if (policy->n_rules == 0)
 		log_notice("The policy has no rules: every request will be denied.");
 
-	r = backend_new(&(struct backend_config){o.backend, o.sim_topology}, &backend, err,
-			sizeof(err));
+	r = backend_new(&(struct backend_config){.name = o.backend,
+						 .sim_topology = o.sim_topology,
+						 .devices = o.devices,
+						 .n_devices = o.n_devices,
+						 .sysfs_root = o.sysfs_root,
+						 .dev_root = o.dev_root},
+			&backend, err, sizeof(err));
 	if (r < 0) {
-		log_error("Cannot start the %s backend: %s", o.backend ? o.backend : "sim", err);
+		log_error("%s", err);
 		policy_free(policy);
 		return 1;
 	}
+	if (backend->svm_unsupported)
+		log_warning("%s: SVM binds will fail as not supported; open-device works.",
+			    backend->svm_unsupported);
 
 	raise_fd_limit();
 	loop = loop_new();

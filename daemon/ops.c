@@ -584,6 +584,10 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 			      "no device %s is managed by svmd (see 'svmctl devices')",
 			      req->device);
 	}
+	if (c->backend->svm_unsupported) {
+		safe_close(TAKE_FD(req->target_pidfd));
+		return result(res, -EOPNOTSUPP, "%s", c->backend->svm_unsupported);
+	}
 	if (!(dev->kinds & SVMD_KIND_BIT(a->kind))) {
 		safe_close(TAKE_FD(req->target_pidfd));
 		return result(res, -EOPNOTSUPP, "%s does not support %s binds", dev->name,

@@ -82,6 +82,12 @@ static void dump_log(const struct daemon *d)
 void daemon_start(struct daemon *d, const char *policy_text, const char *topology,
 		  const char *const *extra_args)
 {
+	daemon_start_env(d, policy_text, topology, extra_args, NULL);
+}
+
+void daemon_start_env(struct daemon *d, const char *policy_text, const char *topology,
+		      const char *const *extra_args, const char *const *env)
+{
 	char policy_dir[128], policy_file[192], topo_file[128];
 	const char *argv[32];
 	int n = 0;
@@ -107,6 +113,7 @@ void daemon_start(struct daemon *d, const char *policy_text, const char *topolog
 	argv[n++] = "--audit=stderr";
 	argv[n++] = "--bus=none";
 	argv[n++] = "--log-level=debug";
+	argv[n++] = "--backend=sim"; /* extra_args may choose another: the last one counts */
 	if (topology) {
 		snprintf(topo_file, sizeof(topo_file), "%s/topology", d->dir);
 		write_file(topo_file, topology);
@@ -124,6 +131,8 @@ void daemon_start(struct daemon *d, const char *policy_text, const char *topolog
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (int i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -694,6 +703,12 @@ static ssize_t read_into(int fd, char *buf, size_t cap, size_t *len)
 int run_cmd(uid_t uid, gid_t gid, const char *const *argv, char *out, size_t cap, char *err,
 	    size_t errcap)
 {
+	return run_cmd_env(uid, gid, argv, NULL, out, cap, err, errcap);
+}
+
+int run_cmd_env(uid_t uid, gid_t gid, const char *const *argv, const char *const *env, char *out,
+		size_t cap, char *err, size_t errcap)
+{
 	int po[2], pe[2], status;
 	size_t no = 0, ne = 0;
 	pid_t pid;
@@ -708,6 +723,8 @@ int run_cmd(uid_t uid, gid_t gid, const char *const *argv, char *out, size_t cap
 		dup2(pe[1], STDERR_FILENO);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		drop_privileges(uid, gid, 0);
+		for (int i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

@@ -23,6 +23,10 @@ struct daemon {
  * simulated topology; extra arguments may be NULL. Waits until the socket accepts. */
 void daemon_start(struct daemon *d, const char *policy_text, const char *topology,
 		  const char *const *extra_args);
+/* The same with "NAME=VALUE" strings (NULL-terminated, may be NULL) added to its environment.
+ * Both pass --backend=sim before extra_args, which may name another backend. */
+void daemon_start_env(struct daemon *d, const char *policy_text, const char *topology,
+		      const char *const *extra_args, const char *const *env);
 /* SIGTERM, wait, expect exit 0, remove the directory. */
 void daemon_stop(struct daemon *d);
 /* Whether the daemon's log (stderr: diagnostics and audit) contains needle. */
@@ -112,3 +116,6 @@ bool raw_closed(int fd, int timeout_ms);
  * Returns its exit status (128+signal when killed). */
 int run_cmd(uid_t uid, gid_t gid, const char *const *argv, char *out, size_t cap, char *err,
 	    size_t errcap);
+/* The same with "NAME=VALUE" strings (NULL-terminated, may be NULL) added to its environment. */
+int run_cmd_env(uid_t uid, gid_t gid, const char *const *argv, const char *const *env, char *out,
+		size_t cap, char *err, size_t errcap);

@@ -695,7 +695,7 @@ Test(startup, check_policy_reports_file_line_col)
 	fclose(f);
 	char sock[160];
 	snprintf(sock, sizeof(sock), "--socket=%s/s.sock", dir);
-	const char *start[] = {build_path("svmd"), arg, sock, NULL};
+	const char *start[] = {build_path("svmd"), "--backend=sim", arg, sock, NULL};
 	cr_assert_eq(run_cmd(0, 0, start, out, sizeof(out), err, sizeof(err)), 1);
 	cr_assert(strstr(err, "unknown key 'usr'"), "%s", err);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
@@ -709,8 +709,8 @@ Test(startup, second_instance_refused_stale_socket_replaced)
 
 	daemon_start(&a, "deny *\n", NULL, NULL);
 	snprintf(arg, sizeof(arg), "--socket=%s", a.socket);
-	const char *argv[] = {build_path("svmd"), arg, "--policy-dir=/nonexistent", "--bus=none",
-			      NULL};
+	const char *argv[] = {build_path("svmd"), "--backend=sim", arg, "--policy-dir=/nonexistent",
+			      "--bus=none", NULL};
 	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 1);
 	cr_assert(strstr(err, "Another svmd is already listening"), "%s", err);
 	kill(a.pid, SIGKILL); /* leaves its socket file behind */
@@ -723,8 +723,8 @@ Test(startup, second_instance_refused_stale_socket_replaced)
 	if (b.pid == 0) {
 		int fd = open(a.log, O_WRONLY | O_APPEND);
 		dup2(fd, 2);
-		execl(build_path("svmd"), "svmd", arg, "--policy-dir=/nonexistent", "--bus=none",
-		      NULL);
+		execl(build_path("svmd"), "svmd", "--backend=sim", arg, "--policy-dir=/nonexistent",
+		      "--bus=none", NULL);
 		_exit(127);
 	}
 	struct svm_client *c = NULL;
@@ -753,8 +753,8 @@ Test(startup, socket_from_systemd)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl("/usr/bin/systemd-socket-activate", "systemd-socket-activate", "--seqpacket",
-		      "-l", sock, "--", build_path("svmd"), "--policy-dir=/nonexistent",
-		      "--bus=none", "--socket=/nonexistent/ignored.sock", NULL);
+		      "-l", sock, "--", build_path("svmd"), "--backend=sim", "--bus=none",
+		      "--policy-dir=/nonexistent", "--socket=/nonexistent/ignored.sock", NULL);
 		_exit(127);
 	}
 	struct svm_client *c = NULL;

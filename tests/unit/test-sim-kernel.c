@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1263,14 +1264,71 @@ Test(sim_backend_file, errors)
 
 Test(sim_backend_file, backend_new_by_name)
 {
-	struct backend_config sim = {.name = "sim"}, vfio = {.name = "vfio"};
+	struct backend_config sim = {.name = "sim"}, other = {.name = "iommufd"};
 	struct backend *b = NULL;
 	char err[256] = "";
 
 	cr_assert_eq(backend_new(&sim, &b, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(b->n_devices, 5);
 	b = backend_free(b);
-	cr_assert_eq(backend_new(&vfio, &b, err, sizeof(err)), -EINVAL);
-	cr_assert_str_eq(err, "unknown backend 'vfio' (this build has: sim)");
+	cr_assert_eq(backend_new(&other, &b, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "unknown backend 'iommufd' (auto, vfio or sim)");
 	cr_assert_null(b);
+}
+
+Test(sim_backend_file, backend_options_belong_to_their_backend)
+{
+	const char *devices[] = {"0000:3b:00.0"};
+	struct backend_config sim = {.name = "sim", .devices = devices, .n_devices = 1};
+	struct backend_config vfio = {.name = "vfio", .sim_topology = "/dev/null"};
+	struct backend_config none = {.name = "vfio"};
+	struct backend *b = NULL;
+	char err[256] = "";
+
+	cr_assert_eq(backend_new(&sim, &b, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--device, --sysfs-root and --dev-root are for the vfio backend"),
+		  "%s", err);
+	sim = (struct backend_config){.name = "sim", .dev_root = "/dev"};
+	cr_assert_eq(backend_new(&sim, &b, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(backend_new(&vfio, &b, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "--sim-topology is for the sim backend, not vfio");
+	cr_assert_eq(backend_new(&none, &b, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "Cannot start the vfio backend: no devices to manage: name them "
+			      "with --device=BDF");
+	cr_assert_null(b);
+}
+
+Test(sim_backend_file, auto_without_vfio_points_to_sim)
+{
+	char dir[] = "/tmp/svmd-auto.XXXXXX", want[256];
+	struct backend_config cfg = {.dev_root = dir};
+	struct backend *b = NULL;
+	char err[256] = "";
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(backend_new(&cfg, &b, err, sizeof(err)), -ENODEV);
+	snprintf(want, sizeof(want),
+		 "no %s/vfio/vfio: this machine has no VFIO; use --backend=sim to try svmd "
+		 "without hardware",
+		 dir);
+	cr_assert_str_eq(err, want);
+	cfg.name = "auto";
+	cr_assert_eq(backend_new(&cfg, &b, err, sizeof(err)), -ENODEV);
+	cr_assert_str_eq(err, want);
+	cr_assert_null(b);
+
+	/* With a VFIO node there, auto is vfio (which then wants devices). */
+	char path[64];
+	snprintf(path, sizeof(path), "%s/vfio", dir);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/vfio/vfio", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(backend_new(&cfg, &b, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "Cannot start the vfio backend: no devices to manage: name them "
+			      "with --device=BDF");
+	cr_assert_null(b);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	cr_assert_eq(system(path), 0);
 }

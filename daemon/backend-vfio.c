@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The VFIO backend: the real kernel. For each configured device it finds the IOMMU group in
+ * sysfs, attaches the group to a container of its own (Type1v2) and keeps both fds; the seed
+ * VFIO_IOMMU_SVM_BIND/UNBIND go to that container. The only file of svmd that calls ioctl(2).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cleanup.h"
+#include "vfio-abi.h"
+
+#define PCI_EXT_CAP_START    0x100u
+#define PCI_CFG_SPACE_SIZE   4096u
+#define PCI_EXT_CAP_ID_PASID 0x1bu
+#define PCI_CLASS_BRIDGE_PCI 0x0604u
+#define VFIO_DEVICES_MAX     256u
+
+/* One IOMMU group svmd owns: its group fd, attached to a container of its own. */
+struct vfio_group {
+	uint32_t id;
+	int container_fd;
+	int group_fd;
+	uint32_t n_dma; /* devices in the group that do DMA (every member but PCI bridges) */
+};
+
+struct vfio_backend {
+	struct backend base;
+	struct vfio_group *groups;
+	size_t n_groups;
+	size_t *device_group; /* by device index: its entry in groups */
+	char svm_why[192];    /* what base.svm_unsupported points to */
+};
+
+static _printf_(4, 5) int fail(char *why, size_t whylen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static _printf_(3, 4) int path_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* The first line of a small sysfs file, without its newline. */
+static int read_line(const char *path, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* A sysfs number such as "0x8086" or "0x060400". */
+static int read_hex(const char *path, unsigned long *ret)
+{
+	char buf[32], *end;
+	int r = read_line(path, buf, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	errno = 0;
+	*ret = strtoul(buf, &end, 16);
+	return errno || end == buf || *end ? -EINVAL : 0;
+}
+
+/* The last component of what the symlink at path points to ("vfio-pci", "12", "dmar0"). */
+static int link_name(const char *path, char *buf, size_t size)
+{
+	char target[4096];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	const char *base;
+
+	if (n < 0)
+		return -errno;
+	target[n] = 0;
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (strlen(base) >= size)
+		return -ENAMETOOLONG;
+	strcpy(buf, base);
+	return 0;
+}
+
+static bool is_vfio_driver(const char *driver)
+{
+	/* vfio-pci and its variant drivers (mlx5_vfio_pci, hisi_acc_vfio_pci, ...). */
+	return strstr(driver, "vfio") != NULL;
+}
+
+/* Drivers the kernel accepts in a viable group besides vfio's: they do no DMA of their own. */
+static bool is_harmless_driver(const char *driver)
+{
+	return strcmp(driver, "pci-stub") == 0 || strcmp(driver, "pcieport") == 0;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * Max PASID Width from the PASID extended capability (0x1B) in config space: bits 12:8 of the
+ * 16-bit capability register at cap+4. 0 when there is none (a conventional 256-byte config
+ * space has no extended capabilities at all). Only root reads past the first 64 bytes.
+ */
+static int pasid_bits(const char *config, uint8_t *ret)
+{
+	_cleanup_close_ int fd = open(config, O_RDONLY | O_CLOEXEC);
+	uint8_t cfg[PCI_CFG_SPACE_SIZE];
+	unsigned off = PCI_EXT_CAP_START;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, cfg, sizeof(cfg), 0);
+	if (n < 0)
+		return -errno;
+	*ret = 0;
+	/* Each capability is at least 4 bytes: bound the walk so a loop in the list ends. */
+	for (unsigned i = 0; i < (PCI_CFG_SPACE_SIZE - PCI_EXT_CAP_START) / 4; i++) {
+		if (off < PCI_EXT_CAP_START || off + 8 > (size_t)n)
+			break;
+		uint32_t hdr = le32(cfg + off);
+		if (hdr == 0 || hdr == 0xffffffffu)
+			break;
+		if ((hdr & 0xffff) == PCI_EXT_CAP_ID_PASID) {
+			unsigned width = (le32(cfg + off + 4) >> 8) & 0x1f;
+			*ret = (uint8_t)(width > 20 ? 20 : width);
+			break;
+		}
+		off = (hdr >> 20) & 0xffc;
+	}
+	return 0;
+}
+
+/* The IOMMU in front of a device, from the name of its iommu link (an Intel DMAR unit or an
+ * Arm SMMUv3); none for anything else. */
+static uint8_t iommu_model(const char *devdir)
+{
+	char path[4096], name[256];
+
+	if (path_fmt(path, sizeof(path), "%s/iommu", devdir) < 0 ||
+	    link_name(path, name, sizeof(name)) < 0)
+		return SVMD_MODEL_NONE;
+	if (strncmp(name, "dmar", 4) == 0)
+		return SVMD_MODEL_VTD;
+	if (strncmp(name, "smmu3.", 6) == 0)
+		return SVMD_MODEL_SMMU;
+	return SVMD_MODEL_NONE;
+}
+
+/* Fills d from sysfs: group, PCI ids, PASID width, IOMMU model, kinds. */
+static int describe_device(const char *sysfs, const char *name, struct device *d, char *err,
+			   size_t errlen)
+{
+	char devdir[4096], path[4096], buf[256];
+	unsigned long v;
+	struct stat st;
+	int r;
+
+	if (path_fmt(devdir, sizeof(devdir), "%s/bus/pci/devices/%s", sysfs, name) < 0)
+		return fail(err, errlen, -ENAMETOOLONG, "sysfs root too long");
+	if (stat(devdir, &st) < 0)
+		return fail(err, errlen, -ENODEV, "no PCI device %s (%s: %s)", name, devdir,
+			    strerror(errno));
+
+	path_fmt(path, sizeof(path), "%s/iommu_group", devdir);
+	r = link_name(path, buf, sizeof(buf));
+	if (r == -ENOENT)
+		return fail(err, errlen, -ENODEV,
+			    "%s has no IOMMU group: enable the IOMMU (e.g. intel_iommu=on on the "
+			    "kernel command line)",
+			    name);
+	if (r < 0)
+		return fail(err, errlen, r, "%s: %s", path, strerror(-r));
+	char *end;
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno || end == buf || *end || v > UINT32_MAX)
+		return fail(err, errlen, -EINVAL, "%s: unexpected IOMMU group '%s'", path, buf);
+	d->iommu_group = (uint32_t)v;
+
+	path_fmt(path, sizeof(path), "%s/driver", devdir);
+	r = link_name(path, buf, sizeof(buf));
+	if (r == -ENOENT)
+		return fail(err, errlen, -ENODEV,
+			    "%s has no driver: bind it to vfio-pci (e.g. driverctl set-override %s "
+			    "vfio-pci)",
+			    name, name);
+	if (r < 0)
+		return fail(err, errlen, r, "%s: %s", path, strerror(-r));
+	if (!is_vfio_driver(buf))
+		return fail(err, errlen, -EBUSY,
+			    "%s is bound to %s, not vfio-pci: bind it to vfio-pci (e.g. driverctl "
+			    "set-override %s vfio-pci)",
+			    name, buf, name);
+
+	path_fmt(path, sizeof(path), "%s/vendor", devdir);
+	if ((r = read_hex(path, &v)) < 0 || v > UINT16_MAX)
+		return fail(err, errlen, r < 0 ? r : -EINVAL, "cannot read %s", path);
+	d->vendor = (uint16_t)v;
+	path_fmt(path, sizeof(path), "%s/device", devdir);
+	if ((r = read_hex(path, &v)) < 0 || v > UINT16_MAX)
+		return fail(err, errlen, r < 0 ? r : -EINVAL, "cannot read %s", path);
+	d->device_id = (uint16_t)v;
+
+	path_fmt(path, sizeof(path), "%s/config", devdir);
+	r = pasid_bits(path, &d->pasid_bits);
+	if (r < 0)
+		return fail(err, errlen, r, "cannot read %s: %s", path, strerror(-r));
+	d->model = iommu_model(devdir);
+
+	/* What the hardware could bind; whether the kernel can is the probe's business. */
+	d->kinds = SVMD_KIND_BIT(SVMD_KIND_DEVICE);
+	if (d->pasid_bits) {
+		d->kinds |= SVMD_KIND_BIT(SVMD_KIND_TASK);
+		if (d->model == SVMD_MODEL_VTD)
+			d->kinds |= SVMD_KIND_BIT(SVMD_KIND_PGTABLE);
+		if (d->model != SVMD_MODEL_NONE)
+			d->kinds |= SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE);
+	}
+	return 0;
+}
+
+/*
+ * Walks the members of IOMMU group g: counts those that do DMA into *ret_dma and, into list,
+ * names those whose driver keeps the group from being viable ("0000:3b:00.1 (bound to
+ * ixgbe)"). Returns 0 or a negative errno.
+ */
+static int group_members(const char *sysfs, uint32_t g, uint32_t *ret_dma, char *list,
+			 size_t listlen)
+{
+	char dir[4096], path[4096], driver[256];
+	DIR *dp;
+	size_t used = 0;
+	uint32_t n_dma = 0;
+
+	if (list && listlen)
+		list[0] = 0;
+	if (path_fmt(dir, sizeof(dir), "%s/kernel/iommu_groups/%u/devices", sysfs, g) < 0)
+		return -ENAMETOOLONG;
+	dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	for (struct dirent *e; (e = readdir(dp));) {
+		unsigned long class;
+		if (e->d_name[0] == '.')
+			continue;
+		if (path_fmt(path, sizeof(path), "%s/bus/pci/devices/%s/class", sysfs, e->d_name) <
+			    0 ||
+		    read_hex(path, &class) < 0 || (class >> 8) != PCI_CLASS_BRIDGE_PCI)
+			n_dma++;
+		if (!list || path_fmt(path, sizeof(path), "%s/bus/pci/devices/%s/driver", sysfs,
+				      e->d_name) < 0)
+			continue;
+		if (link_name(path, driver, sizeof(driver)) < 0 || is_vfio_driver(driver) ||
+		    is_harmless_driver(driver))
+			continue;
+		int n = snprintf(list + used, listlen - used, "%s%s (bound to %s)",
+				 used ? ", " : "", e->d_name, driver);
+		if (n > 0)
+			used = used + (size_t)n < listlen ? used + (size_t)n : listlen - 1;
+	}
+	closedir(dp);
+	*ret_dma = n_dma;
+	return 0;
+}
+
+/* Whether sysfs says group g is a no-IOMMU group (vfio's enable_unsafe_noiommu_mode). */
+static bool group_is_noiommu(const char *sysfs, uint32_t g)
+{
+	char path[4096], name[64];
+
+	return path_fmt(path, sizeof(path), "%s/kernel/iommu_groups/%u/name", sysfs, g) == 0 &&
+	       read_line(path, name, sizeof(name)) == 0 && strcmp(name, "vfio-noiommu") == 0;
+}
+
+static int noiommu_refusal(uint32_t g, const char *dev, char *err, size_t errlen)
+{
+	return fail(err, errlen, -EPERM,
+		    "IOMMU group %u (%s) is a no-IOMMU group (vfio enable_unsafe_noiommu_mode): it "
+		    "isolates nothing and svmd refuses it; enable the IOMMU (e.g. intel_iommu=on) "
+		    "instead",
+		    g, dev);
+}
+
+static const char *errno_name(int e)
+{
+	const char *s = strerrorname_np(e);
+	return s ? s : "an unknown errno";
+}
+
+static int xioctl(int fd, unsigned long request, void *arg)
+{
+	int r;
+
+	do
+		r = ioctl(fd, request, arg);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+/*
+ * Takes ownership of group g, whose first managed device is dev: a container of its own
+ * (API version, Type1v2), the group (exclusive open, viable), attached, Type1v2 set.
+ */
+static int group_open(struct vfio_group *g, const char *sysfs, const char *devroot, const char *dev,
+		      char *err, size_t errlen)
+{
+	char path[4096], others[1024];
+	struct svmd_vfio_group_status status = {.argsz = sizeof(status)};
+	int r;
+
+	if (group_is_noiommu(sysfs, g->id))
+		return noiommu_refusal(g->id, dev, err, errlen);
+
+	if (path_fmt(path, sizeof(path), "%s/vfio/vfio", devroot) < 0)
+		return fail(err, errlen, -ENAMETOOLONG, "dev root too long");
+	g->container_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (g->container_fd < 0) {
+		r = -errno;
+		return fail(err, errlen, r, "cannot open %s: %s%s", path, strerror(-r),
+			    r == -ENOENT ? " (is the vfio module loaded?)" : "");
+	}
+	r = xioctl(g->container_fd, SVMD_VFIO_GET_API_VERSION, NULL);
+	if (r < 0)
+		return fail(err, errlen, r, "VFIO_GET_API_VERSION: %s", strerror(-r));
+	if (r != SVMD_VFIO_API_VERSION)
+		return fail(err, errlen, -EPROTONOSUPPORT,
+			    "the kernel speaks VFIO API version %d; svmd speaks version %d", r,
+			    SVMD_VFIO_API_VERSION);
+	r = xioctl(g->container_fd, SVMD_VFIO_CHECK_EXTENSION,
+		   (void *)(unsigned long)SVMD_VFIO_TYPE1v2_IOMMU);
+	if (r <= 0)
+		return fail(
+			err, errlen, r < 0 ? r : -EOPNOTSUPP,
+			"this kernel's VFIO has no Type1v2 IOMMU (is vfio_iommu_type1 loaded?)%s%s",
+			r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+
+	if (path_fmt(path, sizeof(path), "%s/vfio/%u", devroot, g->id) < 0)
+		return fail(err, errlen, -ENAMETOOLONG, "dev root too long");
+	g->group_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (g->group_fd < 0) {
+		r = -errno;
+		if (r == -EBUSY)
+			return fail(err, errlen, r,
+				    "IOMMU group %u (%s) is in use by another process (another "
+				    "svmd?)",
+				    g->id, dev);
+		if (r == -ENOENT) {
+			char alt[4096];
+			if (path_fmt(alt, sizeof(alt), "%s/vfio/noiommu-%u", devroot, g->id) == 0 &&
+			    access(alt, F_OK) == 0)
+				return noiommu_refusal(g->id, dev, err, errlen);
+			return fail(err, errlen, r,
+				    "no %s: bind %s to vfio-pci (is the vfio-pci module loaded?)",
+				    path, dev);
+		}
+		return fail(err, errlen, r, "cannot open %s: %s", path, strerror(-r));
+	}
+
+	r = xioctl(g->group_fd, SVMD_VFIO_GROUP_GET_STATUS, &status);
+	if (r < 0)
+		return fail(err, errlen, r, "VFIO_GROUP_GET_STATUS on group %u: %s", g->id,
+			    strerror(-r));
+	if (!(status.flags & SVMD_VFIO_GROUP_FLAGS_VIABLE)) {
+		uint32_t n_dma;
+		if (group_members(sysfs, g->id, &n_dma, others, sizeof(others)) == 0 && others[0])
+			return fail(err, errlen, -EBUSY,
+				    "IOMMU group %u is not viable: bind %s to vfio-pci too "
+				    "(every device of a group must be bound to vfio-pci or to no "
+				    "driver)",
+				    g->id, others);
+		return fail(err, errlen, -EBUSY,
+			    "IOMMU group %u is not viable: bind every device in %s/kernel/"
+			    "iommu_groups/%u/devices to vfio-pci or to no driver",
+			    g->id, sysfs, g->id);
+	}
+	if (status.flags & SVMD_VFIO_GROUP_FLAGS_CONTAINER_SET)
+		return fail(err, errlen, -EBUSY, "IOMMU group %u is already in a container", g->id);
+	r = xioctl(g->group_fd, SVMD_VFIO_GROUP_SET_CONTAINER, &g->container_fd);
+	if (r < 0)
+		return fail(err, errlen, r, "VFIO_GROUP_SET_CONTAINER on group %u: %s", g->id,
+			    strerror(-r));
+	r = xioctl(g->container_fd, SVMD_VFIO_SET_IOMMU,
+		   (void *)(unsigned long)SVMD_VFIO_TYPE1v2_IOMMU);
+	if (r < 0)
+		return fail(err, errlen, r, "VFIO_SET_IOMMU(Type1v2) for group %u: %s", g->id,
+			    strerror(-r));
+	return 0;
+}
+
+/*
+ * Whether the kernel implements the seed ioctl, asked once on a set-up container with an
+ * argument that binds nothing (a header with no kind): a kernel that has it refuses that with
+ * EINVAL; one that does not answers ENOTTY. Fills v->svm_why when binds cannot work.
+ */
+static void probe_svm(struct vfio_backend *v)
+{
+	struct seed_arg probe;
+	struct utsname u;
+	int r;
+
+	memset(&probe, 0, sizeof(probe));
+	probe.hdr.argsz = sizeof(struct seed_svm);
+	r = xioctl(v->groups[0].container_fd, SEED_VFIO_IOMMU_SVM_BIND, &probe);
+	if (r == -EINVAL)
+		return;
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "unknown");
+	if (r == -ENOTTY)
+		snprintf(v->svm_why, sizeof(v->svm_why),
+			 "this kernel (%s) lacks VFIO_IOMMU_SVM_BIND", u.release);
+	else
+		snprintf(v->svm_why, sizeof(v->svm_why),
+			 "this kernel (%s) answered the VFIO_IOMMU_SVM_BIND probe with %s, not "
+			 "EINVAL: svmd does not bind on it",
+			 u.release, r < 0 ? errno_name(-r) : "success");
+	v->base.svm_unsupported = v->svm_why;
+}
+
+/*
+ * What a kernel's errno means to clients, as the simulated kernel says it (sim-kernel.h):
+ * EINVAL bad argument or state, EBUSY in use (EEXIST: bound already), EOPNOTSUPP the device
+ * or kernel cannot (ENODEV, ENOTTY from the IOMMU layer), ENOSPC out of PASIDs, ESRCH no such
+ * process, EPERM not allowed to bind it. Anything else is an I/O error with the errno named.
+ */
+static int map_errno(int e)
+{
+	switch (e) {
+	case EINVAL:
+	case E2BIG:
+	case EFAULT:
+	case ERANGE:
+		return -EINVAL;
+	case EBUSY:
+	case EEXIST:
+		return -EBUSY;
+	case EOPNOTSUPP:
+	case ENODEV:
+	case ENOTTY:
+	case ENOSYS:
+		return -EOPNOTSUPP;
+	case ENOSPC:
+		return -ENOSPC;
+	case ESRCH:
+		return -ESRCH;
+	case EPERM:
+	case EACCES:
+		return -EPERM;
+	case ENOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+static int vfio_svm_ioctl(struct backend *b, const struct device *dev, unsigned long request,
+			  struct seed_arg *arg, char *why, size_t whylen)
+{
+	struct vfio_backend *v = (struct vfio_backend *)b;
+	const struct vfio_group *g = &v->groups[v->device_group[dev->index]];
+	const char *name = request == SEED_VFIO_IOMMU_SVM_BIND ? "VFIO_IOMMU_SVM_BIND"
+							       : "VFIO_IOMMU_SVM_UNBIND";
+	int r;
+
+	if (b->svm_unsupported)
+		return fail(why, whylen, -EOPNOTSUPP, "%s", b->svm_unsupported);
+	if (g->n_dma > 1)
+		/* A bind on the container would reach every device of the group. */
+		return fail(why, whylen, -EINVAL,
+			    "IOMMU group %u has %u devices; SVM binds need a group of one", g->id,
+			    g->n_dma);
+	r = xioctl(g->container_fd, request, arg);
+	if (r >= 0)
+		return 0;
+	return fail(why, whylen, map_errno(-r), "%s on IOMMU group %u (%s): %s (%s)", name, g->id,
+		    dev->name, strerror(-r), errno_name(-r));
+}
+
+/* A new device fd per call, straight from the kernel (which opens it O_CLOEXEC); svmd keeps
+ * none, so a client's fd is the only one and nothing needs closing when its record ends. */
+static int vfio_open_device(struct backend *b, const struct device *dev, int *ret_fd, char *why,
+			    size_t whylen)
+{
+	struct vfio_backend *v = (struct vfio_backend *)b;
+	const struct vfio_group *g = &v->groups[v->device_group[dev->index]];
+	int fd = xioctl(g->group_fd, SVMD_VFIO_GROUP_GET_DEVICE_FD, (void *)dev->name);
+
+	if (fd < 0)
+		return fail(why, whylen, fd, "VFIO_GROUP_GET_DEVICE_FD for %s: %s", dev->name,
+			    strerror(-fd));
+	*ret_fd = fd;
+	return 0;
+}
+
+static void vfio_free(struct backend *b)
+{
+	struct vfio_backend *v = (struct vfio_backend *)b;
+
+	/* Closing the group fd detaches it from its container; then the container goes. */
+	for (size_t i = 0; i < v->n_groups; i++) {
+		safe_close(v->groups[i].group_fd);
+		safe_close(v->groups[i].container_fd);
+	}
+	free(v->groups);
+	free(v->device_group);
+	free(v->base.devices);
+	free(v);
+}
+
+static const struct backend_ops vfio_ops = {
+	.name = "vfio",
+	.svm_ioctl = vfio_svm_ioctl,
+	.open_device = vfio_open_device,
+	.free = vfio_free,
+};
+
+int backend_vfio_new(const struct backend_config *cfg, struct backend **ret, char *err,
+		     size_t errlen)
+{
+	const char *sysfs = cfg->sysfs_root ? cfg->sysfs_root : "/sys";
+	const char *devroot = cfg->dev_root ? cfg->dev_root : "/dev";
+	struct vfio_backend *v;
+	size_t n = cfg->n_devices;
+	int r = 0;
+
+	if (n == 0)
+		return fail(err, errlen, -EINVAL,
+			    "no devices to manage: name them with --device=BDF");
+	if (n > VFIO_DEVICES_MAX)
+		return fail(err, errlen, -E2BIG, "at most %u devices", VFIO_DEVICES_MAX);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	v->base.ops = &vfio_ops;
+	v->base.devices = calloc(n, sizeof(struct device));
+	v->device_group = calloc(n, sizeof(size_t));
+	v->groups = calloc(n, sizeof(struct vfio_group));
+	if (!v->base.devices || !v->device_group || !v->groups) {
+		vfio_free(&v->base);
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	}
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct device *d = &v->base.devices[i];
+		size_t gi;
+
+		if (device_name_canonical(cfg->devices[i], d->name) < 0) {
+			r = fail(err, errlen, -EINVAL, "'%s' is not a PCI address DDDD:BB:DD.F",
+				 cfg->devices[i]);
+			break;
+		}
+		for (size_t j = 0; j < i && r == 0; j++)
+			if (strcmp(v->base.devices[j].name, d->name) == 0)
+				r = fail(err, errlen, -EINVAL, "%s given twice", d->name);
+		if (r == 0)
+			r = describe_device(sysfs, d->name, d, err, errlen);
+		if (r < 0)
+			break;
+		d->index = (unsigned)i;
+		v->base.n_devices = i + 1;
+		for (gi = 0; gi < v->n_groups; gi++)
+			if (v->groups[gi].id == d->iommu_group)
+				break;
+		v->device_group[i] = gi;
+		if (gi < v->n_groups)
+			continue;
+		struct vfio_group *g = &v->groups[v->n_groups++];
+		*g = (struct vfio_group){.id = d->iommu_group, .container_fd = -1, .group_fd = -1};
+		r = group_members(sysfs, g->id, &g->n_dma, NULL, 0);
+		if (r < 0) {
+			fail(err, errlen, r, "cannot list %s/kernel/iommu_groups/%u/devices: %s",
+			     sysfs, g->id, strerror(-r));
+			break;
+		}
+		r = group_open(g, sysfs, devroot, d->name, err, errlen);
+	}
+	if (r < 0) {
+		vfio_free(&v->base);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++)
+		v->base.devices[i].group_devices = v->groups[v->device_group[i]].n_dma;
+	probe_svm(v);
+	*ret = &v->base;
+	return 0;
+}
