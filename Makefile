@@ -17,7 +17,14 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/svmd
-CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
+SYSCONFDIR ?= /etc
+# Where systemd, udev and D-Bus look, as their pkg-config files say (a fallback if absent).
+pcvar = $(shell $(PKG_CONFIG) --variable=$(2) $(1) 2>/dev/null)
+SYSTEMDUNITDIR ?= $(or $(call pcvar,systemd,systemdsystemunitdir),/lib/systemd/system)
+SYSUSERSDIR    ?= $(or $(call pcvar,systemd,sysusersdir),/usr/lib/sysusers.d)
+CATALOGDIR     ?= $(or $(call pcvar,systemd,catalogdir),/usr/lib/systemd/catalog)
+UDEVRULESDIR   ?= $(or $(call pcvar,udev,udevdir),/lib/udev)/rules.d
+DBUSDIR        ?= $(or $(call pcvar,dbus-1,datadir),/usr/share)/dbus-1
 POLICYDIR  ?= $(PREFIX)/lib/svmd/policy.d
 DESTDIR    ?=
 
@@ -28,8 +35,8 @@ FUZZ_SECONDS ?= 60
 
 # Evaluated once, when first used: `make check` installs the packages before a sub-make
 # that needs them starts.
-deps_cflags = $(eval deps_cflags := $$(shell $(PKG_CONFIG) --cflags libsystemd libevent))$(deps_cflags)
-deps_libs   = $(eval deps_libs := $$(shell $(PKG_CONFIG) --libs libsystemd libevent))$(deps_libs)
+deps_cflags = $(eval deps_cflags := $$(shell $(PKG_CONFIG) --cflags libsystemd libevent libseccomp))$(deps_cflags)
+deps_libs   = $(eval deps_libs := $$(shell $(PKG_CONFIG) --libs libsystemd libevent libseccomp))$(deps_libs)
 client_libs = $(eval client_libs := $$(shell $(PKG_CONFIG) --libs libsystemd))$(client_libs)
 test_cflags = $(eval test_cflags := $$(shell $(PKG_CONFIG) --cflags criterion))$(test_cflags)
 test_libs   = $(eval test_libs := $$(shell $(PKG_CONFIG) --libs criterion))$(test_libs)
@@ -50,7 +57,8 @@ PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/backend-vfio.c \
             daemon/bus.c daemon/client.c daemon/hashmap.c daemon/log.c daemon/loop.c \
             daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c daemon/registry.c \
-            daemon/seed-abi.c daemon/server.c daemon/sim-kernel.c
+            daemon/seed-abi.c daemon/server.c daemon/sim-kernel.c daemon/config.c \
+            daemon/sandbox.c
 LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-bus.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -64,7 +72,7 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi
+UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi sandbox config
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
@@ -78,9 +86,11 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
         clean deps format check-format
 .DEFAULT_GOAL := all
 # Keep test objects between runs (they are intermediates of the pattern rules).
-.SECONDARY:
+.SECONDARY: $(call obj,$(addprefix tests/unit/test-,$(addsuffix .c,$(UNIT_TESTS))) \
+		$(addprefix tests/integration/test-,$(addsuffix .c,$(INTEGRATION_TESTS))) \
+		tests/integration/harness.c)
 
-all: $(BUILD)/svmd $(BUILD)/svmctl $(BUILD)/libsvmclient.so $(BUILD)/svmclient.pc
+all: $(BUILD)/svmd $(BUILD)/svmctl $(BUILD)/libsvmclient.so
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -117,11 +127,6 @@ $(BUILD)/libsvmclient.so: $(BUILD)/libsvmclient.so.0
 # svmctl carries its own copy of the library, so it runs from the build tree as any user.
 $(BUILD)/svmctl: $(call obj,client/svmctl.c) $(BUILD)/libsvmclient.a
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
-
-$(BUILD)/svmclient.pc: client/svmclient.pc.in Makefile
-	@mkdir -p $(dir $@)
-	$(call say,GEN,$@)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Tests: criterion binaries linking the modules under test (and the harness for integration).
 $(BUILD)/tests/unit-%: $(call obj,tests/unit/test-%.c) $(BUILD)/libsvmd-core.a
@@ -162,6 +167,7 @@ check: deps
 check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so
 	@sh tests/setup-users.sh
 	@sh tests/run-tests.sh $(TEST_BINS)
+	@BUILD=$(BUILD) sh tests/check-units.sh
 
 # The client inside the VM: libsvmclient, and <linux/vfio.h> to use the device fd it gets.
 $(BUILD)/tests/vm-client: $(call obj,tests/vm/vm-client.c) $(BUILD)/libsvmclient.a
@@ -226,7 +232,10 @@ install: all
 	install -m 0755 $(BUILD)/libsvmclient.so.0 $(DESTDIR)$(LIBDIR)/libsvmclient.so.0
 	ln -sf libsvmclient.so.0 $(DESTDIR)$(LIBDIR)/libsvmclient.so
 	install -m 0644 client/svmclient.h $(DESTDIR)$(INCLUDEDIR)/svmclient.h
-	install -m 0644 $(BUILD)/svmclient.pc $(DESTDIR)$(LIBDIR)/pkgconfig/svmclient.pc
+	# Generated here, so the paths are those of this install.
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' client/svmclient.pc.in \
+		>$(DESTDIR)$(LIBDIR)/pkgconfig/svmclient.pc
 	install -m 0644 policy/00-default.policy $(DESTDIR)$(POLICYDIR)/00-default.policy
 	install -m 0644 docs/svmd.8 $(DESTDIR)$(MANDIR)/man8/svmd.8
 	install -m 0644 docs/svmctl.1 $(DESTDIR)$(MANDIR)/man1/svmctl.1
@@ -234,6 +243,21 @@ install: all
 	install -m 0644 policy/examples/*.policy $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 protocol/PROTOCOL.md $(DESTDIR)$(DOCDIR)/PROTOCOL.md
 	install -m 0644 systemd/svmd.catalog $(DESTDIR)$(CATALOGDIR)/svmd.catalog
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR) \
+		$(DESTDIR)$(DBUSDIR)/system.d $(DESTDIR)$(DBUSDIR)/system-services \
+		$(DESTDIR)$(SYSCONFDIR)/svmd/policy.d $(DESTDIR)$(MANDIR)/man5
+	# The unit names the binary where this install puts it.
+	sed -e 's|@SBINDIR@|$(SBINDIR)|' systemd/svmd.service.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/svmd.service
+	install -m 0644 systemd/svmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/svmd.socket
+	install -m 0644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/svmd.conf
+	install -m 0644 systemd/60-svmd.rules $(DESTDIR)$(UDEVRULESDIR)/60-svmd.rules
+	install -m 0644 systemd/org.svmd.Broker1.conf $(DESTDIR)$(DBUSDIR)/system.d/
+	install -m 0644 systemd/org.svmd.Broker1.service $(DESTDIR)$(DBUSDIR)/system-services/
+	install -m 0644 docs/svmd.conf.5 $(DESTDIR)$(MANDIR)/man5/svmd.conf.5
+	# The administrator's file: never overwritten.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/svmd/svmd.conf ] || \
+		install -m 0644 systemd/svmd.conf $(DESTDIR)$(SYSCONFDIR)/svmd/svmd.conf
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -525,6 +525,15 @@ static int vfio_open_device(struct backend *b, const struct device *dev, int *re
 	return 0;
 }
 
+/* What the serving loop issues: the seed binds and unbinds, and device fds for open-device.
+ * Everything else (API version, extensions, group status and container set-up, the probe)
+ * happens at start-up, before the sandbox. */
+static const unsigned long serving_ioctls[] = {
+	SEED_VFIO_IOMMU_SVM_BIND,
+	SEED_VFIO_IOMMU_SVM_UNBIND,
+	SVMD_VFIO_GROUP_GET_DEVICE_FD,
+};
+
 static void vfio_free(struct backend *b)
 {
 	struct vfio_backend *v = (struct vfio_backend *)b;
@@ -565,6 +574,8 @@ int backend_vfio_new(const struct backend_config *cfg, struct backend **ret, cha
 	if (!v)
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	v->base.ops = &vfio_ops;
+	v->base.ioctls = serving_ioctls;
+	v->base.n_ioctls = ELEMENTSOF(serving_ioctls);
 	v->base.devices = calloc(n, sizeof(struct device));
 	v->device_group = calloc(n, sizeof(size_t));
 	v->groups = calloc(n, sizeof(struct vfio_group));

@@ -34,6 +34,9 @@ struct backend {
 	/* NULL when the kernel can do SVM binds; else why not, for every bind to report (with
 	 * -EOPNOTSUPP) before looking at the device. open_device works either way. */
 	const char *svm_unsupported;
+	/* The ioctl(2) requests the backend issues once serving (the sandbox allows those). */
+	const unsigned long *ioctls;
+	size_t n_ioctls;
 };
 
 struct backend_config {

@@ -12,16 +12,19 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
 #include "audit.h"
 #include "backend.h"
 #include "bus.h"
+#include "config.h"
 #include "cleanup.h"
 #include "log.h"
 #include "loop.h"
 #include "ops.h"
 #include "policy-load.h"
+#include "sandbox.h"
 #include "server.h"
 
 #ifndef SVMD_VERSION_STRING
@@ -33,6 +36,10 @@
 #define DEVICES_MAX     256
 
 struct options {
+	const char *config; /* NULL: the default file, if it exists */
+	bool print_seccomp;
+	int sandbox; /* -1 unset */
+	bool log_level_set, audit_set;
 	const char *backend;
 	const char *sim_topology;
 	const char *devices[DEVICES_MAX];
@@ -64,6 +71,9 @@ static void help(void)
 	       "[/etc/svmd/policy.d,\n"
 	       "                        /run/svmd/policy.d, /usr/lib/svmd/policy.d]\n"
 	       "  --check-policy        validate the policy, print what is wrong, exit 0 or 1\n"
+	       "  --config=FILE         settings to read first [" CONFIG_DEFAULT_PATH ", if any]\n"
+	       "  --sandbox=yes|no      enter the seccomp allow-list once serving [yes]\n"
+	       "  --print-seccomp       print that allow-list for the configured backend, exit\n"
 	       "  --bus=BUS             D-Bus to serve org.svmd.Broker1 on: system, session,\n"
 	       "                        none, or an address such as unix:path=... [system]\n"
 	       "  --audit=SINK          audit records to: auto, journal, stderr [auto]\n"
@@ -72,6 +82,17 @@ static void help(void)
 	       "  --help                print this help and exit\n"
 	       "\n"
 	       "See svmd(8), svmctl(1) and the policy files' own comments.\n");
+}
+
+static int parse_audit(const char *s)
+{
+	if (strcmp(s, "auto") == 0)
+		return AUDIT_SINK_AUTO;
+	if (strcmp(s, "journal") == 0)
+		return AUDIT_SINK_JOURNAL;
+	if (strcmp(s, "stderr") == 0)
+		return AUDIT_SINK_STDERR;
+	return -EINVAL;
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -85,6 +106,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_SOCKET,
 		OPT_POLICY_DIR,
 		OPT_CHECK_POLICY,
+		OPT_CONFIG,
+		OPT_SANDBOX,
+		OPT_PRINT_SECCOMP,
 		OPT_BUS,
 		OPT_AUDIT,
 		OPT_LOG_LEVEL,
@@ -100,6 +124,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"socket", required_argument, NULL, OPT_SOCKET},
 		{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
 		{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"sandbox", required_argument, NULL, OPT_SANDBOX},
+		{"print-seccomp", no_argument, NULL, OPT_PRINT_SECCOMP},
 		{"bus", required_argument, NULL, OPT_BUS},
 		{"audit", required_argument, NULL, OPT_AUDIT},
 		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -107,7 +134,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"help", no_argument, NULL, OPT_HELP},
 		{},
 	};
-	int c, level;
+	int c, level, r;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
 		switch (c) {
@@ -144,6 +171,23 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_CHECK_POLICY:
 			o->check_policy = true;
 			break;
+		case OPT_CONFIG:
+			o->config = optarg;
+			break;
+		case OPT_SANDBOX:
+			if (strcmp(optarg, "yes") == 0)
+				o->sandbox = 1;
+			else if (strcmp(optarg, "no") == 0)
+				o->sandbox = 0;
+			else {
+				fprintf(stderr, "svmd: --sandbox takes yes or no, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_PRINT_SECCOMP:
+			o->print_seccomp = true;
+			break;
 		case OPT_BUS:
 			if (!*optarg) {
 				fprintf(stderr, "svmd: --bus needs system, session, none or an "
@@ -153,18 +197,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->bus = optarg;
 			break;
 		case OPT_AUDIT:
-			if (strcmp(optarg, "auto") == 0)
-				o->audit = AUDIT_SINK_AUTO;
-			else if (strcmp(optarg, "journal") == 0)
-				o->audit = AUDIT_SINK_JOURNAL;
-			else if (strcmp(optarg, "stderr") == 0)
-				o->audit = AUDIT_SINK_STDERR;
-			else {
+			r = parse_audit(optarg);
+			if (r < 0) {
 				fprintf(stderr,
 					"svmd: --audit takes auto, journal or stderr, not '%s'\n",
 					optarg);
 				return -EINVAL;
 			}
+			o->audit = (enum audit_sink)r;
+			o->audit_set = true;
 			break;
 		case OPT_LOG_LEVEL:
 			level = log_level_from_string(optarg);
@@ -176,6 +217,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			log_set_level(level);
+			o->log_level_set = true;
 			break;
 		case OPT_VERSION:
 			printf("svmd " SVMD_VERSION_STRING "\n");
@@ -195,6 +237,54 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	return 1;
+}
+
+/* Fills what the command line left unset from the configuration file (the command line
+ * wins), then the defaults. Returns 0 or -EINVAL (reported). */
+static int apply_config(struct options *o, struct config *c)
+{
+	const char *path = o->config ? o->config : CONFIG_DEFAULT_PATH;
+	int r = config_load(path, !o->config, c);
+
+	if (r < 0)
+		return r;
+	if (!o->backend)
+		o->backend = c->backend;
+	for (size_t i = 0; !o->n_devices && i < c->n_devices; i++)
+		o->devices[i] = c->devices[i];
+	if (!o->n_devices)
+		o->n_devices = c->n_devices;
+	if (!o->sim_topology)
+		o->sim_topology = c->sim_topology;
+	if (!o->socket)
+		o->socket = c->socket ? c->socket : DEFAULT_SOCKET;
+	if (!o->bus)
+		o->bus = c->bus ? c->bus : "system";
+	if (!o->n_policy_dirs) {
+		for (size_t i = 0; i < c->n_policy_dirs; i++)
+			o->policy_dirs[i] = c->policy_dirs[i];
+		o->n_policy_dirs = c->n_policy_dirs;
+	}
+	if (!o->log_level_set && c->log_level) {
+		int level = log_level_from_string(c->log_level);
+		if (level < 0) {
+			fprintf(stderr, "%s: unknown LogLevel= '%s'\n", path, c->log_level);
+			return -EINVAL;
+		}
+		log_set_level(level);
+	}
+	if (!o->audit_set && c->audit) {
+		r = parse_audit(c->audit);
+		if (r < 0) {
+			fprintf(stderr, "%s: Audit= takes auto, journal or stderr, not '%s'\n",
+				path, c->audit);
+			return -EINVAL;
+		}
+		o->audit = (enum audit_sink)r;
+	}
+	if (o->sandbox < 0)
+		o->sandbox = c->sandbox < 0 ? 1 : c->sandbox;
+	return 0;
 }
 
 /* Prints every diagnostic; returns 0 when the policy may be used. */
@@ -270,9 +360,91 @@ static void on_sighup(void *userdata)
 	(void)sd_notify(false, "READY=1\nSTATUS=Serving.");
 }
 
+static struct backend_config backend_config(const struct options *o)
+{
+	return (struct backend_config){
+		.name = o->backend,
+		.sim_topology = o->sim_topology,
+		.devices = o->devices,
+		.n_devices = o->n_devices,
+		.sysfs_root = o->sysfs_root,
+		.dev_root = o->dev_root,
+	};
+}
+
+/* The filter depends on the backend (its ioctls): make the one configured, print, done. */
+static int print_seccomp(const struct options *o)
+{
+	struct backend_config bc = backend_config(o);
+	struct backend *backend = NULL;
+	char err[512];
+	int r = backend_new(&bc, &backend, err, sizeof(err));
+
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	r = sandbox_print(stdout, backend->ioctls, backend->n_ioctls);
+	if (r < 0)
+		log_error_errno(r, "Cannot print the seccomp filter: %m");
+	backend_free(backend);
+	return r;
+}
+
+/* What systemd hears while svmd serves: STATUS= when something changed, WATCHDOG=1 at half
+ * the watchdog interval. */
+struct status {
+	struct core *core;
+	struct event *ev;
+	char last[128];
+	bool watchdog;
+};
+
+static void on_status(evutil_socket_t fd, short what, void *userdata)
+{
+	struct status *st = userdata;
+	struct registry *reg = core_registry(st->core);
+	char now[128];
+
+	(void)fd;
+	(void)what;
+	snprintf(now, sizeof(now),
+		 "Serving %zu client%s, %zu binding%s; policy generation %" PRIu64,
+		 registry_count_sessions(reg), registry_count_sessions(reg) == 1 ? "" : "s",
+		 registry_count(reg), registry_count(reg) == 1 ? "" : "s",
+		 core_generation(st->core));
+	if (strcmp(now, st->last) != 0) {
+		snprintf(st->last, sizeof(st->last), "%s", now);
+		(void)sd_notifyf(false, "STATUS=%s.", now);
+	}
+	if (st->watchdog)
+		(void)sd_notify(false, "WATCHDOG=1");
+}
+
+static int status_start(struct status *st, struct loop *loop, struct core *core)
+{
+	struct timeval tv = {.tv_sec = 1};
+	uint64_t wd = 0;
+
+	st->core = core;
+	st->watchdog = sd_watchdog_enabled(false, &wd) > 0;
+	/* Often enough for the watchdog (half its interval), at most once a second for STATUS=. */
+	if (st->watchdog && wd / 2 < 1000000u) {
+		tv.tv_sec = (time_t)(wd / 2 / 1000000u);
+		tv.tv_usec = (suseconds_t)(wd / 2 % 1000000u);
+	}
+	st->ev = event_new(loop_base(loop), -1, EV_PERSIST, on_status, st);
+	if (!st->ev || event_add(st->ev, &tv) < 0)
+		return -ENOMEM;
+	on_status(-1, 0, st);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct options o = {.socket = DEFAULT_SOCKET, .bus = "system"};
+	struct options o = {.sandbox = -1};
+	struct config cfg = {.sandbox = -1};
+	struct status status = {0};
 	struct policy *policy = NULL;
 	struct backend *backend = NULL;
 	struct loop *loop = NULL;
@@ -286,7 +458,17 @@ int main(int argc, char **argv)
 	r = parse_options(argc, argv, &o);
 	if (r <= 0)
 		return r < 0 ? 1 : 0;
+	r = apply_config(&o, &cfg);
+	if (r < 0) {
+		config_done(&cfg);
+		return 1;
+	}
 	audit_set_sink(o.audit);
+	if (o.print_seccomp) {
+		r = print_seccomp(&o);
+		config_done(&cfg);
+		return r < 0 ? 1 : 0;
+	}
 
 	r = policy_load(o.n_policy_dirs ? o.policy_dirs : NULL, o.n_policy_dirs, &policy);
 	if (r < 0) {
@@ -312,13 +494,8 @@ int main(int argc, char **argv)
 	if (policy->n_rules == 0)
 		log_notice("The policy has no rules: every request will be denied.");
 
-	r = backend_new(&(struct backend_config){.name = o.backend,
-						 .sim_topology = o.sim_topology,
-						 .devices = o.devices,
-						 .n_devices = o.n_devices,
-						 .sysfs_root = o.sysfs_root,
-						 .dev_root = o.dev_root},
-			&backend, err, sizeof(err));
+	struct backend_config bc = backend_config(&o);
+	r = backend_new(&bc, &backend, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
 		policy_free(policy);
@@ -361,14 +538,32 @@ int main(int argc, char **argv)
 		 bus ? o.bus : "", backend->ops->name, backend->n_devices,
 		 backend->n_devices == 1 ? "" : "s", policy->n_rules,
 		 policy->n_rules == 1 ? "" : "s");
-	(void)sd_notify(false, "READY=1\nSTATUS=Serving.");
+	/* Start-up is done: sockets bound, bus name taken, containers open. From here on only
+	 * what serving needs. */
+	if (o.sandbox) {
+		r = sandbox_enter(backend->ioctls, backend->n_ioctls);
+		if (r < 0) {
+			log_error_errno(r, "Cannot enter the seccomp sandbox: %m");
+			goto out;
+		}
+		log_debug("Entered the seccomp sandbox.");
+	}
+	(void)sd_notify(false, "READY=1");
+	r = status_start(&status, loop, core);
+	if (r < 0) {
+		log_oom();
+		goto out;
+	}
 	r = loop_run(loop);
 	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");
 
 out:
+	if (status.ev)
+		event_free(status.ev);
 	bus_free(bus);       /* ends every bus session */
 	server_free(server); /* ends every socket session */
 	core_free(core);     /* ends leased bindings, frees policy and backend */
 	loop_free(loop);
+	config_done(&cfg);
 	return r < 0 || fd < 0 ? 1 : 0;
 }

@@ -59,7 +59,8 @@ step "svmd on the simulated kernel, example policy from policy/, on a private sy
 bus=$(sh tests/private-bus.sh "$dir")
 show "dbus-daemon --config-file=$dir/bus.conf   # a private system bus: $bus"
 show "svmd --backend=sim --socket=$sock --bus=$bus --policy-dir=$dir/policy --audit=stderr"
-"$BUILD/svmd" --backend=sim --socket="$sock" --bus="$bus" --policy-dir="$dir/policy" \
+"$BUILD/svmd" --backend=sim --config=/dev/null --socket="$sock" --bus="$bus" \
+	--policy-dir="$dir/policy" \
 	--audit=stderr 2>"$dir/svmd.log" &
 daemon=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done

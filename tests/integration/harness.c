@@ -113,6 +113,8 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 	argv[n++] = "--audit=stderr";
 	argv[n++] = "--bus=none";
 	argv[n++] = "--log-level=debug";
+	/* Not the machine's /etc/svmd/svmd.conf; the sandbox on, as in production. */
+	argv[n++] = "--config=/dev/null";
 	argv[n++] = "--backend=sim"; /* extra_args may choose another: the last one counts */
 	if (topology) {
 		snprintf(topo_file, sizeof(topo_file), "%s/topology", d->dir);
@@ -174,6 +176,11 @@ void daemon_stop(struct daemon *d)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		dump_log(d);
 		cr_assert_fail("svmd exited with status 0x%x", status);
+	}
+	/* Every path a test drives must fit the sandbox's allow-list. */
+	if (daemon_log_has(d, "seccomp: refused")) {
+		dump_log(d);
+		cr_assert_fail("svmd made a system call its seccomp filter refuses");
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
 	cr_assert_eq(system(cmd), 0);

@@ -318,6 +318,22 @@ Test(socket, open_device_one_holder_at_a_time)
 	peer_stop(&c2);
 }
 
+Test(socket, serves_under_its_seccomp_filter)
+{
+	char path[64], line[256];
+	int mode = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", d.pid);
+	FILE *f = fopen(path, "re");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+			break;
+	fclose(f);
+	cr_assert_eq(mode, 2, "Seccomp: %d (2 is a filter)", mode);
+	cr_assert(daemon_log_has(&d, "Entered the seccomp sandbox."));
+}
+
 /* Raw protocol helpers for misbehaving clients. */
 static void raw_send(int fd, uint16_t op, const void *payload, size_t len, const int *fds,
 		     size_t n_fds)
@@ -709,8 +725,8 @@ Test(startup, second_instance_refused_stale_socket_replaced)
 
 	daemon_start(&a, "deny *\n", NULL, NULL);
 	snprintf(arg, sizeof(arg), "--socket=%s", a.socket);
-	const char *argv[] = {build_path("svmd"), "--backend=sim", arg, "--policy-dir=/nonexistent",
-			      "--bus=none", NULL};
+	const char *argv[] = {build_path("svmd"),          "--backend=sim", arg,
+			      "--policy-dir=/nonexistent", "--bus=none",    NULL};
 	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 1);
 	cr_assert(strstr(err, "Another svmd is already listening"), "%s", err);
 	kill(a.pid, SIGKILL); /* leaves its socket file behind */

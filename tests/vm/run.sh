@@ -14,9 +14,9 @@ start=$(date +%s)
 
 # Every check /init runs, in order: one that does not report counts as failed.
 EXPECTED="modules-loaded edu-on-vfio-pci svmd-starts probe-reported-once daemon-owns-group
-group-exclusive client-cannot-open-group client-hello device-listed open-device device-info
+sandboxed group-exclusive client-cannot-open-group client-hello device-listed open-device device-info
 device-bar0 bind-task-not-supported bind-pgtable-not-supported bind-pasid-table-not-supported
-open-device-listed released-on-disconnect second-svmd-ebusy clean-shutdown"
+open-device-listed released-on-disconnect second-svmd-ebusy no-seccomp-refusals clean-shutdown"
 
 say() { echo "check-vm: $*"; }
 die() {
