@@ -53,30 +53,6 @@ static int call(struct svm_client *c, const char *method, sd_bus_message **reply
 	return 0;
 }
 
-static int open_bus(const char *address, sd_bus **ret)
-{
-	sd_bus *bus = NULL;
-	int r;
-
-	if (!address || strcmp(address, "system") == 0)
-		return sd_bus_open_system(ret);
-	if (strcmp(address, "session") == 0)
-		return sd_bus_open_user(ret);
-	r = sd_bus_new(&bus);
-	if (r >= 0)
-		r = sd_bus_set_address(bus, address);
-	if (r >= 0)
-		r = sd_bus_set_bus_client(bus, true);
-	if (r >= 0)
-		r = sd_bus_start(bus);
-	if (r < 0) {
-		sd_bus_unref(bus);
-		return r;
-	}
-	*ret = bus;
-	return 0;
-}
-
 static int get_string_property(struct svm_client *c, const char *name, char *buf, size_t size)
 {
 	sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -97,7 +73,7 @@ int bus_connect(const char *address, struct svm_client *c)
 	r = sd_bus_error_add_map(svmd_bus_errors);
 	if (r < 0)
 		return r;
-	r = open_bus(address, &c->bus);
+	r = svmd_bus_open(address, &c->bus);
 	if (r < 0)
 		return r;
 	/* Asking for the backend is the hello: it fails at once when svmd is not there. */

@@ -850,33 +850,6 @@ static const struct core_hooks hooks = {
 	.policy_reloaded = on_policy_reloaded,
 };
 
-static int open_bus(const char *address, sd_bus **ret)
-{
-	sd_bus *bus = NULL;
-	int r;
-
-	if (strcmp(address, "system") == 0)
-		return sd_bus_open_system(ret);
-	if (strcmp(address, "session") == 0)
-		return sd_bus_open_user(ret);
-	r = sd_bus_new(&bus);
-	if (r < 0)
-		return r;
-	r = sd_bus_set_address(bus, address);
-	if (r >= 0)
-		r = sd_bus_set_bus_client(bus, true);
-	if (r >= 0)
-		r = sd_bus_set_trusted(bus, false);
-	if (r >= 0)
-		r = sd_bus_start(bus);
-	if (r < 0) {
-		sd_bus_unref(bus);
-		return r;
-	}
-	*ret = bus;
-	return 0;
-}
-
 int bus_new(struct loop *loop, struct core *core, const char *address, struct bus **ret)
 {
 	struct bus *b = calloc(1, sizeof(*b));
@@ -886,7 +859,7 @@ int bus_new(struct loop *loop, struct core *core, const char *address, struct bu
 		return log_oom();
 	b->loop = loop;
 	b->core = core;
-	r = open_bus(address, &b->bus);
+	r = svmd_bus_open(address, &b->bus);
 	if (r < 0) {
 		free(b);
 		return log_error_errno(r,

@@ -379,11 +379,16 @@ static void on_lease_readable(evutil_socket_t fd, short what, void *userdata)
 	end_binding(w->core, w->binding, END_LEASE, NULL);
 }
 
+/* The audit record of a request by who (NULL: svmd itself, on SIGHUP). */
 static void audit_request(const struct core *c, enum audit_event ev, const struct caller *who,
-			  uint32_t kind, const char *device, uint32_t pasid,
+			  const char *op, const char *device, uint32_t pasid,
 			  const struct policy_rule *rule, uint64_t id, int error,
 			  const char *reason)
 {
+	static const struct caller self = {0};
+
+	if (!who)
+		who = &self;
 	audit_log(&(struct audit_record){
 		.event = ev,
 		.uid = who->uid,
@@ -392,7 +397,7 @@ static void audit_request(const struct core *c, enum audit_event ev, const struc
 		.unit = who->units ? who->units[0] : NULL,
 		.exe = who->exe,
 		.generation = c->generation,
-		.op = kind_op(kind),
+		.op = op,
 		.device = device,
 		.pasid = pasid,
 		.binding = id,
@@ -537,25 +542,9 @@ static int authorise(struct core *c, const struct caller *who, enum policy_op op
 	} else {
 		return 0;
 	}
-	if (op == POLICY_OP_RELOAD)
-		audit_log(&(struct audit_record){
-			.event = AUDIT_DENY,
-			.uid = who->uid,
-			.gid = who->gid,
-			.pid = who->pid,
-			.unit = who->units ? who->units[0] : NULL,
-			.exe = who->exe,
-			.op = "reload",
-			.rule_file = rule ? rule->file : NULL,
-			.rule_line = rule ? rule->line : 0,
-			.error = -res->status,
-			.generation = c->generation,
-			.reason = res->reason,
-		});
-	else
-		audit_request(c, AUDIT_DENY, who, a ? a->kind : SVMD_KIND_DEVICE,
-			      dev ? dev->name : NULL, a ? a->pasid : 0, rule, 0, res->status,
-			      res->reason);
+	audit_request(c, AUDIT_DENY, who,
+		      op == POLICY_OP_RELOAD ? "reload" : kind_op(a ? a->kind : SVMD_KIND_DEVICE),
+		      dev ? dev->name : NULL, a ? a->pasid : 0, rule, 0, res->status, res->reason);
 	return res->status;
 }
 
@@ -597,8 +586,8 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	if (a->kind == SVMD_KIND_TASK) {
 		r = identify_target(who, req, &pidfd, &other, res);
 		if (r < 0) {
-			audit_request(c, AUDIT_FAIL, who, a->kind, dev->name, a->pasid, NULL, 0, r,
-				      res->reason);
+			audit_request(c, AUDIT_FAIL, who, kind_op(a->kind), dev->name, a->pasid,
+				      NULL, 0, r, res->reason);
 			return r;
 		}
 	} else {
@@ -626,8 +615,8 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 			else
 				result(res, -EBUSY, "a PASID table is already bound on %s%s",
 				       dev->name, b->user->uid == who->uid ? " (by you)" : "");
-			audit_request(c, AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0,
-				      -EBUSY, res->reason);
+			audit_request(c, AUDIT_FAIL, who, kind_op(a->kind), dev->name, a->pasid,
+				      d.rule, 0, -EBUSY, res->reason);
 			return res->status;
 		}
 	}
@@ -639,8 +628,8 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 				       sizeof(why));
 	if (r < 0) {
 		result(res, r, "kernel refused: %s", why[0] ? why : strerror(-r));
-		audit_request(c, AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0, r,
-			      res->reason);
+		audit_request(c, AUDIT_FAIL, who, kind_op(a->kind), dev->name, a->pasid, d.rule, 0,
+			      r, res->reason);
 		return r;
 	}
 	if (a->kind == SVMD_KIND_TASK) {
@@ -683,15 +672,16 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		seed_encode(&arg, a);
 		c->backend->ops->svm_ioctl(c->backend, dev, SEED_VFIO_IOMMU_SVM_UNBIND, &arg, NULL,
 					   0);
-		audit_request(c, AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0, r,
-			      res->reason);
+		audit_request(c, AUDIT_FAIL, who, kind_op(a->kind), dev->name, a->pasid, d.rule, 0,
+			      r, res->reason);
 		return r;
 	}
 
 	/* 7. Tell, audit. */
 	if (c->hooks && c->hooks->binding_added)
 		c->hooks->binding_added(c->hooks_userdata, b);
-	audit_request(c, AUDIT_GRANT, who, a->kind, dev->name, a->pasid, d.rule, b->id, 0, NULL);
+	audit_request(c, AUDIT_GRANT, who, kind_op(a->kind), dev->name, a->pasid, d.rule, b->id, 0,
+		      NULL);
 	if (ret)
 		*ret = b;
 	return 0;
@@ -723,27 +713,28 @@ int ops_open_device(struct core *c, struct session *s, const struct caller *who,
 	if (b) {
 		result(res, -EBUSY, "%s is held by another client%s", dev->name,
 		       b->user->uid == who->uid ? " of yours" : "");
-		audit_request(c, AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, -EBUSY,
-			      res->reason);
+		audit_request(c, AUDIT_FAIL, who, kind_op(SVMD_KIND_DEVICE), dev->name, 0, d.rule,
+			      0, -EBUSY, res->reason);
 		return res->status;
 	}
 	r = c->backend->ops->open_device(c->backend, dev, &fd, why, sizeof(why));
 	if (r < 0) {
 		result(res, r, "kernel refused: %s", why[0] ? why : strerror(-r));
-		audit_request(c, AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, r,
-			      res->reason);
+		audit_request(c, AUDIT_FAIL, who, kind_op(SVMD_KIND_DEVICE), dev->name, 0, d.rule,
+			      0, r, res->reason);
 		return r;
 	}
 	b = registry_add(c->registry, s, d.rule, dev, &args);
 	if (!b) {
 		result(res, -ENOMEM, "out of memory");
-		audit_request(c, AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0,
-			      -ENOMEM, res->reason);
+		audit_request(c, AUDIT_FAIL, who, kind_op(SVMD_KIND_DEVICE), dev->name, 0, d.rule,
+			      0, -ENOMEM, res->reason);
 		return -ENOMEM;
 	}
 	if (c->hooks && c->hooks->binding_added)
 		c->hooks->binding_added(c->hooks_userdata, b);
-	audit_request(c, AUDIT_GRANT, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, b->id, 0, NULL);
+	audit_request(c, AUDIT_GRANT, who, kind_op(SVMD_KIND_DEVICE), dev->name, 0, d.rule, b->id,
+		      0, NULL);
 	*ret_fd = TAKE_FD(fd);
 	if (ret)
 		*ret = b;
@@ -932,16 +923,8 @@ int ops_reload(struct core *c, const struct caller *who, struct reload_result *r
 				snprintf(res->reason + n, sizeof(res->reason) - n, "\n%s",
 					 p->diags[i]);
 			}
-		audit_log(&(struct audit_record){
-			.event = AUDIT_RELOAD,
-			.uid = who ? who->uid : 0,
-			.gid = who ? who->gid : 0,
-			.pid = who ? who->pid : 0,
-			.op = "reload",
-			.error = EINVAL,
-			.generation = c->generation,
-			.reason = res->reason,
-		});
+		audit_request(c, AUDIT_RELOAD, who, "reload", NULL, 0, NULL, 0, EINVAL,
+			      res->reason);
 		policy_free(p);
 		return res->status;
 	}
@@ -965,15 +948,7 @@ int ops_reload(struct core *c, const struct caller *who, struct reload_result *r
 		 "generation %" PRIu64 ": %zu rules from %zu files; %zu bindings no longer "
 		 "granted, %zu revoked",
 		 out.generation, out.n_rules, out.n_files, out.n_denied, out.n_revoked);
-	audit_log(&(struct audit_record){
-		.event = AUDIT_RELOAD,
-		.uid = who ? who->uid : 0,
-		.gid = who ? who->gid : 0,
-		.pid = who ? who->pid : 0,
-		.op = "reload",
-		.generation = c->generation,
-		.reason = summary,
-	});
+	audit_request(c, AUDIT_RELOAD, who, "reload", NULL, 0, NULL, 0, 0, summary);
 	if (c->hooks && c->hooks->policy_reloaded)
 		c->hooks->policy_reloaded(c->hooks_userdata, c->generation);
 	*ret = out;

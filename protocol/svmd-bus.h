@@ -6,6 +6,9 @@
  */
 #pragma once
 
+#include <errno.h>
+#include <string.h>
+
 #include <systemd/sd-bus.h>
 
 #define SVMD_BUS_NAME           "org.svmd.Broker1"
@@ -14,6 +17,32 @@
 #define SVMD_BUS_BINDING_PREFIX "/org/svmd/Broker1/binding"
 #define SVMD_BUS_BINDING_IFACE  "org.svmd.Binding1"
 #define SVMD_BUS_ERROR(e)       "org.svmd.Broker1.Error." e
+
+/* Connects to a bus named as svmd and svmctl name them: "system" (or NULL), "session", or a
+ * D-Bus address. Returns 0 or a negative errno. */
+static inline int svmd_bus_open(const char *address, sd_bus **ret)
+{
+	sd_bus *bus = NULL;
+	int r;
+
+	if (!address || strcmp(address, "system") == 0)
+		return sd_bus_open_system(ret);
+	if (strcmp(address, "session") == 0)
+		return sd_bus_open_user(ret);
+	r = sd_bus_new(&bus);
+	if (r >= 0)
+		r = sd_bus_set_address(bus, address);
+	if (r >= 0)
+		r = sd_bus_set_bus_client(bus, true);
+	if (r >= 0)
+		r = sd_bus_start(bus);
+	if (r < 0) {
+		sd_bus_unref(bus);
+		return r;
+	}
+	*ret = bus;
+	return 0;
+}
 
 /* errno <-> error name, for sd_bus_error_add_map(). */
 static const sd_bus_error_map svmd_bus_errors[] = {
