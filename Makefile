@@ -247,7 +247,7 @@ install: all
 		$(DESTDIR)$(DBUSDIR)/system.d $(DESTDIR)$(DBUSDIR)/system-services \
 		$(DESTDIR)$(SYSCONFDIR)/svmd/policy.d $(DESTDIR)$(MANDIR)/man5
 	# The unit names the binary where this install puts it.
-	sed -e 's|@SBINDIR@|$(SBINDIR)|' systemd/svmd.service.in \
+	sed -e 's|@SBINDIR@|$(SBINDIR)|' -e 's|@BINDIR@|$(BINDIR)|' systemd/svmd.service.in \
 		>$(DESTDIR)$(SYSTEMDUNITDIR)/svmd.service
 	install -m 0644 systemd/svmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/svmd.socket
 	install -m 0644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/svmd.conf
