@@ -1,12 +1,12 @@
 #!/bin/sh
 # `make check-system`: svmd under a real systemd. Debootstraps a Debian 12 root once (cached in
-# $BUILD/system-cache/base), copies it to a fresh $BUILD/system-root per run, installs svmd into
-# it with `make install DESTDIR=... PREFIX=/usr` (svmd.socket enabled, Backend=sim in
-# /etc/svmd/svmd.conf, a policy for two users alice and bob), boots it with systemd-nspawn and
-# lets tests/system/checks.sh check socket and D-Bus activation, the sandbox, policy, the
-# journal's audit records, reload, stop and the exposure score inside. Prints a PASS/FAIL line
-# per check; exits non-zero when a check failed or did not run. Needs root; installs
-# debootstrap and systemd-container when they are missing.
+# $BUILD/system-cache/base), lays a fresh $BUILD/system-root over it per run (overlayfs, or a
+# copy), installs svmd into that with `make install DESTDIR=... PREFIX=/usr` (svmd.socket
+# enabled, Backend=sim in /etc/svmd/svmd.conf, a policy for two users alice and bob), boots it
+# with systemd-nspawn and lets tests/system/checks.sh check socket and D-Bus activation, the
+# sandbox, policy, the journal's audit records, reload, stop and the exposure score inside.
+# Prints a PASS/FAIL line per check; exits non-zero when a check failed or did not run. Needs
+# root; installs debootstrap and systemd-container when they are missing.
 set -eu
 umask 022
 
@@ -71,11 +71,30 @@ else
 	cached="fresh root, debootstrap $(($(date +%s) - start))s"
 fi
 
-# 3. A fresh copy, with svmd installed as a package would install it.
+# 3. A fresh root on the cached one: an overlay (instant; the cache stays untouched), or a copy
+# where overlayfs cannot be mounted. svmd is installed into it as a package would install it.
 root=$BUILD/system-root
-rm -rf "$root"
-cp -a "$base" "$root"
+ovl=$BUILD/system-overlay
+unmount() {
+	if mountpoint -q "$root" 2>/dev/null; then
+		umount "$root" 2>/dev/null || umount -l "$root"
+	fi
+}
+unmount # what an interrupted run left
+rm -rf "$root" "$ovl"
+mkdir -p "$root" "$ovl/upper" "$ovl/work"
 abs_root=$(cd "$root" && pwd)
+abs_ovl=$(cd "$ovl" && pwd)
+if mount -t overlay svmd-system-root -o \
+	"lowerdir=$(cd "$base" && pwd),upperdir=$abs_ovl/upper,workdir=$abs_ovl/work" "$root" \
+	2>/dev/null; then
+	trap unmount EXIT
+	journal=$ovl/upper/var/log/journal
+else
+	rm -rf "$ovl"
+	cp -a "$base/." "$root"
+	journal=$root/var/log/journal
+fi
 "$MAKE" --no-print-directory install BUILD="$BUILD" DESTDIR="$abs_root" PREFIX=/usr \
 	>"$BUILD/system-install.log" 2>&1 ||
 	{ tail -n 15 "$BUILD/system-install.log"; die "make install DESTDIR=$abs_root failed"; }
@@ -84,6 +103,8 @@ for b in /usr/sbin/svmd /usr/bin/svmctl; do
 		die "$b does not run in the root (missing libraries?): $(chroot "$root" "$b" \
 			--version 2>&1 | head -n 1)"
 done
+# The svmd user must come from the shipped sysusers.d file, at boot.
+chroot "$root" getent passwd svmd >/dev/null && die "the root has a user svmd before boot"
 for u in alice bob; do
 	chroot "$root" useradd --no-create-home --shell /usr/sbin/nologin --user-group "$u" ||
 		die "cannot create user $u in the root"
@@ -132,16 +153,17 @@ elapsed=$(($(date +%s) - start))
 if ! grep -q '^SYSTEM-DONE ' "$console"; then
 	echo "FAIL system: the container did not report (systemd-nspawn exit $nspawn_status); its console:"
 	sed 's/^/  | /' "$console" | tail -n 40
-	say "FAILED: the checks did not finish (${elapsed}s); journal: journalctl -D $root/var/log/journal"
+	say "FAILED: the checks did not finish (${elapsed}s); journal: journalctl -D $journal"
 	exit 1
 fi
 if [ $failed -ne 0 ] || [ $missing -ne 0 ]; then
 	say "FAILED: $((failed + missing)) of $total checks failed or did not run (${elapsed}s)"
-	say "console: $console; journal: journalctl -D $root/var/log/journal"
+	say "console: $console; journal: journalctl -D $journal"
 	exit 1
 fi
 # shellcheck disable=SC2016 # a dpkg-query format
 version=$(chroot "$root" dpkg-query -W -f '${Version}' systemd 2>/dev/null || true)
-# The root is 200 MB: keep it only when something needs looking into.
-rm -rf "$root"
+# Kept only when something needs looking into.
+unmount
+rm -rf "$root" "$ovl"
 say "all $total checks passed under systemd $version (${elapsed}s, $cached)"
