@@ -129,8 +129,10 @@ systemctl --root="$abs_root" --quiet mask console-getty.service
 say "booting $root with systemd-nspawn ($cached)"
 console=$BUILD/system-console.log
 nspawn_status=0
-timeout -k 10 "$TIMEOUT" systemd-nspawn -q -D "$root" --register=no --keep-unit \
-	--private-network -b -- systemd.show_status=error </dev/null >"$console.raw" 2>&1 ||
+# A machine name of its own: nspawn keeps per-name state in /run, and other trees may be
+# running this suite at the same time.
+timeout -k 10 "$TIMEOUT" systemd-nspawn -q -D "$root" -M "svmd-system-$$" --register=no \
+	--keep-unit --private-network -b -- systemd.show_status=error </dev/null >"$console.raw" 2>&1 ||
 	nspawn_status=$?
 esc=$(printf '\033')
 tr -d '\r' <"$console.raw" | sed "s/$esc\[[0-9;?]*[A-Za-z]//g; s/${esc}c//g" >"$console"
