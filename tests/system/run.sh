@@ -57,7 +57,7 @@ stamp="$SUITE $MIRROR minbase $INCLUDE"
 if [ -d "$base" ] && [ "$(cat "$CACHE/base.stamp" 2>/dev/null)" = "$stamp" ]; then
 	cached="cached root"
 else
-	say "debootstrapping Debian $SUITE from $MIRROR into $base (once, about 40 s)"
+	say "debootstrapping Debian $SUITE from $MIRROR into $base (once, under a minute)"
 	rm -rf "$base" "$base.tmp" "$CACHE/base.stamp"
 	mkdir -p "$CACHE"
 	if ! debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$base.tmp" "$MIRROR" \
