@@ -2,8 +2,10 @@
 #
 #   make            build svmd, svmctl, libsvmclient
 #   make demo       the daemon on the simulated kernel, driven by real clients
-#   make check      unit and integration tests, then check-vm (installs packages as root)
+#   make check      unit and integration tests, then check-vm and check-system (installs
+#                   packages as root)
 #   make check-vm   svmd on a real kernel's VFIO: Debian's 6.12 kernel in QEMU
+#   make check-system  svmd installed into Debian 12 booted with systemd-nspawn (root)
 #   make asan       the same tests on an ASan+UBSan build
 #   make fuzz       libFuzzer on the wire codec and the policy parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -82,8 +84,8 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
             daemon/backend-vfio.c daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
             protocol/svmd-proto.c
 
-.PHONY: all check check-run check-vm check-vm-run demo demo-run asan fuzz fuzz-run install \
-        clean deps format check-format
+.PHONY: all check check-run check-vm check-vm-run check-system check-system-run demo demo-run \
+        asan fuzz fuzz-run install clean deps format check-format
 .DEFAULT_GOAL := all
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY: $(call obj,$(addprefix tests/unit/test-,$(addsuffix .c,$(UNIT_TESTS))) \
@@ -163,6 +165,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 	@$(MAKE) --no-print-directory check-vm-run
+	@$(MAKE) --no-print-directory check-system-run
 
 check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so
 	@sh tests/setup-users.sh
@@ -179,6 +182,14 @@ check-vm: deps
 
 check-vm-run: all $(BUILD)/tests/vm-client
 	@BUILD=$(BUILD) sh tests/vm/run.sh
+
+check-system: deps
+	@$(MAKE) --no-print-directory check-system-run
+
+# Installs this build (make install DESTDIR=) into a Debian root cached in
+# $(BUILD)/system-cache and boots it with systemd-nspawn.
+check-system-run: all
+	@BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/system/run.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
@@ -247,7 +258,7 @@ install: all
 		$(DESTDIR)$(DBUSDIR)/system.d $(DESTDIR)$(DBUSDIR)/system-services \
 		$(DESTDIR)$(SYSCONFDIR)/svmd/policy.d $(DESTDIR)$(MANDIR)/man5
 	# The unit names the binary where this install puts it.
-	sed -e 's|@SBINDIR@|$(SBINDIR)|' systemd/svmd.service.in \
+	sed -e 's|@SBINDIR@|$(SBINDIR)|' -e 's|@BINDIR@|$(BINDIR)|' systemd/svmd.service.in \
 		>$(DESTDIR)$(SYSTEMDUNITDIR)/svmd.service
 	install -m 0644 systemd/svmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/svmd.socket
 	install -m 0644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/svmd.conf

@@ -556,6 +556,8 @@ int main(int argc, char **argv)
 	}
 	r = loop_run(loop);
 	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");
+	/* Before the front-ends go, so each record says why its binding really ended. */
+	core_release_all(core);
 
 out:
 	if (status.ev)

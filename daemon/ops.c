@@ -336,14 +336,19 @@ static int rate_take(struct core *c, uid_t uid, const struct policy_rule *rule,
 	return 0;
 }
 
-struct core *core_free(struct core *c)
+void core_release_all(struct core *c)
 {
 	struct binding *b;
 
-	if (!c)
-		return NULL;
 	while ((b = registry_first_after(c->registry, 0)))
 		end_binding(c, b, END_SHUTDOWN, NULL);
+}
+
+struct core *core_free(struct core *c)
+{
+	if (!c)
+		return NULL;
+	core_release_all(c);
 	registry_free(c->registry);
 	policy_free(c->policy);
 	backend_free(c->backend);

@@ -77,6 +77,8 @@ struct core_hooks {
  * are where reloads read from. Returns NULL when out of memory. */
 struct core *core_new(struct event_base *base, struct backend *backend, struct policy *policy,
 		      const char *const *policy_dirs, size_t n_policy_dirs);
+/* Ends every binding with the reason "svmd shutting down" (kernel unbind, audit). */
+void core_release_all(struct core *c);
 /* Ends every binding (kernel unbind, audit), then frees. Takes NULL. */
 struct core *core_free(struct core *c);
 

@@ -7,8 +7,9 @@ dir=$BUILD/units-check
 max=0.5
 rm -rf "$dir" && mkdir -p "$dir"
 
-# As installed, but naming the binary just built (verify checks that ExecStart exists).
-sed -e "s|@SBINDIR@|$(cd "$BUILD" && pwd)|" systemd/svmd.service.in >"$dir/svmd.service"
+# As installed, but naming the binaries just built (verify checks that ExecStart exists).
+sed -e "s|@SBINDIR@|$(cd "$BUILD" && pwd)|" -e "s|@BINDIR@|$(cd "$BUILD" && pwd)|" \
+	systemd/svmd.service.in >"$dir/svmd.service"
 cp systemd/svmd.socket "$dir/"
 
 status=0
