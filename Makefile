@@ -74,7 +74,7 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi sandbox config
+UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi sandbox config process
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))

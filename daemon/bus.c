@@ -181,13 +181,28 @@ static int peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_
 		return -ENOMEM;
 	p->bus = b;
 	p->caller = (struct caller){.uid = uid, .pid = pid, .gid = (gid_t)-1, .pidfd = -1};
-	/* Pin the process now; the pid the bus reported could be reused later. */
+	/*
+	 * Pin the process now. The bus recorded its pid when it connected: if that process has
+	 * gone since (handing its connection to a child, say), the pid may name another one by
+	 * now. Whatever svmd reads of the process must be the caller's, so it must run as the
+	 * uid the bus reported; otherwise the caller is refused rather than half known.
+	 * n < 0: the bus did not report groups (sd-bus 252 does not read dbus-daemon's
+	 * UnixGroupIDs): they come from /proc too.
+	 */
 	p->caller.pidfd = pidfd_open_pid(pid);
-	/* n < 0: the bus did not say (sd-bus 252 does not read dbus-daemon's UnixGroupIDs). */
-	if (p->caller.pidfd < 0 ||
+	if (p->caller.pidfd < 0 || process_owned_by(p->caller.pidfd, uid) < 0 ||
 	    primary_gid(p->caller.pidfd, pid, &p->caller.gid, n < 0 ? &p->caller.groups : NULL,
-			&p->caller.n_groups) < 0)
-		log_debug("Bus client %s (pid %d) is gone already.", sender, pid);
+			&p->caller.n_groups) < 0) {
+		log_debug("Bus client %s (uid %u, pid %d): its process is gone or not its own.",
+			  sender, (unsigned)uid, pid);
+		safe_close(p->caller.pidfd);
+		free(p->caller.groups);
+		free(p);
+		return sd_bus_error_setf(error, SVMD_BUS_ERROR("NoSuchProcess"),
+					 "svmd cannot confirm the calling process (pid %d): it has "
+					 "exited or another process has its pid",
+					 pid);
+	}
 	if (n > 0) {
 		p->caller.groups = calloc((size_t)n, sizeof(gid_t));
 		if (p->caller.groups) {

@@ -72,6 +72,21 @@ static int read_ids(int dirfd, const char *key, unsigned ids[4])
 	return 0;
 }
 
+int process_owned_by(int pidfd, uid_t uid)
+{
+	unsigned uids[4];
+	char path[32];
+	pid_t pid = pidfd_get_pid(pidfd);
+
+	if (pid < 0)
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0 || read_ids(dir, "\nUid:", uids) < 0 || !pidfd_alive(pidfd))
+		return -ESRCH;
+	return uids[0] == uid && uids[1] == uid && uids[2] == uid ? 0 : -EPERM;
+}
+
 int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
 {
 	unsigned uids[4], gids[4];
@@ -91,9 +106,13 @@ int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
 	/* The pid could have been reused before we opened /proc/PID: the pidfd says. */
 	if (!pidfd_alive(pidfd))
 		return -ESRCH;
-	if (uids[0] != uid || uids[1] != uid || uids[2] != uid) {
+	if (uids[0] != uid) {
 		snprintf(why, whylen, "process %d belongs to uid %u, not %u", pid, uids[0],
 			 (unsigned)uid);
+		return -EPERM;
+	}
+	if (uids[1] != uid || uids[2] != uid) {
+		snprintf(why, whylen, "process %d is set-uid (effective uid %u)", pid, uids[1]);
 		return -EPERM;
 	}
 	if (gids[0] != gids[1] || gids[1] != gids[2]) {

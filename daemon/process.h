@@ -27,6 +27,10 @@ int process_exe(int pidfd, pid_t pid, char **ret);
  * NULL-terminated malloc()ed array, or a negative errno. */
 int process_units(int pidfd, pid_t pid, char ***ret);
 
+/* Whether the process behind pidfd runs entirely as uid (real, effective and saved). Returns
+ * 0, -EPERM, or -ESRCH if it has exited. */
+int process_owned_by(int pidfd, uid_t uid);
+
 /*
  * Whether uid could ptrace the process behind pidfd without privilege: its real, effective
  * and saved uids all equal uid, it is not set-id (real, effective and saved gids agree) and

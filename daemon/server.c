@@ -114,8 +114,10 @@ static int peer_pidfd(int fd, pid_t pid)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
 		return pidfd;
-	if (errno != ENOPROTOOPT && errno != EINVAL)
-		return -errno; /* e.g. ESRCH: the peer is already gone */
+	/* Only a kernel without the option gets the racy fallback: an error from one that has
+	 * it (EINVAL, ESRCH: the peer exited) means the pid may be reused already. */
+	if (errno != ENOPROTOOPT)
+		return -errno;
 	if (!warned) {
 		log_debug("Kernel lacks SO_PEERPIDFD; pinning peers with pidfd_open() instead.");
 		warned = true;

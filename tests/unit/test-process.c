@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Facts about processes (daemon/process.c) on real processes: what a pidfd names, whether it
+ * lives, whose it is, whether a user could ptrace it (a set-id exec included), and its
+ * executable and unit. Run as root (it switches children to another uid).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "process.h"
+
+#define NOBODY 65534
+
+static pid_t child = -1;
+
+static void reap(void)
+{
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		child = -1;
+	}
+}
+
+TestSuite(process, .fini = reap);
+
+/* A child that waits, optionally as another uid; returns its pidfd. */
+static int spawn(uid_t uid)
+{
+	int ready[2];
+	char c;
+
+	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		if (uid != getuid() && (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+			_exit(1);
+		(void)!write(ready[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the child did not start");
+	close(ready[0]);
+	int fd = pidfd_open_pid(child);
+	cr_assert_geq(fd, 0);
+	return fd;
+}
+
+Test(process, pidfd_names_its_process_until_it_exits)
+{
+	int fd = spawn(getuid());
+
+	cr_assert_eq(pidfd_get_pid(fd), child);
+	cr_assert(pidfd_alive(fd));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	child = -1;
+	cr_assert_not(pidfd_alive(fd));
+	cr_assert_eq(pidfd_get_pid(fd), -ESRCH);
+	close(fd);
+}
+
+Test(process, a_pipe_is_no_pidfd)
+{
+	int p[2];
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(pidfd_get_pid(p[0]), -EBADF);
+	close(p[0]);
+	close(p[1]);
+}
+
+Test(process, owned_by)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run a child as another uid");
+	int fd = spawn(NOBODY);
+
+	cr_assert_eq(process_owned_by(fd, NOBODY), 0);
+	cr_assert_eq(process_owned_by(fd, 0), -EPERM);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	child = -1;
+	cr_assert_eq(process_owned_by(fd, NOBODY), -ESRCH);
+	close(fd);
+}
+
+Test(process, same_user)
+{
+	char why[160] = "";
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run a child as another uid");
+	int fd = spawn(NOBODY);
+
+	cr_assert_eq(process_same_user(fd, NOBODY, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(process_same_user(fd, 1000, why, sizeof(why)), -EPERM);
+	cr_assert(strstr(why, "belongs to uid 65534"), "%s", why);
+	close(fd);
+}
+
+/* A process of the user that exec'd a set-uid program is no longer theirs to bind. */
+Test(process, a_setuid_exec_is_not_the_same_user)
+{
+	const char *prog = "/usr/bin/passwd";
+	struct stat st;
+	char why[160] = "";
+	int in[2];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run a child as another uid");
+	cr_assert_eq(stat(prog, &st), 0, "%s is missing", prog);
+	cr_assert(st.st_mode & S_ISUID, "%s is not set-uid here", prog);
+	cr_assert_eq(pipe2(in, 0), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		/* passwd asks for the current password and waits on stdin: a pipe nobody fills. */
+		dup2(in[0], STDIN_FILENO);
+		if (setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(1);
+		execl(prog, prog, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	int fd = pidfd_open_pid(child);
+	cr_assert_geq(fd, 0);
+	/* Wait for the exec to have happened: the saved uid turns 0. */
+	int r = 0;
+	for (int i = 0; i < 200; i++) {
+		r = process_same_user(fd, NOBODY, why, sizeof(why));
+		if (r == -EPERM)
+			break;
+		usleep(10000);
+	}
+	cr_assert_eq(r, -EPERM, "a set-uid process counted as the user's own");
+	/* passwd may make its real uid 0 as well: either way, not the user's. */
+	cr_assert(strstr(why, "is set-uid (effective uid 0)") || strstr(why, "belongs to uid 0"),
+		  "%s", why);
+	cr_assert_eq(process_owned_by(fd, NOBODY), -EPERM);
+	close(in[1]);
+	close(fd);
+}
+
+Test(process, exe)
+{
+	char *exe = NULL, self[512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	cr_assert_gt(n, 0);
+	self[n] = 0;
+	int fd = pidfd_open_pid(getpid());
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(process_exe(fd, getpid(), &exe), 0);
+	cr_assert_str_eq(exe, self);
+	free(exe);
+	close(fd);
+	cr_assert_lt(process_exe(-1, 0x7ffffff0, &exe), 0);
+}
+
+Test(process, units_of_this_process)
+{
+	char **units = NULL;
+	int fd = pidfd_open_pid(getpid());
+	int n = process_units(fd, getpid(), &units);
+
+	/* Whatever this machine's cgroups say, the answer is a terminated list. */
+	cr_assert_geq(n, 0);
+	cr_assert_not_null(units);
+	cr_assert_null(units[n]);
+	for (int i = 0; i < n; i++)
+		free(units[i]);
+	free(units);
+	close(fd);
+}
