@@ -927,6 +927,12 @@ static bool key_holds(const struct policy_rule *rule, enum policy_key k,
 		MISS("caller (gid %u, %zu supplementary) is in none of them", (unsigned)s->gid,
 		     s->n_groups);
 	case POLICY_KEY_UNIT:
+		/* Unknown (the caller was gone, say) fails closed: a deny applies, an allow not. */
+		if (!s->units) {
+			if (rule->verdict == POLICY_DENY)
+				return true;
+			MISS("the caller's unit is unknown");
+		}
 		for (i = 0; i < s->n_units; i++)
 			if (any_glob(rule->units, rule->n_units, s->units[i]))
 				return true;
@@ -934,10 +940,15 @@ static bool key_holds(const struct policy_rule *rule, enum policy_key k,
 			MISS("caller runs in no systemd unit");
 		MISS("caller runs in %s%s", s->units[0], s->n_units > 1 ? " (and its slices)" : "");
 	case POLICY_KEY_EXE:
-		for (i = 0; s->exe && i < rule->n_exes; i++)
+		if (!s->exe) {
+			if (rule->verdict == POLICY_DENY)
+				return true;
+			MISS("the caller's executable is unknown");
+		}
+		for (i = 0; i < rule->n_exes; i++)
 			if (strcmp(rule->exes[i], s->exe) == 0)
 				return true;
-		MISS("caller runs %s", s->exe ? s->exe : "an unknown executable");
+		MISS("caller runs %s", s->exe);
 	case POLICY_KEY_DEVICE:
 		if (any_glob(rule->devices, rule->n_devices, r->device))
 			return true;
@@ -1270,29 +1281,39 @@ int policy_lint(struct policy *p)
 
 int policy_cgroup_units(const char *path, char ***ret)
 {
-	static const char *const suffixes[] = {".service", ".scope", ".slice", ".socket"};
 	char **v = NULL;
 	size_t n = 0;
 	const char *s = path;
 
-	/* Walk the components from the innermost out: the unit comes before its slices. */
-	const char *end = path + strlen(path);
-	while (end > s) {
-		const char *start = end;
-		while (start > s && start[-1] != '/')
-			start--;
-		size_t len = (size_t)(end - start);
-		for (size_t i = 0; len && i < ELEMENTSOF(suffixes); i++) {
-			size_t sl = strlen(suffixes[i]);
-			if (len > sl && memcmp(start + len - sl, suffixes[i], sl) == 0) {
-				if (strv_add(&v, &n, start, len, false) < 0) {
-					free_strv(v, n);
-					return -ENOMEM;
-				}
-				break;
-			}
+	/*
+	 * From the root down: the slices, then the first unit, and no further. Below that unit
+	 * its owner may make cgroups with any name (a user's own manager under user@UID.service,
+	 * a delegated subtree), so only what the system manager placed counts.
+	 */
+	while (*s) {
+		while (*s == '/')
+			s++;
+		const char *e = strchrnul(s, '/');
+		size_t len = (size_t)(e - s);
+		bool slice = len > 6 && memcmp(e - 6, ".slice", 6) == 0;
+		bool unit = (len > 8 && memcmp(e - 8, ".service", 8) == 0) ||
+			    (len > 6 && memcmp(e - 6, ".scope", 6) == 0) ||
+			    (len > 7 && memcmp(e - 7, ".socket", 7) == 0);
+		if (!slice && !unit)
+			break;
+		if (strv_add(&v, &n, s, len, false) < 0) {
+			free_strv(v, n);
+			return -ENOMEM;
 		}
-		end = start > s ? start - 1 : s;
+		if (unit)
+			break;
+		s = e;
+	}
+	/* Innermost first: the unit, then its slices. */
+	for (size_t i = 0; i < n / 2; i++) {
+		char *t = v[i];
+		v[i] = v[n - 1 - i];
+		v[n - 1 - i] = t;
 	}
 	char **t = reallocarray(v, n + 1, sizeof(char *));
 	if (!t) {

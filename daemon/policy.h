@@ -143,8 +143,9 @@ struct policy_subject {
 	gid_t gid;
 	const gid_t *groups; /* supplementary groups */
 	size_t n_groups;
-	const char *exe;          /* NULL: unknown (never matches exe=) */
-	const char *const *units; /* the caller's unit and slices, innermost first */
+	const char *exe; /* NULL: unknown; then exe= holds for deny rules only (fail closed) */
+	const char *const *units; /* the caller's unit and slices, innermost first; NULL: unknown,
+				     and then unit= holds for deny rules only */
 	size_t n_units;
 };
 
@@ -217,7 +218,9 @@ void policy_explain(const struct policy *p, const struct policy_subject *s,
 const char *policy_op_name(enum policy_op op);
 int policy_op_from_name(const char *s);
 
-/* The unit and slices in a cgroup path ("/system.slice/qemu@vm1.service"), innermost first
- * ("qemu@vm1.service", "system.slice"), as a NULL-terminated malloc()ed array of malloc()ed
- * strings. Returns the count or -ENOMEM. */
+/* The system unit and its slices in a cgroup path, innermost first: the slices from the root
+ * down to the first unit, that unit, and nothing below it (its owner names what is below):
+ * "/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope" gives "user@1000.service",
+ * "user-1000.slice", "user.slice". A NULL-terminated malloc()ed array of malloc()ed strings;
+ * returns the count or -ENOMEM. */
 int policy_cgroup_units(const char *path, char ***ret);

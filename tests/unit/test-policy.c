@@ -120,7 +120,8 @@ struct decide_row {
 	size_t n_groups;
 	char units[3][32]; /* the caller's unit and slices, innermost first */
 	size_t n_units;
-	char exe[48]; /* "": unknown */
+	bool units_unknown; /* the units could not be found out */
+	char exe[48];       /* "": unknown */
 	enum policy_op op;
 	char device[24]; /* "": DEV0; reload has no device */
 	uint32_t iommu_group;
@@ -390,6 +391,17 @@ ParameterizedTestParameters(policy_decide, table)
 		 NO_MATCH},
 		{"exe: a longer path", "allow * exe=" QEMU "x", AS_ALICE, EXE_QEMU, NO_MATCH},
 		{"exe: unknown executable never matches", "allow * exe=" QEMU, AS_ALICE, NO_MATCH},
+		/* Identity that could not be found out fails closed: deny rules still apply. */
+		{"exe: unknown executable, a deny applies", "deny * exe=" QEMU "\nallow *",
+		 AS_ALICE, DENIED(1)},
+		{"exe: known other executable, the deny does not", "deny * exe=" QEMU "\nallow *",
+		 AS_ALICE, .exe = "/bin/sh", ALLOWED(2)},
+		{"unit: unknown units, an allow does not apply", "allow * unit=*", AS_ALICE,
+		 .units_unknown = true, NO_MATCH},
+		{"unit: unknown units, a deny applies", "deny * unit=vm-*.service\nallow *",
+		 AS_ALICE, .units_unknown = true, DENIED(1)},
+		{"unit: known, no unit, the deny does not", "deny * unit=vm-*.service\nallow *",
+		 AS_ALICE, ALLOWED(2)},
 		{"exe: not a glob", "allow * exe=/usr/bin/*", AS_ALICE, EXE_QEMU, NO_MATCH},
 		{"exe: * is a character", "allow * exe=/usr/bin/*", AS_ALICE, .exe = "/usr/bin/*",
 		 ALLOWED(1)},
@@ -630,7 +642,7 @@ ParameterizedTest(struct decide_row *row, policy_decide, table)
 		.groups = row->groups,
 		.n_groups = row->n_groups,
 		.exe = row->exe[0] ? row->exe : NULL,
-		.units = units,
+		.units = row->units_unknown ? NULL : units,
 		.n_units = row->n_units,
 	};
 	struct policy_request req = {
@@ -1708,7 +1720,7 @@ ParameterizedTestParameters(policy_explain, reasons)
 		{"allow * exe=/bin/sh", OP(BIND_TASK),
 		 .why = "exe=/bin/sh: caller runs /usr/bin/qemu-system-x86_64"},
 		{"allow * exe=/bin/sh", OP(BIND_TASK), .subject = WHY_NO_EXE,
-		 .why = "exe=/bin/sh: caller runs an unknown executable"},
+		 .why = "exe=/bin/sh: the caller's executable is unknown"},
 		{"allow * device=0000:3c:00.0", OP(BIND_TASK),
 		 .why = "device=0000:3c:00.0: device is 0000:3b:00.0"},
 		{"allow * device=0000:3C:00.*", OP(BIND_TASK),
@@ -2620,9 +2632,17 @@ ParameterizedTestParameters(policy_cgroup, units)
 {
 	static struct cgroup_row rows[] = {
 		{"/system.slice/qemu@vm1.service", 2, {"qemu@vm1.service", "system.slice"}},
+		/* What a user's own manager names below user@UID.service does not count. */
 		{"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.scope",
-		 5,
-		 {"foo.scope", "app.slice", "user@1000.service", "user-1000.slice", "user.slice"}},
+		 3,
+		 {"user@1000.service", "user-1000.slice", "user.slice"}},
+		{"/user.slice/user-1000.slice/user@1000.service/machine.slice/vm-evil.service",
+		 3,
+		 {"user@1000.service", "user-1000.slice", "user.slice"}},
+		/* Nor what a delegated subtree below a system unit calls itself. */
+		{"/system.slice/docker.service/machine.slice/vm-x.service",
+		 2,
+		 {"docker.service", "system.slice"}},
 		{"/", 0, {""}},
 		{"", 0, {""}},
 		{"/init.scope", 1, {"init.scope"}},
@@ -2632,7 +2652,7 @@ ParameterizedTestParameters(policy_cgroup, units)
 		 {"libpod-abc.scope", "machine.slice"}},
 		{"/svmdtest.slice/svmd-app.service/", 2, {"svmd-app.service", "svmdtest.slice"}},
 		{"/process_api/7430e26867183a42", 0, {""}},
-		{"/.service/x.slice", 1, {"x.slice"}}, /* a bare suffix names no unit */
+		{"/.service/x.slice", 0, {""}}, /* a bare suffix names no unit: the walk stops */
 		{"system.slice", 1, {"system.slice"}},
 		{"//a.service//", 1, {"a.service"}},
 	};
