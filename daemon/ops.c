@@ -440,13 +440,14 @@ static int identify_target(const struct caller *who, struct bind_request *req, i
 	if (pid < 0 || !pidfd_alive(fd))
 		return result(res, -ESRCH, "the process to bind has exited");
 	*ret_other = pid != who->pid;
-	if (*ret_other) {
-		r = process_same_user(fd, who->uid, why, sizeof(why));
-		if (r == -EPERM)
-			return result(res, r, "may not bind process %d: %s", pid, why);
-		if (r < 0)
-			return result(res, -ESRCH, "the process to bind has exited");
-	}
+	/* The caller itself too: it may have exec'd a set-id program since it connected, and
+	 * where the kernel could not pin it at connect time the pid may name another process
+	 * by now. Either way it must be a process the caller could ptrace. */
+	r = process_same_user(fd, who->uid, why, sizeof(why));
+	if (r == -EPERM)
+		return result(res, r, "may not bind process %d: %s", pid, why);
+	if (r < 0)
+		return result(res, -ESRCH, "the process to bind has exited");
 	req->args.task.pid = pid;
 	*ret_pidfd = TAKE_FD(fd);
 	return 0;
@@ -486,7 +487,11 @@ static void request_of(enum policy_op op, const struct device *dev, const struct
 		r->device_id = dev->device_id;
 		r->model = dev->model;
 	}
-	if (a && (a->kind == SVMD_KIND_TASK || a->kind == SVMD_KIND_PGTABLE))
+	/* A task bind is decided (and decided again) on what it asked for, not on what the
+	 * kernel chose: pasid=auto grants the latter too. */
+	if (a && a->kind == SVMD_KIND_TASK)
+		r->pasid = a->asked;
+	else if (a && a->kind == SVMD_KIND_PGTABLE)
 		r->pasid = a->pasid;
 	if (a && a->kind == SVMD_KIND_PGTABLE) {
 		r->addr_width = a->pgtable.addr_width;
@@ -568,6 +573,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	int r;
 
 	result(res, 0, NULL);
+	a->asked = a->pasid;
 
 	/* 1. Validate: the device, the kind, then (with the target known) the arguments as a
 	 * kernel would check them. */
@@ -646,8 +652,11 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	/* 6. Commit: only for a target still alive after the bind (pid reuse), and only when
 	 * the registry agrees the PASID is free; otherwise undo the kernel's part. */
 	r = 0;
-	if (a->kind == SVMD_KIND_TASK && !pidfd_alive(pidfd))
-		r = result(res, -ESRCH, "the process to bind exited during the bind");
+	if (a->kind == SVMD_KIND_TASK &&
+	    (r = process_same_user(pidfd, who->uid, why, sizeof(why))) < 0)
+		/* Still alive and still the caller's to bind (no set-id exec in between)? */
+		r = r == -EPERM ? result(res, r, "may not bind process %d: %s", a->task.pid, why)
+				: result(res, -ESRCH, "the process to bind exited during the bind");
 	else if (a->kind != SVMD_KIND_PASID_TABLE &&
 		 registry_find_pasid(c->registry, dev, a->pasid))
 		r = result(res, -EBUSY, "PASID %u on %s is already bound", a->pasid, dev->name);
@@ -1036,7 +1045,7 @@ int ops_explain(struct core *c, const struct caller *who, const struct explain_r
 	if (!f)
 		return result(res, -ENOMEM, "out of memory");
 
-	struct bind_args a = {.pasid = req->pasid};
+	struct bind_args a = {.pasid = req->pasid, .asked = req->pasid};
 	a.kind = req->op == POLICY_OP_BIND_TASK      ? SVMD_KIND_TASK
 		 : req->op == POLICY_OP_BIND_PGTABLE ? SVMD_KIND_PGTABLE
 						     : SVMD_KIND_DEVICE;

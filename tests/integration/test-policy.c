@@ -887,3 +887,34 @@ Test(policy, explain_pgtable_widths_flags_and_reload, .fini = stop)
 		     err);
 	cr_assert(strstr(out, "verdict: deny"), "%s", out);
 }
+
+/*
+ * A task bind granted as pasid=auto is decided again, at each reload, as what it asked for
+ * (auto), not as the PASID the kernel chose: an unchanged policy keeps it, counted under the
+ * same rule, so its max= still holds afterwards.
+ */
+Test(policy, reload_decides_auto_task_binds_as_asked, .fini = stop)
+{
+	struct peer p1, p2;
+	struct peer_result r;
+	struct svm_reload_result rr = {0};
+	char *text = NULL, why[1024];
+
+	start("allow bind-task user=svmd-test1 device=0000:3b:00.0 pasid=auto max=1\n"
+	      "deny * revoke\n");
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	peer_start(&p2, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_task(&p1, "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	cr_assert_geq(r.pasid, 1);
+	cr_assert_eq(peer_bind_task(&p2, "0000:3b:00.0", -1, 0, &r), -EDQUOT, "%s", r.reason);
+
+	cr_assert_eq(root_reload(&rr, &text, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(rr.n_denied, 0, "%s", text);
+	cr_assert_eq(rr.n_revoked, 0, "%s", text);
+	free(text);
+	cr_assert_eq(count_bindings(&d), 1, "the reload took the binding back");
+	/* Still counted under max=1. */
+	cr_assert_eq(peer_bind_task(&p2, "0000:3b:00.0", -1, 0, &r), -EDQUOT, "%s", r.reason);
+	peer_stop(&p1);
+	peer_stop(&p2);
+}

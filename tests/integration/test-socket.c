@@ -396,6 +396,77 @@ static void bystander_check(struct bystander *b)
 	peer_stop(&b->p);
 }
 
+/*
+ * The process svmd pinned at connect time exec's a set-uid program; a child that kept the
+ * connection then asks to bind "itself", i.e. that process. Refused: it is no longer a process
+ * the caller could ptrace.
+ */
+Test(socket, self_bind_after_a_setuid_exec_is_refused)
+{
+	int result[2], in[2], ready[2];
+	int32_t status = 1;
+	pid_t connector;
+
+	cr_assert_eq(pipe2(result, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(in, 0), 0);
+	connector = fork();
+	cr_assert_geq(connector, 0);
+	if (connector == 0) {
+		struct svmd_hello_req hello = {.version_min = 1, .version_max = 1};
+		_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+		int fd, fds[SVMD_FDS_MAX];
+		size_t n_fds;
+
+		if (setresgid(u1.gid, u1.gid, u1.gid) < 0 || setresuid(u1.uid, u1.uid, u1.uid) < 0)
+			_exit(1);
+		fd = raw_connect(&d);
+		int n = svmd_frame(rec, SVMD_OP_HELLO, 1, &hello, sizeof(hello));
+		if (svmd_send(fd, rec, (size_t)n, NULL, 0, 0) < 0 ||
+		    svmd_recv(fd, rec, fds, &n_fds, 0) <= 0)
+			_exit(2);
+		if (fork() == 0) {
+			/* The child: once the connector is passwd, bind "the caller". */
+			struct svmd_bind_task_req task = {.device = "0000:3b:00.0"};
+			struct svmd_hdr h;
+			char c;
+			close(ready[1]);
+			if (read(ready[0], &c, 1) != 0) /* EOF: the connector exec'd */
+				_exit(3);
+			usleep(100000);
+			n = svmd_frame(rec, SVMD_OP_BIND_TASK, 2, &task, sizeof(task));
+			if (svmd_send(fd, rec, (size_t)n, NULL, 0, 0) < 0)
+				_exit(4);
+			ssize_t k = svmd_recv(fd, rec, fds, &n_fds, 0);
+			if (k <= 0 || svmd_parse(rec, (size_t)k, &h) < 0)
+				_exit(5);
+			memcpy(&status, rec + sizeof(h), sizeof(status));
+			(void)!write(result[1], &status, sizeof(status));
+			_exit(0);
+		}
+		dup2(in[0], STDIN_FILENO);
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execl("/usr/bin/passwd", "passwd", (char *)NULL);
+		_exit(127);
+	}
+	close(ready[0]);
+	close(ready[1]);
+	close(result[1]);
+	ssize_t got = read(result[0], &status, sizeof(status));
+	kill(connector, SIGKILL); /* passwd, by now */
+	waitpid(connector, NULL, 0);
+	close(in[1]);
+	close(result[0]);
+	cr_assert_eq(got, (ssize_t)sizeof(status), "the child did not report");
+	cr_assert_eq(status, -EPERM, "bind of a set-uid process: status %d", status);
+	cr_assert_eq(count_bindings(&d), 0);
+	/* passwd may have made its real uid 0 too by then: either way it is not the caller's. */
+	cr_assert(daemon_log_has(&d, "is set-uid (effective uid 0)") ||
+		  daemon_log_has(&d, "belongs to uid 0, not"));
+}
+
 Test(socket, garbage_drops_only_that_client)
 {
 	struct bystander b;
