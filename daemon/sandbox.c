@@ -101,6 +101,22 @@ static const char *const allowed[] = {
 	"exit_group",
 };
 
+#if defined(__SANITIZE_ADDRESS__)
+/* Sanitizer builds only (make asan): LeakSanitizer stops the process with a ptrace()d helper
+ * at exit and reads /proc; release builds never allow these. */
+static const char *const sanitizer_allowed[] = {
+	"prctl",           "clone",
+	"clone3",          "ptrace",
+	"wait4",           "waitid",
+	"sched_yield",     "sigaltstack",
+	"getppid",         "kill",
+	"tgkill",          "nanosleep",
+	"clock_nanosleep", "sched_getaffinity",
+	"setrlimit",       "getrlimit",
+	"prlimit64",       "process_vm_readv",
+};
+#endif
+
 /* ioctls any process makes: stdio asks whether stderr is a terminal; sockets' queue size. */
 static const unsigned long common_ioctls[] = {TCGETS, FIONREAD};
 
@@ -167,6 +183,13 @@ static int build(scmp_filter_ctx *ret, const unsigned long *ioctls, size_t n_ioc
 		if (nr != __NR_SCMP_ERROR)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 	}
+#if defined(__SANITIZE_ADDRESS__)
+	for (size_t i = 0; r == 0 && i < ELEMENTSOF(sanitizer_allowed); i++) {
+		int nr = seccomp_syscall_resolve_name(sanitizer_allowed[i]);
+		if (nr != __NR_SCMP_ERROR)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+	}
+#endif
 	/* Sockets: AF_UNIX only (the journal, sd_notify); nothing else is ever needed. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
