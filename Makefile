@@ -65,7 +65,7 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi
+UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi audit
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))

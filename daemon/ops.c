@@ -207,7 +207,8 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 {
 	struct seed_arg arg;
 	char kwhy[256] = "";
-	char reason[320];
+	char by_uid[64];
+	const char *reason = end_reasons[why];
 	int r;
 	watch_free(b->watch);
 	b->watch = NULL;
@@ -221,10 +222,10 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 		/* Nothing more we can do than say so: the record goes either way. */
 		log_error_errno(r, "Kernel refused to unbind binding %" PRIu64 " (%s PASID %u): %s",
 				b->id, b->device->name, b->args.pasid, kwhy[0] ? kwhy : "%m");
-	if (why == END_UNBIND && by && by->uid != b->user->uid)
-		snprintf(reason, sizeof(reason), "unbind by uid %u", (unsigned)by->uid);
-	else
-		snprintf(reason, sizeof(reason), "%s", end_reasons[why]);
+	if (why == END_UNBIND && by && by->uid != b->user->uid) {
+		snprintf(by_uid, sizeof(by_uid), "unbind by uid %u", (unsigned)by->uid);
+		reason = by_uid;
+	}
 	if (c->hooks && c->hooks->binding_removed)
 		c->hooks->binding_removed(c->hooks_userdata, b);
 	audit_log(&(struct audit_record){
