@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -207,6 +208,17 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 	return send_reply(c, h, buf, sizeof(rep) + rep.n * sizeof(*e), -1);
 }
 
+/* The peer's pidfd from SO_PEERPIDFD: the process that connected, whenever it is asked. */
+static int socket_pidfd(int fd)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0)
+		return -1;
+	return pidfd;
+}
+
 static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 		       size_t n_fds)
 {
@@ -215,6 +227,7 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 	struct op_result res;
 	struct binding *b = NULL;
 	char device[SVMD_DEVICE_NAME_SZ];
+	int r;
 
 	switch (h->opcode) {
 	case SVMD_OP_BIND_TASK: {
@@ -252,7 +265,14 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 	}
 	}
 	req.device = device;
-	if (ops_bind(c->srv->core, c->session, &c->caller, &req, &res, &b) < 0)
+	/* A task bind of the caller itself needs it pinned: ask the socket again. Should the
+	 * peer be gone, caller.pidfd stays -1 and the core answers -ESRCH. */
+	if (c->repin && req.args.kind == SVMD_KIND_TASK && req.target_pidfd < 0)
+		c->caller.pidfd = socket_pidfd(c->fd);
+	r = ops_bind(c->srv->core, c->session, &c->caller, &req, &res, &b);
+	if (c->repin)
+		c->caller.pidfd = safe_close(c->caller.pidfd);
+	if (r < 0)
 		return reply_result(c, h, &res);
 	rep.pasid = b->args.pasid;
 	rep.id = b->id;
@@ -451,13 +471,14 @@ static void on_event(evutil_socket_t fd, short what, void *userdata)
 	}
 }
 
-int client_new(struct server *srv, int fd, struct caller *caller)
+int client_new(struct server *srv, int fd, struct caller *caller, bool repin)
 {
 	struct client *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
 	c->caller = *caller;
+	/* The session resolves the executable and unit now, checked against the pidfd. */
 	c->session = ops_session_new(srv->core, &c->caller);
 	c->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_event, c);
 	if (!c->session || !c->ev || event_add(c->ev, NULL) < 0) {
@@ -470,6 +491,9 @@ int client_new(struct server *srv, int fd, struct caller *caller)
 	c->srv = srv;
 	c->fd = fd;
 	c->out_fd = -1;
+	c->repin = repin;
+	if (repin)
+		c->caller.pidfd = safe_close(c->caller.pidfd);
 	*caller = (struct caller){.pidfd = -1};
 	list_append(&srv->clients, &c->link);
 	srv->n_clients++;

@@ -106,14 +106,18 @@ static int peer_groups(int fd, gid_t **ret, size_t *ret_n)
 	return 0;
 }
 
-static int peer_pidfd(int fd, pid_t pid)
+/* The peer pinned as a pidfd; *ret_repin tells whether the socket can give it again later. */
+static int peer_pidfd(int fd, pid_t pid, bool *ret_repin)
 {
 	static bool warned;
 	int pidfd = -1;
 	socklen_t len = sizeof(pidfd);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+	*ret_repin = false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) {
+		*ret_repin = true;
 		return pidfd;
+	}
 	if (errno != ENOPROTOOPT && errno != EINVAL)
 		return -errno; /* e.g. ESRCH: the peer is already gone */
 	if (!warned) {
@@ -143,6 +147,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 	/* A bounded batch per wake-up keeps one flood from starving established clients. */
 	for (int i = 0; i < 32; i++) {
 		struct caller caller = {.pidfd = -1};
+		bool repin = false;
 		struct ucred uc;
 		socklen_t len = sizeof(uc);
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -180,11 +185,11 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 		caller.uid = uc.uid;
 		caller.gid = uc.gid;
 		caller.pid = uc.pid;
-		caller.pidfd = peer_pidfd(fd, uc.pid);
+		caller.pidfd = peer_pidfd(fd, uc.pid, &repin);
 		if (caller.pidfd < 0)
 			caller.pidfd = -1;
 		if (peer_groups(fd, &caller.groups, &caller.n_groups) < 0 ||
-		    client_new(s, fd, &caller) < 0) {
+		    client_new(s, fd, &caller, repin && caller.pidfd >= 0) < 0) {
 			log_oom();
 			safe_close(caller.pidfd);
 			free(caller.groups);

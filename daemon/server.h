@@ -51,6 +51,10 @@ struct client {
 	struct event *ev;
 	struct session *session;
 	struct caller caller;
+	/* The kernel gives the peer's pidfd through SO_PEERPIDFD for as long as the socket lives:
+	 * then caller.pidfd is -1 between requests and is asked for when a request needs it,
+	 * which keeps an idle connection to one fd. */
+	bool repin;
 	enum client_state state;
 	/* A reply the socket had no room for: while it waits, nothing more is read. */
 	void *out;
@@ -58,6 +62,7 @@ struct client {
 	int out_fd;
 };
 
-/* client.c: one connection, accepted with its credentials (caller is moved into the client). */
-int client_new(struct server *srv, int fd, struct caller *caller);
+/* client.c: one connection, accepted with its credentials (caller is moved into the client).
+ * repin: caller->pidfd came from SO_PEERPIDFD on fd, which can give it again. */
+int client_new(struct server *srv, int fd, struct caller *caller, bool repin);
 void client_free(struct client *c);
