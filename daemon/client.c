@@ -195,7 +195,7 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 			.id = b->id,
 			.kind = b->args.kind,
 			.pasid = b->args.pasid,
-			.owner_uid = b->user->uid,
+			.owner_uid = b->owner->uid,
 			.owner_pid = b->owner->pid,
 			.target_pid = b->args.kind == SVMD_KIND_TASK ? b->args.task.pid : 0,
 			.flags = b->leased ? SVMD_BINDING_LEASED : 0,

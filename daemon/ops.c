@@ -222,7 +222,7 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 		/* Nothing more we can do than say so: the record goes either way. */
 		log_error_errno(r, "Kernel refused to unbind binding %" PRIu64 " (%s PASID %u): %s",
 				b->id, b->device->name, b->args.pasid, kwhy[0] ? kwhy : "%m");
-	if (why == END_UNBIND && by && by->uid != b->user->uid) {
+	if (why == END_UNBIND && by && by->uid != b->owner->uid) {
 		snprintf(by_uid, sizeof(by_uid), "unbind by uid %u", (unsigned)by->uid);
 		reason = by_uid;
 	}
@@ -623,10 +623,10 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		if (b) {
 			if (key)
 				result(res, -EBUSY, "PASID %u on %s is already bound%s", key,
-				       dev->name, b->user->uid == who->uid ? " (by you)" : "");
+				       dev->name, b->owner->uid == who->uid ? " (by you)" : "");
 			else
 				result(res, -EBUSY, "a PASID table is already bound on %s%s",
-				       dev->name, b->user->uid == who->uid ? " (by you)" : "");
+				       dev->name, b->owner->uid == who->uid ? " (by you)" : "");
 			audit_request(c, AUDIT_FAIL, who, a->kind, dev->name, a->pasid, d.rule, 0,
 				      -EBUSY, res->reason);
 			return res->status;
@@ -723,7 +723,7 @@ int ops_open_device(struct core *c, struct session *s, const struct caller *who,
 	b = registry_find_pasid(c->registry, dev, REGISTRY_DEVICE_SLOT);
 	if (b) {
 		result(res, -EBUSY, "%s is held by another client%s", dev->name,
-		       b->user->uid == who->uid ? " of yours" : "");
+		       b->owner->uid == who->uid ? " of yours" : "");
 		audit_request(c, AUDIT_FAIL, who, SVMD_KIND_DEVICE, dev->name, 0, d.rule, 0, -EBUSY,
 			      res->reason);
 		return res->status;
@@ -753,7 +753,7 @@ int ops_open_device(struct core *c, struct session *s, const struct caller *who,
 
 bool ops_visible(const struct caller *who, const struct binding *b)
 {
-	return who->uid == 0 || who->uid == b->user->uid;
+	return who->uid == 0 || who->uid == b->owner->uid;
 }
 
 int ops_unbind(struct core *c, const struct caller *who, uint64_t id, struct op_result *res)
@@ -776,7 +776,7 @@ int ops_lease(struct core *c, const struct caller *who, uint64_t id, int *ret_fd
 	int p[2];
 
 	result(res, 0, NULL);
-	if (!b || b->user->uid != who->uid)
+	if (!b || b->owner->uid != who->uid)
 		return result(res, -ENOENT, "no binding %" PRIu64 " of yours", id);
 	if (b->leased)
 		return result(res, -EALREADY, "binding %" PRIu64 " is leased already", id);
