@@ -902,7 +902,8 @@ Test(hashmap, duplicates_and_remove)
 	for (unsigned i = 0; i < 40; i++)
 		cr_assert_eq(hashmap_put(&h, &n[i], i < 3 ? 7 : i), 0);
 	cr_assert_eq(h.n, 40);
-	cr_assert_geq(h.n_buckets, 40);
+	/* At most two entries per bucket on average (hashmap.h). */
+	cr_assert_geq(2 * h.n_buckets, 40);
 	cr_assert_eq(h.n_buckets & (h.n_buckets - 1), 0);
 
 	/* Three nodes under key 7 (and node 7 too, with key 7). */
