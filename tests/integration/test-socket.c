@@ -246,9 +246,11 @@ Test(socket, another_users_pidfd_is_refused)
 	peer_start(&b, &d, u2.uid, u2.gid, 0);
 	cr_assert_eq(peer_spawn_sleeper(&b, &r), 0);
 	int pidfd = r.fd;
+	pid_t sleeper = (pid_t)r.id;
 	cr_assert_eq(peer_bind_task(&a, "0000:3c:00.0", pidfd, 0, &r), -EPERM);
 	cr_assert(strstr(r.reason, "belongs to uid"), "%s", r.reason);
 	cr_assert_eq(count_bindings(&d), 0);
+	kill(sleeper, SIGKILL);
 	close(pidfd);
 	peer_stop(&a);
 	peer_stop(&b);
@@ -262,8 +264,10 @@ Test(socket, other_process_needs_targets_same_user)
 	peer_start(&p, &d, u1.uid, u1.gid, 0);
 	cr_assert_eq(peer_spawn_sleeper(&p, &r), 0);
 	int pidfd = r.fd;
+	pid_t sleeper = (pid_t)r.id;
 	/* Rule 1 (0000:3b:00.0) does not say targets=same-user. */
 	cr_assert_eq(peer_bind_task(&p, "0000:3b:00.0", pidfd, 0, &r), -EACCES);
+	kill(sleeper, SIGKILL);
 	close(pidfd);
 	peer_stop(&p);
 }
