@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,9 +52,9 @@ static bool use_journal(void)
 	return sink == AUDIT_SINK_JOURNAL;
 }
 
-#define MAX_FIELDS 20
-#define VALUE_MAX  511 /* bytes of one value that are recorded */
-#define LINE_MAX   8192
+#define MAX_FIELDS     20
+#define VALUE_MAX      511 /* bytes of one value that are recorded */
+#define AUDIT_LINE_MAX 8192
 
 /* A record's fields. Built for every grant and release, so nothing is cleared or formatted
  * that the record does not use: values point at the record's own strings, numbers and the
@@ -143,7 +144,7 @@ static void add_rule(struct fields *f, const char *file, unsigned line)
 
 /* One stderr line being built; what does not fit is dropped (it still ends with "\n"). */
 struct line {
-	char buf[LINE_MAX];
+	char buf[AUDIT_LINE_MAX];
 	size_t n;
 };
 
@@ -194,6 +195,59 @@ static void put_value(struct line *l, const char *s, size_t len, bool plain)
 	put(l, "\"", 1);
 }
 
+/* Records held by audit_hold(), whole lines. */
+static struct {
+	bool on;
+	size_t n;
+	char buf[64 * 1024];
+} held;
+
+static void write_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(STDERR_FILENO, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return; /* nowhere to write to: as with a single record, nothing more to do
+				 */
+		p += k;
+		n -= (size_t)k;
+	}
+}
+
+/* Writes the held lines, in writes of at most PIPE_BUF bytes that end at a line's end (a line
+ * longer than that goes alone, as it always did). */
+static void write_held(void)
+{
+	size_t off = 0;
+
+	while (off < held.n) {
+		const char *p = held.buf + off, *nl;
+		size_t len = held.n - off;
+		if (len > PIPE_BUF) {
+			nl = memrchr(p, '\n', PIPE_BUF);
+			if (!nl)
+				nl = memchr(p + PIPE_BUF, '\n', len - PIPE_BUF);
+			len = (size_t)(nl - p) + 1;
+		}
+		write_all(p, len);
+		off += len;
+	}
+	held.n = 0;
+}
+
+void audit_hold(void)
+{
+	held.on = true;
+}
+
+void audit_flush(void)
+{
+	write_held();
+	held.on = false;
+}
+
 static void log_stderr(const struct fields *fl)
 {
 	struct line l;
@@ -210,9 +264,15 @@ static void log_stderr(const struct fields *fl)
 		put_value(&l, fl->value[i], fl->len[i], fl->plain[i]);
 	}
 	l.buf[l.n++] = '\n';
+	if (held.on) {
+		if (held.n + l.n > sizeof(held.buf))
+			write_held();
+		memcpy(held.buf + held.n, l.buf, l.n);
+		held.n += l.n;
+		return;
+	}
 	/* One write(2) per record so concurrent writers never interleave within a line. */
-	ssize_t k = write(STDERR_FILENO, l.buf, l.n);
-	(void)k;
+	write_all(l.buf, l.n);
 }
 
 static int log_journal(const struct audit_record *r, const struct fields *fl)

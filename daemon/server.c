@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "loop.h"
 #include "process.h"
 #include "server.h"
 #include "svmd-wire.h"
@@ -198,6 +199,13 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 	}
 }
 
+/* The loop iteration's callbacks have run: the replies they made go out, after the audit
+ * records they made. */
+static void on_iteration_end(void *userdata)
+{
+	client_send_deferred(userdata);
+}
+
 int server_new(struct event_base *base, struct core *core, int fd, const char *path,
 	       bool own_socket, struct server **ret)
 {
@@ -212,12 +220,13 @@ int server_new(struct event_base *base, struct core *core, int fd, const char *p
 	s->fd = fd;
 	s->own_socket = own_socket;
 	list_init(&s->clients);
+	list_init(&s->deferred);
 	s->path = path ? strdup(path) : NULL;
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	s->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_accept, s);
 	s->retry_ev = evtimer_new(base, on_retry, s);
 	if ((path && !s->path) || !s->accept_ev || !s->retry_ev ||
-	    event_add(s->accept_ev, NULL) < 0) {
+	    event_add(s->accept_ev, NULL) < 0 || loop_add_iteration_end(on_iteration_end, s) < 0) {
 		server_free(s);
 		return -ENOMEM;
 	}
@@ -229,6 +238,7 @@ struct server *server_free(struct server *s)
 {
 	if (!s)
 		return NULL;
+	loop_remove_iteration_end(on_iteration_end, s);
 	list_for_each_safe (pos, &s->clients)
 		client_free(container_of(pos, struct client, link));
 	if (s->accept_ev)

@@ -184,19 +184,17 @@ int main(int argc, char **argv)
 				}
 				continue;
 			}
-			/* Like svmd: a bounded batch of records per wake-up, until EAGAIN. */
-			for (int k = 0; k < 16; k++) {
-				int fds[SVMD_FDS_MAX];
-				size_t n_fds = 0;
-				ssize_t got = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT);
-				if (got == -EAGAIN)
-					break;
-				svmd_close_fds(fds, n_fds);
-				if (got <= 0 || answer(c, rx, (size_t)got) < 0) {
-					epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-					conn_free(c);
-					break;
-				}
+			/* Like svmd: one record per wake-up (the socket stays readable when there
+			 * are more, and epoll comes back for them). */
+			int fds[SVMD_FDS_MAX];
+			size_t n_fds = 0;
+			ssize_t got = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT);
+			if (got == -EAGAIN)
+				continue;
+			svmd_close_fds(fds, n_fds);
+			if (got <= 0 || answer(c, rx, (size_t)got) < 0) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+				conn_free(c);
 			}
 		}
 	}
