@@ -6,6 +6,7 @@
 #                   packages as root)
 #   make check-vm   svmd on a real kernel's VFIO: Debian's 6.12 kernel in QEMU
 #   make check-system  svmd installed into Debian 12 booted with systemd-nspawn (root)
+#   make bench      svmd against bare IPC baselines (optimised build-bench/, bench/results.json)
 #   make asan       the same tests on an ASan+UBSan build
 #   make fuzz       libFuzzer on the wire codec and the policy parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -74,7 +75,7 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi sandbox config process
+UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi sandbox config process audit
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
@@ -194,6 +195,38 @@ check-system-run: all
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
 		SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all' check-run
+
+# make bench (tests/bench/, README "Benchmarks"): its own optimised build without sanitizers,
+# then every scenario against its baseline; prints the table, writes bench/results.json and
+# fails when a scenario could not run. BENCH_ARGS=--quick runs fewer rounds.
+BENCH_BINS := $(addprefix $(BUILD)/bench/,svmd-bench echo-server naive-bus-server policy-bench)
+.PHONY: bench bench-run clean-bench
+
+bench: deps
+	@$(MAKE) --no-print-directory BUILD=build-bench OPT='-O2 -g' SANITIZE= bench-run
+
+bench-run: all $(BENCH_BINS)
+	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+$(BUILD)/bench/svmd-bench: $(call obj,tests/bench/svmd-bench.c) $(BUILD)/libsvmclient.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs) -lm
+
+$(BUILD)/bench/echo-server: $(call obj,tests/bench/echo-server.c $(PROTOCOL_SRC))
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(BUILD)/bench/naive-bus-server: $(call obj,tests/bench/naive-bus-server.c)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
+
+$(BUILD)/bench/policy-bench: $(call obj,tests/bench/policy-bench.c) $(BUILD)/libsvmd-core.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs)
+
+clean: clean-bench
+clean-bench:
+	rm -rf build-bench
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run

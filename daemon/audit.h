@@ -45,5 +45,15 @@ struct audit_record {
 
 void audit_set_sink(enum audit_sink sink);
 void audit_log(const struct audit_record *r);
+
+/*
+ * Group commit for the stderr sink: from audit_hold() until audit_flush(), records are kept and
+ * then written together, whole lines at most PIPE_BUF bytes per write(2) (so that on a pipe no
+ * other writer's output lands inside a line). Whoever holds records must not let anyone learn
+ * of the decisions they record (reply) before audit_flush() has written them. Records are
+ * written early when the buffer fills. The journal sink sends every record at once.
+ */
+void audit_hold(void);
+void audit_flush(void);
 /* "grant", "deny", "fail", "release", "reload" */
 const char *audit_event_name(enum audit_event e);

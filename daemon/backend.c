@@ -13,20 +13,25 @@
 
 int device_name_canonical(const char *s, char ret[SVMD_DEVICE_NAME_SZ])
 {
-	unsigned dom, bus, dev, fn;
-	int n = 0;
+	char out[SVMD_DEVICE_NAME_SZ] = {0};
 
-	/* Exactly DDDD:BB:DD.F in hex: sscanf alone would accept signs and short fields. */
-	if (strlen(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.')
+	/* Exactly DDDD:BB:DD.F in hex, each field at full width; the canonical form is the same
+	 * text in lower case. Parsed by hand: every request names a device. */
+	if (strnlen(s, 13) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.')
 		return -EINVAL;
-	for (int i = 0; i < 12; i++)
-		if (i != 4 && i != 7 && i != 10 && !isxdigit((unsigned char)s[i]))
+	for (int i = 0; i < 12; i++) {
+		if (i == 4 || i == 7 || i == 10) {
+			out[i] = s[i];
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[i]))
 			return -EINVAL;
-	if (sscanf(s, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) != 4 || n != 12)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	}
+	/* Device 0x00-0x1f, function 0-7. */
+	if (out[8] > '1' || out[11] > '7')
 		return -EINVAL;
-	if (dev > 0x1f || fn > 7)
-		return -EINVAL;
-	snprintf(ret, SVMD_DEVICE_NAME_SZ, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	memcpy(ret, out, sizeof(out));
 	return 0;
 }
 

@@ -10,10 +10,12 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "audit.h"
 #include "cleanup.h"
 #include "log.h"
 #include "server.h"
@@ -22,9 +24,6 @@
 #ifndef SVMD_VERSION_STRING
 #define SVMD_VERSION_STRING "0"
 #endif
-
-/* Records handled per wake-up before yielding to other clients. */
-#define CLIENT_BATCH 16
 
 typedef int (*handler_fn)(struct client *c, const struct svmd_hdr *h, const void *payload, int *fds,
 			  size_t n_fds);
@@ -69,35 +68,35 @@ static const struct {
 	[SVMD_OP_RELOAD] = {READY, handle_reload},
 };
 
-/* Single-threaded daemon: one record in flight at a time, so one pair of buffers serves all. */
+/* Requests served from one client in a row, before the others get their turn. */
+#define CLIENT_BATCH 16
+
+/* Single-threaded daemon: one record is read at a time, so one buffer serves all. */
 static _Alignas(8) unsigned char rx[SVMD_RECORD_MAX];
-static _Alignas(8) unsigned char tx[SVMD_RECORD_MAX];
 
 static void on_event(evutil_socket_t fd, short what, void *userdata);
 
-/* Sends a reply record; on a full socket keeps it and stops reading until it is out.
- * Takes ownership of fd (closed once sent). Returns 0, or a negative errno: drop the client. */
+/* Queues the reply record: it is sent at the end of the loop iteration, once the audit records
+ * of the iteration are written (client_send_deferred()), so no client learns of a decision
+ * before it is recorded. Takes ownership of fd (closed once sent). Returns 0, or a negative
+ * errno: drop the client. */
 static int send_reply(struct client *c, const struct svmd_hdr *h, const void *payload, size_t len,
 		      int fd)
 {
 	_cleanup_close_ int owned = fd;
-	int n = svmd_frame(tx, (uint16_t)(h->opcode | SVMD_REPLY), h->seq, payload, len);
-	int r;
+	_cleanup_free_ void *rec = malloc(sizeof(struct svmd_hdr) + len);
+	int n;
 
+	if (!rec)
+		return -ENOMEM;
+	n = svmd_frame(rec, (uint16_t)(h->opcode | SVMD_REPLY), h->seq, payload, len);
 	if (n < 0)
 		return n;
-	r = svmd_send(c->fd, tx, (size_t)n, &owned, owned >= 0 ? 1 : 0, MSG_DONTWAIT);
-	if (r != -EAGAIN)
-		return r;
-	c->out = malloc((size_t)n);
-	if (!c->out)
-		return -ENOMEM;
-	memcpy(c->out, tx, (size_t)n);
+	c->out = TAKE_PTR(rec);
 	c->out_len = (size_t)n;
 	c->out_fd = TAKE_FD(owned);
-	event_del(c->ev);
-	event_assign(c->ev, c->srv->base, c->fd, EV_WRITE | EV_PERSIST, on_event, c);
-	return event_add(c->ev, NULL) < 0 ? -ENOMEM : 0;
+	list_append(&c->srv->deferred, &c->deferred_link);
+	return 0;
 }
 
 static int reply_error(struct client *c, const struct svmd_hdr *h, int status, const char *reason)
@@ -194,7 +193,7 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 			.id = b->id,
 			.kind = b->args.kind,
 			.pasid = b->args.pasid,
-			.owner_uid = b->user->uid,
+			.owner_uid = b->owner->uid,
 			.owner_pid = b->owner->pid,
 			.target_pid = b->args.kind == SVMD_KIND_TASK ? b->args.task.pid : 0,
 			.flags = b->leased ? SVMD_BINDING_LEASED : 0,
@@ -207,6 +206,17 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 	return send_reply(c, h, buf, sizeof(rep) + rep.n * sizeof(*e), -1);
 }
 
+/* The peer's pidfd from SO_PEERPIDFD: the process that connected, whenever it is asked. */
+static int socket_pidfd(int fd)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0)
+		return -1;
+	return pidfd;
+}
+
 static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 		       size_t n_fds)
 {
@@ -215,6 +225,7 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 	struct op_result res;
 	struct binding *b = NULL;
 	char device[SVMD_DEVICE_NAME_SZ];
+	int r;
 
 	switch (h->opcode) {
 	case SVMD_OP_BIND_TASK: {
@@ -252,7 +263,14 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 	}
 	}
 	req.device = device;
-	if (ops_bind(c->srv->core, c->session, &c->caller, &req, &res, &b) < 0)
+	/* A task bind of the caller itself needs it pinned: ask the socket again. Should the
+	 * peer be gone, caller.pidfd stays -1 and the core answers -ESRCH. */
+	if (c->repin && req.args.kind == SVMD_KIND_TASK && req.target_pidfd < 0)
+		c->caller.pidfd = socket_pidfd(c->fd);
+	r = ops_bind(c->srv->core, c->session, &c->caller, &req, &res, &b);
+	if (c->repin)
+		c->caller.pidfd = safe_close(c->caller.pidfd);
+	if (r < 0)
 		return reply_result(c, h, &res);
 	rep.pasid = b->args.pasid;
 	rep.id = b->id;
@@ -421,6 +439,34 @@ static void on_writable(struct client *c)
 		drop(c, -ENOMEM);
 }
 
+/* Reads and serves one record, if one is there. Its reply waits in srv->deferred. Returns false
+ * when there was nothing to read or the client was dropped. */
+static bool serve_one(struct client *c)
+{
+	int fds[SVMD_FDS_MAX] = {-1, -1, -1, -1};
+	size_t n_fds = 0;
+	ssize_t n;
+	int r;
+
+	n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT);
+	if (n == -EAGAIN)
+		return false;
+	if (n <= 0) {
+		drop(c, (int)n);
+		return false;
+	}
+	/* The records this request makes are written with the others of the iteration, before
+	 * any reply goes out (client_send_deferred()). */
+	audit_hold();
+	r = dispatch(c, (size_t)n, fds, n_fds);
+	svmd_close_fds(fds, n_fds); /* whatever the handler did not take */
+	if (r < 0) {
+		drop(c, r);
+		return false;
+	}
+	return true;
+}
+
 static void on_event(evutil_socket_t fd, short what, void *userdata)
 {
 	struct client *c = userdata;
@@ -430,34 +476,68 @@ static void on_event(evutil_socket_t fd, short what, void *userdata)
 		on_writable(c);
 		return;
 	}
-	for (int i = 0; i < CLIENT_BATCH && !c->out; i++) {
-		int fds[SVMD_FDS_MAX] = {-1, -1, -1, -1};
-		size_t n_fds = 0;
-		ssize_t n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT);
-		int r;
-
-		if (n == -EAGAIN)
-			return;
-		if (n <= 0) {
-			drop(c, (int)n);
-			return;
-		}
-		r = dispatch(c, (size_t)n, fds, n_fds);
-		svmd_close_fds(fds, n_fds); /* whatever the handler did not take */
-		if (r < 0) {
-			drop(c, r);
-			return;
-		}
-	}
+	/* One record per wake-up: its reply waits for the end of the iteration, and nothing more
+	 * is read from this client until it is sent. */
+	if (!c->out)
+		(void)serve_one(c);
 }
 
-int client_new(struct server *srv, int fd, struct caller *caller)
+/* Waits for room in the socket to send c->out, reading nothing meanwhile. */
+static int wait_writable(struct client *c)
+{
+	event_del(c->ev);
+	event_assign(c->ev, c->srv->base, c->fd, EV_WRITE | EV_PERSIST, on_event, c);
+	return event_add(c->ev, NULL) < 0 ? -ENOMEM : 0;
+}
+
+/* Sends c's reply; true when it went out (else it waits for room, or c was dropped). */
+static bool send_out(struct client *c)
+{
+	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
+			  MSG_DONTWAIT);
+
+	if (r == -EAGAIN)
+		r = wait_writable(c);
+	else if (r == 0) {
+		free(c->out);
+		c->out = NULL;
+		c->out_fd = safe_close(c->out_fd);
+		return true;
+	}
+	if (r < 0)
+		drop(c, r);
+	return false;
+}
+
+void client_send_deferred(struct server *srv)
+{
+	/* In passes: write the records held, send the replies that waited for them, and read the
+	 * next request of each client just answered, if it is already there (a client that
+	 * pipelines, or one that answered at once); its reply waits for the next pass. At most
+	 * CLIENT_BATCH requests per client per iteration, then back to the others. */
+	for (int pass = 1; !list_empty(&srv->deferred); pass++) {
+		struct list sending;
+
+		audit_flush();
+		list_move_all(&sending, &srv->deferred);
+		list_for_each_safe (pos, &sending) {
+			struct client *c = container_of(pos, struct client, deferred_link);
+			list_unlink(&c->deferred_link);
+			if (send_out(c) && pass < CLIENT_BATCH)
+				(void)serve_one(c);
+		}
+	}
+	audit_flush();
+}
+
+int client_new(struct server *srv, int fd, struct caller *caller, bool repin)
 {
 	struct client *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
 	c->caller = *caller;
+	/* The session resolves the executable and unit now, checked against the pidfd. */
 	c->session = ops_session_new(srv->core, &c->caller);
 	c->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_event, c);
 	if (!c->session || !c->ev || event_add(c->ev, NULL) < 0) {
@@ -470,6 +550,10 @@ int client_new(struct server *srv, int fd, struct caller *caller)
 	c->srv = srv;
 	c->fd = fd;
 	c->out_fd = -1;
+	list_init(&c->deferred_link);
+	c->repin = repin;
+	if (repin)
+		c->caller.pidfd = safe_close(c->caller.pidfd);
 	*caller = (struct caller){.pidfd = -1};
 	list_append(&srv->clients, &c->link);
 	srv->n_clients++;
@@ -482,6 +566,7 @@ void client_free(struct client *c)
 	if (!c)
 		return;
 	list_unlink(&c->link);
+	list_unlink(&c->deferred_link);
 	c->srv->n_clients--;
 	ops_session_end(c->srv->core, c->session);
 	event_free(c->ev);

@@ -39,7 +39,7 @@ static int grow(struct hashmap *h)
 
 int hashmap_put(struct hashmap *h, struct hnode *node, uint64_t key)
 {
-	if (h->n >= h->n_buckets) {
+	if (h->n >= 2 * h->n_buckets) { /* load factor 2; see hashmap.h */
 		int r = grow(h);
 		/* A full table still works, just slower: only fail when there is none. */
 		if (r < 0 && h->n_buckets == 0)

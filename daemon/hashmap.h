@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * An intrusive hash table keyed by uint64_t: objects embed a struct hnode, the table never
- * allocates per entry. Chained buckets, power-of-two sizes, grows at load factor 1.
+ * allocates per entry. Chained buckets, power-of-two sizes, grows at load factor 2: a bucket
+ * pointer costs as much as a key, so at 100,000 bindings the tables hold 4 to 8 bytes per entry
+ * rather than 8 to 16, for chains of two on average.
  */
 #pragma once
 

@@ -46,6 +46,20 @@ static inline void list_unlink(struct list *n)
 	list_init(n);
 }
 
+/* Moves every entry of src, in order, to dst (which must be empty); src is left empty. */
+static inline void list_move_all(struct list *dst, struct list *src)
+{
+	if (list_empty(src)) {
+		list_init(dst);
+		return;
+	}
+	dst->next = src->next;
+	dst->prev = src->prev;
+	dst->next->prev = dst;
+	dst->prev->next = dst;
+	list_init(src);
+}
+
 #define list_for_each(pos, head)                                                                   \
 	for (struct list *pos = (head)->next; pos != (head); pos = pos->next)
 #define list_for_each_safe(pos, head)                                                              \

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -14,6 +15,7 @@
 #include "loop.h"
 
 struct loop {
+	bool stopped;
 	struct event_base *base;
 	struct event *sigterm, *sigint, *sighup;
 	void (*reload)(void *userdata);
@@ -25,6 +27,38 @@ struct loop {
 
 /* Bus messages handled per wake-up before yielding to the socket clients. */
 #define BUS_BATCH 64
+
+#define ITERATION_END_MAX 4
+
+static struct {
+	void (*cb)(void *userdata);
+	void *userdata;
+} iteration_end[ITERATION_END_MAX];
+
+int loop_add_iteration_end(void (*cb)(void *userdata), void *userdata)
+{
+	for (size_t i = 0; i < ITERATION_END_MAX; i++)
+		if (!iteration_end[i].cb) {
+			iteration_end[i].cb = cb;
+			iteration_end[i].userdata = userdata;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+void loop_remove_iteration_end(void (*cb)(void *userdata), void *userdata)
+{
+	for (size_t i = 0; i < ITERATION_END_MAX; i++)
+		if (iteration_end[i].cb == cb && iteration_end[i].userdata == userdata)
+			iteration_end[i].cb = NULL;
+}
+
+static void finish_iteration(void)
+{
+	for (size_t i = 0; i < ITERATION_END_MAX; i++)
+		if (iteration_end[i].cb)
+			iteration_end[i].cb(iteration_end[i].userdata);
+}
 
 static void on_stop(evutil_socket_t sig, short what, void *userdata)
 {
@@ -76,6 +110,9 @@ static void on_bus(evutil_socket_t fd, short what, void *userdata)
 
 	(void)fd;
 	(void)what;
+	/* sd-bus replies as soon as a method returns: what this iteration holds goes out first,
+	 * so that no audit record stays held behind a bus reply. */
+	finish_iteration();
 	for (int i = 0; i < BUS_BATCH; i++) {
 		r = sd_bus_process(l->bus, NULL);
 		if (r <= 0)
@@ -190,12 +227,21 @@ void loop_on_reload(struct loop *l, void (*cb)(void *userdata), void *userdata)
 
 int loop_run(struct loop *l)
 {
-	if (event_base_dispatch(l->base) < 0)
-		return -EIO;
+	l->stopped = false;
+	while (!l->stopped) {
+		/* One pass: wait for events, run every callback that is due. */
+		int r = event_base_loop(l->base, EVLOOP_ONCE);
+		finish_iteration();
+		if (r < 0)
+			return -EIO;
+		if (r > 0)
+			break; /* nothing left to wait for */
+	}
 	return l->error;
 }
 
 void loop_stop(struct loop *l)
 {
+	l->stopped = true;
 	event_base_loopbreak(l->base);
 }

@@ -28,3 +28,10 @@ void loop_bus_kick(struct loop *l);
  * was lost. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
+
+/* Work to finish once the callbacks of a loop iteration have run (the socket front-end's
+ * replies wait there for the iteration's audit records), and before every bus dispatch, since
+ * sd-bus sends its replies as they are made. svmd runs one loop per process, so these are
+ * kept per process. Returns 0, or -ENOSPC when there are too many. */
+int loop_add_iteration_end(void (*cb)(void *userdata), void *userdata);
+void loop_remove_iteration_end(void (*cb)(void *userdata), void *userdata);

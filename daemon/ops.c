@@ -207,7 +207,8 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 {
 	struct seed_arg arg;
 	char kwhy[256] = "";
-	char reason[320];
+	char by_uid[64];
+	const char *reason = end_reasons[why];
 	int r;
 	watch_free(b->watch);
 	b->watch = NULL;
@@ -221,10 +222,10 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 		/* Nothing more we can do than say so: the record goes either way. */
 		log_error_errno(r, "Kernel refused to unbind binding %" PRIu64 " (%s PASID %u): %s",
 				b->id, b->device->name, b->args.pasid, kwhy[0] ? kwhy : "%m");
-	if (why == END_UNBIND && by && by->uid != b->user->uid)
-		snprintf(reason, sizeof(reason), "unbind by uid %u", (unsigned)by->uid);
-	else
-		snprintf(reason, sizeof(reason), "%s", end_reasons[why]);
+	if (why == END_UNBIND && by && by->uid != b->owner->uid) {
+		snprintf(by_uid, sizeof(by_uid), "unbind by uid %u", (unsigned)by->uid);
+		reason = by_uid;
+	}
 	if (c->hooks && c->hooks->binding_removed)
 		c->hooks->binding_removed(c->hooks_userdata, b);
 	audit_log(&(struct audit_record){
@@ -622,10 +623,10 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		if (b) {
 			if (key)
 				result(res, -EBUSY, "PASID %u on %s is already bound%s", key,
-				       dev->name, b->user->uid == who->uid ? " (by you)" : "");
+				       dev->name, b->owner->uid == who->uid ? " (by you)" : "");
 			else
 				result(res, -EBUSY, "a PASID table is already bound on %s%s",
-				       dev->name, b->user->uid == who->uid ? " (by you)" : "");
+				       dev->name, b->owner->uid == who->uid ? " (by you)" : "");
 			audit_request(c, AUDIT_FAIL, who, kind_op(a->kind), dev->name, a->pasid,
 				      d.rule, 0, -EBUSY, res->reason);
 			return res->status;
@@ -726,7 +727,7 @@ int ops_open_device(struct core *c, struct session *s, const struct caller *who,
 	b = registry_find_pasid(c->registry, dev, REGISTRY_DEVICE_SLOT);
 	if (b) {
 		result(res, -EBUSY, "%s is held by another client%s", dev->name,
-		       b->user->uid == who->uid ? " of yours" : "");
+		       b->owner->uid == who->uid ? " of yours" : "");
 		audit_request(c, AUDIT_FAIL, who, kind_op(SVMD_KIND_DEVICE), dev->name, 0, d.rule,
 			      0, -EBUSY, res->reason);
 		return res->status;
@@ -757,7 +758,7 @@ int ops_open_device(struct core *c, struct session *s, const struct caller *who,
 
 bool ops_visible(const struct caller *who, const struct binding *b)
 {
-	return who->uid == 0 || who->uid == b->user->uid;
+	return who->uid == 0 || who->uid == b->owner->uid;
 }
 
 int ops_unbind(struct core *c, const struct caller *who, uint64_t id, struct op_result *res)
@@ -780,7 +781,7 @@ int ops_lease(struct core *c, const struct caller *who, uint64_t id, int *ret_fd
 	int p[2];
 
 	result(res, 0, NULL);
-	if (!b || b->user->uid != who->uid)
+	if (!b || b->owner->uid != who->uid)
 		return result(res, -ENOENT, "no binding %" PRIu64 " of yours", id);
 	if (b->leased)
 		return result(res, -EALREADY, "binding %" PRIu64 " is leased already", id);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "hashmap.h"
 #include "policy-load.h"
 
 #define POLICY_FILE_MAX  (1u << 20)
@@ -31,27 +33,109 @@ struct entry {
 	char *path;
 };
 
+/* Names already resolved during one load: a large policy names the same users and groups
+ * again and again, and each NSS lookup reads /etc/passwd or /etc/group (or asks a directory
+ * service). Kept for one load only, so the next reload sees changes. */
+struct name_cache {
+	struct hashmap names; /* struct cached_name, by name_key() */
+};
+
+struct cached_name {
+	struct hnode node;
+	bool user;
+	int result; /* 0 or -ENOENT */
+	uint32_t id;
+	char name[];
+};
+
+static uint64_t name_key(bool user, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ user;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3ull;
+	return h;
+}
+
+static struct cached_name *cache_find(struct name_cache *c, bool user, const char *name)
+{
+	for (struct hnode *n = hashmap_get(&c->names, name_key(user, name)); n;
+	     n = hashmap_next_same(n)) {
+		struct cached_name *e = container_of(n, struct cached_name, node);
+		if (e->user == user && strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Remembers an answer; out of memory, it is simply not remembered. */
+static void cache_add(struct name_cache *c, bool user, const char *name, int result, uint32_t id)
+{
+	size_t n = strlen(name);
+	struct cached_name *e = malloc(sizeof(*e) + n + 1);
+
+	if (!e)
+		return;
+	*e = (struct cached_name){.user = user, .result = result, .id = id};
+	memcpy(e->name, name, n + 1);
+	if (hashmap_put(&c->names, &e->node, name_key(user, name)) < 0)
+		free(e);
+}
+
+static void cache_done(struct name_cache *c)
+{
+	for (size_t i = 0; i < c->names.n_buckets; i++) {
+		struct hnode *e = c->names.buckets[i];
+		while (e) {
+			struct hnode *next = e->next;
+			free(container_of(e, struct cached_name, node));
+			e = next;
+		}
+	}
+	hashmap_done(&c->names);
+}
+
 static int resolve_user(const char *name, uid_t *ret, void *userdata)
 {
+	struct cached_name *e = cache_find(userdata, true, name);
 	struct passwd pw, *p = NULL;
 	char buf[4096];
 
-	(void)userdata;
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &p) != 0 || !p)
-		return -ENOENT;
-	*ret = p->pw_uid;
+	if (!e) {
+		if (getpwnam_r(name, &pw, buf, sizeof(buf), &p) != 0 || !p)
+			cache_add(userdata, true, name, -ENOENT, 0);
+		else
+			cache_add(userdata, true, name, 0, p->pw_uid);
+		if (!p)
+			return -ENOENT;
+		*ret = p->pw_uid;
+		return 0;
+	}
+	if (e->result < 0)
+		return e->result;
+	*ret = e->id;
 	return 0;
 }
 
 static int resolve_group(const char *name, gid_t *ret, void *userdata)
 {
+	struct cached_name *e = cache_find(userdata, false, name);
 	struct group gr, *g = NULL;
 	char buf[8192];
 
-	(void)userdata;
-	if (getgrnam_r(name, &gr, buf, sizeof(buf), &g) != 0 || !g)
-		return -ENOENT;
-	*ret = g->gr_gid;
+	if (!e) {
+		if (getgrnam_r(name, &gr, buf, sizeof(buf), &g) != 0 || !g)
+			cache_add(userdata, false, name, -ENOENT, 0);
+		else
+			cache_add(userdata, false, name, 0, g->gr_gid);
+		if (!g)
+			return -ENOENT;
+		*ret = g->gr_gid;
+		return 0;
+	}
+	if (e->result < 0)
+		return e->result;
+	*ret = e->id;
 	return 0;
 }
 
@@ -113,7 +197,8 @@ static void free_entries(struct entry *e, size_t n)
 
 int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 {
-	static const struct policy_resolver nss = {resolve_user, resolve_group, NULL};
+	struct name_cache cache = {0};
+	const struct policy_resolver nss = {resolve_user, resolve_group, &cache};
 	struct policy *p = policy_new();
 	struct entry *files = NULL;
 	size_t n_files = 0;
@@ -193,6 +278,7 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 	}
 	r = policy_seal(p);
 out:
+	cache_done(&cache);
 	free_entries(files, n_files);
 	if (r < 0) {
 		policy_free(p);

@@ -516,10 +516,19 @@ static int parse_limit(struct line_ctx *c, struct policy_rule *r, enum policy_ke
 /* Records the key as written, for explain ("user=alice user=bob"). */
 static int note_key(struct policy_rule *r, enum policy_key k, const char *tok, size_t n)
 {
-	char *old = r->key_text[k], *s = NULL;
+	char *old = r->key_text[k], *s;
+	size_t o = old ? strlen(old) + 1 : 0; /* with the separating space */
 
-	if (asprintf(&s, "%s%s%.*s", old ? old : "", old ? " " : "", (int)n, tok) < 0)
+	/* "OLD TOK" or "TOK": put together by hand, as every key of every rule passes here. */
+	s = malloc(o + n + 1);
+	if (!s)
 		return -ENOMEM;
+	if (old) {
+		memcpy(s, old, o - 1);
+		s[o - 1] = ' ';
+	}
+	memcpy(s + o, tok, n);
+	s[o + n] = 0;
 	free(old);
 	r->key_text[k] = s;
 	return 0;

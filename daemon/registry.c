@@ -221,6 +221,9 @@ struct session *registry_session_new(struct registry *r, const struct owner *who
 		free(s);
 		return NULL;
 	}
+	/* Valid as long as the owner: it is referenced only by the session and by bindings,
+	 * each of which keeps the account alive. */
+	s->owner->user = s->user;
 	s->user->n_sessions++;
 	s->reg = r;
 	s->id = r->next_session_id++;
@@ -332,7 +335,6 @@ struct binding *registry_add(struct registry *r, struct session *s, const void *
 	}
 	r->next_id++;
 	b->session = s;
-	b->user = s->user;
 	b->owner = owner_ref(s->owner);
 	b->rule = rule;
 	b->device = dev;
@@ -357,10 +359,12 @@ void registry_remove(struct registry *r, struct binding *b)
 		list_unlink(&b->session_link);
 		b->session->n_bindings--;
 	}
+	struct user *u = b->owner->user;
+
 	if (!b->uncounted)
-		uncharge(r, b->user, b->device->index, b->rule);
-	b->user->n_bindings--;
-	user_unref(r, b->user);
+		uncharge(r, u, b->device->index, b->rule);
+	u->n_bindings--;
+	user_unref(r, u);
 	owner_unref(b->owner);
 	r->n_bindings--;
 	free(b);
@@ -371,11 +375,11 @@ void registry_set_rule(struct registry *r, struct binding *b, const void *rule)
 	if (rule == b->rule && !b->uncounted)
 		return;
 	if (!b->uncounted)
-		uncharge(r, b->user, b->device->index, b->rule);
+		uncharge(r, b->owner->user, b->device->index, b->rule);
 	b->rule = rule;
 	/* The old rule may be freed next (a reload): never keep pointing at it. Out of memory,
 	 * the binding is counted under no rule rather than under a stale one. */
-	b->uncounted = charge(r, b->user, b->device->index, rule) < 0;
+	b->uncounted = charge(r, b->owner->user, b->device->index, rule) < 0;
 }
 
 void registry_lease(struct registry *r, struct binding *b)

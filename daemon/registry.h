@@ -37,6 +37,7 @@ struct user {
  * be decided again when the policy changes. Shared by a session and its bindings. */
 struct owner {
 	unsigned n_ref;
+	struct user *user; /* uid's account, which the session and bindings are charged to */
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
@@ -66,10 +67,9 @@ struct binding {
 	struct list session_link; /* empty once leased */
 	struct list all_link;     /* registry order == id order */
 	struct session *session;  /* NULL once leased */
-	struct user *user;        /* the owner's account */
 	const void *rule;         /* the rule that granted it, the quota key */
 	const struct device *device;
-	struct owner *owner; /* a reference */
+	struct owner *owner; /* a reference; owner->user is the account it is charged to */
 	uint64_t id;
 	uint64_t created_usec; /* CLOCK_REALTIME */
 	bool leased;

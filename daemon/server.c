@@ -17,6 +17,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "loop.h"
 #include "process.h"
 #include "server.h"
 #include "svmd-wire.h"
@@ -106,14 +107,18 @@ static int peer_groups(int fd, gid_t **ret, size_t *ret_n)
 	return 0;
 }
 
-static int peer_pidfd(int fd, pid_t pid)
+/* The peer pinned as a pidfd; *ret_repin tells whether the socket can give it again later. */
+static int peer_pidfd(int fd, pid_t pid, bool *ret_repin)
 {
 	static bool warned;
 	int pidfd = -1;
 	socklen_t len = sizeof(pidfd);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+	*ret_repin = false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) {
+		*ret_repin = true;
 		return pidfd;
+	}
 	/* Only a kernel without the option gets the racy fallback: an error from one that has
 	 * it (EINVAL, ESRCH: the peer exited) means the pid may be reused already. */
 	if (errno != ENOPROTOOPT)
@@ -145,6 +150,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 	/* A bounded batch per wake-up keeps one flood from starving established clients. */
 	for (int i = 0; i < 32; i++) {
 		struct caller caller = {.pidfd = -1};
+		bool repin = false;
 		struct ucred uc;
 		socklen_t len = sizeof(uc);
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -182,17 +188,24 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 		caller.uid = uc.uid;
 		caller.gid = uc.gid;
 		caller.pid = uc.pid;
-		caller.pidfd = peer_pidfd(fd, uc.pid);
+		caller.pidfd = peer_pidfd(fd, uc.pid, &repin);
 		if (caller.pidfd < 0)
 			caller.pidfd = -1;
 		if (peer_groups(fd, &caller.groups, &caller.n_groups) < 0 ||
-		    client_new(s, fd, &caller) < 0) {
+		    client_new(s, fd, &caller, repin && caller.pidfd >= 0) < 0) {
 			log_oom();
 			safe_close(caller.pidfd);
 			free(caller.groups);
 			close(fd);
 		}
 	}
+}
+
+/* The loop iteration's callbacks have run: the replies they made go out, after the audit
+ * records they made. */
+static void on_iteration_end(void *userdata)
+{
+	client_send_deferred(userdata);
 }
 
 int server_new(struct event_base *base, struct core *core, int fd, const char *path,
@@ -209,12 +222,13 @@ int server_new(struct event_base *base, struct core *core, int fd, const char *p
 	s->fd = fd;
 	s->own_socket = own_socket;
 	list_init(&s->clients);
+	list_init(&s->deferred);
 	s->path = path ? strdup(path) : NULL;
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	s->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, on_accept, s);
 	s->retry_ev = evtimer_new(base, on_retry, s);
 	if ((path && !s->path) || !s->accept_ev || !s->retry_ev ||
-	    event_add(s->accept_ev, NULL) < 0) {
+	    event_add(s->accept_ev, NULL) < 0 || loop_add_iteration_end(on_iteration_end, s) < 0) {
 		server_free(s);
 		return -ENOMEM;
 	}
@@ -226,6 +240,7 @@ struct server *server_free(struct server *s)
 {
 	if (!s)
 		return NULL;
+	loop_remove_iteration_end(on_iteration_end, s);
 	list_for_each_safe (pos, &s->clients)
 		client_free(container_of(pos, struct client, link));
 	if (s->accept_ev)

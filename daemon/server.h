@@ -27,6 +27,7 @@ struct server {
 	struct event *retry_ev; /* re-enables accepting after running out of fds */
 	struct list clients;
 	size_t n_clients;
+	struct list deferred; /* clients with a reply waiting for the iteration's end */
 };
 
 /* Binds path (mode 0666; a stale socket is replaced, a live one refused). Returns the listening
@@ -51,13 +52,24 @@ struct client {
 	struct event *ev;
 	struct session *session;
 	struct caller caller;
+	/* The kernel gives the peer's pidfd through SO_PEERPIDFD for as long as the socket lives:
+	 * then caller.pidfd is -1 between requests and is asked for when a request needs it,
+	 * which keeps an idle connection to one fd. */
+	bool repin;
 	enum client_state state;
-	/* A reply the socket had no room for: while it waits, nothing more is read. */
+	/* The reply to the request being served: it waits for the end of the loop iteration, when
+	 * the iteration's audit records have been written (deferred_link is then in
+	 * server.deferred), or for room in the socket. Nothing more is read meanwhile. */
 	void *out;
 	size_t out_len;
 	int out_fd;
+	struct list deferred_link;
 };
 
-/* client.c: one connection, accepted with its credentials (caller is moved into the client). */
-int client_new(struct server *srv, int fd, struct caller *caller);
+/* client.c: one connection, accepted with its credentials (caller is moved into the client).
+ * repin: caller->pidfd came from SO_PEERPIDFD on fd, which can give it again. */
+int client_new(struct server *srv, int fd, struct caller *caller, bool repin);
 void client_free(struct client *c);
+/* The end of a loop iteration: writes the audit records held, then sends the replies that
+ * waited for them. */
+void client_send_deferred(struct server *srv);

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Starts a private system-like dbus-daemon in DIR for tests and the demo, with svmd's own bus
 # policy (systemd/org.svmd.Broker1.conf) included, and prints its address. The daemon's pid
-# goes to DIR/bus.pid.   Usage: private-bus.sh DIR
+# goes to DIR/bus.pid. EXTRA_CONF, if given, is included too (make bench adds its naive server's
+# policy).   Usage: private-bus.sh DIR [EXTRA_CONF]
 set -eu
 dir=$1
+extra=${2:+<include>$2</include>}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cat >"$dir/bus.conf" <<CONF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -26,6 +28,7 @@ cat >"$dir/bus.conf" <<CONF
     <allow receive_type="signal"/>
   </policy>
   <include>$here/systemd/org.svmd.Broker1.conf</include>
+  $extra
 </busconfig>
 CONF
 rm -f "$dir/bus.sock"

@@ -198,6 +198,50 @@ Test(socket, release_on_bound_process_exit)
 	peer_stop(&p);
 }
 
+/* svmd holds one fd per idle connection: the kernel keeps the peer's pid with the socket, so
+ * SO_PEERPIDFD gives the pidfd again whenever a request needs it (a task bind of the caller). */
+Test(socket, idle_connection_holds_one_fd)
+{
+	struct peer first, p[4];
+	struct peer_result r;
+	int sv[2], pidfd = -1, base, now;
+	socklen_t len = sizeof(pidfd);
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	if (getsockopt(sv[0], SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		cr_skip_test("this kernel lacks SO_PEERPIDFD: svmd keeps a pidfd per connection");
+	}
+	close(pidfd);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* A first peer's round trip lets svmd finish with the harness's start-up probe. */
+	peer_start(&first, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_count(&first, &r), 0);
+	base = daemon_fd_count(&d);
+	for (int i = 0; i < 4; i++) {
+		peer_start(&p[i], &d, u1.uid, u1.gid, 0);
+		cr_assert_eq(peer_count(&p[i], &r), 0); /* connected, hello done */
+	}
+	cr_assert_eq(daemon_fd_count(&d), base + 4);
+	/* The caller is pinned when it binds itself; the binding then watches its pidfd. */
+	cr_assert_eq(peer_bind_task(&p[0], "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	cr_assert_eq(daemon_fd_count(&d), base + 5);
+	for (int i = 0; i < 4; i++)
+		peer_stop(&p[i]);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	base--; /* and the first peer's */
+	peer_stop(&first);
+	now = base + 1;
+	for (int t = 0; t < 200 && now != base; t++) {
+		now = daemon_fd_count(&d);
+		usleep(10000);
+	}
+	cr_assert_eq(now, base, "svmd holds %d fds, had %d", now, base);
+}
+
 Test(socket, another_users_pidfd_is_refused)
 {
 	struct peer a, b;
@@ -207,9 +251,11 @@ Test(socket, another_users_pidfd_is_refused)
 	peer_start(&b, &d, u2.uid, u2.gid, 0);
 	cr_assert_eq(peer_spawn_sleeper(&b, &r), 0);
 	int pidfd = r.fd;
+	pid_t sleeper = (pid_t)r.id;
 	cr_assert_eq(peer_bind_task(&a, "0000:3c:00.0", pidfd, 0, &r), -EPERM);
 	cr_assert(strstr(r.reason, "belongs to uid"), "%s", r.reason);
 	cr_assert_eq(count_bindings(&d), 0);
+	kill(sleeper, SIGKILL);
 	close(pidfd);
 	peer_stop(&a);
 	peer_stop(&b);
@@ -223,8 +269,10 @@ Test(socket, other_process_needs_targets_same_user)
 	peer_start(&p, &d, u1.uid, u1.gid, 0);
 	cr_assert_eq(peer_spawn_sleeper(&p, &r), 0);
 	int pidfd = r.fd;
+	pid_t sleeper = (pid_t)r.id;
 	/* Rule 1 (0000:3b:00.0) does not say targets=same-user. */
 	cr_assert_eq(peer_bind_task(&p, "0000:3b:00.0", pidfd, 0, &r), -EACCES);
+	kill(sleeper, SIGKILL);
 	close(pidfd);
 	peer_stop(&p);
 }

@@ -163,7 +163,7 @@ Test(registry, add_assigns_ids_and_copies)
 	cr_assert_not_null(b1);
 	cr_assert_eq(b1->id, 1);
 	cr_assert_eq(b1->session, s);
-	cr_assert_eq(b1->user, s->user);
+	cr_assert_eq(b1->owner->user, s->user);
 	cr_assert_eq(b1->rule, &rule_a);
 	cr_assert_eq(b1->device, &devs[0]);
 	cr_assert_eq(b1->owner->gid, 100);
@@ -409,7 +409,7 @@ Test(registry, lease_detaches_from_the_session)
 	cr_assert_eq(s->bindings.next, &b2->session_link);
 	cr_assert_eq(s->bindings.prev, &b2->session_link);
 	/* Still the user's, still counted and found. */
-	cr_assert_eq(b1->user, s->user);
+	cr_assert_eq(b1->owner->user, s->user);
 	cr_assert_eq(registry_count_user(r, ALICE), 2);
 	cr_assert_eq(registry_count_rule(r, ALICE, &rule_a), 2);
 	cr_assert_eq(registry_count(r), 2);
@@ -433,13 +433,13 @@ Test(registry, lease_detaches_from_the_session)
 	cr_assert_eq(registry_count(r), 1);
 	cr_assert_eq(registry_count_user(r, ALICE), 1);
 	cr_assert_eq(registry_count_rule(r, ALICE, &rule_a), 1);
-	cr_assert_eq(b1->user->uid, ALICE);
-	cr_assert_eq(b1->user->n_sessions, 0);
-	cr_assert_eq(b1->user->n_bindings, 1);
+	cr_assert_eq(b1->owner->user->uid, ALICE);
+	cr_assert_eq(b1->owner->user->n_sessions, 0);
+	cr_assert_eq(b1->owner->user->n_bindings, 1);
 
 	/* A new session of the same uid finds the same account, with the lease still charged. */
 	s = session_new(r, ALICE, 100, 11);
-	cr_assert_eq(s->user, b1->user);
+	cr_assert_eq(s->user, b1->owner->user);
 	cr_assert_eq(s->user->n_bindings, 1);
 	cr_assert_eq(s->n_bindings, 0);
 	registry_session_free(s);
@@ -467,7 +467,7 @@ Test(registry, session_free_detaches_leftovers)
 	cr_assert_null(b2->session);
 	cr_assert_eq(registry_count(r), 2);
 	cr_assert_eq(registry_count_user(r, ALICE), 2);
-	cr_assert_eq(b1->user->uid, ALICE);
+	cr_assert_eq(b1->owner->user->uid, ALICE);
 	registry_remove(r, b1);
 	registry_remove(r, b2);
 	cr_assert_eq(registry_count_user(r, ALICE), 0);
@@ -902,7 +902,8 @@ Test(hashmap, duplicates_and_remove)
 	for (unsigned i = 0; i < 40; i++)
 		cr_assert_eq(hashmap_put(&h, &n[i], i < 3 ? 7 : i), 0);
 	cr_assert_eq(h.n, 40);
-	cr_assert_geq(h.n_buckets, 40);
+	/* At most two entries per bucket on average (hashmap.h). */
+	cr_assert_geq(2 * h.n_buckets, 40);
 	cr_assert_eq(h.n_buckets & (h.n_buckets - 1), 0);
 
 	/* Three nodes under key 7 (and node 7 too, with key 7). */

@@ -1332,3 +1332,56 @@ Test(sim_backend_file, auto_without_vfio_points_to_sim)
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	cr_assert_eq(system(path), 0);
 }
+
+/* Device names, as every request and topology line gives them: DDDD:BB:DD.F in hex at full
+ * width, device at most 1f and function at most 7; the canonical form is lower case. */
+struct device_name_case {
+	char in[16];
+	char canonical[16]; /* "": -EINVAL */
+};
+
+ParameterizedTestParameters(backend, device_name_canonical)
+{
+	static struct device_name_case cases[] = {
+		{"0000:3b:00.0", "0000:3b:00.0"},
+		{"0000:3B:00.0", "0000:3b:00.0"},
+		{"ABCD:EF:1F.7", "abcd:ef:1f.7"},
+		{"ffff:ff:1f.7", "ffff:ff:1f.7"},
+		{"0000:00:00.0", "0000:00:00.0"},
+		{"0000:3b:20.0", ""}, /* device beyond 1f */
+		{"0000:3b:1f.8", ""}, /* function beyond 7 */
+		{"0000:3b:00.f", ""},
+		{"0000:3b:a0.0", ""},
+		{"000:3b:00.0", ""},   /* short domain */
+		{"00000:3b:00.0", ""}, /* long */
+		{"0000:3b:00.00", ""},
+		{"0000:3b:00", ""},
+		{"0000-3b:00.0", ""},
+		{"0000:3b-00.0", ""},
+		{"0000:3b:00:0", ""},
+		{"0000:3g:00.0", ""},
+		{"+000:3b:00.0", ""},
+		{" 000:3b:00.0", ""},
+		{"0x00:3b:00.0", ""},
+		{"", ""},
+	};
+	return cr_make_param_array(struct device_name_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct device_name_case *c, backend, device_name_canonical)
+{
+	char out[SVMD_DEVICE_NAME_SZ];
+
+	memset(out, 'x', sizeof(out));
+	int r = device_name_canonical(c->in, out);
+	if (!c->canonical[0]) {
+		cr_assert_eq(r, -EINVAL, "'%s' accepted as '%s'", c->in, out);
+		return;
+	}
+	cr_assert_eq(r, 0, "'%s' refused", c->in);
+	cr_assert_str_eq(out, c->canonical);
+	/* Zero padded: the name goes into fixed-size wire and registry fields. */
+	for (size_t i = strlen(out); i < sizeof(out); i++)
+		cr_assert_eq(out[i], 0);
+}
