@@ -44,7 +44,8 @@ static int spawn(uid_t uid)
 	child = fork();
 	cr_assert_geq(child, 0);
 	if (child == 0) {
-		if (uid != getuid() && (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+		if (uid != getuid() &&
+		    (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
 			_exit(1);
 		(void)!write(ready[1], "x", 1);
 		for (;;)
