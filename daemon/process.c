@@ -54,7 +54,17 @@ int pidfd_open_pid(pid_t pid)
 	return fd < 0 ? -errno : (int)fd;
 }
 
-static int read_ids(int dirfd, const char *key, unsigned ids[4])
+static int parse_ids(const char *status, const char *key, unsigned ids[4])
+{
+	const char *p = strstr(status, key);
+
+	if (!p || sscanf(p + strlen(key), "%u %u %u %u", &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
+		return -EIO;
+	return 0;
+}
+
+/* The real, effective, saved and filesystem uids and gids, from one read of status. */
+static int read_ids(int dirfd, unsigned uids[4], unsigned gids[4])
 {
 	char buf[4096];
 	_cleanup_close_ int f = openat(dirfd, "status", O_RDONLY | O_CLOEXEC);
@@ -66,15 +76,14 @@ static int read_ids(int dirfd, const char *key, unsigned ids[4])
 	if (n <= 0)
 		return -EIO;
 	buf[n] = 0;
-	const char *p = strstr(buf, key);
-	if (!p || sscanf(p + strlen(key), "%u %u %u %u", &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
+	if (parse_ids(buf, "\nUid:", uids) < 0 || parse_ids(buf, "\nGid:", gids) < 0)
 		return -EIO;
 	return 0;
 }
 
 int process_owned_by(int pidfd, uid_t uid)
 {
-	unsigned uids[4];
+	unsigned uids[4], gids[4];
 	char path[32];
 	pid_t pid = pidfd_get_pid(pidfd);
 
@@ -82,7 +91,7 @@ int process_owned_by(int pidfd, uid_t uid)
 		return pid;
 	snprintf(path, sizeof(path), "/proc/%d", pid);
 	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0 || read_ids(dir, "\nUid:", uids) < 0 || !pidfd_alive(pidfd))
+	if (dir < 0 || read_ids(dir, uids, gids) < 0 || !pidfd_alive(pidfd))
 		return -ESRCH;
 	return uids[0] == uid && uids[1] == uid && uids[2] == uid ? 0 : -EPERM;
 }
@@ -100,8 +109,7 @@ int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
 	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return -ESRCH;
-	if (read_ids(dir, "\nUid:", uids) < 0 || read_ids(dir, "\nGid:", gids) < 0 ||
-	    fstat(dir, &st) < 0)
+	if (read_ids(dir, uids, gids) < 0 || fstat(dir, &st) < 0)
 		return -ESRCH;
 	/* The pid could have been reused before we opened /proc/PID: the pidfd says. */
 	if (!pidfd_alive(pidfd))
