@@ -491,7 +491,7 @@ static void request_of(enum policy_op op, const struct device *dev, const struct
 	/* A task bind is decided (and decided again) on what it asked for, not on what the
 	 * kernel chose: pasid=auto grants the latter too. */
 	if (a && a->kind == SVMD_KIND_TASK)
-		r->pasid = a->asked;
+		r->pasid = a->task.asked;
 	else if (a && a->kind == SVMD_KIND_PGTABLE)
 		r->pasid = a->pasid;
 	if (a && a->kind == SVMD_KIND_PGTABLE) {
@@ -574,8 +574,8 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	int r;
 
 	result(res, 0, NULL);
-	a->asked = a->pasid;
-
+	if (a->kind == SVMD_KIND_TASK)
+		a->task.asked = a->pasid;
 	/* 1. Validate: the device, the kind, then (with the target known) the arguments as a
 	 * kernel would check them. */
 	dev = backend_find_device(c->backend, req->device);
@@ -1046,12 +1046,16 @@ int ops_explain(struct core *c, const struct caller *who, const struct explain_r
 	if (!f)
 		return result(res, -ENOMEM, "out of memory");
 
-	struct bind_args a = {.pasid = req->pasid, .asked = req->pasid};
+	struct bind_args a = {.pasid = req->pasid};
 	a.kind = req->op == POLICY_OP_BIND_TASK      ? SVMD_KIND_TASK
 		 : req->op == POLICY_OP_BIND_PGTABLE ? SVMD_KIND_PGTABLE
 						     : SVMD_KIND_DEVICE;
-	a.pgtable.addr_width = req->addr_width;
-	a.pgtable.vtd_flags = req->vtd_flags;
+	if (a.kind == SVMD_KIND_TASK) {
+		a.task.asked = req->pasid;
+	} else {
+		a.pgtable.addr_width = req->addr_width;
+		a.pgtable.vtd_flags = req->vtd_flags;
+	}
 	request_of(req->op, dev, &a, false, &preq);
 	if (req->op == POLICY_OP_BIND_TASK || req->op == POLICY_OP_BIND_PGTABLE) {
 		if (req->pasid)

@@ -117,10 +117,10 @@ struct seed_arg {
 struct bind_args {
 	uint32_t kind;  /* enum svmd_kind */
 	uint32_t pasid; /* task: 0 = kernel chooses, then the PASID bound; pgtable: host PASID */
-	uint32_t asked; /* task: the PASID the client asked for (0: auto), for deciding again */
 	union {
 		struct {
 			int32_t pid;
+			uint32_t asked; /* the PASID asked for (0: auto), for deciding again */
 		} task;
 		struct {
 			uint64_t flags; /* SEED_SVA_GPASID_VAL */
