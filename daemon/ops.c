@@ -175,13 +175,17 @@ static void watch_free(struct watch *w)
 {
 	if (!w)
 		return;
+	/* The event first, then the fd: the open file may be shared (the client keeps its copy
+	 * of a pidfd), and an epoll entry outlives a close while any copy is open. */
 	if (w->process) {
-		safe_close(event_get_fd(w->process));
+		int fd = event_get_fd(w->process);
 		event_free(w->process);
+		safe_close(fd);
 	}
 	if (w->lease) {
-		safe_close(event_get_fd(w->lease));
+		int fd = event_get_fd(w->lease);
 		event_free(w->lease);
+		safe_close(fd);
 	}
 	free(w);
 }

@@ -178,9 +178,29 @@ Test(socket, lease_outlives_its_session)
 	cr_assert(daemon_log_has(&d, "REASON=\"lease closed\""));
 }
 
+/* CPU time (user + system, in clock ticks) the process has used. */
+static unsigned long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long utime, stime;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	const char *p = strrchr(buf, ')');
+	cr_assert_not_null(p);
+	/* After "pid (comm)": state is field 3, utime and stime are fields 14 and 15. */
+	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+			    &stime),
+		     2);
+	return utime + stime;
+}
+
 Test(socket, release_on_bound_process_exit)
 {
-	struct peer p;
+	struct peer p, q;
 	struct peer_result r;
 
 	peer_start(&p, &d, u1.uid, u1.gid, 0);
@@ -194,7 +214,20 @@ Test(socket, release_on_bound_process_exit)
 	cr_assert(daemon_log_has(&d, "REASON=\"bound process exited\""));
 	/* The session itself is untouched. */
 	cr_assert_eq(peer_count(&p, &r), 0);
+
+	/* We still hold a copy of that pidfd, and it stays readable: svmd must not keep
+	 * watching it, neither spinning on it nor mistaking it for the next binding's. */
+	unsigned long long before = cpu_ticks(d.pid);
+	usleep(500000);
+	unsigned long long spent = cpu_ticks(d.pid) - before;
+	cr_assert_lt(spent, (unsigned long long)sysconf(_SC_CLK_TCK) / 4,
+		     "an idle svmd used %llu ticks in 0.5 s", spent);
+	peer_start(&q, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_task(&q, "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	usleep(300000);
+	cr_assert_eq(count_bindings(&d), 1, "a live process's binding was ended");
 	close(pidfd);
+	peer_stop(&q);
 	peer_stop(&p);
 }
 
