@@ -150,10 +150,11 @@ static bool is_policy_name(const char *n)
 	return n[0] != '.' && len > 7 && strcmp(n + len - 7, ".policy") == 0;
 }
 
-/* Reads a whole file of at most POLICY_FILE_MAX bytes. */
+/* Reads a whole regular file of at most POLICY_FILE_MAX bytes; anything else is -EBADFD.
+ * O_NONBLOCK: opening a FIFO must not wait for a writer (reads of a regular file ignore it). */
 static int read_all(const char *path, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
 	size_t n = 0;
@@ -163,7 +164,7 @@ static int read_all(const char *path, char **ret, size_t *ret_len)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
-		return -EISDIR;
+		return -EBADFD;
 	if (st.st_size > POLICY_FILE_MAX)
 		return -EFBIG;
 	buf = malloc((size_t)st.st_size + 1);
@@ -265,7 +266,7 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 		}
 		if (k < 0) {
 			r = policy_add_diag(p, true, "%s: cannot read: %s", files[i].path,
-					    strerror(-k));
+					    k == -EBADFD ? "not a regular file" : strerror(-k));
 			if (r < 0)
 				goto out;
 			continue;

@@ -407,6 +407,16 @@ Test(policy, sighup_reloads, .fini = stop)
 		&d, LOG_LINE("EVENT=reload", "RESULT=error", "ERRNO=22", "GENERATION=2"), 5000));
 	cr_assert(daemon_log_has(&d, "Policy reload refused"));
 	cr_assert_eq(peer_bind_pgtable(&p, DEV, 251, 0x10000, &r), 0, "%s", r.reason);
+
+	/* A FIFO among the files: refused at once, never waited on. */
+	char fifo[192];
+	daemon_remove_policy(&d, "60-extra.policy");
+	snprintf(fifo, sizeof(fifo), "%s/policy/70-fifo.policy", d.dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(kill(d.pid, SIGHUP), 0);
+	cr_assert(daemon_log_wait(&d, "70-fifo.policy: cannot read: not a regular file", 5000));
+	cr_assert_eq(peer_bind_pgtable(&p, DEV, 252, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(unlink(fifo), 0);
 	peer_stop(&p);
 }
 
