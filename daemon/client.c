@@ -419,24 +419,39 @@ static void drop(struct client *c, int err)
 	client_free(c);
 }
 
-static void on_writable(struct client *c)
+/* Waits for room in the socket to send c->out, reading nothing meanwhile, for at most
+ * SERVER_REPLY_TIMEOUT_SEC. */
+static int wait_writable(struct client *c)
 {
-	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
-			  MSG_DONTWAIT);
+	const struct timeval timeout = {.tv_sec = SERVER_REPLY_TIMEOUT_SEC};
 
-	if (r == -EAGAIN)
-		return;
-	if (r < 0) {
-		drop(c, r);
-		return;
-	}
+	event_del(c->ev);
+	event_assign(c->ev, c->srv->base, c->fd, EV_WRITE, on_event, c);
+	return event_add(c->ev, &timeout) < 0 ? -ENOMEM : 0;
+}
+
+/* The reply went out: back to reading requests. */
+static int wait_readable(struct client *c)
+{
 	free(c->out);
 	c->out = NULL;
 	c->out_fd = safe_close(c->out_fd);
 	event_del(c->ev);
 	event_assign(c->ev, c->srv->base, c->fd, EV_READ | EV_PERSIST, on_event, c);
-	if (event_add(c->ev, NULL) < 0)
-		drop(c, -ENOMEM);
+	return event_add(c->ev, NULL) < 0 ? -ENOMEM : 0;
+}
+
+static void on_writable(struct client *c)
+{
+	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
+			  MSG_DONTWAIT);
+
+	if (r == -EAGAIN) /* woken without room after all */
+		r = wait_writable(c);
+	else if (r == 0)
+		r = wait_readable(c);
+	if (r < 0)
+		drop(c, r);
 }
 
 /* Reads and serves one record, if one is there. Its reply waits in srv->deferred. Returns false
@@ -472,6 +487,12 @@ static void on_event(evutil_socket_t fd, short what, void *userdata)
 	struct client *c = userdata;
 
 	(void)fd;
+	if (what & EV_TIMEOUT) {
+		log_info("Dropping client pid %d (uid %u): its reply went unread for %d s.",
+			 c->caller.pid, (unsigned)c->caller.uid, SERVER_REPLY_TIMEOUT_SEC);
+		client_free(c);
+		return;
+	}
 	if (what & EV_WRITE) {
 		on_writable(c);
 		return;
@@ -480,14 +501,6 @@ static void on_event(evutil_socket_t fd, short what, void *userdata)
 	 * is read from this client until it is sent. */
 	if (!c->out)
 		(void)serve_one(c);
-}
-
-/* Waits for room in the socket to send c->out, reading nothing meanwhile. */
-static int wait_writable(struct client *c)
-{
-	event_del(c->ev);
-	event_assign(c->ev, c->srv->base, c->fd, EV_WRITE | EV_PERSIST, on_event, c);
-	return event_add(c->ev, NULL) < 0 ? -ENOMEM : 0;
 }
 
 /* Sends c's reply; true when it went out (else it waits for room, or c was dropped). */

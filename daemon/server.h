@@ -15,7 +15,10 @@ struct event_base;
 struct client;
 
 #define SERVER_CLIENTS_MAX      65536u /* connections in all */
-#define SERVER_USER_CLIENTS_MAX 16384u /* connections per uid */
+#define SERVER_USER_CLIENTS_MAX 16384u /* connections per uid, at most */
+/* A client that leaves a reply unread this long is dropped: its session must not be held open by
+ * a peer that never reads (one that exited with its own socket's fd queued to us, say). */
+#define SERVER_REPLY_TIMEOUT_SEC 10
 
 struct server {
 	struct event_base *base;

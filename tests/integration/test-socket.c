@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -726,6 +727,74 @@ Test(socket, pipelining_client_is_throttled_not_served_forever)
 	for (; got < sent; got++)
 		cr_assert_eq(raw_status(fd, SVMD_OP_DEVICES), 0, "reply %d of %d", got, sent);
 	close(fd);
+}
+
+/* As u1: holds 3b:00.0 open, stops reading while pipelining requests (svmd parks a reply),
+ * queues the connection's own fd behind them, and exits. That socket then stays open in svmd's
+ * unread queue: no hang-up ever comes. Exit status 0 when all of it was done. */
+static int parked_self_queuer(uid_t uid, gid_t gid)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct svmd_hello_req hello = {.version_min = 1, .version_max = 1};
+	struct svmd_open_device_req od = {.device = "0000:3b:00.0"};
+	struct svmd_devices_req dev = {0};
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	int fds[SVMD_FDS_MAX], fd, self, n, sent = 0;
+	size_t n_fds;
+	int32_t st;
+
+	if (setgroups(1, &gid) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+		return 10;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.socket);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return 11;
+	n = svmd_frame(rec, SVMD_OP_HELLO, 1, &hello, sizeof(hello));
+	if (svmd_send(fd, rec, (size_t)n, NULL, 0, 0) || svmd_recv(fd, rec, fds, &n_fds, 0) <= 0)
+		return 12;
+	n = svmd_frame(rec, SVMD_OP_OPEN_DEVICE, 2, &od, sizeof(od));
+	if (svmd_send(fd, rec, (size_t)n, NULL, 0, 0) || svmd_recv(fd, rec, fds, &n_fds, 0) <= 0)
+		return 13;
+	memcpy(&st, rec + sizeof(struct svmd_hdr), sizeof(st));
+	if (st != 0 || n_fds != 1)
+		return 14;
+	close(fds[0]);
+	n = svmd_frame(rec, SVMD_OP_DEVICES, 3, &dev, sizeof(dev));
+	for (int i = 0; i < 300; i++)
+		if (svmd_send(fd, rec, (size_t)n, NULL, 0, MSG_DONTWAIT) == 0)
+			sent++;
+	self = dup(fd);
+	if (sent < 10 || svmd_send(fd, rec, (size_t)n, &self, 1, MSG_DONTWAIT))
+		return 15;
+	return 0;
+}
+
+Test(socket, unread_reply_times_out_and_ends_the_session)
+{
+	struct peer p;
+	struct peer_result r;
+	int base = daemon_fd_count(&d), status = -1;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(parked_self_queuer(u1.uid, u1.gid));
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the client failed: %#x", status);
+	/* Gone, but its socket lives on in svmd's queue: only the timeout ends the session. */
+	cr_assert_eq(count_bindings(&d), 1);
+	cr_assert(daemon_log_wait(&d, "reply went unread for 10 s", 15000));
+	cr_assert(wait_bindings(&d, 0, 2000));
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_open_device(&p, "0000:3b:00.0", &r), 0, "%s", r.reason);
+	close(r.fd);
+	peer_stop(&p);
+	int now = base + 1;
+	for (int t = 0; t < 200 && now != base; t++) {
+		now = daemon_fd_count(&d);
+		usleep(10000);
+	}
+	cr_assert_eq(now, base, "svmd holds %d fds, had %d", now, base);
 }
 
 Test(socket, explain_for_self_and_for_others)
