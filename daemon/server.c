@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -172,16 +174,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 			close(fd);
 			continue;
 		}
-		if (s->n_clients >= SERVER_CLIENTS_MAX) {
-			log_warning("Refusing connection from pid %d: %u connections open.", uc.pid,
-				    SERVER_CLIENTS_MAX);
+		if (s->n_clients >= s->clients_max) {
+			log_warning("Refusing connection from pid %d: %zu connections open.",
+				    uc.pid, s->clients_max);
 			close(fd);
 			continue;
 		}
 		if (registry_count_user_sessions(core_registry(s->core), uc.uid) >=
-		    SERVER_USER_CLIENTS_MAX) {
-			log_warning("Refusing connection from uid %u: it has %u open.",
-				    (unsigned)uc.uid, SERVER_USER_CLIENTS_MAX);
+		    s->user_clients_max) {
+			log_warning("Refusing connection from uid %u: it has %zu open.",
+				    (unsigned)uc.uid, s->user_clients_max);
 			close(fd);
 			continue;
 		}
@@ -208,6 +210,18 @@ static void on_iteration_end(void *userdata)
 	client_send_deferred(userdata);
 }
 
+/* One uid must not be able to take every fd: see SERVER_CLIENTS_MAX. */
+static void set_limits(struct server *s)
+{
+	struct rlimit rl;
+	rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+
+	s->clients_max = (size_t)MIN(fds / 4, (rlim_t)SERVER_CLIENTS_MAX);
+	s->user_clients_max = (size_t)MIN(fds / 8, (rlim_t)SERVER_USER_CLIENTS_MAX);
+	log_debug("Serving at most %zu connections, %zu per uid (%llu fds).", s->clients_max,
+		  s->user_clients_max, (unsigned long long)fds);
+}
+
 int server_new(struct event_base *base, struct core *core, int fd, const char *path,
 	       bool own_socket, struct server **ret)
 {
@@ -221,6 +235,7 @@ int server_new(struct event_base *base, struct core *core, int fd, const char *p
 	s->core = core;
 	s->fd = fd;
 	s->own_socket = own_socket;
+	set_limits(s);
 	list_init(&s->clients);
 	list_init(&s->deferred);
 	s->path = path ? strdup(path) : NULL;

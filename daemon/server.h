@@ -14,8 +14,12 @@
 struct event_base;
 struct client;
 
-#define SERVER_CLIENTS_MAX      65536u /* connections in all */
-#define SERVER_USER_CLIENTS_MAX 16384u /* connections per uid, at most */
+/* Connections in all and per uid, at most. Below these, the fd limit (RLIMIT_NOFILE) decides:
+ * connections may take half of it (the rest is for bindings' pidfds, leases and device fds) and
+ * one uid half of that, counting two fds per connection (its socket and, on kernels without
+ * SO_PEERPIDFD, the peer's pidfd), so that no one user can leave others without a connection. */
+#define SERVER_CLIENTS_MAX      65536u
+#define SERVER_USER_CLIENTS_MAX 16384u
 /* A client that leaves a reply unread this long is dropped: its session must not be held open by
  * a peer that never reads (one that exited with its own socket's fd queued to us, say). */
 #define SERVER_REPLY_TIMEOUT_SEC 10
@@ -30,6 +34,7 @@ struct server {
 	struct event *retry_ev; /* re-enables accepting after running out of fds */
 	struct list clients;
 	size_t n_clients;
+	size_t clients_max, user_clients_max; /* from the fd limit at start */
 	struct list deferred; /* clients with a reply waiting for the iteration's end */
 };
 

@@ -1479,8 +1479,8 @@ static void scenario_idle(void)
 
 	fprintf(stderr, "svmd-bench: 6: %s\n", what);
 	policy_dir(POLICY_RULES, dir, sizeof(dir));
-	if (start_svmd(&none, "svmd-no-idle", opt.cpu, dir, NULL, 65536, err, sizeof(err)) < 0 ||
-	    start_svmd(&idle, "svmd-idle", opt.cpu, dir, NULL, 65536, err, sizeof(err)) < 0) {
+	if (start_svmd(&none, "svmd-no-idle", opt.cpu, dir, NULL, 131072, err, sizeof(err)) < 0 ||
+	    start_svmd(&idle, "svmd-idle", opt.cpu, dir, NULL, 131072, err, sizeof(err)) < 0) {
 		row_failed("6", what, "%s", err);
 		goto out;
 	}

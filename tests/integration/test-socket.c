@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -975,6 +976,68 @@ Test(startup, second_instance_refused_stale_socket_replaced)
 	cr_assert_eq(r, 0, "the new daemon does not serve");
 	svm_disconnect(c);
 	daemon_stop(&b);
+}
+
+/* As uid: opens up to n connections, each answered HELLO or refused; reports how many were
+ * answered on report, then holds them until killed. */
+static void connect_many(const char *socket_path, uid_t uid, gid_t gid, int n, int report)
+{
+	struct svmd_hello_req hello = {.version_min = 1, .version_max = 1};
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int answered = 0, len = svmd_frame(rec, SVMD_OP_HELLO, 1, &hello, sizeof(hello));
+
+	if (setgroups(1, &gid) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+		_exit(10);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+	for (int i = 0; i < n; i++) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(11);
+		if (send(fd, rec, (size_t)len, MSG_NOSIGNAL) == len && poll(&pfd, 1, 2000) == 1 &&
+		    recv(fd, rec + 64, sizeof(rec) - 64, 0) > 0)
+			answered++;
+	}
+	if (write(report, &answered, sizeof(answered)) != sizeof(answered))
+		_exit(12);
+	pause();
+	_exit(0);
+}
+
+Test(startup, one_uid_gets_a_share_of_the_fd_limit)
+{
+	/* svmd inherits a limit of 256 fds: 64 connections in all, 32 for one uid. */
+	struct rlimit rl = {256, 256};
+	struct daemon a;
+	struct peer p;
+	struct peer_result r;
+	int pipefd[2], answered = -1;
+	char line[128];
+
+	test_users(&u1, &u2);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	daemon_start(&a, "deny *\n", NULL, NULL);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		connect_many(a.socket, u1.uid, u1.gid, 40, pipefd[1]);
+	cr_assert_eq(read(pipefd[0], &answered, sizeof(answered)), (ssize_t)sizeof(answered));
+	cr_expect_eq(answered, 32, "%d of 40 connections served", answered);
+	snprintf(line, sizeof(line), "Refusing connection from uid %u: it has 32 open.",
+		 (unsigned)u1.uid);
+	cr_expect(daemon_log_has(&a, line));
+	/* Another user still gets in. */
+	peer_start(&p, &a, u2.uid, u2.gid, 0);
+	cr_expect_eq(peer_count(&p, &r), 0, "%s", r.reason);
+	peer_stop(&p);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	daemon_stop(&a);
 }
 
 Test(startup, socket_from_systemd)
