@@ -95,48 +95,57 @@ static void cache_done(struct name_cache *c)
 	hashmap_done(&c->names);
 }
 
+/* Asks the name service. The buffer grows for an entry that does not fit (a group with many
+ * members). Returns 0, -ENOENT (no such name), or the error of a lookup that failed. */
+static int lookup(bool user, const char *name, uint32_t *ret)
+{
+	for (size_t size = 4096;; size *= 4) {
+		_cleanup_free_ char *buf = malloc(size);
+		struct passwd pw, *p = NULL;
+		struct group gr, *g = NULL;
+		int e;
+
+		if (!buf)
+			return -ENOMEM;
+		e = user ? getpwnam_r(name, &pw, buf, size, &p)
+			 : getgrnam_r(name, &gr, buf, size, &g);
+		if (e == ERANGE && size < 1024 * 1024)
+			continue;
+		if (e == 0 && (p || g)) {
+			*ret = user ? p->pw_uid : g->gr_gid;
+			return 0;
+		}
+		/* "Not found", in each of the ways getpwnam_r(3) allows for it. */
+		if (e == 0 || e == ENOENT || e == ESRCH)
+			return -ENOENT;
+		return -e;
+	}
+}
+
+/* Looks a name up once per load: found and not found are remembered, failures are not. */
+static int resolve(bool user, const char *name, uint32_t *ret, struct name_cache *cache)
+{
+	struct cached_name *e = cache_find(cache, user, name);
+	int r;
+
+	if (e) {
+		*ret = e->id;
+		return e->result;
+	}
+	r = lookup(user, name, ret);
+	if (r == 0 || r == -ENOENT)
+		cache_add(cache, user, name, r, r == 0 ? *ret : 0);
+	return r;
+}
+
 static int resolve_user(const char *name, uid_t *ret, void *userdata)
 {
-	struct cached_name *e = cache_find(userdata, true, name);
-	struct passwd pw, *p = NULL;
-	char buf[4096];
-
-	if (!e) {
-		if (getpwnam_r(name, &pw, buf, sizeof(buf), &p) != 0 || !p)
-			cache_add(userdata, true, name, -ENOENT, 0);
-		else
-			cache_add(userdata, true, name, 0, p->pw_uid);
-		if (!p)
-			return -ENOENT;
-		*ret = p->pw_uid;
-		return 0;
-	}
-	if (e->result < 0)
-		return e->result;
-	*ret = e->id;
-	return 0;
+	return resolve(true, name, ret, userdata);
 }
 
 static int resolve_group(const char *name, gid_t *ret, void *userdata)
 {
-	struct cached_name *e = cache_find(userdata, false, name);
-	struct group gr, *g = NULL;
-	char buf[8192];
-
-	if (!e) {
-		if (getgrnam_r(name, &gr, buf, sizeof(buf), &g) != 0 || !g)
-			cache_add(userdata, false, name, -ENOENT, 0);
-		else
-			cache_add(userdata, false, name, 0, g->gr_gid);
-		if (!g)
-			return -ENOENT;
-		*ret = g->gr_gid;
-		return 0;
-	}
-	if (e->result < 0)
-		return e->result;
-	*ret = e->id;
-	return 0;
+	return resolve(false, name, ret, userdata);
 }
 
 static int cmp_entry(const void *a, const void *b)

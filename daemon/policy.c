@@ -303,6 +303,12 @@ static int ids_item(struct line_ctx *c, bool user, const char *s, size_t n, uint
 		r = c->res->group ? c->res->group(name, &id, c->res->userdata) : -ENOENT;
 	if (r == -ENOMEM)
 		return r;
+	if (r < 0 && r != -ENOENT)
+		/* The name service failed: a rule that would mean something else than written
+		 * must not come into force. */
+		return lerr(c, s,
+			    "cannot look up %s '%s': %s; fix the name service or give the %s ID",
+			    what, name, strerror(-r), what);
 	if (r < 0) {
 		/* Not fatal: the entry can never match, and --check-policy says so. */
 		r = lwarn(c, s, "unknown %s '%s': this entry never matches", what, name);

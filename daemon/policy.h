@@ -167,7 +167,8 @@ struct policy_decision {
 };
 
 struct policy_resolver {
-	/* Return 0 and the id, or a negative errno (-ENOENT: no such name). */
+	/* Return 0 and the id, or a negative errno: -ENOENT for no such name (a warning), any
+	 * other for a failed lookup (an error: the file does not compile). */
 	int (*user)(const char *name, uid_t *ret, void *userdata);
 	int (*group)(const char *name, gid_t *ret, void *userdata);
 	void *userdata;

@@ -39,6 +39,8 @@ static int fake_user(const char *name, uid_t *ret, void *userdata)
 		calls->users++;
 	if (strcmp(name, "oom") == 0)
 		return -ENOMEM;
+	if (strcmp(name, "unreachable") == 0)
+		return -ECONNREFUSED;
 	if (strcmp(name, "alice") == 0)
 		*ret = ALICE;
 	else if (strcmp(name, "bob") == 0)
@@ -56,6 +58,8 @@ static int fake_group(const char *name, gid_t *ret, void *userdata)
 		calls->groups++;
 	if (strcmp(name, "oom") == 0)
 		return -ENOMEM;
+	if (strcmp(name, "unreachable") == 0)
+		return -EIO;
 	if (strcmp(name, "accel") == 0)
 		*ret = ACCEL;
 	else if (strcmp(name, "video") == 0)
@@ -1041,6 +1045,25 @@ Test(policy_warnings, resolver_out_of_memory)
 
 	cr_assert_eq(policy_add_file(p, FILE_NAME, text, strlen(text), &resolver), -ENOMEM);
 	cr_assert_eq(policy_add_file(p, "u.policy", text2, strlen(text2), &resolver), -ENOMEM);
+	policy_free(p);
+}
+
+/* A lookup that fails, as opposed to a name that does not exist, is an error: the rule would
+ * not mean what it says. */
+Test(policy_warnings, failed_lookup_is_an_error)
+{
+	const char *text =
+		"allow * user=alice\ndeny * user=unreachable\nallow * group=unreachable\n";
+	struct policy *p = policy_new();
+
+	cr_assert_eq(policy_add_file(p, FILE_NAME, text, strlen(text), &resolver), -EINVAL);
+	cr_assert_eq(p->n_errors, 2, "%s", diags_text(p));
+	cr_assert_str_eq(p->diags[0],
+			 "t.policy:2:13: error: cannot look up user 'unreachable': "
+			 "Connection refused; fix the name service or give the user ID");
+	cr_assert_str_eq(p->diags[1],
+			 "t.policy:3:15: error: cannot look up group 'unreachable': "
+			 "Input/output error; fix the name service or give the group ID");
 	policy_free(p);
 }
 
