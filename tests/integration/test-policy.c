@@ -178,6 +178,25 @@ Test(policy, reload_reports_warnings, .fini = stop)
 	free(text);
 }
 
+/* A reload runs under the seccomp filter: sorting many file names and asking the name service
+ * for users and groups must need nothing it refuses. */
+Test(policy, reload_of_many_files_within_the_sandbox, .fini = stop)
+{
+	struct svm_reload_result rr = {0};
+	char *text = NULL, why[1024], name[64];
+
+	start("allow bind-task user=svmd-test1\n");
+	for (int i = 0; i < 80; i++) {
+		snprintf(name, sizeof(name), "%02d-many-files-%d.policy", i, i);
+		daemon_write_policy(&d, name,
+				    "deny open-device user=svmd-test2 group=svmd-testgrp\n");
+	}
+	cr_assert_eq(root_reload(&rr, &text, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(rr.n_files, 81);
+	cr_assert(!daemon_log_has(&d, "seccomp: refused"), "the filter refused a system call");
+	free(text);
+}
+
 Test(policy, broken_tree_is_refused_and_the_old_policy_stays, .fini = stop)
 {
 	struct peer p1, p2;
