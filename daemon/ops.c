@@ -252,6 +252,11 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 	registry_remove(c->registry, b);
 }
 
+static bool rule_has(const struct policy_rule *rule, enum policy_key k)
+{
+	return rule && (rule->keys & (1u << k));
+}
+
 static uint64_t rate_key(uid_t uid, const struct policy_rule *rule)
 {
 	return (uint64_t)(uintptr_t)rule * 0x9e3779b97f4a7c15ull ^ uid;
@@ -285,6 +290,80 @@ static void rates_free(struct core *c)
 	}
 	hashmap_done(&c->rates);
 	c->rates_pruned_at = 0;
+}
+
+/* A rule as the admin sees it, whatever its place in the file: its file and its text. */
+static uint64_t rule_fingerprint(const struct policy_rule *rule)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const char *s = rule->file; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	h = (h ^ 0xff) * 0x100000001b3ull;
+	for (const char *s = rule->text; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+static bool same_rule(const struct policy_rule *a, const struct policy_rule *b)
+{
+	return strcmp(a->file, b->file) == 0 && strcmp(a->text, b->text) == 0;
+}
+
+/* A reload keeps the buckets of the rules it keeps (same file, same text), so reloading does
+ * not hand out fresh tokens; a bucket whose rule went is dropped. Out of memory, all go. */
+static void rates_carry(struct core *c, const struct policy *p)
+{
+	struct kept {
+		struct hnode node; /* key: rule_fingerprint() */
+		const struct policy_rule *rule;
+	} *kept = NULL;
+	struct hashmap by_print = {0}, carried = {0};
+	uint64_t now = now_monotonic_usec();
+	size_t n = 0;
+
+	if (c->rates.n == 0)
+		return;
+	kept = calloc(p->n_rules, sizeof(*kept));
+	for (size_t i = 0; kept && i < p->n_rules; i++)
+		if (rule_has(&p->rules[i], POLICY_KEY_RATE)) {
+			kept[n].rule = &p->rules[i];
+			if (hashmap_put(&by_print, &kept[n].node, rule_fingerprint(kept[n].rule)) <
+			    0)
+				goto fail;
+			n++;
+		}
+	if (!kept)
+		goto fail;
+	for (size_t i = 0; i < c->rates.n_buckets; i++)
+		for (struct hnode *e = c->rates.buckets[i], *next; e; e = next) {
+			struct rate *r = container_of(e, struct rate, node);
+			const struct policy_rule *to = NULL;
+
+			next = e->next;
+			for (struct hnode *k = hashmap_get(&by_print, rule_fingerprint(r->rule));
+			     k && !to; k = hashmap_next_same(k))
+				if (same_rule(container_of(k, struct kept, node)->rule, r->rule))
+					to = container_of(k, struct kept, node)->rule;
+			rate_refill(r, now);
+			r->rule = to;
+			if (!to || hashmap_put(&carried, &r->node, rate_key(r->uid, to)) < 0) {
+				free(r);
+				continue;
+			}
+			if (r->tokens > to->rate)
+				r->tokens = to->rate;
+		}
+	hashmap_done(&c->rates);
+	c->rates = carried;
+	c->rates_pruned_at = c->rates.n;
+	hashmap_done(&by_print);
+	free(kept);
+	return;
+fail:
+	hashmap_done(&by_print);
+	free(kept);
+	rates_free(c);
 }
 
 /* Drops buckets that have filled up again (they hold no memory of anything). */
@@ -502,11 +581,6 @@ static void request_of(enum policy_op op, const struct device *dev, const struct
 		r->addr_width = a->pgtable.addr_width;
 		r->vtd_flags = a->pgtable.vtd_flags;
 	}
-}
-
-static bool rule_has(const struct policy_rule *rule, enum policy_key k)
-{
-	return rule && (rule->keys & (1u << k));
 }
 
 /* Policy, then the limits: the rule's rate= per uid, max= per uid, max-device= per device, and
@@ -952,7 +1026,7 @@ int ops_reload(struct core *c, const struct caller *who, struct reload_result *r
 	old = c->policy;
 	c->policy = p;
 	c->generation++;
-	rates_free(c);
+	rates_carry(c, p);
 	for (size_t i = 0; i < p->n_diags; i++)
 		report(text, size, "%s\n", p->diags[i]);
 	redecide(c, &out, text, size);

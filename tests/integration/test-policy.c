@@ -635,6 +635,21 @@ Test(policy, rate_limit, .fini = stop)
 	sleep_ms(650);
 	cr_assert_eq(peer_bind_pgtable(&p1, DEV, 102, 0x10000, &r), 0, "%s", r.reason);
 	cr_assert_eq(peer_bind_pgtable(&p1, DEV, 103, 0x10000, &r), -EAGAIN);
+	/* A reload that keeps the rule (moved down a line) keeps its buckets: no fresh tokens. */
+	struct svm_reload_result rr = {0};
+	char *text = NULL, why[1024];
+	snprintf(policy, sizeof(policy), "# moved\n%s\n", rule);
+	daemon_write_policy(&d, "50-test.policy", policy);
+	cr_assert_eq(root_reload(&rr, &text, why, sizeof(why)), 0, "%s", why);
+	free(text);
+	cr_assert_eq(peer_bind_pgtable(&p1, DEV, 103, 0x10000, &r), -EAGAIN);
+	cr_assert(strstr(r.reason, "50-test.policy:2);"), "%s", r.reason);
+	/* A changed rule is a new rule, with a full bucket. */
+	snprintf(policy, sizeof(policy), "%.*s3/s\n", (int)strlen(rule) - 3, rule);
+	daemon_write_policy(&d, "50-test.policy", policy);
+	cr_assert_eq(root_reload(&rr, &text, why, sizeof(why)), 0, "%s", why);
+	free(text);
+	cr_assert_eq(peer_bind_pgtable(&p1, DEV, 103, 0x10000, &r), 0, "%s", r.reason);
 	peer_stop(&p1);
 	peer_stop(&p2);
 }
