@@ -26,6 +26,13 @@ _Static_assert((int)SVM_MODEL_VTD == (int)SVMD_MODEL_VTD &&
 		       (int)SVM_MODEL_SMMU == (int)SVMD_MODEL_SMMU,
 	       "models");
 
+/* Marks c unusable after err; returns err. */
+static int broken(struct svm_client *c, int err)
+{
+	c->broken = true;
+	return err;
+}
+
 /* One exchange: sends op with payload (and fds), waits for its reply into c->buf. On success
  * returns the reply payload length (its status is 0), *ret_fd gets a received fd if wanted. */
 static int call(struct svm_client *c, uint16_t op, const void *payload, size_t len, const int *fds,
@@ -37,21 +44,26 @@ static int call(struct svm_client *c, uint16_t op, const void *payload, size_t l
 	int32_t status;
 	int n, r;
 
+	if (c->broken) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "an earlier call on this connection failed; connect again");
+		return -ENOTCONN;
+	}
 	c->reason[0] = 0;
 	n = svmd_frame(c->buf, op, ++c->seq, payload, len);
 	if (n < 0)
 		return n;
 	r = svmd_send(c->fd, c->buf, (size_t)n, fds, n_fds, 0);
 	if (r < 0)
-		return r == -EPIPE ? -ECONNRESET : r;
+		return broken(c, r == -EPIPE ? -ECONNRESET : r == -EAGAIN ? -ETIMEDOUT : r);
 
 	ssize_t k = svmd_recv(c->fd, c->buf, in_fds, &n_in, 0);
 	if (k == 0)
-		return -ECONNRESET;
+		return broken(c, -ECONNRESET);
 	if (k == -EAGAIN)
-		return -ETIMEDOUT;
+		return broken(c, -ETIMEDOUT);
 	if (k < 0)
-		return (int)k;
+		return broken(c, (int)k);
 	r = svmd_parse(c->buf, (size_t)k, &h);
 	if (r == 0 && (h.opcode != (op | SVMD_REPLY) || h.seq != c->seq))
 		r = -EPROTO;
@@ -60,7 +72,7 @@ static int call(struct svm_client *c, uint16_t op, const void *payload, size_t l
 		r = svmd_reply_check(op, p, h.len, n_in);
 	if (r < 0) {
 		svmd_close_fds(in_fds, n_in);
-		return r == -EBADMSG ? -EPROTO : r;
+		return broken(c, r == -EBADMSG ? -EPROTO : r);
 	}
 	memcpy(&status, p, sizeof(status));
 	if (status < 0) {
@@ -102,6 +114,7 @@ _public_ int svm_connect(const char *path, struct svm_client **ret)
 		return r;
 	}
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
 	struct svmd_hello_req hello = {.version_min = SVMD_VERSION, .version_max = SVMD_VERSION};
 	r = call(c, SVMD_OP_HELLO, &hello, sizeof(hello), NULL, 0, NULL, &p);
@@ -474,6 +487,8 @@ _public_ const char *svm_strerror(int err)
 		return "protocol error";
 	case ETIMEDOUT:
 		return "svmd did not answer";
+	case ENOTCONN:
+		return "the connection to svmd failed earlier";
 	case EAGAIN:
 		return "rate limited";
 	default:

@@ -18,6 +18,9 @@ struct svm_client {
 	int fd;      /* the socket, or -1 on the bus */
 	sd_bus *bus; /* the bus, or NULL on the socket */
 	uint32_t seq;
+	/* The socket's exchange went wrong (no reply in time, a reply out of order, an error):
+	 * a late reply could be taken for the next one, so every later call fails at once. */
+	bool broken;
 	char reason[1024];
 	char backend[16];
 	char server_version[16];

@@ -1079,3 +1079,71 @@ Test(startup, socket_from_systemd)
 	snprintf(sock, sizeof(sock), "rm -rf %s", dir);
 	cr_assert_eq(system(sock), 0);
 }
+
+/* libsvmclient against a server that answers out of order: the call fails, and the connection
+ * is not used again (a late reply would otherwise be taken for the next call's). */
+static void out_of_order_server(int lfd, int report)
+{
+	struct svmd_hello_rep hello = {.version = SVMD_VERSION,
+				       .record_max = SVMD_RECORD_MAX,
+				       .fds_max = SVMD_FDS_MAX,
+				       .backend = "sim",
+				       .server_version = "test"};
+	struct svmd_devices_rep devices = {0};
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	int fds[SVMD_FDS_MAX], fd = accept(lfd, NULL, NULL), later = 0, n;
+	size_t n_fds;
+	struct svmd_hdr h;
+
+	if (fd < 0 || svmd_recv(fd, rec, fds, &n_fds, 0) <= 0)
+		_exit(1);
+	memcpy(&h, rec, sizeof(h));
+	n = svmd_frame(rec, SVMD_OP_HELLO | SVMD_REPLY, h.seq, &hello, sizeof(hello));
+	if (svmd_send(fd, rec, (size_t)n, NULL, 0, 0) < 0 ||
+	    svmd_recv(fd, rec, fds, &n_fds, 0) <= 0)
+		_exit(2);
+	memcpy(&h, rec, sizeof(h));
+	n = svmd_frame(rec, SVMD_OP_DEVICES | SVMD_REPLY, h.seq + 1, &devices, sizeof(devices));
+	if (svmd_send(fd, rec, (size_t)n, NULL, 0, 0) < 0)
+		_exit(3);
+	/* Count what comes after, until the client hangs up. */
+	while (svmd_recv(fd, rec, fds, &n_fds, 0) > 0)
+		later++;
+	_exit(write(report, &later, sizeof(later)) == sizeof(later) ? 0 : 4);
+}
+
+Test(client, a_reply_out_of_order_ends_the_connection)
+{
+	char dir[] = "/tmp/svmd-oo.XXXXXX", path[64];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct svm_client *c = NULL;
+	struct svm_device *devs = NULL;
+	size_t n = 0;
+	int lfd, pipefd[2], later = -1, status;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 1), 0);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		out_of_order_server(lfd, pipefd[1]);
+	close(pipefd[1]);
+	cr_assert_eq(svm_connect(path, &c), 0);
+	cr_assert_eq(svm_devices(c, &devs, &n), -EPROTO);
+	cr_assert_eq(svm_devices(c, &devs, &n), -ENOTCONN);
+	cr_assert(strstr(svm_reason(c), "connect again"), "%s", svm_reason(c));
+	svm_disconnect(c);
+	cr_assert_eq(read(pipefd[0], &later, sizeof(later)), (ssize_t)sizeof(later));
+	cr_assert_eq(later, 0, "%d requests sent on a broken connection", later);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server: %#x", status);
+	close(pipefd[0]);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}
