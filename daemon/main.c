@@ -333,10 +333,41 @@ static int get_socket(const char *path, bool *ret_own)
 	return server_listen_path(path);
 }
 
+/* What systemd hears while svmd serves: STATUS= when something changed, WATCHDOG=1 at half
+ * the watchdog interval. */
+struct status {
+	struct core *core;
+	struct event *ev;
+	char last[128];
+	bool watchdog;
+};
+
+static void on_status(evutil_socket_t fd, short what, void *userdata)
+{
+	struct status *st = userdata;
+	struct registry *reg = core_registry(st->core);
+	char now[128];
+
+	(void)fd;
+	(void)what;
+	snprintf(now, sizeof(now),
+		 "Serving %zu client%s, %zu binding%s; policy generation %" PRIu64,
+		 registry_count_sessions(reg), registry_count_sessions(reg) == 1 ? "" : "s",
+		 registry_count(reg), registry_count(reg) == 1 ? "" : "s",
+		 core_generation(st->core));
+	if (strcmp(now, st->last) != 0) {
+		snprintf(st->last, sizeof(st->last), "%s", now);
+		(void)sd_notifyf(false, "STATUS=%s.", now);
+	}
+	if (st->watchdog)
+		(void)sd_notify(false, "WATCHDOG=1");
+}
+
 /* SIGHUP: reload the policy; what happened goes to the log (and the audit trail). */
 static void on_sighup(void *userdata)
 {
-	struct core *core = userdata;
+	struct status *st = userdata;
+	struct core *core = st->core;
 	struct reload_result rr;
 	struct op_result res;
 	char text[4096];
@@ -357,7 +388,9 @@ static void on_sighup(void *userdata)
 				break;
 		}
 	}
-	(void)sd_notify(false, "READY=1\nSTATUS=Serving.");
+	(void)sd_notify(false, "READY=1");
+	st->last[0] = 0; /* say what it serves now, whether the generation changed or not */
+	on_status(-1, 0, st);
 }
 
 static struct backend_config backend_config(const struct options *o)
@@ -389,36 +422,6 @@ static int print_seccomp(const struct options *o)
 		log_error_errno(r, "Cannot print the seccomp filter: %m");
 	backend_free(backend);
 	return r;
-}
-
-/* What systemd hears while svmd serves: STATUS= when something changed, WATCHDOG=1 at half
- * the watchdog interval. */
-struct status {
-	struct core *core;
-	struct event *ev;
-	char last[128];
-	bool watchdog;
-};
-
-static void on_status(evutil_socket_t fd, short what, void *userdata)
-{
-	struct status *st = userdata;
-	struct registry *reg = core_registry(st->core);
-	char now[128];
-
-	(void)fd;
-	(void)what;
-	snprintf(now, sizeof(now),
-		 "Serving %zu client%s, %zu binding%s; policy generation %" PRIu64,
-		 registry_count_sessions(reg), registry_count_sessions(reg) == 1 ? "" : "s",
-		 registry_count(reg), registry_count(reg) == 1 ? "" : "s",
-		 core_generation(st->core));
-	if (strcmp(now, st->last) != 0) {
-		snprintf(st->last, sizeof(st->last), "%s", now);
-		(void)sd_notifyf(false, "STATUS=%s.", now);
-	}
-	if (st->watchdog)
-		(void)sd_notify(false, "WATCHDOG=1");
 }
 
 static int status_start(struct status *st, struct loop *loop, struct core *core)
@@ -531,7 +534,8 @@ int main(int argc, char **argv)
 		if (r < 0)
 			goto out;
 	}
-	loop_on_reload(loop, on_sighup, core);
+	status.core = core;
+	loop_on_reload(loop, on_sighup, &status);
 	log_info("svmd " SVMD_VERSION_STRING " serving on %s%s%s: %s backend, %zu device%s, %zu "
 		 "policy rule%s.",
 		 own ? o.socket : "the socket from systemd", bus ? " and the bus " : "",

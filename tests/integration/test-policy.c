@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -399,6 +401,50 @@ Test(policy, reload_keeps_or_revokes_what_it_no_longer_grants, .fini = stop)
 	cr_assert_eq(peer_bind_pgtable(&p, DEV, 150, 0x10000, &r), 0, "%s", r.reason);
 	peer_stop(&p);
 	cr_assert(wait_bindings(&d, 0, 2000));
+}
+
+/* Waits up to timeout_ms for a notify message holding needle; false if none came. */
+static bool notify_wait(int fd, const char *needle, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	char msg[4096];
+
+	while (poll(&pfd, 1, timeout_ms) == 1) {
+		ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+		if (n < 0)
+			return false;
+		msg[n] = 0;
+		if (strstr(msg, needle))
+			return true;
+	}
+	return false;
+}
+
+/* What systemd shows after a reload says what is in force, even when the reload was refused. */
+Test(policy, sighup_refreshes_the_status, .fini = stop)
+{
+	char dir[] = "/tmp/svmd-nt.XXXXXX", env[128];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	test_users(&u1, &u2);
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", sa.sun_path);
+	const char *const envv[] = {env, NULL};
+	daemon_start_env(&d, "allow bind-task user=svmd-test1\n", NULL, NULL, envv);
+	cr_assert(notify_wait(fd, "policy generation 1", 5000));
+	daemon_write_policy(&d, "60-extra.policy", "allow frob\n");
+	cr_assert_eq(kill(d.pid, SIGHUP), 0);
+	cr_assert(notify_wait(fd, "RELOADING=1", 5000));
+	cr_assert(notify_wait(fd, "READY=1", 5000));
+	cr_assert(
+		notify_wait(fd, "STATUS=Serving 0 clients, 0 bindings; policy generation 1.", 3000),
+		"the status was not refreshed after the reload");
+	close(fd);
+	unlink(sa.sun_path);
+	rmdir(dir);
 }
 
 Test(policy, sighup_reloads, .fini = stop)
