@@ -288,7 +288,6 @@ static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *
 static int method_list_bindings(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus *b = userdata;
-	struct registry *reg = core_registry(b->core);
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	struct peer *p;
 	char path[96];
@@ -300,16 +299,15 @@ static int method_list_bindings(sd_bus_message *m, void *userdata, sd_bus_error 
 	r = sd_bus_message_new_method_return(m, &reply);
 	if (r >= 0)
 		r = sd_bus_message_open_container(reply, 'a', "(tssuuiibto)");
-	for (struct binding *x = registry_first_after(reg, 0); r >= 0 && x;
-	     x = registry_next(reg, x)) {
-		if (!ops_visible(&p->caller, x))
-			continue;
-		binding_path(x->id, path, sizeof(path));
+	for (struct binding *x = ops_visible_first(b->core, &p->caller, 0); r >= 0 && x;
+	     x = ops_visible_next(b->core, &p->caller, x)) {
+		binding_path(binding_id(x), path, sizeof(path));
 		r = sd_bus_message_append(
-			reply, "(tssuuiibto)", x->id, svmd_kind_name(x->args.kind), x->device->name,
-			x->args.pasid, (uint32_t)x->owner->uid, (int32_t)x->owner->pid,
+			reply, "(tssuuiibto)", binding_id(x), svmd_kind_name(x->args.kind),
+			x->device->name, x->args.pasid, (uint32_t)x->owner->uid,
+			(int32_t)x->owner->pid,
 			(int32_t)(x->args.kind == SVMD_KIND_TASK ? x->args.task.pid : 0),
-			(int)x->leased, x->created_usec, path);
+			(int)x->leased, binding_created_usec(x), path);
 	}
 	if (r >= 0)
 		r = sd_bus_message_close_container(reply);
@@ -327,10 +325,10 @@ static int do_bind(struct bus *b, sd_bus_message *m, struct peer *p, struct bind
 
 	if (ops_bind(b->core, p->session, &p->caller, req, &res, &x) < 0)
 		return reply_error(error, &res);
-	binding_path(x->id, path, sizeof(path));
+	binding_path(binding_id(x), path, sizeof(path));
 	if (with_pasid)
-		return sd_bus_reply_method_return(m, "tuo", x->id, x->args.pasid, path);
-	return sd_bus_reply_method_return(m, "to", x->id, path);
+		return sd_bus_reply_method_return(m, "tuo", binding_id(x), x->args.pasid, path);
+	return sd_bus_reply_method_return(m, "to", binding_id(x), path);
 }
 
 static int method_bind_task(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -477,9 +475,9 @@ static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *e
 		return r;
 	if (ops_open_device(b->core, p->session, &p->caller, device, &fd, &res, &x) < 0)
 		return reply_error(error, &res);
-	binding_path(x->id, path, sizeof(path));
+	binding_path(binding_id(x), path, sizeof(path));
 	/* sd-bus sends a copy of the fd; ours closes on return. */
-	return sd_bus_reply_method_return(m, "hto", fd, x->id, path);
+	return sd_bus_reply_method_return(m, "hto", fd, binding_id(x), path);
 }
 
 static int method_unbind(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -706,26 +704,30 @@ static int binding_find(sd_bus *bus, const char *path, const char *interface, vo
 static int binding_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
 			     sd_bus_error *error)
 {
+	static const struct caller everyone = {.uid = 0, .pidfd = -1}; /* sd-bus asking itself */
 	struct bus *b = userdata;
-	struct registry *reg = core_registry(b->core);
+	const struct caller *who = &everyone;
 	struct peer *p = NULL;
 	char **v;
 	size_t n = 0, k = 0;
 
 	(void)bus, (void)path, (void)error;
 	sd_bus_message *m = sd_bus_get_current_message(b->bus);
-	if (m && sd_bus_message_get_sender(m) && peer_get(b, m, &p, NULL) < 0)
-		return -EPERM;
-	for (struct binding *x = registry_first_after(reg, 0); x; x = registry_next(reg, x))
+	if (m && sd_bus_message_get_sender(m)) {
+		if (peer_get(b, m, &p, NULL) < 0)
+			return -EPERM;
+		who = &p->caller;
+	}
+	for (struct binding *x = ops_visible_first(b->core, who, 0); x;
+	     x = ops_visible_next(b->core, who, x))
 		n++;
 	v = calloc(n + 1, sizeof(char *));
 	if (!v)
 		return -ENOMEM;
-	for (struct binding *x = registry_first_after(reg, 0); x; x = registry_next(reg, x)) {
+	for (struct binding *x = ops_visible_first(b->core, who, 0); x;
+	     x = ops_visible_next(b->core, who, x)) {
 		char buf[96];
-		if (p && !ops_visible(&p->caller, x))
-			continue;
-		binding_path(x->id, buf, sizeof(buf));
+		binding_path(binding_id(x), buf, sizeof(buf));
 		v[k] = strdup(buf);
 		if (!v[k]) {
 			for (size_t i = 0; i < k; i++)
@@ -747,7 +749,7 @@ static int prop_binding(sd_bus *bus, const char *path, const char *interface, co
 
 	(void)bus, (void)path, (void)interface, (void)error;
 	if (strcmp(property, "Id") == 0)
-		return sd_bus_message_append(reply, "t", x->id);
+		return sd_bus_message_append(reply, "t", binding_id(x));
 	if (strcmp(property, "Kind") == 0)
 		return sd_bus_message_append(reply, "s", svmd_kind_name(x->args.kind));
 	if (strcmp(property, "Device") == 0)
@@ -764,7 +766,7 @@ static int prop_binding(sd_bus *bus, const char *path, const char *interface, co
 			(int32_t)(x->args.kind == SVMD_KIND_TASK ? x->args.task.pid : 0));
 	if (strcmp(property, "Leased") == 0)
 		return sd_bus_message_append(reply, "b", (int)x->leased);
-	return sd_bus_message_append(reply, "t", x->created_usec);
+	return sd_bus_message_append(reply, "t", binding_created_usec(x));
 }
 
 static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -777,7 +779,7 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
 	r = peer_get(b, m, &p, error);
 	if (r < 0)
 		return r;
-	if (ops_unbind(b->core, &p->caller, b->current->id, &res) < 0)
+	if (ops_unbind(b->core, &p->caller, binding_id(b->current), &res) < 0)
 		return reply_error(error, &res);
 	return sd_bus_reply_method_return(m, NULL);
 }
@@ -818,7 +820,7 @@ static void announce(struct bus *b, const struct binding *x, bool added)
 	char path[96];
 	int r;
 
-	binding_path(x->id, path, sizeof(path));
+	binding_path(binding_id(x), path, sizeof(path));
 	r = sd_bus_message_new_signal(b->bus, &m, SVMD_BUS_PATH,
 				      "org.freedesktop.DBus.ObjectManager",
 				      added ? "InterfacesAdded" : "InterfacesRemoved");

@@ -174,30 +174,27 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 		       size_t n_fds)
 {
 	const struct svmd_list_req *req = p;
-	struct registry *reg = core_registry(c->srv->core);
 	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
 	struct svmd_list_rep rep = {0};
 	struct svmd_binding_entry *e = (void *)(buf + sizeof(rep));
 
 	(void)fds;
 	(void)n_fds;
-	for (struct binding *b = registry_first_after(reg, req->after_id); b;
-	     b = registry_next(reg, b)) {
-		if (!ops_visible(&c->caller, b))
-			continue;
+	for (struct binding *b = ops_visible_first(c->srv->core, &c->caller, req->after_id); b;
+	     b = ops_visible_next(c->srv->core, &c->caller, b)) {
 		if (rep.n == SVMD_BINDINGS_PER_PAGE) {
 			rep.flags |= SVMD_LIST_MORE;
 			break;
 		}
 		e[rep.n] = (struct svmd_binding_entry){
-			.id = b->id,
+			.id = binding_id(b),
 			.kind = b->args.kind,
 			.pasid = b->args.pasid,
 			.owner_uid = b->owner->uid,
 			.owner_pid = b->owner->pid,
 			.target_pid = b->args.kind == SVMD_KIND_TASK ? b->args.task.pid : 0,
 			.flags = b->leased ? SVMD_BINDING_LEASED : 0,
-			.created_usec = b->created_usec,
+			.created_usec = binding_created_usec(b),
 		};
 		memcpy(e[rep.n].device, b->device->name, sizeof(b->device->name));
 		rep.n++;
@@ -273,7 +270,7 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 	if (r < 0)
 		return reply_result(c, h, &res);
 	rep.pasid = b->args.pasid;
-	rep.id = b->id;
+	rep.id = binding_id(b);
 	return send_reply(c, h, &rep, sizeof(rep), -1);
 }
 
@@ -357,7 +354,7 @@ static int handle_open_device(struct client *c, const struct svmd_hdr *h, const 
 	memcpy(device, req->device, sizeof(device));
 	if (ops_open_device(c->srv->core, c->session, &c->caller, device, &fd, &res, &b) < 0)
 		return reply_result(c, h, &res);
-	rep.id = b->id;
+	rep.id = binding_id(b);
 	return send_reply(c, h, &rep, sizeof(rep), fd);
 }
 

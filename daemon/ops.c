@@ -225,7 +225,8 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 	if (r < 0)
 		/* Nothing more we can do than say so: the record goes either way. */
 		log_error_errno(r, "Kernel refused to unbind binding %" PRIu64 " (%s PASID %u): %s",
-				b->id, b->device->name, b->args.pasid, kwhy[0] ? kwhy : "%m");
+				binding_id(b), b->device->name, b->args.pasid,
+				kwhy[0] ? kwhy : "%m");
 	if (why == END_UNBIND && by && by->uid != b->owner->uid) {
 		snprintf(by_uid, sizeof(by_uid), "unbind by uid %u", (unsigned)by->uid);
 		reason = by_uid;
@@ -243,7 +244,7 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 		.op = kind_op(b->args.kind),
 		.device = b->device->name,
 		.pasid = b->args.pasid,
-		.binding = b->id,
+		.binding = binding_id(b),
 		.rule_file = b->rule ? ((const struct policy_rule *)b->rule)->file : NULL,
 		.rule_line = b->rule ? ((const struct policy_rule *)b->rule)->line : 0,
 		.error = r < 0 ? -r : 0,
@@ -450,7 +451,7 @@ static void on_process_exit(evutil_socket_t fd, short what, void *userdata)
 
 	(void)fd;
 	(void)what;
-	log_debug("Bound process of binding %" PRIu64 " exited.", w->binding->id);
+	log_debug("Bound process of binding %" PRIu64 " exited.", binding_id(w->binding));
 	end_binding(w->core, w->binding, END_PROCESS, NULL);
 }
 
@@ -773,8 +774,8 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	/* 7. Tell, audit. */
 	if (c->hooks && c->hooks->binding_added)
 		c->hooks->binding_added(c->hooks_userdata, b);
-	audit_request(c, AUDIT_GRANT, who, kind_op(a->kind), dev->name, a->pasid, d.rule, b->id, 0,
-		      NULL);
+	audit_request(c, AUDIT_GRANT, who, kind_op(a->kind), dev->name, a->pasid, d.rule,
+		      binding_id(b), 0, NULL);
 	if (ret)
 		*ret = b;
 	return 0;
@@ -826,8 +827,8 @@ int ops_open_device(struct core *c, struct session *s, const struct caller *who,
 	}
 	if (c->hooks && c->hooks->binding_added)
 		c->hooks->binding_added(c->hooks_userdata, b);
-	audit_request(c, AUDIT_GRANT, who, kind_op(SVMD_KIND_DEVICE), dev->name, 0, d.rule, b->id,
-		      0, NULL);
+	audit_request(c, AUDIT_GRANT, who, kind_op(SVMD_KIND_DEVICE), dev->name, 0, d.rule,
+		      binding_id(b), 0, NULL);
 	*ret_fd = TAKE_FD(fd);
 	if (ret)
 		*ret = b;
@@ -837,6 +838,17 @@ int ops_open_device(struct core *c, struct session *s, const struct caller *who,
 bool ops_visible(const struct caller *who, const struct binding *b)
 {
 	return who->uid == 0 || who->uid == b->owner->uid;
+}
+
+struct binding *ops_visible_first(struct core *c, const struct caller *who, uint64_t after_id)
+{
+	return who->uid == 0 ? registry_first_after(c->registry, after_id)
+			     : registry_user_first_after(c->registry, who->uid, after_id);
+}
+
+struct binding *ops_visible_next(struct core *c, const struct caller *who, const struct binding *b)
+{
+	return who->uid == 0 ? registry_next(c->registry, b) : registry_user_next(b);
 }
 
 int ops_unbind(struct core *c, const struct caller *who, uint64_t id, struct op_result *res)
@@ -965,7 +977,8 @@ static void redecide(struct core *c, struct reload_result *out, char *text, size
 		}
 		out->n_denied++;
 		bool revoke = d.rule && d.rule->revoke;
-		report(text, size, "binding %" PRIu64 " (%s %s PASID %u, uid %u) %s: ", b->id,
+		report(text, size,
+		       "binding %" PRIu64 " (%s %s PASID %u, uid %u) %s: ", binding_id(b),
 		       kind_op(b->args.kind), b->device->name, b->args.pasid, (unsigned)o->uid,
 		       revoke ? "revoked" : "no longer granted");
 		if (d.rule)

@@ -138,3 +138,7 @@ void ops_session_end(struct core *c, struct session *s);
 
 /* Whether who may see (list) b: its owner, or root. */
 bool ops_visible(const struct caller *who, const struct binding *b);
+/* What who may see, in id order from after_id on: root walks every binding, anyone else only
+ * their own (so listing costs what the caller holds, not what everyone holds). */
+struct binding *ops_visible_first(struct core *c, const struct caller *who, uint64_t after_id);
+struct binding *ops_visible_next(struct core *c, const struct caller *who, const struct binding *b);

@@ -146,6 +146,7 @@ static struct user *user_ref(struct registry *r, uid_t uid)
 	if (!u)
 		return NULL;
 	u->uid = uid;
+	list_init(&u->bindings);
 	if (hashmap_put(&r->users, &u->node, uid) < 0) {
 		free(u);
 		return NULL;
@@ -317,8 +318,7 @@ struct binding *registry_add(struct registry *r, struct session *s, const void *
 
 	if (!b)
 		return NULL;
-	b->id = r->next_id;
-	if (hashmap_put(&r->by_id, &b->by_id, b->id) < 0) {
+	if (hashmap_put(&r->by_id, &b->by_id, r->next_id) < 0) {
 		free(b);
 		return NULL;
 	}
@@ -342,6 +342,7 @@ struct binding *registry_add(struct registry *r, struct session *s, const void *
 	b->created_usec = now_usec();
 	list_append(&s->bindings, &b->session_link);
 	list_append(&r->bindings, &b->all_link);
+	list_append(&s->user->bindings, &b->user_link);
 	s->n_bindings++;
 	s->user->n_bindings++;
 	r->n_bindings++;
@@ -355,6 +356,7 @@ void registry_remove(struct registry *r, struct binding *b)
 	hashmap_remove(&r->by_id, &b->by_id);
 	hashmap_remove(&r->by_pasid, &b->by_pasid);
 	list_unlink(&b->all_link);
+	list_unlink(&b->user_link);
 	if (b->session) {
 		list_unlink(&b->session_link);
 		b->session->n_bindings--;
@@ -422,7 +424,33 @@ struct binding *registry_first_after(const struct registry *r, uint64_t after_id
 	/* The cursor binding is gone: ids only grow, so scan for the first larger one. */
 	list_for_each (pos, &r->bindings) {
 		b = container_of(pos, struct binding, all_link);
-		if (b->id > after_id)
+		if (binding_id(b) > after_id)
+			return b;
+	}
+	return NULL;
+}
+
+struct binding *registry_user_next(const struct binding *b)
+{
+	const struct list *head = &b->owner->user->bindings;
+
+	return b->user_link.next == head
+		       ? NULL
+		       : container_of(b->user_link.next, struct binding, user_link);
+}
+
+struct binding *registry_user_first_after(const struct registry *r, uid_t uid, uint64_t after_id)
+{
+	struct user *u = user_get(r, uid);
+	struct binding *b = registry_find(r, after_id);
+
+	if (!u)
+		return NULL;
+	if (b && b->owner->user == u)
+		return registry_user_next(b);
+	list_for_each (pos, &u->bindings) {
+		b = container_of(pos, struct binding, user_link);
+		if (binding_id(b) > after_id)
 			return b;
 	}
 	return NULL;

@@ -31,6 +31,7 @@ struct user {
 	unsigned n_bindings;
 	unsigned n_sessions;
 	struct rule_count *counts;
+	struct list bindings; /* struct binding.user_link, in id order */
 };
 
 /* Who made a session and its bindings, as the kernel said at the time: kept so bindings can
@@ -61,22 +62,34 @@ struct session {
  * holds PASIDs (1..), the PASID table (0) and the device holder. */
 #define REGISTRY_DEVICE_SLOT 0x100000u
 
+/* 184 bytes, the most that fits a 192-byte heap chunk: the id is the key of by_id, and the flags
+ * share a word with the creation time. */
 struct binding {
-	struct hnode by_id;       /* key: id */
+	struct hnode by_id;       /* key: the binding's id (binding_id()) */
 	struct hnode by_pasid;    /* key: device index << 32 | registry_slot() */
 	struct list session_link; /* empty once leased */
 	struct list all_link;     /* registry order == id order */
+	struct list user_link;    /* in its user's bindings, id order */
 	struct session *session;  /* NULL once leased */
 	const void *rule;         /* the rule that granted it, the quota key */
 	const struct device *device;
-	struct owner *owner; /* a reference; owner->user is the account it is charged to */
-	uint64_t id;
-	uint64_t created_usec; /* CLOCK_REALTIME */
-	bool leased;
-	bool uncounted; /* out of memory while re-keying: counted under no rule */
-	void *watch;    /* owned by the request core: what ends it (pidfd, lease) */
+	struct owner *owner;        /* a reference; owner->user is the account it is charged to */
+	uint64_t created_usec : 62; /* CLOCK_REALTIME */
+	uint64_t leased : 1;
+	uint64_t uncounted : 1; /* out of memory while re-keying: counted under no rule */
+	void *watch;            /* owned by the request core: what ends it (pidfd, lease) */
 	struct bind_args args;
 };
+
+static inline uint64_t binding_id(const struct binding *b)
+{
+	return b->by_id.key;
+}
+
+static inline uint64_t binding_created_usec(const struct binding *b)
+{
+	return b->created_usec;
+}
 
 struct registry *registry_new(void);
 /* Frees the bookkeeping; the caller must have ended every binding and session first. */
@@ -109,6 +122,9 @@ struct binding *registry_find_pasid(const struct registry *r, const struct devic
 /* The first binding with an id above after_id, or NULL; then registry_next(). */
 struct binding *registry_first_after(const struct registry *r, uint64_t after_id);
 struct binding *registry_next(const struct registry *r, const struct binding *b);
+/* The same among uid's bindings only: the work is bounded by what uid holds, not by all. */
+struct binding *registry_user_first_after(const struct registry *r, uid_t uid, uint64_t after_id);
+struct binding *registry_user_next(const struct binding *b);
 
 /* Live bindings of uid in all, and granted by rule. */
 unsigned registry_count_user(const struct registry *r, uid_t uid);
