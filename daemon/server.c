@@ -210,16 +210,36 @@ static void on_iteration_end(void *userdata)
 	client_send_deferred(userdata);
 }
 
+/* The fds an idle connection holds: its socket, and the peer's pidfd unless the kernel gives
+ * it again on demand (SO_PEERPIDFD). */
+static unsigned fds_per_connection(void)
+{
+	int pair[2], pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+	unsigned n = 2;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+		return n;
+	if (getsockopt(pair[0], SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) {
+		close(pidfd);
+		n = 1;
+	}
+	close(pair[0]);
+	close(pair[1]);
+	return n;
+}
+
 /* One uid must not be able to take every fd: see SERVER_CLIENTS_MAX. */
 static void set_limits(struct server *s)
 {
 	struct rlimit rl;
 	rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+	unsigned per = fds_per_connection();
 
-	s->clients_max = (size_t)MIN(fds / 4, (rlim_t)SERVER_CLIENTS_MAX);
-	s->user_clients_max = (size_t)MIN(fds / 8, (rlim_t)SERVER_USER_CLIENTS_MAX);
-	log_debug("Serving at most %zu connections, %zu per uid (%llu fds).", s->clients_max,
-		  s->user_clients_max, (unsigned long long)fds);
+	s->clients_max = (size_t)MIN(fds / 4 * 3 / per, (rlim_t)SERVER_CLIENTS_MAX);
+	s->user_clients_max = (size_t)MIN(fds / 2 / per, (rlim_t)SERVER_USER_CLIENTS_MAX);
+	log_debug("Serving at most %zu connections, %zu per uid (%llu fds, %u per connection).",
+		  s->clients_max, s->user_clients_max, (unsigned long long)fds, per);
 }
 
 int server_new(struct event_base *base, struct core *core, int fd, const char *path,

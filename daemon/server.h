@@ -15,9 +15,10 @@ struct event_base;
 struct client;
 
 /* Connections in all and per uid, at most. Below these, the fd limit (RLIMIT_NOFILE) decides:
- * connections may take half of it (the rest is for bindings' pidfds, leases and device fds) and
- * one uid half of that, counting two fds per connection (its socket and, on kernels without
- * SO_PEERPIDFD, the peer's pidfd), so that no one user can leave others without a connection. */
+ * connections may take three quarters of the fds (the rest is for bindings' pidfds, leases and
+ * device fds) and one uid half of them, so that no one user can leave the others without a
+ * connection. An idle connection takes one fd, or two on kernels without SO_PEERPIDFD (its
+ * socket and the peer's pidfd). */
 #define SERVER_CLIENTS_MAX      65536u
 #define SERVER_USER_CLIENTS_MAX 16384u
 /* A client that leaves a reply unread this long is dropped: its session must not be held open by
