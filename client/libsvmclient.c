@@ -148,6 +148,11 @@ _public_ int svm_connect_bus(const char *address, struct svm_client **ret)
 	return 0;
 }
 
+_public_ int svm_fd(const struct svm_client *c)
+{
+	return c->bus ? -EOPNOTSUPP : c->fd;
+}
+
 _public_ struct svm_client *svm_disconnect(struct svm_client *c)
 {
 	if (!c)

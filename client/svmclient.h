@@ -92,6 +92,11 @@ int svm_connect_bus(const char *address, struct svm_client **ret);
 /* Closes the connection, ending its bindings that are not leased. Takes NULL; returns NULL. */
 struct svm_client *svm_disconnect(struct svm_client *c);
 
+/* The connection's socket, for poll(2): svmd sends nothing unasked, so while no call is in
+ * progress, POLLIN or POLLHUP on it means svmd closed the connection (and ended the bindings
+ * that were not leased). -EOPNOTSUPP on a D-Bus connection. */
+int svm_fd(const struct svm_client *c);
+
 /* Why svmd refused the last failed request, or NULL if it did not say. */
 const char *svm_reason(const struct svm_client *c);
 /* The server's backend ("sim", ...) and version, from the hello. */

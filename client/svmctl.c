@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,10 +224,40 @@ static void on_signal(int sig)
 		kill(child, sig);
 }
 
-/* Keeps the binding for as long as asked: until a signal, or while the command runs (which
- * inherits device_fd, if any, as $SVMD_DEVICE_FD). */
-static int hold(const struct args *a, const char *device, uint64_t id, uint32_t pasid,
-		int device_fd)
+/* Waits for SIGINT, SIGTERM or SIGHUP, or for svmd to close the connection (socket only).
+ * Returns 0 after a signal, 1 when svmd went away. */
+static int wait_for_end(struct svm_client *c, uint64_t id)
+{
+	struct pollfd pfd = {.fd = svm_fd(c), .events = POLLIN};
+	sigset_t block, empty;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigemptyset(&empty);
+	/* Signals are let in only inside ppoll(), so none slips between the check and the wait. */
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	while (!got_signal) {
+		int n = ppoll(&pfd, pfd.fd >= 0 ? 1 : 0, NULL, &empty);
+		if (n > 0) {
+			fprintf(stderr,
+				"%s: svmd closed the connection; binding %" PRIu64 " is gone.\n",
+				prog, id);
+			return 1;
+		}
+		if (n < 0 && errno != EINTR) {
+			fprintf(stderr, "%s: poll: %s\n", prog, strerror(errno));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Keeps the binding for as long as asked: until a signal (or svmd closing the connection), or
+ * while the command runs (which inherits device_fd, if any, as $SVMD_DEVICE_FD). */
+static int hold(struct svm_client *c, const struct args *a, const char *device, uint64_t id,
+		uint32_t pasid, int device_fd)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
 	char buf[32];
@@ -236,7 +267,6 @@ static int hold(const struct args *a, const char *device, uint64_t id, uint32_t 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-
 	if (a->hold) {
 		if (a->json)
 			printf("{\"id\":%" PRIu64 ",\"pasid\":%u,\"device\":\"%s\"}\n", id, pasid,
@@ -250,9 +280,7 @@ static int hold(const struct args *a, const char *device, uint64_t id, uint32_t 
 			       "SIGINT or SIGTERM.\n",
 			       device, id, pasid);
 		fflush(stdout);
-		while (!got_signal)
-			pause();
-		return 0;
+		return wait_for_end(c, id);
 	}
 
 	snprintf(buf, sizeof(buf), "%" PRIu64, id);
@@ -377,7 +405,7 @@ static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 	}
 	if (r < 0)
 		return fail(r, c, what);
-	return hold(a, device, id, pasid, device_fd);
+	return hold(c, a, device, id, pasid, device_fd);
 }
 
 static int cmd_unbind(struct svm_client *c, const struct args *a)

@@ -1041,6 +1041,57 @@ Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 	daemon_stop(&a);
 }
 
+/* svmctl --hold notices svmd going away: its binding is gone, and it says so. */
+Test(startup, svmctl_hold_ends_when_svmd_closes_the_connection)
+{
+	struct daemon a;
+	int errpipe[2], status = -1;
+	char err[1024] = "";
+	ssize_t n;
+
+	test_users(&u1, &u2);
+	daemon_start(&a, "allow bind-pgtable user=svmd-test1 device=0000:3b:00.0 pasid=100-199\n",
+		     NULL, NULL);
+	cr_assert_eq(pipe2(errpipe, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		const char *argv[] = {build_path("svmctl"),
+				      "--socket",
+				      a.socket,
+				      "bind-pgtable",
+				      "0000:3b:00.0",
+				      "--pasid=150",
+				      "--pgd=0x7f000",
+				      "--addr-width=48",
+				      "--hold",
+				      NULL};
+		int null = open("/dev/null", O_WRONLY);
+		if (setgroups(1, &u1.gid) || setresgid(u1.gid, u1.gid, u1.gid) ||
+		    setresuid(u1.uid, u1.uid, u1.uid) || null < 0)
+			_exit(100);
+		dup2(null, STDOUT_FILENO);
+		dup2(errpipe[1], STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(errpipe[1]);
+	cr_assert(wait_bindings(&a, 1, 5000), "svmctl did not bind");
+	daemon_stop(&a);
+	for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (!WIFEXITED(status) && !WIFSIGNALED(status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cr_assert_fail("svmctl --hold kept waiting after svmd went away");
+	}
+	n = read(errpipe[0], err, sizeof(err) - 1);
+	err[n > 0 ? n : 0] = 0;
+	close(errpipe[0]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %#x: %s", status, err);
+	cr_assert(strstr(err, "svmctl: svmd closed the connection; binding 1 is gone."), "%s", err);
+}
+
 Test(startup, socket_from_systemd)
 {
 	char dir[] = "/tmp/svmd-sa.XXXXXX", sock[128];
