@@ -31,14 +31,6 @@ static const char *const allowed[] = {
 	"epoll_ctl",
 	"poll",
 	"ppoll",
-	/* ... and the name service's own (nss-systemd asks systemd-userdbd over varlink when a
-	 * reload looks a user or group up) */
-	"epoll_create1",
-	"epoll_create",
-	"eventfd2",
-	"timerfd_create",
-	"timerfd_settime",
-	"timerfd_gettime",
 	/* sockets and fds */
 	"read",
 	"readv",
