@@ -43,7 +43,7 @@ struct name_cache {
 struct cached_name {
 	struct hnode node;
 	bool user;
-	int result; /* 0 or -ENOENT */
+	int result; /* 0, -ENOENT or why the lookup failed */
 	uint32_t id;
 	char name[];
 };
@@ -109,20 +109,22 @@ static int lookup(bool user, const char *name, uint32_t *ret)
 			return -ENOMEM;
 		e = user ? getpwnam_r(name, &pw, buf, size, &p)
 			 : getgrnam_r(name, &gr, buf, size, &g);
-		if (e == ERANGE && size < 1024 * 1024)
+		if (e == ERANGE && size < 16 * 1024 * 1024)
 			continue;
 		if (e == 0 && (p || g)) {
 			*ret = user ? p->pw_uid : g->gr_gid;
 			return 0;
 		}
-		/* "Not found", in each of the ways getpwnam_r(3) allows for it. */
-		if (e == 0 || e == ENOENT || e == ESRCH)
+		/* Not found is 0 with no entry. An errno, even ENOENT, is glibc passing on why a
+		 * source was unavailable (a service's socket missing, say): a failure. */
+		if (e == 0)
 			return -ENOENT;
 		return -e;
 	}
 }
 
-/* Looks a name up once per load: found and not found are remembered, failures are not. */
+/* Looks a name up once per load: every answer is remembered, failures too (a name service
+ * that hangs costs one timeout per name, not one per mention). */
 static int resolve(bool user, const char *name, uint32_t *ret, struct name_cache *cache)
 {
 	struct cached_name *e = cache_find(cache, user, name);
@@ -133,7 +135,7 @@ static int resolve(bool user, const char *name, uint32_t *ret, struct name_cache
 		return e->result;
 	}
 	r = lookup(user, name, ret);
-	if (r == 0 || r == -ENOENT)
+	if (r != -ENOMEM)
 		cache_add(cache, user, name, r, r == 0 ? *ret : 0);
 	return r;
 }
