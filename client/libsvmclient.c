@@ -54,8 +54,12 @@ static int call(struct svm_client *c, uint16_t op, const void *payload, size_t l
 	if (n < 0)
 		return n;
 	r = svmd_send(c->fd, c->buf, (size_t)n, fds, n_fds, 0);
+	/* Nothing went out (a record goes whole or not at all): only a closed connection is the
+	 * end of it; a bad fd from the caller, or no room for 30 s, leaves it usable. */
+	if (r == -EPIPE || r == -ECONNRESET)
+		return broken(c, -ECONNRESET);
 	if (r < 0)
-		return broken(c, r == -EPIPE ? -ECONNRESET : r == -EAGAIN ? -ETIMEDOUT : r);
+		return r == -EAGAIN ? -ETIMEDOUT : r;
 
 	ssize_t k = svmd_recv(c->fd, c->buf, in_fds, &n_in, 0);
 	if (k == 0)

@@ -11,10 +11,11 @@
  * rule). Notable errors: -EACCES denied by policy, -EDQUOT over a quota, -EBUSY PASID or table
  * in use, -ENODEV no such device, -EOPNOTSUPP not supported by the device, -EINVAL invalid
  * arguments, -EPERM not allowed to bind that process, -ESRCH process gone, -ENOENT no such
- * binding of yours, -ECONNRESET svmd closed the connection, -ETIMEDOUT svmd did not answer
- * within 30 seconds, -EPROTO svmd's reply made no sense. After any of those last three, the
- * connection is done: every later call on it fails with -ENOTCONN; disconnect (which ends its
- * bindings that are not leased) and connect again.
+ * binding of yours, -ECONNRESET svmd closed the connection, -ETIMEDOUT svmd did not take the
+ * request or did not answer it within 30 seconds, -EPROTO svmd's reply made no sense. After
+ * -ECONNRESET, -EPROTO, or -ETIMEDOUT waiting for a reply, the connection is done: every later
+ * call on it fails with -ENOTCONN; disconnect (which ends its bindings that are not leased) and
+ * connect again.
  */
 #ifndef SVMCLIENT_H
 #define SVMCLIENT_H

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -416,15 +418,25 @@ static void drop(struct client *c, int err)
 	client_free(c);
 }
 
-/* Waits for room in the socket to send c->out, reading nothing meanwhile, for at most
- * SERVER_REPLY_TIMEOUT_SEC. */
+static struct timeval monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (struct timeval){.tv_sec = ts.tv_sec, .tv_usec = ts.tv_nsec / 1000};
+}
+
+/* Waits for room in the socket to send c->out, reading nothing meanwhile, until
+ * c->out_deadline. */
 static int wait_writable(struct client *c)
 {
-	const struct timeval timeout = {.tv_sec = SERVER_REPLY_TIMEOUT_SEC};
+	struct timeval now = monotonic_now(), left = {0};
 
+	if (timercmp(&c->out_deadline, &now, >))
+		timersub(&c->out_deadline, &now, &left);
 	event_del(c->ev);
 	event_assign(c->ev, c->srv->base, c->fd, EV_WRITE, on_event, c);
-	return event_add(c->ev, &timeout) < 0 ? -ENOMEM : 0;
+	return event_add(c->ev, &left) < 0 ? -ENOMEM : 0;
 }
 
 /* The reply went out: back to reading requests. */
@@ -438,11 +450,18 @@ static int wait_readable(struct client *c)
 	return event_add(c->ev, NULL) < 0 ? -ENOMEM : 0;
 }
 
-static void on_writable(struct client *c)
+/* Room to send, or the deadline: one more try either way. */
+static void on_writable(struct client *c, bool expired)
 {
 	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
 			  MSG_DONTWAIT);
 
+	if (r == -EAGAIN && expired) {
+		log_info("Dropping client pid %d (uid %u): its reply went unread for %d s.",
+			 c->caller.pid, (unsigned)c->caller.uid, SERVER_REPLY_TIMEOUT_SEC);
+		client_free(c);
+		return;
+	}
 	if (r == -EAGAIN) /* woken without room after all */
 		r = wait_writable(c);
 	else if (r == 0)
@@ -484,14 +503,8 @@ static void on_event(evutil_socket_t fd, short what, void *userdata)
 	struct client *c = userdata;
 
 	(void)fd;
-	if (what & EV_TIMEOUT) {
-		log_info("Dropping client pid %d (uid %u): its reply went unread for %d s.",
-			 c->caller.pid, (unsigned)c->caller.uid, SERVER_REPLY_TIMEOUT_SEC);
-		client_free(c);
-		return;
-	}
-	if (what & EV_WRITE) {
-		on_writable(c);
+	if (what & (EV_WRITE | EV_TIMEOUT)) {
+		on_writable(c, what & EV_TIMEOUT);
 		return;
 	}
 	/* One record per wake-up: its reply waits for the end of the iteration, and nothing more
@@ -506,9 +519,11 @@ static bool send_out(struct client *c)
 	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
 			  MSG_DONTWAIT);
 
-	if (r == -EAGAIN)
+	if (r == -EAGAIN) {
+		c->out_deadline = monotonic_now();
+		c->out_deadline.tv_sec += SERVER_REPLY_TIMEOUT_SEC;
 		r = wait_writable(c);
-	else if (r == 0) {
+	} else if (r == 0) {
 		free(c->out);
 		c->out = NULL;
 		c->out_fd = safe_close(c->out_fd);

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-
+#include <sys/time.h>
 #include "list.h"
 #include "ops.h"
 
@@ -72,6 +72,7 @@ struct client {
 	void *out;
 	size_t out_len;
 	int out_fd;
+	struct timeval out_deadline; /* CLOCK_MONOTONIC, while waiting for room to send out */
 	struct list deferred_link;
 };
 

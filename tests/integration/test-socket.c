@@ -740,15 +740,20 @@ static int parked_self_queuer(uid_t uid, gid_t gid)
 	struct svmd_open_device_req od = {.device = "0000:3b:00.0"};
 	struct svmd_devices_req dev = {0};
 	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
-	int fds[SVMD_FDS_MAX], fd, self, n, sent = 0;
+	int fds[SVMD_FDS_MAX], fd, self, n, big = 8 << 20;
 	size_t n_fds;
 	int32_t st;
 
+	/* A send buffer (set while still root) far larger than what svmd can send back before
+	 * it stops: every request we pipeline fits, whatever the pace of svmd. The credentials
+	 * svmd sees are taken at connect(). */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
+		return 9;
 	if (setgroups(1, &gid) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
 		return 10;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.socket);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		return 11;
 	n = svmd_frame(rec, SVMD_OP_HELLO, 1, &hello, sizeof(hello));
 	if (svmd_send(fd, rec, (size_t)n, NULL, 0, 0) || svmd_recv(fd, rec, fds, &n_fds, 0) <= 0)
@@ -760,13 +765,15 @@ static int parked_self_queuer(uid_t uid, gid_t gid)
 	if (st != 0 || n_fds != 1)
 		return 14;
 	close(fds[0]);
+	/* svmd's own send buffer (212992 bytes unless tuned) holds a few hundred replies at most:
+	 * it stops serving us long before the 2000th request, and never reads our socket. */
 	n = svmd_frame(rec, SVMD_OP_DEVICES, 3, &dev, sizeof(dev));
-	for (int i = 0; i < 300; i++)
-		if (svmd_send(fd, rec, (size_t)n, NULL, 0, MSG_DONTWAIT) == 0)
-			sent++;
+	for (int i = 0; i < 2000; i++)
+		if (svmd_send(fd, rec, (size_t)n, NULL, 0, MSG_DONTWAIT))
+			return 15;
 	self = dup(fd);
-	if (sent < 10 || svmd_send(fd, rec, (size_t)n, &self, 1, MSG_DONTWAIT))
-		return 15;
+	if (svmd_send(fd, rec, (size_t)n, &self, 1, MSG_DONTWAIT))
+		return 16;
 	return 0;
 }
 
@@ -1198,4 +1205,21 @@ Test(client, a_reply_out_of_order_ends_the_connection)
 	close(lfd);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* A caller's bad fd never reaches svmd (sendmsg refuses it): the connection stays usable. */
+Test(socket, a_bad_fd_from_the_caller_leaves_the_connection_usable)
+{
+	struct svm_client *c = NULL;
+	struct svm_device *devs = NULL;
+	uint64_t id;
+	uint32_t pasid;
+	size_t n = 0;
+
+	cr_assert_eq(svm_connect(d.socket, &c), 0);
+	cr_assert_eq(svm_bind_task(c, "0000:3b:00.0", 1000000, 0, &id, &pasid), -EBADF);
+	cr_assert_eq(svm_devices(c, &devs, &n), 0, "%s", svm_reason(c) ? svm_reason(c) : "");
+	cr_assert_gt(n, 0);
+	free(devs);
+	svm_disconnect(c);
 }
