@@ -37,6 +37,8 @@ struct core {
 	size_t rates_pruned_at;
 	const struct core_hooks *hooks;
 	void *hooks_userdata;
+	unsigned user_fds_max;       /* one uid's share of svmd's fds; 0: no limit */
+	unsigned fds_per_connection; /* 1 with SO_PEERPIDFD, else 2 */
 };
 
 /* A token bucket for rate=: refills at rule->rate per second, holds at most that many. */
@@ -123,6 +125,24 @@ void core_set_hooks(struct core *c, const struct core_hooks *hooks, void *userda
 	c->hooks_userdata = userdata;
 }
 
+void core_set_fd_share(struct core *c, unsigned user_fds_max, unsigned fds_per_connection)
+{
+	c->user_fds_max = user_fds_max;
+	c->fds_per_connection = fds_per_connection;
+}
+
+unsigned core_user_fds(const struct core *c, uid_t uid)
+{
+	/* Bus sessions hold no fd of ours: counting them too errs on the safe side. */
+	return registry_count_user_sessions(c->registry, uid) * c->fds_per_connection +
+	       registry_count_user_fds(c->registry, uid);
+}
+
+bool core_user_fds_allow(const struct core *c, uid_t uid, unsigned n)
+{
+	return c->user_fds_max == 0 || core_user_fds(c, uid) + n <= c->user_fds_max;
+}
+
 uint64_t core_generation(const struct core *c)
 {
 	return c->generation;
@@ -181,11 +201,13 @@ static void watch_free(struct watch *w)
 		int fd = event_get_fd(w->process);
 		event_free(w->process);
 		safe_close(fd);
+		w->binding->owner->user->n_fds--;
 	}
 	if (w->lease) {
 		int fd = event_get_fd(w->lease);
 		event_free(w->lease);
 		safe_close(fd);
+		w->binding->owner->user->n_fds--;
 	}
 	free(w);
 }
@@ -251,6 +273,14 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 		.reason = reason,
 	});
 	registry_remove(c->registry, b);
+}
+
+static int fd_share_refusal(const struct core *c, const struct caller *who, struct op_result *res)
+{
+	return result(res, -EDQUOT,
+		      "uid %u holds %u of svmd's file descriptors, its share of them (connections, "
+		      "bound processes, leases)",
+		      (unsigned)who->uid, core_user_fds(c, who->uid));
 }
 
 static bool rule_has(const struct policy_rule *rule, enum policy_key k)
@@ -629,6 +659,8 @@ static int authorise(struct core *c, const struct caller *who, enum policy_op op
 		   registry_count_user(c->registry, who->uid) >= OPS_USER_BINDINGS_MAX) {
 		result(res, -EDQUOT, "uid %u holds the most bindings svmd allows one user (%u)",
 		       (unsigned)who->uid, OPS_USER_BINDINGS_MAX);
+	} else if (op == POLICY_OP_BIND_TASK && !core_user_fds_allow(c, who->uid, 1)) {
+		fd_share_refusal(c, who, res);
 	} else {
 		return 0;
 	}
@@ -760,6 +792,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 			r = result(res, -ENOMEM, "out of memory");
 		} else {
 			TAKE_FD(pidfd);
+			b->owner->user->n_fds++;
 		}
 	}
 	if (!b) {
@@ -875,6 +908,8 @@ int ops_lease(struct core *c, const struct caller *who, uint64_t id, int *ret_fd
 		return result(res, -ENOENT, "no binding %" PRIu64 " of yours", id);
 	if (b->leased)
 		return result(res, -EALREADY, "binding %" PRIu64 " is leased already", id);
+	if (!core_user_fds_allow(c, who->uid, 1))
+		return fd_share_refusal(c, who, res);
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
 		return result(res, -errno, "cannot create a lease: %s", strerror(errno));
 	w = watch_get(c, b);
@@ -889,6 +924,7 @@ int ops_lease(struct core *c, const struct caller *who, uint64_t id, int *ret_fd
 		safe_close(p[1]);
 		return result(res, -ENOMEM, "out of memory");
 	}
+	b->owner->user->n_fds++;
 	registry_lease(c->registry, b);
 	*ret_fd = p[1];
 	return 0;

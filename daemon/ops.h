@@ -83,6 +83,14 @@ void core_release_all(struct core *c);
 struct core *core_free(struct core *c);
 
 void core_set_hooks(struct core *c, const struct core_hooks *hooks, void *userdata);
+/* One uid's share of svmd's fds (0: no limit) and what one of its connections takes: the
+ * socket front-end sets these from the fd limit. A uid at its share gets no more connections,
+ * task bindings or leases. */
+void core_set_fd_share(struct core *c, unsigned user_fds_max, unsigned fds_per_connection);
+/* The fds svmd holds for uid now, counting its connections at fds_per_connection each. */
+unsigned core_user_fds(const struct core *c, uid_t uid);
+/* Whether uid may take n more of svmd's fds. */
+bool core_user_fds_allow(const struct core *c, uid_t uid, unsigned n);
 uint64_t core_generation(const struct core *c);
 struct registry *core_registry(const struct core *c);
 const struct backend *core_backend(const struct core *c);

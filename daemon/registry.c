@@ -456,6 +456,12 @@ struct binding *registry_user_first_after(const struct registry *r, uid_t uid, u
 	return NULL;
 }
 
+unsigned registry_count_user_fds(const struct registry *r, uid_t uid)
+{
+	struct user *u = user_get(r, uid);
+	return u ? u->n_fds : 0;
+}
+
 unsigned registry_count_user(const struct registry *r, uid_t uid)
 {
 	struct user *u = user_get(r, uid);

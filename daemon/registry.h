@@ -32,6 +32,7 @@ struct user {
 	unsigned n_sessions;
 	struct rule_count *counts;
 	struct list bindings; /* struct binding.user_link, in id order */
+	unsigned n_fds;       /* held for its bindings: bound processes' pidfds, lease ends */
 };
 
 /* Who made a session and its bindings, as the kernel said at the time: kept so bindings can
@@ -133,5 +134,7 @@ unsigned registry_count_rule(const struct registry *r, uid_t uid, const void *ru
 unsigned registry_count_device_rule(const struct registry *r, const struct device *dev,
 				    const void *rule);
 unsigned registry_count_user_sessions(const struct registry *r, uid_t uid);
+/* The fds svmd holds for uid's bindings (struct user.n_fds). */
+unsigned registry_count_user_fds(const struct registry *r, uid_t uid);
 size_t registry_count(const struct registry *r);
 size_t registry_count_sessions(const struct registry *r);

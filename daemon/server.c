@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/param.h>
@@ -181,9 +182,13 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 			continue;
 		}
 		if (registry_count_user_sessions(core_registry(s->core), uc.uid) >=
-		    s->user_clients_max) {
-			log_warning("Refusing connection from uid %u: it has %zu open.",
-				    (unsigned)uc.uid, s->user_clients_max);
+			    SERVER_USER_CLIENTS_MAX ||
+		    !core_user_fds_allow(s->core, uc.uid, s->fds_per_connection)) {
+			log_warning("Refusing connection from uid %u: it has %u connections and "
+				    "holds %u of svmd's file descriptors.",
+				    (unsigned)uc.uid,
+				    registry_count_user_sessions(core_registry(s->core), uc.uid),
+				    core_user_fds(s->core, uc.uid));
 			close(fd);
 			continue;
 		}
@@ -234,12 +239,15 @@ static void set_limits(struct server *s)
 {
 	struct rlimit rl;
 	rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
-	unsigned per = fds_per_connection();
+	unsigned share = (unsigned)MIN(fds / 2, (rlim_t)UINT_MAX);
 
-	s->clients_max = (size_t)MIN(fds / 4 * 3 / per, (rlim_t)SERVER_CLIENTS_MAX);
-	s->user_clients_max = (size_t)MIN(fds / 2 / per, (rlim_t)SERVER_USER_CLIENTS_MAX);
-	log_debug("Serving at most %zu connections, %zu per uid (%llu fds, %u per connection).",
-		  s->clients_max, s->user_clients_max, (unsigned long long)fds, per);
+	s->fds_per_connection = fds_per_connection();
+	s->clients_max =
+		(size_t)MIN(fds / 4 * 3 / s->fds_per_connection, (rlim_t)SERVER_CLIENTS_MAX);
+	core_set_fd_share(s->core, share, s->fds_per_connection);
+	log_debug("Serving at most %zu connections; one uid may hold %u fds (%llu in all, %u per "
+		  "connection).",
+		  s->clients_max, share, (unsigned long long)fds, s->fds_per_connection);
 }
 
 int server_new(struct event_base *base, struct core *core, int fd, const char *path,

@@ -15,10 +15,10 @@ struct event_base;
 struct client;
 
 /* Connections in all and per uid, at most. Below these, the fd limit (RLIMIT_NOFILE) decides:
- * connections may take three quarters of the fds (the rest is for bindings' pidfds, leases and
- * device fds) and one uid half of them, so that no one user can leave the others without a
- * connection. An idle connection takes one fd, or two on kernels without SO_PEERPIDFD (its
- * socket and the peer's pidfd). */
+ * connections may take three quarters of the fds, and one uid half of them, counting what its
+ * connections hold (one fd each, or two on kernels without SO_PEERPIDFD: the socket and the
+ * peer's pidfd) and what its bindings hold (bound processes' pidfds, lease ends). No one user
+ * can leave the others without fds. */
 #define SERVER_CLIENTS_MAX      65536u
 #define SERVER_USER_CLIENTS_MAX 16384u
 /* A client that leaves a reply unread this long is dropped: its session must not be held open by
@@ -35,8 +35,9 @@ struct server {
 	struct event *retry_ev; /* re-enables accepting after running out of fds */
 	struct list clients;
 	size_t n_clients;
-	size_t clients_max, user_clients_max; /* from the fd limit at start */
-	struct list deferred; /* clients with a reply waiting for the iteration's end */
+	size_t clients_max;          /* from the fd limit at start */
+	unsigned fds_per_connection; /* an idle connection's fds: 1, or 2 without SO_PEERPIDFD */
+	struct list deferred;        /* clients with a reply waiting for the iteration's end */
 };
 
 /* Binds path (mode 0666; a stale socket is replaced, a live one refused). Returns the listening

@@ -85,6 +85,8 @@ void daemon_start(struct daemon *d, const char *policy_text, const char *topolog
 	daemon_start_env(d, policy_text, topology, extra_args, NULL);
 }
 
+rlim_t daemon_nofile;
+
 void daemon_start_env(struct daemon *d, const char *policy_text, const char *topology,
 		      const char *const *extra_args, const char *const *env)
 {
@@ -132,6 +134,13 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
+		/* Nothing of the test runner's (criterion's arena, say) leaks into the daemon. */
+		close_range(3, ~0u, 0);
+		if (daemon_nofile) {
+			struct rlimit rl = {daemon_nofile, daemon_nofile};
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				_exit(126);
+		}
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		for (int i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);

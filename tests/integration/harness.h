@@ -8,8 +8,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
-
 #include "svmclient.h"
 
 struct daemon {
@@ -27,6 +27,9 @@ void daemon_start(struct daemon *d, const char *policy_text, const char *topolog
  * Both pass --backend=sim before extra_args, which may name another backend. */
 void daemon_start_env(struct daemon *d, const char *policy_text, const char *topology,
 		      const char *const *extra_args, const char *const *env);
+/* When not 0, the fd limit (soft and hard) of the daemons started next: the test process and
+ * its peers keep theirs (the kernel also bounds a user's fds in flight by its senders' limit). */
+extern rlim_t daemon_nofile;
 /* SIGTERM, wait, expect exit 0, remove the directory. */
 void daemon_stop(struct daemon *d);
 /* Whether the daemon's log (stderr: diagnostics and audit) contains needle. */

@@ -1015,9 +1015,8 @@ static void connect_many(const char *socket_path, uid_t uid, gid_t gid, int n, i
 
 Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 {
-	/* svmd inherits a limit of 128 fds: 96 connections in all and 64 for one uid, or half
-	 * that where the kernel lacks SO_PEERPIDFD (two fds per connection). */
-	struct rlimit rl = {128, 128};
+	/* svmd gets a limit of 128 fds: 96 connections in all and 64 for one uid, or half that
+	 * where the kernel lacks SO_PEERPIDFD (two fds per connection). */
 	struct daemon a;
 	struct peer p;
 	struct peer_result r;
@@ -1025,7 +1024,7 @@ Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 	char line[128];
 
 	test_users(&u1, &u2);
-	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	daemon_nofile = 128;
 	daemon_start(&a, "deny *\n", NULL, NULL);
 	cr_assert_eq(pipe(pipefd), 0);
 	pid_t pid = fork();
@@ -1034,7 +1033,7 @@ Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 		connect_many(a.socket, u1.uid, u1.gid, 80, pipefd[1]);
 	cr_assert_eq(read(pipefd[0], &answered, sizeof(answered)), (ssize_t)sizeof(answered));
 	cr_expect(answered == 64 || answered == 32, "%d of 80 connections served", answered);
-	snprintf(line, sizeof(line), "Refusing connection from uid %u: it has %d open.",
+	snprintf(line, sizeof(line), "Refusing connection from uid %u: it has %d connections",
 		 (unsigned)u1.uid, answered);
 	cr_expect(daemon_log_has(&a, line));
 	/* Another user still gets in. */
@@ -1049,6 +1048,56 @@ Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 }
 
 /* svmctl --hold notices svmd going away: its binding is gone, and it says so. */
+/* The share counts what a uid's bindings hold too: leases (and bound processes' pidfds). */
+Test(startup, one_uid_gets_a_share_of_the_fds_for_its_leases)
+{
+	/* 128 fds: one uid may hold 64, its connection one or two of them. */
+	struct daemon a;
+	struct peer p, p2, q;
+	struct peer_result r;
+	int leases[64], n = 0, got = 0;
+
+	test_users(&u1, &u2);
+	daemon_nofile = 128;
+	daemon_start(&a,
+		     "allow bind-pgtable user=svmd-test1 device=0000:3b:00.0 pasid=100-299\n"
+		     "allow bind-task user=svmd-test1 device=0000:3c:00.0 pasid=auto\n",
+		     NULL, NULL);
+	peer_start(&p, &a, u1.uid, u1.gid, 0);
+	for (; n < 64; n++) {
+		cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 100 + (uint32_t)n, 0x10000, &r),
+			     0, "%s", r.reason);
+		got = peer_lease(&p, r.id, &r);
+		if (got < 0)
+			break;
+		leases[n] = r.fd;
+	}
+	cr_assert_eq(got, -EDQUOT, "%d leases, then %d", n, got);
+	cr_assert(n == 63 || n == 62, "%d leases", n);
+	cr_assert(strstr(r.reason, "holds 64 of svmd's file descriptors, its share"), "%s",
+		  r.reason);
+	/* A task binding would hold the process's pidfd: refused too, with the same reason. */
+	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", -1, 0, &r), -EDQUOT);
+	cr_assert(strstr(r.reason, "its share"), "%s", r.reason);
+	/* No more connections for that uid either; the others still get theirs. */
+	peer_start_paused(&p2, &a, u1.uid, u1.gid, 0);
+	cr_assert_neq(peer_connect(&p2, &r), 0);
+	peer_start(&q, &a, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_count(&q, &r), 0, "%s", r.reason);
+	/* Closing the leases gives the fds back: our copies, and with the peers (forked from us)
+	 * theirs. */
+	for (int i = 0; i < n; i++)
+		close(leases[i]);
+	peer_stop(&p);
+	peer_stop(&p2);
+	peer_stop(&q);
+	cr_assert(wait_bindings(&a, 0, 5000), "the leased bindings did not end");
+	peer_start(&p2, &a, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_count(&p2, &r), 0, "%s", r.reason);
+	peer_stop(&p2);
+	daemon_stop(&a);
+}
+
 Test(startup, svmctl_hold_ends_when_svmd_closes_the_connection)
 {
 	struct daemon a;
