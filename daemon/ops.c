@@ -372,10 +372,15 @@ static void rates_carry(struct core *c, const struct policy *p)
 			const struct policy_rule *to = NULL;
 
 			next = e->next;
-			for (struct hnode *k = hashmap_get(&by_print, rule_fingerprint(r->rule));
-			     k && !to; k = hashmap_next_same(k))
-				if (same_rule(container_of(k, struct kept, node)->rule, r->rule))
-					to = container_of(k, struct kept, node)->rule;
+			/* The same text twice in a file: the first copy is the one that decides
+			 * (rules are in file order in p->rules), so the bucket goes to it. */
+			for (struct hnode *k = hashmap_get(&by_print, rule_fingerprint(r->rule)); k;
+			     k = hashmap_next_same(k)) {
+				const struct policy_rule *x =
+					container_of(k, struct kept, node)->rule;
+				if (same_rule(x, r->rule) && (!to || x < to))
+					to = x;
+			}
 			rate_refill(r, now);
 			r->rule = to;
 			if (!to || hashmap_put(&carried, &r->node, rate_key(r->uid, to)) < 0) {

@@ -705,6 +705,16 @@ Test(policy, rate_limit, .fini = stop)
 	for (uint32_t pasid = 105; pasid < 108; pasid++)
 		cr_assert_eq(peer_bind_pgtable(&p1, DEV, pasid, 0x10000, &r), 0, "PASID %u: %s",
 			     pasid, r.reason);
+	/* The same rule twice: the first copy decides, and the bucket goes with it. */
+	char twice[600];
+	snprintf(twice, sizeof(twice), "%s%s", policy, policy);
+	daemon_write_policy(&d, "50-test.policy", twice);
+	cr_assert_eq(root_reload(&rr, &text, why, sizeof(why)), 0, "%s", why);
+	free(text);
+	a = peer_bind_pgtable(&p1, DEV, 108, 0x10000, &ra);
+	b = peer_bind_pgtable(&p1, DEV, 109, 0x10000, &rb);
+	cr_assert(a == -EAGAIN || b == -EAGAIN, "a duplicated rule refilled the bucket: %d, %d", a,
+		  b);
 	peer_stop(&p1);
 	peer_stop(&p2);
 }
