@@ -107,15 +107,27 @@ static const char *const allowed[] = {
 /* Sanitizer builds only (make asan): LeakSanitizer stops the process with a ptrace()d helper
  * at exit and reads /proc; release builds never allow these. */
 static const char *const sanitizer_allowed[] = {
-	"prctl",           "clone",
-	"clone3",          "ptrace",
-	"wait4",           "waitid",
-	"sched_yield",     "sigaltstack",
-	"getppid",         "kill",
-	"tgkill",          "nanosleep",
-	"clock_nanosleep", "sched_getaffinity",
-	"setrlimit",       "getrlimit",
-	"prlimit64",       "process_vm_readv",
+	"prctl",
+	"clone",
+	"clone3",
+	"ptrace",
+	"wait4",
+	"waitid",
+	"sched_yield",
+	"sigaltstack",
+	"getppid",
+	"kill",
+	"tgkill",
+	"nanosleep",
+	"clock_nanosleep",
+	"sched_getaffinity",
+	"setrlimit",
+	"getrlimit",
+	"prlimit64",
+	"process_vm_readv",
+	/* the leak checker's thread lister reads /proc/PID/task with the legacy calls */
+	"open",
+	"getdents",
 };
 #endif
 
