@@ -175,7 +175,9 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
 			close(fd);
 			continue;
 		}
-		if (s->n_clients >= s->clients_max) {
+		/* Root is never turned away by the others' connections: the admin must be able to
+		 * look (its own share still bounds it). */
+		if (uc.uid != 0 && s->n_clients >= s->clients_max) {
 			log_warning("Refusing connection from pid %d: %zu connections open.",
 				    uc.pid, s->clients_max);
 			close(fd);

@@ -1020,7 +1020,8 @@ Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 	struct daemon a;
 	struct peer p;
 	struct peer_result r;
-	int pipefd[2], answered = -1;
+	struct svm_client *c = NULL;
+	int pipefd[2], answered = -1, answered2 = -1;
 	char line[128];
 
 	test_users(&u1, &u2);
@@ -1036,18 +1037,30 @@ Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 	snprintf(line, sizeof(line), "Refusing connection from uid %u: it has %d connections",
 		 (unsigned)u1.uid, answered);
 	cr_expect(daemon_log_has(&a, line));
-	/* Another user still gets in. */
+	/* Another user still gets in, up to what is left of the connections in all... */
 	peer_start(&p, &a, u2.uid, u2.gid, 0);
 	cr_expect_eq(peer_count(&p, &r), 0, "%s", r.reason);
 	peer_stop(&p);
+	pid_t pid2 = fork();
+	cr_assert_geq(pid2, 0);
+	if (pid2 == 0)
+		connect_many(a.socket, u2.uid, u2.gid, 80, pipefd[1]);
+	cr_assert_eq(read(pipefd[0], &answered2, sizeof(answered2)), (ssize_t)sizeof(answered2));
+	cr_expect_eq(answered2, answered / 2, "%d connections for the second uid", answered2);
+	snprintf(line, sizeof(line), ": %d connections open.", answered + answered2);
+	cr_expect(daemon_log_has(&a, line));
+	/* ... and root still gets in then. */
+	cr_expect_eq(svm_connect(a.socket, &c), 0, "root was turned away");
+	svm_disconnect(c);
 	kill(pid, SIGKILL);
+	kill(pid2, SIGKILL);
 	waitpid(pid, NULL, 0);
+	waitpid(pid2, NULL, 0);
 	close(pipefd[0]);
 	close(pipefd[1]);
 	daemon_stop(&a);
 }
 
-/* svmctl --hold notices svmd going away: its binding is gone, and it says so. */
 /* The share counts what a uid's bindings hold too: leases (and bound processes' pidfds). */
 Test(startup, one_uid_gets_a_share_of_the_fds_for_its_leases)
 {
@@ -1098,6 +1111,7 @@ Test(startup, one_uid_gets_a_share_of_the_fds_for_its_leases)
 	daemon_stop(&a);
 }
 
+/* svmctl --hold notices svmd going away: its binding is gone, and it says so. */
 Test(startup, svmctl_hold_ends_when_svmd_closes_the_connection)
 {
 	struct daemon a;
