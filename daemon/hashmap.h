@@ -30,3 +30,10 @@ struct hnode *hashmap_next_same(const struct hnode *node);
 /* Unlinks node (which must be in h). */
 void hashmap_remove(struct hashmap *h, struct hnode *node);
 void hashmap_done(struct hashmap *h);
+
+/* Visits every node of h in no particular order. The body may unlink, move or free the node it
+ * is given, and no other. Two nested loops: a break leaves only the inner one. */
+#define hashmap_for_each_safe(e, h)                                                                \
+	for (size_t e##_bucket = 0; e##_bucket < (h)->n_buckets; e##_bucket++)                     \
+		for (struct hnode *e = (h)->buckets[e##_bucket], *e##_next;                        \
+		     e && (e##_next = e->next, 1); e = e##_next)

@@ -311,14 +311,8 @@ static void rate_refill(struct rate *r, uint64_t now)
 
 static void rates_free(struct core *c)
 {
-	for (size_t i = 0; i < c->rates.n_buckets; i++) {
-		struct hnode *e = c->rates.buckets[i];
-		while (e) {
-			struct hnode *next = e->next;
-			free(container_of(e, struct rate, node));
-			e = next;
-		}
-	}
+	hashmap_for_each_safe (e, &c->rates)
+		free(container_of(e, struct rate, node));
 	hashmap_done(&c->rates);
 	c->rates_pruned_at = 0;
 }
@@ -366,30 +360,27 @@ static void rates_carry(struct core *c, const struct policy *p)
 		}
 	if (!kept)
 		goto fail;
-	for (size_t i = 0; i < c->rates.n_buckets; i++)
-		for (struct hnode *e = c->rates.buckets[i], *next; e; e = next) {
-			struct rate *r = container_of(e, struct rate, node);
-			const struct policy_rule *to = NULL;
+	hashmap_for_each_safe (e, &c->rates) {
+		struct rate *r = container_of(e, struct rate, node);
+		const struct policy_rule *to = NULL;
 
-			next = e->next;
-			/* The same text twice in a file: the first copy is the one that decides
-			 * (rules are in file order in p->rules), so the bucket goes to it. */
-			for (struct hnode *k = hashmap_get(&by_print, rule_fingerprint(r->rule)); k;
-			     k = hashmap_next_same(k)) {
-				const struct policy_rule *x =
-					container_of(k, struct kept, node)->rule;
-				if (same_rule(x, r->rule) && (!to || x < to))
-					to = x;
-			}
-			rate_refill(r, now);
-			r->rule = to;
-			if (!to || hashmap_put(&carried, &r->node, rate_key(r->uid, to)) < 0) {
-				free(r);
-				continue;
-			}
-			if (r->tokens > to->rate)
-				r->tokens = to->rate;
+		/* The same text twice in a file: the first copy is the one that decides
+		 * (rules are in file order in p->rules), so the bucket goes to it. */
+		for (struct hnode *k = hashmap_get(&by_print, rule_fingerprint(r->rule)); k;
+		     k = hashmap_next_same(k)) {
+			const struct policy_rule *x = container_of(k, struct kept, node)->rule;
+			if (same_rule(x, r->rule) && (!to || x < to))
+				to = x;
 		}
+		rate_refill(r, now);
+		r->rule = to;
+		if (!to || hashmap_put(&carried, &r->node, rate_key(r->uid, to)) < 0) {
+			free(r);
+			continue;
+		}
+		if (r->tokens > to->rate)
+			r->tokens = to->rate;
+	}
 	hashmap_done(&c->rates);
 	c->rates = carried;
 	c->rates_pruned_at = c->rates.n;
@@ -405,17 +396,12 @@ fail:
 /* Drops buckets that have filled up again (they hold no memory of anything). */
 static void rates_prune(struct core *c, uint64_t now)
 {
-	for (size_t i = 0; i < c->rates.n_buckets; i++) {
-		struct hnode *e = c->rates.buckets[i];
-		while (e) {
-			struct hnode *next = e->next;
-			struct rate *r = container_of(e, struct rate, node);
-			rate_refill(r, now);
-			if (r->tokens >= r->rule->rate) {
-				hashmap_remove(&c->rates, &r->node);
-				free(r);
-			}
-			e = next;
+	hashmap_for_each_safe (e, &c->rates) {
+		struct rate *r = container_of(e, struct rate, node);
+		rate_refill(r, now);
+		if (r->tokens >= r->rule->rate) {
+			hashmap_remove(&c->rates, &r->node);
+			free(r);
 		}
 	}
 	c->rates_pruned_at = c->rates.n;

@@ -84,14 +84,8 @@ static void cache_add(struct name_cache *c, bool user, const char *name, int res
 
 static void cache_done(struct name_cache *c)
 {
-	for (size_t i = 0; i < c->names.n_buckets; i++) {
-		struct hnode *e = c->names.buckets[i];
-		while (e) {
-			struct hnode *next = e->next;
-			free(container_of(e, struct cached_name, node));
-			e = next;
-		}
-	}
+	hashmap_for_each_safe (e, &c->names)
+		free(container_of(e, struct cached_name, node));
 	hashmap_done(&c->names);
 }
 

@@ -104,15 +104,10 @@ static void rule_done(struct policy_rule *r)
 
 static void free_buckets(struct hashmap *h)
 {
-	for (size_t i = 0; i < h->n_buckets; i++) {
-		struct hnode *e = h->buckets[i];
-		while (e) {
-			struct hnode *next = e->next;
-			struct rule_bucket *b = container_of(e, struct rule_bucket, node);
-			free(b->list.rules);
-			free(b);
-			e = next;
-		}
+	hashmap_for_each_safe (e, h) {
+		struct rule_bucket *b = container_of(e, struct rule_bucket, node);
+		free(b->list.rules);
+		free(b);
 	}
 	hashmap_done(h);
 }

@@ -100,29 +100,18 @@ struct registry *registry_free(struct registry *r)
 	/* Normally empty by now; free what is left so nothing leaks on an error exit. */
 	list_for_each_safe (pos, &r->bindings)
 		registry_remove(r, container_of(pos, struct binding, all_link));
-	for (size_t i = 0; i < r->users.n_buckets; i++) {
-		struct hnode *e = r->users.buckets[i];
-		while (e) {
-			struct hnode *next = e->next;
-			struct user *u = container_of(e, struct user, node);
-			while (u->counts) {
-				struct rule_count *c = u->counts;
-				u->counts = c->next;
-				free(c);
-			}
-			free(u);
-			e = next;
+	hashmap_for_each_safe (e, &r->users) {
+		struct user *u = container_of(e, struct user, node);
+		while (u->counts) {
+			struct rule_count *c = u->counts;
+			u->counts = c->next;
+			free(c);
 		}
+		free(u);
 	}
 	hashmap_done(&r->users);
-	for (size_t i = 0; i < r->device_counts.n_buckets; i++) {
-		struct hnode *e = r->device_counts.buckets[i];
-		while (e) {
-			struct hnode *next = e->next;
-			free(container_of(e, struct device_count, node));
-			e = next;
-		}
-	}
+	hashmap_for_each_safe (e, &r->device_counts)
+		free(container_of(e, struct device_count, node));
 	hashmap_done(&r->device_counts);
 	hashmap_done(&r->by_id);
 	hashmap_done(&r->by_pasid);

@@ -999,3 +999,28 @@ Test(hashmap, duplicates_and_remove)
 	cr_assert_eq(h.n, 0);
 	cr_assert_eq(h.n_buckets, 0);
 }
+
+/* Every node once, also while the body unlinks the node it was given. */
+Test(hashmap, for_each_safe_visits_each_node_once)
+{
+	struct hashmap h = {0};
+	struct hnode n[40];
+	unsigned seen[40] = {0}, visits = 0;
+
+	hashmap_for_each_safe (e, &h)
+		visits++;
+	cr_assert_eq(visits, 0, "an empty table has nothing to visit");
+	for (unsigned i = 0; i < 40; i++)
+		cr_assert_eq(hashmap_put(&h, &n[i], i % 5), 0);
+	hashmap_for_each_safe (e, &h) {
+		seen[e - n]++;
+		if ((e - n) % 2)
+			hashmap_remove(&h, e);
+	}
+	for (unsigned i = 0; i < 40; i++)
+		cr_assert_eq(seen[i], 1, "node %u visited %u times", i, seen[i]);
+	cr_assert_eq(h.n, 20);
+	hashmap_for_each_safe (e, &h)
+		cr_assert_eq((e - n) % 2, 0, "node %td was removed", e - n);
+	hashmap_done(&h);
+}
