@@ -439,12 +439,23 @@ static int wait_writable(struct client *c)
 	return event_add(c->ev, &left) < 0 ? -ENOMEM : 0;
 }
 
+/* Tries to send c->out (and the fd it carries). On success the reply is forgotten. */
+static int send_reply_now(struct client *c)
+{
+	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
+			  MSG_DONTWAIT);
+
+	if (r == 0) {
+		free(c->out);
+		c->out = NULL;
+		c->out_fd = safe_close(c->out_fd);
+	}
+	return r;
+}
+
 /* The reply went out: back to reading requests. */
 static int wait_readable(struct client *c)
 {
-	free(c->out);
-	c->out = NULL;
-	c->out_fd = safe_close(c->out_fd);
 	event_del(c->ev);
 	event_assign(c->ev, c->srv->base, c->fd, EV_READ | EV_PERSIST, on_event, c);
 	return event_add(c->ev, NULL) < 0 ? -ENOMEM : 0;
@@ -453,9 +464,7 @@ static int wait_readable(struct client *c)
 /* Room to send, or the deadline: one more try either way. */
 static void on_writable(struct client *c, bool expired)
 {
-	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
-			  MSG_DONTWAIT);
-
+	int r = send_reply_now(c);
 	if (r == -EAGAIN && expired) {
 		log_info("Dropping client pid %d (uid %u): its reply went unread for %d s.",
 			 c->caller.pid, (unsigned)c->caller.uid, SERVER_REPLY_TIMEOUT_SEC);
@@ -516,18 +525,14 @@ static void on_event(evutil_socket_t fd, short what, void *userdata)
 /* Sends c's reply; true when it went out (else it waits for room, or c was dropped). */
 static bool send_out(struct client *c)
 {
-	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
-			  MSG_DONTWAIT);
+	int r = send_reply_now(c);
 
+	if (r == 0)
+		return true;
 	if (r == -EAGAIN) {
 		c->out_deadline = monotonic_now();
 		c->out_deadline.tv_sec += SERVER_REPLY_TIMEOUT_SEC;
 		r = wait_writable(c);
-	} else if (r == 0) {
-		free(c->out);
-		c->out = NULL;
-		c->out_fd = safe_close(c->out_fd);
-		return true;
 	}
 	if (r < 0)
 		drop(c, r);
