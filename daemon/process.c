@@ -81,39 +81,50 @@ static int read_ids(int dirfd, unsigned uids[4], unsigned gids[4])
 	return 0;
 }
 
+/* The pidfd's process: its pid, ids, and the owner of its /proc directory (which is root's when
+ * it is not dumpable). */
+struct pinned {
+	pid_t pid;
+	unsigned uids[4], gids[4];
+	uid_t dir_owner;
+};
+
+static int read_pinned(int pidfd, struct pinned *ret)
+{
+	char path[32];
+	struct stat st;
+
+	ret->pid = pidfd_get_pid(pidfd);
+	if (ret->pid < 0)
+		return ret->pid;
+	snprintf(path, sizeof(path), "/proc/%d", ret->pid);
+	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0 || read_ids(dir, ret->uids, ret->gids) < 0 || fstat(dir, &st) < 0)
+		return -ESRCH;
+	ret->dir_owner = st.st_uid;
+	/* The pid could have been reused before we opened /proc/PID: the pidfd says. */
+	return pidfd_alive(pidfd) ? 0 : -ESRCH;
+}
+
 int process_owned_by(int pidfd, uid_t uid)
 {
-	unsigned uids[4], gids[4];
-	char path[32];
-	pid_t pid = pidfd_get_pid(pidfd);
+	struct pinned p;
+	int r = read_pinned(pidfd, &p);
 
-	if (pid < 0)
-		return pid;
-	snprintf(path, sizeof(path), "/proc/%d", pid);
-	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0 || read_ids(dir, uids, gids) < 0 || !pidfd_alive(pidfd))
-		return -ESRCH;
-	return uids[0] == uid && uids[1] == uid && uids[2] == uid ? 0 : -EPERM;
+	if (r < 0)
+		return r;
+	return p.uids[0] == uid && p.uids[1] == uid && p.uids[2] == uid ? 0 : -EPERM;
 }
 
 int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
 {
-	unsigned uids[4], gids[4];
-	char path[32];
-	struct stat st;
-	pid_t pid = pidfd_get_pid(pidfd);
+	struct pinned p;
+	int r = read_pinned(pidfd, &p);
+	pid_t pid = p.pid;
+	const unsigned *uids = p.uids, *gids = p.gids;
 
-	if (pid < 0)
-		return pid;
-	snprintf(path, sizeof(path), "/proc/%d", pid);
-	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return -ESRCH;
-	if (read_ids(dir, uids, gids) < 0 || fstat(dir, &st) < 0)
-		return -ESRCH;
-	/* The pid could have been reused before we opened /proc/PID: the pidfd says. */
-	if (!pidfd_alive(pidfd))
-		return -ESRCH;
+	if (r < 0)
+		return r;
 	if (uids[0] != uid) {
 		snprintf(why, whylen, "process %d belongs to uid %u, not %u", pid, uids[0],
 			 (unsigned)uid);
@@ -127,7 +138,7 @@ int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
 		snprintf(why, whylen, "process %d is set-gid", pid);
 		return -EPERM;
 	}
-	if (st.st_uid != uid) {
+	if (p.dir_owner != uid) {
 		snprintf(why, whylen, "process %d is not dumpable", pid);
 		return -EPERM;
 	}
