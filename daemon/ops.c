@@ -549,7 +549,8 @@ static int identify_target(const struct caller *who, struct bind_request *req, i
 	/* The caller itself too: it may have exec'd a set-id program since it connected, and
 	 * where the kernel could not pin it at connect time the pid may name another process
 	 * by now. Either way it must be a process the caller could ptrace. */
-	r = process_same_user(fd, who->uid, why, sizeof(why));
+	r = process_may_ptrace(fd, &(struct tracer){who->uid, who->gid, who->pid}, why,
+			       sizeof(why));
 	if (r == -EPERM)
 		return result(res, r, "may not bind process %d: %s", pid, why);
 	if (r < 0)
@@ -756,7 +757,8 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	 * the registry agrees the PASID is free; otherwise undo the kernel's part. */
 	r = 0;
 	if (a->kind == SVMD_KIND_TASK &&
-	    (r = process_same_user(pidfd, who->uid, why, sizeof(why))) < 0)
+	    (r = process_may_ptrace(pidfd, &(struct tracer){who->uid, who->gid, who->pid}, why,
+				    sizeof(why))) < 0)
 		/* Still alive and still the caller's to bind (no set-id exec in between)? */
 		r = r == -EPERM ? result(res, r, "may not bind process %d: %s", a->task.pid, why)
 				: result(res, -ESRCH, "the process to bind exited during the bind");

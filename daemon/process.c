@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -63,45 +64,47 @@ static int parse_ids(const char *status, const char *key, unsigned ids[4])
 	return 0;
 }
 
-/* The real, effective, saved and filesystem uids and gids, from one read of status. */
-static int read_ids(int dirfd, unsigned uids[4], unsigned gids[4])
-{
-	char buf[4096];
-	_cleanup_close_ int f = openat(dirfd, "status", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+/* The pidfd's process as the kernel reports it: its pid and parent, its ids, and the owner of
+ * its /proc/PID/mem, which the kernel sets to root when the process is not dumpable (the
+ * /proc/PID directory itself keeps the effective uid either way). */
+struct pinned {
+	pid_t pid, ppid;
+	unsigned uids[4], gids[4];
+	uid_t mem_owner;
+};
 
-	if (f < 0)
-		return -errno;
-	n = read(f, buf, sizeof(buf) - 1);
-	if (n <= 0)
+static int read_ppid(const char *status, pid_t *ret)
+{
+	const char *p = strstr(status, "\nPPid:");
+	int v;
+
+	if (!p || sscanf(p + 6, "%d", &v) != 1)
 		return -EIO;
-	buf[n] = 0;
-	if (parse_ids(buf, "\nUid:", uids) < 0 || parse_ids(buf, "\nGid:", gids) < 0)
-		return -EIO;
+	*ret = v;
 	return 0;
 }
 
-/* The pidfd's process: its pid, ids, and the owner of its /proc directory (which is root's when
- * it is not dumpable). */
-struct pinned {
-	pid_t pid;
-	unsigned uids[4], gids[4];
-	uid_t dir_owner;
-};
-
 static int read_pinned(int pidfd, struct pinned *ret)
 {
-	char path[32];
+	char path[32], buf[4096];
 	struct stat st;
+	ssize_t n;
 
 	ret->pid = pidfd_get_pid(pidfd);
 	if (ret->pid < 0)
 		return ret->pid;
 	snprintf(path, sizeof(path), "/proc/%d", ret->pid);
 	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0 || read_ids(dir, ret->uids, ret->gids) < 0 || fstat(dir, &st) < 0)
+	if (dir < 0)
 		return -ESRCH;
-	ret->dir_owner = st.st_uid;
+	_cleanup_close_ int f = openat(dir, "status", O_RDONLY | O_CLOEXEC);
+	if (f < 0 || (n = read(f, buf, sizeof(buf) - 1)) <= 0)
+		return -ESRCH;
+	buf[n] = 0;
+	if (parse_ids(buf, "\nUid:", ret->uids) < 0 || parse_ids(buf, "\nGid:", ret->gids) < 0 ||
+	    read_ppid(buf, &ret->ppid) < 0 || fstatat(dir, "mem", &st, 0) < 0)
+		return -ESRCH;
+	ret->mem_owner = st.st_uid;
 	/* The pid could have been reused before we opened /proc/PID: the pidfd says. */
 	return pidfd_alive(pidfd) ? 0 : -ESRCH;
 }
@@ -116,21 +119,54 @@ int process_owned_by(int pidfd, uid_t uid)
 	return p.uids[0] == uid && p.uids[1] == uid && p.uids[2] == uid ? 0 : -EPERM;
 }
 
-int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
+/* kernel.yama.ptrace_scope: 0 (or no Yama) classic, 1 descendants only, 2 admin only, 3 none. */
+static int yama_scope(void)
+{
+	char buf[16] = "";
+	_cleanup_close_ int fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+		return 0;
+	return atoi(buf);
+}
+
+/* Whether ancestor is pid's parent, grandparent, ... (a bounded walk up the PPid chain). */
+static bool is_ancestor(pid_t ancestor, pid_t ppid)
+{
+	for (int depth = 0; ppid > 1 && depth < 256; depth++) {
+		char path[48], buf[4096];
+		ssize_t n;
+
+		if (ppid == ancestor)
+			return true;
+		snprintf(path, sizeof(path), "/proc/%d/status", ppid);
+		_cleanup_close_ int f = open(path, O_RDONLY | O_CLOEXEC);
+		if (f < 0 || (n = read(f, buf, sizeof(buf) - 1)) <= 0)
+			return false;
+		buf[n] = 0;
+		if (read_ppid(buf, &ppid) < 0)
+			return false;
+	}
+	return ppid == ancestor;
+}
+
+int process_may_ptrace(int pidfd, const struct tracer *by, char *why, size_t whylen)
 {
 	struct pinned p;
-	int r = read_pinned(pidfd, &p);
+	int r = read_pinned(pidfd, &p), scope;
 	pid_t pid = p.pid;
 	const unsigned *uids = p.uids, *gids = p.gids;
 
 	if (r < 0)
 		return r;
-	if (uids[0] != uid) {
+	/* What the kernel's ptrace access check (__ptrace_may_access) asks of a caller without
+	 * CAP_SYS_PTRACE: every uid of the target is the caller's uid and every gid its gid... */
+	if (uids[0] != by->uid) {
 		snprintf(why, whylen, "process %d belongs to uid %u, not %u", pid, uids[0],
-			 (unsigned)uid);
+			 (unsigned)by->uid);
 		return -EPERM;
 	}
-	if (uids[1] != uid || uids[2] != uid) {
+	if (uids[1] != by->uid || uids[2] != by->uid) {
 		snprintf(why, whylen, "process %d is set-uid (effective uid %u)", pid, uids[1]);
 		return -EPERM;
 	}
@@ -138,8 +174,37 @@ int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen)
 		snprintf(why, whylen, "process %d is set-gid", pid);
 		return -EPERM;
 	}
-	if (p.dir_owner != uid) {
-		snprintf(why, whylen, "process %d is not dumpable", pid);
+	if (gids[0] != by->gid) {
+		snprintf(why, whylen, "process %d runs as group %u, not the caller's group %u", pid,
+			 gids[0], (unsigned)by->gid);
+		return -EPERM;
+	}
+	/* ...a process may always reach its own address space... */
+	if (pid == by->pid)
+		return 0;
+	/* ...another one only while it is dumpable (not after prctl(PR_SET_DUMPABLE, 0), nor
+	 * after exec'ing a set-id or unreadable program)... */
+	if (p.mem_owner != by->uid) {
+		snprintf(why, whylen,
+			 "process %d is not dumpable (prctl PR_SET_DUMPABLE 0, or it runs a set-id "
+			 "or unreadable program)",
+			 pid);
+		return -EPERM;
+	}
+	/* ...and as Yama allows. */
+	scope = yama_scope();
+	if (scope >= 2) {
+		snprintf(why, whylen,
+			 "kernel.yama.ptrace_scope is %d: no unprivileged process may ptrace "
+			 "another",
+			 scope);
+		return -EPERM;
+	}
+	if (scope == 1 && !is_ancestor(by->pid, p.ppid)) {
+		snprintf(why, whylen,
+			 "kernel.yama.ptrace_scope is 1 and process %d does not descend from the "
+			 "caller (pid %d)",
+			 pid, by->pid);
 		return -EPERM;
 	}
 	return 0;

@@ -31,10 +31,19 @@ int process_units(int pidfd, pid_t pid, char ***ret);
  * 0, -EPERM, or -ESRCH if it has exited. */
 int process_owned_by(int pidfd, uid_t uid);
 
+/* The caller on whose behalf svmd would reach another process: its uid, gid and pid. */
+struct tracer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
 /*
- * Whether uid could ptrace the process behind pidfd without privilege: its real, effective
- * and saved uids all equal uid, it is not set-id (real, effective and saved gids agree) and
- * it is dumpable (/proc/PID owned by uid). Returns 0, -EPERM (with the reason in why) or
- * -ESRCH if it exited meanwhile.
+ * Whether the caller could ptrace the process behind pidfd without privilege, as the kernel's
+ * ptrace access check decides it: the target's real, effective and saved uids are by->uid and its
+ * gids by->gid; and, unless it is the caller itself, it is dumpable (the kernel's answer: the
+ * owner of /proc/PID/mem) and Yama's ptrace_scope allows it (scope 1: the target descends from
+ * by->pid). Linux security modules may refuse more. Returns 0, -EPERM (with the reason in why)
+ * or -ESRCH if it exited meanwhile.
  */
-int process_same_user(int pidfd, uid_t uid, char *why, size_t whylen);
+int process_may_ptrace(int pidfd, const struct tracer *by, char *why, size_t whylen);

@@ -319,6 +319,10 @@ static void drop_privileges(uid_t uid, gid_t gid, gid_t extra)
 	if (setgroups(extra ? 1 : 0, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
 	    setresuid(uid, uid, uid) < 0)
 		_exit(126);
+	/* Changing uid made the process non-dumpable, as a set-id program is; a user's own
+	 * processes, which have exec'd as the user, are dumpable: be one. */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		_exit(126);
 }
 
 /* Control messages between the test and a peer. */
@@ -483,17 +487,31 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 			case OP_DISCONNECT:
 				c = svm_disconnect(c);
 				break;
-			case OP_SPAWN:
+			case OP_SPAWN: {
+				int ready[2] = {-1, -1};
+				char x;
+				if (pipe2(ready, O_CLOEXEC) < 0) {
+					r.status = -errno;
+					break;
+				}
 				sleeper = fork();
 				if (sleeper == 0) {
 					prctl(PR_SET_PDEATHSIG, SIGKILL);
+					if (cmd.a & SPAWN_NOT_DUMPABLE)
+						prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+					(void)!write(ready[1], "x", 1);
 					for (;;)
 						pause();
 				}
+				close(ready[1]);
+				/* It runs (and is as asked) before the test sees it. */
+				(void)!read(ready[0], &x, 1);
+				close(ready[0]);
 				out_fd = (int)syscall(SYS_pidfd_open, sleeper, 0);
 				r.status = out_fd < 0 ? -errno : 0;
 				r.id = (uint64_t)sleeper;
 				break;
+			}
 			}
 		}
 		if (r.status < 0 && c && svm_reason(c))
@@ -645,7 +663,12 @@ int peer_disconnect(struct peer *p, struct peer_result *r)
 
 int peer_spawn_sleeper(struct peer *p, struct peer_result *r)
 {
-	return peer_call(p, &(struct peer_cmd){.op = OP_SPAWN}, -1, r);
+	return peer_spawn_sleeper_ex(p, 0, r);
+}
+
+int peer_spawn_sleeper_ex(struct peer *p, unsigned flags, struct peer_result *r)
+{
+	return peer_call(p, &(struct peer_cmd){.op = OP_SPAWN, .a = flags}, -1, r);
 }
 
 size_t count_bindings(const struct daemon *d)

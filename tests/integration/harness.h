@@ -104,6 +104,9 @@ int peer_count(struct peer *p, struct peer_result *r);
 int peer_disconnect(struct peer *p, struct peer_result *r);
 /* Forks a child of the peer (same user) that sleeps; r->fd is its pidfd in the test. */
 int peer_spawn_sleeper(struct peer *p, struct peer_result *r);
+/* The same with flags: SPAWN_NOT_DUMPABLE makes it call prctl(PR_SET_DUMPABLE, 0) first. */
+#define SPAWN_NOT_DUMPABLE 1u
+int peer_spawn_sleeper_ex(struct peer *p, unsigned flags, struct peer_result *r);
 
 /* Root's view: every live binding. */
 size_t count_bindings(const struct daemon *d);

@@ -278,8 +278,9 @@ static void drop_to(uid_t uid, gid_t gid, gid_t extra)
 {
 	gid_t groups[1] = {extra};
 
+	/* Dumpable again after the uid change, as a user's own (exec'd) processes are. */
 	if (setgroups(extra ? 1 : 0, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0)
+	    setresuid(uid, uid, uid) < 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 		_exit(126);
 }
 

@@ -296,6 +296,29 @@ Test(socket, another_users_pidfd_is_refused)
 	peer_stop(&b);
 }
 
+/* Same uid, but the kernel would not let the caller ptrace it (ssh-agent does this). */
+Test(socket, a_non_dumpable_process_of_the_same_user_is_refused)
+{
+	struct peer p;
+	struct peer_result r;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_spawn_sleeper_ex(&p, SPAWN_NOT_DUMPABLE, &r), 0);
+	int pidfd = r.fd;
+	pid_t sleeper = (pid_t)r.id;
+	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", pidfd, 0, &r), -EPERM);
+	cr_assert(strstr(r.reason, "is not dumpable"), "%s", r.reason);
+	cr_assert_eq(count_bindings(&d), 0);
+	/* A dumpable one of the same user is allowed by the same rule. */
+	cr_assert_eq(peer_spawn_sleeper(&p, &r), 0);
+	int dumpable = r.fd;
+	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", dumpable, 0, &r), 0, "%s", r.reason);
+	kill(sleeper, SIGKILL);
+	close(pidfd);
+	close(dumpable);
+	peer_stop(&p);
+}
+
 Test(socket, other_process_needs_targets_same_user)
 {
 	struct peer p;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,8 +45,10 @@ static int spawn(uid_t uid)
 	child = fork();
 	cr_assert_geq(child, 0);
 	if (child == 0) {
+		/* Changing uid makes a process non-dumpable; one that exec'd as the user is not. */
 		if (uid != getuid() &&
-		    (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+		    (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		     prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0))
 			_exit(1);
 		(void)!write(ready[1], "x", 1);
 		for (;;)
@@ -98,6 +101,12 @@ Test(process, owned_by)
 	close(fd);
 }
 
+static int may_ptrace(int fd, uid_t uid, gid_t gid, char *why, size_t whylen)
+{
+	/* As a caller other than the target (pid 1 is never a test's child). */
+	return process_may_ptrace(fd, &(struct tracer){uid, gid, 1}, why, whylen);
+}
+
 Test(process, same_user)
 {
 	char why[160] = "";
@@ -106,9 +115,58 @@ Test(process, same_user)
 		cr_skip_test("needs root to run a child as another uid");
 	int fd = spawn(NOBODY);
 
-	cr_assert_eq(process_same_user(fd, NOBODY, why, sizeof(why)), 0, "%s", why);
-	cr_assert_eq(process_same_user(fd, 1000, why, sizeof(why)), -EPERM);
+	cr_assert_eq(may_ptrace(fd, NOBODY, NOBODY, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(may_ptrace(fd, 1000, NOBODY, why, sizeof(why)), -EPERM);
 	cr_assert(strstr(why, "belongs to uid 65534"), "%s", why);
+	close(fd);
+}
+
+/* The kernel lets a user ptrace its process only when the process runs with the user's gid. */
+Test(process, another_group_is_not_the_callers)
+{
+	char why[160] = "";
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run a child as another uid");
+	int fd = spawn(NOBODY);
+
+	cr_assert_eq(may_ptrace(fd, NOBODY, 100, why, sizeof(why)), -EPERM);
+	cr_assert(strstr(why, "runs as group 65534, not the caller's group 100"), "%s", why);
+	close(fd);
+}
+
+/* prctl(PR_SET_DUMPABLE, 0), as ssh-agent does: the kernel refuses the user its /proc/PID/environ
+ * and mem, so svmd must refuse to bind it for the user too (it is still the user's uid). */
+Test(process, a_non_dumpable_process_is_not_reachable)
+{
+	char why[160] = "", c;
+	int ready[2];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to run a child as another uid");
+	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		if (setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+		    setresuid(NOBODY, NOBODY, NOBODY) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			_exit(1);
+		(void)!write(ready[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the child did not start");
+	close(ready[0]);
+	int fd = pidfd_open_pid(child);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(process_owned_by(fd, NOBODY), 0, "it still runs as the user");
+	cr_assert_eq(may_ptrace(fd, NOBODY, NOBODY, why, sizeof(why)), -EPERM);
+	cr_assert(strstr(why, "is not dumpable"), "%s", why);
+	/* The process itself may reach its own address space, dumpable or not. */
+	cr_assert_eq(
+		process_may_ptrace(fd, &(struct tracer){NOBODY, NOBODY, child}, why, sizeof(why)),
+		0, "%s", why);
 	close(fd);
 }
 
@@ -141,7 +199,7 @@ Test(process, a_setuid_exec_is_not_the_same_user)
 	/* Wait for the exec to have happened: the saved uid turns 0. */
 	int r = 0;
 	for (int i = 0; i < 200; i++) {
-		r = process_same_user(fd, NOBODY, why, sizeof(why));
+		r = may_ptrace(fd, NOBODY, NOBODY, why, sizeof(why));
 		if (r == -EPERM)
 			break;
 		usleep(10000);
