@@ -12,7 +12,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
-VERSION    := 0.1.0
+VERSION    := $(shell sed -n 's/^#define SVMD_VERSION_STRING "\(.*\)"$$/\1/p' protocol/svmd-version.h)
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
@@ -52,7 +52,7 @@ SANITIZE ?=
 CFLAGS   ?=
 LDFLAGS  ?=
 ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANITIZE) \
-              -DSVMD_VERSION_STRING='"$(VERSION)"' -Iprotocol -Idaemon -Iclient $(CFLAGS)
+              -Iprotocol -Idaemon -Iclient $(CFLAGS)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
@@ -61,7 +61,7 @@ CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/backend-
             daemon/bus.c daemon/client.c daemon/hashmap.c daemon/log.c daemon/loop.c \
             daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c daemon/registry.c \
             daemon/seed-abi.c daemon/server.c daemon/sim-kernel.c daemon/config.c \
-            daemon/sandbox.c
+            daemon/sandbox.c daemon/util.c daemon/device.c
 LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-bus.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -75,7 +75,7 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-UNIT_TESTS := protocol policy registry sim-kernel seed-abi vfio-abi sandbox config process audit
+UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi sandbox config process audit
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
@@ -83,7 +83,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
 # with the simulated kernel behind the seed ioctl.
 EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
             daemon/backend-vfio.c daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
-            protocol/svmd-proto.c
+            daemon/util.c daemon/device.c protocol/svmd-proto.c
 
 .PHONY: all check check-run check-vm check-vm-run check-system check-system-run demo demo-run \
         asan fuzz fuzz-run install clean deps format check-format

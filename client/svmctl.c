@@ -22,13 +22,10 @@
 #include <unistd.h>
 
 #include "svmclient.h"
+#include "svmd-version.h"
 
 #define EXIT_DENIED    77
 #define ELEMENTSOF_(a) (sizeof(a) / sizeof((a)[0]))
-
-#ifndef SVMD_VERSION_STRING
-#define SVMD_VERSION_STRING "0"
-#endif
 
 struct args {
 	const char *socket;

@@ -18,6 +18,7 @@
 
 #include "backend.h"
 #include "cleanup.h"
+#include "util.h"
 #include "vfio-abi.h"
 
 #define PCI_EXT_CAP_START    0x100u
@@ -41,18 +42,6 @@ struct vfio_backend {
 	size_t *device_group; /* by device index: its entry in groups */
 	char svm_why[192];    /* what base.svm_unsupported points to */
 };
-
-static _printf_(4, 5) int fail(char *why, size_t whylen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && whylen) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 static _printf_(3, 4) int path_fmt(char *buf, size_t size, const char *fmt, ...)
 {

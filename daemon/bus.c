@@ -24,10 +24,7 @@
 #include "ops.h"
 #include "process.h"
 #include "svmd-bus.h"
-
-#ifndef SVMD_VERSION_STRING
-#define SVMD_VERSION_STRING "0"
-#endif
+#include "svmd-version.h"
 
 struct bus {
 	struct loop *loop;
@@ -52,11 +49,7 @@ struct peer {
 
 static uint64_t name_key(const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *name; name++)
-		h = (h ^ (unsigned char)*name) * 0x100000001b3ull;
-	return h;
+	return hash_string(HASH_INIT, name);
 }
 
 static struct peer *peer_find(struct bus *b, const char *name)

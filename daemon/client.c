@@ -22,10 +22,7 @@
 #include "log.h"
 #include "server.h"
 #include "svmd-wire.h"
-
-#ifndef SVMD_VERSION_STRING
-#define SVMD_VERSION_STRING "0"
-#endif
+#include "svmd-version.h"
 
 typedef int (*handler_fn)(struct client *c, const struct svmd_hdr *h, const void *payload, int *fds,
 			  size_t n_fds);

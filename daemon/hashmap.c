@@ -89,3 +89,10 @@ void hashmap_done(struct hashmap *h)
 	free(h->buckets);
 	*h = (struct hashmap){0};
 }
+
+uint64_t hash_string(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}

@@ -31,6 +31,11 @@ struct hnode *hashmap_next_same(const struct hnode *node);
 void hashmap_remove(struct hashmap *h, struct hnode *node);
 void hashmap_done(struct hashmap *h);
 
+/* The FNV-1a hash of s, continuing from h (start from HASH_INIT, or mix a small value into it
+ * first to keep several key spaces apart). */
+#define HASH_INIT 0xcbf29ce484222325ull
+uint64_t hash_string(uint64_t h, const char *s);
+
 /* Visits every node of h in no particular order. The body may unlink, move or free the node it
  * is given, and no other. Two nested loops: a break leaves only the inner one. */
 #define hashmap_for_each_safe(e, h)                                                                \

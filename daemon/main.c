@@ -26,10 +26,7 @@
 #include "policy-load.h"
 #include "sandbox.h"
 #include "server.h"
-
-#ifndef SVMD_VERSION_STRING
-#define SVMD_VERSION_STRING "0"
-#endif
+#include "svmd-version.h"
 
 #define DEFAULT_SOCKET  "/run/svmd/svmd.sock"
 #define POLICY_DIRS_MAX 16

@@ -320,14 +320,8 @@ static void rates_free(struct core *c)
 /* A rule as the admin sees it, whatever its place in the file: its file and its text. */
 static uint64_t rule_fingerprint(const struct policy_rule *rule)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const char *s = rule->file; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	h = (h ^ 0xff) * 0x100000001b3ull;
-	for (const char *s = rule->text; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
+	/* The file, a byte no name holds, the text. */
+	return hash_string(hash_string(hash_string(HASH_INIT, rule->file), "\xff"), rule->text);
 }
 
 static bool same_rule(const struct policy_rule *a, const struct policy_rule *b)

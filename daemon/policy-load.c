@@ -50,11 +50,7 @@ struct cached_name {
 
 static uint64_t name_key(bool user, const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ user;
-
-	for (; *name; name++)
-		h = (h ^ (unsigned char)*name) * 0x100000001b3ull;
-	return h;
+	return hash_string(HASH_INIT ^ user, name);
 }
 
 static struct cached_name *cache_find(struct name_cache *c, bool user, const char *name)

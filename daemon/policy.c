@@ -753,11 +753,7 @@ int policy_add_file(struct policy *p, const char *file, const char *text, size_t
 
 static uint64_t device_bucket_key(unsigned op, const char *device)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ op;
-
-	for (; *device; device++)
-		h = (h ^ (unsigned char)*device) * 0x100000001b3ull;
-	return h;
+	return hash_string(HASH_INIT ^ op, device);
 }
 
 static struct rule_bucket *bucket_find(const struct hashmap *h, uint64_t key, unsigned op,

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "hashmap.h"
 #include "seed-abi.h"
 #include "sim-kernel.h"
+#include "util.h"
 
 #define PASID_SPACE (SEED_PASID_MAX + 1)
 
@@ -104,18 +104,6 @@ struct sim_kernel *sim_kernel_free(struct sim_kernel *k)
 	return NULL;
 }
 
-static _printf_(4, 5) int fail(int err, char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && whylen) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 static bool used(const struct sim_kernel *k, uint32_t p)
 {
 	return k->used[p / 64] >> (p % 64) & 1;
@@ -176,33 +164,33 @@ static int bind_task(struct sim_kernel *k, struct sim_device *d, struct seed_svm
 
 	if (!(t->flags & SEED_SVM_PID_VALID))
 		/* svmd always names the process; binding the daemon itself makes no sense. */
-		return fail(-EINVAL, why, whylen, "no pid given");
+		return fail(why, whylen, -EINVAL, "no pid given");
 	if (!process_exists(t->pid))
-		return fail(-ESRCH, why, whylen, "no process %d", t->pid);
+		return fail(why, whylen, -ESRCH, "no process %d", t->pid);
 	if (d->pasid_table)
-		return fail(-EBUSY, why, whylen, "a guest PASID table is bound on %s", d->dev.name);
+		return fail(why, whylen, -EBUSY, "a guest PASID table is bound on %s", d->dev.name);
 
 	mm = mm_get(k, t->pid);
 	if (mm) {
 		pasid = mm->pasid;
 		if (t->pasid && t->pasid != pasid)
-			return fail(-EINVAL, why, whylen, "process %d already has PASID %u", t->pid,
+			return fail(why, whylen, -EINVAL, "process %d already has PASID %u", t->pid,
 				    pasid);
 		if (pasid >= pasid_limit(d))
-			return fail(-EINVAL, why, whylen,
+			return fail(why, whylen, -EINVAL,
 				    "process %d has PASID %u, beyond %s's %u-bit PASIDs", t->pid,
 				    pasid, d->dev.name, d->dev.pasid_bits);
 		if (bond_get(k, d, pasid))
-			return fail(-EBUSY, why, whylen, "PASID %u already bound on %s", pasid,
+			return fail(why, whylen, -EBUSY, "PASID %u already bound on %s", pasid,
 				    d->dev.name);
 	} else if (t->pasid) {
 		pasid = t->pasid;
 		if (used(k, pasid))
-			return fail(-EBUSY, why, whylen, "PASID %u is in use", pasid);
+			return fail(why, whylen, -EBUSY, "PASID %u is in use", pasid);
 	} else {
 		pasid = alloc_pasid(k, pasid_limit(d));
 		if (!pasid)
-			return fail(-ENOSPC, why, whylen, "no free PASID within %s's %u bits",
+			return fail(why, whylen, -ENOSPC, "no free PASID within %s's %u bits",
 				    d->dev.name, d->dev.pasid_bits);
 	}
 
@@ -243,10 +231,10 @@ static int unbind_task(struct sim_kernel *k, struct sim_device *d, const struct 
 	struct bond *b;
 
 	if (!mm || (t->pasid && t->pasid != mm->pasid))
-		return fail(-EINVAL, why, whylen, "process %d not bound", t->pid);
+		return fail(why, whylen, -EINVAL, "process %d not bound", t->pid);
 	b = bond_get(k, d, mm->pasid);
 	if (!b || b->kind != SEED_SVM_BIND_PASID || b->pid != t->pid)
-		return fail(-EINVAL, why, whylen, "process %d not bound on %s", t->pid,
+		return fail(why, whylen, -EINVAL, "process %d not bound on %s", t->pid,
 			    d->dev.name);
 	hashmap_remove(&k->bonds, &b->node);
 	free(b);
@@ -266,12 +254,12 @@ static int bind_pgtable(struct sim_kernel *k, struct sim_device *d,
 	struct bond *b;
 
 	if (d->pasid_table)
-		return fail(-EBUSY, why, whylen, "a guest PASID table is bound on %s", d->dev.name);
+		return fail(why, whylen, -EBUSY, "a guest PASID table is bound on %s", d->dev.name);
 	if (bond_get(k, d, pasid))
-		return fail(-EBUSY, why, whylen, "PASID %u already bound on %s", pasid,
+		return fail(why, whylen, -EBUSY, "PASID %u already bound on %s", pasid,
 			    d->dev.name);
 	if (used(k, pasid) && (!k->pgtable_refs || k->pgtable_refs[pasid] == 0))
-		return fail(-EBUSY, why, whylen, "PASID %u belongs to a process address space",
+		return fail(why, whylen, -EBUSY, "PASID %u belongs to a process address space",
 			    pasid);
 	if (!k->pgtable_refs) {
 		k->pgtable_refs = calloc(PASID_SPACE, sizeof(uint32_t));
@@ -297,7 +285,7 @@ static int unbind_pgtable(struct sim_kernel *k, struct sim_device *d,
 	struct bond *b = bond_get(k, d, pasid);
 
 	if (!b || b->kind != SEED_SVM_BIND_PGTABLE)
-		return fail(-EINVAL, why, whylen, "no page table bound at PASID %u on %s", pasid,
+		return fail(why, whylen, -EINVAL, "no page table bound at PASID %u on %s", pasid,
 			    d->dev.name);
 	hashmap_remove(&k->bonds, &b->node);
 	free(b);
@@ -311,16 +299,16 @@ static int pasid_table(struct sim_device *d, bool bind, char *why, size_t whylen
 {
 	if (!bind) {
 		if (!d->pasid_table)
-			return fail(-EINVAL, why, whylen, "no PASID table bound on %s",
+			return fail(why, whylen, -EINVAL, "no PASID table bound on %s",
 				    d->dev.name);
 		d->pasid_table = false;
 		return 0;
 	}
 	if (d->pasid_table)
-		return fail(-EBUSY, why, whylen, "a PASID table is already bound on %s",
+		return fail(why, whylen, -EBUSY, "a PASID table is already bound on %s",
 			    d->dev.name);
 	if (d->n_bonds)
-		return fail(-EBUSY, why, whylen, "%s has %zu PASIDs bound", d->dev.name,
+		return fail(why, whylen, -EBUSY, "%s has %zu PASIDs bound", d->dev.name,
 			    d->n_bonds);
 	d->pasid_table = true;
 	return 0;
@@ -335,18 +323,18 @@ int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request
 	int r;
 
 	if (request != SEED_VFIO_IOMMU_SVM_BIND && request != SEED_VFIO_IOMMU_SVM_UNBIND)
-		return fail(-ENOTTY, why, whylen, "unknown ioctl 0x%lx", request);
+		return fail(why, whylen, -ENOTTY, "unknown ioctl 0x%lx", request);
 	for (size_t i = 0; i < k->n_devices; i++)
 		if (k->devices[i].dev.iommu_group == group) {
 			d = d ? d : &k->devices[i];
 			n_in_group++;
 		}
 	if (!d)
-		return fail(-ENODEV, why, whylen, "no container for IOMMU group %u", group);
+		return fail(why, whylen, -ENODEV, "no container for IOMMU group %u", group);
 
 	/* A kernel looks at the header first: which kind, and whether the device can do it. */
 	if (size < sizeof(a.hdr))
-		return fail(-EINVAL, why, whylen, "argument shorter than its header");
+		return fail(why, whylen, -EINVAL, "argument shorter than its header");
 	memcpy(&a.hdr, arg, sizeof(a.hdr));
 	static const struct {
 		uint32_t flag, kind;
@@ -358,7 +346,7 @@ int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request
 	};
 	for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
 		if (a.hdr.flags == kinds[i].flag && !(d->dev.kinds & SVMD_KIND_BIT(kinds[i].kind)))
-			return fail(-EOPNOTSUPP, why, whylen, "%s cannot bind %s", d->dev.name,
+			return fail(why, whylen, -EOPNOTSUPP, "%s cannot bind %s", d->dev.name,
 				    kinds[i].what);
 
 	struct seed_limits lim = {.pasid_bits = d->dev.pasid_bits, .model = d->dev.model};
@@ -368,7 +356,7 @@ int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request
 	memcpy(&a, arg, a.hdr.argsz);
 
 	if (n_in_group > 1)
-		return fail(-EINVAL, why, whylen,
+		return fail(why, whylen, -EINVAL,
 			    "IOMMU group %u has %zu devices; SVM binds need a group of one", group,
 			    n_in_group);
 
