@@ -199,7 +199,8 @@ asan: deps
 # make bench (tests/bench/, README "Benchmarks"): its own optimised build without sanitizers,
 # then every scenario against its baseline; prints the table, writes bench/results.json and
 # fails when a scenario could not run. BENCH_ARGS=--quick runs fewer rounds.
-BENCH_BINS := $(addprefix $(BUILD)/bench/,svmd-bench echo-server naive-bus-server policy-bench)
+BENCH_BINS := $(addprefix $(BUILD)/bench/,svmd-bench echo-server naive-bus-server \
+	polkit-bus-server policy-bench)
 .PHONY: bench bench-run clean-bench
 
 bench: deps
@@ -217,6 +218,10 @@ $(BUILD)/bench/echo-server: $(call obj,tests/bench/echo-server.c $(PROTOCOL_SRC)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/bench/naive-bus-server: $(call obj,tests/bench/naive-bus-server.c)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
+
+$(BUILD)/bench/polkit-bus-server: $(call obj,tests/bench/polkit-bus-server.c)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
 

@@ -1,9 +1,10 @@
 #!/bin/sh
 # make bench: sets the stage and runs the driver (svmd-bench), which starts svmd and each
 # baseline pinned to CPUs, measures them alternately and writes bench/results.json. As root it
-# creates the unprivileged user the clients run as (svmd-bench); dbus-daemon runs a private
-# system-like bus for the D-Bus scenario. The exit status is the driver's: non-zero when a
-# scenario could not run. BENCH_ARGS (e.g. --quick) are passed to the driver.
+# creates the unprivileged user the clients run as (svmd-bench) and installs polkitd when it is
+# missing; dbus-daemon runs a private system-like bus for the D-Bus scenarios, on which the
+# driver starts polkitd for row 2b (tests/bench/polkitd.sh). The exit status is the driver's:
+# non-zero when a scenario could not run. BENCH_ARGS (e.g. --quick) are passed to the driver.
 set -eu
 BUILD=${BUILD:-build-bench}
 cd "$(dirname "$0")/../.."
@@ -30,6 +31,22 @@ if [ "$(id -u)" = 0 ]; then
 	user=svmd-bench
 	getent passwd "$user" >/dev/null ||
 		useradd --system --no-create-home --shell /usr/sbin/nologin --user-group "$user"
+fi
+
+# Row 2b's baseline asks polkitd (Debian: polkitd, its JavaScript rules engine included) about
+# every call. The driver runs it; without it, the row fails and says so.
+if [ ! -x /usr/lib/polkit-1/polkitd ]; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "bench: installing polkitd for row 2b (apt-get, usually under a minute)"
+		export DEBIAN_FRONTEND=noninteractive
+		log=$work/apt-polkitd.log
+		{ apt-get install -y -q --no-install-recommends polkitd >"$log" 2>&1 ||
+			{ apt-get update -q >>"$log" 2>&1 &&
+				apt-get install -y -q --no-install-recommends polkitd >>"$log" 2>&1; }; } ||
+			{ keep=1; echo "bench: cannot install polkitd (log: $log): row 2b fails" >&2; }
+	else
+		echo "bench: polkitd is missing: row 2b fails (apt-get install polkitd, or run as root)" >&2
+	fi
 fi
 
 # Latency: client, server (and dbus-daemon) share one CPU, as cross-CPU wake-ups cost about

@@ -877,6 +877,234 @@ out:
 	server_stop(&svmd);
 }
 
+/*
+ * Scenario 2b: D-Bus, against what a user would run instead of svmd: a server that asks polkitd
+ * about every call (polkit-bus-server, the udisks2 and NetworkManager pattern), with polkitd on
+ * the same bus and a rules file that allows the bench user only. Before measuring, one call as
+ * another user must be refused; afterwards the server's counts must show that polkitd
+ * authorized every measured call: a gate that does not gate fails the row.
+ */
+
+#define POLKIT_SERVER_NAME "org.svmd.BenchPolkit1"
+#define POLKITD_NAME       "org.freedesktop.PolicyKit1"
+#define POLKITD_SCRIPT     "tests/bench/polkitd.sh" /* run.sh runs us from the top of the tree */
+#define POLKIT_REFUSED     "org.svmd.Bench.Error.NotAuthorized"
+#define DENIED_USER        "nobody"
+
+/* Waits until name has an owner on the bench's bus, while s (which should take it) runs. */
+static int bus_name_wait(struct server *s, const char *name, char *err, size_t errlen)
+{
+	sd_bus *bus = NULL;
+	int r = sd_bus_new(&bus);
+
+	if (r >= 0)
+		r = sd_bus_set_address(bus, opt.bus);
+	if (r >= 0)
+		r = sd_bus_set_bus_client(bus, true);
+	if (r >= 0)
+		r = sd_bus_start(bus);
+	if (r < 0) {
+		snprintf(err, errlen, "bus %s: %s", opt.bus, strerror(-r));
+		sd_bus_unref(bus);
+		return -1;
+	}
+	for (int i = 0; i < 1000; i++) {
+		sd_bus_message *reply = NULL;
+		int has = 0, status;
+
+		r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+				       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s",
+				       name);
+		if (r >= 0)
+			r = sd_bus_message_read(reply, "b", &has);
+		sd_bus_message_unref(reply);
+		if (r >= 0 && has) {
+			sd_bus_flush_close_unref(bus);
+			return 0;
+		}
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			snprintf(err, errlen, "%s exited at start-up: %s", s->name,
+				 log_tail(s->log));
+			sd_bus_flush_close_unref(bus);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	snprintf(err, errlen, "%s did not take %s: %s", s->name, name, log_tail(s->log));
+	sd_bus_flush_close_unref(bus);
+	return -1;
+}
+
+struct denied_call {
+	bool allowed;
+	char name[128];  /* the error's name */
+	char error[256]; /* and its message, or why the call could not be made */
+};
+
+/* In a child, as DENIED_USER: one BindPgtable on the polkit-gated server. */
+static int denied_child(void *arg)
+{
+	struct denied_call *d = arg;
+	struct target t = {.dest = POLKIT_SERVER_NAME, .pasid = MEASURE_PASID};
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	struct passwd *pw = getpwnam(DENIED_USER);
+	int r;
+
+	pin(opt.cpu);
+	if (!pw || setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		snprintf(d->error, sizeof(d->error), "cannot become %s: %s", DENIED_USER,
+			 pw ? strerror(errno) : "no such user");
+		return 1;
+	}
+	if (target_open(&t) < 0) {
+		snprintf(d->error, sizeof(d->error), "%s", t.error);
+		return 1;
+	}
+	r = sd_bus_call_method(t.bus, t.dest, BUS_PATH, BUS_IFACE, "BindPgtable", &error, NULL,
+			       "sutua{sv}", device_name(0), t.pasid, (uint64_t)0x1000 * t.pasid, 48,
+			       0);
+	d->allowed = r >= 0;
+	if (r < 0) {
+		snprintf(d->name, sizeof(d->name), "%s", error.name ? error.name : "");
+		snprintf(d->error, sizeof(d->error), "%s",
+			 error.message ? error.message : strerror(-r));
+	}
+	sd_bus_error_free(&error);
+	target_close(&t);
+	return 0;
+}
+
+/* The counts polkit-bus-server prints when it stops; -1 if it printed none. */
+static int polkit_counts(const char *log, unsigned long *authorized, unsigned long *refused,
+			 unsigned long *failed)
+{
+	char line[256];
+	int found = -1;
+	FILE *f = fopen(log, "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "checks: %lu authorized, %lu refused, %lu failed", authorized,
+			   refused, failed) == 3)
+			found = 0;
+	fclose(f);
+	return found;
+}
+
+static void scenario_bus_polkit(void)
+{
+	const char *what = "D-Bus bind+unbind vs polkit-gated server";
+	struct server svmd = {0}, gated = {0}, polkitd = {0};
+	struct denied_call *denied = shared(sizeof(*denied));
+	unsigned long n_auth = 0, n_refused = 0, n_failed = 0, expected;
+	struct latency l;
+	char err[512], dir[512], exe[512];
+	bool measured = false;
+
+	fprintf(stderr, "svmd-bench: 2b: %s, polkitd on the same bus\n", what);
+	if (!opt.bus) {
+		row_failed("2b", what, "no private bus: dbus-daemon did not start (see above)");
+		goto out;
+	}
+	if (geteuid() != 0) {
+		row_failed("2b", what,
+			   "needs root: polkitd runs as its own user, with the bench's rules "
+			   "mounted in a private namespace (%s)",
+			   POLKITD_SCRIPT);
+		goto out;
+	}
+	snprintf(polkitd.name, sizeof(polkitd.name), "polkitd");
+	snprintf(polkitd.log, sizeof(polkitd.log), "%s/polkitd.log", opt.workdir);
+	const char *pk_argv[] = {"/bin/sh", POLKITD_SCRIPT, opt.workdir, opt.bus, opt.user, NULL};
+	polkitd.pid = spawn(pk_argv, opt.cpu, polkitd.log, 0);
+	if (bus_name_wait(&polkitd, POLKITD_NAME, err, sizeof(err)) < 0) {
+		row_failed("2b", what, "%s", err);
+		goto out;
+	}
+	policy_dir(POLICY_RULES, dir, sizeof(dir));
+	if (start_svmd(&svmd, "svmd-bus-2b", opt.cpu, dir, opt.bus, 0, err, sizeof(err)) < 0) {
+		row_failed("2b", what, "%s", err);
+		goto out;
+	}
+	snprintf(gated.name, sizeof(gated.name), "polkit-bus-server");
+	snprintf(gated.log, sizeof(gated.log), "%s/polkit-bus-server.log", opt.workdir);
+	snprintf(exe, sizeof(exe), "%s/bench/polkit-bus-server", opt.build);
+	const char *argv[] = {exe, opt.bus, NULL};
+	gated.pid = spawn(argv, opt.cpu, gated.log, 0);
+	if (server_wait(&gated, "ready", err, sizeof(err)) < 0) {
+		row_failed("2b", what, "%s", err);
+		goto out;
+	}
+
+	/* The gate must gate: another user is refused, by polkitd's answer. */
+	if (run_child(denied_child, denied) != 0) {
+		row_failed("2b", what, "the call as %s could not be made: %s", DENIED_USER,
+			   denied->error);
+		goto out;
+	}
+	if (denied->allowed) {
+		row_failed("2b", what, "the gate does not gate: a bind as %s was allowed",
+			   DENIED_USER);
+		goto out;
+	}
+	if (strcmp(denied->name, POLKIT_REFUSED) != 0) {
+		row_failed("2b", what, "a bind as %s was not refused by polkitd but failed: %s: %s",
+			   DENIED_USER, denied->name, denied->error);
+		goto out;
+	}
+
+	latency_init(&l, scaled(10), 150, 50);
+	l.a.dest = POLKIT_SERVER_NAME;
+	l.b.dest = SVMD_NAME;
+	l.a.pasid = l.b.pasid = MEASURE_PASID;
+	measured = run_child(latency_child, &l) == 0;
+	if (!measured)
+		row_failed("2b", what, "%s", l.error[0] ? l.error : "client failed");
+	server_stop(&gated);
+	/* Every call, warm-up included, is a bind and an unbind polkitd must have authorized;
+	 * the one refusal is the call above. */
+	expected = 2ul * (unsigned long)(l.warmup + l.runs * l.per_run);
+	if (measured && polkit_counts(gated.log, &n_auth, &n_refused, &n_failed) < 0) {
+		row_failed("2b", what, "polkit-bus-server printed no counts: %s",
+			   log_tail(gated.log));
+	} else if (measured && (n_auth != expected || n_refused != 1 || n_failed != 0)) {
+		row_failed("2b", what,
+			   "polkitd did not decide every call: %lu authorized (expected %lu), %lu "
+			   "refused (expected 1), %lu failed",
+			   n_auth, expected, n_refused, n_failed);
+	} else if (measured) {
+		struct row *r = latency_row(&l, "2b", what, 0.1, "polkit-bus-server");
+		double bare = NAN;
+		size_t n;
+
+		for (size_t i = 0; i < n_rows; i++)
+			if (strcmp(rows[i].id, "2") == 0 && rows[i].has_base)
+				bare = rows[i].base;
+		n = (size_t)snprintf(
+			r->note, sizeof(r->note),
+			"svmd %.1fx faster than the polkit-gated call (target: >= "
+			"10x); polkitd authorized all %lu calls, refused the one as %s",
+			1 / r->ratio, n_auth, DENIED_USER);
+		if (!isnan(bare) && n < sizeof(r->note))
+			snprintf(r->note + n, sizeof(r->note) - n,
+				 "; row 2's naive server: %.1f us", bare);
+		n = strlen(r->extra);
+		snprintf(r->extra + n, sizeof(r->extra) - n,
+			 ", \"times_faster\": %.2f, \"polkit_checks\": {\"authorized\": %lu, "
+			 "\"refused\": %lu, \"failed\": %lu}, \"refused_user\": \"%s\"",
+			 1 / r->ratio, n_auth, n_refused, n_failed, DENIED_USER);
+	}
+	latency_free(&l);
+out:
+	server_stop(&gated);
+	server_stop(&svmd);
+	server_stop(&polkitd);
+	munmap(denied, sizeof(*denied));
+}
+
 /* Scenario 3: throughput with n concurrent socket clients. */
 
 #define TP_CLIENTS_MAX 16
@@ -1750,6 +1978,7 @@ int main(int argc, char **argv)
 	} scenarios[] = {
 		{'1', "socket bind+unbind", scenario_socket},
 		{'2', "D-Bus bind+unbind", scenario_bus},
+		{'2', "D-Bus bind+unbind vs polkit", scenario_bus_polkit},
 		{'3', "throughput", scenario_throughput},
 		{'4', "100,000 live bindings", scenario_scale},
 		{'5', "policy decisions", scenario_policy},
