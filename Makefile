@@ -57,7 +57,8 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
-CORE_SRC := daemon/audit.c daemon/backend.c daemon/backend-sim.c daemon/backend-vfio.c \
+CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim.c \
+            daemon/backend-vfio.c \
             daemon/bus.c daemon/client.c daemon/hashmap.c daemon/log.c daemon/loop.c \
             daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c daemon/registry.c \
             daemon/seed-abi.c daemon/server.c daemon/sim-kernel.c daemon/config.c \
@@ -82,7 +83,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
 # Preloaded into svmd by the vfio integration suite: /dev/vfio emulated at the syscall boundary,
 # with the simulated kernel behind the seed ioctl.
 EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
-            daemon/backend-vfio.c daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
+            daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
             daemon/util.c daemon/device.c protocol/svmd-proto.c
 
 .PHONY: all check check-run check-vm check-vm-run check-system check-system-run demo demo-run \

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "backend.h"
+#include "backend-sim.h"
 #include "cleanup.h"
 #include "sim-kernel.h"
 
@@ -199,13 +199,28 @@ int sim_topology_parse(const char *text, struct device **ret, char *err, size_t 
 	return (int)n;
 }
 
-static int sim_svm_ioctl(struct backend *b, const struct device *dev, unsigned long request,
-			 struct seed_arg *arg, char *why, size_t whylen)
+/* What a kernel checks before acting; the simulated kernel checks the same again. */
+static int sim_check(struct backend *b, const struct device *dev, const struct bind_args *a,
+		     char *why, size_t whylen)
+{
+	(void)b;
+	return sim_kernel_check(dev, a, why, whylen);
+}
+
+static int sim_bind(struct backend *b, const struct device *dev, struct bind_args *a, char *why,
+		    size_t whylen)
 {
 	struct sim_backend *s = (struct sim_backend *)b;
 
-	return sim_kernel_ioctl(s->kernel, dev->iommu_group, request, arg, sizeof(*arg), why,
-				whylen);
+	return sim_kernel_bind(s->kernel, dev->iommu_group, a, why, whylen);
+}
+
+static int sim_unbind(struct backend *b, const struct device *dev, const struct bind_args *a,
+		      char *why, size_t whylen)
+{
+	struct sim_backend *s = (struct sim_backend *)b;
+
+	return sim_kernel_unbind(s->kernel, dev->iommu_group, a, why, whylen);
 }
 
 /* The simulated kernel has no VFIO device to open: it hands out an empty, sealed memfd named
@@ -241,7 +256,9 @@ static void sim_free(struct backend *b)
 
 static const struct backend_ops sim_ops = {
 	.name = "sim",
-	.svm_ioctl = sim_svm_ioctl,
+	.check = sim_check,
+	.bind = sim_bind,
+	.unbind = sim_unbind,
 	.open_device = sim_open_device,
 	.free = sim_free,
 };

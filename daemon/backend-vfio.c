@@ -16,7 +16,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backend-vfio.h"
+#include "seed-abi.h"
 #include "cleanup.h"
 #include "util.h"
 #include "vfio-abi.h"
@@ -475,17 +476,25 @@ static int map_errno(int e)
 	}
 }
 
-static int vfio_svm_ioctl(struct backend *b, const struct device *dev, unsigned long request,
-			  struct seed_arg *arg, char *why, size_t whylen)
+static int vfio_check(struct backend *b, const struct device *dev, const struct bind_args *a,
+		      char *why, size_t whylen)
 {
-	struct vfio_backend *v = (struct vfio_backend *)b;
+	if (b->svm_unsupported)
+		return fail(why, whylen, -EOPNOTSUPP, "%s", b->svm_unsupported);
+	return seed_check_bind(a, dev, why, whylen);
+}
+
+/* Issues the seed ioctl `request` for a on the container of dev's group. */
+static int svm_ioctl(struct vfio_backend *v, const struct device *dev, unsigned long request,
+		     struct seed_arg *arg, char *why, size_t whylen)
+{
 	const struct vfio_group *g = &v->groups[v->device_group[dev->index]];
 	const char *name = request == SEED_VFIO_IOMMU_SVM_BIND ? "VFIO_IOMMU_SVM_BIND"
 							       : "VFIO_IOMMU_SVM_UNBIND";
 	int r;
 
-	if (b->svm_unsupported)
-		return fail(why, whylen, -EOPNOTSUPP, "%s", b->svm_unsupported);
+	if (v->base.svm_unsupported)
+		return fail(why, whylen, -EOPNOTSUPP, "%s", v->base.svm_unsupported);
 	if (g->n_dma > 1)
 		/* A bind on the container would reach every device of the group. */
 		return fail(why, whylen, -EINVAL,
@@ -496,6 +505,33 @@ static int vfio_svm_ioctl(struct backend *b, const struct device *dev, unsigned 
 		return 0;
 	return fail(why, whylen, map_errno(-r), "%s on IOMMU group %u (%s): %s (%s)", name, g->id,
 		    dev->name, strerror(-r), errno_name(-r));
+}
+
+static int vfio_bind(struct backend *b, const struct device *dev, struct bind_args *a, char *why,
+		     size_t whylen)
+{
+	struct seed_arg arg;
+	int r;
+
+	seed_encode(&arg, a);
+	r = svm_ioctl((struct vfio_backend *)b, dev, SEED_VFIO_IOMMU_SVM_BIND, &arg, why, whylen);
+	if (r == 0 && a->kind == SVMD_KIND_TASK) {
+		/* The kernel writes back the PASID it bound. */
+		struct seed_svm_task t;
+		memcpy(&t, seed_payload(&arg), sizeof(t));
+		a->pasid = t.pasid;
+	}
+	return r;
+}
+
+static int vfio_unbind(struct backend *b, const struct device *dev, const struct bind_args *a,
+		       char *why, size_t whylen)
+{
+	struct seed_arg arg;
+
+	seed_encode(&arg, a);
+	return svm_ioctl((struct vfio_backend *)b, dev, SEED_VFIO_IOMMU_SVM_UNBIND, &arg, why,
+			 whylen);
 }
 
 /* A new device fd per call, straight from the kernel (which opens it O_CLOEXEC); svmd keeps
@@ -540,7 +576,9 @@ static void vfio_free(struct backend *b)
 
 static const struct backend_ops vfio_ops = {
 	.name = "vfio",
-	.svm_ioctl = vfio_svm_ioctl,
+	.check = vfio_check,
+	.bind = vfio_bind,
+	.unbind = vfio_unbind,
 	.open_device = vfio_open_device,
 	.free = vfio_free,
 };

@@ -16,7 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "audit.h"
-#include "backend.h"
+#include "backends.h"
 #include "bus.h"
 #include "config.h"
 #include "cleanup.h"

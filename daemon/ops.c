@@ -231,7 +231,6 @@ static struct watch *watch_get(struct core *c, struct binding *b)
 static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 			const struct caller *by)
 {
-	struct seed_arg arg;
 	char kwhy[256] = "";
 	char by_uid[64];
 	const char *reason = end_reasons[why];
@@ -239,11 +238,8 @@ static void end_binding(struct core *c, struct binding *b, enum end_reason why,
 	watch_free(b->watch);
 	b->watch = NULL;
 	r = 0;
-	if (b->args.kind != SVMD_KIND_DEVICE) {
-		seed_encode(&arg, &b->args);
-		r = c->backend->ops->svm_ioctl(c->backend, b->device, SEED_VFIO_IOMMU_SVM_UNBIND,
-					       &arg, kwhy, sizeof(kwhy));
-	}
+	if (b->args.kind != SVMD_KIND_DEVICE)
+		r = c->backend->ops->unbind(c->backend, b->device, &b->args, kwhy, sizeof(kwhy));
 	if (r < 0)
 		/* Nothing more we can do than say so: the record goes either way. */
 		log_error_errno(r, "Kernel refused to unbind binding %" PRIu64 " (%s PASID %u): %s",
@@ -513,11 +509,6 @@ static void audit_request(const struct core *c, enum audit_event ev, const struc
 	});
 }
 
-static struct seed_limits device_limits(const struct device *d)
-{
-	return (struct seed_limits){.pasid_bits = d->pasid_bits, .model = d->model};
-}
-
 /* Works out which process a task bind targets; fills args->task.pid and *ret_pidfd (owned). */
 static int identify_target(const struct caller *who, struct bind_request *req, int *ret_pidfd,
 			   bool *ret_other, struct op_result *res)
@@ -662,8 +653,6 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	struct bind_args *a = &req->args;
 	_cleanup_close_ int pidfd = -1;
 	struct policy_decision d;
-	struct seed_arg arg;
-	struct seed_limits lim;
 	struct binding *b;
 	const struct device *dev;
 	bool other = false;
@@ -702,9 +691,10 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	} else {
 		safe_close(TAKE_FD(req->target_pidfd));
 	}
-	seed_encode(&arg, a);
-	lim = device_limits(dev);
-	r = seed_check(&arg, sizeof(arg), &lim, why, sizeof(why));
+	why[0] = 0;
+	r = c->backend->ops->check(c->backend, dev, a, why, sizeof(why));
+	if (r == -EOPNOTSUPP)
+		return result(res, r, "%s", why);
 	if (r < 0)
 		return result(res, r, "invalid arguments for %s: %s", dev->name, why);
 
@@ -731,20 +721,13 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 	}
 
 	/* 5. Act. */
-	seed_encode(&arg, a);
 	why[0] = 0;
-	r = c->backend->ops->svm_ioctl(c->backend, dev, SEED_VFIO_IOMMU_SVM_BIND, &arg, why,
-				       sizeof(why));
+	r = c->backend->ops->bind(c->backend, dev, a, why, sizeof(why));
 	if (r < 0) {
 		result(res, r, "kernel refused: %s", why[0] ? why : strerror(-r));
 		audit_request(c, AUDIT_FAIL, who, kind_op(a->kind), dev->name, a->pasid, d.rule, 0,
 			      r, res->reason);
 		return r;
-	}
-	if (a->kind == SVMD_KIND_TASK) {
-		struct seed_svm_task t;
-		memcpy(&t, seed_payload(&arg), sizeof(t));
-		a->pasid = t.pasid;
 	}
 
 	/* 6. Commit: only for a target still alive after the bind (pid reuse), and only when
@@ -783,9 +766,7 @@ int ops_bind(struct core *c, struct session *s, const struct caller *who, struct
 		}
 	}
 	if (!b) {
-		seed_encode(&arg, a);
-		c->backend->ops->svm_ioctl(c->backend, dev, SEED_VFIO_IOMMU_SVM_UNBIND, &arg, NULL,
-					   0);
+		c->backend->ops->unbind(c->backend, dev, a, NULL, 0);
 		audit_request(c, AUDIT_FAIL, who, kind_op(a->kind), dev->name, a->pasid, d.rule, 0,
 			      r, res->reason);
 		return r;

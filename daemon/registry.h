@@ -13,7 +13,7 @@
 #include "device.h"
 #include "hashmap.h"
 #include "list.h"
-#include "seed-abi.h"
+#include "bind.h"
 
 struct registry;
 

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bind.h"
+#include "device.h"
 #include "svmd-proto.h"
 
 #define SEED_VFIO_TYPE 0x3b /* ';' */
@@ -112,33 +114,6 @@ struct seed_arg {
 	};
 } __attribute__((aligned(8)));
 
-/* One bind as svmd keeps it: enough to issue the bind, and to issue the unbind with the same
- * bytes later. */
-struct bind_args {
-	uint32_t kind;  /* enum svmd_kind */
-	uint32_t pasid; /* task: 0 = kernel chooses, then the PASID bound; pgtable: host PASID */
-	union {
-		struct {
-			int32_t pid;
-			uint32_t asked; /* the PASID asked for (0: auto), for deciding again */
-		} task;
-		struct {
-			uint64_t flags; /* SEED_SVA_GPASID_VAL */
-			uint64_t gpgd;
-			uint64_t gpasid;
-			uint64_t vtd_flags;
-			uint32_t addr_width;
-			uint32_t format;
-			uint32_t pat, emt;
-		} pgtable;
-		struct {
-			uint64_t ptr;
-			uint64_t size;
-			uint32_t model; /* SEED_MODEL_* */
-		} table;
-	};
-};
-
 /* The payload of an argument, at offset 12 as the ABI has it: only 4-byte aligned, so the
  * payloads with 8-byte fields are copied in and out with memcpy, never dereferenced here. */
 static inline void *seed_payload(struct seed_arg *a)
@@ -166,3 +141,7 @@ struct seed_limits {
  */
 int seed_check(const void *arg, size_t size, const struct seed_limits *lim, char *why,
 	       size_t whylen);
+
+/* What a kernel checks of a bind of a on dev before acting: seed_check() on its encoding, with
+ * dev's limits. Returns 0 or -EINVAL with a reason. */
+int seed_check_bind(const struct bind_args *a, const struct device *dev, char *why, size_t whylen);

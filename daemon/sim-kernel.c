@@ -385,6 +385,37 @@ int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request
 	return r;
 }
 
+int sim_kernel_check(const struct device *dev, const struct bind_args *a, char *why, size_t whylen)
+{
+	return seed_check_bind(a, dev, why, whylen);
+}
+
+int sim_kernel_bind(struct sim_kernel *k, uint32_t group, struct bind_args *a, char *why,
+		    size_t whylen)
+{
+	struct seed_arg arg;
+	int r;
+
+	seed_encode(&arg, a);
+	r = sim_kernel_ioctl(k, group, SEED_VFIO_IOMMU_SVM_BIND, &arg, sizeof(arg), why, whylen);
+	if (r == 0 && a->kind == SVMD_KIND_TASK) {
+		struct seed_svm_task t;
+		memcpy(&t, seed_payload(&arg), sizeof(t));
+		a->pasid = t.pasid;
+	}
+	return r;
+}
+
+int sim_kernel_unbind(struct sim_kernel *k, uint32_t group, const struct bind_args *a, char *why,
+		      size_t whylen)
+{
+	struct seed_arg arg;
+
+	seed_encode(&arg, a);
+	return sim_kernel_ioctl(k, group, SEED_VFIO_IOMMU_SVM_UNBIND, &arg, sizeof(arg), why,
+				whylen);
+}
+
 size_t sim_kernel_n_bound(const struct sim_kernel *k, const char *device)
 {
 	for (size_t i = 0; i < k->n_devices; i++)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bind.h"
 #include "device.h"
 
 struct sim_kernel;
@@ -33,6 +34,15 @@ struct sim_kernel *sim_kernel_free(struct sim_kernel *k);
  */
 int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request, void *arg,
 		     size_t size, char *why, size_t whylen);
+
+/* The argument checks the kernel applies to a bind of a on dev, without binding (-EINVAL). */
+int sim_kernel_check(const struct device *dev, const struct bind_args *a, char *why, size_t whylen);
+/* The same for a bind as svmd keeps it: encoded as the seed ioctl's exact argument, issued, and
+ * (bind) what the kernel wrote back, the PASID of a task bind, copied into a. */
+int sim_kernel_bind(struct sim_kernel *k, uint32_t group, struct bind_args *a, char *why,
+		    size_t whylen);
+int sim_kernel_unbind(struct sim_kernel *k, uint32_t group, const struct bind_args *a, char *why,
+		      size_t whylen);
 
 /* Live state, for tests: binds on a device, processes holding a PASID. */
 size_t sim_kernel_n_bound(const struct sim_kernel *k, const char *device);

@@ -48,7 +48,7 @@ static struct bind_args table_args(uint64_t ptr)
 	return (struct bind_args){
 		.kind = SVMD_KIND_PASID_TABLE,
 		.pasid = 0,
-		.table = {.ptr = ptr, .size = 4096, .model = SEED_MODEL_INTEL_VTD},
+		.table = {.ptr = ptr, .size = 4096, .model = SVMD_MODEL_VTD},
 	};
 }
 
@@ -188,7 +188,7 @@ Test(registry, add_assigns_ids_and_copies)
 	cr_assert_eq(binding_id(b3), 3);
 	cr_assert_eq(b3->args.kind, SVMD_KIND_PASID_TABLE);
 	cr_assert_eq(b3->args.table.ptr, 0x1000);
-	cr_assert_eq(b3->args.table.model, SEED_MODEL_INTEL_VTD);
+	cr_assert_eq(b3->args.table.model, SVMD_MODEL_VTD);
 
 	cr_assert_eq(registry_count(r), 3);
 	cr_assert_eq(s->n_bindings, 3);

@@ -17,7 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backend-sim.h"
+#include "backends.h"
 #include "seed-abi.h"
 #include "sim-kernel.h"
 
@@ -1092,31 +1093,33 @@ static void be_teardown(void)
 TestSuite(sim_backend, .init = be_setup, .fini = be_teardown);
 TestSuite(sim_backend_file, .fini = be_teardown);
 
+/* A task bind (req BIND) or unbind (UNBIND) of pid through the backend's operations; *ret is
+ * the PASID the bind left in its arguments. */
 static int be_task(const char *dev, unsigned long req, pid_t pid, uint32_t *ret)
 {
 	struct bind_args b = {.kind = SVMD_KIND_TASK, .task.pid = pid};
 	struct device *d = backend_find_device(be, dev);
-	struct seed_arg a;
 	int r;
 
 	cr_assert_not_null(d, "%s", dev);
-	seed_encode(&a, &b);
 	memset(why, 0, sizeof(why));
-	r = be->ops->svm_ioctl(be, d, req, &a, why, sizeof(why));
+	if (req == BIND)
+		r = be->ops->bind(be, d, &b, why, sizeof(why));
+	else
+		r = be->ops->unbind(be, d, &b, why, sizeof(why));
 	if (ret)
-		*ret = ((struct seed_svm_task *)seed_payload(&a))->pasid;
+		*ret = b.pasid;
 	return r;
 }
 
 static int be_bind(const char *dev, const struct bind_args *b)
 {
 	struct device *d = backend_find_device(be, dev);
-	struct seed_arg a;
+	struct bind_args a = *b;
 
 	cr_assert_not_null(d, "%s", dev);
-	seed_encode(&a, b);
 	memset(why, 0, sizeof(why));
-	return be->ops->svm_ioctl(be, d, BIND, &a, why, sizeof(why));
+	return be->ops->bind(be, d, &a, why, sizeof(why));
 }
 
 Test(sim_backend, default_devices)

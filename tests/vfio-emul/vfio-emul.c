@@ -33,7 +33,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backend-sim.h"
 #include "cleanup.h"
 #include "seed-abi.h"
 #include "sim-kernel.h"

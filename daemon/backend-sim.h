@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The simulated backend: devices from a topology text, binds answered by the simulated kernel
+ * (sim-kernel.h), so svmd runs, demos and is tested anywhere.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "backend.h"
+
+/* Devices from the topology file at topology_path (NULL: the built-in topology). Returns 0 or a
+ * negative errno with a message in err. */
+int backend_sim_new(const char *topology_path, struct backend **ret, char *err, size_t errlen);
+
+/* Parses topology text into devices (for backend-sim and its tests). Returns the count or a
+ * negative errno with "line N: message" in err. */
+int sim_topology_parse(const char *text, struct device **ret, char *err, size_t errlen);
+
+/* The built-in topology, so demos and tests agree. */
+extern const char sim_default_topology[];

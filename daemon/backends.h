@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Choosing and making a backend from the configuration (--backend=...).
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "backend.h"
+
+struct backend_config {
+	const char *name;           /* "auto" (or NULL), "vfio" or "sim" */
+	const char *sim_topology;   /* sim: file, or NULL for the built-in topology */
+	const char *const *devices; /* vfio: the PCI functions to manage, "DDDD:BB:DD.F" */
+	size_t n_devices;
+	const char *sysfs_root; /* vfio: where sysfs is, NULL for /sys (tests point elsewhere) */
+	const char *dev_root;   /* vfio and auto: where /dev is, NULL for /dev */
+};
+
+/* Creates the backend cfg names; "auto" is vfio when DEV/vfio/vfio exists, else an error that
+ * points to --backend=sim. Returns 0 or a negative errno with a whole message in err. */
+int backend_new(const struct backend_config *cfg, struct backend **ret, char *err, size_t errlen);

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One bind as svmd keeps it, in svmd's own terms: what the request core decides on, the registry
+ * records and a backend turns into its kernel's calls. No kernel uAPI here: each backend
+ * translates (backend-vfio and the simulated kernel into the seed ioctl's bytes).
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "svmd-proto.h"
+
+struct bind_args {
+	uint32_t kind;  /* enum svmd_kind */
+	uint32_t pasid; /* task: 0 = kernel chooses, then the PASID bound; pgtable: host PASID */
+	union {
+		struct {
+			int32_t pid;
+			uint32_t asked; /* the PASID asked for (0: auto), for deciding again */
+		} task;
+		struct {
+			uint64_t flags; /* SVMD_PGTABLE_GPASID_VALID */
+			uint64_t gpgd;
+			uint64_t gpasid;
+			uint64_t vtd_flags; /* SVMD_VTD_FLAGS_ALL */
+			uint32_t addr_width;
+			uint32_t format; /* SVMD_PGTABLE_FORMAT_VTD */
+			uint32_t pat, emt;
+		} pgtable;
+		struct {
+			uint64_t ptr;
+			uint64_t size;
+			uint32_t model; /* enum svmd_model */
+		} table;
+	};
+};
