@@ -52,17 +52,18 @@ SANITIZE ?=
 CFLAGS   ?=
 LDFLAGS  ?=
 ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(SANITIZE) \
-              -Iprotocol -Idaemon -Iclient $(CFLAGS)
+              -iquote protocol -iquote daemon -iquote client $(CFLAGS)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
 CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim.c \
-            daemon/backend-vfio.c \
-            daemon/bus.c daemon/client.c daemon/hashmap.c daemon/log.c daemon/loop.c \
-            daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c daemon/registry.c \
-            daemon/seed-abi.c daemon/server.c daemon/sim-kernel.c daemon/config.c \
-            daemon/sandbox.c daemon/util.c daemon/device.c
+            daemon/backend-vfio.c daemon/bus.c daemon/bus-broker.c daemon/bus-binding.c \
+            daemon/client.c daemon/config.c daemon/core.c daemon/device.c daemon/hashmap.c \
+            daemon/identity.c daemon/lifetime.c daemon/user-limits.c daemon/log.c daemon/loop.c \
+            daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c \
+            daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
+            daemon/sim-kernel.c daemon/util.c
 LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-bus.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -149,7 +150,7 @@ $(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integr
 $(BUILD)/obj-emul/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -fvisibility=hidden \
-		-Iprotocol -Idaemon -MMD -MP -c -o $@ $<
+		-iquote protocol -iquote daemon -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/libvfio-emul.so: $(patsubst %.c,$(BUILD)/obj-emul/%.o,$(EMUL_SRC))
 	@mkdir -p $(dir $@)
@@ -241,7 +242,7 @@ demo-run: all
 	@BUILD=$(BUILD) sh tests/demo.sh
 
 FUZZ_CC ?= clang-14
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Iprotocol -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -iquote protocol -fsanitize=fuzzer,address,undefined
 
 $(BUILD)/fuzz/fuzz-protocol: tests/fuzz/fuzz-protocol.c $(PROTOCOL_SRC)
 	@mkdir -p $(dir $@)
@@ -250,11 +251,11 @@ $(BUILD)/fuzz/fuzz-protocol: tests/fuzz/fuzz-protocol.c $(PROTOCOL_SRC)
 $(BUILD)/fuzz/fuzz-policy: tests/fuzz/fuzz-policy.c daemon/policy.c daemon/hashmap.c \
 		protocol/svmd-proto.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Idaemon -o $@ $^
+	$(FUZZ_CC) $(FUZZ_FLAGS) -iquote daemon -o $@ $^
 
 $(BUILD)/fuzz/seeds-protocol: tests/fuzz/seeds-protocol.c $(PROTOCOL_SRC)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -g -Iprotocol -o $@ $^
+	$(CC) -std=gnu11 -D_GNU_SOURCE -g -iquote protocol -o $@ $^
 
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-run

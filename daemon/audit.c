@@ -282,8 +282,9 @@ static int log_journal(const struct audit_record *r, const struct fields *fl)
 	size_t n = 0;
 
 	snprintf(message, sizeof(message), "%s %s uid=%u device=%s pasid=%" PRIu32 "%s%s",
-		 events[r->event].name, r->op, (unsigned)r->uid, r->device ? r->device : "-",
-		 r->pasid, r->reason ? ": " : "", r->reason ? r->reason : "");
+		 events[r->event].name, r->op, r->who ? (unsigned)r->who->uid : 0u,
+		 r->device ? r->device : "-", r->pasid, r->reason ? ": " : "",
+		 r->reason ? r->reason : "");
 	snprintf(strings[n], sizeof(strings[n]), "MESSAGE=%s", message);
 	n++;
 	snprintf(strings[n], sizeof(strings[n]), "MESSAGE_ID=%s", events[r->event].message_id);
@@ -300,6 +301,7 @@ static int log_journal(const struct audit_record *r, const struct fields *fl)
 
 void audit_log(const struct audit_record *r)
 {
+	const struct identity *w = r->who;
 	struct fields fl;
 
 	fl.n = 0;
@@ -307,13 +309,13 @@ void audit_log(const struct audit_record *r)
 	/* A failure before any rule was consulted (a bad pidfd, say) had no verdict. */
 	if (events[r->event].verdict && !(r->event == AUDIT_FAIL && !r->rule_file))
 		add_word(&fl, "VERDICT", events[r->event].verdict);
-	add_uint(&fl, "UID", r->uid);
-	add_uint(&fl, "GID", r->gid);
-	add_int(&fl, "PID", (int)r->pid);
-	if (r->unit)
-		add_str(&fl, "UNIT", r->unit);
-	if (r->exe)
-		add_str(&fl, "EXE", r->exe);
+	add_uint(&fl, "UID", w ? w->uid : 0);
+	add_uint(&fl, "GID", w ? w->gid : 0);
+	add_int(&fl, "PID", w ? (int)w->pid : 0);
+	if (w && w->units && w->units[0])
+		add_str(&fl, "UNIT", w->units[0]);
+	if (w && w->exe)
+		add_str(&fl, "EXE", w->exe);
 	add_str(&fl, "OP", r->op);
 	if (r->device)
 		add_str(&fl, "DEVICE", r->device);

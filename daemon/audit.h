@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "identity.h"
+
 enum audit_event {
 	AUDIT_GRANT,   /* policy allowed and the kernel bound */
 	AUDIT_DENY,    /* policy or a quota refused */
@@ -27,11 +29,9 @@ enum audit_sink {
 
 struct audit_record {
 	enum audit_event event;
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
-	const char *unit;   /* the caller's systemd unit, if known */
-	const char *exe;    /* the caller's executable, if known */
+	/* The caller (for a release: the binding's owner): uid, gid, pid, its executable and unit
+	 * when known. NULL: svmd itself (a SIGHUP reload), recorded as uid, gid and pid 0. */
+	const struct identity *who;
 	const char *op;     /* "bind-task", ... */
 	const char *device; /* may be NULL */
 	uint32_t pasid;

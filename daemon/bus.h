@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include "cleanup.h"
+
 struct bus;
 struct core;
 struct loop;
@@ -16,3 +18,4 @@ struct loop;
 int bus_new(struct loop *loop, struct core *core, const char *address, struct bus **ret);
 /* Ends every bus session (their bindings that are not leased end) and disconnects. */
 struct bus *bus_free(struct bus *b);
+DEFINE_FREE_FUNC(struct bus, bus_free);

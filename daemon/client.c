@@ -19,10 +19,13 @@
 
 #include "audit.h"
 #include "cleanup.h"
+#include "client.h"
 #include "log.h"
+#include "ops.h"
 #include "server.h"
-#include "svmd-wire.h"
 #include "svmd-version.h"
+#include "svmd-wire.h"
+#include "util.h"
 
 typedef int (*handler_fn)(struct client *c, const struct svmd_hdr *h, const void *payload, int *fds,
 			  size_t n_fds);
@@ -76,8 +79,8 @@ static _Alignas(8) unsigned char rx[SVMD_RECORD_MAX];
 static void on_event(evutil_socket_t fd, short what, void *userdata);
 
 /* Queues the reply record: it is sent at the end of the loop iteration, once the audit records
- * of the iteration are written (client_send_deferred()), so no client learns of a decision
- * before it is recorded. Takes ownership of fd (closed once sent). Returns 0, or a negative
+ * of the iteration are written (the loop's outbox), so no client learns of a decision before it
+ * is recorded. Takes ownership of fd (closed once sent). Returns 0, or a negative
  * errno: drop the client. */
 static int send_reply(struct client *c, const struct svmd_hdr *h, const void *payload, size_t len,
 		      int fd)
@@ -94,7 +97,7 @@ static int send_reply(struct client *c, const struct svmd_hdr *h, const void *pa
 	c->out = TAKE_PTR(rec);
 	c->out_len = (size_t)n;
 	c->out_fd = TAKE_FD(owned);
-	list_append(&c->srv->deferred, &c->deferred_link);
+	loop_defer(c->srv->loop, &c->outbox);
 	return 0;
 }
 
@@ -134,7 +137,7 @@ static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *
 	(void)n_fds;
 	if (req->version_min > SVMD_VERSION || req->version_max < SVMD_VERSION)
 		return reply_error(c, h, -EPROTONOSUPPORT, "svmd speaks protocol version 1 only");
-	svmd_set_name(rep.backend, sizeof(rep.backend), core_backend(c->srv->core)->ops->name);
+	svmd_set_name(rep.backend, sizeof(rep.backend), c->srv->core->backend->ops->name);
 	svmd_set_name(rep.server_version, sizeof(rep.server_version), SVMD_VERSION_STRING);
 	c->state = CLIENT_READY;
 	return send_reply(c, h, &rep, sizeof(rep), -1);
@@ -144,7 +147,7 @@ static int handle_devices(struct client *c, const struct svmd_hdr *h, const void
 			  size_t n_fds)
 {
 	const struct svmd_devices_req *req = p;
-	const struct backend *b = core_backend(c->srv->core);
+	const struct backend *b = c->srv->core->backend;
 	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
 	struct svmd_devices_rep rep = {.total = (uint32_t)b->n_devices};
 	struct svmd_device_entry *e = (void *)(buf + sizeof(rep));
@@ -176,11 +179,12 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
 	struct svmd_list_rep rep = {0};
 	struct svmd_binding_entry *e = (void *)(buf + sizeof(rep));
+	const struct identity *who = c->session->owner;
 
 	(void)fds;
 	(void)n_fds;
-	for (struct binding *b = ops_visible_first(c->srv->core, &c->caller, req->after_id); b;
-	     b = ops_visible_next(c->srv->core, &c->caller, b)) {
+	for (struct binding *b = ops_visible_first(c->srv->core, who, req->after_id); b;
+	     b = ops_visible_next(c->srv->core, who, b)) {
 		if (rep.n == SVMD_BINDINGS_PER_PAGE) {
 			rep.flags |= SVMD_LIST_MORE;
 			break;
@@ -202,15 +206,15 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
 	return send_reply(c, h, buf, sizeof(rep) + rep.n * sizeof(*e), -1);
 }
 
-/* The peer's pidfd from SO_PEERPIDFD: the process that connected, whenever it is asked. */
-static int socket_pidfd(int fd)
+/* The reply to a request that made b is queued: tell the others; or it could not be, and b
+ * ends. Returns what queueing returned. */
+static int commit(struct client *c, struct binding *b, int queued)
 {
-	int pidfd = -1;
-	socklen_t len = sizeof(pidfd);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0)
-		return -1;
-	return pidfd;
+	if (queued < 0)
+		ops_undelivered(c->srv->core, b);
+	else
+		ops_commit(c->srv->core, b);
+	return queued;
 }
 
 static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
@@ -238,7 +242,7 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 		memcpy(device, g->device, sizeof(device));
 		req.args.kind = SVMD_KIND_PGTABLE;
 		req.args.pasid = g->pasid;
-		req.args.pgtable.flags = g->flags; /* SVMD_PGTABLE_* == SEED_SVA_* */
+		req.args.pgtable.flags = g->flags;
 		req.args.pgtable.gpgd = g->gpgd;
 		req.args.pgtable.gpasid = g->gpasid;
 		req.args.pgtable.vtd_flags = g->vtd_flags;
@@ -254,23 +258,24 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 		req.args.kind = SVMD_KIND_PASID_TABLE;
 		req.args.table.ptr = t->ptr;
 		req.args.table.size = t->size;
-		req.args.table.model = t->model; /* SVMD_MODEL_* == SEED_MODEL_* */
+		req.args.table.model = t->model;
 		break;
 	}
 	}
 	req.device = device;
-	/* A task bind of the caller itself needs it pinned: ask the socket again. Should the
-	 * peer be gone, caller.pidfd stays -1 and the core answers -ESRCH. */
-	if (c->repin && req.args.kind == SVMD_KIND_TASK && req.target_pidfd < 0)
-		c->caller.pidfd = socket_pidfd(c->fd);
-	r = ops_bind(c->srv->core, c->session, &c->caller, &req, &res, &b);
-	if (c->repin)
-		c->caller.pidfd = safe_close(c->caller.pidfd);
+	/* A task bind of the caller itself needs it pinned: unless its identity holds the pin,
+	 * ask the socket again. Should the peer be gone, the core answers -ESRCH. */
+	if (req.args.kind == SVMD_KIND_TASK && req.target_pidfd < 0 &&
+	    c->session->owner->pidfd < 0) {
+		int self = identity_socket_pidfd(c->fd);
+		req.target_pidfd = self < 0 ? -1 : self;
+	}
+	r = ops_bind(c->srv->core, c->session, &req, &res, &b);
 	if (r < 0)
 		return reply_result(c, h, &res);
 	rep.pasid = b->args.pasid;
 	rep.id = binding_id(b);
-	return send_reply(c, h, &rep, sizeof(rep), -1);
+	return commit(c, b, send_reply(c, h, &rep, sizeof(rep), -1));
 }
 
 static int handle_unbind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
@@ -281,7 +286,7 @@ static int handle_unbind(struct client *c, const struct svmd_hdr *h, const void 
 
 	(void)fds;
 	(void)n_fds;
-	ops_unbind(c->srv->core, &c->caller, req->id, &res);
+	ops_unbind(c->srv->core, c->session, req->id, &res);
 	return reply_result(c, h, &res);
 }
 
@@ -295,7 +300,7 @@ static int handle_lease(struct client *c, const struct svmd_hdr *h, const void *
 
 	(void)fds;
 	(void)n_fds;
-	if (ops_lease(c->srv->core, &c->caller, req->id, &fd, &res) < 0)
+	if (ops_lease(c->srv->core, c->session, req->id, &fd, &res) < 0)
 		return reply_result(c, h, &res);
 	return send_reply(c, h, &rep, sizeof(rep), fd);
 }
@@ -330,7 +335,7 @@ static int handle_explain(struct client *c, const struct svmd_hdr *h, const void
 		.vtd_flags = req->vtd_flags,
 	};
 	char *text = (char *)buf + sizeof(rep);
-	if (ops_explain(c->srv->core, &c->caller, &x, text, sizeof(buf) - sizeof(rep), &verdict,
+	if (ops_explain(c->srv->core, c->session, &x, text, sizeof(buf) - sizeof(rep), &verdict,
 			&res) < 0)
 		return reply_result(c, h, &res);
 	rep.verdict = verdict == POLICY_ALLOW ? SVMD_VERDICT_ALLOW : SVMD_VERDICT_DENY;
@@ -351,10 +356,10 @@ static int handle_open_device(struct client *c, const struct svmd_hdr *h, const 
 	(void)fds;
 	(void)n_fds;
 	memcpy(device, req->device, sizeof(device));
-	if (ops_open_device(c->srv->core, c->session, &c->caller, device, &fd, &res, &b) < 0)
+	if (ops_open_device(c->srv->core, c->session, device, &fd, &res, &b) < 0)
 		return reply_result(c, h, &res);
 	rep.id = binding_id(b);
-	return send_reply(c, h, &rep, sizeof(rep), fd);
+	return commit(c, b, send_reply(c, h, &rep, sizeof(rep), fd));
 }
 
 static int handle_reload(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
@@ -369,7 +374,7 @@ static int handle_reload(struct client *c, const struct svmd_hdr *h, const void 
 	(void)p;
 	(void)fds;
 	(void)n_fds;
-	if (ops_reload(c->srv->core, &c->caller, &rr, text, sizeof(buf) - sizeof(rep), &res) < 0)
+	if (ops_reload(c->srv->core, c->session, &rr, text, sizeof(buf) - sizeof(rep), &res) < 0)
 		return reply_result(c, h, &res);
 	rep.generation = rr.generation;
 	rep.n_rules = (uint32_t)rr.n_rules;
@@ -406,21 +411,22 @@ static int dispatch(struct client *c, size_t size, int *fds, size_t n_fds)
 
 static void drop(struct client *c, int err)
 {
+	const struct identity *who = c->session->owner;
+
 	if (err == 0)
-		log_debug("Client pid %d (uid %u) disconnected.", c->caller.pid,
-			  (unsigned)c->caller.uid);
+		log_debug("Client pid %d (uid %u) disconnected.", who->pid, (unsigned)who->uid);
 	else
-		log_info("Dropping client pid %d (uid %u): %s.", c->caller.pid,
-			 (unsigned)c->caller.uid, strerror(-err));
+		log_info("Dropping client pid %d (uid %u): %s.", who->pid, (unsigned)who->uid,
+			 strerror(-err));
 	client_free(c);
 }
 
 static struct timeval monotonic_now(void)
 {
-	struct timespec ts;
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (struct timeval){.tv_sec = ts.tv_sec, .tv_usec = ts.tv_nsec / 1000};
+	return (struct timeval){.tv_sec = (time_t)(now / 1000000u),
+				.tv_usec = (suseconds_t)(now % 1000000u)};
 }
 
 /* Waits for room in the socket to send c->out, reading nothing meanwhile, until
@@ -432,7 +438,7 @@ static int wait_writable(struct client *c)
 	if (timercmp(&c->out_deadline, &now, >))
 		timersub(&c->out_deadline, &now, &left);
 	event_del(c->ev);
-	event_assign(c->ev, c->srv->base, c->fd, EV_WRITE, on_event, c);
+	event_assign(c->ev, loop_base(c->srv->loop), c->fd, EV_WRITE, on_event, c);
 	return event_add(c->ev, &left) < 0 ? -ENOMEM : 0;
 }
 
@@ -454,7 +460,7 @@ static int send_reply_now(struct client *c)
 static int wait_readable(struct client *c)
 {
 	event_del(c->ev);
-	event_assign(c->ev, c->srv->base, c->fd, EV_READ | EV_PERSIST, on_event, c);
+	event_assign(c->ev, loop_base(c->srv->loop), c->fd, EV_READ | EV_PERSIST, on_event, c);
 	return event_add(c->ev, NULL) < 0 ? -ENOMEM : 0;
 }
 
@@ -464,7 +470,8 @@ static void on_writable(struct client *c, bool expired)
 	int r = send_reply_now(c);
 	if (r == -EAGAIN && expired) {
 		log_info("Dropping client pid %d (uid %u): its reply went unread for %d s.",
-			 c->caller.pid, (unsigned)c->caller.uid, SERVER_REPLY_TIMEOUT_SEC);
+			 c->session->owner->pid, (unsigned)c->session->owner->uid,
+			 CLIENT_REPLY_TIMEOUT_SEC);
 		client_free(c);
 		return;
 	}
@@ -476,9 +483,8 @@ static void on_writable(struct client *c, bool expired)
 		drop(c, r);
 }
 
-/* Reads and serves one record, if one is there. Its reply waits in srv->deferred. Returns false
- * when there was nothing to read or the client was dropped. */
-static bool serve_one(struct client *c)
+/* Reads and serves one record, if one is there. Its reply waits in the loop's outbox. */
+static void serve_one(struct client *c)
 {
 	int fds[SVMD_FDS_MAX] = {-1, -1, -1, -1};
 	size_t n_fds = 0;
@@ -487,21 +493,18 @@ static bool serve_one(struct client *c)
 
 	n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT);
 	if (n == -EAGAIN)
-		return false;
+		return;
 	if (n <= 0) {
 		drop(c, (int)n);
-		return false;
+		return;
 	}
 	/* The records this request makes are written with the others of the iteration, before
-	 * any reply goes out (client_send_deferred()). */
+	 * any reply goes out (the loop's outbox). */
 	audit_hold();
 	r = dispatch(c, (size_t)n, fds, n_fds);
 	svmd_close_fds(fds, n_fds); /* whatever the handler did not take */
-	if (r < 0) {
+	if (r < 0)
 		drop(c, r);
-		return false;
-	}
-	return true;
 }
 
 static void on_event(evutil_socket_t fd, short what, void *userdata)
@@ -516,91 +519,69 @@ static void on_event(evutil_socket_t fd, short what, void *userdata)
 	/* One record per wake-up: its reply waits for the end of the iteration, and nothing more
 	 * is read from this client until it is sent. */
 	if (!c->out)
-		(void)serve_one(c);
+		serve_one(c);
 }
 
-/* Sends c's reply; true when it went out (else it waits for room, or c was dropped). */
-static bool send_out(struct client *c)
+/* The loop's outbox: the iteration's records are written, c's reply may go. If the socket has no
+ * room, it waits for room (reading nothing) until the deadline. */
+static void on_send(struct outbox_item *item)
 {
+	struct client *c = container_of(item, struct client, outbox);
 	int r = send_reply_now(c);
 
 	if (r == 0)
-		return true;
+		return;
 	if (r == -EAGAIN) {
 		c->out_deadline = monotonic_now();
-		c->out_deadline.tv_sec += SERVER_REPLY_TIMEOUT_SEC;
+		c->out_deadline.tv_sec += CLIENT_REPLY_TIMEOUT_SEC;
 		r = wait_writable(c);
 	}
 	if (r < 0)
 		drop(c, r);
-	return false;
 }
 
-void client_send_deferred(struct server *srv)
+int client_new(struct server *srv, int fd, struct identity *who, struct client **ret)
 {
-	/* In passes: write the records held, send the replies that waited for them, and read the
-	 * next request of each client just answered, if it is already there (a client that
-	 * pipelines, or one that answered at once); its reply waits for the next pass. At most
-	 * CLIENT_BATCH requests per client per iteration, then back to the others. */
-	for (int pass = 1; !list_empty(&srv->deferred); pass++) {
-		struct list sending;
-
-		audit_flush();
-		list_move_all(&sending, &srv->deferred);
-		list_for_each_safe (pos, &sending) {
-			struct client *c = container_of(pos, struct client, deferred_link);
-			list_unlink(&c->deferred_link);
-			if (send_out(c) && pass < CLIENT_BATCH)
-				(void)serve_one(c);
-		}
-	}
-	audit_flush();
-}
-
-int client_new(struct server *srv, int fd, struct caller *caller, bool repin)
-{
-	struct client *c = calloc(1, sizeof(*c));
+	_cleanup_(client_freep) struct client *c = calloc(1, sizeof(*c));
+	int r;
 
 	if (!c)
 		return -ENOMEM;
-	c->caller = *caller;
-	/* The session resolves the executable and unit now, checked against the pidfd. */
-	c->session = ops_session_new(srv->core, &c->caller);
-	c->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_event, c);
-	if (!c->session || !c->ev || event_add(c->ev, NULL) < 0) {
-		if (c->ev)
-			event_free(c->ev);
-		registry_session_free(c->session);
-		free(c);
-		return -ENOMEM;
-	}
 	c->srv = srv;
-	c->fd = fd;
+	c->fd = -1;
 	c->out_fd = -1;
-	list_init(&c->deferred_link);
-	c->repin = repin;
-	if (repin)
-		c->caller.pidfd = safe_close(c->caller.pidfd);
-	*caller = (struct caller){.pidfd = -1};
+	list_init(&c->link);
+	list_init(&c->outbox.link);
+	c->outbox.send = on_send;
+	r = ops_session_new(srv->core, who, &c->session);
+	if (r < 0)
+		return r;
+	c->ev = event_new(loop_base(srv->loop), fd, EV_READ | EV_PERSIST, on_event, c);
+	if (!c->ev || event_add(c->ev, NULL) < 0)
+		return -ENOMEM;
+	c->fd = fd;
 	list_append(&srv->clients, &c->link);
 	srv->n_clients++;
-	log_debug("Client pid %d (uid %u) connected.", c->caller.pid, (unsigned)c->caller.uid);
+	log_debug("Client pid %d (uid %u) connected.", who->pid, (unsigned)who->uid);
+	*ret = TAKE_PTR(c);
 	return 0;
 }
 
-void client_free(struct client *c)
+struct client *client_free(struct client *c)
 {
 	if (!c)
-		return;
-	list_unlink(&c->link);
-	list_unlink(&c->deferred_link);
-	c->srv->n_clients--;
+		return NULL;
+	if (!list_empty(&c->link)) {
+		list_unlink(&c->link);
+		c->srv->n_clients--;
+	}
+	loop_cancel(&c->outbox);
 	ops_session_end(c->srv->core, c->session);
-	event_free(c->ev);
+	if (c->ev)
+		event_free(c->ev);
 	safe_close(c->fd);
 	free(c->out);
 	safe_close(c->out_fd);
-	safe_close(c->caller.pidfd);
-	free(c->caller.groups);
 	free(c);
+	return NULL;
 }

@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "audit.h"
 #include "log.h"
 #include "loop.h"
 
@@ -22,42 +23,38 @@ struct loop {
 	void *reload_userdata;
 	sd_bus *bus;
 	struct event *bus_io, *bus_timer, *bus_kick;
-	int error; /* why the loop stopped, if not a signal */
+	int error;          /* why the loop stopped, if not a signal */
+	struct list outbox; /* struct outbox_item.link */
 };
 
 /* Bus messages handled per wake-up before yielding to the socket clients. */
 #define BUS_BATCH 64
 
-#define ITERATION_END_MAX 4
-
-static struct {
-	void (*cb)(void *userdata);
-	void *userdata;
-} iteration_end[ITERATION_END_MAX];
-
-int loop_add_iteration_end(void (*cb)(void *userdata), void *userdata)
+void loop_defer(struct loop *l, struct outbox_item *item)
 {
-	for (size_t i = 0; i < ITERATION_END_MAX; i++)
-		if (!iteration_end[i].cb) {
-			iteration_end[i].cb = cb;
-			iteration_end[i].userdata = userdata;
-			return 0;
-		}
-	return -ENOSPC;
+	if (list_empty(&item->link))
+		list_append(&l->outbox, &item->link);
 }
 
-void loop_remove_iteration_end(void (*cb)(void *userdata), void *userdata)
+void loop_cancel(struct outbox_item *item)
 {
-	for (size_t i = 0; i < ITERATION_END_MAX; i++)
-		if (iteration_end[i].cb == cb && iteration_end[i].userdata == userdata)
-			iteration_end[i].cb = NULL;
+	list_unlink(&item->link);
 }
 
-static void finish_iteration(void)
+/* The records first, then what waited for them. */
+static void flush(struct loop *l)
 {
-	for (size_t i = 0; i < ITERATION_END_MAX; i++)
-		if (iteration_end[i].cb)
-			iteration_end[i].cb(iteration_end[i].userdata);
+	struct list sending;
+
+	audit_flush();
+	list_move_all(&sending, &l->outbox);
+	list_for_each_safe (pos, &sending) {
+		struct outbox_item *item = container_of(pos, struct outbox_item, link);
+		list_unlink(&item->link);
+		item->send(item);
+	}
+	/* What sending made (a dropped client's releases) is not held back. */
+	audit_flush();
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *userdata)
@@ -89,6 +86,7 @@ struct loop *loop_new(void)
 	if (!l)
 		return NULL;
 	signal(SIGPIPE, SIG_IGN);
+	list_init(&l->outbox);
 	l->base = event_base_new();
 	if (!l->base)
 		return loop_free(l);
@@ -112,7 +110,7 @@ static void on_bus(evutil_socket_t fd, short what, void *userdata)
 	(void)what;
 	/* sd-bus replies as soon as a method returns: what this iteration holds goes out first,
 	 * so that no audit record stays held behind a bus reply. */
-	finish_iteration();
+	flush(l);
 	for (int i = 0; i < BUS_BATCH; i++) {
 		r = sd_bus_process(l->bus, NULL);
 		if (r <= 0)
@@ -231,7 +229,7 @@ int loop_run(struct loop *l)
 	while (!l->stopped) {
 		/* One pass: wait for events, run every callback that is due. */
 		int r = event_base_loop(l->base, EVLOOP_ONCE);
-		finish_iteration();
+		flush(l);
 		if (r < 0)
 			return -EIO;
 		if (r > 0)

@@ -7,11 +7,15 @@
 
 #include <systemd/sd-bus.h>
 
+#include "cleanup.h"
+#include "list.h"
+
 struct event_base;
 struct loop;
 
 struct loop *loop_new(void);
 struct loop *loop_free(struct loop *l);
+DEFINE_FREE_FUNC(struct loop, loop_free);
 struct event_base *loop_base(const struct loop *l);
 
 /* What SIGHUP does; without a handler it is logged and ignored. */
@@ -29,9 +33,19 @@ void loop_bus_kick(struct loop *l);
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 
-/* Work to finish once the callbacks of a loop iteration have run (the socket front-end's
- * replies wait there for the iteration's audit records), and before every bus dispatch, since
- * sd-bus sends its replies as they are made. svmd runs one loop per process, so these are
- * kept per process. Returns 0, or -ENOSPC when there are too many. */
-int loop_add_iteration_end(void (*cb)(void *userdata), void *userdata);
-void loop_remove_iteration_end(void (*cb)(void *userdata), void *userdata);
+/*
+ * The outbox: what waits for the end of the loop iteration. No client may learn of a decision
+ * before its audit record is written, so at the end of every iteration, and before every bus
+ * dispatch (sd-bus sends replies as they are made), the loop writes the audit records held
+ * (audit_flush()) and then calls send() of every item queued, in order. send() sends; it does
+ * not read the next request (the loop does that, on the next iteration).
+ */
+struct outbox_item {
+	struct list link;
+	void (*send)(struct outbox_item *item);
+};
+
+/* Queues item (once: queueing a queued item again does nothing). */
+void loop_defer(struct loop *l, struct outbox_item *item);
+/* Takes item out of the queue, if it is there (its owner is going away). */
+void loop_cancel(struct outbox_item *item);

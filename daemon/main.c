@@ -342,7 +342,7 @@ struct status {
 static void on_status(evutil_socket_t fd, short what, void *userdata)
 {
 	struct status *st = userdata;
-	struct registry *reg = core_registry(st->core);
+	struct registry *reg = st->core->registry;
 	char now[128];
 
 	(void)fd;
@@ -350,8 +350,7 @@ static void on_status(evutil_socket_t fd, short what, void *userdata)
 	snprintf(now, sizeof(now),
 		 "Serving %zu client%s, %zu binding%s; policy generation %" PRIu64,
 		 registry_count_sessions(reg), registry_count_sessions(reg) == 1 ? "" : "s",
-		 registry_count(reg), registry_count(reg) == 1 ? "" : "s",
-		 core_generation(st->core));
+		 registry_count(reg), registry_count(reg) == 1 ? "" : "s", st->core->generation);
 	if (strcmp(now, st->last) != 0) {
 		snprintf(st->last, sizeof(st->last), "%s", now);
 		(void)sd_notifyf(false, "STATUS=%s.", now);
@@ -405,8 +404,8 @@ static struct backend_config backend_config(const struct options *o)
 /* The filter depends on the backend (its ioctls): make the one configured, print, done. */
 static int print_seccomp(const struct options *o)
 {
+	_cleanup_(backend_freep) struct backend *backend = NULL;
 	struct backend_config bc = backend_config(o);
-	struct backend *backend = NULL;
 	char err[512];
 	int r = backend_new(&bc, &backend, err, sizeof(err));
 
@@ -417,7 +416,6 @@ static int print_seccomp(const struct options *o)
 	r = sandbox_print(stdout, backend->ioctls, backend->n_ioctls);
 	if (r < 0)
 		log_error_errno(r, "Cannot print the seccomp filter: %m");
-	backend_free(backend);
 	return r;
 }
 
@@ -440,133 +438,154 @@ static int status_start(struct status *st, struct loop *loop, struct core *core)
 	return 0;
 }
 
-int main(int argc, char **argv)
+static void status_done(struct status *st)
 {
-	struct options o = {.sandbox = -1};
-	struct config cfg = {.sandbox = -1};
-	struct status status = {0};
-	struct policy *policy = NULL;
-	struct backend *backend = NULL;
-	struct loop *loop = NULL;
-	struct core *core = NULL;
-	struct server *server = NULL;
-	struct bus *bus = NULL;
+	if (st->ev)
+		event_free(st->ev);
+}
+
+/* The policy to start with: a broken one is refused. */
+static int load_policy(const struct options *o, struct policy **ret)
+{
+	_cleanup_(policy_freep) struct policy *p = NULL;
+	int r = policy_load(o->n_policy_dirs ? o->policy_dirs : NULL, o->n_policy_dirs, &p);
+
+	if (r < 0)
+		return log_error_errno(r, "Cannot load policy: %m");
+	if (report_policy(p, false) < 0) {
+		log_error("Refusing to start with a broken policy; check it with 'svmd "
+			  "--check-policy'.");
+		return -EINVAL;
+	}
+	if (p->n_rules == 0)
+		log_notice("The policy has no rules: every request will be denied.");
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+/* svmd --check-policy: every diagnostic, and what can never match. */
+static int check_policy(const struct options *o)
+{
+	_cleanup_(policy_freep) struct policy *p = NULL;
+	int r = policy_load(o->n_policy_dirs ? o->policy_dirs : NULL, o->n_policy_dirs, &p);
+
+	if (r < 0)
+		return log_error_errno(r, "Cannot load policy: %m");
+	if (policy_lint(p) < 0)
+		return log_oom();
+	return report_policy(p, true);
+}
+
+/* The front-ends: the socket (systemd's, or our own), and the bus unless --bus=none. */
+static int start_front_ends(const struct options *o, struct loop *loop, struct core *core,
+			    struct server **ret_server, struct bus **ret_bus, bool *ret_own)
+{
+	int fd, r;
+
+	fd = get_socket(o->socket, ret_own);
+	if (fd < 0)
+		return fd;
+	r = server_new(loop, core, fd, *ret_own ? o->socket : NULL, *ret_own, ret_server);
+	if (r < 0)
+		return log_error_errno(r, "Cannot serve the socket: %m");
+	if (strcmp(o->bus, "none") != 0)
+		return bus_new(loop, core, o->bus, ret_bus);
+	return 0;
+}
+
+/* Start-up is done (sockets bound, bus name taken, containers open): from here on only what
+ * serving needs, then serve until told to stop. */
+static int serve(const struct options *o, struct loop *loop, struct core *core,
+		 struct status *status)
+{
+	int r;
+
+	if (o->sandbox) {
+		r = sandbox_enter(core->backend->ioctls, core->backend->n_ioctls);
+		if (r < 0)
+			return log_error_errno(r, "Cannot enter the seccomp sandbox: %m");
+		log_debug("Entered the seccomp sandbox.");
+	}
+	(void)sd_notify(false, "READY=1");
+	r = status_start(status, loop, core);
+	if (r < 0)
+		return log_oom();
+	r = loop_run(loop);
+	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");
+	/* Before the front-ends go, so each record says why its binding really ended. */
+	core_release_all(core);
+	return r;
+}
+
+/* Everything svmd makes to serve, undone in the reverse order when this returns: the status
+ * timer, the bus (its sessions end), the socket (its sessions end), the core (leased bindings
+ * end; the policy and backend go with it), the loop. */
+static int run(const struct options *o)
+{
+	_cleanup_(policy_freep) struct policy *policy = NULL;
+	_cleanup_(backend_freep) struct backend *backend = NULL;
+	_cleanup_(loop_freep) struct loop *loop = NULL;
+	_cleanup_(core_freep) struct core *core = NULL;
+	_cleanup_(server_freep) struct server *server = NULL;
+	_cleanup_(bus_freep) struct bus *bus = NULL;
+	_cleanup_(status_done) struct status status = {0};
+	struct backend_config bc = backend_config(o);
 	char err[512];
 	bool own = false;
-	int r, fd;
+	int r;
+
+	r = load_policy(o, &policy);
+	if (r < 0)
+		return r;
+	r = backend_new(&bc, &backend, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	if (backend->svm_unsupported)
+		log_warning("%s: SVM binds will fail as not supported; open-device works.",
+			    backend->svm_unsupported);
+	raise_fd_limit();
+	loop = loop_new();
+	if (!loop)
+		return log_oom();
+	r = core_new(loop_base(loop), backend, policy, o->policy_dirs, o->n_policy_dirs, &core);
+	if (r < 0)
+		return log_oom();
+	TAKE_PTR(backend);
+	TAKE_PTR(policy);
+	r = start_front_ends(o, loop, core, &server, &bus, &own);
+	if (r < 0)
+		return r;
+	status.core = core;
+	loop_on_reload(loop, on_sighup, &status);
+	log_info("svmd " SVMD_VERSION_STRING " serving on %s%s%s: %s backend, %zu device%s, %zu "
+		 "policy rule%s.",
+		 own ? o->socket : "the socket from systemd", bus ? " and the bus " : "",
+		 bus ? o->bus : "", core->backend->ops->name, core->backend->n_devices,
+		 core->backend->n_devices == 1 ? "" : "s", core->policy->n_rules,
+		 core->policy->n_rules == 1 ? "" : "s");
+	return serve(o, loop, core, &status);
+}
+
+int main(int argc, char **argv)
+{
+	_cleanup_(config_done) struct config cfg = {.sandbox = -1};
+	struct options o = {.sandbox = -1};
+	int r;
 
 	r = parse_options(argc, argv, &o);
 	if (r <= 0)
 		return r < 0 ? 1 : 0;
 	r = apply_config(&o, &cfg);
-	if (r < 0) {
-		config_done(&cfg);
+	if (r < 0)
 		return 1;
-	}
 	audit_set_sink(o.audit);
-	if (o.print_seccomp) {
+	if (o.print_seccomp)
 		r = print_seccomp(&o);
-		config_done(&cfg);
-		return r < 0 ? 1 : 0;
-	}
-
-	r = policy_load(o.n_policy_dirs ? o.policy_dirs : NULL, o.n_policy_dirs, &policy);
-	if (r < 0) {
-		log_error_errno(r, "Cannot load policy: %m");
-		return 1;
-	}
-	if (o.check_policy) {
-		if (policy_lint(policy) < 0) {
-			log_oom();
-			policy_free(policy);
-			return 1;
-		}
-		r = report_policy(policy, true);
-		policy_free(policy);
-		return r < 0 ? 1 : 0;
-	}
-	if (report_policy(policy, false) < 0) {
-		log_error("Refusing to start with a broken policy; check it with 'svmd "
-			  "--check-policy'.");
-		policy_free(policy);
-		return 1;
-	}
-	if (policy->n_rules == 0)
-		log_notice("The policy has no rules: every request will be denied.");
-
-	struct backend_config bc = backend_config(&o);
-	r = backend_new(&bc, &backend, err, sizeof(err));
-	if (r < 0) {
-		log_error("%s", err);
-		policy_free(policy);
-		return 1;
-	}
-	if (backend->svm_unsupported)
-		log_warning("%s: SVM binds will fail as not supported; open-device works.",
-			    backend->svm_unsupported);
-
-	raise_fd_limit();
-	loop = loop_new();
-	core = loop ? core_new(loop_base(loop), backend, policy, o.policy_dirs, o.n_policy_dirs)
-		    : NULL;
-	if (!core) {
-		log_oom();
-		policy_free(policy);
-		backend_free(backend);
-		loop_free(loop);
-		return 1;
-	}
-
-	fd = get_socket(o.socket, &own);
-	if (fd < 0)
-		goto out;
-	r = server_new(loop_base(loop), core, fd, own ? o.socket : NULL, own, &server);
-	if (r < 0) {
-		log_oom();
-		goto out;
-	}
-
-	if (strcmp(o.bus, "none") != 0) {
-		r = bus_new(loop, core, o.bus, &bus);
-		if (r < 0)
-			goto out;
-	}
-	status.core = core;
-	loop_on_reload(loop, on_sighup, &status);
-	log_info("svmd " SVMD_VERSION_STRING " serving on %s%s%s: %s backend, %zu device%s, %zu "
-		 "policy rule%s.",
-		 own ? o.socket : "the socket from systemd", bus ? " and the bus " : "",
-		 bus ? o.bus : "", backend->ops->name, backend->n_devices,
-		 backend->n_devices == 1 ? "" : "s", policy->n_rules,
-		 policy->n_rules == 1 ? "" : "s");
-	/* Start-up is done: sockets bound, bus name taken, containers open. From here on only
-	 * what serving needs. */
-	if (o.sandbox) {
-		r = sandbox_enter(backend->ioctls, backend->n_ioctls);
-		if (r < 0) {
-			log_error_errno(r, "Cannot enter the seccomp sandbox: %m");
-			goto out;
-		}
-		log_debug("Entered the seccomp sandbox.");
-	}
-	(void)sd_notify(false, "READY=1");
-	r = status_start(&status, loop, core);
-	if (r < 0) {
-		log_oom();
-		goto out;
-	}
-	r = loop_run(loop);
-	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");
-	/* Before the front-ends go, so each record says why its binding really ended. */
-	core_release_all(core);
-
-out:
-	if (status.ev)
-		event_free(status.ev);
-	bus_free(bus);       /* ends every bus session */
-	server_free(server); /* ends every socket session */
-	core_free(core);     /* ends leased bindings, frees policy and backend */
-	loop_free(loop);
-	config_done(&cfg);
-	return r < 0 || fd < 0 ? 1 : 0;
+	else if (o.check_policy)
+		r = check_policy(&o);
+	else
+		r = run(&o);
+	return r < 0 ? 1 : 0;
 }

@@ -867,7 +867,7 @@ int policy_seal(struct policy *p)
 
 /* Matching. */
 
-static bool has_group(const struct policy_subject *s, gid_t g)
+static bool has_group(const struct identity *s, gid_t g)
 {
 	if (g == POLICY_ID_UNRESOLVED)
 		return false;
@@ -898,9 +898,8 @@ static bool pasid_granted(const struct policy_rule *rule, uint32_t pasid)
 }
 
 /* Whether key k of rule holds for (s, r); on a miss, why in words when buf is given. */
-static bool key_holds(const struct policy_rule *rule, enum policy_key k,
-		      const struct policy_subject *s, const struct policy_request *r, char *buf,
-		      size_t len)
+static bool key_holds(const struct policy_rule *rule, enum policy_key k, const struct identity *s,
+		      const struct policy_request *r, char *buf, size_t len)
 {
 	size_t i;
 	int n = 0;
@@ -1000,7 +999,7 @@ static bool key_holds(const struct policy_rule *rule, enum policy_key k,
 }
 
 /* Returns true when every key of the rule holds; else writes what failed (when buf). */
-static bool rule_matches(const struct policy_rule *rule, const struct policy_subject *s,
+static bool rule_matches(const struct policy_rule *rule, const struct identity *s,
 			 const struct policy_request *r, char *buf, size_t len)
 {
 	if (!(rule->ops & (1u << r->op))) {
@@ -1016,7 +1015,7 @@ static bool rule_matches(const struct policy_rule *rule, const struct policy_sub
 	return true;
 }
 
-void policy_explain(const struct policy *p, const struct policy_subject *s,
+void policy_explain(const struct policy *p, const struct identity *s,
 		    const struct policy_request *r, struct policy_decision *ret,
 		    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
 		    void *userdata)
@@ -1039,8 +1038,8 @@ void policy_explain(const struct policy *p, const struct policy_subject *s,
 	}
 }
 
-void policy_decide(const struct policy *p, const struct policy_subject *s,
-		   const struct policy_request *r, struct policy_decision *ret)
+void policy_decide(const struct policy *p, const struct identity *s, const struct policy_request *r,
+		   struct policy_decision *ret)
 {
 	static const struct rule_list empty;
 	const struct rule_list *lists[3];

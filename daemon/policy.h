@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The policy engine: rule files compile into an immutable snapshot, and a decision is a pure
- * function of (snapshot, subject, request). No I/O and no logging here: names are resolved
- * through callbacks and problems come back as diagnostics, so the whole engine is unit-tested.
- * The language is documented in svmd.policy(5).
+ * function of (snapshot, the caller's identity, request). No I/O and no logging here: names are
+ * resolved through callbacks and problems come back as diagnostics, so the whole engine is
+ * unit-tested. The language is documented in svmd.policy(5).
  */
 #pragma once
 
@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cleanup.h"
 #include "hashmap.h"
+#include "identity.h"
 
 enum policy_op {
 	POLICY_OP_BIND_TASK,
@@ -137,18 +139,6 @@ struct policy {
 	struct hashmap by_uid;    /* key: op << 32 | uid */
 };
 
-/* Who asks: from the kernel (socket credentials or bus credentials), never from the payload. */
-struct policy_subject {
-	uid_t uid;
-	gid_t gid;
-	const gid_t *groups; /* supplementary groups */
-	size_t n_groups;
-	const char *exe; /* NULL: unknown; then exe= holds for deny rules only (fail closed) */
-	const char *const *units; /* the caller's unit and slices, innermost first; NULL: unknown,
-				     and then unit= holds for deny rules only */
-	size_t n_units;
-};
-
 struct policy_request {
 	enum policy_op op;
 	const char *device; /* NULL for reload */
@@ -176,6 +166,7 @@ struct policy_resolver {
 
 struct policy *policy_new(void);
 struct policy *policy_free(struct policy *p);
+DEFINE_FREE_FUNC(struct policy, policy_free);
 
 /*
  * Compiles one file's text (len bytes, need not be NUL-terminated) and appends its rules.
@@ -202,15 +193,15 @@ int policy_lint(struct policy *p);
 
 /* First matching rule wins; no match is deny. Root gets no implicit allow. Cost: the rules of
  * the op that name this device, this uid, or neither; not every rule. */
-void policy_decide(const struct policy *p, const struct policy_subject *s,
-		   const struct policy_request *r, struct policy_decision *ret);
+void policy_decide(const struct policy *p, const struct identity *s, const struct policy_request *r,
+		   struct policy_decision *ret);
 
 /*
  * Like policy_decide(), walking every rule of the op, and calls step() for each rule
  * considered, in order: `why` is NULL for the deciding rule, else the first key that did not
  * hold, in words (valid during the call).
  */
-void policy_explain(const struct policy *p, const struct policy_subject *s,
+void policy_explain(const struct policy *p, const struct identity *s,
 		    const struct policy_request *r, struct policy_decision *ret,
 		    void (*step)(const struct policy_rule *rule, const char *why, void *userdata),
 		    void *userdata);

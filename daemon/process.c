@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * pidfd and /proc helpers. Every answer about a pid is confirmed against its pidfd afterwards,
- * so a pid reused in between cannot be mistaken for the process the client meant.
+ * pidfd and /proc helpers: the one place svmd reads /proc about other processes. Every answer
+ * about a pid is confirmed against its pidfd afterwards, so a pid reused in between cannot be
+ * mistaken for the process the client meant.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,6 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "policy.h"
 #include "process.h"
 
 pid_t pidfd_get_pid(int fd)
@@ -64,14 +64,32 @@ static int parse_ids(const char *status, const char *key, unsigned ids[4])
 	return 0;
 }
 
-/* The pidfd's process as the kernel reports it: its pid and parent, its ids, and the owner of
- * its /proc/PID/mem, which the kernel sets to root when the process is not dumpable (the
- * /proc/PID directory itself keeps the effective uid either way). */
-struct pinned {
-	pid_t pid, ppid;
-	unsigned uids[4], gids[4];
-	uid_t mem_owner;
-};
+/* The numbers after key ("\nGroups:") in status, as gids. */
+static int parse_groups(const char *status, gid_t **ret, size_t *ret_n)
+{
+	_cleanup_free_ gid_t *groups = NULL;
+	const char *s = strstr(status, "\nGroups:");
+	size_t n = 0;
+
+	if (!s)
+		return -EIO;
+	for (s += strlen("\nGroups:");;) {
+		char *end;
+		s += strspn(s, " \t");
+		if (*s < '0' || *s > '9')
+			break;
+		unsigned long v = strtoul(s, &end, 10);
+		gid_t *grown = reallocarray(groups, n + 1, sizeof(gid_t));
+		if (!grown)
+			return -ENOMEM;
+		groups = grown;
+		groups[n++] = (gid_t)v;
+		s = end;
+	}
+	*ret = TAKE_PTR(groups);
+	*ret_n = n;
+	return 0;
+}
 
 static int read_ppid(const char *status, pid_t *ret)
 {
@@ -84,35 +102,47 @@ static int read_ppid(const char *status, pid_t *ret)
 	return 0;
 }
 
-static int read_pinned(int pidfd, struct pinned *ret)
+int process_read(int pidfd, bool groups, struct process_status *ret)
 {
+	struct process_status st = {0};
 	char path[32], buf[4096];
-	struct stat st;
+	struct stat mem;
 	ssize_t n;
+	int r;
 
-	ret->pid = pidfd_get_pid(pidfd);
-	if (ret->pid < 0)
-		return ret->pid;
-	snprintf(path, sizeof(path), "/proc/%d", ret->pid);
+	st.pid = pidfd_get_pid(pidfd);
+	if (st.pid < 0)
+		return st.pid;
+	snprintf(path, sizeof(path), "/proc/%d", st.pid);
 	_cleanup_close_ int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
-		return -ESRCH;
+		return errno == ENOENT ? -ESRCH : -errno;
 	_cleanup_close_ int f = openat(dir, "status", O_RDONLY | O_CLOEXEC);
-	if (f < 0 || (n = read(f, buf, sizeof(buf) - 1)) <= 0)
+	if (f < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(f, buf, sizeof(buf) - 1);
+	if (n <= 0)
 		return -ESRCH;
 	buf[n] = 0;
-	if (parse_ids(buf, "\nUid:", ret->uids) < 0 || parse_ids(buf, "\nGid:", ret->gids) < 0 ||
-	    read_ppid(buf, &ret->ppid) < 0 || fstatat(dir, "mem", &st, 0) < 0)
+	if (parse_ids(buf, "\nUid:", st.uids) < 0 || parse_ids(buf, "\nGid:", st.gids) < 0 ||
+	    read_ppid(buf, &st.ppid) < 0 || fstatat(dir, "mem", &mem, 0) < 0)
 		return -ESRCH;
-	ret->mem_owner = st.st_uid;
+	st.mem_owner = mem.st_uid;
+	if (groups && (r = parse_groups(buf, &st.groups, &st.n_groups)) < 0)
+		return r == -ENOMEM ? r : -ESRCH;
 	/* The pid could have been reused before we opened /proc/PID: the pidfd says. */
-	return pidfd_alive(pidfd) ? 0 : -ESRCH;
+	if (!pidfd_alive(pidfd)) {
+		free(st.groups);
+		return -ESRCH;
+	}
+	*ret = st;
+	return 0;
 }
 
 int process_owned_by(int pidfd, uid_t uid)
 {
-	struct pinned p;
-	int r = read_pinned(pidfd, &p);
+	struct process_status p;
+	int r = process_read(pidfd, false, &p);
 
 	if (r < 0)
 		return r;
@@ -152,8 +182,8 @@ static bool is_ancestor(pid_t ancestor, pid_t ppid)
 
 int process_may_ptrace(int pidfd, const struct tracer *by, char *why, size_t whylen)
 {
-	struct pinned p;
-	int r = read_pinned(pidfd, &p), scope;
+	struct process_status p;
+	int r = process_read(pidfd, false, &p), scope;
 	pid_t pid = p.pid;
 	const unsigned *uids = p.uids, *gids = p.gids;
 
@@ -226,7 +256,7 @@ int process_exe(int pidfd, pid_t pid, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-int process_units(int pidfd, pid_t pid, char ***ret)
+int process_cgroup(int pidfd, pid_t pid, char **ret)
 {
 	char path[32], buf[4096];
 	_cleanup_close_ int fd = -1;
@@ -253,6 +283,6 @@ int process_units(int pidfd, pid_t pid, char ***ret)
 	if (pidfd >= 0 && !pidfd_alive(pidfd))
 		return -ESRCH;
 	/* On a hybrid hierarchy the unified line may be just "/". */
-	const char *cg = unified && strcmp(unified, "/") != 0 ? unified : named ? named : "/";
-	return policy_cgroup_units(cg, ret);
+	*ret = strdup(unified && strcmp(unified, "/") != 0 ? unified : named ? named : "/");
+	return *ret ? 0 : -ENOMEM;
 }

@@ -18,14 +18,28 @@ bool pidfd_alive(int fd);
 /* A pidfd for pid, O_CLOEXEC. Returns it or a negative errno. */
 int pidfd_open_pid(pid_t pid);
 
+/* What the kernel reports of a process in /proc/PID: its pid and parent, real, effective, saved
+ * and filesystem uids and gids, supplementary groups (when asked for), and the owner of its
+ * /proc/PID/mem, which is root's while the process is not dumpable. */
+struct process_status {
+	pid_t pid, ppid;
+	unsigned uids[4], gids[4];
+	gid_t *groups; /* malloc()ed; NULL unless asked for */
+	size_t n_groups;
+	uid_t mem_owner;
+};
+
+/* Reads the process behind pidfd, with one read of its status, confirmed against the pidfd
+ * afterwards. Returns 0, -ESRCH (it has exited), -EBADF (not a pidfd) or -ENOMEM. */
+int process_read(int pidfd, bool groups, struct process_status *ret);
+
 /* The executable a process runs, from /proc/PID/exe, confirmed against pidfd (-1: pid only,
  * racy). Returns 0 and a malloc()ed path, or a negative errno. */
 int process_exe(int pidfd, pid_t pid, char **ret);
 
-/* The systemd unit and slices a process runs in, innermost first, from its cgroup (the unified
- * hierarchy, else the name=systemd one), confirmed against pidfd. Returns the count and a
- * NULL-terminated malloc()ed array, or a negative errno. */
-int process_units(int pidfd, pid_t pid, char ***ret);
+/* The cgroup a process runs in (the unified hierarchy, else the name=systemd one), confirmed
+ * against pidfd. Returns 0 and a malloc()ed path, or a negative errno. */
+int process_cgroup(int pidfd, pid_t pid, char **ret);
 
 /* Whether the process behind pidfd runs entirely as uid (real, effective and saved). Returns
  * 0, -EPERM, or -ESRCH if it has exited. */

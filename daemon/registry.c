@@ -8,12 +8,13 @@
 #include <time.h>
 
 #include "registry.h"
+#include "util.h"
 
 /* Live bindings per (device, rule), for max-device= quotas. */
 struct device_count {
 	struct hnode node; /* key: device_count_key() */
 	unsigned dev;
-	const void *rule;
+	const struct policy_rule *rule;
 	unsigned n;
 };
 
@@ -34,13 +35,13 @@ static uint64_t pasid_key(const struct device *dev, uint32_t pasid)
 	return (uint64_t)dev->index << 32 | pasid;
 }
 
-static uint64_t device_count_key(unsigned dev, const void *rule)
+static uint64_t device_count_key(unsigned dev, const struct policy_rule *rule)
 {
 	return (uint64_t)(uintptr_t)rule ^ ((uint64_t)dev << 48);
 }
 
 static struct device_count *device_count_get(const struct registry *r, unsigned dev,
-					     const void *rule)
+					     const struct policy_rule *rule)
 {
 	for (struct hnode *n = hashmap_get(&r->device_counts, device_count_key(dev, rule)); n;
 	     n = hashmap_next_same(n)) {
@@ -49,24 +50,6 @@ static struct device_count *device_count_get(const struct registry *r, unsigned 
 			return c;
 	}
 	return NULL;
-}
-
-static struct owner *owner_ref(struct owner *o)
-{
-	o->n_ref++;
-	return o;
-}
-
-static void owner_unref(struct owner *o)
-{
-	if (!o || --o->n_ref > 0)
-		return;
-	free(o->groups);
-	free(o->exe);
-	for (size_t i = 0; o->units && o->units[i]; i++)
-		free(o->units[i]);
-	free(o->units);
-	free(o);
 }
 
 uint32_t registry_slot(const struct bind_args *args)
@@ -81,16 +64,17 @@ uint32_t registry_slot(const struct bind_args *args)
 	}
 }
 
-struct registry *registry_new(void)
+int registry_new(struct registry **ret)
 {
 	struct registry *r = calloc(1, sizeof(*r));
 
 	if (!r)
-		return NULL;
+		return -ENOMEM;
 	list_init(&r->bindings);
 	r->next_id = 1;
 	r->next_session_id = 1;
-	return r;
+	*ret = r;
+	return 0;
 }
 
 struct registry *registry_free(struct registry *r)
@@ -157,7 +141,7 @@ static void user_unref(struct registry *r, struct user *u)
 	free(u);
 }
 
-static struct rule_count *rule_count_get(const struct user *u, const void *rule)
+static struct rule_count *rule_count_get(const struct user *u, const struct policy_rule *rule)
 {
 	for (struct rule_count *c = u->counts; c; c = c->next)
 		if (c->rule == rule)
@@ -165,61 +149,25 @@ static struct rule_count *rule_count_get(const struct user *u, const void *rule)
 	return NULL;
 }
 
-static struct owner *owner_copy(const struct owner *who)
-{
-	struct owner *o = calloc(1, sizeof(*o));
-	size_t n_units = 0;
-
-	if (!o)
-		return NULL;
-	*o = (struct owner){.n_ref = 1, .uid = who->uid, .gid = who->gid, .pid = who->pid};
-	if (who->n_groups) {
-		o->groups = calloc(who->n_groups, sizeof(gid_t));
-		if (!o->groups)
-			goto oom;
-		memcpy(o->groups, who->groups, who->n_groups * sizeof(gid_t));
-		o->n_groups = who->n_groups;
-	}
-	if (who->exe && !(o->exe = strdup(who->exe)))
-		goto oom;
-	while (who->units && who->units[n_units])
-		n_units++;
-	if (who->units) {
-		o->units = calloc(n_units + 1, sizeof(char *));
-		if (!o->units)
-			goto oom;
-		for (size_t i = 0; i < n_units; i++)
-			if (!(o->units[i] = strdup(who->units[i])))
-				goto oom;
-	}
-	return o;
-oom:
-	owner_unref(o);
-	return NULL;
-}
-
-struct session *registry_session_new(struct registry *r, const struct owner *who)
+int registry_session_new(struct registry *r, struct identity *who, struct session **ret)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
 	if (!s)
-		return NULL;
-	s->owner = owner_copy(who);
-	s->user = s->owner ? user_ref(r, who->uid) : NULL;
+		return -ENOMEM;
+	s->user = user_ref(r, who->uid);
 	if (!s->user) {
-		owner_unref(s->owner);
 		free(s);
-		return NULL;
+		return -ENOMEM;
 	}
-	/* Valid as long as the owner: it is referenced only by the session and by bindings,
-	 * each of which keeps the account alive. */
-	s->owner->user = s->user;
+	s->owner = identity_ref(who);
 	s->user->n_sessions++;
 	s->reg = r;
 	s->id = r->next_session_id++;
 	list_init(&s->bindings);
 	r->n_sessions++;
-	return s;
+	*ret = s;
+	return 0;
 }
 
 struct session *registry_session_free(struct session *s)
@@ -231,23 +179,15 @@ struct session *registry_session_free(struct session *s)
 		registry_lease(s->reg, container_of(pos, struct binding, session_link));
 	s->user->n_sessions--;
 	user_unref(s->reg, s->user);
-	owner_unref(s->owner);
+	identity_unref(s->owner);
 	s->reg->n_sessions--;
 	free(s);
 	return NULL;
 }
 
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Counts one more binding under rule for u (max=) and for dev (max-device=). Returns 0 or
  * -ENOMEM (then nothing is counted). */
-static int charge(struct registry *r, struct user *u, unsigned dev, const void *rule)
+static int charge(struct registry *r, struct user *u, unsigned dev, const struct policy_rule *rule)
 {
 	struct rule_count *c = rule_count_get(u, rule);
 	struct device_count *d = device_count_get(r, dev, rule);
@@ -281,7 +221,8 @@ static int charge(struct registry *r, struct user *u, unsigned dev, const void *
 	return 0;
 }
 
-static void uncharge(struct registry *r, struct user *u, unsigned dev, const void *rule)
+static void uncharge(struct registry *r, struct user *u, unsigned dev,
+		     const struct policy_rule *rule)
 {
 	struct rule_count *c, **p;
 	struct device_count *d = device_count_get(r, dev, rule);
@@ -300,7 +241,7 @@ static void uncharge(struct registry *r, struct user *u, unsigned dev, const voi
 	}
 }
 
-struct binding *registry_add(struct registry *r, struct session *s, const void *rule,
+struct binding *registry_add(struct registry *r, struct session *s, const struct policy_rule *rule,
 			     const struct device *dev, const struct bind_args *args)
 {
 	struct binding *b = calloc(1, sizeof(*b));
@@ -324,11 +265,12 @@ struct binding *registry_add(struct registry *r, struct session *s, const void *
 	}
 	r->next_id++;
 	b->session = s;
-	b->owner = owner_ref(s->owner);
+	b->owner = identity_ref(s->owner);
+	b->user = s->user;
 	b->rule = rule;
 	b->device = dev;
 	b->args = *args;
-	b->created_usec = now_usec();
+	b->created_usec = now_usec(CLOCK_REALTIME);
 	list_append(&s->bindings, &b->session_link);
 	list_append(&r->bindings, &b->all_link);
 	list_append(&s->user->bindings, &b->user_link);
@@ -350,27 +292,27 @@ void registry_remove(struct registry *r, struct binding *b)
 		list_unlink(&b->session_link);
 		b->session->n_bindings--;
 	}
-	struct user *u = b->owner->user;
+	struct user *u = b->user;
 
 	if (!b->uncounted)
 		uncharge(r, u, b->device->index, b->rule);
 	u->n_bindings--;
 	user_unref(r, u);
-	owner_unref(b->owner);
+	identity_unref(b->owner);
 	r->n_bindings--;
 	free(b);
 }
 
-void registry_set_rule(struct registry *r, struct binding *b, const void *rule)
+void registry_set_rule(struct registry *r, struct binding *b, const struct policy_rule *rule)
 {
 	if (rule == b->rule && !b->uncounted)
 		return;
 	if (!b->uncounted)
-		uncharge(r, b->owner->user, b->device->index, b->rule);
+		uncharge(r, b->user, b->device->index, b->rule);
 	b->rule = rule;
 	/* The old rule may be freed next (a reload): never keep pointing at it. Out of memory,
 	 * the binding is counted under no rule rather than under a stale one. */
-	b->uncounted = charge(r, b->owner->user, b->device->index, rule) < 0;
+	b->uncounted = charge(r, b->user, b->device->index, rule) < 0;
 }
 
 void registry_lease(struct registry *r, struct binding *b)
@@ -421,7 +363,7 @@ struct binding *registry_first_after(const struct registry *r, uint64_t after_id
 
 struct binding *registry_user_next(const struct binding *b)
 {
-	const struct list *head = &b->owner->user->bindings;
+	const struct list *head = &b->user->bindings;
 
 	return b->user_link.next == head
 		       ? NULL
@@ -435,7 +377,7 @@ struct binding *registry_user_first_after(const struct registry *r, uid_t uid, u
 
 	if (!u)
 		return NULL;
-	if (b && b->owner->user == u)
+	if (b && b->user == u)
 		return registry_user_next(b);
 	list_for_each (pos, &u->bindings) {
 		b = container_of(pos, struct binding, user_link);
@@ -457,15 +399,24 @@ unsigned registry_count_user(const struct registry *r, uid_t uid)
 	return u ? u->n_bindings : 0;
 }
 
-unsigned registry_count_rule(const struct registry *r, uid_t uid, const void *rule)
+const struct user *registry_user(const struct registry *r, uid_t uid)
 {
-	struct user *u = user_get(r, uid);
+	return user_get(r, uid);
+}
+
+unsigned user_count_rule(const struct user *u, const struct policy_rule *rule)
+{
 	struct rule_count *c = u ? rule_count_get(u, rule) : NULL;
 	return c ? c->n : 0;
 }
 
+unsigned registry_count_rule(const struct registry *r, uid_t uid, const struct policy_rule *rule)
+{
+	return user_count_rule(user_get(r, uid), rule);
+}
+
 unsigned registry_count_device_rule(const struct registry *r, const struct device *dev,
-				    const void *rule)
+				    const struct policy_rule *rule)
 {
 	struct device_count *d = device_count_get(r, dev->index, rule);
 	return d ? d->n : 0;

@@ -10,17 +10,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bind.h"
 #include "device.h"
 #include "hashmap.h"
+#include "identity.h"
 #include "list.h"
-#include "bind.h"
 
 struct registry;
+struct policy_rule;
 
 /* Live bindings per (user, rule), for max= quotas. */
 struct rule_count {
 	struct rule_count *next;
-	const void *rule;
+	const struct policy_rule *rule;
 	unsigned n;
 };
 
@@ -35,25 +37,13 @@ struct user {
 	unsigned n_fds;       /* held for its bindings: bound processes' pidfds, lease ends */
 };
 
-/* Who made a session and its bindings, as the kernel said at the time: kept so bindings can
- * be decided again when the policy changes. Shared by a session and its bindings. */
-struct owner {
-	unsigned n_ref;
-	struct user *user; /* uid's account, which the session and bindings are charged to */
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
-	gid_t *groups; /* supplementary */
-	size_t n_groups;
-	char *exe;    /* the executable, once a policy needed it; else NULL */
-	char **units; /* the unit and slices, once a policy needed them; NULL-terminated */
-};
-
 /* One client: a socket connection or a bus name. */
 struct session {
 	struct registry *reg;
 	struct user *user;
-	struct owner *owner;
+	/* A reference: who the client is, as the kernel said when it came. Its bindings share it,
+	 * and keep it after the session when leased, so they can be decided again on a reload. */
+	struct identity *owner;
 	struct list bindings; /* struct binding.session_link */
 	uint64_t id;
 	unsigned n_bindings;
@@ -64,21 +54,23 @@ struct session {
 #define REGISTRY_DEVICE_SLOT 0x100000u
 
 /* 184 bytes, the most that fits a 192-byte heap chunk: the id is the key of by_id, and the flags
- * share a word with the creation time. */
+ * share a word with the creation time. What keeps a binding alive besides its session (a bound
+ * process, a lease) is the request core's, in its own table (lifetime.c). */
 struct binding {
-	struct hnode by_id;       /* key: the binding's id (binding_id()) */
-	struct hnode by_pasid;    /* key: device index << 32 | registry_slot() */
-	struct list session_link; /* empty once leased */
-	struct list all_link;     /* registry order == id order */
-	struct list user_link;    /* in its user's bindings, id order */
-	struct session *session;  /* NULL once leased */
-	const void *rule;         /* the rule that granted it, the quota key */
+	struct hnode by_id;             /* key: the binding's id (binding_id()) */
+	struct hnode by_pasid;          /* key: device index << 32 | registry_slot() */
+	struct list session_link;       /* empty once leased */
+	struct list all_link;           /* registry order == id order */
+	struct list user_link;          /* in its user's bindings, id order */
+	struct session *session;        /* NULL once leased */
+	const struct policy_rule *rule; /* the rule that granted it, the quota key */
 	const struct device *device;
-	struct owner *owner;        /* a reference; owner->user is the account it is charged to */
-	uint64_t created_usec : 62; /* CLOCK_REALTIME */
+	struct identity *owner;     /* a reference */
+	struct user *user;          /* the account it is charged to: its owner's uid's */
+	uint64_t created_usec : 61; /* CLOCK_REALTIME */
 	uint64_t leased : 1;
 	uint64_t uncounted : 1; /* out of memory while re-keying: counted under no rule */
-	void *watch;            /* owned by the request core: what ends it (pidfd, lease) */
+	uint64_t committed : 1; /* its owner was told, and the front-ends */
 	struct bind_args args;
 };
 
@@ -92,24 +84,26 @@ static inline uint64_t binding_created_usec(const struct binding *b)
 	return b->created_usec;
 }
 
-struct registry *registry_new(void);
-/* Frees the bookkeeping; the caller must have ended every binding and session first. */
+/* Returns 0 or -ENOMEM. */
+int registry_new(struct registry **ret);
+/* Frees the bookkeeping; the caller must have ended every binding and session first (what is
+ * left is freed without being ended). Takes NULL; returns NULL. */
 struct registry *registry_free(struct registry *r);
+DEFINE_FREE_FUNC(struct registry, registry_free);
 
-/* A session whose owner is a copy of *who (its n_ref is ignored). Returns NULL when out of
- * memory. */
-struct session *registry_session_new(struct registry *r, const struct owner *who);
+/* A session of who (a reference is taken), charged to who's uid. Returns 0 or -ENOMEM. */
+int registry_session_new(struct registry *r, struct identity *who, struct session **ret);
 /* Frees a session without bindings (end them first). Takes NULL. Returns NULL. */
 struct session *registry_session_free(struct session *s);
 
 /* Adds a binding owned by session s (charged to its user) granted by rule. The id is assigned
  * here. Returns the binding or NULL when out of memory. */
-struct binding *registry_add(struct registry *r, struct session *s, const void *rule,
+struct binding *registry_add(struct registry *r, struct session *s, const struct policy_rule *rule,
 			     const struct device *dev, const struct bind_args *args);
 /* Unlinks and frees b (its watch must be gone). Takes NULL. */
 void registry_remove(struct registry *r, struct binding *b);
 /* Moves b's quota accounting to another rule (or none), e.g. after a policy reload. */
-void registry_set_rule(struct registry *r, struct binding *b, const void *rule);
+void registry_set_rule(struct registry *r, struct binding *b, const struct policy_rule *rule);
 /* Detaches b from its session: it now lives until its lease ends. */
 void registry_lease(struct registry *r, struct binding *b);
 
@@ -127,12 +121,18 @@ struct binding *registry_next(const struct registry *r, const struct binding *b)
 struct binding *registry_user_first_after(const struct registry *r, uid_t uid, uint64_t after_id);
 struct binding *registry_user_next(const struct binding *b);
 
+/* uid's account (what it holds), or NULL when it holds nothing: one lookup, then read the
+ * counts from it. */
+const struct user *registry_user(const struct registry *r, uid_t uid);
+/* Live bindings of u granted by rule (u may be NULL). */
+unsigned user_count_rule(const struct user *u, const struct policy_rule *rule);
+
 /* Live bindings of uid in all, and granted by rule. */
 unsigned registry_count_user(const struct registry *r, uid_t uid);
-unsigned registry_count_rule(const struct registry *r, uid_t uid, const void *rule);
+unsigned registry_count_rule(const struct registry *r, uid_t uid, const struct policy_rule *rule);
 /* Live bindings on dev granted by rule, whoever holds them. */
 unsigned registry_count_device_rule(const struct registry *r, const struct device *dev,
-				    const void *rule);
+				    const struct policy_rule *rule);
 unsigned registry_count_user_sessions(const struct registry *r, uid_t uid);
 /* The fds svmd holds for uid's bindings (struct user.n_fds). */
 unsigned registry_count_user_fds(const struct registry *r, uid_t uid);

@@ -61,8 +61,8 @@ static double median(double *v, size_t n)
 }
 
 /* ns per decision over n decisions; checks the verdict once. */
-static double run(const struct policy *p, const struct policy_subject *s,
-		  const struct policy_request *rq, long n)
+static double run(const struct policy *p, const struct identity *s, const struct policy_request *rq,
+		  long n)
 {
 	struct policy_decision d;
 	double t0;
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 		n_groups = 0;
 	/* What svmd resolves for a session: the executable and the unit with its slices. */
 	const char *units[] = {"session-1.scope", "user-0.slice", "user.slice", NULL};
-	struct policy_subject subj = {
+	struct identity subj = {
 		.uid = pw->pw_uid,
 		.gid = pw->pw_gid,
 		.groups = groups,

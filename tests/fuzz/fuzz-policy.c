@@ -126,7 +126,7 @@ static void decide_all(const struct policy *p)
 {
 	static const gid_t groups[] = {2001, 2002};
 	static const char *const units[] = {"qemu@vm1.service", "machine.slice"};
-	static const struct policy_subject subjects[] = {
+	static const struct identity subjects[] = {
 		{.uid = 1001,
 		 .gid = 100,
 		 .groups = groups,

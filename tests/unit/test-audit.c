@@ -47,11 +47,11 @@ Test(audit, grant_with_every_field)
 {
 	struct audit_record r = {
 		.event = AUDIT_GRANT,
-		.uid = 1000,
-		.gid = 1001,
-		.pid = 4711,
-		.unit = "vm-1.service",
-		.exe = "/usr/bin/qemu-system-x86_64",
+		.who = &(struct identity){.uid = 1000,
+					  .gid = 1001,
+					  .pid = 4711,
+					  .units = (const char *const[]){"vm-1.service", NULL},
+					  .exe = "/usr/bin/qemu-system-x86_64"},
 		.op = "bind-pgtable",
 		.device = "0000:3b:00.0",
 		.pasid = 100,
@@ -70,7 +70,7 @@ Test(audit, failure_before_any_rule_has_no_verdict)
 {
 	struct audit_record r = {
 		.event = AUDIT_FAIL,
-		.pid = 1,
+		.who = &(struct identity){.pid = 1},
 		.op = "bind-task",
 		.device = "0000:3c:00.0",
 		.error = 3,
@@ -86,9 +86,7 @@ Test(audit, release_extremes)
 {
 	struct audit_record r = {
 		.event = AUDIT_RELEASE,
-		.uid = 4294967294u,
-		.gid = (gid_t)-1,
-		.pid = -1,
+		.who = &(struct identity){.uid = 4294967294u, .gid = (gid_t)-1, .pid = -1},
 		.op = "open-device",
 		.device = "0000:af:00.0",
 		.binding = 18446744073709551615ull,
@@ -105,10 +103,7 @@ Test(audit, quotes_backslashes_and_control_characters_are_escaped)
 {
 	struct audit_record r = {
 		.event = AUDIT_DENY,
-		.uid = 5,
-		.gid = 5,
-		.pid = 6,
-		.exe = "/opt/my app/bin",
+		.who = &(struct identity){.uid = 5, .gid = 5, .pid = 6, .exe = "/opt/my app/bin"},
 		.op = "reload",
 		.rule_file = "/tmp/a dir/p.policy",
 		.rule_line = 12,
@@ -125,8 +120,8 @@ Test(audit, empty_values_are_quoted_and_equals_signs_too)
 {
 	struct audit_record r = {
 		.event = AUDIT_RELOAD,
-		.unit = "",
-		.exe = "/usr/bin/a=b",
+		.who = &(struct identity){.units = (const char *const[]){"", NULL},
+					  .exe = "/usr/bin/a=b"},
 		.op = "reload",
 		.generation = 1,
 		.reason = "",
@@ -145,10 +140,7 @@ Test(audit, long_values_are_capped)
 	memset(file, 'f', sizeof(file) - 1);
 	struct audit_record r = {
 		.event = AUDIT_GRANT,
-		.uid = 1,
-		.gid = 2,
-		.pid = 3,
-		.exe = exe,
+		.who = &(struct identity){.uid = 1, .gid = 2, .pid = 3, .exe = exe},
 		.op = "bind-task",
 		.rule_file = file,
 		.rule_line = 9,
@@ -196,8 +188,8 @@ Test(audit, oversized_line_is_cut_and_terminated)
 	memset(reason, 0x01, sizeof(reason) - 1);
 	struct audit_record r = {
 		.event = AUDIT_DENY,
-		.unit = reason,
-		.exe = reason,
+		.who = &(struct identity){.units = (const char *const[]){reason, NULL},
+					  .exe = reason},
 		.op = reason,
 		.device = reason,
 		.rule_file = reason,

@@ -640,7 +640,7 @@ ParameterizedTest(struct decide_row *row, policy_decide, table)
 {
 	struct policy *p = policy_new();
 	const char *units[3];
-	struct policy_subject s = {
+	struct identity s = {
 		.uid = row->uid,
 		.gid = row->gid,
 		.groups = row->groups,
@@ -701,7 +701,7 @@ ParameterizedTest(struct decide_row *row, policy_decide, table)
 Test(policy_decide, before_seal_denies)
 {
 	struct policy *p = policy_new();
-	struct policy_subject s = {.uid = ALICE, .gid = USERS};
+	struct identity s = {.uid = ALICE, .gid = USERS};
 	struct policy_request req = {.op = POLICY_OP_BIND_TASK, .device = DEV0};
 	struct policy_decision d = {.verdict = POLICY_ALLOW};
 
@@ -725,7 +725,7 @@ Test(policy_decide, before_seal_denies)
 Test(policy_decide, invalid_op_denies)
 {
 	struct policy *p = compile_ok("allow *");
-	struct policy_subject s = {.uid = ALICE, .gid = USERS};
+	struct identity s = {.uid = ALICE, .gid = USERS};
 	struct policy_request req = {.op = _POLICY_OP_MAX, .device = DEV0};
 	struct policy_decision d = {.verdict = POLICY_ALLOW, .rule = &p->rules[0]};
 	unsigned steps = 0;
@@ -745,7 +745,7 @@ Test(policy_decide, invalid_op_denies)
 Test(policy_decide, rules_across_files)
 {
 	struct policy *p = policy_new();
-	struct policy_subject s = {.uid = BOB, .gid = USERS};
+	struct identity s = {.uid = BOB, .gid = USERS};
 	struct policy_request req = {.op = POLICY_OP_OPEN_DEVICE, .device = DEV0};
 	struct policy_decision d;
 	const char *a = "# first file\nallow bind-task user=alice\n";
@@ -1480,7 +1480,7 @@ Test(policy_bad, rules_after_errors_still_compile)
 		"permit *\nallow *\nallow frob\n\ndeny * max=1\nallow bind-task user=bob\n";
 	int r;
 	struct policy *p = compile_len(text, strlen(text), &r);
-	struct policy_subject s = {.uid = BOB, .gid = USERS};
+	struct identity s = {.uid = BOB, .gid = USERS};
 	struct policy_request req = {.op = POLICY_OP_BIND_TASK, .device = DEV0};
 	struct policy_decision d;
 
@@ -1674,7 +1674,7 @@ Test(policy_explain, steps_name_the_failing_key)
 			   "deny bind-task user=alice targets=same-user\n" /* 8: decides */
 			   "allow bind-task\n";                            /* 9: not reached */
 	struct policy *p = compile_ok(text);
-	struct policy_subject s = {.uid = ALICE, .gid = USERS};
+	struct identity s = {.uid = ALICE, .gid = USERS};
 	struct policy_request req = {
 		.op = POLICY_OP_BIND_TASK,
 		.device = DEV0,
@@ -1800,7 +1800,7 @@ ParameterizedTest(struct why_row *row, policy_explain, reasons)
 {
 	static const gid_t groups[] = {VIDEO};
 	const char *vm1[] = {"qemu@vm1.service", "machine.slice"}, *sshd[] = {"sshd.service"};
-	struct policy_subject s = {
+	struct identity s = {
 		.uid = ALICE,
 		.gid = USERS,
 		.groups = groups,
@@ -1847,7 +1847,7 @@ Test(policy_explain, pasid_reasons)
 	const char *text = "allow * pasid=5,100-199\nallow * user=bob\n";
 	int r;
 	struct policy *p = compile_len(text, strlen(text), &r);
-	struct policy_subject s = {.uid = ALICE, .gid = USERS};
+	struct identity s = {.uid = ALICE, .gid = USERS};
 	struct policy_request req = {.op = POLICY_OP_BIND_PGTABLE, .device = DEV0, .pasid = 42};
 	struct policy_decision d;
 	struct steps st = {0};
@@ -1889,7 +1889,7 @@ Test(policy_explain, no_match_every_step_has_a_reason)
 {
 	const char *text = "allow * user=bob\nallow * group=accel\nallow * device=0000:3c:00.0\n";
 	struct policy *p = compile_ok(text);
-	struct policy_subject s = {.uid = ALICE, .gid = USERS};
+	struct identity s = {.uid = ALICE, .gid = USERS};
 	struct policy_request req = {.op = POLICY_OP_OPEN_DEVICE, .device = DEV0};
 	struct policy_decision d = {.verdict = POLICY_ALLOW, .rule = &p->rules[0]};
 	struct steps st = {0};
@@ -1912,7 +1912,7 @@ Test(policy_explain, no_match_every_step_has_a_reason)
 Test(policy_explain, first_rule_decides)
 {
 	struct policy *p = compile_ok("allow *\ndeny *\n");
-	struct policy_subject s = {.uid = 0, .gid = 0};
+	struct identity s = {.uid = 0, .gid = 0};
 	struct policy_request req = {.op = POLICY_OP_BIND_PASID_TABLE, .device = DEV0};
 	struct policy_decision d;
 	struct steps st = {0};
@@ -1933,7 +1933,7 @@ Test(policy_explain, reload)
 			   "deny reload group=video\n"
 			   "allow reload\n";
 	struct policy *p = compile_ok(text);
-	struct policy_subject s = {.uid = ALICE, .gid = VIDEO};
+	struct identity s = {.uid = ALICE, .gid = VIDEO};
 	struct policy_request req = {.op = POLICY_OP_RELOAD};
 	struct policy_decision d;
 	struct steps st = {0};
@@ -2064,7 +2064,7 @@ Test(policy_seal, walks_only_rules_of_the_op)
 		{POLICY_OP_RELOAD, 1, {7}},
 	};
 	struct policy *p = compile_ok(text);
-	struct policy_subject s = {.uid = ALICE, .gid = USERS};
+	struct identity s = {.uid = ALICE, .gid = USERS};
 
 	cr_assert_eq(sizeof(want) / sizeof(want[0]), _POLICY_OP_MAX);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -2168,7 +2168,7 @@ Test(policy_seal, index_files_rules)
 	cr_assert_eq(p->by_uid.n, 3);
 
 	/* Decisions across the three lists keep file order. */
-	struct policy_subject s = {.uid = ALICE, .gid = USERS};
+	struct identity s = {.uid = ALICE, .gid = USERS};
 	struct policy_request req = {.op = POLICY_OP_BIND_TASK, .device = "0000:3c:00.0"};
 	struct policy_decision d;
 	policy_decide(p, &s, &req, &d);
@@ -2293,7 +2293,7 @@ static void random_rule(char **t)
 	*t += sprintf(*t, "\n");
 }
 
-static void random_request(struct policy_subject *s, struct policy_request *r, gid_t groups[2],
+static void random_request(struct identity *s, struct policy_request *r, gid_t groups[2],
 			   const char **units)
 {
 	static const uid_t uids[] = {ALICE, BOB, CAROL, 0, (uid_t)-1};
@@ -2310,7 +2310,7 @@ static void random_request(struct policy_subject *s, struct policy_request *r, g
 
 	groups[0] = PICK(gids);
 	groups[1] = PICK(gids);
-	*s = (struct policy_subject){
+	*s = (struct identity){
 		.uid = PICK(uids),
 		.gid = PICK(gids),
 		.groups = groups,
@@ -2384,7 +2384,7 @@ ParameterizedTest(struct cross_param *cp, policy_index, random_policies_decide_a
 	cr_assert_eq(policy_seal(p), 0);
 
 	for (unsigned i = 0; i < cp->n_requests; i++) {
-		struct policy_subject s;
+		struct identity s;
 		struct policy_request req;
 		struct policy_decision d, e;
 		gid_t groups[2];

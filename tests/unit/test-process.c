@@ -2,7 +2,7 @@
 /*
  * Facts about processes (daemon/process.c) on real processes: what a pidfd names, whether it
  * lives, whose it is, whether a user could ptrace it (a set-id exec included), and its
- * executable and unit. Run as root (it switches children to another uid).
+ * executable and cgroup. Run as root (it switches children to another uid).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -229,18 +229,31 @@ Test(process, exe)
 	cr_assert_lt(process_exe(-1, 0x7ffffff0, &exe), 0);
 }
 
-Test(process, units_of_this_process)
+Test(process, cgroup_of_this_process)
 {
-	char **units = NULL;
+	char *cgroup = NULL;
 	int fd = pidfd_open_pid(getpid());
-	int n = process_units(fd, getpid(), &units);
 
-	/* Whatever this machine's cgroups say, the answer is a terminated list. */
-	cr_assert_geq(n, 0);
-	cr_assert_not_null(units);
-	cr_assert_null(units[n]);
-	for (int i = 0; i < n; i++)
-		free(units[i]);
-	free(units);
+	/* Whatever this machine's cgroups say, the answer is an absolute path. */
+	cr_assert_eq(process_cgroup(fd, getpid(), &cgroup), 0);
+	cr_assert_not_null(cgroup);
+	cr_assert_eq(cgroup[0], '/', "%s", cgroup);
+	free(cgroup);
+	close(fd);
+}
+
+/* One read of status, confirmed against the pidfd: ids, parent, groups, dumpability. */
+Test(process, read_this_process)
+{
+	struct process_status st;
+	int fd = pidfd_open_pid(getpid());
+
+	cr_assert_eq(process_read(fd, true, &st), 0);
+	cr_assert_eq(st.pid, getpid());
+	cr_assert_eq(st.ppid, getppid());
+	cr_assert_eq(st.uids[0], getuid());
+	cr_assert_eq(st.gids[1], getegid());
+	cr_assert_eq((int)st.n_groups, getgroups(0, NULL));
+	free(st.groups);
 	close(fd);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "policy.h"
 #include "registry.h"
 
 #define ALICE 1001
@@ -27,16 +28,29 @@ static struct device devs[4] = {
  * share a hash with device 0's and must still be told apart. */
 static struct device dev_far = {.name = "0000:fe:00.0", .index = 0x10000u};
 
-/* A session as the front-ends make one, from kernel credentials. */
+static struct registry *new_registry(void)
+{
+	struct registry *r = NULL;
+
+	cr_assert_eq(registry_new(&r), 0);
+	return r;
+}
+
+/* A session as the front-ends make one, from kernel credentials: the session holds the only
+ * reference to its identity. */
 static struct session *session_new(struct registry *r, uid_t uid, gid_t gid, pid_t pid)
 {
-	struct owner o = {.uid = uid, .gid = gid, .pid = pid};
+	struct identity *who = NULL;
+	struct session *s = NULL;
 
-	return registry_session_new(r, &o);
+	cr_assert_eq(identity_new(uid, gid, pid, &who), 0);
+	cr_assert_eq(registry_session_new(r, who, &s), 0);
+	identity_unref(who);
+	return s;
 }
 
 /* Two rules; the registry only compares their addresses. */
-static const int rule_a, rule_b;
+static const struct policy_rule rule_a, rule_b;
 
 static struct bind_args task_args(uint32_t pasid, int32_t pid)
 {
@@ -52,8 +66,8 @@ static struct bind_args table_args(uint64_t ptr)
 	};
 }
 
-static struct binding *add(struct registry *r, struct session *s, const void *rule, unsigned dev,
-			   uint32_t pasid)
+static struct binding *add(struct registry *r, struct session *s, const struct policy_rule *rule,
+			   unsigned dev, uint32_t pasid)
 {
 	struct bind_args a = task_args(pasid, 4242);
 	struct binding *b = registry_add(r, s, rule, &devs[dev], &a);
@@ -72,7 +86,7 @@ static uint64_t realtime_usec(void)
 
 Test(registry, empty)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 
 	cr_assert_not_null(r);
 	cr_assert_eq(registry_count(r), 0);
@@ -91,7 +105,7 @@ Test(registry, empty)
 
 Test(registry, sessions_and_users)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s1 = session_new(r, ALICE, 100, 10);
 	struct session *s2 = session_new(r, ALICE, 101, 11);
 	struct session *s3 = session_new(r, BOB, 200, 20);
@@ -152,7 +166,7 @@ Test(registry, sessions_and_users)
 
 Test(registry, add_assigns_ids_and_copies)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s = session_new(r, ALICE, 100, 10);
 	struct bind_args a = task_args(7, 31337);
 	uint64_t before = realtime_usec();
@@ -163,13 +177,13 @@ Test(registry, add_assigns_ids_and_copies)
 	cr_assert_not_null(b1);
 	cr_assert_eq(binding_id(b1), 1);
 	cr_assert_eq(b1->session, s);
-	cr_assert_eq(b1->owner->user, s->user);
+	cr_assert_eq(b1->user, s->user);
 	cr_assert_eq(b1->rule, &rule_a);
 	cr_assert_eq(b1->device, &devs[0]);
 	cr_assert_eq(b1->owner->gid, 100);
 	cr_assert_eq(b1->owner->pid, 10);
 	cr_assert_not(b1->leased);
-	cr_assert_null(b1->watch);
+	cr_assert_not(b1->committed);
 	cr_assert_eq(memcmp(&b1->args, &a, sizeof(a)), 0);
 	cr_assert_eq(b1->args.task.pid, 31337);
 	cr_assert_geq(b1->created_usec, before);
@@ -212,7 +226,7 @@ Test(registry, add_assigns_ids_and_copies)
 
 Test(registry, session_list_holds_its_bindings)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s1 = session_new(r, ALICE, 100, 10);
 	struct session *s2 = session_new(r, ALICE, 100, 11);
 	struct binding *a = add(r, s1, &rule_a, 0, 1);
@@ -247,7 +261,7 @@ Test(registry, session_list_holds_its_bindings)
 
 Test(registry, find_by_id_and_pasid)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding *b1 = add(r, s, &rule_a, 0, 5);
 	struct binding *b2 = add(r, s, &rule_a, 1, 5); /* same PASID, other device */
@@ -297,7 +311,7 @@ Test(registry, find_by_id_and_pasid)
 
 Test(registry, remove_unlinks_everywhere)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding *b1 = add(r, s, &rule_a, 0, 1);
 	struct binding *b2 = add(r, s, &rule_a, 0, 2);
@@ -344,7 +358,7 @@ Test(registry, remove_unlinks_everywhere)
 
 Test(registry, rule_counts)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *sa = session_new(r, ALICE, 100, 10);
 	struct session *sa2 = session_new(r, ALICE, 100, 11);
 	struct session *sb = session_new(r, BOB, 100, 20);
@@ -395,7 +409,7 @@ Test(registry, rule_counts)
 
 Test(registry, lease_detaches_from_the_session)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding *b1 = add(r, s, &rule_a, 0, 1);
 	struct binding *b2 = add(r, s, &rule_a, 0, 2);
@@ -409,7 +423,7 @@ Test(registry, lease_detaches_from_the_session)
 	cr_assert_eq(s->bindings.next, &b2->session_link);
 	cr_assert_eq(s->bindings.prev, &b2->session_link);
 	/* Still the user's, still counted and found. */
-	cr_assert_eq(b1->owner->user, s->user);
+	cr_assert_eq(b1->user, s->user);
 	cr_assert_eq(registry_count_user(r, ALICE), 2);
 	cr_assert_eq(registry_count_rule(r, ALICE, &rule_a), 2);
 	cr_assert_eq(registry_count(r), 2);
@@ -433,13 +447,13 @@ Test(registry, lease_detaches_from_the_session)
 	cr_assert_eq(registry_count(r), 1);
 	cr_assert_eq(registry_count_user(r, ALICE), 1);
 	cr_assert_eq(registry_count_rule(r, ALICE, &rule_a), 1);
-	cr_assert_eq(b1->owner->user->uid, ALICE);
-	cr_assert_eq(b1->owner->user->n_sessions, 0);
-	cr_assert_eq(b1->owner->user->n_bindings, 1);
+	cr_assert_eq(b1->user->uid, ALICE);
+	cr_assert_eq(b1->user->n_sessions, 0);
+	cr_assert_eq(b1->user->n_bindings, 1);
 
 	/* A new session of the same uid finds the same account, with the lease still charged. */
 	s = session_new(r, ALICE, 100, 11);
-	cr_assert_eq(s->user, b1->owner->user);
+	cr_assert_eq(s->user, b1->user);
 	cr_assert_eq(s->user->n_bindings, 1);
 	cr_assert_eq(s->n_bindings, 0);
 	registry_session_free(s);
@@ -454,7 +468,7 @@ Test(registry, lease_detaches_from_the_session)
 
 Test(registry, session_free_detaches_leftovers)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding *b1 = add(r, s, &rule_a, 0, 1);
 	struct binding *b2 = add(r, s, &rule_b, 1, 1);
@@ -467,7 +481,7 @@ Test(registry, session_free_detaches_leftovers)
 	cr_assert_null(b2->session);
 	cr_assert_eq(registry_count(r), 2);
 	cr_assert_eq(registry_count_user(r, ALICE), 2);
-	cr_assert_eq(b1->owner->user->uid, ALICE);
+	cr_assert_eq(b1->user->uid, ALICE);
 	registry_remove(r, b1);
 	registry_remove(r, b2);
 	cr_assert_eq(registry_count_user(r, ALICE), 0);
@@ -481,7 +495,7 @@ Test(registry, session_free_detaches_leftovers)
  */
 Test(registry, users_are_freed_when_nothing_is_charged, .timeout = 60)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct mallinfo2 before, after;
 	long grown;
 
@@ -530,7 +544,7 @@ static size_t walk(const struct registry *r, uint64_t after, uint64_t *ids, size
 
 Test(registry, iteration_in_id_order)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s1 = session_new(r, ALICE, 100, 10);
 	struct session *s2 = session_new(r, BOB, 100, 20);
 	struct binding *b[6];
@@ -612,7 +626,7 @@ static size_t walk_user(const struct registry *r, uid_t uid, uint64_t after, uin
 
 Test(registry, iteration_of_one_users_bindings)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s1 = session_new(r, ALICE, 100, 10);
 	struct session *s2 = session_new(r, BOB, 100, 20);
 	struct session *s3 = session_new(r, ALICE, 100, 30);
@@ -663,7 +677,7 @@ Test(registry, a_binding_fits_a_192_byte_chunk)
 #define MANY 100000u
 Test(registry, many_bindings_stay_findable, .timeout = 60)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s = session_new(r, ALICE, 100, 10);
 	struct binding **b = calloc(MANY, sizeof(*b));
 	uint64_t last = 0;
@@ -719,7 +733,7 @@ Test(registry, many_bindings_stay_findable, .timeout = 60)
 
 Test(registry, free_frees_leftovers)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *s1 = session_new(r, ALICE, 100, 10);
 	struct session *s2 = session_new(r, BOB, 100, 20);
 	struct binding *b;
@@ -738,7 +752,7 @@ Test(registry, free_frees_leftovers)
 
 Test(registry, device_rule_counts)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *sa = session_new(r, ALICE, 100, 10);
 	struct session *sb = session_new(r, BOB, 100, 20);
 	struct binding *a1 = add(r, sa, &rule_a, 0, 1);
@@ -794,7 +808,7 @@ Test(registry, device_rule_counts)
 /* A reload moves a binding's accounting to the rule that now grants it (or to none). */
 Test(registry, set_rule_moves_the_counts)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	struct session *sa = session_new(r, ALICE, 100, 10);
 	struct session *sb = session_new(r, BOB, 100, 20);
 	struct binding *a1 = add(r, sa, &rule_a, 0, 1);
@@ -856,101 +870,100 @@ Test(registry, set_rule_moves_the_counts)
 	registry_free(r);
 }
 
-/* The owner is copied from the caller's view, deeply, and shared by the session and its
- * bindings: a leased binding keeps it after the session is gone. */
-Test(registry, owner_copied_and_shared)
+/* The identity is the front-end's, built once: the session takes a reference, its bindings
+ * share it, and a leased binding keeps it after the session is gone. */
+Test(registry, identity_shared_by_the_session_and_its_bindings)
 {
-	struct registry *r = registry_new();
+	struct registry *r = new_registry();
 	gid_t groups[3] = {10, 20, 30};
 	char exe[] = "/usr/bin/qemu-system-x86_64", unit0[] = "qemu@vm1.service",
 	     unit1[] = "machine.slice";
-	char *units[] = {unit0, unit1, NULL};
-	struct owner who = {
-		.n_ref = 99, /* ignored */
-		.uid = ALICE,
-		.gid = 100,
-		.pid = 4242,
-		.groups = groups,
-		.n_groups = 3,
-		.exe = exe,
-		.units = units,
-	};
-	struct session *s = registry_session_new(r, &who);
-	struct owner *o;
+	const char *units[] = {unit0, unit1, NULL};
+	struct identity *who = NULL;
+	struct session *s = NULL;
 
-	cr_assert_not_null(s);
-	o = s->owner;
-	cr_assert_not_null(o);
-	cr_assert_neq(o, &who);
-	cr_assert_eq(o->n_ref, 1);
-	cr_assert_eq(o->uid, ALICE);
-	cr_assert_eq(o->gid, 100);
-	cr_assert_eq(o->pid, 4242);
-	cr_assert_eq(o->n_groups, 3);
-	cr_assert_neq(o->groups, groups);
-	cr_assert_arr_eq(o->groups, groups, sizeof(groups));
-	cr_assert_neq(o->exe, exe);
-	cr_assert_str_eq(o->exe, exe);
-	cr_assert_neq(o->units, units);
-	cr_assert_neq(o->units[0], unit0);
-	cr_assert_str_eq(o->units[0], "qemu@vm1.service");
-	cr_assert_str_eq(o->units[1], "machine.slice");
-	cr_assert_null(o->units[2]);
+	cr_assert_eq(identity_new(ALICE, 100, 4242, &who), 0);
+	cr_assert_eq(identity_set_groups(who, groups, 3), 0);
+	cr_assert_eq(identity_set_exe(who, exe), 0);
+	cr_assert_eq(identity_set_units(who, units), 0);
+	cr_assert_eq(who->n_ref, 1);
+	cr_assert_eq(registry_session_new(r, who, &s), 0);
+	cr_assert_eq(s->owner, who);
+	cr_assert_eq(who->n_ref, 2);
+	cr_assert_eq(who->uid, ALICE);
+	cr_assert_eq(who->gid, 100);
+	cr_assert_eq(who->pid, 4242);
+	cr_assert_eq(who->n_groups, 3);
+	cr_assert_neq(who->groups, groups);
+	cr_assert_arr_eq(who->groups, groups, sizeof(groups));
+	cr_assert_neq(who->exe, exe);
+	cr_assert_str_eq(who->exe, exe);
+	cr_assert_neq(who->units, units);
+	cr_assert_neq(who->units[0], unit0);
+	cr_assert_str_eq(who->units[0], "qemu@vm1.service");
+	cr_assert_str_eq(who->units[1], "machine.slice");
+	cr_assert_null(who->units[2]);
+	cr_assert_eq(who->n_units, 2);
 
-	/* The caller's buffers change or go: the copy does not. */
+	/* The front-end's buffers change or go: the identity's copies do not. */
 	groups[1] = 99;
 	exe[1] = 'X';
 	unit0[0] = 'X';
 	units[1] = NULL;
-	cr_assert_eq(o->groups[1], 20);
-	cr_assert_str_eq(o->exe, "/usr/bin/qemu-system-x86_64");
-	cr_assert_str_eq(o->units[0], "qemu@vm1.service");
-	cr_assert_str_eq(o->units[1], "machine.slice");
+	cr_assert_eq(who->groups[1], 20);
+	cr_assert_str_eq(who->exe, "/usr/bin/qemu-system-x86_64");
+	cr_assert_str_eq(who->units[0], "qemu@vm1.service");
+	cr_assert_str_eq(who->units[1], "machine.slice");
 
-	/* Bindings share the session's owner. */
+	/* The front-end lets go; bindings share the session's identity. */
+	identity_unref(who);
 	struct binding *b1 = add(r, s, &rule_a, 0, 1);
 	struct binding *b2 = add(r, s, &rule_a, 0, 2);
-	cr_assert_eq(b1->owner, o);
-	cr_assert_eq(b2->owner, o);
-	cr_assert_eq(o->n_ref, 3);
+	cr_assert_eq(b1->owner, who);
+	cr_assert_eq(b2->owner, who);
+	cr_assert_eq(who->n_ref, 3);
 	registry_remove(r, b2);
-	cr_assert_eq(o->n_ref, 2);
+	cr_assert_eq(who->n_ref, 2);
 
-	/* The session goes; the leased binding keeps the owner, whole. */
+	/* The session goes; the leased binding keeps the identity, whole. */
 	registry_lease(r, b1);
 	registry_session_free(s);
-	cr_assert_eq(b1->owner, o);
-	cr_assert_eq(o->n_ref, 1);
-	cr_assert_eq(o->uid, ALICE);
-	cr_assert_eq(o->pid, 4242);
-	cr_assert_eq(o->groups[2], 30);
-	cr_assert_str_eq(o->exe, "/usr/bin/qemu-system-x86_64");
-	cr_assert_str_eq(o->units[1], "machine.slice");
+	cr_assert_eq(b1->owner, who);
+	cr_assert_eq(who->n_ref, 1);
+	cr_assert_eq(who->uid, ALICE);
+	cr_assert_eq(who->pid, 4242);
+	cr_assert_eq(who->groups[2], 30);
+	cr_assert_str_eq(who->exe, "/usr/bin/qemu-system-x86_64");
+	cr_assert_str_eq(who->units[1], "machine.slice");
 	registry_remove(r, b1); /* the last reference: freed (leak checkers see the rest) */
 	registry_free(r);
 }
 
-Test(registry, owner_without_exe_units_or_groups)
+Test(registry, identity_without_exe_units_or_groups)
 {
-	struct registry *r = registry_new();
-	char *no_units[] = {NULL};
-	struct owner who = {.uid = BOB, .gid = 200, .pid = 7};
-	struct session *s1 = registry_session_new(r, &who), *s2;
+	struct registry *r = new_registry();
+	const char *no_units[] = {NULL};
+	struct identity *who = NULL, *other = NULL;
+	struct session *s1 = NULL, *s2 = NULL;
 
-	cr_assert_not_null(s1);
+	cr_assert_eq(identity_new(BOB, 200, 7, &who), 0);
+	cr_assert_eq(registry_session_new(r, who, &s1), 0);
 	cr_assert_null(s1->owner->exe);
 	cr_assert_null(s1->owner->units);
 	cr_assert_null(s1->owner->groups);
 	cr_assert_eq(s1->owner->n_groups, 0);
 	/* An empty unit list is kept as one: "runs in no unit", not "not resolved". */
-	who.units = no_units;
-	s2 = registry_session_new(r, &who);
-	cr_assert_not_null(s2);
+	cr_assert_eq(identity_new(BOB, 200, 8, &other), 0);
+	cr_assert_eq(identity_set_units(other, no_units), 0);
+	cr_assert_eq(registry_session_new(r, other, &s2), 0);
 	cr_assert_not_null(s2->owner->units);
 	cr_assert_null(s2->owner->units[0]);
-	/* Each session has its own owner. */
+	cr_assert_eq(s2->owner->n_units, 0);
+	/* Each session has its own identity, and the two share the uid's account. */
 	cr_assert_neq(s1->owner, s2->owner);
 	cr_assert_eq(s1->user, s2->user);
+	identity_unref(who);
+	identity_unref(other);
 	registry_session_free(s1);
 	registry_session_free(s2);
 	registry_free(r);

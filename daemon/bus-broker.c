@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The org.svmd.Broker1 interface on /org/svmd/Broker1: each method reads its arguments, finds
+ * the caller's peer (bus.c), calls the ops.c function the socket front-end calls too, and maps
+ * the result to a reply or an org.svmd.Broker1.Error.* error. A request that makes a binding is
+ * answered first and committed after (or ended, when the answer could not be sent).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus-internal.h"
+#include "cleanup.h"
+#include "svmd-bus.h"
+#include "svmd-version.h"
+
+/* Methods of org.svmd.Broker1. */
+
+static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	const struct backend *be = b->core->backend;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "(suuuqqyy)");
+	for (size_t i = 0; r >= 0 && i < be->n_devices; i++) {
+		const struct device *d = &be->devices[i];
+		r = sd_bus_message_append(reply, "(suuuqqyy)", d->name, d->iommu_group,
+					  d->group_devices, d->kinds, d->vendor, d->device_id,
+					  d->pasid_bits, d->model);
+	}
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list_bindings(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	struct peer *p;
+	char path[96];
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "(tssuuiibto)");
+	for (struct binding *x = ops_visible_first(b->core, p->session->owner, 0); r >= 0 && x;
+	     x = ops_visible_next(b->core, p->session->owner, x)) {
+		bus_binding_path(binding_id(x), path, sizeof(path));
+		r = sd_bus_message_append(
+			reply, "(tssuuiibto)", binding_id(x), svmd_kind_name(x->args.kind),
+			x->device->name, x->args.pasid, (uint32_t)x->owner->uid,
+			(int32_t)x->owner->pid,
+			(int32_t)(x->args.kind == SVMD_KIND_TASK ? x->args.task.pid : 0),
+			(int)x->leased, binding_created_usec(x), path);
+	}
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
+}
+
+/* Replies to m that x is made (with fd, when one goes with it), then commits it; a reply that
+ * cannot be sent ends x instead. */
+static int reply_made(struct bus *b, sd_bus_message *m, struct binding *x, const char *types,
+		      int fd)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	char path[96];
+	int r;
+
+	bus_binding_path(binding_id(x), path, sizeof(path));
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0 && strcmp(types, "tuo") == 0)
+		r = sd_bus_message_append(reply, types, binding_id(x), x->args.pasid, path);
+	else if (r >= 0 && strcmp(types, "hto") == 0)
+		r = sd_bus_message_append(reply, types, fd, binding_id(x), path);
+	else if (r >= 0)
+		r = sd_bus_message_append(reply, types, binding_id(x), path);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	if (r < 0) {
+		ops_undelivered(b->core, x);
+		return r;
+	}
+	ops_commit(b->core, x);
+	return 1;
+}
+
+static int bind(struct bus *b, sd_bus_message *m, struct peer *p, struct bind_request *req,
+		const char *types, sd_bus_error *error)
+{
+	struct binding *x = NULL;
+	struct op_result res;
+
+	if (ops_bind(b->core, p->session, req, &res, &x) < 0)
+		return bus_reply_error(error, &res);
+	return reply_made(b, m, x, types, -1);
+}
+
+static int method_bind_task(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct bind_request req = {.target_pidfd = -1, .args.kind = SVMD_KIND_TASK};
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "su", &req.device, &req.args.pasid);
+	if (r < 0)
+		return r;
+	return bind(b, m, p, &req, "tuo", error);
+}
+
+static int method_bind_task_pidfd(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct bind_request req = {.target_pidfd = -1, .args.kind = SVMD_KIND_TASK};
+	struct peer *p;
+	int fd, r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "shu", &req.device, &fd, &req.args.pasid);
+	if (r < 0)
+		return r;
+	/* The message keeps its fd: the core takes a copy it owns. */
+	req.target_pidfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (req.target_pidfd < 0)
+		return sd_bus_error_set_errnof(error, errno, "cannot take the pidfd: %m");
+	return bind(b, m, p, &req, "tuo", error);
+}
+
+/* Reads an a{sv} of known keys into u32/u64 slots. */
+struct option_slot {
+	const char *key;
+	char type; /* 'u' or 't' */
+	void *value;
+	bool *seen;
+};
+
+static int read_options(sd_bus_message *m, const struct option_slot *slots, size_t n,
+			sd_bus_error *error)
+{
+	const char *key;
+	int r;
+
+	r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		size_t i;
+		r = sd_bus_message_read(m, "s", &key);
+		if (r < 0)
+			return r;
+		for (i = 0; i < n && strcmp(slots[i].key, key) != 0; i++)
+			;
+		if (i == n)
+			return sd_bus_error_setf(error, SVMD_BUS_ERROR("InvalidArgument"),
+						 "unknown option '%s'", key);
+		char sig[2] = {slots[i].type, 0};
+		r = sd_bus_message_read(m, "v", sig, slots[i].value);
+		if (r < 0)
+			return sd_bus_error_setf(error, SVMD_BUS_ERROR("InvalidArgument"),
+						 "option '%s' must be of type %s", key, sig);
+		if (slots[i].seen)
+			*slots[i].seen = true;
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	return sd_bus_message_exit_container(m);
+}
+
+static int method_bind_pgtable(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct bind_request req = {.target_pidfd = -1, .args.kind = SVMD_KIND_PGTABLE};
+	uint32_t gpasid = 0;
+	bool have_gpasid = false;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "sutu", &req.device, &req.args.pasid, &req.args.pgtable.gpgd,
+				&req.args.pgtable.addr_width);
+	if (r < 0)
+		return r;
+	const struct option_slot slots[] = {
+		{"gpasid", 'u', &gpasid, &have_gpasid},
+		{"vtd-flags", 't', &req.args.pgtable.vtd_flags, NULL},
+		{"pat", 'u', &req.args.pgtable.pat, NULL},
+		{"emt", 'u', &req.args.pgtable.emt, NULL},
+	};
+	r = read_options(m, slots, ELEMENTSOF(slots), error);
+	if (r < 0)
+		return r;
+	req.args.pgtable.format = SVMD_PGTABLE_FORMAT_VTD;
+	if (have_gpasid) {
+		req.args.pgtable.flags = SVMD_PGTABLE_GPASID_VALID;
+		req.args.pgtable.gpasid = gpasid;
+	}
+	return bind(b, m, p, &req, "to", error);
+}
+
+static int method_bind_pasid_table(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct bind_request req = {.target_pidfd = -1, .args.kind = SVMD_KIND_PASID_TABLE};
+	const char *model;
+	struct peer *p;
+	int r, mdl;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "stts", &req.device, &req.args.table.ptr, &req.args.table.size,
+				&model);
+	if (r < 0)
+		return r;
+	mdl = svmd_model_from_name(model);
+	if (mdl <= 0)
+		return sd_bus_error_setf(error, SVMD_BUS_ERROR("InvalidArgument"),
+					 "model must be vtd or smmu, not '%s'", model);
+	req.args.table.model = (uint32_t)mdl;
+	return bind(b, m, p, &req, "to", error);
+}
+
+static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct binding *x = NULL;
+	struct op_result res;
+	const char *device;
+	_cleanup_close_ int fd = -1;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "s", &device);
+	if (r < 0)
+		return r;
+	if (ops_open_device(b->core, p->session, device, &fd, &res, &x) < 0)
+		return bus_reply_error(error, &res);
+	/* sd-bus sends a copy of the fd; ours closes on return. */
+	return reply_made(b, m, x, "hto", fd);
+}
+
+static int method_unbind(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct op_result res;
+	struct peer *p;
+	uint64_t id;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "t", &id);
+	if (r < 0)
+		return r;
+	if (ops_unbind(b->core, p->session, id, &res) < 0)
+		return bus_reply_error(error, &res);
+	return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	_cleanup_close_ int fd = -1;
+	struct op_result res;
+	struct peer *p;
+	uint64_t id;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "t", &id);
+	if (r < 0)
+		return r;
+	if (ops_lease(b->core, p->session, id, &fd, &res) < 0)
+		return bus_reply_error(error, &res);
+	return sd_bus_reply_method_return(m, "h", fd);
+}
+
+static int method_explain(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct explain_request x = {0};
+	const char *op, *device;
+	enum policy_verdict verdict;
+	bool have_pasid = false, have_uid = false;
+	uint32_t uid = 0;
+	struct op_result res;
+	struct peer *p;
+	char text[SVMD_PAYLOAD_MAX];
+	int r, k;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "ss", &op, &device);
+	if (r < 0)
+		return r;
+	const struct option_slot slots[] = {
+		{"pasid", 'u', &x.pasid, &have_pasid},
+		{"uid", 'u', &uid, &have_uid},
+		{"addr-width", 'u', &x.addr_width, NULL},
+		{"vtd-flags", 't', &x.vtd_flags, NULL},
+	};
+	r = read_options(m, slots, ELEMENTSOF(slots), error);
+	if (r < 0)
+		return r;
+	k = policy_op_from_name(op);
+	if (k < 0)
+		return sd_bus_error_setf(error, SVMD_BUS_ERROR("InvalidArgument"),
+					 "unknown operation '%s'", op);
+	x.op = (enum policy_op)k;
+	if ((x.op == POLICY_OP_RELOAD) != (device[0] == 0))
+		return sd_bus_error_set(error, SVMD_BUS_ERROR("InvalidArgument"),
+					"a device is needed, except for reload");
+	x.device = device[0] ? device : NULL;
+	x.has_uid = have_uid;
+	x.uid = uid;
+	if (ops_explain(b->core, p->session, &x, text, sizeof(text), &verdict, &res) < 0)
+		return bus_reply_error(error, &res);
+	return sd_bus_reply_method_return(m, "bs", verdict == POLICY_ALLOW, text);
+}
+
+static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct reload_result rr;
+	struct op_result res;
+	struct peer *p;
+	char text[SVMD_PAYLOAD_MAX];
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	if (ops_reload(b->core, p->session, &rr, text, sizeof(text), &res) < 0)
+		return bus_reply_error(error, &res);
+	return sd_bus_reply_method_return(m, "tuuuuus", rr.generation, (uint32_t)rr.n_rules,
+					  (uint32_t)rr.n_files, (uint32_t)rr.n_warnings,
+					  (uint32_t)rr.n_denied, (uint32_t)rr.n_revoked, text);
+}
+
+static int prop_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+			sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	(void)bus, (void)path, (void)interface, (void)property, (void)userdata, (void)error;
+	return sd_bus_message_append(reply, "s", SVMD_VERSION_STRING);
+}
+
+static int prop_backend(sd_bus *bus, const char *path, const char *interface, const char *property,
+			sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+
+	(void)bus, (void)path, (void)interface, (void)property, (void)error;
+	return sd_bus_message_append(reply, "s", b->core->backend->ops->name);
+}
+
+static int prop_n_devices(sd_bus *bus, const char *path, const char *interface,
+			  const char *property, sd_bus_message *reply, void *userdata,
+			  sd_bus_error *error)
+{
+	struct bus *b = userdata;
+
+	(void)bus, (void)path, (void)interface, (void)property, (void)error;
+	return sd_bus_message_append(reply, "u", (uint32_t)b->core->backend->n_devices);
+}
+
+static int prop_n_bindings(sd_bus *bus, const char *path, const char *interface,
+			   const char *property, sd_bus_message *reply, void *userdata,
+			   sd_bus_error *error)
+{
+	struct bus *b = userdata;
+
+	(void)bus, (void)path, (void)interface, (void)property, (void)error;
+	return sd_bus_message_append(reply, "u", (uint32_t)registry_count(b->core->registry));
+}
+
+static int prop_generation(sd_bus *bus, const char *path, const char *interface,
+			   const char *property, sd_bus_message *reply, void *userdata,
+			   sd_bus_error *error)
+{
+	struct bus *b = userdata;
+
+	(void)bus, (void)path, (void)interface, (void)property, (void)error;
+	return sd_bus_message_append(reply, "t", b->core->generation);
+}
+
+const sd_bus_vtable bus_broker_vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_METHOD_WITH_NAMES("ListDevices", "", , "a(suuuqqyy)", SD_BUS_PARAM(devices),
+				 method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("ListBindings", "", , "a(tssuuiibto)", SD_BUS_PARAM(bindings),
+				 method_list_bindings, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("BindTask", "su", SD_BUS_PARAM(device) SD_BUS_PARAM(pasid), "tuo",
+				 SD_BUS_PARAM(id) SD_BUS_PARAM(bound_pasid) SD_BUS_PARAM(binding),
+				 method_bind_task, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("BindTaskPidfd", "shu",
+				 SD_BUS_PARAM(device) SD_BUS_PARAM(pidfd) SD_BUS_PARAM(pasid),
+				 "tuo",
+				 SD_BUS_PARAM(id) SD_BUS_PARAM(bound_pasid) SD_BUS_PARAM(binding),
+				 method_bind_task_pidfd, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("BindPgtable", "sutua{sv}",
+				 SD_BUS_PARAM(device) SD_BUS_PARAM(pasid) SD_BUS_PARAM(gpgd)
+					 SD_BUS_PARAM(addr_width) SD_BUS_PARAM(options),
+				 "to", SD_BUS_PARAM(id) SD_BUS_PARAM(binding), method_bind_pgtable,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("BindPasidTable", "stts",
+				 SD_BUS_PARAM(device) SD_BUS_PARAM(ptr) SD_BUS_PARAM(size)
+					 SD_BUS_PARAM(model),
+				 "to", SD_BUS_PARAM(id) SD_BUS_PARAM(binding),
+				 method_bind_pasid_table, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("OpenDevice", "s", SD_BUS_PARAM(device), "hto",
+				 SD_BUS_PARAM(fd) SD_BUS_PARAM(id) SD_BUS_PARAM(binding),
+				 method_open_device, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Unbind", "t", SD_BUS_PARAM(id), "", , method_unbind,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Lease", "t", SD_BUS_PARAM(id), "h", SD_BUS_PARAM(lease),
+				 method_lease, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Explain", "ssa{sv}",
+				 SD_BUS_PARAM(op) SD_BUS_PARAM(device) SD_BUS_PARAM(options), "bs",
+				 SD_BUS_PARAM(allowed) SD_BUS_PARAM(text), method_explain,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Reload", "", , "tuuuuus",
+				 SD_BUS_PARAM(generation) SD_BUS_PARAM(rules) SD_BUS_PARAM(files)
+					 SD_BUS_PARAM(warnings) SD_BUS_PARAM(no_longer_granted)
+						 SD_BUS_PARAM(revoked) SD_BUS_PARAM(text),
+				 method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_SIGNAL_WITH_NAMES("PolicyReloaded", "t", SD_BUS_PARAM(generation), 0),
+	SD_BUS_PROPERTY("Version", "s", prop_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("Backend", "s", prop_backend, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("NDevices", "u", prop_n_devices, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("NBindings", "u", prop_n_bindings, 0, 0),
+	SD_BUS_PROPERTY("PolicyGeneration", "t", prop_generation, 0,
+			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_VTABLE_END,
+};

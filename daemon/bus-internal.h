@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the three files of the D-Bus front-end share: bus.c (the connection and its peers),
+ * bus-broker.c (the org.svmd.Broker1 methods and properties) and bus-binding.c (the
+ * org.svmd.Binding1 objects).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <systemd/sd-bus.h>
+
+#include "hashmap.h"
+#include "ops.h"
+
+struct loop;
+
+struct bus {
+	struct loop *loop;
+	struct core *core;
+	sd_bus *bus;
+	struct hashmap peers; /* struct peer, by unique name */
+	sd_bus_slot *slots[4];
+};
+
+/* One unique name: its session (whose owner is its identity), from its first call until it
+ * leaves. */
+struct peer {
+	struct hnode node; /* key: hash_string() of name */
+	bool indexed;      /* node is in bus.peers */
+	struct bus *bus;
+	char *name;
+	struct session *session;
+	sd_bus_track *track;
+};
+
+extern const sd_bus_vtable bus_broker_vtable[];
+extern const sd_bus_vtable bus_binding_vtable[];
+
+/* The peer that sent m: made on its first call (one bus round trip for its credentials), then
+ * cached until the name leaves. Returns 0, or a negative errno with error set. */
+int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_error *error);
+/* The peer of name, if it called before. */
+struct peer *bus_peer_find(struct bus *b, const char *name);
+
+/* An op_result's error as org.svmd.Broker1.Error.*, its reason as the message. */
+int bus_reply_error(sd_bus_error *error, const struct op_result *res);
+/* The object path of binding id. */
+void bus_binding_path(uint64_t id, char *buf, size_t size);
+
+/* The binding objects' find and enumerate callbacks (bus-binding.c). */
+int bus_binding_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+		     void **found, sd_bus_error *error);
+int bus_binding_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+			  sd_bus_error *error);
+/* InterfacesAdded/Removed for b. */
+void bus_binding_announce(struct bus *b, const struct binding *x, bool added);

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One socket connection: its session, the request gate every record goes through, and the one
+ * reply in flight.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sys/time.h>
+
+#include "cleanup.h"
+#include "list.h"
+#include "loop.h"
+
+struct identity;
+struct server;
+struct session;
+
+/* A client that leaves a reply unread this long is dropped: its session must not be held open by
+ * a peer that never reads (one that exited with its own socket's fd queued to us, say). */
+#define CLIENT_REPLY_TIMEOUT_SEC 10
+
+enum client_state {
+	CLIENT_NEW,   /* only HELLO is permitted */
+	CLIENT_READY, /* HELLO done */
+};
+
+struct client {
+	struct list link; /* in server.clients */
+	struct server *srv;
+	int fd;
+	struct event *ev;
+	struct session *session; /* its owner is the peer's identity */
+	enum client_state state;
+	/* The reply to the request being served: it waits in the loop's outbox for the end of the
+	 * iteration, when the iteration's audit records have been written, or for room in the
+	 * socket. Nothing more is read meanwhile. */
+	void *out;
+	size_t out_len;
+	int out_fd;
+	struct timeval out_deadline; /* CLOCK_MONOTONIC, while waiting for room to send out */
+	struct outbox_item outbox;
+};
+
+/* Serves a connection accepted with the peer's identity who (a reference is taken for its
+ * session). Takes fd on success. Returns 0 or -ENOMEM. */
+int client_new(struct server *srv, int fd, struct identity *who, struct client **ret);
+/* Ends the session (its bindings that are not leased end), closes the connection. Takes NULL;
+ * returns NULL. */
+struct client *client_free(struct client *c);
+DEFINE_FREE_FUNC(struct client, client_free);

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The request core's state: the backend, the policy in force and its generation, the
+ * registry of bindings, what ends them (lifetime) and the per-uid limits, plus the hooks the
+ * front-ends listen on. The recipes that act on it are in ops.c; this file owns the objects, the
+ * one way a binding ends, and the one function that writes audit records.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "backend.h"
+#include "cleanup.h"
+#include "lifetime.h"
+#include "user-limits.h"
+#include "policy.h"
+#include "registry.h"
+
+struct event_base;
+
+/* What front-ends want to hear about (the D-Bus face exports bindings as objects). */
+struct core_hooks {
+	void (*binding_added)(void *userdata, struct binding *b);   /* once committed */
+	void (*binding_removed)(void *userdata, struct binding *b); /* before it is freed */
+	void (*policy_reloaded)(void *userdata, uint64_t generation);
+};
+
+struct core {
+	struct event_base *base;
+	struct backend *backend;
+	struct policy *policy;
+	uint64_t generation; /* of the policy: 1 at start, +1 per reload */
+	char **policy_dirs;  /* NULL: the default directories */
+	size_t n_policy_dirs;
+	struct registry *registry;
+	struct lifetime *lifetime;
+	struct limits *limits;
+	const struct core_hooks *hooks;
+	void *hooks_userdata;
+};
+
+/* Takes ownership of backend and policy on success only; policy_dirs (copied; none: the default
+ * directories) are where reloads read from. Returns 0 or -ENOMEM. */
+int core_new(struct event_base *base, struct backend *backend, struct policy *policy,
+	     const char *const *policy_dirs, size_t n_policy_dirs, struct core **ret);
+/* Ends every binding (kernel unbind, audit), then frees. Takes NULL; returns NULL. */
+struct core *core_free(struct core *c);
+DEFINE_FREE_FUNC(struct core, core_free);
+
+void core_set_hooks(struct core *c, const struct core_hooks *hooks, void *userdata);
+
+/* The one function that writes audit records (audit.h): who is the caller, or for a release the
+ * binding's owner (NULL: svmd itself); rule NULL: none; error 0 or an errno, either sign. */
+void core_audit(const struct core *c, enum audit_event event, const struct identity *who,
+		const char *op, const struct device *dev, uint32_t pasid,
+		const struct policy_rule *rule, uint64_t binding, int error, const char *reason);
+
+/* "bind-task", "bind-pgtable", "bind-pasid-table", "open-device": the op that makes a binding of
+ * kind (enum svmd_kind), as policy and the audit trail name it. */
+enum policy_op core_kind_op(uint32_t kind);
+const char *core_kind_op_name(uint32_t kind);
+
+/* Undoes b: stops its watches, kernel unbind, tells the front-ends (if they heard of it), frees
+ * it. Writes no record: returns the kernel's answer to the unbind (0 or a negative errno, with
+ * its reason in why) for the caller's. */
+int core_drop_binding(struct core *c, struct binding *b, char *why, size_t whylen);
+/* Ends b for why with its release record: the one way a binding ends outside a request. */
+void core_end_binding(struct core *c, struct binding *b, enum end_reason why);
+/* Ends every binding with the reason "svmd shutting down". */
+void core_release_all(struct core *c);

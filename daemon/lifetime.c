@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Bound processes and leases; see lifetime.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "hashmap.h"
+#include "lifetime.h"
+#include "registry.h"
+
+struct lifetime {
+	struct event_base *base;
+	void (*ended)(void *userdata, struct binding *b, enum end_reason why);
+	void *userdata;
+	struct hashmap watches; /* struct watch, by binding id */
+};
+
+/* What keeps one binding alive besides its session. */
+struct watch {
+	struct hnode node; /* key: the binding's id */
+	struct lifetime *lifetime;
+	struct binding *binding;
+	struct event *process; /* on the target's pidfd: readable once it exits */
+	struct event *lease;   /* on the lease pipe's read end: EOF once every copy is closed */
+};
+
+static const char *const end_reasons[_END_REASON_MAX] = {
+	[END_UNBIND] = "unbind",
+	[END_SESSION] = "session ended",
+	[END_LEASE] = "lease closed",
+	[END_PROCESS] = "bound process exited",
+	[END_SHUTDOWN] = "svmd shutting down",
+	[END_REVOKED] = "revoked by the reloaded policy",
+	[END_UNDELIVERED] = "the reply granting it could not be sent",
+};
+
+const char *end_reason_name(enum end_reason why)
+{
+	return why >= 0 && why < _END_REASON_MAX ? end_reasons[why] : "ended";
+}
+
+int lifetime_new(struct event_base *base,
+		 void (*ended)(void *userdata, struct binding *b, enum end_reason why),
+		 void *userdata, struct lifetime **ret)
+{
+	struct lifetime *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->base = base;
+	l->ended = ended;
+	l->userdata = userdata;
+	*ret = l;
+	return 0;
+}
+
+/* The event first, then the fd: the open file may be shared (the client keeps its copy of a
+ * pidfd), and an epoll entry outlives a close while any copy is open. */
+static struct event *stop(struct watch *w, struct event *ev)
+{
+	if (ev) {
+		int fd = event_get_fd(ev);
+		event_free(ev);
+		safe_close(fd);
+		w->binding->user->n_fds--;
+	}
+	return NULL;
+}
+
+static void watch_free(struct watch *w)
+{
+	w->process = stop(w, w->process);
+	w->lease = stop(w, w->lease);
+	hashmap_remove(&w->lifetime->watches, &w->node);
+	free(w);
+}
+
+struct lifetime *lifetime_free(struct lifetime *l)
+{
+	if (!l)
+		return NULL;
+	hashmap_for_each_safe (e, &l->watches)
+		watch_free(container_of(e, struct watch, node));
+	hashmap_done(&l->watches);
+	free(l);
+	return NULL;
+}
+
+static struct watch *watch_find(const struct lifetime *l, const struct binding *b)
+{
+	struct hnode *n = hashmap_get(&l->watches, binding_id(b));
+	return n ? container_of(n, struct watch, node) : NULL;
+}
+
+static int watch_get(struct lifetime *l, struct binding *b, struct watch **ret)
+{
+	struct watch *w = watch_find(l, b);
+
+	if (!w) {
+		w = calloc(1, sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		w->lifetime = l;
+		w->binding = b;
+		if (hashmap_put(&l->watches, &w->node, binding_id(b)) < 0) {
+			free(w);
+			return -ENOMEM;
+		}
+	}
+	*ret = w;
+	return 0;
+}
+
+/* Drops w if it watches nothing (a watch that could not be armed). */
+static void watch_put(struct watch *w)
+{
+	if (!w->process && !w->lease)
+		watch_free(w);
+}
+
+/* The watch fired: it goes first, then the binding (whose end would look for it). */
+static void fire(struct watch *w, enum end_reason why)
+{
+	struct lifetime *l = w->lifetime;
+	struct binding *b = w->binding;
+
+	watch_free(w);
+	l->ended(l->userdata, b, why);
+}
+
+static void on_process_exit(evutil_socket_t fd, short what, void *userdata)
+{
+	(void)fd;
+	(void)what;
+	fire(userdata, END_PROCESS);
+}
+
+static void on_lease_readable(evutil_socket_t fd, short what, void *userdata)
+{
+	char buf[256];
+	ssize_t n;
+
+	(void)what;
+	/* Whatever a holder writes into the lease is drained and ignored; EOF ends the binding. */
+	n = read(fd, buf, sizeof(buf));
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	fire(userdata, END_LEASE);
+}
+
+/* Arms an event on fd for w; on success the fd is w's (and charged to the binding's user). */
+static int arm(struct watch *w, int fd, event_callback_fn cb, struct event **slot)
+{
+	struct event *ev = event_new(w->lifetime->base, fd, EV_READ | EV_PERSIST, cb, w);
+
+	if (!ev)
+		return -ENOMEM;
+	if (event_add(ev, NULL) < 0) {
+		event_free(ev);
+		return -ENOMEM;
+	}
+	*slot = ev;
+	w->binding->user->n_fds++;
+	return 0;
+}
+
+int lifetime_watch_process(struct lifetime *l, struct binding *b, int pidfd)
+{
+	struct watch *w;
+	int r = watch_get(l, b, &w);
+
+	if (r < 0)
+		return r;
+	r = w->process ? -EALREADY : arm(w, pidfd, on_process_exit, &w->process);
+	watch_put(w);
+	return r;
+}
+
+int lifetime_lease(struct lifetime *l, struct binding *b, int *ret_fd)
+{
+	struct watch *w;
+	int p[2], r;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	r = watch_get(l, b, &w);
+	if (r == 0) {
+		r = w->lease ? -EALREADY : arm(w, p[0], on_lease_readable, &w->lease);
+		watch_put(w);
+	}
+	if (r < 0) {
+		safe_close(p[0]);
+		safe_close(p[1]);
+		return r;
+	}
+	*ret_fd = p[1];
+	return 0;
+}
+
+void lifetime_forget(struct lifetime *l, struct binding *b)
+{
+	struct watch *w = watch_find(l, b);
+
+	if (w)
+		watch_free(w);
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One request; see request.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "request.h"
+
+struct request request_start(struct core *c, struct session *s, const char *op,
+			     struct op_result *res)
+{
+	res->status = 0;
+	res->reason[0] = 0;
+	return (struct request){
+		.core = c,
+		.who = s ? s->owner : NULL,
+		.op = op,
+		.event = AUDIT_FAIL,
+		.res = res,
+		.recorded = strcmp(op, "explain") != 0,
+	};
+}
+
+/* The request fails with r and this reason for the client. Returns r. */
+int request_refuse(struct request *rq, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rq->res->reason, sizeof(rq->res->reason), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* The one exit: the outcome goes to the client's result and into the record. */
+int request_finish(struct request *rq, int r)
+{
+	rq->res->status = r < 0 ? r : 0;
+	/* A failure is a failure, but for a denial, and for a reload, which is recorded as a
+	 * reload whatever came of it. */
+	if (r < 0 && rq->event != AUDIT_DENY && rq->event != AUDIT_RELOAD)
+		rq->event = AUDIT_FAIL;
+	if (!rq->recorded)
+		return r < 0 ? r : 0;
+	core_audit(rq->core, rq->event, rq->who, rq->op, rq->dev, rq->pasid, rq->rule, rq->binding,
+		   r < 0 ? r : rq->kernel_error, r < 0 ? rq->res->reason : rq->note);
+	return r < 0 ? r : 0;
+}
+
+int request_find_device(struct request *rq, const char *name)
+{
+	rq->dev = backend_find_device(rq->core->backend, name);
+	if (!rq->dev)
+		return request_refuse(rq, -ENODEV,
+				      "no device %s is managed by svmd (see 'svmctl devices')",
+				      name);
+	return 0;
+}
+
+/* The policy's view of a request on dev (NULL for reload) with arguments a (may be NULL). */
+void request_policy_view(enum policy_op op, const struct device *dev, const struct bind_args *a,
+			 bool other, struct policy_request *r)
+{
+	*r = (struct policy_request){.op = op, .other_target = other};
+	if (dev) {
+		r->device = dev->name;
+		r->iommu_group = dev->iommu_group;
+		r->vendor = dev->vendor;
+		r->device_id = dev->device_id;
+		r->model = dev->model;
+	}
+	/* A task bind is decided (and decided again) on what it asked for, not on what the
+	 * kernel chose: pasid=auto grants the latter too. */
+	if (a && a->kind == SVMD_KIND_TASK)
+		r->pasid = a->task.asked;
+	else if (a && a->kind == SVMD_KIND_PGTABLE)
+		r->pasid = a->pasid;
+	if (a && a->kind == SVMD_KIND_PGTABLE) {
+		r->addr_width = a->pgtable.addr_width;
+		r->vtd_flags = a->pgtable.vtd_flags;
+	}
+}
+
+static bool rule_has(const struct policy_rule *rule, enum policy_key k)
+{
+	return rule && (rule->keys & (1u << k));
+}
+
+static int denied(struct request *rq, int r)
+{
+	rq->event = AUDIT_DENY;
+	return r;
+}
+
+int request_fd_share_refusal(struct request *rq, const struct user *u)
+{
+	return request_refuse(
+		rq, -EDQUOT,
+		"uid %u holds %u of svmd's file descriptors, its share of them (connections, "
+		"bound processes, leases)",
+		(unsigned)rq->who->uid, limits_user_fds(rq->core->limits, u));
+}
+
+/* The limits of the deciding rule, then svmd's own: rate= per uid, max= per uid, max-device= per
+ * device, the per-user ceiling and (task binds) the uid's fd share. One account lookup. */
+static int within_limits(struct request *rq, enum policy_op op)
+{
+	struct core *c = rq->core;
+	const struct policy_rule *rule = rq->rule;
+	const struct user *u = registry_user(c->registry, rq->who->uid);
+	unsigned wait_ms = 0, uid = (unsigned)rq->who->uid;
+	int r;
+
+	if (rule_has(rule, POLICY_KEY_RATE) &&
+	    (r = limits_rate_take(c->limits, rq->who->uid, rule, &wait_ms)) < 0)
+		return r == -ENOMEM
+			       ? request_refuse(rq, r, "out of memory")
+			       : request_refuse(
+					 rq, -EAGAIN,
+					 "rate limit of %u/s for uid %u under rule '%s' (%s:%u); "
+					 "try again in %u ms",
+					 rule->rate, uid, rule->text, rule->file, rule->line,
+					 wait_ms);
+	if (rule_has(rule, POLICY_KEY_MAX_UID) && user_count_rule(u, rule) >= rule->max)
+		return request_refuse(rq, -EDQUOT,
+				      "uid %u already holds %u binding%s under rule '%s' (%s:%u)",
+				      uid, rule->max, rule->max == 1 ? "" : "s", rule->text,
+				      rule->file, rule->line);
+	if (rule_has(rule, POLICY_KEY_MAX_DEVICE) && rq->dev &&
+	    registry_count_device_rule(c->registry, rq->dev, rule) >= rule->max_device)
+		return request_refuse(
+			rq, -EDQUOT, "%s already has %u binding%s under rule '%s' (%s:%u)",
+			rq->dev->name, rule->max_device, rule->max_device == 1 ? "" : "s",
+			rule->text, rule->file, rule->line);
+	if (op != POLICY_OP_RELOAD && u && u->n_bindings >= OPS_USER_BINDINGS_MAX)
+		return request_refuse(rq, -EDQUOT,
+				      "uid %u holds the most bindings svmd allows one user (%u)",
+				      uid, OPS_USER_BINDINGS_MAX);
+	if (op == POLICY_OP_BIND_TASK && !limits_user_fds_allow(c->limits, u, 1))
+		return request_fd_share_refusal(rq, u);
+	return 0;
+}
+
+/* Policy, then the limits. Returns 0 with the deciding rule in rq->rule, or -EACCES (denied),
+ * -EAGAIN (rate), -EDQUOT (quota), -ENOMEM: recorded as denials. */
+int request_authorise(struct request *rq, enum policy_op op, const struct bind_args *a, bool other)
+{
+	struct policy_request preq;
+	struct policy_decision d;
+	int r;
+
+	request_policy_view(op, rq->dev, a, other, &preq);
+	policy_decide(rq->core->policy, rq->who, &preq, &d);
+	rq->rule = d.rule;
+	if (d.verdict != POLICY_ALLOW && d.rule)
+		return denied(rq, request_refuse(rq, -EACCES, "rule '%s' (%s:%u)", d.rule->text,
+						 d.rule->file, d.rule->line));
+	if (d.verdict != POLICY_ALLOW)
+		return denied(rq, request_refuse(rq, -EACCES, "no rule matched (default deny)"));
+	r = within_limits(rq, op);
+	return r < 0 ? denied(rq, r) : 0;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One request to the core, as every recipe in ops.c runs it: its context (who asks, what, on
+ * which device and PASID, the deciding rule, the outcome), its one exit, which writes its one
+ * audit record, and the steps every recipe shares (the device, authorisation).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cleanup.h"
+#include "core.h"
+#include "ops.h"
+
+struct request {
+	struct core *core;
+	const struct identity *who; /* NULL: svmd itself (SIGHUP) */
+	const char *op;             /* as recorded */
+	const struct device *dev;
+	uint32_t pasid;
+	const struct policy_rule *rule;
+	uint64_t binding;
+	enum audit_event event; /* what this request is recorded as, once decided */
+	struct op_result *res;
+	bool recorded;    /* reading requests (explain) are not */
+	const char *note; /* a success's reason, for the record (a reload's summary) */
+	int kernel_error; /* recorded with a success: the kernel refused to unbind */
+};
+
+/* A request of op ("bind-task", "unbind", ...) by the owner of s (NULL: svmd itself), whose
+ * outcome goes to res. Reading requests ("explain") are not recorded. */
+struct request request_start(struct core *c, struct session *s, const char *op,
+			     struct op_result *res);
+/* The request fails with r and this reason for the client. Returns r. */
+int request_refuse(struct request *rq, int r, const char *fmt, ...) _printf_(3, 4);
+/* The one exit: the outcome (0 or r < 0) goes to the client's result and into the request's
+ * record. Returns it. */
+int request_finish(struct request *rq, int r);
+
+/* The device called name into rq->dev, or -ENODEV. */
+int request_find_device(struct request *rq, const char *name);
+
+/* The policy's view of a request on dev (NULL for reload) with arguments a (may be NULL). */
+void request_policy_view(enum policy_op op, const struct device *dev, const struct bind_args *a,
+			 bool other, struct policy_request *r);
+
+/* Policy, then the deciding rule's limits and svmd's own (rate=, max=, max-device=, the
+ * per-user ceiling, a task bind's fd). Returns 0 with the rule in rq->rule, or -EACCES
+ * (denied), -EAGAIN (rate), -EDQUOT (quota), -ENOMEM: all recorded as denials. */
+int request_authorise(struct request *rq, enum policy_op op, const struct bind_args *a, bool other);
+/* -EDQUOT: u holds its share of svmd's fds. */
+int request_fd_share_refusal(struct request *rq, const struct user *u);
