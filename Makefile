@@ -77,7 +77,8 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi sandbox config process audit
+UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
+              config process audit
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
