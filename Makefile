@@ -78,7 +78,7 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
-              config process audit
+              config process audit user-limits ops
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
@@ -134,10 +134,39 @@ $(BUILD)/libsvmclient.so: $(BUILD)/libsvmclient.so.0
 $(BUILD)/svmctl: $(call obj,client/svmctl.c) $(BUILD)/libsvmclient.a
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
 
-# Tests: criterion binaries linking the modules under test (and the harness for integration).
-$(BUILD)/tests/unit-%: $(call obj,tests/unit/test-%.c) $(BUILD)/libsvmd-core.a
+# Unit tests: each links its test file, the module under test and the modules it needs, never
+# the whole daemon, so an accidental dependency fails the link (fakes are in the test files).
+unit_objs_protocol    := $(PROTOCOL_SRC)
+unit_objs_hashmap     := daemon/hashmap.c
+unit_objs_policy      := daemon/policy.c daemon/hashmap.c protocol/svmd-proto.c
+unit_objs_registry    := daemon/registry.c daemon/identity.c daemon/process.c daemon/policy.c \
+                         daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
+unit_objs_sim-kernel  := daemon/sim-kernel.c daemon/backend-sim.c daemon/backends.c \
+                         daemon/backend-vfio.c daemon/backend.c daemon/seed-abi.c \
+                         daemon/device.c daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
+unit_objs_seed-abi    := daemon/seed-abi.c daemon/util.c protocol/svmd-proto.c
+unit_objs_vfio-abi    :=
+unit_objs_iommufd-abi :=
+unit_objs_sandbox     := daemon/sandbox.c daemon/log.c
+unit_objs_config      := daemon/config.c
+unit_objs_process     := daemon/process.c
+unit_objs_audit       := daemon/audit.c
+unit_objs_user-limits := daemon/user-limits.c daemon/hashmap.c daemon/util.c
+# The request core on the simulated kernel; audit_log() is the test's. The wrapped calls fail
+# on demand, so every undo path runs.
+unit_objs_ops         := daemon/ops.c daemon/request.c daemon/core.c daemon/lifetime.c \
+                         daemon/user-limits.c daemon/registry.c daemon/identity.c \
+                         daemon/process.c daemon/policy.c daemon/policy-load.c \
+                         daemon/hashmap.c daemon/backend.c daemon/backend-sim.c \
+                         daemon/sim-kernel.c daemon/seed-abi.c daemon/device.c daemon/util.c \
+                         daemon/log.c protocol/svmd-proto.c
+unit_ldflags_ops      := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=reallocarray \
+                         -Wl,--wrap=strdup,--wrap=event_new,--wrap=pipe2
+
+.SECONDEXPANSION:
+$(BUILD)/tests/unit-%: $(call obj,tests/unit/test-%.c) $$(call obj,$$(unit_objs_$$*))
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs) $(test_libs)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(unit_ldflags_$*) $(deps_libs) $(test_libs)
 
 # Integration tests use the shared library as clients do, plus the codec to misbehave with.
 $(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integration/harness.c \

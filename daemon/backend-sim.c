@@ -38,6 +38,8 @@ struct sim_backend {
 	struct sim_kernel *kernel;
 };
 
+static const struct backend_ops sim_ops;
+
 static _printf_(5, 6) int perr(char *err, size_t errlen, unsigned line, const char *at,
 			       const char *fmt, ...)
 {
@@ -243,6 +245,11 @@ static int sim_open_device(struct backend *b, const struct device *dev, int *ret
 	}
 	*ret_fd = fd;
 	return 0;
+}
+
+struct sim_kernel *backend_sim_kernel(struct backend *b)
+{
+	return b->ops == &sim_ops ? ((struct sim_backend *)b)->kernel : NULL;
 }
 
 static void sim_free(struct backend *b)

@@ -9,9 +9,15 @@
 
 #include "backend.h"
 
+struct sim_kernel;
+
 /* Devices from the topology file at topology_path (NULL: the built-in topology). Returns 0 or a
  * negative errno with a message in err. */
 int backend_sim_new(const char *topology_path, struct backend **ret, char *err, size_t errlen);
+
+/* The simulated kernel behind a sim backend (NULL for any other backend), for tests that check
+ * what it holds. */
+struct sim_kernel *backend_sim_kernel(struct backend *b);
 
 /* Parses topology text into devices (for backend-sim and its tests). Returns the count or a
  * negative errno with "line N: message" in err. */

@@ -1,0 +1,889 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unit tests of the request recipes (daemon/ops.c, request.c, core.c, lifetime.c) on the
+ * simulated kernel, with a fake clock for rate=, a backend hook that makes the kernel refuse
+ * on demand, and an allocator (and event_new(), pipe2()) that fails the Nth call, so every undo
+ * path runs. The audit trail is captured here instead of being written (audit_log() below), so
+ * each test counts the records of each request: exactly one per request that makes, changes or
+ * ends a binding or reloads, none for explain.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "audit.h"
+#include "backend-sim.h"
+#include "ops.h"
+#include "policy-load.h"
+#include "process.h"
+#include "sim-kernel.h"
+
+#define ALICE 1000
+#define BOB   1001
+#define CAROL 1002
+
+#define DEV        "0000:3b:00.0" /* vtd, 20-bit PASIDs, a group of one */
+#define DEV_SMMU   "0000:3c:00.0" /* smmu: no page tables */
+#define DEV_SHARED "0000:5e:00.0" /* its IOMMU group has two devices: the kernel refuses */
+#define DEV_NONE   "0000:af:00.0" /* no PASIDs: kinds=none */
+
+static const char policy_text[] =
+	"allow bind-pgtable user=1000 device=0000:3b:00.0 pasid=100-199 max=2\n"
+	"allow bind-pgtable user=1000 device=0000:3b:00.0 pasid=200-299 rate=2/s\n"
+	"allow bind-pgtable user=1000 device=0000:5e:00.0 pasid=1-9\n"
+	"allow bind-pasid-table user=1000 device=0000:3c:00.0 max-device=1\n"
+	"allow open-device user=1000 device=0000:3b:00.0\n"
+	"allow bind-task user=0 device=0000:3b:00.0 pasid=auto targets=same-user\n"
+	"deny * user=1001\n"
+	"allow reload user=1002\n";
+
+/* The audit trail, as the core hands it over. */
+struct rec {
+	enum audit_event event;
+	char op[32];
+	uid_t uid;
+	uint32_t pasid;
+	uint64_t binding;
+	int error;
+	bool has_rule;
+	char reason[512];
+};
+static struct rec recs[64];
+static size_t n_recs;
+
+static const char *event_name(enum audit_event e)
+{
+	static const char *const names[] = {"grant", "deny", "fail", "release", "reload"};
+	return e < ELEMENTSOF(names) ? names[e] : "?";
+}
+
+void audit_log(const struct audit_record *r)
+{
+	cr_assert_lt(n_recs, ELEMENTSOF(recs), "more records than any test makes");
+	struct rec *x = &recs[n_recs++];
+	*x = (struct rec){
+		.event = r->event,
+		.uid = r->who ? r->who->uid : 0,
+		.pasid = r->pasid,
+		.binding = r->binding,
+		.error = r->error,
+		.has_rule = r->rule_file != NULL,
+	};
+	snprintf(x->op, sizeof(x->op), "%s", r->op);
+	snprintf(x->reason, sizeof(x->reason), "%s", r->reason ? r->reason : "");
+}
+
+/* The allocator and the other calls the modules make that can fail: the Nth one from when
+ * fail_countdown is set (0: the next) fails, once. */
+static long fail_countdown = -1;
+static bool failed;
+
+static bool fail_now(void)
+{
+	if (fail_countdown < 0)
+		return false;
+	if (fail_countdown-- > 0)
+		return false;
+	failed = true;
+	return true;
+}
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__real_reallocarray(void *p, size_t n, size_t size);
+char *__real_strdup(const char *s);
+struct event *__real_event_new(struct event_base *b, evutil_socket_t fd, short what,
+			       event_callback_fn cb, void *arg);
+int __real_pipe2(int fds[2], int flags);
+
+void *__wrap_malloc(size_t n)
+{
+	return fail_now() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return fail_now() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return fail_now() ? NULL : __real_realloc(p, n);
+}
+
+void *__wrap_reallocarray(void *p, size_t n, size_t size)
+{
+	return fail_now() ? NULL : __real_reallocarray(p, n, size);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	return fail_now() ? NULL : __real_strdup(s);
+}
+
+struct event *__wrap_event_new(struct event_base *b, evutil_socket_t fd, short what,
+			       event_callback_fn cb, void *arg)
+{
+	return fail_now() ? NULL : __real_event_new(b, fd, what, cb, arg);
+}
+
+int __wrap_pipe2(int fds[2], int flags)
+{
+	if (fail_now()) {
+		errno = EMFILE;
+		return -1;
+	}
+	return __real_pipe2(fds, flags);
+}
+
+/* The kernel refuses what the test asks it to (0: nothing), then answers as the sim would. */
+static int refuse_check, refuse_bind, refuse_unbind, refuse_open;
+static const struct backend_ops *sim;
+static struct backend_ops hooked;
+
+static int hooked_check(struct backend *b, const struct device *dev, const struct bind_args *a,
+			char *why, size_t whylen)
+{
+	if (refuse_check)
+		return snprintf(why, whylen, "refused by the test"), refuse_check;
+	return sim->check(b, dev, a, why, whylen);
+}
+
+static int hooked_bind(struct backend *b, const struct device *dev, struct bind_args *a, char *why,
+		       size_t whylen)
+{
+	if (refuse_bind)
+		return snprintf(why, whylen, "refused by the test"), refuse_bind;
+	return sim->bind(b, dev, a, why, whylen);
+}
+
+static int hooked_unbind(struct backend *b, const struct device *dev, const struct bind_args *a,
+			 char *why, size_t whylen)
+{
+	int r = sim->unbind(b, dev, a, why, whylen);
+
+	/* The kernel unbinds and then says it could not: svmd must not keep the binding. */
+	return refuse_unbind && r == 0 ? refuse_unbind : r;
+}
+
+static int hooked_open(struct backend *b, const struct device *dev, int *ret_fd, char *why,
+		       size_t whylen)
+{
+	if (refuse_open)
+		return snprintf(why, whylen, "refused by the test"), refuse_open;
+	return sim->open_device(b, dev, ret_fd, why, whylen);
+}
+
+/* A core on the simulated kernel, a policy in a directory of its own, and three sessions. */
+static struct {
+	char dir[64];
+	struct event_base *base;
+	struct core *core;
+	struct sim_kernel *kernel;
+	uint64_t now_usec;
+	struct session *alice, *bob, *root, *carol;
+	int baseline_fds;
+	unsigned added, removed; /* core hooks */
+} f;
+
+static uint64_t fake_clock(void *userdata)
+{
+	(void)userdata;
+	return f.now_usec;
+}
+
+static void on_added(void *userdata, struct binding *b)
+{
+	(void)userdata, (void)b;
+	f.added++;
+}
+
+static void on_removed(void *userdata, struct binding *b)
+{
+	(void)userdata, (void)b;
+	f.removed++;
+}
+
+static const struct core_hooks hooks = {.binding_added = on_added, .binding_removed = on_removed};
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void write_policy(const char *name, const char *text)
+{
+	char path[128];
+	FILE *p;
+
+	snprintf(path, sizeof(path), "%s/%s", f.dir, name);
+	p = fopen(path, "we");
+	cr_assert_not_null(p);
+	fputs(text, p);
+	fclose(p);
+}
+
+static struct session *session_of(uid_t uid, bool pinned)
+{
+	struct identity *who = NULL;
+	struct session *s = NULL;
+
+	cr_assert_eq(identity_new(uid, uid, getpid(), &who), 0);
+	if (pinned)
+		who->pidfd = pidfd_open_pid(getpid());
+	cr_assert_eq(ops_session_new(f.core, who, &s), 0);
+	identity_unref(who);
+	return s;
+}
+
+static void setup(void)
+{
+	const char *dirs[1];
+	struct backend *be = NULL;
+	struct policy *p = NULL;
+	char err[256];
+
+	memset(&f, 0, sizeof(f));
+	n_recs = 0;
+	refuse_check = refuse_bind = refuse_unbind = refuse_open = 0;
+	f.baseline_fds = count_fds();
+	snprintf(f.dir, sizeof(f.dir), "/tmp/svmd-test-ops.XXXXXX");
+	cr_assert_not_null(mkdtemp(f.dir));
+	write_policy("50-test.policy", policy_text);
+	dirs[0] = f.dir;
+	cr_assert_eq(policy_load(dirs, 1, &p), 0);
+	cr_assert_eq(p->n_errors, 0, "%s", p->n_diags ? p->diags[0] : "");
+	cr_assert_eq(backend_sim_new(NULL, &be, err, sizeof(err)), 0, "%s", err);
+	f.kernel = backend_sim_kernel(be);
+	sim = be->ops;
+	hooked = *sim;
+	hooked.check = hooked_check;
+	hooked.bind = hooked_bind;
+	hooked.unbind = hooked_unbind;
+	hooked.open_device = hooked_open;
+	be->ops = &hooked;
+	f.base = event_base_new();
+	cr_assert_eq(core_new(f.base, be, p, dirs, 1, &f.core), 0);
+	limits_free(f.core->limits);
+	cr_assert_eq(limits_new(fake_clock, NULL, &f.core->limits), 0);
+	core_set_hooks(f.core, &hooks, NULL);
+	f.alice = session_of(ALICE, false);
+	f.bob = session_of(BOB, false);
+	f.carol = session_of(CAROL, false);
+	f.root = session_of(0, true);
+}
+
+static pid_t child = -1;
+
+static void teardown(void)
+{
+	fail_countdown = -1;
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		child = -1;
+	}
+	ops_session_end(f.core, f.alice);
+	ops_session_end(f.core, f.bob);
+	ops_session_end(f.core, f.carol);
+	ops_session_end(f.core, f.root);
+	f.core = core_free(f.core);
+	event_base_free(f.base);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f.dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(ops, .init = setup, .fini = teardown);
+
+static size_t bound(const char *device)
+{
+	return sim_kernel_n_bound(f.kernel, device);
+}
+
+static struct bind_request pgtable(const char *device, uint32_t pasid)
+{
+	return (struct bind_request){
+		.device = device,
+		.target_pidfd = -1,
+		.args = {.kind = SVMD_KIND_PGTABLE,
+			 .pasid = pasid,
+			 .pgtable = {.gpgd = 0x10000,
+				     .addr_width = 48,
+				     .format = SVMD_PGTABLE_FORMAT_VTD}},
+	};
+}
+
+/* One request of s: its status, and the one record it wrote. */
+static int bind_pgtable(struct session *s, const char *device, uint32_t pasid, struct binding **ret)
+{
+	struct bind_request req = pgtable(device, pasid);
+	struct op_result res;
+	struct binding *b = NULL;
+	int r;
+
+	n_recs = 0;
+	r = ops_bind(f.core, s, &req, &res, &b);
+	cr_assert_eq(r, res.status);
+	cr_assert_eq(n_recs, 1, "one record per request, not %zu", n_recs);
+	if (r == 0) {
+		ops_commit(f.core, b);
+		if (ret)
+			*ret = b;
+	}
+	return r;
+}
+
+static void assert_record(enum audit_event event, const char *op, int error, const char *reason)
+{
+	cr_assert_eq(n_recs, 1, "%zu records", n_recs);
+	cr_assert_eq(recs[0].event, event, "%s, not %s", event_name(recs[0].event),
+		     event_name(event));
+	cr_assert_str_eq(recs[0].op, op);
+	cr_assert_eq(recs[0].error, error, "errno %d", recs[0].error);
+	if (reason && reason[0])
+		cr_assert(strstr(recs[0].reason, reason), "'%s' not in '%s'", reason,
+			  recs[0].reason);
+}
+
+Test(ops, a_granted_bind_is_recorded_once_and_released_once)
+{
+	struct binding *b = NULL;
+	struct op_result res;
+
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, &b), 0);
+	assert_record(AUDIT_GRANT, "bind-pgtable", 0, NULL);
+	cr_assert(recs[0].has_rule);
+	cr_assert_eq(recs[0].binding, binding_id(b));
+	cr_assert_eq(bound(DEV), 1);
+	cr_assert_eq(f.added, 1);
+	n_recs = 0;
+	cr_assert_eq(ops_unbind(f.core, f.alice, binding_id(b), &res), 0);
+	assert_record(AUDIT_RELEASE, "bind-pgtable", 0, "unbind");
+	cr_assert_eq(recs[0].uid, ALICE);
+	cr_assert_eq(bound(DEV), 0);
+	cr_assert_eq(f.removed, 1);
+	cr_assert_eq(registry_count(f.core->registry), 0);
+}
+
+/* Every way a bind fails writes exactly one record, a denial or a failure, and leaves nothing
+ * bound. (Rows hold their strings: criterion runs each row in a process of its own, where the
+ * parent's pointers mean nothing.) */
+struct fail_row {
+	char name[48];
+	uid_t uid;
+	char device[16];
+	uint32_t pasid;
+	int refuse_check, refuse_bind;
+	int expect;
+	enum audit_event event;
+	bool has_rule;
+	char reason[48];
+};
+
+static struct fail_row fail_rows[] = {
+	{"unknown device", ALICE, "0000:99:00.0", 150, 0, 0, -ENODEV, AUDIT_FAIL, false,
+	 "no device 0000:99:00.0"},
+	{"not a PCI address", ALICE, "3b:00", 150, 0, 0, -ENODEV, AUDIT_FAIL, false, ""},
+	{"kind the device lacks", ALICE, DEV_SMMU, 150, 0, 0, -EOPNOTSUPP, AUDIT_FAIL, false,
+	 "does not support pgtable binds"},
+	{"a device with no PASIDs", ALICE, DEV_NONE, 150, 0, 0, -EOPNOTSUPP, AUDIT_FAIL, false, ""},
+	{"the kernel's argument checks", ALICE, DEV, 0, 0, 0, -EINVAL, AUDIT_FAIL, false,
+	 "invalid arguments"},
+	{"the kernel cannot bind at all", ALICE, DEV, 150, -EOPNOTSUPP, 0, -EOPNOTSUPP, AUDIT_FAIL,
+	 false, "refused by the test"},
+	{"no rule matches", ALICE, DEV, 300, 0, 0, -EACCES, AUDIT_DENY, false, "no rule matched"},
+	{"a deny rule", BOB, DEV, 150, 0, 0, -EACCES, AUDIT_DENY, true, "deny * user=1001"},
+	{"root gets no implicit allow", 0, DEV, 150, 0, 0, -EACCES, AUDIT_DENY, false, ""},
+	{"the kernel refuses", ALICE, DEV, 150, 0, -EIO, -EIO, AUDIT_FAIL, true,
+	 "kernel refused: refused by the test"},
+	{"the kernel refuses a shared group", ALICE, DEV_SHARED, 5, 0, 0, -EINVAL, AUDIT_FAIL, true,
+	 "group of one"},
+};
+
+ParameterizedTestParameters(ops, bind_failures)
+{
+	return cr_make_param_array(struct fail_row, fail_rows, ELEMENTSOF(fail_rows));
+}
+
+static struct session *session_for(uid_t uid)
+{
+	return uid == ALICE ? f.alice : uid == BOB ? f.bob : uid == CAROL ? f.carol : f.root;
+}
+
+ParameterizedTest(struct fail_row *row, ops, bind_failures)
+{
+	refuse_check = row->refuse_check;
+	refuse_bind = row->refuse_bind;
+	cr_assert_eq(bind_pgtable(session_for(row->uid), row->device, row->pasid, NULL),
+		     row->expect, "%s", row->name);
+	assert_record(row->event, "bind-pgtable", -row->expect, row->reason);
+	cr_assert_eq(recs[0].has_rule, row->has_rule, "%s", row->name);
+	cr_assert_eq(registry_count(f.core->registry), 0);
+	cr_assert_eq(bound(DEV) + bound(DEV_SHARED), 0);
+	cr_assert_eq(f.added, 0);
+}
+
+Test(ops, quotas_and_conflicts_are_recorded)
+{
+	struct binding *b = NULL;
+
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, &b), 0);
+	/* The same PASID again: a conflict svmd knows of before asking the kernel. */
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, NULL), -EBUSY);
+	assert_record(AUDIT_FAIL, "bind-pgtable", EBUSY, "already bound (by you)");
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 151, NULL), 0);
+	/* max=2 */
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 152, NULL), -EDQUOT);
+	assert_record(AUDIT_DENY, "bind-pgtable", EDQUOT, "already holds 2 bindings");
+	cr_assert_eq(bound(DEV), 2);
+}
+
+Test(ops, max_device_counts_every_holder)
+{
+	struct bind_request req = {
+		.device = DEV_SMMU,
+		.target_pidfd = -1,
+		.args = {.kind = SVMD_KIND_PASID_TABLE,
+			 .table = {.ptr = 0x100000, .size = 4096, .model = SVMD_MODEL_SMMU}},
+	};
+	struct bind_request again = req;
+	struct binding *b = NULL;
+	struct op_result res;
+
+	cr_assert_eq(ops_bind(f.core, f.alice, &req, &res, &b), 0, "%s", res.reason);
+	n_recs = 0;
+	cr_assert_eq(ops_bind(f.core, f.alice, &again, &res, &b), -EDQUOT);
+	assert_record(AUDIT_DENY, "bind-pasid-table", EDQUOT, "already has 1 binding");
+}
+
+Test(ops, rate_limits_refill_with_the_clock)
+{
+	struct binding *b[2];
+
+	/* rate=2/s: two at once, the third waits for a token. */
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 200, &b[0]), 0);
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 201, &b[1]), 0);
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 202, NULL), -EAGAIN);
+	assert_record(AUDIT_DENY, "bind-pgtable", EAGAIN, "try again in 501 ms");
+	f.now_usec += 400000;
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 202, NULL), -EAGAIN);
+	assert_record(AUDIT_DENY, "bind-pgtable", EAGAIN,
+		      "try again in 10"); /* 100 ms, rounded up */
+	f.now_usec += 100000;
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 202, NULL), 0);
+	cr_assert_eq(limits_n_rates(f.core->limits), 1);
+}
+
+/* The allocator fails at each allocation of a bind in turn: whenever the bind fails, nothing
+ * is bound, nothing is registered, no fd is left open, and exactly one record says so. */
+static void each_allocation_fails(struct session *s, struct bind_request (*make)(void),
+				  const char *device)
+{
+	int fds = count_fds();
+	long n;
+
+	for (n = 0; n < 1000; n++) {
+		struct bind_request req = make();
+		struct binding *b = NULL;
+		struct op_result res;
+		int r;
+
+		n_recs = 0;
+		failed = false;
+		fail_countdown = n;
+		r = ops_bind(f.core, s, &req, &res, &b);
+		fail_countdown = -1;
+		cr_assert_eq(n_recs, 1, "allocation %ld: %zu records", n, n_recs);
+		if (r == 0) {
+			cr_assert_eq(recs[0].event, AUDIT_GRANT);
+			cr_assert_eq(bound(device), 1);
+			ops_commit(f.core, b);
+			n_recs = 0;
+			cr_assert_eq(ops_unbind(f.core, s, binding_id(b), &res), 0);
+			if (!failed)
+				break; /* every allocation succeeded: all have been failed once */
+			continue;
+		}
+		cr_assert(failed, "allocation %ld: failed (%d) with no failure injected", n, r);
+		cr_assert(recs[0].event == AUDIT_FAIL || recs[0].event == AUDIT_DENY);
+		cr_assert_eq(recs[0].error, -r);
+		cr_assert_eq(registry_count(f.core->registry), 0, "allocation %ld", n);
+		cr_assert_eq(bound(device), 0, "allocation %ld: left bound in the kernel", n);
+		cr_assert_eq(count_fds(), fds, "allocation %ld: an fd leaked", n);
+	}
+	cr_assert_lt(n, 1000);
+	cr_assert_gt(n, 1, "the bind made no allocation to fail");
+	cr_assert_eq(count_fds(), fds);
+}
+
+static struct bind_request a_pgtable(void)
+{
+	return pgtable(DEV, 150);
+}
+
+Test(ops, a_pgtable_bind_undoes_what_it_did_when_an_allocation_fails)
+{
+	each_allocation_fails(f.alice, a_pgtable, DEV);
+}
+
+static struct bind_request a_task_of_this_process(void)
+{
+	return (struct bind_request){.device = DEV,
+				     .target_pidfd = pidfd_open_pid(getpid()),
+				     .args = {.kind = SVMD_KIND_TASK}};
+}
+
+/* Includes the watch on the bound process (event_new()) after the kernel bound. */
+Test(ops, a_task_bind_undoes_what_it_did_when_an_allocation_fails)
+{
+	each_allocation_fails(f.root, a_task_of_this_process, DEV);
+}
+
+Test(ops, a_reply_that_cannot_be_sent_ends_the_binding)
+{
+	struct bind_request req = pgtable(DEV, 150);
+	struct binding *b = NULL;
+	struct op_result res;
+
+	n_recs = 0;
+	cr_assert_eq(ops_bind(f.core, f.alice, &req, &res, &b), 0);
+	cr_assert_eq(bound(DEV), 1);
+	ops_undelivered(f.core, b);
+	cr_assert_eq(n_recs, 2);
+	cr_assert_eq(recs[0].event, AUDIT_GRANT);
+	cr_assert_eq(recs[1].event, AUDIT_RELEASE);
+	cr_assert_str_eq(recs[1].reason, "the reply granting it could not be sent");
+	cr_assert_eq(bound(DEV), 0);
+	cr_assert_eq(registry_count(f.core->registry), 0);
+	/* Never announced, so never withdrawn either. */
+	cr_assert_eq(f.added, 0);
+	cr_assert_eq(f.removed, 0);
+}
+
+static int spawn_child(void)
+{
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		for (;;)
+			pause();
+	}
+	int fd = pidfd_open_pid(child);
+	cr_assert_geq(fd, 0);
+	return fd;
+}
+
+Test(ops, task_binds_identify_their_target)
+{
+	struct bind_request req = {.device = DEV, .target_pidfd = -1, .args.kind = SVMD_KIND_TASK};
+	struct binding *b = NULL;
+	struct op_result res;
+	int p[2];
+
+	/* The caller itself, pinned by its session. */
+	n_recs = 0;
+	cr_assert_eq(ops_bind(f.core, f.root, &req, &res, &b), 0, "%s", res.reason);
+	assert_record(AUDIT_GRANT, "bind-task", 0, NULL);
+	cr_assert_eq(b->args.task.pid, getpid());
+	cr_assert_geq(b->args.pasid, 1);
+	ops_commit(f.core, b);
+	/* A session that holds no pin (a socket peer whose front-end gave none). */
+	req = (struct bind_request){.device = DEV, .target_pidfd = -1, .args.kind = SVMD_KIND_TASK};
+	n_recs = 0;
+	cr_assert_eq(ops_bind(f.core, f.alice, &req, &res, &b), -ESRCH);
+	assert_record(AUDIT_FAIL, "bind-task", ESRCH, "could not pin");
+	/* Not a pidfd. */
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	close(p[1]);
+	req.target_pidfd = p[0];
+	n_recs = 0;
+	cr_assert_eq(ops_bind(f.core, f.root, &req, &res, &b), -EBADF);
+	assert_record(AUDIT_FAIL, "bind-task", EBADF, "not a pidfd");
+	cr_assert(recs[0].has_rule == false);
+	/* A process that has exited. */
+	req.target_pidfd = spawn_child();
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	child = -1;
+	n_recs = 0;
+	cr_assert_eq(ops_bind(f.core, f.root, &req, &res, &b), -ESRCH);
+	assert_record(AUDIT_FAIL, "bind-task", ESRCH, "exited");
+	cr_assert_eq(bound(DEV), 1);
+}
+
+Test(ops, a_task_binding_ends_with_its_process)
+{
+	struct bind_request req = {.device = DEV, .args.kind = SVMD_KIND_TASK};
+	struct binding *b = NULL;
+	struct op_result res;
+
+	req.target_pidfd = spawn_child();
+	cr_assert_eq(ops_bind(f.core, f.root, &req, &res, &b), 0, "%s", res.reason);
+	cr_assert_eq(b->user->n_fds, 1, "the pidfd is charged to the user");
+	n_recs = 0;
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	child = -1;
+	for (int i = 0; i < 100 && n_recs == 0; i++)
+		event_base_loop(f.base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(1000);
+	assert_record(AUDIT_RELEASE, "bind-task", 0, "bound process exited");
+	cr_assert_eq(registry_count(f.core->registry), 0);
+	cr_assert_eq(bound(DEV), 0);
+}
+
+Test(ops, unbind_by_owner_root_and_others)
+{
+	struct binding *b = NULL;
+	struct op_result res;
+	uint64_t id;
+
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, &b), 0);
+	id = binding_id(b);
+	/* Someone else's binding is as invisible as a missing one. */
+	n_recs = 0;
+	cr_assert_eq(ops_unbind(f.core, f.bob, id, &res), -ENOENT);
+	assert_record(AUDIT_FAIL, "unbind", ENOENT, "no binding");
+	cr_assert_eq(recs[0].binding, id);
+	cr_assert_eq(recs[0].uid, BOB);
+	n_recs = 0;
+	cr_assert_eq(ops_unbind(f.core, f.root, id, &res), 0);
+	/* The record is the binding's: its owner's, with who unbound it. */
+	assert_record(AUDIT_RELEASE, "bind-pgtable", 0, "unbind by uid 0");
+	cr_assert_eq(recs[0].uid, ALICE);
+	n_recs = 0;
+	cr_assert_eq(ops_unbind(f.core, f.alice, id, &res), -ENOENT);
+	assert_record(AUDIT_FAIL, "unbind", ENOENT, NULL);
+}
+
+Test(ops, a_kernel_that_refuses_to_unbind_is_recorded_and_the_binding_goes)
+{
+	struct binding *b = NULL;
+	struct op_result res;
+
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, &b), 0);
+	refuse_unbind = -EIO;
+	n_recs = 0;
+	cr_assert_eq(ops_unbind(f.core, f.alice, binding_id(b), &res), 0);
+	assert_record(AUDIT_RELEASE, "bind-pgtable", EIO, "unbind");
+	cr_assert_eq(registry_count(f.core->registry), 0);
+}
+
+Test(ops, leases)
+{
+	struct binding *b = NULL;
+	struct op_result res;
+	int fd = -1, fd2 = -1;
+
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, &b), 0);
+	uint64_t id = binding_id(b);
+	n_recs = 0;
+	cr_assert_eq(ops_lease(f.core, f.bob, id, &fd, &res), -ENOENT);
+	assert_record(AUDIT_FAIL, "lease", ENOENT, NULL);
+	n_recs = 0;
+	cr_assert_eq(ops_lease(f.core, f.alice, id, &fd, &res), 0);
+	assert_record(AUDIT_GRANT, "lease", 0, NULL);
+	cr_assert_eq(recs[0].binding, id);
+	cr_assert_geq(fd, 0);
+	n_recs = 0;
+	cr_assert_eq(ops_lease(f.core, f.alice, id, &fd2, &res), -EALREADY);
+	assert_record(AUDIT_FAIL, "lease", EALREADY, "leased already");
+	/* The session ends; the leased binding stays until the lease closes. */
+	n_recs = 0;
+	ops_session_end(f.core, f.alice);
+	f.alice = NULL;
+	cr_assert_eq(n_recs, 0);
+	cr_assert_eq(bound(DEV), 1);
+	close(fd);
+	for (int i = 0; i < 100 && n_recs == 0; i++)
+		event_base_loop(f.base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(1000);
+	assert_record(AUDIT_RELEASE, "bind-pgtable", 0, "lease closed");
+	cr_assert_eq(bound(DEV), 0);
+}
+
+Test(ops, a_lease_undoes_itself_when_a_call_fails)
+{
+	struct binding *b = NULL;
+	struct op_result res;
+	int fds = count_fds();
+
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, &b), 0);
+	for (long n = 0; n < 100; n++) {
+		int fd = -1;
+
+		n_recs = 0;
+		failed = false;
+		fail_countdown = n;
+		int r = ops_lease(f.core, f.alice, binding_id(b), &fd, &res);
+		fail_countdown = -1;
+		cr_assert_eq(n_recs, 1);
+		if (r == 0) {
+			cr_assert_not(failed, "a lease made with a failed call");
+			close(fd);
+			break;
+		}
+		cr_assert(failed);
+		cr_assert_eq(recs[0].event, AUDIT_FAIL);
+		cr_assert_not(b->leased);
+		cr_assert_eq(b->user->n_fds, 0);
+		cr_assert_eq(count_fds(), fds, "call %ld: an fd leaked", n);
+	}
+}
+
+Test(ops, a_session_end_releases_what_is_not_leased)
+{
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, NULL), 0);
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 151, NULL), 0);
+	n_recs = 0;
+	ops_session_end(f.core, f.alice);
+	f.alice = NULL;
+	cr_assert_eq(n_recs, 2);
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_eq(recs[i].event, AUDIT_RELEASE);
+		cr_assert_str_eq(recs[i].reason, "session ended");
+	}
+	cr_assert_eq(bound(DEV), 0);
+	cr_assert_eq(f.removed, 2);
+}
+
+Test(ops, open_device_one_holder)
+{
+	struct binding *b = NULL;
+	struct op_result res;
+	int fd = -1;
+
+	n_recs = 0;
+	cr_assert_eq(ops_open_device(f.core, f.alice, DEV, &fd, &res, &b), 0, "%s", res.reason);
+	assert_record(AUDIT_GRANT, "open-device", 0, NULL);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	ops_commit(f.core, b);
+	n_recs = 0;
+	cr_assert_eq(ops_open_device(f.core, f.alice, DEV, &fd, &res, &b), -EBUSY);
+	assert_record(AUDIT_FAIL, "open-device", EBUSY, "held by another client of yours");
+	n_recs = 0;
+	cr_assert_eq(ops_open_device(f.core, f.bob, DEV, &fd, &res, &b), -EACCES);
+	assert_record(AUDIT_DENY, "open-device", EACCES, NULL);
+}
+
+Test(ops, open_device_the_kernel_refuses_and_allocations_fail)
+{
+	struct binding *b = NULL;
+	struct op_result res;
+	int fds = count_fds(), fd = -1;
+
+	refuse_open = -EIO;
+	n_recs = 0;
+	cr_assert_eq(ops_open_device(f.core, f.alice, DEV, &fd, &res, &b), -EIO);
+	assert_record(AUDIT_FAIL, "open-device", EIO, "kernel refused");
+	refuse_open = 0;
+	for (long n = 0; n < 100; n++) {
+		n_recs = 0;
+		failed = false;
+		fail_countdown = n;
+		int r = ops_open_device(f.core, f.alice, DEV, &fd, &res, &b);
+		fail_countdown = -1;
+		cr_assert_eq(n_recs, 1);
+		if (r == 0) {
+			close(fd);
+			ops_unbind(f.core, f.alice, binding_id(b), &res);
+			if (!failed)
+				break;
+			continue;
+		}
+		cr_assert_eq(registry_count(f.core->registry), 0);
+		cr_assert_eq(count_fds(), fds, "allocation %ld: the device fd leaked", n);
+	}
+}
+
+Test(ops, explain_writes_no_record)
+{
+	struct explain_request x = {.op = POLICY_OP_BIND_PGTABLE, .device = DEV, .pasid = 150};
+	enum policy_verdict v;
+	struct op_result res;
+	char text[4096];
+
+	n_recs = 0;
+	cr_assert_eq(ops_explain(f.core, f.alice, &x, text, sizeof(text), &v, &res), 0);
+	cr_assert_eq(v, POLICY_ALLOW);
+	cr_assert(strstr(text, "verdict: allow by "), "%s", text);
+	x.has_uid = true;
+	x.uid = ALICE;
+	cr_assert_eq(ops_explain(f.core, f.bob, &x, text, sizeof(text), &v, &res), -EPERM);
+	cr_assert_eq(res.status, -EPERM);
+	cr_assert(strstr(res.reason, "only root"));
+	x.device = "0000:99:00.0";
+	cr_assert_eq(ops_explain(f.core, f.root, &x, text, sizeof(text), &v, &res), -ENODEV);
+	cr_assert_eq(n_recs, 0);
+}
+
+Test(ops, reloads_are_recorded_refused_or_not)
+{
+	struct reload_result rr;
+	struct op_result res;
+	char text[4096];
+
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, NULL), 0);
+	/* Not allowed: a denial. */
+	n_recs = 0;
+	cr_assert_eq(ops_reload(f.core, f.alice, &rr, text, sizeof(text), &res), -EACCES);
+	assert_record(AUDIT_DENY, "reload", EACCES, NULL);
+	/* Allowed, but the tree does not compile: a reload that was refused. */
+	write_policy("60-broken.policy", "allow frobnicate\n");
+	n_recs = 0;
+	cr_assert_eq(ops_reload(f.core, f.carol, &rr, text, sizeof(text), &res), -EINVAL);
+	assert_record(AUDIT_RELOAD, "reload", EINVAL, "1 error");
+	cr_assert_eq(f.core->generation, 1);
+	/* Fixed, and revoking alice's grants. */
+	write_policy("60-broken.policy", "");
+	write_policy("10-revoke.policy", "deny * user=1000 revoke\n");
+	n_recs = 0;
+	cr_assert_eq(ops_reload(f.core, NULL, &rr, text, sizeof(text), &res), 0, "%s", res.reason);
+	cr_assert_eq(rr.generation, 2);
+	cr_assert_eq(rr.n_revoked, 1);
+	/* The revocation's release, then the reload's own record. */
+	cr_assert_eq(n_recs, 2);
+	cr_assert_eq(recs[0].event, AUDIT_RELEASE);
+	cr_assert_str_eq(recs[0].reason, "revoked by the reloaded policy");
+	cr_assert_eq(recs[1].event, AUDIT_RELOAD);
+	cr_assert_eq(recs[1].error, 0);
+	cr_assert_eq(recs[1].uid, 0, "SIGHUP: svmd itself");
+	cr_assert_eq(bound(DEV), 0);
+}
+
+Test(ops, shutdown_releases_everything)
+{
+	struct binding *b = NULL;
+	struct op_result res;
+	int fd;
+
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, &b), 0);
+	cr_assert_eq(ops_lease(f.core, f.alice, binding_id(b), &fd, &res), 0);
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 151, NULL), 0);
+	n_recs = 0;
+	core_release_all(f.core);
+	cr_assert_eq(n_recs, 2);
+	cr_assert_str_eq(recs[0].reason, "svmd shutting down");
+	cr_assert_str_eq(recs[1].reason, "svmd shutting down");
+	cr_assert_eq(bound(DEV), 0);
+	close(fd);
+}
