@@ -807,17 +807,29 @@ static bool is_glob(const char *s)
 	return strpbrk(s, "*?[") != NULL;
 }
 
+/* Whether the rule names devices, all of them exact (and short enough for a bucket). */
+static bool exact_devices(const struct policy_rule *r)
+{
+	for (size_t i = 0; i < r->n_devices; i++)
+		if (is_glob(r->devices[i]) ||
+		    strlen(r->devices[i]) >= sizeof(((struct rule_bucket *)0)->name))
+			return false;
+	return r->n_devices > 0;
+}
+
+/* Whether the rule is filed by device for op. */
+static bool filed_by_device(const struct policy_rule *r, unsigned op)
+{
+	return (keys[POLICY_KEY_DEVICE].ops & (1u << op)) && exact_devices(r);
+}
+
 /* Where a rule is filed for one op: every exact device it names, else every resolved uid it
  * names, else the generic list. Returns 0 or -ENOMEM. */
 static int file_rule(struct policy *p, unsigned op, const struct policy_rule *r)
 {
-	bool exact_devices = r->n_devices > 0;
 	int e;
 
-	for (size_t i = 0; i < r->n_devices; i++)
-		exact_devices = exact_devices && !is_glob(r->devices[i]) &&
-				strlen(r->devices[i]) < sizeof(((struct rule_bucket *)0)->name);
-	if (exact_devices && (keys[POLICY_KEY_DEVICE].ops & (1u << op))) {
+	if (filed_by_device(r, op)) {
 		for (size_t i = 0; i < r->n_devices; i++) {
 			e = bucket_add(&p->by_device, op, r->devices[i], 0, r);
 			if (e < 0)
@@ -1102,7 +1114,8 @@ static bool glob_covers(const char *a, const char *b)
 	size_t blen = strlen(b), plen, slen;
 
 	if (!strpbrk(b, "*?[\\"))
-		return fnmatch(a, b, 0) == 0;
+		/* A pattern without wildcards or escapes matches itself only. */
+		return strpbrk(a, "*?[\\") ? fnmatch(a, b, 0) == 0 : strcmp(a, b) == 0;
 	if (strcmp(a, b) == 0)
 		return true;
 	if (!star || strchr(star + 1, '*') || strpbrk(a, "?[]\\"))
@@ -1218,10 +1231,13 @@ static bool devices_overlap(const struct policy_rule *a, const struct policy_rul
 	if (!a->n_devices || !b->n_devices)
 		return true;
 	for (size_t i = 0; i < a->n_devices; i++)
-		for (size_t j = 0; j < b->n_devices; j++)
-			if (fnmatch(a->devices[i], b->devices[j], 0) == 0 ||
-			    fnmatch(b->devices[j], a->devices[i], 0) == 0)
+		for (size_t j = 0; j < b->n_devices; j++) {
+			const char *x = a->devices[i], *y = b->devices[j];
+			if (!is_glob(x) && !is_glob(y)
+				    ? strcmp(x, y) == 0
+				    : fnmatch(x, y, 0) == 0 || fnmatch(y, x, 0) == 0)
 				return true;
+		}
 	return false;
 }
 
@@ -1242,46 +1258,430 @@ static bool pasid_overlap(const struct policy_rule *a, const struct policy_rule 
 	return false;
 }
 
-int policy_lint(struct policy *p)
+/* n with a comma every three digits, as the warnings print counts. */
+static const char *thousands(size_t n, char buf[32])
 {
-	const unsigned pasid_ops = OP(BIND_TASK) | OP(BIND_PGTABLE);
-	int e;
+	char digits[24];
+	int len = snprintf(digits, sizeof(digits), "%zu", n), o = 0;
 
-	for (size_t j = 0; j < p->n_rules; j++) {
-		const struct policy_rule *b = &p->rules[j];
-		for (size_t i = 0; i < j; i++) {
-			const struct policy_rule *a = &p->rules[i];
-			if (!covers(a, b))
-				continue;
-			e = policy_add_diag(p, false,
-					    "%s:%u:1: warning: rule can never match: '%s' (%s:%u) "
-					    "comes first and matches all it does",
-					    b->file, b->line, a->text, a->file, a->line);
-			if (e < 0)
-				return e;
-			break;
-		}
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
 	}
+	buf[o] = 0;
+	return buf;
+}
+
+/* ", LEAD N other earlier rules": the rules found besides the one a warning names. */
+static const char *others(size_t n, const char *lead_one, const char *lead_many, char buf[160])
+{
+	char num[32];
+
+	if (n == 0)
+		return "";
+	snprintf(buf, 160, ", %s %s other earlier rule%s", n == 1 ? lead_one : lead_many,
+		 thousands(n, num), n == 1 ? "" : "s");
+	return buf;
+}
+
+/* How many rules of l come before b (l is in file order, which is their order in p->rules). */
+static size_t before(const struct rule_list *l, const struct policy_rule *b)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		if (l->rules[m] < b)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
+/*
+ * The lists holding every rule that could shadow b for op: a rule covering b takes every op b
+ * has and every value b gives of each key it has, so it is in b's device bucket (when it is
+ * filed by device, so is b, under the same devices), in the bucket of any uid b names (when it
+ * is filed by uid), or in the generic list: the lists a decision for a request b matches would
+ * merge. Returns how many lists, 0 when b names users but none that exist (it never matches,
+ * which a warning already said).
+ */
+static int shadow_lists(const struct policy *p, const struct policy_rule *b, unsigned op,
+			const struct rule_list *ret[3])
+{
+	const struct rule_bucket *d = NULL, *u = NULL;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < b->n_users && b->users[i] == POLICY_ID_UNRESOLVED; i++)
+		;
+	if (b->n_users && i == b->n_users)
+		return 0;
+	if (p->lint_all_pairs) {
+		ret[n++] = &p->by_op[op];
+		return n;
+	}
+	ret[n++] = &p->generic[op];
+	if (filed_by_device(b, op))
+		d = bucket_find(&p->by_device, device_bucket_key(op, b->devices[0]), op,
+				b->devices[0], 0);
+	if (d)
+		ret[n++] = &d->list;
+	if (i < b->n_users)
+		u = bucket_find(&p->by_uid, (uint64_t)op << 32 | b->users[i], op, NULL,
+				b->users[i]);
+	if (u)
+		ret[n++] = &u->list;
+	return n;
+}
+
+/*
+ * What covers() needs of a rule, packed apart from it, so that the candidates that do not cover
+ * are turned down without reading them: the ops and keys, and for users, groups, units,
+ * executables and devices whether the rule names a single value (without wildcards), with it
+ * (for strings, 32 bits of its hash). A rule naming a single value covers only rules naming that
+ * value alone.
+ */
+struct lint_digest {
+	uint32_t ops, keys, one; /* one: bit per key naming a single value */
+	uint32_t user, group, unit, exe, device;
+};
+
+/* Whether ids are one value repeated, and which. */
+static bool one_id(const uint32_t *v, size_t n, uint32_t *ret)
+{
+	for (size_t i = 1; i < n; i++)
+		if (v[i] != v[0])
+			return false;
+	*ret = n ? v[0] : 0;
+	return n > 0;
+}
+
+/* Whether strings are one string (without wildcards, for globs) repeated, and its hash. */
+static bool one_str(char *const *v, size_t n, bool globs, uint32_t *ret)
+{
+	if (n == 0 || (globs && strpbrk(v[0], "*?[\\")))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i], v[0]) != 0)
+			return false;
+	*ret = (uint32_t)hash_string(HASH_INIT, v[0]);
+	return true;
+}
+
+static void digest_rule(const struct policy_rule *r, struct lint_digest *d)
+{
+	*d = (struct lint_digest){.ops = r->ops, .keys = r->keys};
+	if (one_id(r->users, r->n_users, &d->user))
+		d->one |= KEY(USER);
+	if (one_id(r->groups, r->n_groups, &d->group))
+		d->one |= KEY(GROUP);
+	if (one_str(r->units, r->n_units, true, &d->unit))
+		d->one |= KEY(UNIT);
+	if (one_str(r->exes, r->n_exes, false, &d->exe))
+		d->one |= KEY(EXE);
+	if (one_str(r->devices, r->n_devices, true, &d->device))
+		d->one |= KEY(DEVICE);
+}
+
+/* True when a certainly does not cover b; false when covers() must tell. */
+static bool digest_rejects(const struct lint_digest *a, const struct lint_digest *b)
+{
+	unsigned ak = a->keys & ~LIMIT_KEYS & ~KEY(TARGETS), one = a->one & ak;
+
+	if ((b->ops & ~a->ops) || (ak & ~b->keys))
+		return true;
+	/* Where a names one value, b must name that one alone. */
+	if ((one & ~b->one) != 0)
+		return true;
+	return ((one & KEY(USER)) && a->user != b->user) ||
+	       ((one & KEY(GROUP)) && a->group != b->group) ||
+	       ((one & KEY(UNIT)) && a->unit != b->unit) ||
+	       ((one & KEY(EXE)) && a->exe != b->exe) ||
+	       ((one & KEY(DEVICE)) && a->device != b->device);
+}
+
+static int lint_shadowed(struct policy *p)
+{
+	_cleanup_free_ struct lint_digest *dg =
+		calloc(p->n_rules ? p->n_rules : 1, sizeof(struct lint_digest));
+
+	if (!dg)
+		return -ENOMEM;
+	for (size_t j = 0; j < p->n_rules; j++)
+		digest_rule(&p->rules[j], &dg[j]);
 	for (size_t j = 0; j < p->n_rules; j++) {
-		const struct policy_rule *b = &p->rules[j];
-		if (b->verdict != POLICY_ALLOW || !(b->ops & pasid_ops) || !b->n_pasids)
-			continue;
-		for (size_t i = 0; i < j; i++) {
-			const struct policy_rule *a = &p->rules[i];
-			struct pasid_range o;
-			if (a->verdict != POLICY_ALLOW || !(a->ops & b->ops & pasid_ops) ||
-			    same_subject(a, b) || !devices_overlap(a, b) ||
-			    !pasid_overlap(a, b, &o))
+		const struct policy_rule *b = &p->rules[j], *first = NULL;
+		const struct rule_list *lists[3], *best[3];
+		size_t cost = SIZE_MAX, n_covering = 0;
+		char buf[160];
+		int n_best = 0;
+
+		/* Any op of b will do (a rule covering b has them all): the one with fewest
+		 * candidates. */
+		for (unsigned op = 0; op < _POLICY_OP_MAX; op++) {
+			size_t c = 0;
+			int n;
+			if (!(b->ops & (1u << op)))
 				continue;
-			e = policy_add_diag(p, false,
-					    "%s:%u:1: warning: PASIDs %u-%u are also granted to "
-					    "another subject by %s:%u on overlapping devices",
-					    b->file, b->line, o.lo, o.hi, a->file, a->line);
-			if (e < 0)
-				return e;
+			n = shadow_lists(p, b, op, lists);
+			for (int k = 0; k < n; k++)
+				c += before(lists[k], b);
+			if (n && c < cost) {
+				cost = c;
+				n_best = n;
+				for (int k = 0; k < n; k++)
+					best[k] = lists[k];
+			}
 		}
+		for (int k = 0; k < n_best; k++)
+			for (size_t i = 0, n = before(best[k], b); i < n; i++) {
+				const struct policy_rule *a = best[k]->rules[i];
+				p->n_lint_pairs++;
+				if (digest_rejects(&dg[a - p->rules], &dg[j]) || !covers(a, b))
+					continue;
+				n_covering++;
+				if (!first || a < first)
+					first = a;
+			}
+		if (!first)
+			continue;
+		int e = policy_add_diag(
+			p, false,
+			"%s:%u:1: warning: rule can never match: '%s' (%s:%u) comes "
+			"first and matches all it does%s",
+			b->file, b->line, first->text, first->file, first->line,
+			others(n_covering - 1, "as does", "as do", buf));
+		if (e < 0)
+			return e;
 	}
 	return 0;
+}
+
+/*
+ * PASID grants for the overlap check: one span per PASID range of each allow rule for task or
+ * page-table binds, in sets sorted by start. A span array is also a balanced search tree: the
+ * middle element of each slice is the root of that slice, and max is the largest end in the
+ * subtree it roots, so the spans overlapping a range are found in O(log n) each.
+ */
+struct span {
+	uint32_t lo, hi, max;
+	const struct policy_rule *rule;
+};
+
+struct spans {
+	struct span *v;
+	size_t n;
+};
+
+/* The spans of the rules naming one exact device (those naming only exact devices). */
+struct span_group {
+	struct hnode node;
+	const char *device;
+	struct spans spans;
+};
+
+#define PASID_OPS (OP(BIND_TASK) | OP(BIND_PGTABLE))
+
+static bool grants_pasids(const struct policy_rule *r)
+{
+	return r->verdict == POLICY_ALLOW && (r->ops & PASID_OPS) && r->n_pasids;
+}
+
+static int span_cmp(const void *x, const void *y)
+{
+	const struct span *a = x, *b = y;
+
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+static int spans_add(struct spans *s, const struct policy_rule *r)
+{
+	for (size_t i = 0; i < r->n_pasids; i++) {
+		struct span *slot = grow_one(&s->v, &s->n, sizeof(*slot));
+		if (!slot)
+			return -ENOMEM;
+		*slot = (struct span){r->pasids[i].lo, r->pasids[i].hi, r->pasids[i].hi, r};
+	}
+	return 0;
+}
+
+/* Sets max over v[lo, hi) as a tree; returns the largest end in it. */
+static uint32_t span_tree(struct span *v, size_t lo, size_t hi)
+{
+	if (lo >= hi)
+		return 0;
+	size_t m = lo + (hi - lo) / 2;
+	uint32_t l = span_tree(v, lo, m), r = span_tree(v, m + 1, hi);
+
+	v[m].max = v[m].hi > l ? v[m].hi : l;
+	if (r > v[m].max)
+		v[m].max = r;
+	return v[m].max;
+}
+
+static void spans_seal(struct spans *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(struct span), span_cmp);
+	span_tree(s->v, 0, s->n);
+}
+
+static struct span_group *group_find(const struct hashmap *h, const char *device)
+{
+	for (struct hnode *n = hashmap_get(h, device_bucket_key(0, device)); n;
+	     n = hashmap_next_same(n)) {
+		struct span_group *g = container_of(n, struct span_group, node);
+		if (strcmp(g->device, device) == 0)
+			return g;
+	}
+	return NULL;
+}
+
+static int group_add(struct hashmap *h, const char *device, const struct policy_rule *r)
+{
+	struct span_group *g = group_find(h, device);
+
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		g->device = device;
+		if (hashmap_put(h, &g->node, device_bucket_key(0, device)) < 0) {
+			free(g);
+			return -ENOMEM;
+		}
+	}
+	return spans_add(&g->spans, r);
+}
+
+struct overlap_ctx {
+	struct policy *p;
+	const struct policy_rule *b, *first;
+	unsigned *seen; /* per rule: the index + 1 of the last b it was compared with */
+	size_t n;
+};
+
+/* Compares b with an earlier rule, once. */
+static void overlap_visit(struct overlap_ctx *c, const struct policy_rule *a)
+{
+	const struct policy_rule *b = c->b;
+	struct pasid_range o;
+
+	c->p->n_lint_pairs++;
+	if (a >= b || c->seen[a->index] == b->index + 1)
+		return;
+	c->seen[a->index] = b->index + 1;
+	if (!grants_pasids(a) || !(a->ops & b->ops & PASID_OPS) || same_subject(a, b) ||
+	    !devices_overlap(a, b) || !pasid_overlap(a, b, &o))
+		return;
+	c->n++;
+	if (!c->first || a < c->first)
+		c->first = a;
+}
+
+/* Visits the rules of the spans in v[lo, hi) that overlap g. */
+static void span_query(struct overlap_ctx *c, const struct span *v, size_t lo, size_t hi,
+		       const struct pasid_range *g)
+{
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		if (v[m].max < g->lo)
+			return; /* everything here ends before g */
+		span_query(c, v, lo, m, g);
+		if (v[m].lo > g->hi)
+			return; /* everything from here on starts after g */
+		if (v[m].hi >= g->lo)
+			overlap_visit(c, v[m].rule);
+		lo = m + 1;
+	}
+}
+
+/*
+ * A rule granting PASIDs that an earlier rule also grants to another subject on an overlapping
+ * device. Candidates: for a rule naming exact devices, the spans on each of its devices and
+ * those of rules naming globs or no device; for the others, every span; in both, only spans
+ * overlapping its ranges. The decision index does not serve here: a decision never merges the
+ * rules of two subjects, and those are the pairs sought.
+ */
+static int lint_pasid_overlaps(struct policy *p)
+{
+	static const char lead[] = "and some of this rule's PASIDs to other subjects by";
+	struct spans wide = {0}, all = {0};
+	struct hashmap groups = {0};
+	_cleanup_free_ unsigned *seen = calloc(p->n_rules ? p->n_rules : 1, sizeof(unsigned));
+	int e = seen ? 0 : -ENOMEM;
+
+	for (size_t j = 0; j < p->n_rules && e == 0; j++) {
+		const struct policy_rule *r = &p->rules[j];
+		if (!grants_pasids(r))
+			continue;
+		e = spans_add(&all, r);
+		if (e == 0 && !exact_devices(r))
+			e = spans_add(&wide, r);
+		for (size_t d = 0; e == 0 && exact_devices(r) && d < r->n_devices; d++)
+			e = group_add(&groups, r->devices[d], r);
+	}
+	if (e == 0) {
+		spans_seal(&wide);
+		spans_seal(&all);
+		hashmap_for_each_safe (n, &groups)
+			spans_seal(&container_of(n, struct span_group, node)->spans);
+	}
+
+	for (size_t j = 0; j < p->n_rules && e == 0; j++) {
+		const struct policy_rule *b = &p->rules[j];
+		struct overlap_ctx c = {.p = p, .b = b, .seen = seen};
+		bool exact = exact_devices(b);
+		struct pasid_range o;
+		char buf[160];
+		if (!grants_pasids(b))
+			continue;
+		if (p->lint_all_pairs) {
+			for (size_t i = 0; i < j; i++)
+				overlap_visit(&c, &p->rules[i]);
+		}
+		for (size_t i = 0; i < b->n_pasids && !p->lint_all_pairs; i++) {
+			const struct pasid_range *g = &b->pasids[i];
+			if (!exact) {
+				span_query(&c, all.v, 0, all.n, g);
+				continue;
+			}
+			for (size_t d = 0; d < b->n_devices; d++) {
+				const struct span_group *sg = group_find(&groups, b->devices[d]);
+				span_query(&c, sg->spans.v, 0, sg->spans.n, g);
+			}
+			span_query(&c, wide.v, 0, wide.n, g);
+		}
+		if (!c.first)
+			continue;
+		pasid_overlap(c.first, b, &o);
+		e = policy_add_diag(p, false,
+				    "%s:%u:1: warning: PASIDs %u-%u are also granted to another "
+				    "subject by %s:%u on overlapping devices%s",
+				    b->file, b->line, o.lo, o.hi, c.first->file, c.first->line,
+				    others(c.n - 1, lead, lead, buf));
+	}
+	hashmap_for_each_safe (n, &groups) {
+		struct span_group *g = container_of(n, struct span_group, node);
+		free(g->spans.v);
+		free(g);
+	}
+	hashmap_done(&groups);
+	free(wide.v);
+	free(all.v);
+	return e;
+}
+
+int policy_lint(struct policy *p)
+{
+	int e = lint_shadowed(p);
+
+	return e < 0 ? e : lint_pasid_overlaps(p);
 }
 
 int policy_cgroup_units(const char *path, char ***ret)

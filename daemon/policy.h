@@ -137,6 +137,10 @@ struct policy {
 	struct rule_list generic[_POLICY_OP_MAX];
 	struct hashmap by_device; /* key: hash of (op, device name) */
 	struct hashmap by_uid;    /* key: op << 32 | uid */
+	/* policy_lint(): the rule pairs it compared (the tests hold it to the index's cost), and,
+	 * for the tests, comparing every earlier rule instead of the index's candidates. */
+	size_t n_lint_pairs;
+	bool lint_all_pairs;
 };
 
 struct policy_request {
@@ -185,9 +189,13 @@ int policy_add_diag(struct policy *p, bool error, const char *fmt, ...)
 int policy_seal(struct policy *p);
 
 /*
- * Adds warnings for rules that can never match because an earlier rule shadows them, and for
- * PASID ranges granted to different subjects on overlapping devices. Quadratic in the rules:
- * for `svmd --check-policy`, not for start-up or reloads. Returns 0 or -ENOMEM.
+ * Adds warnings, at most one of each kind per rule: for a rule that can never match because
+ * earlier rules shadow it (naming the first, with a count of the others), and for a rule
+ * granting PASIDs that earlier rules also grant to other subjects on overlapping devices (the
+ * same). Call after policy_seal(): a rule is compared with the rules a decision for a request
+ * it matches would consider before it (its device's, its uid's and the generic list), and with
+ * the grants whose PASID ranges overlap its own, not with every rule. For `svmd
+ * --check-policy`, not for start-up or reloads. Returns 0 or -ENOMEM.
  */
 int policy_lint(struct policy *p);
 

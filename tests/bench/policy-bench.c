@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * make bench, scenario 5: policy_decide() in-process, on two policy trees compiled by the same
- * loader svmd uses (policy_load()), measured alternately in rounds. The caller is the bench user
- * asking for a page-table bind on DEVICE; the deciding rule must be the last rule of each tree
- * (the one rule written for that user), else the run fails: that proves no other rule matched.
+ * make bench, scenario 5: policy_decide() in-process, on policy trees compiled by the same loader
+ * svmd uses (policy_load()), measured alternately in rounds. The caller is the bench user asking
+ * for a page-table bind on DEVICE; the deciding rule must be the last rule of each tree (the
+ * one rule written for that user), else the run fails: that proves no other rule matched.
  *
- * Usage: policy-bench USER DEVICE SMALL_DIR LARGE_DIR ROUNDS ITERATIONS
- * Prints "load SMALL_MS LARGE_MS SMALL_RULES LARGE_RULES" (median compile times), then per round
- * "round N SMALL_NS LARGE_NS" (nanoseconds per decision).
+ * Usage: policy-bench USER DEVICE ROUNDS ITERATIONS DIR...  (the first DIR is the baseline)
+ * Prints per tree "load I MS RULES" (median compile time), then per round "round N NS..."
+ * (nanoseconds per decision, one figure per tree in the order given).
  */
 #include <errno.h>
 #include <grp.h>
@@ -81,11 +81,12 @@ static double run(const struct policy *p, const struct identity *s, const struct
 	return (now_ns() - t0) / (double)n;
 }
 
+#define TREES_MAX 4
+
 int main(int argc, char **argv)
 {
-	if (argc != 7) {
-		fprintf(stderr, "usage: policy-bench USER DEVICE SMALL_DIR LARGE_DIR ROUNDS "
-				"ITERATIONS\n");
+	if (argc < 6 || argc > 5 + TREES_MAX) {
+		fprintf(stderr, "usage: policy-bench USER DEVICE ROUNDS ITERATIONS DIR...\n");
 		return 2;
 	}
 	struct passwd *pw = getpwnam(argv[1]);
@@ -118,38 +119,38 @@ int main(int argc, char **argv)
 		.pasid = 1000000,
 		.addr_width = 48,
 	};
-	int rounds = atoi(argv[5]);
-	long iters = atol(argv[6]);
-	double ms_small[LOADS], ms_large[LOADS], ms;
-	struct policy *small, *large;
+	int rounds = atoi(argv[3]), n = argc - 5;
+	long iters = atol(argv[4]);
+	char **dirs = argv + 5;
+	double ms[TREES_MAX][LOADS], t;
+	struct policy *trees[TREES_MAX];
 
 	/* Compile times: the median of LOADS loads of each, alternating, after one of each (the
 	 * first load also pays for setting up NSS and the heap, which a reload does not). */
-	policy_free(load(argv[3], &ms));
-	policy_free(load(argv[4], &ms));
-	for (int i = 0; i < LOADS; i++) {
-		policy_free(load(argv[3], &ms_small[i]));
-		policy_free(load(argv[4], &ms_large[i]));
+	for (int k = 0; k < n; k++)
+		policy_free(load(dirs[k], &t));
+	for (int i = 0; i < LOADS; i++)
+		for (int k = 0; k < n; k++)
+			policy_free(load(dirs[k], &ms[k][i]));
+	for (int k = 0; k < n; k++) {
+		trees[k] = load(dirs[k], &t);
+		printf("load %d %.3f %zu\n", k, median(ms[k], LOADS), trees[k]->n_rules);
 	}
-	small = load(argv[3], &ms);
-	large = load(argv[4], &ms);
-	printf("load %.3f %.3f %zu %zu\n", median(ms_small, LOADS), median(ms_large, LOADS),
-	       small->n_rules, large->n_rules);
-	/* Warm-up, then alternate which tree goes first. */
-	run(small, &subj, &rq, iters / 4);
-	run(large, &subj, &rq, iters / 4);
+	/* Warm-up, then rotate which tree goes first. */
+	for (int k = 0; k < n; k++)
+		run(trees[k], &subj, &rq, iters / 4);
 	for (int i = 0; i < rounds; i++) {
-		double a, b;
-		if (i % 2 == 0) {
-			a = run(small, &subj, &rq, iters);
-			b = run(large, &subj, &rq, iters);
-		} else {
-			b = run(large, &subj, &rq, iters);
-			a = run(small, &subj, &rq, iters);
+		double ns[TREES_MAX];
+		for (int j = 0; j < n; j++) {
+			int k = (i + j) % n;
+			ns[k] = run(trees[k], &subj, &rq, iters);
 		}
-		printf("round %d %.2f %.2f\n", i, a, b);
+		printf("round %d", i);
+		for (int k = 0; k < n; k++)
+			printf(" %.2f", ns[k]);
+		printf("\n");
 	}
-	policy_free(small);
-	policy_free(large);
+	for (int k = 0; k < n; k++)
+		policy_free(trees[k]);
 	return 0;
 }

@@ -42,6 +42,7 @@
 #define SCALE_SMALL   100
 #define SCALE_LARGE   100000
 #define POLICY_RULES  1000
+#define HUGE_RULES    100000   /* scenario 5's largest tree */
 #define MEASURE_PASID 1000000u /* above every PASID the scale scenario fills */
 #define NAIVE_NAME    "org.svmd.BenchNaive1"
 #define SVMD_NAME     "org.svmd.Broker1"
@@ -674,26 +675,50 @@ static void fleet_device(unsigned j, char buf[16])
 			 (j >> 4) & 1);
 }
 
+#define POLICY_FILE_RULES 10000 /* svmd reads policy files of up to 1 MiB */
+
+/* The file of a policy tree that rule number `rule` (from 0) of n goes to: 50-bench.policy for
+ * the last POLICY_FILE_RULES or fewer, 49-bench-NNN.policy before. Opens it at its first rule;
+ * returns 0, or -errno with *f closed. */
+static int policy_file(const char *dir, int n, int rule, FILE **f)
+{
+	int chunk = rule / POLICY_FILE_RULES, last = (n - 1) / POLICY_FILE_RULES;
+	char path[1024];
+
+	if (*f && rule % POLICY_FILE_RULES != 0)
+		return 0;
+	if (*f && fclose(*f) != 0) {
+		*f = NULL;
+		return -errno;
+	}
+	if (chunk == last)
+		snprintf(path, sizeof(path), "%s/50-bench.policy", dir);
+	else
+		snprintf(path, sizeof(path), "%s/49-bench-%03d.policy", dir, chunk);
+	*f = fopen(path, "we");
+	return *f ? 0 : -errno;
+}
+
 /*
  * A site policy of n rules (n >= 10) in which exactly one rule, the last, matches the bench
  * user's page-table binds: three generic rules first (a group and unit glob for page tables
  * among them, so every page-table decision walks it), then rules for other users, groups, units
  * and executables over a fleet of devices that grows with the policy (about 8 rules per
  * device, as a site names each machine's devices), some by name (resolved through NSS like any
- * policy), most by numeric id.
+ * policy), most by numeric id. Up to 10,000 rules in one file, 50-bench.policy; larger trees
+ * in several, the last rule in 50-bench.policy.
  */
 static int write_policy(const char *dir, int n)
 {
-	char path[1024], dev[16];
+	char dev[16];
 	unsigned n_dev = n / 8 > N_DEVICES ? (unsigned)n / 8 : N_DEVICES;
 	unsigned n_uid = n / 4 > 4 ? (unsigned)n / 4 : 4, n_gid = n / 50 > 2 ? (unsigned)n / 50 : 2;
-	FILE *f;
+	FILE *f = NULL;
+	int e;
 
 	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/50-bench.policy", dir);
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
+	if ((e = policy_file(dir, n, 0, &f)) < 0)
+		return e;
 	fprintf(f, "# make bench: a site policy of %d rules; only the last one matches %s.\n", n,
 		opt.user);
 	fprintf(f, "allow bind-task group=video device=0000:b?:00.* pasid=auto max=8\n");
@@ -702,6 +727,8 @@ static int write_policy(const char *dir, int n)
 	fprintf(f, "deny open-device group=floppy\n");
 	for (int i = 0; i < n - 4; i++) {
 		unsigned h = (unsigned)i * 2654435761u;
+		if ((e = policy_file(dir, n, i + 3, &f)) < 0)
+			return e;
 		unsigned uid = 70000 + (h >> 7) % n_uid, gid = 80000 + (unsigned)i % n_gid;
 		/* Other subjects' PASIDs: apart from each other's and the bench user's. */
 		unsigned lo = 32768 + ((unsigned)i * 64) % 960000;
@@ -741,6 +768,8 @@ static int write_policy(const char *dir, int n)
 			break;
 		}
 	}
+	if ((e = policy_file(dir, n, n - 1, &f)) < 0)
+		return e;
 	fprintf(f, "allow bind-pgtable user=%s device=", opt.user);
 	for (unsigned j = 0; j < N_DEVICES; j++) {
 		fleet_device(j, dev);
@@ -1469,20 +1498,57 @@ out:
 
 /* Scenario 5: policy decisions in-process, and reloads under load. */
 
+/* Rows 5a and 5b, or 5d and 5e: decisions and compile time of tree k against tree 0. */
+static void policy_rows(const char *id_decide, const char *id_compile, const char *label,
+			double *base, double *ns, int got, double load_base, double load_k,
+			size_t rules_base, size_t rules_k)
+{
+	char what[72];
+
+	snprintf(what, sizeof(what), "policy decision, %s vs %zu rules (in-process)", label,
+		 rules_base);
+	struct row *r = row_new(id_decide, what, "ns");
+	r->base = quantile(base, (size_t)got, 0.5);
+	r->svmd = quantile(ns, (size_t)got, 0.5);
+	r->ratio = r->svmd / r->base;
+	r->has_base = r->has_ratio = r->has_spread = true;
+	r->runs = got;
+	r->base_lo = base[0];
+	r->base_hi = base[got - 1];
+	r->svmd_lo = ns[0];
+	r->svmd_hi = ns[got - 1];
+	snprintf(r->target, sizeof(r->target), "<= 1.50x");
+	r->verdict = r->ratio <= 1.5 ? V_PASS : V_MISS;
+	snprintf(r->note, sizeof(r->note), "baseline: the same decision with %zu rules",
+		 rules_base);
+	snprintf(what, sizeof(what), "policy compile, %s vs %zu rules (in-process)", label,
+		 rules_base);
+	r = row_new(id_compile, what, "ms");
+	r->svmd = load_k;
+	r->base = load_base;
+	r->ratio = load_k / load_base;
+	r->has_base = r->has_ratio = true;
+	r->runs = 1;
+	snprintf(r->note, sizeof(r->note),
+		 "policy_load() of %zu and of %zu rules: medians of 5 loads each, after one",
+		 rules_k, rules_base);
+}
+
 static void scenario_policy(void)
 {
-	const char *what = "policy decision, 10,000 vs 10 rules (in-process)";
-	char exe[512], small[512], large[512], rounds[16], line[256];
+	const char *what = "policy decision, 10,000 and 100,000 vs 10 rules (in-process)";
+	char exe[512], dirs[3][512], rounds[16], line[256];
 	int p[2], status, n_rounds = scaled(10), got = 0;
-	double a[64], b[64], load_small = NAN, load_large = NAN;
-	size_t rules_small = 0, rules_large = 0;
+	double ns[3][64], load[3] = {NAN, NAN, NAN};
+	size_t rules[3] = {0, 0, 0};
 	pid_t pid;
 	FILE *f;
 
 	fprintf(stderr, "svmd-bench: 5: %s\n", what);
 	snprintf(exe, sizeof(exe), "%s/bench/policy-bench", opt.build);
-	policy_dir(10, small, sizeof(small));
-	policy_dir(10000, large, sizeof(large));
+	policy_dir(10, dirs[0], sizeof(dirs[0]));
+	policy_dir(10000, dirs[1], sizeof(dirs[1]));
+	policy_dir(HUGE_RULES, dirs[2], sizeof(dirs[2]));
 	snprintf(rounds, sizeof(rounds), "%d", n_rounds);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		die("pipe: %s", strerror(errno));
@@ -1490,21 +1556,25 @@ static void scenario_policy(void)
 	if (pid == 0) {
 		dup2(p[1], STDOUT_FILENO);
 		pin(opt.cpu);
-		execl(exe, exe, opt.user, device_name(0), small, large, rounds, "200000",
-		      (char *)NULL);
+		execl(exe, exe, opt.user, device_name(0), rounds, "200000", dirs[0], dirs[1],
+		      dirs[2], (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
 	f = fdopen(p[0], "r");
 	while (f && fgets(line, sizeof(line), f)) {
-		int i;
-		double x, y;
-		if (sscanf(line, "load %lf %lf %zu %zu", &load_small, &load_large, &rules_small,
-			   &rules_large) == 4)
+		int i, k;
+		double x, y, z;
+		size_t n;
+		if (sscanf(line, "load %d %lf %zu", &k, &x, &n) == 3 && k >= 0 && k < 3) {
+			load[k] = x;
+			rules[k] = n;
 			continue;
-		if (sscanf(line, "round %d %lf %lf", &i, &x, &y) == 3 && got < 64) {
-			a[got] = x;
-			b[got] = y;
+		}
+		if (sscanf(line, "round %d %lf %lf %lf", &i, &x, &y, &z) == 4 && got < 64) {
+			ns[0][got] = x;
+			ns[1][got] = y;
+			ns[2][got] = z;
 			got++;
 		}
 	}
@@ -1516,29 +1586,8 @@ static void scenario_policy(void)
 			   WIFEXITED(status) ? WEXITSTATUS(status) : -1, got);
 		return;
 	}
-	struct row *r = row_new("5a", what, "ns");
-	r->base = quantile(a, (size_t)got, 0.5);
-	r->svmd = quantile(b, (size_t)got, 0.5);
-	r->ratio = r->svmd / r->base;
-	r->has_base = r->has_ratio = r->has_spread = true;
-	r->runs = got;
-	r->base_lo = a[0];
-	r->base_hi = a[got - 1];
-	r->svmd_lo = b[0];
-	r->svmd_hi = b[got - 1];
-	snprintf(r->target, sizeof(r->target), "<= 1.50x");
-	r->verdict = r->ratio <= 1.5 ? V_PASS : V_MISS;
-	snprintf(r->note, sizeof(r->note), "baseline: the same decision with %zu rules",
-		 rules_small);
-	r = row_new("5b", "policy compile, 10,000 vs 10 rules (in-process)", "ms");
-	r->svmd = load_large;
-	r->base = load_small;
-	r->ratio = load_large / load_small;
-	r->has_base = r->has_ratio = true;
-	r->runs = 1;
-	snprintf(r->note, sizeof(r->note),
-		 "policy_load() of %zu and of %zu rules: medians of 5 loads each, after one",
-		 rules_large, rules_small);
+	policy_rows("5a", "5b", "10,000", ns[0], ns[1], got, load[0], load[1], rules[0], rules[1]);
+	policy_rows("5d", "5e", "100,000", ns[0], ns[2], got, load[0], load[2], rules[0], rules[2]);
 }
 
 /* Replaces the policy file of dir with the one of src (atomically). */
@@ -1662,6 +1711,84 @@ out:
 	pin(opt.server_cpu);
 	server_stop(&svmd);
 	munmap(tp, sizeof(struct tp));
+}
+
+/*
+ * `svmd --check-policy` on the 100,000-rule tree, against a reload of the same tree by a running
+ * svmd (what svmd compiles for the policy to come into force), alternating. The tree lints
+ * clean, so the check must end with "0 errors, 0 warnings".
+ */
+static void scenario_lint(void)
+{
+	const char *what = "svmd --check-policy, 100,000 rules, vs a reload of them";
+	struct server svmd = {0};
+	struct svm_client *root = NULL;
+	char err[512], dir[512], exe[512], pol[600], log[600], clean[96];
+	int rounds = scaled(5), r;
+	double t_check[64], t_reload[64];
+
+	fprintf(stderr, "svmd-bench: 5: %s\n", what);
+	policy_dir(HUGE_RULES, dir, sizeof(dir));
+	snprintf(exe, sizeof(exe), "%s/svmd", opt.build);
+	snprintf(pol, sizeof(pol), "--policy-dir=%s", dir);
+	snprintf(log, sizeof(log), "%s/check-policy.log", opt.workdir);
+	snprintf(clean, sizeof(clean), "%d rules from %d files, 0 errors, 0 warnings", HUGE_RULES,
+		 (HUGE_RULES + POLICY_FILE_RULES - 1) / POLICY_FILE_RULES);
+	if (start_svmd(&svmd, "svmd-lint", opt.server_cpu, dir, NULL, 0, err, sizeof(err)) < 0) {
+		row_failed("5f", what, "%s", err);
+		goto out;
+	}
+	r = svm_connect(svmd.socket, &root);
+	if (r < 0) {
+		row_failed("5f", what, "root client: %s", strerror(-r));
+		goto out;
+	}
+	for (int i = 0; i < rounds; i++) {
+		for (int j = 0; j < 2; j++) {
+			double t0 = now_ns();
+			if ((i + j) % 2 == 0) {
+				struct svm_reload_result rr;
+				r = svm_reload(root, &rr, NULL);
+				t_reload[i] = (now_ns() - t0) / 1e6;
+				if (r < 0 || rr.n_rules != HUGE_RULES) {
+					row_failed("5f", what, "reload: %s, %u rules",
+						   r < 0 ? strerror(-r) : "done", rr.n_rules);
+					goto out;
+				}
+				continue;
+			}
+			const char *argv[] = {exe, "--check-policy", pol, NULL};
+			int status;
+			pid_t pid = spawn(argv, opt.server_cpu, log, 0);
+			waitpid(pid, &status, 0);
+			t_check[i] = (now_ns() - t0) / 1e6;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+			    !file_has(log, clean)) {
+				row_failed("5f", what, "svmd --check-policy: status %d: %s",
+					   WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+					   log_tail(log));
+				goto out;
+			}
+		}
+	}
+	struct row *row = row_new("5f", "svmd --check-policy, 100,000 rules (ms)", "ms");
+	row->svmd = quantile(t_check, (size_t)rounds, 0.5);
+	row->base = quantile(t_reload, (size_t)rounds, 0.5);
+	row->ratio = row->svmd / row->base;
+	row->has_base = row->has_ratio = row->has_spread = true;
+	row->runs = rounds;
+	row->svmd_lo = t_check[0];
+	row->svmd_hi = t_check[rounds - 1];
+	row->base_lo = t_reload[0];
+	row->base_hi = t_reload[rounds - 1];
+	snprintf(row->target, sizeof(row->target), "<= 3.00x");
+	row->verdict = row->ratio <= 3.0 ? V_PASS : V_MISS;
+	snprintf(row->note, sizeof(row->note),
+		 "baseline: svmctl reload of the same tree by a running svmd; the check "
+		 "compiles it too, then lints it (a fresh process each time)");
+out:
+	svm_disconnect(root);
+	server_stop(&svmd);
 }
 
 /* Scenario 6: 10,000 idle connections, held by this process: as root when clients run as the
@@ -1967,7 +2094,7 @@ int main(int argc, char **argv)
 	opt.nice = setpriority(PRIO_PROCESS, 0, -20) == 0 ? -20 : getpriority(PRIO_PROCESS, 0);
 
 	if (write_topology() < 0 || write_policy_n(10) < 0 || write_policy_n(POLICY_RULES) < 0 ||
-	    write_policy_n(10000) < 0)
+	    write_policy_n(10000) < 0 || write_policy_n(HUGE_RULES) < 0)
 		die("cannot write the policies into %s: %s", opt.workdir, strerror(errno));
 
 	load_start = loadavg();
@@ -1983,6 +2110,7 @@ int main(int argc, char **argv)
 		{'4', "100,000 live bindings", scenario_scale},
 		{'5', "policy decisions", scenario_policy},
 		{'5', "reload under load", scenario_reload},
+		{'5', "policy lint", scenario_lint},
 		{'6', "10,000 idle connections", scenario_idle},
 	};
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {

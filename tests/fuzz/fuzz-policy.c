@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * libFuzzer target for the policy engine: arbitrary bytes as one policy file, compiled, sealed
- * and linted, then a fixed set of requests decided through the index and by the full walk,
- * which must agree; every diagnostic and compiled rule is checked for its contract.
+ * and linted (by the index and by every pair, which must agree), then a fixed set of requests
+ * decided through the index and by the full walk, which must agree too; every diagnostic and
+ * compiled rule is checked for its contract.
  */
 #include <assert.h>
 #include <errno.h>
@@ -251,6 +252,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(p->n_errors == n_errors);
 	assert(p->n_diags >= n_diags);
 	check_diags(p, n_diags, false);
+	/* Lint by the index warns as comparing every earlier rule does. */
+	size_t n_lint = p->n_diags;
+	p->lint_all_pairs = true;
+	assert(policy_lint(p) == 0);
+	assert(p->n_diags - n_lint == n_lint - n_diags);
+	for (size_t i = n_diags; i < n_lint; i++)
+		assert(strcmp(p->diags[i], p->diags[n_lint + i - n_diags]) == 0);
 	/* Sealing again rebuilds the same index. */
 	assert(policy_seal(p) == 0);
 	decide_all(p);

@@ -2425,9 +2425,9 @@ ParameterizedTest(struct cross_param *cp, policy_index, random_policies_decide_a
 /* ---- lint ---- */
 
 struct lint_row {
-	char what[64];
-	char policy[192];
-	char diags[3][200]; /* exactly these warnings from policy_lint(), in order */
+	char what[80];
+	char policy[256];
+	char diags[3][256]; /* exactly these warnings from policy_lint(), in order */
 };
 
 #define SHADOW(line, first, first_line)                                                            \
@@ -2436,6 +2436,7 @@ struct lint_row {
 #define OVERLAP(line, lo_hi, other)                                                                \
 	"t.policy:" #line ":1: warning: PASIDs " lo_hi " are also granted to another subject by "  \
 	"t.policy:" #other " on overlapping devices"
+#define OVERLAP_OTHERS(n) ", and some of this rule's PASIDs to other subjects by " n
 
 ParameterizedTestParameters(policy_lint, corpus)
 {
@@ -2453,9 +2454,15 @@ ParameterizedTestParameters(policy_lint, corpus)
 		{"an allow shadows a deny",
 		 "allow * targets=same-user\ndeny open-device group=video",
 		 {SHADOW(2, "allow * targets=same-user", 1)}},
-		{"each shadowed rule once, by the first",
+		{"each shadowed rule once, by the first, with a count of the others",
 		 "allow *\nallow *\nallow bind-task",
-		 {SHADOW(2, "allow *", 1), SHADOW(3, "allow *", 1)}},
+		 {SHADOW(2, "allow *", 1),
+		  SHADOW(3, "allow *", 1) ", as does 1 other earlier rule"}},
+		{"a count over device, uid and generic rules",
+		 "allow * device=" DEV0 "\nallow bind-task user=alice\nallow bind-task\nallow "
+		 "bind-task user=alice device=" DEV0 "\nallow bind-task user=alice device=" DEV0,
+		 {SHADOW(4, "allow * device=" DEV0, 1) ", as do 2 other earlier rules",
+		  SHADOW(5, "allow * device=" DEV0, 1) ", as do 3 other earlier rules"}},
 		{"a device glob covers a device",
 		 "allow * device=0000:3b:*\nallow bind-task device=0000:3b:00.1",
 		 {SHADOW(2, "allow * device=0000:3b:*", 1)}},
@@ -2539,10 +2546,15 @@ ParameterizedTestParameters(policy_lint, corpus)
 		 "allow bind-task user=alice device=0000:3b:* pasid=5\nallow "
 		 "bind-task,bind-pgtable group=video device=" DEV0 " pasid=1-10",
 		 {OVERLAP(2, "5-5", 1)}},
-		{"overlap against each earlier rule",
+		{"one warning per rule, naming the first earlier grant",
 		 "allow bind-task user=alice pasid=10-20\nallow bind-task user=bob "
 		 "pasid=30-40\nallow bind-task unit=a.service pasid=15-35",
-		 {OVERLAP(3, "15-20", 1), OVERLAP(3, "30-35", 2)}},
+		 {OVERLAP(3, "15-20", 1) OVERLAP_OTHERS("1 other earlier rule")}},
+		{"overlap: each pair once, whatever the ranges and devices",
+		 "allow bind-task user=alice device=" DEV0 ",0000:3c:00.0 pasid=10-20,30-40\nallow "
+		 "bind-task user=bob device=0000:3c:00.0," DEV0 " pasid=15-35\nallow bind-task "
+		 "user=alice device=0000:3c:00.* pasid=1-100",
+		 {OVERLAP(2, "15-20", 1), OVERLAP(3, "15-35", 2)}},
 		{"no overlap: same subject",
 		 "allow bind-pgtable user=alice pasid=100-199 device=" DEV0
 		 "\nallow bind-task user=alice pasid=150-250",
@@ -2605,6 +2617,250 @@ Test(policy_lint, across_files)
 				      "user=alice' (10-a.policy:2) comes first and matches all it "
 				      "does");
 	policy_free(p);
+}
+
+/* ---- lint at scale ---- */
+
+/* Lint's warnings (from diagnostic `from` on) as one string, for comparing two runs. */
+static char *diags_from(const struct policy *p, size_t from, size_t to)
+{
+	size_t len = 1;
+	char *s, *q;
+
+	for (size_t i = from; i < to; i++)
+		len += strlen(p->diags[i]) + 1;
+	s = q = malloc(len);
+	cr_assert_not_null(s);
+	*q = 0;
+	for (size_t i = from; i < to; i++)
+		q += sprintf(q, "%s\n", p->diags[i]);
+	return s;
+}
+
+/*
+ * A site policy of n rules shaped like make bench's (tests/bench/svmd-bench.c): generic rules
+ * first, then rules for other users, groups, units and executables over a fleet of n / 8
+ * devices, by numeric id. On its own lint finds nothing in it; two rules planted before the
+ * last must be found among the n: a copy of line 4 (shadowed by it) and a grant of one of line
+ * 4's PASIDs to another user on line 4's device.
+ */
+static char *site_policy(unsigned n, size_t *ret_len, char line4[128])
+{
+	char *text = malloc((size_t)n * 160), *t = text, dev[16], *rule;
+	unsigned n_dev = n / 8, n_uid = n / 4, n_gid = n / 50;
+
+	cr_assert_not_null(text);
+	t += sprintf(t, "allow bind-task group=video device=0000:b?:00.* pasid=auto max=8\n");
+	t += sprintf(t, "allow bind-pgtable group=2001 unit=vm-*.service device=0000:b*:*.* "
+			"pasid=20000-24095 addr-width=48\n");
+	t += sprintf(t, "deny open-device group=2003\n");
+	for (unsigned i = 0; i < n - 6; i++) {
+		unsigned h = i * 2654435761u;
+		unsigned uid = 70000 + (h >> 7) % n_uid, gid = 80000 + i % n_gid;
+		unsigned lo = 32768 + (i * 64) % 960000, j = (h >> 3) % n_dev;
+		snprintf(dev, sizeof(dev), "%04x:%02x:%02x.%x", 1 + (j >> 13), (j >> 5) & 0xff,
+			 j & 0x1f, (j >> 4) & 1);
+		rule = t;
+		switch (i % 10) {
+		case 0:
+		case 1:
+		case 2:
+		case 3:
+		case 4:
+			t += sprintf(t,
+				     "allow bind-pgtable user=%u device=%s pasid=%u-%u "
+				     "addr-width=48 max=64\n",
+				     uid, dev, lo, lo + 63);
+			break;
+		case 5:
+			t += sprintf(t, "allow bind-task user=%u device=%.10s.* pasid=auto max=4\n",
+				     uid, dev);
+			break;
+		case 6:
+			t += sprintf(
+				t, "allow bind-task,bind-pgtable group=%u device=%s pasid=%u-%u\n",
+				gid, dev, lo, lo + 63);
+			break;
+		case 7:
+			t += sprintf(t, "allow open-device unit=vm-%u.service device=%s\n", i, dev);
+			break;
+		case 8:
+			t += sprintf(t, "deny * user=%u\n", 100000 + i);
+			break;
+		default:
+			/* Fifteen system users and ten groups share a tenth of the rules. */
+			t += sprintf(t,
+				     "allow bind-task user=%u group=%u unit=qemu-%u.service "
+				     "exe=/usr/bin/qemu-system-x86_64 device=%.8s*.* pasid=auto\n",
+				     1 + i / 10 % 15, 10 + i / 10 % 10, i, dev);
+			break;
+		}
+		if (i == 0)
+			snprintf(line4, 128, "%.*s", (int)(t - rule - 1), rule);
+	}
+	/* Line n - 2: line 4 again; line n - 1: PASID 32800 of line 4's device to another. */
+	t += sprintf(t, "%s\n", line4);
+	t += sprintf(t, "allow bind-pgtable user=1 device=%.12s pasid=32800\n",
+		     strstr(line4, "device=") + 7);
+	t += sprintf(t, "allow bind-pgtable user=alice device=0000:b0:00.0 pasid=1-16383\n");
+	*ret_len = (size_t)(t - text);
+	return text;
+}
+
+/* Lint of a 100,000-rule site policy compares each rule with the few a decision for it would
+ * consider, not with every earlier rule (5,000,000,000 pairs), and still finds what is there. */
+Test(policy_lint, scales_with_the_index, .timeout = 120)
+{
+	const unsigned n = 100000;
+	char line4[128], want[2][512];
+	size_t len, before;
+	char *text = site_policy(n, &len, line4);
+	struct policy *p = compile_len(text, len, NULL);
+
+	cr_assert_eq(p->n_rules, n, "%s", diags_text(p));
+	cr_assert_eq(p->n_diags, 0, "%s", diags_text(p));
+	before = p->n_diags;
+	cr_assert_eq(policy_lint(p), 0);
+	snprintf(want[0], sizeof(want[0]),
+		 "t.policy:%u:1: warning: rule can never match: '%s' (t.policy:4) comes first and "
+		 "matches all it does",
+		 n - 2, line4);
+	snprintf(want[1], sizeof(want[1]),
+		 "t.policy:%u:1: warning: PASIDs 32800-32800 are also granted to another subject "
+		 "by t.policy:4 on overlapping devices" OVERLAP_OTHERS("1 other earlier rule"),
+		 n - 1);
+	cr_assert_eq(p->n_diags - before, 2, "%zu warnings:%s", p->n_diags - before, diags_text(p));
+	cr_assert_str_eq(p->diags[before], want[0]);
+	cr_assert_str_eq(p->diags[before + 1], want[1]);
+	/* The index's buckets hold a few rules each, the system users' a few hundred. */
+	cr_assert_leq(p->n_lint_pairs, 64 * (size_t)n, "%zu pairs compared for %u rules",
+		      p->n_lint_pairs, n);
+	policy_free(p);
+	free(text);
+}
+
+/* 2,000 users granted the same PASIDs on one device: one warning for each rule after the
+ * first, with a count, not one per pair (1,999,000). */
+Test(policy_lint, overlapping_grants_once_per_rule)
+{
+	const unsigned n = 2000;
+	char *text = malloc(n * 80), *t = text, want[512], num[16];
+	struct policy *p;
+
+	cr_assert_not_null(text);
+	for (unsigned i = 0; i < n; i++)
+		t += sprintf(t, "allow bind-pgtable user=%u device=" DEV0 " pasid=100-199\n",
+			     70000 + i);
+	p = compile_len(text, (size_t)(t - text), NULL);
+	cr_assert_eq(p->n_diags, 0, "%s", diags_text(p));
+	cr_assert_eq(policy_lint(p), 0);
+	cr_assert_eq(p->n_diags, n - 1, "%zu warnings", p->n_diags);
+	cr_assert_eq(p->n_warnings, n - 1);
+	for (unsigned line = 2; line <= n; line++) {
+		unsigned k = line - 2;
+		if (k >= 1000)
+			snprintf(num, sizeof(num), "%u,%03u", k / 1000, k % 1000);
+		else
+			snprintf(num, sizeof(num), "%u", k);
+		snprintf(want, sizeof(want),
+			 "t.policy:%u:1: warning: PASIDs 100-199 are also granted to another "
+			 "subject by t.policy:1 on overlapping devices%s%s%s",
+			 line, k ? OVERLAP_OTHERS("") : "", k ? num : "",
+			 k == 0   ? ""
+			 : k == 1 ? " other earlier rule"
+				  : " other earlier rules");
+		cr_assert_str_eq(p->diags[line - 2], want);
+	}
+	policy_free(p);
+	free(text);
+}
+
+/* 2,000 copies of one rule: each after the first is shadowed, reported once with a count. */
+Test(policy_lint, shadowed_copies_once_per_rule)
+{
+	const unsigned n = 2000;
+	char *text = malloc(n * 80), *t = text, want[512], num[16];
+	struct policy *p;
+
+	cr_assert_not_null(text);
+	for (unsigned i = 0; i < n; i++)
+		t += sprintf(t, "allow bind-pgtable device=" DEV0 " pasid=100-199\n");
+	p = compile_len(text, (size_t)(t - text), NULL);
+	cr_assert_eq(policy_lint(p), 0);
+	cr_assert_eq(p->n_diags, n - 1, "%zu warnings", p->n_diags);
+	for (unsigned line = 2; line <= n; line++) {
+		unsigned k = line - 2;
+		if (k >= 1000)
+			snprintf(num, sizeof(num), "%u,%03u", k / 1000, k % 1000);
+		else
+			snprintf(num, sizeof(num), "%u", k);
+		snprintf(want, sizeof(want),
+			 "t.policy:%u:1: warning: rule can never match: 'allow bind-pgtable "
+			 "device=" DEV0 " pasid=100-199' (t.policy:1) comes first and matches all "
+			 "it does%s%s%s",
+			 line,
+			 k == 0   ? ""
+			 : k == 1 ? ", as does "
+				  : ", as do ",
+			 k ? num : "",
+			 k == 0   ? ""
+			 : k == 1 ? " other earlier rule"
+				  : " other earlier rules");
+		cr_assert_str_eq(p->diags[line - 2], want);
+	}
+	policy_free(p);
+	free(text);
+}
+
+ParameterizedTestParameters(policy_lint, random_policies_index_as_all_pairs)
+{
+	static struct cross_param params[] = {
+		{0x11a70001, 30, 0},   {0x11a70002, 100, 0},  {0x11a70003, 300, 0},
+		{0x11a70004, 1000, 0}, {0x11a70005, 2000, 0}, {0xdeadbeef, 500, 0},
+	};
+	return cr_make_param_array(struct cross_param, params, sizeof(params) / sizeof(params[0]));
+}
+
+/* Lint by the index finds exactly what comparing every earlier rule finds, on random
+ * policies, in fewer comparisons. */
+ParameterizedTest(struct cross_param *cp, policy_lint, random_policies_index_as_all_pairs,
+		  .timeout = 60)
+{
+	char *text = malloc((size_t)cp->n_rules * 400), *t = text, *a, *b;
+	struct policy *p = policy_new();
+	size_t n0, n1, pairs, shadowed = 0, overlaps = 0;
+
+	cr_assert_not_null(text);
+	rng_state = cp->seed;
+	for (unsigned i = 0; i < cp->n_rules; i++)
+		random_rule(&t);
+	cr_assert_eq(policy_add_file(p, FILE_NAME, text, (size_t)(t - text), &resolver), 0);
+	cr_assert_eq(policy_seal(p), 0);
+	n0 = p->n_diags;
+	cr_assert_eq(policy_lint(p), 0);
+	n1 = p->n_diags;
+	pairs = p->n_lint_pairs;
+	p->lint_all_pairs = true;
+	p->n_lint_pairs = 0;
+	cr_assert_eq(policy_lint(p), 0);
+	a = diags_from(p, n0, n1);
+	b = diags_from(p, n1, p->n_diags);
+	cr_assert_str_eq(a, b, "by the index:\n%s\nall pairs:\n%s", a, b);
+	cr_assert_leq(pairs, p->n_lint_pairs);
+	for (size_t i = n0; i < n1; i++) {
+		shadowed += strstr(p->diags[i], "can never match") != NULL;
+		overlaps += strstr(p->diags[i], "PASIDs") != NULL;
+	}
+	/* Not vacuous: both kinds, and counts of other rules among them. */
+	cr_assert_gt(shadowed, 0, "%s", a);
+	if (cp->n_rules >= 100) {
+		cr_assert_gt(overlaps, 0, "%s", a);
+		cr_assert_not_null(strstr(a, "other earlier rule"));
+	}
+	free(a);
+	free(b);
+	policy_free(p);
+	free(text);
 }
 
 /* ---- op names ---- */
