@@ -321,19 +321,11 @@ static int xioctl(int fd, unsigned long request, void *arg)
 	return r < 0 ? -errno : r;
 }
 
-/*
- * Takes ownership of group g, whose first managed device is dev: a container of its own
- * (API version, Type1v2), the group (exclusive open, viable), attached, Type1v2 set.
- */
-static int group_open(struct vfio_group *g, const char *sysfs, const char *devroot, const char *dev,
-		      char *err, size_t errlen)
+/* A container of g's own: /dev/vfio/vfio, the API version svmd speaks, and Type1v2. */
+static int container_open(struct vfio_group *g, const char *devroot, char *err, size_t errlen)
 {
-	char path[4096], others[1024];
-	struct svmd_vfio_group_status status = {.argsz = sizeof(status)};
+	char path[4096];
 	int r;
-
-	if (group_is_noiommu(sysfs, g->id))
-		return noiommu_refusal(g->id, dev, err, errlen);
 
 	if (path_fmt(path, sizeof(path), "%s/vfio/vfio", devroot) < 0)
 		return fail(err, errlen, -ENAMETOOLONG, "dev root too long");
@@ -357,48 +349,83 @@ static int group_open(struct vfio_group *g, const char *sysfs, const char *devro
 			err, errlen, r < 0 ? r : -EOPNOTSUPP,
 			"this kernel's VFIO has no Type1v2 IOMMU (is vfio_iommu_type1 loaded?)%s%s",
 			r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+	return 0;
+}
+
+/* The group's node, opened exclusively: refused, with what to do, when another process holds
+ * it, when vfio-pci does not drive it, or when it is a no-IOMMU group. */
+static int group_node_open(struct vfio_group *g, const char *devroot, const char *dev, char *err,
+			   size_t errlen)
+{
+	char path[4096], alt[4096];
+	int r;
 
 	if (path_fmt(path, sizeof(path), "%s/vfio/%u", devroot, g->id) < 0)
 		return fail(err, errlen, -ENAMETOOLONG, "dev root too long");
 	g->group_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (g->group_fd < 0) {
-		r = -errno;
-		if (r == -EBUSY)
-			return fail(err, errlen, r,
-				    "IOMMU group %u (%s) is in use by another process (another "
-				    "svmd?)",
-				    g->id, dev);
-		if (r == -ENOENT) {
-			char alt[4096];
-			if (path_fmt(alt, sizeof(alt), "%s/vfio/noiommu-%u", devroot, g->id) == 0 &&
-			    access(alt, F_OK) == 0)
-				return noiommu_refusal(g->id, dev, err, errlen);
-			return fail(err, errlen, r,
-				    "no %s: bind %s to vfio-pci (is the vfio-pci module loaded?)",
-				    path, dev);
-		}
+	if (g->group_fd >= 0)
+		return 0;
+	r = -errno;
+	if (r == -EBUSY)
+		return fail(err, errlen, r,
+			    "IOMMU group %u (%s) is in use by another process (another svmd?)",
+			    g->id, dev);
+	if (r != -ENOENT)
 		return fail(err, errlen, r, "cannot open %s: %s", path, strerror(-r));
-	}
+	if (path_fmt(alt, sizeof(alt), "%s/vfio/noiommu-%u", devroot, g->id) == 0 &&
+	    access(alt, F_OK) == 0)
+		return noiommu_refusal(g->id, dev, err, errlen);
+	return fail(err, errlen, r, "no %s: bind %s to vfio-pci (is the vfio-pci module loaded?)",
+		    path, dev);
+}
+
+/* The group must be viable (every member bound to vfio-pci or no driver) and in no container. */
+static int group_viable(const struct vfio_group *g, const char *sysfs, char *err, size_t errlen)
+{
+	struct svmd_vfio_group_status status = {.argsz = sizeof(status)};
+	char others[1024];
+	uint32_t n_dma;
+	int r;
 
 	r = xioctl(g->group_fd, SVMD_VFIO_GROUP_GET_STATUS, &status);
 	if (r < 0)
 		return fail(err, errlen, r, "VFIO_GROUP_GET_STATUS on group %u: %s", g->id,
 			    strerror(-r));
-	if (!(status.flags & SVMD_VFIO_GROUP_FLAGS_VIABLE)) {
-		uint32_t n_dma;
-		if (group_members(sysfs, g->id, &n_dma, others, sizeof(others)) == 0 && others[0])
-			return fail(err, errlen, -EBUSY,
-				    "IOMMU group %u is not viable: bind %s to vfio-pci too "
-				    "(every device of a group must be bound to vfio-pci or to no "
-				    "driver)",
-				    g->id, others);
-		return fail(err, errlen, -EBUSY,
-			    "IOMMU group %u is not viable: bind every device in %s/kernel/"
-			    "iommu_groups/%u/devices to vfio-pci or to no driver",
-			    g->id, sysfs, g->id);
-	}
-	if (status.flags & SVMD_VFIO_GROUP_FLAGS_CONTAINER_SET)
-		return fail(err, errlen, -EBUSY, "IOMMU group %u is already in a container", g->id);
+	if (status.flags & SVMD_VFIO_GROUP_FLAGS_VIABLE)
+		return status.flags & SVMD_VFIO_GROUP_FLAGS_CONTAINER_SET
+			       ? fail(err, errlen, -EBUSY,
+				      "IOMMU group %u is already in a container", g->id)
+			       : 0;
+	if (group_members(sysfs, g->id, &n_dma, others, sizeof(others)) == 0 && others[0])
+		return fail(
+			err, errlen, -EBUSY,
+			"IOMMU group %u is not viable: bind %s to vfio-pci too (every device of a "
+			"group must be bound to vfio-pci or to no driver)",
+			g->id, others);
+	return fail(err, errlen, -EBUSY,
+		    "IOMMU group %u is not viable: bind every device in %s/kernel/iommu_groups/%u/"
+		    "devices to vfio-pci or to no driver",
+		    g->id, sysfs, g->id);
+}
+
+/*
+ * Takes ownership of group g, whose first managed device is dev: a container of its own
+ * (API version, Type1v2), the group (exclusive open, viable), attached, Type1v2 set.
+ */
+static int group_open(struct vfio_group *g, const char *sysfs, const char *devroot, const char *dev,
+		      char *err, size_t errlen)
+{
+	int r;
+
+	if (group_is_noiommu(sysfs, g->id))
+		return noiommu_refusal(g->id, dev, err, errlen);
+	r = container_open(g, devroot, err, errlen);
+	if (r == 0)
+		r = group_node_open(g, devroot, dev, err, errlen);
+	if (r == 0)
+		r = group_viable(g, sysfs, err, errlen);
+	if (r < 0)
+		return r;
 	r = xioctl(g->group_fd, SVMD_VFIO_GROUP_SET_CONTAINER, &g->container_fd);
 	if (r < 0)
 		return fail(err, errlen, r, "VFIO_GROUP_SET_CONTAINER on group %u: %s", g->id,

@@ -4,6 +4,7 @@
  * cleanly: options, policy (refuse to start on any error), backend, loop, socket, serve.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -92,141 +93,154 @@ static int parse_audit(const char *s)
 	return -EINVAL;
 }
 
-static int parse_options(int argc, char **argv, struct options *o)
-{
-	enum {
-		OPT_BACKEND = 0x100,
-		OPT_SIM_TOPOLOGY,
-		OPT_DEVICE,
-		OPT_SYSFS_ROOT,
-		OPT_DEV_ROOT,
-		OPT_SOCKET,
-		OPT_POLICY_DIR,
-		OPT_CHECK_POLICY,
-		OPT_CONFIG,
-		OPT_SANDBOX,
-		OPT_PRINT_SECCOMP,
-		OPT_BUS,
-		OPT_AUDIT,
-		OPT_LOG_LEVEL,
-		OPT_VERSION,
-		OPT_HELP,
-	};
-	static const struct option longopts[] = {
-		{"backend", required_argument, NULL, OPT_BACKEND},
-		{"sim-topology", required_argument, NULL, OPT_SIM_TOPOLOGY},
-		{"device", required_argument, NULL, OPT_DEVICE},
-		{"sysfs-root", required_argument, NULL, OPT_SYSFS_ROOT},
-		{"dev-root", required_argument, NULL, OPT_DEV_ROOT},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
-		{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"sandbox", required_argument, NULL, OPT_SANDBOX},
-		{"print-seccomp", no_argument, NULL, OPT_PRINT_SECCOMP},
-		{"bus", required_argument, NULL, OPT_BUS},
-		{"audit", required_argument, NULL, OPT_AUDIT},
-		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{"help", no_argument, NULL, OPT_HELP},
-		{},
-	};
-	int c, level, r;
+enum {
+	OPT_BACKEND = 0x100,
+	OPT_SIM_TOPOLOGY,
+	OPT_DEVICE,
+	OPT_SYSFS_ROOT,
+	OPT_DEV_ROOT,
+	OPT_SOCKET,
+	OPT_POLICY_DIR,
+	OPT_CHECK_POLICY,
+	OPT_CONFIG,
+	OPT_SANDBOX,
+	OPT_PRINT_SECCOMP,
+	OPT_BUS,
+	OPT_AUDIT,
+	OPT_LOG_LEVEL,
+	OPT_VERSION,
+	OPT_HELP,
+};
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
-		switch (c) {
-		case OPT_BACKEND:
-			o->backend = optarg;
-			break;
-		case OPT_SIM_TOPOLOGY:
-			o->sim_topology = optarg;
-			break;
-		case OPT_DEVICE:
-			if (o->n_devices >= DEVICES_MAX) {
-				fprintf(stderr, "svmd: at most %d --device options\n", DEVICES_MAX);
-				return -EINVAL;
-			}
-			o->devices[o->n_devices++] = optarg;
-			break;
-		case OPT_SYSFS_ROOT:
-			o->sysfs_root = optarg;
-			break;
-		case OPT_DEV_ROOT:
-			o->dev_root = optarg;
-			break;
-		case OPT_SOCKET:
-			o->socket = optarg;
-			break;
-		case OPT_POLICY_DIR:
-			if (o->n_policy_dirs >= POLICY_DIRS_MAX) {
-				fprintf(stderr, "svmd: at most %d --policy-dir options\n",
-					POLICY_DIRS_MAX);
-				return -EINVAL;
-			}
-			o->policy_dirs[o->n_policy_dirs++] = optarg;
-			break;
-		case OPT_CHECK_POLICY:
-			o->check_policy = true;
-			break;
-		case OPT_CONFIG:
-			o->config = optarg;
-			break;
-		case OPT_SANDBOX:
-			if (strcmp(optarg, "yes") == 0)
-				o->sandbox = 1;
-			else if (strcmp(optarg, "no") == 0)
-				o->sandbox = 0;
-			else {
-				fprintf(stderr, "svmd: --sandbox takes yes or no, not '%s'\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_PRINT_SECCOMP:
-			o->print_seccomp = true;
-			break;
-		case OPT_BUS:
-			if (!*optarg) {
-				fprintf(stderr, "svmd: --bus needs system, session, none or an "
-						"address\n");
-				return -EINVAL;
-			}
-			o->bus = optarg;
-			break;
-		case OPT_AUDIT:
-			r = parse_audit(optarg);
-			if (r < 0) {
-				fprintf(stderr,
-					"svmd: --audit takes auto, journal or stderr, not '%s'\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->audit = (enum audit_sink)r;
-			o->audit_set = true;
-			break;
-		case OPT_LOG_LEVEL:
-			level = log_level_from_string(optarg);
-			if (level < 0) {
-				fprintf(stderr,
-					"svmd: unknown log level '%s' (err, warning, notice, info, "
-					"debug)\n",
-					optarg);
-				return -EINVAL;
-			}
-			log_set_level(level);
-			o->log_level_set = true;
-			break;
-		case OPT_VERSION:
-			printf("svmd " SVMD_VERSION_STRING "\n");
-			return 0;
-		case 'h':
-		case OPT_HELP:
-			help();
-			return 0;
-		default:
-			fprintf(stderr, "Try 'svmd --help'.\n");
+static const struct option longopts[] = {
+	{"backend", required_argument, NULL, OPT_BACKEND},
+	{"sim-topology", required_argument, NULL, OPT_SIM_TOPOLOGY},
+	{"device", required_argument, NULL, OPT_DEVICE},
+	{"sysfs-root", required_argument, NULL, OPT_SYSFS_ROOT},
+	{"dev-root", required_argument, NULL, OPT_DEV_ROOT},
+	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
+	{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"sandbox", required_argument, NULL, OPT_SANDBOX},
+	{"print-seccomp", no_argument, NULL, OPT_PRINT_SECCOMP},
+	{"bus", required_argument, NULL, OPT_BUS},
+	{"audit", required_argument, NULL, OPT_AUDIT},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"help", no_argument, NULL, OPT_HELP},
+	{},
+};
+
+/* The options that only name something: where the argument goes. */
+static const struct {
+	int opt;
+	size_t offset; /* of a const char * in struct options */
+} plain_options[] = {
+	{OPT_BACKEND, offsetof(struct options, backend)},
+	{OPT_SIM_TOPOLOGY, offsetof(struct options, sim_topology)},
+	{OPT_SYSFS_ROOT, offsetof(struct options, sysfs_root)},
+	{OPT_DEV_ROOT, offsetof(struct options, dev_root)},
+	{OPT_SOCKET, offsetof(struct options, socket)},
+	{OPT_CONFIG, offsetof(struct options, config)},
+};
+
+/* Appends arg to a list of at most max; says so when it is full. */
+static int list_add(const char **list, size_t *n, size_t max, const char *arg, const char *opt)
+{
+	if (*n >= max) {
+		fprintf(stderr, "svmd: at most %zu %s options\n", max, opt);
+		return -EINVAL;
+	}
+	list[(*n)++] = arg;
+	return 0;
+}
+
+/* One option of those that are more than a name. Returns 1 to go on, 0 to exit (done), or
+ * -EINVAL (reported). */
+static int parse_option(int c, const char *arg, struct options *o)
+{
+	int r;
+
+	switch (c) {
+	case OPT_DEVICE:
+		return list_add(o->devices, &o->n_devices, DEVICES_MAX, arg, "--device") ?: 1;
+	case OPT_POLICY_DIR:
+		return list_add(o->policy_dirs, &o->n_policy_dirs, POLICY_DIRS_MAX, arg,
+				"--policy-dir")
+			       ?: 1;
+	case OPT_CHECK_POLICY:
+		o->check_policy = true;
+		return 1;
+	case OPT_SANDBOX:
+		if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+			fprintf(stderr, "svmd: --sandbox takes yes or no, not '%s'\n", arg);
 			return -EINVAL;
 		}
+		o->sandbox = strcmp(arg, "yes") == 0;
+		return 1;
+	case OPT_PRINT_SECCOMP:
+		o->print_seccomp = true;
+		return 1;
+	case OPT_BUS:
+		if (!*arg) {
+			fprintf(stderr, "svmd: --bus needs system, session, none or an address\n");
+			return -EINVAL;
+		}
+		o->bus = arg;
+		return 1;
+	case OPT_AUDIT:
+		r = parse_audit(arg);
+		if (r < 0) {
+			fprintf(stderr, "svmd: --audit takes auto, journal or stderr, not '%s'\n",
+				arg);
+			return -EINVAL;
+		}
+		o->audit = (enum audit_sink)r;
+		o->audit_set = true;
+		return 1;
+	case OPT_LOG_LEVEL:
+		r = log_level_from_string(arg);
+		if (r < 0) {
+			fprintf(stderr,
+				"svmd: unknown log level '%s' (err, warning, notice, info, "
+				"debug)\n",
+				arg);
+			return -EINVAL;
+		}
+		log_set_level(r);
+		o->log_level_set = true;
+		return 1;
+	case OPT_VERSION:
+		printf("svmd " SVMD_VERSION_STRING "\n");
+		return 0;
+	case 'h':
+	case OPT_HELP:
+		help();
+		return 0;
+	default:
+		fprintf(stderr, "Try 'svmd --help'.\n");
+		return -EINVAL;
+	}
+}
+
+/* Returns 1 to go on, 0 to exit with success (--help, --version), or -EINVAL (reported). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
+		size_t i;
+
+		for (i = 0; i < ELEMENTSOF(plain_options) && plain_options[i].opt != c; i++)
+			;
+		if (i < ELEMENTSOF(plain_options)) {
+			*(const char **)((char *)o + plain_options[i].offset) = optarg;
+			continue;
+		}
+		r = parse_option(c, optarg, o);
+		if (r <= 0)
+			return r;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "svmd: unexpected argument '%s'. Try 'svmd --help'.\n",

@@ -197,13 +197,84 @@ static void free_entries(struct entry *e, size_t n)
 	free(e);
 }
 
+/* The policy files found, by name; a name seen in an earlier directory masks it in later ones. */
+struct files {
+	struct entry *v;
+	size_t n;
+};
+
+static void files_done(struct files *f)
+{
+	free_entries(f->v, f->n);
+}
+
+static int add_file(struct files *f, const char *dir, const char *name)
+{
+	struct entry *grown = reallocarray(f->v, f->n + 1, sizeof(*f->v));
+
+	if (!grown)
+		return -ENOMEM;
+	f->v = grown;
+	f->v[f->n] = (struct entry){.name = strdup(name)};
+	if (asprintf(&f->v[f->n].path, "%s/%s", dir, name) < 0)
+		f->v[f->n].path = NULL;
+	f->n++;
+	return f->v[f->n - 1].name && f->v[f->n - 1].path ? 0 : -ENOMEM;
+}
+
+/* The *.policy files of one directory, into f. A directory that does not exist is skipped; one
+ * that cannot be read is a diagnostic. Returns 0 or -ENOMEM. */
+static int scan_dir(struct policy *p, const char *dir, struct files *f)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0
+				       : policy_add_diag(p, true, "%s: cannot read directory: %s",
+							 dir, strerror(errno));
+	while (r >= 0 && (de = readdir(d))) {
+		bool masked = false;
+		if (!is_policy_name(de->d_name))
+			continue;
+		for (size_t i = 0; i < f->n && !masked; i++)
+			masked = strcmp(f->v[i].name, de->d_name) == 0;
+		if (masked)
+			continue;
+		if (f->n >= POLICY_FILES_MAX) {
+			r = policy_add_diag(p, true, "%s: more than %d policy files", dir,
+					    POLICY_FILES_MAX);
+			break;
+		}
+		r = add_file(f, dir, de->d_name);
+	}
+	closedir(d);
+	return r;
+}
+
+/* Compiles one file into p: one that cannot be read is a diagnostic. Returns 0 or -ENOMEM. */
+static int compile_file(struct policy *p, const struct entry *e, const struct policy_resolver *nss)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = read_all(e->path, &text, &len);
+
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return policy_add_diag(p, true, "%s: cannot read: %s", e->path,
+				       r == -EBADFD ? "not a regular file" : strerror(-r));
+	r = policy_add_file(p, e->path, text, len, nss);
+	return r == -ENOMEM ? r : 0;
+}
+
 int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 {
-	struct name_cache cache = {0};
+	_cleanup_(cache_done) struct name_cache cache = {0};
+	_cleanup_(files_done) struct files files = {0};
+	_cleanup_(policy_freep) struct policy *p = policy_new();
 	const struct policy_resolver nss = {resolve_user, resolve_group, &cache};
-	struct policy *p = policy_new();
-	struct entry *files = NULL;
-	size_t n_files = 0;
 	int r = 0;
 
 	if (!p)
@@ -213,79 +284,16 @@ int policy_load(const char *const *dirs, size_t n_dirs, struct policy **ret)
 		for (n_dirs = 0; dirs[n_dirs]; n_dirs++)
 			;
 	}
-
-	for (size_t d = 0; d < n_dirs && r >= 0; d++) {
-		DIR *dir = opendir(dirs[d]);
-		struct dirent *de;
-
-		if (!dir) {
-			if (errno != ENOENT)
-				r = policy_add_diag(p, true, "%s: cannot read directory: %s",
-						    dirs[d], strerror(errno));
-			continue;
-		}
-		while (r >= 0 && (de = readdir(dir))) {
-			bool masked = false;
-			if (!is_policy_name(de->d_name))
-				continue;
-			for (size_t i = 0; i < n_files && !masked; i++)
-				masked = strcmp(files[i].name, de->d_name) == 0;
-			if (masked)
-				continue;
-			if (n_files >= POLICY_FILES_MAX) {
-				r = policy_add_diag(p, true, "%s: more than %d policy files",
-						    dirs[d], POLICY_FILES_MAX);
-				break;
-			}
-			struct entry *grown = reallocarray(files, n_files + 1, sizeof(*files));
-			if (!grown) {
-				r = -ENOMEM;
-				break;
-			}
-			files = grown;
-			files[n_files].name = strdup(de->d_name);
-			if (asprintf(&files[n_files].path, "%s/%s", dirs[d], de->d_name) < 0)
-				files[n_files].path = NULL;
-			n_files++;
-			if (!files[n_files - 1].name || !files[n_files - 1].path)
-				r = -ENOMEM;
-		}
-		closedir(dir);
-	}
+	for (size_t d = 0; d < n_dirs && r >= 0; d++)
+		r = scan_dir(p, dirs[d], &files);
+	if (files.n > 1)
+		qsort(files.v, files.n, sizeof(*files.v), cmp_entry);
+	for (size_t i = 0; i < files.n && r >= 0; i++)
+		r = compile_file(p, &files.v[i], &nss);
+	if (r >= 0)
+		r = policy_seal(p);
 	if (r < 0)
-		goto out;
-
-	if (n_files > 1)
-		qsort(files, n_files, sizeof(*files), cmp_entry);
-	for (size_t i = 0; i < n_files; i++) {
-		_cleanup_free_ char *text = NULL;
-		size_t len = 0;
-		int k = read_all(files[i].path, &text, &len);
-		if (k == -ENOMEM) {
-			r = k;
-			goto out;
-		}
-		if (k < 0) {
-			r = policy_add_diag(p, true, "%s: cannot read: %s", files[i].path,
-					    k == -EBADFD ? "not a regular file" : strerror(-k));
-			if (r < 0)
-				goto out;
-			continue;
-		}
-		k = policy_add_file(p, files[i].path, text, len, &nss);
-		if (k == -ENOMEM) {
-			r = k;
-			goto out;
-		}
-	}
-	r = policy_seal(p);
-out:
-	cache_done(&cache);
-	free_entries(files, n_files);
-	if (r < 0) {
-		policy_free(p);
 		return r;
-	}
-	*ret = p;
+	*ret = TAKE_PTR(p);
 	return 0;
 }

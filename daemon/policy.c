@@ -910,26 +910,19 @@ static bool pasid_granted(const struct policy_rule *rule, uint32_t pasid)
 }
 
 /* Whether key k of rule holds for (s, r); on a miss, why in words when buf is given. */
-static bool key_holds(const struct policy_rule *rule, enum policy_key k, const struct identity *s,
-		      const struct policy_request *r, char *buf, size_t len)
-{
-	size_t i;
-	int n = 0;
-
+/* Says why a key does not hold into buf (after the key's own text), and fails. */
 #define MISS(...)                                                                                  \
 	do {                                                                                       \
 		if (buf)                                                                           \
-			snprintf(buf + n, len - (size_t)n, __VA_ARGS__);                           \
+			snprintf(buf, len, __VA_ARGS__);                                           \
 		return false;                                                                      \
 	} while (0)
 
-	if (buf)
-		n = snprintf(buf, len,
-			     "%s: ", rule->key_text[k] ? rule->key_text[k] : keys[k].name);
-	if (n < 0 || (size_t)n >= len)
-		n = 0;
-	if (!(keys[k].ops & (1u << r->op)))
-		MISS("does not apply to %s", op_names[r->op]);
+/* The keys about the caller: user, group, unit, exe. */
+static bool caller_key_holds(const struct policy_rule *rule, enum policy_key k,
+			     const struct identity *s, char *buf, size_t len)
+{
+	size_t i;
 
 	switch (k) {
 	case POLICY_KEY_USER:
@@ -956,7 +949,7 @@ static bool key_holds(const struct policy_rule *rule, enum policy_key k, const s
 		if (s->n_units == 0)
 			MISS("caller runs in no systemd unit");
 		MISS("caller runs in %s%s", s->units[0], s->n_units > 1 ? " (and its slices)" : "");
-	case POLICY_KEY_EXE:
+	default: /* POLICY_KEY_EXE */
 		if (!s->exe) {
 			if (rule->verdict == POLICY_DENY)
 				return true;
@@ -966,6 +959,16 @@ static bool key_holds(const struct policy_rule *rule, enum policy_key k, const s
 			if (strcmp(rule->exes[i], s->exe) == 0)
 				return true;
 		MISS("caller runs %s", s->exe);
+	}
+}
+
+/* The keys about the request: the device, its group, ids and IOMMU, and the arguments. */
+static bool request_key_holds(const struct policy_rule *rule, enum policy_key k,
+			      const struct policy_request *r, char *buf, size_t len)
+{
+	size_t i;
+
+	switch (k) {
 	case POLICY_KEY_DEVICE:
 		if (any_glob(rule->devices, rule->n_devices, r->device))
 			return true;
@@ -1007,8 +1010,30 @@ static bool key_holds(const struct policy_rule *rule, enum policy_key k, const s
 	default:
 		return true; /* limits are not matched */
 	}
-#undef MISS
 }
+
+/* Whether key k of rule holds for (s, r); if not and buf is given, why, as "key: reason". */
+static bool key_holds(const struct policy_rule *rule, enum policy_key k, const struct identity *s,
+		      const struct policy_request *r, char *buf, size_t len)
+{
+	int n = 0;
+
+	if (buf)
+		n = snprintf(buf, len,
+			     "%s: ", rule->key_text[k] ? rule->key_text[k] : keys[k].name);
+	if (n < 0 || (size_t)n >= len)
+		n = 0;
+	if (buf) {
+		buf += n;
+		len -= (size_t)n;
+	}
+	if (!(keys[k].ops & (1u << r->op)))
+		MISS("does not apply to %s", op_names[r->op]);
+	if (k <= POLICY_KEY_EXE)
+		return caller_key_holds(rule, k, s, buf, len);
+	return request_key_holds(rule, k, r, buf, len);
+}
+#undef MISS
 
 /* Returns true when every key of the rule holds; else writes what failed (when buf). */
 static bool rule_matches(const struct policy_rule *rule, const struct identity *s,

@@ -187,7 +187,10 @@ Test(process, a_setuid_exec_is_not_the_same_user)
 	cr_assert_geq(child, 0);
 	if (child == 0) {
 		/* passwd asks for the current password and waits on stdin: a pipe nobody fills. */
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		dup2(in[0], STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
 		if (setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
 			_exit(1);
 		execl(prog, prog, (char *)NULL);
@@ -196,14 +199,19 @@ Test(process, a_setuid_exec_is_not_the_same_user)
 	close(in[0]);
 	int fd = pidfd_open_pid(child);
 	cr_assert_geq(fd, 0);
-	/* Wait for the exec to have happened: the saved uid turns 0. */
-	int r = 0;
+	/* Wait for the exec to have happened (the process runs passwd), not just the uid change
+	 * before it, which makes the child non-dumpable too. */
+	char *exe = NULL;
 	for (int i = 0; i < 200; i++) {
-		r = may_ptrace(fd, NOBODY, NOBODY, why, sizeof(why));
-		if (r == -EPERM)
+		if (process_exe(fd, child, &exe) == 0 && strcmp(exe, prog) == 0)
 			break;
+		free(exe);
+		exe = NULL;
 		usleep(10000);
 	}
+	cr_assert_not_null(exe, "the child did not exec %s", prog);
+	free(exe);
+	int r = may_ptrace(fd, NOBODY, NOBODY, why, sizeof(why));
 	cr_assert_eq(r, -EPERM, "a set-uid process counted as the user's own");
 	/* passwd may make its real uid 0 as well: either way, not the user's. */
 	cr_assert(strstr(why, "is set-uid (effective uid 0)") || strstr(why, "belongs to uid 0"),
