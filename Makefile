@@ -5,6 +5,8 @@
 #   make check      unit and integration tests, then check-vm and check-system (installs
 #                   packages as root)
 #   make check-vm   svmd on a real kernel's VFIO: Debian's 6.12 kernel in QEMU
+#   make check-vm-iommufd  iommufd and VFIO cdevs on svmd's own Linux 7.x test kernel in QEMU
+#                   (the kernel is built once per machine, cached in /var/cache/svmd-test)
 #   make check-system  svmd installed into Debian 12 booted with systemd-nspawn (root)
 #   make bench      svmd against bare IPC baselines (optimised build-bench/, bench/results.json)
 #   make asan       the same tests on an ASan+UBSan build
@@ -88,8 +90,9 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
             daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
             daemon/util.c daemon/device.c protocol/svmd-proto.c
 
-.PHONY: all check check-run check-vm check-vm-run check-system check-system-run demo demo-run \
-        asan fuzz fuzz-run install clean deps format check-format
+.PHONY: all check check-run check-vm check-vm-run check-vm-iommufd check-vm-iommufd-run \
+        check-system check-system-run demo demo-run asan fuzz fuzz-run install clean deps format \
+        check-format
 .DEFAULT_GOAL := all
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY: $(call obj,$(addprefix tests/unit/test-,$(addsuffix .c,$(UNIT_TESTS))) \
@@ -215,6 +218,27 @@ check-vm: deps
 
 check-vm-run: all $(BUILD)/tests/vm-client
 	@BUILD=$(BUILD) sh tests/vm/run.sh
+
+# The test kernel (tests/vm/kernel.sh prints its cached directory, building it the first time),
+# the smoke program compiled against that kernel's own uAPI headers, then the VM.
+check-vm-iommufd: deps
+	@$(MAKE) --no-print-directory check-vm-iommufd-run
+
+check-vm-iommufd-run:
+	@start=$$(date +%s) && kdir=$$(sh tests/vm/kernel.sh) && \
+	$(MAKE) --no-print-directory KERNEL_DIR="$$kdir" iommufd-smoke && \
+	BUILD=$(BUILD) SVMD_KERNEL_DIR="$$kdir" SVMD_VM_START=$$start sh tests/vm/run-kernel.sh \
+		check-vm-iommufd $(BUILD)/tests/$$(basename "$$kdir")/iommufd-smoke
+
+# Static, for the initramfs; one per kernel, as each has its own headers.
+SMOKE := $(BUILD)/tests/$(notdir $(KERNEL_DIR))/iommufd-smoke
+.PHONY: iommufd-smoke
+iommufd-smoke: $(SMOKE)
+$(SMOKE): tests/vm/iommufd-smoke.c $(if $(KERNEL_DIR),$(KERNEL_DIR)/release)
+	@test -n "$(KERNEL_DIR)" || { echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
+		-static -isystem $(KERNEL_DIR)/include -o $@ $<
 
 check-system: deps
 	@$(MAKE) --no-print-directory check-system-run

@@ -13,7 +13,6 @@ umask 022
 BUILD=${BUILD:-build}
 CACHE=$BUILD/system-cache
 SUITE=bookworm
-MIRROR=${SVMD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What the root needs beyond minbase: systemd as init, the system bus (dbus-broker, as Debian
 # 12 runs it), and the libraries svmd and svmctl link.
 INCLUDE=systemd,systemd-sysv,dbus,dbus-broker,procps,libevent-2.1-7,libseccomp2,libsystemd0
@@ -34,6 +33,9 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot and systemd-nspawn)"
+# The Debian archive this machine's apt sources use (SVMD_DEBIAN_MIRROR overrides it).
+. "$here/../debian-archive.sh"
+MIRROR=$(debian_archive_uri) || die "cannot tell which Debian archive to debootstrap from"
 export DEBIAN_FRONTEND=noninteractive
 
 # 1. Packages.
