@@ -66,7 +66,7 @@ CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim
             daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c \
             daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
             daemon/sim-kernel.c daemon/util.c
-LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-bus.c
+LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-socket.c client/libsvmclient-bus.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

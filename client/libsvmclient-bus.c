@@ -83,7 +83,7 @@ int bus_connect(const char *address, struct svm_client *c)
 	return r;
 }
 
-int bus_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n)
+static int bus_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	_cleanup_free_ struct svm_device *v = NULL;
@@ -118,7 +118,7 @@ int bus_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n)
 	return 0;
 }
 
-int bus_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n)
+static int bus_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	_cleanup_free_ struct svm_binding_info *v = NULL;
@@ -157,8 +157,8 @@ int bus_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n)
 	return 0;
 }
 
-int bus_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
-		  uint64_t *ret_id, uint32_t *ret_pasid)
+static int bus_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
+			 uint64_t *ret_id, uint32_t *ret_pasid)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	uint64_t id;
@@ -181,8 +181,8 @@ int bus_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t 
 	return 0;
 }
 
-int bus_bind_pgtable(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
-		     uint64_t *ret_id)
+static int bus_bind_pgtable(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
+			    uint64_t *ret_id)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 	sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -216,8 +216,8 @@ int bus_bind_pgtable(struct svm_client *c, const char *device, const struct svm_
 	return 0;
 }
 
-int bus_bind_pasid_table(struct svm_client *c, const char *device, const struct svm_pasid_table *t,
-			 uint64_t *ret_id)
+static int bus_bind_pasid_table(struct svm_client *c, const char *device,
+				const struct svm_pasid_table *t, uint64_t *ret_id)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	const char *model = svmd_model_name(t->model);
@@ -243,7 +243,7 @@ static int take_fd(int fd)
 	return copy < 0 ? -errno : copy;
 }
 
-int bus_open_device(struct svm_client *c, const char *device, int *ret_fd, uint64_t *ret_id)
+static int bus_open_device(struct svm_client *c, const char *device, int *ret_fd, uint64_t *ret_id)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	uint64_t id;
@@ -264,12 +264,12 @@ int bus_open_device(struct svm_client *c, const char *device, int *ret_fd, uint6
 	return 0;
 }
 
-int bus_unbind(struct svm_client *c, uint64_t id)
+static int bus_unbind(struct svm_client *c, uint64_t id)
 {
 	return call(c, "Unbind", NULL, "t", id);
 }
 
-int bus_lease(struct svm_client *c, uint64_t id, int *ret_fd)
+static int bus_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	int fd, r;
@@ -287,8 +287,8 @@ int bus_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 	return 0;
 }
 
-int bus_explain(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
-		bool *ret_allowed)
+static int bus_explain(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
+		       bool *ret_allowed)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 	sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -330,7 +330,7 @@ int bus_explain(struct svm_client *c, const struct svm_explain_request *x, char 
 	return 0;
 }
 
-int bus_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
+static int bus_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	struct svm_reload_result rr;
@@ -353,3 +353,29 @@ int bus_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_t
 	}
 	return 0;
 }
+
+static int bus_fd(const struct svm_client *c)
+{
+	(void)c;
+	return -EOPNOTSUPP;
+}
+
+static void bus_close(struct svm_client *c)
+{
+	sd_bus_flush_close_unref(c->bus);
+}
+
+const struct svm_transport bus_transport = {
+	.devices = bus_devices,
+	.list = bus_list,
+	.bind_task = bus_bind_task,
+	.bind_pgtable = bus_bind_pgtable,
+	.bind_pasid_table = bus_bind_pasid_table,
+	.open_device = bus_open_device,
+	.unbind = bus_unbind,
+	.lease = bus_lease,
+	.explain = bus_explain,
+	.reload = bus_reload,
+	.fd = bus_fd,
+	.close = bus_close,
+};

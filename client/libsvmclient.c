@@ -1,23 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libsvmclient: one synchronous request/reply per call over svmd's socket, framed and checked
- * by the same codec the daemon uses; or, for a client made by svm_connect_bus(), the same call
- * over D-Bus (libsvmclient-bus.c).
+ * libsvmclient's public calls. A client is made by svm_connect() (svmd's socket,
+ * libsvmclient-socket.c) or svm_connect_bus() (D-Bus, libsvmclient-bus.c); every call goes to
+ * the transport it was made with, through its table.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 
 #include "cleanup.h"
 #include "svmclient-internal.h"
-#include "svmd-wire.h"
-
-/* A reply that does not come within this long means svmd is stuck: fail, do not hang. */
-#define REPLY_TIMEOUT_SEC 30
 
 _Static_assert((int)SVM_KIND_TASK == (int)SVMD_KIND_TASK &&
 		       (int)SVM_KIND_PASID_TABLE == (int)SVMD_KIND_PASID_TABLE,
@@ -26,113 +18,9 @@ _Static_assert((int)SVM_MODEL_VTD == (int)SVMD_MODEL_VTD &&
 		       (int)SVM_MODEL_SMMU == (int)SVMD_MODEL_SMMU,
 	       "models");
 
-/* Marks c unusable after err; returns err. */
-static int broken(struct svm_client *c, int err)
-{
-	c->broken = true;
-	return err;
-}
-
-/* One exchange: sends op with payload (and fds), waits for its reply into c->buf. On success
- * returns the reply payload length (its status is 0), *ret_fd gets a received fd if wanted. */
-static int call(struct svm_client *c, uint16_t op, const void *payload, size_t len, const int *fds,
-		size_t n_fds, int *ret_fd, const void **ret_payload)
-{
-	int in_fds[SVMD_FDS_MAX];
-	size_t n_in = 0;
-	struct svmd_hdr h;
-	int32_t status;
-	int n, r;
-
-	if (c->broken) {
-		snprintf(c->reason, sizeof(c->reason),
-			 "an earlier call on this connection failed; connect again");
-		return -ENOTCONN;
-	}
-	c->reason[0] = 0;
-	n = svmd_frame(c->buf, op, ++c->seq, payload, len);
-	if (n < 0)
-		return n;
-	r = svmd_send(c->fd, c->buf, (size_t)n, fds, n_fds, 0);
-	/* Nothing went out (a record goes whole or not at all): only a closed connection is the
-	 * end of it; a bad fd from the caller, or no room for 30 s, leaves it usable. */
-	if (r == -EPIPE || r == -ECONNRESET)
-		return broken(c, -ECONNRESET);
-	if (r < 0)
-		return r == -EAGAIN ? -ETIMEDOUT : r;
-
-	ssize_t k = svmd_recv(c->fd, c->buf, in_fds, &n_in, 0);
-	if (k == 0)
-		return broken(c, -ECONNRESET);
-	if (k == -EAGAIN)
-		return broken(c, -ETIMEDOUT);
-	if (k < 0)
-		return broken(c, (int)k);
-	r = svmd_parse(c->buf, (size_t)k, &h);
-	if (r == 0 && (h.opcode != (op | SVMD_REPLY) || h.seq != c->seq))
-		r = -EPROTO;
-	const void *p = c->buf + sizeof(h);
-	if (r == 0)
-		r = svmd_reply_check(op, p, h.len, n_in);
-	if (r < 0) {
-		svmd_close_fds(in_fds, n_in);
-		return broken(c, r == -EBADMSG ? -EPROTO : r);
-	}
-	memcpy(&status, p, sizeof(status));
-	if (status < 0) {
-		const char *why = svmd_reply_reason(p, h.len);
-		snprintf(c->reason, sizeof(c->reason), "%s", why ? why : "");
-		return status;
-	}
-	if (ret_fd)
-		*ret_fd = n_in ? in_fds[0] : -1;
-	else
-		svmd_close_fds(in_fds, n_in);
-	*ret_payload = p;
-	return (int)h.len;
-}
-
 _public_ int svm_connect(const char *path, struct svm_client **ret)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = REPLY_TIMEOUT_SEC};
-	struct svm_client *c;
-	const void *p;
-	int r;
-
-	if (!path)
-		path = getenv("SVMD_SOCKET");
-	if (!path || !*path)
-		path = SVM_DEFAULT_SOCKET;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		svm_disconnect(c);
-		return r;
-	}
-	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-
-	struct svmd_hello_req hello = {.version_min = SVMD_VERSION, .version_max = SVMD_VERSION};
-	r = call(c, SVMD_OP_HELLO, &hello, sizeof(hello), NULL, 0, NULL, &p);
-	if (r < 0) {
-		svm_disconnect(c);
-		return r;
-	}
-	const struct svmd_hello_rep *rep = p;
-	memcpy(c->backend, rep->backend, sizeof(c->backend));
-	c->backend[sizeof(c->backend) - 1] = 0;
-	memcpy(c->server_version, rep->server_version, sizeof(c->server_version));
-	c->server_version[sizeof(c->server_version) - 1] = 0;
-	*ret = c;
-	return 0;
+	return socket_connect(path, ret);
 }
 
 _public_ int svm_connect_bus(const char *address, struct svm_client **ret)
@@ -143,6 +31,7 @@ _public_ int svm_connect_bus(const char *address, struct svm_client **ret)
 	if (!c)
 		return -ENOMEM;
 	c->fd = -1;
+	c->transport = &bus_transport;
 	r = bus_connect(address, c);
 	if (r < 0) {
 		svm_disconnect(c);
@@ -154,15 +43,14 @@ _public_ int svm_connect_bus(const char *address, struct svm_client **ret)
 
 _public_ int svm_fd(const struct svm_client *c)
 {
-	return c->bus ? -EOPNOTSUPP : c->fd;
+	return c->transport->fd(c);
 }
 
 _public_ struct svm_client *svm_disconnect(struct svm_client *c)
 {
 	if (!c)
 		return NULL;
-	safe_close(c->fd);
-	sd_bus_flush_close_unref(c->bus);
+	c->transport->close(c);
 	free(c);
 	return NULL;
 }
@@ -182,285 +70,59 @@ _public_ const char *svm_server_version(const struct svm_client *c)
 	return c->server_version;
 }
 
-/* Appends n elements of size sz to a malloc()ed array. */
-static int append(void **array, size_t *n, const void *items, size_t k, size_t sz)
-{
-	void *a = reallocarray(*array, *n + k ? *n + k : 1, sz);
-
-	if (!a)
-		return -ENOMEM;
-	memcpy((char *)a + *n * sz, items, k * sz);
-	*array = a;
-	*n += k;
-	return 0;
-}
-
 _public_ int svm_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n)
 {
-	if (c->bus)
-		return bus_devices(c, ret, ret_n);
-	_cleanup_free_ struct svm_device *out = NULL;
-	size_t n = 0;
-
-	for (;;) {
-		struct svmd_devices_req req = {.start = (uint32_t)n};
-		struct svmd_devices_rep rep;
-		const void *p;
-		int r = call(c, SVMD_OP_DEVICES, &req, sizeof(req), NULL, 0, NULL, &p);
-		if (r < 0)
-			return r;
-		memcpy(&rep, p, sizeof(rep));
-		const struct svmd_device_entry *e = (const void *)((const char *)p + sizeof(rep));
-		for (uint32_t i = 0; i < rep.n; i++) {
-			struct svm_device d = {
-				.iommu_group = e[i].iommu_group,
-				.group_devices = e[i].group_devices,
-				.kinds = e[i].kinds,
-				.vendor = e[i].vendor,
-				.device = e[i].device,
-				.pasid_bits = e[i].pasid_bits,
-				.model = e[i].model,
-			};
-			memcpy(d.name, e[i].name, sizeof(d.name));
-			d.name[sizeof(d.name) - 1] = 0;
-			if (append((void **)&out, &n, &d, 1, sizeof(d)) < 0)
-				return -ENOMEM;
-		}
-		if (rep.n == 0 || n >= rep.total)
-			break;
-	}
-	*ret = TAKE_PTR(out);
-	*ret_n = n;
-	return 0;
+	return c->transport->devices(c, ret, ret_n);
 }
 
 _public_ int svm_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n)
 {
-	if (c->bus)
-		return bus_list(c, ret, ret_n);
-	_cleanup_free_ struct svm_binding_info *out = NULL;
-	uint64_t after = 0;
-	size_t n = 0;
-
-	for (;;) {
-		struct svmd_list_req req = {.after_id = after};
-		struct svmd_list_rep rep;
-		const void *p;
-		int r = call(c, SVMD_OP_LIST, &req, sizeof(req), NULL, 0, NULL, &p);
-		if (r < 0)
-			return r;
-		memcpy(&rep, p, sizeof(rep));
-		const struct svmd_binding_entry *e = (const void *)((const char *)p + sizeof(rep));
-		for (uint32_t i = 0; i < rep.n; i++) {
-			struct svm_binding_info b = {
-				.id = e[i].id,
-				.kind = e[i].kind,
-				.pasid = e[i].pasid,
-				.owner_uid = e[i].owner_uid,
-				.owner_pid = e[i].owner_pid,
-				.target_pid = e[i].target_pid,
-				.leased = e[i].flags & SVMD_BINDING_LEASED,
-				.created_usec = e[i].created_usec,
-			};
-			memcpy(b.device, e[i].device, sizeof(b.device));
-			b.device[sizeof(b.device) - 1] = 0;
-			if (append((void **)&out, &n, &b, 1, sizeof(b)) < 0)
-				return -ENOMEM;
-			after = e[i].id;
-		}
-		if (!(rep.flags & SVMD_LIST_MORE) || rep.n == 0)
-			break;
-	}
-	*ret = TAKE_PTR(out);
-	*ret_n = n;
-	return 0;
-}
-
-static int bind_reply(int r, const void *p, uint64_t *ret_id, uint32_t *ret_pasid)
-{
-	struct svmd_bind_rep rep;
-
-	if (r < 0)
-		return r;
-	memcpy(&rep, p, sizeof(rep));
-	if (ret_id)
-		*ret_id = rep.id;
-	if (ret_pasid)
-		*ret_pasid = rep.pasid;
-	return 0;
+	return c->transport->list(c, ret, ret_n);
 }
 
 _public_ int svm_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
 			   uint64_t *ret_id, uint32_t *ret_pasid)
 {
-	if (c->bus)
-		return bus_bind_task(c, device, pidfd, pasid, ret_id, ret_pasid);
-	struct svmd_bind_task_req req = {.pasid = pasid};
-	const void *p = NULL;
-
-	if (!device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
-		return -EINVAL;
-	int r = call(c, SVMD_OP_BIND_TASK, &req, sizeof(req), &pidfd, pidfd >= 0 ? 1 : 0, NULL, &p);
-	return bind_reply(r, p, ret_id, ret_pasid);
+	return c->transport->bind_task(c, device, pidfd, pasid, ret_id, ret_pasid);
 }
 
 _public_ int svm_bind_pgtable(struct svm_client *c, const char *device,
 			      const struct svm_pgtable *pg, uint64_t *ret_id)
 {
-	if (c->bus)
-		return bus_bind_pgtable(c, device, pg, ret_id);
-	struct svmd_bind_pgtable_req req = {
-		.pasid = pg->pasid,
-		.addr_width = pg->addr_width,
-		.flags = pg->gpasid_valid ? SVMD_PGTABLE_GPASID_VALID : 0,
-		.gpgd = pg->gpgd,
-		.gpasid = pg->gpasid_valid ? pg->gpasid : 0,
-		.format = SVMD_PGTABLE_FORMAT_VTD,
-		.vtd_pat = pg->vtd_pat,
-		.vtd_flags = pg->vtd_flags,
-		.vtd_emt = pg->vtd_emt,
-	};
-	const void *p = NULL;
-
-	if (!device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
-		return -EINVAL;
-	int r = call(c, SVMD_OP_BIND_PGTABLE, &req, sizeof(req), NULL, 0, NULL, &p);
-	return bind_reply(r, p, ret_id, NULL);
+	return c->transport->bind_pgtable(c, device, pg, ret_id);
 }
 
 _public_ int svm_bind_pasid_table(struct svm_client *c, const char *device,
 				  const struct svm_pasid_table *t, uint64_t *ret_id)
 {
-	if (c->bus)
-		return bus_bind_pasid_table(c, device, t, ret_id);
-	struct svmd_bind_pasid_table_req req = {.ptr = t->ptr, .size = t->size, .model = t->model};
-	const void *p = NULL;
-
-	if (!device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
-		return -EINVAL;
-	int r = call(c, SVMD_OP_BIND_PASID_TABLE, &req, sizeof(req), NULL, 0, NULL, &p);
-	return bind_reply(r, p, ret_id, NULL);
+	return c->transport->bind_pasid_table(c, device, t, ret_id);
 }
 
 _public_ int svm_open_device(struct svm_client *c, const char *device, int *ret_fd,
 			     uint64_t *ret_id)
 {
-	if (c->bus)
-		return bus_open_device(c, device, ret_fd, ret_id);
-	struct svmd_open_device_req req;
-	struct svmd_open_device_rep rep;
-	const void *p = NULL;
-	int fd = -1, r;
-
-	if (!device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
-		return -EINVAL;
-	r = call(c, SVMD_OP_OPEN_DEVICE, &req, sizeof(req), NULL, 0, &fd, &p);
-	if (r < 0)
-		return r;
-	memcpy(&rep, p, sizeof(rep));
-	*ret_fd = fd;
-	if (ret_id)
-		*ret_id = rep.id;
-	return 0;
+	return c->transport->open_device(c, device, ret_fd, ret_id);
 }
 
 _public_ int svm_unbind(struct svm_client *c, uint64_t id)
 {
-	if (c->bus)
-		return bus_unbind(c, id);
-	struct svmd_id_req req = {.id = id};
-	const void *p;
-	int r = call(c, SVMD_OP_UNBIND, &req, sizeof(req), NULL, 0, NULL, &p);
-	return r < 0 ? r : 0;
+	return c->transport->unbind(c, id);
 }
 
 _public_ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 {
-	if (c->bus)
-		return bus_lease(c, id, ret_fd);
-	struct svmd_id_req req = {.id = id};
-	const void *p;
-	int r = call(c, SVMD_OP_LEASE, &req, sizeof(req), NULL, 0, ret_fd, &p);
-	return r < 0 ? r : 0;
+	return c->transport->lease(c, id, ret_fd);
 }
 
 _public_ int svm_explain(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
 			 bool *ret_allowed)
 {
-	if (c->bus)
-		return bus_explain(c, x, ret_text, ret_allowed);
-	static const char *const ops[] = {
-		[SVMD_EXPLAIN_BIND_TASK] = "bind-task",
-		[SVMD_EXPLAIN_BIND_PGTABLE] = "bind-pgtable",
-		[SVMD_EXPLAIN_BIND_PASID_TABLE] = "bind-pasid-table",
-		[SVMD_EXPLAIN_OPEN_DEVICE] = "open-device",
-		[SVMD_EXPLAIN_RELOAD] = "reload",
-	};
-	struct svmd_explain_req req = {0};
-	struct svmd_explain_rep rep;
-	const void *p;
-	int r;
-
-	for (uint32_t i = 1; i < ELEMENTSOF(ops); i++)
-		if (x->op && strcmp(x->op, ops[i]) == 0)
-			req.op = i;
-	if (req.op == 0 || (req.op == SVMD_EXPLAIN_RELOAD) != !x->device)
-		return -EINVAL;
-	if (x->device && svmd_set_name(req.device, sizeof(req.device), x->device) < 0)
-		return -EINVAL;
-	if (x->pasid > SVMD_PASID_MAX || x->uid > UINT32_MAX - 1)
-		return -EINVAL;
-	if (x->pasid >= 0) {
-		req.flags |= SVMD_EXPLAIN_PASID;
-		req.pasid = (uint32_t)x->pasid;
-	}
-	if (x->uid >= 0) {
-		req.flags |= SVMD_EXPLAIN_UID;
-		req.uid = (uint32_t)x->uid;
-	}
-	req.addr_width = x->addr_width;
-	req.vtd_flags = x->vtd_flags;
-	r = call(c, SVMD_OP_EXPLAIN, &req, sizeof(req), NULL, 0, NULL, &p);
-	if (r < 0)
-		return r;
-	memcpy(&rep, p, sizeof(rep));
-	if (ret_text) {
-		*ret_text = strdup((const char *)p + sizeof(rep));
-		if (!*ret_text)
-			return -ENOMEM;
-	}
-	if (ret_allowed)
-		*ret_allowed = rep.verdict == SVMD_VERDICT_ALLOW;
-	return 0;
+	return c->transport->explain(c, x, ret_text, ret_allowed);
 }
 
 _public_ int svm_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
 {
-	if (c->bus)
-		return bus_reload(c, ret, ret_text);
-	struct svmd_reload_req req = {0};
-	struct svmd_reload_rep rep;
-	const void *p;
-	int r = call(c, SVMD_OP_RELOAD, &req, sizeof(req), NULL, 0, NULL, &p);
-
-	if (r < 0)
-		return r;
-	memcpy(&rep, p, sizeof(rep));
-	if (ret)
-		*ret = (struct svm_reload_result){
-			.generation = rep.generation,
-			.n_rules = rep.n_rules,
-			.n_files = rep.n_files,
-			.n_warnings = rep.n_warnings,
-			.n_denied = rep.n_denied,
-			.n_revoked = rep.n_revoked,
-		};
-	if (ret_text) {
-		*ret_text = strdup((const char *)p + sizeof(rep));
-		if (!*ret_text)
-			return -ENOMEM;
-	}
-	return 0;
+	return c->transport->reload(c, ret, ret_text);
 }
 
 _public_ const char *svm_strerror(int err)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libsvmclient's inside: the client handle, shared by the socket transport (libsvmclient.c)
- * and the D-Bus transport (libsvmclient-bus.c). Each public call picks its transport here.
+ * libsvmclient's inside: the client handle and its transport table, shared by the public calls
+ * (libsvmclient.c), the socket transport (libsvmclient-socket.c) and the D-Bus transport
+ * (libsvmclient-bus.c).
  */
 #pragma once
 
@@ -15,6 +16,7 @@
 #define _public_ __attribute__((visibility("default")))
 
 struct svm_client {
+	const struct svm_transport *transport;
 	int fd;      /* the socket, or -1 on the bus */
 	sd_bus *bus; /* the bus, or NULL on the socket */
 	uint32_t seq;
@@ -27,19 +29,29 @@ struct svm_client {
 	_Alignas(8) unsigned char buf[SVMD_RECORD_MAX];
 };
 
-/* The D-Bus transport: same contracts as the public functions they serve. */
+/* A transport: the public calls' contracts (svmclient.h), over one way of reaching svmd. */
+struct svm_transport {
+	int (*devices)(struct svm_client *c, struct svm_device **ret, size_t *ret_n);
+	int (*list)(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n);
+	int (*bind_task)(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
+			 uint64_t *ret_id, uint32_t *ret_pasid);
+	int (*bind_pgtable)(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
+			    uint64_t *ret_id);
+	int (*bind_pasid_table)(struct svm_client *c, const char *device,
+				const struct svm_pasid_table *t, uint64_t *ret_id);
+	int (*open_device)(struct svm_client *c, const char *device, int *ret_fd, uint64_t *ret_id);
+	int (*unbind)(struct svm_client *c, uint64_t id);
+	int (*lease)(struct svm_client *c, uint64_t id, int *ret_fd);
+	int (*explain)(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
+		       bool *ret_allowed);
+	int (*reload)(struct svm_client *c, struct svm_reload_result *ret, char **ret_text);
+	int (*fd)(const struct svm_client *c);
+	void (*close)(struct svm_client *c); /* what the transport holds; not c itself */
+};
+
+extern const struct svm_transport socket_transport, bus_transport;
+
+/* svm_connect(): connects to path (NULL: $SVMD_SOCKET, else the default) and says HELLO. */
+int socket_connect(const char *path, struct svm_client **ret);
+/* svm_connect_bus(): connects c (already allocated, fd -1) to the bus at address. */
 int bus_connect(const char *address, struct svm_client *c);
-int bus_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n);
-int bus_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n);
-int bus_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
-		  uint64_t *ret_id, uint32_t *ret_pasid);
-int bus_bind_pgtable(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
-		     uint64_t *ret_id);
-int bus_bind_pasid_table(struct svm_client *c, const char *device, const struct svm_pasid_table *t,
-			 uint64_t *ret_id);
-int bus_open_device(struct svm_client *c, const char *device, int *ret_fd, uint64_t *ret_id);
-int bus_unbind(struct svm_client *c, uint64_t id);
-int bus_lease(struct svm_client *c, uint64_t id, int *ret_fd);
-int bus_explain(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
-		bool *ret_allowed);
-int bus_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text);
