@@ -80,7 +80,7 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
-              config process audit user-limits ops
+              config process audit user-limits ops bus-reply
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
@@ -165,6 +165,13 @@ unit_objs_ops         := daemon/ops.c daemon/request.c daemon/core.c daemon/life
                          daemon/log.c protocol/svmd-proto.c
 unit_ldflags_ops      := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=reallocarray \
                          -Wl,--wrap=strdup,--wrap=event_new,--wrap=pipe2
+
+# The D-Bus front-end and the core on a private dbus-daemon, with svmd's replies failing on
+# demand; the client side is libsvmclient.
+unit_objs_bus-reply   := daemon/bus.c daemon/bus-broker.c daemon/bus-binding.c daemon/loop.c \
+                         $(filter-out daemon/log.c,$(unit_objs_ops)) daemon/log.c \
+                         protocol/svmd-wire.c $(LIBCLIENT_SRC)
+unit_ldflags_bus-reply := -Wl,--wrap=sd_bus_send
 
 .SECONDEXPANSION:
 $(BUILD)/tests/unit-%: $(call obj,tests/unit/test-%.c) $$(call obj,$$(unit_objs_$$*))
