@@ -214,6 +214,7 @@ check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so
 	@sh tests/setup-users.sh
 	@sh tests/run-tests.sh $(TEST_BINS)
 	@BUILD=$(BUILD) sh tests/check-units.sh
+	@sh tests/check-layout.sh
 
 # The client inside the VM: libsvmclient, and <linux/vfio.h> to use the device fd it gets.
 $(BUILD)/tests/vm-client: $(call obj,tests/vm/vm-client.c) $(BUILD)/libsvmclient.a

@@ -63,7 +63,7 @@ int log_internal(int level, int errnum, const char *file, int line, const char *
 	va_list ap;
 
 	if (level > max_level)
-		goto out;
+		return -errnum;
 	if (prefix_mode < 0)
 		prefix_mode = stderr_is_journal();
 	errno = errnum;
@@ -76,7 +76,6 @@ int log_internal(int level, int errnum, const char *file, int line, const char *
 		fprintf(stderr, "svmd[%s:%d]: %s\n", file, line, msg);
 	else
 		fprintf(stderr, "svmd: %s\n", msg);
-out:
 	errno = saved;
 	return -errnum;
 }

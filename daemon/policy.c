@@ -647,9 +647,15 @@ static int warn_inapplicable(struct line_ctx *c, const struct policy_rule *r, co
 	return 0;
 }
 
+/* What a line that did not make a rule came to: out of memory, or its error (0: none). */
+static int line_result(const struct line_ctx *c, int r)
+{
+	return r == -ENOMEM ? r : c->error;
+}
+
 static int parse_line(struct line_ctx *c, const char *s, const char *end)
 {
-	struct policy_rule rule = {0};
+	_cleanup_(rule_done) struct policy_rule rule = {0};
 	const char *tok, *text_end = s, *q = s, *verdict_at;
 	size_t n;
 	int r = 0;
@@ -671,7 +677,7 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 	if (!next_token(&q, end, &tok, &n)) {
 		lerr(c, q, "missing operations after '%s'",
 		     rule.verdict == POLICY_ALLOW ? "allow" : "deny");
-		goto out;
+		return line_result(c, r);
 	}
 	r = for_each_item(c, "operations", tok, n, op_item, &rule);
 	text_end = tok + n;
@@ -680,12 +686,12 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 		text_end = tok + n;
 	}
 	if (r == -ENOMEM || c->error)
-		goto out;
+		return line_result(c, r);
 	if ((rule.keys & (KEY(MAX_UID) | KEY(MAX_DEVICE))) && (rule.ops & OP(RELOAD))) {
 		lerr(c, verdict_at,
 		     "max= and max-device= count bindings: they have no meaning "
 		     "for reload");
-		goto out;
+		return line_result(c, r);
 	}
 	/* Unsaid, targets= takes the safe side: an allow grants the caller's own process only, a
 	 * deny refuses binds of other processes too. */
@@ -694,15 +700,13 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 							    : POLICY_TARGETS_SAME_USER;
 	r = warn_inapplicable(c, &rule, verdict_at);
 	if (r < 0)
-		goto out;
+		return line_result(c, r);
 
 	rule.text = strndup(verdict_at, (size_t)(text_end - verdict_at));
 	struct policy_rule *slot =
 		rule.text ? grow_one(&c->p->rules, &c->p->n_rules, sizeof(rule)) : NULL;
-	if (!slot) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!slot)
+		return -ENOMEM;
 	rule.file = c->file;
 	rule.line = c->line;
 	rule.index = (unsigned)(c->p->n_rules - 1);
@@ -711,10 +715,8 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 	if (rule.keys & KEY(EXE))
 		c->p->uses_exe = true;
 	*slot = rule;
+	rule = (struct policy_rule){0}; /* the policy's now */
 	return 0;
-out:
-	rule_done(&rule);
-	return r == -ENOMEM ? r : c->error;
 }
 
 int policy_add_file(struct policy *p, const char *file, const char *text, size_t len,
