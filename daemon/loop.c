@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "log.h"
 #include "loop.h"
+#include "util.h"
 
 struct loop {
 	bool stopped;
@@ -152,9 +153,7 @@ static void bus_arm(struct loop *l)
 	evtimer_del(l->bus_timer);
 	if (sd_bus_get_timeout(l->bus, &until) > 0 && until != UINT64_MAX) {
 		/* An absolute CLOCK_MONOTONIC time in µs, 0 meaning now. */
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+		uint64_t now = now_usec(CLOCK_MONOTONIC);
 		uint64_t left = until > now ? until - now : 0;
 		struct timeval tv = {.tv_sec = (time_t)(left / 1000000u),
 				     .tv_usec = (suseconds_t)(left % 1000000u)};
