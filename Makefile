@@ -154,7 +154,9 @@ unit_objs_sandbox     := daemon/sandbox.c daemon/log.c
 unit_objs_config      := daemon/config.c
 unit_objs_process     := daemon/process.c
 unit_objs_audit       := daemon/audit.c
-unit_objs_user-limits := daemon/user-limits.c daemon/hashmap.c daemon/util.c
+unit_objs_user-limits := daemon/user-limits.c daemon/registry.c daemon/identity.c \
+                         daemon/process.c daemon/policy.c daemon/hashmap.c daemon/util.c \
+                         protocol/svmd-proto.c
 # The request core on the simulated kernel; audit_log() is the test's. The wrapped calls fail
 # on demand, so every undo path runs.
 unit_objs_ops         := daemon/ops.c daemon/request.c daemon/core.c daemon/lifetime.c \

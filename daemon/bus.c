@@ -55,9 +55,12 @@ static int on_peer_gone(sd_bus_track *t, void *userdata)
 	return 0;
 }
 
-/* What the bus says of the sender: uid, pid and (when it says) groups, as an identity. */
-static int identify(sd_bus_message *m, struct identity **ret, sd_bus_error *error)
+/* What the bus says of the sender: uid, pid and (when it says) groups, as an identity, once
+ * svmd's fd budget and session caps have room for one more caller of that uid (its process is
+ * pinned: one fd). */
+static int identify(struct bus *b, sd_bus_message *m, struct identity **ret, sd_bus_error *error)
 {
+	char why[160];
 	_cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
 	const gid_t *gids = NULL;
 	uid_t uid;
@@ -72,6 +75,13 @@ static int identify(sd_bus_message *m, struct identity **ret, sd_bus_error *erro
 	if (sd_bus_creds_get_euid(creds, &uid) < 0 || sd_bus_creds_get_pid(creds, &pid) < 0)
 		return sd_bus_error_set(error, SVMD_BUS_ERROR("NotPermitted"),
 					"the bus did not report the caller's uid and pid");
+	if (!ops_admit(b->core, uid, 1, why, sizeof(why))) {
+		log_warning("Refusing bus client %s (uid %u, pid %d): %s.",
+			    sd_bus_message_get_sender(m), (unsigned)uid, pid, why);
+		return sd_bus_error_setf(error, SVMD_BUS_ERROR("QuotaExceeded"),
+					 "svmd serves no more callers of uid %u: %s", (unsigned)uid,
+					 why);
+	}
 	/* n < 0: the bus did not report groups (sd-bus 252 does not read dbus-daemon's
 	 * UnixGroupIDs): they come from /proc, so group= holds over D-Bus as on the socket. */
 	n = sd_bus_creds_get_supplementary_gids(creds, &gids);
@@ -84,6 +94,12 @@ static int identify(sd_bus_message *m, struct identity **ret, sd_bus_error *erro
 					 "exited or another process has its pid",
 					 pid);
 	}
+	if (r == -EMFILE || r == -ENFILE)
+		return sd_bus_error_setf(
+			error, SVMD_BUS_ERROR("OutOfResources"),
+			"svmd has no file descriptor left to pin the calling process "
+			"(%s)",
+			strerror(-r));
 	if (r < 0)
 		return sd_bus_error_set_errnof(error, -r, "svmd cannot pin the calling process: %s",
 					       strerror(-r));
@@ -103,7 +119,7 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 	*ret = bus_peer_find(b, sender);
 	if (*ret)
 		return 0;
-	r = identify(m, &who, error);
+	r = identify(b, m, &who, error);
 	if (r < 0)
 		return r;
 	p = calloc(1, sizeof(*p));
@@ -113,7 +129,7 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 	p->name = strdup(sender);
 	if (!p->name)
 		return -ENOMEM;
-	r = ops_session_new(b->core, who, &p->session);
+	r = ops_session_new(b->core, who, 1, &p->session);
 	if (r >= 0)
 		r = sd_bus_track_new(b->bus, &p->track, on_peer_gone, p);
 	if (r >= 0)

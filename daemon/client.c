@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "client.h"
 #include "log.h"
+#include "core.h"
 #include "ops.h"
 #include "server.h"
 #include "svmd-version.h"
@@ -97,6 +98,9 @@ static int send_reply(struct client *c, const struct svmd_hdr *h, const void *pa
 	c->out = TAKE_PTR(rec);
 	c->out_len = (size_t)n;
 	c->out_fd = TAKE_FD(owned);
+	if (c->out_fd >= 0)
+		/* svmd's until it is sent: charged to the client's uid meanwhile. */
+		registry_charge_fds(c->srv->core->registry, c->session->user, 1);
 	loop_defer(c->srv->loop, &c->outbox);
 	return 0;
 }
@@ -442,6 +446,14 @@ static int wait_writable(struct client *c)
 	return event_add(c->ev, &left) < 0 ? -ENOMEM : 0;
 }
 
+static void drop_reply_fd(struct client *c)
+{
+	if (c->out_fd < 0)
+		return;
+	c->out_fd = safe_close(c->out_fd);
+	registry_charge_fds(c->srv->core->registry, c->session->user, -1);
+}
+
 /* Tries to send c->out (and the fd it carries). On success the reply is forgotten. */
 static int send_reply_now(struct client *c)
 {
@@ -451,7 +463,7 @@ static int send_reply_now(struct client *c)
 	if (r == 0) {
 		free(c->out);
 		c->out = NULL;
-		c->out_fd = safe_close(c->out_fd);
+		drop_reply_fd(c);
 	}
 	return r;
 }
@@ -553,7 +565,7 @@ int client_new(struct server *srv, int fd, struct identity *who, struct client *
 	list_init(&c->link);
 	list_init(&c->outbox.link);
 	c->outbox.send = on_send;
-	r = ops_session_new(srv->core, who, &c->session);
+	r = ops_session_new(srv->core, who, srv->fds_per_connection, &c->session);
 	if (r < 0)
 		return r;
 	c->ev = event_new(loop_base(srv->loop), fd, EV_READ | EV_PERSIST, on_event, c);
@@ -576,12 +588,13 @@ struct client *client_free(struct client *c)
 		c->srv->n_clients--;
 	}
 	loop_cancel(&c->outbox);
+	if (c->session)
+		drop_reply_fd(c);
 	ops_session_end(c->srv->core, c->session);
 	if (c->ev)
 		event_free(c->ev);
 	safe_close(c->fd);
 	free(c->out);
-	safe_close(c->out_fd);
 	free(c);
 	return NULL;
 }

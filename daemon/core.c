@@ -46,7 +46,7 @@ int core_new(struct event_base *base, struct backend *backend, struct policy *po
 	if (r == 0)
 		r = registry_new(&c->registry);
 	if (r == 0)
-		r = lifetime_new(base, on_watch_ended, c, &c->lifetime);
+		r = lifetime_new(base, c->registry, on_watch_ended, c, &c->lifetime);
 	if (r == 0)
 		r = limits_new(NULL, NULL, &c->limits);
 	if (r < 0)

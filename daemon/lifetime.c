@@ -15,6 +15,7 @@
 
 struct lifetime {
 	struct event_base *base;
+	struct registry *registry;
 	void (*ended)(void *userdata, struct binding *b, enum end_reason why);
 	void *userdata;
 	struct hashmap watches; /* struct watch, by binding id */
@@ -44,7 +45,7 @@ const char *end_reason_name(enum end_reason why)
 	return why >= 0 && why < _END_REASON_MAX ? end_reasons[why] : "ended";
 }
 
-int lifetime_new(struct event_base *base,
+int lifetime_new(struct event_base *base, struct registry *registry,
 		 void (*ended)(void *userdata, struct binding *b, enum end_reason why),
 		 void *userdata, struct lifetime **ret)
 {
@@ -53,6 +54,7 @@ int lifetime_new(struct event_base *base,
 	if (!l)
 		return -ENOMEM;
 	l->base = base;
+	l->registry = registry;
 	l->ended = ended;
 	l->userdata = userdata;
 	*ret = l;
@@ -67,7 +69,7 @@ static struct event *stop(struct watch *w, struct event *ev)
 		int fd = event_get_fd(ev);
 		event_free(ev);
 		safe_close(fd);
-		w->binding->user->n_fds--;
+		registry_charge_fds(w->lifetime->registry, w->binding->user, -1);
 	}
 	return NULL;
 }
@@ -165,7 +167,7 @@ static int arm(struct watch *w, int fd, event_callback_fn cb, struct event **slo
 		return -ENOMEM;
 	}
 	*slot = ev;
-	w->binding->user->n_fds++;
+	registry_charge_fds(w->lifetime->registry, w->binding->user, 1);
 	return 0;
 }
 

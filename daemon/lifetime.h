@@ -12,6 +12,7 @@
 struct binding;
 struct event_base;
 struct lifetime;
+struct registry;
 
 /* Why a binding ended. */
 enum end_reason {
@@ -30,7 +31,7 @@ const char *end_reason_name(enum end_reason why);
 
 /* ended is called when a watch fires, with the binding and why (the watch is gone by then: it
  * must end the binding). Returns 0 or -ENOMEM. */
-int lifetime_new(struct event_base *base,
+int lifetime_new(struct event_base *base, struct registry *registry,
 		 void (*ended)(void *userdata, struct binding *b, enum end_reason why),
 		 void *userdata, struct lifetime **ret);
 /* Stops every watch (closing their fds). Takes NULL; returns NULL. */

@@ -3,10 +3,12 @@
  * svmd: the Shared Virtual Memory bind broker. Start-up in the order that lets each step fail
  * cleanly: options, policy (refuse to start on any error), backend, loop, socket, serve.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,12 +509,44 @@ static int start_front_ends(const struct options *o, struct loop *loop, struct c
 	return 0;
 }
 
+/* The fds svmd holds now. */
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	if (!d)
+		return 64; /* no /proc: assume a generous few */
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own fd */
+}
+
+/* Shares out the fd limit (user-limits.h), now that what svmd holds for itself is open. */
+static void share_fds(struct core *core)
+{
+	struct rlimit rl;
+	unsigned limit = 1024;
+	const struct fd_budget *b;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		limit = rl.rlim_cur > UINT_MAX ? UINT_MAX : (unsigned)rl.rlim_cur;
+	limits_set_fds(core->limits, limit, open_fds());
+	b = limits_fds(core->limits);
+	log_debug("File descriptors: %u in all; svmd keeps %u, root %u; the other users share %u, "
+		  "at most %u each.",
+		  b->limit, b->own, b->root, b->pool, b->share);
+}
+
 /* Start-up is done (sockets bound, bus name taken, containers open): from here on only what
  * serving needs, then serve until told to stop. */
 static int serve(const struct options *o, struct loop *loop, struct core *core,
 		 struct status *status)
 {
 	int r;
+
+	share_fds(core);
 
 	if (o->sandbox) {
 		r = sandbox_enter(core->backend->ioctls, core->backend->n_ioctls);

@@ -23,9 +23,35 @@
 #include "process.h"
 #include "util.h"
 
-int ops_session_new(struct core *c, struct identity *who, struct session **ret)
+int ops_session_new(struct core *c, struct identity *who, unsigned n_fds, struct session **ret)
 {
-	return registry_session_new(c->registry, who, ret);
+	return registry_session_new(c->registry, who, n_fds, ret);
+}
+
+bool ops_admit(const struct core *c, uid_t uid, unsigned n_fds, char *why, size_t whylen)
+{
+	const struct user *u = registry_user(c->registry, uid),
+			  *root = registry_user(c->registry, 0);
+	size_t others = registry_count_sessions(c->registry) - (root ? root->n_sessions : 0);
+	const struct fd_budget *b = limits_fds(c->limits);
+
+	/* Root is never turned away by the others' sessions: the administrator must be able to
+	 * look (its own share of the fds still bounds it). */
+	if (uid != 0 && others >= SESSIONS_MAX)
+		return fail(why, whylen, 0, "%zu sessions open", others), false;
+	if (u && u->n_sessions >= SESSIONS_PER_USER_MAX)
+		return fail(why, whylen, 0, "it has %u sessions", u->n_sessions), false;
+	if (limits_fds_allow(c->limits, c->registry, uid, u, n_fds))
+		return true;
+	if (uid != 0 && (u ? u->n_fds : 0) + n_fds > b->share)
+		fail(why, whylen, 0,
+		     "it has %u sessions and holds %u of svmd's file descriptors (its share is %u)",
+		     u ? u->n_sessions : 0, u ? u->n_fds : 0, b->share);
+	else
+		fail(why, whylen, 0, "svmd's file descriptors for %s are all in use (%u)",
+		     uid == 0 ? "root" : "users other than root",
+		     uid == 0 ? b->pool + b->root : b->pool);
+	return false;
 }
 
 void ops_session_end(struct core *c, struct session *s)
@@ -334,8 +360,10 @@ int ops_lease(struct core *c, struct session *s, uint64_t id, int *ret_fd, struc
 		return request_finish(&rq,
 				      request_refuse(&rq, -EALREADY,
 						     "binding %" PRIu64 " is leased already", id));
-	if (!limits_user_fds_allow(c->limits, b->user, 1))
-		return request_finish(&rq, request_fd_share_refusal(&rq, b->user));
+	/* Both ends of the lease pipe: the one svmd keeps, and the one on its way to the client. */
+	r = request_take_fds(&rq, b->user, 2);
+	if (r < 0)
+		return request_finish(&rq, r);
 	r = lifetime_lease(c->lifetime, b, ret_fd);
 	if (r < 0)
 		return request_finish(

@@ -55,9 +55,14 @@ struct reload_result {
 /* Live bindings one uid may hold whatever the policy says: a bound on memory and PASIDs. */
 #define OPS_USER_BINDINGS_MAX 131072u
 
-/* A session for who (a reference is taken): one socket connection or bus name. Returns 0 or
- * -ENOMEM. */
-int ops_session_new(struct core *c, struct identity *who, struct session **ret);
+/* A session for who (a reference is taken): one socket connection or bus name, which holds
+ * n_fds of svmd's fds (charged to who's uid). Returns 0 or -ENOMEM. */
+int ops_session_new(struct core *c, struct identity *who, unsigned n_fds, struct session **ret);
+/* Whether a new session of uid holding n_fds would fit svmd's fd budget and connection caps
+ * (SESSIONS_MAX in all, not counting root's; SESSIONS_PER_USER_MAX per uid). On refusal, why. */
+#define SESSIONS_MAX          65536u
+#define SESSIONS_PER_USER_MAX 16384u
+bool ops_admit(const struct core *c, uid_t uid, unsigned n_fds, char *why, size_t whylen);
 /* The session's owner went away: ends its bindings that are not leased, unpins its process,
  * frees s. Takes NULL. */
 void ops_session_end(struct core *c, struct session *s);

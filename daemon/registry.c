@@ -26,6 +26,7 @@ struct registry {
 	struct list bindings;
 	size_t n_bindings;
 	size_t n_sessions;
+	unsigned n_fds; /* every user's */
 	uint64_t next_id;
 	uint64_t next_session_id;
 };
@@ -130,7 +131,7 @@ static struct user *user_ref(struct registry *r, uid_t uid)
 /* Frees u once nothing is charged to it. */
 static void user_unref(struct registry *r, struct user *u)
 {
-	if (u->n_bindings || u->n_sessions)
+	if (u->n_bindings || u->n_sessions || u->n_fds)
 		return;
 	hashmap_remove(&r->users, &u->node);
 	while (u->counts) {
@@ -149,7 +150,8 @@ static struct rule_count *rule_count_get(const struct user *u, const struct poli
 	return NULL;
 }
 
-int registry_session_new(struct registry *r, struct identity *who, struct session **ret)
+int registry_session_new(struct registry *r, struct identity *who, unsigned n_fds,
+			 struct session **ret)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
@@ -163,6 +165,8 @@ int registry_session_new(struct registry *r, struct identity *who, struct sessio
 	s->owner = identity_ref(who);
 	s->user->n_sessions++;
 	s->reg = r;
+	s->n_fds = n_fds;
+	registry_charge_fds(r, s->user, (int)n_fds);
 	s->id = r->next_session_id++;
 	list_init(&s->bindings);
 	r->n_sessions++;
@@ -177,6 +181,7 @@ struct session *registry_session_free(struct session *s)
 	/* Callers end the bindings first; a leftover one is detached rather than left dangling. */
 	list_for_each_safe (pos, &s->bindings)
 		registry_lease(s->reg, container_of(pos, struct binding, session_link));
+	registry_charge_fds(s->reg, s->user, -(int)s->n_fds);
 	s->user->n_sessions--;
 	user_unref(s->reg, s->user);
 	identity_unref(s->owner);
@@ -391,6 +396,17 @@ unsigned registry_count_user_fds(const struct registry *r, uid_t uid)
 {
 	struct user *u = user_get(r, uid);
 	return u ? u->n_fds : 0;
+}
+
+unsigned registry_count_fds(const struct registry *r)
+{
+	return r->n_fds;
+}
+
+void registry_charge_fds(struct registry *r, struct user *u, int delta)
+{
+	u->n_fds = (unsigned)((int)u->n_fds + delta);
+	r->n_fds = (unsigned)((int)r->n_fds + delta);
 }
 
 unsigned registry_count_user(const struct registry *r, uid_t uid)

@@ -34,7 +34,10 @@ struct user {
 	unsigned n_sessions;
 	struct rule_count *counts;
 	struct list bindings; /* struct binding.user_link, in id order */
-	unsigned n_fds;       /* held for its bindings: bound processes' pidfds, lease ends */
+	/* svmd's fds held for this uid: its sessions' (a socket connection's, a bus caller's
+	 * pinned process), its bindings' (bound processes' pidfds, lease ends) and its replies'
+	 * waiting to be sent. */
+	unsigned n_fds;
 };
 
 /* One client: a socket connection or a bus name. */
@@ -47,6 +50,7 @@ struct session {
 	struct list bindings; /* struct binding.session_link */
 	uint64_t id;
 	unsigned n_bindings;
+	unsigned n_fds; /* what the session itself holds, charged to its user */
 };
 
 /* The registry slot of an open-device holder: beyond the 20-bit PASID space, so one key space
@@ -91,8 +95,10 @@ int registry_new(struct registry **ret);
 struct registry *registry_free(struct registry *r);
 DEFINE_FREE_FUNC(struct registry, registry_free);
 
-/* A session of who (a reference is taken), charged to who's uid. Returns 0 or -ENOMEM. */
-int registry_session_new(struct registry *r, struct identity *who, struct session **ret);
+/* A session of who (a reference is taken), charged to who's uid with the n_fds it holds.
+ * Returns 0 or -ENOMEM. */
+int registry_session_new(struct registry *r, struct identity *who, unsigned n_fds,
+			 struct session **ret);
 /* Frees a session without bindings (end them first). Takes NULL. Returns NULL. */
 struct session *registry_session_free(struct session *s);
 
@@ -134,7 +140,10 @@ unsigned registry_count_rule(const struct registry *r, uid_t uid, const struct p
 unsigned registry_count_device_rule(const struct registry *r, const struct device *dev,
 				    const struct policy_rule *rule);
 unsigned registry_count_user_sessions(const struct registry *r, uid_t uid);
-/* The fds svmd holds for uid's bindings (struct user.n_fds). */
+/* The fds svmd holds for uid (struct user.n_fds), and for every uid. */
 unsigned registry_count_user_fds(const struct registry *r, uid_t uid);
+unsigned registry_count_fds(const struct registry *r);
+/* u takes delta more of svmd's fds (or gives -delta back). */
+void registry_charge_fds(struct registry *r, struct user *u, int delta);
 size_t registry_count(const struct registry *r);
 size_t registry_count_sessions(const struct registry *r);

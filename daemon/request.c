@@ -95,17 +95,32 @@ static int denied(struct request *rq, int r)
 	return r;
 }
 
-int request_fd_share_refusal(struct request *rq, const struct user *u)
+int request_take_fds(struct request *rq, const struct user *u, unsigned n)
 {
-	return request_refuse(
-		rq, -EDQUOT,
-		"uid %u holds %u of svmd's file descriptors, its share of them (connections, "
-		"bound processes, leases)",
-		(unsigned)rq->who->uid, limits_user_fds(rq->core->limits, u));
+	const struct fd_budget *b = limits_fds(rq->core->limits);
+	uid_t uid = rq->who->uid;
+
+	if (limits_fds_allow(rq->core->limits, rq->core->registry, uid, u, n))
+		return 0;
+	if (uid == 0)
+		return request_refuse(rq, -EDQUOT,
+				      "svmd has no file descriptor left for root (%u of %u in use)",
+				      registry_count_fds(rq->core->registry), b->pool + b->root);
+	if ((u ? u->n_fds : 0) + n > b->share)
+		return request_refuse(
+			rq, -EDQUOT,
+			"uid %u holds %u of svmd's file descriptors, its share of them "
+			"(connections, bound processes, leases)",
+			(unsigned)uid, u ? u->n_fds : 0);
+	return request_refuse(rq, -EDQUOT,
+			      "svmd's file descriptors for users other than root are all in use "
+			      "(%u); try again later",
+			      b->pool);
 }
 
 /* The limits of the deciding rule, then svmd's own: rate= per uid, max= per uid, max-device= per
- * device, the per-user ceiling and (task binds) the uid's fd share. One account lookup. */
+ * device, the per-user ceiling and (task binds, open-device) the fd budget. One account
+ * lookup. */
 static int within_limits(struct request *rq, enum policy_op op)
 {
 	struct core *c = rq->core;
@@ -139,8 +154,9 @@ static int within_limits(struct request *rq, enum policy_op op)
 		return request_refuse(rq, -EDQUOT,
 				      "uid %u holds the most bindings svmd allows one user (%u)",
 				      uid, OPS_USER_BINDINGS_MAX);
-	if (op == POLICY_OP_BIND_TASK && !limits_user_fds_allow(c->limits, u, 1))
-		return request_fd_share_refusal(rq, u);
+	/* A bound process's pidfd is svmd's to keep; a device fd is svmd's until it is sent. */
+	if (op == POLICY_OP_BIND_TASK || op == POLICY_OP_OPEN_DEVICE)
+		return request_take_fds(rq, u, 1);
 	return 0;
 }
 

@@ -49,5 +49,6 @@ void request_policy_view(enum policy_op op, const struct device *dev, const stru
  * per-user ceiling, a task bind's fd). Returns 0 with the rule in rq->rule, or -EACCES
  * (denied), -EAGAIN (rate), -EDQUOT (quota), -ENOMEM: all recorded as denials. */
 int request_authorise(struct request *rq, enum policy_op op, const struct bind_args *a, bool other);
-/* -EDQUOT: u holds its share of svmd's fds. */
-int request_fd_share_refusal(struct request *rq, const struct user *u);
+/* Whether the caller (u: its account, may be NULL) may take n more of svmd's fds: 0, or -EDQUOT
+ * saying whose share is full (user-limits.h). */
+int request_take_fds(struct request *rq, const struct user *u, unsigned n);

@@ -23,6 +23,7 @@
 #include "identity.h"
 #include "log.h"
 #include "loop.h"
+#include "ops.h"
 #include "server.h"
 #include "svmd-wire.h"
 
@@ -94,27 +95,16 @@ static void on_retry(evutil_socket_t fd, short what, void *userdata)
 	event_add(s->accept_ev, NULL);
 }
 
-/* Whether a peer of uid may have one more connection: root is never turned away by the
- * others' connections (the admin must be able to look; its own share still bounds it). */
+/* Whether the peer may have one more connection (ops_admit()), logged when not. */
 static bool admit(struct server *s, const struct ucred *uc)
 {
-	const struct user *u = registry_user(s->core->registry, uc->uid);
-	unsigned n = u ? u->n_sessions : 0;
+	char why[160];
 
-	if (uc->uid != 0 && s->n_clients >= s->clients_max) {
-		log_warning("Refusing connection from pid %d: %zu connections open.", uc->pid,
-			    s->clients_max);
-		return false;
-	}
-	if (n >= SERVER_USER_CLIENTS_MAX ||
-	    !limits_user_fds_allow(s->core->limits, u, s->fds_per_connection)) {
-		log_warning(
-			"Refusing connection from uid %u: it has %u connections and holds %u of "
-			"svmd's file descriptors.",
-			(unsigned)uc->uid, n, limits_user_fds(s->core->limits, u));
-		return false;
-	}
-	return true;
+	if (ops_admit(s->core, uc->uid, s->fds_per_connection, why, sizeof(why)))
+		return true;
+	log_warning("Refusing connection from uid %u (pid %d): %s.", (unsigned)uc->uid, uc->pid,
+		    why);
+	return false;
 }
 
 /* One accepted connection: let in, identified, served; or closed. */
@@ -187,22 +177,6 @@ static unsigned fds_per_connection(void)
 	return n;
 }
 
-/* One uid must not be able to take every fd: see SERVER_CLIENTS_MAX. */
-static void set_limits(struct server *s)
-{
-	struct rlimit rl;
-	rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
-	unsigned share = (unsigned)MIN(fds / 2, (rlim_t)UINT_MAX);
-
-	s->fds_per_connection = fds_per_connection();
-	s->clients_max =
-		(size_t)MIN(fds / 4 * 3 / s->fds_per_connection, (rlim_t)SERVER_CLIENTS_MAX);
-	limits_set_fd_share(s->core->limits, share, s->fds_per_connection);
-	log_debug("Serving at most %zu connections; one uid may hold %u fds (%llu in all, %u per "
-		  "connection).",
-		  s->clients_max, share, (unsigned long long)fds, s->fds_per_connection);
-}
-
 int server_new(struct loop *loop, struct core *core, int fd, const char *path, bool own_socket,
 	       struct server **ret)
 {
@@ -216,7 +190,7 @@ int server_new(struct loop *loop, struct core *core, int fd, const char *path, b
 	s->fd = TAKE_FD(owned);
 	s->own_socket = own_socket;
 	list_init(&s->clients);
-	set_limits(s);
+	s->fds_per_connection = fds_per_connection();
 	if (path && !(s->path = strdup(path)))
 		return -ENOMEM;
 	(void)fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);

@@ -15,14 +15,6 @@ struct core;
 struct event;
 struct loop;
 
-/* Connections in all and per uid, at most. Below these, the fd limit (RLIMIT_NOFILE) decides:
- * connections may take three quarters of the fds, and one uid half of them, counting what its
- * connections hold (one fd each, or two on kernels without SO_PEERPIDFD: the socket and the
- * peer's pidfd) and what its bindings hold (bound processes' pidfds, lease ends). No one user
- * can leave the others without fds. */
-#define SERVER_CLIENTS_MAX      65536u
-#define SERVER_USER_CLIENTS_MAX 16384u
-
 struct server {
 	struct loop *loop;
 	struct core *core;
@@ -33,8 +25,9 @@ struct server {
 	struct event *retry_ev; /* re-enables accepting after running out of fds */
 	struct list clients;
 	size_t n_clients;
-	size_t clients_max;          /* from the fd limit at start */
-	unsigned fds_per_connection; /* an idle connection's fds: 1, or 2 without SO_PEERPIDFD */
+	/* An idle connection's fds, charged to its uid: 1 (the socket), or 2 on kernels without
+	 * SO_PEERPIDFD (the socket and the peer's pidfd). */
+	unsigned fds_per_connection;
 };
 
 /* Binds path (mode 0666; a stale socket is replaced, a live one refused). Returns the listening

@@ -17,8 +17,7 @@ struct limits {
 	void *clock_userdata;
 	struct hashmap rates; /* struct rate, by rate_key() */
 	size_t rates_pruned_at;
-	unsigned user_fds_max;       /* 0: no limit */
-	unsigned fds_per_connection; /* 1 with SO_PEERPIDFD, else 2 */
+	struct fd_budget fds;
 };
 
 /* A token bucket for rate=: refills at rule->rate per second, holds at most that many. */
@@ -227,19 +226,37 @@ size_t limits_n_rates(const struct limits *l)
 	return l->rates.n;
 }
 
-void limits_set_fd_share(struct limits *l, unsigned user_fds_max, unsigned fds_per_connection)
+void limits_set_fds(struct limits *l, unsigned limit, unsigned own_open)
 {
-	l->user_fds_max = user_fds_max;
-	l->fds_per_connection = fds_per_connection;
+	struct fd_budget *b = &l->fds;
+	unsigned rest;
+
+	*b = (struct fd_budget){.limit = limit};
+	b->own = own_open + LIMITS_FDS_TRANSIENT;
+	b->root = limit / 16 > LIMITS_FDS_ROOT_MIN ? limit / 16 : LIMITS_FDS_ROOT_MIN;
+	if (b->own > limit)
+		b->own = limit;
+	rest = limit - b->own;
+	if (b->root > rest)
+		b->root = rest;
+	b->pool = rest - b->root;
+	b->share = b->pool / 2;
 }
 
-unsigned limits_user_fds(const struct limits *l, const struct user *u)
+const struct fd_budget *limits_fds(const struct limits *l)
 {
-	/* Bus sessions hold no fd of ours: counting them too errs on the safe side. */
-	return u ? u->n_sessions * l->fds_per_connection + u->n_fds : 0;
+	return &l->fds;
 }
 
-bool limits_user_fds_allow(const struct limits *l, const struct user *u, unsigned n)
+bool limits_fds_allow(const struct limits *l, const struct registry *reg, uid_t uid,
+		      const struct user *u, unsigned n)
 {
-	return l->user_fds_max == 0 || limits_user_fds(l, u) + n <= l->user_fds_max;
+	const struct fd_budget *b = &l->fds;
+	unsigned all = registry_count_fds(reg), roots = registry_count_user_fds(reg, 0);
+
+	if (b->limit == 0)
+		return true;
+	if (uid == 0)
+		return all + n <= b->pool + b->root;
+	return (u ? u->n_fds : 0) + n <= b->share && all - roots + n <= b->pool;
 }

@@ -17,6 +17,7 @@
 struct limits;
 struct policy;
 struct policy_rule;
+struct registry;
 struct user;
 
 /* A monotonic clock in microseconds. */
@@ -38,10 +39,30 @@ void limits_rates_carry(struct limits *l, const struct policy *p);
 /* Buckets held (the full ones are pruned as more are made). */
 size_t limits_n_rates(const struct limits *l);
 
-/* One uid's share of svmd's fds (0: no limit) and what one of its connections takes. */
-void limits_set_fd_share(struct limits *l, unsigned user_fds_max, unsigned fds_per_connection);
-/* The fds svmd holds for u (NULL: nothing): its sessions at fds_per_connection each, and what
- * its bindings hold (bound processes' pidfds, lease ends). */
-unsigned limits_user_fds(const struct limits *l, const struct user *u);
-/* Whether u may take n more. */
-bool limits_user_fds_allow(const struct limits *l, const struct user *u, unsigned n);
+/*
+ * svmd's file descriptors, shared out so that no request ever meets EMFILE and no user can leave
+ * the others without any: of the limit (RLIMIT_NOFILE),
+ *   own   svmd keeps what it holds when it starts serving, and LIMITS_FDS_TRANSIENT more for what
+ *         one request opens and closes again (/proc files, a policy file, a pidfd, the journal);
+ *   root  root keeps max(LIMITS_FDS_ROOT_MIN, limit / 16) for itself, so the administrator can
+ *         always connect and act;
+ *   pool  every other uid shares the rest, limit - own - root, and one uid may hold half of it.
+ * Root may use the pool too. What a uid holds is struct user.n_fds: its connections, its bus
+ * callers' pinned processes, its bindings' pidfds and lease ends, its replies' fds in flight.
+ */
+#define LIMITS_FDS_TRANSIENT 32u
+#define LIMITS_FDS_ROOT_MIN  16u
+
+struct fd_budget {
+	unsigned limit; /* 0: not set, nothing is refused */
+	unsigned own, root, pool, share;
+};
+
+/* Shares out limit, of which svmd holds own_open now. A limit too small for any of it leaves
+ * nothing to the others (every request that takes an fd is refused), rather than wrap. */
+void limits_set_fds(struct limits *l, unsigned limit, unsigned own_open);
+const struct fd_budget *limits_fds(const struct limits *l);
+/* Whether uid may take n more of svmd's fds, u being uid's account (NULL: holds none) and reg
+ * what everyone holds. */
+bool limits_fds_allow(const struct limits *l, const struct registry *reg, uid_t uid,
+		      const struct user *u, unsigned n);

@@ -2334,3 +2334,99 @@ ParameterizedTest(struct prow *row, bus, parity)
 				 "%s: audit record %zu differs\n bus:%s\n socket:%s", c->name, i,
 				 audit_text(&b), audit_text(&s));
 }
+
+/* ---- a flood of bus callers ----------------------------------------------------------------- */
+
+static void setup_128_fds(void)
+{
+	daemon_nofile = 128;
+	setup();
+	daemon_nofile = 0;
+}
+
+TestSuite(bus_flood, .init = setup_128_fds, .fini = teardown, .timeout = 120);
+
+/* What a flooding process saw of its calls. */
+struct flood {
+	int ok, quota, other;
+	char first_other[160];
+};
+
+/* As uid/gid, opens n bus connections and calls ListBindings on each, keeping them; reports
+ * what came back, then waits to be killed. */
+static pid_t flood(uid_t uid, gid_t gid, int n, int report)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid != 0)
+		return pid;
+	struct flood f = {0};
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	drop_to(uid, gid, 0);
+	for (int i = 0; i < n; i++) {
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+		sd_bus_message *reply = NULL;
+		sd_bus *bus = NULL;
+		int r = sd_bus_new(&bus);
+		if (r >= 0)
+			r = sd_bus_set_address(bus, pb.address);
+		if (r >= 0)
+			r = sd_bus_set_bus_client(bus, true);
+		if (r >= 0)
+			r = sd_bus_start(bus);
+		if (r >= 0)
+			r = sd_bus_call_method(bus, BROKER, BROKER_PATH, BROKER, "ListBindings", &e,
+					       &reply, "");
+		if (r >= 0)
+			f.ok++;
+		else if (sd_bus_error_has_name(&e, "org.svmd.Broker1.Error.QuotaExceeded"))
+			f.quota++;
+		else if (f.other++ == 0)
+			snprintf(f.first_other, sizeof(f.first_other), "%d %s: %s", r,
+				 e.name ? e.name : "", e.message ? e.message : "");
+		sd_bus_message_unref(reply);
+		sd_bus_error_free(&e);
+		/* The connection stays open: the caller keeps its session in svmd. */
+	}
+	if (write(report, &f, sizeof(f)) != (ssize_t)sizeof(f))
+		_exit(1);
+	pause();
+	_exit(0);
+}
+
+/* One uid whom no rule names opens more bus connections than svmd has fds for it: it is told
+ * so (QuotaExceeded), never "cannot confirm the calling process", and root and a bystander are
+ * served throughout, over the bus and over the socket. */
+Test(bus_flood, a_flood_of_callers_cannot_take_every_fd)
+{
+	struct flood f;
+	struct call_out o;
+	struct peer p;
+	struct peer_result r;
+	int pipefd[2];
+
+	cr_assert_eq(pipe(pipefd), 0);
+	pid_t pid = flood(u2.uid, u2.gid, 150, pipefd[1]);
+	cr_assert_eq(read(pipefd[0], &f, sizeof(f)), (ssize_t)sizeof(f), "the flood died");
+	cr_expect_eq(f.other, 0, "%d calls failed otherwise; the first: %s", f.other,
+		     f.first_other);
+	cr_expect_gt(f.quota, 0, "%d calls served, none refused", f.ok);
+	cr_expect_lt(daemon_fd_count(&d), 128, "svmd holds %d fds of 128", daemon_fd_count(&d));
+	/* Root over the bus, the bystander over the bus and over the socket. */
+	bus_call_as(0, 0, BROKER_PATH, BROKER, "ListBindings", &o, NULL);
+	cr_expect_str_eq(o.error, "", "root: %s %s", o.error, o.message);
+	bus_call_as(u1.uid, u1.gid, BROKER_PATH, BROKER, "ListBindings", &o, NULL);
+	cr_expect_str_eq(o.error, "", "the bystander: %s %s", o.error, o.message);
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_expect_eq(peer_bind_task(&p, "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	peer_stop(&p);
+	/* The flood goes: so do its sessions and their fds. */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	cr_assert(daemon_log_wait(&d, "Refusing bus client", 100), "no refusal logged");
+	bus_call_as(u2.uid, u2.gid, BROKER_PATH, BROKER, "ListBindings", &o, NULL);
+	cr_expect_str_eq(o.error, "", "once the flood ended: %s %s", o.error, o.message);
+}

@@ -1036,43 +1036,103 @@ static void connect_many(const char *socket_path, uid_t uid, gid_t gid, int n, i
 	_exit(0);
 }
 
+/* svmd's fd budget as it logs it at start (user-limits.h): the pool the users other than root
+ * share, one uid's share of it, root's reserve. */
+struct budget {
+	unsigned limit, own, root, pool, share;
+};
+
+static struct budget budget_of(const struct daemon *dm)
+{
+	struct budget b = {0};
+	char line[512];
+	FILE *f = fopen(dm->log, "re");
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "File descriptors: ");
+		if (p &&
+		    sscanf(p,
+			   "File descriptors: %u in all; svmd keeps %u, root %u; the other users "
+			   "share %u, at most %u each.",
+			   &b.limit, &b.own, &b.root, &b.pool, &b.share) == 5)
+			break;
+	}
+	fclose(f);
+	cr_assert_gt(b.limit, 0, "svmd did not log its fd budget");
+	cr_assert_eq(b.own + b.root + b.pool, b.limit, "the budget does not add up");
+	return b;
+}
+
+/* The fds one connection holds: 1, or 2 on kernels without SO_PEERPIDFD. */
+static unsigned fds_per_connection(void)
+{
+	int pair[2], pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+	unsigned n = 2;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+	if (getsockopt(pair[0], SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) {
+		close(pidfd);
+		n = 1;
+	}
+	close(pair[0]);
+	close(pair[1]);
+	return n;
+}
+
+static int connect_many_as(const struct daemon *dm, uid_t uid, gid_t gid, int n, int pipefd[2],
+			   pid_t *ret_pid)
+{
+	int answered = -1;
+
+	*ret_pid = fork();
+	cr_assert_geq(*ret_pid, 0);
+	if (*ret_pid == 0)
+		connect_many(dm->socket, uid, gid, n, pipefd[1]);
+	cr_assert_eq(read(pipefd[0], &answered, sizeof(answered)), (ssize_t)sizeof(answered));
+	return answered;
+}
+
 Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 {
-	/* svmd gets a limit of 128 fds: 96 connections in all and 64 for one uid, or half that
-	 * where the kernel lacks SO_PEERPIDFD (two fds per connection). */
+	/* svmd gets a limit of 128 fds and shares it out: its own, root's reserve, and a pool for
+	 * everyone else, half of it at most for one uid. */
 	struct daemon a;
-	struct peer p;
-	struct peer_result r;
 	struct svm_client *c = NULL;
-	int pipefd[2], answered = -1, answered2 = -1;
-	char line[128];
+	int pipefd[2];
+	pid_t pid, pid2, pid3;
+	char line[200];
 
 	test_users(&u1, &u2);
 	daemon_nofile = 128;
 	daemon_start(&a, "deny *\n", NULL, NULL);
+	struct budget b = budget_of(&a);
+	unsigned fpc = fds_per_connection();
+	cr_assert_gt(b.share, 8, "a budget this small tests nothing: %u", b.share);
 	cr_assert_eq(pipe(pipefd), 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		connect_many(a.socket, u1.uid, u1.gid, 80, pipefd[1]);
-	cr_assert_eq(read(pipefd[0], &answered, sizeof(answered)), (ssize_t)sizeof(answered));
-	cr_expect(answered == 64 || answered == 32, "%d of 80 connections served", answered);
-	snprintf(line, sizeof(line), "Refusing connection from uid %u: it has %d connections",
-		 (unsigned)u1.uid, answered);
-	cr_expect(daemon_log_has(&a, line));
-	/* Another user still gets in, up to what is left of the connections in all... */
-	peer_start(&p, &a, u2.uid, u2.gid, 0);
-	cr_expect_eq(peer_count(&p, &r), 0, "%s", r.reason);
-	peer_stop(&p);
-	pid_t pid2 = fork();
-	cr_assert_geq(pid2, 0);
-	if (pid2 == 0)
-		connect_many(a.socket, u2.uid, u2.gid, 80, pipefd[1]);
-	cr_assert_eq(read(pipefd[0], &answered2, sizeof(answered2)), (ssize_t)sizeof(answered2));
-	cr_expect_eq(answered2, answered / 2, "%d connections for the second uid", answered2);
-	snprintf(line, sizeof(line), ": %d connections open.", answered + answered2);
-	cr_expect(daemon_log_has(&a, line));
-	/* ... and root still gets in then. */
+	int answered = connect_many_as(&a, u1.uid, u1.gid, 120, pipefd, &pid);
+	cr_expect_eq((unsigned)answered, b.share / fpc, "%d of 120 connections served", answered);
+	snprintf(line, sizeof(line),
+		 "it has %d sessions and holds %u of svmd's file descriptors (its share is %u)",
+		 answered, (unsigned)answered * fpc, b.share);
+	cr_expect(daemon_log_has(&a, line), "no '%s'", line);
+	/* Another user gets what is left of the pool, its share at most... */
+	int answered2 = connect_many_as(&a, u2.uid, u2.gid, 120, pipefd, &pid2);
+	unsigned left = b.pool - (unsigned)answered * fpc;
+	cr_expect_eq((unsigned)answered2, (left < b.share ? left : b.share) / fpc,
+		     "%d connections for the second uid", answered2);
+	/* ... a third gets nothing once the pool is gone... */
+	if ((unsigned)(answered + answered2) * fpc + fpc > b.pool) {
+		int answered3 = connect_many_as(&a, 65534, 65534, 4, pipefd, &pid3);
+		cr_expect_eq(answered3, 0, "a third uid got %d connections", answered3);
+		cr_expect(daemon_log_has(&a,
+					 "svmd's file descriptors for users other than root are "
+					 "all in use"));
+		kill(pid3, SIGKILL);
+		waitpid(pid3, NULL, 0);
+	}
+	/* ... and root still gets in then: its reserve is its own. */
 	cr_expect_eq(svm_connect(a.socket, &c), 0, "root was turned away");
 	svm_disconnect(c);
 	kill(pid, SIGKILL);
@@ -1087,11 +1147,10 @@ Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 /* The share counts what a uid's bindings hold too: leases (and bound processes' pidfds). */
 Test(startup, one_uid_gets_a_share_of_the_fds_for_its_leases)
 {
-	/* 128 fds: one uid may hold 64, its connection one or two of them. */
 	struct daemon a;
 	struct peer p, p2, q;
 	struct peer_result r;
-	int leases[64], n = 0, got = 0;
+	int leases[128], n = 0, got = 0;
 
 	test_users(&u1, &u2);
 	daemon_nofile = 128;
@@ -1099,8 +1158,10 @@ Test(startup, one_uid_gets_a_share_of_the_fds_for_its_leases)
 		     "allow bind-pgtable user=svmd-test1 device=0000:3b:00.0 pasid=100-299\n"
 		     "allow bind-task user=svmd-test1 device=0000:3c:00.0 pasid=auto\n",
 		     NULL, NULL);
+	struct budget b = budget_of(&a);
+	unsigned fpc = fds_per_connection();
 	peer_start(&p, &a, u1.uid, u1.gid, 0);
-	for (; n < 64; n++) {
+	for (; n < 128; n++) {
 		cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 100 + (uint32_t)n, 0x10000, &r),
 			     0, "%s", r.reason);
 		got = peer_lease(&p, r.id, &r);
@@ -1108,11 +1169,12 @@ Test(startup, one_uid_gets_a_share_of_the_fds_for_its_leases)
 			break;
 		leases[n] = r.fd;
 	}
+	/* Each lease keeps one fd in svmd, and needs one more until it is sent. */
 	cr_assert_eq(got, -EDQUOT, "%d leases, then %d", n, got);
-	cr_assert(n == 63 || n == 62, "%d leases", n);
-	cr_assert(strstr(r.reason, "holds 64 of svmd's file descriptors, its share"), "%s",
-		  r.reason);
-	/* A task binding would hold the process's pidfd: refused too, with the same reason. */
+	cr_assert_eq((unsigned)n, b.share - fpc - 1, "%d leases, share %u", n, b.share);
+	cr_assert(strstr(r.reason, "of svmd's file descriptors, its share"), "%s", r.reason);
+	/* A task binding holds the process's pidfd: the last one fits, the next is refused. */
+	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", -1, 0, &r), 0, "%s", r.reason);
 	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", -1, 0, &r), -EDQUOT);
 	cr_assert(strstr(r.reason, "its share"), "%s", r.reason);
 	/* No more connections for that uid either; the others still get theirs. */
@@ -1131,6 +1193,68 @@ Test(startup, one_uid_gets_a_share_of_the_fds_for_its_leases)
 	peer_start(&p2, &a, u1.uid, u1.gid, 0);
 	cr_assert_eq(peer_count(&p2, &r), 0, "%s", r.reason);
 	peer_stop(&p2);
+	daemon_stop(&a);
+}
+
+/* Two uids together cannot take the fds root and svmd need: one fills its share with
+ * connections, the other with connections and leases; every refusal is EDQUOT (never EMFILE),
+ * and root still binds and leases. */
+Test(startup, two_uids_cannot_exhaust_the_fds)
+{
+	struct daemon a;
+	struct peer p;
+	struct peer_result r;
+	struct svm_client *c = NULL;
+	int pipefd[2], leases[128], n = 0, got = 0;
+	pid_t pid, pid2;
+	uint64_t id;
+
+	test_users(&u1, &u2);
+	daemon_nofile = 128;
+	daemon_start(&a,
+		     "allow bind-pgtable user=svmd-test2 device=0000:3b:00.0 pasid=100-299\n"
+		     "allow bind-pgtable user=root device=0000:3b:00.0 pasid=300-399\n",
+		     NULL, NULL);
+	cr_assert_eq(pipe(pipefd), 0);
+	/* The second uid's first connection, then the first uid's connections, then as many
+	 * more of the second's as it gets, and leases on the first one. */
+	peer_start(&p, &a, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_count(&p, &r), 0, "%s", r.reason);
+	int answered = connect_many_as(&a, u1.uid, u1.gid, 120, pipefd, &pid);
+	cr_assert_gt(answered, 0);
+	int answered2 = connect_many_as(&a, u2.uid, u2.gid, 120, pipefd, &pid2);
+	(void)answered2;
+	for (; n < 128; n++) {
+		got = peer_bind_pgtable(&p, "0000:3b:00.0", 100 + (uint32_t)n, 0x10000, &r);
+		if (got == 0)
+			got = peer_lease(&p, r.id, &r);
+		if (got < 0)
+			break;
+		leases[n] = r.fd;
+	}
+	/* Its connection may have been refused already: then there is nothing to lease on. */
+	cr_expect(got == -EDQUOT || got == -ECONNRESET || got == -ENOTCONN,
+		  "%d leases, then %d (%s)", n, got, r.reason);
+	cr_expect(!daemon_log_has(&a, "Too many open files"), "svmd ran out of fds");
+	/* Root: a connection, a bind, a lease. */
+	cr_assert_eq(svm_connect(a.socket, &c), 0, "root was turned away");
+	struct svm_pgtable pg = {.pasid = 300, .addr_width = 48, .gpgd = 0x10000};
+	cr_expect_eq(svm_bind_pgtable(c, "0000:3b:00.0", &pg, &id), 0, "%s", svm_reason(c));
+	int fd = -1;
+	cr_expect_eq(svm_lease(c, id, &fd), 0, "%s", svm_reason(c));
+	if (fd >= 0)
+		close(fd);
+	svm_disconnect(c);
+	cr_expect_lt(daemon_fd_count(&a), 128);
+	for (int i = 0; i < n; i++)
+		close(leases[i]);
+	peer_stop(&p);
+	kill(pid, SIGKILL);
+	kill(pid2, SIGKILL);
+	waitpid(pid, NULL, 0);
+	waitpid(pid2, NULL, 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
 	daemon_stop(&a);
 }
 

@@ -250,7 +250,7 @@ static struct session *session_of(uid_t uid, bool pinned)
 	cr_assert_eq(identity_new(uid, uid, getpid(), &who), 0);
 	if (pinned)
 		who->pidfd = pidfd_open_pid(getpid());
-	cr_assert_eq(ops_session_new(f.core, who, &s), 0);
+	cr_assert_eq(ops_session_new(f.core, who, 0, &s), 0);
 	identity_unref(who);
 	return s;
 }

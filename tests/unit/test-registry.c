@@ -44,7 +44,7 @@ static struct session *session_new(struct registry *r, uid_t uid, gid_t gid, pid
 	struct session *s = NULL;
 
 	cr_assert_eq(identity_new(uid, gid, pid, &who), 0);
-	cr_assert_eq(registry_session_new(r, who, &s), 0);
+	cr_assert_eq(registry_session_new(r, who, 0, &s), 0);
 	identity_unref(who);
 	return s;
 }
@@ -887,7 +887,7 @@ Test(registry, identity_shared_by_the_session_and_its_bindings)
 	cr_assert_eq(identity_set_exe(who, exe), 0);
 	cr_assert_eq(identity_set_units(who, units), 0);
 	cr_assert_eq(who->n_ref, 1);
-	cr_assert_eq(registry_session_new(r, who, &s), 0);
+	cr_assert_eq(registry_session_new(r, who, 0, &s), 0);
 	cr_assert_eq(s->owner, who);
 	cr_assert_eq(who->n_ref, 2);
 	cr_assert_eq(who->uid, ALICE);
@@ -947,7 +947,7 @@ Test(registry, identity_without_exe_units_or_groups)
 	struct session *s1 = NULL, *s2 = NULL;
 
 	cr_assert_eq(identity_new(BOB, 200, 7, &who), 0);
-	cr_assert_eq(registry_session_new(r, who, &s1), 0);
+	cr_assert_eq(registry_session_new(r, who, 0, &s1), 0);
 	cr_assert_null(s1->owner->exe);
 	cr_assert_null(s1->owner->units);
 	cr_assert_null(s1->owner->groups);
@@ -955,7 +955,7 @@ Test(registry, identity_without_exe_units_or_groups)
 	/* An empty unit list is kept as one: "runs in no unit", not "not resolved". */
 	cr_assert_eq(identity_new(BOB, 200, 8, &other), 0);
 	cr_assert_eq(identity_set_units(other, no_units), 0);
-	cr_assert_eq(registry_session_new(r, other, &s2), 0);
+	cr_assert_eq(registry_session_new(r, other, 0, &s2), 0);
 	cr_assert_not_null(s2->owner->units);
 	cr_assert_null(s2->owner->units[0]);
 	cr_assert_eq(s2->owner->n_units, 0);

@@ -153,19 +153,67 @@ Test(limits, full_buckets_are_pruned_as_more_are_made)
 	release(p);
 }
 
-Test(limits, fd_share)
+/* The budget adds up: svmd's own, root's reserve, and a pool no two uids can exhaust for the
+ * others. */
+Test(limits, fd_budget_arithmetic)
 {
 	struct limits *l = new_limits();
-	struct user u = {.n_sessions = 3, .n_fds = 2};
+	const struct fd_budget *b = limits_fds(l);
 
-	/* No limit set: anything goes. */
-	cr_assert(limits_user_fds_allow(l, &u, 1000));
-	limits_set_fd_share(l, 10, 2);
-	cr_assert_eq(limits_user_fds(l, &u), 3 * 2 + 2);
-	cr_assert_eq(limits_user_fds(l, NULL), 0);
-	cr_assert(limits_user_fds_allow(l, &u, 2));
-	cr_assert_not(limits_user_fds_allow(l, &u, 3));
-	cr_assert(limits_user_fds_allow(l, NULL, 10));
-	cr_assert_not(limits_user_fds_allow(l, NULL, 11));
+	limits_set_fds(l, 256, 10);
+	cr_assert_eq(b->limit, 256);
+	cr_assert_eq(b->own, 10 + LIMITS_FDS_TRANSIENT);
+	cr_assert_eq(b->root, LIMITS_FDS_ROOT_MIN);
+	cr_assert_eq(b->pool, 256 - 42 - 16);
+	cr_assert_eq(b->share, b->pool / 2);
+	cr_assert_eq(b->own + b->root + b->pool, b->limit);
+	limits_set_fds(l, 524288, 10);
+	cr_assert_eq(b->root, 524288 / 16);
+	cr_assert_eq(b->own + b->root + b->pool, b->limit);
+	/* Too small for anything: nothing for the others, and no wrap-around. */
+	limits_set_fds(l, 40, 20);
+	cr_assert_eq(b->own, 40);
+	cr_assert_eq(b->root, 0);
+	cr_assert_eq(b->pool, 0);
+	limits_free(l);
+}
+
+Test(limits, fd_budget_decisions)
+{
+	struct limits *l = new_limits();
+	struct registry *r = NULL;
+	struct identity *who = NULL;
+	struct session *a = NULL, *b = NULL, *root = NULL;
+
+	cr_assert_eq(registry_new(&r), 0);
+	/* Not set: nothing is refused. */
+	cr_assert(limits_fds_allow(l, r, 1, NULL, 100000));
+	limits_set_fds(l, 256, 10); /* pool 198, share 99, root 16 */
+	cr_assert(limits_fds_allow(l, r, 1, NULL, 99));
+	cr_assert_not(limits_fds_allow(l, r, 1, NULL, 100));
+	cr_assert_eq(identity_new(1, 1, 1, &who), 0);
+	cr_assert_eq(registry_session_new(r, who, 99, &a), 0);
+	identity_unref(who);
+	cr_assert_not(limits_fds_allow(l, r, 1, a->user, 1), "uid 1 holds its share");
+	cr_assert(limits_fds_allow(l, r, 2, NULL, 99), "uid 2 has its own");
+	cr_assert_eq(identity_new(2, 2, 2, &who), 0);
+	cr_assert_eq(registry_session_new(r, who, 99, &b), 0);
+	identity_unref(who);
+	/* The pool is gone: a third uid gets nothing, root still gets its reserve. */
+	cr_assert_not(limits_fds_allow(l, r, 3, NULL, 1));
+	cr_assert(limits_fds_allow(l, r, 0, NULL, 16));
+	cr_assert_not(limits_fds_allow(l, r, 0, NULL, 17));
+	cr_assert_eq(identity_new(0, 0, 3, &who), 0);
+	cr_assert_eq(registry_session_new(r, who, 16, &root), 0);
+	identity_unref(who);
+	cr_assert_not(limits_fds_allow(l, r, 0, root->user, 1));
+	cr_assert_eq(registry_count_fds(r), 256 - 42, "everything but svmd's own, no more");
+	/* Root's do not count against the others' pool. */
+	registry_session_free(b);
+	cr_assert(limits_fds_allow(l, r, 3, NULL, 99));
+	registry_session_free(a);
+	registry_session_free(root);
+	cr_assert_eq(registry_count_fds(r), 0);
+	registry_free(r);
 	limits_free(l);
 }
