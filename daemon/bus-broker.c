@@ -78,10 +78,10 @@ static int method_list_bindings(sd_bus_message *m, void *userdata, sd_bus_error 
 	return sd_bus_send(NULL, reply, NULL);
 }
 
-/* Replies to m that x is made (with fd, when one goes with it), then commits it; a reply that
- * cannot be sent ends x instead. */
-static int reply_made(struct bus *b, sd_bus_message *m, struct binding *x, const char *types,
-		      int fd)
+/* Replies to m that x is made, then commits it; a reply that cannot be sent ends x instead.
+ * With an fd (x's device), the reply waits until p's connection is known to take fds. */
+static int reply_made(struct bus *b, struct peer *p, sd_bus_message *m, struct binding *x,
+		      const char *types, int fd)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	char path[96];
@@ -95,6 +95,8 @@ static int reply_made(struct bus *b, sd_bus_message *m, struct binding *x, const
 		r = sd_bus_message_append(reply, types, fd, binding_id(x), path);
 	else if (r >= 0)
 		r = sd_bus_message_append(reply, types, binding_id(x), path);
+	if (r >= 0 && fd >= 0)
+		return bus_send_fd_reply(b, p, m, TAKE_PTR(reply), binding_id(x), false) ?: 1;
 	if (r >= 0)
 		r = sd_bus_send(NULL, reply, NULL);
 	if (r < 0) {
@@ -113,7 +115,7 @@ static int bind(struct bus *b, sd_bus_message *m, struct peer *p, struct bind_re
 
 	if (ops_bind(b->core, p->session, req, &res, &x) < 0)
 		return bus_reply_error(error, &res);
-	return reply_made(b, m, x, types, -1);
+	return reply_made(b, p, m, x, types, -1);
 }
 
 static int method_bind_task(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -270,7 +272,7 @@ static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *e
 	if (ops_open_device(b->core, p->session, device, &fd, &res, &x) < 0)
 		return bus_reply_error(error, &res);
 	/* sd-bus sends a copy of the fd; ours closes on return. */
-	return reply_made(b, m, x, "hto", fd);
+	return reply_made(b, p, m, x, "hto", fd);
 }
 
 static int method_unbind(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -294,6 +296,7 @@ static int method_unbind(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 static int method_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	struct bus *b = userdata;
 	_cleanup_close_ int fd = -1;
 	struct op_result res;
@@ -309,7 +312,13 @@ static int method_lease(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	if (ops_lease(b->core, p->session, id, &fd, &res) < 0)
 		return bus_reply_error(error, &res);
-	return sd_bus_reply_method_return(m, "h", fd);
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "h", fd);
+	/* Not sent: the lease's only copy goes with the reply, and the binding ends with it. */
+	if (r >= 0)
+		r = bus_send_fd_reply(b, p, m, TAKE_PTR(reply), id, true);
+	return r < 0 ? r : 1;
 }
 
 static int method_explain(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -462,6 +471,7 @@ const sd_bus_vtable bus_broker_vtable[] = {
 						 SD_BUS_PARAM(revoked) SD_BUS_PARAM(text),
 				 method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_NAMES("PolicyReloaded", "t", SD_BUS_PARAM(generation), 0),
+	SD_BUS_SIGNAL_WITH_NAMES("FdProbe", "h", SD_BUS_PARAM(fd), 0),
 	SD_BUS_PROPERTY("Version", "s", prop_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Backend", "s", prop_backend, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("NDevices", "u", prop_n_devices, 0, SD_BUS_VTABLE_PROPERTY_CONST),

@@ -12,6 +12,7 @@
 #include <systemd/sd-bus.h>
 
 #include "hashmap.h"
+#include "list.h"
 #include "ops.h"
 
 struct loop;
@@ -20,8 +21,19 @@ struct bus {
 	struct loop *loop;
 	struct core *core;
 	sd_bus *bus;
-	struct hashmap peers; /* struct peer, by unique name */
-	sd_bus_slot *slots[4];
+	struct hashmap peers;  /* struct peer, by unique name */
+	struct hashmap probes; /* struct peer.probe_node, by the probe signal's cookie */
+	sd_bus_slot *slots[5];
+};
+
+/* Whether a peer's connection accepts fds: the bus does not deliver a message carrying one to a
+ * connection that did not negotiate them (dbus-daemon drops it and tells the sender; dbus-broker
+ * disconnects the receiver), so svmd asks before its first reply with an fd. */
+enum peer_fds {
+	PEER_FDS_UNKNOWN,
+	PEER_FDS_PROBING, /* a probe signal with an fd went out, then a call to the bus driver */
+	PEER_FDS_YES,
+	PEER_FDS_NO,
 };
 
 /* One unique name: its session (whose owner is its identity), from its first call until it
@@ -33,6 +45,18 @@ struct peer {
 	char *name;
 	struct session *session;
 	sd_bus_track *track;
+	enum peer_fds fds;
+	struct hnode probe_node; /* while probing: key the probe signal's cookie */
+	sd_bus_slot *probe_slot; /* the call to the bus driver that follows the probe */
+	struct list waiting;     /* struct fd_reply, until the probe says */
+};
+
+/* A reply that carries an fd, waiting for the probe of its peer. */
+struct fd_reply {
+	struct list link;
+	sd_bus_message *call, *reply; /* the reply holds its copy of the fd */
+	uint64_t binding;
+	bool lease; /* a lease on binding, else binding's device fd */
 };
 
 extern const sd_bus_vtable bus_broker_vtable[];
@@ -48,6 +72,13 @@ struct peer *bus_peer_find(struct bus *b, const char *name);
 int bus_reply_error(sd_bus_error *error, const struct op_result *res);
 /* The object path of binding id. */
 void bus_binding_path(uint64_t id, char *buf, size_t size);
+
+/* Sends reply to call from p: it carries an fd, for binding (a lease on it, or its device fd).
+ * A device's binding is committed once its reply is sent, or ended when it cannot be (a lease
+ * ends by itself when its only copy goes with an undelivered reply); a peer whose connection
+ * does not accept fds is told so instead. Takes reply. Returns 0 or a negative errno. */
+int bus_send_fd_reply(struct bus *b, struct peer *p, sd_bus_message *call, sd_bus_message *reply,
+		      uint64_t binding, bool lease);
 
 /* The binding objects' find and enumerate callbacks (bus-binding.c). */
 int bus_binding_find(sd_bus *bus, const char *path, const char *interface, void *userdata,

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <fcntl.h>
 
 #include "bus-internal.h"
 #include "bus.h"
@@ -30,6 +32,14 @@ struct peer *bus_peer_find(struct bus *b, const char *name)
 	return NULL;
 }
 
+static void fd_reply_free(struct fd_reply *x)
+{
+	list_unlink(&x->link);
+	sd_bus_message_unref(x->call);
+	sd_bus_message_unref(x->reply);
+	free(x);
+}
+
 /* The name is gone (or the peer could not be made): its bindings go too, unless leased. */
 static struct peer *peer_free(struct peer *p)
 {
@@ -37,6 +47,13 @@ static struct peer *peer_free(struct peer *p)
 		return NULL;
 	if (p->indexed)
 		hashmap_remove(&p->bus->peers, &p->node);
+	if (p->fds == PEER_FDS_PROBING) {
+		hashmap_remove(&p->bus->probes, &p->probe_node);
+		sd_bus_slot_unref(p->probe_slot);
+	}
+	/* Undelivered: a device's binding ends with the session below, a lease with its fd. */
+	list_for_each_safe (pos, &p->waiting)
+		fd_reply_free(container_of(pos, struct fd_reply, link));
 	ops_session_end(p->bus->core, p->session);
 	sd_bus_track_unref(p->track);
 	free(p->name);
@@ -126,6 +143,7 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 	if (!p)
 		return -ENOMEM;
 	p->bus = b;
+	list_init(&p->waiting);
 	p->name = strdup(sender);
 	if (!p->name)
 		return -ENOMEM;
@@ -161,6 +179,137 @@ int bus_reply_error(sd_bus_error *error, const struct op_result *res)
 void bus_binding_path(uint64_t id, char *buf, size_t size)
 {
 	snprintf(buf, size, SVMD_BUS_BINDING_PREFIX "/%" PRIu64, id);
+}
+
+/* Replies that carry fds. */
+
+/* Sends x's reply, or tells its caller that its connection takes no fds; a device's binding is
+ * committed or ended accordingly. Frees x. */
+static void fd_reply_deliver(struct bus *b, struct peer *p, struct fd_reply *x)
+{
+	struct binding *bound = x->lease ? NULL : registry_find(b->core->registry, x->binding);
+	int r = -EOPNOTSUPP;
+
+	if (p->fds == PEER_FDS_YES && (r = sd_bus_send(NULL, x->reply, NULL)) < 0)
+		(void)sd_bus_reply_method_errorf(x->call, SVMD_BUS_ERROR("Failed"),
+						 "svmd could not send its reply: %s", strerror(-r));
+	else if (p->fds != PEER_FDS_YES)
+		(void)sd_bus_reply_method_errorf(
+			x->call, SVMD_BUS_ERROR("NotSupported"),
+			"the reply carries a file descriptor (%s of binding %" PRIu64 "), and this "
+			"D-Bus connection does not accept them: connect with Unix fd passing",
+			x->lease ? "a lease" : "the device", x->binding);
+	if (bound && r >= 0)
+		ops_commit(b->core, bound);
+	else if (bound)
+		ops_undelivered(b->core, bound);
+	fd_reply_free(x);
+	loop_bus_kick(b->loop);
+}
+
+/* The bus driver answered the call that followed p's probe: the probe was delivered unless an
+ * error for it came first (the bus handles one sender's messages in order). */
+static int on_probe_done(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct peer *p = userdata;
+
+	(void)m, (void)error;
+	hashmap_remove(&p->bus->probes, &p->probe_node);
+	p->probe_slot = sd_bus_slot_unref(p->probe_slot);
+	if (p->fds == PEER_FDS_PROBING)
+		p->fds = PEER_FDS_YES;
+	log_debug("Bus client %s %s file descriptors.", p->name,
+		  p->fds == PEER_FDS_YES ? "accepts" : "does not accept");
+	list_for_each_safe (pos, &p->waiting)
+		fd_reply_deliver(p->bus, p, container_of(pos, struct fd_reply, link));
+	return 1;
+}
+
+/* An empty, sealed memfd: what the probe carries, harmless to whoever gets it. */
+static int probe_fd(void)
+{
+	int fd = memfd_create("svmd-fd-probe", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd >= 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+		fd = safe_close(fd);
+	return fd;
+}
+
+/* Asks whether p's connection takes fds: a signal carrying one, addressed to p alone, then a
+ * call to the bus driver, whose reply says the signal was dealt with. */
+static int probe(struct bus *b, struct peer *p)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	_cleanup_close_ int fd = probe_fd();
+	uint64_t cookie = 0;
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = sd_bus_message_new_signal(b->bus, &m, SVMD_BUS_PATH, SVMD_BUS_INTERFACE, "FdProbe");
+	if (r >= 0)
+		r = sd_bus_message_set_destination(m, p->name);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "h", fd);
+	if (r >= 0)
+		r = sd_bus_send(b->bus, m, &cookie);
+	if (r >= 0)
+		r = hashmap_put(&b->probes, &p->probe_node, cookie);
+	if (r < 0)
+		return r;
+	r = sd_bus_call_method_async(b->bus, &p->probe_slot, "org.freedesktop.DBus",
+				     "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId",
+				     on_probe_done, p, "");
+	if (r < 0) {
+		hashmap_remove(&b->probes, &p->probe_node);
+		return r;
+	}
+	p->fds = PEER_FDS_PROBING;
+	return 0;
+}
+
+int bus_send_fd_reply(struct bus *b, struct peer *p, sd_bus_message *call, sd_bus_message *reply,
+		      uint64_t binding, bool lease)
+{
+	struct fd_reply *x = calloc(1, sizeof(*x));
+	int r;
+
+	if (!x) {
+		sd_bus_message_unref(reply);
+		return -ENOMEM;
+	}
+	*x = (struct fd_reply){.call = sd_bus_message_ref(call),
+			       .reply = reply,
+			       .binding = binding,
+			       .lease = lease};
+	list_append(&p->waiting, &x->link);
+	if (p->fds == PEER_FDS_UNKNOWN && (r = probe(b, p)) < 0) {
+		/* Cannot ask: send it, as svmd would without asking. */
+		log_debug_errno(r, "Cannot probe %s for fd passing: %m", p->name);
+		p->fds = PEER_FDS_YES;
+	}
+	if (p->fds != PEER_FDS_PROBING)
+		fd_reply_deliver(b, p, x);
+	return 0;
+}
+
+/* An error from the bus driver to one of the probes: that peer's connection takes no fds. */
+static int on_bus_message(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	const char *sender = sd_bus_message_get_sender(m);
+	uint64_t cookie;
+	struct hnode *n;
+	uint8_t type;
+
+	(void)error;
+	if (sd_bus_message_get_type(m, &type) < 0 || type != SD_BUS_MESSAGE_METHOD_ERROR ||
+	    !sender || strcmp(sender, "org.freedesktop.DBus") != 0 ||
+	    sd_bus_message_get_reply_cookie(m, &cookie) < 0 ||
+	    !(n = hashmap_get(&b->probes, cookie)))
+		return 0;
+	container_of(n, struct peer, probe_node)->fds = PEER_FDS_NO;
+	return 1;
 }
 
 /* What the core tells us: bindings come and go, the policy changes. */
@@ -208,6 +357,8 @@ static int export(struct bus *b)
 					       bus_binding_enumerate, b);
 	if (r >= 0)
 		r = sd_bus_add_object_manager(b->bus, &b->slots[3], SVMD_BUS_PATH);
+	if (r >= 0)
+		r = sd_bus_add_filter(b->bus, &b->slots[4], on_bus_message, b);
 	if (r < 0)
 		return log_error_errno(r, "Cannot export the D-Bus objects: %m");
 	return 0;
@@ -265,6 +416,7 @@ struct bus *bus_free(struct bus *b)
 	hashmap_for_each_safe (e, &b->peers)
 		peer_free(container_of(e, struct peer, node));
 	hashmap_done(&b->peers);
+	hashmap_done(&b->probes);
 	for (size_t i = 0; i < ELEMENTSOF(b->slots); i++)
 		sd_bus_slot_unref(b->slots[i]);
 	if (b->bus) {

@@ -2430,3 +2430,95 @@ Test(bus_flood, a_flood_of_callers_cannot_take_every_fd)
 	bus_call_as(u2.uid, u2.gid, BROKER_PATH, BROKER, "ListBindings", &o, NULL);
 	cr_expect_str_eq(o.error, "", "once the flood ended: %s %s", o.error, o.message);
 }
+
+/* ---- callers whose connection takes no fds --------------------------------------------------- */
+
+/* As test1, on a connection that did not negotiate fd passing: OpenDevice, or a bind and a
+ * Lease of it. Fills o with the error and *ret_usec with how long the call took. */
+static void call_without_fds(bool lease, struct call_out *o, uint64_t *ret_usec)
+{
+	int fds[2];
+	pid_t pid;
+
+	memset(o, 0, sizeof(*o));
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct call_out res = {0};
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+		sd_bus_message *reply = NULL;
+		sd_bus *bus = NULL;
+		struct timespec t0, t1;
+
+		close(fds[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		drop_to(u1.uid, u1.gid, 0);
+		res.r = sd_bus_new(&bus);
+		if (res.r >= 0)
+			res.r = sd_bus_set_address(bus, pb.address);
+		if (res.r >= 0)
+			res.r = sd_bus_set_bus_client(bus, true);
+		if (res.r >= 0)
+			res.r = sd_bus_negotiate_fds(bus, false);
+		if (res.r >= 0)
+			res.r = sd_bus_start(bus);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (res.r >= 0 && !lease)
+			res.r = sd_bus_call_method(bus, BROKER, BROKER_PATH, BROKER, "OpenDevice",
+						   &e, &reply, "s", "0000:3b:00.0");
+		if (res.r >= 0 && lease) {
+			uint64_t id = 0;
+			const char *path;
+			res.r = sd_bus_call_method(bus, BROKER, BROKER_PATH, BROKER, "BindPgtable",
+						   &e, &reply, "sutua{sv}", "0000:3b:00.0", 150,
+						   (uint64_t)0x10000, 48, 0);
+			if (res.r >= 0)
+				res.r = sd_bus_message_read(reply, "to", &id, &path);
+			reply = sd_bus_message_unref(reply);
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			if (res.r >= 0)
+				res.r = sd_bus_call_method(bus, BROKER, BROKER_PATH, BROKER,
+							   "Lease", &e, &reply, "t", id);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		res.r = (int)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+		if (sd_bus_error_is_set(&e)) {
+			snprintf(res.error, sizeof(res.error), "%s", e.name);
+			snprintf(res.message, sizeof(res.message), "%s",
+				 e.message ? e.message : "");
+		}
+		if (write(fds[1], &res, sizeof(res)) != (ssize_t)sizeof(res))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	cr_assert_eq(read(fds[0], o, sizeof(*o)), (ssize_t)sizeof(*o), "the caller died");
+	close(fds[0]);
+	waitpid(pid, NULL, 0);
+	*ret_usec = (uint64_t)o->r;
+}
+
+/* Such a caller is answered at once, with what to do, and holds nothing afterwards; the next
+ * caller (with fds) gets the device. */
+Test(bus, a_caller_that_takes_no_fds_is_told_at_once)
+{
+	struct call_out o;
+	uint64_t usec;
+	struct bpeer p;
+	struct bres r;
+
+	call_without_fds(false, &o, &usec);
+	cr_assert_str_eq(o.error, "org.svmd.Broker1.Error.NotSupported", "%s: %s", o.error,
+			 o.message);
+	cr_assert(strstr(o.message, "does not accept them"), "%s", o.message);
+	cr_assert_lt(usec, 2000000, "answered after %" PRIu64 " us", usec);
+	call_without_fds(true, &o, &usec);
+	cr_assert_str_eq(o.error, "org.svmd.Broker1.Error.NotSupported", "%s: %s", o.error,
+			 o.message);
+	cr_assert_lt(usec, 2000000, "answered after %" PRIu64 " us", usec);
+	cr_assert(wait_bindings(&d, 0, 2000), "what was not delivered lives on");
+	bpeer_start(&p, true, &u1, 0);
+	cr_assert_eq(b_open_device(&p, "0000:3b:00.0", &r), 0, "%s", r.reason);
+	bpeer_stop(&p);
+}
