@@ -93,8 +93,11 @@ static int identify(struct bus *b, sd_bus_message *m, struct identity **ret, sd_
 		return sd_bus_error_set(error, SVMD_BUS_ERROR("NotPermitted"),
 					"the bus did not report the caller's uid and pid");
 	if (!ops_admit(b->core, uid, 1, why, sizeof(why))) {
-		log_warning("Refusing bus client %s (uid %u, pid %d): %s.",
-			    sd_bus_message_get_sender(m), (unsigned)uid, pid, why);
+		unsigned held;
+		if (limits_log_pass(b->core->limits, uid, &held))
+			log_warning("Refusing bus client %s (uid %u, pid %d): %s.%s",
+				    sd_bus_message_get_sender(m), (unsigned)uid, pid, why,
+				    held ? log_held(held) : "");
 		return sd_bus_error_setf(error, SVMD_BUS_ERROR("QuotaExceeded"),
 					 "svmd serves no more callers of uid %u: %s", (unsigned)uid,
 					 why);

@@ -416,12 +416,13 @@ static int dispatch(struct client *c, size_t size, int *fds, size_t n_fds)
 static void drop(struct client *c, int err)
 {
 	const struct identity *who = c->session->owner;
+	unsigned held;
 
 	if (err == 0)
 		log_debug("Client pid %d (uid %u) disconnected.", who->pid, (unsigned)who->uid);
-	else
-		log_info("Dropping client pid %d (uid %u): %s.", who->pid, (unsigned)who->uid,
-			 strerror(-err));
+	else if (limits_log_pass(c->srv->core->limits, who->uid, &held))
+		log_info("Dropping client pid %d (uid %u): %s.%s", who->pid, (unsigned)who->uid,
+			 strerror(-err), held ? log_held(held) : "");
 	client_free(c);
 }
 

@@ -79,3 +79,12 @@ int log_internal(int level, int errnum, const char *file, int line, const char *
 	errno = saved;
 	return -errnum;
 }
+
+const char *log_held(unsigned n)
+{
+	static char buf[96];
+
+	snprintf(buf, sizeof(buf), " (%u more line%s about this uid held back)", n,
+		 n == 1 ? "" : "s");
+	return buf;
+}

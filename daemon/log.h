@@ -30,4 +30,8 @@ int log_internal(int level, int errnum, const char *file, int line, const char *
 #define log_debug_errno(e, ...)       log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
 #define log_warning_errno(e, ...)     log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...)       log_full_errno(LOG_ERR, (e), __VA_ARGS__)
-#define log_oom()                     log_full_errno(LOG_ERR, ENOMEM, "Out of memory.")
+/* " (N more lines about this uid held back)", for a line logged after a per-uid limiter held
+ * some back (user-limits.h): a static buffer, valid until the next call. */
+const char *log_held(unsigned n);
+
+#define log_oom() log_full_errno(LOG_ERR, ENOMEM, "Out of memory.")

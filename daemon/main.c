@@ -355,6 +355,12 @@ struct status {
 	bool watchdog;
 };
 
+static void say_held(uid_t uid, unsigned n)
+{
+	log_info("Held back %u more line%s about clients of uid %u in the last %llu s.", n,
+		 n == 1 ? "" : "s", (unsigned)uid, LIMITS_LOG_USEC / 1000000ull);
+}
+
 static void on_status(evutil_socket_t fd, short what, void *userdata)
 {
 	struct status *st = userdata;
@@ -373,6 +379,7 @@ static void on_status(evutil_socket_t fd, short what, void *userdata)
 	}
 	if (st->watchdog)
 		(void)sd_notify(false, "WATCHDOG=1");
+	limits_log_summaries(st->core->limits, say_held);
 }
 
 /* SIGHUP: reload the policy; what happened goes to the log (and the audit trail). */

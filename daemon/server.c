@@ -99,11 +99,13 @@ static void on_retry(evutil_socket_t fd, short what, void *userdata)
 static bool admit(struct server *s, const struct ucred *uc)
 {
 	char why[160];
+	unsigned held;
 
 	if (ops_admit(s->core, uc->uid, s->fds_per_connection, why, sizeof(why)))
 		return true;
-	log_warning("Refusing connection from uid %u (pid %d): %s.", (unsigned)uc->uid, uc->pid,
-		    why);
+	if (limits_log_pass(s->core->limits, uc->uid, &held))
+		log_warning("Refusing connection from uid %u (pid %d): %s.%s", (unsigned)uc->uid,
+			    uc->pid, why, held ? log_held(held) : "");
 	return false;
 }
 

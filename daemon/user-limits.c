@@ -18,6 +18,14 @@ struct limits {
 	struct hashmap rates; /* struct rate, by rate_key() */
 	size_t rates_pruned_at;
 	struct fd_budget fds;
+	struct hashmap logs; /* struct log_window, by uid */
+};
+
+/* One uid's lines in the current window. */
+struct log_window {
+	struct hnode node; /* key: uid */
+	uint64_t start_usec;
+	unsigned lines, suppressed;
 };
 
 /* A token bucket for rate=: refills at rule->rate per second, holds at most that many. */
@@ -60,6 +68,9 @@ struct limits *limits_free(struct limits *l)
 	if (!l)
 		return NULL;
 	rates_free(l);
+	hashmap_for_each_safe (e, &l->logs)
+		free(container_of(e, struct log_window, node));
+	hashmap_done(&l->logs);
 	free(l);
 	return NULL;
 }
@@ -259,4 +270,61 @@ bool limits_fds_allow(const struct limits *l, const struct registry *reg, uid_t 
 	if (uid == 0)
 		return all + n <= b->pool + b->root;
 	return (u ? u->n_fds : 0) + n <= b->share && all - roots + n <= b->pool;
+}
+
+/* Forgets the windows that have closed with nothing held back (they remember nothing). */
+static void logs_prune(struct limits *l, uint64_t now)
+{
+	hashmap_for_each_safe (e, &l->logs) {
+		struct log_window *w = container_of(e, struct log_window, node);
+		if (now - w->start_usec >= LIMITS_LOG_USEC && w->suppressed == 0) {
+			hashmap_remove(&l->logs, &w->node);
+			free(w);
+		}
+	}
+}
+
+bool limits_log_pass(struct limits *l, uid_t uid, unsigned *ret_suppressed)
+{
+	uint64_t now = l->clock(l->clock_userdata);
+	struct hnode *n = hashmap_get(&l->logs, uid);
+	struct log_window *w = n ? container_of(n, struct log_window, node) : NULL;
+
+	*ret_suppressed = 0;
+	if (!w) {
+		if (l->logs.n >= 1024)
+			logs_prune(l, now);
+		w = calloc(1, sizeof(*w));
+		/* Out of memory: log, rather than lose what may be the only line. */
+		if (!w || hashmap_put(&l->logs, &w->node, uid) < 0) {
+			free(w);
+			return true;
+		}
+		w->start_usec = now;
+	}
+	if (now - w->start_usec >= LIMITS_LOG_USEC) {
+		*ret_suppressed = w->suppressed;
+		w->start_usec = now;
+		w->lines = w->suppressed = 0;
+	}
+	if (w->lines >= LIMITS_LOG_BURST) {
+		w->suppressed++;
+		return false;
+	}
+	w->lines++;
+	return true;
+}
+
+void limits_log_summaries(struct limits *l, void (*say)(uid_t uid, unsigned suppressed))
+{
+	uint64_t now = l->clock(l->clock_userdata);
+
+	hashmap_for_each_safe (e, &l->logs) {
+		struct log_window *w = container_of(e, struct log_window, node);
+		if (now - w->start_usec < LIMITS_LOG_USEC || w->suppressed == 0)
+			continue;
+		say((uid_t)w->node.key, w->suppressed);
+		hashmap_remove(&l->logs, &w->node);
+		free(w);
+	}
 }

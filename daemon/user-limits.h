@@ -39,6 +39,18 @@ void limits_rates_carry(struct limits *l, const struct policy *p);
 /* Buckets held (the full ones are pruned as more are made). */
 size_t limits_n_rates(const struct limits *l);
 
+/* How much one uid can make svmd log about it (a client dropped for a malformed record, a
+ * connection refused): LIMITS_LOG_BURST lines per LIMITS_LOG_USEC, then a summary, so that a
+ * flood cannot drown the journal, nor the audit records in it. */
+#define LIMITS_LOG_BURST 10u
+#define LIMITS_LOG_USEC  (10 * 1000000ull)
+
+/* Whether a line about uid may be logged now. When it may after some were held back,
+ * *ret_suppressed says how many (log them as a count with it). */
+bool limits_log_pass(struct limits *l, uid_t uid, unsigned *ret_suppressed);
+/* For every uid whose window has closed with lines held back, says how many (once). */
+void limits_log_summaries(struct limits *l, void (*say)(uid_t uid, unsigned suppressed));
+
 /*
  * svmd's file descriptors, shared out so that no request ever meets EMFILE and no user can leave
  * the others without any: of the limit (RLIMIT_NOFILE),

@@ -587,6 +587,44 @@ Test(socket, garbage_drops_only_that_client)
 	bystander_check(&b);
 }
 
+/* A uid flooding malformed records cannot drown the log: a burst of "Dropping client" lines
+ * about it per window, the rest counted; another uid's lines still come. */
+Test(socket, a_flood_of_garbage_is_logged_in_moderation)
+{
+	char needle[64], junk[100];
+	pid_t pid;
+	int status;
+
+	memset(junk, 0xa5, sizeof(junk));
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (setresgid(u2.gid, u2.gid, u2.gid) < 0 || setresuid(u2.uid, u2.uid, u2.uid) < 0)
+			_exit(1);
+		for (int i = 0; i < 300; i++) {
+			int fd = raw_connect(&d);
+			if (send(fd, junk, sizeof(junk), 0) != (ssize_t)sizeof(junk) ||
+			    !raw_closed(fd, 2000))
+				_exit(2);
+			close(fd);
+		}
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the flood failed: %d", status);
+	snprintf(needle, sizeof(needle), "(uid %u): Bad message.", (unsigned)u2.uid);
+	const char *flood[] = {"Dropping client", needle, NULL};
+	size_t n = daemon_log_count(&d, flood);
+	cr_assert_gt(n, 0, "no line at all about the flood");
+	cr_assert_leq(n, 2 * 10, "%zu lines for 300 dropped clients", n);
+	/* Another uid's garbage is still logged. */
+	int fd = raw_connect(&d);
+	cr_assert_eq(send(fd, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+	cr_assert(raw_closed(fd, 2000));
+	close(fd);
+	cr_assert(daemon_log_wait(&d, "(uid 0): Bad message.", 2000));
+}
+
 Test(socket, request_before_hello_drops)
 {
 	struct svmd_devices_req req = {0};

@@ -217,3 +217,48 @@ Test(limits, fd_budget_decisions)
 	registry_free(r);
 	limits_free(l);
 }
+
+static unsigned said_uid, said_n, n_said;
+
+static void say(uid_t uid, unsigned n)
+{
+	said_uid = uid;
+	said_n = n;
+	n_said++;
+}
+
+/* A burst of lines per window per uid, then a count: in the next line, or on its own once the
+ * window closes. */
+Test(limits, log_lines_per_uid)
+{
+	struct limits *l = new_limits();
+	unsigned held = 99;
+
+	for (unsigned i = 0; i < LIMITS_LOG_BURST; i++) {
+		cr_assert(limits_log_pass(l, 7, &held), "line %u", i);
+		cr_assert_eq(held, 0);
+	}
+	for (int i = 0; i < 1000; i++)
+		cr_assert_not(limits_log_pass(l, 7, &held));
+	/* Another uid is not held back by the first. */
+	cr_assert(limits_log_pass(l, 8, &held));
+	/* The window closes: the next line says what was held back. */
+	now += LIMITS_LOG_USEC;
+	cr_assert(limits_log_pass(l, 7, &held));
+	cr_assert_eq(held, 1000);
+	for (unsigned i = 1; i < LIMITS_LOG_BURST; i++)
+		cr_assert(limits_log_pass(l, 7, &held));
+	cr_assert_not(limits_log_pass(l, 7, &held));
+	cr_assert_not(limits_log_pass(l, 7, &held));
+	/* No next line: the summary comes by itself, once. */
+	limits_log_summaries(l, say);
+	cr_assert_eq(n_said, 0, "the window is still open");
+	now += LIMITS_LOG_USEC;
+	limits_log_summaries(l, say);
+	cr_assert_eq(n_said, 1);
+	cr_assert_eq(said_uid, 7);
+	cr_assert_eq(said_n, 2);
+	limits_log_summaries(l, say);
+	cr_assert_eq(n_said, 1);
+	limits_free(l);
+}
