@@ -85,6 +85,8 @@ static int assign(struct config *c, const char *key, char *value, const char *pa
 		return set_string(&c->sim_topology, value);
 	if (strcmp(key, "Socket") == 0)
 		return set_string(&c->socket, value);
+	if (strcmp(key, "StateDir") == 0)
+		return set_string(&c->state_dir, value);
 	if (strcmp(key, "Bus") == 0)
 		return set_string(&c->bus, value);
 	if (strcmp(key, "PolicyDir") == 0)
@@ -175,6 +177,7 @@ void config_done(struct config *c)
 	free(c->backend);
 	free(c->sim_topology);
 	free(c->socket);
+	free(c->state_dir);
 	free(c->bus);
 	free(c->log_level);
 	free(c->audit);

@@ -18,6 +18,7 @@ struct config {
 	size_t n_devices;
 	char *sim_topology;
 	char *socket;
+	char *state_dir;
 	char *bus;
 	char *policy_dirs[CONFIG_LIST_MAX];
 	size_t n_policy_dirs;

@@ -5,13 +5,16 @@
  * bound process exited; ending always issues the kernel unbind and is recorded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "log.h"
+#include "util.h"
 
 static void on_watch_ended(void *userdata, struct binding *b, enum end_reason why)
 {
@@ -42,6 +45,7 @@ int core_new(struct event_base *base, struct backend *backend, struct policy *po
 		return -ENOMEM;
 	c->base = base;
 	c->generation = 1;
+	c->state_fd = -1;
 	r = copy_dirs(c, policy_dirs, n_policy_dirs);
 	if (r == 0)
 		r = registry_new(&c->registry);
@@ -74,6 +78,7 @@ struct core *core_free(struct core *c)
 		core_release_all(c);
 	lifetime_free(c->lifetime);
 	registry_free(c->registry);
+	safe_close(c->state_fd);
 	limits_free(c->limits);
 	policy_free(c->policy);
 	backend_free(c->backend);
@@ -107,6 +112,82 @@ void core_audit(const struct core *c, enum audit_event event, const struct ident
 		.error = error < 0 ? -error : error,
 		.reason = reason && reason[0] ? reason : NULL,
 	});
+}
+
+/* The state file of the ids: the first id not reserved yet, in decimal. */
+#define IDS_FILE "next-id"
+
+static int write_ids(int dir, uint64_t next)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", next), r = 0;
+	_cleanup_close_ int fd = openat(
+		dir, IDS_FILE ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, (size_t)n) != n || fdatasync(fd) < 0)
+		r = errno ? -errno : -EIO;
+	if (r == 0 && renameat(dir, IDS_FILE ".new", dir, IDS_FILE) < 0)
+		r = -errno;
+	if (r < 0)
+		(void)unlinkat(dir, IDS_FILE ".new", 0);
+	return r;
+}
+
+/* The first id the last svmd of this boot had not reserved; 0 when there is none (or it is
+ * not a number: started afresh, ids go on from 1 as after a reboot). */
+static uint64_t read_ids(int dir)
+{
+	char text[32] = "";
+	_cleanup_close_ int fd = openat(dir, IDS_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+	char *end;
+
+	if (fd < 0 || (n = read(fd, text, sizeof(text) - 1)) <= 0)
+		return 0;
+	text[n] = 0;
+	errno = 0;
+	uint64_t v = strtoull(text, &end, 10);
+	return errno || end == text || (*end && *end != '\n') ? 0 : v;
+}
+
+int core_set_state_dir(struct core *c, const char *dir, char *err, size_t errlen)
+{
+	uint64_t next;
+	int r;
+
+	c->state_fd = safe_close(c->state_fd);
+	c->state_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->state_fd < 0)
+		return fail(err, errlen, -errno, "cannot open the state directory %s: %s", dir,
+			    strerror(errno));
+	next = read_ids(c->state_fd);
+	registry_set_next_id(c->registry, next);
+	c->ids_reserved = 0;
+	r = write_ids(c->state_fd, registry_next_id(c->registry) + CORE_IDS_BLOCK);
+	if (r < 0)
+		return fail(err, errlen, r, "cannot write %s/%s: %s", dir, IDS_FILE, strerror(-r));
+	c->ids_reserved = registry_next_id(c->registry) + CORE_IDS_BLOCK;
+	return 0;
+}
+
+void core_reserve_id(struct core *c)
+{
+	uint64_t next = registry_next_id(c->registry);
+	int r;
+
+	if (c->state_fd < 0 || next < c->ids_reserved)
+		return;
+	r = write_ids(c->state_fd, next + CORE_IDS_BLOCK);
+	if (r < 0) {
+		log_error_errno(r, "Cannot reserve binding ids in the state directory: %m; ids may "
+				   "repeat after a restart.");
+		/* Try again after the next block, not on every bind. */
+		c->ids_reserved = next + CORE_IDS_BLOCK;
+		return;
+	}
+	c->ids_reserved = next + CORE_IDS_BLOCK;
 }
 
 static const struct {

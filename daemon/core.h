@@ -40,7 +40,15 @@ struct core {
 	struct limits *limits;
 	const struct core_hooks *hooks;
 	void *hooks_userdata;
+	/* Where svmd keeps what must outlive a restart (NULL: nowhere), and the binding ids
+	 * reserved there: a restart starts above them, so an id never names two bindings in one
+	 * boot. */
+	int state_fd;
+	uint64_t ids_reserved;
 };
+
+/* Ids are reserved in the state directory this many at a time. */
+#define CORE_IDS_BLOCK 1024u
 
 /* Takes ownership of backend and policy on success only; policy_dirs (copied; none: the default
  * directories) are where reloads read from. Returns 0 or -ENOMEM. */
@@ -51,6 +59,14 @@ struct core *core_free(struct core *c);
 DEFINE_FREE_FUNC(struct core, core_free);
 
 void core_set_hooks(struct core *c, const struct core_hooks *hooks, void *userdata);
+
+/* Keeps svmd's state in dir (kept across restarts, gone at reboot: /run): binding ids go on
+ * from where the last svmd of this boot left them. Returns 0 or a negative errno with a message
+ * in err. */
+int core_set_state_dir(struct core *c, const char *dir, char *err, size_t errlen);
+/* Before a binding takes the next id: reserves more when the reservation is used up. A failure
+ * to write is logged (ids may then repeat after a restart) and nothing else. */
+void core_reserve_id(struct core *c);
 
 /* The one function that writes audit records (audit.h): who is the caller, or for a release the
  * binding's owner (NULL: svmd itself); rule NULL: none; error 0 or an errno, either sign. */

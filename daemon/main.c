@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
@@ -31,9 +32,10 @@
 #include "server.h"
 #include "svmd-version.h"
 
-#define DEFAULT_SOCKET  "/run/svmd/svmd.sock"
-#define POLICY_DIRS_MAX 16
-#define DEVICES_MAX     256
+#define DEFAULT_SOCKET    "/run/svmd/svmd.sock"
+#define DEFAULT_STATE_DIR "/run/svmd/state"
+#define POLICY_DIRS_MAX   16
+#define DEVICES_MAX       256
 
 struct options {
 	const char *config; /* NULL: the default file, if it exists */
@@ -46,6 +48,7 @@ struct options {
 	size_t n_devices;
 	const char *sysfs_root, *dev_root;
 	const char *socket;
+	const char *state_dir; /* NULL: DEFAULT_STATE_DIR if it exists; "": none */
 	const char *policy_dirs[POLICY_DIRS_MAX];
 	size_t n_policy_dirs;
 	bool check_policy;
@@ -67,6 +70,8 @@ static void help(void)
 	       "  --dev-root=DIR        vfio, for testing: open DIR/vfio/* [/dev]\n"
 	       "  --socket=PATH         listening socket [" DEFAULT_SOCKET "];\n"
 	       "                        a socket passed by systemd (LISTEN_FDS) wins\n"
+	       "  --state-dir=DIR       keep what outlives a restart (binding ids) in DIR,\n"
+	       "                        empty for nowhere [" DEFAULT_STATE_DIR ", if it exists]\n"
 	       "  --policy-dir=DIR      read *.policy files from DIR (repeatable) "
 	       "[/etc/svmd/policy.d,\n"
 	       "                        /run/svmd/policy.d, /usr/lib/svmd/policy.d]\n"
@@ -102,6 +107,7 @@ enum {
 	OPT_SYSFS_ROOT,
 	OPT_DEV_ROOT,
 	OPT_SOCKET,
+	OPT_STATE_DIR,
 	OPT_POLICY_DIR,
 	OPT_CHECK_POLICY,
 	OPT_CONFIG,
@@ -121,6 +127,7 @@ static const struct option longopts[] = {
 	{"sysfs-root", required_argument, NULL, OPT_SYSFS_ROOT},
 	{"dev-root", required_argument, NULL, OPT_DEV_ROOT},
 	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
 	{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
 	{"config", required_argument, NULL, OPT_CONFIG},
@@ -144,6 +151,7 @@ static const struct {
 	{OPT_SYSFS_ROOT, offsetof(struct options, sysfs_root)},
 	{OPT_DEV_ROOT, offsetof(struct options, dev_root)},
 	{OPT_SOCKET, offsetof(struct options, socket)},
+	{OPT_STATE_DIR, offsetof(struct options, state_dir)},
 	{OPT_CONFIG, offsetof(struct options, config)},
 };
 
@@ -271,6 +279,8 @@ static int apply_config(struct options *o, struct config *c)
 		o->sim_topology = c->sim_topology;
 	if (!o->socket)
 		o->socket = c->socket ? c->socket : DEFAULT_SOCKET;
+	if (!o->state_dir)
+		o->state_dir = c->state_dir;
 	if (!o->bus)
 		o->bus = c->bus ? c->bus : "system";
 	if (!o->n_policy_dirs) {
@@ -499,6 +509,30 @@ static int check_policy(const struct options *o)
 	return report_policy(p, true);
 }
 
+/* The state directory: the one asked for, else the default one if it is there. */
+static int use_state_dir(const struct options *o, struct core *core)
+{
+	const char *dir = o->state_dir;
+	struct stat st;
+	char err[600];
+	int r;
+
+	if (!dir && stat(DEFAULT_STATE_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+		dir = DEFAULT_STATE_DIR;
+	if (!dir || !*dir) {
+		log_debug("No state directory: binding ids start at 1.");
+		return 0;
+	}
+	r = core_set_state_dir(core, dir, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	log_debug("State in %s: binding ids go on from %" PRIu64 ".", dir,
+		  registry_next_id(core->registry));
+	return 0;
+}
+
 /* The front-ends: the socket (systemd's, or our own), and the bus unless --bus=none. */
 static int start_front_ends(const struct options *o, struct loop *loop, struct core *core,
 			    struct server **ret_server, struct bus **ret_bus, bool *ret_own)
@@ -609,6 +643,9 @@ static int run(const struct options *o)
 		return log_oom();
 	TAKE_PTR(backend);
 	TAKE_PTR(policy);
+	r = use_state_dir(o, core);
+	if (r < 0)
+		return r;
 	r = start_front_ends(o, loop, core, &server, &bus, &own);
 	if (r < 0)
 		return r;

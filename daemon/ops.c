@@ -200,6 +200,7 @@ static int record(struct request *rq, struct session *s, const struct bind_args 
 	    registry_find_pasid(c->registry, rq->dev, a->pasid))
 		return request_refuse(rq, -EBUSY, "PASID %u on %s is already bound", a->pasid,
 				      rq->dev->name);
+	core_reserve_id(c);
 	b = registry_add(c->registry, s, rq->rule, rq->dev, a);
 	if (!b)
 		return request_refuse(rq, -ENOMEM, "out of memory");

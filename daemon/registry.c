@@ -444,6 +444,17 @@ unsigned registry_count_user_sessions(const struct registry *r, uid_t uid)
 	return u ? u->n_sessions : 0;
 }
 
+uint64_t registry_next_id(const struct registry *r)
+{
+	return r->next_id;
+}
+
+void registry_set_next_id(struct registry *r, uint64_t id)
+{
+	if (id > r->next_id)
+		r->next_id = id;
+}
+
 size_t registry_count(const struct registry *r)
 {
 	return r->n_bindings;

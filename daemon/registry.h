@@ -146,4 +146,7 @@ unsigned registry_count_fds(const struct registry *r);
 /* u takes delta more of svmd's fds (or gives -delta back). */
 void registry_charge_fds(struct registry *r, struct user *u, int delta);
 size_t registry_count(const struct registry *r);
+/* The id the next binding gets; ids only grow. Setting it lower than it is does nothing. */
+uint64_t registry_next_id(const struct registry *r);
+void registry_set_next_id(struct registry *r, uint64_t id);
 size_t registry_count_sessions(const struct registry *r);

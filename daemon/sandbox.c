@@ -66,9 +66,14 @@ static const char *const allowed[] = {
 	"readlink",
 	"faccessat",
 	"faccessat2",
-	/* the socket file we made goes when we go */
+	/* the socket file we made goes when we go; the state directory's files are replaced
+	 * whole */
 	"unlink",
 	"unlinkat",
+	"rename",
+	"renameat",
+	"renameat2",
+	"fdatasync",
 	"access",
 	/* memory */
 	"mmap",

@@ -118,6 +118,7 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 	/* Not the machine's /etc/svmd/svmd.conf; the sandbox on, as in production. */
 	argv[n++] = "--config=/dev/null";
 	argv[n++] = "--backend=sim"; /* extra_args may choose another: the last one counts */
+	argv[n++] = "--state-dir=";  /* not the machine's /run/svmd/state, should it have one */
 	if (topology) {
 		snprintf(topo_file, sizeof(topo_file), "%s/topology", d->dir);
 		write_file(topo_file, topology);

@@ -4,6 +4,7 @@
  * two test users (and root), and raw connections that misbehave on purpose.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -1294,6 +1295,42 @@ Test(startup, two_uids_cannot_exhaust_the_fds)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	daemon_stop(&a);
+}
+
+/* With a state directory (the unit gives svmd one under /run), a restart goes on above every
+ * binding id handed out before it: an old id never names a new binding. */
+Test(startup, binding_ids_do_not_repeat_across_restarts)
+{
+	char dir[] = "/tmp/svmd-state.XXXXXX", arg[64];
+	struct svm_pgtable pg = {.pasid = 300, .addr_width = 48, .gpgd = 0x10000};
+	uint64_t first = 0, second = 0;
+	struct daemon a;
+	struct svm_client *c = NULL;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(arg, sizeof(arg), "--state-dir=%s", dir);
+	const char *extra[] = {arg, NULL};
+	for (int run = 0; run < 2; run++) {
+		daemon_start(&a, "allow bind-pgtable user=root device=0000:3b:00.0 pasid=300-399\n",
+			     NULL, extra);
+		cr_assert_eq(svm_connect(a.socket, &c), 0);
+		cr_assert_eq(svm_bind_pgtable(c, "0000:3b:00.0", &pg, run ? &second : &first), 0,
+			     "%s", svm_reason(c));
+		c = svm_disconnect(c);
+		daemon_stop(&a);
+	}
+	cr_assert_gt(second, first, "the id %" PRIu64 " came again after a restart", second);
+	/* Without one, a fresh svmd starts at 1. */
+	daemon_start(&a, "allow bind-pgtable user=root device=0000:3b:00.0 pasid=300-399\n", NULL,
+		     (const char *[]){"--state-dir=", NULL});
+	cr_assert_eq(svm_connect(a.socket, &c), 0);
+	cr_assert_eq(svm_bind_pgtable(c, "0000:3b:00.0", &pg, &second), 0, "%s", svm_reason(c));
+	cr_assert_eq(second, 1);
+	svm_disconnect(c);
+	daemon_stop(&a);
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
 
 /* svmctl --hold notices svmd going away: its binding is gone, and it says so. */

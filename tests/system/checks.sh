@@ -270,6 +270,20 @@ else
 		"$stop_status, $result; list exit $list_status: $(cat "$tmp/out" "$tmp/err" | oneline)"
 fi
 
+# 11b. The svmd that socket activation started since goes on above the stopped one's ids: an old
+# id never names a new binding (its state directory survived the stop).
+uid=$alice gid=$(id -g alice)
+next=$(setpriv --reuid="$uid" --regid="$gid" --init-groups timeout $T svmctl bind-task $DEV \
+	-- sh -c 'echo $SVMD_BINDING' 2>"$tmp/err")
+state=$(stat -c '%U %a' /run/svmd/state 2>&1)
+if [ -n "$binding" ] && [ -n "$next" ] && [ "$next" -gt "$binding" ] 2>/dev/null; then
+	pass ids-continue "after the stop a new binding is $next (before it: $binding);" \
+		"/run/svmd/state: $state, next-id $(cat /run/svmd/state/next-id 2>&1)"
+else
+	fail ids-continue "before the stop ${binding:-none}, after it '${next}'" \
+		"($(oneline <"$tmp/err")); /run/svmd/state: $state"
+fi
+
 # 12. The exposure score systemd computes for the loaded unit is the unit file's own.
 unit_file=$(prop FragmentPath)
 score() { sed -n 's/.*Overall exposure level for svmd.service: \([0-9.]*\) .*/\1/p'; }

@@ -24,7 +24,8 @@ start=$(date +%s)
 # Every check checks.sh runs, in order: one that does not report counts as failed.
 EXPECTED="sysusers socket-listening socket-activation config-file notify seccomp unprivileged
 bind-allowed bind-denied journal-grant journal-deny journal-release catalog introspect
-dbus-activation reload-refused reload stop-releases security-score no-seccomp-refusals"
+dbus-activation reload-refused reload stop-releases ids-continue security-score
+no-seccomp-refusals"
 
 say() { echo "check-system: $*"; }
 die() {
