@@ -10,6 +10,8 @@
 #   make check-system  svmd installed into Debian 12 booted with systemd-nspawn (root)
 #   make bench      svmd against bare IPC baselines (optimised build-bench/, bench/results.json)
 #   make asan       the same tests on an ASan+UBSan build
+#   make check-stress  svmd's reliability suite, tests/stress/ (root; SVMD_STRESS_SCALE=N for
+#                   larger sizes)
 #   make fuzz       libFuzzer on the wire codec and the policy parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -261,6 +263,26 @@ check-system-run: all
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
 		SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all' check-run
+
+# make check-stress (tests/stress/, README "The reliability suite"): each scenario starts its own
+# svmd (sim backend, sandbox on, private socket and bus), runs its load, checks what must hold
+# afterwards and prints one PASS/FAIL line with its figures. SVMD_STRESS_SCALE=N multiplies
+# the sizes, SVMD_STRESS_ONLY="NAME..." picks scenarios.
+STRESS_TOOLS := probe kill-storm
+STRESS_BINS := $(addprefix $(BUILD)/tests/stress/stress-,$(STRESS_TOOLS))
+.PHONY: check-stress check-stress-run
+.SECONDARY: $(call obj,$(addprefix tests/stress/,$(addsuffix .c,$(STRESS_TOOLS) stress)))
+
+$(BUILD)/tests/stress/stress-%: $(call obj,tests/stress/%.c tests/stress/stress.c) \
+		$(BUILD)/libsvmclient.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
+
+check-stress: deps
+	@$(MAKE) --no-print-directory check-stress-run
+
+check-stress-run: all $(STRESS_BINS)
+	@BUILD=$(BUILD) sh tests/stress/run.sh
 
 # make bench (tests/bench/, README "Benchmarks"): its own optimised build without sanitizers,
 # then every scenario against its baseline; prints the table, writes bench/results.json and
