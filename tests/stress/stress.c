@@ -9,12 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "stress.h"
+#include "svmd-bus.h"
+#include "svmd-wire.h"
 
 uint64_t now_us(void)
 {
@@ -168,6 +174,31 @@ void tally_print(const char *key, const struct tally *t)
 	printf("%s\n", first ? "none" : "");
 }
 
+void named_add(struct named_tally *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->name[i], name) == 0) {
+			t->count[i]++;
+			return;
+		}
+	if (t->n == NAMED_MAX) {
+		named_add(t, "(more)");
+		return;
+	}
+	t->name[t->n] = strdup(name);
+	if (!t->name[t->n])
+		exit(2);
+	t->count[t->n++] = 1;
+}
+
+void named_print(const char *key, const struct named_tally *t)
+{
+	printf("%s=", key);
+	for (size_t i = 0; i < t->n; i++)
+		printf("%s%s:%llu", i ? "," : "", t->name[i], (unsigned long long)t->count[i]);
+	printf("%s\n", t->n ? "" : "none");
+}
+
 int proc_fd_count(pid_t pid)
 {
 	char path[64];
@@ -231,4 +262,182 @@ bool opt_uint(const char *arg, const char *name, unsigned long *value)
 		exit(2);
 	}
 	return true;
+}
+
+int raw_open(struct raw_client *c, const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	struct svmd_hello_req hello = {.version_min = SVMD_VERSION, .version_max = SVMD_VERSION};
+	struct svmd_hello_rep rep;
+	int r;
+
+	*c = (struct raw_client){.fd = -1, .timeout_ms = timeout_ms};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		raw_close(c);
+		return r;
+	}
+	r = raw_call(c, SVMD_OP_HELLO, &hello, sizeof(hello), NULL, 0, &rep, sizeof(rep), NULL);
+	if (r < 0)
+		raw_close(c);
+	return r;
+}
+
+void raw_close(struct raw_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+int raw_call(struct raw_client *c, uint16_t op, const void *req, size_t len, const int *fds,
+	     size_t n_fds, void *rep, size_t rep_size, int *ret_fd)
+{
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	int in[SVMD_FDS_MAX];
+	size_t n_in = 0;
+	struct svmd_hdr h;
+	int32_t status;
+	ssize_t k;
+	int n, r;
+
+	if (ret_fd)
+		*ret_fd = -1;
+	if (c->fd < 0)
+		return -ECONNRESET;
+	n = svmd_frame(rec, op, ++c->seq, req, len);
+	if (n < 0)
+		return n;
+	r = svmd_send(c->fd, rec, (size_t)n, fds, n_fds, 0);
+	if (r == -EPIPE || r == -ECONNRESET)
+		return -ECONNRESET;
+	if (r < 0)
+		return r == -EAGAIN ? -ETIMEDOUT : r;
+	k = svmd_recv(c->fd, rec, in, &n_in, 0);
+	if (k == 0 || k == -ECONNRESET)
+		return -ECONNRESET;
+	if (k == -EAGAIN)
+		return -ETIMEDOUT;
+	if (k < 0)
+		return -EPROTO;
+	if (svmd_parse(rec, (size_t)k, &h) < 0 || h.opcode != (op | SVMD_REPLY) ||
+	    h.seq != c->seq || svmd_reply_check(op, rec + sizeof(h), h.len, n_in) < 0) {
+		svmd_close_fds(in, n_in);
+		return -EPROTO;
+	}
+	memcpy(&status, rec + sizeof(h), sizeof(status));
+	if (rep)
+		memcpy(rep, rec + sizeof(h), h.len < rep_size ? h.len : rep_size);
+	if (ret_fd && n_in) {
+		*ret_fd = in[0];
+		in[0] = -1;
+	}
+	svmd_close_fds(in, n_in);
+	return status;
+}
+
+int raw_bind_pgtable(struct raw_client *c, const char *device, uint32_t pasid, uint64_t *ret_id)
+{
+	struct svmd_bind_pgtable_req req = {
+		.pasid = pasid, .addr_width = 48, .gpgd = 0x10000, .format = 1};
+	struct svmd_bind_rep rep = {0};
+	int r;
+
+	svmd_set_name(req.device, sizeof(req.device), device);
+	r = raw_call(c, SVMD_OP_BIND_PGTABLE, &req, sizeof(req), NULL, 0, &rep, sizeof(rep), NULL);
+	if (r == 0 && ret_id)
+		*ret_id = rep.id;
+	return r;
+}
+
+int raw_bind_task(struct raw_client *c, const char *device, int pidfd, uint64_t *ret_id)
+{
+	struct svmd_bind_task_req req = {0};
+	struct svmd_bind_rep rep = {0};
+	int r;
+
+	svmd_set_name(req.device, sizeof(req.device), device);
+	r = raw_call(c, SVMD_OP_BIND_TASK, &req, sizeof(req), pidfd >= 0 ? &pidfd : NULL,
+		     pidfd >= 0 ? 1 : 0, &rep, sizeof(rep), NULL);
+	if (r == 0 && ret_id)
+		*ret_id = rep.id;
+	return r;
+}
+
+int raw_lease(struct raw_client *c, uint64_t id, int *ret_fd)
+{
+	struct svmd_id_req req = {.id = id};
+	struct svmd_status_rep rep;
+	int fd = -1, r;
+
+	r = raw_call(c, SVMD_OP_LEASE, &req, sizeof(req), NULL, 0, &rep, sizeof(rep), &fd);
+	if (r == 0 && fd < 0)
+		return -EPROTO;
+	if (r == 0)
+		*ret_fd = fd;
+	return r;
+}
+
+int raw_unbind(struct raw_client *c, uint64_t id)
+{
+	struct svmd_id_req req = {.id = id};
+	struct svmd_status_rep rep;
+
+	return raw_call(c, SVMD_OP_UNBIND, &req, sizeof(req), NULL, 0, &rep, sizeof(rep), NULL);
+}
+
+int raw_list(struct raw_client *c, uint32_t *ret_n)
+{
+	struct svmd_list_req req = {0};
+	struct svmd_list_rep rep = {0};
+	int r;
+
+	r = raw_call(c, SVMD_OP_LIST, &req, sizeof(req), NULL, 0, &rep, sizeof(rep), NULL);
+	if (r == 0 && ret_n)
+		*ret_n = rep.n;
+	return r;
+}
+
+int bus_call(sd_bus *bus, const char *method, int timeout_ms, struct named_tally *names,
+	     sd_bus_message **reply, const char *types, ...)
+{
+	sd_bus_message *m = NULL, *rep = NULL;
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	va_list ap;
+	int r;
+
+	(void)sd_bus_error_add_map(svmd_bus_errors);
+	r = sd_bus_message_new_method_call(bus, &m, SVMD_BUS_NAME, SVMD_BUS_PATH,
+					   SVMD_BUS_INTERFACE, method);
+	if (r >= 0 && types) {
+		va_start(ap, types);
+		r = sd_bus_message_appendv(m, types, ap);
+		va_end(ap);
+	}
+	if (r >= 0)
+		r = sd_bus_call(bus, m, (uint64_t)timeout_ms * 1000, &e, &rep);
+	if (r < 0 && sd_bus_error_is_set(&e)) {
+		int k = sd_bus_error_get_errno(&e);
+		if (names)
+			named_add(names, e.name);
+		r = k > 0 ? -k : -EIO;
+	} else if (r < 0 && names) {
+		named_add(names, errno_name(r));
+	} else if (names) {
+		named_add(names, "ok");
+	}
+	sd_bus_error_free(&e);
+	sd_bus_message_unref(m);
+	if (reply && r >= 0)
+		*reply = rep;
+	else
+		sd_bus_message_unref(rep);
+	return r < 0 ? r : 0;
 }
