@@ -62,6 +62,9 @@ void named_print(const char *key, const struct named_tally *t);
 /* The open fds of a process, -1 if they cannot be read. */
 int proc_fd_count(pid_t pid);
 
+/* Sorts v and returns its p-th percentile (0 <= p <= 100); 0 for an empty v. */
+uint64_t percentile(uint64_t *v, size_t n, double p);
+
 /* A bus connection to address as the current user; fds: whether to negotiate fd passing.
  * Returns 0 or a negative errno. */
 int stress_bus_open(const char *address, bool fds, sd_bus **ret);
