@@ -268,7 +268,7 @@ asan: deps
 # svmd (sim backend, sandbox on, private socket and bus), runs its load, checks what must hold
 # afterwards and prints one PASS/FAIL line with its figures. SVMD_STRESS_SCALE=N multiplies
 # the sizes, SVMD_STRESS_ONLY="NAME..." picks scenarios.
-STRESS_TOOLS := probe kill-storm fd-flood bad-clients
+STRESS_TOOLS := probe kill-storm fd-flood bad-clients bus-fuzz
 STRESS_BINS := $(addprefix $(BUILD)/tests/stress/stress-,$(STRESS_TOOLS))
 .PHONY: check-stress check-stress-run
 .SECONDARY: $(call obj,$(addprefix tests/stress/,$(addsuffix .c,$(STRESS_TOOLS) stress)))
