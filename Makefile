@@ -260,15 +260,20 @@ check-system: deps
 check-system-run: all
 	@BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/system/run.sh
 
+# The ASan+UBSan build, in build-asan/: `make asan` runs the tests on it, and check-stress runs
+# its svmd.
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
+		SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all'
+
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
-		SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all' check-run
+	@$(ASAN_MAKE) check-run
 
 # make check-stress (tests/stress/, README "The reliability suite"): each scenario starts its own
 # svmd (sim backend, sandbox on, private socket and bus), runs its load, checks what must hold
-# afterwards and prints one PASS/FAIL line with its figures. SVMD_STRESS_SCALE=N multiplies
-# the sizes, SVMD_STRESS_ONLY="NAME..." picks scenarios.
-STRESS_TOOLS := probe kill-storm fd-flood bad-clients bus-fuzz
+# afterwards and prints one PASS/FAIL line with its figures. The policy scenario runs the svmd of
+# build-asan/, built here. SVMD_STRESS_SCALE=N multiplies the sizes, SVMD_STRESS_ONLY="NAME..."
+# picks scenarios.
+STRESS_TOOLS := probe kill-storm fd-flood bad-clients bus-fuzz policy-mutate
 STRESS_BINS := $(addprefix $(BUILD)/tests/stress/stress-,$(STRESS_TOOLS))
 .PHONY: check-stress check-stress-run
 .SECONDARY: $(call obj,$(addprefix tests/stress/,$(addsuffix .c,$(STRESS_TOOLS) stress)))
@@ -282,7 +287,8 @@ check-stress: deps
 	@$(MAKE) --no-print-directory check-stress-run
 
 check-stress-run: all $(STRESS_BINS)
-	@BUILD=$(BUILD) sh tests/stress/run.sh
+	@$(ASAN_MAKE) build-asan/svmd
+	@BUILD=$(BUILD) ASAN_BUILD=build-asan sh tests/stress/run.sh
 
 # make bench (tests/bench/, README "Benchmarks"): its own optimised build without sanitizers,
 # then every scenario against its baseline; prints the table, writes bench/results.json and

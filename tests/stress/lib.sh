@@ -6,11 +6,12 @@
 # per scenario (or per case), PASS only when every check ran and held. A scenario keeps its
 # directory (svmd's log, the load generators' output) when it fails, and names it.
 #
-# Environment: BUILD (build), SVMD_STRESS_SCALE (1: multiplies the sizes), SVMD_STRESS_KEEP=1
-# (keep the directory after a pass too).
+# Environment: BUILD (build), ASAN_BUILD (build-asan), SVMD_STRESS_SCALE (1: multiplies the
+# sizes), SVMD_STRESS_KEEP=1 (keep the directory after a pass too).
 set -u
 
 BUILD=${BUILD:-build}
+ASAN_BUILD=${ASAN_BUILD:-build-asan}
 SCALE=${SVMD_STRESS_SCALE:-1}
 case $SCALE in '' | *[!0-9]* | 0)
 	echo "check-stress: SVMD_STRESS_SCALE must be a positive integer, not '$SCALE'" >&2

@@ -4,13 +4,13 @@
 # with a time limit, prints their verdict lines (one PASS/FAIL line per scenario or case, with
 # its figures) and a summary line; exits 1 unless every scenario ran and passed.
 #
-# Environment: BUILD, SVMD_STRESS_SCALE (sizes and time limits multiply by it),
+# Environment: BUILD, ASAN_BUILD, SVMD_STRESS_SCALE (sizes and time limits multiply by it),
 # SVMD_STRESS_KEEP=1 (keep the scenarios' directories).
 set -u
 here=$(dirname "$0")
-export BUILD=${BUILD:-build}
+export BUILD=${BUILD:-build} ASAN_BUILD=${ASAN_BUILD:-build-asan}
 scale=${SVMD_STRESS_SCALE:-1}
-all="kill-storm fd-exhaustion bad-clients bus-fuzz"
+all="kill-storm fd-exhaustion bad-clients bus-fuzz policy-mutation"
 only=${*:-${SVMD_STRESS_ONLY:-$all}}
 
 # Seconds each scenario may take at scale 1 (a few times what it takes here).
@@ -20,13 +20,14 @@ limit() {
 	fd-exhaustion) echo 180 ;;
 	bad-clients) echo 120 ;;
 	bus-fuzz) echo 240 ;;
+	policy-mutation) echo 300 ;;
 	*) echo 0 ;;
 	esac
 }
 
 n=0
 for s in $only; do n=$((n + 1)); done
-echo "check-stress: $n scenario(s) at scale $scale: $only (about a minute at scale 1)"
+echo "check-stress: $n scenario(s) at scale $scale: $only (about 2 minutes at scale 1)"
 start=$(date +%s)
 failed=""
 for s in $only; do
