@@ -2,8 +2,8 @@
 #
 #   make            build svmd, svmctl, libsvmclient
 #   make demo       the daemon on the simulated kernel, driven by real clients
-#   make check      unit and integration tests, then check-vm and check-system (installs
-#                   packages as root)
+#   make check      unit and integration tests, check-stress, then check-vm and check-system
+#                   (installs packages as root)
 #   make check-vm   svmd on a real kernel's VFIO: Debian's 6.12 kernel in QEMU
 #   make check-vm-iommufd  iommufd and VFIO cdevs on svmd's own Linux 7.x test kernel in QEMU
 #                   (the kernel is built once per machine, cached in /var/cache/svmd-test)
@@ -211,6 +211,7 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory check-run
+	@$(MAKE) --no-print-directory check-stress-run
 	@$(MAKE) --no-print-directory check-vm-run
 	@$(MAKE) --no-print-directory check-system-run
 
