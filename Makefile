@@ -2,14 +2,16 @@
 #
 #   make            build svmd, svmctl, libsvmclient
 #   make demo       the daemon on the simulated kernel, driven by real clients
-#   make check      unit and integration tests, then check-vm and check-system (installs
-#                   packages as root)
+#   make check      unit and integration tests, check-stress, then check-vm and check-system
+#                   (installs packages as root)
 #   make check-vm   svmd on a real kernel's VFIO: Debian's 6.12 kernel in QEMU
 #   make check-vm-iommufd  iommufd and VFIO cdevs on svmd's own Linux 7.x test kernel in QEMU
 #                   (the kernel is built once per machine, cached in /var/cache/svmd-test)
 #   make check-system  svmd installed into Debian 12 booted with systemd-nspawn (root)
 #   make bench      svmd against bare IPC baselines (optimised build-bench/, bench/results.json)
 #   make asan       the same tests on an ASan+UBSan build
+#   make check-stress  svmd's reliability suite, tests/stress/ (root; SVMD_STRESS_SCALE=N for
+#                   larger sizes)
 #   make fuzz       libFuzzer on the wire codec and the policy parser (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -209,6 +211,7 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory check-run
+	@$(MAKE) --no-print-directory check-stress-run
 	@$(MAKE) --no-print-directory check-vm-run
 	@$(MAKE) --no-print-directory check-system-run
 
@@ -258,9 +261,35 @@ check-system: deps
 check-system-run: all
 	@BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/system/run.sh
 
+# The ASan+UBSan build, in build-asan/: `make asan` runs the tests on it, and check-stress runs
+# its svmd.
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
+		SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all'
+
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
-		SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all' check-run
+	@$(ASAN_MAKE) check-run
+
+# make check-stress (tests/stress/, README "The reliability suite"): each scenario starts its own
+# svmd (sim backend, sandbox on, private socket and bus), runs its load, checks what must hold
+# afterwards and prints one PASS/FAIL line with its figures. The policy scenario runs the svmd of
+# build-asan/, built here. SVMD_STRESS_SCALE=N multiplies the sizes, SVMD_STRESS_ONLY="NAME..."
+# picks scenarios.
+STRESS_TOOLS := probe kill-storm fd-flood bad-clients bus-fuzz policy-mutate
+STRESS_BINS := $(addprefix $(BUILD)/tests/stress/stress-,$(STRESS_TOOLS))
+.PHONY: check-stress check-stress-run
+.SECONDARY: $(call obj,$(addprefix tests/stress/,$(addsuffix .c,$(STRESS_TOOLS) stress)))
+
+$(BUILD)/tests/stress/stress-%: $(call obj,tests/stress/%.c tests/stress/stress.c) \
+		$(BUILD)/libsvmclient.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
+
+check-stress: deps
+	@$(MAKE) --no-print-directory check-stress-run
+
+check-stress-run: all $(STRESS_BINS)
+	@$(ASAN_MAKE) build-asan/svmd
+	@BUILD=$(BUILD) ASAN_BUILD=build-asan sh tests/stress/run.sh
 
 # make bench (tests/bench/, README "Benchmarks"): its own optimised build without sanitizers,
 # then every scenario against its baseline; prints the table, writes bench/results.json and
