@@ -1413,10 +1413,16 @@ static void digest_rule(const struct policy_rule *r, struct lint_digest *d)
 		d->one |= KEY(DEVICE);
 }
 
+/* The keys covers() compares, of which a rule covering b names b's value where it names one. */
+static unsigned covering_keys(const struct lint_digest *a)
+{
+	return a->keys & ~LIMIT_KEYS & ~KEY(TARGETS);
+}
+
 /* True when a certainly does not cover b; false when covers() must tell. */
 static bool digest_rejects(const struct lint_digest *a, const struct lint_digest *b)
 {
-	unsigned ak = a->keys & ~LIMIT_KEYS & ~KEY(TARGETS), one = a->one & ak;
+	unsigned ak = covering_keys(a), one = a->one & ak;
 
 	if ((b->ops & ~a->ops) || (ak & ~b->keys))
 		return true;
@@ -1430,40 +1436,177 @@ static bool digest_rejects(const struct lint_digest *a, const struct lint_digest
 	       ((one & KEY(DEVICE)) && a->device != b->device);
 }
 
+/*
+ * The rules by the single values they name: a rule naming one value of each key in mask (and
+ * several or none of the others) is filed under mask and those values, so the rules that could
+ * cover b are, for each mask found among the rules that b names one value of every key of, those
+ * filed under it with b's values. However many rules share a device, a rule naming one user is
+ * compared only with those naming that user, or none.
+ */
+struct value_group {
+	struct hnode node;
+	struct lint_digest values; /* mask and the values of its keys; the rest is zero */
+	struct rule_list list;
+};
+
+struct value_index {
+	struct hashmap groups;
+	unsigned masks[32]; /* the masks filed under, at most one per subset of 5 keys */
+	size_t n_masks;
+};
+
+/* The values of d on the keys of mask, and mask (in one). */
+static struct lint_digest values_on(const struct lint_digest *d, unsigned mask)
+{
+	return (struct lint_digest){
+		.one = mask,
+		.user = mask & KEY(USER) ? d->user : 0,
+		.group = mask & KEY(GROUP) ? d->group : 0,
+		.unit = mask & KEY(UNIT) ? d->unit : 0,
+		.exe = mask & KEY(EXE) ? d->exe : 0,
+		.device = mask & KEY(DEVICE) ? d->device : 0,
+	};
+}
+
+static uint64_t values_key(const struct lint_digest *v)
+{
+	uint64_t h = HASH_INIT;
+	const uint32_t w[] = {v->one, v->user, v->group, v->unit, v->exe, v->device};
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		h = (h ^ w[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static struct value_group *value_group_find(const struct value_index *x,
+					    const struct lint_digest *v)
+{
+	for (struct hnode *n = hashmap_get(&x->groups, values_key(v)); n;
+	     n = hashmap_next_same(n)) {
+		struct value_group *g = container_of(n, struct value_group, node);
+		if (memcmp(&g->values, v, sizeof(*v)) == 0)
+			return g;
+	}
+	return NULL;
+}
+
+/* Files rule r (digested as d) under the values it names one of. */
+static int value_index_add(struct value_index *x, const struct policy_rule *r,
+			   const struct lint_digest *d)
+{
+	unsigned mask = d->one & covering_keys(d);
+	struct lint_digest v = values_on(d, mask);
+	struct value_group *g = value_group_find(x, &v);
+	const struct policy_rule **slot;
+	size_t i;
+
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		g->values = v;
+		if (hashmap_put(&x->groups, &g->node, values_key(&v)) < 0) {
+			free(g);
+			return -ENOMEM;
+		}
+	}
+	slot = grow_one(&g->list.rules, &g->list.n, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	*slot = r;
+	for (i = 0; i < x->n_masks && x->masks[i] != mask; i++)
+		;
+	if (i == x->n_masks && x->n_masks < sizeof(x->masks) / sizeof(x->masks[0]))
+		x->masks[x->n_masks++] = mask;
+	return 0;
+}
+
+/* The groups that may hold a rule covering b (digested as d); returns how many. */
+static size_t value_index_lists(const struct value_index *x, const struct lint_digest *d,
+				const struct rule_list *ret[32])
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < x->n_masks; i++) {
+		const struct value_group *g;
+		struct lint_digest v;
+		if (x->masks[i] & ~d->one)
+			continue;
+		v = values_on(d, x->masks[i]);
+		g = value_group_find(x, &v);
+		if (g)
+			ret[n++] = &g->list;
+	}
+	return n;
+}
+
+static void value_index_done(struct value_index *x)
+{
+	hashmap_for_each_safe (n, &x->groups) {
+		struct value_group *g = container_of(n, struct value_group, node);
+		free(g->list.rules);
+		free(g);
+	}
+	hashmap_done(&x->groups);
+}
+
+/* The fewest candidates that could cover b: the decision index's lists of one of b's ops, or
+ * the value groups. Returns how many lists, in ret. */
+static size_t shadow_candidates(const struct policy *p, const struct value_index *x,
+				const struct lint_digest *d, const struct policy_rule *b,
+				const struct rule_list *ret[32])
+{
+	const struct rule_list *lists[32];
+	size_t cost = 0, n_best, i;
+
+	/* Naming users of which none exist, b never matches (a warning already said so). */
+	for (i = 0; i < b->n_users && b->users[i] == POLICY_ID_UNRESOLVED; i++)
+		;
+	if (b->n_users && i == b->n_users)
+		return 0;
+	n_best = value_index_lists(x, d, ret);
+	for (size_t k = 0; k < n_best; k++)
+		cost += before(ret[k], b);
+	if (p->lint_all_pairs)
+		n_best = 0;
+	/* Any op of b will do (a rule covering b has them all). */
+	for (unsigned op = 0; op < _POLICY_OP_MAX && (cost > 0 || p->lint_all_pairs); op++) {
+		size_t c = 0;
+		int n;
+		if (!(b->ops & (1u << op)))
+			continue;
+		n = shadow_lists(p, b, op, lists);
+		for (int k = 0; k < n; k++)
+			c += before(lists[k], b);
+		if (n && (c < cost || p->lint_all_pairs)) {
+			cost = c;
+			n_best = (size_t)n;
+			memcpy(ret, lists, (size_t)n * sizeof(*ret));
+			if (p->lint_all_pairs)
+				break;
+		}
+	}
+	return n_best;
+}
+
 static int lint_shadowed(struct policy *p)
 {
 	_cleanup_free_ struct lint_digest *dg =
 		calloc(p->n_rules ? p->n_rules : 1, sizeof(struct lint_digest));
+	struct value_index x = {0};
+	int e = dg ? 0 : -ENOMEM;
 
-	if (!dg)
-		return -ENOMEM;
-	for (size_t j = 0; j < p->n_rules; j++)
+	for (size_t j = 0; j < p->n_rules && e == 0; j++) {
 		digest_rule(&p->rules[j], &dg[j]);
-	for (size_t j = 0; j < p->n_rules; j++) {
+		e = value_index_add(&x, &p->rules[j], &dg[j]);
+	}
+	for (size_t j = 0; j < p->n_rules && e == 0; j++) {
 		const struct policy_rule *b = &p->rules[j], *first = NULL;
-		const struct rule_list *lists[3], *best[3];
-		size_t cost = SIZE_MAX, n_covering = 0;
+		const struct rule_list *best[32];
+		size_t n_covering = 0, n_best = shadow_candidates(p, &x, &dg[j], b, best);
 		char buf[160];
-		int n_best = 0;
 
-		/* Any op of b will do (a rule covering b has them all): the one with fewest
-		 * candidates. */
-		for (unsigned op = 0; op < _POLICY_OP_MAX; op++) {
-			size_t c = 0;
-			int n;
-			if (!(b->ops & (1u << op)))
-				continue;
-			n = shadow_lists(p, b, op, lists);
-			for (int k = 0; k < n; k++)
-				c += before(lists[k], b);
-			if (n && c < cost) {
-				cost = c;
-				n_best = n;
-				for (int k = 0; k < n; k++)
-					best[k] = lists[k];
-			}
-		}
-		for (int k = 0; k < n_best; k++)
+		for (size_t k = 0; k < n_best; k++)
 			for (size_t i = 0, n = before(best[k], b); i < n; i++) {
 				const struct policy_rule *a = best[k]->rules[i];
 				p->n_lint_pairs++;
@@ -1475,16 +1618,14 @@ static int lint_shadowed(struct policy *p)
 			}
 		if (!first)
 			continue;
-		int e = policy_add_diag(
-			p, false,
-			"%s:%u:1: warning: rule can never match: '%s' (%s:%u) comes "
-			"first and matches all it does%s",
-			b->file, b->line, first->text, first->file, first->line,
-			others(n_covering - 1, "as does", "as do", buf));
-		if (e < 0)
-			return e;
+		e = policy_add_diag(p, false,
+				    "%s:%u:1: warning: rule can never match: '%s' (%s:%u) comes "
+				    "first and matches all it does%s",
+				    b->file, b->line, first->text, first->file, first->line,
+				    others(n_covering - 1, "as does", "as do", buf));
 	}
-	return 0;
+	value_index_done(&x);
+	return e < 0 ? e : 0;
 }
 
 /*

@@ -2739,6 +2739,41 @@ Test(policy_lint, scales_with_the_index, .timeout = 120)
 	free(text);
 }
 
+/* 100,000 rules on one device, each naming its own user and PASID: every rule is in the one
+ * device bucket, yet each is compared only with the rules naming its user (none), not with the
+ * rules before it (5,000,000,000 pairs). A rule naming that user again is still found. */
+Test(policy_lint, one_device_many_users, .timeout = 120)
+{
+	const unsigned n = 100000;
+	char *text = malloc((size_t)n * 96), *t = text;
+	struct policy *p;
+	size_t before;
+
+	cr_assert_not_null(text);
+	for (unsigned i = 0; i < n - 1; i++)
+		t += sprintf(
+			t,
+			"allow bind-pgtable user=%u device=0000:3b:00.0 pasid=%u addr-width=48 "
+			"max=4\n",
+			100000 + i, i + 1);
+	t += sprintf(t,
+		     "allow bind-pgtable user=100007 device=0000:3b:00.0 pasid=8 addr-width=48\n");
+	p = compile_len(text, (size_t)(t - text), NULL);
+	cr_assert_eq(p->n_rules, n, "%s", diags_text(p));
+	before = p->n_diags;
+	cr_assert_eq(policy_lint(p), 0);
+	cr_assert_eq(p->n_diags - before, 1, "%s", diags_text(p));
+	cr_assert_str_eq(
+		p->diags[before],
+		"t.policy:100000:1: warning: rule can never match: 'allow bind-pgtable "
+		"user=100007 device=0000:3b:00.0 pasid=8 addr-width=48 max=4' (t.policy:8) "
+		"comes first and matches all it does");
+	cr_assert_leq(p->n_lint_pairs, 8 * (size_t)n, "%zu pairs compared for %u rules",
+		      p->n_lint_pairs, n);
+	policy_free(p);
+	free(text);
+}
+
 /* 2,000 users granted the same PASIDs on one device: one warning for each rule after the
  * first, with a count, not one per pair (1,999,000). */
 Test(policy_lint, overlapping_grants_once_per_rule)
