@@ -576,8 +576,8 @@ static void share_fds(struct core *core)
 	limits_set_fds(core->limits, limit, open_fds());
 	b = limits_fds(core->limits);
 	log_debug("File descriptors: %u in all; svmd keeps %u, root %u; the other users share %u, "
-		  "at most %u each.",
-		  b->limit, b->own, b->root, b->pool, b->share);
+		  "none holding more than it leaves free (%u when alone).",
+		  b->limit, b->own, b->root, b->pool, b->pool / 2);
 }
 
 /* Start-up is done (sockets bound, bus name taken, containers open): from here on only what

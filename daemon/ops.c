@@ -43,10 +43,12 @@ bool ops_admit(const struct core *c, uid_t uid, unsigned n_fds, char *why, size_
 		return fail(why, whylen, 0, "it has %u sessions", u->n_sessions), false;
 	if (limits_fds_allow(c->limits, c->registry, uid, u, n_fds))
 		return true;
-	if (uid != 0 && (u ? u->n_fds : 0) + n_fds > b->share)
+	if (uid != 0 && u && u->n_fds > 0 &&
+	    u->n_fds + n_fds > limits_fds_share(c->limits, c->registry, u))
 		fail(why, whylen, 0,
-		     "it has %u sessions and holds %u of svmd's file descriptors (its share is %u)",
-		     u ? u->n_sessions : 0, u ? u->n_fds : 0, b->share);
+		     "it has %u sessions and holds %u of svmd's file descriptors, as many as it "
+		     "would leave to the other users",
+		     u->n_sessions, u->n_fds);
 	else
 		fail(why, whylen, 0, "svmd's file descriptors for %s are all in use (%u)",
 		     uid == 0 ? "root" : "users other than root",

@@ -106,12 +106,12 @@ int request_take_fds(struct request *rq, const struct user *u, unsigned n)
 		return request_refuse(rq, -EDQUOT,
 				      "svmd has no file descriptor left for root (%u of %u in use)",
 				      registry_count_fds(rq->core->registry), b->pool + b->root);
-	if ((u ? u->n_fds : 0) + n > b->share)
+	if (u && u->n_fds > 0)
 		return request_refuse(
 			rq, -EDQUOT,
-			"uid %u holds %u of svmd's file descriptors, its share of them "
-			"(connections, bound processes, leases)",
-			(unsigned)uid, u ? u->n_fds : 0);
+			"uid %u holds %u of svmd's file descriptors (connections, bound processes, "
+			"leases), as many as it would leave to the other users",
+			(unsigned)uid, u->n_fds);
 	return request_refuse(rq, -EDQUOT,
 			      "svmd's file descriptors for users other than root are all in use "
 			      "(%u); try again later",

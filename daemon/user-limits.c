@@ -251,7 +251,6 @@ void limits_set_fds(struct limits *l, unsigned limit, unsigned own_open)
 	if (b->root > rest)
 		b->root = rest;
 	b->pool = rest - b->root;
-	b->share = b->pool / 2;
 }
 
 const struct fd_budget *limits_fds(const struct limits *l)
@@ -263,13 +262,25 @@ bool limits_fds_allow(const struct limits *l, const struct registry *reg, uid_t 
 		      const struct user *u, unsigned n)
 {
 	const struct fd_budget *b = &l->fds;
-	unsigned all = registry_count_fds(reg), roots = registry_count_user_fds(reg, 0);
 
 	if (b->limit == 0)
 		return true;
 	if (uid == 0)
-		return all + n <= b->pool + b->root;
-	return (u ? u->n_fds : 0) + n <= b->share && all - roots + n <= b->pool;
+		return registry_count_fds(reg) + n <= b->pool + b->root;
+	return (u ? u->n_fds : 0) + n <= limits_fds_share(l, reg, u);
+}
+
+unsigned limits_fds_share(const struct limits *l, const struct registry *reg, const struct user *u)
+{
+	const struct fd_budget *b = &l->fds;
+	unsigned others = registry_count_fds(reg) - registry_count_user_fds(reg, 0),
+		 held = u ? u->n_fds : 0, free;
+
+	if (others >= b->pool)
+		return held;
+	free = b->pool - others;
+	/* held + n <= free - n: after taking n, it holds no more than is left for the rest. */
+	return held + (free > held ? (free - held) / 2 : 0);
 }
 
 /* Forgets the windows that have closed with nothing held back (they remember nothing). */

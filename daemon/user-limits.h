@@ -58,7 +58,9 @@ void limits_log_summaries(struct limits *l, void (*say)(uid_t uid, unsigned supp
  *         one request opens and closes again (/proc files, a policy file, a pidfd, the journal);
  *   root  root keeps max(LIMITS_FDS_ROOT_MIN, limit / 16) for itself, so the administrator can
  *         always connect and act;
- *   pool  every other uid shares the rest, limit - own - root, and one uid may hold half of it.
+ *   pool  every other uid shares the rest, limit - own - root: one uid may hold no more than it
+ *         leaves free for the others, so it gets at most half of the pool when alone, the next
+ *         half of what is left: two uids flooding at once leave a quarter of it to the next.
  * Root may use the pool too. What a uid holds is struct user.n_fds: its connections, its bus
  * callers' pinned processes, its bindings' pidfds and lease ends, its replies' fds in flight.
  */
@@ -67,7 +69,7 @@ void limits_log_summaries(struct limits *l, void (*say)(uid_t uid, unsigned supp
 
 struct fd_budget {
 	unsigned limit; /* 0: not set, nothing is refused */
-	unsigned own, root, pool, share;
+	unsigned own, root, pool;
 };
 
 /* Shares out limit, of which svmd holds own_open now. A limit too small for any of it leaves
@@ -78,3 +80,6 @@ const struct fd_budget *limits_fds(const struct limits *l);
  * what everyone holds. */
 bool limits_fds_allow(const struct limits *l, const struct registry *reg, uid_t uid,
 		      const struct user *u, unsigned n);
+/* How many fds a uid other than root holding u's may hold at most, as things stand: what it
+ * holds and half of what the pool has free. */
+unsigned limits_fds_share(const struct limits *l, const struct registry *reg, const struct user *u);

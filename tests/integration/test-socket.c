@@ -1076,7 +1076,7 @@ static void connect_many(const char *socket_path, uid_t uid, gid_t gid, int n, i
 }
 
 /* svmd's fd budget as it logs it at start (user-limits.h): the pool the users other than root
- * share, one uid's share of it, root's reserve. */
+ * share, one uid's share of it when alone, root's reserve. */
 struct budget {
 	unsigned limit, own, root, pool, share;
 };
@@ -1093,7 +1093,7 @@ static struct budget budget_of(const struct daemon *dm)
 		if (p &&
 		    sscanf(p,
 			   "File descriptors: %u in all; svmd keeps %u, root %u; the other users "
-			   "share %u, at most %u each.",
+			   "share %u, none holding more than it leaves free (%u when alone).",
 			   &b.limit, &b.own, &b.root, &b.pool, &b.share) == 5)
 			break;
 	}
@@ -1136,7 +1136,8 @@ static int connect_many_as(const struct daemon *dm, uid_t uid, gid_t gid, int n,
 Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 {
 	/* svmd gets a limit of 128 fds and shares it out: its own, root's reserve, and a pool for
-	 * everyone else, half of it at most for one uid. */
+	 * everyone else, where no uid holds more than it leaves free: half of the pool for the
+	 * first, half of what is left for the next, and so on. */
 	struct daemon a;
 	struct svm_client *c = NULL;
 	int pipefd[2];
@@ -1149,35 +1150,36 @@ Test(startup, one_uid_gets_a_share_of_the_fd_limit)
 	struct budget b = budget_of(&a);
 	unsigned fpc = fds_per_connection();
 	cr_assert_gt(b.share, 8, "a budget this small tests nothing: %u", b.share);
+	cr_assert_eq(b.share, b.pool / 2);
 	cr_assert_eq(pipe(pipefd), 0);
 	int answered = connect_many_as(&a, u1.uid, u1.gid, 120, pipefd, &pid);
 	cr_expect_eq((unsigned)answered, b.share / fpc, "%d of 120 connections served", answered);
 	snprintf(line, sizeof(line),
-		 "it has %d sessions and holds %u of svmd's file descriptors (its share is %u)",
-		 answered, (unsigned)answered * fpc, b.share);
+		 "it has %d sessions and holds %u of svmd's file descriptors, as many as it would "
+		 "leave to the other users",
+		 answered, (unsigned)answered * fpc);
 	cr_expect(daemon_log_has(&a, line), "no '%s'", line);
-	/* Another user gets what is left of the pool, its share at most... */
-	int answered2 = connect_many_as(&a, u2.uid, u2.gid, 120, pipefd, &pid2);
+	/* Another user gets half of what is left of the pool... */
 	unsigned left = b.pool - (unsigned)answered * fpc;
-	cr_expect_eq((unsigned)answered2, (left < b.share ? left : b.share) / fpc,
-		     "%d connections for the second uid", answered2);
-	/* ... a third gets nothing once the pool is gone... */
-	if ((unsigned)(answered + answered2) * fpc + fpc > b.pool) {
-		int answered3 = connect_many_as(&a, 65534, 65534, 4, pipefd, &pid3);
-		cr_expect_eq(answered3, 0, "a third uid got %d connections", answered3);
-		cr_expect(daemon_log_has(&a,
-					 "svmd's file descriptors for users other than root are "
-					 "all in use"));
-		kill(pid3, SIGKILL);
-		waitpid(pid3, NULL, 0);
-	}
-	/* ... and root still gets in then: its reserve is its own. */
+	int answered2 = connect_many_as(&a, u2.uid, u2.gid, 120, pipefd, &pid2);
+	cr_expect_eq((unsigned)answered2, left / 2 / fpc, "%d connections for the second uid",
+		     answered2);
+	/* ... and a third, while both hold theirs, half of what they left. */
+	left -= (unsigned)answered2 * fpc;
+	int answered3 = connect_many_as(&a, 65534, 65534, 120, pipefd, &pid3);
+	cr_expect_gt(answered3, 0, "two uids left a third nothing");
+	cr_expect_eq((unsigned)answered3, left / 2 / fpc, "%d connections for the third uid",
+		     answered3);
+	/* Root still gets in: its reserve is its own. */
 	cr_expect_eq(svm_connect(a.socket, &c), 0, "root was turned away");
 	svm_disconnect(c);
+	cr_expect(!daemon_log_has(&a, "Too many open files"), "svmd ran out of fds");
 	kill(pid, SIGKILL);
 	kill(pid2, SIGKILL);
+	kill(pid3, SIGKILL);
 	waitpid(pid, NULL, 0);
 	waitpid(pid2, NULL, 0);
+	waitpid(pid3, NULL, 0);
 	close(pipefd[0]);
 	close(pipefd[1]);
 	daemon_stop(&a);
@@ -1211,11 +1213,11 @@ Test(startup, one_uid_gets_a_share_of_the_fds_for_its_leases)
 	/* Each lease keeps one fd in svmd, and needs one more until it is sent. */
 	cr_assert_eq(got, -EDQUOT, "%d leases, then %d", n, got);
 	cr_assert_eq((unsigned)n, b.share - fpc - 1, "%d leases, share %u", n, b.share);
-	cr_assert(strstr(r.reason, "of svmd's file descriptors, its share"), "%s", r.reason);
+	cr_assert(strstr(r.reason, "as many as it would leave to the other users"), "%s", r.reason);
 	/* A task binding holds the process's pidfd: the last one fits, the next is refused. */
 	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", -1, 0, &r), 0, "%s", r.reason);
 	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", -1, 0, &r), -EDQUOT);
-	cr_assert(strstr(r.reason, "its share"), "%s", r.reason);
+	cr_assert(strstr(r.reason, "as many as it would leave"), "%s", r.reason);
 	/* No more connections for that uid either; the others still get theirs. */
 	peer_start_paused(&p2, &a, u1.uid, u1.gid, 0);
 	cr_assert_neq(peer_connect(&p2, &r), 0);

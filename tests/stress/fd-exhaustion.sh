@@ -8,8 +8,8 @@
 # everything recovers: 0 bindings, fds at their baseline, served again.
 #
 # Alone: sh tests/stress/fd-exhaustion.sh [CASE...] (cases: socket-one-uid socket-two-uids
-# bus-one-uid bus-two-uids). Sizes: LIMIT (256) fds; the flood sizes follow from it (a uid's
-# share is half). SVMD_STRESS_SCALE multiplies the rounds of service asked for. About 40 s.
+# bus-one-uid bus-two-uids). Sizes: LIMIT (256) fds; the flood sizes follow from it (a uid
+# alone gets half of the pool, the next half of what is left). SVMD_STRESS_SCALE multiplies the rounds of service asked for. About 40 s.
 . "$(dirname "$0")/lib.sh"
 
 stress_begin fd-exhaustion fd-flood
@@ -38,11 +38,14 @@ flood() {
 		sleep 0.05
 	done
 	if grep -q '^ready=1' "$_out"; then
-		# The flood is real, and a uid gets what is within its share whatever the others
-		# do: each flooder holds a quarter of svmd's fds' worth at least.
+		# The flood is real, and a uid gets its share whatever the others do: no uid
+		# holds more than it leaves free, so the first flooder holds a quarter of svmd's
+		# fds' worth at least, the second an eighth (half of what the first left).
+		_n_flooders=$((${_n_flooders:-0} + 1))
+		_min=$((limit / (1 << (_n_flooders + 1))))
 		_held=$(($(val held_connections "$_out") + $(val held_leases "$_out")))
-		expect "$_tag's connections and leases held (a quarter of $limit fds at least)" \
-			"$_held" -ge $((limit / 4))
+		expect "$_tag's connections and leases held (flooder $_n_flooders: $_min at least)" \
+			"$_held" -ge "$_min"
 		progress "  $_user ($_mode) holds $(val held_connections "$_out") connections and $(val held_bindings "$_out") bindings; svmd has $(svmd_fds) fds"
 	else
 		fail "flooder $_tag ($_user) did not get its flood in place: $(tail -n 1 "$_out")"
@@ -91,6 +94,7 @@ policy() {
 for c in $cases; do
 	case_begin
 	flooders=""
+	_n_flooders=0
 	peak_fds=0
 	emfile=0
 	rm -f "$dir/stop"

@@ -165,7 +165,6 @@ Test(limits, fd_budget_arithmetic)
 	cr_assert_eq(b->own, 10 + LIMITS_FDS_TRANSIENT);
 	cr_assert_eq(b->root, LIMITS_FDS_ROOT_MIN);
 	cr_assert_eq(b->pool, 256 - 42 - 16);
-	cr_assert_eq(b->share, b->pool / 2);
 	cr_assert_eq(b->own + b->root + b->pool, b->limit);
 	limits_set_fds(l, 524288, 10);
 	cr_assert_eq(b->root, 524288 / 16);
@@ -188,30 +187,48 @@ Test(limits, fd_budget_decisions)
 	cr_assert_eq(registry_new(&r), 0);
 	/* Not set: nothing is refused. */
 	cr_assert(limits_fds_allow(l, r, 1, NULL, 100000));
-	limits_set_fds(l, 256, 10); /* pool 198, share 99, root 16 */
-	cr_assert(limits_fds_allow(l, r, 1, NULL, 99));
+	limits_set_fds(l, 256, 10); /* pool 198, root 16 */
+	cr_assert(limits_fds_allow(l, r, 1, NULL, 99), "alone, half of the pool");
 	cr_assert_not(limits_fds_allow(l, r, 1, NULL, 100));
+	cr_assert_eq(limits_fds_share(l, r, NULL), 99);
 	cr_assert_eq(identity_new(1, 1, 1, &who), 0);
 	cr_assert_eq(registry_session_new(r, who, 99, &a), 0);
 	identity_unref(who);
-	cr_assert_not(limits_fds_allow(l, r, 1, a->user, 1), "uid 1 holds its share");
-	cr_assert(limits_fds_allow(l, r, 2, NULL, 99), "uid 2 has its own");
+	cr_assert_not(limits_fds_allow(l, r, 1, a->user, 1), "uid 1 holds what it left free");
+	cr_assert_eq(limits_fds_share(l, r, a->user), 99);
+	/* The next uid: half of the 99 left free. */
+	cr_assert(limits_fds_allow(l, r, 2, NULL, 49));
+	cr_assert_not(limits_fds_allow(l, r, 2, NULL, 50));
 	cr_assert_eq(identity_new(2, 2, 2, &who), 0);
-	cr_assert_eq(registry_session_new(r, who, 99, &b), 0);
+	cr_assert_eq(registry_session_new(r, who, 49, &b), 0);
 	identity_unref(who);
-	/* The pool is gone: a third uid gets nothing, root still gets its reserve. */
-	cr_assert_not(limits_fds_allow(l, r, 3, NULL, 1));
-	cr_assert(limits_fds_allow(l, r, 0, NULL, 16));
-	cr_assert_not(limits_fds_allow(l, r, 0, NULL, 17));
+	/* However many flood, the one that comes next finds half of what they left (50 / 2). */
+	cr_assert(limits_fds_allow(l, r, 3, NULL, 25), "a third uid is left some");
+	cr_assert_not(limits_fds_allow(l, r, 3, NULL, 26));
+	cr_assert_not(limits_fds_allow(l, r, 2, b->user, 1), "uid 2 holds what it left free");
+	/* Root's reserve is its own. */
+	cr_assert(limits_fds_allow(l, r, 0, NULL, 16 + 50));
+	cr_assert_not(limits_fds_allow(l, r, 0, NULL, 16 + 51));
 	cr_assert_eq(identity_new(0, 0, 3, &who), 0);
 	cr_assert_eq(registry_session_new(r, who, 16, &root), 0);
 	identity_unref(who);
-	cr_assert_not(limits_fds_allow(l, r, 0, root->user, 1));
-	cr_assert_eq(registry_count_fds(r), 256 - 42, "everything but svmd's own, no more");
+	cr_assert(limits_fds_allow(l, r, 3, NULL, 25), "root's reserve is not the pool");
+	/* A uid that gives back is let in again, up to half of what is free. */
+	registry_session_free(a);
+	cr_assert(limits_fds_allow(l, r, 1, NULL, 74));
+	cr_assert_not(limits_fds_allow(l, r, 1, NULL, 75));
+	cr_assert_eq(identity_new(1, 1, 1, &who), 0);
+	cr_assert_eq(registry_session_new(r, who, 150, &a), 0);
+	identity_unref(who);
+	/* Over the pool (a uid that held its fds before the others came): nothing more for anyone
+	 * but root, and no wrap-around. */
+	cr_assert_not(limits_fds_allow(l, r, 3, NULL, 1));
+	cr_assert_eq(limits_fds_share(l, r, NULL), 0);
+	cr_assert_eq(limits_fds_share(l, r, a->user), 150);
 	/* Root's do not count against the others' pool. */
 	registry_session_free(b);
-	cr_assert(limits_fds_allow(l, r, 3, NULL, 99));
 	registry_session_free(a);
+	cr_assert(limits_fds_allow(l, r, 3, NULL, 99));
 	registry_session_free(root);
 	cr_assert_eq(registry_count_fds(r), 0);
 	registry_free(r);
