@@ -859,12 +859,13 @@ Test(socket, unread_reply_times_out_and_ends_the_session)
 	cr_assert_eq(peer_open_device(&p, "0000:3b:00.0", &r), 0, "%s", r.reason);
 	close(r.fd);
 	peer_stop(&p);
+	/* No more than before: base may count one that setup's last exchange still held. */
 	int now = base + 1;
-	for (int t = 0; t < 200 && now != base; t++) {
+	for (int t = 0; t < 200 && now > base; t++) {
 		now = daemon_fd_count(&d);
 		usleep(10000);
 	}
-	cr_assert_eq(now, base, "svmd holds %d fds, had %d", now, base);
+	cr_assert_leq(now, base, "svmd holds %d fds, had %d", now, base);
 }
 
 Test(socket, explain_for_self_and_for_others)
