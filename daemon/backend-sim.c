@@ -227,9 +227,10 @@ static int sim_unbind(struct backend *b, const struct device *dev, const struct 
 
 /* The simulated kernel has no VFIO device to open: it hands out an empty, sealed memfd named
  * after the device, standing in for the device fd (no VFIO ioctl works on it). */
-static int sim_open_device(struct backend *b, const struct device *dev, int *ret_fd, char *why,
-			   size_t whylen)
+static int sim_open_device(struct backend *b, struct backend_space *s, const struct device *dev,
+			   int *ret_fd, char *why, size_t whylen)
 {
+	(void)s; /* no spaces: the fd reaches what the device's container maps */
 	char name[64];
 	int fd;
 

@@ -563,9 +563,10 @@ static int vfio_unbind(struct backend *b, const struct device *dev, const struct
 
 /* A new device fd per call, straight from the kernel (which opens it O_CLOEXEC); svmd keeps
  * none, so a client's fd is the only one and nothing needs closing when its record ends. */
-static int vfio_open_device(struct backend *b, const struct device *dev, int *ret_fd, char *why,
-			    size_t whylen)
+static int vfio_open_device(struct backend *b, struct backend_space *s, const struct device *dev,
+			    int *ret_fd, char *why, size_t whylen)
 {
+	(void)s; /* no spaces: the fd reaches what the device's container maps */
 	struct vfio_backend *v = (struct vfio_backend *)b;
 	const struct vfio_group *g = &v->groups[v->device_group[dev->index]];
 	int fd = xioctl(g->group_fd, SVMD_VFIO_GROUP_GET_DEVICE_FD, (void *)dev->name);

@@ -2,9 +2,18 @@
 /*
  * What every backend shares; see backend.h.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include "backend.h"
+#include "util.h"
 
 struct backend *backend_free(struct backend *b)
 {
@@ -23,4 +32,36 @@ struct device *backend_find_device(const struct backend *b, const char *name)
 		if (strcmp(b->devices[i].name, canon) == 0)
 			return &b->devices[i];
 	return NULL;
+}
+
+/* A memfd is an unlinked regular file on the kernel's internal shmem (or hugetlbfs) mount,
+ * which memfd_create(2) names "/memfd:NAME (deleted)": no other file is all three. */
+static bool is_memfd(int fd, const struct stat *st)
+{
+	char path[64], target[16] = "";
+	struct statfs sfs;
+	ssize_t n;
+
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 0 || fstatfs(fd, &sfs) < 0)
+		return false;
+	if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != HUGETLBFS_MAGIC)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	return n >= 7 && memcmp(target, "/memfd:", 7) == 0;
+}
+
+int memfd_check(int fd, uint64_t offset, uint64_t length, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !is_memfd(fd, &st))
+		return fail(why, whylen, -EBADF,
+			    "the fd sent is not a memfd: svmd maps only memory made with "
+			    "memfd_create(2)");
+	if (offset + length < offset || offset + length > (uint64_t)st.st_size)
+		return fail(why, whylen, -EINVAL,
+			    "the memfd holds %" PRIu64 " bytes, not [%" PRIu64 ", %" PRIu64 ")",
+			    (uint64_t)st.st_size, offset, offset + length);
+	return 0;
 }

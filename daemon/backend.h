@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The kernel behind svmd, as one small vtable shaped like svmd's operations: which devices are
- * managed, whether a bind's arguments are acceptable, bind, unbind, and a device fd for a
- * client. Each backend translates these into its own kernel's calls (backend-vfio: the seed
- * ioctl on VFIO containers; backend-sim: the simulated kernel), so the request core never sees
- * a kernel uAPI. Every operation returns 0 or a negative errno with a one-line reason in why.
+ * managed, whether a bind's arguments are acceptable, bind, unbind, a client's DMA spaces (map,
+ * unmap) and a device fd for a client. Each backend translates these into its own kernel's calls
+ * (backend-vfio: the seed ioctl on VFIO containers; backend-iommufd: iommufd and VFIO cdevs;
+ * backend-sim: the simulated kernel), so the request core never sees a kernel uAPI. Every
+ * operation returns 0 or a negative errno with a one-line reason in why.
  */
 #pragma once
 
@@ -15,12 +16,16 @@
 #include "device.h"
 
 struct backend;
+/* One client's DMA address spaces, the backend's own: for each device it maps for or opens,
+ * what that device may reach (iommufd: an iommufd of the client's own, an IOAS per device). */
+struct backend_space;
 
 struct backend_ops {
 	const char *name;
 	/* Whether dev's kernel would accept binding a, checked as the kernel checks arguments
 	 * before acting, and without binding anything: -EOPNOTSUPP when the kernel cannot bind
-	 * at all, -EINVAL for arguments it would refuse. */
+	 * at all, -EINVAL for arguments it would refuse. Task, page-table and PASID-table binds;
+	 * maps too, when the backend maps (a->map.space is NULL then). */
 	int (*check)(struct backend *b, const struct device *dev, const struct bind_args *a,
 		     char *why, size_t whylen);
 	/* Binds a; what the kernel chose (a task bind's PASID) is written back into a. */
@@ -29,10 +34,34 @@ struct backend_ops {
 	/* Undoes a bind made with exactly these arguments (as bind() left them). */
 	int (*unbind)(struct backend *b, const struct device *dev, const struct bind_args *a,
 		      char *why, size_t whylen);
-	/* A new fd (O_CLOEXEC) on dev's VFIO device, for a client. Devices whose kinds include
-	 * SVMD_KIND_DEVICE support it. */
-	int (*open_device)(struct backend *b, const struct device *dev, int *ret_fd, char *why,
-			   size_t whylen);
+	/*
+	 * A new fd (O_CLOEXEC) on dev's VFIO device, for a client. Devices whose kinds include
+	 * SVMD_KIND_DEVICE support it. With a space (backends that have them), the fd DMAs
+	 * exactly what s maps for dev, and nothing of any other client's; the backend keeps what
+	 * it needs to take that back (close_device()).
+	 */
+	int (*open_device)(struct backend *b, struct backend_space *s, const struct device *dev,
+			   int *ret_fd, char *why, size_t whylen);
+	/* The open-device record in s ends: dev's fd, wherever its copies are, reaches nothing of
+	 * s any more. NULL for backends without spaces (the fd cannot be taken back). */
+	void (*close_device)(struct backend *b, struct backend_space *s, const struct device *dev);
+
+	/* Spaces: all NULL when the backend maps no client memory (then maps are -EOPNOTSUPP,
+	 * for the reason in each device's unsupported[SVMD_KIND_MAP]). */
+	int (*space_new)(struct backend *b, struct backend_space **ret, char *why, size_t whylen);
+	/* Maps a->map.length bytes of memfd, from a->map.offset, at a->map.iova of dev's space
+	 * in s, readable and/or writable by the device (a->map.flags). memfd is the client's
+	 * memfd, checked by the caller (memfd_check()); the kernel keeps what it pins, not the
+	 * fd. -EEXIST when the range overlaps a mapping. */
+	int (*map)(struct backend *b, struct backend_space *s, const struct device *dev, int memfd,
+		   const struct bind_args *a, char *why, size_t whylen);
+	/* Undoes a map made with exactly these arguments. */
+	int (*unmap)(struct backend *b, struct backend_space *s, const struct device *dev,
+		     const struct bind_args *a, char *why, size_t whylen);
+	/* Frees s and every kernel object in it: what is still mapped is unmapped, devices opened
+	 * in it are detached first. */
+	void (*space_free)(struct backend *b, struct backend_space *s);
+
 	void (*free)(struct backend *b);
 };
 
@@ -43,6 +72,9 @@ struct backend {
 	/* NULL when the kernel can do SVM binds; else why not (check() says the same for every
 	 * bind), for svmd to say once at start-up. */
 	const char *svm_unsupported;
+	/* svmd's fds one space holds (charged to the client's uid), and one open-device record
+	 * in a space besides (the backend's copy of the device fd). */
+	unsigned space_fds, device_fds;
 	/* The ioctl(2) requests the backend issues once serving (the sandbox allows those). */
 	const unsigned long *ioctls;
 	size_t n_ioctls;
@@ -55,3 +87,8 @@ DEFINE_FREE_FUNC(struct backend, backend_free);
 
 /* The device called name (any case), or NULL. */
 struct device *backend_find_device(const struct backend *b, const char *name);
+
+/* Whether fd is a memfd (memfd_create(2)) that holds [offset, offset + length): 0, -EBADF (not
+ * a memfd: svmd maps nothing else, so that a device reaches only memory the client made for
+ * it) or -EINVAL (shorter than that), with the reason in why. */
+int memfd_check(int fd, uint64_t offset, uint64_t length, char *why, size_t whylen);

@@ -10,6 +10,8 @@
 
 #include "svmd-proto.h"
 
+struct space; /* core.h: one client's DMA address spaces */
+
 struct bind_args {
 	uint32_t kind;  /* enum svmd_kind */
 	uint32_t pasid; /* task: 0 = kernel chooses, then the PASID bound; pgtable: host PASID */
@@ -32,5 +34,14 @@ struct bind_args {
 			uint64_t size;
 			uint32_t model; /* enum svmd_model */
 		} table;
+		struct {
+			uint64_t iova, length; /* [iova, iova + length) of the device's space */
+			uint64_t offset;       /* in the client's memfd */
+			uint32_t flags;        /* SVMD_MAP_READ, SVMD_MAP_WRITE */
+			struct space *space;   /* a reference: the space it is mapped into */
+		} map;
+		struct {
+			struct space *space; /* a reference (NULL: a backend without spaces) */
+		} device;
 	};
 };

@@ -289,7 +289,7 @@ int ops_open_device(struct core *c, struct session *s, const char *device, int *
 	if (r == 0)
 		r = conflicts(&rq, &args);
 	if (r == 0 &&
-	    (r = c->backend->ops->open_device(c->backend, rq.dev, &fd, why, sizeof(why))) < 0)
+	    (r = c->backend->ops->open_device(c->backend, NULL, rq.dev, &fd, why, sizeof(why))) < 0)
 		request_refuse(&rq, r, "kernel refused: %s", why[0] ? why : strerror(-r));
 	if (r == 0)
 		r = record(&rq, s, &args, NULL, &b);

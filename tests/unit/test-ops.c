@@ -178,12 +178,12 @@ static int hooked_unbind(struct backend *b, const struct device *dev, const stru
 	return refuse_unbind && r == 0 ? refuse_unbind : r;
 }
 
-static int hooked_open(struct backend *b, const struct device *dev, int *ret_fd, char *why,
-		       size_t whylen)
+static int hooked_open(struct backend *b, struct backend_space *s, const struct device *dev,
+		       int *ret_fd, char *why, size_t whylen)
 {
 	if (refuse_open)
 		return snprintf(why, whylen, "refused by the test"), refuse_open;
-	return sim->open_device(b, dev, ret_fd, why, whylen);
+	return sim->open_device(b, s, dev, ret_fd, why, whylen);
 }
 
 /* A core on the simulated kernel, a policy in a directory of its own, and three sessions. */
