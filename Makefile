@@ -143,7 +143,7 @@ $(BUILD)/svmctl: $(call obj,client/svmctl.c) $(BUILD)/libsvmclient.a
 # the whole daemon, so an accidental dependency fails the link (fakes are in the test files).
 unit_objs_protocol    := $(PROTOCOL_SRC)
 unit_objs_hashmap     := daemon/hashmap.c
-unit_objs_policy      := daemon/policy.c daemon/hashmap.c protocol/svmd-proto.c
+unit_objs_policy      := daemon/policy.c daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_registry    := daemon/registry.c daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_sim-kernel  := daemon/sim-kernel.c daemon/backend-sim.c daemon/backends.c \
