@@ -344,7 +344,7 @@ $(BUILD)/fuzz/fuzz-protocol: tests/fuzz/fuzz-protocol.c $(PROTOCOL_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 
-$(BUILD)/fuzz/fuzz-policy: tests/fuzz/fuzz-policy.c daemon/policy.c daemon/hashmap.c \
+$(BUILD)/fuzz/fuzz-policy: tests/fuzz/fuzz-policy.c daemon/policy.c daemon/hashmap.c daemon/util.c \
 		protocol/svmd-proto.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -iquote daemon -o $@ $^
