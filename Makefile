@@ -99,7 +99,7 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY: $(call obj,$(addprefix tests/unit/test-,$(addsuffix .c,$(UNIT_TESTS))) \
 		$(addprefix tests/integration/test-,$(addsuffix .c,$(INTEGRATION_TESTS))) \
-		tests/integration/harness.c)
+		tests/integration/harness.c tests/unit/ops-fixture.c)
 
 all: $(BUILD)/svmd $(BUILD)/svmctl $(BUILD)/libsvmclient.so
 
