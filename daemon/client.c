@@ -609,6 +609,15 @@ static void on_event(evutil_socket_t fd, short what, void *userdata)
 		serve_one(c);
 }
 
+/* c's reply went out: its next request may be there already. */
+static void on_resume(struct outbox_item *item)
+{
+	struct client *c = container_of(item, struct client, outbox);
+
+	if (!c->out)
+		serve_one(c);
+}
+
 /* The loop's outbox: the iteration's records are written, c's reply may go. If the socket has no
  * room, it waits for room (reading nothing) until the deadline. */
 static void on_send(struct outbox_item *item)
@@ -640,6 +649,7 @@ int client_new(struct server *srv, int fd, struct identity *who, struct client *
 	list_init(&c->link);
 	list_init(&c->outbox.link);
 	c->outbox.send = on_send;
+	c->outbox.resume = on_resume;
 	r = ops_session_new(srv->core, who, srv->fds_per_connection, &c->session);
 	if (r < 0)
 		return r;

@@ -26,7 +26,12 @@ struct loop {
 	struct event *bus_io, *bus_timer, *bus_kick;
 	int error;          /* why the loop stopped, if not a signal */
 	struct list outbox; /* struct outbox_item.link */
+	struct list resume; /* sent items with a resume(), for after the flush */
 };
+
+/* Rounds of resume() after a flush before the loop waits again (as many requests as one client
+ * could have served in a row). */
+#define LOOP_RESUME_ROUNDS 16
 
 /* Bus messages handled per wake-up before yielding to the socket clients. */
 #define BUS_BATCH 64
@@ -53,6 +58,9 @@ static void flush(struct loop *l)
 		struct outbox_item *item = container_of(pos, struct outbox_item, link);
 		list_unlink(&item->link);
 		item->send(item);
+		/* Unless sending queued it again (or dropped its owner, which unlinks it). */
+		if (item->resume && list_empty(&item->link))
+			list_append(&l->resume, &item->link);
 	}
 	/* What sending made (a dropped client's releases) is not held back. */
 	audit_flush();
@@ -88,6 +96,7 @@ struct loop *loop_new(void)
 		return NULL;
 	signal(SIGPIPE, SIG_IGN);
 	list_init(&l->outbox);
+	list_init(&l->resume);
 	l->base = event_base_new();
 	if (!l->base)
 		return loop_free(l);
@@ -222,6 +231,26 @@ void loop_on_reload(struct loop *l, void (*cb)(void *userdata), void *userdata)
 	l->reload_userdata = userdata;
 }
 
+/* The owners of what was just sent take their next request, if it is there; then the records
+ * and replies that made go out. A bounded number of rounds. */
+static void resume(struct loop *l)
+{
+	for (int round = 0; round < LOOP_RESUME_ROUNDS && !list_empty(&l->resume); round++) {
+		struct list now;
+
+		list_move_all(&now, &l->resume);
+		list_for_each_safe (pos, &now) {
+			struct outbox_item *item = container_of(pos, struct outbox_item, link);
+			list_unlink(&item->link);
+			if (!l->stopped)
+				item->resume(item);
+		}
+		flush(l);
+	}
+	list_for_each_safe (pos, &l->resume)
+		list_unlink(pos);
+}
+
 int loop_run(struct loop *l)
 {
 	l->stopped = false;
@@ -229,6 +258,7 @@ int loop_run(struct loop *l)
 		/* One pass: wait for events, run every callback that is due. */
 		int r = event_base_loop(l->base, EVLOOP_ONCE);
 		flush(l);
+		resume(l);
 		if (r < 0)
 			return -EIO;
 		if (r > 0)

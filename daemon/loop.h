@@ -38,11 +38,17 @@ void loop_stop(struct loop *l);
  * before its audit record is written, so at the end of every iteration, and before every bus
  * dispatch (sd-bus sends replies as they are made), the loop writes the audit records held
  * (audit_flush()) and then calls send() of every item queued, in order. send() sends; it does
- * not read the next request (the loop does that, on the next iteration).
+ * not read the next request (the loop does that, through resume() or on the next iteration).
  */
 struct outbox_item {
 	struct list link;
 	void (*send)(struct outbox_item *item);
+	/* Optional: once every item is sent, the loop calls this (not from inside the flush) so the
+	 * owner may take its next request if it is already there: a client that sends its next
+	 * request as soon as it has the reply (on one CPU it runs before svmd waits again) is
+	 * served without another wait. The loop does this for a bounded number of rounds before
+	 * it waits again, so the other clients' events are not kept waiting. */
+	void (*resume)(struct outbox_item *item);
 };
 
 /* Queues item (once: queueing a queued item again does nothing). */
