@@ -472,6 +472,11 @@ static void probe_svm(struct vfio_backend *v)
 			 "EINVAL: svmd does not bind on it",
 			 u.release, r < 0 ? errno_name(-r) : "success");
 	v->base.svm_unsupported = v->svm_why;
+	/* That is the reason for every device: what a device lacks besides matters no more. */
+	for (size_t i = 0; i < v->base.n_devices; i++)
+		v->base.devices[i].unsupported[SVMD_KIND_TASK] =
+			v->base.devices[i].unsupported[SVMD_KIND_PGTABLE] =
+				v->base.devices[i].unsupported[SVMD_KIND_PASID_TABLE] = NULL;
 }
 
 /*

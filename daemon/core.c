@@ -217,13 +217,13 @@ const char *core_why_not(const struct core *c, const struct device *dev, uint32_
 	const struct backend *b = c->backend;
 	bool svm = kind != SVMD_KIND_DEVICE && kind != SVMD_KIND_MAP;
 
-	/* What the kernel cannot do at all comes first: no device can do it then. */
+	/* The device's own reason is the most precise; then what the kernel cannot do at all. */
+	if (kind < _SVMD_KIND_MAX && dev->unsupported[kind])
+		return dev->unsupported[kind];
 	if (svm && b->svm_unsupported)
 		return b->svm_unsupported;
 	if (dev->kinds & SVMD_KIND_BIT(kind))
 		return NULL;
-	if (kind < _SVMD_KIND_MAX && dev->unsupported[kind])
-		return dev->unsupported[kind];
 	if (kind == SVMD_KIND_DEVICE)
 		snprintf(buf, len, "the %s backend cannot open it", b->ops->name);
 	else if (kind == SVMD_KIND_MAP)

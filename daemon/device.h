@@ -19,8 +19,9 @@ struct device {
 	uint16_t vendor, device_id;
 	uint8_t pasid_bits; /* 0: no PASID capability */
 	uint8_t model;      /* enum svmd_model */
-	/* For each kind not in kinds, why not on this kernel and IOMMU, in one line (NULL: not
-	 * said); static strings or the backend's own. */
+	/* For each kind the device cannot do, why not on this kernel and IOMMU, in one line (NULL:
+	 * not said); static strings or the backend's own. Set, it is the reason given, before the
+	 * backend's svm_unsupported. */
 	const char *unsupported[_SVMD_KIND_MAX];
 };
 
