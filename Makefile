@@ -241,17 +241,23 @@ check-vm-iommufd-run:
 	@start=$$(date +%s) && kdir=$$(sh tests/vm/kernel.sh) && \
 	$(MAKE) --no-print-directory KERNEL_DIR="$$kdir" iommufd-smoke && \
 	BUILD=$(BUILD) SVMD_KERNEL_DIR="$$kdir" SVMD_VM_START=$$start sh tests/vm/run-kernel.sh \
-		check-vm-iommufd $(BUILD)/tests/$$(basename "$$kdir")/iommufd-smoke
+		check-vm-iommufd $(addprefix $(BUILD)/tests/$$(basename "$$kdir")/,$(VM_KERNEL_PROGS))
 
-# Static, for the initramfs; one per kernel, as each has its own headers.
-SMOKE := $(BUILD)/tests/$(notdir $(KERNEL_DIR))/iommufd-smoke
+# Static, for the initramfs; one per kernel, as each has its own headers. iommufd-smoke: the
+# path svmd's iommufd backend takes; iommufd-owner: the kernel's answers that backend relies on.
+VM_KERNEL_PROGS := iommufd-smoke iommufd-owner
+SMOKE := $(addprefix $(BUILD)/tests/$(notdir $(KERNEL_DIR))/,$(VM_KERNEL_PROGS))
 .PHONY: iommufd-smoke
 iommufd-smoke: $(SMOKE)
-$(SMOKE): tests/vm/iommufd-smoke.c $(if $(KERNEL_DIR),$(KERNEL_DIR)/release)
-	@test -n "$(KERNEL_DIR)" || { echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1; }
+ifneq ($(KERNEL_DIR),)
+$(BUILD)/tests/$(notdir $(KERNEL_DIR))/%: tests/vm/%.c $(KERNEL_DIR)/release
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
 		-static -isystem $(KERNEL_DIR)/include -o $@ $<
+else
+$(SMOKE):
+	@echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1
+endif
 
 check-system: deps
 	@$(MAKE) --no-print-directory check-system-run
