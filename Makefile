@@ -62,8 +62,9 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
 CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim.c \
-            daemon/backend-vfio.c daemon/bus.c daemon/bus-broker.c daemon/bus-binding.c \
-            daemon/client.c daemon/config.c daemon/core.c daemon/device.c daemon/hashmap.c \
+            daemon/backend-vfio.c daemon/pci-sysfs.c daemon/bus.c daemon/bus-broker.c \
+            daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c daemon/device.c \
+            daemon/hashmap.c \
             daemon/identity.c daemon/lifetime.c daemon/user-limits.c daemon/log.c daemon/loop.c \
             daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c \
             daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
@@ -147,8 +148,9 @@ unit_objs_policy      := daemon/policy.c daemon/hashmap.c protocol/svmd-proto.c
 unit_objs_registry    := daemon/registry.c daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_sim-kernel  := daemon/sim-kernel.c daemon/backend-sim.c daemon/backends.c \
-                         daemon/backend-vfio.c daemon/backend.c daemon/seed-abi.c \
-                         daemon/device.c daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
+                         daemon/backend-vfio.c daemon/pci-sysfs.c daemon/backend.c \
+                         daemon/seed-abi.c daemon/device.c daemon/hashmap.c daemon/util.c \
+                         protocol/svmd-proto.c
 unit_objs_seed-abi    := daemon/seed-abi.c daemon/util.c protocol/svmd-proto.c
 unit_objs_vfio-abi    :=
 unit_objs_iommufd-abi :=
