@@ -87,10 +87,10 @@ UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iomm
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
-# Preloaded into svmd by the vfio integration suite: /dev/vfio emulated at the syscall boundary,
-# with the simulated kernel behind the seed ioctl.
-EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
-            daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
+# Preloaded into svmd by the vfio and iommufd integration suites: /dev/vfio and /dev/iommu
+# emulated at the syscall boundary, with the simulated kernel behind the seed ioctl.
+EMUL_SRC := tests/vfio-emul/vfio-emul.c tests/vfio-emul/iommufd-emul.c daemon/backend.c \
+            daemon/backend-sim.c daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
             daemon/util.c daemon/device.c protocol/svmd-proto.c
 
 .PHONY: all check check-run check-vm check-vm-run check-vm-iommufd check-vm-iommufd-run \
@@ -100,7 +100,7 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY: $(call obj,$(addprefix tests/unit/test-,$(addsuffix .c,$(UNIT_TESTS))) \
 		$(addprefix tests/integration/test-,$(addsuffix .c,$(INTEGRATION_TESTS))) \
-		tests/integration/harness.c)
+		tests/integration/harness.c tests/integration/fake-machine.c)
 
 all: $(BUILD)/svmd $(BUILD)/svmctl $(BUILD)/libsvmclient.so
 
@@ -186,7 +186,7 @@ $(BUILD)/tests/unit-%: $(call obj,tests/unit/test-%.c) $$(call obj,$$(unit_objs_
 
 # Integration tests use the shared library as clients do, plus the codec to misbehave with.
 $(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integration/harness.c \
-		$(PROTOCOL_SRC)) $(BUILD)/libsvmclient.so
+		tests/integration/fake-machine.c $(PROTOCOL_SRC)) $(BUILD)/libsvmclient.so
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lsvmclient \
 		-Wl,-rpath,'$$ORIGIN/..' $(client_libs) $(test_libs)
