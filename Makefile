@@ -62,10 +62,10 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
 CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim.c \
-            daemon/backend-vfio.c daemon/pci-sysfs.c daemon/bus.c daemon/bus-broker.c \
-            daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c daemon/device.c \
-            daemon/hashmap.c \
-            daemon/identity.c daemon/lifetime.c daemon/user-limits.c daemon/log.c daemon/loop.c \
+            daemon/backend-vfio.c daemon/backend-iommufd.c daemon/pci-sysfs.c daemon/bus.c \
+            daemon/bus-broker.c daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c \
+            daemon/device.c daemon/hashmap.c daemon/identity.c daemon/lifetime.c \
+            daemon/user-limits.c daemon/log.c daemon/loop.c \
             daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c \
             daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
             daemon/sim-kernel.c daemon/util.c
@@ -84,7 +84,7 @@ endif
 
 UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
               config process audit user-limits ops bus-reply
-INTEGRATION_TESTS := socket policy bus vfio
+INTEGRATION_TESTS := socket policy bus vfio iommufd
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
 # Preloaded into svmd by the vfio and iommufd integration suites: /dev/vfio and /dev/iommu
@@ -148,9 +148,9 @@ unit_objs_policy      := daemon/policy.c daemon/hashmap.c protocol/svmd-proto.c
 unit_objs_registry    := daemon/registry.c daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_sim-kernel  := daemon/sim-kernel.c daemon/backend-sim.c daemon/backends.c \
-                         daemon/backend-vfio.c daemon/pci-sysfs.c daemon/backend.c \
-                         daemon/seed-abi.c daemon/device.c daemon/hashmap.c daemon/util.c \
-                         protocol/svmd-proto.c
+                         daemon/backend-vfio.c daemon/backend-iommufd.c daemon/pci-sysfs.c \
+                         daemon/backend.c daemon/seed-abi.c daemon/device.c daemon/hashmap.c \
+                         daemon/util.c daemon/log.c protocol/svmd-proto.c
 unit_objs_seed-abi    := daemon/seed-abi.c daemon/util.c protocol/svmd-proto.c
 unit_objs_vfio-abi    :=
 unit_objs_iommufd-abi :=
@@ -191,6 +191,17 @@ $(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integr
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lsvmclient \
 		-Wl,-rpath,'$$ORIGIN/..' $(client_libs) $(test_libs)
 
+# A backend driven command by command (tests/integration/backend-driver.c), for the iommufd
+# suite to run under the emulator.
+DRIVER_SRC := tests/integration/backend-driver.c daemon/backends.c daemon/backend.c \
+              daemon/backend-iommufd.c daemon/backend-vfio.c daemon/backend-sim.c \
+              daemon/sim-kernel.c daemon/seed-abi.c daemon/pci-sysfs.c daemon/device.c \
+              daemon/hashmap.c daemon/util.c daemon/log.c daemon/sandbox.c \
+              protocol/svmd-proto.c
+$(BUILD)/tests/backend-driver: $(call obj,$(DRIVER_SRC))
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs)
+
 # Position-independent, symbols hidden but the interposed calls, no fortify wrappers (they
 # would clash with the emulator's own open()), and no sanitizer (it is preloaded before it).
 $(BUILD)/obj-emul/%.o: %.c
@@ -217,7 +228,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-vm-run
 	@$(MAKE) --no-print-directory check-system-run
 
-check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so
+check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so $(BUILD)/tests/backend-driver
 	@sh tests/setup-users.sh
 	@sh tests/run-tests.sh $(TEST_BINS)
 	@BUILD=$(BUILD) sh tests/check-units.sh
@@ -246,16 +257,23 @@ check-vm-iommufd-run:
 		check-vm-iommufd $(addprefix $(BUILD)/tests/$$(basename "$$kdir")/,$(VM_KERNEL_PROGS))
 
 # Static, for the initramfs; one per kernel, as each has its own headers. iommufd-smoke: the
-# path svmd's iommufd backend takes; iommufd-owner: the kernel's answers that backend relies on.
-VM_KERNEL_PROGS := iommufd-smoke iommufd-owner
+# path svmd's iommufd backend takes; iommufd-owner: the kernel's answers that backend relies on;
+# iommufd-backend: the backend itself (its sources linked in) with edu DMA.
+VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend
+VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/pci-sysfs.c daemon/backend.c daemon/device.c \
+                  daemon/util.c daemon/log.c
 SMOKE := $(addprefix $(BUILD)/tests/$(notdir $(KERNEL_DIR))/,$(VM_KERNEL_PROGS))
 .PHONY: iommufd-smoke
 iommufd-smoke: $(SMOKE)
 ifneq ($(KERNEL_DIR),)
+VM_CC = $(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -static
+$(BUILD)/tests/$(notdir $(KERNEL_DIR))/iommufd-backend: tests/vm/iommufd-backend.c \
+		$(VM_BACKEND_SRC) $(KERNEL_DIR)/release
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(VM_CC) -iquote protocol -iquote daemon -o $@ $< $(VM_BACKEND_SRC)
 $(BUILD)/tests/$(notdir $(KERNEL_DIR))/%: tests/vm/%.c $(KERNEL_DIR)/release
 	@mkdir -p $(dir $@)
-	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
-		-static -isystem $(KERNEL_DIR)/include -o $@ $<
+	$(call say,CC,$@)$(VM_CC) -isystem $(KERNEL_DIR)/include -o $@ $<
 else
 $(SMOKE):
 	@echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1
