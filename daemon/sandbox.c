@@ -59,12 +59,12 @@ static const char *const allowed[] = {
 	"openat",
 	"newfstatat",
 	"fstat",
-	"fstatfs", /* memfd_check(): a map's fd must be on shmem or hugetlbfs */
 	"statx",
 	"lseek",
 	"getdents64",
 	"readlinkat",
 	"readlink",
+	"fstatfs", /* is the fd a map sends a memfd? */
 	"faccessat",
 	"faccessat2",
 	/* the socket file we made goes when we go; the state directory's files are replaced

@@ -234,7 +234,7 @@ Test(iommufd, devices_described_by_the_iommu)
 		{"0000:3e:00.0", 15, "vfio-pci", SHORT_CFG, NULL, 0x1234, 0x11e8, false, false,
 		 false},
 	};
-	const uint32_t kinds = SVM_KIND_BIT(SVM_KIND_DEVICE) | SVM_KIND_BIT(5);
+	const uint32_t kinds = SVM_KIND_BIT(SVM_KIND_DEVICE) | SVM_KIND_BIT(SVM_KIND_MAP);
 	const struct {
 		const char *name;
 		uint32_t group;
@@ -923,9 +923,9 @@ Test(iommufd, maps_reach_the_kernel_checked)
 	said(out,
 	     "map A " DEV0 " 0x300000 0x20000 0 3 0: -EINVAL: the memfd holds 65536 bytes, not "
 	     "[0, 131072)");
-	said(out, "map A " DEV0 " 0x300000 0x1000 0 3 1: -EBADF: the fd sent is not a memfd: svmd "
+	said(out, "map A " DEV0 " 0x300000 0x1000 0 3 1: -EMEDIUMTYPE: the fd sent is not a memfd: svmd "
 		  "maps only memory made with memfd_create(2)");
-	said(out, "map A " DEV0 " 0x300000 0x1000 0 3 2: -EBADF: the fd sent is not a memfd: svmd "
+	said(out, "map A " DEV0 " 0x300000 0x1000 0 3 2: -EMEDIUMTYPE: the fd sent is not a memfd: svmd "
 		  "maps only memory made with memfd_create(2)");
 	cr_assert_eq(count_of(emul_log(&f), "0x3b8f"), 3, "only the first three reach the kernel");
 	/* Unmaps: exactly what was mapped. */
