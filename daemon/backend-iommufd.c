@@ -213,9 +213,11 @@ static int cdev_find(const char *sysfs, const char *devroot, const char *name, s
 			    "CONFIG_VFIO_DEVICE_CDEV; use --backend=vfio",
 			    name, dir, strerror(errno));
 	d->node[0] = 0;
-	for (struct dirent *e; (e = readdir(dp));)
-		if (strncmp(e->d_name, "vfio", 4) == 0 && strlen(e->d_name) < sizeof(d->node))
-			snprintf(d->node, sizeof(d->node), "%s", e->d_name);
+	for (struct dirent *e; (e = readdir(dp));) {
+		size_t len = strlen(e->d_name);
+		if (strncmp(e->d_name, "vfio", 4) == 0 && len < sizeof(d->node))
+			memcpy(d->node, e->d_name, len + 1);
+	}
 	closedir(dp);
 	if (!d->node[0])
 		return fail(err, errlen, -ENODEV, "%s has no VFIO device cdev: %s names none", name,
