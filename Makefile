@@ -4,9 +4,10 @@
 #   make demo       the daemon on the simulated kernel, driven by real clients
 #   make check      unit and integration tests, check-stress, then check-vm and check-system
 #                   (installs packages as root)
-#   make check-vm   svmd on a real kernel's VFIO: Debian's 6.12 kernel in QEMU
-#   make check-vm-iommufd  iommufd and VFIO cdevs on svmd's own Linux 7.x test kernel in QEMU
-#                   (the kernel is built once per machine, cached in /var/cache/svmd-test)
+#   make check-vm   svmd on real kernels in QEMU: Debian's 6.12 (VFIO containers), then
+#                   check-vm-iommufd
+#   make check-vm-iommufd  svmd on iommufd and VFIO cdevs: svmd's own Linux 7.x test kernel in
+#                   QEMU (the kernel is built once per machine, cached in /var/cache/svmd-test)
 #   make check-system  svmd installed into Debian 12 booted with systemd-nspawn (root)
 #   make bench      svmd against bare IPC baselines (optimised build-bench/, bench/results.json)
 #   make asan       the same tests on an ASan+UBSan build
@@ -229,29 +230,46 @@ $(BUILD)/tests/vm-client: $(call obj,tests/vm/vm-client.c) $(BUILD)/libsvmclient
 check-vm: deps
 	@$(MAKE) --no-print-directory check-vm-run
 
+# Both kernels: Debian's 6.12 (legacy VFIO containers), then svmd's own 7.x (iommufd). Both
+# run even when the first fails, so one run says everything.
 check-vm-run: all $(BUILD)/tests/vm-client
-	@BUILD=$(BUILD) sh tests/vm/run.sh
+	@status=0; BUILD=$(BUILD) sh tests/vm/run.sh || status=1; \
+	$(MAKE) --no-print-directory check-vm-iommufd-run || status=1; exit $$status
 
 # The test kernel (tests/vm/kernel.sh prints its cached directory, building it the first time),
-# the smoke program compiled against that kernel's own uAPI headers, then the VM.
+# the programs compiled against that kernel's own uAPI headers, then the VM, with svmd in it.
 check-vm-iommufd: deps
 	@$(MAKE) --no-print-directory check-vm-iommufd-run
 
-check-vm-iommufd-run:
+check-vm-iommufd-run: all
 	@start=$$(date +%s) && kdir=$$(sh tests/vm/kernel.sh) && \
-	$(MAKE) --no-print-directory KERNEL_DIR="$$kdir" iommufd-smoke && \
-	BUILD=$(BUILD) SVMD_KERNEL_DIR="$$kdir" SVMD_VM_START=$$start sh tests/vm/run-kernel.sh \
-		check-vm-iommufd $(BUILD)/tests/$$(basename "$$kdir")/iommufd-smoke
+	$(MAKE) --no-print-directory KERNEL_DIR="$$kdir" vm-kernel-tests && \
+	BUILD=$(BUILD) SVMD_KERNEL_DIR="$$kdir" SVMD_VM_START=$$start \
+	SVMD_VM_INSTALL=$(BUILD)/svmd sh tests/vm/run-kernel.sh check-vm-iommufd \
+		$(BUILD)/tests/$$(basename "$$kdir")/iommufd-smoke \
+		$(BUILD)/tests/$$(basename "$$kdir")/iommufd-svmd
 
-# Static, for the initramfs; one per kernel, as each has its own headers.
-SMOKE := $(BUILD)/tests/$(notdir $(KERNEL_DIR))/iommufd-smoke
-.PHONY: iommufd-smoke
-iommufd-smoke: $(SMOKE)
-$(SMOKE): tests/vm/iommufd-smoke.c $(if $(KERNEL_DIR),$(KERNEL_DIR)/release)
-	@test -n "$(KERNEL_DIR)" || { echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1; }
+# One set per kernel, as each has its own headers. The smoke is static; iommufd-svmd links
+# libsvmclient (and so libsystemd): run-kernel.sh copies its libraries into the guest.
+KERNEL_TESTS := $(BUILD)/tests/$(notdir $(KERNEL_DIR))
+SMOKE := $(KERNEL_TESTS)/iommufd-smoke
+VM_SVMD := $(KERNEL_TESTS)/iommufd-svmd
+.PHONY: vm-kernel-tests
+vm-kernel-tests: $(SMOKE) $(VM_SVMD)
+	@:
+need_kernel_dir = @test -n "$(KERNEL_DIR)" || \
+	{ echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1; }
+$(SMOKE) $(VM_SVMD): $(if $(KERNEL_DIR),$(KERNEL_DIR)/release) tests/vm/edu.h
+$(SMOKE): tests/vm/iommufd-smoke.c
+	$(need_kernel_dir)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
 		-static -isystem $(KERNEL_DIR)/include -o $@ $<
+$(VM_SVMD): tests/vm/iommufd-svmd.c client/svmclient.h $(BUILD)/libsvmclient.a
+	$(need_kernel_dir)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -isystem $(KERNEL_DIR)/include $(ALL_LDFLAGS) \
+		-o $@ $< $(BUILD)/libsvmclient.a $(client_libs)
 
 check-system: deps
 	@$(MAKE) --no-print-directory check-system-run
