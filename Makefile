@@ -63,8 +63,9 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
 CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim.c \
-            daemon/backend-vfio.c daemon/bus.c daemon/bus-broker.c daemon/bus-binding.c \
-            daemon/client.c daemon/config.c daemon/core.c daemon/device.c daemon/hashmap.c \
+            daemon/backend-vfio.c daemon/pci-sysfs.c daemon/bus.c daemon/bus-broker.c \
+            daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c daemon/device.c \
+            daemon/hashmap.c \
             daemon/identity.c daemon/lifetime.c daemon/user-limits.c daemon/log.c daemon/loop.c \
             daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c \
             daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
@@ -148,8 +149,9 @@ unit_objs_policy      := daemon/policy.c daemon/hashmap.c protocol/svmd-proto.c
 unit_objs_registry    := daemon/registry.c daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_sim-kernel  := daemon/sim-kernel.c daemon/backend-sim.c daemon/backends.c \
-                         daemon/backend-vfio.c daemon/backend.c daemon/seed-abi.c \
-                         daemon/device.c daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
+                         daemon/backend-vfio.c daemon/pci-sysfs.c daemon/backend.c \
+                         daemon/seed-abi.c daemon/device.c daemon/hashmap.c daemon/util.c \
+                         protocol/svmd-proto.c
 unit_objs_seed-abi    := daemon/seed-abi.c daemon/util.c protocol/svmd-proto.c
 unit_objs_vfio-abi    :=
 unit_objs_iommufd-abi :=
@@ -246,30 +248,34 @@ check-vm-iommufd-run: all
 	$(MAKE) --no-print-directory KERNEL_DIR="$$kdir" vm-kernel-tests && \
 	BUILD=$(BUILD) SVMD_KERNEL_DIR="$$kdir" SVMD_VM_START=$$start \
 	SVMD_VM_INSTALL=$(BUILD)/svmd sh tests/vm/run-kernel.sh check-vm-iommufd \
-		$(BUILD)/tests/$$(basename "$$kdir")/iommufd-smoke \
-		$(BUILD)/tests/$$(basename "$$kdir")/iommufd-svmd
+		$(addprefix $(BUILD)/tests/$$(basename "$$kdir")/,$(VM_KERNEL_PROGS))
 
-# One set per kernel, as each has its own headers. The smoke is static; iommufd-svmd links
-# libsvmclient (and so libsystemd): run-kernel.sh copies its libraries into the guest.
+# One set per kernel, as each has its own headers, run in this order. iommufd-smoke: the path
+# svmd's iommufd backend takes; iommufd-owner: the kernel's answers that backend relies on (both
+# static); iommufd-svmd: svmd itself on that path, with unprivileged clients (it links
+# libsvmclient, and so libsystemd: run-kernel.sh copies its libraries into the guest).
+VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-svmd
 KERNEL_TESTS := $(BUILD)/tests/$(notdir $(KERNEL_DIR))
-SMOKE := $(KERNEL_TESTS)/iommufd-smoke
+SMOKE := $(addprefix $(KERNEL_TESTS)/,iommufd-smoke iommufd-owner)
 VM_SVMD := $(KERNEL_TESTS)/iommufd-svmd
 .PHONY: vm-kernel-tests
 vm-kernel-tests: $(SMOKE) $(VM_SVMD)
 	@:
-need_kernel_dir = @test -n "$(KERNEL_DIR)" || \
-	{ echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1; }
-$(SMOKE) $(VM_SVMD): $(if $(KERNEL_DIR),$(KERNEL_DIR)/release) tests/vm/edu.h
-$(SMOKE): tests/vm/iommufd-smoke.c
-	$(need_kernel_dir)
+ifneq ($(KERNEL_DIR),)
+$(KERNEL_TESTS)/iommufd-smoke: tests/vm/edu.h
+$(KERNEL_TESTS)/%: tests/vm/%.c $(KERNEL_DIR)/release
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
 		-static -isystem $(KERNEL_DIR)/include -o $@ $<
-$(VM_SVMD): tests/vm/iommufd-svmd.c client/svmclient.h $(BUILD)/libsvmclient.a
-	$(need_kernel_dir)
+$(VM_SVMD): tests/vm/iommufd-svmd.c tests/vm/edu.h client/svmclient.h $(BUILD)/libsvmclient.a \
+		$(KERNEL_DIR)/release
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -isystem $(KERNEL_DIR)/include $(ALL_LDFLAGS) \
 		-o $@ $< $(BUILD)/libsvmclient.a $(client_libs)
+else
+$(SMOKE) $(VM_SVMD):
+	@echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1
+endif
 
 check-system: deps
 	@$(MAKE) --no-print-directory check-system-run

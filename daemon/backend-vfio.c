@@ -4,10 +4,8 @@
  * sysfs, attaches the group to a container of its own (Type1v2) and keeps both fds; the seed
  * VFIO_IOMMU_SVM_BIND/UNBIND go to that container. The only file of svmd that calls ioctl(2).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +15,13 @@
 #include <unistd.h>
 
 #include "backend-vfio.h"
+#include "pci-sysfs.h"
 #include "seed-abi.h"
 #include "cleanup.h"
 #include "util.h"
 #include "vfio-abi.h"
 
-#define PCI_EXT_CAP_START    0x100u
-#define PCI_CFG_SPACE_SIZE   4096u
-#define PCI_EXT_CAP_ID_PASID 0x1bu
-#define PCI_CLASS_BRIDGE_PCI 0x0604u
-#define VFIO_DEVICES_MAX     256u
+#define VFIO_DEVICES_MAX 256u
 
 /* One IOMMU group svmd owns: its group fd, attached to a container of its own. */
 struct vfio_group {
@@ -44,192 +39,21 @@ struct vfio_backend {
 	char svm_why[192];    /* what base.svm_unsupported points to */
 };
 
-static _printf_(3, 4) int path_fmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-/* The first line of a small sysfs file, without its newline. */
-static int read_line(const char *path, char *buf, size_t size)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-/* A sysfs number such as "0x8086" or "0x060400". */
-static int read_hex(const char *path, unsigned long *ret)
-{
-	char buf[32], *end;
-	int r = read_line(path, buf, sizeof(buf));
-
-	if (r < 0)
-		return r;
-	errno = 0;
-	*ret = strtoul(buf, &end, 16);
-	return errno || end == buf || *end ? -EINVAL : 0;
-}
-
-/* The last component of what the symlink at path points to ("vfio-pci", "12", "dmar0"). */
-static int link_name(const char *path, char *buf, size_t size)
-{
-	char target[4096];
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-	const char *base;
-
-	if (n < 0)
-		return -errno;
-	target[n] = 0;
-	base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	if (strlen(base) >= size)
-		return -ENAMETOOLONG;
-	strcpy(buf, base);
-	return 0;
-}
-
-static bool is_vfio_driver(const char *driver)
-{
-	/* vfio-pci and its variant drivers (mlx5_vfio_pci, hisi_acc_vfio_pci, ...). */
-	return strstr(driver, "vfio") != NULL;
-}
-
-/* Drivers the kernel accepts in a viable group besides vfio's: they do no DMA of their own. */
-static bool is_harmless_driver(const char *driver)
-{
-	return strcmp(driver, "pci-stub") == 0 || strcmp(driver, "pcieport") == 0;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/*
- * Max PASID Width from the PASID extended capability (0x1B) in config space: bits 12:8 of the
- * 16-bit capability register at cap+4. 0 when there is none (a conventional 256-byte config
- * space has no extended capabilities at all). Only root reads past the first 64 bytes.
- */
-static int pasid_bits(const char *config, uint8_t *ret)
-{
-	_cleanup_close_ int fd = open(config, O_RDONLY | O_CLOEXEC);
-	uint8_t cfg[PCI_CFG_SPACE_SIZE];
-	unsigned off = PCI_EXT_CAP_START;
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, cfg, sizeof(cfg), 0);
-	if (n < 0)
-		return -errno;
-	*ret = 0;
-	/* Each capability is at least 4 bytes: bound the walk so a loop in the list ends. */
-	for (unsigned i = 0; i < (PCI_CFG_SPACE_SIZE - PCI_EXT_CAP_START) / 4; i++) {
-		if (off < PCI_EXT_CAP_START || off + 8 > (size_t)n)
-			break;
-		uint32_t hdr = le32(cfg + off);
-		if (hdr == 0 || hdr == 0xffffffffu)
-			break;
-		if ((hdr & 0xffff) == PCI_EXT_CAP_ID_PASID) {
-			unsigned width = (le32(cfg + off + 4) >> 8) & 0x1f;
-			*ret = (uint8_t)(width > 20 ? 20 : width);
-			break;
-		}
-		off = (hdr >> 20) & 0xffc;
-	}
-	return 0;
-}
-
-/* The IOMMU in front of a device, from the name of its iommu link (an Intel DMAR unit or an
- * Arm SMMUv3); none for anything else. */
-static uint8_t iommu_model(const char *devdir)
-{
-	char path[4096], name[256];
-
-	if (path_fmt(path, sizeof(path), "%s/iommu", devdir) < 0 ||
-	    link_name(path, name, sizeof(name)) < 0)
-		return SVMD_MODEL_NONE;
-	if (strncmp(name, "dmar", 4) == 0)
-		return SVMD_MODEL_VTD;
-	if (strncmp(name, "smmu3.", 6) == 0)
-		return SVMD_MODEL_SMMU;
-	return SVMD_MODEL_NONE;
-}
-
 /* Fills d from sysfs: group, PCI ids, PASID width, IOMMU model, kinds. */
 static int describe_device(const char *sysfs, const char *name, struct device *d, char *err,
 			   size_t errlen)
 {
-	char devdir[4096], path[4096], buf[256];
-	unsigned long v;
-	struct stat st;
-	int r;
+	char devdir[4096], path[4096];
+	int r = pci_describe(sysfs, name, d, err, errlen);
 
-	if (path_fmt(devdir, sizeof(devdir), "%s/bus/pci/devices/%s", sysfs, name) < 0)
-		return fail(err, errlen, -ENAMETOOLONG, "sysfs root too long");
-	if (stat(devdir, &st) < 0)
-		return fail(err, errlen, -ENODEV, "no PCI device %s (%s: %s)", name, devdir,
-			    strerror(errno));
-
-	path_fmt(path, sizeof(path), "%s/iommu_group", devdir);
-	r = link_name(path, buf, sizeof(buf));
-	if (r == -ENOENT)
-		return fail(err, errlen, -ENODEV,
-			    "%s has no IOMMU group: enable the IOMMU (e.g. intel_iommu=on on the "
-			    "kernel command line)",
-			    name);
 	if (r < 0)
-		return fail(err, errlen, r, "%s: %s", path, strerror(-r));
-	char *end;
-	errno = 0;
-	v = strtoul(buf, &end, 10);
-	if (errno || end == buf || *end || v > UINT32_MAX)
-		return fail(err, errlen, -EINVAL, "%s: unexpected IOMMU group '%s'", path, buf);
-	d->iommu_group = (uint32_t)v;
-
-	path_fmt(path, sizeof(path), "%s/driver", devdir);
-	r = link_name(path, buf, sizeof(buf));
-	if (r == -ENOENT)
-		return fail(err, errlen, -ENODEV,
-			    "%s has no driver: bind it to vfio-pci (e.g. driverctl set-override %s "
-			    "vfio-pci)",
-			    name, name);
-	if (r < 0)
-		return fail(err, errlen, r, "%s: %s", path, strerror(-r));
-	if (!is_vfio_driver(buf))
-		return fail(err, errlen, -EBUSY,
-			    "%s is bound to %s, not vfio-pci: bind it to vfio-pci (e.g. driverctl "
-			    "set-override %s vfio-pci)",
-			    name, buf, name);
-
-	path_fmt(path, sizeof(path), "%s/vendor", devdir);
-	if ((r = read_hex(path, &v)) < 0 || v > UINT16_MAX)
-		return fail(err, errlen, r < 0 ? r : -EINVAL, "cannot read %s", path);
-	d->vendor = (uint16_t)v;
-	path_fmt(path, sizeof(path), "%s/device", devdir);
-	if ((r = read_hex(path, &v)) < 0 || v > UINT16_MAX)
-		return fail(err, errlen, r < 0 ? r : -EINVAL, "cannot read %s", path);
-	d->device_id = (uint16_t)v;
-
+		return r;
+	path_fmt(devdir, sizeof(devdir), "%s/bus/pci/devices/%s", sysfs, name);
 	path_fmt(path, sizeof(path), "%s/config", devdir);
-	r = pasid_bits(path, &d->pasid_bits);
+	r = pci_pasid_bits(path, &d->pasid_bits);
 	if (r < 0)
 		return fail(err, errlen, r, "cannot read %s: %s", path, strerror(-r));
-	d->model = iommu_model(devdir);
+	d->model = pci_iommu_model(devdir);
 
 	/* What the hardware could bind; whether the kernel can is the probe's business. */
 	d->kinds = SVMD_KIND_BIT(SVMD_KIND_DEVICE);
@@ -241,59 +65,6 @@ static int describe_device(const char *sysfs, const char *name, struct device *d
 			d->kinds |= SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE);
 	}
 	return 0;
-}
-
-/*
- * Walks the members of IOMMU group g: counts those that do DMA into *ret_dma and, into list,
- * names those whose driver keeps the group from being viable ("0000:3b:00.1 (bound to
- * ixgbe)"). Returns 0 or a negative errno.
- */
-static int group_members(const char *sysfs, uint32_t g, uint32_t *ret_dma, char *list,
-			 size_t listlen)
-{
-	char dir[4096], path[4096], driver[256];
-	DIR *dp;
-	size_t used = 0;
-	uint32_t n_dma = 0;
-
-	if (list && listlen)
-		list[0] = 0;
-	if (path_fmt(dir, sizeof(dir), "%s/kernel/iommu_groups/%u/devices", sysfs, g) < 0)
-		return -ENAMETOOLONG;
-	dp = opendir(dir);
-	if (!dp)
-		return -errno;
-	for (struct dirent *e; (e = readdir(dp));) {
-		unsigned long class;
-		if (e->d_name[0] == '.')
-			continue;
-		if (path_fmt(path, sizeof(path), "%s/bus/pci/devices/%s/class", sysfs, e->d_name) <
-			    0 ||
-		    read_hex(path, &class) < 0 || (class >> 8) != PCI_CLASS_BRIDGE_PCI)
-			n_dma++;
-		if (!list || path_fmt(path, sizeof(path), "%s/bus/pci/devices/%s/driver", sysfs,
-				      e->d_name) < 0)
-			continue;
-		if (link_name(path, driver, sizeof(driver)) < 0 || is_vfio_driver(driver) ||
-		    is_harmless_driver(driver))
-			continue;
-		int n = snprintf(list + used, listlen - used, "%s%s (bound to %s)",
-				 used ? ", " : "", e->d_name, driver);
-		if (n > 0)
-			used = used + (size_t)n < listlen ? used + (size_t)n : listlen - 1;
-	}
-	closedir(dp);
-	*ret_dma = n_dma;
-	return 0;
-}
-
-/* Whether sysfs says group g is a no-IOMMU group (vfio's enable_unsafe_noiommu_mode). */
-static bool group_is_noiommu(const char *sysfs, uint32_t g)
-{
-	char path[4096], name[64];
-
-	return path_fmt(path, sizeof(path), "%s/kernel/iommu_groups/%u/name", sysfs, g) == 0 &&
-	       read_line(path, name, sizeof(name)) == 0 && strcmp(name, "vfio-noiommu") == 0;
 }
 
 static int noiommu_refusal(uint32_t g, const char *dev, char *err, size_t errlen)
@@ -396,7 +167,7 @@ static int group_viable(const struct vfio_group *g, const char *sysfs, char *err
 			       ? fail(err, errlen, -EBUSY,
 				      "IOMMU group %u is already in a container", g->id)
 			       : 0;
-	if (group_members(sysfs, g->id, &n_dma, others, sizeof(others)) == 0 && others[0])
+	if (pci_group_members(sysfs, g->id, &n_dma, others, sizeof(others)) == 0 && others[0])
 		return fail(
 			err, errlen, -EBUSY,
 			"IOMMU group %u is not viable: bind %s to vfio-pci too (every device of a "
@@ -417,7 +188,7 @@ static int group_open(struct vfio_group *g, const char *sysfs, const char *devro
 {
 	int r;
 
-	if (group_is_noiommu(sysfs, g->id))
+	if (pci_group_is_noiommu(sysfs, g->id))
 		return noiommu_refusal(g->id, dev, err, errlen);
 	r = container_open(g, devroot, err, errlen);
 	if (r == 0)
@@ -665,7 +436,7 @@ int backend_vfio_new(const struct backend_config *cfg, struct backend **ret, cha
 			continue;
 		struct vfio_group *g = &v->groups[v->n_groups++];
 		*g = (struct vfio_group){.id = d->iommu_group, .container_fd = -1, .group_fd = -1};
-		r = group_members(sysfs, g->id, &g->n_dma, NULL, 0);
+		r = pci_group_members(sysfs, g->id, &g->n_dma, NULL, 0);
 		if (r < 0) {
 			fail(err, errlen, r, "cannot list %s/kernel/iommu_groups/%u/devices: %s",
 			     sysfs, g->id, strerror(-r));

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +13,11 @@
 
 #include "backend.h"
 #include "util.h"
+
+/* statfs(2) f_type of tmpfs/shmem and of hugetlbfs (the kernel's magic.h; only the backends
+ * include kernel headers). */
+#define SHMEM_FS_MAGIC     0x01021994
+#define HUGETLBFS_FS_MAGIC 0x958458f6
 
 struct backend *backend_free(struct backend *b)
 {
@@ -44,7 +48,7 @@ static bool is_memfd(int fd, const struct stat *st)
 
 	if (!S_ISREG(st->st_mode) || st->st_nlink != 0 || fstatfs(fd, &sfs) < 0)
 		return false;
-	if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != HUGETLBFS_MAGIC)
+	if (sfs.f_type != SHMEM_FS_MAGIC && sfs.f_type != HUGETLBFS_FS_MAGIC)
 		return false;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = readlink(path, target, sizeof(target) - 1);

@@ -131,10 +131,12 @@ struct svmd_iommu_ioas_unmap {
 	svmd_aligned_u64 length; /* in; out: the bytes unmapped */
 };
 
-/* IOMMU_OPTION (6.2): reads or sets one option. RLIMIT_MODE (global, object_id 0; setting it
- * needs CAP_SYS_RESOURCE and an iommufd with no objects yet, else EBUSY): 0 charges pinned
- * pages to the user's RLIMIT_MEMLOCK, 1 to the process's; svmd pins for its clients, so it
- * decides which. HUGE_PAGES is per IOAS. */
+/* IOMMU_OPTION (6.2): reads or sets one option. RLIMIT_MODE (of this iommufd, object_id 0;
+ * setting it needs CAP_SYS_RESOURCE, else EPERM, and an iommufd with no objects yet, else
+ * EBUSY): 0 charges pinned pages to the user's locked_vm, 1 to the process's (VmLck), both
+ * against the pinning process's RLIMIT_MEMLOCK, and neither when it holds CAP_IPC_LOCK
+ * (measured on 7.2: tests/vm/iommufd-owner.c); svmd pins for its clients, so it decides which.
+ * HUGE_PAGES is per IOAS. */
 #define SVMD_IOMMU_OPTION SVMD_IOMMUFD_IO(0x07)
 struct svmd_iommu_option {
 	uint32_t size;
