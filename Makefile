@@ -67,7 +67,7 @@ CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim
             daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c daemon/device.c \
             daemon/hashmap.c \
             daemon/identity.c daemon/lifetime.c daemon/user-limits.c daemon/log.c daemon/loop.c \
-            daemon/ops.c daemon/policy.c daemon/policy-load.c daemon/process.c \
+            daemon/ops.c daemon/ops-map.c daemon/policy.c daemon/policy-load.c daemon/process.c \
             daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
             daemon/sim-kernel.c daemon/util.c
 LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-socket.c client/libsvmclient-bus.c
@@ -84,7 +84,7 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
-              config process audit user-limits ops bus-reply
+              config process audit user-limits ops ops-map bus-reply
 INTEGRATION_TESTS := socket policy bus vfio
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
@@ -145,7 +145,7 @@ $(BUILD)/svmctl: $(call obj,client/svmctl.c) $(BUILD)/libsvmclient.a
 # the whole daemon, so an accidental dependency fails the link (fakes are in the test files).
 unit_objs_protocol    := $(PROTOCOL_SRC)
 unit_objs_hashmap     := daemon/hashmap.c
-unit_objs_policy      := daemon/policy.c daemon/hashmap.c protocol/svmd-proto.c
+unit_objs_policy      := daemon/policy.c daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_registry    := daemon/registry.c daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_sim-kernel  := daemon/sim-kernel.c daemon/backend-sim.c daemon/backends.c \
@@ -162,21 +162,24 @@ unit_objs_audit       := daemon/audit.c
 unit_objs_user-limits := daemon/user-limits.c daemon/registry.c daemon/identity.c \
                          daemon/process.c daemon/policy.c daemon/hashmap.c daemon/util.c \
                          protocol/svmd-proto.c
-# The request core on the simulated kernel; audit_log() is the test's. The wrapped calls fail
-# on demand, so every undo path runs.
-unit_objs_ops         := daemon/ops.c daemon/request.c daemon/core.c daemon/lifetime.c \
-                         daemon/user-limits.c daemon/registry.c daemon/identity.c \
-                         daemon/process.c daemon/policy.c daemon/policy-load.c \
-                         daemon/hashmap.c daemon/backend.c daemon/backend-sim.c \
-                         daemon/sim-kernel.c daemon/seed-abi.c daemon/device.c daemon/util.c \
-                         daemon/log.c protocol/svmd-proto.c
+# The request core on the simulated kernel; audit_log() is the fixture's (ops-fixture.c). The
+# wrapped calls fail on demand, so every undo path runs. test-ops-map.c: the maps' recipes.
+OPS_CORE              := daemon/ops.c daemon/ops-map.c daemon/request.c daemon/core.c \
+                         daemon/lifetime.c daemon/user-limits.c daemon/registry.c \
+                         daemon/identity.c daemon/process.c daemon/policy.c \
+                         daemon/policy-load.c daemon/hashmap.c daemon/backend.c \
+                         daemon/backend-sim.c daemon/sim-kernel.c daemon/seed-abi.c \
+                         daemon/device.c daemon/util.c daemon/log.c protocol/svmd-proto.c
+unit_objs_ops         := tests/unit/ops-fixture.c $(OPS_CORE)
 unit_ldflags_ops      := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=reallocarray \
                          -Wl,--wrap=strdup,--wrap=event_new,--wrap=pipe2
+unit_objs_ops-map     := $(unit_objs_ops)
+unit_ldflags_ops-map  := $(unit_ldflags_ops)
 
 # The D-Bus front-end and the core on a private dbus-daemon, with svmd's replies failing on
 # demand; the client side is libsvmclient.
 unit_objs_bus-reply   := daemon/bus.c daemon/bus-broker.c daemon/bus-binding.c daemon/loop.c \
-                         $(filter-out daemon/log.c,$(unit_objs_ops)) daemon/log.c \
+                         $(filter-out daemon/log.c,$(OPS_CORE)) daemon/log.c \
                          protocol/svmd-wire.c $(LIBCLIENT_SRC)
 unit_ldflags_bus-reply := -Wl,--wrap=sd_bus_send
 
@@ -365,7 +368,7 @@ $(BUILD)/fuzz/fuzz-protocol: tests/fuzz/fuzz-protocol.c $(PROTOCOL_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 
-$(BUILD)/fuzz/fuzz-policy: tests/fuzz/fuzz-policy.c daemon/policy.c daemon/hashmap.c \
+$(BUILD)/fuzz/fuzz-policy: tests/fuzz/fuzz-policy.c daemon/policy.c daemon/hashmap.c daemon/util.c \
 		protocol/svmd-proto.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -iquote daemon -o $@ $^

@@ -310,6 +310,9 @@ static int bus_explain(struct svm_client *c, const struct svm_explain_request *x
 		r = sd_bus_message_append(m, "{sv}", "addr-width", "u", x->addr_width);
 	if (r >= 0 && x->vtd_flags)
 		r = sd_bus_message_append(m, "{sv}", "vtd-flags", "t", x->vtd_flags);
+	if (r >= 0 && x->op && strcmp(x->op, "map") == 0)
+		r = sd_bus_message_append(m, "{sv}{sv}", "iova", "t", x->iova, "length", "t",
+					  x->length);
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	if (r < 0)
@@ -354,6 +357,69 @@ static int bus_reload(struct svm_client *c, struct svm_reload_result *ret, char 
 	return 0;
 }
 
+static int bus_map(struct svm_client *c, const char *device, int memfd, uint64_t offset,
+		   uint64_t length, uint64_t iova, uint32_t flags, uint64_t *ret_id)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	uint64_t id;
+	int r;
+
+	r = call(c, "Map", &reply, "shtttu", device, memfd, offset, length, iova, flags);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "to", &id, NULL);
+	if (r < 0)
+		return r;
+	if (ret_id)
+		*ret_id = id;
+	return 0;
+}
+
+static int bus_unmap(struct svm_client *c, const char *device, uint64_t iova, uint64_t length,
+		     uint32_t *ret_n, uint64_t *ret_bytes)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	uint64_t bytes;
+	uint32_t n;
+	int r;
+
+	r = call(c, "Unmap", &reply, "stt", device, iova, length);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "ut", &n, &bytes);
+	if (r < 0)
+		return r;
+	if (ret_n)
+		*ret_n = n;
+	if (ret_bytes)
+		*ret_bytes = bytes;
+	return 0;
+}
+
+static int bus_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds,
+			   char **ret_text)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const char *text;
+	uint32_t kinds;
+	int r;
+
+	r = call(c, "DeviceInfo", &reply, "s", device);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "us", &kinds, &text);
+	if (r < 0)
+		return r;
+	if (ret_kinds)
+		*ret_kinds = kinds;
+	if (ret_text) {
+		*ret_text = strdup(text);
+		if (!*ret_text)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int bus_fd(const struct svm_client *c)
 {
 	(void)c;
@@ -376,6 +442,9 @@ const struct svm_transport bus_transport = {
 	.lease = bus_lease,
 	.explain = bus_explain,
 	.reload = bus_reload,
+	.map = bus_map,
+	.unmap = bus_unmap,
+	.device_info = bus_device_info,
 	.fd = bus_fd,
 	.close = bus_close,
 };

@@ -314,6 +314,42 @@ static int socket_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 	return r < 0 ? r : 0;
 }
 
+/* The explanation in an explain reply p, into the caller's. */
+static int explained(const void *p, char **ret_text, bool *ret_allowed)
+{
+	struct svmd_explain_rep rep;
+
+	memcpy(&rep, p, sizeof(rep));
+	if (ret_text) {
+		*ret_text = strdup((const char *)p + sizeof(rep));
+		if (!*ret_text)
+			return -ENOMEM;
+	}
+	if (ret_allowed)
+		*ret_allowed = rep.verdict == SVMD_VERDICT_ALLOW;
+	return 0;
+}
+
+static int explain_map(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
+		       bool *ret_allowed)
+{
+	struct svmd_explain_map_req req = {
+		.op = SVMD_EXPLAIN_MAP, .iova = x->iova, .length = x->length};
+	const void *p;
+	int r;
+
+	if (!x->device || svmd_set_name(req.device, sizeof(req.device), x->device) < 0)
+		return -EINVAL;
+	if (x->uid > UINT32_MAX - 1 || (x->length && x->iova + x->length <= x->iova))
+		return -EINVAL;
+	if (x->uid >= 0) {
+		req.flags |= SVMD_EXPLAIN_UID;
+		req.uid = (uint32_t)x->uid;
+	}
+	r = call(c, SVMD_OP_EXPLAIN, &req, sizeof(req), NULL, 0, NULL, &p);
+	return r < 0 ? r : explained(p, ret_text, ret_allowed);
+}
+
 static int socket_explain(struct svm_client *c, const struct svm_explain_request *x,
 			  char **ret_text, bool *ret_allowed)
 {
@@ -325,10 +361,11 @@ static int socket_explain(struct svm_client *c, const struct svm_explain_request
 		[SVMD_EXPLAIN_RELOAD] = "reload",
 	};
 	struct svmd_explain_req req = {0};
-	struct svmd_explain_rep rep;
 	const void *p;
 	int r;
 
+	if (x->op && strcmp(x->op, "map") == 0)
+		return explain_map(c, x, ret_text, ret_allowed);
 	for (uint32_t i = 1; i < ELEMENTSOF(ops); i++)
 		if (x->op && strcmp(x->op, ops[i]) == 0)
 			req.op = i;
@@ -349,17 +386,7 @@ static int socket_explain(struct svm_client *c, const struct svm_explain_request
 	req.addr_width = x->addr_width;
 	req.vtd_flags = x->vtd_flags;
 	r = call(c, SVMD_OP_EXPLAIN, &req, sizeof(req), NULL, 0, NULL, &p);
-	if (r < 0)
-		return r;
-	memcpy(&rep, p, sizeof(rep));
-	if (ret_text) {
-		*ret_text = strdup((const char *)p + sizeof(rep));
-		if (!*ret_text)
-			return -ENOMEM;
-	}
-	if (ret_allowed)
-		*ret_allowed = rep.verdict == SVMD_VERDICT_ALLOW;
-	return 0;
+	return r < 0 ? r : explained(p, ret_text, ret_allowed);
 }
 
 static int socket_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
@@ -389,6 +416,71 @@ static int socket_reload(struct svm_client *c, struct svm_reload_result *ret, ch
 	return 0;
 }
 
+static int socket_map(struct svm_client *c, const char *device, int memfd, uint64_t offset,
+		      uint64_t length, uint64_t iova, uint32_t flags, uint64_t *ret_id)
+{
+	struct svmd_map_req req = {
+		.offset = offset, .length = length, .iova = iova, .flags = flags};
+	struct svmd_map_rep rep;
+	const void *p = NULL;
+	int r;
+
+	if (!device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
+		return -EINVAL;
+	r = call(c, SVMD_OP_MAP, &req, sizeof(req), &memfd, 1, NULL, &p);
+	if (r < 0)
+		return r;
+	memcpy(&rep, p, sizeof(rep));
+	if (ret_id)
+		*ret_id = rep.id;
+	return 0;
+}
+
+static int socket_unmap(struct svm_client *c, const char *device, uint64_t iova, uint64_t length,
+			uint32_t *ret_n, uint64_t *ret_bytes)
+{
+	struct svmd_unmap_req req = {.iova = iova, .length = length};
+	struct svmd_unmap_rep rep;
+	const void *p = NULL;
+	int r;
+
+	if (!device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
+		return -EINVAL;
+	r = call(c, SVMD_OP_UNMAP, &req, sizeof(req), NULL, 0, NULL, &p);
+	if (r < 0)
+		return r;
+	memcpy(&rep, p, sizeof(rep));
+	if (ret_n)
+		*ret_n = rep.n;
+	if (ret_bytes)
+		*ret_bytes = rep.bytes;
+	return 0;
+}
+
+static int socket_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds,
+			      char **ret_text)
+{
+	struct svmd_device_info_req req;
+	struct svmd_device_info_rep rep;
+	const void *p = NULL;
+	int r;
+
+	if (!device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
+		return -EINVAL;
+	r = call(c, SVMD_OP_DEVICE_INFO, &req, sizeof(req), NULL, 0, NULL, &p);
+	if (r < 0)
+		return r;
+	memcpy(&rep, p, sizeof(rep));
+	if (ret_kinds)
+		*ret_kinds = rep.kinds;
+	if (ret_text) {
+		*ret_text = strdup((const char *)p + sizeof(rep));
+		if (!*ret_text)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int socket_fd(const struct svm_client *c)
 {
 	return c->fd;
@@ -410,6 +502,9 @@ const struct svm_transport socket_transport = {
 	.lease = socket_lease,
 	.explain = socket_explain,
 	.reload = socket_reload,
+	.map = socket_map,
+	.unmap = socket_unmap,
+	.device_info = socket_device_info,
 	.fd = socket_fd,
 	.close = socket_close,
 };

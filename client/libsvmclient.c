@@ -12,8 +12,12 @@
 #include "svmclient-internal.h"
 
 _Static_assert((int)SVM_KIND_TASK == (int)SVMD_KIND_TASK &&
-		       (int)SVM_KIND_PASID_TABLE == (int)SVMD_KIND_PASID_TABLE,
+		       (int)SVM_KIND_PGTABLE == (int)SVMD_KIND_PGTABLE &&
+		       (int)SVM_KIND_PASID_TABLE == (int)SVMD_KIND_PASID_TABLE &&
+		       (int)SVM_KIND_DEVICE == (int)SVMD_KIND_DEVICE &&
+		       (int)SVM_KIND_MAP == (int)SVMD_KIND_MAP,
 	       "kinds");
+_Static_assert(SVM_MAP_READ == SVMD_MAP_READ && SVM_MAP_WRITE == SVMD_MAP_WRITE, "map flags");
 _Static_assert((int)SVM_MODEL_VTD == (int)SVMD_MODEL_VTD &&
 		       (int)SVM_MODEL_SMMU == (int)SVMD_MODEL_SMMU,
 	       "models");
@@ -125,6 +129,36 @@ _public_ int svm_reload(struct svm_client *c, struct svm_reload_result *ret, cha
 	return c->transport->reload(c, ret, ret_text);
 }
 
+/* A range [start, start + length) that is not empty and does not wrap. */
+static bool range_ok(uint64_t start, uint64_t length)
+{
+	return length > 0 && start + length > start;
+}
+
+_public_ int svm_map(struct svm_client *c, const char *device, int memfd, uint64_t offset,
+		     uint64_t length, uint64_t iova, uint32_t flags, uint64_t *ret_id)
+{
+	/* Refused here, not sent: svmd would take such a record for a broken client. */
+	if (memfd < 0 || !range_ok(iova, length) || !range_ok(offset, length) ||
+	    (flags & ~(SVM_MAP_READ | SVM_MAP_WRITE)) || !(flags & (SVM_MAP_READ | SVM_MAP_WRITE)))
+		return -EINVAL;
+	return c->transport->map(c, device, memfd, offset, length, iova, flags, ret_id);
+}
+
+_public_ int svm_unmap(struct svm_client *c, const char *device, uint64_t iova, uint64_t length,
+		       uint32_t *ret_n, uint64_t *ret_bytes)
+{
+	if (!range_ok(iova, length))
+		return -EINVAL;
+	return c->transport->unmap(c, device, iova, length, ret_n, ret_bytes);
+}
+
+_public_ int svm_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds,
+			     char **ret_text)
+{
+	return c->transport->device_info(c, device, ret_kinds, ret_text);
+}
+
 _public_ const char *svm_strerror(int err)
 {
 	switch (err < 0 ? -err : err) {
@@ -141,7 +175,7 @@ _public_ const char *svm_strerror(int err)
 	case EINVAL:
 		return "invalid argument";
 	case EPERM:
-		return "not allowed to bind that process";
+		return "not permitted (that process, or that memfd's access)";
 	case ESRCH:
 		return "process not found";
 	case ENOENT:
@@ -162,6 +196,10 @@ _public_ const char *svm_strerror(int err)
 		return "the connection to svmd failed earlier";
 	case EAGAIN:
 		return "rate limited";
+	case EMEDIUMTYPE:
+		return "not a memfd";
+	case EEXIST:
+		return "overlaps a mapping";
 	default:
 		return strerror(err < 0 ? -err : err);
 	}

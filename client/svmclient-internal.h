@@ -45,6 +45,12 @@ struct svm_transport {
 	int (*explain)(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
 		       bool *ret_allowed);
 	int (*reload)(struct svm_client *c, struct svm_reload_result *ret, char **ret_text);
+	int (*map)(struct svm_client *c, const char *device, int memfd, uint64_t offset,
+		   uint64_t length, uint64_t iova, uint32_t flags, uint64_t *ret_id);
+	int (*unmap)(struct svm_client *c, const char *device, uint64_t iova, uint64_t length,
+		     uint32_t *ret_n, uint64_t *ret_bytes);
+	int (*device_info)(struct svm_client *c, const char *device, uint32_t *ret_kinds,
+			   char **ret_text);
 	int (*fd)(const struct svm_client *c);
 	void (*close)(struct svm_client *c); /* what the transport holds; not c itself */
 };

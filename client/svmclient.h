@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libsvmclient: ask svmd for Shared Virtual Memory binds.
+ * libsvmclient: ask svmd for Shared Virtual Memory binds, device fds and DMA mappings.
  *
  * One struct svm_client is one connection to svmd, and one session: the bindings it makes end
  * when it is closed (or the process exits), unless leased with svm_lease(). Calls are
@@ -10,9 +10,10 @@
  * svmd refused a request, svm_reason() says why in words (for a policy denial it names the
  * rule). Notable errors: -EACCES denied by policy, -EDQUOT over a quota, -EBUSY PASID or table
  * in use, -ENODEV no such device, -EOPNOTSUPP not supported by the device, -EINVAL invalid
- * arguments, -EPERM not allowed to bind that process, -ESRCH process gone, -ENOENT no such
- * binding of yours, -ECONNRESET svmd closed the connection, -ETIMEDOUT svmd did not take the
- * request or did not answer it within 30 seconds, -EPROTO svmd's reply made no sense. After
+ * arguments, -EPERM not allowed to bind that process (or a memfd not open for what the device
+ * would do), -ESRCH process gone, -ENOENT no such binding of yours, -EMEDIUMTYPE not a memfd,
+ * -EEXIST overlaps a mapping, -ECONNRESET svmd closed the connection, -ETIMEDOUT svmd did not take
+ * the request or did not answer it within 30 seconds, -EPROTO svmd's reply made no sense. After
  * -ECONNRESET, -EPROTO, or -ETIMEDOUT waiting for a reply, the connection is done: every later
  * call on it fails with -ENOTCONN; disconnect (which ends its bindings that are not leased) and
  * connect again.
@@ -35,6 +36,7 @@ enum svm_kind {
 	SVM_KIND_PGTABLE = 2,     /* a guest stage-1 page table */
 	SVM_KIND_PASID_TABLE = 3, /* a guest PASID table */
 	SVM_KIND_DEVICE = 4,      /* a device fd handed out (svm_open_device) */
+	SVM_KIND_MAP = 5,         /* client memory mapped for a device (svm_map) */
 };
 #define SVM_KIND_BIT(k) (1u << (k))
 
@@ -127,14 +129,40 @@ int svm_open_device(struct svm_client *c, const char *device, int *ret_fd, uint6
  * connection, until every copy is closed. */
 int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd);
 
+/* Device access to memory (svm_map): the device may read it, write it, or both. */
+#define SVM_MAP_READ  0x1u
+#define SVM_MAP_WRITE 0x2u
+
+/*
+ * Maps length bytes of memfd (a memfd_create(2) fd; svmd maps nothing else), from offset, at
+ * iova of device's DMA space in the caller's own (each device has its own, which only the
+ * caller's device fd reaches: svm_open_device()). offset, length and iova are multiples of the
+ * page size. Recorded as a binding of kind SVM_KIND_MAP (ret_id may be NULL) that ends with the
+ * connection unless leased; svm_unbind() or svm_unmap() ends it. The memfd stays the caller's:
+ * the kernel holds the pages mapped, not the fd.
+ */
+int svm_map(struct svm_client *c, const char *device, int memfd, uint64_t offset, uint64_t length,
+	    uint64_t iova, uint32_t flags, uint64_t *ret_id);
+/* Ends every mapping of the caller's on device that lies within [iova, iova + length); one
+ * that lies only partly within is an error (-EINVAL) and nothing is unmapped. ret_n (mappings
+ * ended) and ret_bytes (their length in all) may be NULL. */
+int svm_unmap(struct svm_client *c, const char *device, uint64_t iova, uint64_t length,
+	      uint32_t *ret_n, uint64_t *ret_bytes);
+
+/* What device can do on this kernel: *ret_kinds (SVM_KIND_BIT()s), and *ret_text
+ * (malloc()ed; may be NULL) with one line "KIND: reason" per kind it cannot. */
+int svm_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds, char **ret_text);
+
 struct svm_explain_request {
 	const char *op;      /* "bind-task", "bind-pgtable", "bind-pasid-table", "open-device",
-				"reload" */
+				"map", "reload" */
 	const char *device;  /* NULL for reload */
 	int64_t pasid;       /* < 0: auto (kernel-chosen) */
 	int64_t uid;         /* < 0: the caller; else another user (root only) */
 	uint32_t addr_width; /* page-table binds: 0 (not given), 48 or 57 */
 	uint64_t vtd_flags;  /* page-table binds */
+	uint64_t iova;       /* map: the range asked about, [iova, iova + length); */
+	uint64_t length;     /* length 0: iova alone */
 };
 
 /* How policy decides a request: *ret_text (malloc()ed) walks the rules one by one, naming

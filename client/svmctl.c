@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,8 +38,8 @@ struct args {
 	long pid;      /* --pid, 0: none */
 	int64_t pasid; /* -1: not given */
 	int64_t gpasid;
-	uint64_t pgd, ptr, size;
-	bool have_pgd, have_ptr, have_size;
+	uint64_t pgd, ptr, size, iova;
+	bool have_pgd, have_ptr, have_size, have_iova, read_only;
 	uint32_t addr_width;
 	uint64_t vtd_flags;
 	int model;
@@ -52,10 +53,10 @@ static const char *prog = "svmctl";
 static void help(void)
 {
 	printf("Usage: svmctl [--socket=PATH | --bus[=ADDRESS]] [--json] COMMAND [ARGS]...\n"
-	       "Ask svmd for Shared Virtual Memory binds.\n"
+	       "Ask svmd for Shared Virtual Memory binds, device fds and DMA mappings.\n"
 	       "\n"
 	       "Commands:\n"
-	       "  devices                         the devices svmd manages\n"
+	       "  devices                         the devices svmd manages, what works on each\n"
 	       "  list                            live bindings (yours; root: all)\n"
 	       "  bind-task DEVICE [--pid=PID] [--pasid=N] (--hold | -- CMD [ARG]...)\n"
 	       "                                  bind a process address space (default: "
@@ -68,11 +69,16 @@ static void help(void)
 	       "                                  bind a guest PASID table\n"
 	       "  open-device DEVICE (--hold | -- CMD [ARG]...)\n"
 	       "                                  the VFIO device fd, as $SVMD_DEVICE_FD for CMD\n"
+	       "  map DEVICE --iova=ADDR --size=N [--read-only] (--hold | -- CMD [ARG]...)\n"
+	       "                                  map a new memfd of N bytes for DEVICE at ADDR,\n"
+	       "                                  as $SVMD_MEMFD for CMD\n"
+
 	       "  unbind ID                       end one of your bindings\n"
 	       "  explain OP [DEVICE] [--pasid=N] [--user=USER] [--addr-width=N] [--vtd-flags=F]\n"
+	       "          [--iova=ADDR [--size=N]]\n"
 	       "                                  how policy decides OP (bind-task, bind-pgtable,\n"
-	       "                                  bind-pasid-table, open-device; reload without\n"
-	       "                                  DEVICE), rule by rule\n"
+	       "                                  bind-pasid-table, open-device, map; reload\n"
+	       "                                  without DEVICE), rule by rule\n"
 	       "  reload                          make svmd read its policy again (root, or an\n"
 	       "                                  'allow reload' rule)\n"
 	       "\n"
@@ -129,7 +135,7 @@ static const char *model_name(unsigned m)
 static void kinds_string(uint32_t kinds, char *buf, size_t len)
 {
 	buf[0] = 0;
-	for (uint32_t k = SVM_KIND_TASK; k <= SVM_KIND_DEVICE; k++)
+	for (uint32_t k = SVM_KIND_TASK; k <= SVM_KIND_MAP; k++)
 		if (kinds & SVM_KIND_BIT(k)) {
 			if (buf[0])
 				strncat(buf, ",", len - strlen(buf) - 1);
@@ -139,31 +145,76 @@ static void kinds_string(uint32_t kinds, char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
+/* What works on device (kinds as svmd says now), and why the rest does not (malloc()ed, or
+ * NULL). An svmd without device-info: what the device list says. */
+static uint32_t working_kinds(struct svm_client *c, const struct svm_device *d, char **ret_why)
+{
+	uint32_t kinds = d->kinds;
+
+	*ret_why = NULL;
+	if (svm_device_info(c, d->name, &kinds, ret_why) < 0)
+		kinds = d->kinds;
+	return kinds;
+}
+
+/* The lines "KIND: reason" of why, as a JSON object. */
+static void json_reasons(const char *why)
+{
+	bool first = true;
+
+	putchar('{');
+	for (const char *l = why; l && *l;) {
+		const char *nl = strchr(l, '\n'), *colon = strstr(l, ": ");
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+		if (colon && (size_t)(colon - l) < n) {
+			char kind[32], text[512];
+			snprintf(kind, sizeof(kind), "%.*s", (int)(colon - l), l);
+			snprintf(text, sizeof(text), "%.*s", (int)(n - (size_t)(colon - l) - 2),
+				 colon + 2);
+			printf("%s", first ? "" : ",");
+			json_string(kind);
+			putchar(':');
+			json_string(text);
+			first = false;
+		}
+		l += n + (nl != NULL);
+	}
+	putchar('}');
+}
+
 static int cmd_devices(struct svm_client *c, const struct args *a)
 {
 	struct svm_device *d = NULL;
 	size_t n = 0;
-	char kinds[64];
+	char kinds[64], **why;
 	int r = svm_devices(c, &d, &n);
 
 	if (r < 0)
 		return fail(r, c, "devices");
+	why = calloc(n ? n : 1, sizeof(*why));
+	if (!why) {
+		free(d);
+		return fail(-ENOMEM, NULL, "devices");
+	}
 	if (a->json)
 		printf("[");
 	else
-		printf("%-14s %5s %6s %10s %-5s %-31s %s\n", "DEVICE", "GROUP", "SHARED",
+		printf("%-14s %5s %6s %10s %-5s %-36s %s\n", "DEVICE", "GROUP", "SHARED",
 		       "PASID-BITS", "MODEL", "KINDS", "PCI-ID");
 	for (size_t i = 0; i < n; i++) {
-		kinds_string(d[i].kinds, kinds, sizeof(kinds));
+		kinds_string(working_kinds(c, &d[i], &why[i]), kinds, sizeof(kinds));
 		if (a->json) {
 			printf("%s{\"device\":", i ? "," : "");
 			json_string(d[i].name);
 			printf(",\"iommu_group\":%u,\"group_devices\":%u,\"pasid_bits\":%u,"
-			       "\"model\":\"%s\",\"kinds\":\"%s\",\"pci_id\":\"%04x:%04x\"}",
+			       "\"model\":\"%s\",\"kinds\":\"%s\",\"pci_id\":\"%04x:%04x\","
+			       "\"why_not\":",
 			       d[i].iommu_group, d[i].group_devices, d[i].pasid_bits,
 			       model_name(d[i].model), kinds, d[i].vendor, d[i].device);
+			json_reasons(why[i]);
+			putchar('}');
 		} else {
-			printf("%-14s %5u %6s %10u %-5s %-31s %04x:%04x\n", d[i].name,
+			printf("%-14s %5u %6s %10u %-5s %-36s %04x:%04x\n", d[i].name,
 			       d[i].iommu_group, d[i].group_devices > 1 ? "yes" : "no",
 			       d[i].pasid_bits, model_name(d[i].model), kinds, d[i].vendor,
 			       d[i].device);
@@ -171,6 +222,19 @@ static int cmd_devices(struct svm_client *c, const struct args *a)
 	}
 	if (a->json)
 		printf("]\n");
+	/* Then why the kinds missing from the table do not work, device by device. */
+	for (size_t i = 0, said = 0; !a->json && i < n; i++)
+		for (const char *l = why[i]; l && *l;) {
+			const char *nl = strchr(l, '\n');
+			int len = nl ? (int)(nl - l) : (int)strlen(l);
+			if (!said++)
+				printf("\nNot on this kernel:\n");
+			printf("  %s %.*s\n", d[i].name, len, l);
+			l += len + (nl != NULL);
+		}
+	for (size_t i = 0; i < n; i++)
+		free(why[i]);
+	free(why);
 	free(d);
 	return 0;
 }
@@ -252,9 +316,9 @@ static int wait_for_end(struct svm_client *c, uint64_t id)
 }
 
 /* Keeps the binding for as long as asked: until a signal (or svmd closing the connection), or
- * while the command runs (which inherits device_fd, if any, as $SVMD_DEVICE_FD). */
+ * while the command runs (which inherits fd, if any, as $fd_var). */
 static int hold(struct svm_client *c, const struct args *a, const char *device, uint64_t id,
-		uint32_t pasid, int device_fd)
+		uint32_t pasid, int fd, const char *fd_var)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
 	char buf[32];
@@ -268,7 +332,11 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 		if (a->json)
 			printf("{\"id\":%" PRIu64 ",\"pasid\":%u,\"device\":\"%s\"}\n", id, pasid,
 			       device);
-		else if (device_fd >= 0)
+		else if (fd >= 0 && strcmp(fd_var, "SVMD_MEMFD") == 0)
+			printf("Mapped %" PRIu64 " bytes for %s at IOVA 0x%" PRIx64
+			       " as binding %" PRIu64 "; holding it until SIGINT or SIGTERM.\n",
+			       a->size, device, a->iova, id);
+		else if (fd >= 0)
 			printf("Opened %s as binding %" PRIu64 "; holding it until SIGINT or "
 			       "SIGTERM.\n",
 			       device, id);
@@ -285,9 +353,9 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 	snprintf(buf, sizeof(buf), "%u", pasid);
 	setenv("SVMD_PASID", buf, 1);
 	setenv("SVMD_DEVICE", device, 1);
-	if (device_fd >= 0) {
-		snprintf(buf, sizeof(buf), "%d", device_fd);
-		setenv("SVMD_DEVICE_FD", buf, 1);
+	if (fd >= 0) {
+		snprintf(buf, sizeof(buf), "%d", fd);
+		setenv(fd_var, buf, 1);
 	}
 	fflush(stdout);
 	pid_t pid = fork();
@@ -299,9 +367,9 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
-		/* The device fd is the one fd the command should inherit. */
-		if (device_fd >= 0)
-			fcntl(device_fd, F_SETFD, 0);
+		/* The device fd (or memfd) is the one fd the command should inherit. */
+		if (fd >= 0)
+			fcntl(fd, F_SETFD, 0);
 		execvp(a->cmd[0], a->cmd);
 		fprintf(stderr, "%s: cannot run %s: %s\n", prog, a->cmd[0], strerror(errno));
 		_exit(127);
@@ -402,7 +470,37 @@ static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 	}
 	if (r < 0)
 		return fail(r, c, what);
-	return hold(c, a, device, id, pasid, device_fd);
+	return hold(c, a, device, id, pasid, device_fd, "SVMD_DEVICE_FD");
+}
+
+/* A new memfd of a->size bytes, mapped for the device while svmctl holds it. */
+static int cmd_map(struct svm_client *c, const struct args *a)
+{
+	const char *device = a->pos[0];
+	uint32_t flags = SVM_MAP_READ | (a->read_only ? 0 : SVM_MAP_WRITE);
+	uint64_t id = 0;
+	int fd, r;
+
+	if (need_holder(a, "map") < 0)
+		return 1;
+	if (!a->have_iova || !a->have_size || a->size == 0) {
+		fprintf(stderr, "%s: map needs --iova=ADDR and --size=N.\n", prog);
+		return 1;
+	}
+	fd = memfd_create("svmctl-map", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, (off_t)a->size) < 0) {
+		fprintf(stderr, "%s: map: cannot make a memfd of %" PRIu64 " bytes: %s\n", prog,
+			a->size, strerror(errno));
+		return 1;
+	}
+	r = svm_map(c, device, fd, 0, a->size, a->iova, flags, &id);
+	if (r < 0) {
+		close(fd);
+		return fail(r, c, "map");
+	}
+	r = hold(c, a, device, id, 0, fd, "SVMD_MEMFD");
+	close(fd);
+	return r;
 }
 
 static int cmd_unbind(struct svm_client *c, const struct args *a)
@@ -461,12 +559,18 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 		.uid = uid,
 		.addr_width = a->addr_width,
 		.vtd_flags = a->vtd_flags,
+		.iova = a->iova,
+		.length = a->have_size ? a->size : 0,
 	};
+	if (strcmp(x.op, "map") == 0 && !a->have_iova) {
+		fprintf(stderr, "%s: explain map needs --iova=ADDR (and --size=N).\n", prog);
+		return 1;
+	}
 	r = svm_explain(c, &x, &text, &allowed);
 	if (r == -EINVAL && !svm_reason(c)) {
 		fprintf(stderr,
 			"%s: explain: OP must be bind-task, bind-pgtable, bind-pasid-table, "
-			"open-device or reload.\n",
+			"open-device, map or reload.\n",
 			prog);
 		return 1;
 	}
@@ -557,6 +661,24 @@ static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *ret
 	return 0;
 }
 
+/* A number of bytes, with an optional K, M, G or T (1024-based). */
+static int parse_size_arg(const char *opt, const char *s, uint64_t *ret)
+{
+	static const char units[] = "KMGT";
+	size_t n = strlen(s);
+	const char *u = n > 1 ? strchr(units, s[n - 1]) : NULL;
+	unsigned shift = u && *u ? 10 * (unsigned)(u - units + 1) : 0;
+	char num[32];
+
+	if (n >= sizeof(num))
+		return parse_u64(opt, s, UINT64_MAX, ret);
+	snprintf(num, sizeof(num), "%.*s", (int)(shift ? n - 1 : n), s);
+	if (parse_u64(opt, num, UINT64_MAX >> shift, ret) < 0)
+		return -EINVAL;
+	*ret <<= shift;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	enum {
@@ -573,6 +695,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		OPT_MODEL,
 		OPT_USER,
 		OPT_VTD_FLAGS,
+		OPT_IOVA,
+		OPT_READ_ONLY,
 		OPT_BUS,
 		OPT_VERSION,
 		OPT_HELP,
@@ -591,6 +715,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"model", required_argument, NULL, OPT_MODEL},
 		{"user", required_argument, NULL, OPT_USER},
 		{"vtd-flags", required_argument, NULL, OPT_VTD_FLAGS},
+		{"iova", required_argument, NULL, OPT_IOVA},
+		{"read-only", no_argument, NULL, OPT_READ_ONLY},
 		{"bus", optional_argument, NULL, OPT_BUS},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, OPT_HELP},
@@ -660,7 +786,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->have_ptr = true;
 			break;
 		case OPT_SIZE:
-			if (parse_u64("size", optarg, UINT64_MAX, &a->size) < 0)
+			if (parse_size_arg("size", optarg, &a->size) < 0)
 				return -EINVAL;
 			a->have_size = true;
 			break;
@@ -677,6 +803,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_USER:
 			a->user = optarg;
+			break;
+		case OPT_IOVA:
+			if (parse_u64("iova", optarg, UINT64_MAX, &a->iova) < 0)
+				return -EINVAL;
+			a->have_iova = true;
+			break;
+		case OPT_READ_ONLY:
+			a->read_only = true;
 			break;
 		case OPT_VTD_FLAGS:
 			if (parse_vtd_flags(optarg, &a->vtd_flags) < 0) {
@@ -718,6 +852,7 @@ int main(int argc, char **argv)
 		{"bind-pgtable", 1, SVM_KIND_PGTABLE},
 		{"bind-pasid-table", 1, SVM_KIND_PASID_TABLE},
 		{"open-device", 1, SVM_KIND_DEVICE},
+		{"map", 1, SVM_KIND_MAP},
 		{"unbind", 1, 0},
 		{"reload", 0, 0},
 		{"explain", -2, 0}, /* 1 or 2 */
@@ -781,8 +916,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (cmds[i].kind)
+	if (cmds[i].kind == SVM_KIND_MAP)
+		r = cmd_map(c, &a);
+	else if (cmds[i].kind)
 		r = cmd_bind(c, &a, cmds[i].kind);
+
 	else if (strcmp(cmds[i].name, "devices") == 0)
 		r = cmd_devices(c, &a);
 	else if (strcmp(cmds[i].name, "list") == 0)

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The simulated backend: devices from a topology file (or the built-in one) and the seed ioctls
- * answered by the simulated kernel. Lets svmd run, demo and be tested anywhere.
+ * The simulated backend: devices from a topology file (or the built-in one), the seed ioctls
+ * answered by the simulated kernel, and clients' DMA spaces kept as an IOMMU would keep them
+ * (an IO address space per device and client, 4 KiB pages, a 48-bit input address, overlaps
+ * refused, unmaps of whole mappings only). Lets svmd run, demo and be tested anywhere.
  *
  * Topology lines:  device BDF group=N pasid-bits=N model=vtd|smmu|none
  *                         kinds=task,pgtable,pasid-table|none [pci-id=VVVV:DDDD]
+ * Every device can also be opened and mapped for.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 #include "backend-sim.h"
 #include "cleanup.h"
 #include "sim-kernel.h"
+#include "util.h"
 
 const char sim_default_topology[] =
 	"# The built-in simulated machine: one device of each situation a client meets.\n"
@@ -36,9 +41,33 @@ const char sim_default_topology[] =
 struct sim_backend {
 	struct backend base;
 	struct sim_kernel *kernel;
+	struct sim_counts counts;
+};
+
+#define SIM_PAGE       4096u
+#define SIM_IOVA_LIMIT (1ull << 48)
+
+/* One mapping, and one device's IO address space in a client's space: its mappings sorted by
+ * IOVA, and whether the client's device fd is attached to it. */
+struct sim_area {
+	uint64_t iova, length;
+};
+
+struct sim_ioas {
+	const struct device *dev;
+	struct sim_area *areas;
+	size_t n, cap;
+	bool attached;
+};
+
+struct backend_space {
+	struct sim_backend *sim;
+	struct sim_ioas *ioas;
+	size_t n_ioas;
 };
 
 static const struct backend_ops sim_ops;
+static void sim_free(struct backend *b);
 
 static _printf_(5, 6) int perr(char *err, size_t errlen, unsigned line, const char *at,
 			       const char *fmt, ...)
@@ -201,11 +230,29 @@ int sim_topology_parse(const char *text, struct device **ret, char *err, size_t 
 	return (int)n;
 }
 
+/* Pages, and an IOVA the IOMMU can translate. */
+static int map_check(const struct bind_args *a, char *why, size_t whylen)
+{
+	const uint64_t m = SIM_PAGE - 1;
+
+	if ((a->map.iova | a->map.length | a->map.offset) & m)
+		return fail(why, whylen, -EINVAL,
+			    "IOVA, length and offset must be multiples of the page size (%u)",
+			    SIM_PAGE);
+	if (a->map.length == 0 || a->map.iova >= SIM_IOVA_LIMIT ||
+	    a->map.length > SIM_IOVA_LIMIT - a->map.iova)
+		return fail(why, whylen, -EINVAL,
+			    "the range ends beyond the IOMMU's 48-bit input addresses");
+	return 0;
+}
+
 /* What a kernel checks before acting; the simulated kernel checks the same again. */
 static int sim_check(struct backend *b, const struct device *dev, const struct bind_args *a,
 		     char *why, size_t whylen)
 {
 	(void)b;
+	if (a->kind == SVMD_KIND_MAP)
+		return map_check(a, why, whylen);
 	return sim_kernel_check(dev, a, why, whylen);
 }
 
@@ -225,16 +272,51 @@ static int sim_unbind(struct backend *b, const struct device *dev, const struct 
 	return sim_kernel_unbind(s->kernel, dev->iommu_group, a, why, whylen);
 }
 
+/* dev's IO address space in s, made on first use; NULL when out of memory. */
+static struct sim_ioas *ioas_of(struct backend_space *s, const struct device *dev)
+{
+	struct sim_ioas *v;
+
+	for (size_t i = 0; i < s->n_ioas; i++)
+		if (s->ioas[i].dev == dev)
+			return &s->ioas[i];
+	v = reallocarray(s->ioas, s->n_ioas + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	s->ioas = v;
+	v = &s->ioas[s->n_ioas++];
+	*v = (struct sim_ioas){.dev = dev};
+	s->sim->counts.ioas++;
+	return v;
+}
+
+/* Where an area at iova would go: the first area ending after it. */
+static size_t area_pos(const struct sim_ioas *v, uint64_t iova)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		if (v->areas[m].iova + v->areas[m].length <= iova)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
 /* The simulated kernel has no VFIO device to open: it hands out an empty, sealed memfd named
- * after the device, standing in for the device fd (no VFIO ioctl works on it). */
+ * after the device, standing in for the device fd (no VFIO ioctl works on it). In a space, the
+ * stand-in is attached to the device's IO address space there. */
 static int sim_open_device(struct backend *b, struct backend_space *s, const struct device *dev,
 			   int *ret_fd, char *why, size_t whylen)
 {
-	(void)s; /* no spaces: the fd reaches what the device's container maps */
+	struct sim_ioas *v = s ? ioas_of(s, dev) : NULL;
 	char name[64];
 	int fd;
 
-	(void)b;
+	if (s && !v)
+		return fail(why, whylen, -ENOMEM, "out of memory");
 	snprintf(name, sizeof(name), "svmd-sim-device:%s", dev->name);
 	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0 ||
@@ -244,8 +326,113 @@ static int sim_open_device(struct backend *b, struct backend_space *s, const str
 		safe_close(fd);
 		return r;
 	}
+	if (v) {
+		v->attached = true;
+		((struct sim_backend *)b)->counts.attached++;
+	}
 	*ret_fd = fd;
 	return 0;
+}
+
+static void sim_close_device(struct backend *b, struct backend_space *s, const struct device *dev)
+{
+	struct sim_ioas *v = ioas_of(s, dev);
+
+	if (v && v->attached) {
+		v->attached = false;
+		((struct sim_backend *)b)->counts.attached--;
+	}
+}
+
+static int sim_space_new(struct backend *b, struct backend_space **ret, char *why, size_t whylen)
+{
+	struct backend_space *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	s->sim = (struct sim_backend *)b;
+	s->sim->counts.spaces++;
+	*ret = s;
+	return 0;
+}
+
+static int sim_map(struct backend *b, struct backend_space *s, const struct device *dev, int memfd,
+		   const struct bind_args *a, char *why, size_t whylen)
+{
+	struct sim_ioas *v;
+	size_t i;
+	int r = map_check(a, why, whylen);
+
+	(void)b;
+	(void)memfd; /* nothing is pinned: the simulated device never reads it */
+	if (r < 0)
+		return r;
+	v = ioas_of(s, dev);
+	if (!v)
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	i = area_pos(v, a->map.iova);
+	if (i < v->n && v->areas[i].iova < a->map.iova + a->map.length)
+		return fail(why, whylen, -EEXIST,
+			    "IOVA 0x%" PRIx64 "-0x%" PRIx64 " overlaps a mapping at 0x%" PRIx64,
+			    a->map.iova, a->map.iova + a->map.length - 1, v->areas[i].iova);
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 8;
+		struct sim_area *n = reallocarray(v->areas, cap, sizeof(*n));
+		if (!n)
+			return fail(why, whylen, -ENOMEM, "out of memory");
+		v->areas = n;
+		v->cap = cap;
+	}
+	memmove(&v->areas[i + 1], &v->areas[i], (v->n - i) * sizeof(*v->areas));
+	v->areas[i] = (struct sim_area){a->map.iova, a->map.length};
+	v->n++;
+	s->sim->counts.areas++;
+	s->sim->counts.bytes += a->map.length;
+	return 0;
+}
+
+static int sim_unmap(struct backend *b, struct backend_space *s, const struct device *dev,
+		     const struct bind_args *a, char *why, size_t whylen)
+{
+	struct sim_ioas *v = ioas_of(s, dev);
+	size_t i;
+
+	(void)b;
+	i = v ? area_pos(v, a->map.iova) : 0;
+	if (!v || i == v->n || v->areas[i].iova != a->map.iova ||
+	    v->areas[i].length != a->map.length)
+		return fail(why, whylen, -ENOENT, "no mapping at IOVA 0x%" PRIx64 " of that length",
+			    a->map.iova);
+	memmove(&v->areas[i], &v->areas[i + 1], (v->n - i - 1) * sizeof(*v->areas));
+	v->n--;
+	s->sim->counts.areas--;
+	s->sim->counts.bytes -= a->map.length;
+	return 0;
+}
+
+static void sim_space_free(struct backend *b, struct backend_space *s)
+{
+	struct sim_counts *k = &((struct sim_backend *)b)->counts;
+
+	for (size_t i = 0; i < s->n_ioas; i++) {
+		struct sim_ioas *v = &s->ioas[i];
+		for (size_t j = 0; j < v->n; j++)
+			k->bytes -= v->areas[j].length;
+		k->areas -= v->n;
+		k->attached -= v->attached;
+		free(v->areas);
+	}
+	k->ioas -= s->n_ioas;
+	k->spaces--;
+	free(s->ioas);
+	free(s);
+}
+
+void backend_sim_counts(struct backend *b, struct sim_counts *ret)
+{
+	/* By its free(): tests hook the other operations. */
+	*ret = b->ops->free == sim_free ? ((struct sim_backend *)b)->counts
+					: (struct sim_counts){0};
 }
 
 struct sim_kernel *backend_sim_kernel(struct backend *b)
@@ -268,6 +455,11 @@ static const struct backend_ops sim_ops = {
 	.bind = sim_bind,
 	.unbind = sim_unbind,
 	.open_device = sim_open_device,
+	.close_device = sim_close_device,
+	.space_new = sim_space_new,
+	.map = sim_map,
+	.unmap = sim_unmap,
+	.space_free = sim_space_free,
 	.free = sim_free,
 };
 
@@ -334,9 +526,9 @@ int backend_sim_new(const char *topology_path, struct backend **ret, char *err, 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	/* Every simulated device can be opened. */
+	/* Every simulated device can be opened and mapped for. */
 	for (int i = 0; i < n; i++)
-		devs[i].kinds |= SVMD_KIND_BIT(SVMD_KIND_DEVICE);
+		devs[i].kinds |= SVMD_KIND_BIT(SVMD_KIND_DEVICE) | SVMD_KIND_BIT(SVMD_KIND_MAP);
 	s->base.ops = &sim_ops;
 	s->base.devices = devs;
 	s->base.n_devices = (size_t)n;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend.h"
 
@@ -18,6 +19,13 @@ int backend_sim_new(const char *topology_path, struct backend **ret, char *err, 
 /* The simulated kernel behind a sim backend (NULL for any other backend), for tests that check
  * what it holds. */
 struct sim_kernel *backend_sim_kernel(struct backend *b);
+
+/* What the simulated IOMMU holds for clients' spaces (all zero for any other backend). */
+struct sim_counts {
+	size_t spaces, ioas, areas, attached;
+	uint64_t bytes;
+};
+void backend_sim_counts(struct backend *b, struct sim_counts *ret);
 
 /* Parses topology text into devices (for backend-sim and its tests). Returns the count or a
  * negative errno with "line N: message" in err. */

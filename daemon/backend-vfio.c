@@ -64,6 +64,13 @@ static int describe_device(const char *sysfs, const char *name, struct device *d
 		if (d->model != SVMD_MODEL_NONE)
 			d->kinds |= SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE);
 	}
+	d->unsupported[SVMD_KIND_MAP] =
+		"the legacy VFIO container is svmd's own and maps no client memory; svmd maps "
+		"client memory on the iommufd backend (Linux with CONFIG_IOMMUFD and "
+		"CONFIG_VFIO_DEVICE_CDEV)";
+	d->unsupported[SVMD_KIND_TASK] = d->unsupported[SVMD_KIND_PGTABLE] =
+		d->unsupported[SVMD_KIND_PASID_TABLE] =
+			d->pasid_bits ? NULL : "the device has no PASID capability";
 	return 0;
 }
 

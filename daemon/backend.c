@@ -14,11 +14,6 @@
 #include "backend.h"
 #include "util.h"
 
-/* statfs(2) f_type of tmpfs/shmem and of hugetlbfs (the kernel's magic.h; only the backends
- * include kernel headers). */
-#define SHMEM_FS_MAGIC     0x01021994
-#define HUGETLBFS_FS_MAGIC 0x958458f6
-
 struct backend *backend_free(struct backend *b)
 {
 	if (b)
@@ -38,6 +33,10 @@ struct device *backend_find_device(const struct backend *b, const char *name)
 	return NULL;
 }
 
+/* statfs(2)'s f_type of shmem (tmpfs) and hugetlbfs, where memfds live. */
+#define SHMEM_MAGIC     0x01021994
+#define HUGETLBFS_MAGIC 0x958458f6
+
 /* A memfd is an unlinked regular file on the kernel's internal shmem (or hugetlbfs) mount,
  * which memfd_create(2) names "/memfd:NAME (deleted)": no other file is all three. */
 static bool is_memfd(int fd, const struct stat *st)
@@ -48,7 +47,7 @@ static bool is_memfd(int fd, const struct stat *st)
 
 	if (!S_ISREG(st->st_mode) || st->st_nlink != 0 || fstatfs(fd, &sfs) < 0)
 		return false;
-	if (sfs.f_type != SHMEM_FS_MAGIC && sfs.f_type != HUGETLBFS_FS_MAGIC)
+	if (sfs.f_type != SHMEM_MAGIC && sfs.f_type != HUGETLBFS_MAGIC)
 		return false;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = readlink(path, target, sizeof(target) - 1);
@@ -60,7 +59,7 @@ int memfd_check(int fd, uint64_t offset, uint64_t length, char *why, size_t whyl
 	struct stat st;
 
 	if (fstat(fd, &st) < 0 || !is_memfd(fd, &st))
-		return fail(why, whylen, -EBADF,
+		return fail(why, whylen, -EMEDIUMTYPE,
 			    "the fd sent is not a memfd: svmd maps only memory made with "
 			    "memfd_create(2)");
 	if (offset + length < offset || offset + length > (uint64_t)st.st_size)

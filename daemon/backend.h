@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bind.h"
@@ -75,6 +76,9 @@ struct backend {
 	/* svmd's fds one space holds (charged to the client's uid), and one open-device record
 	 * in a space besides (the backend's copy of the device fd). */
 	unsigned space_fds, device_fds;
+	/* The kernel charges what the backend maps to svmd's own RLIMIT_MEMLOCK (and refuses a
+	 * map beyond it): svmd then shares that limit out among its users. */
+	bool pins_memlock;
 	/* The ioctl(2) requests the backend issues once serving (the sandbox allows those). */
 	const unsigned long *ioctls;
 	size_t n_ioctls;
@@ -88,7 +92,7 @@ DEFINE_FREE_FUNC(struct backend, backend_free);
 /* The device called name (any case), or NULL. */
 struct device *backend_find_device(const struct backend *b, const char *name);
 
-/* Whether fd is a memfd (memfd_create(2)) that holds [offset, offset + length): 0, -EBADF (not
- * a memfd: svmd maps nothing else, so that a device reaches only memory the client made for
- * it) or -EINVAL (shorter than that), with the reason in why. */
+/* Whether fd is a memfd (memfd_create(2)) that holds [offset, offset + length): 0, -EMEDIUMTYPE
+ * (not a memfd: svmd maps nothing else, so that a device reaches only memory the client made
+ * for it) or -EINVAL (shorter than that), with the reason in why. */
 int memfd_check(int fd, uint64_t offset, uint64_t length, char *why, size_t whylen);

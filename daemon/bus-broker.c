@@ -275,6 +275,73 @@ static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *e
 	return reply_made(b, p, m, x, "hto", fd);
 }
 
+static int method_map(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct map_request req = {.memfd = -1};
+	struct binding *x = NULL;
+	struct op_result res;
+	struct peer *p;
+	int fd, r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "shtttu", &req.device, &fd, &req.args.map.offset,
+				&req.args.map.length, &req.args.map.iova, &req.args.map.flags);
+	if (r < 0)
+		return r;
+	/* The message keeps its fd: the core takes a copy it owns. */
+	req.memfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (req.memfd < 0)
+		return sd_bus_error_set_errnof(error, errno, "cannot take the memfd: %m");
+	if (ops_map(b->core, p->session, &req, &res, &x) < 0)
+		return bus_reply_error(error, &res);
+	return reply_made(b, p, m, x, "to", -1);
+}
+
+static int method_unmap(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct unmap_result u;
+	struct op_result res;
+	const char *device;
+	uint64_t iova, length;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "stt", &device, &iova, &length);
+	if (r < 0)
+		return r;
+	if (ops_unmap(b->core, p->session, device, iova, length, &u, &res) < 0)
+		return bus_reply_error(error, &res);
+	return sd_bus_reply_method_return(m, "ut", u.n, u.bytes);
+}
+
+static int method_device_info(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct op_result res;
+	const char *device;
+	char text[SVMD_PAYLOAD_MAX];
+	uint32_t kinds;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "s", &device);
+	if (r < 0)
+		return r;
+	if (ops_device_info(b->core, p->session, device, &kinds, text, sizeof(text), &res) < 0)
+		return bus_reply_error(error, &res);
+	return sd_bus_reply_method_return(m, "us", kinds, text);
+}
+
 static int method_unbind(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus *b = userdata;
@@ -345,6 +412,8 @@ static int method_explain(sd_bus_message *m, void *userdata, sd_bus_error *error
 		{"uid", 'u', &uid, &have_uid},
 		{"addr-width", 'u', &x.addr_width, NULL},
 		{"vtd-flags", 't', &x.vtd_flags, NULL},
+		{"iova", 't', &x.iova, NULL},
+		{"length", 't', &x.length, NULL},
 	};
 	r = read_options(m, slots, ELEMENTSOF(slots), error);
 	if (r < 0)
@@ -457,6 +526,19 @@ const sd_bus_vtable bus_broker_vtable[] = {
 	SD_BUS_METHOD_WITH_NAMES("OpenDevice", "s", SD_BUS_PARAM(device), "hto",
 				 SD_BUS_PARAM(fd) SD_BUS_PARAM(id) SD_BUS_PARAM(binding),
 				 method_open_device, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Map", "shtttu",
+				 SD_BUS_PARAM(device) SD_BUS_PARAM(memfd) SD_BUS_PARAM(offset)
+					 SD_BUS_PARAM(length) SD_BUS_PARAM(iova)
+						 SD_BUS_PARAM(flags),
+				 "to", SD_BUS_PARAM(id) SD_BUS_PARAM(binding), method_map,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Unmap", "stt",
+				 SD_BUS_PARAM(device) SD_BUS_PARAM(iova) SD_BUS_PARAM(length), "ut",
+				 SD_BUS_PARAM(mappings) SD_BUS_PARAM(bytes), method_unmap,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("DeviceInfo", "s", SD_BUS_PARAM(device), "us",
+				 SD_BUS_PARAM(kinds) SD_BUS_PARAM(text), method_device_info,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Unbind", "t", SD_BUS_PARAM(id), "", , method_unbind,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Lease", "t", SD_BUS_PARAM(id), "h", SD_BUS_PARAM(lease),

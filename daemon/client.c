@@ -49,6 +49,12 @@ static int handle_open_device(struct client *c, const struct svmd_hdr *h, const 
 			      size_t n_fds);
 static int handle_reload(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			 size_t n_fds);
+static int handle_map(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+		      size_t n_fds);
+static int handle_unmap(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			size_t n_fds);
+static int handle_device_info(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			      size_t n_fds);
 
 #define NEW   (1u << CLIENT_NEW)
 #define READY (1u << CLIENT_READY)
@@ -69,6 +75,9 @@ static const struct {
 	[SVMD_OP_EXPLAIN] = {READY, handle_explain},
 	[SVMD_OP_OPEN_DEVICE] = {READY, handle_open_device},
 	[SVMD_OP_RELOAD] = {READY, handle_reload},
+	[SVMD_OP_MAP] = {READY, handle_map},
+	[SVMD_OP_UNMAP] = {READY, handle_unmap},
+	[SVMD_OP_DEVICE_INFO] = {READY, handle_device_info},
 };
 
 /* Requests served from one client in a row, before the others get their turn. */
@@ -320,23 +329,27 @@ static int handle_explain(struct client *c, const struct svmd_hdr *h, const void
 		[SVMD_EXPLAIN_RELOAD] = POLICY_OP_RELOAD,
 	};
 	const struct svmd_explain_req *req = p;
+	const struct svmd_explain_map_req *mreq = p;
 	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
 	struct svmd_explain_rep rep = {0};
 	char device[SVMD_DEVICE_NAME_SZ];
 	enum policy_verdict verdict;
 	struct op_result res;
+	bool map = req->op == SVMD_EXPLAIN_MAP;
 
 	(void)fds;
 	(void)n_fds;
 	memcpy(device, req->device, sizeof(device));
 	struct explain_request x = {
-		.op = ops[req->op],
+		.op = map ? POLICY_OP_MAP : ops[req->op],
 		.device = req->op == SVMD_EXPLAIN_RELOAD ? NULL : device,
-		.pasid = req->flags & SVMD_EXPLAIN_PASID ? req->pasid : 0,
+		.pasid = !map && (req->flags & SVMD_EXPLAIN_PASID) ? req->pasid : 0,
 		.has_uid = req->flags & SVMD_EXPLAIN_UID,
 		.uid = req->uid,
-		.addr_width = req->addr_width,
-		.vtd_flags = req->vtd_flags,
+		.addr_width = map ? 0 : req->addr_width,
+		.vtd_flags = map ? 0 : req->vtd_flags,
+		.iova = map ? mreq->iova : 0,
+		.length = map ? mreq->length : 0,
 	};
 	char *text = (char *)buf + sizeof(rep);
 	if (ops_explain(c->srv->core, c->session, &x, text, sizeof(buf) - sizeof(rep), &verdict,
@@ -386,6 +399,67 @@ static int handle_reload(struct client *c, const struct svmd_hdr *h, const void 
 	rep.n_warnings = (uint32_t)rr.n_warnings;
 	rep.n_denied = (uint32_t)rr.n_denied;
 	rep.n_revoked = (uint32_t)rr.n_revoked;
+	memcpy(buf, &rep, sizeof(rep));
+	return send_reply(c, h, buf, sizeof(rep) + strlen(text) + 1, -1);
+}
+
+static int handle_map(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+		      size_t n_fds)
+{
+	const struct svmd_map_req *m = p;
+	struct map_request req = {.memfd = TAKE_FD(fds[0])};
+	struct svmd_map_rep rep = {0};
+	char device[SVMD_DEVICE_NAME_SZ];
+	struct binding *b = NULL;
+	struct op_result res;
+
+	(void)n_fds; /* exactly one: the codec checked */
+	memcpy(device, m->device, sizeof(device));
+	req.device = device;
+	req.args.map.iova = m->iova;
+	req.args.map.length = m->length;
+	req.args.map.offset = m->offset;
+	req.args.map.flags = m->flags;
+	if (ops_map(c->srv->core, c->session, &req, &res, &b) < 0)
+		return reply_result(c, h, &res);
+	rep.id = binding_id(b);
+	return commit(c, b, send_reply(c, h, &rep, sizeof(rep), -1));
+}
+
+static int handle_unmap(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			size_t n_fds)
+{
+	const struct svmd_unmap_req *m = p;
+	struct svmd_unmap_rep rep = {0};
+	char device[SVMD_DEVICE_NAME_SZ];
+	struct unmap_result u;
+	struct op_result res;
+
+	(void)fds;
+	(void)n_fds;
+	memcpy(device, m->device, sizeof(device));
+	if (ops_unmap(c->srv->core, c->session, device, m->iova, m->length, &u, &res) < 0)
+		return reply_result(c, h, &res);
+	rep.n = u.n;
+	rep.bytes = u.bytes;
+	return send_reply(c, h, &rep, sizeof(rep), -1);
+}
+
+static int handle_device_info(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			      size_t n_fds)
+{
+	const struct svmd_device_info_req *req = p;
+	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_device_info_rep rep = {0};
+	char *text = (char *)buf + sizeof(rep), device[SVMD_DEVICE_NAME_SZ];
+	struct op_result res;
+
+	(void)fds;
+	(void)n_fds;
+	memcpy(device, req->device, sizeof(device));
+	if (ops_device_info(c->srv->core, c->session, device, &rep.kinds, text,
+			    sizeof(buf) - sizeof(rep), &res) < 0)
+		return reply_result(c, h, &res);
 	memcpy(buf, &rep, sizeof(rep));
 	return send_reply(c, h, buf, sizeof(rep) + strlen(text) + 1, -1);
 }

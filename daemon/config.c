@@ -95,6 +95,10 @@ static int assign(struct config *c, const char *key, char *value, const char *pa
 		return set_string(&c->log_level, value);
 	if (strcmp(key, "Audit") == 0)
 		return set_string(&c->audit, value);
+	if (strcmp(key, "MapBytesPerUser") == 0)
+		return set_string(&c->map_bytes_per_user, value);
+	if (strcmp(key, "MapBytesTotal") == 0)
+		return set_string(&c->map_bytes_total, value);
 	if (strcmp(key, "Sandbox") == 0) {
 		int b = parse_bool(value);
 		if (b < 0) {
@@ -178,6 +182,8 @@ void config_done(struct config *c)
 	free(c->sim_topology);
 	free(c->socket);
 	free(c->state_dir);
+	free(c->map_bytes_per_user);
+	free(c->map_bytes_total);
 	free(c->bus);
 	free(c->log_level);
 	free(c->audit);

@@ -24,6 +24,7 @@ struct config {
 	size_t n_policy_dirs;
 	char *log_level;
 	char *audit;
+	char *map_bytes_per_user, *map_bytes_total;
 	int sandbox; /* -1 unset, 0 off, 1 on */
 };
 

@@ -198,6 +198,7 @@ static const struct {
 	[SVMD_KIND_PGTABLE] = {POLICY_OP_BIND_PGTABLE, "bind-pgtable"},
 	[SVMD_KIND_PASID_TABLE] = {POLICY_OP_BIND_PASID_TABLE, "bind-pasid-table"},
 	[SVMD_KIND_DEVICE] = {POLICY_OP_OPEN_DEVICE, "open-device"},
+	[SVMD_KIND_MAP] = {POLICY_OP_MAP, "map"},
 };
 
 enum policy_op core_kind_op(uint32_t kind)
@@ -210,13 +211,103 @@ const char *core_kind_op_name(uint32_t kind)
 	return kind < ELEMENTSOF(kind_ops) ? kind_ops[kind].name : "open-device";
 }
 
-int core_drop_binding(struct core *c, struct binding *b, char *why, size_t whylen)
+const char *core_why_not(const struct core *c, const struct device *dev, uint32_t kind, char *buf,
+			 size_t len)
 {
+	const struct backend *b = c->backend;
+	bool svm = kind != SVMD_KIND_DEVICE && kind != SVMD_KIND_MAP;
+
+	/* What the kernel cannot do at all comes first: no device can do it then. */
+	if (svm && b->svm_unsupported)
+		return b->svm_unsupported;
+	if (dev->kinds & SVMD_KIND_BIT(kind))
+		return NULL;
+	if (kind < _SVMD_KIND_MAX && dev->unsupported[kind])
+		return dev->unsupported[kind];
+	if (kind == SVMD_KIND_DEVICE)
+		snprintf(buf, len, "the %s backend cannot open it", b->ops->name);
+	else if (kind == SVMD_KIND_MAP)
+		snprintf(buf, len, "the %s backend maps no client memory", b->ops->name);
+	else
+		snprintf(buf, len, "it does not support %s binds", svmd_kind_name(kind));
+	return buf;
+}
+
+int core_session_space(struct core *c, struct session *s, struct space **ret, char *why,
+		       size_t whylen)
+{
+	struct backend *be = c->backend;
+	struct space *sp;
+	int r;
+
+	if (s->space) {
+		*ret = s->space;
+		return 0;
+	}
+	if (!be->ops->space_new)
+		return fail(why, whylen, -EOPNOTSUPP, "the %s backend maps no client memory",
+			    be->ops->name);
+	sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	r = be->ops->space_new(be, &sp->bs, why, whylen);
+	if (r < 0) {
+		free(sp);
+		return r;
+	}
+	sp->refs = 1;
+	sp->user = s->user;
+	sp->n_fds = be->space_fds;
+	registry_charge_fds(c->registry, sp->user, (int)sp->n_fds);
+	*ret = s->space = sp;
+	return 0;
+}
+
+struct space *core_space_ref(struct space *sp)
+{
+	if (sp)
+		sp->refs++;
+	return sp;
+}
+
+void core_space_unref(struct core *c, struct space *sp)
+{
+	if (!sp || --sp->refs > 0)
+		return;
+	c->backend->ops->space_free(c->backend, sp->bs);
+	registry_charge_fds(c->registry, sp->user, -(int)sp->n_fds);
+	free(sp);
+}
+
+/* The kernel's part of ending b. */
+static int undo(struct core *c, struct binding *b, char *why, size_t whylen)
+{
+	struct backend *be = c->backend;
 	int r = 0;
 
+	switch (b->args.kind) {
+	case SVMD_KIND_DEVICE:
+		if (!b->args.device.space)
+			return 0; /* nothing to take back: the holder keeps its fd */
+		be->ops->close_device(be, b->args.device.space->bs, b->device);
+		registry_charge_fds(c->registry, b->user, -(int)be->device_fds);
+		core_space_unref(c, b->args.device.space);
+		return 0;
+	case SVMD_KIND_MAP:
+		r = be->ops->unmap(be, b->args.map.space->bs, b->device, &b->args, why, whylen);
+		core_space_unref(c, b->args.map.space);
+		return r;
+	default:
+		return be->ops->unbind(be, b->device, &b->args, why, whylen);
+	}
+}
+
+int core_drop_binding(struct core *c, struct binding *b, char *why, size_t whylen)
+{
+	int r;
+
 	lifetime_forget(c->lifetime, b);
-	if (b->args.kind != SVMD_KIND_DEVICE)
-		r = c->backend->ops->unbind(c->backend, b->device, &b->args, why, whylen);
+	r = undo(c, b, why, whylen);
 	if (r < 0)
 		/* Nothing more we can do than say so: the binding goes either way. */
 		log_error_errno(r, "Kernel refused to unbind binding %" PRIu64 " (%s PASID %u): %s",

@@ -47,6 +47,19 @@ struct core {
 	uint64_t ids_reserved;
 };
 
+/*
+ * One client's DMA spaces (the backend's struct backend_space), shared by its session and by
+ * each map and open-device binding made in it: it lives as long as any of them (a leased map
+ * outlives its session), and its kernel objects go with the last. The fds it holds are charged
+ * to the client's uid.
+ */
+struct space {
+	unsigned refs;
+	struct backend_space *bs;
+	struct user *user;
+	unsigned n_fds;
+};
+
 /* Ids are reserved in the state directory this many at a time. */
 #define CORE_IDS_BLOCK 1024u
 
@@ -74,10 +87,23 @@ void core_audit(const struct core *c, enum audit_event event, const struct ident
 		const char *op, const struct device *dev, uint32_t pasid,
 		const struct policy_rule *rule, uint64_t binding, int error, const char *reason);
 
-/* "bind-task", "bind-pgtable", "bind-pasid-table", "open-device": the op that makes a binding of
- * kind (enum svmd_kind), as policy and the audit trail name it. */
+/* "bind-task", "bind-pgtable", "bind-pasid-table", "open-device", "map": the op that makes a
+ * binding of kind (enum svmd_kind), as policy and the audit trail name it. */
 enum policy_op core_kind_op(uint32_t kind);
 const char *core_kind_op_name(uint32_t kind);
+
+/* Why dev cannot do kind on this kernel (a reason, in buf or static), or NULL when it can. */
+const char *core_why_not(const struct core *c, const struct device *dev, uint32_t kind, char *buf,
+			 size_t len);
+
+/* s's space, made on first use (backend space_new; its fds charged to s's uid). -EOPNOTSUPP
+ * when the backend has no spaces; else 0 or the backend's error, with why. */
+int core_session_space(struct core *c, struct session *s, struct space **ret, char *why,
+		       size_t whylen);
+struct space *core_space_ref(struct space *sp);
+/* Drops a reference; the last frees the space's kernel objects (backend space_free). Takes
+ * NULL. */
+void core_space_unref(struct core *c, struct space *sp);
 
 /* Undoes b: stops its watches, kernel unbind, tells the front-ends (if they heard of it), frees
  * it. Writes no record: returns the kernel's answer to the unbind (0 or a negative errno, with

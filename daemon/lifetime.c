@@ -38,6 +38,7 @@ static const char *const end_reasons[_END_REASON_MAX] = {
 	[END_SHUTDOWN] = "svmd shutting down",
 	[END_REVOKED] = "revoked by the reloaded policy",
 	[END_UNDELIVERED] = "the reply granting it could not be sent",
+	[END_UNMAP] = "unmap",
 };
 
 const char *end_reason_name(enum end_reason why)

@@ -23,6 +23,7 @@ enum end_reason {
 	END_SHUTDOWN,
 	END_REVOKED,
 	END_UNDELIVERED, /* the reply that would have told its owner could not be sent */
+	END_UNMAP,       /* a map, ended by an unmap of its range */
 	_END_REASON_MAX,
 };
 

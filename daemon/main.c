@@ -31,6 +31,7 @@
 #include "sandbox.h"
 #include "server.h"
 #include "svmd-version.h"
+#include "util.h"
 
 #define DEFAULT_SOCKET    "/run/svmd/svmd.sock"
 #define DEFAULT_STATE_DIR "/run/svmd/state"
@@ -54,6 +55,7 @@ struct options {
 	bool check_policy;
 	const char *bus;
 	enum audit_sink audit;
+	const char *map_bytes_per_user, *map_bytes_total; /* NULL: the defaults */
 };
 
 static void help(void)
@@ -72,6 +74,9 @@ static void help(void)
 	       "                        a socket passed by systemd (LISTEN_FDS) wins\n"
 	       "  --state-dir=DIR       keep what outlives a restart (binding ids) in DIR,\n"
 	       "                        empty for nowhere [" DEFAULT_STATE_DIR ", if it exists]\n"
+	       "  --map-bytes-per-user=SIZE  client memory one uid may have mapped [256M]\n"
+	       "  --map-bytes-total=SIZE|infinity  all users together [RLIMIT_MEMLOCK when the\n"
+	       "                        kernel charges svmd for it, else infinity]\n"
 	       "  --policy-dir=DIR      read *.policy files from DIR (repeatable) "
 	       "[/etc/svmd/policy.d,\n"
 	       "                        /run/svmd/policy.d, /usr/lib/svmd/policy.d]\n"
@@ -108,6 +113,8 @@ enum {
 	OPT_DEV_ROOT,
 	OPT_SOCKET,
 	OPT_STATE_DIR,
+	OPT_MAP_BYTES_PER_USER,
+	OPT_MAP_BYTES_TOTAL,
 	OPT_POLICY_DIR,
 	OPT_CHECK_POLICY,
 	OPT_CONFIG,
@@ -128,6 +135,8 @@ static const struct option longopts[] = {
 	{"dev-root", required_argument, NULL, OPT_DEV_ROOT},
 	{"socket", required_argument, NULL, OPT_SOCKET},
 	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"map-bytes-per-user", required_argument, NULL, OPT_MAP_BYTES_PER_USER},
+	{"map-bytes-total", required_argument, NULL, OPT_MAP_BYTES_TOTAL},
 	{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
 	{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
 	{"config", required_argument, NULL, OPT_CONFIG},
@@ -152,6 +161,8 @@ static const struct {
 	{OPT_DEV_ROOT, offsetof(struct options, dev_root)},
 	{OPT_SOCKET, offsetof(struct options, socket)},
 	{OPT_STATE_DIR, offsetof(struct options, state_dir)},
+	{OPT_MAP_BYTES_PER_USER, offsetof(struct options, map_bytes_per_user)},
+	{OPT_MAP_BYTES_TOTAL, offsetof(struct options, map_bytes_total)},
 	{OPT_CONFIG, offsetof(struct options, config)},
 };
 
@@ -281,6 +292,10 @@ static int apply_config(struct options *o, struct config *c)
 		o->socket = c->socket ? c->socket : DEFAULT_SOCKET;
 	if (!o->state_dir)
 		o->state_dir = c->state_dir;
+	if (!o->map_bytes_per_user)
+		o->map_bytes_per_user = c->map_bytes_per_user;
+	if (!o->map_bytes_total)
+		o->map_bytes_total = c->map_bytes_total;
 	if (!o->bus)
 		o->bus = c->bus ? c->bus : "system";
 	if (!o->n_policy_dirs) {
@@ -324,15 +339,58 @@ static int report_policy(const struct policy *p, bool verbose)
 	return p->n_errors ? -EINVAL : 0;
 }
 
-/* Room for one fd per binding and connection: take the hard limit. */
-static void raise_fd_limit(void)
+/* Room for one fd per binding and connection, and for what the kernel pins for clients: take
+ * the hard limits. */
+static void raise_limits(void)
 {
+	static const int which[] = {RLIMIT_NOFILE, RLIMIT_MEMLOCK};
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	for (size_t i = 0; i < ELEMENTSOF(which); i++)
+		if (getrlimit(which[i], &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(which[i], &rl);
+		}
+}
+
+/* A --map-bytes-* value: a size, or (total) "infinity" for 0. */
+static int parse_map_bytes(const char *opt, const char *s, bool total, uint64_t *ret)
+{
+	if (total && strcmp(s, "infinity") == 0) {
+		*ret = 0;
+		return 0;
 	}
+	if (parse_size(s, strlen(s), ret) < 0 || *ret == 0) {
+		fprintf(stderr, "svmd: %s takes a size in bytes with K, M, G or T%s, not '%s'\n",
+			opt, total ? ", or infinity" : "", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* How much client memory svmd maps for its users (user-limits.h). Returns 0 or -EINVAL
+ * (reported). */
+static int share_map_bytes(const struct options *o, struct core *core)
+{
+	uint64_t per_user = LIMITS_MAP_BYTES_PER_USER, total = 0;
+	struct rlimit rl;
+	char a[32], b[32];
+
+	if (o->map_bytes_per_user &&
+	    parse_map_bytes("--map-bytes-per-user", o->map_bytes_per_user, false, &per_user) < 0)
+		return -EINVAL;
+	if (o->map_bytes_total) {
+		if (parse_map_bytes("--map-bytes-total", o->map_bytes_total, true, &total) < 0)
+			return -EINVAL;
+	} else if (core->backend->pins_memlock && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+		   rl.rlim_cur != RLIM_INFINITY) {
+		total = rl.rlim_cur;
+	}
+	limits_set_map_bytes(core->limits, per_user, total);
+	if (core->backend->ops->space_new)
+		log_info("Client memory: at most %s mapped per user, %s for all users.",
+			 format_size(per_user, a), total ? format_size(total, b) : "no limit");
+	return 0;
 }
 
 /* The listening socket: systemd's if it passed one, else our own. */
@@ -634,7 +692,7 @@ static int run(const struct options *o)
 	if (backend->svm_unsupported)
 		log_warning("%s: SVM binds will fail as not supported; open-device works.",
 			    backend->svm_unsupported);
-	raise_fd_limit();
+	raise_limits();
 	loop = loop_new();
 	if (!loop)
 		return log_oom();
@@ -643,6 +701,9 @@ static int run(const struct options *o)
 		return log_oom();
 	TAKE_PTR(backend);
 	TAKE_PTR(policy);
+	r = share_map_bytes(o, core);
+	if (r < 0)
+		return r;
 	r = use_state_dir(o, core);
 	if (r < 0)
 		return r;

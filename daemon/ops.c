@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The request recipes; see ops.h. Each runs around one struct request, which carries who asks,
- * what, on which device and PASID, the deciding rule and the outcome; request_finish() is its one
- * exit and writes its one audit record. Which requests are recorded, and as what: bind-*,
- * open-device  grant, deny (policy, rate, quota) or fail (anything else, before or after policy: a
- * failure before any rule was asked has RULE=none) unbind               release (the binding's
- * record), or fail lease                grant (OP=lease), or fail reload               reload,
- * refused or not (and a release per binding it revokes) Reading requests (devices, list, explain)
- * are not recorded.
+ * The request recipes; see ops.h (the maps' are in ops-map.c). Each runs around one struct
+ * request, which carries who asks, what, on which device and PASID, the deciding rule and the
+ * outcome; request_finish() is its one exit and writes its one audit record. Which requests are
+ * recorded, and as what (svmd(8) has the same list):
+ *
+ * - bind-*, open-device, map: grant, deny (policy, rate, quota) or fail (anything else, before
+ *   or after policy: a failure before any rule was asked has RULE=none);
+ * - unbind: release (the binding's record), or fail;
+ * - unmap: a release per mapping it ends, or fail;
+ * - lease: grant (OP=lease), or fail;
+ * - reload: reload, refused or not (and a release per binding it revokes).
+ *
+ * Reading requests (devices, device-info, list, explain) are not recorded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +67,8 @@ void ops_session_end(struct core *c, struct session *s)
 		return;
 	list_for_each_safe (pos, &s->bindings)
 		core_end_binding(c, container_of(pos, struct binding, session_link), END_SESSION);
+	/* Its leased maps keep the space, if any. */
+	core_space_unref(c, TAKE_PTR(s->space));
 	identity_unpin(s->owner);
 	registry_session_free(s);
 }
@@ -84,25 +91,6 @@ struct binding *ops_visible_next(struct core *c, const struct identity *who,
 }
 
 /* Validation. */
-
-/* What the kernel or the device cannot do at all, before anything else is looked at. */
-static int can_bind(struct request *rq, uint32_t kind)
-{
-	const struct backend *b = rq->core->backend;
-
-	if (kind == SVMD_KIND_DEVICE) {
-		if (!(rq->dev->kinds & SVMD_KIND_BIT(kind)))
-			return request_refuse(rq, -EOPNOTSUPP, "the %s backend cannot open %s",
-					      b->ops->name, rq->dev->name);
-		return 0;
-	}
-	if (b->svm_unsupported)
-		return request_refuse(rq, -EOPNOTSUPP, "%s", b->svm_unsupported);
-	if (!(rq->dev->kinds & SVMD_KIND_BIT(kind)))
-		return request_refuse(rq, -EOPNOTSUPP, "%s does not support %s binds",
-				      rq->dev->name, svmd_kind_name(kind));
-	return 0;
-}
 
 /* Which process a task bind targets: *pidfd (the one sent, else a copy of the caller's pin)
  * must be a process the caller could ptrace. Fills a->task.pid and *ret_other. */
@@ -178,47 +166,6 @@ static int conflicts(struct request *rq, const struct bind_args *a)
 			      yours);
 }
 
-/* Records what the kernel bound, for the caller's session, watched when it is a task bind.
- * Nothing is recorded on failure. */
-static int record(struct request *rq, struct session *s, const struct bind_args *a, int *pidfd,
-		  struct binding **ret)
-{
-	struct core *c = rq->core;
-	struct binding *b;
-	char why[200];
-	int r;
-
-	/* Only for a target still alive after the bind (pid reuse), still the caller's to bind
-	 * (no set-id exec in between), and only when the registry agrees the PASID is free. */
-	if (a->kind == SVMD_KIND_TASK &&
-	    (r = process_may_ptrace(*pidfd,
-				    &(struct tracer){rq->who->uid, rq->who->gid, rq->who->pid}, why,
-				    sizeof(why))) < 0)
-		return r == -EPERM ? request_refuse(rq, r, "may not bind process %d: %s",
-						    a->task.pid, why)
-				   : request_refuse(rq, -ESRCH,
-						    "the process to bind exited during the bind");
-	if (a->kind != SVMD_KIND_PASID_TABLE && a->kind != SVMD_KIND_DEVICE &&
-	    registry_find_pasid(c->registry, rq->dev, a->pasid))
-		return request_refuse(rq, -EBUSY, "PASID %u on %s is already bound", a->pasid,
-				      rq->dev->name);
-	core_reserve_id(c);
-	b = registry_add(c->registry, s, rq->rule, rq->dev, a);
-	if (!b)
-		return request_refuse(rq, -ENOMEM, "out of memory");
-	if (a->kind == SVMD_KIND_TASK) {
-		r = lifetime_watch_process(c->lifetime, b, *pidfd);
-		if (r < 0) {
-			registry_remove(c->registry, b);
-			return request_refuse(rq, r, "cannot watch the bound process: %s",
-					      strerror(-r));
-		}
-		*pidfd = -1; /* the watch's now */
-	}
-	*ret = b;
-	return 0;
-}
-
 /* The kernel binds, then svmd records it; a failure to record undoes the kernel's part. */
 static int act(struct request *rq, struct session *s, struct bind_args *a, int *pidfd,
 	       struct binding **ret)
@@ -231,7 +178,7 @@ static int act(struct request *rq, struct session *s, struct bind_args *a, int *
 	if (r < 0)
 		return request_refuse(rq, r, "kernel refused: %s", why[0] ? why : strerror(-r));
 	rq->pasid = a->pasid;
-	r = record(rq, s, a, pidfd, ret);
+	r = request_record(rq, s, a, pidfd, ret);
 	if (r < 0)
 		be->ops->unbind(be, rq->dev, a, NULL, 0);
 	return r;
@@ -252,7 +199,7 @@ int ops_bind(struct core *c, struct session *s, struct bind_request *req, struct
 	rq.pasid = a->pasid;
 	r = request_find_device(&rq, req->device);
 	if (r == 0)
-		r = can_bind(&rq, a->kind);
+		r = request_can(&rq, a->kind);
 	if (r == 0 && a->kind == SVMD_KIND_TASK)
 		r = identify_target(&rq, &pidfd, a, &other);
 	if (r == 0)
@@ -271,32 +218,57 @@ int ops_bind(struct core *c, struct session *s, struct bind_request *req, struct
 	return request_finish(&rq, r);
 }
 
+/* Opens rq->dev for the caller: in its space on backends that have them, so the fd DMAs what
+ * it maps there; recorded in *ret. A failure to record undoes the open. */
+static int open_in_space(struct request *rq, struct session *s, int *ret_fd, struct binding **ret)
+{
+	struct core *c = rq->core;
+	struct backend *be = c->backend;
+	struct bind_args args = {.kind = SVMD_KIND_DEVICE};
+	_cleanup_close_ int fd = -1;
+	struct space *sp = NULL;
+	char why[256] = "";
+	int r;
+
+	if (be->ops->space_new && (r = core_session_space(c, s, &sp, why, sizeof(why))) < 0)
+		return request_refuse(rq, r, "cannot make a DMA space: %s", why);
+	r = be->ops->open_device(be, sp ? sp->bs : NULL, rq->dev, &fd, why, sizeof(why));
+	if (r < 0)
+		return request_refuse(rq, r, "kernel refused: %s", why[0] ? why : strerror(-r));
+	args.device.space = core_space_ref(sp);
+	r = request_record(rq, s, &args, NULL, ret);
+	if (r < 0) {
+		if (sp)
+			be->ops->close_device(be, sp->bs, rq->dev);
+		core_space_unref(c, args.device.space);
+		return r;
+	}
+	if (sp)
+		registry_charge_fds(c->registry, (*ret)->user, (int)be->device_fds);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 int ops_open_device(struct core *c, struct session *s, const char *device, int *ret_fd,
 		    struct op_result *res, struct binding **ret)
 {
 	struct bind_args args = {.kind = SVMD_KIND_DEVICE};
 	struct request rq = request_start(c, s, core_kind_op_name(SVMD_KIND_DEVICE), res);
-	_cleanup_close_ int fd = -1;
 	struct binding *b = NULL;
-	char why[256] = "";
 	int r;
 
 	r = request_find_device(&rq, device);
 	if (r == 0)
-		r = can_bind(&rq, SVMD_KIND_DEVICE);
+		r = request_can(&rq, SVMD_KIND_DEVICE);
 	if (r == 0)
 		r = request_authorise(&rq, POLICY_OP_OPEN_DEVICE, &args, false);
 	if (r == 0)
 		r = conflicts(&rq, &args);
-	if (r == 0 &&
-	    (r = c->backend->ops->open_device(c->backend, NULL, rq.dev, &fd, why, sizeof(why))) < 0)
-		request_refuse(&rq, r, "kernel refused: %s", why[0] ? why : strerror(-r));
 	if (r == 0)
-		r = record(&rq, s, &args, NULL, &b);
+		r = open_in_space(&rq, s, ret_fd, &b);
 	if (r == 0) {
 		rq.event = AUDIT_GRANT;
 		rq.binding = binding_id(b);
-		*ret_fd = TAKE_FD(fd);
 		*ret = b;
 	}
 	return request_finish(&rq, r);
@@ -401,9 +373,14 @@ static struct bind_args explain_args(const struct explain_request *req)
 
 	a.kind = req->op == POLICY_OP_BIND_TASK      ? SVMD_KIND_TASK
 		 : req->op == POLICY_OP_BIND_PGTABLE ? SVMD_KIND_PGTABLE
+		 : req->op == POLICY_OP_MAP          ? SVMD_KIND_MAP
 						     : SVMD_KIND_DEVICE;
 	if (a.kind == SVMD_KIND_TASK) {
 		a.task.asked = req->pasid;
+	} else if (a.kind == SVMD_KIND_MAP) {
+		a.pasid = 0;
+		a.map.iova = req->iova;
+		a.map.length = req->length;
 	} else {
 		a.pgtable.addr_width = req->addr_width;
 		a.pgtable.vtd_flags = req->vtd_flags;
@@ -427,6 +404,11 @@ static enum policy_verdict explain_into(const struct core *c, FILE *f, const str
 			snprintf(what, sizeof(what), " (PASID %u)", req->pasid);
 		else
 			snprintf(what, sizeof(what), " (PASID auto)");
+	} else if (req->op == POLICY_OP_MAP && req->length) {
+		snprintf(what, sizeof(what), " (IOVA 0x%" PRIx64 "-0x%" PRIx64 ")", req->iova,
+			 req->iova + req->length - 1);
+	} else if (req->op == POLICY_OP_MAP) {
+		snprintf(what, sizeof(what), " (IOVA 0x%" PRIx64 ")", req->iova);
 	}
 	fprintf(f, "%s%s%s%s for uid %u, policy generation %" PRIu64 ":\n", policy_op_name(req->op),
 		dev ? " on " : "", dev ? dev->name : "", what, (unsigned)subj->uid, c->generation);

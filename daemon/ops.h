@@ -43,6 +43,7 @@ struct explain_request {
 	uid_t uid;
 	uint32_t addr_width; /* page-table binds, 0 if not given */
 	uint64_t vtd_flags;
+	uint64_t iova, length; /* maps; length 0: the IOVA alone */
 };
 
 struct reload_result {
@@ -86,6 +87,42 @@ int ops_bind(struct core *c, struct session *s, struct bind_request *req, struct
  */
 int ops_open_device(struct core *c, struct session *s, const char *device, int *ret_fd,
 		    struct op_result *res, struct binding **ret);
+
+/* A map: length bytes of memfd (taken) from offset at iova of device's space in the caller's
+ * own (args.kind SVMD_KIND_MAP; args.map.{iova,length,offset,flags} set). */
+struct map_request {
+	const char *device;
+	int memfd;
+	struct bind_args args;
+};
+
+/*
+ * Maps req for the owner of session s, into its space (made on first use), and records it as a
+ * binding of kind SVMD_KIND_MAP. Errors: -ENODEV, -EOPNOTSUPP (the backend maps no client
+ * memory), -EMEDIUMTYPE (not a memfd), -EPERM (a read-only or write-sealed memfd for a device
+ * that may write), -EINVAL (flags, beyond the memfd, or what the kernel would refuse:
+ * alignment, the IOVA aperture), -EACCES, -EAGAIN,
+ * -EDQUOT (max-bytes=, max-device-bytes=, svmd's own limits), -EEXIST (overlaps a mapping), or
+ * what the kernel answered. Then ops_commit() or ops_undelivered() as for ops_bind().
+ */
+int ops_map(struct core *c, struct session *s, struct map_request *req, struct op_result *res,
+	    struct binding **ret);
+
+struct unmap_result {
+	unsigned n;     /* mappings ended */
+	uint64_t bytes; /* their length in all */
+};
+
+/* Ends every mapping of session s's space on device within [iova, iova + length), each with
+ * its release record. -ENODEV, -EINVAL (one lies only partly within: nothing is unmapped),
+ * -ENOENT (none within). */
+int ops_unmap(struct core *c, struct session *s, const char *device, uint64_t iova, uint64_t length,
+	      struct unmap_result *ret, struct op_result *res);
+
+/* What device can do on this kernel: *ret_kinds (SVMD_KIND_BIT()s) and, in text, one line
+ * "KIND: reason" per kind it cannot. -ENODEV. */
+int ops_device_info(struct core *c, struct session *s, const char *device, uint32_t *ret_kinds,
+		    char *text, size_t size, struct op_result *res);
 
 /* The client was told of b: the front-ends hear of it (binding_added). */
 void ops_commit(struct core *c, struct binding *b);

@@ -6,7 +6,8 @@
  *
  * The same key repeated (or a comma list) means any of its values; different keys must all
  * hold; a key that does not apply to the op (pasid= for open-device) never holds. max=,
- * max-device= and rate= are limits applied after the match. svmd.policy(5) is the reference.
+ * max-device=, rate=, max-bytes= and max-device-bytes= are limits applied after the match.
+ * svmd.policy(5) is the reference.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "cleanup.h"
 #include "policy.h"
 #include "svmd-proto.h"
+#include "util.h"
 
 #define LIMIT_MAX 1000000u
 
@@ -28,11 +30,12 @@ static const char *const op_names[_POLICY_OP_MAX] = {
 	[POLICY_OP_BIND_PGTABLE] = "bind-pgtable",
 	[POLICY_OP_BIND_PASID_TABLE] = "bind-pasid-table",
 	[POLICY_OP_OPEN_DEVICE] = "open-device",
+	[POLICY_OP_MAP] = "map",
 	[POLICY_OP_RELOAD] = "reload",
 };
 
 #define OP(o)      (1u << POLICY_OP_##o)
-#define DEVICE_OPS POLICY_OPS_ALL
+#define DEVICE_OPS (POLICY_OPS_ALL | OP(MAP))
 #define ALL_OPS    ((1u << _POLICY_OP_MAX) - 1)
 
 /* Which ops each key can hold for; for the others it never holds. */
@@ -51,13 +54,17 @@ static const struct {
 	[POLICY_KEY_PASID] = {"pasid", OP(BIND_TASK) | OP(BIND_PGTABLE)},
 	[POLICY_KEY_ADDR_WIDTH] = {"addr-width", OP(BIND_PGTABLE)},
 	[POLICY_KEY_VTD_FLAGS] = {"vtd-flags", OP(BIND_PGTABLE)},
+	[POLICY_KEY_IOVA] = {"iova", OP(MAP)},
 	[POLICY_KEY_TARGETS] = {"targets", ALL_OPS},
 	[POLICY_KEY_MAX_UID] = {"max", DEVICE_OPS},
 	[POLICY_KEY_MAX_DEVICE] = {"max-device", DEVICE_OPS},
 	[POLICY_KEY_RATE] = {"rate", ALL_OPS},
+	[POLICY_KEY_MAX_BYTES] = {"max-bytes", OP(MAP)},
+	[POLICY_KEY_MAX_DEVICE_BYTES] = {"max-device-bytes", OP(MAP)},
 };
 #define KEY(k)       (1u << POLICY_KEY_##k)
-#define LIMIT_KEYS   (KEY(MAX_UID) | KEY(MAX_DEVICE) | KEY(RATE))
+#define BYTE_KEYS    (KEY(MAX_BYTES) | KEY(MAX_DEVICE_BYTES))
+#define LIMIT_KEYS   (KEY(MAX_UID) | KEY(MAX_DEVICE) | KEY(RATE) | BYTE_KEYS)
 #define SUBJECT_KEYS (KEY(USER) | KEY(GROUP) | KEY(UNIT) | KEY(EXE))
 
 static const char *const vtd_flag_names[] = {"sre", "eafe", "pcd", "pwt", "emte", "cd"};
@@ -97,6 +104,7 @@ static void rule_done(struct policy_rule *r)
 	free(r->iommu_groups);
 	free(r->pci_ids);
 	free(r->pasids);
+	free(r->iovas);
 	for (int k = 0; k < _POLICY_KEY_MAX; k++)
 		free(r->key_text[k]);
 	free(r->text);
@@ -468,6 +476,26 @@ static int vtd_flags_item(struct line_ctx *c, struct policy_rule *r, const char 
 		    (int)n, s);
 }
 
+static int iova_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
+{
+	const char *dash = memchr(s, '-', n);
+	struct iova_range range, *slot;
+
+	if (!dash || parse_u64(s, (size_t)(dash - s), &range.lo) < 0 ||
+	    parse_u64(dash + 1, n - (size_t)(dash - s) - 1, &range.hi) < 0)
+		return lerr(c, s,
+			    "invalid IOVA range '%.*s' (want LO-HI, both included, e.g. "
+			    "0x100000-0x1fffffff)",
+			    (int)n, s);
+	if (range.lo > range.hi)
+		return lerr(c, s, "empty IOVA range '%.*s'", (int)n, s);
+	slot = grow_one(&r->iovas, &r->n_iovas, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	*slot = range;
+	return 0;
+}
+
 static int op_item(struct line_ctx *c, struct policy_rule *r, const char *s, size_t n)
 {
 	char name[32];
@@ -485,7 +513,7 @@ static int op_item(struct line_ctx *c, struct policy_rule *r, const char *s, siz
 	if (op < 0)
 		return lerr(c, s,
 			    "unknown operation '%s' (want *, bind-task, bind-pgtable, "
-			    "bind-pasid-table, open-device or reload)",
+			    "bind-pasid-table, open-device, map or reload)",
 			    name);
 	r->ops |= 1u << op;
 	return 0;
@@ -510,6 +538,23 @@ static int parse_limit(struct line_ctx *c, struct policy_rule *r, enum policy_ke
 		return lerr(c, value, "invalid %s '%.*s' (want 1-%u%s)", keys[k].name,
 			    (int)(k == POLICY_KEY_RATE ? vlen + 2 : vlen), value, LIMIT_MAX,
 			    k == POLICY_KEY_RATE ? "/s" : "");
+	*ret = v;
+	return 0;
+}
+
+/* A byte limit: a positive size. */
+static int parse_bytes_limit(struct line_ctx *c, struct policy_rule *r, enum policy_key k,
+			     const char *tok, const char *value, size_t vlen, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (r->verdict == POLICY_DENY)
+		return lerr(c, tok, "%s= on a deny rule has no meaning", keys[k].name);
+	if (r->keys & (1u << k))
+		return lerr(c, tok, "%s= given twice", keys[k].name);
+	if (parse_size(value, vlen, &v) < 0 || v == 0)
+		return lerr(c, value, "invalid %s '%.*s' (want a size in bytes, with K, M, G or T)",
+			    keys[k].name, (int)vlen, value);
 	*ret = v;
 	return 0;
 }
@@ -548,6 +593,7 @@ static int parse_key(struct line_ctx *c, struct policy_rule *r, const char *tok,
 		[POLICY_KEY_PASID] = pasid_item,
 		[POLICY_KEY_ADDR_WIDTH] = addr_width_item,
 		[POLICY_KEY_VTD_FLAGS] = vtd_flags_item,
+		[POLICY_KEY_IOVA] = iova_item,
 	};
 	const char *eq = memchr(tok, '=', n);
 	const char *value;
@@ -598,6 +644,12 @@ static int parse_key(struct line_ctx *c, struct policy_rule *r, const char *tok,
 		break;
 	case POLICY_KEY_RATE:
 		r2 = parse_limit(c, r, k, tok, value, vlen, &r->rate);
+		break;
+	case POLICY_KEY_MAX_BYTES:
+		r2 = parse_bytes_limit(c, r, k, tok, value, vlen, &r->max_bytes);
+		break;
+	case POLICY_KEY_MAX_DEVICE_BYTES:
+		r2 = parse_bytes_limit(c, r, k, tok, value, vlen, &r->max_device_bytes);
 		break;
 	default:
 		r2 = for_each_item(c, keys[k].name, value, vlen, items[k], r);
@@ -691,6 +743,12 @@ static int parse_line(struct line_ctx *c, const char *s, const char *end)
 		lerr(c, verdict_at,
 		     "max= and max-device= count bindings: they have no meaning "
 		     "for reload");
+		return line_result(c, r);
+	}
+	if ((rule.keys & BYTE_KEYS) && (rule.ops & ~OP(MAP))) {
+		lerr(c, verdict_at,
+		     "max-bytes= and max-device-bytes= count mapped bytes: give them a rule "
+		     "for map alone");
 		return line_result(c, r);
 	}
 	/* Unsaid, targets= takes the safe side: an allow grants the caller's own process only, a
@@ -911,7 +969,19 @@ static bool pasid_granted(const struct policy_rule *rule, uint32_t pasid)
 	return false;
 }
 
-/* Whether key k of rule holds for (s, r); on a miss, why in words when buf is given. */
+/* Whether [iova, iova + length) lies wholly within one of the rule's ranges (length 0: iova). */
+static bool iova_granted(const struct policy_rule *rule, uint64_t iova, uint64_t length)
+{
+	uint64_t last = length ? iova + length - 1 : iova;
+
+	if (last < iova)
+		return false;
+	for (size_t i = 0; i < rule->n_iovas; i++)
+		if (iova >= rule->iovas[i].lo && last <= rule->iovas[i].hi)
+			return true;
+	return false;
+}
+
 /* Says why a key does not hold into buf (after the key's own text), and fails. */
 #define MISS(...)                                                                                  \
 	do {                                                                                       \
@@ -1005,6 +1075,13 @@ static bool request_key_holds(const struct policy_rule *rule, enum policy_key k,
 		if (!(r->vtd_flags & ~rule->vtd_flags))
 			return true;
 		MISS("request sets 0x%" PRIx64, r->vtd_flags);
+	case POLICY_KEY_IOVA:
+		if (iova_granted(rule, r->iova, r->length))
+			return true;
+		if (r->length == 0)
+			MISS("IOVA 0x%" PRIx64 " not within", r->iova);
+		MISS("IOVA range 0x%" PRIx64 "-0x%" PRIx64 " not within one of them", r->iova,
+		     r->iova + r->length - 1);
 	case POLICY_KEY_TARGETS:
 		if (!r->other_target || rule->targets == POLICY_TARGETS_SAME_USER)
 			return true;
@@ -1199,6 +1276,22 @@ static bool pasids_cover(const struct policy_rule *a, const struct policy_rule *
 	return true;
 }
 
+/* Whether every map b grants lies within one of a's ranges: each of b's ranges within one of
+ * a's (a map lies within one range, so a's ranges need not be merged). */
+static bool iovas_cover(const struct policy_rule *a, const struct policy_rule *b)
+{
+	for (size_t i = 0; i < b->n_iovas; i++) {
+		size_t j;
+		for (j = 0; j < a->n_iovas &&
+			    !(b->iovas[i].lo >= a->iovas[j].lo && b->iovas[i].hi <= a->iovas[j].hi);
+		     j++)
+			;
+		if (j == a->n_iovas)
+			return false;
+	}
+	return true;
+}
+
 /* Whether every request rule b matches is matched by a (so b after a never decides). */
 static bool covers(const struct policy_rule *a, const struct policy_rule *b)
 {
@@ -1236,6 +1329,8 @@ static bool covers(const struct policy_rule *a, const struct policy_rule *b)
 	if ((ak & KEY(ADDR_WIDTH)) && (b->addr_widths & ~a->addr_widths))
 		return false;
 	if ((ak & KEY(VTD_FLAGS)) && (b->vtd_flags & ~a->vtd_flags))
+		return false;
+	if ((ak & KEY(IOVA)) && !iovas_cover(a, b))
 		return false;
 	/* a must take every target b takes. */
 	if (b->targets == POLICY_TARGETS_SAME_USER && a->targets != POLICY_TARGETS_SAME_USER)

@@ -21,12 +21,13 @@ enum policy_op {
 	POLICY_OP_BIND_PGTABLE,
 	POLICY_OP_BIND_PASID_TABLE,
 	POLICY_OP_OPEN_DEVICE,
+	POLICY_OP_MAP,    /* named explicitly only: it pins memory */
 	POLICY_OP_RELOAD, /* named explicitly only: '*' does not include it */
 	_POLICY_OP_MAX,
 	_POLICY_OP_INVALID = -1,
 };
-/* What '*' means: every operation on a device. */
-#define POLICY_OPS_ALL ((1u << POLICY_OP_RELOAD) - 1)
+/* What '*' means: every bind and open-device (map and reload are named explicitly). */
+#define POLICY_OPS_ALL ((1u << POLICY_OP_MAP) - 1)
 
 enum policy_verdict {
 	POLICY_DENY,
@@ -51,11 +52,14 @@ enum policy_key {
 	POLICY_KEY_PASID,
 	POLICY_KEY_ADDR_WIDTH,
 	POLICY_KEY_VTD_FLAGS,
+	POLICY_KEY_IOVA,
 	POLICY_KEY_TARGETS, /* Limits, applied after the match (every key before these is a match
 			       key): */
 	POLICY_KEY_MAX_UID, /* max= */
 	POLICY_KEY_MAX_DEVICE,
 	POLICY_KEY_RATE,
+	POLICY_KEY_MAX_BYTES,
+	POLICY_KEY_MAX_DEVICE_BYTES,
 	_POLICY_KEY_MAX,
 };
 
@@ -68,6 +72,11 @@ struct pasid_range {
 
 struct pci_id {
 	uint16_t vendor, device;
+};
+
+/* An IOVA range, both ends included. */
+struct iova_range {
+	uint64_t lo, hi;
 };
 
 struct policy_rule {
@@ -91,13 +100,17 @@ struct policy_rule {
 	unsigned models; /* bit per enum svmd_model */
 	struct pasid_range *pasids;
 	size_t n_pasids;
-	bool pasid_auto;             /* pasid=auto given */
-	unsigned addr_widths;        /* bit 0: 48, bit 1: 57 */
-	uint64_t vtd_flags;          /* the VT-d flags a page-table bind may set */
+	bool pasid_auto;          /* pasid=auto given */
+	unsigned addr_widths;     /* bit 0: 48, bit 1: 57 */
+	uint64_t vtd_flags;       /* the VT-d flags a page-table bind may set */
+	struct iova_range *iovas; /* where a map may lie (wholly within one) */
+	size_t n_iovas;
 	enum policy_targets targets; /* unsaid: self for allow, same-user for deny */
 	unsigned max;                /* live bindings per uid under this rule */
 	unsigned max_device;         /* live bindings per device under this rule */
 	unsigned rate;               /* requests per second per uid under this rule */
+	uint64_t max_bytes;          /* bytes mapped per uid under this rule */
+	uint64_t max_device_bytes;   /* bytes mapped per device under this rule */
 	bool revoke;                 /* deny: on reload, end live bindings this rule now denies */
 	char *key_text[_POLICY_KEY_MAX]; /* the keys as written, for explain */
 	const char *file;                /* points into the snapshot's file table */
@@ -153,6 +166,8 @@ struct policy_request {
 	bool other_target;   /* a task bind of a process other than the caller */
 	uint32_t addr_width; /* page-table binds */
 	uint64_t vtd_flags;  /* page-table binds */
+	uint64_t iova;       /* maps: [iova, iova + length) */
+	uint64_t length;     /* 0: the IOVA alone (explain) */
 };
 
 struct policy_decision {

@@ -10,12 +10,13 @@
 #include "registry.h"
 #include "util.h"
 
-/* Live bindings per (device, rule), for max-device= quotas. */
+/* Live bindings per (device, rule), for max-device= quotas, and their maps' bytes. */
 struct device_count {
 	struct hnode node; /* key: device_count_key() */
 	unsigned dev;
 	const struct policy_rule *rule;
 	unsigned n;
+	uint64_t bytes;
 };
 
 struct registry {
@@ -27,6 +28,7 @@ struct registry {
 	size_t n_bindings;
 	size_t n_sessions;
 	unsigned n_fds; /* every user's */
+	uint64_t map_bytes;
 	uint64_t next_id;
 	uint64_t next_session_id;
 };
@@ -60,6 +62,8 @@ uint32_t registry_slot(const struct bind_args *args)
 		return 0;
 	case SVMD_KIND_DEVICE:
 		return REGISTRY_DEVICE_SLOT;
+	case SVMD_KIND_MAP:
+		return REGISTRY_NO_SLOT;
 	default:
 		return args->pasid;
 	}
@@ -190,9 +194,16 @@ struct session *registry_session_free(struct session *s)
 	return NULL;
 }
 
-/* Counts one more binding under rule for u (max=) and for dev (max-device=). Returns 0 or
- * -ENOMEM (then nothing is counted). */
-static int charge(struct registry *r, struct user *u, unsigned dev, const struct policy_rule *rule)
+/* The bytes a binding holds mapped. */
+static uint64_t map_bytes(const struct bind_args *a)
+{
+	return a->kind == SVMD_KIND_MAP ? a->map.length : 0;
+}
+
+/* Counts one more binding (holding bytes mapped) under rule for u (max=, max-bytes=) and for
+ * dev (max-device=, max-device-bytes=). Returns 0 or -ENOMEM (then nothing is counted). */
+static int charge(struct registry *r, struct user *u, unsigned dev, const struct policy_rule *rule,
+		  uint64_t bytes)
 {
 	struct rule_count *c = rule_count_get(u, rule);
 	struct device_count *d = device_count_get(r, dev, rule);
@@ -222,24 +233,29 @@ static int charge(struct registry *r, struct user *u, unsigned dev, const struct
 		d->rule = rule;
 	}
 	c->n++;
+	c->bytes += bytes;
 	d->n++;
+	d->bytes += bytes;
 	return 0;
 }
 
 static void uncharge(struct registry *r, struct user *u, unsigned dev,
-		     const struct policy_rule *rule)
+		     const struct policy_rule *rule, uint64_t bytes)
 {
 	struct rule_count *c, **p;
 	struct device_count *d = device_count_get(r, dev, rule);
 
 	for (p = &u->counts; (c = *p); p = &c->next)
 		if (c->rule == rule) {
+			c->bytes -= bytes;
 			if (--c->n == 0) {
 				*p = c->next;
 				free(c);
 			}
 			break;
 		}
+	if (d)
+		d->bytes -= bytes;
 	if (d && --d->n == 0) {
 		hashmap_remove(&r->device_counts, &d->node);
 		free(d);
@@ -257,13 +273,15 @@ struct binding *registry_add(struct registry *r, struct session *s, const struct
 		free(b);
 		return NULL;
 	}
-	if (hashmap_put(&r->by_pasid, &b->by_pasid, pasid_key(dev, registry_slot(args))) < 0) {
+	if (registry_slot(args) != REGISTRY_NO_SLOT &&
+	    hashmap_put(&r->by_pasid, &b->by_pasid, pasid_key(dev, registry_slot(args))) < 0) {
 		hashmap_remove(&r->by_id, &b->by_id);
 		free(b);
 		return NULL;
 	}
-	if (charge(r, s->user, dev->index, rule) < 0) {
-		hashmap_remove(&r->by_pasid, &b->by_pasid);
+	if (charge(r, s->user, dev->index, rule, map_bytes(args)) < 0) {
+		if (registry_slot(args) != REGISTRY_NO_SLOT)
+			hashmap_remove(&r->by_pasid, &b->by_pasid);
 		hashmap_remove(&r->by_id, &b->by_id);
 		free(b);
 		return NULL;
@@ -281,6 +299,8 @@ struct binding *registry_add(struct registry *r, struct session *s, const struct
 	list_append(&s->user->bindings, &b->user_link);
 	s->n_bindings++;
 	s->user->n_bindings++;
+	s->user->map_bytes += map_bytes(args);
+	r->map_bytes += map_bytes(args);
 	r->n_bindings++;
 	return b;
 }
@@ -290,7 +310,8 @@ void registry_remove(struct registry *r, struct binding *b)
 	if (!b)
 		return;
 	hashmap_remove(&r->by_id, &b->by_id);
-	hashmap_remove(&r->by_pasid, &b->by_pasid);
+	if (registry_slot(&b->args) != REGISTRY_NO_SLOT)
+		hashmap_remove(&r->by_pasid, &b->by_pasid);
 	list_unlink(&b->all_link);
 	list_unlink(&b->user_link);
 	if (b->session) {
@@ -300,8 +321,10 @@ void registry_remove(struct registry *r, struct binding *b)
 	struct user *u = b->user;
 
 	if (!b->uncounted)
-		uncharge(r, u, b->device->index, b->rule);
+		uncharge(r, u, b->device->index, b->rule, map_bytes(&b->args));
 	u->n_bindings--;
+	u->map_bytes -= map_bytes(&b->args);
+	r->map_bytes -= map_bytes(&b->args);
 	user_unref(r, u);
 	identity_unref(b->owner);
 	r->n_bindings--;
@@ -313,11 +336,11 @@ void registry_set_rule(struct registry *r, struct binding *b, const struct polic
 	if (rule == b->rule && !b->uncounted)
 		return;
 	if (!b->uncounted)
-		uncharge(r, b->user, b->device->index, b->rule);
+		uncharge(r, b->user, b->device->index, b->rule, map_bytes(&b->args));
 	b->rule = rule;
 	/* The old rule may be freed next (a reload): never keep pointing at it. Out of memory,
 	 * the binding is counted under no rule rather than under a stale one. */
-	b->uncounted = charge(r, b->user, b->device->index, rule) < 0;
+	b->uncounted = charge(r, b->user, b->device->index, rule, map_bytes(&b->args)) < 0;
 }
 
 void registry_lease(struct registry *r, struct binding *b)
@@ -436,6 +459,24 @@ unsigned registry_count_device_rule(const struct registry *r, const struct devic
 {
 	struct device_count *d = device_count_get(r, dev->index, rule);
 	return d ? d->n : 0;
+}
+
+uint64_t user_bytes_rule(const struct user *u, const struct policy_rule *rule)
+{
+	struct rule_count *c = u ? rule_count_get(u, rule) : NULL;
+	return c ? c->bytes : 0;
+}
+
+uint64_t registry_device_rule_bytes(const struct registry *r, const struct device *dev,
+				    const struct policy_rule *rule)
+{
+	struct device_count *d = device_count_get(r, dev->index, rule);
+	return d ? d->bytes : 0;
+}
+
+uint64_t registry_map_bytes(const struct registry *r)
+{
+	return r->map_bytes;
 }
 
 unsigned registry_count_user_sessions(const struct registry *r, uid_t uid)

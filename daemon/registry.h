@@ -19,11 +19,12 @@
 struct registry;
 struct policy_rule;
 
-/* Live bindings per (user, rule), for max= quotas. */
+/* Live bindings per (user, rule), for max= quotas, and the bytes its maps hold (max-bytes=). */
 struct rule_count {
 	struct rule_count *next;
 	const struct policy_rule *rule;
 	unsigned n;
+	uint64_t bytes;
 };
 
 /* Everything one uid holds: charged on create, uncharged on free. */
@@ -38,6 +39,7 @@ struct user {
 	 * pinned process), its bindings' (bound processes' pidfds, lease ends) and its replies'
 	 * waiting to be sent. */
 	unsigned n_fds;
+	uint64_t map_bytes; /* client memory its maps hold mapped (pinned) */
 };
 
 /* One client: a socket connection or a bus name. */
@@ -50,12 +52,15 @@ struct session {
 	struct list bindings; /* struct binding.session_link */
 	uint64_t id;
 	unsigned n_bindings;
-	unsigned n_fds; /* what the session itself holds, charged to its user */
+	unsigned n_fds;      /* what the session itself holds, charged to its user */
+	struct space *space; /* its DMA spaces (core.h), once it maps or opens a device */
 };
 
 /* The registry slot of an open-device holder: beyond the 20-bit PASID space, so one key space
- * holds PASIDs (1..), the PASID table (0) and the device holder. */
+ * holds PASIDs (1..), the PASID table (0) and the device holder. Maps hold no slot: any number
+ * of them share a device, and the backend tells overlaps. */
 #define REGISTRY_DEVICE_SLOT 0x100000u
+#define REGISTRY_NO_SLOT     0x100001u
 
 /* 184 bytes, the most that fits a 192-byte heap chunk: the id is the key of by_id, and the flags
  * share a word with the creation time. What keeps a binding alive besides its session (a bound
@@ -115,7 +120,7 @@ void registry_lease(struct registry *r, struct binding *b);
 
 struct binding *registry_find(const struct registry *r, uint64_t id);
 /* Where a binding of this kind sits on its device: its PASID, 0 for the PASID table,
- * REGISTRY_DEVICE_SLOT for the device holder. */
+ * REGISTRY_DEVICE_SLOT for the device holder, REGISTRY_NO_SLOT for a map. */
 uint32_t registry_slot(const struct bind_args *args);
 /* The binding holding (dev, slot): a PASID, 0 (PASID table) or REGISTRY_DEVICE_SLOT. */
 struct binding *registry_find_pasid(const struct registry *r, const struct device *dev,
@@ -139,6 +144,11 @@ unsigned registry_count_rule(const struct registry *r, uid_t uid, const struct p
 /* Live bindings on dev granted by rule, whoever holds them. */
 unsigned registry_count_device_rule(const struct registry *r, const struct device *dev,
 				    const struct policy_rule *rule);
+/* Bytes mapped: by u under rule (u may be NULL), on dev under rule, by every uid. */
+uint64_t user_bytes_rule(const struct user *u, const struct policy_rule *rule);
+uint64_t registry_device_rule_bytes(const struct registry *r, const struct device *dev,
+				    const struct policy_rule *rule);
+uint64_t registry_map_bytes(const struct registry *r);
 unsigned registry_count_user_sessions(const struct registry *r, uid_t uid);
 /* The fds svmd holds for uid (struct user.n_fds), and for every uid. */
 unsigned registry_count_user_fds(const struct registry *r, uid_t uid);

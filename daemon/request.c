@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "process.h"
 #include "request.h"
+#include "util.h"
 
 struct request request_start(struct core *c, struct session *s, const char *op,
 			     struct op_result *res)
@@ -16,11 +18,12 @@ struct request request_start(struct core *c, struct session *s, const char *op,
 	res->reason[0] = 0;
 	return (struct request){
 		.core = c,
+		.session = s,
 		.who = s ? s->owner : NULL,
 		.op = op,
 		.event = AUDIT_FAIL,
 		.res = res,
-		.recorded = strcmp(op, "explain") != 0,
+		.recorded = strcmp(op, "explain") != 0 && strcmp(op, "device-info") != 0,
 	};
 }
 
@@ -82,6 +85,10 @@ void request_policy_view(enum policy_op op, const struct device *dev, const stru
 		r->addr_width = a->pgtable.addr_width;
 		r->vtd_flags = a->pgtable.vtd_flags;
 	}
+	if (a && a->kind == SVMD_KIND_MAP) {
+		r->iova = a->map.iova;
+		r->length = a->map.length;
+	}
 }
 
 static bool rule_has(const struct policy_rule *rule, enum policy_key k)
@@ -118,9 +125,57 @@ int request_take_fds(struct request *rq, const struct user *u, unsigned n)
 			      b->pool);
 }
 
+/* svmd's fds a request of op makes it hold: a bound process's pidfd; a device fd until it is
+ * sent, and on backends with spaces the copy svmd keeps; a new space's. */
+static unsigned fds_needed(const struct request *rq, enum policy_op op)
+{
+	const struct backend *be = rq->core->backend;
+	bool new_space = be->ops->space_new && rq->session && !rq->session->space;
+	unsigned n = 0;
+
+	if (op == POLICY_OP_BIND_TASK)
+		return 1;
+	if (op == POLICY_OP_OPEN_DEVICE)
+		n = 1 + (be->ops->space_new ? be->device_fds : 0);
+	if ((op == POLICY_OP_OPEN_DEVICE || op == POLICY_OP_MAP) && new_space)
+		n += be->space_fds;
+	return n;
+}
+
+/* A map's bytes: under the rule per uid (max-bytes=) and per device (max-device-bytes=), then
+ * svmd's own per uid. */
+static int within_bytes(struct request *rq, const struct user *u, uint64_t n)
+{
+	const struct policy_rule *rule = rq->rule;
+	struct core *c = rq->core;
+	char why[OPS_REASON_MAX], a[32], b[32];
+	uint64_t held;
+	int r;
+
+	if (rule_has(rule, POLICY_KEY_MAX_BYTES) &&
+	    ((held = user_bytes_rule(u, rule)) > rule->max_bytes || n > rule->max_bytes - held))
+		return request_refuse(rq, -EDQUOT,
+				      "uid %u has %s mapped under rule '%s' (%s:%u); %s more is "
+				      "over its max-bytes=",
+				      (unsigned)rq->who->uid, format_size(held, a), rule->text,
+				      rule->file, rule->line, format_size(n, b));
+	if (rule_has(rule, POLICY_KEY_MAX_DEVICE_BYTES) &&
+	    ((held = registry_device_rule_bytes(c->registry, rq->dev, rule)) >
+		     rule->max_device_bytes ||
+	     n > rule->max_device_bytes - held))
+		return request_refuse(rq, -EDQUOT,
+				      "%s has %s mapped under rule '%s' (%s:%u); %s more is over "
+				      "its max-device-bytes=",
+				      rq->dev->name, format_size(held, a), rule->text, rule->file,
+				      rule->line, format_size(n, b));
+	r = limits_map_bytes_allow(c->limits, c->registry, rq->who->uid, u, n, why, sizeof(why));
+	if (r < 0)
+		return request_refuse(rq, r, "%s", why);
+	return 0;
+}
+
 /* The limits of the deciding rule, then svmd's own: rate= per uid, max= per uid, max-device= per
- * device, the per-user ceiling and (task binds, open-device) the fd budget. One account
- * lookup. */
+ * device, a map's bytes, the per-user ceiling and the fd budget. One account lookup. */
 static int within_limits(struct request *rq, enum policy_op op)
 {
 	struct core *c = rq->core;
@@ -154,10 +209,9 @@ static int within_limits(struct request *rq, enum policy_op op)
 		return request_refuse(rq, -EDQUOT,
 				      "uid %u holds the most bindings svmd allows one user (%u)",
 				      uid, OPS_USER_BINDINGS_MAX);
-	/* A bound process's pidfd is svmd's to keep; a device fd is svmd's until it is sent. */
-	if (op == POLICY_OP_BIND_TASK || op == POLICY_OP_OPEN_DEVICE)
-		return request_take_fds(rq, u, 1);
-	return 0;
+	if (op == POLICY_OP_MAP && (r = within_bytes(rq, u, rq->map->map.length)) < 0)
+		return r;
+	return fds_needed(rq, op) ? request_take_fds(rq, u, fds_needed(rq, op)) : 0;
 }
 
 /* Policy, then the limits. Returns 0 with the deciding rule in rq->rule, or -EACCES (denied),
@@ -178,4 +232,57 @@ int request_authorise(struct request *rq, enum policy_op op, const struct bind_a
 		return denied(rq, request_refuse(rq, -EACCES, "no rule matched (default deny)"));
 	r = within_limits(rq, op);
 	return r < 0 ? denied(rq, r) : 0;
+}
+
+int request_can(struct request *rq, uint32_t kind)
+{
+	char buf[200];
+	const char *why = core_why_not(rq->core, rq->dev, kind, buf, sizeof(buf));
+
+	if (!why)
+		return 0;
+	/* The kernel's own reason is the same for every device. */
+	if (why == rq->core->backend->svm_unsupported)
+		return request_refuse(rq, -EOPNOTSUPP, "%s", why);
+	return request_refuse(rq, -EOPNOTSUPP, "%s: %s", rq->dev->name, why);
+}
+
+int request_record(struct request *rq, struct session *s, const struct bind_args *a, int *pidfd,
+		   struct binding **ret)
+{
+	struct core *c = rq->core;
+	uint32_t slot = registry_slot(a);
+	struct binding *b;
+	char why[200];
+	int r;
+
+	/* Only for a target still alive after the bind (pid reuse), still the caller's to bind
+	 * (no set-id exec in between), and only when the registry agrees the PASID is free. */
+	if (a->kind == SVMD_KIND_TASK &&
+	    (r = process_may_ptrace(*pidfd,
+				    &(struct tracer){rq->who->uid, rq->who->gid, rq->who->pid}, why,
+				    sizeof(why))) < 0)
+		return r == -EPERM ? request_refuse(rq, r, "may not bind process %d: %s",
+						    a->task.pid, why)
+				   : request_refuse(rq, -ESRCH,
+						    "the process to bind exited during the bind");
+	if (slot != 0 && slot < REGISTRY_DEVICE_SLOT &&
+	    registry_find_pasid(c->registry, rq->dev, a->pasid))
+		return request_refuse(rq, -EBUSY, "PASID %u on %s is already bound", a->pasid,
+				      rq->dev->name);
+	core_reserve_id(c);
+	b = registry_add(c->registry, s, rq->rule, rq->dev, a);
+	if (!b)
+		return request_refuse(rq, -ENOMEM, "out of memory");
+	if (a->kind == SVMD_KIND_TASK) {
+		r = lifetime_watch_process(c->lifetime, b, *pidfd);
+		if (r < 0) {
+			registry_remove(c->registry, b);
+			return request_refuse(rq, r, "cannot watch the bound process: %s",
+					      strerror(-r));
+		}
+		*pidfd = -1; /* the watch's now */
+	}
+	*ret = b;
+	return 0;
 }

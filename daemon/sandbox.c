@@ -64,6 +64,7 @@ static const char *const allowed[] = {
 	"getdents64",
 	"readlinkat",
 	"readlink",
+	"fstatfs", /* is the fd a map sends a memfd? */
 	"faccessat",
 	"faccessat2",
 	/* the socket file we made goes when we go; the state directory's files are replaced

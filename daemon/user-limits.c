@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Rate buckets and fd shares; see user-limits.h.
+ * Rate buckets, fd shares and mapped bytes; see user-limits.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@ struct limits {
 	size_t rates_pruned_at;
 	struct fd_budget fds;
 	struct hashmap logs; /* struct log_window, by uid */
+	uint64_t map_per_user, map_total;
 };
 
 /* One uid's lines in the current window. */
@@ -51,6 +52,7 @@ int limits_new(limits_clock_fn clock, void *clock_userdata, struct limits **ret)
 		return -ENOMEM;
 	l->clock = clock ? clock : monotonic;
 	l->clock_userdata = clock_userdata;
+	l->map_per_user = LIMITS_MAP_BYTES_PER_USER;
 	*ret = l;
 	return 0;
 }
@@ -338,4 +340,42 @@ void limits_log_summaries(struct limits *l, void (*say)(uid_t uid, unsigned supp
 		hashmap_remove(&l->logs, &w->node);
 		free(w);
 	}
+}
+
+void limits_set_map_bytes(struct limits *l, uint64_t per_user, uint64_t total)
+{
+	l->map_per_user = per_user;
+	l->map_total = total;
+}
+
+void limits_map_bytes(const struct limits *l, uint64_t *ret_per_user, uint64_t *ret_total)
+{
+	*ret_per_user = l->map_per_user;
+	*ret_total = l->map_total;
+}
+
+int limits_map_bytes_allow(const struct limits *l, const struct registry *reg, uid_t uid,
+			   const struct user *u, uint64_t n, char *why, size_t whylen)
+{
+	uint64_t held = u ? u->map_bytes : 0, all = registry_map_bytes(reg), free;
+	char a[32], b[32], c[32], d[32];
+
+	if (n > l->map_per_user || held > l->map_per_user - n)
+		return fail(why, whylen, -EDQUOT,
+			    "uid %u has %s mapped; %s more is over svmd's limit per user, %s "
+			    "(--map-bytes-per-user)",
+			    (unsigned)uid, format_size(held, a), format_size(n, b),
+			    format_size(l->map_per_user, c));
+	if (l->map_total == 0)
+		return 0;
+	free = all < l->map_total ? l->map_total - all : 0;
+	/* held + n <= free - n: after mapping, no more than it leaves to the others. */
+	if (n > free / 2 || held + n > free - n)
+		return fail(why, whylen, -EDQUOT,
+			    "svmd has %s of %s mapped for its users (--map-bytes-total); uid %u, "
+			    "with %s of it, may not take %s more: it would hold more than it "
+			    "leaves to the others",
+			    format_size(all, a), format_size(l->map_total, b), (unsigned)uid,
+			    format_size(held, c), format_size(n, d));
+	return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What one uid may take of svmd besides what the policy grants: requests per second under a
- * rule's rate= (token buckets), and its share of svmd's file descriptors. The clock is
+ * rule's rate= (token buckets), its share of svmd's file descriptors, and of the client memory
+ * svmd has mapped for devices. The clock is
  * injectable, so the buckets are tested without waiting. (Not named limits.h: gcc's own
  * <limits.h> reaches for the next limits.h on the include path, and would find this one.)
  */
@@ -83,3 +84,19 @@ bool limits_fds_allow(const struct limits *l, const struct registry *reg, uid_t 
 /* How many fds a uid other than root holding u's may hold at most, as things stand: what it
  * holds and half of what the pool has free. */
 unsigned limits_fds_share(const struct limits *l, const struct registry *reg, const struct user *u);
+
+/*
+ * Client memory mapped for devices (pinned by the kernel, charged to svmd): no uid may hold
+ * more than per_user, nor more than it leaves free of total, the most svmd maps for everyone
+ * (the kernel's limit on what svmd may pin, RLIMIT_MEMLOCK; 0: no such limit), so that one uid
+ * alone gets at most half of it and two leave the next a quarter. Root is held to it too: the
+ * pinned pages are the machine's.
+ */
+#define LIMITS_MAP_BYTES_PER_USER (256ull << 20)
+
+void limits_set_map_bytes(struct limits *l, uint64_t per_user, uint64_t total);
+void limits_map_bytes(const struct limits *l, uint64_t *ret_per_user, uint64_t *ret_total);
+/* Whether uid, whose account is u (NULL: holds none), may map n more bytes, reg holding what
+ * everyone has mapped: 0, or -EDQUOT with why. */
+int limits_map_bytes_allow(const struct limits *l, const struct registry *reg, uid_t uid,
+			   const struct user *u, uint64_t n, char *why, size_t whylen);

@@ -60,6 +60,8 @@ static const sd_bus_error_map svmd_bus_errors[] = {
 	SD_BUS_ERROR_MAP(SVMD_BUS_ERROR("NoSuchBinding"), ENOENT),
 	SD_BUS_ERROR_MAP(SVMD_BUS_ERROR("AlreadyLeased"), EALREADY),
 	SD_BUS_ERROR_MAP(SVMD_BUS_ERROR("OutOfResources"), EMFILE),
+	SD_BUS_ERROR_MAP(SVMD_BUS_ERROR("NotAMemfd"), EMEDIUMTYPE),
+	SD_BUS_ERROR_MAP(SVMD_BUS_ERROR("MappingOverlaps"), EEXIST),
 	SD_BUS_ERROR_MAP(SVMD_BUS_ERROR("Failed"), EIO),
 	SD_BUS_ERROR_MAP_END,
 };

@@ -12,7 +12,7 @@
 /* Per-request facts: exact payload size and how many fds may ride along. */
 struct request_desc {
 	uint32_t size;
-	uint8_t fds_max;
+	uint8_t fds_min, fds_max;
 	int (*check)(const void *payload);
 };
 
@@ -109,7 +109,7 @@ static int check_bind_pasid_table(const void *payload)
 	return svmd_device_name_valid(r->device) && r->reserved == 0 ? 0 : -EBADMSG;
 }
 
-static int check_open_device(const void *payload)
+static int check_device_name(const void *payload)
 {
 	const struct svmd_open_device_req *r = payload;
 
@@ -129,11 +129,28 @@ static int check_id(const void *payload)
 	return 0;
 }
 
+/* A range [iova, iova + length) that does not wrap: length > 0 and the end below 2^64. */
+static bool range_valid(uint64_t iova, uint64_t length)
+{
+	return length > 0 && iova + length > iova;
+}
+
+static int check_explain_map(const struct svmd_explain_map_req *r)
+{
+	if (!svmd_device_name_valid(r->device) || r->reserved0 != 0)
+		return -EBADMSG;
+	if (r->flags & ~SVMD_EXPLAIN_UID || (!(r->flags & SVMD_EXPLAIN_UID) && r->uid != 0))
+		return -EBADMSG;
+	return r->length == 0 || range_valid(r->iova, r->length) ? 0 : -EBADMSG;
+}
+
 static int check_explain(const void *payload)
 {
 	static const char none[SVMD_DEVICE_NAME_SZ];
 	const struct svmd_explain_req *r = payload;
 
+	if (r->op == SVMD_EXPLAIN_MAP)
+		return check_explain_map(payload);
 	/* Reload is not about a device: its name field is all zero. */
 	if (r->op == SVMD_EXPLAIN_RELOAD ? memcmp(r->device, none, sizeof(none)) != 0
 					 : !svmd_device_name_valid(r->device))
@@ -151,19 +168,40 @@ static int check_explain(const void *payload)
 	return 0;
 }
 
+static int check_map(const void *payload)
+{
+	const struct svmd_map_req *r = payload;
+
+	if (!svmd_device_name_valid(r->device) || r->reserved != 0)
+		return -EBADMSG;
+	if ((r->flags & ~SVMD_MAP_FLAGS) || !(r->flags & SVMD_MAP_FLAGS))
+		return -EBADMSG;
+	return range_valid(r->iova, r->length) && range_valid(r->offset, r->length) ? 0 : -EBADMSG;
+}
+
+static int check_unmap(const void *payload)
+{
+	const struct svmd_unmap_req *r = payload;
+
+	return svmd_device_name_valid(r->device) && range_valid(r->iova, r->length) ? 0 : -EBADMSG;
+}
+
 static const struct request_desc requests[_SVMD_OP_MAX] = {
-	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, check_hello},
-	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, check_devices},
-	[SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, check_list},
-	[SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, check_bind_task},
-	[SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, check_bind_pgtable},
-	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0,
+	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, 0, check_hello},
+	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, 0, check_devices},
+	[SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, 0, check_list},
+	[SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 0, 1, check_bind_task},
+	[SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, 0, check_bind_pgtable},
+	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0, 0,
 				      check_bind_pasid_table},
-	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, check_id},
-	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, check_id},
-	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, check_explain},
-	[SVMD_OP_OPEN_DEVICE] = {sizeof(struct svmd_open_device_req), 0, check_open_device},
-	[SVMD_OP_RELOAD] = {sizeof(struct svmd_reload_req), 0, check_reload},
+	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, 0, check_id},
+	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, 0, check_id},
+	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, 0, check_explain},
+	[SVMD_OP_OPEN_DEVICE] = {sizeof(struct svmd_open_device_req), 0, 0, check_device_name},
+	[SVMD_OP_RELOAD] = {sizeof(struct svmd_reload_req), 0, 0, check_reload},
+	[SVMD_OP_MAP] = {sizeof(struct svmd_map_req), 1, 1, check_map},
+	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, 0, check_unmap},
+	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, 0, check_device_name},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
@@ -182,6 +220,9 @@ static const struct reply_desc replies[_SVMD_OP_MAX] = {
 	[SVMD_OP_EXPLAIN] = {.size = sizeof(struct svmd_explain_rep), .text = true},
 	[SVMD_OP_OPEN_DEVICE] = {.size = sizeof(struct svmd_open_device_rep), .fds = 1},
 	[SVMD_OP_RELOAD] = {.size = sizeof(struct svmd_reload_rep), .text = true},
+	[SVMD_OP_MAP] = {.size = sizeof(struct svmd_map_rep)},
+	[SVMD_OP_UNMAP] = {.size = sizeof(struct svmd_unmap_rep)},
+	[SVMD_OP_DEVICE_INFO] = {.size = sizeof(struct svmd_device_info_rep), .text = true},
 };
 
 int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
@@ -226,7 +267,7 @@ int svmd_request_check(uint16_t opcode, const void *payload, size_t len, size_t 
 	if (opcode == 0 || opcode >= _SVMD_OP_MAX)
 		return -EOPNOTSUPP;
 	d = &requests[opcode];
-	if (len != d->size || n_fds > d->fds_max)
+	if (len != d->size || n_fds < d->fds_min || n_fds > d->fds_max)
 		return -EBADMSG;
 	/* Requests are fixed size and at most 72 bytes: copy to an aligned buffer. */
 	_Alignas(8) unsigned char copy[128];
@@ -299,6 +340,9 @@ static const char *const opcode_names[_SVMD_OP_MAX] = {
 	[SVMD_OP_EXPLAIN] = "explain",
 	[SVMD_OP_OPEN_DEVICE] = "open-device",
 	[SVMD_OP_RELOAD] = "reload",
+	[SVMD_OP_MAP] = "map",
+	[SVMD_OP_UNMAP] = "unmap",
+	[SVMD_OP_DEVICE_INFO] = "device-info",
 };
 
 const char *svmd_opcode_name(uint16_t opcode)
@@ -312,6 +356,7 @@ static const char *const kind_names[_SVMD_KIND_MAX] = {
 	[SVMD_KIND_PGTABLE] = "pgtable",
 	[SVMD_KIND_PASID_TABLE] = "pasid-table",
 	[SVMD_KIND_DEVICE] = "device",
+	[SVMD_KIND_MAP] = "map",
 };
 
 const char *svmd_kind_name(uint32_t kind)

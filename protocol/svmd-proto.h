@@ -31,6 +31,9 @@ enum svmd_opcode {
 	SVMD_OP_EXPLAIN = 0x0009,
 	SVMD_OP_OPEN_DEVICE = 0x000a,
 	SVMD_OP_RELOAD = 0x000b,
+	SVMD_OP_MAP = 0x000c,
+	SVMD_OP_UNMAP = 0x000d,
+	SVMD_OP_DEVICE_INFO = 0x000e,
 	_SVMD_OP_MAX,
 };
 
@@ -40,6 +43,7 @@ enum svmd_kind {
 	SVMD_KIND_PGTABLE = 2,     /* bind-pgtable: a guest stage-1 page table at a PASID */
 	SVMD_KIND_PASID_TABLE = 3, /* bind-pasid-table: a guest PASID table, one per device */
 	SVMD_KIND_DEVICE = 4,      /* open-device: the VFIO device fd, one holder per device */
+	SVMD_KIND_MAP = 5,         /* map: client memory (a memfd) at an IOVA of a device */
 	_SVMD_KIND_MAX,
 };
 #define SVMD_KIND_BIT(k) (1u << (k))
@@ -191,6 +195,7 @@ enum svmd_explain_op {
 	SVMD_EXPLAIN_BIND_PASID_TABLE = 3,
 	SVMD_EXPLAIN_OPEN_DEVICE = 4,
 	SVMD_EXPLAIN_RELOAD = 5,
+	SVMD_EXPLAIN_MAP = 6, /* iova and length in the fields below */
 	_SVMD_EXPLAIN_OP_MAX,
 };
 struct svmd_explain_req {
@@ -202,6 +207,16 @@ struct svmd_explain_req {
 	uint32_t addr_width; /* page-table binds: 0, 48 or 57 */
 	uint32_t reserved;
 	uint64_t vtd_flags; /* page-table binds: within SVMD_VTD_FLAGS_ALL */
+};
+/* EXPLAIN of a map: the same record, with the IOVA range in place of the bind fields. */
+struct svmd_explain_map_req {
+	char device[SVMD_DEVICE_NAME_SZ];
+	uint32_t op; /* SVMD_EXPLAIN_MAP */
+	uint32_t reserved0;
+	uint32_t flags; /* SVMD_EXPLAIN_UID only */
+	uint32_t uid;
+	uint64_t iova;
+	uint64_t length; /* 0: the IOVA alone */
 };
 struct svmd_explain_rep {
 	int32_t status;
@@ -236,6 +251,46 @@ struct svmd_open_device_rep {
 	uint64_t id;
 };
 
+/* MAP: length bytes of the memfd sent (exactly one fd) from offset, at iova of the device's
+ * space in the caller's own; the reply is a binding. UNMAP: every mapping of the caller's on
+ * the device within [iova, iova + length). */
+#define SVMD_MAP_READ  0x1u /* the device may read */
+#define SVMD_MAP_WRITE 0x2u /* the device may write */
+#define SVMD_MAP_FLAGS (SVMD_MAP_READ | SVMD_MAP_WRITE)
+struct svmd_map_req {
+	char device[SVMD_DEVICE_NAME_SZ];
+	uint64_t offset; /* in the memfd */
+	uint64_t length; /* > 0 */
+	uint64_t iova;
+	uint32_t flags; /* SVMD_MAP_*: at least one */
+	uint32_t reserved;
+};
+struct svmd_map_rep {
+	int32_t status;
+	uint32_t reserved;
+	uint64_t id;
+};
+struct svmd_unmap_req {
+	char device[SVMD_DEVICE_NAME_SZ];
+	uint64_t iova;
+	uint64_t length; /* > 0 */
+};
+struct svmd_unmap_rep {
+	int32_t status;
+	uint32_t n;     /* mappings ended */
+	uint64_t bytes; /* their length in all */
+};
+
+/* DEVICE_INFO: what one device can do on this kernel; the text says why not, per kind. */
+struct svmd_device_info_req {
+	char device[SVMD_DEVICE_NAME_SZ];
+};
+struct svmd_device_info_rep {
+	int32_t status;
+	uint32_t kinds; /* SVMD_KIND_BIT() of what works */
+	/* char text[]: NUL-terminated; one line "KIND: reason" per kind that does not */
+};
+
 /* Size checks: these layouts are the wire format. */
 _Static_assert(sizeof(struct svmd_hdr) == 16, "header");
 _Static_assert(offsetof(struct svmd_hdr, opcode) == 6 && offsetof(struct svmd_hdr, len) == 12,
@@ -265,6 +320,18 @@ _Static_assert(sizeof(struct svmd_reload_rep) == 32, "reload rep");
 _Static_assert(sizeof(struct svmd_explain_rep) == 16, "explain rep");
 _Static_assert(sizeof(struct svmd_open_device_req) == 16, "open device req");
 _Static_assert(sizeof(struct svmd_open_device_rep) == 16, "open device rep");
+_Static_assert(sizeof(struct svmd_explain_map_req) == sizeof(struct svmd_explain_req),
+	       "explain map req");
+_Static_assert(offsetof(struct svmd_explain_map_req, iova) == 32, "explain map req offsets");
+_Static_assert(sizeof(struct svmd_map_req) == 48, "map req");
+_Static_assert(offsetof(struct svmd_map_req, iova) == 32 &&
+		       offsetof(struct svmd_map_req, flags) == 40,
+	       "map req offsets");
+_Static_assert(sizeof(struct svmd_map_rep) == 16, "map rep");
+_Static_assert(sizeof(struct svmd_unmap_req) == 32, "unmap req");
+_Static_assert(sizeof(struct svmd_unmap_rep) == 16, "unmap rep");
+_Static_assert(sizeof(struct svmd_device_info_req) == 16, "device info req");
+_Static_assert(sizeof(struct svmd_device_info_rep) == 8, "device info rep");
 
 #define SVMD_DEVICES_PER_PAGE                                                                      \
 	((SVMD_RECORD_MAX - sizeof(struct svmd_hdr) - sizeof(struct svmd_devices_rep)) /           \
@@ -308,7 +375,7 @@ bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ]);
 int svmd_set_name(char *field, size_t size, const char *s);
 
 const char *svmd_opcode_name(uint16_t opcode);
-const char *svmd_kind_name(uint32_t kind);   /* "task", "pgtable", "pasid-table", "device" */
+const char *svmd_kind_name(uint32_t kind);   /* "task", "pgtable", "pasid-table", "device", "map" */
 int svmd_kind_from_name(const char *s);      /* enum svmd_kind or -EINVAL */
 const char *svmd_model_name(uint32_t model); /* "vtd", "smmu", "none" or NULL */
 int svmd_model_from_name(const char *s);     /* enum svmd_model or -EINVAL */

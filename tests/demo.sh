@@ -83,6 +83,13 @@ as $ALICE 0 bind-pgtable 0000:3b:00.0 --pasid=150 --pgd=0x7f000 --addr-width=48 
 	sh -c 'echo "    page table bound at PASID $SVMD_PASID"'
 as $ALICE 77 bind-pgtable 0000:3b:00.0 --pasid=250 --pgd=0x7f000 --addr-width=48 -- true
 
+step "alice maps her memory for 0000:3b:00.0 (a memfd), inside her IOVA range and her 1 MiB"
+as $ALICE 0 map 0000:3b:00.0 --iova=0x100000 --size=256K -- \
+	sh -c 'echo "    256 KiB mapped at IOVA 0x100000 as binding $SVMD_BINDING (memfd $SVMD_MEMFD)"'
+as $ALICE 1 map 0000:3b:00.0 --iova=0x100000 --size=2M -- true
+as $ALICE 77 map 0000:3b:00.0 --iova=0x40000000 --size=4K -- true
+as $BOB 77 map 0000:3b:00.0 --iova=0x100000 --size=4K -- true
+
 step "Policy allows the shared-group device, but the kernel refuses: group 20 has two functions"
 as $ALICE 1 bind-task 0000:5e:00.0 -- true
 

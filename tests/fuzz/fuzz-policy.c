@@ -100,6 +100,11 @@ static void check_rule(const struct policy *p, size_t i, size_t n_lines)
 	assert(!(r->keys & (1u << POLICY_KEY_RATE)) || (r->rate >= 1 && r->rate <= 1000000));
 	assert((r->vtd_flags & ~(uint64_t)SVMD_VTD_FLAGS_ALL) == 0);
 	assert((r->addr_widths & ~3u) == 0);
+	for (size_t k = 0; k < r->n_iovas; k++)
+		assert(r->iovas[k].lo <= r->iovas[k].hi);
+	if (r->keys & (1u << POLICY_KEY_MAX_BYTES | 1u << POLICY_KEY_MAX_DEVICE_BYTES))
+		assert(r->verdict == POLICY_ALLOW && r->ops == 1u << POLICY_OP_MAP);
+	assert(!(r->keys & (1u << POLICY_KEY_MAX_BYTES)) || r->max_bytes > 0);
 	for (size_t k = 0; k < r->n_pasids; k++)
 		assert(r->pasids[k].lo >= 1 && r->pasids[k].lo <= r->pasids[k].hi &&
 		       r->pasids[k].hi <= SVMD_PASID_MAX);
@@ -181,6 +186,15 @@ static void decide_all(const struct policy *p)
 		 .device_id = 0x0b25,
 		 .model = SVMD_MODEL_VTD},
 		{.op = POLICY_OP_OPEN_DEVICE, .device = "0000:5e:00.1", .iommu_group = 20},
+		{.op = POLICY_OP_MAP,
+		 .device = "0000:3b:00.0",
+		 .iommu_group = 12,
+		 .iova = 0x100000,
+		 .length = 0x4000},
+		{.op = POLICY_OP_MAP,
+		 .device = "0000:3b:00.0",
+		 .iova = UINT64_MAX - 4095,
+		 .length = 4096},
 		{.op = POLICY_OP_RELOAD},
 	};
 

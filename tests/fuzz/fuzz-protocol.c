@@ -17,6 +17,7 @@ static const struct {
 	size_t size;
 	size_t fds_max;
 	bool has_device;
+	size_t fds_min;
 } request_facts[_SVMD_OP_MAX] = {
 	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, false},
 	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, false},
@@ -29,7 +30,16 @@ static const struct {
 	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, true}, /* but reload: none */
 	[SVMD_OP_OPEN_DEVICE] = {sizeof(struct svmd_open_device_req), 0, true},
 	[SVMD_OP_RELOAD] = {sizeof(struct svmd_reload_req), 0, false},
+	[SVMD_OP_MAP] = {sizeof(struct svmd_map_req), 1, true, 1},
+	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, true},
+	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, true},
 };
+
+/* A range [start, start + length) that is not empty and does not wrap. */
+static bool range_ok(uint64_t start, uint64_t length)
+{
+	return length > 0 && start + length > start;
+}
 
 static bool known_op(uint16_t op)
 {
@@ -58,7 +68,15 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 		return;
 	assert(h->len == request_facts[h->opcode].size);
 	assert(n_fds <= request_facts[h->opcode].fds_max);
-	if (h->opcode == SVMD_OP_EXPLAIN) {
+	assert(n_fds >= request_facts[h->opcode].fds_min);
+	if (h->opcode == SVMD_OP_EXPLAIN && payload[16] == SVMD_EXPLAIN_MAP) {
+		struct svmd_explain_map_req x;
+		memcpy(&x, payload, sizeof(x));
+		assert(x.op == SVMD_EXPLAIN_MAP && svmd_device_name_valid(x.device));
+		assert(x.reserved0 == 0 && (x.flags & ~(uint32_t)SVMD_EXPLAIN_UID) == 0);
+		assert((x.flags & SVMD_EXPLAIN_UID) || x.uid == 0);
+		assert(x.length == 0 || range_ok(x.iova, x.length));
+	} else if (h->opcode == SVMD_OP_EXPLAIN) {
 		struct svmd_explain_req x;
 		memcpy(&x, payload, sizeof(x));
 		assert(x.op >= SVMD_EXPLAIN_BIND_TASK && x.op <= SVMD_EXPLAIN_RELOAD);
@@ -81,6 +99,17 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 		struct svmd_reload_req rl;
 		memcpy(&rl, payload, sizeof(rl));
 		assert(rl.flags == 0 && rl.reserved == 0);
+	}
+	if (h->opcode == SVMD_OP_MAP) {
+		struct svmd_map_req m;
+		memcpy(&m, payload, sizeof(m));
+		assert(m.reserved == 0 && m.flags && !(m.flags & ~(uint32_t)SVMD_MAP_FLAGS));
+		assert(range_ok(m.iova, m.length) && range_ok(m.offset, m.length));
+	}
+	if (h->opcode == SVMD_OP_UNMAP) {
+		struct svmd_unmap_req m;
+		memcpy(&m, payload, sizeof(m));
+		assert(range_ok(m.iova, m.length));
 	}
 	/* a valid request stays valid when framed again */
 	uint8_t copy[SVMD_RECORD_MAX];
@@ -131,10 +160,12 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 		assert(n <= SVMD_BINDINGS_PER_PAGE);
 		break;
 	case SVMD_OP_EXPLAIN:
-	case SVMD_OP_RELOAD: {
+	case SVMD_OP_RELOAD:
+	case SVMD_OP_DEVICE_INFO: {
 		/* a fixed part, then one NUL-terminated text filling the rest */
-		size_t fixed = op == SVMD_OP_EXPLAIN ? sizeof(struct svmd_explain_rep)
-						     : sizeof(struct svmd_reload_rep);
+		size_t fixed = op == SVMD_OP_EXPLAIN  ? sizeof(struct svmd_explain_rep)
+			       : op == SVMD_OP_RELOAD ? sizeof(struct svmd_reload_rep)
+						      : sizeof(struct svmd_device_info_rep);
 		assert(len > fixed);
 		const char *text = (const char *)payload + fixed;
 		assert(strnlen(text, len - fixed) == len - fixed - 1);
@@ -142,6 +173,12 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 	}
 	case SVMD_OP_OPEN_DEVICE:
 		assert(len == sizeof(struct svmd_open_device_rep));
+		break;
+	case SVMD_OP_MAP:
+		assert(len == sizeof(struct svmd_map_rep));
+		break;
+	case SVMD_OP_UNMAP:
+		assert(len == sizeof(struct svmd_unmap_rep));
 		break;
 	case SVMD_OP_HELLO:
 		assert(len == sizeof(struct svmd_hello_rep));

@@ -113,6 +113,22 @@ static void requests(void)
 	struct svmd_open_device_req open = {.device = "0000:3b:00.0"};
 	emit("req-open-device", SVMD_OP_OPEN_DEVICE, 0, &open, sizeof(open));
 
+	struct svmd_map_req map = {.offset = 0x2000,
+				   .length = 0x10000,
+				   .iova = 0x100000,
+				   .flags = SVMD_MAP_READ | SVMD_MAP_WRITE};
+	set_name(map.device, sizeof(map.device), DEV_A);
+	emit("req-map", SVMD_OP_MAP, 1, &map, sizeof(map));
+	struct svmd_unmap_req unmap = {.iova = 0x100000, .length = 0x10000};
+	set_name(unmap.device, sizeof(unmap.device), DEV_A);
+	emit("req-unmap", SVMD_OP_UNMAP, 0, &unmap, sizeof(unmap));
+	struct svmd_device_info_req info = {.device = "0000:3b:00.0"};
+	emit("req-device-info", SVMD_OP_DEVICE_INFO, 0, &info, sizeof(info));
+	struct svmd_explain_map_req exmap = {
+		.op = SVMD_EXPLAIN_MAP, .iova = 0x100000, .length = 0x4000};
+	set_name(exmap.device, sizeof(exmap.device), DEV_A);
+	emit("req-explain-map", SVMD_OP_EXPLAIN, 0, &exmap, sizeof(exmap));
+
 	struct svmd_explain_req ex = {
 		.op = SVMD_EXPLAIN_BIND_TASK,
 		.pasid = 42,
@@ -232,6 +248,10 @@ static void replies(void)
 	emit("rep-lease", SVMD_OP_LEASE | SVMD_REPLY, 1, &ok, sizeof(ok));
 	struct svmd_open_device_rep opened = {.id = 11};
 	emit("rep-open-device", SVMD_OP_OPEN_DEVICE | SVMD_REPLY, 1, &opened, sizeof(opened));
+	struct svmd_map_rep mapped = {.id = 12};
+	emit("rep-map", SVMD_OP_MAP | SVMD_REPLY, 0, &mapped, sizeof(mapped));
+	struct svmd_unmap_rep unmapped = {.n = 2, .bytes = 0x20000};
+	emit("rep-unmap", SVMD_OP_UNMAP | SVMD_REPLY, 0, &unmapped, sizeof(unmapped));
 
 	unsigned char buf[256];
 	struct svmd_explain_rep ex = {.verdict = SVMD_VERDICT_ALLOW};
@@ -252,6 +272,12 @@ static void replies(void)
 	emit("rep-reload", SVMD_OP_RELOAD | SVMD_REPLY, 0, buf, sizeof(rl) + sizeof(RELOAD_TEXT));
 	buf[sizeof(rl)] = 0;
 	emit("rep-reload-quiet", SVMD_OP_RELOAD | SVMD_REPLY, 0, buf, sizeof(rl) + 1);
+	static const char info_text[] = "task: it does not support task binds\n";
+	struct svmd_device_info_rep info_rep = {.kinds = 1u << SVMD_KIND_DEVICE};
+	memcpy(buf, &info_rep, sizeof(info_rep));
+	memcpy(buf + sizeof(info_rep), info_text, sizeof(info_text));
+	emit("rep-device-info", SVMD_OP_DEVICE_INFO | SVMD_REPLY, 0, buf,
+	     sizeof(info_rep) + sizeof(info_text));
 
 	/* error replies, without and with a reason */
 	int32_t eperm = -EPERM, eacces = -EACCES;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -50,7 +51,8 @@ static const char policy[] =
 	"allow bind-pasid-table group=svmd-testgrp device=0000:3c:00.0\n"
 	"allow open-device user=svmd-test1 device=0000:3b:00.0\n"
 	"allow reload user=svmd-test1\n"
-	"deny * user=svmd-test2\n";
+	"deny * user=svmd-test2\n"
+	"allow map user=svmd-test1 device=0000:3b:00.0 iova=0x100000-0x1fffffff max-bytes=64K\n";
 
 static struct daemon d;
 static struct test_user u1, u2;
@@ -361,6 +363,9 @@ enum bop {
 	BOP_LEASE,
 	BOP_EXPLAIN,
 	BOP_RELOAD,
+	BOP_MAP,
+	BOP_UNMAP,
+	BOP_DEVICE_INFO,
 	BOP_DISCONNECT,
 	BOP_RECONNECT,
 	BOP_SPAWN,
@@ -371,8 +376,9 @@ struct bcmd {
 	char device[16];
 	char xop[24];
 	uint32_t pasid, addr_width, model;
-	uint64_t a, b;
+	uint64_t a, b; /* maps: the IOVA and the length */
 	int64_t xpasid, xuid;
+	uint32_t flags; /* maps */
 };
 
 struct bres {
@@ -436,6 +442,43 @@ static int bp_connect(bool bus, struct svm_client **c)
 	return bus ? svm_connect_bus(pb.address, c) : svm_connect(d.socket, c);
 }
 
+/* Maps a memfd of its own (or the fd sent), unmaps, asks what a device can do. */
+static void bpeer_do_map(struct svm_client *c, const struct bcmd *cmd, int in_fd, struct bres *r)
+{
+	int fd = in_fd;
+	uint32_t n = 0;
+	char *text = NULL;
+
+	switch (cmd->op) {
+	case BOP_MAP:
+		if (fd < 0) {
+			fd = memfd_create("svmd-test", MFD_CLOEXEC);
+			if (fd < 0 || ftruncate(fd, (off_t)cmd->b) < 0) {
+				r->status = -errno;
+				break;
+			}
+		}
+		r->status = svm_map(c, cmd->device, fd, 0, cmd->b, cmd->a, cmd->flags, &r->id);
+		if (fd != in_fd)
+			close(fd);
+		break;
+	case BOP_UNMAP:
+		r->status = svm_unmap(c, cmd->device, cmd->a, cmd->b, &n, &r->id);
+		r->n = n;
+		break;
+	case BOP_DEVICE_INFO:
+		r->status = svm_device_info(c, cmd->device, &n, &text);
+		r->n = n;
+		if (text)
+			snprintf(r->text, sizeof(r->text), "%s", text);
+		free(text);
+		break;
+	default:
+		r->status = -EINVAL;
+		break;
+	}
+}
+
 static void bpeer_do(struct svm_client *c, const struct bcmd *cmd, int in_fd, struct bres *r,
 		     int *out_fd)
 {
@@ -491,6 +534,8 @@ static void bpeer_do(struct svm_client *c, const struct bcmd *cmd, int in_fd, st
 			.pasid = cmd->xpasid,
 			.uid = cmd->xuid,
 			.addr_width = cmd->addr_width,
+			.iova = cmd->a,
+			.length = cmd->b,
 		};
 		char *text = NULL;
 		r->status = svm_explain(c, &x, &text, &r->allowed);
@@ -508,7 +553,7 @@ static void bpeer_do(struct svm_client *c, const struct bcmd *cmd, int in_fd, st
 		break;
 	}
 	default:
-		r->status = -EINVAL;
+		bpeer_do_map(c, cmd, in_fd, r);
 		break;
 	}
 }
@@ -1801,7 +1846,7 @@ Test(bus, reload_signals_and_generation)
 
 	o = busctl_call(NULL, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 2 7 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 2 8 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e, "no PolicyReloaded");
 	cr_assert(e->has_generation);
@@ -1819,7 +1864,7 @@ Test(bus, reload_signals_and_generation)
 	/* Allowed by rule 6. */
 	o = busctl_call(&u1, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 3 7 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 3 8 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->generation, 3, "the denied reload must not have counted");
@@ -1928,13 +1973,16 @@ enum pop {
 	P_UNBIND_OTHERS,
 	P_EXPLAIN,
 	P_RELOAD,
+	P_MAP,
+	P_UNMAP, /* maps addr, length first, then unmaps the range given */
+	P_DEVICE_INFO,
 };
 
 enum target {
 	T_SELF,
 	T_OWN_PROCESS,   /* a sleeping child of the caller, by pidfd */
 	T_OTHER_PROCESS, /* a process of another user, by pidfd */
-	T_NOT_A_PIDFD,
+	T_NOT_A_PIDFD,   /* a pipe, for a pidfd or a memfd */
 };
 
 struct pcase {
@@ -1944,7 +1992,8 @@ struct pcase {
 	enum pop op;
 	const char *device;
 	uint32_t pasid, addr_width; /* bind-pgtable; explain */
-	uint64_t addr;              /* gpgd, or the PASID table */
+	uint64_t addr;              /* gpgd, the PASID table, or a map's IOVA */
+	uint64_t length;            /* maps, unmaps, an explained map */
 	uint32_t model;             /* bind-pasid-table */
 	enum target target;         /* bind-task */
 	const char *xop;            /* explain */
@@ -2026,6 +2075,37 @@ static const struct pcase cases[] = {
 	{"test1 reloads", 1, false, P_RELOAD, .expect = 0, .expect_audit = 1},
 	{"test2 reloads", 2, false, P_RELOAD, .expect = -EACCES, .expect_reason = "no rule matched",
 	 .expect_audit = 1},
+	{"test1 maps 16 KiB", 1, false, P_MAP, "0000:3b:00.0", .addr = 0x100000, .length = 0x4000,
+	 .expect = 0, .expect_audit = 2},
+	{"test1 maps beyond max-bytes=", 1, false, P_MAP, "0000:3b:00.0", .addr = 0x100000,
+	 .length = 0x20000, .expect = -EDQUOT,
+	 .expect_reason = "over its max-bytes=", .expect_audit = 1},
+	{"test1 maps outside its IOVA range", 1, false, P_MAP, "0000:3b:00.0", .addr = 0x0,
+	 .length = 0x1000, .expect = -EACCES, .expect_reason = "no rule matched",
+	 .expect_audit = 1},
+	{"test1 maps a pipe", 1, false, P_MAP, "0000:3b:00.0", .addr = 0x100000, .length = 0x1000,
+	 .target = T_NOT_A_PIDFD, .expect = -EMEDIUMTYPE, .expect_reason = "not a memfd",
+	 .expect_audit = 1},
+	{"test1 maps at an unaligned IOVA", 1, false, P_MAP, "0000:3b:00.0", .addr = 0x100800,
+	 .length = 0x1000, .expect = -EINVAL, .expect_reason = "multiples of the page size",
+	 .expect_audit = 1},
+	{"test1 maps on a device not granted", 1, false, P_MAP, "0000:3c:00.0", .addr = 0x100000,
+	 .length = 0x1000, .expect = -EACCES, .expect_reason = "no rule matched",
+	 .expect_audit = 1},
+	{"test2 maps", 2, false, P_MAP, "0000:3b:00.0", .addr = 0x100000, .length = 0x1000,
+	 .expect = -EACCES, .expect_reason = "no rule matched", .expect_audit = 1},
+	{"test1 unmaps what it mapped", 1, false, P_UNMAP, "0000:3b:00.0", .addr = 0x100000,
+	 .length = 0x4000, .expect = 0, .expect_audit = 2},
+	{"test1 unmaps part of a mapping", 1, false, P_UNMAP, "0000:3b:00.0", .addr = 0x100000,
+	 .length = 0x1000, .expect = -EINVAL, .expect_reason = "lies only partly within",
+	 .expect_audit = 3},
+	{"test1 asks what a device without PASIDs can do", 1, false, P_DEVICE_INFO, "0000:af:00.0",
+	 .expect = 0, .expect_reason = "task: ", .expect_audit = 0},
+	{"test1 asks about no device", 1, false, P_DEVICE_INFO, "0000:99:00.0", .expect = -ENODEV,
+	 .expect_audit = 0},
+	{"test1 explains a map", 1, false, P_EXPLAIN, "0000:3b:00.0", .addr = 0x1fff0000,
+	 .length = 0x20000, .xop = "map", .xuid = -1, .expect_allowed = 0,
+	 .expect_reason = "not within one of them", .expect_audit = 0},
 };
 
 struct prow {
@@ -2222,6 +2302,27 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 	case P_RELOAD:
 		cmd.op = BOP_RELOAD;
 		break;
+	case P_MAP:
+	case P_UNMAP:
+		cmd.op = BOP_MAP;
+		cmd.b = c->length;
+		cmd.flags = SVM_MAP_READ | SVM_MAP_WRITE;
+		if (c->op == P_UNMAP) {
+			/* What is unmapped: 16 KiB at addr, the whole or a part of it. */
+			struct bcmd m = cmd;
+			m.b = 0x4000;
+			cr_assert_eq(bcall(&actor, &m, -1, &r), 0, "%s", r.reason);
+			out->other_id = r.id;
+			cmd.op = BOP_UNMAP;
+		}
+		break;
+	case P_DEVICE_INFO:
+		cmd.op = BOP_DEVICE_INFO;
+		break;
+	}
+	if (c->op == P_EXPLAIN) {
+		cmd.a = c->addr;
+		cmd.b = c->length;
 	}
 	out->status = bcall(&actor, &cmd, fd, &r);
 	out->allowed = r.allowed;
@@ -2241,10 +2342,12 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 	if (r.fd >= 0)
 		close(r.fd);
 	/* Release what was bound, so the next run starts from nothing. */
-	if (out->status == 0 && c->op != P_EXPLAIN && c->op != P_RELOAD && c->op != P_UNBIND_OTHERS)
+	if (out->status == 0 && (c->op < P_UNBIND_OTHERS || c->op == P_MAP))
 		cr_assert_eq(b_simple(&actor, BOP_UNBIND, r.id, &r), 0, "%s", r.reason);
 	if (c->op == P_UNBIND_OTHERS && out->status != 0)
 		cr_assert_eq(b_simple(&owner, BOP_UNBIND, out->other_id, &r), 0, "%s", r.reason);
+	if (c->op == P_UNMAP && out->status != 0)
+		cr_assert_eq(b_simple(&actor, BOP_UNBIND, out->other_id, &r), 0, "%s", r.reason);
 	if (fd >= 0)
 		close(fd);
 	bpeer_stop(&actor);
@@ -2300,7 +2403,9 @@ ParameterizedTest(struct prow *row, bus, parity)
 	if (c->op == P_EXPLAIN && c->expect == 0)
 		cr_assert_eq(s.allowed, c->expect_allowed == 1, "%s: verdict", c->name);
 	if (c->expect_reason) {
-		const char *where = c->op == P_EXPLAIN && c->expect == 0 ? s.text : s.reason;
+		const char *where = (c->op == P_EXPLAIN || c->op == P_DEVICE_INFO) && c->expect == 0
+					    ? s.text
+					    : s.reason;
 		cr_assert(strstr(where, c->expect_reason), "%s: '%s' not in '%s'", c->name,
 			  c->expect_reason, where);
 	}
@@ -2321,7 +2426,7 @@ ParameterizedTest(struct prow *row, bus, parity)
 		cr_assert_eq(s.rr.generation, s.g0 + 1);
 		cr_assert_eq(b.rr.generation, b.g0 + 1);
 		cr_assert_eq(b.rr.n_rules, s.rr.n_rules);
-		cr_assert_eq(s.rr.n_rules, 7);
+		cr_assert_eq(s.rr.n_rules, 8);
 		cr_assert_eq(b.rr.n_files, s.rr.n_files);
 		cr_assert_eq(b.rr.n_warnings, s.rr.n_warnings);
 		cr_assert_eq(b.rr.n_denied, s.rr.n_denied);

@@ -1135,7 +1135,7 @@ struct bad_row {
 
 #define UNKNOWN_OP(line, col, name)                                                                \
 	"t.policy:" #line ":" #col ": error: unknown operation '" name "' (want *, bind-task, "    \
-	"bind-pgtable, bind-pasid-table, open-device or reload)"
+	"bind-pgtable, bind-pasid-table, open-device, map or reload)"
 #define UNKNOWN_KEY(line, col, name)                                                               \
 	"t.policy:" #line ":" #col ": error: unknown key '" name "' (see svmd.policy(5))"
 
@@ -2051,16 +2051,18 @@ Test(policy_seal, walks_only_rules_of_the_op)
 			   "allow * user=9999\n"                           /* 4 */
 			   "allow bind-pasid-table user=9999\n"            /* 5 */
 			   "deny open-device,bind-pasid-table user=9999\n" /* 6 */
-			   "allow reload,open-device user=9999\n";         /* 7 */
+			   "allow reload,open-device user=9999\n"          /* 7 */
+			   "allow map,open-device user=9999\n";            /* 8 */
 	static const struct {
 		enum policy_op op;
 		unsigned n;
-		unsigned lines[4];
+		unsigned lines[5];
 	} want[] = {
 		{POLICY_OP_BIND_TASK, 2, {3, 4}},
 		{POLICY_OP_BIND_PGTABLE, 3, {2, 3, 4}},
 		{POLICY_OP_BIND_PASID_TABLE, 3, {4, 5, 6}},
-		{POLICY_OP_OPEN_DEVICE, 4, {1, 4, 6, 7}},
+		{POLICY_OP_OPEN_DEVICE, 5, {1, 4, 6, 7, 8}},
+		{POLICY_OP_MAP, 1, {8}},
 		{POLICY_OP_RELOAD, 1, {7}},
 	};
 	struct policy *p = compile_ok(text);
@@ -2231,8 +2233,9 @@ static void add_list(char **t, const char *key, const char *const *pool, size_t 
 /* One random rule: mostly selective, so decisions walk deep into the lists. */
 static void random_rule(char **t)
 {
-	static const char *const ops[] = {"bind-task",   "bind-pgtable", "bind-pasid-table",
-					  "open-device", "reload",       "*"};
+	static const char *const ops[] = {
+		"bind-task", "bind-pgtable", "bind-pasid-table", "open-device", "map", "reload",
+		"*"};
 	static const char *const users[] = {"alice", "bob", "1001", "1002", "1003", "0", "nosuch"};
 	static const char *const groups[] = {"accel", "video", "2001", "100", "nosuch"};
 	static const char *const units[] = {"qemu@*.service", "machine.slice", "*.slice",
@@ -2242,13 +2245,14 @@ static void random_rule(char **t)
 	static const char *const pci[] = {"8086:0b25", "19e5:a250"};
 	static const char *const models[] = {"vtd", "smmu"};
 	static const char *const flags[] = {"sre", "eafe", "pcd", "pwt", "emte", "cd", "none"};
-	bool allow = rnd(4) != 0, reload = false;
+	bool allow = rnd(4) != 0, reload = false, only_map = true;
 	unsigned n_ops = 1 + rnd(2);
 
 	*t += sprintf(*t, "%s ", allow ? "allow" : "deny");
 	for (unsigned i = 0; i < n_ops; i++) {
 		const char *op = PICK(ops);
 		reload = reload || strcmp(op, "reload") == 0;
+		only_map = only_map && strcmp(op, "map") == 0;
 		*t += sprintf(*t, "%s%s", i ? "," : "", op);
 	}
 	if (rnd(3) == 0)
@@ -2282,6 +2286,12 @@ static void random_rule(char **t)
 		*t += sprintf(*t, " addr-width=%s", rnd(2) ? "48" : "57,48");
 	if (rnd(8) == 0)
 		ADD_LIST(t, "vtd-flags", flags);
+	if (rnd(4) == 0) {
+		unsigned lo = rnd(64) * 0x1000u;
+		*t += sprintf(*t, " iova=0x%x-0x%x", lo, lo + rnd(64) * 0x1000u + 0xfffu);
+	}
+	if (allow && only_map && rnd(3) == 0)
+		*t += sprintf(*t, " max-bytes=%uK", 4 * (1 + rnd(64)));
 	if (rnd(4) == 0)
 		*t += sprintf(*t, " targets=%s", rnd(2) ? "self" : "same-user");
 	if (allow && !reload && rnd(6) == 0)
@@ -2910,6 +2920,7 @@ Test(policy_ops, names)
 		{POLICY_OP_BIND_PGTABLE, "bind-pgtable"},
 		{POLICY_OP_BIND_PASID_TABLE, "bind-pasid-table"},
 		{POLICY_OP_OPEN_DEVICE, "open-device"},
+		{POLICY_OP_MAP, "map"},
 		{POLICY_OP_RELOAD, "reload"},
 	};
 
@@ -2986,4 +2997,129 @@ ParameterizedTest(struct cgroup_row *row, policy_cgroup, units)
 	for (int i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+/* ---- map: the op, its keys, its limits ---- */
+
+Test(policy_map, parses_its_keys)
+{
+	struct policy *p = compile_ok("allow map user=alice device=0000:3b:00.0 "
+				      "iova=0x100000-0x1fffffff,0x40000000-0x4fffffff "
+				      "max-bytes=256M max-device-bytes=1G max=100\n"
+				      "allow map user=bob iova=4096-8191 max-bytes=12345\n");
+	const struct policy_rule *r = &p->rules[0];
+
+	cr_assert_eq(r->ops, 1u << POLICY_OP_MAP);
+	cr_assert_eq(r->n_iovas, 2);
+	cr_assert_eq(r->iovas[0].lo, 0x100000);
+	cr_assert_eq(r->iovas[0].hi, 0x1fffffff);
+	cr_assert_eq(r->iovas[1].lo, 0x40000000);
+	cr_assert_eq(r->max_bytes, 256ull << 20);
+	cr_assert_eq(r->max_device_bytes, 1ull << 30);
+	cr_assert_eq(r->max, 100);
+	cr_assert_eq(p->rules[1].iovas[0].lo, 4096);
+	cr_assert_eq(p->rules[1].iovas[0].hi, 8191);
+	cr_assert_eq(p->rules[1].max_bytes, 12345);
+	policy_free(p);
+}
+
+Test(policy_map, star_does_not_include_map)
+{
+	struct policy *p = compile_ok("allow * user=alice\n");
+
+	cr_assert_eq(p->rules[0].ops & (1u << POLICY_OP_MAP), 0u, "map pins memory: named only");
+	cr_assert_eq(p->rules[0].ops & (1u << POLICY_OP_OPEN_DEVICE), 1u << POLICY_OP_OPEN_DEVICE);
+	policy_free(p);
+}
+
+static void compile_fails(const char *text, const char *want)
+{
+	struct policy *p = policy_new();
+	int r = policy_add_file(p, FILE_NAME, text, strlen(text), &resolver);
+
+	cr_assert_eq(r, -EINVAL, "accepted: %s", text);
+	cr_assert(strstr(diags_text(p), want), "for %s: %s", text, diags_text(p));
+	policy_free(p);
+}
+
+Test(policy_map, refuses_what_it_cannot_mean)
+{
+	compile_fails("allow map iova=5\n", "invalid IOVA range '5'");
+	compile_fails("allow map iova=0x2000-0x1000\n", "empty IOVA range");
+	compile_fails("allow map iova=0x-0x1000\n", "invalid IOVA range");
+	compile_fails("allow map iova=0-18446744073709551616\n", "invalid IOVA range");
+	compile_fails("allow map max-bytes=0\n", "invalid max-bytes '0'");
+	compile_fails("allow map max-bytes=1X\n", "invalid max-bytes '1X'");
+	compile_fails("allow map max-bytes=16777216T\n", "invalid max-bytes");
+	compile_fails("allow map max-bytes=1M max-bytes=2M\n", "max-bytes= given twice");
+	compile_fails("deny map max-bytes=1M\n", "max-bytes= on a deny rule has no meaning");
+	compile_fails("allow map,open-device max-bytes=1M\n", "give them a rule for map alone");
+	compile_fails("allow map max-device-bytes=1M,2M\n", "invalid max-device-bytes");
+}
+
+Test(policy_map, warns_of_keys_that_do_not_apply)
+{
+	static const char text[] = "allow bind-task,map iova=0-0xfff pasid=auto\n";
+	struct policy *p = compile_len(text, sizeof(text) - 1, NULL);
+
+	cr_assert(strstr(diags_text(p), "iova= does not apply to bind-task"), "%s", diags_text(p));
+	cr_assert(strstr(diags_text(p), "pasid= does not apply to map"), "%s", diags_text(p));
+	policy_free(p);
+}
+
+static enum policy_verdict decide_map(const struct policy *p, uint64_t iova, uint64_t length,
+				      char *why, size_t len)
+{
+	struct identity s = {.uid = ALICE, .gid = USERS};
+	struct policy_request req = {
+		.op = POLICY_OP_MAP, .device = DEV0, .iova = iova, .length = length};
+	struct policy_decision d;
+	struct steps st = {0};
+
+	policy_decide(p, &s, &req, &d);
+	if (why) {
+		policy_explain(p, &s, &req, &d, record_step, &st);
+		snprintf(why, len, "%s", st.n ? st.why[0] : "");
+	}
+	return d.verdict;
+}
+
+Test(policy_map, a_map_lies_wholly_within_one_range)
+{
+	struct policy *p = compile_ok("allow map user=alice iova=0x1000-0x1fff,0x2000-0x2fff\n");
+	char why[1024] = "";
+
+	cr_assert_eq(decide_map(p, 0x1000, 0x1000, NULL, 0), POLICY_ALLOW);
+	cr_assert_eq(decide_map(p, 0x2000, 0x1000, NULL, 0), POLICY_ALLOW);
+	/* Across the two ranges: each alone does not hold it. */
+	cr_assert_eq(decide_map(p, 0x1000, 0x2000, why, sizeof(why)), POLICY_DENY);
+	cr_assert(strstr(why, "IOVA range 0x1000-0x2fff not within one of them"), "%s", why);
+	cr_assert_eq(decide_map(p, 0x0, 0x1000, NULL, 0), POLICY_DENY);
+	cr_assert_eq(decide_map(p, 0x2fff, 1, NULL, 0), POLICY_ALLOW);
+	cr_assert_eq(decide_map(p, 0x2fff, 2, NULL, 0), POLICY_DENY);
+	/* An IOVA alone (explain without a length). */
+	cr_assert_eq(decide_map(p, 0x1800, 0, NULL, 0), POLICY_ALLOW);
+	/* A range that would wrap matches nothing. */
+	cr_assert_eq(decide_map(p, UINT64_MAX, 2, NULL, 0), POLICY_DENY);
+	policy_free(p);
+}
+
+Test(policy_map, lint_sees_shadowed_ranges)
+{
+	struct policy *p = compile_ok("allow map user=alice iova=0-0xffffff\n"
+				      "allow map user=alice iova=0x1000-0x1fff max-bytes=4K\n"
+				      "allow map user=alice iova=0x1000000-0x1ffffff\n"
+				      "allow map user=alice\n"
+				      "allow map user=alice iova=0x2000000-0x2ffffff\n");
+	size_t before = p->n_diags;
+
+	cr_assert_eq(policy_lint(p), 0);
+	cr_assert_eq(p->n_diags - before, 2, "%s", diags_text(p));
+	cr_assert(strstr(p->diags[before], "t.policy:2:1: warning: rule can never match: 'allow "
+					   "map user=alice iova=0-0xffffff' (t.policy:1)"),
+		  "%s", p->diags[before]);
+	cr_assert(strstr(p->diags[before + 1], "t.policy:5:1: warning: rule can never match: "
+					       "'allow map user=alice' (t.policy:4)"),
+		  "%s", p->diags[before + 1]);
+	policy_free(p);
 }

@@ -34,14 +34,18 @@
 	"/etc/svmd/policy.d/50-local.policy:3:1: warning: rule can never match\n"                  \
 	"binding 7 (bind-task 0000:00:02.0 PASID 42, uid 1000) no longer granted: no rule "        \
 	"matched\n"
+#define INFO_TEXT                                                                                  \
+	"task: it does not support task binds\nmap: the vfio backend maps no client memory\n"
 
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const uint16_t all_ops[] = {
 	SVMD_OP_HELLO,        SVMD_OP_DEVICES,          SVMD_OP_LIST,   SVMD_OP_BIND_TASK,
 	SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND, SVMD_OP_LEASE,
-	SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,      SVMD_OP_RELOAD,
+	SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,      SVMD_OP_RELOAD, SVMD_OP_MAP,
+	SVMD_OP_UNMAP,        SVMD_OP_DEVICE_INFO,
 };
+_Static_assert(N_ELEM(all_ops) == _SVMD_OP_MAX - 1, "every opcode");
 
 /* ---- vectors ----------------------------------------------------------------------------- */
 
@@ -131,6 +135,29 @@ static size_t req_payload(uint16_t op, void *buf)
 		memcpy(buf, &r, sizeof(r));
 		return sizeof(r);
 	}
+	case SVMD_OP_MAP: {
+		struct svmd_map_req r = {
+			.offset = 0x2000,
+			.length = 0x10000,
+			.iova = 0x100000,
+			.flags = SVMD_MAP_READ | SVMD_MAP_WRITE,
+		};
+		set_dev(r.device, DEV_A);
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
+	case SVMD_OP_UNMAP: {
+		struct svmd_unmap_req r = {.iova = 0x100000, .length = 0x10000};
+		set_dev(r.device, DEV_A);
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
+	case SVMD_OP_DEVICE_INFO: {
+		struct svmd_device_info_req r;
+		set_dev(r.device, DEV_B);
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
 	}
 	cr_assert_fail("no request vector for opcode %u", op);
 	return 0;
@@ -145,7 +172,13 @@ static size_t req_size(uint16_t op)
 
 static uint8_t req_fds_max(uint16_t op)
 {
-	return op == SVMD_OP_BIND_TASK ? 1 : 0;
+	return op == SVMD_OP_BIND_TASK || op == SVMD_OP_MAP ? 1 : 0;
+}
+
+/* A map carries its memfd: exactly one. */
+static uint8_t req_fds_min(uint16_t op)
+{
+	return op == SVMD_OP_MAP ? 1 : 0;
 }
 
 static void device_entry(struct svmd_device_entry *e, uint32_t i)
@@ -275,6 +308,22 @@ static size_t rep_payload(const struct rep_param *p, unsigned char *buf, size_t 
 		memcpy(buf, &r, sizeof(r));
 		memcpy(buf + sizeof(r), RELOAD_TEXT, sizeof(RELOAD_TEXT));
 		return sizeof(r) + sizeof(RELOAD_TEXT);
+	}
+	case SVMD_OP_MAP: {
+		struct svmd_map_rep r = {.id = 12};
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
+	case SVMD_OP_UNMAP: {
+		struct svmd_unmap_rep r = {.n = 2, .bytes = 0x20000};
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
+	case SVMD_OP_DEVICE_INFO: {
+		struct svmd_device_info_rep r = {.kinds = SVMD_KIND_BIT(SVMD_KIND_DEVICE)};
+		memcpy(buf, &r, sizeof(r));
+		memcpy(buf + sizeof(r), INFO_TEXT, sizeof(INFO_TEXT));
+		return sizeof(r) + sizeof(INFO_TEXT);
 	}
 	}
 	cr_assert_fail("no reply vector for opcode %u", p->op);
@@ -480,6 +529,9 @@ ParameterizedTestParameters(request, roundtrip)
 		{SVMD_OP_EXPLAIN, 0},
 		{SVMD_OP_OPEN_DEVICE, 0},
 		{SVMD_OP_RELOAD, 0},
+		{SVMD_OP_MAP, 1},
+		{SVMD_OP_UNMAP, 0},
+		{SVMD_OP_DEVICE_INFO, 0},
 	};
 	return cr_make_param_array(struct req_rt_param, params, N_ELEM(params));
 }
@@ -507,7 +559,8 @@ Test(request, sizes_are_the_wire_sizes)
 		[SVMD_OP_BIND_PGTABLE] = 72, [SVMD_OP_BIND_PASID_TABLE] = 40,
 		[SVMD_OP_UNBIND] = 8,        [SVMD_OP_LEASE] = 8,
 		[SVMD_OP_EXPLAIN] = 48,      [SVMD_OP_OPEN_DEVICE] = 16,
-		[SVMD_OP_RELOAD] = 8,
+		[SVMD_OP_RELOAD] = 8,        [SVMD_OP_MAP] = 48,
+		[SVMD_OP_UNMAP] = 32,        [SVMD_OP_DEVICE_INFO] = 16,
 	};
 
 	for (size_t i = 0; i < N_ELEM(all_ops); i++)
@@ -536,8 +589,8 @@ Test(request, accepted_variants)
 	struct svmd_explain_req ex;
 	req_payload(SVMD_OP_EXPLAIN, &ex);
 	for (uint32_t op = 1; op < _SVMD_EXPLAIN_OP_MAX; op++) {
-		if (op == SVMD_EXPLAIN_RELOAD)
-			continue;
+		if (op == SVMD_EXPLAIN_RELOAD || op == SVMD_EXPLAIN_MAP)
+			continue; /* their own layouts: below */
 		ex.op = op;
 		cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), 0, "op %u",
 			     op);
@@ -576,9 +629,40 @@ Test(request, unaligned_payload)
 
 	for (size_t i = 0; i < N_ELEM(all_ops); i++) {
 		size_t len = req_payload(all_ops[i], p);
-		cr_assert_eq(svmd_request_check(all_ops[i], p, len, 0), 0, "%s",
-			     svmd_opcode_name(all_ops[i]));
+		cr_assert_eq(svmd_request_check(all_ops[i], p, len, req_fds_min(all_ops[i])), 0,
+			     "%s", svmd_opcode_name(all_ops[i]));
 	}
+}
+
+/* Explain of a map: the IOVA range in place of the bind fields, and only the uid flag. */
+Test(request, explain_map)
+{
+	struct svmd_explain_map_req r = {.op = SVMD_EXPLAIN_MAP, .iova = 0x100000, .length = 4096};
+	struct svmd_explain_map_req bad;
+
+	set_dev(r.device, DEV_A);
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &r, sizeof(r), 0), 0);
+	r.length = 0; /* the IOVA alone */
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &r, sizeof(r), 0), 0);
+	r.flags = SVMD_EXPLAIN_UID;
+	r.uid = 1000;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &r, sizeof(r), 0), 0);
+	bad = r;
+	bad.flags |= SVMD_EXPLAIN_PASID;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &bad, sizeof(bad), 0), -EBADMSG);
+	bad = r;
+	bad.reserved0 = 1;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &bad, sizeof(bad), 0), -EBADMSG);
+	bad = r;
+	bad.flags = 0; /* a uid without its flag */
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &bad, sizeof(bad), 0), -EBADMSG);
+	bad = r;
+	bad.iova = UINT64_MAX - 4095;
+	bad.length = 8192;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &bad, sizeof(bad), 0), -EBADMSG);
+	bad = r;
+	memset(bad.device, 0, sizeof(bad.device)); /* a map is about a device */
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &bad, sizeof(bad), 0), -EBADMSG);
 }
 
 /* ---- requests: rejections ---------------------------------------------------------------- */
@@ -613,6 +697,13 @@ ParameterizedTestParameters(request, wrong_length)
 		{SVMD_OP_OPEN_DEVICE, 1},
 		{SVMD_OP_RELOAD, -1},
 		{SVMD_OP_RELOAD, 1},
+		{SVMD_OP_MAP, -1},
+		{SVMD_OP_MAP, 1},
+		{SVMD_OP_MAP, -8},
+		{SVMD_OP_UNMAP, -1},
+		{SVMD_OP_UNMAP, 1},
+		{SVMD_OP_DEVICE_INFO, -1},
+		{SVMD_OP_DEVICE_INFO, 1},
 		{SVMD_OP_EXPLAIN, -16}, /* the 32-byte explain of protocol 0.1 */
 		{SVMD_OP_RELOAD, -8},   /* no payload at all */
 	};
@@ -627,9 +718,9 @@ ParameterizedTest(struct req_len_param *p, request, wrong_length)
 
 	/* The header is fine: the record is framed consistently; the payload is not. */
 	frame_and_parse(rec, p->op, SEQ(0), payload, len, &h);
-	cr_assert_eq(svmd_request_check(h.opcode, rec + sizeof(h), h.len, 0), -EBADMSG,
-		     "%s with %zu bytes", svmd_opcode_name(p->op), len);
-	cr_assert_eq(svmd_request_check(p->op, payload, 0, 0), -EBADMSG);
+	cr_assert_eq(svmd_request_check(h.opcode, rec + sizeof(h), h.len, req_fds_min(p->op)),
+		     -EBADMSG, "%s with %zu bytes", svmd_opcode_name(p->op), len);
+	cr_assert_eq(svmd_request_check(p->op, payload, 0, req_fds_min(p->op)), -EBADMSG);
 }
 
 /* One field of the canonical request overwritten (little-endian, width bytes). */
@@ -701,6 +792,20 @@ ParameterizedTestParameters(request, bad_field)
 		F(SVMD_OP_RELOAD, struct svmd_reload_req, flags, 0x80000000u),
 		F(SVMD_OP_RELOAD, struct svmd_reload_req, reserved, 1),
 		F(SVMD_OP_RELOAD, struct svmd_reload_req, reserved, 0x01000000u),
+		/* map: flags (none, unknown), reserved, empty and wrapping ranges */
+		F(SVMD_OP_MAP, struct svmd_map_req, flags, 0),
+		F(SVMD_OP_MAP, struct svmd_map_req, flags, 4),
+		F(SVMD_OP_MAP, struct svmd_map_req, flags, 0x80000003u),
+		F(SVMD_OP_MAP, struct svmd_map_req, reserved, 1),
+		F(SVMD_OP_MAP, struct svmd_map_req, length, 0),
+		F(SVMD_OP_MAP, struct svmd_map_req, iova, 0xffffffffffff0000ull), /* wraps */
+		F(SVMD_OP_MAP, struct svmd_map_req, iova, 0xffffffffffff8000ull), /* wraps */
+		F(SVMD_OP_MAP, struct svmd_map_req, offset, 0xfffffffffffff000ull),
+		F(SVMD_OP_MAP, struct svmd_map_req, length, 0xffffffffffffffffull),
+		/* unmap: empty and wrapping ranges */
+		F(SVMD_OP_UNMAP, struct svmd_unmap_req, length, 0),
+		F(SVMD_OP_UNMAP, struct svmd_unmap_req, iova, 0xffffffffffff0000ull),
+		F(SVMD_OP_UNMAP, struct svmd_unmap_req, length, 0xffffffffffffffffull),
 	};
 #undef F
 	return cr_make_param_array(struct req_field_param, params, N_ELEM(params));
@@ -712,12 +817,12 @@ ParameterizedTest(struct req_field_param *p, request, bad_field)
 	size_t len = req_payload(p->op, payload);
 	struct svmd_hdr h;
 
-	cr_assert_eq(svmd_request_check(p->op, payload, len, 0), 0);
+	cr_assert_eq(svmd_request_check(p->op, payload, len, req_fds_min(p->op)), 0);
 	cr_assert_leq(p->off + p->width, len);
 	memcpy(payload + p->off, &p->value, p->width); /* little-endian */
 	frame_and_parse(rec, p->op, SEQ(0), payload, len, &h);
-	cr_assert_eq(svmd_request_check(h.opcode, rec + sizeof(h), h.len, 0), -EBADMSG,
-		     "%s: field at %u = %#llx accepted", svmd_opcode_name(p->op), p->off,
+	cr_assert_eq(svmd_request_check(h.opcode, rec + sizeof(h), h.len, req_fds_min(p->op)),
+		     -EBADMSG, "%s: field at %u = %#llx accepted", svmd_opcode_name(p->op), p->off,
 		     (unsigned long long)p->value);
 }
 
@@ -805,11 +910,9 @@ Test(request, good_device_names)
 
 ParameterizedTestParameters(request, too_many_fds)
 {
-	static uint16_t params[] = {
-		SVMD_OP_HELLO,        SVMD_OP_DEVICES,          SVMD_OP_LIST,   SVMD_OP_BIND_TASK,
-		SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND, SVMD_OP_LEASE,
-		SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,      SVMD_OP_RELOAD,
-	};
+	static uint16_t params[N_ELEM(all_ops)];
+
+	memcpy(params, all_ops, sizeof(all_ops));
 	return cr_make_param_array(uint16_t, params, N_ELEM(params));
 }
 
@@ -817,9 +920,12 @@ ParameterizedTest(uint16_t *op, request, too_many_fds)
 {
 	unsigned char payload[128];
 	size_t len = req_payload(*op, payload);
-	size_t max = req_fds_max(*op);
+	size_t max = req_fds_max(*op), min = req_fds_min(*op);
 
-	for (size_t n = 0; n <= max; n++)
+	for (size_t n = 0; n < min; n++)
+		cr_assert_eq(svmd_request_check(*op, payload, len, n), -EBADMSG, "%s with %zu fds",
+			     svmd_opcode_name(*op), n);
+	for (size_t n = min; n <= max; n++)
 		cr_assert_eq(svmd_request_check(*op, payload, len, n), 0, "%zu fds", n);
 	for (size_t n = max + 1; n <= SVMD_FDS_MAX + 1; n++)
 		cr_assert_eq(svmd_request_check(*op, payload, len, n), -EBADMSG, "%s with %zu fds",
@@ -865,6 +971,12 @@ ParameterizedTestParameters(reply, roundtrip)
 		{SVMD_OP_EXPLAIN, REP_OK, 0},
 		{SVMD_OP_OPEN_DEVICE, REP_OK, 0},
 		{SVMD_OP_RELOAD, REP_OK, 0},
+		{SVMD_OP_MAP, REP_OK, 0},
+		{SVMD_OP_UNMAP, REP_OK, 0},
+		{SVMD_OP_DEVICE_INFO, REP_OK, 0},
+		{SVMD_OP_MAP, REP_ERR, 0},
+		{SVMD_OP_UNMAP, REP_ERR_REASON, 0},
+		{SVMD_OP_DEVICE_INFO, REP_ERR_REASON, 0},
 		{SVMD_OP_HELLO, REP_ERR, 0},
 		{SVMD_OP_DEVICES, REP_ERR, 0},
 		{SVMD_OP_LIST, REP_ERR, 0},
@@ -1631,8 +1743,12 @@ Test(names, opcodes)
 		[SVMD_OP_EXPLAIN] = "explain",
 		[SVMD_OP_OPEN_DEVICE] = "open-device",
 		[SVMD_OP_RELOAD] = "reload",
+		[SVMD_OP_MAP] = "map",
+		[SVMD_OP_UNMAP] = "unmap",
+		[SVMD_OP_DEVICE_INFO] = "device-info",
 	};
 
+	_Static_assert(sizeof(want) / sizeof(want[0]) == _SVMD_OP_MAX, "every opcode named");
 	for (uint16_t op = 1; op < _SVMD_OP_MAX; op++) {
 		cr_assert_str_eq(svmd_opcode_name(op), want[op]);
 		cr_assert_str_eq(svmd_opcode_name(op | SVMD_REPLY), want[op]);

@@ -1046,7 +1046,7 @@ static const struct {
 	{"0000:af:00.0", 30, 1, 0, 0, SVMD_MODEL_VTD, 0x15b3, 0x101d},
 };
 
-/* extra_kinds: what the backend adds to the topology's (open-device on every device). */
+/* extra_kinds: what the backend adds to the topology's (open-device and map on every device). */
 static void assert_default_devices(const struct device *d, size_t n, uint32_t extra_kinds)
 {
 	cr_assert_eq(n, 5);
@@ -1125,7 +1125,8 @@ static int be_bind(const char *dev, const struct bind_args *b)
 Test(sim_backend, default_devices)
 {
 	cr_assert_str_eq(be->ops->name, "sim");
-	assert_default_devices(be->devices, be->n_devices, SVMD_KIND_BIT(SVMD_KIND_DEVICE));
+	assert_default_devices(be->devices, be->n_devices,
+			       SVMD_KIND_BIT(SVMD_KIND_DEVICE) | SVMD_KIND_BIT(SVMD_KIND_MAP));
 }
 
 Test(sim_backend, find_device)
