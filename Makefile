@@ -63,10 +63,10 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
 CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim.c \
-            daemon/backend-vfio.c daemon/pci-sysfs.c daemon/bus.c daemon/bus-broker.c \
-            daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c daemon/device.c \
-            daemon/hashmap.c \
-            daemon/identity.c daemon/lifetime.c daemon/user-limits.c daemon/log.c daemon/loop.c \
+            daemon/backend-vfio.c daemon/backend-iommufd.c daemon/pci-sysfs.c daemon/bus.c \
+            daemon/bus-broker.c daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c \
+            daemon/device.c daemon/hashmap.c daemon/identity.c daemon/lifetime.c \
+            daemon/user-limits.c daemon/log.c daemon/loop.c \
             daemon/ops.c daemon/ops-map.c daemon/policy.c daemon/policy-load.c daemon/process.c \
             daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
             daemon/sim-kernel.c daemon/util.c
@@ -85,13 +85,13 @@ endif
 
 UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
               config process audit user-limits ops ops-map bus-reply
-INTEGRATION_TESTS := socket policy bus vfio
+INTEGRATION_TESTS := socket policy bus vfio iommufd
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
-# Preloaded into svmd by the vfio integration suite: /dev/vfio emulated at the syscall boundary,
-# with the simulated kernel behind the seed ioctl.
-EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
-            daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
+# Preloaded into svmd by the vfio and iommufd integration suites: /dev/vfio and /dev/iommu
+# emulated at the syscall boundary, with the simulated kernel behind the seed ioctl.
+EMUL_SRC := tests/vfio-emul/vfio-emul.c tests/vfio-emul/iommufd-emul.c daemon/backend.c \
+            daemon/backend-sim.c daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
             daemon/util.c daemon/device.c protocol/svmd-proto.c
 
 .PHONY: all check check-run check-vm check-vm-run check-vm-iommufd check-vm-iommufd-run \
@@ -101,7 +101,7 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c daemon/backend.c daemon/backend-sim.c \
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY: $(call obj,$(addprefix tests/unit/test-,$(addsuffix .c,$(UNIT_TESTS))) \
 		$(addprefix tests/integration/test-,$(addsuffix .c,$(INTEGRATION_TESTS))) \
-		tests/integration/harness.c)
+		tests/integration/harness.c tests/integration/fake-machine.c)
 
 all: $(BUILD)/svmd $(BUILD)/svmctl $(BUILD)/libsvmclient.so
 
@@ -149,9 +149,9 @@ unit_objs_policy      := daemon/policy.c daemon/hashmap.c daemon/util.c protocol
 unit_objs_registry    := daemon/registry.c daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_sim-kernel  := daemon/sim-kernel.c daemon/backend-sim.c daemon/backends.c \
-                         daemon/backend-vfio.c daemon/pci-sysfs.c daemon/backend.c \
-                         daemon/seed-abi.c daemon/device.c daemon/hashmap.c daemon/util.c \
-                         protocol/svmd-proto.c
+                         daemon/backend-vfio.c daemon/backend-iommufd.c daemon/pci-sysfs.c \
+                         daemon/backend.c daemon/seed-abi.c daemon/device.c daemon/hashmap.c \
+                         daemon/util.c daemon/log.c protocol/svmd-proto.c
 unit_objs_seed-abi    := daemon/seed-abi.c daemon/util.c protocol/svmd-proto.c
 unit_objs_vfio-abi    :=
 unit_objs_iommufd-abi :=
@@ -190,10 +190,21 @@ $(BUILD)/tests/unit-%: $(call obj,tests/unit/test-%.c) $$(call obj,$$(unit_objs_
 
 # Integration tests use the shared library as clients do, plus the codec to misbehave with.
 $(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integration/harness.c \
-		$(PROTOCOL_SRC)) $(BUILD)/libsvmclient.so
+		tests/integration/fake-machine.c $(PROTOCOL_SRC)) $(BUILD)/libsvmclient.so
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lsvmclient \
 		-Wl,-rpath,'$$ORIGIN/..' $(client_libs) $(test_libs)
+
+# A backend driven command by command (tests/integration/backend-driver.c), for the iommufd
+# suite to run under the emulator.
+DRIVER_SRC := tests/integration/backend-driver.c daemon/backends.c daemon/backend.c \
+              daemon/backend-iommufd.c daemon/backend-vfio.c daemon/backend-sim.c \
+              daemon/sim-kernel.c daemon/seed-abi.c daemon/pci-sysfs.c daemon/device.c \
+              daemon/hashmap.c daemon/util.c daemon/log.c daemon/sandbox.c \
+              protocol/svmd-proto.c
+$(BUILD)/tests/backend-driver: $(call obj,$(DRIVER_SRC))
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs)
 
 # Position-independent, symbols hidden but the interposed calls, no fortify wrappers (they
 # would clash with the emulator's own open()), and no sanitizer (it is preloaded before it).
@@ -221,7 +232,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-vm-run
 	@$(MAKE) --no-print-directory check-system-run
 
-check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so
+check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so $(BUILD)/tests/backend-driver
 	@sh tests/setup-users.sh
 	@sh tests/run-tests.sh $(TEST_BINS)
 	@BUILD=$(BUILD) sh tests/check-units.sh
@@ -254,22 +265,29 @@ check-vm-iommufd-run: all
 		$(addprefix $(BUILD)/tests/$$(basename "$$kdir")/,$(VM_KERNEL_PROGS))
 
 # One set per kernel, as each has its own headers, run in this order. iommufd-smoke: the path
-# svmd's iommufd backend takes; iommufd-owner: the kernel's answers that backend relies on (both
-# static); iommufd-svmd: svmd itself on that path, with unprivileged clients (it links
-# libsvmclient, and so libsystemd: run-kernel.sh copies its libraries into the guest).
-VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-svmd
+# svmd's iommufd backend takes; iommufd-owner: the kernel's answers that backend relies on;
+# iommufd-backend: the backend itself (its sources linked in) with edu DMA (all three static);
+# iommufd-svmd: svmd itself on that path, with unprivileged clients (it links libsvmclient, and
+# so libsystemd: run-kernel.sh copies its libraries into the guest).
+VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend iommufd-svmd
+VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/pci-sysfs.c daemon/backend.c daemon/device.c \
+                  daemon/util.c daemon/log.c
 KERNEL_TESTS := $(BUILD)/tests/$(notdir $(KERNEL_DIR))
-SMOKE := $(addprefix $(KERNEL_TESTS)/,iommufd-smoke iommufd-owner)
+SMOKE := $(addprefix $(KERNEL_TESTS)/,iommufd-smoke iommufd-owner iommufd-backend)
 VM_SVMD := $(KERNEL_TESTS)/iommufd-svmd
 .PHONY: vm-kernel-tests
 vm-kernel-tests: $(SMOKE) $(VM_SVMD)
 	@:
 ifneq ($(KERNEL_DIR),)
+VM_CC = $(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -static
+$(KERNEL_TESTS)/iommufd-backend: tests/vm/iommufd-backend.c $(VM_BACKEND_SRC) \
+		$(KERNEL_DIR)/release
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(VM_CC) -iquote protocol -iquote daemon -o $@ $< $(VM_BACKEND_SRC)
 $(KERNEL_TESTS)/iommufd-smoke: tests/vm/edu.h
 $(KERNEL_TESTS)/%: tests/vm/%.c $(KERNEL_DIR)/release
 	@mkdir -p $(dir $@)
-	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
-		-static -isystem $(KERNEL_DIR)/include -o $@ $<
+	$(call say,CC,$@)$(VM_CC) -isystem $(KERNEL_DIR)/include -o $@ $<
 $(VM_SVMD): tests/vm/iommufd-svmd.c tests/vm/edu.h client/svmclient.h $(BUILD)/libsvmclient.a \
 		$(KERNEL_DIR)/release
 	@mkdir -p $(dir $@)

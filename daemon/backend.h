@@ -73,6 +73,9 @@ struct backend {
 	/* NULL when the kernel can do SVM binds; else why not (check() says the same for every
 	 * bind), for svmd to say once at start-up. */
 	const char *svm_unsupported;
+	/* NULL, or one line for svmd to log once at start-up (info): what the backend chose
+	 * that an administrator should know (iommufd: whose locked memory pins are). */
+	const char *note;
 	/* svmd's fds one space holds (charged to the client's uid), and one open-device record
 	 * in a space besides (the backend's copy of the device fd). */
 	unsigned space_fds, device_fds;

@@ -9,14 +9,16 @@
 #include "backend.h"
 
 struct backend_config {
-	const char *name;           /* "auto" (or NULL), "vfio" or "sim" */
+	const char *name;           /* "auto" (or NULL), "iommufd", "vfio" or "sim" */
 	const char *sim_topology;   /* sim: file, or NULL for the built-in topology */
-	const char *const *devices; /* vfio: the PCI functions to manage, "DDDD:BB:DD.F" */
+	const char *const *devices; /* vfio, iommufd: the PCI functions to manage, "DDDD:BB:DD.F" */
 	size_t n_devices;
-	const char *sysfs_root; /* vfio: where sysfs is, NULL for /sys (tests point elsewhere) */
-	const char *dev_root;   /* vfio and auto: where /dev is, NULL for /dev */
+	const char *sysfs_root; /* vfio, iommufd: where sysfs is, NULL for /sys (tests elsewhere) */
+	const char *dev_root;   /* vfio, iommufd and auto: where /dev is, NULL for /dev */
 };
 
-/* Creates the backend cfg names; "auto" is vfio when DEV/vfio/vfio exists, else an error that
- * points to --backend=sim. Returns 0 or a negative errno with a whole message in err. */
+/* Creates the backend cfg names; "auto" is iommufd when DEV/iommu exists and every device has
+ * a VFIO cdev, else vfio when DEV/vfio/vfio exists, else iommufd when DEV/iommu does, else an
+ * error that points to --backend=sim. Returns 0 or a negative errno with a whole message in
+ * err. */
 int backend_new(const struct backend_config *cfg, struct backend **ret, char *err, size_t errlen);

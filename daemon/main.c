@@ -64,12 +64,16 @@ static void help(void)
 	       "Broker Shared Virtual Memory binds (VFIO_IOMMU_SVM_BIND) for unprivileged\n"
 	       "clients, as its policy allows.\n"
 	       "\n"
-	       "  --backend=NAME        kernel backend: vfio (the real kernel), sim (a simulated\n"
-	       "                        kernel) or auto (vfio if /dev/vfio/vfio exists) [auto]\n"
-	       "  --device=BDF          vfio: manage this PCI function (repeatable)\n"
+	       "  --backend=NAME        kernel backend: iommufd (a mainline kernel's /dev/iommu\n"
+	       "                        and VFIO cdevs), vfio (the legacy VFIO container), sim\n"
+	       "                        (a simulated kernel) or auto (iommufd if /dev/iommu and\n"
+	       "                        every device's cdev exist, else vfio if /dev/vfio/vfio\n"
+	       "                        does) [auto]\n"
+	       "  --device=BDF          iommufd, vfio: manage this PCI function (repeatable)\n"
 	       "  --sim-topology=FILE   sim: devices of the simulated machine [built in]\n"
-	       "  --sysfs-root=DIR      vfio, for testing: read sysfs from DIR [/sys]\n"
-	       "  --dev-root=DIR        vfio, for testing: open DIR/vfio/* [/dev]\n"
+	       "  --sysfs-root=DIR      iommufd, vfio, for testing: read sysfs from DIR [/sys]\n"
+	       "  --dev-root=DIR        iommufd, vfio, for testing: open DIR/iommu, DIR/vfio/*\n"
+	       "                        [/dev]\n"
 	       "  --socket=PATH         listening socket [" DEFAULT_SOCKET "];\n"
 	       "                        a socket passed by systemd (LISTEN_FDS) wins\n"
 	       "  --state-dir=DIR       keep what outlives a restart (binding ids) in DIR,\n"
@@ -692,6 +696,8 @@ static int run(const struct options *o)
 	if (backend->svm_unsupported)
 		log_warning("%s: SVM binds will fail as not supported; open-device works.",
 			    backend->svm_unsupported);
+	if (backend->note)
+		log_info("%s.", backend->note);
 	raise_limits();
 	loop = loop_new();
 	if (!loop)

@@ -18,322 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fake-machine.h"
 #include "harness.h"
-
-/* ---- A fake machine: sysfs and /dev/vfio under one temporary directory ---- */
-
-#define NO_PASID   (-1) /* extended config space without a PASID capability */
-#define SHORT_CFG  (-2) /* a conventional 256-byte config space */
-#define FDEVS_MAX  12
-#define TOPO_BYTES 2048
-
-struct fdev {
-	const char *name;
-	unsigned group;
-	const char *driver; /* NULL: no driver */
-	int pasid_bits;     /* 0..20, NO_PASID or SHORT_CFG */
-	const char *iommu;  /* the iommu link's name ("dmar0", "smmu3.0x..."), NULL for none */
-	unsigned vendor, device;
-	bool bridge;
-	bool unmanaged; /* in sysfs, but not given to svmd with --device */
-};
-
-struct fake {
-	char root[64];
-	char sys[96], dev[96], log[128], topo[128];
-	char sysfs_arg[128], dev_arg[128], device_args[FDEVS_MAX][32];
-	char env_buf[8][700];
-	const char *env[12];
-	const char *args[FDEVS_MAX + 4];
-	size_t n_env;
-};
-
-static void vmkdir(const char *fmt, ...)
-{
-	char path[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	for (char *p = path + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			mkdir(path, 0755);
-			*p = '/';
-		}
-	cr_assert(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path, strerror(errno));
-}
-
-static void put_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "we");
-
-	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-	cr_assert_eq(fwrite(data, 1, len, f), len);
-	cr_assert_eq(fclose(f), 0);
-}
-
-static void put_text(const char *text, const char *fmt, ...)
-{
-	char path[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	put_file(path, text, strlen(text));
-}
-
-static void put_link(const char *target, const char *fmt, ...)
-{
-	char path[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(symlink(target, path), 0, "symlink %s: %s", path, strerror(errno));
-}
-
-static void le16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* Config space: the ids, and behind an AER capability (so the walk must follow the list) the
- * PASID capability with Max PASID Width in bits 12:8 of its capability register. */
-static void put_config(const struct fdev *d, const char *path)
-{
-	uint8_t cfg[4096] = {0};
-	size_t len = d->pasid_bits == SHORT_CFG ? 256 : sizeof(cfg);
-
-	le16(cfg, d->vendor);
-	le16(cfg + 2, d->device);
-	if (len == sizeof(cfg)) {
-		le32(cfg + 0x100, 0x0001u | 2u << 16 | (d->pasid_bits >= 0 ? 0x148u : 0u) << 20);
-		if (d->pasid_bits >= 0) {
-			le32(cfg + 0x148, 0x001bu | 1u << 16);
-			le16(cfg + 0x14c, (unsigned)d->pasid_bits << 8 | 0x6);
-		}
-	}
-	put_file(path, cfg, len);
-}
-
-static const char *model_of(const struct fdev *d)
-{
-	if (d->iommu && strncmp(d->iommu, "dmar", 4) == 0)
-		return "vtd";
-	if (d->iommu && strncmp(d->iommu, "smmu3.", 6) == 0)
-		return "smmu";
-	return "none";
-}
-
-static void env_add(struct fake *f, const char *fmt, ...)
-{
-	va_list ap;
-
-	cr_assert_lt(f->n_env, 8);
-	va_start(ap, fmt);
-	vsnprintf(f->env_buf[f->n_env], sizeof(f->env_buf[0]), fmt, ap);
-	va_end(ap);
-	f->env[f->n_env] = f->env_buf[f->n_env];
-	f->env[++f->n_env] = NULL;
-}
-
-/* Builds the machine: every device in sysfs and its group, /dev/vfio/vfio, /dev/vfio/N for each
- * group with a vfio-pci member, the simulated kernel's topology (managed devices), svmd's
- * arguments (--backend=vfio, --device for each managed device, the roots) and environment. */
-static void fake_new(struct fake *f, const struct fdev *devs, size_t n)
-{
-	char topo[TOPO_BYTES] = "";
-	size_t n_args = 0;
-
-	memset(f, 0, sizeof(*f));
-	snprintf(f->root, sizeof(f->root), "/tmp/svmd-vfio.XXXXXX");
-	cr_assert_not_null(mkdtemp(f->root));
-	snprintf(f->sys, sizeof(f->sys), "%s/sys", f->root);
-	snprintf(f->dev, sizeof(f->dev), "%s/dev", f->root);
-	snprintf(f->log, sizeof(f->log), "%s/emul.log", f->root);
-	snprintf(f->topo, sizeof(f->topo), "%s/topology", f->root);
-	vmkdir("%s/vfio", f->dev);
-	vmkdir("%s/bus/pci/drivers", f->sys);
-	put_text("", "%s/vfio/vfio", f->dev);
-
-	f->args[n_args++] = "--backend=vfio";
-	for (size_t i = 0; i < n; i++) {
-		const struct fdev *d = &devs[i];
-		char dir[256], buf[300];
-
-		snprintf(dir, sizeof(dir), "%s/bus/pci/devices/%s", f->sys, d->name);
-		vmkdir("%s", dir);
-		vmkdir("%s/kernel/iommu_groups/%u/devices", f->sys, d->group);
-		snprintf(buf, sizeof(buf), "../../../../kernel/iommu_groups/%u", d->group);
-		put_link(buf, "%s/iommu_group", dir);
-		put_link("../../../../../bus/pci/devices/X", "%s/kernel/iommu_groups/%u/devices/%s",
-			 f->sys, d->group, d->name);
-		snprintf(buf, sizeof(buf), "0x%04x\n", d->vendor);
-		put_text(buf, "%s/vendor", dir);
-		snprintf(buf, sizeof(buf), "0x%04x\n", d->device);
-		put_text(buf, "%s/device", dir);
-		put_text(d->bridge ? "0x060400\n" : "0x120000\n", "%s/class", dir);
-		snprintf(buf, sizeof(buf), "%s/config", dir);
-		put_config(d, buf);
-		if (d->driver) {
-			char target[96];
-			snprintf(target, sizeof(target), "../../../../bus/pci/drivers/%s",
-				 d->driver);
-			put_link(target, "%s/driver", dir);
-		}
-		if (d->iommu) {
-			char target[128];
-			snprintf(target, sizeof(target), "../../../../devices/virtual/iommu/%s",
-				 d->iommu);
-			put_link(target, "%s/iommu", dir);
-		}
-		if (d->driver && strcmp(d->driver, "vfio-pci") == 0) {
-			char node[160];
-			snprintf(node, sizeof(node), "%s/vfio/%u", f->dev, d->group);
-			if (access(node, F_OK) != 0)
-				put_text("", "%s", node);
-		}
-		if (d->unmanaged)
-			continue;
-		cr_assert_lt(n_args, FDEVS_MAX + 1);
-		snprintf(f->device_args[i], sizeof(f->device_args[i]), "--device=%s", d->name);
-		f->args[n_args++] = f->device_args[i];
-		int bits = d->pasid_bits > 0 ? d->pasid_bits : 0;
-		const char *model = model_of(d);
-		char kinds[48] = "none";
-		if (bits)
-			snprintf(kinds, sizeof(kinds), "task%s%s",
-				 strcmp(model, "vtd") == 0 ? ",pgtable" : "",
-				 strcmp(model, "none") != 0 ? ",pasid-table" : "");
-		snprintf(topo + strlen(topo), sizeof(topo) - strlen(topo),
-			 "device %s group=%u pasid-bits=%d model=%s kinds=%s\n", d->name, d->group,
-			 bits, model, kinds);
-	}
-	put_text(topo, "%s", f->topo);
-	snprintf(f->sysfs_arg, sizeof(f->sysfs_arg), "--sysfs-root=%s", f->sys);
-	snprintf(f->dev_arg, sizeof(f->dev_arg), "--dev-root=%s", f->dev);
-	f->args[n_args++] = f->sysfs_arg;
-	f->args[n_args++] = f->dev_arg;
-	f->args[n_args] = NULL;
-
-	env_add(f, "LD_PRELOAD=%s", build_path("tests/libvfio-emul.so"));
-	env_add(f, "VFIO_EMUL_DEV=%s", f->dev);
-	env_add(f, "VFIO_EMUL_SYSFS=%s", f->sys);
-	env_add(f, "VFIO_EMUL_LOG=%s", f->log);
-	env_add(f, "VFIO_EMUL_TOPOLOGY=%s", f->topo);
-	/* An ASan build of svmd must accept a preloaded library ahead of its runtime. */
-	env_add(f, "ASAN_OPTIONS=verify_asan_link_order=0");
-}
-
-static void fake_free(struct fake *f)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	cr_assert_eq(system(cmd), 0);
-}
-
-/* The emulator's log so far (static buffer). */
-static const char *emul_log(const struct fake *f)
-{
-	static char buf[65536];
-	FILE *fp = fopen(f->log, "re");
-	size_t n = 0;
-
-	buf[0] = 0;
-	if (fp) {
-		n = fread(buf, 1, sizeof(buf) - 1, fp);
-		fclose(fp);
-	}
-	buf[n] = 0;
-	return buf;
-}
-
-/* Waits up to 2 s for needle in the emulator's log: svmd closes its copy of an fd just after
- * the reply that carries it, so the client may look first. */
-static bool emul_wait(const struct fake *f, const char *needle)
-{
-	for (int t = 0; t < 200; t++) {
-		if (strstr(emul_log(f), needle))
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-static int count_of(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	return n;
-}
-
-static int log_count(const struct daemon *d, const char *needle)
-{
-	FILE *f = fopen(d->log, "re");
-	char line[4096];
-	int n = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
-static bool wait_log_count(const struct daemon *d, const char *needle, int n, int timeout_ms)
-{
-	for (int t = 0; t <= timeout_ms; t += 10) {
-		if (log_count(d, needle) >= n)
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-static const char *kernel_release(void)
-{
-	static struct utsname u;
-
-	cr_assert_eq(uname(&u), 0);
-	return u.release;
-}
-
-/* Runs svmd on the fake machine expecting it to refuse to start; returns its stderr. */
-static const char *svmd_refuses(struct fake *f, const char *extra_env)
-{
-	static char out[4096], err[8192];
-	char sock[128];
-	const char *argv[FDEVS_MAX + 10];
-	size_t n = 0;
-
-	if (extra_env)
-		env_add(f, "%s", extra_env);
-	snprintf(sock, sizeof(sock), "--socket=%s/refused.sock", f->root);
-	argv[n++] = build_path("svmd");
-	for (size_t i = 0; f->args[i]; i++)
-		argv[n++] = f->args[i];
-	argv[n++] = sock;
-	argv[n++] = "--policy-dir=/nonexistent";
-	argv[n] = NULL;
-	cr_assert_eq(run_cmd_env(0, 0, argv, f->env, out, sizeof(out), err, sizeof(err)), 1,
-		     "svmd did not refuse: %s", err);
-	return err;
-}
 
 static const char policy[] = "allow * user=svmd-test1\n";
 
@@ -432,7 +118,7 @@ static const char *svm_line(unsigned container, unsigned long req, const struct 
 }
 
 static const struct fdev one[] = {
-	{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false},
+	{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
 };
 
 static void setup(void)
@@ -478,9 +164,9 @@ Test(vfio, startup_ioctls_and_probe_exact)
 Test(vfio, each_group_gets_its_own_container)
 {
 	const struct fdev devs[] = {
-		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false},
-		{"0000:3c:00.0", 13, "vfio-pci", 16, "dmar1", 0x8086, 0x0b26, false, false},
-		{"0000:3b:00.1", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b27, false, false},
+		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+		{"0000:3c:00.0", 13, "vfio-pci", 16, "dmar1", 0x8086, 0x0b26, false, false, false},
+		{"0000:3b:00.1", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b27, false, false, false},
 	};
 	struct fake f;
 	struct daemon d;
@@ -524,18 +210,21 @@ static const struct svm_device *find_dev(const struct svm_device *v, size_t n, c
 Test(vfio, devices_described_from_sysfs)
 {
 	const struct fdev devs[] = {
-		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false},
+		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
 		{"0000:3c:00.0", 13, "vfio-pci", 16, "smmu3.0x0000000009050000", 0x19e5, 0xa250,
-		 false, false},
-		{"0000:3d:00.0", 14, "vfio-pci", NO_PASID, "dmar2", 0x15b3, 0x101d, false, false},
-		{"0000:3e:00.0", 15, "vfio-pci", SHORT_CFG, NULL, 0x1234, 0x11e8, false, false},
-		{"0000:3f:00.0", 16, "vfio-pci", 8, "ivhd0", 0x1022, 0x1234, false, false},
+		 false, false, false},
+		{"0000:3d:00.0", 14, "vfio-pci", NO_PASID, "dmar2", 0x15b3, 0x101d, false, false,
+		 false},
+		{"0000:3e:00.0", 15, "vfio-pci", SHORT_CFG, NULL, 0x1234, 0x11e8, false, false,
+		 false},
+		{"0000:3f:00.0", 16, "vfio-pci", 8, "ivhd0", 0x1022, 0x1234, false, false, false},
 		/* A PCI bridge in the group, on pcieport: viable, and it does no DMA. */
-		{"0000:40:00.0", 17, "vfio-pci", 20, "dmar3", 0x8086, 0x0b25, false, false},
-		{"0000:40:01.0", 17, "pcieport", NO_PASID, "dmar3", 0x8086, 0x7f00, true, true},
+		{"0000:40:00.0", 17, "vfio-pci", 20, "dmar3", 0x8086, 0x0b25, false, false, false},
+		{"0000:40:01.0", 17, "pcieport", NO_PASID, "dmar3", 0x8086, 0x7f00, true, true,
+		 false},
 		/* Two managed devices in one group. */
-		{"0000:5e:00.0", 20, "vfio-pci", 20, "dmar4", 0x8086, 0x4940, false, false},
-		{"0000:5e:00.1", 20, "vfio-pci", 20, "dmar4", 0x8086, 0x4941, false, false},
+		{"0000:5e:00.0", 20, "vfio-pci", 20, "dmar4", 0x8086, 0x4940, false, false, false},
+		{"0000:5e:00.1", 20, "vfio-pci", 20, "dmar4", 0x8086, 0x4941, false, false, false},
 	};
 	const uint32_t dev = SVM_KIND_BIT(SVM_KIND_DEVICE), task = SVM_KIND_BIT(SVM_KIND_TASK),
 		       pg = SVM_KIND_BIT(SVM_KIND_PGTABLE),
@@ -588,8 +277,9 @@ Test(vfio, devices_described_from_sysfs)
 Test(vfio, without_svm_binds_are_not_supported)
 {
 	const struct fdev devs[] = {
-		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false},
-		{"0000:3e:00.0", 15, "vfio-pci", SHORT_CFG, NULL, 0x1234, 0x11e8, false, false},
+		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+		{"0000:3e:00.0", 15, "vfio-pci", SHORT_CFG, NULL, 0x1234, 0x11e8, false, false,
+		 false},
 	};
 	struct fake f;
 	struct daemon d;
@@ -670,30 +360,6 @@ static bool daemon_holds_device_fd(const struct daemon *d)
 	}
 	closedir(dp);
 	return found;
-}
-
-/* The daemon's fd count once the connections the harness opened to see it start are gone. */
-static int idle_fd_count(const struct daemon *d)
-{
-	int n = daemon_fd_count(d), stable = 0;
-
-	for (int t = 0; t < 300 && stable < 10; t++) {
-		usleep(10000);
-		int m = daemon_fd_count(d);
-		stable = m == n ? stable + 1 : 0;
-		n = m;
-	}
-	return n;
-}
-
-static bool wait_fd_count(const struct daemon *d, int n)
-{
-	for (int t = 0; t < 200; t++) {
-		if (daemon_fd_count(d) == n)
-			return true;
-		usleep(10000);
-	}
-	return false;
 }
 
 Test(vfio, open_device_hands_out_a_fresh_device_fd)
@@ -812,9 +478,9 @@ Test(vfio, svm_binds_issue_the_exact_seed_bytes)
 Test(vfio, kernel_refusals_keep_their_meaning)
 {
 	const struct fdev devs[] = {
-		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false},
-		{"0000:3c:00.0", 13, "vfio-pci", 20, "dmar1", 0x8086, 0x0b25, false, false},
-		{"0000:3d:00.0", 14, "vfio-pci", 1, "dmar2", 0x8086, 0x0b25, false, false},
+		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+		{"0000:3c:00.0", 13, "vfio-pci", 20, "dmar1", 0x8086, 0x0b25, false, false, false},
+		{"0000:3d:00.0", 14, "vfio-pci", 1, "dmar2", 0x8086, 0x0b25, false, false, false},
 	};
 	struct fake f;
 	struct daemon d;
@@ -871,8 +537,8 @@ Test(vfio, kernel_without_a_kind_says_not_supported)
 Test(vfio, shared_group_is_owned_but_not_bound)
 {
 	const struct fdev devs[] = {
-		{"0000:5e:00.0", 20, "vfio-pci", 20, "dmar0", 0x8086, 0x4940, false, false},
-		{"0000:5e:00.1", 20, "vfio-pci", 20, "dmar0", 0x8086, 0x4941, false, false},
+		{"0000:5e:00.0", 20, "vfio-pci", 20, "dmar0", 0x8086, 0x4940, false, false, false},
+		{"0000:5e:00.1", 20, "vfio-pci", 20, "dmar0", 0x8086, 0x4941, false, false, false},
 	};
 	struct fake f;
 	struct daemon d;
@@ -973,9 +639,10 @@ Test(vfio, refuses_a_group_owned_by_another_process)
 Test(vfio, refuses_a_group_that_is_not_viable)
 {
 	const struct fdev devs[] = {
-		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false},
-		{"0000:3b:00.1", 12, "ixgbe", NO_PASID, "dmar0", 0x8086, 0x10fb, false, true},
-		{"0000:3b:00.2", 12, NULL, NO_PASID, "dmar0", 0x8086, 0x10fb, false, true},
+		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+		{"0000:3b:00.1", 12, "ixgbe", NO_PASID, "dmar0", 0x8086, 0x10fb, false, true,
+		 false},
+		{"0000:3b:00.2", 12, NULL, NO_PASID, "dmar0", 0x8086, 0x10fb, false, true, false},
 	};
 	struct fake f;
 
@@ -1209,48 +876,12 @@ Test(vfio, auto_with_vfio_is_vfio)
 
 /* ---- fd hygiene ---- */
 
-/* The daemon's fds on the fake /dev: how many, and whether each is close-on-exec. */
-static int vfio_fds(const struct daemon *d, const struct fake *f, bool *all_cloexec)
-{
-	char dir[64], path[600], target[512], line[256];
-	DIR *dp;
-	int n = 0;
-
-	*all_cloexec = true;
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", d->pid);
-	dp = opendir(dir);
-	cr_assert_not_null(dp);
-	for (struct dirent *e; (e = readdir(dp));) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		ssize_t k = readlink(path, target, sizeof(target) - 1);
-		if (k <= 0)
-			continue;
-		target[k] = 0;
-		if (strncmp(target, f->dev, strlen(f->dev)) != 0)
-			continue;
-		n++;
-		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", d->pid, e->d_name);
-		FILE *fp = fopen(path, "re");
-		cr_assert_not_null(fp);
-		while (fgets(line, sizeof(line), fp)) {
-			unsigned long flags;
-			if (sscanf(line, "flags: %lo", &flags) == 1 && !(flags & O_CLOEXEC))
-				*all_cloexec = false;
-		}
-		fclose(fp);
-	}
-	closedir(dp);
-	return n;
-}
-
 Test(vfio, one_container_and_one_group_fd_per_group_all_cloexec)
 {
 	const struct fdev devs[] = {
-		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false},
-		{"0000:3b:00.1", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false},
-		{"0000:3c:00.0", 13, "vfio-pci", 20, "dmar1", 0x8086, 0x0b25, false, false},
+		{"0000:3b:00.0", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+		{"0000:3b:00.1", 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+		{"0000:3c:00.0", 13, "vfio-pci", 20, "dmar1", 0x8086, 0x0b25, false, false, false},
 	};
 	struct fake f;
 	struct daemon d;

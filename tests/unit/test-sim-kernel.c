@@ -1268,7 +1268,7 @@ Test(sim_backend_file, errors)
 
 Test(sim_backend_file, backend_new_by_name)
 {
-	struct backend_config sim = {.name = "sim"}, other = {.name = "iommufd"};
+	struct backend_config sim = {.name = "sim"}, other = {.name = "vfio2"};
 	struct backend *b = NULL;
 	char err[256] = "";
 
@@ -1276,7 +1276,7 @@ Test(sim_backend_file, backend_new_by_name)
 	cr_assert_eq(b->n_devices, 5);
 	b = backend_free(b);
 	cr_assert_eq(backend_new(&other, &b, err, sizeof(err)), -EINVAL);
-	cr_assert_str_eq(err, "unknown backend 'iommufd' (auto, vfio or sim)");
+	cr_assert_str_eq(err, "unknown backend 'vfio2' (auto, iommufd, vfio or sim)");
 	cr_assert_null(b);
 }
 
@@ -1290,7 +1290,8 @@ Test(sim_backend_file, backend_options_belong_to_their_backend)
 	char err[256] = "";
 
 	cr_assert_eq(backend_new(&sim, &b, err, sizeof(err)), -EINVAL);
-	cr_assert(strstr(err, "--device, --sysfs-root and --dev-root are for the vfio backend"),
+	cr_assert(strstr(err, "--device, --sysfs-root and --dev-root are for the vfio and iommufd "
+			      "backends"),
 		  "%s", err);
 	sim = (struct backend_config){.name = "sim", .dev_root = "/dev"};
 	cr_assert_eq(backend_new(&sim, &b, err, sizeof(err)), -EINVAL);
@@ -1331,6 +1332,21 @@ Test(sim_backend_file, auto_without_vfio_points_to_sim)
 	fclose(f);
 	cr_assert_eq(backend_new(&cfg, &b, err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "Cannot start the vfio backend: no devices to manage: name them "
+			      "with --device=BDF");
+	cr_assert_null(b);
+
+	/* /dev/iommu too, but no device with a cdev: still vfio. Without the VFIO container
+	 * node, iommufd (which wants devices as well). */
+	snprintf(path, sizeof(path), "%s/iommu", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(backend_new(&cfg, &b, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "Cannot start the vfio backend"), "%s", err);
+	snprintf(path, sizeof(path), "%s/vfio/vfio", dir);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(backend_new(&cfg, &b, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "Cannot start the iommufd backend: no devices to manage: name them "
 			      "with --device=BDF");
 	cr_assert_null(b);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);

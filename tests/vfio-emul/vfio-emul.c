@@ -1,21 +1,30 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * An emulated /dev/vfio at the syscall boundary, preloaded (LD_PRELOAD) into the real svmd by
- * the vfio integration suite: open/ioctl/close on $VFIO_EMUL_DEV/vfio/... behave as the legacy
- * VFIO uAPI does, and every call is logged with its exact argument bytes for the tests to read.
+ * An emulated /dev/vfio and /dev/iommu at the syscall boundary, preloaded (LD_PRELOAD) into the
+ * real svmd by the vfio and iommufd integration suites: open/ioctl/close/dup on
+ * $VFIO_EMUL_DEV/vfio/... and $VFIO_EMUL_DEV/iommu behave as the legacy VFIO uAPI and iommufd
+ * with VFIO device cdevs do (iommufd-emul.c), and every call is logged with its exact argument
+ * bytes for the tests to read.
  *
  * Environment:
- *   VFIO_EMUL_DEV=DIR        emulate DIR/vfio/vfio (containers) and DIR/vfio/N (groups); the
- *                            files must exist; a group open is exclusive across processes
- *   VFIO_EMUL_SYSFS=DIR      the fake sysfs: group members and their drivers (viability)
+ *   VFIO_EMUL_DEV=DIR        emulate DIR/vfio/vfio (containers), DIR/vfio/N (groups),
+ *                            DIR/iommu and DIR/vfio/devices/vfioN (cdevs); the files must
+ *                            exist; a group open, and a cdev bind, is exclusive across opens
+ *                            and processes
+ *   VFIO_EMUL_SYSFS=DIR      the fake sysfs: group members and their drivers (viability), each
+ *                            cdev's device (BDF/vfio-dev/vfioN), its IOMMU and config space
  *   VFIO_EMUL_LOG=FILE       one line per call, appended
  *   VFIO_EMUL_SVM=1          VFIO_IOMMU_SVM_BIND/UNBIND served by the simulated kernel with the
  *                            devices of VFIO_EMUL_TOPOLOGY (sim topology file); else ENOTTY,
  *                            as on every real kernel
  *   VFIO_EMUL_API=N          what VFIO_GET_API_VERSION answers [0]
  *   VFIO_EMUL_EXTENSIONS=L   comma list of the IOMMU types VFIO_CHECK_EXTENSION accepts [1,3]
- *   VFIO_EMUL_FAIL=REQ:ERR   REQ (hex ioctl number) fails with errno ERR (comma list)
+ *   VFIO_EMUL_FAIL=REQ:ERR[:N]  REQ (hex ioctl number) fails with errno ERR, every call or only
+ *                            the Nth (comma list)
+ *   VFIO_EMUL_OPEN_FAIL=PATH:ERR[:N]  the open of DIR/PATH ("iommu", "vfio/devices/vfio0")
+ *                            fails with errno ERR, every time or only the Nth (comma list)
  *   VFIO_EMUL_SVM_ERRNO=ERR  every SVM bind/unbind naming a kind fails with errno ERR
+ * and those of iommufd-emul.c (its header).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,25 +44,12 @@
 
 #include "backend-sim.h"
 #include "cleanup.h"
+#include "emul.h"
 #include "seed-abi.h"
 #include "sim-kernel.h"
 #include "vfio-abi.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
-#define FDS_MAX        4096
 #define CONTAINERS_MAX 64
-#define FAILS_MAX      8
-
-enum kind { K_NONE, K_CONTAINER, K_GROUP, K_DEVICE };
-
-struct efd {
-	enum kind kind;
-	unsigned id;        /* container number, group number, device number */
-	unsigned container; /* groups: the container they are attached to, 0 for none */
-	dev_t dev;
-	ino_t ino;
-};
 
 struct container {
 	unsigned n_groups;
@@ -61,26 +57,21 @@ struct container {
 	unsigned long iommu;
 };
 
+struct emul_config emul;
+struct efd emul_fds[FDS_MAX];
+#define fds emul_fds
+
+/* The legacy container's settings and state. */
 static struct {
-	bool on;
-	char dev[512];
-	char sysfs[512];
-	char log[512];
 	const char *topology;
 	bool svm;
 	int api;
 	unsigned extensions; /* bit n: IOMMU type n */
-	struct {
-		unsigned long request;
-		int err;
-	} fail[FAILS_MAX];
-	size_t n_fail;
 	int svm_errno;
 	struct sim_kernel *kernel;
 	unsigned n_containers, n_devices;
-} emul;
+} legacy;
 
-static struct efd fds[FDS_MAX];
 static struct container containers[CONTAINERS_MAX + 1];
 
 static void copy_env(char *dst, size_t size, const char *name)
@@ -98,27 +89,49 @@ __attribute__((constructor)) static void emul_init(void)
 	copy_env(emul.sysfs, sizeof(emul.sysfs), "VFIO_EMUL_SYSFS");
 	copy_env(emul.log, sizeof(emul.log), "VFIO_EMUL_LOG");
 	emul.on = emul.dev[0] != 0;
-	emul.topology = getenv("VFIO_EMUL_TOPOLOGY");
-	emul.svm = (v = getenv("VFIO_EMUL_SVM")) && strcmp(v, "1") == 0;
-	emul.api = (v = getenv("VFIO_EMUL_API")) ? atoi(v) : SVMD_VFIO_API_VERSION;
-	emul.extensions = 1u << SVMD_VFIO_TYPE1_IOMMU | 1u << SVMD_VFIO_TYPE1v2_IOMMU;
+	legacy.topology = getenv("VFIO_EMUL_TOPOLOGY");
+	legacy.svm = (v = getenv("VFIO_EMUL_SVM")) && strcmp(v, "1") == 0;
+	legacy.api = (v = getenv("VFIO_EMUL_API")) ? atoi(v) : SVMD_VFIO_API_VERSION;
+	legacy.extensions = 1u << SVMD_VFIO_TYPE1_IOMMU | 1u << SVMD_VFIO_TYPE1v2_IOMMU;
 	if ((v = getenv("VFIO_EMUL_EXTENSIONS"))) {
-		emul.extensions = 0;
+		legacy.extensions = 0;
 		for (const char *p = v; *p; p += strcspn(p, ","), p += *p == ',')
-			emul.extensions |= 1u << (atoi(p) & 31);
+			legacy.extensions |= 1u << (atoi(p) & 31);
 	}
 	if ((v = getenv("VFIO_EMUL_FAIL")))
 		for (const char *p = v; *p && emul.n_fail < FAILS_MAX;
 		     p += strcspn(p, ","), p += *p == ',') {
-			unsigned long req;
-			int err;
-			if (sscanf(p, "%lx:%d", &req, &err) == 2)
-				emul.fail[emul.n_fail++] = (typeof(emul.fail[0])){req, err};
+			struct emul_fail f = {0};
+			if (sscanf(p, "%lx:%d:%u", &f.request, &f.err, &f.nth) >= 2)
+				emul.fail[emul.n_fail++] = f;
 		}
-	emul.svm_errno = (v = getenv("VFIO_EMUL_SVM_ERRNO")) ? atoi(v) : 0;
+	if ((v = getenv("VFIO_EMUL_OPEN_FAIL")))
+		for (const char *p = v; *p && emul.n_fail < FAILS_MAX;
+		     p += strcspn(p, ","), p += *p == ',') {
+			struct emul_fail f = {0};
+			if (sscanf(p, "%63[^:,]:%d:%u", f.path, &f.err, &f.nth) >= 2)
+				emul.fail[emul.n_fail++] = f;
+		}
+	legacy.svm_errno = (v = getenv("VFIO_EMUL_SVM_ERRNO")) ? atoi(v) : 0;
+	iommufd_emul_init();
 }
 
-static _printf_(1, 2) void emul_log(const char *fmt, ...)
+int emul_injected(unsigned long request, const char *path)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < emul.n_fail; i++) {
+		struct emul_fail *f = &emul.fail[i];
+		if (path ? f->request || strcmp(f->path, path) != 0 : f->request != request)
+			continue;
+		f->seen++;
+		if (!f->nth || f->seen == f->nth)
+			r = -f->err;
+	}
+	return r;
+}
+
+void emul_log(const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
@@ -144,7 +157,7 @@ static _printf_(1, 2) void emul_log(const char *fmt, ...)
 	syscall(SYS_close, fd);
 }
 
-static void hex(char *out, size_t size, const void *p, size_t n)
+void emul_hex(char *out, size_t size, const void *p, size_t n)
 {
 	const unsigned char *b = p;
 	size_t used = 0;
@@ -154,7 +167,7 @@ static void hex(char *out, size_t size, const void *p, size_t n)
 		used += (size_t)snprintf(out + used, size - used, "%02x", b[i]);
 }
 
-static const char *errname(int e)
+const char *emul_errname(int e)
 {
 	const char *s = strerrorname_np(e);
 	return s ? s : "E?";
@@ -176,7 +189,7 @@ static const char *flags_text(int flags, char *buf, size_t size)
 
 static const char *who(const struct efd *e, char *buf, size_t size)
 {
-	static const char *const names[] = {"?", "container", "group", "device"};
+	static const char *const names[] = {"?", "container", "group", "device", "iommufd", "cdev"};
 
 	snprintf(buf, size, "%s%u", names[e->kind], e->id);
 	return buf;
@@ -184,7 +197,7 @@ static const char *who(const struct efd *e, char *buf, size_t size)
 
 /* The entry of an emulated fd, or NULL (also when the fd was closed behind our back and its
  * number reused: the file must still be the one we opened). */
-static struct efd *lookup(int fd)
+struct efd *emul_lookup(int fd)
 {
 	struct stat st;
 
@@ -197,7 +210,7 @@ static struct efd *lookup(int fd)
 	return &fds[fd];
 }
 
-static void track(int fd, enum kind kind, unsigned id)
+void emul_track(int fd, enum kind kind, unsigned id)
 {
 	struct stat st;
 
@@ -213,11 +226,12 @@ static const char *emulated_path(const char *path)
 
 	if (!emul.on || !path || strncmp(path, emul.dev, n) != 0 || path[n] != '/')
 		return NULL;
-	return strncmp(path + n + 1, "vfio/", 5) == 0 ? path + n + 1 : NULL;
+	path += n + 1;
+	return strncmp(path, "vfio/", 5) == 0 || strcmp(path, "iommu") == 0 ? path : NULL;
 }
 
 /* The driver a device of the fake sysfs is bound to ("" for none). */
-static void driver_of(const char *device, char *buf, size_t size)
+void emul_driver_of(const char *device, char *buf, size_t size)
 {
 	char path[PATH_MAX], target[PATH_MAX];
 	ssize_t n;
@@ -246,7 +260,7 @@ static bool group_viable(unsigned group)
 	for (struct dirent *e; viable && (e = readdir(d));) {
 		if (e->d_name[0] == '.')
 			continue;
-		driver_of(e->d_name, driver, sizeof(driver));
+		emul_driver_of(e->d_name, driver, sizeof(driver));
 		viable = !driver[0] || strstr(driver, "vfio") || strcmp(driver, "pci-stub") == 0 ||
 			 strcmp(driver, "pcieport") == 0;
 	}
@@ -265,7 +279,7 @@ static bool group_has_device(unsigned group, const char *name)
 		 name);
 	if (lstat(path, &st) < 0)
 		return false;
-	driver_of(name, driver, sizeof(driver));
+	emul_driver_of(name, driver, sizeof(driver));
 	return strstr(driver, "vfio") != NULL;
 }
 
@@ -275,25 +289,28 @@ static int emul_open(int dirfd, const char *path, int flags, mode_t mode)
 	char fl[64];
 	int fd;
 
-	fd = (int)syscall(SYS_openat, dirfd, path, flags, mode);
+	int injected = rel ? emul_injected(0, rel) : 0;
+	fd = injected ? -1 : (int)syscall(SYS_openat, dirfd, path, flags, mode);
 	if (!rel)
 		return fd;
 	flags_text(flags, fl, sizeof(fl));
 	if (fd < 0) {
-		int e = errno;
-		emul_log("open %s %s -> %s", rel, fl, errname(e));
+		int e = injected ? -injected : errno;
+		emul_log("open %s %s -> %s", rel, fl, emul_errname(e));
 		errno = e;
 		return -1;
 	}
+	if (strcmp(rel, "iommu") == 0 || strncmp(rel, "vfio/devices/", 13) == 0)
+		return iommufd_emul_open(fd, rel, fl);
 	if (strcmp(rel, "vfio/vfio") == 0) {
-		if (emul.n_containers >= CONTAINERS_MAX) {
+		if (legacy.n_containers >= CONTAINERS_MAX) {
 			syscall(SYS_close, fd);
 			errno = EMFILE;
 			return -1;
 		}
-		unsigned id = ++emul.n_containers;
+		unsigned id = ++legacy.n_containers;
 		containers[id] = (struct container){0};
-		track(fd, K_CONTAINER, id);
+		emul_track(fd, K_CONTAINER, id);
 		emul_log("open %s %s -> container%u", rel, fl, id);
 		return fd;
 	}
@@ -310,7 +327,7 @@ static int emul_open(int dirfd, const char *path, int flags, mode_t mode)
 		errno = EBUSY;
 		return -1;
 	}
-	track(fd, K_GROUP, (unsigned)group);
+	emul_track(fd, K_GROUP, (unsigned)group);
 	emul_log("open %s %s -> group%lu", rel, fl, group);
 	return fd;
 }
@@ -398,9 +415,11 @@ static void group_detach(struct efd *g)
 
 EXPORT int close(int fd)
 {
-	struct efd *e = lookup(fd);
+	struct efd *e = emul_lookup(fd);
 	char name[32];
 
+	if (e && (e->kind == K_IOMMUFD || e->kind == K_CDEV))
+		return iommufd_emul_close(fd, e);
 	if (e) {
 		emul_log("close %s", who(e, name, sizeof(name)));
 		if (e->kind == K_GROUP)
@@ -408,6 +427,60 @@ EXPORT int close(int fd)
 		e->kind = K_NONE;
 	}
 	return (int)syscall(SYS_close, fd);
+}
+
+/* Duplicates of iommufd and cdev fds are the same file: tracked, sharing its state. */
+static int dup_done(int oldfd, int newfd)
+{
+	if (newfd >= 0 && newfd != oldfd) {
+		struct efd *gone = emul_lookup(newfd);
+		if (gone)
+			gone->kind = K_NONE; /* dup2/dup3 closed it */
+		iommufd_emul_dup(oldfd, newfd);
+	}
+	return newfd;
+}
+
+EXPORT int dup(int fd)
+{
+	return dup_done(fd, (int)syscall(SYS_dup, fd));
+}
+
+EXPORT int dup2(int fd, int fd2)
+{
+	return dup_done(fd, (int)syscall(SYS_dup2, fd, fd2));
+}
+
+EXPORT int dup3(int fd, int fd2, int flags)
+{
+	return dup_done(fd, (int)syscall(SYS_dup3, fd, fd2, flags));
+}
+
+static int emul_fcntl(int fd, int cmd, va_list ap)
+{
+	void *arg = va_arg(ap, void *);
+	int r = (int)syscall(SYS_fcntl, fd, cmd, arg);
+
+	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC ? dup_done(fd, r) : r;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	int r = emul_fcntl(fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...);
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	int r = emul_fcntl(fd, cmd, ap);
+	va_end(ap);
+	return r;
 }
 
 static struct sim_kernel *kernel(void)
@@ -418,9 +491,9 @@ static struct sim_kernel *kernel(void)
 	FILE *f;
 	int n;
 
-	if (emul.kernel || !emul.topology)
-		return emul.kernel;
-	f = fopen(emul.topology, "re");
+	if (legacy.kernel || !legacy.topology)
+		return legacy.kernel;
+	f = fopen(legacy.topology, "re");
 	if (!f)
 		return NULL;
 	text = calloc(1, 65536);
@@ -433,12 +506,12 @@ static struct sim_kernel *kernel(void)
 	n = sim_topology_parse(text, &devs, err, sizeof(err));
 	free(text);
 	if (n < 0) {
-		emul_log("emul: topology %s: %s", emul.topology, err);
+		emul_log("emul: topology %s: %s", legacy.topology, err);
 		return NULL;
 	}
-	emul.kernel = sim_kernel_new(devs, (size_t)n);
+	legacy.kernel = sim_kernel_new(devs, (size_t)n);
 	free(devs);
-	return emul.kernel;
+	return legacy.kernel;
 }
 
 static int svm_ioctl(struct efd *e, unsigned long req, void *arg, char *details, size_t size)
@@ -456,20 +529,20 @@ static int svm_ioctl(struct efd *e, unsigned long req, void *arg, char *details,
 		n = sizeof(a);
 	memset(&a, 0, sizeof(a));
 	memcpy(&a, arg, n);
-	hex(in, sizeof(in), &a, n);
+	emul_hex(in, sizeof(in), &a, n);
 	if (!c->iommu)
 		r = -EINVAL; /* a container without an IOMMU model takes no IOMMU ioctl */
-	else if (!emul.svm)
+	else if (!legacy.svm)
 		r = -ENOTTY;
-	else if (emul.svm_errno && a.hdr.flags)
-		r = -emul.svm_errno;
+	else if (legacy.svm_errno && a.hdr.flags)
+		r = -legacy.svm_errno;
 	else if (!kernel())
 		r = -EIO;
 	else
-		r = sim_kernel_ioctl(emul.kernel, c->group, req, &a, sizeof(a), why, sizeof(why));
+		r = sim_kernel_ioctl(legacy.kernel, c->group, req, &a, sizeof(a), why, sizeof(why));
 	if (r == 0) {
 		memcpy(arg, &a, n);
-		hex(out, sizeof(out), &a, n);
+		emul_hex(out, sizeof(out), &a, n);
 		snprintf(details, size, " in=%s out=%s", in, out);
 	} else {
 		snprintf(details, size, " in=%s%s%s", in, why[0] ? " why=" : "", why);
@@ -484,16 +557,16 @@ static int container_ioctl(struct efd *e, unsigned long req, void *arg, char *de
 
 	switch (req) {
 	case SVMD_VFIO_GET_API_VERSION:
-		return emul.api;
+		return legacy.api;
 	case SVMD_VFIO_CHECK_EXTENSION:
 		snprintf(details, size, " arg=%lu", v);
-		return v < 32 && (emul.extensions >> v & 1);
+		return v < 32 && (legacy.extensions >> v & 1);
 	case SVMD_VFIO_SET_IOMMU:
 		snprintf(details, size, " arg=%lu", v);
 		if (!c->n_groups || c->iommu)
 			return -EINVAL;
 		if ((v != SVMD_VFIO_TYPE1_IOMMU && v != SVMD_VFIO_TYPE1v2_IOMMU) ||
-		    !(emul.extensions >> v & 1))
+		    !(legacy.extensions >> v & 1))
 			return -EINVAL;
 		c->iommu = v;
 		return 0;
@@ -513,7 +586,7 @@ static int group_ioctl(struct efd *e, unsigned long req, void *arg, char *detail
 	case SVMD_VFIO_GROUP_GET_STATUS: {
 		struct svmd_vfio_group_status st;
 		memcpy(&st, arg, sizeof(st));
-		hex(in, sizeof(in), &st, sizeof(st));
+		emul_hex(in, sizeof(in), &st, sizeof(st));
 		if (st.argsz < sizeof(st)) {
 			snprintf(details, size, " in=%s", in);
 			return -EINVAL;
@@ -521,14 +594,14 @@ static int group_ioctl(struct efd *e, unsigned long req, void *arg, char *detail
 		st.flags = (group_viable(e->id) ? SVMD_VFIO_GROUP_FLAGS_VIABLE : 0) |
 			   (e->container ? SVMD_VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
 		memcpy(arg, &st, sizeof(st));
-		hex(out, sizeof(out), &st, sizeof(st));
+		emul_hex(out, sizeof(out), &st, sizeof(st));
 		snprintf(details, size, " in=%s out=%s", in, out);
 		return 0;
 	}
 	case SVMD_VFIO_GROUP_SET_CONTAINER: {
 		int cfd;
 		memcpy(&cfd, arg, sizeof(cfd));
-		struct efd *c = lookup(cfd);
+		struct efd *c = emul_lookup(cfd);
 		if (!c || c->kind != K_CONTAINER) {
 			snprintf(details, size, " arg=fd%d", cfd);
 			return cfd < 0 ? -EBADF : -EINVAL;
@@ -561,7 +634,7 @@ static int group_ioctl(struct efd *e, unsigned long req, void *arg, char *detail
 		int fd = memfd_create(memname, MFD_CLOEXEC);
 		if (fd < 0)
 			return -errno;
-		track(fd, K_DEVICE, ++emul.n_devices);
+		emul_track(fd, K_DEVICE, ++legacy.n_devices);
 		return fd;
 	}
 	default:
@@ -580,7 +653,7 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	e = lookup(fd);
+	e = emul_lookup(fd);
 	if (!e)
 		return (int)syscall(SYS_ioctl, fd, req, arg);
 
@@ -589,17 +662,20 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 		r = container_ioctl(e, req, arg, details, sizeof(details));
 	else if (e->kind == K_GROUP)
 		r = group_ioctl(e, req, arg, details, sizeof(details));
+	else if (e->kind == K_IOMMUFD || e->kind == K_CDEV)
+		/* Injected failures happen there, before the emulated kernel acts. */
+		return iommufd_emul_ioctl(fd, e, req, arg, details, sizeof(details));
 	else
 		r = -ENOTTY;
-	for (size_t i = 0; i < emul.n_fail; i++)
-		if (emul.fail[i].request == req) {
-			if (r >= 0 && req == SVMD_VFIO_GROUP_GET_DEVICE_FD)
-				close(r);
-			r = -emul.fail[i].err;
-		}
+	int injected = emul_injected(req, NULL);
+	if (injected) {
+		if (r >= 0 && req == SVMD_VFIO_GROUP_GET_DEVICE_FD)
+			close(r);
+		r = injected;
+	}
 
 	if (r < 0)
-		snprintf(res, sizeof(res), "%s", errname(-r));
+		snprintf(res, sizeof(res), "%s", emul_errname(-r));
 	else if (req == SVMD_VFIO_GROUP_GET_DEVICE_FD)
 		who(&fds[r], res, sizeof(res));
 	else

@@ -1,0 +1,1066 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The iommufd backend: mainline kernels, where the seed's SVM ioctl never merged and device
+ * DMA is set up through /dev/iommu and VFIO device cdevs (/dev/vfio/devices/vfioN). It
+ * brokers open-device and map; SVM binds have no mainline uAPI (a process's) or are not
+ * brokered yet (page and PASID tables), and say so per device.
+ *
+ * Ownership. At start-up each managed device's cdev is opened and bound
+ * (VFIO_DEVICE_BIND_IOMMUFD) to an iommufd of svmd's own that holds no other object: the
+ * kernel lets one open file at a time bind a cdev (a second BIND answers EINVAL, and the
+ * legacy group node and a bound cdev exclude each other with EBUSY; measured by
+ * tests/vm/iommufd-owner.c), so while svmd holds that binding nobody else, no second svmd
+ * either, can use the device. IOMMU_GET_HW_INFO gives the IOMMU's type and PASID width; a
+ * throw-away IOAS attached once gives the IOVA ranges the device can reach (an empty IOAS
+ * reaches everything; the device's aperture and reserved regions apply only once attached).
+ *
+ * Spaces. Each client gets an iommufd of its own (space_new), with an IOAS per device it maps
+ * for or opens, allocated on first use. open-device gives up svmd's idle binding, opens the
+ * cdev anew, binds it to the client's iommufd, attaches it to that device's IOAS, keeps one
+ * copy of the fd and hands out another. close_device detaches through svmd's copy and closes
+ * it; the binding itself lasts as long as any copy, so svmd takes the idle binding back only
+ * once the client has closed its own (at the next open-device, when not at once).
+ *
+ * What a client holding a device fd can do beyond what svmd granted: the fd is bound to the
+ * client's own iommufd, whose fd only svmd holds, so the client can create no object, map
+ * nothing and set no option; a device fd can only attach (at its RID, or at any PASID where
+ * the driver has PASID attach) and detach, to objects of the iommufd it is bound to. Those are
+ * the IOASes svmd made for this client's devices and the HWPTs the kernel made for them, all
+ * holding only memfds this client sent: attaching to another device's IOAS of its space, or at
+ * another PASID, reaches its own memory again. It cannot rebind its fd elsewhere (EINVAL) nor
+ * name another client's objects (ENOENT: ids are per iommufd). After close_device it may
+ * attach again to what its space still has; when the space ends svmd unmaps every IOAS first,
+ * so an IOAS the client attached again stays alive (IOMMU_DESTROY answers EBUSY), but empty,
+ * as does the iommufd context behind it until the client closes the fd. A re-attach can pin
+ * pages of a map svmd made for a device the client never opened (maps pin on first attach):
+ * its own memory, counted as mapped when svmd mapped it.
+ *
+ * Accounting. Pages a map pins are charged to svmd, the process that maps, never to the
+ * client: with CAP_IPC_LOCK not at all (svmd therefore gives it up at start-up), else against
+ * svmd's RLIMIT_MEMLOCK, as svmd's own locked memory (VmLck) when IOMMU_OPTION_RLIMIT_MODE is
+ * 1, which svmd sets in each client's iommufd before any object when it holds
+ * CAP_SYS_RESOURCE, else as its user's (mode 0, the kernel's default). svmd says which at
+ * start-up.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "backend-iommufd.h"
+#include "cleanup.h"
+#include "iommufd-abi.h"
+#include "log.h"
+#include "pci-sysfs.h"
+#include "util.h"
+#include "vfio-abi.h"
+
+/* Until protocol/svmd-proto.h has them (the request core's map op). */
+#ifndef SVMD_MAP_READ
+#define SVMD_KIND_MAP  5
+#define SVMD_MAP_READ  0x1u
+#define SVMD_MAP_WRITE 0x2u
+#endif
+
+#define IOMMUFD_DEVICES_MAX 256u
+#define RANGES_MAX          16u
+#define VTD_ECAP_NEST       (1ull << 26)
+
+struct ifd_device {
+	char node[32];                      /* "vfio0" */
+	char cdev[4096];                    /* DEV/vfio/devices/vfio0 */
+	int idle_fd;                        /* svmd's idle binding, -1 while given up */
+	uint32_t idle_devid;                /* the device's id in svmd's own iommufd */
+	const struct backend_space *holder; /* the space it is open in, or NULL */
+	uint32_t hw_type;
+	uint64_t caps;
+	struct svmd_iommu_iova_range ranges[RANGES_MAX];
+	uint32_t n_ranges;
+	uint64_t align; /* IOVAs, lengths and offsets: multiples of it (at least a page) */
+	char why_task[256], why_pgtable[256], why_table[256];
+};
+
+struct iommufd_backend {
+	struct backend base;
+	int iommufd; /* svmd's own: the idle bindings, and nothing else */
+	char iommu_path[4096];
+	struct ifd_device *devs;
+	bool mode1; /* IOMMU_OPTION_RLIMIT_MODE 1 in every space */
+	/* svmd's RLIMIT_MEMLOCK, for messages: read at start-up (the sandbox has no getrlimit,
+	 * and nothing changes it once serving). */
+	char memlock[32];
+	char note[512];
+};
+
+/* One client's iommufd, and per device what it has there. */
+struct space_device {
+	uint32_t ioas; /* 0 until first used */
+	int fd;        /* svmd's copy of the client's device fd while it is open here, else -1 */
+};
+
+struct backend_space {
+	int iommufd;
+	size_t n;
+	struct space_device devs[];
+};
+
+static const char *errno_name(int e)
+{
+	const char *s = strerrorname_np(e);
+	return s ? s : "an unknown errno";
+}
+
+static int xioctl(int fd, unsigned long request, void *arg)
+{
+	int r;
+
+	do
+		r = ioctl(fd, request, arg);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+static struct ifd_device *dev_of(struct iommufd_backend *b, const struct device *dev)
+{
+	return &b->devs[dev->index];
+}
+
+/* ---- The kernel's calls ---- */
+
+/* Binds the cdev fd to iommufd; *ret_devid (may be NULL) names the device there. */
+static int bind_iommufd(int fd, int iommufd, uint32_t *ret_devid)
+{
+	struct svmd_vfio_device_bind_iommufd bind = {.argsz = sizeof(bind), .iommufd = iommufd};
+	int r = xioctl(fd, SVMD_VFIO_DEVICE_BIND_IOMMUFD, &bind);
+
+	if (r >= 0 && ret_devid)
+		*ret_devid = bind.out_devid;
+	return r;
+}
+
+static int attach(int fd, uint32_t pt)
+{
+	struct svmd_vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at), .pt_id = pt};
+
+	return xioctl(fd, SVMD_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
+}
+
+static int detach(int fd)
+{
+	struct svmd_vfio_device_detach_iommufd_pt de = {.argsz = sizeof(de)};
+
+	return xioctl(fd, SVMD_VFIO_DEVICE_DETACH_IOMMUFD_PT, &de);
+}
+
+static int ioas_alloc(int iommufd, uint32_t *ret)
+{
+	struct svmd_iommu_ioas_alloc a = {.size = sizeof(a)};
+	int r = xioctl(iommufd, SVMD_IOMMU_IOAS_ALLOC, &a);
+
+	if (r >= 0)
+		*ret = a.out_ioas_id;
+	return r;
+}
+
+static int destroy(int iommufd, uint32_t id)
+{
+	struct svmd_iommu_destroy d = {.size = sizeof(d), .id = id};
+
+	return xioctl(iommufd, SVMD_IOMMU_DESTROY, &d);
+}
+
+static int unmap_range(int iommufd, uint32_t ioas, uint64_t iova, uint64_t length,
+		       uint64_t *ret_unmapped)
+{
+	struct svmd_iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = length};
+	int r = xioctl(iommufd, SVMD_IOMMU_IOAS_UNMAP, &u);
+
+	if (r >= 0 && ret_unmapped)
+		*ret_unmapped = u.length;
+	return r;
+}
+
+static int rlimit_mode_set(int iommufd, uint64_t mode)
+{
+	struct svmd_iommu_option o = {
+		.size = sizeof(o),
+		.option_id = SVMD_IOMMU_OPTION_RLIMIT_MODE,
+		.op = SVMD_IOMMU_OPTION_OP_SET,
+		.val64 = mode,
+	};
+
+	return xioctl(iommufd, SVMD_IOMMU_OPTION, &o);
+}
+
+/* ---- Start-up: a device's cdev, its idle binding, its IOMMU ---- */
+
+/* d's cdev from sysfs: SYSFS/bus/pci/devices/BDF/vfio-dev/vfioN names DEV/vfio/devices/vfioN. */
+static int cdev_find(const char *sysfs, const char *devroot, const char *name, struct ifd_device *d,
+		     char *err, size_t errlen)
+{
+	char dir[4096];
+	DIR *dp;
+
+	if (path_fmt(dir, sizeof(dir), "%s/bus/pci/devices/%s/vfio-dev", sysfs, name) < 0)
+		return fail(err, errlen, -ENAMETOOLONG, "sysfs root too long");
+	dp = opendir(dir);
+	if (!dp)
+		return fail(err, errlen, -ENODEV,
+			    "%s has no VFIO device cdev (%s: %s): this kernel lacks "
+			    "CONFIG_VFIO_DEVICE_CDEV; use --backend=vfio",
+			    name, dir, strerror(errno));
+	d->node[0] = 0;
+	for (struct dirent *e; (e = readdir(dp));)
+		if (strncmp(e->d_name, "vfio", 4) == 0 && strlen(e->d_name) < sizeof(d->node))
+			snprintf(d->node, sizeof(d->node), "%s", e->d_name);
+	closedir(dp);
+	if (!d->node[0])
+		return fail(err, errlen, -ENODEV, "%s has no VFIO device cdev: %s names none", name,
+			    dir);
+	if (path_fmt(d->cdev, sizeof(d->cdev), "%s/vfio/devices/%s", devroot, d->node) < 0)
+		return fail(err, errlen, -ENAMETOOLONG, "dev root too long");
+	if (access(d->cdev, F_OK) < 0)
+		return fail(err, errlen, -ENODEV,
+			    "no %s, the cdev sysfs names for %s (is devtmpfs mounted on %s?)",
+			    d->cdev, name, devroot);
+	return 0;
+}
+
+/* What a BIND's errno means at start-up, for the message. */
+static int bind_refusal(int r, const struct ifd_device *d, const char *name, char *err,
+			size_t errlen)
+{
+	if (r == -EINVAL || r == -EBUSY)
+		/* EINVAL: another open file has the cdev bound; EBUSY: a process holds its IOMMU
+		 * group through the legacy /dev/vfio/N, or another iommufd owns the group. */
+		return fail(err, errlen, -EBUSY,
+			    "%s (%s) is in use by another process (another svmd?): "
+			    "VFIO_DEVICE_BIND_IOMMUFD answered %s",
+			    name, d->cdev, errno_name(-r));
+	if (r == -EPERM)
+		return fail(
+			err, errlen, r,
+			"VFIO_DEVICE_BIND_IOMMUFD of %s: EPERM: the platform cannot isolate its "
+			"MSI interrupts (enable interrupt remapping, e.g. intremap=on)",
+			name);
+	return fail(err, errlen, r, "VFIO_DEVICE_BIND_IOMMUFD of %s (%s): %s (%s)", name, d->cdev,
+		    strerror(-r), errno_name(-r));
+}
+
+/* Opens d's cdev and binds it to iommufd. Returns the fd, or a negative errno. */
+static int cdev_bind(const struct ifd_device *d, int iommufd)
+{
+	_cleanup_close_ int fd = open(d->cdev, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	int r = bind_iommufd(fd, iommufd, NULL);
+	return r < 0 ? r : TAKE_FD(fd);
+}
+
+static int idle_bind(struct iommufd_backend *b, struct ifd_device *d, const char *name, char *err,
+		     size_t errlen)
+{
+	_cleanup_close_ int fd = open(d->cdev, O_RDWR | O_CLOEXEC);
+	int r;
+
+	if (fd < 0) {
+		r = -errno;
+		return fail(err, errlen, r, "cannot open %s (%s): %s", d->cdev, name, strerror(-r));
+	}
+	r = bind_iommufd(fd, b->iommufd, &d->idle_devid);
+	if (r < 0)
+		return bind_refusal(r, d, name, err, errlen);
+	d->idle_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static const char *hw_type_name(uint32_t type, char *buf, size_t size)
+{
+	switch (type) {
+	case SVMD_IOMMU_HW_INFO_TYPE_NONE:
+		return "none";
+	case SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD:
+		return "intel-vtd";
+	case SVMD_IOMMU_HW_INFO_TYPE_ARM_SMMUV3:
+		return "arm-smmuv3";
+	case SVMD_IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV:
+		return "tegra241-cmdqv";
+	case SVMD_IOMMU_HW_INFO_TYPE_AMD:
+		return "amd";
+	default:
+		snprintf(buf, size, "type %" PRIu32, type);
+		return buf;
+	}
+}
+
+/* Why each SVM kind cannot be bound on dev: a process's has no mainline uAPI; page and PASID
+ * tables are nested HWPTs, not brokered yet, and impossible on a VT-d without ECAP.NEST. */
+static void describe_kinds(struct ifd_device *d, struct device *dev, uint64_t vtd_ecap)
+{
+	char tbuf[32];
+	const char *type = hw_type_name(d->hw_type, tbuf, sizeof(tbuf));
+
+	snprintf(d->why_task, sizeof(d->why_task),
+		 "no mainline uAPI binds another process's address space: SVA is bound by the "
+		 "driver of an SVA-capable node to whoever opens it (uacce, idxd, "
+		 "uio_pci_generic_sva, amdxdna): open that node instead");
+	if (d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD && !(vtd_ecap & VTD_ECAP_NEST)) {
+		snprintf(d->why_pgtable, sizeof(d->why_pgtable),
+			 "the VT-d IOMMU of %s cannot nest (ECAP.NEST, bit 26, is clear in ecap "
+			 "%#" PRIx64 "): no guest table can be bound on it",
+			 dev->name, vtd_ecap);
+		snprintf(d->why_table, sizeof(d->why_table), "%s", d->why_pgtable);
+	} else {
+		snprintf(d->why_pgtable, sizeof(d->why_pgtable),
+			 "page-table binds are not brokered on the iommufd backend yet (IOMMU %s): "
+			 "nested HWPTs come in a later version",
+			 type);
+		snprintf(
+			d->why_table, sizeof(d->why_table),
+			"PASID-table binds are not brokered on the iommufd backend yet (IOMMU %s): "
+			"nested HWPTs come in a later version",
+			type);
+	}
+	dev->kinds = SVMD_KIND_BIT(SVMD_KIND_DEVICE) | SVMD_KIND_BIT(SVMD_KIND_MAP);
+	dev->unsupported[SVMD_KIND_TASK] = d->why_task;
+	dev->unsupported[SVMD_KIND_PGTABLE] = d->why_pgtable;
+	dev->unsupported[SVMD_KIND_PASID_TABLE] = d->why_table;
+}
+
+/* IOMMU_GET_HW_INFO of the bound device: model, PASID width, capabilities, kinds. */
+static int hw_info(struct iommufd_backend *b, struct ifd_device *d, struct device *dev, char *err,
+		   size_t errlen)
+{
+	union {
+		struct svmd_iommu_hw_info_vtd vtd;
+		struct svmd_iommu_hw_info_arm_smmuv3 smmu;
+		struct svmd_iommu_hw_info_amd amd;
+		uint8_t bytes[64];
+	} data = {0};
+	struct svmd_iommu_hw_info info = {
+		.size = sizeof(info),
+		.dev_id = d->idle_devid,
+		.data_len = sizeof(data),
+		.data_uptr = (uintptr_t)&data,
+	};
+	int r = xioctl(b->iommufd, SVMD_IOMMU_GET_HW_INFO, &info);
+	if (r < 0)
+		return fail(err, errlen, r, "IOMMU_GET_HW_INFO for %s: %s (%s)", dev->name,
+			    strerror(-r), errno_name(-r));
+	d->hw_type = info.out_data_type;
+	d->caps = info.out_capabilities;
+	dev->pasid_bits = info.out_max_pasid_log2;
+	dev->model = d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD ? SVMD_MODEL_VTD
+		     : d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_ARM_SMMUV3 ||
+				     d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV
+			     ? SVMD_MODEL_SMMU
+			     : SVMD_MODEL_NONE;
+	describe_kinds(d, dev,
+		       d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD ? data.vtd.ecap_reg : 0);
+	return 0;
+}
+
+/* The IOVA ranges d reaches once attached (its aperture, less its reserved regions) and their
+ * alignment: an IOAS of svmd's own, attached, asked, detached and destroyed again, so the
+ * idle iommufd holds nothing but the devices. A space's IOAS for d has the same ranges. */
+static int probe_ranges(struct iommufd_backend *b, struct ifd_device *d, const char *name,
+			char *err, size_t errlen)
+{
+	struct svmd_iommu_ioas_iova_ranges q = {
+		.size = sizeof(q),
+		.num_iovas = RANGES_MAX,
+		.allowed_iovas = (uintptr_t)d->ranges,
+	};
+	uint32_t ioas = 0;
+	int r = ioas_alloc(b->iommufd, &ioas);
+
+	if (r < 0)
+		return fail(err, errlen, r, "IOMMU_IOAS_ALLOC: %s", strerror(-r));
+	q.ioas_id = ioas;
+	r = attach(d->idle_fd, ioas);
+	if (r < 0)
+		fail(err, errlen, r, "VFIO_DEVICE_ATTACH_IOMMUFD_PT of %s to an IOAS: %s (%s)",
+		     name, strerror(-r), errno_name(-r));
+	if (r == 0) {
+		r = xioctl(b->iommufd, SVMD_IOMMU_IOAS_IOVA_RANGES, &q);
+		if (r < 0)
+			fail(err, errlen, r, "IOMMU_IOAS_IOVA_RANGES with %s attached: %s%s", name,
+			     strerror(-r), r == -EMSGSIZE ? " (more than 16 ranges)" : "");
+		int rd = detach(d->idle_fd);
+		if (r == 0 && rd < 0)
+			r = fail(err, errlen, rd, "VFIO_DEVICE_DETACH_IOMMUFD_PT of %s: %s", name,
+				 strerror(-rd));
+	}
+	int rx = destroy(b->iommufd, ioas);
+	if (r == 0 && rx < 0)
+		r = fail(err, errlen, rx, "IOMMU_DESTROY of a detached IOAS: %s", strerror(-rx));
+	if (r < 0)
+		return r;
+	d->n_ranges = q.num_iovas;
+	d->align = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (q.out_iova_alignment > d->align)
+		d->align = q.out_iova_alignment;
+	return 0;
+}
+
+/* Another managed device in dev's IOMMU group: iommufd lets one context own a group, and each
+ * device goes to its own client's. */
+static int group_shared(struct iommufd_backend *b, const struct device *dev, char *err,
+			size_t errlen)
+{
+	for (size_t j = 0; j < dev->index; j++) {
+		const struct device *o = &b->base.devices[j];
+		if (o->iommu_group == dev->iommu_group)
+			return fail(
+				err, errlen, -EINVAL,
+				"%s and %s share IOMMU group %u: the iommufd backend hands each "
+				"device to its own client's iommufd, and the kernel lets one "
+				"iommufd own a group; manage one of them, or use --backend=vfio",
+				o->name, dev->name, dev->iommu_group);
+	}
+	return 0;
+}
+
+/* A managed device's group: an IOMMU, viable, not shared with another managed device. */
+static int group_check(struct iommufd_backend *b, const char *sysfs, struct device *dev, char *err,
+		       size_t errlen)
+{
+	char others[1024];
+	int r;
+
+	if (pci_group_is_noiommu(sysfs, dev->iommu_group))
+		return fail(err, errlen, -EPERM,
+			    "IOMMU group %u (%s) is a no-IOMMU group (vfio "
+			    "enable_unsafe_noiommu_mode): it isolates nothing and svmd refuses it; "
+			    "enable the IOMMU (e.g. intel_iommu=on) instead",
+			    dev->iommu_group, dev->name);
+	r = pci_group_members(sysfs, dev->iommu_group, &dev->group_devices, others, sizeof(others));
+	if (r < 0)
+		return fail(err, errlen, r, "cannot list %s/kernel/iommu_groups/%u/devices: %s",
+			    sysfs, dev->iommu_group, strerror(-r));
+	if (others[0])
+		return fail(
+			err, errlen, -EBUSY,
+			"IOMMU group %u is not viable: bind %s to vfio-pci too (every device of "
+			"a group must be bound to vfio-pci or to no driver)",
+			dev->iommu_group, others);
+	return group_shared(b, dev, err, errlen);
+}
+
+/* Everything about device i: sysfs, its cdev, the idle binding, its IOMMU, its IOVAs. */
+static int device_setup(struct iommufd_backend *b, const struct backend_config *cfg, size_t i,
+			char *err, size_t errlen)
+{
+	const char *sysfs = cfg->sysfs_root ? cfg->sysfs_root : "/sys";
+	const char *devroot = cfg->dev_root ? cfg->dev_root : "/dev";
+	struct device *dev = &b->base.devices[i];
+	struct ifd_device *d = &b->devs[i];
+	int r;
+
+	if (device_name_canonical(cfg->devices[i], dev->name) < 0)
+		return fail(err, errlen, -EINVAL, "'%s' is not a PCI address DDDD:BB:DD.F",
+			    cfg->devices[i]);
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(b->base.devices[j].name, dev->name) == 0)
+			return fail(err, errlen, -EINVAL, "%s given twice", dev->name);
+	dev->index = (unsigned)i;
+	r = pci_describe(sysfs, dev->name, dev, err, errlen);
+	if (r == 0)
+		r = group_check(b, sysfs, dev, err, errlen);
+	if (r == 0)
+		r = cdev_find(sysfs, devroot, dev->name, d, err, errlen);
+	if (r == 0)
+		r = idle_bind(b, d, dev->name, err, errlen);
+	if (r == 0)
+		r = hw_info(b, d, dev, err, errlen);
+	if (r == 0)
+		r = probe_ranges(b, d, dev->name, err, errlen);
+	if (r == 0)
+		log_debug("%s: %s, IOMMU group %u, IOMMU %s, %u PASID bits, capabilities %#" PRIx64
+			  ", %u IOVA range%s",
+			  dev->name, d->node, dev->iommu_group,
+			  hw_type_name(d->hw_type, (char[32]){0}, 32), dev->pasid_bits, d->caps,
+			  d->n_ranges, d->n_ranges == 1 ? "" : "s");
+	return r;
+}
+
+/* ---- Start-up: whose locked memory the pins are ---- */
+
+static bool cap_has(const struct __user_cap_data_struct *c, int cap)
+{
+	return c[cap / 32].effective & (1u << (cap % 32));
+}
+
+/* Gives up CAP_IPC_LOCK, with which the kernel charges pins to no limit at all; svmd never
+ * locks memory itself. Returns 1 when it was held, 0 when not, or a negative errno. */
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct c[2];
+	const uint32_t bit = 1u << (CAP_IPC_LOCK % 32);
+
+	if (syscall(SYS_capget, &h, c) < 0)
+		return -errno;
+	if (!cap_has(c, CAP_IPC_LOCK) && !(c[CAP_IPC_LOCK / 32].permitted & bit))
+		return 0;
+	c[CAP_IPC_LOCK / 32].effective &= ~bit;
+	c[CAP_IPC_LOCK / 32].permitted &= ~bit;
+	c[CAP_IPC_LOCK / 32].inheritable &= ~bit;
+	return syscall(SYS_capset, &h, c) < 0 ? -errno : 1;
+}
+
+static void memlock_text(char *buf, size_t size)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+		snprintf(buf, size, "unknown");
+	else if (rl.rlim_cur == RLIM_INFINITY)
+		snprintf(buf, size, "unlimited");
+	else if (rl.rlim_cur >= 1024 * 1024 && rl.rlim_cur % (1024 * 1024) == 0)
+		snprintf(buf, size, "%llu MiB", (unsigned long long)rl.rlim_cur >> 20);
+	else
+		snprintf(buf, size, "%llu KiB", (unsigned long long)rl.rlim_cur >> 10);
+}
+
+/* Chooses the accounting, before any object exists in svmd's own iommufd: mode 1 when the
+ * kernel lets svmd set it (CAP_SYS_RESOURCE), else the default, 0; says which in b->note. */
+static int accounting_choose(struct iommufd_backend *b, char *err, size_t errlen)
+{
+	int dropped = drop_ipc_lock(), r;
+
+	if (dropped < 0)
+		return fail(err, errlen, dropped, "cannot give up CAP_IPC_LOCK: %s",
+			    strerror(-dropped));
+	r = rlimit_mode_set(b->iommufd, 1);
+	if (r < 0 && r != -EPERM)
+		return fail(err, errlen, r, "IOMMU_OPTION(RLIMIT_MODE) on %s: %s (%s)",
+			    b->iommu_path, strerror(-r), errno_name(-r));
+	b->mode1 = r == 0;
+	memlock_text(b->memlock, sizeof(b->memlock));
+	snprintf(b->note, sizeof(b->note),
+		 "iommufd: client memory svmd maps is pinned by svmd and charged to %s, against "
+		 "svmd's RLIMIT_MEMLOCK (%s)%s",
+		 b->mode1 ? "svmd's own locked memory (IOMMU_OPTION_RLIMIT_MODE 1, VmLck)"
+			  : "the locked memory of svmd's user (RLIMIT_MODE 0: svmd lacks "
+			    "CAP_SYS_RESOURCE to choose its own)",
+		 b->memlock,
+		 dropped ? "; svmd gave up CAP_IPC_LOCK, with which nothing would be charged" : "");
+	return 0;
+}
+
+/* ---- Checks ---- */
+
+static void ranges_text(const struct ifd_device *d, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (uint32_t i = 0; i < d->n_ranges && used < size; i++) {
+		int n = snprintf(buf + used, size - used, "%s%#" PRIx64 "-%#" PRIx64, i ? ", " : "",
+				 (uint64_t)d->ranges[i].start, (uint64_t)d->ranges[i].last);
+		used += n > 0 ? (size_t)n : 0;
+	}
+}
+
+/* A map's arguments as the kernel will check them once dev is attached: flags, alignment, and
+ * every byte in one range dev reaches. */
+static int map_check(const struct ifd_device *d, const struct device *dev,
+		     const struct bind_args *a, char *why, size_t whylen)
+{
+	const uint64_t iova = a->map.iova, len = a->map.length, off = a->map.offset;
+	char ranges[512];
+
+	if (!a->map.flags || a->map.flags & ~(SVMD_MAP_READ | SVMD_MAP_WRITE))
+		return fail(why, whylen, -EINVAL,
+			    "map flags %#" PRIx32 ": the device may read, write, or both",
+			    a->map.flags);
+	if (len == 0 || iova + (len - 1) < iova || off + (len - 1) < off)
+		return fail(why, whylen, -EINVAL,
+			    "length %#" PRIx64 " at IOVA %#" PRIx64 ", offset %#" PRIx64
+			    ": empty or past 2^64",
+			    len, iova, off);
+	if (iova % d->align || len % d->align || off % d->align)
+		return fail(why, whylen, -EINVAL,
+			    "IOVA %#" PRIx64 ", length %#" PRIx64 " and memfd offset %#" PRIx64
+			    " must be multiples of %#" PRIx64 " on %s",
+			    iova, len, off, d->align, dev->name);
+	for (uint32_t i = 0; i < d->n_ranges; i++)
+		if (iova >= d->ranges[i].start && iova + (len - 1) <= d->ranges[i].last)
+			return 0;
+	ranges_text(d, ranges, sizeof(ranges));
+	return fail(why, whylen, -EINVAL,
+		    "[%#" PRIx64 ", %#" PRIx64 ") is not within the IOVAs %s reaches: %s", iova,
+		    iova + len, dev->name, ranges);
+}
+
+static int iommufd_check(struct backend *be, const struct device *dev, const struct bind_args *a,
+			 char *why, size_t whylen)
+{
+	struct iommufd_backend *b = (struct iommufd_backend *)be;
+
+	switch (a->kind) {
+	case SVMD_KIND_TASK:
+	case SVMD_KIND_PGTABLE:
+	case SVMD_KIND_PASID_TABLE:
+		return fail(why, whylen, -EOPNOTSUPP, "%s", dev->unsupported[a->kind]);
+	case SVMD_KIND_DEVICE:
+		return 0;
+	case SVMD_KIND_MAP:
+		return map_check(dev_of(b, dev), dev, a, why, whylen);
+	default:
+		return fail(why, whylen, -EOPNOTSUPP, "no bind of kind %" PRIu32, a->kind);
+	}
+}
+
+/* No SVM bind reaches the kernel: check() says why for each kind. */
+static int iommufd_bind(struct backend *be, const struct device *dev, struct bind_args *a,
+			char *why, size_t whylen)
+{
+	int r = iommufd_check(be, dev, a, why, whylen);
+
+	return r < 0 ? r : fail(why, whylen, -EOPNOTSUPP, "the iommufd backend binds nothing");
+}
+
+static int iommufd_unbind(struct backend *be, const struct device *dev, const struct bind_args *a,
+			  char *why, size_t whylen)
+{
+	(void)be;
+	(void)a;
+	return fail(why, whylen, -EOPNOTSUPP, "%s has no binds to undo", dev->name);
+}
+
+/* ---- Spaces ---- */
+
+static int iommufd_space_new(struct backend *be, struct backend_space **ret, char *why,
+			     size_t whylen)
+{
+	struct iommufd_backend *b = (struct iommufd_backend *)be;
+	size_t n = b->base.n_devices;
+	struct backend_space *s = calloc(1, sizeof(*s) + n * sizeof(s->devs[0]));
+	int r;
+
+	if (!s)
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	s->n = n;
+	for (size_t i = 0; i < n; i++)
+		s->devs[i].fd = -1;
+	s->iommufd = open(b->iommu_path, O_RDWR | O_CLOEXEC);
+	if (s->iommufd < 0) {
+		r = -errno;
+		free(s);
+		return fail(why, whylen, r, "cannot open %s: %s", b->iommu_path, strerror(-r));
+	}
+	/* Before any object: the kernel takes the mode only on an empty iommufd. */
+	if (b->mode1 && (r = rlimit_mode_set(s->iommufd, 1)) < 0) {
+		safe_close(s->iommufd);
+		free(s);
+		return fail(why, whylen, r, "IOMMU_OPTION(RLIMIT_MODE=1) on a new iommufd: %s",
+			    strerror(-r));
+	}
+	*ret = s;
+	return 0;
+}
+
+/* The IOAS of dev in s, allocated on first use. */
+static int space_ioas(struct backend_space *s, const struct device *dev, uint32_t *ret, char *why,
+		      size_t whylen)
+{
+	struct space_device *sd = &s->devs[dev->index];
+	int r;
+
+	if (!sd->ioas && (r = ioas_alloc(s->iommufd, &sd->ioas)) < 0)
+		return fail(why, whylen, r, "IOMMU_IOAS_ALLOC for %s: %s", dev->name, strerror(-r));
+	*ret = sd->ioas;
+	return 0;
+}
+
+static int map_refusal(const struct iommufd_backend *b, int r, const struct device *dev,
+		       const struct bind_args *a, char *why, size_t whylen)
+{
+	const uint64_t iova = a->map.iova, end = a->map.iova + a->map.length;
+
+	switch (r) {
+	case -EEXIST:
+		return fail(why, whylen, -EEXIST,
+			    "[%#" PRIx64 ", %#" PRIx64 ") overlaps a mapping in %s's space", iova,
+			    end, dev->name);
+	case -ENOMEM:
+		return fail(why, whylen, -ENOMEM,
+			    "the kernel cannot pin [%#" PRIx64 ", %#" PRIx64 ") for %s: svmd's "
+			    "locked memory (RLIMIT_MEMLOCK %s) is used up, or memory is short",
+			    iova, end, dev->name, b->memlock);
+	default:
+		return fail(why, whylen, r == -EOVERFLOW ? -EINVAL : r,
+			    "IOMMU_IOAS_MAP_FILE of [%#" PRIx64 ", %#" PRIx64 ") for %s: %s (%s)",
+			    iova, end, dev->name, strerror(-r), errno_name(-r));
+	}
+}
+
+static int iommufd_map(struct backend *be, struct backend_space *s, const struct device *dev,
+		       int memfd, const struct bind_args *a, char *why, size_t whylen)
+{
+	struct iommufd_backend *b = (struct iommufd_backend *)be;
+	struct svmd_iommu_ioas_map_file m = {
+		.size = sizeof(m),
+		.flags = SVMD_IOMMU_IOAS_MAP_FIXED_IOVA |
+			 (a->map.flags & SVMD_MAP_READ ? SVMD_IOMMU_IOAS_MAP_READABLE : 0) |
+			 (a->map.flags & SVMD_MAP_WRITE ? SVMD_IOMMU_IOAS_MAP_WRITEABLE : 0),
+		.fd = memfd,
+		.start = a->map.offset,
+		.length = a->map.length,
+		.iova = a->map.iova,
+	};
+	int r;
+
+	if (!s)
+		return fail(why, whylen, -EINVAL, "no space to map into");
+	r = map_check(dev_of(b, dev), dev, a, why, whylen);
+	if (r == 0)
+		r = space_ioas(s, dev, &m.ioas_id, why, whylen);
+	if (r < 0)
+		return r;
+	r = xioctl(s->iommufd, SVMD_IOMMU_IOAS_MAP_FILE, &m);
+	return r < 0 ? map_refusal(b, r, dev, a, why, whylen) : 0;
+}
+
+static int iommufd_unmap(struct backend *be, struct backend_space *s, const struct device *dev,
+			 const struct bind_args *a, char *why, size_t whylen)
+{
+	const uint64_t iova = a->map.iova, end = a->map.iova + a->map.length;
+	uint32_t ioas = s ? s->devs[dev->index].ioas : 0;
+	uint64_t unmapped = 0;
+	int r;
+
+	(void)be;
+	if (!ioas)
+		return fail(why, whylen, -ENOENT, "nothing is mapped for %s", dev->name);
+	r = unmap_range(s->iommufd, ioas, iova, a->map.length, &unmapped);
+	if (r == -ENOENT)
+		return fail(why, whylen, -ENOENT,
+			    "no mapping is exactly [%#" PRIx64 ", %#" PRIx64 ") in %s's space",
+			    iova, end, dev->name);
+	if (r < 0)
+		return fail(why, whylen, r, "IOMMU_IOAS_UNMAP of [%#" PRIx64 ", %#" PRIx64 "): %s",
+			    iova, end, strerror(-r));
+	if (unmapped != a->map.length)
+		return fail(why, whylen, -EIO,
+			    "IOMMU_IOAS_UNMAP of [%#" PRIx64 ", %#" PRIx64 ") unmapped %#" PRIx64
+			    " bytes",
+			    iova, end, unmapped);
+	return 0;
+}
+
+/* ---- Devices ---- */
+
+/* Binds d, open in no space, to svmd's own iommufd again once no client's fd has it bound;
+ * until then the next open-device tries again. */
+static void idle_retake(struct iommufd_backend *b, struct ifd_device *d, const struct device *dev)
+{
+	int fd;
+
+	if (d->idle_fd >= 0 || d->holder)
+		return;
+	fd = cdev_bind(d, b->iommufd);
+	if (fd >= 0) {
+		d->idle_fd = fd;
+		return;
+	}
+	log_debug("%s: not bound to svmd's own iommufd again (%s): %s; svmd tries again at the "
+		  "next open-device",
+		  dev->name, errno_name(-fd),
+		  fd == -EINVAL ? "still open in its last holder's process" : strerror(-fd));
+}
+
+/* d's cdev, opened anew and bound to iommufd (a client's), svmd's idle binding given up.
+ * Returns the fd or a negative errno, with why. */
+static int take_device(struct iommufd_backend *b, struct ifd_device *d, const struct device *dev,
+		       int iommufd, char *why, size_t whylen)
+{
+	_cleanup_close_ int fd = open(d->cdev, O_RDWR | O_CLOEXEC);
+	bool was_idle = d->idle_fd >= 0;
+	int r;
+
+	if (fd < 0) {
+		r = -errno;
+		return fail(why, whylen, r, "cannot open %s: %s", d->cdev, strerror(-r));
+	}
+	d->idle_fd = safe_close(d->idle_fd);
+	r = bind_iommufd(fd, iommufd, NULL);
+	if (r == 0)
+		return TAKE_FD(fd);
+	idle_retake(b, d, dev);
+	if (r == -EINVAL && !was_idle)
+		return fail(why, whylen, -EBUSY,
+			    "%s is still open in the previous holder's process: it must close it",
+			    dev->name);
+	if (r == -EINVAL || r == -EBUSY)
+		return fail(why, whylen, -EBUSY, "%s was taken by another process (%s)", dev->name,
+			    errno_name(-r));
+	return fail(why, whylen, r, "VFIO_DEVICE_BIND_IOMMUFD of %s: %s (%s)", dev->name,
+		    strerror(-r), errno_name(-r));
+}
+
+/* An attach pins what the IOAS maps: ENOMEM is svmd's locked memory. */
+static int attach_refusal(const struct iommufd_backend *b, int r, const struct device *dev,
+			  char *why, size_t whylen)
+{
+	if (r != -ENOMEM)
+		return fail(why, whylen, r,
+			    "VFIO_DEVICE_ATTACH_IOMMUFD_PT of %s to its IOAS: %s (%s)", dev->name,
+			    strerror(-r), errno_name(-r));
+	return fail(why, whylen, r,
+		    "the kernel cannot pin what %s's space maps: svmd's locked memory "
+		    "(RLIMIT_MEMLOCK %s) is used up, or memory is short",
+		    dev->name, b->memlock);
+}
+
+static int iommufd_open_device(struct backend *be, struct backend_space *s,
+			       const struct device *dev, int *ret_fd, char *why, size_t whylen)
+{
+	struct iommufd_backend *b = (struct iommufd_backend *)be;
+	struct ifd_device *d = dev_of(b, dev);
+	struct space_device *sd;
+	uint32_t ioas;
+	int r;
+
+	if (!s)
+		return fail(why, whylen, -EOPNOTSUPP,
+			    "the iommufd backend opens a device only in a client's own DMA space");
+	sd = &s->devs[dev->index];
+	if (d->holder)
+		return fail(why, whylen, -EBUSY, "%s is open in %s session", dev->name,
+			    d->holder == s ? "this" : "another client's");
+	r = space_ioas(s, dev, &ioas, why, whylen);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = take_device(b, d, dev, s->iommufd, why, whylen);
+	if (fd < 0)
+		return fd;
+	r = attach(fd, ioas);
+	if (r < 0) {
+		fd = safe_close(fd);
+		idle_retake(b, d, dev);
+		return attach_refusal(b, r, dev, why, whylen);
+	}
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (copy < 0) {
+		r = -errno;
+		detach(fd);
+		fd = safe_close(fd);
+		idle_retake(b, d, dev);
+		return fail(why, whylen, r, "cannot duplicate the device fd: %s", strerror(-r));
+	}
+	sd->fd = TAKE_FD(fd);
+	d->holder = s;
+	*ret_fd = copy;
+	return 0;
+}
+
+/* Detaches dev through svmd's copy and closes it: whatever copies the client has reach
+ * nothing until it attaches them again to what s still has. */
+static void device_release(struct iommufd_backend *b, struct backend_space *s,
+			   const struct device *dev)
+{
+	struct space_device *sd = &s->devs[dev->index];
+	int r;
+
+	if (sd->fd < 0)
+		return;
+	r = detach(sd->fd);
+	if (r < 0)
+		log_warning_errno(r, "VFIO_DEVICE_DETACH_IOMMUFD_PT of %s: %m", dev->name);
+	sd->fd = safe_close(sd->fd);
+	dev_of(b, dev)->holder = NULL;
+}
+
+static void iommufd_close_device(struct backend *be, struct backend_space *s,
+				 const struct device *dev)
+{
+	struct iommufd_backend *b = (struct iommufd_backend *)be;
+
+	if (!s)
+		return;
+	device_release(b, s, dev);
+	idle_retake(b, dev_of(b, dev), dev);
+}
+
+/* Per device of s: unmap everything, detach it if still open here, destroy its IOAS; then the
+ * client's iommufd goes. An IOAS the client attached its device to again cannot be destroyed
+ * (EBUSY): it is empty, and goes when the client closes its fd. */
+static void iommufd_space_free(struct backend *be, struct backend_space *s)
+{
+	struct iommufd_backend *b = (struct iommufd_backend *)be;
+
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct device *dev = &b->base.devices[i];
+		struct space_device *sd = &s->devs[i];
+		bool was_open = sd->fd >= 0;
+		int r;
+
+		if (!sd->ioas && !was_open)
+			continue;
+		if (sd->ioas && (r = unmap_range(s->iommufd, sd->ioas, 0, UINT64_MAX, NULL)) < 0)
+			log_warning_errno(r, "IOMMU_IOAS_UNMAP of everything for %s: %m",
+					  dev->name);
+		device_release(b, s, dev);
+		r = sd->ioas ? destroy(s->iommufd, sd->ioas) : 0;
+		if (r == -EBUSY)
+			log_notice("%s: its client attached its device fd to its IOAS again; the "
+				   "IOAS, empty, lives until the client closes that fd",
+				   dev->name);
+		else if (r < 0)
+			log_warning_errno(r, "IOMMU_DESTROY of the IOAS for %s: %m", dev->name);
+	}
+	safe_close(s->iommufd);
+	for (size_t i = 0; i < s->n; i++)
+		idle_retake(b, &b->devs[i], &b->base.devices[i]);
+	free(s);
+}
+
+/* ---- The backend ---- */
+
+/* What the serving loop issues (the sandbox allows those): binds, attaches and detaches of
+ * open-device, the objects of a space, and, in mode 1, the option set in each new iommufd.
+ * GET_HW_INFO and IOVA_RANGES are start-up's only. */
+static const unsigned long serving_ioctls[] = {
+	SVMD_VFIO_DEVICE_BIND_IOMMUFD,
+	SVMD_VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+	SVMD_VFIO_DEVICE_DETACH_IOMMUFD_PT,
+	SVMD_IOMMU_IOAS_ALLOC,
+	SVMD_IOMMU_IOAS_MAP_FILE,
+	SVMD_IOMMU_IOAS_UNMAP,
+	SVMD_IOMMU_DESTROY,
+	SVMD_IOMMU_OPTION, /* last: mode 1 only */
+};
+
+static void iommufd_free(struct backend *be)
+{
+	struct iommufd_backend *b = (struct iommufd_backend *)be;
+
+	for (size_t i = 0; b->devs && i < b->base.n_devices; i++)
+		safe_close(b->devs[i].idle_fd);
+	safe_close(b->iommufd);
+	free(b->devs);
+	free(b->base.devices);
+	free(b);
+}
+
+static const struct backend_ops iommufd_ops = {
+	.name = "iommufd",
+	.check = iommufd_check,
+	.bind = iommufd_bind,
+	.unbind = iommufd_unbind,
+	.open_device = iommufd_open_device,
+	.close_device = iommufd_close_device,
+	.space_new = iommufd_space_new,
+	.map = iommufd_map,
+	.unmap = iommufd_unmap,
+	.space_free = iommufd_space_free,
+	.free = iommufd_free,
+};
+
+static struct iommufd_backend *backend_alloc(size_t n)
+{
+	struct iommufd_backend *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->base.ops = &iommufd_ops;
+	b->iommufd = -1;
+	b->base.devices = calloc(n, sizeof(struct device));
+	b->devs = calloc(n, sizeof(struct ifd_device));
+	if (!b->base.devices || !b->devs) {
+		iommufd_free(&b->base);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		b->devs[i].idle_fd = -1;
+	/* A space's fd and the copy of each device fd opened in it; SVM binds are summarised
+	 * once for start-up, each device's unsupported[] says why per kind. */
+	b->base.space_fds = 1;
+	b->base.device_fds = 1;
+	b->base.svm_unsupported = "the iommufd backend brokers open-device and map, no SVM bind: "
+				  "a process's has no mainline uAPI, page and PASID tables are not "
+				  "brokered yet";
+	b->base.note = b->note;
+	return b;
+}
+
+static int iommu_open(struct iommufd_backend *b, const char *devroot, char *err, size_t errlen)
+{
+	int r;
+
+	if (path_fmt(b->iommu_path, sizeof(b->iommu_path), "%s/iommu", devroot) < 0)
+		return fail(err, errlen, -ENAMETOOLONG, "dev root too long");
+	b->iommufd = open(b->iommu_path, O_RDWR | O_CLOEXEC);
+	if (b->iommufd >= 0)
+		return 0;
+	r = -errno;
+	return fail(err, errlen, r, "cannot open %s: %s%s", b->iommu_path, strerror(-r),
+		    r == -ENOENT ? " (this kernel has no iommufd, CONFIG_IOMMUFD; use "
+				   "--backend=vfio)"
+				 : "");
+}
+
+int backend_iommufd_new(const struct backend_config *cfg, struct backend **ret, char *err,
+			size_t errlen)
+{
+	_cleanup_(backend_freep) struct backend *be = NULL;
+	struct iommufd_backend *b;
+	size_t n = cfg->n_devices;
+	int r;
+
+	if (n == 0)
+		return fail(err, errlen, -EINVAL,
+			    "no devices to manage: name them with --device=BDF");
+	if (n > IOMMUFD_DEVICES_MAX)
+		return fail(err, errlen, -E2BIG, "at most %u devices", IOMMUFD_DEVICES_MAX);
+	b = backend_alloc(n);
+	if (!b)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	be = &b->base;
+	r = iommu_open(b, cfg->dev_root ? cfg->dev_root : "/dev", err, errlen);
+	if (r == 0)
+		r = accounting_choose(b, err, errlen);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		b->base.n_devices = i + 1;
+		r = device_setup(b, cfg, i, err, errlen);
+	}
+	if (r < 0)
+		return r;
+	b->base.ioctls = serving_ioctls;
+	b->base.n_ioctls = ELEMENTSOF(serving_ioctls) - (b->mode1 ? 0 : 1);
+	*ret = TAKE_PTR(be);
+	return 0;
+}
+
+bool backend_iommufd_usable(const struct backend_config *cfg)
+{
+	const char *sysfs = cfg->sysfs_root ? cfg->sysfs_root : "/sys";
+	const char *devroot = cfg->dev_root ? cfg->dev_root : "/dev";
+	struct ifd_device d;
+	char path[4096], name[SVMD_DEVICE_NAME_SZ];
+
+	if (cfg->n_devices == 0 || path_fmt(path, sizeof(path), "%s/iommu", devroot) < 0 ||
+	    access(path, F_OK) < 0)
+		return false;
+	for (size_t i = 0; i < cfg->n_devices; i++)
+		if (device_name_canonical(cfg->devices[i], name) < 0 ||
+		    cdev_find(sysfs, devroot, name, &d, NULL, 0) < 0)
+			return false;
+	return true;
+}

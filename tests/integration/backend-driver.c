@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A backend of svmd driven by hand: the iommufd integration suite runs it under the VFIO
+ * emulator to call each backend operation (space_new, open_device, map, close_device,
+ * space_free, ...) in the order a test wants, and to act as the client that holds a device
+ * fd, before and besides the request core. One output line per command:
+ *
+ *   backend-driver [--backend=NAME] --device=BDF... [--sysfs-root=DIR] [--dev-root=DIR] -- CMD...
+ *
+ *   devices                          one line per device: name, group, model, PASID bits, kinds
+ *                                    and, per kind it lacks, why
+ *   note                             the backend's start-up note and SVM summary
+ *   ioctls                           what it issues once serving, hex
+ *   space S                          space_new as S (a letter)
+ *   free S                           space_free
+ *   open S DEV                       open_device; the client's fd is kept as S's for DEV
+ *   close S DEV                      close_device
+ *   client-close S DEV               the client closes its fd
+ *   client-attach S DEV ID           the client attaches its fd to object ID (its own ioctl)
+ *   check DEV KIND                   check() of a task/pgtable/pasid-table bind
+ *   file N memfd:SIZE|file:SIZE|pipe  a client's file as number N (0-7): a memfd, an unlinked
+ *                                    regular file, a pipe
+ *   map S DEV IOVA LEN OFF FLAGS N   memfd_check(), check() and map() of file N
+ *   unmap S DEV IOVA LEN             unmap() of a map made with those
+ *   sandbox                          enters svmd's seccomp filter with the backend's ioctls, as
+ *                                    svmd does once serving: what follows runs as svmd's loop
+ *                                    would (a refused call prints "seccomp: refused")
+ *
+ * Each line reads "CMD: 0" or "CMD: -ENAME: why". Every command is also written to the
+ * emulator's log (VFIO_EMUL_LOG) as "== CMD", so a test can tell which calls it made, and
+ * "== end" before the driver closes the clients' fds, frees what is left and the backend.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "backends.h"
+#include "log.h"
+#include "sandbox.h"
+#include "vfio-abi.h"
+
+/* Until protocol/svmd-proto.h has it (the request core's map op). */
+#ifndef SVMD_MAP_READ
+#define SVMD_KIND_MAP 5
+#endif
+
+#define SPACES 8
+
+static struct backend *b;
+static struct backend_space *spaces[SPACES];
+static int client_fd[SPACES][16];
+static int files[8];
+
+static void mark(const char *cmd)
+{
+	const char *log = getenv("VFIO_EMUL_LOG");
+	FILE *f = log ? fopen(log, "ae") : NULL;
+
+	if (f) {
+		fprintf(f, "== %s\n", cmd);
+		fclose(f);
+	}
+}
+
+static void say(const char *cmd, int r, const char *why)
+{
+	if (r >= 0)
+		printf("%s: 0\n", cmd);
+	else
+		printf("%s: -%s: %s\n", cmd, strerrorname_np(-r), why);
+	fflush(stdout);
+}
+
+static int space_of(const char *s)
+{
+	return s && s[0] >= 'A' && s[0] < 'A' + SPACES && !s[1] ? s[0] - 'A' : -1;
+}
+
+static struct device *dev_of(const char *name)
+{
+	return name ? backend_find_device(b, name) : NULL;
+}
+
+static const char *const kind_names[] = {"none", "task", "pgtable", "pasid-table", "device", "map"};
+
+static void devices(void)
+{
+	for (size_t i = 0; i < b->n_devices; i++) {
+		const struct device *d = &b->devices[i];
+		printf("device %s group=%u group-devices=%u model=%u pasid=%u kinds=0x%x\n",
+		       d->name, d->iommu_group, d->group_devices, d->model, d->pasid_bits,
+		       d->kinds);
+		for (unsigned k = 1; k < _SVMD_KIND_MAX; k++)
+			if (d->unsupported[k])
+				printf("  %s: %s\n", kind_names[k], d->unsupported[k]);
+	}
+}
+
+/* File n: a memfd of SIZE bytes, a regular file (unlinked) of SIZE, or a pipe. */
+static int file_new(char **a, char *why, size_t whylen)
+{
+	int n = a[1] ? atoi(a[1]) : -1, fd = -1, p[2];
+	const char *spec = a[2] ? a[2] : "";
+
+	if (n < 0 || n >= 8)
+		return -EINVAL;
+	if (strncmp(spec, "memfd:", 6) == 0) {
+		fd = memfd_create("driver", MFD_CLOEXEC);
+		if (fd >= 0 && ftruncate(fd, strtoll(spec + 6, NULL, 0)) < 0)
+			fd = safe_close(fd);
+	} else if (strncmp(spec, "file:", 5) == 0) {
+		char path[] = "/tmp/backend-driver.XXXXXX";
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0 && ftruncate(fd, strtoll(spec + 5, NULL, 0)) < 0)
+			fd = safe_close(fd);
+		unlink(path);
+	} else if (strcmp(spec, "pipe") == 0 && pipe2(p, O_CLOEXEC) == 0) {
+		close(p[1]);
+		fd = p[0];
+	}
+	if (fd < 0)
+		return -EINVAL;
+	files[n] = fd;
+	snprintf(why, whylen, "fd %d", fd);
+	return 0;
+}
+
+static int map(char **a, char *why, size_t whylen)
+{
+	int s = space_of(a[1]);
+	const struct device *dev = dev_of(a[2]);
+	struct bind_args args = {.kind = SVMD_KIND_MAP};
+	int fd, r;
+
+	if (s < 0 || !dev || !a[7] || atoi(a[7]) < 0 || atoi(a[7]) >= 8)
+		return -EINVAL;
+	args.map.iova = strtoull(a[3], NULL, 0);
+	args.map.length = strtoull(a[4], NULL, 0);
+	args.map.offset = strtoull(a[5], NULL, 0);
+	args.map.flags = (uint32_t)strtoul(a[6], NULL, 0);
+	fd = files[atoi(a[7])];
+	r = memfd_check(fd, args.map.offset, args.map.length, why, whylen);
+	if (r == 0)
+		r = b->ops->check(b, dev, &args, why, whylen);
+	if (r == 0)
+		r = b->ops->map(b, spaces[s], dev, fd, &args, why, whylen);
+	return r;
+}
+
+static int unmap(char **a, char *why, size_t whylen)
+{
+	int s = space_of(a[1]);
+	const struct device *dev = dev_of(a[2]);
+	struct bind_args args = {.kind = SVMD_KIND_MAP};
+
+	if (s < 0 || !dev || !a[4])
+		return -EINVAL;
+	args.map.iova = strtoull(a[3], NULL, 0);
+	args.map.length = strtoull(a[4], NULL, 0);
+	return b->ops->unmap(b, spaces[s], dev, &args, why, whylen);
+}
+
+static int check(char **a, char *why, size_t whylen)
+{
+	const struct device *dev = dev_of(a[1]);
+	struct bind_args args = {0};
+
+	if (!dev || !a[2])
+		return -EINVAL;
+	for (unsigned k = 1; k < 4; k++)
+		if (strcmp(a[2], kind_names[k]) == 0)
+			args.kind = k;
+	return b->ops->check(b, dev, &args, why, whylen);
+}
+
+static int client_attach(int s, const struct device *dev, uint32_t id)
+{
+	struct svmd_vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at), .pt_id = id};
+
+	return ioctl(client_fd[s][dev->index], SVMD_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0 ? -errno
+											    : 0;
+}
+
+/* Commands on a space and a device. */
+static int space_device_cmd(char **a, char *why, size_t whylen)
+{
+	int s = space_of(a[1]);
+	const struct device *dev = dev_of(a[2]);
+
+	if (s < 0 || !dev)
+		return -EINVAL;
+	int *cfd = &client_fd[s][dev->index];
+	if (strcmp(a[0], "open") == 0) {
+		int r = b->ops->open_device(b, spaces[s], dev, cfd, why, whylen);
+		if (r == 0)
+			snprintf(why, whylen, "fd %d", *cfd);
+		return r;
+	}
+	if (strcmp(a[0], "close") == 0) {
+		b->ops->close_device(b, spaces[s], dev);
+		return 0;
+	}
+	if (strcmp(a[0], "client-close") == 0) {
+		*cfd = safe_close(*cfd);
+		return 0;
+	}
+	if (strcmp(a[0], "client-attach") == 0 && a[3])
+		return client_attach(s, dev, (uint32_t)strtoul(a[3], NULL, 0));
+	return -EINVAL;
+}
+
+static int run(char **a, char *why, size_t whylen)
+{
+	int s = space_of(a[1]);
+
+	if (strcmp(a[0], "devices") == 0) {
+		devices();
+		return 0;
+	}
+	if (strcmp(a[0], "note") == 0) {
+		printf("note: %s\nsvm: %s\n", b->note ? b->note : "(none)",
+		       b->svm_unsupported ? b->svm_unsupported : "(none)");
+		return 0;
+	}
+	if (strcmp(a[0], "ioctls") == 0) {
+		for (size_t i = 0; i < b->n_ioctls; i++)
+			printf("ioctl 0x%lx\n", b->ioctls[i]);
+		return 0;
+	}
+	if (strcmp(a[0], "space") == 0 && s >= 0)
+		return b->ops->space_new(b, &spaces[s], why, whylen);
+	if (strcmp(a[0], "free") == 0 && s >= 0) {
+		b->ops->space_free(b, spaces[s]);
+		spaces[s] = NULL;
+		return 0;
+	}
+	if (strcmp(a[0], "sandbox") == 0)
+		return sandbox_enter(b->ioctls, b->n_ioctls);
+	if (strcmp(a[0], "file") == 0)
+		return file_new(a, why, whylen);
+	if (strcmp(a[0], "map") == 0)
+		return map(a, why, whylen);
+	if (strcmp(a[0], "unmap") == 0)
+		return unmap(a, why, whylen);
+	if (strcmp(a[0], "check") == 0)
+		return check(a, why, whylen);
+	return space_device_cmd(a, why, whylen);
+}
+
+int main(int argc, char **argv)
+{
+	const char *devs[16];
+	struct backend_config cfg = {.name = "iommufd", .devices = devs};
+	char err[512] = "";
+	int i, r;
+
+	log_set_level(LOG_DEBUG);
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strncmp(argv[i], "--backend=", 10) == 0)
+			cfg.name = argv[i] + 10;
+		else if (strncmp(argv[i], "--device=", 9) == 0 && cfg.n_devices < 16)
+			devs[cfg.n_devices++] = argv[i] + 9;
+		else if (strncmp(argv[i], "--sysfs-root=", 13) == 0)
+			cfg.sysfs_root = argv[i] + 13;
+		else if (strncmp(argv[i], "--dev-root=", 11) == 0)
+			cfg.dev_root = argv[i] + 11;
+	}
+	memset(client_fd, -1, sizeof(client_fd));
+	memset(files, -1, sizeof(files));
+	r = backend_new(&cfg, &b, err, sizeof(err));
+	say("new", r, err);
+	if (r < 0)
+		return 1;
+	for (i++; i < argc; i++) {
+		char line[512], why[512] = "", *a[10] = {0};
+		size_t n = 0;
+		snprintf(line, sizeof(line), "%s", argv[i]);
+		mark(argv[i]);
+		for (char *t = strtok(line, " "); t && n < 9; t = strtok(NULL, " "))
+			a[n++] = t;
+		if (!n)
+			continue;
+		r = run(a, why, sizeof(why));
+		if (r == 0 && why[0])
+			printf("%s: 0 %s\n", argv[i], why);
+		else
+			say(argv[i], r, why);
+	}
+	mark("end");
+	for (int s = 0; s < SPACES; s++)
+		for (int k = 0; k < 16; k++)
+			safe_close(client_fd[s][k]);
+	for (int s = 0; s < SPACES; s++)
+		if (spaces[s])
+			b->ops->space_free(b, spaces[s]);
+	backend_free(b);
+	return 0;
+}

@@ -1,0 +1,1160 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The iommufd backend at the syscall boundary: the real svmd, and the backend driven operation
+ * by operation (tests/integration/backend-driver.c), with tests/vfio-emul preloaded on a fake
+ * sysfs and /dev built per test. Checks start-up (the exact ioctls, what each device is, every
+ * refusal), --backend=auto, a second svmd refused, and for clients' spaces what the emulated
+ * kernel holds after each step: whose iommufd a device is bound to, which IOAS it is attached
+ * to, what is mapped, and that a space's end leaves nothing behind, all inside svmd's seccomp
+ * filter.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fake-machine.h"
+#include "harness.h"
+
+#define DEV0 "0000:3b:00.0"
+#define DEV1 "0000:3c:00.0"
+
+static const struct fdev one[] = {
+	{DEV0, 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+};
+static const struct fdev two[] = {
+	{DEV0, 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+	{DEV1, 13, "vfio-pci", 16, "dmar1", 0x8086, 0x0b26, false, false, false},
+};
+
+static const char policy[] = "allow * user=svmd-test1\n";
+static struct test_user u1;
+
+static void setup(void)
+{
+	test_users(&u1, NULL);
+}
+
+TestSuite(iommufd, .init = setup, .timeout = 60);
+
+static void start(struct daemon *d, struct fake *f, const char *extra_env)
+{
+	if (extra_env)
+		env_add(f, "%s", extra_env);
+	daemon_start_env(d, policy, NULL, f->args, f->env);
+}
+
+/* Hex of a struct built field by field, little-endian: the tests' own encoding of the uAPI. */
+struct bytes {
+	uint8_t b[64];
+	size_t n;
+};
+
+static struct bytes *put(struct bytes *b, uint64_t v, size_t width)
+{
+	for (size_t i = 0; i < width; i++)
+		b->b[b->n++] = (uint8_t)(v >> (8 * i));
+	return b;
+}
+
+static const char *hex_of(const struct bytes *b)
+{
+	static char buf[8][140];
+	static int slot;
+
+	slot = (slot + 1) % 8;
+	buf[slot][0] = 0;
+	for (size_t i = 0; i < b->n; i++)
+		sprintf(buf[slot] + 2 * i, "%02x", b->b[i]);
+	return buf[slot];
+}
+
+/* "ioctl NAME 0xREQ in=IN out=OUT [TAG] -> 0\n" */
+static const char *ok_line(const char *name, unsigned req, const struct bytes *in,
+			   const struct bytes *out, const char *tag)
+{
+	static char line[4][600];
+	static int slot;
+
+	slot = (slot + 1) % 4;
+	snprintf(line[slot], sizeof(line[slot]), "ioctl %s 0x%x in=%s out=%s [%s] -> 0\n", name,
+		 req, hex_of(in), hex_of(out), tag);
+	return line[slot];
+}
+
+/* IOMMU_OPTION(RLIMIT_MODE, SET, 1): size, option_id, op, reserved, object_id, val64. */
+static struct bytes option_set1(void)
+{
+	struct bytes b = {0};
+	put(put(put(put(put(put(&b, 24, 4), 0, 4), 0, 2), 0, 2), 0, 4), 1, 8);
+	return b;
+}
+
+/* IOMMU_GET_HW_INFO as svmd asks it (dev_id, 64 bytes of room) and a VT-d's answer. */
+static struct bytes hw_info(uint32_t dev, uint32_t len, uint32_t type, uint8_t pasid)
+{
+	struct bytes b = {0};
+	put(put(put(put(&b, 40, 4), 0, 4), dev, 4), len, 4);
+	put(put(put(put(put(&b, 0, 8), type, 4), pasid, 1), 0, 3), 0, 8);
+	return b;
+}
+
+static struct bytes ioas_alloc(uint32_t id)
+{
+	struct bytes b = {0};
+	put(put(put(&b, 12, 4), 0, 4), id, 4);
+	return b;
+}
+
+static struct bytes attach_pt(uint32_t pt)
+{
+	struct bytes b = {0};
+	put(put(put(put(&b, 16, 4), 0, 4), pt, 4), 0, 4);
+	return b;
+}
+
+static struct bytes iova_ranges(uint32_t ioas, uint32_t n, uint64_t align)
+{
+	struct bytes b = {0};
+	put(put(put(put(&b, 32, 4), ioas, 4), n, 4), 0, 4);
+	put(put(&b, 0, 8), align, 8);
+	return b;
+}
+
+static struct bytes detach_pt(void)
+{
+	struct bytes b = {0};
+	put(put(put(&b, 12, 4), 0, 4), 0, 4);
+	return b;
+}
+
+static struct bytes destroy(uint32_t id)
+{
+	struct bytes b = {0};
+	put(put(&b, 8, 4), id, 4);
+	return b;
+}
+
+/* What svmd logs of one device's start-up, after its cdev's open and BIND. */
+static void startup_device(char *buf, size_t size, unsigned cdev, unsigned devid, unsigned ioas,
+			   unsigned pasid, const char *tag_hw)
+{
+	struct bytes hin = hw_info(devid, 64, 0, 0), hout = hw_info(devid, 24, 1, (uint8_t)pasid);
+	struct bytes a0 = ioas_alloc(0), a1 = ioas_alloc(ioas), at = attach_pt(ioas),
+		     at2 = attach_pt(ioas + 1), q = iova_ranges(ioas, 16, 0),
+		     q2 = iova_ranges(ioas, 2, 0x1000), de = detach_pt(), x = destroy(ioas);
+	char cd[16], tag[200];
+
+	snprintf(cd, sizeof(cd), "cdev%u", cdev);
+	snprintf(tag, sizeof(tag), "ioas %u", ioas);
+	snprintf(buf, size, "%s%s", ok_line("iommufd1", 0x3b8a, &hin, &hout, tag_hw),
+		 ok_line("iommufd1", 0x3b81, &a0, &a1, tag));
+	snprintf(tag, sizeof(tag), "vfio%u attach %u via hwpt %u of ioas %u", cdev - 1, ioas,
+		 ioas + 1, ioas);
+	snprintf(buf + strlen(buf), size - strlen(buf), "%s", ok_line(cd, 0x3b77, &at, &at2, tag));
+	snprintf(tag, sizeof(tag), "ioas %u: align 0x1000: 0-0xfedfffff 0xfef00000-0x7fffffffff",
+		 ioas);
+	snprintf(buf + strlen(buf), size - strlen(buf), "%s",
+		 ok_line("iommufd1", 0x3b84, &q, &q2, tag));
+	snprintf(tag, sizeof(tag), "vfio%u detach", cdev - 1);
+	snprintf(buf + strlen(buf), size - strlen(buf), "%s", ok_line(cd, 0x3b78, &de, &de, tag));
+	snprintf(tag, sizeof(tag), "destroy %u", ioas);
+	snprintf(buf + strlen(buf), size - strlen(buf), "%s",
+		 ok_line("iommufd1", 0x3b80, &x, &x, tag));
+}
+
+/* ---- Start-up ---- */
+
+Test(iommufd, startup_ioctls_exact)
+{
+	struct fake f;
+	struct daemon d;
+	struct bytes opt = option_set1();
+	char want[4096], dev0[3000], tag[128];
+	const char *log;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	start(&d, &f, NULL);
+	log = emul_log(&f);
+	/* The option before any object; the BIND names svmd's iommufd by fd number, so its
+	 * bytes are checked up to that field and its effect by the emulator's tag. */
+	snprintf(want, sizeof(want),
+		 "open iommu rw,cloexec -> iommufd1\n%sopen vfio/devices/vfio0 rw,cloexec -> "
+		 "cdev1\n",
+		 ok_line("iommufd1", 0x3b87, &opt, &opt, "option 0 set 1"));
+	cr_assert(strncmp(log, want, strlen(want)) == 0, "%s", log);
+	cr_assert(strstr(log, "ioctl cdev1 0x3b76 in=1800000000000000"), "%s", log);
+	cr_assert(strstr(log, "[vfio0 -> iommufd1 as device 1] -> 0\n"), "%s", log);
+	snprintf(tag, sizeof(tag),
+		 "device 1 (vfio0): type 1, 20 PASID bits, capabilities 0, ecap 0xf00f4a");
+	startup_device(dev0, sizeof(dev0), 1, 1, 2, 20, tag);
+	const char *rest = strstr(log, "[vfio0 -> iommufd1 as device 1] -> 0\n");
+	cr_assert(rest && strcmp(rest + strlen("[vfio0 -> iommufd1 as device 1] -> 0\n"), dev0) ==
+				  0,
+		  "got:\n%s\nwant after the BIND:\n%s", log, dev0);
+	cr_assert(daemon_log_has(&d, "iommufd backend, 1 device"));
+	cr_assert(daemon_log_has(&d,
+				 "charged to svmd's own locked memory (IOMMU_OPTION_RLIMIT_MODE "
+				 "1, VmLck), against svmd's RLIMIT_MEMLOCK"));
+	cr_assert(daemon_log_has(&d, "svmd gave up CAP_IPC_LOCK, with which nothing would be "
+				     "charged"));
+	daemon_stop(&d);
+	/* Shut down: the idle binding goes (the device is unbound), then svmd's iommufd, empty. */
+	log = emul_log(&f);
+	cr_assert(strstr(log, "close cdev1 [vfio0 unbound from iommufd1]\n"
+			      "close iommufd1 [left: nothing]\n"),
+		  "%s", log);
+	cr_assert_eq(count_of(log, "\n"), 12, "%s", log);
+	fake_free(&f);
+}
+
+static const struct svm_device *find_dev(const struct svm_device *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	cr_assert_fail("device %s not listed", name);
+	return NULL;
+}
+
+Test(iommufd, devices_described_by_the_iommu)
+{
+	const struct fdev devs[] = {
+		{DEV0, 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+		{DEV1, 13, "vfio-pci", 16, "smmu3.0x0000000009050000", 0x19e5, 0xa250, false, false,
+		 false},
+		{"0000:3d:00.0", 14, "vfio-pci", NO_PASID, "ivhd0", 0x1022, 0x1234, false, false,
+		 false},
+		{"0000:3e:00.0", 15, "vfio-pci", SHORT_CFG, NULL, 0x1234, 0x11e8, false, false,
+		 false},
+	};
+	const uint32_t kinds = SVM_KIND_BIT(SVM_KIND_DEVICE) | SVM_KIND_BIT(5);
+	const struct {
+		const char *name;
+		uint32_t group;
+		uint16_t vendor, device;
+		uint8_t bits, model;
+	} want[] = {
+		{DEV0, 12, 0x8086, 0x0b25, 20, SVM_MODEL_VTD},
+		{DEV1, 13, 0x19e5, 0xa250, 8, SVM_MODEL_SMMU}, /* VFIO_EMUL_HW_INFO below */
+		{"0000:3d:00.0", 14, 0x1022, 0x1234, 0, SVM_MODEL_NONE},
+		{"0000:3e:00.0", 15, 0x1234, 0x11e8, 0, SVM_MODEL_NONE},
+	};
+	struct fake f;
+	struct daemon d;
+	struct svm_client *c = NULL;
+	struct svm_device *v = NULL;
+	size_t n = 0;
+
+	fake_new_backend(&f, "iommufd", devs, 4);
+	/* The PASID width is the IOMMU's answer (here narrower than the config space's). */
+	start(&d, &f, "VFIO_EMUL_HW_INFO=" DEV1 "=2/8/0x6/0");
+	cr_assert_eq(svm_connect(d.socket, &c), 0);
+	cr_assert_str_eq(svm_backend(c), "iommufd");
+	cr_assert_eq(svm_devices(c, &v, &n), 0);
+	cr_assert_eq(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		const struct svm_device *x = find_dev(v, n, want[i].name);
+		cr_assert_eq(x->iommu_group, want[i].group, "%s", x->name);
+		cr_assert_eq(x->group_devices, 1, "%s", x->name);
+		cr_assert_eq(x->kinds, kinds, "%s: 0x%x", x->name, x->kinds);
+		cr_assert_eq(x->vendor, want[i].vendor, "%s", x->name);
+		cr_assert_eq(x->device, want[i].device, "%s", x->name);
+		cr_assert_eq(x->pasid_bits, want[i].bits, "%s", x->name);
+		cr_assert_eq(x->model, want[i].model, "%s", x->name);
+	}
+	free(v);
+	svm_disconnect(c);
+	daemon_stop(&d);
+	fake_free(&f);
+}
+
+Test(iommufd, binds_are_not_supported_and_say_why)
+{
+	struct fake f;
+	struct daemon d;
+	struct peer p;
+	struct peer_result r;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	start(&d, &f, NULL);
+	cr_assert(daemon_log_has(&d,
+				 "the iommufd backend brokers open-device and map, no SVM "
+				 "bind: a process's has no mainline uAPI, page and PASID tables "
+				 "are not brokered yet: SVM binds will fail as not supported"));
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_task(&p, DEV0, -1, 0, &r), -EOPNOTSUPP);
+	cr_assert(strstr(r.reason, "no mainline uAPI"), "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&p, DEV0, 150, 0x10000, &r), -EOPNOTSUPP);
+	cr_assert_eq(peer_bind_pasid_table(&p, DEV0, 0x100000, 4096, SVM_MODEL_VTD, &r),
+		     -EOPNOTSUPP);
+	cr_assert_eq(count_bindings(&d), 0);
+	/* No bind reached the kernel: start-up's ioctls only. */
+	const char *log = emul_log(&f);
+	cr_assert_eq(count_of(log, "ioctl "), 8, "%s", log);
+	peer_stop(&p);
+	daemon_stop(&d);
+	fake_free(&f);
+}
+
+/* ---- Start-up refusals: each says what to fix, and closes what it opened ---- */
+
+static void closed_what_it_opened(const struct fake *f)
+{
+	const char *log = emul_log(f);
+
+	cr_assert_eq(count_of(log, "cloexec -> iommufd"), count_of(log, "close iommufd"), "%s",
+		     log);
+	cr_assert_eq(count_of(log, "cloexec -> cdev"), count_of(log, "close cdev"), "%s", log);
+	cr_assert_eq(count_of(log, "as device"), count_of(log, "unbound from"), "%s", log);
+}
+
+struct refusal_row {
+	char env[48];
+	char message[200];
+};
+
+/* Messages name the fake /dev where they say DEV/. */
+static const char *with_dev(const struct fake *f, const char *message)
+{
+	static char buf[600];
+	const char *at = strstr(message, "DEV/");
+
+	if (!at)
+		return message;
+	snprintf(buf, sizeof(buf), "%.*s%s/%s", (int)(at - message), message, f->dev, at + 4);
+	return buf;
+}
+
+ParameterizedTestParameters(iommufd, refuses_when_the_kernel_refuses)
+{
+	static struct refusal_row rows[] = {
+		{"VFIO_EMUL_OPEN_FAIL=iommu:13", "cannot open DEV/iommu: Permission denied"},
+		{"VFIO_EMUL_OPEN_FAIL=vfio/devices/vfio0:19",
+		 "cannot open DEV/vfio/devices/vfio0 (" DEV0 "): No such device"},
+		{"VFIO_EMUL_FAIL=3b87:22",
+		 "IOMMU_OPTION(RLIMIT_MODE) on DEV/iommu: Invalid argument (EINVAL)"},
+		{"VFIO_EMUL_FAIL=3b76:1",
+		 "VFIO_DEVICE_BIND_IOMMUFD of " DEV0 ": EPERM: the platform cannot isolate its MSI "
+		 "interrupts (enable interrupt remapping, e.g. intremap=on)"},
+		{"VFIO_EMUL_FAIL=3b76:12", "VFIO_DEVICE_BIND_IOMMUFD of " DEV0
+					   " (DEV/vfio/devices/vfio0): Cannot allocate memory "
+					   "(ENOMEM)"},
+		{"VFIO_EMUL_FAIL=3b8a:5",
+		 "IOMMU_GET_HW_INFO for " DEV0 ": Input/output error (EIO)"},
+		{"VFIO_EMUL_FAIL=3b81:12", "IOMMU_IOAS_ALLOC: Cannot allocate memory"},
+		{"VFIO_EMUL_FAIL=3b77:22",
+		 "VFIO_DEVICE_ATTACH_IOMMUFD_PT of " DEV0 " to an IOAS: Invalid argument (EINVAL)"},
+		{"VFIO_EMUL_FAIL=3b84:90", "IOMMU_IOAS_IOVA_RANGES with " DEV0
+					   " attached: Message too long (more than 16 ranges)"},
+		{"VFIO_EMUL_FAIL=3b78:5",
+		 "VFIO_DEVICE_DETACH_IOMMUFD_PT of " DEV0 ": Input/output error"},
+		{"VFIO_EMUL_FAIL=3b80:16",
+		 "IOMMU_DESTROY of a detached IOAS: Device or resource busy"},
+	};
+	return cr_make_param_array(struct refusal_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct refusal_row *row, iommufd, refuses_when_the_kernel_refuses)
+{
+	struct fake f;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	const char *err = svmd_refuses(&f, row->env);
+	const char *want = with_dev(&f, row->message);
+	cr_assert(strstr(err, "svmd: Cannot start the iommufd backend: "), "%s", err);
+	cr_assert(strstr(err, want), "want '%s' in:\n%s", want, err);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+}
+
+struct device_row {
+	char driver[16]; /* "": none */
+	char device_arg[40];
+	char message[200];
+};
+
+ParameterizedTestParameters(iommufd, refuses_unusable_devices)
+{
+	static struct device_row rows[] = {
+		{"nvme", "", DEV0 " is bound to nvme, not vfio-pci: bind it to vfio-pci"},
+		{"", "", DEV0 " has no driver: bind it to vfio-pci"},
+		{"vfio-pci", "--device=0000:99:00.0", "no PCI device 0000:99:00.0"},
+		{"vfio-pci", "--device=3b:00.0", "'3b:00.0' is not a PCI address DDDD:BB:DD.F"},
+	};
+	return cr_make_param_array(struct device_row, rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct device_row *row, iommufd, refuses_unusable_devices)
+{
+	struct fdev dev = one[0];
+	struct fake f;
+
+	dev.driver = row->driver[0] ? row->driver : NULL;
+	fake_new_backend(&f, "iommufd", &dev, 1);
+	if (row->device_arg[0])
+		f.args[1] = row->device_arg;
+	const char *err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, row->message), "%s", err);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+}
+
+Test(iommufd, refuses_without_devices_or_twice_the_same)
+{
+	struct fake f;
+	const char *err;
+
+	fake_new_backend(&f, "iommufd", NULL, 0);
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "no devices to manage: name them with --device=BDF"), "%s", err);
+	cr_assert_str_eq(emul_log(&f), "", "nothing opened");
+	fake_free(&f);
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	/* --backend --device --sysfs-root --dev-root: the device again, upper case. */
+	memmove(&f.args[3], &f.args[2], sizeof(f.args[0]) * 3);
+	f.args[2] = "--device=0000:3B:00.0";
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, DEV0 " given twice"), "%s", err);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+}
+
+Test(iommufd, refuses_without_iommufd_or_cdevs)
+{
+	struct fdev dev = one[0];
+	struct fake f;
+	char path[256], want[800];
+	const char *err;
+
+	/* No /dev/iommu: a kernel without CONFIG_IOMMUFD. */
+	fake_new_backend(&f, "iommufd", one, 1);
+	snprintf(path, sizeof(path), "%s/iommu", f.dev);
+	cr_assert_eq(unlink(path), 0);
+	err = svmd_refuses(&f, NULL);
+	snprintf(want, sizeof(want),
+		 "cannot open %s: No such file or directory (this kernel has no iommufd, "
+		 "CONFIG_IOMMUFD; use --backend=vfio)",
+		 path);
+	cr_assert(strstr(err, want), "%s", err);
+	fake_free(&f);
+
+	/* No cdev in sysfs: a kernel without CONFIG_VFIO_DEVICE_CDEV. */
+	dev.no_cdev = true;
+	fake_new_backend(&f, "iommufd", &dev, 1);
+	err = svmd_refuses(&f, NULL);
+	snprintf(want, sizeof(want),
+		 DEV0
+		 " has no VFIO device cdev (%s/bus/pci/devices/" DEV0 "/vfio-dev: No such file "
+		 "or directory): this kernel lacks CONFIG_VFIO_DEVICE_CDEV; use --backend=vfio",
+		 f.sys);
+	cr_assert(strstr(err, want), "%s", err);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+
+	/* sysfs names a cdev /dev lacks. */
+	fake_new_backend(&f, "iommufd", one, 1);
+	snprintf(path, sizeof(path), "%s/vfio/devices/vfio0", f.dev);
+	cr_assert_eq(unlink(path), 0);
+	err = svmd_refuses(&f, NULL);
+	snprintf(want, sizeof(want),
+		 "no %s, the cdev sysfs names for " DEV0 " (is devtmpfs mounted on %s?)", path,
+		 f.dev);
+	cr_assert(strstr(err, want), "%s", err);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+}
+
+Test(iommufd, refuses_groups_it_cannot_own)
+{
+	const struct fdev viable[] = {
+		{DEV0, 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+		{"0000:3b:00.1", 12, "ixgbe", NO_PASID, "dmar0", 0x8086, 0x10fb, false, true,
+		 false},
+	};
+	const struct fdev shared[] = {
+		{"0000:5e:00.0", 20, "vfio-pci", 20, "dmar0", 0x8086, 0x4940, false, false, false},
+		{"0000:5e:00.1", 20, "vfio-pci", 20, "dmar0", 0x8086, 0x4941, false, false, false},
+	};
+	struct fake f;
+	char path[256];
+	const char *err;
+
+	fake_new_backend(&f, "iommufd", viable, 2);
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "IOMMU group 12 is not viable: bind 0000:3b:00.1 (bound to ixgbe) to "
+			      "vfio-pci too"),
+		  "%s", err);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+
+	fake_new_backend(&f, "iommufd", shared, 2);
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err,
+			 "0000:5e:00.0 and 0000:5e:00.1 share IOMMU group 20: the iommufd "
+			 "backend hands each device to its own client's iommufd, and the kernel "
+			 "lets one iommufd own a group; manage one of them, or use "
+			 "--backend=vfio"),
+		  "%s", err);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	put_text("vfio-noiommu\n", "%s/kernel/iommu_groups/12/name", f.sys);
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "IOMMU group 12 (" DEV0 ") is a no-IOMMU group"), "%s", err);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/" DEV0 "/iommu_group", f.sys);
+	cr_assert_eq(unlink(path), 0);
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, DEV0 " has no IOMMU group: enable the IOMMU"), "%s", err);
+	fake_free(&f);
+}
+
+Test(iommufd, a_second_svmd_is_refused)
+{
+	struct fake f;
+	struct daemon d;
+	char want[400];
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	start(&d, &f, NULL);
+	const char *err = svmd_refuses(&f, NULL);
+	snprintf(want, sizeof(want),
+		 "svmd: Cannot start the iommufd backend: " DEV0 " (%s/vfio/devices/vfio0) is in "
+		 "use by another process (another svmd?): VFIO_DEVICE_BIND_IOMMUFD answered EINVAL",
+		 f.dev);
+	cr_assert(strstr(err, want), "%s", err);
+	/* The second one's iommufd and cdev (its second of each) are gone; the first still
+	 * holds the device. */
+	const char *log = emul_log(&f);
+	cr_assert(strstr(log, "[vfio0 -> iommufd1] -> EINVAL\nclose cdev1 [vfio0 not bound]\n"
+			      "close iommufd1 [left: nothing]\n"),
+		  "%s", log);
+	cr_assert_eq(count_bindings(&d), 0);
+	daemon_stop(&d);
+	cr_assert(strstr(emul_log(&f), "close cdev1 [vfio0 unbound from iommufd1]\n"), "%s",
+		  emul_log(&f));
+	fake_free(&f);
+}
+
+/* ---- Accounting ---- */
+
+Test(iommufd, without_cap_sys_resource_the_users_locked_memory)
+{
+	struct fake f;
+	struct daemon d;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	start(&d, &f, "VFIO_EMUL_NO_SYS_RESOURCE=1");
+	cr_assert(daemon_log_has(&d, "charged to the locked memory of svmd's user (RLIMIT_MODE 0: "
+				     "svmd lacks CAP_SYS_RESOURCE to choose its own)"));
+	cr_assert(strstr(emul_log(&f), "[option 0 set 1] -> EPERM\n"), "%s", emul_log(&f));
+	daemon_stop(&d);
+	fake_free(&f);
+}
+
+/* The ioctl numbers the filter allows, as libseccomp prints them. */
+static bool filter_allows(const char *pfc, unsigned long req)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "if ($a1.lo32 == %lu)", req);
+	return strstr(pfc, needle) != NULL;
+}
+
+static const char *print_seccomp(struct fake *f)
+{
+	static char out[65536];
+	char err[4096];
+	const char *argv[12];
+	size_t n = 0;
+
+	argv[n++] = build_path("svmd");
+	for (size_t i = 0; f->args[i]; i++)
+		argv[n++] = f->args[i];
+	argv[n++] = "--print-seccomp";
+	argv[n] = NULL;
+	cr_assert_eq(run_cmd_env(0, 0, argv, f->env, out, sizeof(out), err, sizeof(err)), 0, "%s",
+		     err);
+	return out;
+}
+
+Test(iommufd, the_filter_allows_what_serving_issues)
+{
+	const unsigned long serving[] = {0x3b76, 0x3b77, 0x3b78, 0x3b81, 0x3b8f, 0x3b86, 0x3b80};
+	const unsigned long startup_only[] = {0x3b8a, 0x3b84, 0x3b82, 0x3b85};
+	struct fake f;
+	const char *pfc;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	pfc = print_seccomp(&f);
+	for (size_t i = 0; i < sizeof(serving) / sizeof(serving[0]); i++)
+		cr_assert(filter_allows(pfc, serving[i]), "0x%lx:\n%s", serving[i], pfc);
+	cr_assert(filter_allows(pfc, 0x3b87), "the option, in mode 1");
+	for (size_t i = 0; i < sizeof(startup_only) / sizeof(startup_only[0]); i++)
+		cr_assert(!filter_allows(pfc, startup_only[i]), "0x%lx", startup_only[i]);
+	fake_free(&f);
+
+	/* Mode 0 sets no option while serving. */
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, "VFIO_EMUL_NO_SYS_RESOURCE=1");
+	pfc = print_seccomp(&f);
+	cr_assert(filter_allows(pfc, 0x3b76));
+	cr_assert(!filter_allows(pfc, 0x3b87));
+	fake_free(&f);
+}
+
+/* ---- --backend=auto ---- */
+
+Test(iommufd, auto_prefers_iommufd_then_vfio)
+{
+	struct fdev devs[2] = {two[0], two[1]};
+	struct fake f;
+	struct daemon d;
+	char path[256];
+
+	/* /dev/iommu and a cdev for every device. */
+	fake_new_backend(&f, "auto", devs, 2);
+	start(&d, &f, NULL);
+	cr_assert(daemon_log_has(&d, "iommufd backend, 2 devices"));
+	daemon_stop(&d);
+	fake_free(&f);
+
+	/* One device without a cdev: the legacy container, as before iommufd. */
+	devs[1].no_cdev = true;
+	fake_new_backend(&f, "auto", devs, 2);
+	start(&d, &f, NULL);
+	cr_assert(daemon_log_has(&d, "vfio backend, 2 devices"));
+	cr_assert_eq(count_of(emul_log(&f), "iommufd"), 0, "%s", emul_log(&f));
+	daemon_stop(&d);
+	fake_free(&f);
+
+	/* Neither the container nor a cdev: iommufd says which device lacks one. */
+	fake_new_backend(&f, "auto", devs, 2);
+	snprintf(path, sizeof(path), "%s/vfio/vfio", f.dev);
+	cr_assert_eq(unlink(path), 0);
+	const char *err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "Cannot start the iommufd backend: " DEV1 " has no VFIO device cdev"),
+		  "%s", err);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+}
+
+/* ---- fds ---- */
+
+Test(iommufd, one_iommufd_and_one_cdev_per_device_all_cloexec)
+{
+	struct fake f;
+	struct daemon d;
+	bool cloexec;
+
+	fake_new_backend(&f, "iommufd", two, 2);
+	start(&d, &f, NULL);
+	cr_assert_eq(vfio_fds(&d, &f, &cloexec), 3);
+	cr_assert(cloexec);
+	daemon_stop(&d);
+	fake_free(&f);
+}
+
+/* ---- Clients' spaces, operation by operation (tests/integration/backend-driver.c) ---- */
+
+/* The driver's stderr of the last drive(): svmd's log lines. */
+static char drive_err[65536];
+
+/* Runs the backend driver on the fake machine with cmds (NULL-terminated), inside svmd's
+ * seccomp filter from its "sandbox" command on; returns its output. Nothing may be refused. */
+static const char *drive(struct fake *f, const char *const *cmds)
+{
+	static char out[65536];
+	char *err = drive_err;
+	const size_t errlen = sizeof(drive_err);
+	const char *argv[64];
+	size_t n = 0;
+
+	argv[n++] = build_path("tests/backend-driver");
+	for (size_t i = 0; f->args[i]; i++)
+		argv[n++] = f->args[i];
+	argv[n++] = "--";
+	for (size_t i = 0; cmds[i] && n < 63; i++)
+		argv[n++] = cmds[i];
+	argv[n] = NULL;
+	cr_assert_eq(run_cmd_env(0, 0, argv, f->env, out, sizeof(out), err, errlen), 0, "%s\n%s",
+		     out, err);
+	cr_assert_null(strstr(err, "seccomp: refused"), "%s", err);
+	cr_assert(strstr(out, "new: 0\n"), "%s\n%s", out, err);
+	return out;
+}
+
+/* What the emulator logged for one command of the driver: from its "== CMD" line to the
+ * next (static buffer). */
+static const char *segment(const struct fake *f, const char *cmd)
+{
+	static char buf[16384];
+	char marker[256];
+	const char *log = emul_log(f), *at, *end;
+
+	snprintf(marker, sizeof(marker), "== %s\n", cmd);
+	at = strstr(log, marker);
+	cr_assert_not_null(at, "no %s in:\n%s", marker, log);
+	at += strlen(marker);
+	end = strstr(at, "== ");
+	snprintf(buf, sizeof(buf), "%.*s", (int)(end ? end - at : (long)strlen(at)), at);
+	return buf;
+}
+
+/* A line of the driver's output, which must be there. */
+static void said(const char *out, const char *line)
+{
+	char want[1024];
+
+	snprintf(want, sizeof(want), "%s\n", line);
+	cr_assert(strstr(out, want), "no '%s' in:\n%s", line, out);
+}
+
+Test(iommufd, each_client_gets_an_iommufd_of_its_own)
+{
+	const char *const cmds[] = {"sandbox",      "space A",      "space B",
+				    "open A " DEV0, "open B " DEV1, NULL};
+	struct fake f;
+	struct bytes opt = option_set1(), a0 = ioas_alloc(0), a1 = ioas_alloc(1), at = attach_pt(1),
+		     at3 = attach_pt(3);
+	char want[2048];
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", two, 2);
+	out = drive(&f, cmds);
+	said(out, "space A: 0");
+	said(out, "space B: 0");
+	/* Each space: a new iommufd, its accounting mode set before any object. */
+	snprintf(want, sizeof(want), "open iommu rw,cloexec -> iommufd2\n%s",
+		 ok_line("iommufd2", 0x3b87, &opt, &opt, "option 0 set 1"));
+	cr_assert_str_eq(segment(&f, "space A"), want);
+	/* open: the device's IOAS in A's iommufd; the cdev opened anew; svmd's idle binding
+	 * given up; the new open bound to A's iommufd and attached to that IOAS. */
+	seg = segment(&f, "open A " DEV0);
+	snprintf(want, sizeof(want),
+		 "%sopen vfio/devices/vfio0 rw,cloexec -> cdev3\n"
+		 "close cdev1 [vfio0 unbound from iommufd1]\n",
+		 ok_line("iommufd2", 0x3b81, &a0, &a1, "ioas 1"));
+	cr_assert(strncmp(seg, want, strlen(want)) == 0, "%s", seg);
+	cr_assert(strstr(seg, "[vfio0 -> iommufd2 as device 2] -> 0\n"), "%s", seg);
+	cr_assert(strstr(seg, ok_line("cdev3", 0x3b77, &at, &at3,
+				      "vfio0 attach 1 via hwpt 3 of "
+				      "ioas 1")),
+		  "%s", seg);
+	cr_assert_eq(count_of(seg, "\n"), 5, "%s", seg);
+	/* B's objects are in B's iommufd, never A's. */
+	seg = segment(&f, "open B " DEV1);
+	cr_assert(strstr(seg, "ioctl iommufd3 0x3b81 "), "%s", seg);
+	cr_assert(strstr(seg, "close cdev2 [vfio1 unbound from iommufd1]\n"), "%s", seg);
+	cr_assert(strstr(seg, "[vfio1 -> iommufd3 as device 2] -> 0\n"), "%s", seg);
+	cr_assert(strstr(seg, "[vfio1 attach 1 via hwpt 3 of ioas 1] -> 0\n"), "%s", seg);
+	cr_assert_null(strstr(seg, "iommufd2"), "%s", seg);
+	/* At the driver's end (clients' fds closed, spaces freed, backend freed): nothing left in
+	 * any iommufd. */
+	const char *log = emul_log(&f);
+	cr_assert_eq(count_of(log, "[left: nothing]"), 3, "%s", log);
+	/* Every cdev open closed (the clients' dups closed as copies of those). */
+	cr_assert_eq(count_of(log, "cloexec -> cdev"),
+		     count_of(log, "close cdev") - count_of(log, "more fd here"), "%s", log);
+	fake_free(&f);
+}
+
+Test(iommufd, the_previous_holder_must_close_its_fd)
+{
+	const char *const cmds[] = {"sandbox",
+				    "space A",
+				    "space B",
+				    "open A " DEV0,
+				    "close A " DEV0,
+				    "open B " DEV0,
+				    "client-close A " DEV0,
+				    "open B " DEV0,
+				    NULL};
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	out = drive(&f, cmds);
+	/* close: detached through svmd's copy, which goes; the client's copy keeps the binding,
+	 * so svmd cannot bind the device to its own iommufd again yet. */
+	seg = segment(&f, "close A " DEV0);
+	cr_assert(strstr(seg, "ioctl cdev2 0x3b78 in=0c0000000000000000000000 "
+			      "out=0c0000000000000000000000 [vfio0 detach] -> 0\n"
+			      "close cdev2 [1 more fd here]\n"
+			      "open vfio/devices/vfio0 rw,cloexec -> cdev3\n"),
+		  "%s", seg);
+	cr_assert(strstr(seg, "[vfio0 -> iommufd1] -> EINVAL\nclose cdev3 [vfio0 not bound]\n"),
+		  "%s", seg);
+	cr_assert(strstr(drive_err,
+			 DEV0 ": not bound to svmd's own iommufd again (EINVAL): still "
+			      "open in its last holder's process; svmd tries again at the "
+			      "next open-device"),
+		  "%s", drive_err);
+	said(out, "open B " DEV0 ": -EBUSY: " DEV0 " is still open in the previous holder's "
+		  "process: it must close it");
+	cr_assert_null(strstr(segment(&f, "open B " DEV0), "0x3b77"), "never attached");
+	/* Once the client closed it, the kernel unbinds it and the next client gets it. */
+	cr_assert_str_eq(segment(&f, "client-close A " DEV0),
+			 "close cdev2 [vfio0 unbound from iommufd2]\n");
+	cr_assert(strstr(out, "client-close A " DEV0 ": 0\nopen B " DEV0 ": 0 fd "), "%s", out);
+	fake_free(&f);
+}
+
+Test(iommufd, closed_first_by_the_client_the_device_is_svmds_again)
+{
+	const char *const cmds[] = {"sandbox",       "space A",
+				    "open A " DEV0,  "client-close A " DEV0,
+				    "close A " DEV0, NULL};
+	struct fake f;
+	const char *seg;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	drive(&f, cmds);
+	cr_assert_str_eq(segment(&f, "client-close A " DEV0), "close cdev2 [1 more fd here]\n");
+	seg = segment(&f, "close A " DEV0);
+	cr_assert(strstr(seg, "[vfio0 detach] -> 0\nclose cdev2 [vfio0 unbound from iommufd2]\n"
+			      "open vfio/devices/vfio0 rw,cloexec -> cdev3\n"),
+		  "%s", seg);
+	cr_assert(strstr(seg, "[vfio0 -> iommufd1 as device 1] -> 0\n"), "%s", seg);
+	fake_free(&f);
+}
+
+/* MAP_FILE as svmd fills it: size, flags, IOAS, fd, start, length, IOVA. */
+static struct bytes map_file(uint32_t flags, uint32_t ioas, int fd, uint64_t start, uint64_t length,
+			     uint64_t iova)
+{
+	struct bytes b = {0};
+	put(put(put(put(&b, 40, 4), flags, 4), ioas, 4), (uint32_t)fd, 4);
+	put(put(put(&b, start, 8), length, 8), iova, 8);
+	return b;
+}
+
+static int fd_of(const char *out, const char *cmd)
+{
+	char want[256];
+	const char *at;
+
+	snprintf(want, sizeof(want), "%s: 0 fd ", cmd);
+	at = strstr(out, want);
+	cr_assert_not_null(at, "%s", out);
+	return atoi(at + strlen(want));
+}
+
+Test(iommufd, maps_reach_the_kernel_checked)
+{
+	const char *const cmds[] = {"file 0 memfd:0x10000",
+				    "file 1 file:0x4000",
+				    "file 2 pipe",
+				    "sandbox",
+				    "space A",
+				    "map A " DEV0 " 0x100000 0x4000 0 3 0",
+				    "map A " DEV0 " 0x200000 0x2000 0x4000 1 0",
+				    "open A " DEV0,
+				    "map A " DEV0 " 0x102000 0x4000 0x8000 2 0",
+				    "map A " DEV0 " 0x300800 0x1000 0 3 0",
+				    "map A " DEV0 " 0x300000 0x1800 0 3 0",
+				    "map A " DEV0 " 0x300000 0x1000 0x10 3 0",
+				    "map A " DEV0 " 0xfee00000 0x1000 0 3 0",
+				    "map A " DEV0 " 0x8000000000 0x1000 0 3 0",
+				    "map A " DEV0 " 0x300000 0x1000 0 0 0",
+				    "map A " DEV0 " 0x300000 0x1000 0 4 0",
+				    "map A " DEV0 " 0x300000 0x20000 0 3 0",
+				    "map A " DEV0 " 0x300000 0x1000 0 3 1",
+				    "map A " DEV0 " 0x300000 0x1000 0 3 2",
+				    "unmap A " DEV0 " 0x100000 0x2000",
+				    "unmap A " DEV0 " 0x400000 0x1000",
+				    "unmap A " DEV0 " 0x100000 0x4000",
+				    "unmap A " DEV1 " 0x100000 0x4000",
+				    NULL};
+	struct fake f;
+	const char *out, *seg;
+	int memfd;
+
+	fake_new_backend(&f, "iommufd", two, 2);
+	out = drive(&f, cmds);
+	memfd = fd_of(out, "file 0 memfd:0x10000");
+	/* Read and write; read only: FIXED_IOVA and the device's permissions. */
+	struct bytes m1 = map_file(1 | 2 | 4, 1, memfd, 0, 0x4000, 0x100000),
+		     m2 = map_file(1 | 4, 1, memfd, 0x4000, 0x2000, 0x200000);
+	seg = segment(&f, "map A " DEV0 " 0x100000 0x4000 0 3 0");
+	cr_assert(strstr(seg, "ioctl iommufd2 0x3b81 "), "the IOAS, at the first use: %s", seg);
+	cr_assert(strstr(seg, ok_line("iommufd2", 0x3b8f, &m1, &m1,
+				      "ioas 1: 0x100000+0x4000 <- fd 5 at 0 rw (/memfd:driver "
+				      "(deleted))")) ||
+			  strstr(seg, hex_of(&m1)),
+		  "%s", seg);
+	cr_assert(strstr(segment(&f, "map A " DEV0 " 0x200000 0x2000 0x4000 1 0"), hex_of(&m2)),
+		  "%s", emul_log(&f));
+	said(out, "map A " DEV0 " 0x100000 0x4000 0 3 0: 0");
+	/* Overlap: the kernel's EEXIST, said precisely. */
+	said(out, "map A " DEV0 " 0x102000 0x4000 0x8000 2 0: -EEXIST: [0x102000, 0x106000) "
+		  "overlaps a mapping in " DEV0 "'s space");
+	/* Refused by svmd before the kernel: alignment, the device's IOVA ranges, flags, the
+	 * memfd's size, what is not a memfd. */
+	said(out, "map A " DEV0 " 0x300800 0x1000 0 3 0: -EINVAL: IOVA 0x300800, length 0x1000 and "
+		  "memfd offset 0 must be multiples of 0x1000 on " DEV0);
+	said(out, "map A " DEV0 " 0x300000 0x1800 0 3 0: -EINVAL: IOVA 0x300000, length 0x1800 and "
+		  "memfd offset 0 must be multiples of 0x1000 on " DEV0);
+	said(out, "map A " DEV0 " 0x300000 0x1000 0x10 3 0: -EINVAL: IOVA 0x300000, length 0x1000 "
+		  "and memfd offset 0x10 must be multiples of 0x1000 on " DEV0);
+	said(out,
+	     "map A " DEV0 " 0xfee00000 0x1000 0 3 0: -EINVAL: [0xfee00000, 0xfee01000) is not "
+	     "within the IOVAs " DEV0 " reaches: 0-0xfedfffff, 0xfef00000-0x7fffffffff");
+	said(out,
+	     "map A " DEV0 " 0x8000000000 0x1000 0 3 0: -EINVAL: [0x8000000000, 0x8000001000) "
+	     "is not within the IOVAs " DEV0 " reaches: 0-0xfedfffff, 0xfef00000-0x7fffffffff");
+	said(out,
+	     "map A " DEV0 " 0x300000 0x1000 0 0 0: -EINVAL: map flags 0: the device may read, "
+	     "write, or both");
+	said(out, "map A " DEV0 " 0x300000 0x1000 0 4 0: -EINVAL: map flags 0x4: the device may "
+		  "read, write, or both");
+	said(out,
+	     "map A " DEV0 " 0x300000 0x20000 0 3 0: -EINVAL: the memfd holds 65536 bytes, not "
+	     "[0, 131072)");
+	said(out, "map A " DEV0 " 0x300000 0x1000 0 3 1: -EBADF: the fd sent is not a memfd: svmd "
+		  "maps only memory made with memfd_create(2)");
+	said(out, "map A " DEV0 " 0x300000 0x1000 0 3 2: -EBADF: the fd sent is not a memfd: svmd "
+		  "maps only memory made with memfd_create(2)");
+	cr_assert_eq(count_of(emul_log(&f), "0x3b8f"), 3, "only the first three reach the kernel");
+	/* Unmaps: exactly what was mapped. */
+	said(out, "unmap A " DEV0 " 0x100000 0x2000: -ENOENT: no mapping is exactly [0x100000, "
+		  "0x102000) in " DEV0 "'s space");
+	said(out, "unmap A " DEV0 " 0x400000 0x1000: -ENOENT: no mapping is exactly [0x400000, "
+		  "0x401000) in " DEV0 "'s space");
+	said(out, "unmap A " DEV0 " 0x100000 0x4000: 0");
+	said(out, "unmap A " DEV1 " 0x100000 0x4000: -ENOENT: nothing is mapped for " DEV1);
+	cr_assert(strstr(segment(&f, "unmap A " DEV0 " 0x100000 0x4000"),
+			 "[ioas 1: unmap 0x100000+0x4000: 0x4000 bytes] -> 0\n"),
+		  "%s", emul_log(&f));
+	fake_free(&f);
+}
+
+Test(iommufd, a_space_ends_with_nothing_left)
+{
+	const char *const cmds[] = {"file 0 memfd:0x8000",
+				    "sandbox",
+				    "space A",
+				    "map A " DEV0 " 0x100000 0x4000 0 3 0",
+				    "map A " DEV0 " 0x200000 0x4000 0x4000 3 0",
+				    "map A " DEV1 " 0x100000 0x4000 0 3 0",
+				    "open A " DEV0,
+				    "free A",
+				    "client-close A " DEV0,
+				    NULL};
+	struct fake f;
+	const char *seg;
+
+	fake_new_backend(&f, "iommufd", two, 2);
+	drive(&f, cmds);
+	seg = segment(&f, "free A");
+	/* Per device: everything unmapped, the open device detached (svmd's copy closed), the
+	 * IOAS destroyed; then the iommufd, of which only the device the client still holds is
+	 * left (the kernel keeps it bound until the client closes its fd). */
+	cr_assert(strstr(seg, "[ioas 1: unmap 0+0xffffffffffffffff: 0x8000 bytes] -> 0\n"
+			      "ioctl cdev3 0x3b78 in=0c0000000000000000000000 "
+			      "out=0c0000000000000000000000 [vfio0 detach] -> 0\n"
+			      "close cdev3 [1 more fd here]\n"
+			      "ioctl iommufd2 0x3b80 in=0800000001000000 out=0800000001000000 "
+			      "[destroy 1] -> 0\n"
+			      "ioctl iommufd2 0x3b86 "),
+		  "%s", seg);
+	cr_assert(strstr(seg, "[ioas 2: unmap 0+0xffffffffffffffff: 0x4000 bytes] -> 0\n"
+			      "ioctl iommufd2 0x3b80 in=0800000002000000 out=0800000002000000 "
+			      "[destroy 2] -> 0\n"
+			      "close iommufd2 [left: device 3; kept by a bound device]\n"),
+		  "%s", seg);
+	cr_assert_str_eq(segment(&f, "client-close A " DEV0),
+			 "close cdev3 [vfio0 unbound from iommufd2]\n");
+	fake_free(&f);
+}
+
+Test(iommufd, what_a_client_attaches_again_is_emptied)
+{
+	const char *const cmds[] = {"file 0 memfd:0x4000",
+				    "sandbox",
+				    "space A",
+				    "map A " DEV0 " 0x100000 0x4000 0 3 0",
+				    "open A " DEV0,
+				    "close A " DEV0,
+				    "client-attach A " DEV0 " 1",
+				    "free A",
+				    NULL};
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	out = drive(&f, cmds);
+	/* Its own IOAS again, with its own memory: the kernel lets it. */
+	said(out, "client-attach A " DEV0 " 1: 0");
+	cr_assert(strstr(segment(&f, "client-attach A " DEV0 " 1"),
+			 "[vfio0 attach 1 via hwpt 3 of ioas 1] -> 0\n"),
+		  "%s", emul_log(&f));
+	/* The space ends: unmapped first, so the IOAS the client holds is empty, and stays
+	 * (EBUSY) until the client closes its fd; svmd says so. */
+	seg = segment(&f, "free A");
+	cr_assert(strstr(seg, "[ioas 1: unmap 0+0xffffffffffffffff: 0x4000 bytes] -> 0\n"
+			      "ioctl iommufd2 0x3b80 in=0800000001000000 [destroy 1] -> EBUSY\n"
+			      "close iommufd2 [left: ioas 1 (0 areas), device 2, hwpt 3; kept by a "
+			      "bound device]\n"),
+		  "%s", seg);
+	cr_assert(strstr(drive_err, DEV0 ": its client attached its device fd to its IOAS again; "
+					 "the IOAS, empty, lives until the client closes that fd"),
+		  "%s", drive_err);
+	fake_free(&f);
+}
+
+Test(iommufd, what_each_device_cannot_bind_and_why)
+{
+	const struct fdev devs[] = {
+		{DEV0, 12, "vfio-pci", 20, "dmar0", 0x8086, 0x0b25, false, false, false},
+		{DEV1, 13, "vfio-pci", 20, "dmar1", 0x8086, 0x0b25, false, false, false},
+		{"0000:3d:00.0", 14, "vfio-pci", 20, "ivhd0", 0x1022, 0x1234, false, false, false},
+		{"0000:3e:00.0", 15, "vfio-pci", 20, NULL, 0x1234, 0x11e8, false, false, false},
+	};
+	const char *const cmds[] = {"devices", "check " DEV0 " task", "check " DEV1 " pgtable",
+				    "check 0000:3d:00.0 pasid-table", NULL};
+	struct fake f;
+	const char *out;
+
+	fake_new_backend(&f, "iommufd", devs, 4);
+	/* DEV1's VT-d can nest (ECAP bit 26); the last IOMMU is of a type svmd does not know. */
+	env_add(&f, "VFIO_EMUL_HW_INFO=" DEV1 "=1/20/0/0x4f00f4a,0000:3e:00.0=9/0/0/0");
+	out = drive(&f, cmds);
+	said(out, "  task: no mainline uAPI binds another process's address space: SVA is bound "
+		  "by the driver of an SVA-capable node to whoever opens it (uacce, idxd, "
+		  "uio_pci_generic_sva, amdxdna): open that node instead");
+	said(out, "  pgtable: the VT-d IOMMU of " DEV0 " cannot nest (ECAP.NEST, bit 26, is clear "
+		  "in ecap 0xf00f4a): no guest table can be bound on it");
+	said(out, "  pasid-table: the VT-d IOMMU of " DEV0 " cannot nest (ECAP.NEST, bit 26, is "
+		  "clear in ecap 0xf00f4a): no guest table can be bound on it");
+	said(out, "  pgtable: page-table binds are not brokered on the iommufd backend yet (IOMMU "
+		  "intel-vtd): nested HWPTs come in a later version");
+	said(out, "  pasid-table: PASID-table binds are not brokered on the iommufd backend yet "
+		  "(IOMMU amd): nested HWPTs come in a later version");
+	said(out, "  pgtable: page-table binds are not brokered on the iommufd backend yet (IOMMU "
+		  "type 9): nested HWPTs come in a later version");
+	cr_assert(strstr(out, "device " DEV0 " group=12 group-devices=1 model=1 pasid=20 "
+			      "kinds=0x30\n"),
+		  "%s", out);
+	cr_assert(strstr(out, "device 0000:3e:00.0 group=15 group-devices=1 model=0 pasid=0 "
+			      "kinds=0x30\n"),
+		  "%s", out);
+	said(out, "check " DEV0 " task: -EOPNOTSUPP: no mainline uAPI binds another process's "
+		  "address space: SVA is bound by the driver of an SVA-capable node to whoever "
+		  "opens it (uacce, idxd, uio_pci_generic_sva, amdxdna): open that node instead");
+	said(out, "check " DEV1 " pgtable: -EOPNOTSUPP: page-table binds are not brokered on the "
+		  "iommufd backend yet (IOMMU intel-vtd): nested HWPTs come in a later version");
+	said(out, "check 0000:3d:00.0 pasid-table: -EOPNOTSUPP: PASID-table binds are not brokered "
+		  "on the iommufd backend yet (IOMMU amd): nested HWPTs come in a later version");
+	fake_free(&f);
+}
+
+Test(iommufd, mode_0_sets_no_option_in_spaces)
+{
+	const char *const cmds[] = {"note", "ioctls", "sandbox", "space A", NULL};
+	struct fake f;
+	const char *out;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, "VFIO_EMUL_NO_SYS_RESOURCE=1");
+	out = drive(&f, cmds);
+	cr_assert_str_eq(segment(&f, "space A"), "open iommu rw,cloexec -> iommufd2\n");
+	cr_assert_null(strstr(out, "ioctl 0x3b87\n"), "%s", out);
+	cr_assert(strstr(out, "ioctl 0x3b76\n"), "%s", out);
+	cr_assert(strstr(out, "RLIMIT_MODE 0: svmd lacks CAP_SYS_RESOURCE"), "%s", out);
+	fake_free(&f);
+}
+
+Test(iommufd, a_failed_open_gives_the_device_back_to_svmd)
+{
+	const char *const cmds[] = {"sandbox", "space A", "open A " DEV0, NULL};
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	/* The second ATTACH: the first was start-up's. */
+	env_add(&f, "VFIO_EMUL_FAIL=3b77:22:2");
+	out = drive(&f, cmds);
+	said(out, "open A " DEV0 ": -EINVAL: VFIO_DEVICE_ATTACH_IOMMUFD_PT of " DEV0
+		  " to its IOAS: Invalid argument (EINVAL)");
+	seg = segment(&f, "open A " DEV0);
+	cr_assert(strstr(seg, "[injected] -> EINVAL\nclose cdev2 [vfio0 unbound from iommufd2]\n"
+			      "open vfio/devices/vfio0 rw,cloexec -> cdev3\n"),
+		  "%s", seg);
+	cr_assert(strstr(seg, "[vfio0 -> iommufd1 as device 1] -> 0\n"), "%s", seg);
+	fake_free(&f);
+}
+
+Test(iommufd, pins_past_the_limit_are_refused)
+{
+	const char *const cmds[] = {"file 0 memfd:0x10000",
+				    "sandbox",
+				    "space A",
+				    "map A " DEV0 " 0x100000 0x8000 0 3 0",
+				    "open A " DEV0,
+				    "unmap A " DEV0 " 0x100000 0x8000",
+				    "map A " DEV0 " 0x100000 0x4000 0 3 0",
+				    "open A " DEV0,
+				    "map A " DEV0 " 0x200000 0x1000 0 3 0",
+				    "map A " DEV0 " 0x300000 0x2000 0 3 0",
+				    NULL};
+	struct fake f;
+	const char *out;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, "VFIO_EMUL_PIN_LIMIT=0x6000");
+	out = drive(&f, cmds);
+	/* Mapped while no device is attached: pinned, and refused, at the attach. */
+	said(out, "map A " DEV0 " 0x100000 0x8000 0 3 0: 0");
+	cr_assert(strstr(out, "open A " DEV0 ": -ENOMEM: the kernel cannot pin what " DEV0
+			      "'s space maps: svmd's locked memory (RLIMIT_MEMLOCK "),
+		  "%s", out);
+	cr_assert(strstr(out, "open A " DEV0 ": 0 fd "), "%s", out);
+	/* With the device attached, each map pins at once. */
+	said(out, "map A " DEV0 " 0x200000 0x1000 0 3 0: 0");
+	cr_assert(strstr(out, "map A " DEV0 " 0x300000 0x2000 0 3 0: -ENOMEM: the kernel cannot "
+			      "pin [0x300000, 0x302000) for " DEV0 ": svmd's locked memory "
+			      "(RLIMIT_MEMLOCK "),
+		  "%s", out);
+	fake_free(&f);
+}
+
+Test(iommufd, a_space_the_kernel_refuses_says_why)
+{
+	const char *const cmds[] = {"sandbox", "space A", "space B", "space C", NULL};
+	struct fake f;
+	char want[512];
+	const char *out;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	/* The second open of /dev/iommu (the first space's); the second option set (the second
+	 * space's: the first space set none). */
+	env_add(&f, "VFIO_EMUL_OPEN_FAIL=iommu:24:2");
+	env_add(&f, "VFIO_EMUL_FAIL=3b87:16:2");
+	out = drive(&f, cmds);
+	snprintf(want, sizeof(want), "space A: -EMFILE: cannot open %s/iommu: Too many open files",
+		 f.dev);
+	said(out, want);
+	said(out, "space B: -EBUSY: IOMMU_OPTION(RLIMIT_MODE=1) on a new iommufd: Device or "
+		  "resource busy");
+	cr_assert_str_eq(
+		segment(&f, "space B"),
+		"open iommu rw,cloexec -> iommufd2\n"
+		"ioctl iommufd2 0x3b87 in=180000000000000000000000000000000100000000000000 "
+		"[injected] -> EBUSY\n"
+		"close iommufd2 [left: nothing]\n");
+	said(out, "space C: 0");
+	fake_free(&f);
+}
