@@ -226,6 +226,7 @@ static inline bool kmsg_find(int kmsg, const char *const *want, size_t n, char *
 	for (tries = 0; tries < 100; tries++) {
 		while ((len = read(kmsg, rec, sizeof(rec) - 1)) > 0) {
 			const char *text;
+			size_t n_text;
 
 			rec[len] = '\0';
 			rec[strcspn(rec, "\n")] = '\0';
@@ -234,7 +235,9 @@ static inline bool kmsg_find(int kmsg, const char *const *want, size_t n, char *
 			if (i < n)
 				continue;
 			text = strchr(rec, ';') ? strchr(rec, ';') + 1 : rec;
-			snprintf(line, linelen, "%s", text);
+			n_text = strlen(text) < linelen ? strlen(text) : linelen - 1;
+			memcpy(line, text, n_text);
+			line[n_text] = '\0';
 			return true;
 		}
 		usleep(20000);
