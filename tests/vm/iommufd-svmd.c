@@ -1287,9 +1287,9 @@ static ssize_t svmd_wait_idle(void)
 static void owns_devices(pid_t pid)
 {
 	char what[512] = "";
-	size_t used = 0;
-	bool ok = holds_fd(pid, "/dev/iommu");
+	bool held = holds_fd(pid, "/dev/iommu"), ok = held;
 	int iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	size_t used = 0;
 
 	for (int i = 0; i < 2; i++) {
 		struct vfio_device_bind_iommufd bind = {.argsz = sizeof(bind), .iommufd = iommufd};
@@ -1299,17 +1299,19 @@ static void owns_devices(pid_t pid)
 			r = ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
 			e = errno;
 		}
-		ok = ok && holds_fd(pid, edus[i].cdev) && fd >= 0 && r < 0 && e == EINVAL;
+		held = holds_fd(pid, edus[i].cdev);
+		ok = ok && held && fd >= 0 && r < 0 && e == EINVAL;
 		used += (size_t)snprintf(what + used, sizeof(what) - used,
-					 "%s%s held, root's own VFIO_DEVICE_BIND_IOMMUFD: %s",
-					 i ? "; " : "", edus[i].cdev,
+					 "; %s %s, root's own VFIO_DEVICE_BIND_IOMMUFD: %s",
+					 edus[i].cdev, held ? "held" : "NOT held",
 					 r == 0 ? "bound!" : strerror(e));
 		if (fd >= 0)
 			close(fd);
 	}
 	if (iommufd >= 0)
 		close(iommufd);
-	report(ok, "svmd-owns-devices", "svmd (pid %d) holds /dev/iommu; %s", (int)pid, what);
+	report(ok, "svmd-owns-devices", "svmd (pid %d) %s /dev/iommu%s", (int)pid,
+	       holds_fd(pid, "/dev/iommu") ? "holds" : "does NOT hold", what);
 }
 
 static void real_part(void)
