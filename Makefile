@@ -101,7 +101,8 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c tests/vfio-emul/iommufd-emul.c daemon/ba
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY: $(call obj,$(addprefix tests/unit/test-,$(addsuffix .c,$(UNIT_TESTS))) \
 		$(addprefix tests/integration/test-,$(addsuffix .c,$(INTEGRATION_TESTS))) \
-		tests/integration/harness.c tests/integration/fake-machine.c)
+		tests/integration/harness.c tests/integration/fake-machine.c \
+		tests/unit/ops-fixture.c)
 
 all: $(BUILD)/svmd $(BUILD)/svmctl $(BUILD)/libsvmclient.so
 
