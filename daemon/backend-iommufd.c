@@ -64,13 +64,6 @@
 #include "util.h"
 #include "vfio-abi.h"
 
-/* Until protocol/svmd-proto.h has them (the request core's map op). */
-#ifndef SVMD_MAP_READ
-#define SVMD_KIND_MAP  5
-#define SVMD_MAP_READ  0x1u
-#define SVMD_MAP_WRITE 0x2u
-#endif
-
 #define IOMMUFD_DEVICES_MAX 256u
 #define RANGES_MAX          16u
 #define VTD_ECAP_NEST       (1ull << 26)
@@ -220,9 +213,11 @@ static int cdev_find(const char *sysfs, const char *devroot, const char *name, s
 			    "CONFIG_VFIO_DEVICE_CDEV; use --backend=vfio",
 			    name, dir, strerror(errno));
 	d->node[0] = 0;
-	for (struct dirent *e; (e = readdir(dp));)
-		if (strncmp(e->d_name, "vfio", 4) == 0 && strlen(e->d_name) < sizeof(d->node))
-			snprintf(d->node, sizeof(d->node), "%s", e->d_name);
+	for (struct dirent *e; (e = readdir(dp));) {
+		size_t len = strlen(e->d_name);
+		if (strncmp(e->d_name, "vfio", 4) == 0 && len < sizeof(d->node))
+			memcpy(d->node, e->d_name, len + 1);
+	}
 	closedir(dp);
 	if (!d->node[0])
 		return fail(err, errlen, -ENODEV, "%s has no VFIO device cdev: %s names none", name,
@@ -993,6 +988,8 @@ static struct iommufd_backend *backend_alloc(size_t n)
 	 * once for start-up, each device's unsupported[] says why per kind. */
 	b->base.space_fds = 1;
 	b->base.device_fds = 1;
+	/* Without CAP_IPC_LOCK, which svmd gives up, every mode charges svmd's RLIMIT_MEMLOCK. */
+	b->base.pins_memlock = true;
 	b->base.svm_unsupported = "the iommufd backend brokers open-device and map, no SVM bind: "
 				  "a process's has no mainline uAPI, page and PASID tables are not "
 				  "brokered yet";

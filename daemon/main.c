@@ -688,6 +688,8 @@ static int run(const struct options *o)
 	r = load_policy(o, &policy);
 	if (r < 0)
 		return r;
+	/* Before the backend, which says what RLIMIT_MEMLOCK its pins are charged against. */
+	raise_limits();
 	r = backend_new(&bc, &backend, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
@@ -698,7 +700,6 @@ static int run(const struct options *o)
 			    backend->svm_unsupported);
 	if (backend->note)
 		log_info("%s.", backend->note);
-	raise_limits();
 	loop = loop_new();
 	if (!loop)
 		return log_oom();

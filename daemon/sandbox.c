@@ -59,7 +59,6 @@ static const char *const allowed[] = {
 	"openat",
 	"newfstatat",
 	"fstat",
-	"fstatfs", /* memfd_check(): a map's fd must be on shmem or hugetlbfs */
 	"statx",
 	"lseek",
 	"getdents64",

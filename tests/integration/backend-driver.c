@@ -45,11 +45,6 @@
 #include "sandbox.h"
 #include "vfio-abi.h"
 
-/* Until protocol/svmd-proto.h has it (the request core's map op). */
-#ifndef SVMD_MAP_READ
-#define SVMD_KIND_MAP 5
-#endif
-
 #define SPACES 8
 
 static struct backend *b;

@@ -340,6 +340,8 @@ enum peer_op {
 	OP_CONNECT,
 	OP_RELOAD,
 	OP_BIND_PGTABLE_EX,
+	OP_MAP,
+	OP_UNMAP,
 };
 
 struct peer_cmd {
@@ -469,6 +471,13 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 				r.pasid = cmd.pasid;
 				break;
 			}
+			case OP_MAP: /* iova a, length b, offset vtd_flags, flags model */
+				r.status = svm_map(c, cmd.device, in_fd, cmd.vtd_flags, cmd.b,
+						   cmd.a, cmd.model, &r.id);
+				break;
+			case OP_UNMAP:
+				r.status = svm_unmap(c, cmd.device, cmd.a, cmd.b, &r.pasid, &r.id);
+				break;
 			case OP_RELOAD: {
 				struct svm_reload_result rr = {0};
 				r.status = svm_reload(c, &rr, NULL);
@@ -617,6 +626,25 @@ int peer_unbind(struct peer *p, uint64_t id, struct peer_result *r)
 int peer_open_device(struct peer *p, const char *device, struct peer_result *r)
 {
 	struct peer_cmd cmd = {.op = OP_OPEN_DEVICE};
+
+	set_device(&cmd, device);
+	return peer_call(p, &cmd, -1, r);
+}
+
+int peer_map(struct peer *p, const char *device, int memfd, uint64_t offset, uint64_t length,
+	     uint64_t iova, uint32_t flags, struct peer_result *r)
+{
+	struct peer_cmd cmd = {
+		.op = OP_MAP, .a = iova, .b = length, .vtd_flags = offset, .model = flags};
+
+	set_device(&cmd, device);
+	return peer_call(p, &cmd, memfd, r);
+}
+
+int peer_unmap(struct peer *p, const char *device, uint64_t iova, uint64_t length,
+	       struct peer_result *r)
+{
+	struct peer_cmd cmd = {.op = OP_UNMAP, .a = iova, .b = length};
 
 	set_device(&cmd, device);
 	return peer_call(p, &cmd, -1, r);

@@ -96,6 +96,14 @@ int peer_unbind(struct peer *p, uint64_t id, struct peer_result *r);
 int peer_reload(struct peer *p, struct peer_result *r);
 /* Opens device; r->fd is the device fd, passed back to the test process. */
 int peer_open_device(struct peer *p, const char *device, struct peer_result *r);
+/* Maps length bytes of memfd (the test's, sent to the peer; it may be any fd) from offset at
+ * iova of device's space, flags SVM_MAP_*; r->id is the binding. */
+int peer_map(struct peer *p, const char *device, int memfd, uint64_t offset, uint64_t length,
+	     uint64_t iova, uint32_t flags, struct peer_result *r);
+/* Unmaps the peer's mappings on device within [iova, iova + length): r->pasid mappings ended,
+ * r->id bytes. */
+int peer_unmap(struct peer *p, const char *device, uint64_t iova, uint64_t length,
+	       struct peer_result *r);
 /* Leases binding id; r->fd is the lease fd, passed back to the test process. */
 int peer_lease(struct peer *p, uint64_t id, struct peer_result *r);
 /* The number of bindings the peer can see. */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -234,7 +235,7 @@ Test(iommufd, devices_described_by_the_iommu)
 		{"0000:3e:00.0", 15, "vfio-pci", SHORT_CFG, NULL, 0x1234, 0x11e8, false, false,
 		 false},
 	};
-	const uint32_t kinds = SVM_KIND_BIT(SVM_KIND_DEVICE) | SVM_KIND_BIT(5);
+	const uint32_t kinds = SVM_KIND_BIT(SVM_KIND_DEVICE) | SVM_KIND_BIT(SVM_KIND_MAP);
 	const struct {
 		const char *name;
 		uint32_t group;
@@ -923,10 +924,12 @@ Test(iommufd, maps_reach_the_kernel_checked)
 	said(out,
 	     "map A " DEV0 " 0x300000 0x20000 0 3 0: -EINVAL: the memfd holds 65536 bytes, not "
 	     "[0, 131072)");
-	said(out, "map A " DEV0 " 0x300000 0x1000 0 3 1: -EBADF: the fd sent is not a memfd: svmd "
-		  "maps only memory made with memfd_create(2)");
-	said(out, "map A " DEV0 " 0x300000 0x1000 0 3 2: -EBADF: the fd sent is not a memfd: svmd "
-		  "maps only memory made with memfd_create(2)");
+	said(out,
+	     "map A " DEV0 " 0x300000 0x1000 0 3 1: -EMEDIUMTYPE: the fd sent is not a memfd: svmd "
+	     "maps only memory made with memfd_create(2)");
+	said(out,
+	     "map A " DEV0 " 0x300000 0x1000 0 3 2: -EMEDIUMTYPE: the fd sent is not a memfd: svmd "
+	     "maps only memory made with memfd_create(2)");
 	cr_assert_eq(count_of(emul_log(&f), "0x3b8f"), 3, "only the first three reach the kernel");
 	/* Unmaps: exactly what was mapped. */
 	said(out, "unmap A " DEV0 " 0x100000 0x2000: -ENOENT: no mapping is exactly [0x100000, "
@@ -1156,5 +1159,188 @@ Test(iommufd, a_space_the_kernel_refuses_says_why)
 		"[injected] -> EBUSY\n"
 		"close iommufd2 [left: nothing]\n");
 	said(out, "space C: 0");
+	fake_free(&f);
+}
+
+/* ---- Through svmd: open-device and maps of real clients ---- */
+
+static struct test_user u2;
+
+static void start_with(struct daemon *d, struct fake *f, const char *policy_text)
+{
+	daemon_start_env(d, policy_text, NULL, f->args, f->env);
+}
+
+static const char both[] = "allow * user=svmd-test1\nallow * user=svmd-test2\n";
+
+/* The emulator's log from the first line holding needle on (static buffer). */
+static const char *log_from(const struct fake *f, const char *needle)
+{
+	static char buf[65536];
+	const char *at = strstr(emul_log(f), needle);
+
+	cr_assert_not_null(at, "no '%s' in:\n%s", needle, emul_log(f));
+	snprintf(buf, sizeof(buf), "%s", at);
+	return buf;
+}
+
+Test(iommufd, open_device_binds_in_the_clients_own_iommufd)
+{
+	struct fake f;
+	struct daemon d;
+	struct peer p1, p2;
+	struct peer_result r1, r2, r3;
+	const char *seg;
+
+	test_users(&u1, &u2);
+	fake_new_backend(&f, "iommufd", two, 2);
+	start_with(&d, &f, both);
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	peer_start(&p2, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_open_device(&p1, DEV0, &r1), 0, "%s", r1.reason);
+	cr_assert_geq(r1.fd, 0);
+	/* The client's own iommufd (mode set first), the device's IOAS in it, the idle binding
+	 * given up, a new open bound to the client's iommufd and attached to that IOAS. */
+	seg = log_from(&f, "open iommu rw,cloexec -> iommufd2\n");
+	cr_assert(strstr(seg, "ioctl iommufd2 0x3b87 "), "%s", seg);
+	cr_assert(strstr(seg, "ioctl iommufd2 0x3b81 in=0c0000000000000000000000 "
+			      "out=0c0000000000000001000000 [ioas 1] -> 0\n"
+			      "open vfio/devices/vfio0 rw,cloexec -> cdev3\n"
+			      "close cdev1 [vfio0 unbound from iommufd1]\n"),
+		  "%s", seg);
+	cr_assert(strstr(seg, "[vfio0 -> iommufd2 as device 2] -> 0\n"), "%s", seg);
+	cr_assert(strstr(seg, "ioctl cdev3 0x3b77 in=10000000000000000100000000000000 "
+			      "out=10000000000000000300000000000000 [vfio0 attach 1 via hwpt 3 of "
+			      "ioas 1] -> 0\n"),
+		  "%s", seg);
+	/* The second client's objects are in an iommufd of its own. */
+	cr_assert_eq(peer_open_device(&p2, DEV1, &r2), 0, "%s", r2.reason);
+	seg = log_from(&f, "open iommu rw,cloexec -> iommufd3\n");
+	cr_assert(strstr(seg, "[vfio1 -> iommufd3 as device 2] -> 0\n"), "%s", seg);
+	cr_assert(strstr(seg, "[vfio1 attach 1 via hwpt 3 of ioas 1] -> 0\n"), "%s", seg);
+	cr_assert_null(strstr(seg, "iommufd2"), "%s", seg);
+	/* What the client is refused while it holds it: a second open. */
+	cr_assert_eq(peer_open_device(&p2, DEV0, &r3), -EBUSY, "%s", r3.reason);
+
+	/* The first session ends: detached, its iommufd emptied and closed, though the test
+	 * still holds the device fd the client got (the kernel keeps it bound there). */
+	peer_stop(&p1);
+	cr_assert(wait_bindings(&d, 1, 2000));
+	cr_assert(emul_wait(&f, "close iommufd2 "));
+	/* The open-device binding's end, then the space's (nothing mapped in it). */
+	seg = log_from(&f, "ioctl cdev3 0x3b78 ");
+	cr_assert(strstr(seg,
+			 "ioctl cdev3 0x3b78 in=0c0000000000000000000000 "
+			 "out=0c0000000000000000000000 [vfio0 detach] -> 0\n"
+			 "close cdev3 [vfio0 stays bound to iommufd2: open in another process]\n"),
+		  "%s", seg);
+	cr_assert(strstr(seg, "[ioas 1: unmap 0+0xffffffffffffffff: 0 bytes] -> 0\n"
+			      "ioctl iommufd2 0x3b80 in=0800000001000000 out=0800000001000000 "
+			      "[destroy 1] -> 0\nclose iommufd2 [left: device 2]\n"),
+		  "%s", seg);
+	/* Until the holder closes it, nobody else gets the device; then the next client does.
+	 * (p2, forked before the test held the fd: a peer forked later would hold a copy.) */
+	cr_assert_eq(peer_open_device(&p2, DEV0, &r3), -EBUSY);
+	cr_assert(strstr(r3.reason, DEV0 " is still open in the previous holder's process: it must "
+					 "close it"),
+		  "%s", r3.reason);
+	close(r1.fd);
+	cr_assert_eq(peer_open_device(&p2, DEV0, &r3), 0, "%s", r3.reason);
+	close(r3.fd);
+	close(r2.fd);
+	peer_stop(&p2);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	daemon_stop(&d);
+	/* Every iommufd svmd opened for a client was closed, holding nothing but devices. */
+	const char *log = emul_log(&f);
+	cr_assert_eq(count_of(log, "cloexec -> iommufd"), count_of(log, "close iommufd"), "%s",
+		     log);
+	cr_assert_eq(count_of(log, "(0 areas)"), 0, "%s", log);
+	fake_free(&f);
+}
+
+static int memfd_of(size_t size)
+{
+	int fd = memfd_create("client", MFD_CLOEXEC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
+	return fd;
+}
+
+Test(iommufd, maps_of_a_client_reach_the_kernel_in_its_space)
+{
+	static const char policy_text[] =
+		"allow * user=svmd-test1\n"
+		"allow map user=svmd-test1 device=" DEV0 " max-bytes=64K\n";
+	struct fake f;
+	struct daemon d;
+	struct peer p;
+	struct peer_result r, rdev;
+	int memfd = memfd_of(0x40000), pipefd[2];
+	const char *log;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	start_with(&d, &f, policy_text);
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(
+		peer_map(&p, DEV0, memfd, 0, 0x4000, 0x100000, SVM_MAP_READ | SVM_MAP_WRITE, &r), 0,
+		"%s", r.reason);
+	/* The space and its IOAS on first use, then the map: flags FIXED_IOVA|WRITEABLE|
+	 * READABLE, IOAS 1, svmd's copy of the memfd, start 0, 16 KiB at 0x100000. */
+	log = log_from(&f, "open iommu rw,cloexec -> iommufd2\n");
+	cr_assert(strstr(log, "ioctl iommufd2 0x3b8f in=2800000007000000010000"), "%s", log);
+	cr_assert(strstr(log, "[ioas 1: 0x100000+0x4000 <- fd "), "%s", log);
+	cr_assert(strstr(log, " at 0 rw (/memfd:client (deleted))] -> 0\n"), "%s", log);
+	cr_assert_eq(count_of(log, "0x3b8f"), 1, "%s", log);
+	/* Read only, at an offset. */
+	cr_assert_eq(peer_map(&p, DEV0, memfd, 0x8000, 0x2000, 0x200000, SVM_MAP_READ, &r), 0, "%s",
+		     r.reason);
+	cr_assert(strstr(emul_log(&f), "[ioas 1: 0x200000+0x2000 <- fd "), "%s", emul_log(&f));
+	cr_assert(strstr(emul_log(&f), " at 0x8000 r- (/memfd:client"), "%s", emul_log(&f));
+	/* An overlap, which the kernel refuses. */
+	cr_assert_eq(peer_map(&p, DEV0, memfd, 0, 0x4000, 0x102000, SVM_MAP_READ, &r), -EEXIST);
+	cr_assert(strstr(r.reason, "[0x102000, 0x106000) overlaps a mapping in " DEV0 "'s space"),
+		  "%s", r.reason);
+	/* What svmd refuses before the kernel: alignment, the device's IOVAs, not a memfd, more
+	 * than the rule's max-bytes=. */
+	cr_assert_eq(peer_map(&p, DEV0, memfd, 0, 0x4000, 0x300800, SVM_MAP_READ, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "must be multiples of 0x1000"), "%s", r.reason);
+	cr_assert_eq(peer_map(&p, DEV0, memfd, 0, 0x1000, 0xfee00000, SVM_MAP_READ, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "is not within the IOVAs " DEV0 " reaches"), "%s", r.reason);
+	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	cr_assert_eq(peer_map(&p, DEV0, pipefd[0], 0, 0x1000, 0x300000, SVM_MAP_READ, &r),
+		     -EMEDIUMTYPE);
+	cr_assert_eq(peer_map(&p, DEV0, memfd, 0, 0x20000, 0x400000, SVM_MAP_READ, &r), -EDQUOT,
+		     "%s", r.reason);
+	cr_assert_eq(count_of(emul_log(&f), "0x3b8f"), 3,
+		     "the quota reached the kernel as nothing");
+	/* The device opened in the same space: attached to the IOAS that holds the maps. */
+	cr_assert_eq(peer_open_device(&p, DEV0, &rdev), 0, "%s", rdev.reason);
+	cr_assert(strstr(emul_log(&f), "[vfio0 attach 1 via hwpt 3 of ioas 1] -> 0\n"), "%s",
+		  emul_log(&f));
+	close(rdev.fd);
+	/* An unmap: exactly the mapping, in the kernel too. */
+	cr_assert_eq(peer_unmap(&p, DEV0, 0x100000, 0x4000, &r), 0, "%s", r.reason);
+	cr_assert_eq(r.pasid, 1);
+	cr_assert_eq(r.id, 0x4000);
+	cr_assert(strstr(emul_log(&f), "ioctl iommufd2 0x3b86 in=18000000010000000000100000000000"
+				       "0040000000000000 out=180000000100000000001000000000000040"
+				       "000000000000 [ioas 1: unmap 0x100000+0x4000: 0x4000 bytes] "
+				       "-> 0\n"),
+		  "%s", emul_log(&f));
+	/* The session ends: the other map unmapped by itself, the device detached, the space's
+	 * objects destroyed. */
+	peer_stop(&p);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	cr_assert(emul_wait(&f, "close iommufd2 "));
+	log = log_from(&f, "[ioas 1: unmap 0x200000+0x2000: 0x2000 bytes] -> 0\n");
+	cr_assert(strstr(log, "[vfio0 detach] -> 0\n"), "%s", log);
+	cr_assert(strstr(log, "[destroy 1] -> 0\n"), "%s", log);
+	cr_assert(strstr(log, "close iommufd2 [left: nothing]\n"), "%s", log);
+	daemon_stop(&d);
+	close(memfd);
+	close(pipefd[0]);
+	close(pipefd[1]);
 	fake_free(&f);
 }

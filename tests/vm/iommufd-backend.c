@@ -30,12 +30,6 @@
 #include "log.h"
 #include "vfio-abi.h"
 
-#ifndef SVMD_MAP_READ
-#define SVMD_KIND_MAP  5
-#define SVMD_MAP_READ  0x1u
-#define SVMD_MAP_WRITE 0x2u
-#endif
-
 /* The edu device (QEMU docs/specs/edu.rst), as in iommufd-smoke.c. */
 #define EDU_DMA_SRC     0x80
 #define EDU_DMA_DST     0x88
