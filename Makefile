@@ -4,9 +4,10 @@
 #   make demo       the daemon on the simulated kernel, driven by real clients
 #   make check      unit and integration tests, check-stress, then check-vm and check-system
 #                   (installs packages as root)
-#   make check-vm   svmd on a real kernel's VFIO: Debian's 6.12 kernel in QEMU
-#   make check-vm-iommufd  iommufd and VFIO cdevs on svmd's own Linux 7.x test kernel in QEMU
-#                   (the kernel is built once per machine, cached in /var/cache/svmd-test)
+#   make check-vm   svmd on real kernels in QEMU: Debian's 6.12 (VFIO containers), then
+#                   check-vm-iommufd
+#   make check-vm-iommufd  svmd on iommufd and VFIO cdevs: svmd's own Linux 7.x test kernel in
+#                   QEMU (the kernel is built once per machine, cached in /var/cache/svmd-test)
 #   make check-system  svmd installed into Debian 12 booted with systemd-nspawn (root)
 #   make bench      svmd against bare IPC baselines (optimised build-bench/, bench/results.json)
 #   make asan       the same tests on an ASan+UBSan build
@@ -246,40 +247,55 @@ $(BUILD)/tests/vm-client: $(call obj,tests/vm/vm-client.c) $(BUILD)/libsvmclient
 check-vm: deps
 	@$(MAKE) --no-print-directory check-vm-run
 
+# Both kernels: Debian's 6.12 (legacy VFIO containers), then svmd's own 7.x (iommufd). Both
+# run even when the first fails, so one run says everything.
 check-vm-run: all $(BUILD)/tests/vm-client
-	@BUILD=$(BUILD) sh tests/vm/run.sh
+	@status=0; BUILD=$(BUILD) sh tests/vm/run.sh || status=1; \
+	$(MAKE) --no-print-directory check-vm-iommufd-run || status=1; exit $$status
 
 # The test kernel (tests/vm/kernel.sh prints its cached directory, building it the first time),
-# the smoke program compiled against that kernel's own uAPI headers, then the VM.
+# the programs compiled against that kernel's own uAPI headers, then the VM, with svmd in it.
 check-vm-iommufd: deps
 	@$(MAKE) --no-print-directory check-vm-iommufd-run
 
-check-vm-iommufd-run:
+check-vm-iommufd-run: all
 	@start=$$(date +%s) && kdir=$$(sh tests/vm/kernel.sh) && \
-	$(MAKE) --no-print-directory KERNEL_DIR="$$kdir" iommufd-smoke && \
-	BUILD=$(BUILD) SVMD_KERNEL_DIR="$$kdir" SVMD_VM_START=$$start sh tests/vm/run-kernel.sh \
-		check-vm-iommufd $(addprefix $(BUILD)/tests/$$(basename "$$kdir")/,$(VM_KERNEL_PROGS))
+	$(MAKE) --no-print-directory KERNEL_DIR="$$kdir" vm-kernel-tests && \
+	BUILD=$(BUILD) SVMD_KERNEL_DIR="$$kdir" SVMD_VM_START=$$start \
+	SVMD_VM_INSTALL=$(BUILD)/svmd sh tests/vm/run-kernel.sh check-vm-iommufd \
+		$(addprefix $(BUILD)/tests/$$(basename "$$kdir")/,$(VM_KERNEL_PROGS))
 
-# Static, for the initramfs; one per kernel, as each has its own headers. iommufd-smoke: the
-# path svmd's iommufd backend takes; iommufd-owner: the kernel's answers that backend relies on;
-# iommufd-backend: the backend itself (its sources linked in) with edu DMA.
-VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend
+# One set per kernel, as each has its own headers, run in this order. iommufd-smoke: the path
+# svmd's iommufd backend takes; iommufd-owner: the kernel's answers that backend relies on;
+# iommufd-backend: the backend itself (its sources linked in) with edu DMA (all three static);
+# iommufd-svmd: svmd itself on that path, with unprivileged clients (it links libsvmclient, and
+# so libsystemd: run-kernel.sh copies its libraries into the guest).
+VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend iommufd-svmd
 VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/pci-sysfs.c daemon/backend.c daemon/device.c \
                   daemon/util.c daemon/log.c
-SMOKE := $(addprefix $(BUILD)/tests/$(notdir $(KERNEL_DIR))/,$(VM_KERNEL_PROGS))
-.PHONY: iommufd-smoke
-iommufd-smoke: $(SMOKE)
+KERNEL_TESTS := $(BUILD)/tests/$(notdir $(KERNEL_DIR))
+SMOKE := $(addprefix $(KERNEL_TESTS)/,iommufd-smoke iommufd-owner iommufd-backend)
+VM_SVMD := $(KERNEL_TESTS)/iommufd-svmd
+.PHONY: vm-kernel-tests
+vm-kernel-tests: $(SMOKE) $(VM_SVMD)
+	@:
 ifneq ($(KERNEL_DIR),)
 VM_CC = $(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -static
-$(BUILD)/tests/$(notdir $(KERNEL_DIR))/iommufd-backend: tests/vm/iommufd-backend.c \
-		$(VM_BACKEND_SRC) $(KERNEL_DIR)/release
+$(KERNEL_TESTS)/iommufd-backend: tests/vm/iommufd-backend.c $(VM_BACKEND_SRC) \
+		$(KERNEL_DIR)/release
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(VM_CC) -iquote protocol -iquote daemon -o $@ $< $(VM_BACKEND_SRC)
-$(BUILD)/tests/$(notdir $(KERNEL_DIR))/%: tests/vm/%.c $(KERNEL_DIR)/release
+$(KERNEL_TESTS)/iommufd-smoke: tests/vm/edu.h
+$(KERNEL_TESTS)/%: tests/vm/%.c $(KERNEL_DIR)/release
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(VM_CC) -isystem $(KERNEL_DIR)/include -o $@ $<
+$(VM_SVMD): tests/vm/iommufd-svmd.c tests/vm/edu.h client/svmclient.h $(BUILD)/libsvmclient.a \
+		$(KERNEL_DIR)/release
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -isystem $(KERNEL_DIR)/include $(ALL_LDFLAGS) \
+		-o $@ $< $(BUILD)/libsvmclient.a $(client_libs)
 else
-$(SMOKE):
+$(SMOKE) $(VM_SVMD):
 	@echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1
 endif
 

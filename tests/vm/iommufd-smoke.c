@@ -13,12 +13,10 @@
  * its drivers/iommu/iommufd/iommufd_test.h for IOMMU_TEST_CMD): they are the interface of the
  * kernel under test.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/iommufd.h>
-#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,29 +25,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <iommufd_test.h>
 
-/* The edu device (QEMU docs/specs/edu.rst): BAR0 registers, and its 4 KiB DMA buffer at device
- * address 0x40000. DMA addresses are masked to 28 bits by default, so every IOVA used here is
- * below 256 MiB. QEMU 7.2's edu aborts on a transfer ending exactly at the buffer's end: the
- * transfers here use the middle 2 KiB. */
-#define EDU_IDENT       0x00
-#define EDU_IDENT_VALUE 0x010000edu
-#define EDU_LIVENESS    0x04
-#define EDU_DMA_SRC     0x80
-#define EDU_DMA_DST     0x88
-#define EDU_DMA_COUNT   0x90
-#define EDU_DMA_CMD     0x98
-#define EDU_DMA_RUN     0x1
-#define EDU_DMA_TO_RAM  0x2
-#define EDU_BUFFER      0x40000
-#define EDU_XFER_OFFSET 1024
-#define EDU_XFER_SIZE   2048
+#include "edu.h"
 
 /* Each edu's memfd: 16 KiB at IOVA_BASE in its own IOAS. The device reads page 0 and writes
  * back to page 2; IOVA_UNMAPPED is in no IOAS. */
@@ -115,8 +95,8 @@ struct edu {
 	uint32_t dev_id; /* iommufd's device object */
 	uint32_t ioas_id;
 	int memfd;
-	uint8_t *mem;          /* the memfd, mapped */
-	uint64_t bar0, config; /* region offsets in fd */
+	uint8_t *mem; /* the memfd, mapped */
+	struct edu_regs regs;
 };
 
 static const char *check_name(const struct edu *e, const char *what)
@@ -127,54 +107,13 @@ static const char *check_name(const struct edu *e, const char *what)
 	return buf;
 }
 
-static int read_line(const char *path, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return -errno;
-	if (!fgets(buf, (int)size, f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-/* The device's cdev from sysfs (BDF/vfio-dev/vfioN), checked against the node's device number. */
+/* The device's cdev from sysfs, opened. */
 static bool find_cdev(struct edu *e)
 {
-	char dir[128], path[192], devno[32], node[32] = "";
-	unsigned int maj, min;
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
+	char why[256];
 
-	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", e->bdf);
-	d = opendir(dir);
-	if (!d) {
-		report(false, check_name(e, "cdev"), "%s: %s", dir, strerror(errno));
-		return false;
-	}
-	while ((de = readdir(d)))
-		if (strncmp(de->d_name, "vfio", 4) == 0 && strlen(de->d_name) < sizeof(node))
-			strcpy(node, de->d_name);
-	closedir(d);
-	if (!node[0]) {
-		report(false, check_name(e, "cdev"), "no vfioN in %s", dir);
-		return false;
-	}
-	snprintf(path, sizeof(path), "%s/%s/dev", dir, node);
-	if (read_line(path, devno, sizeof(devno)) < 0 || sscanf(devno, "%u:%u", &maj, &min) != 2) {
-		report(false, check_name(e, "cdev"), "cannot read %s", path);
-		return false;
-	}
-	snprintf(e->cdev, sizeof(e->cdev), "/dev/vfio/devices/%s", node);
-	if (stat(e->cdev, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != maj ||
-	    minor(st.st_rdev) != min) {
-		report(false, check_name(e, "cdev"), "%s is not the character device %u:%u",
-		       e->cdev, maj, min);
+	if (edu_find_cdev(e->bdf, e->cdev, sizeof(e->cdev), why, sizeof(why)) < 0) {
+		report(false, check_name(e, "cdev"), "%s", why);
 		return false;
 	}
 	e->fd = open(e->cdev, O_RDWR | O_CLOEXEC);
@@ -182,7 +121,7 @@ static bool find_cdev(struct edu *e)
 		report(false, check_name(e, "cdev"), "open %s: %s", e->cdev, strerror(errno));
 		return false;
 	}
-	report(true, check_name(e, "cdev"), "%s (%u:%u) from %s", e->cdev, maj, min, dir);
+	report(true, check_name(e, "cdev"), "%s", why);
 	return true;
 }
 
@@ -314,88 +253,14 @@ static bool attach(struct edu *e)
 	return true;
 }
 
-static int region_offset(struct edu *e, uint32_t index, uint64_t *ret_offset)
-{
-	struct vfio_region_info info = {.argsz = sizeof(info), .index = index};
-
-	if (ioctl(e->fd, VFIO_DEVICE_GET_REGION_INFO, &info) < 0)
-		return -errno;
-	*ret_offset = info.offset;
-	return 0;
-}
-
-static int rd32(struct edu *e, uint64_t reg, uint32_t *val)
-{
-	return pread(e->fd, val, 4, (off_t)(e->bar0 + reg)) == 4 ? 0 : -EIO;
-}
-
-static int wr32(struct edu *e, uint64_t reg, uint32_t val)
-{
-	return pwrite(e->fd, &val, 4, (off_t)(e->bar0 + reg)) == 4 ? 0 : -EIO;
-}
-
-static int wr64(struct edu *e, uint64_t reg, uint64_t val)
-{
-	return pwrite(e->fd, &val, 8, (off_t)(e->bar0 + reg)) == 8 ? 0 : -EIO;
-}
-
-/* BAR0 through the cdev: the ident register, the liveness register inverting what it is given,
- * and bus mastering turned on in the command register (QEMU drops DMA without it). */
+/* BAR0 through the cdev, and bus mastering on (edu_setup()). */
 static bool mmio(struct edu *e)
 {
-	uint32_t ident = 0, live = 0;
-	uint16_t cmd = 0;
+	char why[256];
+	bool ok = edu_setup(&e->regs, e->fd, why, sizeof(why)) == 0;
 
-	if (region_offset(e, VFIO_PCI_BAR0_REGION_INDEX, &e->bar0) < 0 ||
-	    region_offset(e, VFIO_PCI_CONFIG_REGION_INDEX, &e->config) < 0) {
-		report(false, check_name(e, "mmio"), "VFIO_DEVICE_GET_REGION_INFO: %s",
-		       strerror(errno));
-		return false;
-	}
-	if (rd32(e, EDU_IDENT, &ident) < 0 || wr32(e, EDU_LIVENESS, 0x12345678) < 0 ||
-	    rd32(e, EDU_LIVENESS, &live) < 0) {
-		report(false, check_name(e, "mmio"), "BAR0 access: %s", strerror(errno));
-		return false;
-	}
-	if (pread(e->fd, &cmd, 2, (off_t)(e->config + PCI_COMMAND)) != 2) {
-		report(false, check_name(e, "mmio"), "config read: %s", strerror(errno));
-		return false;
-	}
-	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	if (pwrite(e->fd, &cmd, 2, (off_t)(e->config + PCI_COMMAND)) != 2) {
-		report(false, check_name(e, "mmio"), "config write: %s", strerror(errno));
-		return false;
-	}
-	if (ident != EDU_IDENT_VALUE || live != ~0x12345678u) {
-		report(false, check_name(e, "mmio"),
-		       "ident %#x (want %#x), liveness %#x (want %#x)", ident, EDU_IDENT_VALUE,
-		       live, ~0x12345678u);
-		return false;
-	}
-	report(true, check_name(e, "mmio"), "ident %#x, liveness inverts, bus master on", ident);
-	return true;
-}
-
-/* One edu DMA; edu runs it 100 ms (virtual time) after the command. */
-static int edu_dma(struct edu *e, uint64_t src, uint64_t dst, uint32_t cmd)
-{
-	struct timespec t0, now;
-	uint32_t status;
-
-	if (wr64(e, EDU_DMA_SRC, src) < 0 || wr64(e, EDU_DMA_DST, dst) < 0 ||
-	    wr64(e, EDU_DMA_COUNT, EDU_XFER_SIZE) < 0 || wr64(e, EDU_DMA_CMD, cmd) < 0)
-		return -EIO;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if (rd32(e, EDU_DMA_CMD, &status) < 0)
-			return -EIO;
-		if (!(status & EDU_DMA_RUN))
-			return 0;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec > 10)
-			return -ETIMEDOUT;
-		usleep(10000);
-	}
+	report(ok, check_name(e, "mmio"), "%s", why);
+	return ok;
 }
 
 /* Memory -> device at IOVA_BASE, device -> memory at IOVA_BASE + COPY_OFFSET: the copy must be
@@ -403,12 +268,11 @@ static int edu_dma(struct edu *e, uint64_t src, uint64_t dst, uint32_t cmd)
  * own memfd shows the translation is per device. */
 static void dma(struct edu *e)
 {
-	const uint64_t buf = EDU_BUFFER + EDU_XFER_OFFSET;
 	int r;
 
-	r = edu_dma(e, IOVA_BASE, buf, EDU_DMA_RUN);
+	r = edu_dma_from(&e->regs, IOVA_BASE);
 	if (r == 0)
-		r = edu_dma(e, buf, IOVA_BASE + COPY_OFFSET, EDU_DMA_RUN | EDU_DMA_TO_RAM);
+		r = edu_dma_to(&e->regs, IOVA_BASE + COPY_OFFSET);
 	if (r < 0) {
 		report(false, check_name(e, "dma"), "edu DMA: %s", strerror(-r));
 		return;
@@ -430,38 +294,25 @@ static void dma(struct edu *e)
 static void unmapped_faults(struct edu *e)
 {
 	char want[32], line[1024];
-	bool found = false;
-	int kmsg, r, tries;
-	ssize_t n;
+	const char *wants[] = {want};
+	int kmsg, r;
 
-	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	kmsg = kmsg_open();
 	if (kmsg < 0) {
 		report(false, check_name(e, "unmapped-iova-faults"), "/dev/kmsg: %s",
-		       strerror(errno));
+		       strerror(-kmsg));
 		return;
 	}
-	lseek(kmsg, 0, SEEK_END);
-	r = edu_dma(e, EDU_BUFFER + EDU_XFER_OFFSET, IOVA_UNMAPPED, EDU_DMA_RUN | EDU_DMA_TO_RAM);
+	r = edu_dma_to(&e->regs, IOVA_UNMAPPED);
 	if (r < 0) {
 		report(false, check_name(e, "unmapped-iova-faults"), "edu DMA: %s", strerror(-r));
 		close(kmsg);
 		return;
 	}
 	snprintf(want, sizeof(want), "fault addr %#llx", IOVA_UNMAPPED);
-	for (tries = 0; tries < 100 && !found; tries++) {
-		while (!found && (n = read(kmsg, line, sizeof(line) - 1)) > 0) {
-			line[n] = '\0';
-			line[strcspn(line, "\n")] = '\0';
-			if (strstr(line, want)) {
-				found = true;
-				report(true, check_name(e, "unmapped-iova-faults"), "%s",
-				       strchr(line, ';') ? strchr(line, ';') + 1 : line);
-			}
-		}
-		if (!found)
-			usleep(20000);
-	}
-	if (!found)
+	if (kmsg_find(kmsg, wants, 1, line, sizeof(line)))
+		report(true, check_name(e, "unmapped-iova-faults"), "%s", line);
+	else
 		report(false, check_name(e, "unmapped-iova-faults"),
 		       "no \"%s\" in the kernel log after a DMA write there", want);
 	close(kmsg);

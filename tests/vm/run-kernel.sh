@@ -14,9 +14,14 @@
 # PASS/FAIL line, then "NAME: all N checks passed on RELEASE (TIME)" or a failure; exits
 # non-zero when a check failed or did not run. Installs QEMU, busybox-static and cpio as root.
 #
+# Besides the programs, the guest has what a test of svmd needs: the executables named in
+# SVMD_VM_INSTALL in /usr/bin (with their libraries), an empty /run/svmd, and users in
+# /etc/passwd and /etc/group for clients to run as: root, svmd-vm-a (uid and gid 1000),
+# svmd-vm-b (1001), both also in group svmd-vm (1002).
+#
 # Environment: BUILD (default build), SVMD_KERNEL_DIR (a kernel.sh directory; default: run
-# kernel.sh), SVMD_VM_IOMMU (QEMU's IOMMU device, default
-# intel-iommu,intremap=on,caching-mode=on), SVMD_VM_APPEND (more kernel arguments),
+# kernel.sh), SVMD_VM_INSTALL (executables for /usr/bin), SVMD_VM_IOMMU (QEMU's IOMMU device,
+# default intel-iommu,intremap=on,caching-mode=on), SVMD_VM_APPEND (more kernel arguments),
 # SVMD_VM_TIMEOUT (seconds, default 120), SVMD_VM_START (the time, in `date +%s`, that the
 # final line's duration counts from; default now).
 set -eu
@@ -72,24 +77,44 @@ for prog in "$@"; do
 	expected="$expected $list"
 done
 
-# 4. The initramfs: busybox, /init, the programs under /tests in order, their libraries.
+# 4. The initramfs: busybox, /init, the programs under /tests in order, SVMD_VM_INSTALL in
+# /usr/bin, their libraries, the users.
 root=$BUILD/vm-kernel-root
 rm -rf "$root"
-mkdir -p "$root/bin" "$root/tests" "$root/dev" "$root/proc" "$root/sys" "$root/run" \
-	"$root/tmp" "$root/etc"
+mkdir -p "$root/bin" "$root/usr/bin" "$root/tests" "$root/dev" "$root/proc" "$root/sys" \
+	"$root/run" "$root/tmp" "$root/etc"
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/init-kernel" "$root/init"
 chmod 0755 "$root/init"
-for prog in "$@"; do
-	base=$(basename "$prog")
-	cp "$prog" "$root/tests/$base"
-	echo "$base" >>"$root/tests/order"
-	for lib in $(ldd "$prog" 2>/dev/null |
+copy_libs() {
+	for lib in $(ldd "$1" 2>/dev/null |
 		awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
 	done
+}
+for prog in "$@"; do
+	base=$(basename "$prog")
+	cp "$prog" "$root/tests/$base"
+	echo "$base" >>"$root/tests/order"
+	copy_libs "$prog"
 done
+for exe in ${SVMD_VM_INSTALL:-}; do
+	[ -x "$exe" ] || die "$exe (SVMD_VM_INSTALL) is not an executable"
+	cp "$exe" "$root/usr/bin/"
+	copy_libs "$exe"
+done
+cat >"$root/etc/passwd" <<EOF
+root:x:0:0:root:/:/bin/sh
+svmd-vm-a:x:1000:1000:svmd VM test client A:/:/bin/false
+svmd-vm-b:x:1001:1001:svmd VM test client B:/:/bin/false
+EOF
+cat >"$root/etc/group" <<EOF
+root:x:0:
+svmd-vm-a:x:1000:
+svmd-vm-b:x:1001:
+svmd-vm:x:1002:svmd-vm-a,svmd-vm-b
+EOF
 initrd=$BUILD/vm-kernel-initrd.gz
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$initrd"
 
