@@ -84,7 +84,7 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
-              config process audit user-limits ops ops-map bus-reply
+              config process audit user-limits ops ops-map bus-reply loop
 INTEGRATION_TESTS := socket policy bus vfio iommufd
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
@@ -160,6 +160,7 @@ unit_objs_sandbox     := daemon/sandbox.c daemon/log.c
 unit_objs_config      := daemon/config.c
 unit_objs_process     := daemon/process.c
 unit_objs_audit       := daemon/audit.c
+unit_objs_loop        := daemon/loop.c daemon/audit.c daemon/log.c daemon/util.c
 unit_objs_user-limits := daemon/user-limits.c daemon/registry.c daemon/identity.c \
                          daemon/process.c daemon/policy.c daemon/hashmap.c daemon/util.c \
                          protocol/svmd-proto.c

@@ -38,13 +38,17 @@ struct loop {
 
 void loop_defer(struct loop *l, struct outbox_item *item)
 {
-	if (list_empty(&item->link))
-		list_append(&l->outbox, &item->link);
+	if (item->queued)
+		return;
+	list_unlink(&item->link); /* it may be waiting for its resume(): sending comes first */
+	list_append(&l->outbox, &item->link);
+	item->queued = true;
 }
 
 void loop_cancel(struct outbox_item *item)
 {
 	list_unlink(&item->link);
+	item->queued = false;
 }
 
 /* The records first, then what waited for them. */
@@ -57,10 +61,12 @@ static void flush(struct loop *l)
 	list_for_each_safe (pos, &sending) {
 		struct outbox_item *item = container_of(pos, struct outbox_item, link);
 		list_unlink(&item->link);
-		item->send(item);
-		/* Unless sending queued it again (or dropped its owner, which unlinks it). */
-		if (item->resume && list_empty(&item->link))
+		item->queued = false;
+		/* Before sending, which may free the item: its owner's loop_cancel() then takes it
+		 * off the resume list again. */
+		if (item->resume)
 			list_append(&l->resume, &item->link);
+		item->send(item);
 	}
 	/* What sending made (a dropped client's releases) is not held back. */
 	audit_flush();

@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include <systemd/sd-bus.h>
 
 #include "cleanup.h"
@@ -42,6 +44,8 @@ void loop_stop(struct loop *l);
  */
 struct outbox_item {
 	struct list link;
+	bool queued; /* in the outbox (else idle, or waiting for its resume()) */
+	/* May free the item (its owner dropped): then its owner calls loop_cancel() first. */
 	void (*send)(struct outbox_item *item);
 	/* Optional: once every item is sent, the loop calls this (not from inside the flush) so the
 	 * owner may take its next request if it is already there: a client that sends its next
