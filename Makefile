@@ -69,7 +69,7 @@ CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim
             daemon/user-limits.c daemon/log.c daemon/loop.c \
             daemon/ops.c daemon/ops-map.c daemon/policy.c daemon/policy-load.c daemon/process.c \
             daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
-            daemon/sim-kernel.c daemon/util.c
+            daemon/sim-kernel.c daemon/udev-match.c daemon/util.c
 LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-socket.c client/libsvmclient-bus.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -84,7 +84,7 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
-              config process audit user-limits ops ops-map bus-reply loop
+              config process audit user-limits ops ops-map bus-reply loop udev-match
 INTEGRATION_TESTS := socket policy bus vfio iommufd
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
@@ -158,6 +158,7 @@ unit_objs_vfio-abi    :=
 unit_objs_iommufd-abi :=
 unit_objs_sandbox     := daemon/sandbox.c daemon/log.c
 unit_objs_config      := daemon/config.c
+unit_objs_udev-match  := daemon/udev-match.c daemon/device.c daemon/pci-sysfs.c daemon/util.c
 unit_objs_process     := daemon/process.c
 unit_objs_audit       := daemon/audit.c
 unit_objs_loop        := daemon/loop.c daemon/audit.c daemon/log.c daemon/util.c
@@ -263,23 +264,32 @@ check-vm-iommufd-run: all
 	@start=$$(date +%s) && kdir=$$(sh tests/vm/kernel.sh) && \
 	$(MAKE) --no-print-directory KERNEL_DIR="$$kdir" vm-kernel-tests && \
 	BUILD=$(BUILD) SVMD_KERNEL_DIR="$$kdir" SVMD_VM_START=$$start \
-	SVMD_VM_INSTALL=$(BUILD)/svmd sh tests/vm/run-kernel.sh check-vm-iommufd \
+	SVMD_VM_INSTALL="$(BUILD)/svmd /bin/udevadm" \
+	SVMD_VM_FILES=$(BUILD)/vm-60-svmd.rules:/etc/udev/rules.d/60-svmd.rules \
+	sh tests/vm/run-kernel.sh check-vm-iommufd \
 		$(addprefix $(BUILD)/tests/$$(basename "$$kdir")/,$(VM_KERNEL_PROGS))
 
 # One set per kernel, as each has its own headers, run in this order. iommufd-smoke: the path
 # svmd's iommufd backend takes; iommufd-owner: the kernel's answers that backend relies on;
 # iommufd-backend: the backend itself (its sources linked in) with edu DMA (all three static);
 # iommufd-svmd: svmd itself on that path, with unprivileged clients (it links libsvmclient, and
-# so libsystemd: run-kernel.sh copies its libraries into the guest).
-VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend iommufd-svmd
+# so libsystemd: run-kernel.sh copies its libraries into the guest); udev-scope: the udev rule
+# under the real udevd (a script; last, as it starts and stops udevd).
+VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend iommufd-svmd udev-scope
 VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/pci-sysfs.c daemon/backend.c daemon/device.c \
                   daemon/util.c daemon/log.c
 KERNEL_TESTS := $(BUILD)/tests/$(notdir $(KERNEL_DIR))
 SMOKE := $(addprefix $(KERNEL_TESTS)/,iommufd-smoke iommufd-owner iommufd-backend)
 VM_SVMD := $(KERNEL_TESTS)/iommufd-svmd
 .PHONY: vm-kernel-tests
-vm-kernel-tests: $(SMOKE) $(VM_SVMD)
+vm-kernel-tests: $(SMOKE) $(VM_SVMD) $(KERNEL_TESTS)/udev-scope $(BUILD)/vm-60-svmd.rules
 	@:
+$(KERNEL_TESTS)/udev-scope: tests/vm/udev-scope.sh
+	@mkdir -p $(dir $@)
+	$(Q)install -m 0755 $< $@
+# The rule as installed with the guest's svmd in /usr/bin.
+$(BUILD)/vm-60-svmd.rules: systemd/60-svmd.rules.in
+	$(Q)sed -e 's|@SBINDIR@|/usr/bin|' $< >$@
 ifneq ($(KERNEL_DIR),)
 VM_CC = $(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong -static
 $(KERNEL_TESTS)/iommufd-backend: tests/vm/iommufd-backend.c $(VM_BACKEND_SRC) \
@@ -437,12 +447,13 @@ install: all
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR) \
 		$(DESTDIR)$(DBUSDIR)/system.d $(DESTDIR)$(DBUSDIR)/system-services \
 		$(DESTDIR)$(SYSCONFDIR)/svmd/policy.d $(DESTDIR)$(MANDIR)/man5
-	# The unit names the binary where this install puts it.
+	# The unit and the udev rule name the binary where this install puts it.
 	sed -e 's|@SBINDIR@|$(SBINDIR)|' -e 's|@BINDIR@|$(BINDIR)|' systemd/svmd.service.in \
 		>$(DESTDIR)$(SYSTEMDUNITDIR)/svmd.service
 	install -m 0644 systemd/svmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/svmd.socket
 	install -m 0644 systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/svmd.conf
-	install -m 0644 systemd/60-svmd.rules $(DESTDIR)$(UDEVRULESDIR)/60-svmd.rules
+	sed -e 's|@SBINDIR@|$(SBINDIR)|' systemd/60-svmd.rules.in \
+		>$(DESTDIR)$(UDEVRULESDIR)/60-svmd.rules
 	install -m 0644 systemd/org.svmd.Broker1.conf $(DESTDIR)$(DBUSDIR)/system.d/
 	install -m 0644 systemd/org.svmd.Broker1.service $(DESTDIR)$(DBUSDIR)/system-services/
 	install -m 0644 docs/svmd.conf.5 $(DESTDIR)$(MANDIR)/man5/svmd.conf.5

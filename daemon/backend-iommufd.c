@@ -271,7 +271,8 @@ static int idle_bind(struct iommufd_backend *b, struct ifd_device *d, const char
 
 	if (fd < 0) {
 		r = -errno;
-		return fail(err, errlen, r, "cannot open %s (%s): %s", d->cdev, name, strerror(-r));
+		return fail(err, errlen, r, "cannot open %s (%s): %s%s", d->cdev, name,
+			    strerror(-r), node_access_hint(r));
 	}
 	r = bind_iommufd(fd, b->iommufd, &d->idle_devid);
 	if (r < 0)
@@ -1010,7 +1011,7 @@ static int iommu_open(struct iommufd_backend *b, const char *devroot, char *err,
 	return fail(err, errlen, r, "cannot open %s: %s%s", b->iommu_path, strerror(-r),
 		    r == -ENOENT ? " (this kernel has no iommufd, CONFIG_IOMMUFD; use "
 				   "--backend=vfio)"
-				 : "");
+				 : node_access_hint(r));
 }
 
 int backend_iommufd_new(const struct backend_config *cfg, struct backend **ret, char *err,

@@ -149,7 +149,8 @@ static int group_node_open(struct vfio_group *g, const char *devroot, const char
 			    "IOMMU group %u (%s) is in use by another process (another svmd?)",
 			    g->id, dev);
 	if (r != -ENOENT)
-		return fail(err, errlen, r, "cannot open %s: %s", path, strerror(-r));
+		return fail(err, errlen, r, "cannot open %s: %s%s", path, strerror(-r),
+			    node_access_hint(r));
 	if (path_fmt(alt, sizeof(alt), "%s/vfio/noiommu-%u", devroot, g->id) == 0 &&
 	    access(alt, F_OK) == 0)
 		return noiommu_refusal(g->id, dev, err, errlen);

@@ -31,6 +31,7 @@
 #include "sandbox.h"
 #include "server.h"
 #include "svmd-version.h"
+#include "udev-match.h"
 #include "util.h"
 
 #define DEFAULT_SOCKET    "/run/svmd/svmd.sock"
@@ -53,6 +54,7 @@ struct options {
 	const char *policy_dirs[POLICY_DIRS_MAX];
 	size_t n_policy_dirs;
 	bool check_policy;
+	const char *udev_match; /* --udev-match=WHAT */
 	const char *bus;
 	enum audit_sink audit;
 	const char *map_bytes_per_user, *map_bytes_total; /* NULL: the defaults */
@@ -86,6 +88,8 @@ static void help(void)
 	       "                        /run/svmd/policy.d, /usr/lib/svmd/policy.d]\n"
 	       "  --check-policy        validate the policy, print what is wrong, exit 0 or 1\n"
 	       "  --config=FILE         settings to read first [" CONFIG_DEFAULT_PATH ", if any]\n"
+	       "  --udev-match=WHAT     for the udev rule: exit 0 if the node (group:N,\n"
+	       "                        cdev:DEVPATH or iommu) is a managed device's, else 1\n"
 	       "  --sandbox=yes|no      enter the seccomp allow-list once serving [yes]\n"
 	       "  --print-seccomp       print that allow-list for the configured backend, exit\n"
 	       "  --bus=BUS             D-Bus to serve org.svmd.Broker1 on: system, session,\n"
@@ -121,6 +125,7 @@ enum {
 	OPT_MAP_BYTES_TOTAL,
 	OPT_POLICY_DIR,
 	OPT_CHECK_POLICY,
+	OPT_UDEV_MATCH,
 	OPT_CONFIG,
 	OPT_SANDBOX,
 	OPT_PRINT_SECCOMP,
@@ -143,6 +148,7 @@ static const struct option longopts[] = {
 	{"map-bytes-total", required_argument, NULL, OPT_MAP_BYTES_TOTAL},
 	{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
 	{"check-policy", no_argument, NULL, OPT_CHECK_POLICY},
+	{"udev-match", required_argument, NULL, OPT_UDEV_MATCH},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"sandbox", required_argument, NULL, OPT_SANDBOX},
 	{"print-seccomp", no_argument, NULL, OPT_PRINT_SECCOMP},
@@ -168,6 +174,7 @@ static const struct {
 	{OPT_MAP_BYTES_PER_USER, offsetof(struct options, map_bytes_per_user)},
 	{OPT_MAP_BYTES_TOTAL, offsetof(struct options, map_bytes_total)},
 	{OPT_CONFIG, offsetof(struct options, config)},
+	{OPT_UDEV_MATCH, offsetof(struct options, udev_match)},
 };
 
 /* Appends arg to a list of at most max; says so when it is full. */
@@ -571,6 +578,19 @@ static int check_policy(const struct options *o)
 	return report_policy(p, true);
 }
 
+/* svmd --udev-match=WHAT, for the udev rule: exit 0 when the node is svmd's (one of the
+ * configured devices), 1 when it is not, 2 when WHAT is malformed. */
+static int udev_answer(const struct options *o)
+{
+	char err[300];
+	int r = udev_match(o->udev_match, o->sysfs_root ? o->sysfs_root : "/sys", o->backend,
+			   o->devices, o->n_devices, err, sizeof(err));
+
+	if (r < 0)
+		fprintf(stderr, "svmd: --udev-match: %s\n", err);
+	return r < 0 ? 2 : !r;
+}
+
 /* The state directory: the one asked for, else the default one if it is there. */
 static int use_state_dir(const struct options *o, struct core *core)
 {
@@ -745,6 +765,8 @@ int main(int argc, char **argv)
 		r = print_seccomp(&o);
 	else if (o.check_policy)
 		r = check_policy(&o);
+	else if (o.udev_match)
+		return udev_answer(&o);
 	else
 		r = run(&o);
 	return r < 0 ? 1 : 0;

@@ -20,6 +20,16 @@
 #define PCI_EXT_CAP_ID_PASID 0x1bu
 #define PCI_CLASS_BRIDGE_PCI 0x0604u
 
+const char *node_access_hint(int r)
+{
+	if (r != -EACCES && r != -EPERM)
+		return "";
+	return " (svmd's udev rule gives group svmd the VFIO nodes of the devices named in Device= "
+	       "of /etc/svmd/svmd.conf, and /dev/iommu while there are some: name the device "
+	       "there, then run 'udevadm trigger --action=add --subsystem-match=vfio "
+	       "--subsystem-match=vfio-dev --subsystem-match=misc')";
+}
+
 int path_fmt(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;

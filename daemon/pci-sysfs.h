@@ -15,6 +15,9 @@
 
 /* snprintf() into buf: 0, or -ENAMETOOLONG when it does not fit. */
 int path_fmt(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
+/* What to add to "cannot open NODE" when the error is EACCES or EPERM (else ""): svmd's udev
+ * rule gives group svmd the nodes of the configured devices only. */
+const char *node_access_hint(int r);
 /* The first line of a small file, without its newline. 0 or a negative errno. */
 int sysfs_read_line(const char *path, char *buf, size_t size);
 /* A sysfs number such as "0x8086" or "0x060400". 0, -EINVAL or another negative errno. */

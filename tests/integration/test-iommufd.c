@@ -318,7 +318,7 @@ static void closed_what_it_opened(const struct fake *f)
 
 struct refusal_row {
 	char env[48];
-	char message[200];
+	char message[300];
 };
 
 /* Messages name the fake /dev where they say DEV/. */
@@ -336,7 +336,14 @@ static const char *with_dev(const struct fake *f, const char *message)
 ParameterizedTestParameters(iommufd, refuses_when_the_kernel_refuses)
 {
 	static struct refusal_row rows[] = {
-		{"VFIO_EMUL_OPEN_FAIL=iommu:13", "cannot open DEV/iommu: Permission denied"},
+		{"VFIO_EMUL_OPEN_FAIL=iommu:13",
+		 "cannot open DEV/iommu: Permission denied (svmd's udev rule gives group svmd the "
+		 "VFIO nodes of the devices named in Device= of /etc/svmd/svmd.conf, and "
+		 "/dev/iommu while there are some: name the device there, then run 'udevadm "
+		 "trigger"},
+		{"VFIO_EMUL_OPEN_FAIL=vfio/devices/vfio0:13",
+		 "cannot open DEV/vfio/devices/vfio0 (" DEV0 "): Permission denied (svmd's udev "
+		 "rule gives group svmd the VFIO nodes of the devices named in Device="},
 		{"VFIO_EMUL_OPEN_FAIL=vfio/devices/vfio0:19",
 		 "cannot open DEV/vfio/devices/vfio0 (" DEV0 "): No such device"},
 		{"VFIO_EMUL_FAIL=3b87:22",

@@ -304,5 +304,35 @@ else
 	fail no-seccomp-refusals "$(echo "$refused" | sort -u | oneline)"
 fi
 
+# 14. The udev rule as installed: it runs the installed svmd, which gives group svmd the nodes
+# of the devices in Device= only (a nspawn container has no VFIO nodes of its own: the rule
+# under udevd with a real kernel's nodes is make check-vm's udev-* checks), and never the
+# container node /dev/vfio/vfio.
+rule=""
+for d in /usr/lib/udev/rules.d /lib/udev/rules.d; do
+	[ -f "$d/60-svmd.rules" ] && rule=$d/60-svmd.rules && break
+done
+programs=$(sed -n 's/.*PROGRAM="\([^ "]*\).*/\1/p' "$rule" 2>/dev/null | sort -u | oneline)
+mkdir -p "$tmp/sys/kernel/iommu_groups/7/devices/0000:3b:00.0" \
+	"$tmp/sys/kernel/iommu_groups/8/devices/0000:3c:00.0"
+printf '[Daemon]\nBackend=auto\nDevice=0000:3b:00.0\n' >"$tmp/udev.conf"
+ask() {
+	/usr/sbin/svmd --config="$tmp/udev.conf" --sysfs-root="$tmp/sys" --udev-match="$1" \
+		>/dev/null 2>&1
+	echo $?
+}
+mine=$(ask group:7) other=$(ask group:8) cdev=$(ask cdev:/devices/pci0000:3a/0000:3c:00.0/vfio-dev/vfio1)
+here_sim=$(/usr/sbin/svmd --udev-match=iommu >/dev/null 2>&1; echo $?)
+if [ -n "$rule" ] && [ "$programs" = /usr/sbin/svmd ] && [ -x /usr/sbin/svmd ] &&
+	! grep -q 'KERNEL=="vfio"' "$rule" && [ "$mine" = 0 ] && [ "$other" = 1 ] &&
+	[ "$cdev" = 1 ] && [ "$here_sim" = 1 ]; then
+	pass udev-rule "$rule runs $programs; a managed device's group is svmd's (exit 0), an" \
+		"unmanaged group and cdev are not (exit 1), /dev/vfio/vfio is not named," \
+		"and this Backend=sim machine gives svmd no /dev/iommu (exit 1)"
+else
+	fail udev-rule "rule '${rule:-none}' runs '${programs}'; exits: managed group $mine," \
+		"other group $other, other cdev $cdev, iommu here $here_sim (want 0 1 1 1)"
+fi
+
 rm -rf "$tmp"
 echo "SYSTEM-DONE pass=$n_pass fail=$n_fail"

@@ -25,7 +25,7 @@ start=$(date +%s)
 EXPECTED="sysusers socket-listening socket-activation config-file notify seccomp unprivileged
 bind-allowed bind-denied journal-grant journal-deny journal-release catalog introspect
 dbus-activation reload-refused reload stop-releases ids-continue security-score
-no-seccomp-refusals"
+no-seccomp-refusals udev-rule"
 
 say() { echo "check-system: $*"; }
 die() {

@@ -17,10 +17,11 @@
 # Besides the programs, the guest has what a test of svmd needs: the executables named in
 # SVMD_VM_INSTALL in /usr/bin (with their libraries), an empty /run/svmd, and users in
 # /etc/passwd and /etc/group for clients to run as: root, svmd-vm-a (uid and gid 1000),
-# svmd-vm-b (1001), both also in group svmd-vm (1002).
+# svmd-vm-b (1001), both also in group svmd-vm (1002), and group svmd (1003); the files named
+# in SVMD_VM_FILES as SOURCE:GUEST-PATH pairs.
 #
 # Environment: BUILD (default build), SVMD_KERNEL_DIR (a kernel.sh directory; default: run
-# kernel.sh), SVMD_VM_INSTALL (executables for /usr/bin), SVMD_VM_IOMMU (QEMU's IOMMU device,
+# kernel.sh), SVMD_VM_INSTALL (executables for /usr/bin), SVMD_VM_FILES, SVMD_VM_IOMMU (QEMU's IOMMU device,
 # default intel-iommu,intremap=on,caching-mode=on), SVMD_VM_APPEND (more kernel arguments),
 # SVMD_VM_TIMEOUT (seconds, default 120), SVMD_VM_START (the time, in `date +%s`, that the
 # final line's duration counts from; default now).
@@ -46,9 +47,9 @@ die() {
 
 export DEBIAN_FRONTEND=noninteractive
 
-# 1. Packages: QEMU, a static busybox, cpio.
+# 1. Packages: QEMU, a static busybox, cpio, and udev (its udevadm runs in the guest).
 need=""
-for p in qemu-system-x86 busybox-static cpio; do
+for p in qemu-system-x86 busybox-static cpio udev; do
 	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
@@ -104,6 +105,13 @@ for exe in ${SVMD_VM_INSTALL:-}; do
 	cp "$exe" "$root/usr/bin/"
 	copy_libs "$exe"
 done
+for pair in ${SVMD_VM_FILES:-}; do
+	src=${pair%%:*}
+	dst=${pair#*:}
+	[ -f "$src" ] && [ "$dst" != "$pair" ] || die "$pair (SVMD_VM_FILES) is not SOURCE:GUEST-PATH"
+	mkdir -p "$root$(dirname "$dst")"
+	cp "$src" "$root$dst"
+done
 cat >"$root/etc/passwd" <<EOF
 root:x:0:0:root:/:/bin/sh
 svmd-vm-a:x:1000:1000:svmd VM test client A:/:/bin/false
@@ -114,6 +122,7 @@ root:x:0:
 svmd-vm-a:x:1000:
 svmd-vm-b:x:1001:
 svmd-vm:x:1002:svmd-vm-a,svmd-vm-b
+svmd:x:1003:
 EOF
 initrd=$BUILD/vm-kernel-initrd.gz
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$initrd"
