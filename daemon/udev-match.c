@@ -86,8 +86,8 @@ static bool backend_is(const char *backend, const char *name)
 	return !backend || strcmp(backend, "auto") == 0 || strcmp(backend, name) == 0;
 }
 
-int udev_match(const char *what, const char *sysfs, const char *backend,
-	       const char *const *devices, size_t n_devices, char *err, size_t errlen)
+int udev_match(const char *what, const char *sysfs, const char *backend, const char *const *devices,
+	       size_t n_devices, char *err, size_t errlen)
 {
 	char name[256];
 	unsigned g;

@@ -15,5 +15,5 @@
  * (/dev/iommu). Backend is the configured one (NULL: auto); devices the configured PCI
  * functions, in any case the parser accepts. Returns 1 when the node is svmd's, 0 when it is
  * not, or -EINVAL with why in err (WHAT is malformed). */
-int udev_match(const char *what, const char *sysfs, const char *backend,
-	       const char *const *devices, size_t n_devices, char *err, size_t errlen);
+int udev_match(const char *what, const char *sysfs, const char *backend, const char *const *devices,
+	       size_t n_devices, char *err, size_t errlen);

@@ -62,9 +62,9 @@ Test(udev_match, a_managed_devices_group_and_cdev_are_svmds)
 {
 	cr_expect_eq(ask("group:5", NULL, 1), 1);
 	cr_expect_eq(ask("group:5", "vfio", 1), 1);
-	cr_expect_eq(ask("cdev:/devices/pci0000:00/0000:00:01.0/0000:3b:00.0/vfio-dev/vfio0", NULL,
-			 1),
-		     1);
+	cr_expect_eq(
+		ask("cdev:/devices/pci0000:00/0000:00:01.0/0000:3b:00.0/vfio-dev/vfio0", NULL, 1),
+		1);
 	cr_expect_eq(ask("cdev:/devices/pci0000:3a/0000:3b:00.0/vfio-dev/vfio3", "iommufd", 1), 1);
 	cr_expect_eq(ask("iommu", NULL, 1), 1);
 	cr_expect_eq(ask("iommu", "iommufd", 1), 1);
