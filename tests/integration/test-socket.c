@@ -1896,3 +1896,48 @@ Test(events, monitor_shows_grant_deny_release_reload)
 	bg_stop(&json);
 	bg_stop(&mine);
 }
+
+struct seen {
+	unsigned n;
+	char last[32];
+};
+
+static void on_record(struct svm_client *c, const struct svm_event *e, void *userdata)
+{
+	struct seen *s = userdata;
+
+	(void)c;
+	if (e->type != SVM_EVENT_RECORD)
+		return;
+	s->n++;
+	snprintf(s->last, sizeof(s->last), "%s %s", e->record, e->op);
+}
+
+/* libsvmclient: events that come while a call waits for its reply are neither lost nor handed
+ * out from inside the call, but from the next svm_dispatch(). */
+Test(events, events_during_a_call_wait_for_dispatch)
+{
+	struct svm_client *c;
+	struct seen s = {0};
+	struct svm_binding_info *list = NULL;
+	size_t n = 0;
+	uint64_t id;
+
+	cr_assert_eq(svm_connect(ev.socket, &c), 0);
+	cr_assert(svm_events_supported(c));
+	svm_set_event_handler(c, on_record, &s);
+	cr_assert_eq(svm_subscribe(c), 0, "%s", svm_reason(c));
+	struct svm_pgtable pg = {.pasid = 162, .addr_width = 48, .gpgd = 0x7f000};
+	cr_assert_eq(svm_bind_pgtable(c, "0000:3b:00.0", &pg, &id), 0, "%s", svm_reason(c));
+	cr_assert_eq(svm_list(c, &list, &n), 0);
+	free(list);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(s.n, 0, "the handler ran inside a call");
+	cr_assert_eq(svm_dispatch(c, 1000), 1);
+	cr_assert_eq(s.n, 1);
+	cr_assert_str_eq(s.last, "grant bind-pgtable");
+	/* Nothing more: a dispatch that finds nothing returns 0 after its timeout. */
+	cr_assert_eq(svm_dispatch(c, 50), 0);
+	cr_assert_eq(svm_events_lost(c), 0);
+	svm_disconnect(c);
+}
