@@ -345,6 +345,14 @@ static int wait_for_end(struct svm_client *c, const struct args *a, struct held 
 	sigemptyset(&empty);
 	/* Signals are let in only inside ppoll(), so none slips between the check and the wait. */
 	sigprocmask(SIG_BLOCK, &block, NULL);
+	/* What came with the replies so far is read already: see to it before waiting. */
+	if (events) {
+		int r = svm_dispatch(c, 0);
+		if (h->ended)
+			return taken_away(a, h, false);
+		if (r < 0)
+			return taken_away(a, h, true);
+	}
 	while (!got_signal) {
 		int n = ppoll(pfd, 2, NULL, &empty);
 		if (n < 0 && errno != EINTR) {
@@ -783,8 +791,9 @@ static int cmd_monitor(struct svm_client *c, const struct args *a)
 	sigaddset(&block, SIGHUP);
 	sigemptyset(&empty);
 	sigprocmask(SIG_BLOCK, &block, NULL);
-	while (!got_signal) {
-		int n = ppoll(&pfd, 1, NULL, &empty);
+	for (bool first = true; !got_signal; first = false) {
+		/* First what came with SUBSCRIBE's reply, then as it comes. */
+		int n = first ? 1 : ppoll(&pfd, 1, NULL, &empty);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "%s: poll: %s\n", prog, strerror(errno));
 			return 1;
@@ -793,8 +802,13 @@ static int cmd_monitor(struct svm_client *c, const struct args *a)
 			continue;
 		r = svm_dispatch(c, 0);
 		if (r < 0) {
-			fprintf(stderr, "%s: monitor: svmd closed the connection%s.\n", prog,
-				r == -ECONNRESET ? "" : " (it left too many records unread)");
+			if (r == -ECONNRESET)
+				fprintf(stderr,
+					"%s: monitor: svmd closed the connection (it stopped, or "
+					"this monitor fell 64 records behind).\n",
+					prog);
+			else
+				fprintf(stderr, "%s: monitor: %s\n", prog, svm_strerror(r));
 			return 1;
 		}
 	}

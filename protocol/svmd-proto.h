@@ -343,7 +343,7 @@ struct svmd_ev_binding_ended {
 	uint32_t by_uid;     /* SVMD_END_UNBIND: who unbound it; else 0 */
 	uint64_t generation; /* SVMD_END_REVOKED: the policy that revoked it; else the one in force
 			      */
-			     /* char text[]: NUL-terminated */
+	/* char text[]: NUL-terminated */
 };
 
 /* SVMD_EV_RECORD: one audit record. */
@@ -360,7 +360,7 @@ struct svmd_ev_record {
 	char device[SVMD_DEVICE_NAME_SZ]; /* all zero: none */
 	uint32_t pasid;
 	uint32_t end; /* SVMD_RECORD_RELEASE: enum svmd_end; else 0 */
-		      /* char text[]: NUL-terminated: the reason, or empty */
+	/* char text[]: NUL-terminated: the reason, or empty */
 };
 
 /* Size checks: these layouts are the wire format. */

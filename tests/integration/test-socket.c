@@ -1521,6 +1521,7 @@ Test(socket, a_bad_fd_from_the_caller_leaves_the_connection_usable)
 static const char events_policy[] =
 	"allow bind-pgtable user=svmd-test1,svmd-test2 device=0000:3b:00.0 pasid=100-159\n"
 	"allow bind-pgtable user=root device=0000:3b:00.0 pasid=160-169\n"
+	"allow bind-task user=svmd-test1 device=0000:3c:00.0 pasid=auto targets=same-user\n"
 	"allow reload user=root\n";
 
 static struct daemon ev;
@@ -1852,7 +1853,7 @@ Test(events, monitor_shows_grant_deny_release_reload)
 	cr_assert(nth_line(text.outbuf, 2, line, sizeof(line)));
 	cr_assert(strstr(line, "generation=1 ended=unbind: unbind"), "%s", line);
 	cr_assert(nth_line(text.outbuf, 3, line, sizeof(line)));
-	cr_assert(strstr(line, "generation=2: generation 2: 3 rules from 1 files"), "%s", line);
+	cr_assert(strstr(line, "generation=2: generation 2: 4 rules from 1 files"), "%s", line);
 	cr_assert(!nth_line(text.outbuf, 4, line, sizeof(line)), "more: %s", text.outbuf);
 
 	/* JSON: one object a line, the same four. */
@@ -1940,4 +1941,28 @@ Test(events, events_during_a_call_wait_for_dispatch)
 	cr_assert_eq(svm_dispatch(c, 50), 0);
 	cr_assert_eq(svm_events_lost(c), 0);
 	svm_disconnect(c);
+}
+
+Test(events, hold_ends_when_the_bound_process_exits)
+{
+	struct bg_cmd sleeper, h;
+	const char *sleep_argv[] = {"/bin/sleep", "30", NULL};
+	char pid_arg[32];
+
+	bg_start(&sleeper, u1.uid, u1.gid, sleep_argv, NULL);
+	snprintf(pid_arg, sizeof(pid_arg), "--pid=%d", (int)sleeper.pid);
+	const char *argv[] = {build_path("svmctl"),
+			      ev_socket(),
+			      "bind-task",
+			      "0000:3c:00.0",
+			      pid_arg,
+			      "--hold",
+			      NULL};
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, false, "holding it", 5000), "%s", h.errbuf);
+	long long t0 = now_ms();
+	kill(sleeper.pid, SIGKILL);
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: bound process exited.");
+	bg_stop(&sleeper);
+	bg_stop(&h);
 }
