@@ -336,31 +336,29 @@ struct svmd_subscribe_req {
 	uint32_t reserved;
 };
 
-/* SVMD_EV_BINDING_ENDED: one of the session's bindings is gone; text says why in words. */
+/* SVMD_EV_BINDING_ENDED: one of the session's bindings is gone. Then a NUL-terminated text:
+ * why, in words. */
 struct svmd_ev_binding_ended {
 	uint64_t id;
 	uint32_t reason;     /* enum svmd_end */
 	uint32_t by_uid;     /* SVMD_END_UNBIND: who unbound it; else 0 */
-	uint64_t generation; /* SVMD_END_REVOKED: the policy that revoked it; else the one in force
-			      */
-	/* char text[]: NUL-terminated */
+	uint64_t generation; /* SVMD_END_REVOKED: the policy that did; else the one in force */
 };
 
-/* SVMD_EV_RECORD: one audit record. */
+/* SVMD_EV_RECORD: one audit record. Then a NUL-terminated text: its reason, or empty. */
 #define SVMD_RECORD_OP_SZ 24u
 struct svmd_ev_record {
-	uint32_t event; /* enum svmd_record_event */
-	uint32_t uid;   /* whom it is about: the caller, or a released binding's owner */
-	int32_t pid;
-	uint32_t error;   /* 0 or a positive errno */
-	uint64_t binding; /* 0: none */
-	uint64_t generation;
+	uint32_t event;                   /* enum svmd_record_event */
+	uint32_t uid;                     /* whom it is about: the caller, or a binding's owner */
+	int32_t pid;                      /* the same */
+	uint32_t error;                   /* 0 or a positive errno */
+	uint64_t binding;                 /* 0: none */
+	uint64_t generation;              /* of the policy */
 	uint64_t usec;                    /* CLOCK_REALTIME */
 	char op[SVMD_RECORD_OP_SZ];       /* "bind-task", ..., "reload"; NUL padded */
 	char device[SVMD_DEVICE_NAME_SZ]; /* all zero: none */
 	uint32_t pasid;
 	uint32_t end; /* SVMD_RECORD_RELEASE: enum svmd_end; else 0 */
-	/* char text[]: NUL-terminated: the reason, or empty */
 };
 
 /* Size checks: these layouts are the wire format. */
