@@ -317,7 +317,8 @@ static int taken_away(const struct args *a, const struct held *h, bool gone)
 	fprintf(stderr, "%s: binding %" PRIu64 " is gone: %s.\n", prog, h->id, why);
 	if (a->json) {
 		printf("{\"id\":%" PRIu64 ",\"ended\":", h->id);
-		json_string(gone ? "disconnected" : svm_end_name(h->reason));
+		const char *ended = gone ? "disconnected" : svm_end_name(h->reason);
+		json_string(ended ? ended : "ended");
 		printf(",\"reason\":");
 		json_string(why);
 		printf("}\n");
