@@ -165,12 +165,19 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 
 void daemon_stop(struct daemon *d)
 {
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGTERM);
+	daemon_reap(d);
+}
+
+void daemon_reap(struct daemon *d)
+{
 	int status = 0;
 	char cmd[128];
 
 	if (d->pid <= 0)
 		return;
-	kill(d->pid, SIGTERM);
 	for (int i = 0; i < 500; i++) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid)
 			break;

@@ -32,6 +32,9 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 extern rlim_t daemon_nofile;
 /* SIGTERM, wait, expect exit 0, remove the directory. */
 void daemon_stop(struct daemon *d);
+/* The same for an svmd told to stop already (a second SIGTERM while it shuts down would be
+ * the test's, not a user's). */
+void daemon_reap(struct daemon *d);
 /* Whether the daemon's log (stderr: diagnostics and audit) contains needle. */
 bool daemon_log_has(const struct daemon *d, const char *needle);
 /* Waits up to timeout_ms for the log to contain needle. */

@@ -2744,8 +2744,7 @@ Test(bus_events, hold_ends_when_svmd_stops)
 	long long t0 = now_ms();
 	kill(d.pid, SIGTERM);
 	expect_taken(&h, t0, "svmctl: binding 1 is gone: svmd shutting down.");
-	daemon_stop(&d);
-	d.pid = 0;
+	daemon_reap(&d);
 	bg_stop(&h);
 }
 

@@ -1635,8 +1635,7 @@ Test(events, hold_ends_when_svmd_stops)
 	long long t0 = now_ms();
 	kill(ev.pid, SIGTERM);
 	expect_taken(&h, t0, "svmctl: binding 1 is gone: svmd shutting down.");
-	daemon_stop(&ev);
-	ev.pid = 0;
+	daemon_reap(&ev);
 	bg_stop(&h);
 }
 
