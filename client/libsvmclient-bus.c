@@ -66,6 +66,53 @@ static int get_string_property(struct svm_client *c, const char *name, char *buf
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	uint32_t code;
+} end_names[] = {
+	{"unbind", SVM_END_UNBIND},
+	{"revoked", SVM_END_REVOKED},
+	{"process-exited", SVM_END_PROCESS},
+	{"lease-closed", SVM_END_LEASE},
+	{"shutdown", SVM_END_SHUTDOWN},
+	{"session-ended", SVM_END_SESSION},
+	{"unmap", SVM_END_UNMAP},
+	{"undelivered", SVM_END_UNDELIVERED},
+};
+
+/* Released(s reason, s message, u by_uid, t generation) on one of our binding objects: an
+ * SVM_EVENT_BINDING_ENDED for the next svm_dispatch(). */
+static int on_released(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct svm_client *c = userdata;
+	const char *path = sd_bus_message_get_path(m), *reason, *text;
+	struct svm_event ev = {.type = SVM_EVENT_BINDING_ENDED};
+	uint64_t generation;
+	uint32_t by_uid;
+	char *end;
+
+	(void)error;
+	if (!path ||
+	    strncmp(path, SVMD_BUS_BINDING_PREFIX "/", strlen(SVMD_BUS_BINDING_PREFIX) + 1))
+		return 0;
+	path += strlen(SVMD_BUS_BINDING_PREFIX) + 1;
+	errno = 0;
+	ev.binding = strtoull(path, &end, 10);
+	if (errno || *end || end == path ||
+	    sd_bus_message_read(m, "ssut", &reason, &text, &by_uid, &generation) < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(end_names) / sizeof(end_names[0]); i++)
+		if (strcmp(reason, end_names[i].name) == 0)
+			ev.reason = end_names[i].code;
+	if (!ev.reason)
+		return 0;
+	ev.by_uid = by_uid;
+	ev.generation = generation;
+	ev.text = text;
+	(void)client_queue_event(c, &ev);
+	return 0;
+}
+
 int bus_connect(const char *address, struct svm_client *c)
 {
 	int r;
@@ -80,6 +127,10 @@ int bus_connect(const char *address, struct svm_client *c)
 	r = get_string_property(c, "Backend", c->backend, sizeof(c->backend));
 	if (r >= 0)
 		r = get_string_property(c, "Version", c->server_version, sizeof(c->server_version));
+	/* svmd sends Released to the binding's owner alone; the match only routes it here. */
+	if (r >= 0)
+		r = sd_bus_match_signal(c->bus, NULL, SVMD_BUS_NAME, NULL, SVMD_BUS_BINDING_IFACE,
+					"Released", on_released, c);
 	return r;
 }
 
@@ -422,7 +473,36 @@ static int bus_device_info(struct svm_client *c, const char *device, uint32_t *r
 
 static int bus_fd(const struct svm_client *c)
 {
-	(void)c;
+	return sd_bus_get_fd(c->bus);
+}
+
+static int bus_dispatch(struct svm_client *c, int timeout_ms)
+{
+	int n = client_deliver_events(c), r;
+
+	for (;;) {
+		while ((r = sd_bus_process(c->bus, NULL)) > 0)
+			;
+		if (r < 0)
+			return n > 0 ? n : r == -ENOTCONN ? -ECONNRESET : r;
+		if (!sd_bus_is_open(c->bus))
+			return n > 0 ? n : -ECONNRESET;
+		n += client_deliver_events(c);
+		if (n > 0 || timeout_ms == 0)
+			return n;
+		r = sd_bus_wait(c->bus, timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000u);
+		if (r < 0)
+			return r == -EINTR ? 0 : r;
+		if (r == 0)
+			return 0;
+		timeout_ms = 0;
+	}
+}
+
+static int bus_subscribe(struct svm_client *c)
+{
+	snprintf(c->reason, sizeof(c->reason),
+		 "svmd's D-Bus face has no subscriptions: use its socket (svmctl monitor)");
 	return -EOPNOTSUPP;
 }
 
@@ -446,5 +526,7 @@ const struct svm_transport bus_transport = {
 	.unmap = bus_unmap,
 	.device_info = bus_device_info,
 	.fd = bus_fd,
+	.dispatch = bus_dispatch,
+	.subscribe = bus_subscribe,
 	.close = bus_close,
 };

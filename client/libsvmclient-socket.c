@@ -4,6 +4,7 @@
  * framed and checked by the same codec the daemon uses.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,78 @@ static int broken(struct svm_client *c, int err)
 {
 	c->broken = true;
 	return err;
+}
+
+/* An event record received (a revision 2 connection): to the queue for svm_dispatch(). Returns
+ * 0 (also for an event this revision does not know: skipped) or -EPROTO. */
+static int take_event(struct svm_client *c, const struct svmd_hdr *h, const void *p, size_t n_fds)
+{
+	int r = c->proto >= SVMD_PROTO_EVENTS
+			? svmd_event_check(h->opcode, h->seq, p, h->len, n_fds)
+			: -EBADMSG;
+	struct svm_event ev = {.text = svmd_event_text(h->opcode, p)};
+
+	if (r == -EOPNOTSUPP)
+		return 0;
+	if (r < 0)
+		return -EPROTO;
+	if (h->opcode == SVMD_EV_BINDING_ENDED) {
+		struct svmd_ev_binding_ended e;
+		memcpy(&e, p, sizeof(e));
+		ev.type = SVM_EVENT_BINDING_ENDED;
+		ev.binding = e.id;
+		ev.reason = e.reason;
+		ev.by_uid = e.by_uid;
+		ev.generation = e.generation;
+	} else {
+		struct svmd_ev_record e;
+		char op[SVMD_RECORD_OP_SZ + 1] = "", device[SVMD_DEVICE_NAME_SZ] = "";
+		memcpy(&e, p, sizeof(e));
+		memcpy(op, e.op, sizeof(e.op));
+		memcpy(device, e.device, sizeof(e.device));
+		ev.type = SVM_EVENT_RECORD;
+		ev.binding = e.binding;
+		ev.reason = e.end;
+		ev.generation = e.generation;
+		ev.record = svmd_record_event_name(e.event);
+		ev.op = op;
+		ev.device = device[0] ? device : NULL;
+		ev.pasid = e.pasid;
+		ev.uid = e.uid;
+		ev.pid = e.pid;
+		ev.error = (int)e.error;
+		ev.usec = e.usec;
+		return client_queue_event(c, &ev) < 0 ? -ENOMEM : 0;
+	}
+	return client_queue_event(c, &ev) < 0 ? -ENOMEM : 0;
+}
+
+/* Receives one record into c->buf (flags: 0 or MSG_DONTWAIT); an event goes to the queue and
+ * *ret_event says so. Returns the record's payload length, or a negative errno (the connection
+ * is broken but for -EAGAIN). */
+static int receive(struct svm_client *c, int flags, struct svmd_hdr *ret_h, int *in_fds,
+		   size_t *n_in, bool *ret_event)
+{
+	ssize_t k = svmd_recv(c->fd, c->buf, in_fds, n_in, flags);
+	int r;
+
+	*ret_event = false;
+	if (k == 0)
+		return broken(c, -ECONNRESET);
+	if (k == -EAGAIN)
+		return -EAGAIN;
+	if (k < 0)
+		return broken(c, (int)k);
+	r = svmd_parse(c->buf, (size_t)k, ret_h);
+	if (r == 0 && (ret_h->opcode & SVMD_EVENT) == SVMD_EVENT) {
+		*ret_event = true;
+		r = take_event(c, ret_h, c->buf + sizeof(*ret_h), *n_in);
+	}
+	if (r < 0) {
+		svmd_close_fds(in_fds, *n_in);
+		return broken(c, r == -EBADMSG ? -EPROTO : r);
+	}
+	return (int)ret_h->len;
 }
 
 /* One exchange: sends op with payload (and fds), waits for its reply into c->buf. On success
@@ -53,15 +126,17 @@ static int call(struct svm_client *c, uint16_t op, const void *payload, size_t l
 	if (r < 0)
 		return r == -EAGAIN ? -ETIMEDOUT : r;
 
-	ssize_t k = svmd_recv(c->fd, c->buf, in_fds, &n_in, 0);
-	if (k == 0)
-		return broken(c, -ECONNRESET);
-	if (k == -EAGAIN)
+	/* Events that come first wait in the queue for svm_dispatch(). */
+	bool event;
+	do
+		r = receive(c, 0, &h, in_fds, &n_in, &event);
+	while (r >= 0 && event);
+	if (r == -EAGAIN)
 		return broken(c, -ETIMEDOUT);
-	if (k < 0)
-		return broken(c, (int)k);
-	r = svmd_parse(c->buf, (size_t)k, &h);
-	if (r == 0 && (h.opcode != (op | SVMD_REPLY) || h.seq != c->seq))
+	if (r < 0)
+		return r;
+	r = 0;
+	if (h.opcode != (op | SVMD_REPLY) || h.seq != c->seq)
 		r = -EPROTO;
 	const void *p = c->buf + sizeof(h);
 	if (r == 0)
@@ -113,13 +188,20 @@ int socket_connect(const char *path, struct svm_client **ret)
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
-	struct svmd_hello_req hello = {.version_min = SVMD_VERSION, .version_max = SVMD_VERSION};
+	/* Version 2 where svmd speaks it (one that speaks 1 only answers 1). */
+	struct svmd_hello_req hello = {.version_min = SVMD_PROTO_MIN,
+				       .version_max = SVMD_PROTO_MAX};
 	r = call(c, SVMD_OP_HELLO, &hello, sizeof(hello), NULL, 0, NULL, &p);
 	if (r < 0) {
 		svm_disconnect(c);
 		return r;
 	}
 	const struct svmd_hello_rep *rep = p;
+	if (rep->version < SVMD_PROTO_MIN || rep->version > SVMD_PROTO_MAX) {
+		svm_disconnect(c);
+		return -EPROTO;
+	}
+	c->proto = rep->version;
 	memcpy(c->backend, rep->backend, sizeof(c->backend));
 	c->backend[sizeof(c->backend) - 1] = 0;
 	memcpy(c->server_version, rep->server_version, sizeof(c->server_version));
@@ -486,6 +568,56 @@ static int socket_fd(const struct svm_client *c)
 	return c->fd;
 }
 
+static int socket_dispatch(struct svm_client *c, int timeout_ms)
+{
+	int n = client_deliver_events(c);
+
+	if (c->broken)
+		return n > 0 ? n : -ECONNRESET;
+	for (;;) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		int in_fds[SVMD_FDS_MAX];
+		size_t n_in = 0;
+		struct svmd_hdr h;
+		bool event;
+		int r;
+
+		if (n == 0 && timeout_ms != 0) {
+			r = poll(&pfd, 1, timeout_ms);
+			if (r < 0)
+				return errno == EINTR ? 0 : -errno;
+			if (r == 0)
+				return 0;
+		}
+		r = receive(c, MSG_DONTWAIT, &h, in_fds, &n_in, &event);
+		if (r == -EAGAIN)
+			return n;
+		if (r < 0)
+			return n > 0 ? n : r;
+		if (!event) {
+			/* A reply nobody asked for. */
+			svmd_close_fds(in_fds, n_in);
+			return broken(c, -EPROTO);
+		}
+		n += client_deliver_events(c);
+		timeout_ms = 0;
+	}
+}
+
+static int socket_subscribe(struct svm_client *c)
+{
+	struct svmd_subscribe_req req = {0};
+	const void *p;
+
+	if (c->proto < SVMD_PROTO_EVENTS) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "this svmd speaks protocol version 1, without events");
+		return -EOPNOTSUPP;
+	}
+	int r = call(c, SVMD_OP_SUBSCRIBE, &req, sizeof(req), NULL, 0, NULL, &p);
+	return r < 0 ? r : 0;
+}
+
 static void socket_close(struct svm_client *c)
 {
 	safe_close(c->fd);
@@ -506,5 +638,7 @@ const struct svm_transport socket_transport = {
 	.unmap = socket_unmap,
 	.device_info = socket_device_info,
 	.fd = socket_fd,
+	.dispatch = socket_dispatch,
+	.subscribe = socket_subscribe,
 	.close = socket_close,
 };

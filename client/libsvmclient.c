@@ -50,11 +50,126 @@ _public_ int svm_fd(const struct svm_client *c)
 	return c->transport->fd(c);
 }
 
+_public_ void svm_set_event_handler(struct svm_client *c, svm_event_fn fn, void *userdata)
+{
+	c->on_event = fn;
+	c->event_userdata = userdata;
+	if (!fn)
+		client_drop_events(c);
+}
+
+_public_ bool svm_events_supported(const struct svm_client *c)
+{
+	return c->bus || c->proto >= SVMD_PROTO_EVENTS;
+}
+
+_public_ int svm_dispatch(struct svm_client *c, int timeout_ms)
+{
+	return c->transport->dispatch(c, timeout_ms);
+}
+
+_public_ int svm_subscribe(struct svm_client *c)
+{
+	return c->transport->subscribe(c);
+}
+
+_public_ uint64_t svm_events_lost(const struct svm_client *c)
+{
+	return c->events_lost;
+}
+
+_public_ const char *svm_end_name(uint32_t reason)
+{
+	return svmd_end_name(reason);
+}
+
+static size_t str_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Copies s into *at, returns the copy (NULL stays NULL). */
+static const char *put(char **at, const char *s)
+{
+	char *d = *at;
+
+	if (!s)
+		return NULL;
+	strcpy(d, s);
+	*at += strlen(s) + 1;
+	return d;
+}
+
+int client_queue_event(struct svm_client *c, const struct svm_event *ev)
+{
+	struct queued_event *q;
+	char *at;
+
+	if (!c->on_event)
+		return 0;
+	if (c->n_events >= SVM_EVENTS_QUEUED) {
+		struct queued_event *old = c->events_head;
+		c->events_head = old->next;
+		if (!c->events_head)
+			c->events_tail = &c->events_head;
+		free(old);
+		c->n_events--;
+		c->events_lost++;
+	}
+	q = malloc(sizeof(*q) + str_size(ev->text) + str_size(ev->record) + str_size(ev->op) +
+		   str_size(ev->device));
+	if (!q)
+		return -ENOMEM;
+	q->next = NULL;
+	q->ev = *ev;
+	at = q->text;
+	q->ev.text = put(&at, ev->text);
+	q->ev.record = put(&at, ev->record);
+	q->ev.op = put(&at, ev->op);
+	q->ev.device = put(&at, ev->device);
+	if (!c->events_tail)
+		c->events_tail = &c->events_head;
+	*c->events_tail = q;
+	c->events_tail = &q->next;
+	c->n_events++;
+	return 0;
+}
+
+int client_deliver_events(struct svm_client *c)
+{
+	int n = 0;
+
+	while (c->events_head) {
+		struct queued_event *q = c->events_head;
+		c->events_head = q->next;
+		if (!c->events_head)
+			c->events_tail = &c->events_head;
+		c->n_events--;
+		if (c->on_event)
+			c->on_event(c, &q->ev, c->event_userdata);
+		free(q);
+		n++;
+	}
+	return n;
+}
+
+void client_drop_events(struct svm_client *c)
+{
+	while (c->events_head) {
+		struct queued_event *q = c->events_head;
+		c->events_head = q->next;
+		free(q);
+	}
+	c->events_tail = &c->events_head;
+	c->n_events = 0;
+}
+
 _public_ struct svm_client *svm_disconnect(struct svm_client *c)
 {
 	if (!c)
 		return NULL;
 	c->transport->close(c);
+	client_drop_events(c);
 	free(c);
 	return NULL;
 }

@@ -26,6 +26,14 @@ struct svm_client {
 	char reason[1024];
 	char backend[16];
 	char server_version[16];
+	/* Events (svm_set_event_handler): the handler, and the socket's event records that came
+	 * while a call waited for its reply (at most SVM_EVENTS_QUEUED, then the oldest go). */
+	unsigned proto; /* the protocol revision HELLO agreed on */
+	svm_event_fn on_event;
+	void *event_userdata;
+	struct queued_event *events_head, **events_tail;
+	unsigned n_events;
+	uint64_t events_lost;
 	_Alignas(8) unsigned char buf[SVMD_RECORD_MAX];
 };
 
@@ -52,8 +60,24 @@ struct svm_transport {
 	int (*device_info)(struct svm_client *c, const char *device, uint32_t *ret_kinds,
 			   char **ret_text);
 	int (*fd)(const struct svm_client *c);
+	int (*dispatch)(struct svm_client *c, int timeout_ms);
+	int (*subscribe)(struct svm_client *c);
 	void (*close)(struct svm_client *c); /* what the transport holds; not c itself */
 };
+
+#define SVM_EVENTS_QUEUED 256u
+
+struct queued_event {
+	struct queued_event *next;
+	struct svm_event ev;
+	char text[]; /* ev's strings point here */
+};
+
+/* Queues ev (its strings copied) for the next svm_dispatch(). Returns 0 or -ENOMEM. */
+int client_queue_event(struct svm_client *c, const struct svm_event *ev);
+/* Hands the queued events to the handler, in order. Returns how many. */
+int client_deliver_events(struct svm_client *c);
+void client_drop_events(struct svm_client *c);
 
 extern const struct svm_transport socket_transport, bus_transport;
 

@@ -95,10 +95,80 @@ int svm_connect_bus(const char *address, struct svm_client **ret);
 /* Closes the connection, ending its bindings that are not leased. Takes NULL; returns NULL. */
 struct svm_client *svm_disconnect(struct svm_client *c);
 
-/* The connection's socket, for poll(2): svmd sends nothing unasked, so while no call is in
- * progress, POLLIN or POLLHUP on it means svmd closed the connection (and ended the bindings
- * that were not leased). -EOPNOTSUPP on a D-Bus connection. */
+/*
+ * Events, for an event loop (the way libseat does it): set a handler, poll svm_fd() for POLLIN,
+ * and call svm_dispatch() when it is readable; the handler runs from inside svm_dispatch()
+ * only, never from another call (events that come while a call waits for its reply are kept
+ * for the next svm_dispatch(); at most 256, then the oldest are dropped and counted in
+ * svm_events_lost()).
+ *
+ * SVM_EVENT_BINDING_ENDED: one of this connection's bindings was taken away: unbound by another
+ * client (by_uid says who), revoked by a reload's policy (generation), its bound process
+ * exited, or svmd is shutting down. Not sent for a binding this connection unbound itself, nor
+ * for a leased one. SVM_EVENT_RECORD: after svm_subscribe(), one per grant, denial, failure,
+ * release and reload the caller may see (root: all; others: their own, and reloads).
+ *
+ * Socket: needs an svmd that speaks protocol version 2 (svm_events_supported()). D-Bus:
+ * svm_fd() is the bus connection's fd; binding-ended events come from the binding objects'
+ * Released signals; svm_subscribe() is -EOPNOTSUPP there.
+ */
+enum svm_event_type {
+	SVM_EVENT_BINDING_ENDED = 1,
+	SVM_EVENT_RECORD = 2,
+};
+
+/* Why a binding ended. */
+enum svm_end {
+	SVM_END_UNBIND = 1,
+	SVM_END_REVOKED = 2,
+	SVM_END_PROCESS = 3,  /* the bound process exited */
+	SVM_END_LEASE = 4,    /* the last copy of its lease was closed */
+	SVM_END_SHUTDOWN = 5, /* svmd is shutting down */
+	SVM_END_SESSION = 6,  /* its session ended */
+	SVM_END_UNMAP = 7,
+	SVM_END_UNDELIVERED = 8,
+};
+
+struct svm_event {
+	uint32_t type;       /* enum svm_event_type */
+	uint64_t binding;    /* the binding (records: 0 when none) */
+	uint32_t reason;     /* enum svm_end: a binding's end, or a release record's */
+	uint32_t by_uid;     /* SVM_END_UNBIND: who unbound it */
+	uint64_t generation; /* of the policy (SVM_END_REVOKED: the one that revoked it) */
+	const char *text;    /* the reason in words ("" when none) */
+	/* SVM_EVENT_RECORD only: */
+	const char *record; /* "grant", "deny", "fail", "release", "reload" */
+	const char *op;     /* "bind-task", ..., "unbind", "reload" */
+	const char *device; /* NULL: none */
+	uint32_t pasid;
+	uint32_t uid; /* whom it is about (0 for someone else's reload) */
+	int32_t pid;
+	int error;     /* 0 or a positive errno */
+	uint64_t usec; /* CLOCK_REALTIME */
+};
+
+/* Called from svm_dispatch(); ev and its strings are valid during the call only. */
+typedef void (*svm_event_fn)(struct svm_client *c, const struct svm_event *ev, void *userdata);
+
+/* Sets (fn NULL: clears) the event handler. Events before a handler was set are dropped. */
+void svm_set_event_handler(struct svm_client *c, svm_event_fn fn, void *userdata);
+/* Whether this connection can deliver events: on the socket, svmd agreed on version 2. */
+bool svm_events_supported(const struct svm_client *c);
+/* The fd to poll(2) for POLLIN. On a socket of protocol version 1 svmd sends nothing unasked:
+ * POLLIN or POLLHUP there means it closed the connection (and ended the bindings that were not
+ * leased). */
 int svm_fd(const struct svm_client *c);
+/* Reads what is there (waiting up to timeout_ms for something: 0 not at all, -1 forever) and
+ * runs the handler for each event. Returns how many were handled, or a negative errno:
+ * -ECONNRESET when svmd closed the connection. */
+int svm_dispatch(struct svm_client *c, int timeout_ms);
+/* Asks for an SVM_EVENT_RECORD per record the caller may see (svmctl monitor). -EDQUOT when the
+ * caller's uid has 4 subscriptions open already. */
+int svm_subscribe(struct svm_client *c);
+/* Events dropped because svm_dispatch() was not called in time. */
+uint64_t svm_events_lost(const struct svm_client *c);
+/* "unbind", "revoked", "process-exited", "lease-closed", "shutdown", ... or NULL. */
+const char *svm_end_name(uint32_t reason);
 
 /* Why svmd refused the last failed request, or NULL if it did not say. */
 const char *svm_reason(const struct svm_client *c);

@@ -81,11 +81,15 @@ static void help(void)
 	       "                                  without DEVICE), rule by rule\n"
 	       "  reload                          make svmd read its policy again (root, or an\n"
 	       "                                  'allow reload' rule)\n"
+	       "  monitor                         a line per grant, denial, release and reload\n"
+	       "                                  (yours; root: all) until SIGINT\n"
 	       "\n"
 	       "A bind lasts while svmctl holds it: with --hold until SIGINT or SIGTERM; with\n"
 	       "-- CMD while CMD runs, which finds SVMD_BINDING, SVMD_PASID and SVMD_DEVICE in "
 	       "its\n"
-	       "environment. Exit status: 0 done, 77 denied by policy, 1 other errors, else "
+	       "environment. Should svmd take the binding away, svmctl says why, sends CMD\n"
+	       "SIGTERM and exits 1. Exit status: 0 done, 77 denied by policy, 1 other errors, "
+	       "else "
 	       "CMD's.\n"
 	       "\n"
 	       "  --socket=PATH   svmd's socket [$SVMD_SOCKET or " SVM_DEFAULT_SOCKET "]\n"
@@ -285,11 +289,54 @@ static void on_signal(int sig)
 		kill(child, sig);
 }
 
-/* Waits for SIGINT, SIGTERM or SIGHUP, or for svmd to close the connection (socket only).
- * Returns 0 after a signal, 1 when svmd went away. */
-static int wait_for_end(struct svm_client *c, uint64_t id)
+/* What the event handler heard about the binding held. */
+struct held {
+	uint64_t id;
+	bool ended;
+	uint32_t reason; /* enum svm_end */
+	char text[256];
+};
+
+static void on_hold_event(struct svm_client *c, const struct svm_event *ev, void *userdata)
 {
-	struct pollfd pfd = {.fd = svm_fd(c), .events = POLLIN};
+	struct held *h = userdata;
+
+	(void)c;
+	if (ev->type != SVM_EVENT_BINDING_ENDED || ev->binding != h->id || h->ended)
+		return;
+	h->ended = true;
+	h->reason = ev->reason;
+	snprintf(h->text, sizeof(h->text), "%s", ev->text && ev->text[0] ? ev->text : "ended");
+}
+
+/* The binding was taken away (or svmd went): say so, on stderr and, with --json, on stdout. */
+static int taken_away(const struct args *a, const struct held *h, bool gone)
+{
+	const char *why = gone ? "svmd closed the connection" : h->text;
+
+	fprintf(stderr, "%s: binding %" PRIu64 " is gone: %s.\n", prog, h->id, why);
+	if (a->json) {
+		printf("{\"id\":%" PRIu64 ",\"ended\":", h->id);
+		const char *ended = gone ? "disconnected" : svm_end_name(h->reason);
+		json_string(ended ? ended : "ended");
+		printf(",\"reason\":");
+		json_string(why);
+		printf("}\n");
+		fflush(stdout);
+	}
+	return 1;
+}
+
+/*
+ * Waits for SIGINT, SIGTERM or SIGHUP, for the child pidfd (if >= 0) to exit, or for the
+ * binding to be taken away (svmd's event, or svmd closing the connection). Returns 0 after a
+ * signal or the child's exit, 1 (said why) when the binding is gone.
+ */
+static int wait_for_end(struct svm_client *c, const struct args *a, struct held *h, int pidfd)
+{
+	struct pollfd pfd[2] = {{.fd = svm_fd(c), .events = POLLIN},
+				{.fd = pidfd, .events = POLLIN}};
+	bool events = svm_events_supported(c);
 	sigset_t block, empty;
 
 	sigemptyset(&block);
@@ -299,31 +346,46 @@ static int wait_for_end(struct svm_client *c, uint64_t id)
 	sigemptyset(&empty);
 	/* Signals are let in only inside ppoll(), so none slips between the check and the wait. */
 	sigprocmask(SIG_BLOCK, &block, NULL);
+	/* What came with the replies so far is read already: see to it before waiting. */
+	if (events) {
+		int r = svm_dispatch(c, 0);
+		if (h->ended)
+			return taken_away(a, h, false);
+		if (r < 0)
+			return taken_away(a, h, true);
+	}
 	while (!got_signal) {
-		int n = ppoll(&pfd, pfd.fd >= 0 ? 1 : 0, NULL, &empty);
-		if (n > 0) {
-			fprintf(stderr,
-				"%s: svmd closed the connection; binding %" PRIu64 " is gone.\n",
-				prog, id);
-			return 1;
-		}
+		int n = ppoll(pfd, 2, NULL, &empty);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "%s: poll: %s\n", prog, strerror(errno));
 			return 1;
+		}
+		if (n > 0 && pfd[1].revents)
+			return 0;
+		if (n > 0 && pfd[0].revents) {
+			/* Without events (an older svmd), anything there means it hung up. */
+			int r = events ? svm_dispatch(c, 0) : -ECONNRESET;
+			if (h->ended)
+				return taken_away(a, h, false);
+			if (r < 0)
+				return taken_away(a, h, true);
 		}
 	}
 	return 0;
 }
 
-/* Keeps the binding for as long as asked: until a signal (or svmd closing the connection), or
- * while the command runs (which inherits fd, if any, as $fd_var). */
+/* Keeps the binding for as long as asked: until a signal (or the binding is taken away), or
+ * while the command runs (which inherits fd, if any, as $fd_var, and gets SIGTERM should the
+ * binding be taken away). */
 static int hold(struct svm_client *c, const struct args *a, const char *device, uint64_t id,
 		uint32_t pasid, int fd, const char *fd_var)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
+	struct held h = {.id = id};
 	char buf[32];
-	int status;
+	int status, r;
 
+	svm_set_event_handler(c, on_hold_event, &h);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -345,7 +407,7 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 			       "SIGINT or SIGTERM.\n",
 			       device, id, pasid);
 		fflush(stdout);
-		return wait_for_end(c, id);
+		return wait_for_end(c, a, &h, -1);
 	}
 
 	snprintf(buf, sizeof(buf), "%" PRIu64, id);
@@ -375,11 +437,23 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 		_exit(127);
 	}
 	child = pid;
+	/* Without a pidfd (an old kernel) svmctl waits for CMD alone, as before. */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	r = pidfd >= 0 ? wait_for_end(c, a, &h, pidfd) : 0;
+	if (pidfd >= 0)
+		close(pidfd);
+	if (r != 0) {
+		/* Taken away: CMD must stop using it (systemd-inhibit's users expect SIGTERM). */
+		fprintf(stderr, "%s: sending SIGTERM to %s (pid %d).\n", prog, a->cmd[0], (int)pid);
+		kill(pid, SIGTERM);
+	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			fprintf(stderr, "%s: waitpid: %s\n", prog, strerror(errno));
 			return 1;
 		}
+	if (r != 0)
+		return r;
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
@@ -619,6 +693,129 @@ static int cmd_reload(struct svm_client *c, const struct args *a)
 }
 
 /* --vtd-flags: names (sre,eafe,pcd,pwt,emte,cd) or a number. */
+/*
+ * svmctl monitor: a line per record svmd writes that the caller may see (root: all; others:
+ * their own, and reloads), until SIGINT or SIGTERM; with --json one object a line.
+ */
+
+static void monitor_time(uint64_t usec, char *buf, size_t len)
+{
+	time_t t = (time_t)(usec / 1000000u);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm))
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf + strlen(buf), len - strlen(buf), ".%06uZ",
+			 (unsigned)(usec % 1000000u));
+}
+
+static void monitor_json(const struct svm_event *ev, const char *when)
+{
+	printf("{\"time\":\"%s\",\"event\":", when);
+	json_string(ev->record);
+	printf(",\"op\":");
+	json_string(ev->op);
+	printf(",\"device\":");
+	if (ev->device)
+		json_string(ev->device);
+	else
+		printf("null");
+	printf(",\"pasid\":%u,\"binding\":", ev->pasid);
+	if (ev->binding)
+		printf("%" PRIu64, ev->binding);
+	else
+		printf("null");
+	printf(",\"uid\":%u,\"pid\":%d,\"generation\":%" PRIu64 ",\"error\":%d,\"ended\":", ev->uid,
+	       ev->pid, ev->generation, ev->error);
+	if (ev->reason && svm_end_name(ev->reason))
+		json_string(svm_end_name(ev->reason));
+	else
+		printf("null");
+	printf(",\"reason\":");
+	json_string(ev->text ? ev->text : "");
+	printf("}\n");
+}
+
+static void on_monitor_event(struct svm_client *c, const struct svm_event *ev, void *userdata)
+{
+	const struct args *a = userdata;
+	char when[48];
+
+	(void)c;
+	if (ev->type != SVM_EVENT_RECORD)
+		return;
+	monitor_time(ev->usec, when, sizeof(when));
+	if (a->json) {
+		monitor_json(ev, when);
+	} else {
+		printf("%s %s %s", when, ev->record, ev->op);
+		if (ev->device)
+			printf(" device=%s", ev->device);
+		if (ev->pasid)
+			printf(" pasid=%u", ev->pasid);
+		if (ev->binding)
+			printf(" binding=%" PRIu64, ev->binding);
+		printf(" uid=%u pid=%d generation=%" PRIu64, ev->uid, ev->pid, ev->generation);
+		if (ev->error)
+			printf(" error=%s", strerror(ev->error));
+		if (ev->reason && svm_end_name(ev->reason))
+			printf(" ended=%s", svm_end_name(ev->reason));
+		if (ev->text && ev->text[0])
+			printf(": %s", ev->text);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+static int cmd_monitor(struct svm_client *c, const struct args *a)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct pollfd pfd = {.fd = svm_fd(c), .events = POLLIN};
+	sigset_t block, empty;
+	int r;
+
+	svm_set_event_handler(c, on_monitor_event, (void *)a);
+	r = svm_subscribe(c);
+	if (r < 0)
+		return fail(r, c, "monitor");
+	/* On stderr, so that stdout holds the records alone. */
+	fprintf(stderr, "Monitoring svmd's records (%s); press Ctrl-C to stop.\n",
+		getuid() == 0 ? "every user's" : "your own and reloads");
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigemptyset(&empty);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	for (bool first = true; !got_signal; first = false) {
+		/* First what came with SUBSCRIBE's reply, then as it comes. */
+		int n = first ? 1 : ppoll(&pfd, 1, NULL, &empty);
+		if (n < 0 && errno != EINTR) {
+			fprintf(stderr, "%s: poll: %s\n", prog, strerror(errno));
+			return 1;
+		}
+		if (n <= 0)
+			continue;
+		r = svm_dispatch(c, 0);
+		if (r < 0) {
+			if (r == -ECONNRESET)
+				fprintf(stderr,
+					"%s: monitor: svmd closed the connection (it stopped, or "
+					"this monitor fell 64 records behind).\n",
+					prog);
+			else
+				fprintf(stderr, "%s: monitor: %s\n", prog, svm_strerror(r));
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int parse_vtd_flags(const char *s, uint64_t *ret)
 {
 	static const char *const names[] = {"sre", "eafe", "pcd", "pwt", "emte", "cd"};
@@ -856,6 +1053,7 @@ int main(int argc, char **argv)
 		{"unbind", 1, 0},
 		{"reload", 0, 0},
 		{"explain", -2, 0}, /* 1 or 2 */
+		{"monitor", 0, 0},
 	};
 	struct args a = {0};
 	struct svm_client *c = NULL;
@@ -929,6 +1127,8 @@ int main(int argc, char **argv)
 		r = cmd_unbind(c, &a);
 	else if (strcmp(cmds[i].name, "reload") == 0)
 		r = cmd_reload(c, &a);
+	else if (strcmp(cmds[i].name, "monitor") == 0)
+		r = cmd_monitor(c, &a);
 	else
 		r = cmd_explain(c, &a);
 	svm_disconnect(c);

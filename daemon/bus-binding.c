@@ -201,6 +201,10 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
 const sd_bus_vtable bus_binding_vtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_METHOD("Release", "", "", method_release, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_SIGNAL_WITH_NAMES("Released", "ssut",
+				 SD_BUS_PARAM(reason) SD_BUS_PARAM(message) SD_BUS_PARAM(by_uid)
+					 SD_BUS_PARAM(generation),
+				 0),
 	SD_BUS_PROPERTY("Id", "t", prop_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Kind", "s", prop_kind, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Device", "s", prop_device, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -221,33 +225,114 @@ static const char *const binding_interfaces[] = {
 	"org.freedesktop.DBus.Peer",
 };
 
-/*
- * InterfacesAdded/Removed for a binding. Signals reach every listener on the bus, while a
- * binding is visible to its owner and root only: so they carry the path and the interface
- * names but no properties (an empty dictionary per interface); the owner asks for them.
- */
-void bus_binding_announce(struct bus *b, const struct binding *x, bool added)
+/* x's properties, as an a{sv} of Binding1's, for InterfacesAdded. */
+static int append_properties(sd_bus_message *m, const struct binding *x)
+{
+	int r = sd_bus_message_open_container(m, 'a', "{sv}");
+
+	if (r >= 0)
+		r = sd_bus_message_append(
+			m, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "Id", "t", binding_id(x), "Kind",
+			"s", svmd_kind_name(x->args.kind), "Device", "s", x->device->name, "PASID",
+			"u", x->args.pasid, "OwnerUID", "u", (uint32_t)x->owner->uid, "OwnerPID",
+			"i", (int32_t)x->owner->pid, "TargetPID", "i",
+			(int32_t)(x->args.kind == SVMD_KIND_TASK ? x->args.task.pid : 0), "Leased",
+			"b", (int)x->leased, "Created", "t", binding_created_usec(x));
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	return r;
+}
+
+/* One InterfacesAdded/Removed for x, addressed to destination. */
+static int send_announce(struct bus *b, const struct binding *x, bool added, const char *path,
+			 const char *destination)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-	char path[96];
-	int r;
+	int r = sd_bus_message_new_signal(b->bus, &m, SVMD_BUS_PATH,
+					  "org.freedesktop.DBus.ObjectManager",
+					  added ? "InterfacesAdded" : "InterfacesRemoved");
 
-	bus_binding_path(binding_id(x), path, sizeof(path));
-	r = sd_bus_message_new_signal(b->bus, &m, SVMD_BUS_PATH,
-				      "org.freedesktop.DBus.ObjectManager",
-				      added ? "InterfacesAdded" : "InterfacesRemoved");
+	if (r >= 0)
+		r = sd_bus_message_set_destination(m, destination);
 	if (r >= 0)
 		r = sd_bus_message_append(m, "o", path);
 	if (r >= 0)
 		r = sd_bus_message_open_container(m, 'a', added ? "{sa{sv}}" : "s");
-	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(binding_interfaces); i++)
-		r = added ? sd_bus_message_append(m, "{sa{sv}}", binding_interfaces[i], 0)
-			  : sd_bus_message_append(m, "s", binding_interfaces[i]);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(binding_interfaces); i++) {
+		if (!added) {
+			r = sd_bus_message_append(m, "s", binding_interfaces[i]);
+			continue;
+		}
+		r = sd_bus_message_open_container(m, 'e', "sa{sv}");
+		if (r >= 0)
+			r = sd_bus_message_append(m, "s", binding_interfaces[i]);
+		if (r >= 0)
+			r = i == 0 ? append_properties(m, x) : sd_bus_message_append(m, "a{sv}", 0);
+		if (r >= 0)
+			r = sd_bus_message_close_container(m);
+	}
 	if (r >= 0)
 		r = sd_bus_message_close_container(m);
 	if (r >= 0)
 		r = sd_bus_send(b->bus, m, NULL);
-	if (r < 0)
-		log_debug_errno(r, "Cannot announce %s: %m", path);
+	return r;
+}
+
+/* Released(s reason, s message, u by_uid, t generation) on x's object, addressed to
+ * destination. */
+static int send_released(struct bus *b, const struct binding *x, const struct core_end *end,
+			 const char *path, const char *destination)
+{
+	static const char *const names[_END_REASON_MAX] = {
+		[END_UNBIND] = "unbind",           [END_SESSION] = "session-ended",
+		[END_LEASE] = "lease-closed",      [END_PROCESS] = "process-exited",
+		[END_SHUTDOWN] = "shutdown",       [END_REVOKED] = "revoked",
+		[END_UNDELIVERED] = "undelivered", [END_UNMAP] = "unmap",
+	};
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	int r = sd_bus_message_new_signal(b->bus, &m, path, SVMD_BUS_BINDING_IFACE, "Released");
+
+	(void)x;
+	if (r >= 0)
+		r = sd_bus_message_set_destination(m, destination);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "ssut", names[end->why], end->text ? end->text : "",
+					  end->why == END_UNBIND ? (uint32_t)end->by_uid : 0,
+					  end->generation);
+	if (r >= 0)
+		r = sd_bus_send(b->bus, m, NULL);
+	return r;
+}
+
+/*
+ * InterfacesAdded/Removed for a binding, with Binding1's properties, and before the removal its
+ * Released. A binding is visible to its owner and root only, so nothing is broadcast: each
+ * signal is addressed to every bus peer svmd knows (one that has called it, or asked for its
+ * objects) of the owner's uid or root's; Released goes to the peer whose session held the
+ * binding (a leased one's: to those of the owner's uid). end is NULL for an addition.
+ */
+void bus_binding_announce(struct bus *b, const struct binding *x, const struct core_end *end)
+{
+	bool added = !end;
+	char path[96];
+	int r = 0;
+
+	bus_binding_path(binding_id(x), path, sizeof(path));
+	hashmap_for_each_safe (e, &b->peers) {
+		struct peer *p = container_of(e, struct peer, node);
+		uid_t uid = p->session->owner->uid;
+		if (uid != 0 && uid != x->owner->uid)
+			continue;
+		if (end && end->why != END_SESSION && end->why != END_UNDELIVERED &&
+		    (x->session ? p->session == x->session : uid == x->owner->uid) &&
+		    end->by != p->session)
+			r = send_released(b, x, end, path, p->name);
+		if (r >= 0)
+			r = send_announce(b, x, added, path, p->name);
+		if (r < 0)
+			log_debug_errno(r, "Cannot announce %s to %s: %m", path, p->name);
+	}
+	(void)sd_bus_emit_properties_changed(b->bus, SVMD_BUS_PATH, SVMD_BUS_INTERFACE, "NBindings",
+					     NULL);
 	loop_bus_kick(b->loop);
 }

@@ -86,4 +86,4 @@ int bus_binding_find(sd_bus *bus, const char *path, const char *interface, void 
 int bus_binding_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
 			  sd_bus_error *error);
 /* InterfacesAdded/Removed for b. */
-void bus_binding_announce(struct bus *b, const struct binding *x, bool added);
+void bus_binding_announce(struct bus *b, const struct binding *x, const struct core_end *end);

@@ -319,12 +319,12 @@ static int on_bus_message(sd_bus_message *m, void *userdata, sd_bus_error *error
 
 static void on_binding_added(void *userdata, struct binding *x)
 {
-	bus_binding_announce(userdata, x, true);
+	bus_binding_announce(userdata, x, NULL);
 }
 
-static void on_binding_removed(void *userdata, struct binding *x)
+static void on_binding_removed(void *userdata, struct binding *x, const struct core_end *end)
 {
-	bus_binding_announce(userdata, x, false);
+	bus_binding_announce(userdata, x, end);
 }
 
 static void on_policy_reloaded(void *userdata, uint64_t generation)
@@ -405,7 +405,7 @@ int bus_new(struct loop *loop, struct core *core, const char *address, struct bu
 	r = loop_attach_bus(loop, b->bus);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch the bus: %m");
-	core_set_hooks(core, &hooks, b);
+	core_set_hooks(core, CORE_FRONTEND_BUS, &hooks, b);
 	*ret = TAKE_PTR(b);
 	return 0;
 }
@@ -414,8 +414,8 @@ struct bus *bus_free(struct bus *b)
 {
 	if (!b)
 		return NULL;
-	if (b->core->hooks == &hooks)
-		core_set_hooks(b->core, NULL, NULL);
+	if (b->core->hooks[CORE_FRONTEND_BUS].hooks == &hooks)
+		core_set_hooks(b->core, CORE_FRONTEND_BUS, NULL, NULL);
 	hashmap_for_each_safe (e, &b->peers)
 		peer_free(container_of(e, struct peer, node));
 	hashmap_done(&b->peers);

@@ -55,6 +55,8 @@ static int handle_unmap(struct client *c, const struct svmd_hdr *h, const void *
 			size_t n_fds);
 static int handle_device_info(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			      size_t n_fds);
+static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			    size_t n_fds);
 
 #define NEW   (1u << CLIENT_NEW)
 #define READY (1u << CLIENT_READY)
@@ -78,6 +80,7 @@ static const struct {
 	[SVMD_OP_MAP] = {READY, handle_map},
 	[SVMD_OP_UNMAP] = {READY, handle_unmap},
 	[SVMD_OP_DEVICE_INFO] = {READY, handle_device_info},
+	[SVMD_OP_SUBSCRIBE] = {READY, handle_subscribe},
 };
 
 /* Requests served from one client in a row, before the others get their turn. */
@@ -148,8 +151,12 @@ static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *
 
 	(void)fds;
 	(void)n_fds;
-	if (req->version_min > SVMD_VERSION || req->version_max < SVMD_VERSION)
-		return reply_error(c, h, -EPROTONOSUPPORT, "svmd speaks protocol version 1 only");
+	/* The highest revision both speak. */
+	if (req->version_min > SVMD_PROTO_MAX || req->version_max < SVMD_PROTO_MIN)
+		return reply_error(c, h, -EPROTONOSUPPORT,
+				   "svmd speaks protocol versions 1 and 2 only");
+	c->proto = req->version_max < SVMD_PROTO_MAX ? req->version_max : SVMD_PROTO_MAX;
+	rep.version = (uint16_t)c->proto;
 	svmd_set_name(rep.backend, sizeof(rep.backend), c->srv->core->backend->ops->name);
 	svmd_set_name(rep.server_version, sizeof(rep.server_version), SVMD_VERSION_STRING);
 	c->state = CLIENT_READY;
@@ -464,6 +471,41 @@ static int handle_device_info(struct client *c, const struct svmd_hdr *h, const 
 	return send_reply(c, h, buf, sizeof(rep) + strlen(text) + 1, -1);
 }
 
+static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			    size_t n_fds)
+{
+	struct server *srv = c->srv;
+	uid_t uid = c->session->owner->uid;
+	unsigned mine = 0;
+	char why[128];
+
+	(void)p;
+	(void)fds;
+	(void)n_fds;
+	if (c->proto < SVMD_PROTO_EVENTS)
+		return reply_error(c, h, -EPROTO,
+				   "SUBSCRIBE needs protocol version 2 (ask for it in HELLO)");
+	if (c->subscribed)
+		return reply_error(c, h, 0, NULL);
+	list_for_each (pos, &srv->subscribers)
+		mine += container_of(pos, struct client, sub_link)->session->owner->uid == uid;
+	if (mine >= SERVER_SUBSCRIBERS_PER_UID) {
+		snprintf(why, sizeof(why),
+			 "uid %u has %u subscriptions already (at most %u a user)", (unsigned)uid,
+			 mine, SERVER_SUBSCRIBERS_PER_UID);
+		return reply_error(c, h, -EDQUOT, why);
+	}
+	if (srv->n_subscribers >= SERVER_SUBSCRIBERS_MAX) {
+		snprintf(why, sizeof(why), "svmd has %u subscriptions already (at most %u)",
+			 (unsigned)srv->n_subscribers, SERVER_SUBSCRIBERS_MAX);
+		return reply_error(c, h, -EDQUOT, why);
+	}
+	c->subscribed = true;
+	list_append(&srv->subscribers, &c->sub_link);
+	srv->n_subscribers++;
+	return reply_error(c, h, 0, NULL);
+}
+
 /* Handles one received record. Returns 0 to go on, a negative errno to drop the client. */
 static int dispatch(struct client *c, size_t size, int *fds, size_t n_fds)
 {
@@ -529,18 +571,68 @@ static void drop_reply_fd(struct client *c)
 	registry_charge_fds(c->srv->core->registry, c->session->user, -1);
 }
 
-/* Tries to send c->out (and the fd it carries). On success the reply is forgotten. */
+/* One event record waiting to be sent. */
+struct client_event {
+	struct list link;
+	size_t len;
+	_Alignas(8) unsigned char rec[];
+};
+
+/* Tries to send c->out (and the fd it carries), then the events waiting, in order. What went
+ * out is forgotten. Returns 0 when nothing is left, -EAGAIN when the socket is full. */
 static int send_reply_now(struct client *c)
 {
-	int r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
-			  MSG_DONTWAIT);
+	int r = 0;
 
-	if (r == 0) {
+	if (c->out) {
+		r = svmd_send(c->fd, c->out, c->out_len, &c->out_fd, c->out_fd >= 0 ? 1 : 0,
+			      MSG_DONTWAIT);
+		if (r < 0)
+			return r;
 		free(c->out);
 		c->out = NULL;
 		drop_reply_fd(c);
 	}
-	return r;
+	while (!list_empty(&c->events)) {
+		struct client_event *e = container_of(c->events.next, struct client_event, link);
+		r = svmd_send(c->fd, e->rec, e->len, NULL, 0, MSG_DONTWAIT);
+		if (r < 0)
+			return r;
+		list_unlink(&e->link);
+		c->n_events--;
+		free(e);
+	}
+	c->waiting_room = false;
+	return 0;
+}
+
+/* Something is waiting to be sent: read nothing more until it is. */
+static bool busy(const struct client *c)
+{
+	return c->out || !list_empty(&c->events);
+}
+
+void client_event(struct client *c, uint16_t opcode, const void *payload, size_t len)
+{
+	struct client_event *e;
+
+	if (c->proto < SVMD_PROTO_EVENTS || c->overflow)
+		return;
+	if (c->n_events >= CLIENT_EVENTS_MAX || !(e = malloc(sizeof(*e) + SVMD_RECORD_MAX))) {
+		/* Dropped by on_send(), not here: the core may be iterating over bindings. */
+		c->overflow = true;
+		loop_defer(c->srv->loop, &c->outbox);
+		return;
+	}
+	int n = svmd_frame(e->rec, opcode, 0, payload, len);
+	if (n < 0) {
+		free(e);
+		return;
+	}
+	e->len = (size_t)n;
+	list_append(&c->events, &e->link);
+	c->n_events++;
+	loop_defer(c->srv->loop, &c->outbox);
 }
 
 /* The reply went out: back to reading requests. */
@@ -605,7 +697,7 @@ static void on_event(evutil_socket_t fd, short what, void *userdata)
 	}
 	/* One record per wake-up: its reply waits for the end of the iteration, and nothing more
 	 * is read from this client until it is sent. */
-	if (!c->out)
+	if (!busy(c))
 		serve_one(c);
 }
 
@@ -614,7 +706,7 @@ static void on_resume(struct outbox_item *item)
 {
 	struct client *c = container_of(item, struct client, outbox);
 
-	if (!c->out)
+	if (!busy(c))
 		serve_one(c);
 }
 
@@ -623,13 +715,24 @@ static void on_resume(struct outbox_item *item)
 static void on_send(struct outbox_item *item)
 {
 	struct client *c = container_of(item, struct client, outbox);
-	int r = send_reply_now(c);
+	int r;
 
+	if (c->overflow) {
+		log_info("Dropping client pid %d (uid %u): it left %u event records unread.",
+			 c->session->owner->pid, (unsigned)c->session->owner->uid, c->n_events);
+		client_free(c);
+		return;
+	}
+	r = send_reply_now(c);
 	if (r == 0)
 		return;
 	if (r == -EAGAIN) {
-		c->out_deadline = monotonic_now();
-		c->out_deadline.tv_sec += CLIENT_REPLY_TIMEOUT_SEC;
+		/* The deadline runs from the first record that found no room. */
+		if (!c->waiting_room) {
+			c->out_deadline = monotonic_now();
+			c->out_deadline.tv_sec += CLIENT_REPLY_TIMEOUT_SEC;
+			c->waiting_room = true;
+		}
 		r = wait_writable(c);
 	}
 	if (r < 0)
@@ -646,7 +749,10 @@ int client_new(struct server *srv, int fd, struct identity *who, struct client *
 	c->srv = srv;
 	c->fd = -1;
 	c->out_fd = -1;
+	c->proto = SVMD_PROTO_MIN;
 	list_init(&c->link);
+	list_init(&c->events);
+	list_init(&c->sub_link);
 	list_init(&c->outbox.link);
 	c->outbox.send = on_send;
 	c->outbox.resume = on_resume;
@@ -672,6 +778,11 @@ struct client *client_free(struct client *c)
 		list_unlink(&c->link);
 		c->srv->n_clients--;
 	}
+	if (c->subscribed) {
+		list_unlink(&c->sub_link);
+		c->srv->n_subscribers--;
+		c->subscribed = false;
+	}
 	loop_cancel(&c->outbox);
 	if (c->session)
 		drop_reply_fd(c);
@@ -680,6 +791,8 @@ struct client *client_free(struct client *c)
 		event_free(c->ev);
 	safe_close(c->fd);
 	free(c->out);
+	list_for_each_safe (pos, &c->events)
+		free(container_of(pos, struct client_event, link));
 	free(c);
 	return NULL;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/time.h>
 
 #include "cleanup.h"
@@ -15,6 +16,10 @@
 struct identity;
 struct server;
 struct session;
+
+/* Event records (revision 2) waiting to be sent to one client: one more and the client is
+ * dropped (a subscriber that does not keep up, or a holder that does not read). */
+#define CLIENT_EVENTS_MAX 64
 
 /* A client that leaves a reply unread this long is dropped: its session must not be held open by
  * a peer that never reads (one that exited with its own socket's fd queued to us, say). */
@@ -39,12 +44,25 @@ struct client {
 	size_t out_len;
 	int out_fd;
 	struct timeval out_deadline; /* CLOCK_MONOTONIC, while waiting for room to send out */
+	bool waiting_room;           /* out_deadline is set */
 	struct outbox_item outbox;
+	/* Revision 2: the protocol revision HELLO agreed on; the event records waiting to be sent
+	 * (after the reply, in order; at most CLIENT_EVENTS_MAX), and whether one more was due. */
+	unsigned proto;
+	struct list events; /* struct client_event.link */
+	unsigned n_events;
+	bool overflow;
+	bool subscribed; /* SUBSCRIBE: in server.subscribers */
+	struct list sub_link;
 };
 
 /* Serves a connection accepted with the peer's identity who (a reference is taken for its
  * session). Takes fd on success. Returns 0 or -ENOMEM. */
 int client_new(struct server *srv, int fd, struct identity *who, struct client **ret);
+/* Queues an event record for c (revision 2 only; else nothing is sent). Over CLIENT_EVENTS_MAX,
+ * c is dropped at the end of the iteration. Never fails: out of memory drops c the same way. */
+void client_event(struct client *c, uint16_t opcode, const void *payload, size_t len);
+
 /* Ends the session (its bindings that are not leased end), closes the connection. Takes NULL;
  * returns NULL. */
 struct client *client_free(struct client *c);

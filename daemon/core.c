@@ -89,17 +89,18 @@ struct core *core_free(struct core *c)
 	return NULL;
 }
 
-void core_set_hooks(struct core *c, const struct core_hooks *hooks, void *userdata)
+void core_set_hooks(struct core *c, enum core_frontend which, const struct core_hooks *hooks,
+		    void *userdata)
 {
-	c->hooks = hooks;
-	c->hooks_userdata = userdata;
+	c->hooks[which].hooks = hooks;
+	c->hooks[which].userdata = userdata;
 }
 
 void core_audit(const struct core *c, enum audit_event event, const struct identity *who,
 		const char *op, const struct device *dev, uint32_t pasid,
 		const struct policy_rule *rule, uint64_t binding, int error, const char *reason)
 {
-	audit_log(&(struct audit_record){
+	struct audit_record r = {
 		.event = event,
 		.who = who,
 		.generation = c->generation,
@@ -111,7 +112,10 @@ void core_audit(const struct core *c, enum audit_event event, const struct ident
 		.rule_line = rule ? rule->line : 0,
 		.error = error < 0 ? -error : error,
 		.reason = reason && reason[0] ? reason : NULL,
-	});
+	};
+
+	audit_log(&r);
+	core_notify(c, record, &r, event == AUDIT_RELEASE && c->ending ? c->ending - 1 : -1);
 }
 
 /* The state file of the ids: the first id not reserved yet, in decimal. */
@@ -302,7 +306,8 @@ static int undo(struct core *c, struct binding *b, char *why, size_t whylen)
 	}
 }
 
-int core_drop_binding(struct core *c, struct binding *b, char *why, size_t whylen)
+int core_drop_binding(struct core *c, struct binding *b, const struct core_end *end, char *why,
+		      size_t whylen)
 {
 	int r;
 
@@ -313,8 +318,8 @@ int core_drop_binding(struct core *c, struct binding *b, char *why, size_t whyle
 		log_error_errno(r, "Kernel refused to unbind binding %" PRIu64 " (%s PASID %u): %s",
 				binding_id(b), b->device->name, b->args.pasid,
 				why && why[0] ? why : "%m");
-	if (b->committed && c->hooks && c->hooks->binding_removed)
-		c->hooks->binding_removed(c->hooks_userdata, b);
+	if (b->committed)
+		core_notify(c, binding_removed, b, end);
 	registry_remove(c->registry, b);
 	return r;
 }
@@ -327,10 +332,18 @@ void core_end_binding(struct core *c, struct binding *b, enum end_reason why)
 	const struct device *dev = b->device;
 	uint32_t kind = b->args.kind, pasid = b->args.pasid;
 	uint64_t id = binding_id(b);
-	char kwhy[256] = "";
+	char kwhy[256] = "", text[128];
+	struct core_end end = {.why = why, .generation = c->generation, .text = text};
 	int r;
 
-	r = core_drop_binding(c, b, kwhy, sizeof(kwhy));
+	if (why == END_REVOKED)
+		snprintf(text, sizeof(text), "revoked by policy generation %" PRIu64,
+			 c->generation);
+	else
+		snprintf(text, sizeof(text), "%s", end_reason_name(why));
+	r = core_drop_binding(c, b, &end, kwhy, sizeof(kwhy));
+	c->ending = (int)why + 1;
 	core_audit(c, AUDIT_RELEASE, owner, core_kind_op_name(kind), dev, pasid, rule, id, r,
 		   end_reason_name(why));
+	c->ending = 0;
 }

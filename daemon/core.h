@@ -21,11 +21,31 @@
 
 struct event_base;
 
-/* What front-ends want to hear about (the D-Bus face exports bindings as objects). */
+/* How a binding ended, for the front-ends to tell its holder. */
+struct core_end {
+	enum end_reason why;
+	uid_t by_uid;             /* END_UNBIND: who unbound it */
+	const struct session *by; /* END_UNBIND: the session that asked (its owner knows) */
+	uint64_t generation;      /* END_REVOKED: the policy that revoked it; else in force */
+	const char *text;         /* in words */
+};
+
+/* What front-ends want to hear about (the D-Bus face exports bindings as objects; both tell
+ * holders when their bindings end, and subscribers of every record). Each may be NULL. */
 struct core_hooks {
-	void (*binding_added)(void *userdata, struct binding *b);   /* once committed */
-	void (*binding_removed)(void *userdata, struct binding *b); /* before it is freed */
+	void (*binding_added)(void *userdata, struct binding *b); /* once committed */
+	/* Before it is freed; only for a binding that was committed. */
+	void (*binding_removed)(void *userdata, struct binding *b, const struct core_end *end);
 	void (*policy_reloaded)(void *userdata, uint64_t generation);
+	/* Every audit record as it is written; end is the release's reason (else -1). */
+	void (*record)(void *userdata, const struct audit_record *r, int end);
+};
+
+/* Who listens: one set of hooks per front-end. */
+enum core_frontend {
+	CORE_FRONTEND_BUS,
+	CORE_FRONTEND_SOCKET,
+	_CORE_FRONTEND_MAX,
 };
 
 struct core {
@@ -38,8 +58,12 @@ struct core {
 	struct registry *registry;
 	struct lifetime *lifetime;
 	struct limits *limits;
-	const struct core_hooks *hooks;
-	void *hooks_userdata;
+	struct {
+		const struct core_hooks *hooks;
+		void *userdata;
+	} hooks[_CORE_FRONTEND_MAX];
+	/* While a release is being recorded: its enum end_reason + 1 (0: not a release). */
+	int ending;
 	/* Where svmd keeps what must outlive a restart (NULL: nowhere), and the binding ids
 	 * reserved there: a restart starts above them, so an id never names two bindings in one
 	 * boot. */
@@ -71,7 +95,16 @@ int core_new(struct event_base *base, struct backend *backend, struct policy *po
 struct core *core_free(struct core *c);
 DEFINE_FREE_FUNC(struct core, core_free);
 
-void core_set_hooks(struct core *c, const struct core_hooks *hooks, void *userdata);
+/* Sets (or, with NULL, clears) front-end which's hooks. */
+void core_set_hooks(struct core *c, enum core_frontend which, const struct core_hooks *hooks,
+		    void *userdata);
+/* Calls hook NAME(userdata, ...) of every front-end that has it. */
+#define core_notify(c, name, ...)                                                                  \
+	do {                                                                                       \
+		for (int i_ = 0; i_ < _CORE_FRONTEND_MAX; i_++)                                    \
+			if ((c)->hooks[i_].hooks && (c)->hooks[i_].hooks->name)                    \
+				(c)->hooks[i_].hooks->name((c)->hooks[i_].userdata, __VA_ARGS__);  \
+	} while (0)
 
 /* Keeps svmd's state in dir (kept across restarts, gone at reboot: /run): binding ids go on
  * from where the last svmd of this boot left them. Returns 0 or a negative errno with a message
@@ -105,10 +138,11 @@ struct space *core_space_ref(struct space *sp);
  * NULL. */
 void core_space_unref(struct core *c, struct space *sp);
 
-/* Undoes b: stops its watches, kernel unbind, tells the front-ends (if they heard of it), frees
- * it. Writes no record: returns the kernel's answer to the unbind (0 or a negative errno, with
- * its reason in why) for the caller's. */
-int core_drop_binding(struct core *c, struct binding *b, char *why, size_t whylen);
+/* Undoes b: stops its watches, kernel unbind, tells the front-ends (if they heard of it) how it
+ * ended (end), frees it. Writes no record: returns the kernel's answer to the unbind (0 or a
+ * negative errno, with its reason in why) for the caller's. */
+int core_drop_binding(struct core *c, struct binding *b, const struct core_end *end, char *why,
+		      size_t whylen);
 /* Ends b for why with its release record: the one way a binding ends outside a request. */
 void core_end_binding(struct core *c, struct binding *b, enum end_reason why);
 /* Ends every binding with the reason "svmd shutting down". */

@@ -72,6 +72,11 @@ static void flush(struct loop *l)
 	audit_flush();
 }
 
+void loop_flush(struct loop *l)
+{
+	flush(l);
+}
+
 static void on_stop(evutil_socket_t sig, short what, void *userdata)
 {
 	struct loop *l = userdata;

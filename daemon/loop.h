@@ -55,6 +55,9 @@ struct outbox_item {
 	void (*resume)(struct outbox_item *item);
 };
 
+/* Writes the records held and sends what is queued now, outside the loop (before svmd exits:
+ * the releases of shutting down). */
+void loop_flush(struct loop *l);
 /* Queues item (once: queueing a queued item again does nothing). */
 void loop_defer(struct loop *l, struct outbox_item *item);
 /* Takes item out of the queue, if it is there (its owner is going away). */

@@ -685,6 +685,8 @@ static int serve(const struct options *o, struct loop *loop, struct core *core,
 	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");
 	/* Before the front-ends go, so each record says why its binding really ended. */
 	core_release_all(core);
+	/* Their holders hear why (revision 2), as far as their sockets have room. */
+	loop_flush(loop);
 	return r;
 }
 

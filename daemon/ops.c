@@ -277,8 +277,7 @@ int ops_open_device(struct core *c, struct session *s, const char *device, int *
 void ops_commit(struct core *c, struct binding *b)
 {
 	b->committed = true;
-	if (c->hooks && c->hooks->binding_added)
-		c->hooks->binding_added(c->hooks_userdata, b);
+	core_notify(c, binding_added, b);
 }
 
 void ops_undelivered(struct core *c, struct binding *b)
@@ -293,7 +292,8 @@ int ops_unbind(struct core *c, struct session *s, uint64_t id, struct op_result 
 	struct request rq = request_start(c, s, "unbind", res);
 	struct binding *b = registry_find(c->registry, id);
 	_cleanup_(identity_unrefp) struct identity *owner = NULL;
-	char kwhy[256] = "", note[64];
+	char kwhy[256] = "", note[64], told[64];
+	int r;
 
 	rq.binding = id;
 	/* Someone else's binding is as invisible as a missing one. */
@@ -311,11 +311,23 @@ int ops_unbind(struct core *c, struct session *s, uint64_t id, struct op_result 
 		snprintf(note, sizeof(note), "unbind by uid %u", (unsigned)rq.who->uid);
 		rq.note = note;
 	}
+	/* What its holder is told: by whom, when not by itself. */
+	snprintf(told, sizeof(told), "unbound by uid %u", (unsigned)rq.who->uid);
+	struct core_end end = {
+		.why = END_UNBIND,
+		.by_uid = rq.who->uid,
+		.by = s,
+		.generation = c->generation,
+		.text = told,
+	};
 	rq.who = owner;
 	rq.event = AUDIT_RELEASE;
 	/* The kernel's refusal is recorded; to the client, the binding is gone either way. */
-	rq.kernel_error = core_drop_binding(c, b, kwhy, sizeof(kwhy));
-	return request_finish(&rq, 0);
+	rq.kernel_error = core_drop_binding(c, b, &end, kwhy, sizeof(kwhy));
+	c->ending = END_UNBIND + 1;
+	r = request_finish(&rq, 0);
+	c->ending = 0;
+	return r;
 }
 
 int ops_lease(struct core *c, struct session *s, uint64_t id, int *ret_fd, struct op_result *res)
@@ -575,8 +587,7 @@ int ops_reload(struct core *c, struct session *s, struct reload_result *ret, cha
 	rq.note = summary;
 	rq.rule = NULL;
 	r = request_finish(&rq, 0);
-	if (c->hooks && c->hooks->policy_reloaded)
-		c->hooks->policy_reloaded(c->hooks_userdata, c->generation);
+	core_notify(c, policy_reloaded, c->generation);
 	*ret = out;
 	return r;
 }

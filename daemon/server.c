@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -26,6 +27,7 @@
 #include "ops.h"
 #include "server.h"
 #include "svmd-wire.h"
+#include "util.h"
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa, socklen_t *len)
 {
@@ -179,6 +181,115 @@ static unsigned fds_per_connection(void)
 	return n;
 }
 
+/* Revision 2's events: the holder hears how its binding ended; subscribers hear every record
+ * they may see. */
+
+static const uint32_t end_codes[_END_REASON_MAX] = {
+	[END_UNBIND] = SVMD_END_UNBIND,
+	[END_SESSION] = SVMD_END_SESSION,
+	[END_LEASE] = SVMD_END_LEASE,
+	[END_PROCESS] = SVMD_END_PROCESS,
+	[END_SHUTDOWN] = SVMD_END_SHUTDOWN,
+	[END_REVOKED] = SVMD_END_REVOKED,
+	[END_UNDELIVERED] = SVMD_END_UNDELIVERED,
+	[END_UNMAP] = SVMD_END_UNMAP,
+};
+
+/* Copies text and its NUL after a record's fixed part; returns the payload's length. */
+static size_t with_text(unsigned char *buf, size_t fixed, const char *text)
+{
+	size_t n = text ? strnlen(text, SVMD_PAYLOAD_MAX - fixed - 1) : 0;
+
+	if (n)
+		memcpy(buf + fixed, text, n);
+	buf[fixed + n] = 0;
+	return fixed + n + 1;
+}
+
+static void on_binding_removed(void *userdata, struct binding *b, const struct core_end *end)
+{
+	struct server *srv = userdata;
+	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_ev_binding_ended e = {
+		.id = binding_id(b),
+		.reason = end_codes[end->why],
+		.by_uid = end->why == END_UNBIND ? (uint32_t)end->by_uid : 0,
+		.generation = end->generation,
+	};
+
+	/* A session that ended, or asked itself, or never heard of the binding, is not told. */
+	if (!b->session || end->by == b->session || end->why == END_SESSION ||
+	    end->why == END_UNDELIVERED)
+		return;
+	list_for_each (pos, &srv->clients) {
+		struct client *c = container_of(pos, struct client, link);
+		if (c->session != b->session)
+			continue;
+		memcpy(buf, &e, sizeof(e));
+		client_event(c, SVMD_EV_BINDING_ENDED, buf, with_text(buf, sizeof(e), end->text));
+		return;
+	}
+}
+
+static const uint32_t record_events[_AUDIT_EVENT_MAX] = {
+	[AUDIT_GRANT] = SVMD_RECORD_GRANT,   [AUDIT_DENY] = SVMD_RECORD_DENY,
+	[AUDIT_FAIL] = SVMD_RECORD_FAIL,     [AUDIT_RELEASE] = SVMD_RECORD_RELEASE,
+	[AUDIT_RELOAD] = SVMD_RECORD_RELOAD,
+};
+
+static void on_record(void *userdata, const struct audit_record *r, int end)
+{
+	struct server *srv = userdata;
+	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_ev_record e = {
+		.event = record_events[r->event],
+		.uid = r->who ? (uint32_t)r->who->uid : 0,
+		.pid = r->who ? r->who->pid : 0,
+		.error = (uint32_t)r->error,
+		.binding = r->binding,
+		.generation = r->generation,
+		.usec = now_usec(CLOCK_REALTIME),
+		.pasid = r->pasid,
+		.end = r->event == AUDIT_RELEASE && end >= 0 && end < _END_REASON_MAX
+			       ? end_codes[end]
+		       : r->event == AUDIT_RELEASE ? SVMD_END_UNBIND
+						   : 0,
+	};
+	size_t len;
+
+	if (list_empty(&srv->subscribers))
+		return;
+	if (svmd_set_name(e.op, sizeof(e.op), r->op ? r->op : "unknown") < 0)
+		return;
+	if (r->device && svmd_device_name_valid(r->device))
+		memcpy(e.device, r->device, sizeof(e.device));
+	memcpy(buf, &e, sizeof(e));
+	len = with_text(buf, sizeof(e), r->reason);
+	list_for_each (pos, &srv->subscribers) {
+		struct client *c = container_of(pos, struct client, sub_link);
+		uid_t uid = c->session->owner->uid;
+		/* Root sees everything; the others their own records, and that a reload happened
+		 * (not who asked for it). */
+		if (uid != 0 && e.uid != uid && r->event != AUDIT_RELOAD)
+			continue;
+		if (uid != 0 && e.uid != uid) {
+			struct svmd_ev_record anon = e;
+			anon.uid = 0;
+			anon.pid = 0;
+			memcpy(buf, &anon, sizeof(anon));
+			client_event(c, SVMD_EV_RECORD, buf, len);
+			memcpy(buf, &e, sizeof(e));
+			continue;
+		}
+		client_event(c, SVMD_EV_RECORD, buf, len);
+	}
+}
+
+static const struct core_hooks hooks = {
+	.binding_removed = on_binding_removed,
+	.record = on_record,
+};
+
 int server_new(struct loop *loop, struct core *core, int fd, const char *path, bool own_socket,
 	       struct server **ret)
 {
@@ -192,6 +303,7 @@ int server_new(struct loop *loop, struct core *core, int fd, const char *path, b
 	s->fd = TAKE_FD(owned);
 	s->own_socket = own_socket;
 	list_init(&s->clients);
+	list_init(&s->subscribers);
 	s->fds_per_connection = fds_per_connection();
 	if (path && !(s->path = strdup(path)))
 		return -ENOMEM;
@@ -200,6 +312,7 @@ int server_new(struct loop *loop, struct core *core, int fd, const char *path, b
 	s->retry_ev = evtimer_new(loop_base(loop), on_retry, s);
 	if (!s->accept_ev || !s->retry_ev || event_add(s->accept_ev, NULL) < 0)
 		return -ENOMEM;
+	core_set_hooks(core, CORE_FRONTEND_SOCKET, &hooks, s);
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -208,6 +321,8 @@ struct server *server_free(struct server *s)
 {
 	if (!s)
 		return NULL;
+	if (s->core && s->core->hooks[CORE_FRONTEND_SOCKET].hooks == &hooks)
+		core_set_hooks(s->core, CORE_FRONTEND_SOCKET, NULL, NULL);
 	list_for_each_safe (pos, &s->clients)
 		client_free(container_of(pos, struct client, link));
 	if (s->accept_ev)

@@ -25,10 +25,16 @@ struct server {
 	struct event *retry_ev; /* re-enables accepting after running out of fds */
 	struct list clients;
 	size_t n_clients;
+	struct list subscribers; /* struct client.sub_link: SUBSCRIBE */
+	size_t n_subscribers;
 	/* An idle connection's fds, charged to its uid: 1 (the socket), or 2 on kernels without
 	 * SO_PEERPIDFD (the socket and the peer's pidfd). */
 	unsigned fds_per_connection;
 };
+
+/* Subscriptions (SUBSCRIBE): at most this many per uid, and in all. */
+#define SERVER_SUBSCRIBERS_PER_UID 4
+#define SERVER_SUBSCRIBERS_MAX     64
 
 /* Binds path (mode 0666; a stale socket is replaced, a live one refused). Returns the listening
  * fd or a negative errno with a message logged. */

@@ -186,6 +186,13 @@ static int check_unmap(const void *payload)
 	return svmd_device_name_valid(r->device) && range_valid(r->iova, r->length) ? 0 : -EBADMSG;
 }
 
+static int check_subscribe(const void *payload)
+{
+	const struct svmd_subscribe_req *r = payload;
+
+	return r->flags == 0 && r->reserved == 0 ? 0 : -EBADMSG;
+}
+
 static const struct request_desc requests[_SVMD_OP_MAX] = {
 	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, 0, check_hello},
 	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, 0, check_devices},
@@ -202,6 +209,7 @@ static const struct request_desc requests[_SVMD_OP_MAX] = {
 	[SVMD_OP_MAP] = {sizeof(struct svmd_map_req), 1, 1, check_map},
 	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, 0, check_unmap},
 	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, 0, check_device_name},
+	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, 0, check_subscribe},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
@@ -223,6 +231,7 @@ static const struct reply_desc replies[_SVMD_OP_MAX] = {
 	[SVMD_OP_MAP] = {.size = sizeof(struct svmd_map_rep)},
 	[SVMD_OP_UNMAP] = {.size = sizeof(struct svmd_unmap_rep)},
 	[SVMD_OP_DEVICE_INFO] = {.size = sizeof(struct svmd_device_info_rep), .text = true},
+	[SVMD_OP_SUBSCRIBE] = {.size = sizeof(struct svmd_status_rep)},
 };
 
 int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
@@ -264,7 +273,7 @@ int svmd_request_check(uint16_t opcode, const void *payload, size_t len, size_t 
 {
 	const struct request_desc *d;
 
-	if (opcode == 0 || opcode >= _SVMD_OP_MAX)
+	if (opcode == 0 || opcode >= _SVMD_OP_MAX || !requests[opcode].check)
 		return -EOPNOTSUPP;
 	d = &requests[opcode];
 	if (len != d->size || n_fds < d->fds_min || n_fds > d->fds_max)
@@ -281,7 +290,7 @@ int svmd_reply_check(uint16_t opcode, const void *payload, size_t len, size_t n_
 	const struct reply_desc *d;
 	int32_t status;
 
-	if (opcode == 0 || opcode >= _SVMD_OP_MAX)
+	if (opcode == 0 || opcode >= _SVMD_OP_MAX || !replies[opcode].size)
 		return -EBADMSG;
 	d = &replies[opcode];
 	if (len < sizeof(status))
@@ -316,6 +325,109 @@ int svmd_reply_check(uint16_t opcode, const void *payload, size_t len, size_t n_
 	return len == d->size ? 0 : -EBADMSG;
 }
 
+/* Exactly one NUL-terminated string in [s, s + n): its NUL is the last byte. */
+static bool one_text(const char *s, size_t n)
+{
+	return n > 0 && memchr(s, 0, n) == s + n - 1;
+}
+
+static bool name_or_none(const char name[SVMD_DEVICE_NAME_SZ])
+{
+	return all_zero(name, SVMD_DEVICE_NAME_SZ) || svmd_device_name_valid(name);
+}
+
+/* An op field: a non-empty name of lower-case letters and '-', NUL padded. */
+static bool op_valid(const char op[SVMD_RECORD_OP_SZ])
+{
+	size_t n = strnlen(op, SVMD_RECORD_OP_SZ);
+
+	if (n == 0 || n == SVMD_RECORD_OP_SZ || !all_zero(op + n, SVMD_RECORD_OP_SZ - n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((op[i] >= 'a' && op[i] <= 'z') || op[i] == '-'))
+			return false;
+	return true;
+}
+
+static int check_binding_ended(const void *payload, size_t len)
+{
+	struct svmd_ev_binding_ended e;
+
+	if (len < sizeof(e) + 1)
+		return -EBADMSG;
+	memcpy(&e, payload, sizeof(e));
+	if (e.id == 0 || e.reason == 0 || e.reason >= _SVMD_END_MAX)
+		return -EBADMSG;
+	if (e.reason != SVMD_END_UNBIND && e.by_uid != 0)
+		return -EBADMSG;
+	return one_text((const char *)payload + sizeof(e), len - sizeof(e)) ? 0 : -EBADMSG;
+}
+
+static int check_record(const void *payload, size_t len)
+{
+	struct svmd_ev_record e;
+
+	if (len < sizeof(e) + 1)
+		return -EBADMSG;
+	memcpy(&e, payload, sizeof(e));
+	if (e.event == 0 || e.event >= _SVMD_RECORD_MAX || e.error > 4095)
+		return -EBADMSG;
+	if (e.event == SVMD_RECORD_RELEASE ? e.end == 0 || e.end >= _SVMD_END_MAX : e.end != 0)
+		return -EBADMSG;
+	if (!op_valid(e.op) || !name_or_none(e.device) || e.pasid > SVMD_PASID_MAX + 1)
+		return -EBADMSG;
+	return one_text((const char *)payload + sizeof(e), len - sizeof(e)) ? 0 : -EBADMSG;
+}
+
+int svmd_event_check(uint16_t opcode, uint32_t seq, const void *payload, size_t len, size_t n_fds)
+{
+	if ((opcode & SVMD_EVENT) != SVMD_EVENT || seq != 0 || n_fds != 0)
+		return -EBADMSG;
+	switch (opcode) {
+	case SVMD_EV_BINDING_ENDED:
+		return check_binding_ended(payload, len);
+	case SVMD_EV_RECORD:
+		return check_record(payload, len);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+const char *svmd_event_text(uint16_t opcode, const void *payload)
+{
+	size_t fixed = opcode == SVMD_EV_BINDING_ENDED ? sizeof(struct svmd_ev_binding_ended)
+						       : sizeof(struct svmd_ev_record);
+
+	return (const char *)payload + fixed;
+}
+
+static const char *const end_names[_SVMD_END_MAX] = {
+	[SVMD_END_UNBIND] = "unbind",
+	[SVMD_END_REVOKED] = "revoked",
+	[SVMD_END_PROCESS] = "process-exited",
+	[SVMD_END_LEASE] = "lease-closed",
+	[SVMD_END_SHUTDOWN] = "shutdown",
+	[SVMD_END_SESSION] = "session-ended",
+	[SVMD_END_UNMAP] = "unmap",
+	[SVMD_END_UNDELIVERED] = "undelivered",
+};
+
+const char *svmd_end_name(uint32_t reason)
+{
+	return reason < _SVMD_END_MAX ? end_names[reason] : NULL;
+}
+
+static const char *const record_event_names[_SVMD_RECORD_MAX] = {
+	[SVMD_RECORD_GRANT] = "grant",   [SVMD_RECORD_DENY] = "deny",
+	[SVMD_RECORD_FAIL] = "fail",     [SVMD_RECORD_RELEASE] = "release",
+	[SVMD_RECORD_RELOAD] = "reload",
+};
+
+const char *svmd_record_event_name(uint32_t event)
+{
+	return event < _SVMD_RECORD_MAX ? record_event_names[event] : NULL;
+}
+
 const char *svmd_reply_reason(const void *payload, size_t len)
 {
 	int32_t status;
@@ -343,10 +455,15 @@ static const char *const opcode_names[_SVMD_OP_MAX] = {
 	[SVMD_OP_MAP] = "map",
 	[SVMD_OP_UNMAP] = "unmap",
 	[SVMD_OP_DEVICE_INFO] = "device-info",
+	[SVMD_OP_SUBSCRIBE] = "subscribe",
 };
 
 const char *svmd_opcode_name(uint16_t opcode)
 {
+	if (opcode == SVMD_EV_BINDING_ENDED)
+		return "binding-ended";
+	if (opcode == SVMD_EV_RECORD)
+		return "record";
 	opcode &= (uint16_t)~SVMD_REPLY;
 	return opcode < _SVMD_OP_MAX && opcode_names[opcode] ? opcode_names[opcode] : "unknown";
 }

@@ -11,11 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SVMD_MAGIC          0x444d5653u /* "SVMD" in memory on little-endian */
-#define SVMD_VERSION        1
-#define SVMD_RECORD_MAX     4096u /* header + payload */
-#define SVMD_FDS_MAX        4u    /* SCM_RIGHTS per record */
-#define SVMD_REPLY          0x8000u
+#define SVMD_MAGIC   0x444d5653u /* "SVMD" in memory on little-endian */
+#define SVMD_VERSION 1           /* the header's: the framing, the same in every revision */
+/* HELLO negotiates the protocol revision: 1, or 2 (1 plus event records, SUBSCRIBE). */
+#define SVMD_PROTO_MIN    1
+#define SVMD_PROTO_EVENTS 2
+#define SVMD_PROTO_MAX    2
+#define SVMD_RECORD_MAX   4096u /* header + payload */
+#define SVMD_FDS_MAX      4u    /* SCM_RIGHTS per record */
+#define SVMD_REPLY        0x8000u
+/* Server-initiated records (revision 2): opcodes 0xc000..0xffff, seq 0, never a reply (request
+ * opcodes stay below 0x4000, so X | SVMD_REPLY never is one). */
+#define SVMD_EVENT          0xc000u
 #define SVMD_DEVICE_NAME_SZ 16u /* "DDDD:BB:DD.F" + NUL, zero padded */
 #define SVMD_PASID_MAX      0xfffffu
 
@@ -34,7 +41,38 @@ enum svmd_opcode {
 	SVMD_OP_MAP = 0x000c,
 	SVMD_OP_UNMAP = 0x000d,
 	SVMD_OP_DEVICE_INFO = 0x000e,
+	SVMD_OP_SUBSCRIBE = 0x0013, /* revision 2 */
 	_SVMD_OP_MAX,
+};
+
+/* Server-initiated records: sent only on a connection whose HELLO agreed on revision 2. */
+enum svmd_event_opcode {
+	SVMD_EV_BINDING_ENDED = 0xc001, /* to the session holding the binding */
+	SVMD_EV_RECORD = 0xc002,        /* to subscribers: a grant, denial, release, reload */
+	_SVMD_EV_MAX,
+};
+
+/* Why a binding ended, as SVMD_EV_BINDING_ENDED and SVMD_EV_RECORD say it. */
+enum svmd_end {
+	SVMD_END_UNBIND = 1,      /* unbound (by_uid says by whom) */
+	SVMD_END_REVOKED = 2,     /* a reload's policy (generation) revoked it */
+	SVMD_END_PROCESS = 3,     /* the bound process exited */
+	SVMD_END_LEASE = 4,       /* the last copy of its lease was closed */
+	SVMD_END_SHUTDOWN = 5,    /* svmd is shutting down */
+	SVMD_END_SESSION = 6,     /* its session ended (never sent to that session) */
+	SVMD_END_UNMAP = 7,       /* a map, ended by an unmap of its range */
+	SVMD_END_UNDELIVERED = 8, /* the reply granting it could not be sent */
+	_SVMD_END_MAX,
+};
+
+/* Audit events, as SVMD_EV_RECORD carries them. */
+enum svmd_record_event {
+	SVMD_RECORD_GRANT = 1,
+	SVMD_RECORD_DENY = 2,
+	SVMD_RECORD_FAIL = 3,
+	SVMD_RECORD_RELEASE = 4,
+	SVMD_RECORD_RELOAD = 5,
+	_SVMD_RECORD_MAX,
 };
 
 /* Binding kinds, as listed and as named in policy. */
@@ -291,6 +329,38 @@ struct svmd_device_info_rep {
 	/* char text[]: NUL-terminated; one line "KIND: reason" per kind that does not */
 };
 
+/* SUBSCRIBE (revision 2): from now on, send this connection an SVMD_EV_RECORD per audit record
+ * the caller may see (root: all; others: their own, and reloads). */
+struct svmd_subscribe_req {
+	uint32_t flags; /* none defined: must be 0 */
+	uint32_t reserved;
+};
+
+/* SVMD_EV_BINDING_ENDED: one of the session's bindings is gone. Then a NUL-terminated text:
+ * why, in words. */
+struct svmd_ev_binding_ended {
+	uint64_t id;
+	uint32_t reason;     /* enum svmd_end */
+	uint32_t by_uid;     /* SVMD_END_UNBIND: who unbound it; else 0 */
+	uint64_t generation; /* SVMD_END_REVOKED: the policy that did; else the one in force */
+};
+
+/* SVMD_EV_RECORD: one audit record. Then a NUL-terminated text: its reason, or empty. */
+#define SVMD_RECORD_OP_SZ 24u
+struct svmd_ev_record {
+	uint32_t event;                   /* enum svmd_record_event */
+	uint32_t uid;                     /* whom it is about: the caller, or a binding's owner */
+	int32_t pid;                      /* the same */
+	uint32_t error;                   /* 0 or a positive errno */
+	uint64_t binding;                 /* 0: none */
+	uint64_t generation;              /* of the policy */
+	uint64_t usec;                    /* CLOCK_REALTIME */
+	char op[SVMD_RECORD_OP_SZ];       /* "bind-task", ..., "reload"; NUL padded */
+	char device[SVMD_DEVICE_NAME_SZ]; /* all zero: none */
+	uint32_t pasid;
+	uint32_t end; /* SVMD_RECORD_RELEASE: enum svmd_end; else 0 */
+};
+
 /* Size checks: these layouts are the wire format. */
 _Static_assert(sizeof(struct svmd_hdr) == 16, "header");
 _Static_assert(offsetof(struct svmd_hdr, opcode) == 6 && offsetof(struct svmd_hdr, len) == 12,
@@ -332,6 +402,13 @@ _Static_assert(sizeof(struct svmd_unmap_req) == 32, "unmap req");
 _Static_assert(sizeof(struct svmd_unmap_rep) == 16, "unmap rep");
 _Static_assert(sizeof(struct svmd_device_info_req) == 16, "device info req");
 _Static_assert(sizeof(struct svmd_device_info_rep) == 8, "device info rep");
+_Static_assert(sizeof(struct svmd_subscribe_req) == 8, "subscribe req");
+_Static_assert(sizeof(struct svmd_ev_binding_ended) == 24, "binding ended event");
+_Static_assert(sizeof(struct svmd_ev_record) == 88, "record event");
+_Static_assert(offsetof(struct svmd_ev_record, op) == 40 &&
+		       offsetof(struct svmd_ev_record, device) == 64 &&
+		       offsetof(struct svmd_ev_record, end) == 84,
+	       "record event offsets");
 
 #define SVMD_DEVICES_PER_PAGE                                                                      \
 	((SVMD_RECORD_MAX - sizeof(struct svmd_hdr) - sizeof(struct svmd_devices_rep)) /           \
@@ -362,6 +439,19 @@ int svmd_request_check(uint16_t opcode, const void *payload, size_t len, size_t 
  * error an optional NUL-terminated reason and no fds; on success the op's exact layout. Returns
  * 0 or -EBADMSG. */
 int svmd_reply_check(uint16_t opcode, const void *payload, size_t len, size_t n_fds);
+
+/* Checks a server-initiated record (opcode SVMD_EV_*, seq 0): its fixed part, known reason or
+ * event, a valid or all-zero device name, zero padding, then exactly one NUL-terminated text;
+ * no fds. Returns 0, -EOPNOTSUPP (an event opcode this revision does not know: skip it) or
+ * -EBADMSG. */
+int svmd_event_check(uint16_t opcode, uint32_t seq, const void *payload, size_t len, size_t n_fds);
+/* The text of a checked event record. */
+const char *svmd_event_text(uint16_t opcode, const void *payload);
+/* "unbind", "revoked", "process-exited", "lease-closed", "shutdown", "session-ended", "unmap",
+ * "undelivered", or NULL. */
+const char *svmd_end_name(uint32_t reason);
+/* "grant", "deny", "fail", "release", "reload", or NULL. */
+const char *svmd_record_event_name(uint32_t event);
 
 /* The reason string of an error reply, or NULL when it carries none. Call after
  * svmd_reply_check(). */

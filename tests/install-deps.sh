@@ -14,6 +14,9 @@ command -v pkg-config >/dev/null 2>&1 || need_pkgs="$need_pkgs pkg-config"
 command -v dbus-daemon >/dev/null 2>&1 || need_pkgs="$need_pkgs dbus-daemon"
 command -v cc >/dev/null 2>&1 || need_pkgs="$need_pkgs gcc"
 command -v make >/dev/null 2>&1 || need_pkgs="$need_pkgs make"
+# The D-Bus tests' GDBus client (GDBusObjectManagerClient, as real D-Bus users see svmd).
+/usr/bin/python3 -c 'import gi; gi.require_version("Gio", "2.0"); from gi.repository import Gio' \
+	>/dev/null 2>&1 || need_pkgs="$need_pkgs python3-gi gir1.2-glib-2.0"
 for extra in ${SVMD_EXTRA_PKGS:-}; do
 	dpkg -s "$extra" >/dev/null 2>&1 || need_pkgs="$need_pkgs $extra"
 done

@@ -33,6 +33,7 @@ static const struct {
 	[SVMD_OP_MAP] = {sizeof(struct svmd_map_req), 1, true, 1},
 	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, true},
 	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, true},
+	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, false},
 };
 
 /* A range [start, start + length) that is not empty and does not wrap. */
@@ -43,7 +44,47 @@ static bool range_ok(uint64_t start, uint64_t length)
 
 static bool known_op(uint16_t op)
 {
-	return op != 0 && op < _SVMD_OP_MAX;
+	return op != 0 && op < _SVMD_OP_MAX && request_facts[op].size; /* holes: not allocated */
+}
+
+/* A server-initiated record: what svmd_event_check() accepts is what PROTOCOL.md says. */
+static void check_event(const struct svmd_hdr *h, const uint8_t *payload, size_t n_fds)
+{
+	int r = svmd_event_check(h->opcode, h->seq, payload, h->len, n_fds);
+
+	assert(r == 0 || r == -EBADMSG || r == -EOPNOTSUPP);
+	if (r == -EOPNOTSUPP)
+		assert((h->opcode & SVMD_EVENT) == SVMD_EVENT &&
+		       h->opcode != SVMD_EV_BINDING_ENDED && h->opcode != SVMD_EV_RECORD);
+	if (r != 0)
+		return;
+	assert(h->seq == 0 && n_fds == 0);
+	size_t fixed = h->opcode == SVMD_EV_BINDING_ENDED ? sizeof(struct svmd_ev_binding_ended)
+							  : sizeof(struct svmd_ev_record);
+	assert(h->len > fixed);
+	const char *text = svmd_event_text(h->opcode, payload);
+	assert(text == (const char *)payload + fixed);
+	assert(strnlen(text, h->len - fixed) == h->len - fixed - 1);
+	if (h->opcode == SVMD_EV_BINDING_ENDED) {
+		struct svmd_ev_binding_ended e;
+		memcpy(&e, payload, sizeof(e));
+		assert(e.id != 0 && svmd_end_name(e.reason));
+		assert(e.reason == SVMD_END_UNBIND || e.by_uid == 0);
+	} else {
+		struct svmd_ev_record e;
+		memcpy(&e, payload, sizeof(e));
+		assert(svmd_record_event_name(e.event) && e.error <= 4095);
+		assert(e.event == SVMD_RECORD_RELEASE ? svmd_end_name(e.end) != NULL : e.end == 0);
+		size_t n = strnlen(e.op, sizeof(e.op));
+		assert(n > 0 && n < sizeof(e.op));
+		for (size_t i = 0; i < n; i++)
+			assert((e.op[i] >= 'a' && e.op[i] <= 'z') || e.op[i] == '-');
+		if (e.device[0])
+			assert(svmd_device_name_valid(e.device));
+		else
+			for (size_t i = 0; i < sizeof(e.device); i++)
+				assert(e.device[i] == 0);
+	}
 }
 
 static void check_name_field(const char *name)
@@ -232,6 +273,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_name_field((const char *)payload);
 	if (h.opcode & SVMD_REPLY)
 		assert(svmd_reply_check(h.opcode, payload, h.len, n_fds) == -EBADMSG);
+	/* Events: the seq's low byte chose n_fds; seq 0 is what a good one carries. */
+	check_event(&h, payload, n_fds);
+	if ((h.opcode & SVMD_EVENT) != SVMD_EVENT)
+		assert(svmd_event_check(h.opcode, h.seq, payload, h.len, n_fds) == -EBADMSG);
 
 	free(payload);
 	return 0;

@@ -48,10 +48,14 @@ static void emit(const char *name, uint16_t opcode, size_t n_fds, const void *pa
 	FILE *f;
 	int n, r;
 
-	n = svmd_frame(rec, opcode, SEQ(n_fds), payload, len);
+	bool event = (opcode & SVMD_EVENT) == SVMD_EVENT;
+	/* An event's seq is 0: no fds, as the fuzzer reads them from it. */
+	n = svmd_frame(rec, opcode, event ? 0 : SEQ(n_fds), payload, len);
 	if (n < 0 || svmd_parse(rec, (size_t)n, &h) < 0)
 		die(name);
-	if (opcode & SVMD_REPLY)
+	if (event)
+		r = svmd_event_check(opcode, h.seq, rec + sizeof(h), h.len, 0);
+	else if (opcode & SVMD_REPLY)
 		r = svmd_reply_check(opcode & ~SVMD_REPLY, rec + sizeof(h), h.len, n_fds);
 	else
 		r = svmd_request_check(opcode, rec + sizeof(h), h.len, n_fds);
@@ -296,6 +300,43 @@ static void replies(void)
 	     sizeof(einval) + sizeof(reload_errors));
 }
 
+/* Revision 2: SUBSCRIBE and the two event records. */
+static void events(void)
+{
+	static unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_subscribe_req sub = {0};
+	struct svmd_hello_req hello2 = {.version_min = 1, .version_max = 2};
+	struct svmd_ev_binding_ended e = {.id = 7, .reason = SVMD_END_REVOKED, .generation = 3};
+	static const char revoked[] = "revoked by policy generation 3";
+	struct svmd_ev_record rec = {.event = SVMD_RECORD_DENY,
+				     .uid = 1000,
+				     .pid = 4242,
+				     .error = 13,
+				     .generation = 1,
+				     .usec = 1700000000000000ull,
+				     .pasid = 250};
+	static const char denied[] = "no rule matched (default deny)";
+
+	emit("req-hello-v2", SVMD_OP_HELLO, 0, &hello2, sizeof(hello2));
+	emit("req-subscribe", SVMD_OP_SUBSCRIBE, 0, &sub, sizeof(sub));
+	memcpy(buf, &e, sizeof(e));
+	memcpy(buf + sizeof(e), revoked, sizeof(revoked));
+	emit("ev-binding-ended", SVMD_EV_BINDING_ENDED, 0, buf, sizeof(e) + sizeof(revoked));
+	set_name(rec.op, sizeof(rec.op), "bind-pgtable");
+	set_name(rec.device, sizeof(rec.device), "0000:3b:00.0");
+	memcpy(buf, &rec, sizeof(rec));
+	memcpy(buf + sizeof(rec), denied, sizeof(denied));
+	emit("ev-record-deny", SVMD_EV_RECORD, 0, buf, sizeof(rec) + sizeof(denied));
+	rec.event = SVMD_RECORD_RELOAD;
+	rec.error = 0;
+	rec.pasid = 0;
+	memset(rec.device, 0, sizeof(rec.device));
+	set_name(rec.op, sizeof(rec.op), "reload");
+	memcpy(buf, &rec, sizeof(rec));
+	buf[sizeof(rec)] = 0;
+	emit("ev-record-reload", SVMD_EV_RECORD, 0, buf, sizeof(rec) + 1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -305,6 +346,7 @@ int main(int argc, char **argv)
 	dir = argv[1];
 	requests();
 	replies();
+	events();
 	printf("seeds-protocol: %u records in %s\n", written, dir);
 	return 0;
 }

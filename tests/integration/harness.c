@@ -165,12 +165,19 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 
 void daemon_stop(struct daemon *d)
 {
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGTERM);
+	daemon_reap(d);
+}
+
+void daemon_reap(struct daemon *d)
+{
 	int status = 0;
 	char cmd[128];
 
 	if (d->pid <= 0)
 		return;
-	kill(d->pid, SIGTERM);
 	for (int i = 0; i < 500; i++) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid)
 			break;
@@ -814,4 +821,106 @@ int run_cmd_env(uid_t uid, gid_t gid, const char *const *argv, const char *const
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+void bg_start(struct bg_cmd *b, uid_t uid, gid_t gid, const char *const *argv,
+	      const char *const *env)
+{
+	int po[2], pe[2];
+
+	memset(b, 0, sizeof(*b));
+	cr_assert_eq(pipe2(po, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(pe, O_CLOEXEC), 0);
+	b->pid = fork();
+	cr_assert_geq(b->pid, 0);
+	if (b->pid == 0) {
+		dup2(po[1], STDOUT_FILENO);
+		dup2(pe[1], STDERR_FILENO);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		drop_privileges(uid, gid, 0);
+		for (int i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	b->out = po[0];
+	b->err = pe[0];
+	b->status = -1;
+}
+
+/* Reads what the command wrote, waiting up to timeout_ms for something. */
+static void bg_read(struct bg_cmd *b, int timeout_ms)
+{
+	struct pollfd pfd[2] = {{.fd = b->out, .events = POLLIN}, {.fd = b->err, .events = POLLIN}};
+
+	if (poll(pfd, 2, timeout_ms) <= 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (pfd[i].fd < 0 || !pfd[i].revents)
+			continue;
+		ssize_t n = i ? read_into(b->err, b->errbuf, sizeof(b->errbuf), &b->ne)
+			      : read_into(b->out, b->outbuf, sizeof(b->outbuf), &b->no);
+		if (n <= 0) {
+			close(pfd[i].fd);
+			*(i ? &b->err : &b->out) = -1;
+		}
+	}
+}
+
+static long long ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool bg_wait_output(struct bg_cmd *b, bool in_err, const char *needle, int timeout_ms)
+{
+	long long until = ms_now() + timeout_ms;
+
+	for (;;) {
+		if (strstr(in_err ? b->errbuf : b->outbuf, needle))
+			return true;
+		long long left = until - ms_now();
+		if (left <= 0 || (b->out < 0 && b->err < 0))
+			return false;
+		bg_read(b, (int)(left > 50 ? 50 : left));
+	}
+}
+
+int bg_wait(struct bg_cmd *b, int timeout_ms)
+{
+	long long until = ms_now() + timeout_ms;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(b->pid, &status, WNOHANG);
+		if (r == b->pid) {
+			while (b->out >= 0 || b->err >= 0)
+				bg_read(b, 1000);
+			b->status =
+				WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+			return b->status;
+		}
+		if (ms_now() >= until)
+			return -1;
+		bg_read(b, 10);
+	}
+}
+
+void bg_stop(struct bg_cmd *b)
+{
+	if (b->status < 0 && b->pid > 0) {
+		kill(b->pid, SIGKILL);
+		waitpid(b->pid, NULL, 0);
+	}
+	if (b->out >= 0)
+		close(b->out);
+	if (b->err >= 0)
+		close(b->err);
+	b->out = b->err = -1;
+	b->pid = 0;
 }

@@ -32,6 +32,9 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 extern rlim_t daemon_nofile;
 /* SIGTERM, wait, expect exit 0, remove the directory. */
 void daemon_stop(struct daemon *d);
+/* The same for an svmd told to stop already (a second SIGTERM while it shuts down would be
+ * the test's, not a user's). */
+void daemon_reap(struct daemon *d);
 /* Whether the daemon's log (stderr: diagnostics and audit) contains needle. */
 bool daemon_log_has(const struct daemon *d, const char *needle);
 /* Waits up to timeout_ms for the log to contain needle. */
@@ -133,3 +136,20 @@ int run_cmd(uid_t uid, gid_t gid, const char *const *argv, char *out, size_t cap
 /* The same with "NAME=VALUE" strings (NULL-terminated, may be NULL) added to its environment. */
 int run_cmd_env(uid_t uid, gid_t gid, const char *const *argv, const char *const *env, char *out,
 		size_t cap, char *err, size_t errcap);
+
+/* A command running in the background as uid/gid, its output captured. */
+struct bg_cmd {
+	pid_t pid;
+	int out, err;
+	int status; /* once it exited: its exit status (128+signal); else -1 */
+	char outbuf[16384], errbuf[8192];
+	size_t no, ne;
+};
+void bg_start(struct bg_cmd *b, uid_t uid, gid_t gid, const char *const *argv,
+	      const char *const *env);
+/* Waits up to timeout_ms for needle in its stdout (in_err: stderr). */
+bool bg_wait_output(struct bg_cmd *b, bool in_err, const char *needle, int timeout_ms);
+/* Waits up to timeout_ms for it to exit: its status, or -1 when it is still running. */
+int bg_wait(struct bg_cmd *b, int timeout_ms);
+/* Kills it if it still runs, closes the pipes. */
+void bg_stop(struct bg_cmd *b);

@@ -1708,6 +1708,17 @@ static int64_t binding_prop_u64(sd_bus *bus, const char *path, const char *name)
 	return strcmp(name, "Id") == 0 ? (int64_t)t : (int64_t)u;
 }
 
+/* As an object manager client starts: svmd knows this peer from then on. */
+static void get_managed_objects(sd_bus *bus)
+{
+	sd_bus_message *objs = NULL;
+
+	cr_assert_geq(sd_bus_call_method(bus, BROKER, BROKER_PATH, OM_IF, "GetManagedObjects", NULL,
+					 &objs, NULL),
+		      0);
+	sd_bus_message_unref(objs);
+}
+
 Test(bus, object_manager_announces_bindings)
 {
 	sd_bus *bus = open_bus();
@@ -1720,6 +1731,9 @@ Test(bus, object_manager_announces_bindings)
 
 	subscribe(bus, OM_IF, "InterfacesAdded");
 	subscribe(bus, OM_IF, "InterfacesRemoved");
+	/* Signals are addressed to the peers svmd knows that may see the binding: an object
+	 * manager client asks for the objects first, and so does this watcher (root). */
+	get_managed_objects(bus);
 
 	bpeer_start(&p, true, &u1, 0);
 	cr_assert_eq(b_bind_pgtable(&p, "0000:3b:00.0", 150, 48, 0x10000, &r), 0, "%s", r.reason);
@@ -1729,9 +1743,13 @@ Test(bus, object_manager_announces_bindings)
 		dump_events();
 	cr_assert_not_null(e, "no InterfacesAdded for %s", path);
 	cr_assert(e->binding_iface, "InterfacesAdded without " BINDING_IF);
-	/* Signals reach everyone: they name the object, its properties are for those who may
-	 * see it (the owner, root: this watcher) to ask for. */
-	cr_assert_eq(e->n_props, 0, "a signal leaks %d properties", e->n_props);
+	/* With Binding1's properties, as GetManagedObjects has them. */
+	cr_assert_eq(e->n_props, 9, "InterfacesAdded carries %d properties", e->n_props);
+	cr_assert_eq(e->id, r.id);
+	cr_assert_eq(e->pasid, 150);
+	cr_assert_eq(e->owner_uid, u1.uid);
+	cr_assert_str_eq(e->kind, "pgtable");
+	cr_assert_str_eq(e->device, "0000:3b:00.0");
 	cr_assert_eq(binding_prop_u64(bus, path, "Id"), r.id);
 	cr_assert_eq(binding_prop_u64(bus, path, "PASID"), 150);
 	cr_assert_eq(binding_prop_u64(bus, path, "OwnerUID"), u1.uid);
@@ -1901,6 +1919,7 @@ Test(bus, revocation_by_another_users_reload_is_announced)
 	char path[96];
 
 	subscribe(bus, OM_IF, "InterfacesRemoved");
+	get_managed_objects(bus);
 	replace_policy("allow bind-pgtable user=svmd-test2 device=0000:3b:00.0 pasid=100-199\n"
 		       "allow reload user=svmd-test1\n");
 	o = busctl_call(NULL, "Reload");
@@ -2626,4 +2645,156 @@ Test(bus, a_caller_that_takes_no_fds_is_told_at_once)
 	bpeer_start(&p, true, &u1, 0);
 	cr_assert_eq(b_open_device(&p, "0000:3b:00.0", &r), 0, "%s", r.reason);
 	bpeer_stop(&p);
+}
+
+/* ---- events: holders and GDBus clients --------------------------------------------------------
+ */
+
+static void events_teardown(void)
+{
+	if (d.pid > 0)
+		daemon_stop(&d);
+	bus_stop();
+}
+
+TestSuite(bus_events, .init = setup, .fini = events_teardown, .timeout = 90);
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char bus_arg[600];
+
+/* svmctl --bus bind-pgtable as u1 at PASID 150, with --hold (cmd NULL) or running cmd. */
+static void start_bus_holder(struct bg_cmd *b, const char *cmd)
+{
+	const char *argv[16] = {build_path("svmctl"), bus_arg,       "bind-pgtable",
+				"0000:3b:00.0",       "--pasid=150", "--pgd=0x7f000",
+				"--addr-width=48"};
+	int n = 7;
+
+	snprintf(bus_arg, sizeof(bus_arg), "--bus=%s", pb.address);
+	if (cmd) {
+		argv[n++] = "--";
+		argv[n++] = "/bin/sh";
+		argv[n++] = "-c";
+		argv[n++] = cmd;
+	} else {
+		argv[n++] = "--hold";
+	}
+	argv[n] = NULL;
+	bg_start(b, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(b, false, cmd ? "started" : "holding it", 5000), "%s", b->errbuf);
+}
+
+static void expect_taken(struct bg_cmd *b, long long t0, const char *why)
+{
+	int st = bg_wait(b, 5000);
+	long long took = now_ms() - t0;
+
+	cr_assert_eq(st, 1, "exit %d after %lld ms: %s", st, took, b->errbuf);
+	cr_assert_lt(took, 1000, "took %lld ms", took);
+	cr_assert(strstr(b->errbuf, why), "%s", b->errbuf);
+}
+
+Test(bus_events, hold_ends_when_another_client_unbinds)
+{
+	struct bg_cmd h;
+	struct svm_client *root;
+
+	start_bus_holder(&h, NULL);
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_unbind(root, 1), 0, "%s", svm_reason(root));
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: unbound by uid 0.");
+	svm_disconnect(root);
+	bg_stop(&h);
+}
+
+Test(bus_events, command_gets_sigterm_when_a_reload_revokes)
+{
+	struct bg_cmd h;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+
+	start_bus_holder(&h, "trap 'echo got-TERM; exit 3' TERM; echo started; "
+			     "while :; do sleep 0.05; done");
+	daemon_write_policy(&d, "10-revoke.policy",
+			    "deny bind-pgtable user=svmd-test1 device=0000:3b:00.0 revoke\n");
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_eq(rr.n_revoked, 1);
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: revoked by policy generation 2.");
+	cr_assert(strstr(h.errbuf, "sending SIGTERM to /bin/sh"), "%s", h.errbuf);
+	cr_assert(strstr(h.outbuf, "got-TERM"), "%s", h.outbuf);
+	svm_disconnect(root);
+	bg_stop(&h);
+}
+
+Test(bus_events, hold_ends_when_svmd_stops)
+{
+	struct bg_cmd h;
+
+	start_bus_holder(&h, NULL);
+	long long t0 = now_ms();
+	kill(d.pid, SIGTERM);
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: svmd shutting down.");
+	daemon_reap(&d);
+	bg_stop(&h);
+}
+
+/* The GDBus client (python3-gi) as uid, its "ready" seen. */
+static void start_gdbus(struct bg_cmd *g, const struct test_user *u)
+{
+	const char *argv[] = {"/usr/bin/python3", source_path("tests/integration/gdbus-watch.py"),
+			      pb.address, NULL};
+
+	if (access("/usr/bin/python3", X_OK) != 0)
+		cr_skip_test("python3-gi is not installed (make deps)");
+	bg_start(g, u ? u->uid : 0, u ? u->gid : 0, argv, NULL);
+	cr_assert(bg_wait_output(g, false, "ready\n", 10000), "%s %s", g->outbuf, g->errbuf);
+}
+
+/* A binding added after a GDBusObjectManagerClient started reaches it with every property,
+ * and only if it may see it: its owner's, root's, never another user's. */
+Test(bus_events, gdbus_object_manager_sees_own_bindings_whole)
+{
+	struct bg_cmd owner, other, admin, h;
+	struct svm_client *root;
+	char want[256];
+
+	start_gdbus(&owner, &u1);
+	start_gdbus(&other, &u2);
+	start_gdbus(&admin, NULL);
+	start_bus_holder(&h, NULL);
+	/* Created and OwnerPID vary: the rest around them. */
+	snprintf(want, sizeof(want), " OwnerUID=%u PASID=150 TargetPID=0\n", (unsigned)u1.uid);
+	cr_assert(bg_wait_output(&owner, false, want, 3000), "%s", owner.outbuf);
+	cr_assert(strstr(owner.outbuf, "added " BINDING_PATH "1 Created="), "%s", owner.outbuf);
+	cr_assert(strstr(owner.outbuf, " Device=0000:3b:00.0 Id=1 Kind=pgtable Leased=False "),
+		  "%s", owner.outbuf);
+	cr_assert(bg_wait_output(&admin, false, want, 3000), "root: %s", admin.outbuf);
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	cr_assert_eq(svm_unbind(root, 1), 0, "%s", svm_reason(root));
+	cr_assert(bg_wait_output(&owner, false, "removed " BINDING_PATH "1\n", 3000), "%s",
+		  owner.outbuf);
+	cr_assert(bg_wait_output(&admin, false, "removed " BINDING_PATH "1\n", 3000), "%s",
+		  admin.outbuf);
+	cr_assert_eq(bg_wait(&h, 2000), 1, "%s", h.errbuf);
+	/* Released went to the holder (svmctl) alone: not to the owner's other connection. */
+	cr_assert(!strstr(owner.outbuf, "released"), "%s", owner.outbuf);
+	/* The other user learnt nothing: no object, no signal. */
+	usleep(200000);
+	cr_assert(!strstr(other.outbuf, "binding"), "another user saw: %s", other.outbuf);
+	cr_assert(!strstr(other.outbuf, "released"), "%s", other.outbuf);
+	svm_disconnect(root);
+	bg_stop(&owner);
+	bg_stop(&other);
+	bg_stop(&admin);
+	bg_stop(&h);
 }

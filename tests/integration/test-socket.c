@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -649,7 +650,7 @@ Test(socket, second_hello_drops)
 
 Test(socket, unsupported_version_is_answered)
 {
-	struct svmd_hello_req h = {.version_min = 2, .version_max = 3};
+	struct svmd_hello_req h = {.version_min = 3, .version_max = 4};
 	int fd = raw_connect(&d);
 
 	raw_send(fd, SVMD_OP_HELLO, &h, sizeof(h), NULL, 0);
@@ -1384,7 +1385,8 @@ Test(startup, svmctl_hold_ends_when_svmd_closes_the_connection)
 	err[n > 0 ? n : 0] = 0;
 	close(errpipe[0]);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %#x: %s", status, err);
-	cr_assert(strstr(err, "svmctl: svmd closed the connection; binding 1 is gone."), "%s", err);
+	/* svmd says why before it goes (protocol version 2). */
+	cr_assert(strstr(err, "svmctl: binding 1 is gone: svmd shutting down."), "%s", err);
 }
 
 Test(startup, socket_from_systemd)
@@ -1510,4 +1512,456 @@ Test(socket, a_bad_fd_from_the_caller_leaves_the_connection_usable)
 	cr_assert_gt(n, 0);
 	free(devs);
 	svm_disconnect(c);
+}
+
+/*
+ * Events (protocol version 2): holders hear how their binding ended, subscribers see the
+ * records. Each test has its own svmd: some rewrite its policy.
+ */
+static const char events_policy[] =
+	"allow bind-pgtable user=svmd-test1,svmd-test2 device=0000:3b:00.0 pasid=100-159\n"
+	"allow bind-pgtable user=root device=0000:3b:00.0 pasid=160-169\n"
+	"allow bind-task user=svmd-test1 device=0000:3c:00.0 pasid=auto targets=same-user\n"
+	"allow reload user=root\n";
+
+static struct daemon ev;
+
+static void events_setup(void)
+{
+	test_users(&u1, &u2);
+	daemon_start(&ev, events_policy, NULL, NULL);
+}
+
+static void events_teardown(void)
+{
+	if (ev.pid > 0)
+		daemon_stop(&ev);
+}
+
+TestSuite(events, .init = events_setup, .fini = events_teardown, .timeout = 60);
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* svmctl bind-pgtable as u1 at pasid, holding with --hold (cmd NULL) or running cmd. */
+static void start_holder(struct bg_cmd *b, const char *front, const char *pasid, const char *cmd)
+{
+	const char *argv[16] = {build_path("svmctl"), front, "bind-pgtable",
+				"0000:3b:00.0",       pasid, "--pgd=0x7f000",
+				"--addr-width=48"};
+	int n = 7;
+
+	if (cmd) {
+		argv[n++] = "--";
+		argv[n++] = "/bin/sh";
+		argv[n++] = "-c";
+		argv[n++] = cmd;
+	} else {
+		argv[n++] = "--hold";
+	}
+	argv[n] = NULL;
+	bg_start(b, u1.uid, u1.gid, argv, NULL);
+}
+
+static char socket_arg[128];
+
+static const char *ev_socket(void)
+{
+	snprintf(socket_arg, sizeof(socket_arg), "--socket=%s", ev.socket);
+	return socket_arg;
+}
+
+/* The holder exits 1 within a second of t0, saying why. */
+static void expect_taken(struct bg_cmd *b, long long t0, const char *why)
+{
+	int st = bg_wait(b, 5000);
+	long long took = now_ms() - t0;
+
+	cr_assert_eq(st, 1, "exit %d after %lld ms: %s", st, took, b->errbuf);
+	cr_assert_lt(took, 1000, "took %lld ms", took);
+	cr_assert(strstr(b->errbuf, why), "%s", b->errbuf);
+}
+
+Test(events, hold_ends_when_another_client_unbinds)
+{
+	struct bg_cmd h;
+	struct svm_client *root;
+
+	start_holder(&h, ev_socket(), "--pasid=150", NULL);
+	cr_assert(bg_wait_output(&h, false, "holding it", 5000), "%s", h.errbuf);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_unbind(root, 1), 0, "%s", svm_reason(root));
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: unbound by uid 0.");
+	svm_disconnect(root);
+	bg_stop(&h);
+}
+
+Test(events, command_gets_sigterm_when_a_reload_revokes)
+{
+	struct bg_cmd h;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+
+	/* The command says when it is told to stop, and keeps running until then. */
+	start_holder(
+		&h, ev_socket(), "--pasid=151",
+		"trap 'echo got-TERM; exit 3' TERM; echo started; while :; do sleep 0.05; done");
+	cr_assert(bg_wait_output(&h, false, "started", 5000), "%s", h.errbuf);
+	daemon_write_policy(&ev, "10-revoke.policy",
+			    "deny bind-pgtable user=svmd-test1 device=0000:3b:00.0 revoke\n");
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_eq(rr.n_revoked, 1);
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: revoked by policy generation 2.");
+	cr_assert(strstr(h.errbuf, "sending SIGTERM to /bin/sh"), "%s", h.errbuf);
+	cr_assert(strstr(h.outbuf, "got-TERM"), "%s", h.outbuf);
+	svm_disconnect(root);
+	bg_stop(&h);
+}
+
+Test(events, hold_ends_when_svmd_stops)
+{
+	struct bg_cmd h;
+
+	start_holder(&h, ev_socket(), "--pasid=152", NULL);
+	cr_assert(bg_wait_output(&h, false, "holding it", 5000), "%s", h.errbuf);
+	long long t0 = now_ms();
+	kill(ev.pid, SIGTERM);
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: svmd shutting down.");
+	daemon_reap(&ev);
+	bg_stop(&h);
+}
+
+Test(events, hold_ends_when_the_same_user_unbinds_from_elsewhere)
+{
+	struct bg_cmd h;
+	struct peer p;
+	struct peer_result r;
+
+	start_holder(&h, ev_socket(), "--pasid=153", NULL);
+	cr_assert(bg_wait_output(&h, false, "holding it", 5000), "%s", h.errbuf);
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	long long t0 = now_ms();
+	cr_assert_eq(peer_unbind(&p, 1, &r), 0, "%s", r.reason);
+	expect_taken(&h, t0, "unbound by uid ");
+	peer_stop(&p);
+	bg_stop(&h);
+}
+
+/* A client that said HELLO for version 1 is never sent an event record. */
+Test(events, version_1_clients_get_no_events)
+{
+	int fd = raw_connect(&ev);
+	struct svmd_bind_pgtable_req bind = {.device = "0000:3b:00.0",
+					     .pasid = 160,
+					     .addr_width = 48,
+					     .gpgd = 0x7f000,
+					     .format = SVMD_PGTABLE_FORMAT_VTD};
+	struct svmd_subscribe_req sub = {0};
+	struct svm_client *root;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	raw_hello(fd);
+	raw_send(fd, SVMD_OP_BIND_PGTABLE, &bind, sizeof(bind), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_BIND_PGTABLE), 0);
+	/* SUBSCRIBE needs version 2: answered, and the connection stays. */
+	raw_send(fd, SVMD_OP_SUBSCRIBE, &sub, sizeof(sub), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_SUBSCRIBE), -EPROTO);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	cr_assert_eq(svm_unbind(root, 1), 0, "%s", svm_reason(root));
+	cr_assert(daemon_log_wait(&ev, "EVENT=release", 2000));
+	cr_assert_eq(poll(&pfd, 1, 300), 0, "svmd sent a version 1 client something unasked");
+	svm_disconnect(root);
+	close(fd);
+}
+
+/* A version 2 client sees its binding's end as one well-formed record, seq 0. */
+Test(events, version_2_gets_the_record)
+{
+	int fd = raw_connect(&ev);
+	struct svmd_hello_req hello = {.version_min = 1, .version_max = 2};
+	struct svmd_bind_pgtable_req bind = {.device = "0000:3b:00.0",
+					     .pasid = 161,
+					     .addr_width = 48,
+					     .gpgd = 0x7f000,
+					     .format = SVMD_PGTABLE_FORMAT_VTD};
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	struct svmd_ev_binding_ended e;
+	struct svm_client *root;
+	struct svmd_hdr h;
+	int fds[SVMD_FDS_MAX];
+	size_t n_fds = 0;
+
+	raw_send(fd, SVMD_OP_HELLO, &hello, sizeof(hello), NULL, 0);
+	ssize_t n = svmd_recv(fd, rec, fds, &n_fds, 0);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(svmd_parse(rec, (size_t)n, &h), 0);
+	struct svmd_hello_rep rep;
+	memcpy(&rep, rec + sizeof(h), sizeof(rep));
+	cr_assert_eq(rep.status, 0);
+	cr_assert_eq(rep.version, 2);
+	raw_send(fd, SVMD_OP_BIND_PGTABLE, &bind, sizeof(bind), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_BIND_PGTABLE), 0);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	cr_assert_eq(svm_unbind(root, 1), 0, "%s", svm_reason(root));
+	n = svmd_recv(fd, rec, fds, &n_fds, 0);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(svmd_parse(rec, (size_t)n, &h), 0);
+	cr_assert_eq(h.opcode, SVMD_EV_BINDING_ENDED);
+	cr_assert_eq(svmd_event_check(h.opcode, h.seq, rec + sizeof(h), h.len, n_fds), 0);
+	memcpy(&e, rec + sizeof(h), sizeof(e));
+	cr_assert_eq(e.id, 1);
+	cr_assert_eq(e.reason, SVMD_END_UNBIND);
+	cr_assert_eq(e.by_uid, 0);
+	cr_assert_str_eq(svmd_event_text(h.opcode, rec + sizeof(h)), "unbound by uid 0");
+	svm_disconnect(root);
+	close(fd);
+}
+
+static void on_count(struct svm_client *c, const struct svm_event *e, void *userdata)
+{
+	(void)c;
+	if (e->type == SVM_EVENT_RECORD)
+		++*(unsigned *)userdata;
+}
+
+/* svmd's SERVER_SUBSCRIBERS_PER_UID, as svmd(8) says it. */
+#define SERVER_SUBS_PER_UID 4
+
+/* Subscriptions are charged to the uid and bounded; one that does not read is dropped alone. */
+Test(events, subscriptions_are_bounded)
+{
+	struct svm_client *sub[SERVER_SUBS_PER_UID + 1], *root;
+	unsigned seen = 0;
+
+	for (int i = 0; i <= SERVER_SUBS_PER_UID; i++)
+		cr_assert_eq(svm_connect(ev.socket, &sub[i]), 0);
+	for (int i = 0; i < SERVER_SUBS_PER_UID; i++)
+		cr_assert_eq(svm_subscribe(sub[i]), 0, "%s", svm_reason(sub[i]));
+	cr_assert_eq(svm_subscribe(sub[SERVER_SUBS_PER_UID]), -EDQUOT);
+	cr_assert(strstr(svm_reason(sub[SERVER_SUBS_PER_UID]), "at most 4 a user"), "%s",
+		  svm_reason(sub[SERVER_SUBS_PER_UID]));
+	/* A subscription ends with its connection: another may take its place. */
+	svm_disconnect(sub[1]);
+	usleep(100000);
+	cr_assert_eq(svm_subscribe(sub[SERVER_SUBS_PER_UID]), 0);
+	svm_set_event_handler(sub[0], on_count, &seen);
+	/* sub[2] never reads: a few hundred denials fill its socket, then its queue. */
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	for (int i = 0; i < 600; i++) {
+		cr_assert_eq(svm_bind_pgtable(root, "0000:3b:00.0",
+					      &(struct svm_pgtable){.pasid = 300,
+								    .addr_width = 48,
+								    .gpgd = 0x7f000},
+					      NULL),
+			     -EACCES);
+		if (i % 50 == 0)
+			while (svm_dispatch(sub[0], 0) > 0)
+				;
+	}
+	cr_assert(daemon_log_wait(&ev, "event records unread", 5000), "not dropped");
+	while (svm_dispatch(sub[0], 100) > 0)
+		;
+	cr_assert_eq(seen, 600, "a reading subscriber saw %u of 600", seen);
+	/* The rest still work. */
+	struct svm_binding_info *list = NULL;
+	size_t n_list = 0;
+	cr_assert_eq(svm_list(root, &list, &n_list), 0);
+	free(list);
+	svm_disconnect(root);
+	for (int i = 0; i <= SERVER_SUBS_PER_UID; i++)
+		if (i != 1)
+			svm_disconnect(sub[i]);
+}
+
+/* The nth line of text (from 0), into buf; false when there are fewer. */
+static bool nth_line(const char *text, int n, char *buf, size_t size)
+{
+	for (; n > 0 && text; n--)
+		if ((text = strchr(text, '\n')))
+			text++;
+	if (!text || !*text)
+		return false;
+	size_t k = strcspn(text, "\n");
+	snprintf(buf, size, "%.*s", (int)(k < size ? k : size - 1), text);
+	return true;
+}
+
+static void start_monitor(struct bg_cmd *m, uid_t uid, gid_t gid, bool json)
+{
+	const char *argv[] = {build_path("svmctl"), ev_socket(), "monitor", json ? "--json" : NULL,
+			      NULL};
+
+	bg_start(m, uid, gid, argv, NULL);
+	cr_assert(bg_wait_output(m, true, "press Ctrl-C to stop", 5000), "%s", m->errbuf);
+}
+
+/* A grant, a denial, a release and a reload, as root's monitor (text and JSON) and as a
+ * user's (its own and the reload only) show them. */
+Test(events, monitor_shows_grant_deny_release_reload)
+{
+	struct bg_cmd text, json, mine;
+	struct peer p1, p2;
+	struct peer_result r;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	char line[1024];
+
+	start_monitor(&text, 0, 0, false);
+	start_monitor(&json, 0, 0, true);
+	start_monitor(&mine, u2.uid, u2.gid, false);
+	peer_start(&p1, &ev, u1.uid, u1.gid, 0);
+	peer_start(&p2, &ev, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p1, "0000:3b:00.0", 120, 0x7f000, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&p2, "0000:3b:00.0", 199, 0x7f000, &r), -EACCES);
+	cr_assert_eq(peer_unbind(&p1, 1, &r), 0, "%s", r.reason);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	/* The reload's line, whole: the last. */
+	cr_assert(bg_wait_output(&text, false, " 0 revoked\n", 3000), "%s", text.outbuf);
+	cr_assert(bg_wait_output(&json, false, " 0 revoked\"}\n", 3000), "%s", json.outbuf);
+	cr_assert(bg_wait_output(&mine, false, " 0 revoked\n", 3000), "%s", mine.outbuf);
+
+	char want[4][256];
+	snprintf(want[0], sizeof(want[0]),
+		 "Z grant bind-pgtable device=0000:3b:00.0 pasid=120 binding=1 uid=%u pid=",
+		 (unsigned)u1.uid);
+	snprintf(want[1], sizeof(want[1]),
+		 "Z deny bind-pgtable device=0000:3b:00.0 pasid=199 uid=%u pid=", (unsigned)u2.uid);
+	snprintf(want[2], sizeof(want[2]),
+		 "Z release bind-pgtable device=0000:3b:00.0 pasid=120 binding=1 uid=%u pid=",
+		 (unsigned)u1.uid);
+	snprintf(want[3], sizeof(want[3]), "Z reload reload uid=0 pid=");
+	for (int i = 0; i < 4; i++) {
+		cr_assert(nth_line(text.outbuf, i, line, sizeof(line)), "%s", text.outbuf);
+		cr_assert(strstr(line, want[i]), "line %d: %s\nwant %s", i, line, want[i]);
+		/* An ISO 8601 time in UTC first. */
+		cr_assert(strlen(line) > 28 && line[4] == '-' && line[10] == 'T' && line[26] == 'Z',
+			  "%s", line);
+	}
+	cr_assert(nth_line(text.outbuf, 1, line, sizeof(line)));
+	cr_assert(strstr(line, "generation=1 error=Permission denied: no rule matched"), "%s",
+		  line);
+	cr_assert(nth_line(text.outbuf, 2, line, sizeof(line)));
+	cr_assert(strstr(line, "generation=1 ended=unbind: unbind"), "%s", line);
+	cr_assert(nth_line(text.outbuf, 3, line, sizeof(line)));
+	cr_assert(strstr(line, "generation=2: generation 2: 4 rules from 1 files"), "%s", line);
+	cr_assert(!nth_line(text.outbuf, 4, line, sizeof(line)), "more: %s", text.outbuf);
+
+	/* JSON: one object a line, the same four. */
+	static const char *const jwant[4][4] = {
+		{"\"event\":\"grant\",\"op\":\"bind-pgtable\",\"device\":\"0000:3b:00.0\","
+		 "\"pasid\":120,\"binding\":1,",
+		 "\"error\":0,\"ended\":null,\"reason\":\"\"}", "\"generation\":1,", NULL},
+		{"\"event\":\"deny\",\"op\":\"bind-pgtable\",\"device\":\"0000:3b:00.0\","
+		 "\"pasid\":199,\"binding\":null,",
+		 "\"error\":13,\"ended\":null,\"reason\":\"no rule matched", NULL, NULL},
+		{"\"event\":\"release\",", "\"binding\":1,",
+		 "\"ended\":\"unbind\",\"reason\":\"unbind\"}", NULL},
+		{"\"event\":\"reload\",\"op\":\"reload\",\"device\":null,\"pasid\":0,"
+		 "\"binding\":null,\"uid\":0,",
+		 "\"generation\":2,", NULL, NULL},
+	};
+	for (int i = 0; i < 4; i++) {
+		cr_assert(nth_line(json.outbuf, i, line, sizeof(line)), "%s", json.outbuf);
+		cr_assert(line[0] == '{' && line[strlen(line) - 1] == '}', "%s", line);
+		cr_assert(strncmp(line, "{\"time\":\"", 9) == 0, "%s", line);
+		for (int k = 0; k < 4 && jwant[i][k]; k++)
+			cr_assert(strstr(line, jwant[i][k]), "line %d: %s\nwant %s", i, line,
+				  jwant[i][k]);
+	}
+	cr_assert(!nth_line(json.outbuf, 4, line, sizeof(line)), "more: %s", json.outbuf);
+
+	/* svmd-test2 sees its own denial and the reload (not who asked), nothing of svmd-test1. */
+	cr_assert(nth_line(mine.outbuf, 0, line, sizeof(line)), "%s", mine.outbuf);
+	cr_assert(strstr(line, want[1]), "%s", line);
+	cr_assert(nth_line(mine.outbuf, 1, line, sizeof(line)), "%s", mine.outbuf);
+	cr_assert(strstr(line, "Z reload reload uid=0 pid=0 generation=2"), "%s", line);
+	cr_assert(!nth_line(mine.outbuf, 2, line, sizeof(line)), "more: %s", mine.outbuf);
+
+	/* SIGINT ends a monitor with status 0. */
+	kill(text.pid, SIGINT);
+	cr_assert_eq(bg_wait(&text, 2000), 0, "%s", text.errbuf);
+	svm_disconnect(root);
+	peer_stop(&p1);
+	peer_stop(&p2);
+	bg_stop(&text);
+	bg_stop(&json);
+	bg_stop(&mine);
+}
+
+struct seen {
+	unsigned n;
+	char last[32];
+};
+
+static void on_record(struct svm_client *c, const struct svm_event *e, void *userdata)
+{
+	struct seen *s = userdata;
+
+	(void)c;
+	if (e->type != SVM_EVENT_RECORD)
+		return;
+	s->n++;
+	snprintf(s->last, sizeof(s->last), "%s %s", e->record, e->op);
+}
+
+/* libsvmclient: events that come while a call waits for its reply are neither lost nor handed
+ * out from inside the call, but from the next svm_dispatch(). */
+Test(events, events_during_a_call_wait_for_dispatch)
+{
+	struct svm_client *c;
+	struct seen s = {0};
+	struct svm_binding_info *list = NULL;
+	size_t n = 0;
+	uint64_t id;
+
+	cr_assert_eq(svm_connect(ev.socket, &c), 0);
+	cr_assert(svm_events_supported(c));
+	svm_set_event_handler(c, on_record, &s);
+	cr_assert_eq(svm_subscribe(c), 0, "%s", svm_reason(c));
+	struct svm_pgtable pg = {.pasid = 162, .addr_width = 48, .gpgd = 0x7f000};
+	cr_assert_eq(svm_bind_pgtable(c, "0000:3b:00.0", &pg, &id), 0, "%s", svm_reason(c));
+	cr_assert_eq(svm_list(c, &list, &n), 0);
+	free(list);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(s.n, 0, "the handler ran inside a call");
+	cr_assert_eq(svm_dispatch(c, 1000), 1);
+	cr_assert_eq(s.n, 1);
+	cr_assert_str_eq(s.last, "grant bind-pgtable");
+	/* Nothing more: a dispatch that finds nothing returns 0 after its timeout. */
+	cr_assert_eq(svm_dispatch(c, 50), 0);
+	cr_assert_eq(svm_events_lost(c), 0);
+	svm_disconnect(c);
+}
+
+Test(events, hold_ends_when_the_bound_process_exits)
+{
+	struct bg_cmd sleeper, h;
+	const char *sleep_argv[] = {"/bin/sleep", "30", NULL};
+	char pid_arg[32];
+
+	bg_start(&sleeper, u1.uid, u1.gid, sleep_argv, NULL);
+	snprintf(pid_arg, sizeof(pid_arg), "--pid=%d", (int)sleeper.pid);
+	const char *argv[] = {build_path("svmctl"),
+			      ev_socket(),
+			      "bind-task",
+			      "0000:3c:00.0",
+			      pid_arg,
+			      "--hold",
+			      NULL};
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, false, "holding it", 5000), "%s", h.errbuf);
+	long long t0 = now_ms();
+	kill(sleeper.pid, SIGKILL);
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: bound process exited.");
+	bg_stop(&sleeper);
+	bg_stop(&h);
 }

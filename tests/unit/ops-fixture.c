@@ -177,10 +177,12 @@ static void on_added(void *userdata, struct binding *b)
 	f.added++;
 }
 
-static void on_removed(void *userdata, struct binding *b)
+static void on_removed(void *userdata, struct binding *b, const struct core_end *end)
 {
 	(void)userdata, (void)b;
 	f.removed++;
+	f.last_end = (int)end->why;
+	snprintf(f.last_end_text, sizeof(f.last_end_text), "%s", end->text ? end->text : "");
 }
 
 static const struct core_hooks hooks = {.binding_added = on_added, .binding_removed = on_removed};
@@ -230,6 +232,7 @@ void setup(void)
 	char err[256];
 
 	memset(&f, 0, sizeof(f));
+	f.last_end = -1;
 	n_recs = 0;
 	refuse_check = refuse_bind = refuse_unbind = refuse_open = 0;
 	f.baseline_fds = count_fds();
@@ -252,7 +255,7 @@ void setup(void)
 	cr_assert_eq(core_new(f.base, be, p, dirs, 1, &f.core), 0);
 	limits_free(f.core->limits);
 	cr_assert_eq(limits_new(fake_clock, NULL, &f.core->limits), 0);
-	core_set_hooks(f.core, &hooks, NULL);
+	core_set_hooks(f.core, CORE_FRONTEND_BUS, &hooks, NULL);
 	f.alice = session_of(ALICE, false);
 	f.bob = session_of(BOB, false);
 	f.carol = session_of(CAROL, false);

@@ -59,6 +59,8 @@ struct ops_fixture {
 	struct session *alice, *bob, *root, *carol;
 	int baseline_fds;
 	unsigned added, removed; /* core hooks */
+	int last_end;            /* the last removal's enum end_reason, -1: none yet */
+	char last_end_text[128]; /* and its words */
 };
 extern struct ops_fixture f;
 /* A forked child a test may leave running: teardown kills it. */

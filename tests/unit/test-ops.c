@@ -334,6 +334,9 @@ Test(ops, unbind_by_owner_root_and_others)
 	/* The record is the binding's: its owner's, with who unbound it. */
 	assert_record(AUDIT_RELEASE, "bind-pgtable", 0, "unbind by uid 0");
 	cr_assert_eq(recs[0].uid, ALICE);
+	/* The front-ends hear why, to tell its holder. */
+	cr_assert_eq(f.last_end, END_UNBIND);
+	cr_assert_str_eq(f.last_end_text, "unbound by uid 0");
 	n_recs = 0;
 	cr_assert_eq(ops_unbind(f.core, f.alice, id, &res), -ENOENT);
 	assert_record(AUDIT_FAIL, "unbind", ENOENT, NULL);
@@ -528,6 +531,8 @@ Test(ops, reloads_are_recorded_refused_or_not)
 	cr_assert_eq(n_recs, 2);
 	cr_assert_eq(recs[0].event, AUDIT_RELEASE);
 	cr_assert_str_eq(recs[0].reason, "revoked by the reloaded policy");
+	cr_assert_eq(f.last_end, END_REVOKED);
+	cr_assert_str_eq(f.last_end_text, "revoked by policy generation 2");
 	cr_assert_eq(recs[1].event, AUDIT_RELOAD);
 	cr_assert_eq(recs[1].error, 0);
 	cr_assert_eq(recs[1].uid, 0, "SIGHUP: svmd itself");
