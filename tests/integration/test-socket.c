@@ -431,6 +431,9 @@ Test(socket, serves_under_its_seccomp_filter)
 	char path[64], line[256];
 	int mode = -1;
 
+	/* The socket listens before svmd enters the sandbox (it serves nothing until then): wait
+	 * for its word that it did, then ask the kernel. */
+	cr_assert(daemon_log_wait(&d, "Entered the seccomp sandbox.", 5000));
 	snprintf(path, sizeof(path), "/proc/%d/status", d.pid);
 	FILE *f = fopen(path, "re");
 	cr_assert_not_null(f);
@@ -439,7 +442,6 @@ Test(socket, serves_under_its_seccomp_filter)
 			break;
 	fclose(f);
 	cr_assert_eq(mode, 2, "Seccomp: %d (2 is a filter)", mode);
-	cr_assert(daemon_log_has(&d, "Entered the seccomp sandbox."));
 }
 
 /* Raw protocol helpers for misbehaving clients. */
