@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -682,6 +683,15 @@ static int serve(const struct options *o, struct loop *loop, struct core *core,
 	if (r < 0)
 		return log_oom();
 	r = loop_run(loop);
+	/* Stopping: a second SIGTERM or SIGINT waits (pending, then dropped at exit) rather than
+	 * kill svmd half-way through releasing and freeing, once the loop that handled them is
+	 * gone. systemd's SIGKILL after TimeoutStopSec= still ends it. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &stop, NULL);
 	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");
 	/* Before the front-ends go, so each record says why its binding really ended. */
 	core_release_all(core);

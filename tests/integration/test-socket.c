@@ -1339,6 +1339,38 @@ Test(startup, binding_ids_do_not_repeat_across_restarts)
 	cr_assert_eq(system(cmd), 0);
 }
 
+/* An impatient second SIGTERM (or SIGINT) while svmd releases everything and frees what it
+ * made does not kill it half-way: it finishes and exits 0. A large policy makes the teardown
+ * long enough for the signals sent every 100 us to land in each part of it. */
+Test(startup, a_second_sigterm_does_not_cut_the_shutdown_short, .timeout = 60)
+{
+	size_t cap = 10000 * 80, used = 0;
+	char *text = malloc(cap);
+	struct daemon a;
+	int status = 0;
+	pid_t r = 0;
+
+	cr_assert_not_null(text);
+	for (int i = 0; i < 10000; i++)
+		used += (size_t)snprintf(text + used, cap - used,
+					 "allow bind-pgtable user=root device=0000:3b:00.0 "
+					 "pasid=%d\n",
+					 i + 1);
+	daemon_start(&a, text, NULL, NULL);
+	free(text);
+	for (int i = 0; i < 200000 && r == 0; i++) {
+		kill(a.pid, i % 2 ? SIGINT : SIGTERM);
+		usleep(100);
+		r = waitpid(a.pid, &status, WNOHANG);
+	}
+	cr_assert_eq(r, a.pid, "svmd did not exit");
+	a.pid = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "svmd ended with status 0x%x (signal %d), not exit 0", status,
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	daemon_stop(&a);
+}
+
 /* svmctl --hold notices svmd going away: its binding is gone, and it says so. */
 Test(startup, svmctl_hold_ends_when_svmd_closes_the_connection)
 {
