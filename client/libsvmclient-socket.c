@@ -381,8 +381,11 @@ static int socket_bind_smmu_cd_table(struct svm_client *c, const char *device,
 			 c->proto);
 		return -EPROTONOSUPPORT;
 	}
-	if (t->s1fmt > SVMD_SMMU_S1FMT_2LVL_64K || t->s1cdmax > SVMD_SMMU_S1CDMAX_MAX)
-		return -EINVAL; /* svmd would drop the connection */
+	if (t->s1fmt > SVMD_SMMU_S1FMT_2LVL_64K || t->s1cdmax > SVMD_SMMU_S1CDMAX_MAX) {
+		/* svmd would drop the connection; the words are the D-Bus face's. */
+		snprintf(c->reason, sizeof(c->reason), "s1fmt must be 0..2 and s1cdmax 0..20");
+		return -EINVAL;
+	}
 	int r = call(c, SVMD_OP_BIND_PASID_TABLE, &req, sizeof(req), NULL, 0, &fd, &p);
 	r = bind_reply(r, p, ret_id, NULL);
 	if (r < 0)

@@ -226,11 +226,6 @@ _public_ int svm_bind_smmu_cd_table(struct svm_client *c, const char *device,
 		*ret_event_fd = -1;
 	if (!t)
 		return -EINVAL;
-	if (!c->transport->bind_smmu_cd_table) {
-		snprintf(c->reason, sizeof(c->reason),
-			 "an SMMUv3 CD table is bound over svmd's socket only, not over D-Bus");
-		return -EOPNOTSUPP;
-	}
 	return c->transport->bind_smmu_cd_table(c, device, t, ret_id, ret_event_fd);
 }
 

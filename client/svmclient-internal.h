@@ -47,7 +47,6 @@ struct svm_transport {
 			    uint64_t *ret_id);
 	int (*bind_pasid_table)(struct svm_client *c, const char *device,
 				const struct svm_pasid_table *t, uint64_t *ret_id);
-	/* NULL: not over this transport. */
 	int (*bind_smmu_cd_table)(struct svm_client *c, const char *device,
 				  const struct svm_smmu_cd_table *t, uint64_t *ret_id,
 				  int *ret_event_fd);

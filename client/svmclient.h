@@ -204,7 +204,7 @@ int svm_bind_pasid_table(struct svm_client *c, const char *device, const struct 
  * svm_map()); the device then DMAs by stage-1 virtual address. *ret_event_fd (may be NULL: it
  * is closed) gets the binding's vEVENTQ fd, or -1 if svmd sent none: read() it for the
  * device's IOMMU events, each an 8-byte header (flags, sequence) and a 32-byte SMMUv3 event
- * record whose StreamID is vsid. Socket connections only (-EOPNOTSUPP on D-Bus). */
+ * record whose StreamID is vsid. Over D-Bus: org.svmd.Broker1.BindSmmuCdTable. */
 int svm_bind_smmu_cd_table(struct svm_client *c, const char *device,
 			   const struct svm_smmu_cd_table *t, uint64_t *ret_id, int *ret_event_fd);
 int svm_unbind(struct svm_client *c, uint64_t id);

@@ -1553,3 +1553,34 @@ Test(iommufd, smmuv3_kernel_refusals_leave_nothing)
 		fake_free(&f);
 	}
 }
+
+/* svmd itself, and svmctl's SMMUv3 form: the device lists pasid-table as unsupported, and the
+ * bind is refused with the reason, through the socket to an unprivileged user. */
+Test(iommufd, smmuv3_svmctl_says_why_not)
+{
+	struct fake f;
+	struct daemon d;
+	char out[4096], err[4096];
+
+	fake_new_backend(&f, "iommufd", smmu_one, 1);
+	start(&d, &f, NULL);
+	const char *argv[] = {build_path("svmctl"),
+			      "--socket",
+			      d.socket,
+			      "bind-pasid-table",
+			      SMMU_DEV,
+			      "--ptr=0x800000",
+			      "--size=64",
+			      "--model=smmu",
+			      "--vsid=8",
+			      "--",
+			      "true",
+			      NULL};
+	cr_assert_neq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 0);
+	cr_assert(strstr(err, "IOMMU_VIOMMU_ALLOC: EOPNOTSUPP): the SMMU has neither S2FWB nor a "
+			      "CANWBS root complex"),
+		  "%s", err);
+	cr_assert_eq(count_bindings(&d), 0);
+	daemon_stop(&d);
+	fake_free(&f);
+}

@@ -94,8 +94,8 @@ EOT
 # parent; iommu.passthrough=0: DMA is translated.
 # The names arm64-svmd --list prints (it cannot run here): its checks_test/checks_stock arrays.
 list_checks() {
-	sed -n "/^static const char \*const checks_$1\[\] = {\$/,/^};/p" "$here/arm64-svmd.c" |
-		sed -n 's/^\t"\(.*\)",$/\1/p'
+	sed -n "/^static const char \*const checks_$1\[\] = {/,/};/p" "$here/arm64-svmd.c" |
+		grep -o '"[a-z0-9-]*"' | tr -d '"'
 }
 total=0
 bad=0
