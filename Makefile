@@ -5,9 +5,12 @@
 #   make check      unit and integration tests, check-stress, then check-vm and check-system
 #                   (installs packages as root)
 #   make check-vm   svmd on real kernels in QEMU: Debian's 6.12 (VFIO containers), then
-#                   check-vm-iommufd
+#                   check-vm-iommufd and check-vm-arm64
 #   make check-vm-iommufd  svmd on iommufd and VFIO cdevs: svmd's own Linux 7.x test kernel in
 #                   QEMU (the kernel is built once per machine, cached in /var/cache/svmd-test)
+#   make check-vm-arm64  svmd's PASID-table bind on an emulated Arm SMMUv3: QEMU 11.x from a
+#                   cached trixie root, svmd's own arm64 7.x kernels (stock and test-only),
+#                   cross-built svmd (root; cached in /var/cache/svmd-test)
 #   make check-system  svmd installed into Debian 12 booted with systemd-nspawn (root)
 #   make bench      svmd against bare IPC baselines (optimised build-bench/, bench/results.json)
 #   make asan       the same tests on an ASan+UBSan build
@@ -63,7 +66,8 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
 CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim.c \
-            daemon/backend-vfio.c daemon/backend-iommufd.c daemon/pci-sysfs.c daemon/bus.c \
+            daemon/backend-vfio.c daemon/backend-iommufd.c daemon/iommufd-smmuv3.c \
+            daemon/pci-sysfs.c daemon/bus.c \
             daemon/bus-broker.c daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c \
             daemon/device.c daemon/hashmap.c daemon/identity.c daemon/lifetime.c \
             daemon/user-limits.c daemon/log.c daemon/loop.c \
@@ -95,6 +99,7 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c tests/vfio-emul/iommufd-emul.c daemon/ba
             daemon/util.c daemon/device.c protocol/svmd-proto.c
 
 .PHONY: all check check-run check-vm check-vm-run check-vm-iommufd check-vm-iommufd-run \
+        check-vm-arm64 check-vm-arm64-run \
         check-system check-system-run demo demo-run asan fuzz fuzz-run install clean deps format \
         check-format
 .DEFAULT_GOAL := all
@@ -119,7 +124,7 @@ $(BUILD)/obj/protocol/%.pic.o: protocol/%.c
 
 $(BUILD)/libsvmd-core.a: $(call obj,$(CORE_SRC) $(PROTOCOL_SRC))
 	@rm -f $@
-	$(call say,AR,$@)ar rcs $@ $^
+	$(call say,AR,$@)$(AR) rcs $@ $^
 
 $(BUILD)/svmd: $(call obj,daemon/main.c) $(BUILD)/libsvmd-core.a
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(deps_libs)
@@ -128,7 +133,7 @@ LIBCLIENT_PIC := $(patsubst %.c,$(BUILD)/obj/%.pic.o,$(LIBCLIENT_SRC) $(PROTOCOL
 
 $(BUILD)/libsvmclient.a: $(call obj,$(LIBCLIENT_SRC) $(PROTOCOL_SRC))
 	@rm -f $@
-	$(call say,AR,$@)ar rcs $@ $^
+	$(call say,AR,$@)$(AR) rcs $@ $^
 
 $(BUILD)/libsvmclient.so.0: $(LIBCLIENT_PIC) client/libsvmclient.sym
 	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libsvmclient.so.0 -Wl,--version-script=client/libsvmclient.sym \
@@ -150,7 +155,8 @@ unit_objs_policy      := daemon/policy.c daemon/hashmap.c daemon/util.c protocol
 unit_objs_registry    := daemon/registry.c daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_sim-kernel  := daemon/sim-kernel.c daemon/backend-sim.c daemon/backends.c \
-                         daemon/backend-vfio.c daemon/backend-iommufd.c daemon/pci-sysfs.c \
+                         daemon/backend-vfio.c daemon/backend-iommufd.c daemon/iommufd-smmuv3.c \
+                         daemon/pci-sysfs.c \
                          daemon/backend.c daemon/seed-abi.c daemon/device.c daemon/hashmap.c \
                          daemon/util.c daemon/log.c protocol/svmd-proto.c
 unit_objs_seed-abi    := daemon/seed-abi.c daemon/util.c protocol/svmd-proto.c
@@ -201,7 +207,8 @@ $(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integr
 # A backend driven command by command (tests/integration/backend-driver.c), for the iommufd
 # suite to run under the emulator.
 DRIVER_SRC := tests/integration/backend-driver.c daemon/backends.c daemon/backend.c \
-              daemon/backend-iommufd.c daemon/backend-vfio.c daemon/backend-sim.c \
+              daemon/backend-iommufd.c daemon/iommufd-smmuv3.c daemon/backend-vfio.c \
+              daemon/backend-sim.c \
               daemon/sim-kernel.c daemon/seed-abi.c daemon/pci-sysfs.c daemon/device.c \
               daemon/hashmap.c daemon/util.c daemon/log.c daemon/sandbox.c \
               protocol/svmd-proto.c
@@ -253,7 +260,8 @@ check-vm: deps
 # run even when the first fails, so one run says everything.
 check-vm-run: all $(BUILD)/tests/vm-client
 	@status=0; BUILD=$(BUILD) sh tests/vm/run.sh || status=1; \
-	$(MAKE) --no-print-directory check-vm-iommufd-run || status=1; exit $$status
+	$(MAKE) --no-print-directory check-vm-iommufd-run || status=1; \
+	$(MAKE) --no-print-directory check-vm-arm64-run || status=1; exit $$status
 
 # The test kernel (tests/vm/kernel.sh prints its cached directory, building it the first time),
 # the programs compiled against that kernel's own uAPI headers, then the VM, with svmd in it.
@@ -276,7 +284,8 @@ check-vm-iommufd-run: all
 # so libsystemd: run-kernel.sh copies its libraries into the guest); udev-scope: the udev rule
 # under the real udevd (a script; last, as it starts and stops udevd).
 VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend iommufd-svmd udev-scope
-VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/pci-sysfs.c daemon/backend.c daemon/device.c \
+VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/iommufd-smmuv3.c daemon/pci-sysfs.c \
+                  daemon/backend.c daemon/device.c \
                   daemon/util.c daemon/log.c
 KERNEL_TESTS := $(BUILD)/tests/$(notdir $(KERNEL_DIR))
 SMOKE := $(addprefix $(KERNEL_TESTS)/,iommufd-smoke iommufd-owner iommufd-backend)
@@ -308,6 +317,22 @@ $(VM_SVMD): tests/vm/iommufd-svmd.c tests/vm/edu.h client/svmclient.h $(BUILD)/l
 else
 $(SMOKE) $(VM_SVMD):
 	@echo "set KERNEL_DIR to a tests/vm/kernel.sh kernel" >&2; exit 1
+endif
+
+# The arm64 suite (tests/vm/run-arm64.sh): QEMU's SMMUv3 in a trixie root, svmd's own arm64
+# kernels, svmd and tests/vm/arm64-svmd.c cross-built in that root (BUILD=build-arm64 there).
+check-vm-arm64: deps
+	@$(MAKE) --no-print-directory check-vm-arm64-run
+
+check-vm-arm64-run:
+	@BUILD=$(BUILD) sh tests/vm/run-arm64.sh
+
+ifneq ($(ARM64_KERNEL_INCLUDE),)
+$(BUILD)/tests/arm64-svmd: tests/vm/arm64-svmd.c tests/vm/edu.h client/svmclient.h \
+		$(BUILD)/libsvmclient.a
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -isystem $(ARM64_KERNEL_INCLUDE) $(ALL_LDFLAGS) \
+		-o $@ $< $(BUILD)/libsvmclient.a $(client_libs)
 endif
 
 check-system: deps

@@ -267,6 +267,39 @@ static int bus_bind_pgtable(struct svm_client *c, const char *device, const stru
 	return 0;
 }
 
+static int bus_bind_smmu_cd_table(struct svm_client *c, const char *device,
+				  const struct svm_smmu_cd_table *t, uint64_t *ret_id,
+				  int *ret_event_fd)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	uint64_t id;
+	int r, fd = -1;
+
+	r = call(c, "BindSmmuCdTable", &reply, "sttuyy", device, t->ptr, t->size, t->vsid, t->s1fmt,
+		 t->s1cdmax);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "to", &id, NULL);
+	if (r >= 0)
+		r = sd_bus_message_enter_container(reply, 'a', "h");
+	if (r >= 0 && (r = sd_bus_message_read(reply, "h", &fd)) > 0) {
+		/* The message owns its fd: the caller gets a copy. */
+		fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return -errno;
+	} else
+		fd = -1;
+	if (r < 0)
+		return r;
+	if (ret_id)
+		*ret_id = id;
+	if (ret_event_fd)
+		*ret_event_fd = fd;
+	else
+		safe_close(fd);
+	return 0;
+}
+
 static int bus_bind_pasid_table(struct svm_client *c, const char *device,
 				const struct svm_pasid_table *t, uint64_t *ret_id)
 {
@@ -517,6 +550,7 @@ const struct svm_transport bus_transport = {
 	.bind_task = bus_bind_task,
 	.bind_pgtable = bus_bind_pgtable,
 	.bind_pasid_table = bus_bind_pasid_table,
+	.bind_smmu_cd_table = bus_bind_smmu_cd_table,
 	.open_device = bus_open_device,
 	.unbind = bus_unbind,
 	.lease = bus_lease,

@@ -360,6 +360,43 @@ static int socket_bind_pasid_table(struct svm_client *c, const char *device,
 	return bind_reply(r, p, ret_id, NULL);
 }
 
+static int socket_bind_smmu_cd_table(struct svm_client *c, const char *device,
+				     const struct svm_smmu_cd_table *t, uint64_t *ret_id,
+				     int *ret_event_fd)
+{
+	struct svmd_bind_pasid_table_ext_req req = {
+		.base = {.ptr = t->ptr, .size = t->size, .model = SVMD_MODEL_SMMU},
+		.vsid = t->vsid,
+		.s1fmt = t->s1fmt,
+		.s1cdmax = t->s1cdmax,
+	};
+	const void *p = NULL;
+	int fd = -1;
+
+	if (!device || svmd_set_name(req.base.device, sizeof(req.base.device), device) < 0)
+		return -EINVAL;
+	if (c->proto < SVMD_PROTO_SMMU_TABLE) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "this svmd speaks protocol version %u: SMMUv3 CD tables need version 3",
+			 c->proto);
+		return -EPROTONOSUPPORT;
+	}
+	if (t->s1fmt > SVMD_SMMU_S1FMT_2LVL_64K || t->s1cdmax > SVMD_SMMU_S1CDMAX_MAX) {
+		/* svmd would drop the connection; the words are the D-Bus face's. */
+		snprintf(c->reason, sizeof(c->reason), "s1fmt must be 0..2 and s1cdmax 0..20");
+		return -EINVAL;
+	}
+	int r = call(c, SVMD_OP_BIND_PASID_TABLE, &req, sizeof(req), NULL, 0, &fd, &p);
+	r = bind_reply(r, p, ret_id, NULL);
+	if (r < 0)
+		return r;
+	if (ret_event_fd)
+		*ret_event_fd = fd;
+	else
+		safe_close(fd);
+	return 0;
+}
+
 static int socket_open_device(struct svm_client *c, const char *device, int *ret_fd,
 			      uint64_t *ret_id)
 {
@@ -629,6 +666,7 @@ const struct svm_transport socket_transport = {
 	.bind_task = socket_bind_task,
 	.bind_pgtable = socket_bind_pgtable,
 	.bind_pasid_table = socket_bind_pasid_table,
+	.bind_smmu_cd_table = socket_bind_smmu_cd_table,
 	.open_device = socket_open_device,
 	.unbind = socket_unbind,
 	.lease = socket_lease,

@@ -5,6 +5,7 @@
  * the transport it was made with, through its table.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +216,17 @@ _public_ int svm_bind_pasid_table(struct svm_client *c, const char *device,
 				  const struct svm_pasid_table *t, uint64_t *ret_id)
 {
 	return c->transport->bind_pasid_table(c, device, t, ret_id);
+}
+
+_public_ int svm_bind_smmu_cd_table(struct svm_client *c, const char *device,
+				    const struct svm_smmu_cd_table *t, uint64_t *ret_id,
+				    int *ret_event_fd)
+{
+	if (ret_event_fd)
+		*ret_event_fd = -1;
+	if (!t)
+		return -EINVAL;
+	return c->transport->bind_smmu_cd_table(c, device, t, ret_id, ret_event_fd);
 }
 
 _public_ int svm_open_device(struct svm_client *c, const char *device, int *ret_fd,

@@ -47,6 +47,9 @@ struct svm_transport {
 			    uint64_t *ret_id);
 	int (*bind_pasid_table)(struct svm_client *c, const char *device,
 				const struct svm_pasid_table *t, uint64_t *ret_id);
+	int (*bind_smmu_cd_table)(struct svm_client *c, const char *device,
+				  const struct svm_smmu_cd_table *t, uint64_t *ret_id,
+				  int *ret_event_fd);
 	int (*open_device)(struct svm_client *c, const char *device, int *ret_fd, uint64_t *ret_id);
 	int (*unbind)(struct svm_client *c, uint64_t id);
 	int (*lease)(struct svm_client *c, uint64_t id, int *ret_fd);

@@ -86,6 +86,16 @@ struct svm_pasid_table {
 	uint32_t model; /* enum svm_model */
 };
 
+/* A guest's SMMUv3 Context Descriptor table, for svm_bind_smmu_cd_table(): at ptr in the DMA
+ * space of the device (what the caller mapped with svm_map()), size bytes. */
+struct svm_smmu_cd_table {
+	uint64_t ptr;    /* 64-byte aligned: the STE's S1ContextPtr */
+	uint64_t size;   /* linear: 64 << s1cdmax; 2-level: its L1 table's bytes */
+	uint32_t vsid;   /* the guest's virtual StreamID of the device (events carry it) */
+	uint8_t s1fmt;   /* 0 linear, 1 2-level with 4 KiB leaves, 2 with 64 KiB leaves */
+	uint8_t s1cdmax; /* log2 of the CDs; 0 on a device without PASIDs (CD 0 only) */
+};
+
 /* Connects to svmd at path (NULL: $SVMD_SOCKET, else SVM_DEFAULT_SOCKET) and says hello. */
 int svm_connect(const char *path, struct svm_client **ret);
 /* Connects to svmd's D-Bus face instead: address NULL or "system" for the system bus
@@ -189,6 +199,14 @@ int svm_bind_pgtable(struct svm_client *c, const char *device, const struct svm_
 		     uint64_t *ret_id);
 int svm_bind_pasid_table(struct svm_client *c, const char *device, const struct svm_pasid_table *t,
 			 uint64_t *ret_id);
+/* Binds a guest's SMMUv3 CD table on device (the iommufd backend: device must be open in this
+ * session, svm_open_device(), and the table and the stage-1 tables it points to mapped with
+ * svm_map()); the device then DMAs by stage-1 virtual address. *ret_event_fd (may be NULL: it
+ * is closed) gets the binding's vEVENTQ fd, or -1 if svmd sent none: read() it for the
+ * device's IOMMU events, each an 8-byte header (flags, sequence) and a 32-byte SMMUv3 event
+ * record whose StreamID is vsid. Over D-Bus: org.svmd.Broker1.BindSmmuCdTable. */
+int svm_bind_smmu_cd_table(struct svm_client *c, const char *device,
+			   const struct svm_smmu_cd_table *t, uint64_t *ret_id, int *ret_event_fd);
 int svm_unbind(struct svm_client *c, uint64_t id);
 
 /* Opens device's VFIO device for the caller: *ret_fd (O_CLOEXEC) is the device fd, recorded

@@ -43,6 +43,8 @@ struct args {
 	uint32_t addr_width;
 	uint64_t vtd_flags;
 	int model;
+	int64_t vsid;           /* --vsid: the SMMUv3 CD-table form; -1: not given */
+	uint8_t s1fmt, s1cdmax; /* with --vsid */
 	const char *user;
 	char **pos; /* positional arguments after the command */
 	int n_pos;
@@ -65,6 +67,7 @@ static void help(void)
 	       "               (--hold | -- CMD [ARG]...)\n"
 	       "                                  bind a guest page table at a PASID\n"
 	       "  bind-pasid-table DEVICE --ptr=ADDR --size=N --model=vtd|smmu\n"
+	       "                   [--vsid=N [--s1fmt=0|1|2] [--s1cdmax=N]] (SMMUv3 CD table)\n"
 	       "               (--hold | -- CMD [ARG]...)\n"
 	       "                                  bind a guest PASID table\n"
 	       "  open-device DEVICE (--hold | -- CMD [ARG]...)\n"
@@ -398,7 +401,7 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 			printf("Mapped %" PRIu64 " bytes for %s at IOVA 0x%" PRIx64
 			       " as binding %" PRIu64 "; holding it until SIGINT or SIGTERM.\n",
 			       a->size, device, a->iova, id);
-		else if (fd >= 0)
+		else if (fd >= 0 && strcmp(fd_var, "SVMD_DEVICE_FD") == 0)
 			printf("Opened %s as binding %" PRIu64 "; holding it until SIGINT or "
 			       "SIGTERM.\n",
 			       device, id);
@@ -535,6 +538,18 @@ static int cmd_bind(struct svm_client *c, const struct args *a, int kind)
 				"--model=vtd|smmu.\n",
 				prog);
 			return 1;
+		}
+		if (a->vsid >= 0 && a->model == SVM_MODEL_SMMU) {
+			/* An SMMUv3 CD table: the vEVENTQ fd, if any, is held like a device fd. */
+			struct svm_smmu_cd_table t = {.ptr = a->ptr,
+						      .size = a->size,
+						      .vsid = (uint32_t)a->vsid,
+						      .s1fmt = a->s1fmt,
+						      .s1cdmax = a->s1cdmax};
+			r = svm_bind_smmu_cd_table(c, device, &t, &id, &device_fd);
+			if (r == 0 && device_fd >= 0)
+				return hold(c, a, device, id, pasid, device_fd, "SVMD_EVENT_FD");
+			break;
 		}
 		struct svm_pasid_table t = {
 			.ptr = a->ptr, .size = a->size, .model = (uint32_t)a->model};
@@ -894,6 +909,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		OPT_VTD_FLAGS,
 		OPT_IOVA,
 		OPT_READ_ONLY,
+		OPT_VSID,
+		OPT_S1FMT,
+		OPT_S1CDMAX,
 		OPT_BUS,
 		OPT_VERSION,
 		OPT_HELP,
@@ -914,6 +932,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"vtd-flags", required_argument, NULL, OPT_VTD_FLAGS},
 		{"iova", required_argument, NULL, OPT_IOVA},
 		{"read-only", no_argument, NULL, OPT_READ_ONLY},
+		{"vsid", required_argument, NULL, OPT_VSID},
+		{"s1fmt", required_argument, NULL, OPT_S1FMT},
+		{"s1cdmax", required_argument, NULL, OPT_S1CDMAX},
 		{"bus", optional_argument, NULL, OPT_BUS},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, OPT_HELP},
@@ -936,7 +957,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		a->cmd = argv + end + 1;
 	}
 
-	a->pasid = a->gpasid = -1;
+	a->pasid = a->gpasid = a->vsid = -1;
 	while ((c = getopt_long(end, argv, "h", longopts, NULL)) >= 0) {
 		switch (c) {
 		case OPT_SOCKET:
@@ -976,6 +997,21 @@ static int parse_args(int argc, char **argv, struct args *a)
 			if (parse_u64("addr-width", optarg, 64, &v) < 0)
 				return -EINVAL;
 			a->addr_width = (uint32_t)v;
+			break;
+		case OPT_VSID:
+			if (parse_u64("vsid", optarg, UINT32_MAX, &v) < 0)
+				return -EINVAL;
+			a->vsid = (int64_t)v;
+			break;
+		case OPT_S1FMT:
+			if (parse_u64("s1fmt", optarg, 2, &v) < 0)
+				return -EINVAL;
+			a->s1fmt = (uint8_t)v;
+			break;
+		case OPT_S1CDMAX:
+			if (parse_u64("s1cdmax", optarg, 20, &v) < 0)
+				return -EINVAL;
+			a->s1cdmax = (uint8_t)v;
 			break;
 		case OPT_PTR:
 			if (parse_u64("ptr", optarg, UINT64_MAX, &a->ptr) < 0)

@@ -59,6 +59,7 @@
 #include "backend-iommufd.h"
 #include "cleanup.h"
 #include "iommufd-abi.h"
+#include "iommufd-smmuv3.h"
 #include "log.h"
 #include "pci-sysfs.h"
 #include "util.h"
@@ -79,7 +80,7 @@ struct ifd_device {
 	struct svmd_iommu_iova_range ranges[RANGES_MAX];
 	uint32_t n_ranges;
 	uint64_t align; /* IOVAs, lengths and offsets: multiples of it (at least a page) */
-	char why_task[256], why_pgtable[256], why_table[256];
+	char why_task[256], why_pgtable[256], why_table[320];
 };
 
 struct iommufd_backend {
@@ -96,8 +97,10 @@ struct iommufd_backend {
 
 /* One client's iommufd, and per device what it has there. */
 struct space_device {
-	uint32_t ioas; /* 0 until first used */
-	int fd;        /* svmd's copy of the client's device fd while it is open here, else -1 */
+	uint32_t ioas;  /* 0 until first used */
+	int fd;         /* svmd's copy of the client's device fd while it is open here, else -1 */
+	uint32_t devid; /* the device's id in the space's iommufd while open here */
+	struct smmuv3_nest *nest; /* its PASID table, while bound (iommufd-smmuv3.c) */
 };
 
 struct backend_space {
@@ -364,6 +367,15 @@ static int hw_info(struct iommufd_backend *b, struct ifd_device *d, struct devic
 			     : SVMD_MODEL_NONE;
 	describe_kinds(d, dev,
 		       d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD ? data.vtd.ecap_reg : 0);
+	/* An SMMUv3 nests a guest's CD table where the kernel gives it a vIOMMU: asked once,
+	 * here, so that devices() tells which do and why the others do not. */
+	if (d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
+		if (smmuv3_probe(b->iommufd, d->idle_devid, dev->name, d->why_table,
+				 sizeof(d->why_table)) == 0) {
+			dev->kinds |= SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE);
+			dev->unsupported[SVMD_KIND_PASID_TABLE] = NULL;
+		}
+	}
 	return 0;
 }
 
@@ -607,9 +619,12 @@ static int iommufd_check(struct backend *be, const struct device *dev, const str
 	struct iommufd_backend *b = (struct iommufd_backend *)be;
 
 	switch (a->kind) {
+	case SVMD_KIND_PASID_TABLE:
+		if (dev->kinds & SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE))
+			return smmuv3_table_check(a, dev->name, dev->pasid_bits, why, whylen);
+		return fail(why, whylen, -EOPNOTSUPP, "%s", dev->unsupported[a->kind]);
 	case SVMD_KIND_TASK:
 	case SVMD_KIND_PGTABLE:
-	case SVMD_KIND_PASID_TABLE:
 		return fail(why, whylen, -EOPNOTSUPP, "%s", dev->unsupported[a->kind]);
 	case SVMD_KIND_DEVICE:
 		return 0;
@@ -635,6 +650,49 @@ static int iommufd_unbind(struct backend *be, const struct device *dev, const st
 	(void)be;
 	(void)a;
 	return fail(why, whylen, -EOPNOTSUPP, "%s has no binds to undo", dev->name);
+}
+
+/* A PASID table, nested on the IOAS of dev in s (iommufd-smmuv3.c): on the device fd svmd gave
+ * this space, so the device must be open here. */
+static int iommufd_bind_space(struct backend *be, struct backend_space *s, const struct device *dev,
+			      struct bind_args *a, char *why, size_t whylen)
+{
+	struct space_device *sd = &s->devs[dev->index];
+	int r = iommufd_check(be, dev, a, why, whylen);
+
+	if (r < 0)
+		return r;
+	if (a->kind != SVMD_KIND_PASID_TABLE)
+		return fail(why, whylen, -EOPNOTSUPP, "the iommufd backend binds no such kind");
+	if (sd->fd < 0)
+		return fail(
+			why, whylen, -EINVAL,
+			"open %s first (open-device): its PASID table is nested on the DMA space "
+			"of the device fd svmd gives this session",
+			dev->name);
+	if (smmuv3_unbound(sd->nest))
+		sd->nest = smmuv3_unbind(s->iommufd, sd->fd, sd->ioas, sd->nest, dev->name);
+	if (smmuv3_unbound(sd->nest))
+		return fail(
+			why, whylen, -EBUSY,
+			"the vEVENTQ fd of the last PASID table bound on %s is still open: close "
+			"it first (its vIOMMU lives as long as that fd)",
+			dev->name);
+	if (sd->nest)
+		return fail(why, whylen, -EBUSY, "a PASID table is already bound on %s", dev->name);
+	return smmuv3_bind(s->iommufd, sd->fd, sd->devid, sd->ioas, a, dev->name, &sd->nest,
+			   &a->table.event_fd, why, whylen);
+}
+
+static void iommufd_unbind_space(struct backend *be, struct backend_space *s,
+				 const struct device *dev, const struct bind_args *a)
+{
+	struct space_device *sd = &s->devs[dev->index];
+
+	(void)be;
+	(void)a;
+	if (!smmuv3_unbound(sd->nest))
+		sd->nest = smmuv3_unbind(s->iommufd, sd->fd, sd->ioas, sd->nest, dev->name);
 }
 
 /* ---- Spaces ---- */
@@ -782,7 +840,7 @@ static void idle_retake(struct iommufd_backend *b, struct ifd_device *d, const s
 /* d's cdev, opened anew and bound to iommufd (a client's), svmd's idle binding given up.
  * Returns the fd or a negative errno, with why. */
 static int take_device(struct iommufd_backend *b, struct ifd_device *d, const struct device *dev,
-		       int iommufd, char *why, size_t whylen)
+		       int iommufd, uint32_t *ret_devid, char *why, size_t whylen)
 {
 	_cleanup_close_ int fd = open(d->cdev, O_RDWR | O_CLOEXEC);
 	bool was_idle = d->idle_fd >= 0;
@@ -793,7 +851,7 @@ static int take_device(struct iommufd_backend *b, struct ifd_device *d, const st
 		return fail(why, whylen, r, "cannot open %s: %s", d->cdev, strerror(-r));
 	}
 	d->idle_fd = safe_close(d->idle_fd);
-	r = bind_iommufd(fd, iommufd, NULL);
+	r = bind_iommufd(fd, iommufd, ret_devid);
 	if (r == 0)
 		return TAKE_FD(fd);
 	idle_retake(b, d, dev);
@@ -841,7 +899,7 @@ static int iommufd_open_device(struct backend *be, struct backend_space *s,
 	r = space_ioas(s, dev, &ioas, why, whylen);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int fd = take_device(b, d, dev, s->iommufd, why, whylen);
+	_cleanup_close_ int fd = take_device(b, d, dev, s->iommufd, &sd->devid, why, whylen);
 	if (fd < 0)
 		return fd;
 	r = attach(fd, ioas);
@@ -874,6 +932,8 @@ static void device_release(struct iommufd_backend *b, struct backend_space *s,
 
 	if (sd->fd < 0)
 		return;
+	/* Its PASID table first: the binding, still recorded, has nothing left to undo. */
+	sd->nest = smmuv3_unbind(s->iommufd, sd->fd, sd->ioas, sd->nest, dev->name);
 	r = detach(sd->fd);
 	if (r < 0)
 		log_warning_errno(r, "VFIO_DEVICE_DETACH_IOMMUFD_PT of %s: %m", dev->name);
@@ -914,7 +974,11 @@ static void iommufd_space_free(struct backend *be, struct backend_space *s)
 					  dev->name);
 		device_release(b, s, dev);
 		r = sd->ioas ? destroy(s->iommufd, sd->ioas) : 0;
-		if (r == -EBUSY)
+		if (r == -EBUSY && sd->nest)
+			log_debug("%s: the vIOMMU of its last PASID table holds its IOAS until the "
+				  "iommufd goes (its owner kept the vEVENTQ fd)",
+				  dev->name);
+		else if (r == -EBUSY)
 			log_notice("%s: its client attached its device fd to its IOAS again; the "
 				   "IOAS, empty, lives until the client closes that fd",
 				   dev->name);
@@ -922,8 +986,10 @@ static void iommufd_space_free(struct backend *be, struct backend_space *s)
 			log_warning_errno(r, "IOMMU_DESTROY of the IOAS for %s: %m", dev->name);
 	}
 	safe_close(s->iommufd);
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
+		smmuv3_forget(TAKE_PTR(s->devs[i].nest)); /* freed with the iommufd */
 		idle_retake(b, &b->devs[i], &b->base.devices[i]);
+	}
 	free(s);
 }
 
@@ -940,6 +1006,10 @@ static const unsigned long serving_ioctls[] = {
 	SVMD_IOMMU_IOAS_MAP_FILE,
 	SVMD_IOMMU_IOAS_UNMAP,
 	SVMD_IOMMU_DESTROY,
+	SVMD_IOMMU_HWPT_ALLOC, /* PASID tables (iommufd-smmuv3.c) */
+	SVMD_IOMMU_VIOMMU_ALLOC,
+	SVMD_IOMMU_VDEVICE_ALLOC,
+	SVMD_IOMMU_VEVENTQ_ALLOC,
 	SVMD_IOMMU_OPTION, /* last: mode 1 only */
 };
 
@@ -960,6 +1030,8 @@ static const struct backend_ops iommufd_ops = {
 	.check = iommufd_check,
 	.bind = iommufd_bind,
 	.unbind = iommufd_unbind,
+	.bind_space = iommufd_bind_space,
+	.unbind_space = iommufd_unbind_space,
 	.open_device = iommufd_open_device,
 	.close_device = iommufd_close_device,
 	.space_new = iommufd_space_new,
@@ -1040,6 +1112,11 @@ int backend_iommufd_new(const struct backend_config *cfg, struct backend **ret, 
 	}
 	if (r < 0)
 		return r;
+	/* A device that binds PASID tables (iommufd-smmuv3.c) makes the summary wrong: each
+	 * device's unsupported[] says it all then. */
+	for (size_t i = 0; i < n; i++)
+		if (b->base.devices[i].kinds & SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE))
+			b->base.svm_unsupported = NULL;
 	b->base.ioctls = serving_ioctls;
 	b->base.n_ioctls = ELEMENTSOF(serving_ioctls) - (b->mode1 ? 0 : 1);
 	*ret = TAKE_PTR(be);

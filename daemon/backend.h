@@ -35,6 +35,13 @@ struct backend_ops {
 	/* Undoes a bind made with exactly these arguments (as bind() left them). */
 	int (*unbind)(struct backend *b, const struct device *dev, const struct bind_args *a,
 		      char *why, size_t whylen);
+	/* Backends whose PASID-table binds live in the caller's space (iommufd: nested on the
+	 * IOAS of the device it opened there), else NULL: bind() and unbind() are used. May set
+	 * a->table.event_fd to a new fd for the caller. */
+	int (*bind_space)(struct backend *b, struct backend_space *s, const struct device *dev,
+			  struct bind_args *a, char *why, size_t whylen);
+	void (*unbind_space)(struct backend *b, struct backend_space *s, const struct device *dev,
+			     const struct bind_args *a);
 	/*
 	 * A new fd (O_CLOEXEC) on dev's VFIO device, for a client. Devices whose kinds include
 	 * SVMD_KIND_DEVICE support it. With a space (backends that have them), the fd DMAs

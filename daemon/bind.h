@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "svmd-proto.h"
@@ -33,6 +34,15 @@ struct bind_args {
 			uint64_t ptr;
 			uint64_t size;
 			uint32_t model; /* enum svmd_model */
+			/* The request's 48-byte form (SMMUv3 through iommufd): */
+			bool vsid_valid;
+			uint8_t s1fmt, s1cdmax; /* SVMD_SMMU_S1FMT_*, log2 of the CDs */
+			uint32_t vsid;          /* the guest's virtual StreamID */
+			/* Backends with spaces (bind_space()): a reference to the space it is
+			 * bound in, and, once bound, an fd for the caller (its vEVENTQ), which
+			 * the bind's reply carries and closes, or -1. */
+			struct space *space;
+			int event_fd;
 		} table;
 		struct {
 			uint64_t iova, length; /* [iova, iova + length) of the device's space */

@@ -253,6 +253,56 @@ static int method_bind_pasid_table(sd_bus_message *m, void *userdata, sd_bus_err
 	return bind(b, m, p, &req, "to", error);
 }
 
+/* The 48-byte form of BIND_PASID_TABLE: an SMMUv3 CD table; the reply's array holds the
+ * binding's vEVENTQ fd where the backend made one (iommufd), else nothing. */
+static int method_bind_smmu_cd_table(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct bind_request req = {.target_pidfd = -1, .args.kind = SVMD_KIND_PASID_TABLE};
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	struct binding *x = NULL;
+	struct op_result res;
+	struct peer *p;
+	char path[96];
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "sttuyy", &req.device, &req.args.table.ptr, &req.args.table.size,
+				&req.args.table.vsid, &req.args.table.s1fmt,
+				&req.args.table.s1cdmax);
+	if (r < 0)
+		return r;
+	if (req.args.table.s1fmt > SVMD_SMMU_S1FMT_2LVL_64K ||
+	    req.args.table.s1cdmax > SVMD_SMMU_S1CDMAX_MAX)
+		return sd_bus_error_setf(error, SVMD_BUS_ERROR("InvalidArgument"),
+					 "s1fmt must be 0..2 and s1cdmax 0..20");
+	req.args.table.model = SVMD_MODEL_SMMU;
+	req.args.table.vsid_valid = true;
+	if (ops_bind(b->core, p->session, &req, &res, &x) < 0)
+		return bus_reply_error(error, &res);
+	_cleanup_close_ int fd = TAKE_FD(x->args.table.event_fd);
+	bus_binding_path(binding_id(x), path, sizeof(path));
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "to", binding_id(x), path);
+	if (r >= 0)
+		r = fd >= 0 ? sd_bus_message_append(reply, "ah", 1, fd)
+			    : sd_bus_message_append(reply, "ah", 0);
+	if (r >= 0 && fd >= 0)
+		/* sd-bus sends a copy of the fd; ours closes on return. */
+		return bus_send_fd_reply(b, p, m, TAKE_PTR(reply), binding_id(x), false) ?: 1;
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	if (r < 0) {
+		ops_undelivered(b->core, x);
+		return r;
+	}
+	ops_commit(b->core, x);
+	return 1;
+}
+
 static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus *b = userdata;
@@ -523,6 +573,12 @@ const sd_bus_vtable bus_broker_vtable[] = {
 					 SD_BUS_PARAM(model),
 				 "to", SD_BUS_PARAM(id) SD_BUS_PARAM(binding),
 				 method_bind_pasid_table, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES(
+		"BindSmmuCdTable", "sttuyy",
+		SD_BUS_PARAM(device) SD_BUS_PARAM(ptr) SD_BUS_PARAM(size) SD_BUS_PARAM(vsid)
+			SD_BUS_PARAM(s1fmt) SD_BUS_PARAM(s1cdmax),
+		"toah", SD_BUS_PARAM(id) SD_BUS_PARAM(binding) SD_BUS_PARAM(events),
+		method_bind_smmu_cd_table, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("OpenDevice", "s", SD_BUS_PARAM(device), "hto",
 				 SD_BUS_PARAM(fd) SD_BUS_PARAM(id) SD_BUS_PARAM(binding),
 				 method_open_device, SD_BUS_VTABLE_UNPRIVILEGED),

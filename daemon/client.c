@@ -154,7 +154,7 @@ static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *
 	/* The highest revision both speak. */
 	if (req->version_min > SVMD_PROTO_MAX || req->version_max < SVMD_PROTO_MIN)
 		return reply_error(c, h, -EPROTONOSUPPORT,
-				   "svmd speaks protocol versions 1 and 2 only");
+				   "svmd speaks protocol versions 1 to 3 only");
 	c->proto = req->version_max < SVMD_PROTO_MAX ? req->version_max : SVMD_PROTO_MAX;
 	rep.version = (uint16_t)c->proto;
 	svmd_set_name(rep.backend, sizeof(rep.backend), c->srv->core->backend->ops->name);
@@ -279,6 +279,19 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 		req.args.table.ptr = t->ptr;
 		req.args.table.size = t->size;
 		req.args.table.model = t->model;
+		req.args.table.event_fd = -1;
+		if (h->len == sizeof(struct svmd_bind_pasid_table_ext_req) &&
+		    c->proto < SVMD_PROTO_SMMU_TABLE)
+			return reply_error(c, h, -EPROTO,
+					   "the 48-byte BIND_PASID_TABLE needs protocol version 3 "
+					   "(ask for it in HELLO)");
+		if (h->len == sizeof(struct svmd_bind_pasid_table_ext_req)) {
+			const struct svmd_bind_pasid_table_ext_req *x = p;
+			req.args.table.vsid_valid = true;
+			req.args.table.vsid = x->vsid;
+			req.args.table.s1fmt = x->s1fmt;
+			req.args.table.s1cdmax = x->s1cdmax;
+		}
 		break;
 	}
 	}
@@ -295,7 +308,9 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 		return reply_result(c, h, &res);
 	rep.pasid = b->args.pasid;
 	rep.id = binding_id(b);
-	return commit(c, b, send_reply(c, h, &rep, sizeof(rep), -1));
+	/* A PASID table's vEVENTQ, where the backend made one: the reply hands it over. */
+	int event_fd = b->args.kind == SVMD_KIND_PASID_TABLE ? TAKE_FD(b->args.table.event_fd) : -1;
+	return commit(c, b, send_reply(c, h, &rep, sizeof(rep), event_fd));
 }
 
 static int handle_unbind(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,

@@ -301,6 +301,15 @@ static int undo(struct core *c, struct binding *b, char *why, size_t whylen)
 		r = be->ops->unmap(be, b->args.map.space->bs, b->device, &b->args, why, whylen);
 		core_space_unref(c, b->args.map.space);
 		return r;
+	case SVMD_KIND_PASID_TABLE:
+		if (b->args.table.space) {
+			be->ops->unbind_space(be, b->args.table.space->bs, b->device, &b->args);
+			registry_charge_fds(c->registry, b->user, -1);
+			core_space_unref(c, TAKE_PTR(b->args.table.space));
+			b->args.table.event_fd = safe_close(b->args.table.event_fd);
+			return 0;
+		}
+		return be->ops->unbind(be, b->device, &b->args, why, whylen);
 	default:
 		return be->ops->unbind(be, b->device, &b->args, why, whylen);
 	}

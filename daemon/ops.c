@@ -171,16 +171,38 @@ static int act(struct request *rq, struct session *s, struct bind_args *a, int *
 	       struct binding **ret)
 {
 	struct backend *be = rq->core->backend;
+	struct space *sp = NULL;
 	char why[256] = "";
 	int r;
 
-	r = be->ops->bind(be, rq->dev, a, why, sizeof(why));
+	if (a->kind == SVMD_KIND_PASID_TABLE) {
+		a->table.event_fd = -1;
+		a->table.space = NULL;
+	}
+	if (a->kind == SVMD_KIND_PASID_TABLE && be->ops->bind_space) {
+		r = core_session_space(rq->core, s, &sp, why, sizeof(why));
+		if (r < 0)
+			return request_refuse(rq, r, "%s", why);
+		r = be->ops->bind_space(be, sp->bs, rq->dev, a, why, sizeof(why));
+		if (r == 0)
+			a->table.space = core_space_ref(sp);
+	} else
+		r = be->ops->bind(be, rq->dev, a, why, sizeof(why));
 	if (r < 0)
 		return request_refuse(rq, r, "kernel refused: %s", why[0] ? why : strerror(-r));
 	rq->pasid = a->pasid;
 	r = request_record(rq, s, a, pidfd, ret);
-	if (r < 0)
-		be->ops->unbind(be, rq->dev, a, NULL, 0);
+	if (r == 0 && a->kind == SVMD_KIND_PASID_TABLE && a->table.space)
+		/* svmd's own copy of the vEVENTQ fd, for as long as the binding lasts. */
+		registry_charge_fds(rq->core->registry, s->user, 1);
+	if (r < 0) {
+		if (a->kind == SVMD_KIND_PASID_TABLE && a->table.space) {
+			be->ops->unbind_space(be, sp->bs, rq->dev, a);
+			core_space_unref(rq->core, TAKE_PTR(a->table.space));
+			a->table.event_fd = safe_close(a->table.event_fd);
+		} else
+			be->ops->unbind(be, rq->dev, a, NULL, 0);
+	}
 	return r;
 }
 

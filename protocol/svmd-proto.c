@@ -12,6 +12,7 @@
 /* Per-request facts: exact payload size and how many fds may ride along. */
 struct request_desc {
 	uint32_t size;
+	uint32_t size_ext; /* 0, or a longer form's size (checked zero-extended by check) */
 	uint8_t fds_min, fds_max;
 	int (*check)(const void *payload);
 };
@@ -21,8 +22,9 @@ struct reply_desc {
 	uint32_t size;
 	uint32_t entry_size; /* 0: no entries; else the count is a uint32_t at entry_count_off */
 	uint32_t entry_count_off;
-	uint8_t fds; /* exact fd count on success */
-	bool text;   /* a NUL-terminated text follows the fixed part */
+	uint8_t fds;     /* fd count on success */
+	uint8_t fds_opt; /* up to this many more may come (BIND_PASID_TABLE: its vEVENTQ) */
+	bool text;       /* a NUL-terminated text follows the fixed part */
 };
 
 static bool all_zero(const void *p, size_t n)
@@ -102,11 +104,16 @@ static int check_bind_pgtable(const void *payload)
 	return 0;
 }
 
+/* Both forms: the 40-byte one reaches here zero-extended to the 48-byte one. */
 static int check_bind_pasid_table(const void *payload)
 {
-	const struct svmd_bind_pasid_table_req *r = payload;
+	const struct svmd_bind_pasid_table_ext_req *r = payload;
 
-	return svmd_device_name_valid(r->device) && r->reserved == 0 ? 0 : -EBADMSG;
+	if (!svmd_device_name_valid(r->base.device) || r->base.reserved != 0 || r->reserved != 0)
+		return -EBADMSG;
+	return r->s1fmt <= SVMD_SMMU_S1FMT_2LVL_64K && r->s1cdmax <= SVMD_SMMU_S1CDMAX_MAX
+		       ? 0
+		       : -EBADMSG;
 }
 
 static int check_device_name(const void *payload)
@@ -194,22 +201,24 @@ static int check_subscribe(const void *payload)
 }
 
 static const struct request_desc requests[_SVMD_OP_MAX] = {
-	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, 0, check_hello},
-	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, 0, check_devices},
-	[SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, 0, check_list},
-	[SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 0, 1, check_bind_task},
-	[SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, 0, check_bind_pgtable},
-	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0, 0,
+	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, 0, 0, check_hello},
+	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, 0, 0, check_devices},
+	[SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, 0, 0, check_list},
+	[SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 0, 0, 1, check_bind_task},
+	[SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, 0, 0,
+				  check_bind_pgtable},
+	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req),
+				      sizeof(struct svmd_bind_pasid_table_ext_req), 0, 0,
 				      check_bind_pasid_table},
-	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, 0, check_id},
-	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, 0, check_id},
-	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, 0, check_explain},
-	[SVMD_OP_OPEN_DEVICE] = {sizeof(struct svmd_open_device_req), 0, 0, check_device_name},
-	[SVMD_OP_RELOAD] = {sizeof(struct svmd_reload_req), 0, 0, check_reload},
-	[SVMD_OP_MAP] = {sizeof(struct svmd_map_req), 1, 1, check_map},
-	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, 0, check_unmap},
-	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, 0, check_device_name},
-	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, 0, check_subscribe},
+	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, 0, 0, check_id},
+	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, 0, 0, check_id},
+	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, 0, 0, check_explain},
+	[SVMD_OP_OPEN_DEVICE] = {sizeof(struct svmd_open_device_req), 0, 0, 0, check_device_name},
+	[SVMD_OP_RELOAD] = {sizeof(struct svmd_reload_req), 0, 0, 0, check_reload},
+	[SVMD_OP_MAP] = {sizeof(struct svmd_map_req), 0, 1, 1, check_map},
+	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, 0, 0, check_unmap},
+	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, 0, 0, check_device_name},
+	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, 0, 0, check_subscribe},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
@@ -222,7 +231,7 @@ static const struct reply_desc replies[_SVMD_OP_MAX] = {
 			  .entry_count_off = offsetof(struct svmd_list_rep, n)},
 	[SVMD_OP_BIND_TASK] = {.size = sizeof(struct svmd_bind_rep)},
 	[SVMD_OP_BIND_PGTABLE] = {.size = sizeof(struct svmd_bind_rep)},
-	[SVMD_OP_BIND_PASID_TABLE] = {.size = sizeof(struct svmd_bind_rep)},
+	[SVMD_OP_BIND_PASID_TABLE] = {.size = sizeof(struct svmd_bind_rep), .fds_opt = 1},
 	[SVMD_OP_UNBIND] = {.size = sizeof(struct svmd_status_rep)},
 	[SVMD_OP_LEASE] = {.size = sizeof(struct svmd_status_rep), .fds = 1},
 	[SVMD_OP_EXPLAIN] = {.size = sizeof(struct svmd_explain_rep), .text = true},
@@ -276,10 +285,11 @@ int svmd_request_check(uint16_t opcode, const void *payload, size_t len, size_t 
 	if (opcode == 0 || opcode >= _SVMD_OP_MAX || !requests[opcode].check)
 		return -EOPNOTSUPP;
 	d = &requests[opcode];
-	if (len != d->size || n_fds < d->fds_min || n_fds > d->fds_max)
+	if ((len != d->size && (!d->size_ext || len != d->size_ext)) || n_fds < d->fds_min ||
+	    n_fds > d->fds_max)
 		return -EBADMSG;
 	/* Requests are fixed size and at most 72 bytes: copy to an aligned buffer. */
-	_Alignas(8) unsigned char copy[128];
+	_Alignas(8) unsigned char copy[128] = {0};
 	_Static_assert(sizeof(struct svmd_bind_pgtable_req) <= sizeof(copy), "copy buffer");
 	memcpy(copy, payload, len);
 	return d->check(copy);
@@ -308,7 +318,7 @@ int svmd_reply_check(uint16_t opcode, const void *payload, size_t len, size_t n_
 		size_t n = len - sizeof(status);
 		return memchr(s, 0, n) == s + n - 1 ? 0 : -EBADMSG;
 	}
-	if (n_fds != d->fds || len < d->size)
+	if (n_fds < d->fds || n_fds > (size_t)d->fds + d->fds_opt || len < d->size)
 		return -EBADMSG;
 	if (d->entry_size) {
 		uint32_t count;

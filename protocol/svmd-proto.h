@@ -13,13 +13,15 @@
 
 #define SVMD_MAGIC   0x444d5653u /* "SVMD" in memory on little-endian */
 #define SVMD_VERSION 1           /* the header's: the framing, the same in every revision */
-/* HELLO negotiates the protocol revision: 1, or 2 (1 plus event records, SUBSCRIBE). */
-#define SVMD_PROTO_MIN    1
-#define SVMD_PROTO_EVENTS 2
-#define SVMD_PROTO_MAX    2
-#define SVMD_RECORD_MAX   4096u /* header + payload */
-#define SVMD_FDS_MAX      4u    /* SCM_RIGHTS per record */
-#define SVMD_REPLY        0x8000u
+/* HELLO negotiates the protocol revision: 1, 2 (1 plus event records, SUBSCRIBE), or 3 (2 plus
+ * the 48-byte BIND_PASID_TABLE, an SMMUv3 CD table, whose reply may carry its vEVENTQ fd). */
+#define SVMD_PROTO_MIN        1
+#define SVMD_PROTO_EVENTS     2
+#define SVMD_PROTO_SMMU_TABLE 3
+#define SVMD_PROTO_MAX        3
+#define SVMD_RECORD_MAX       4096u /* header + payload */
+#define SVMD_FDS_MAX          4u    /* SCM_RIGHTS per record */
+#define SVMD_REPLY            0x8000u
 /* Server-initiated records (revision 2): opcodes 0xc000..0xffff, seq 0, never a reply (request
  * opcodes stay below 0x4000, so X | SVMD_REPLY never is one). */
 #define SVMD_EVENT          0xc000u
@@ -207,6 +209,20 @@ struct svmd_bind_pasid_table_req {
 	uint32_t model; /* enum svmd_model */
 	uint32_t reserved;
 };
+/* Its 48-byte form, for an SMMUv3 through iommufd: the first 40 bytes as above, then what the
+ * Stream Table Entry svmd builds needs besides the CD table's address and size. The reply to
+ * this form carries one fd on success where the backend has one: the binding's vEVENTQ. */
+#define SVMD_SMMU_S1FMT_LINEAR   0u /* one table of 2^s1cdmax CDs */
+#define SVMD_SMMU_S1FMT_2LVL_4K  1u /* 2-level, 4 KiB leaf tables (64 CDs each) */
+#define SVMD_SMMU_S1FMT_2LVL_64K 2u /* 2-level, 64 KiB leaf tables (1024 CDs each) */
+#define SVMD_SMMU_S1CDMAX_MAX    20u
+struct svmd_bind_pasid_table_ext_req {
+	struct svmd_bind_pasid_table_req base;
+	uint32_t vsid;   /* the guest's virtual StreamID of the device */
+	uint8_t s1fmt;   /* SVMD_SMMU_S1FMT_* */
+	uint8_t s1cdmax; /* log2 of the CDs, 0..20 */
+	uint16_t reserved;
+};
 
 /* Reply to the three binds. */
 struct svmd_bind_rep {
@@ -381,6 +397,10 @@ _Static_assert(offsetof(struct svmd_bind_pgtable_req, gpgd) == 32 &&
 		       offsetof(struct svmd_bind_pgtable_req, vtd_flags) == 56,
 	       "bind pgtable offsets");
 _Static_assert(sizeof(struct svmd_bind_pasid_table_req) == 40, "bind pasid table req");
+_Static_assert(sizeof(struct svmd_bind_pasid_table_ext_req) == 48, "bind pasid table ext req");
+_Static_assert(offsetof(struct svmd_bind_pasid_table_ext_req, vsid) == 40, "ext vsid");
+_Static_assert(offsetof(struct svmd_bind_pasid_table_ext_req, s1fmt) == 44, "ext s1fmt");
+_Static_assert(offsetof(struct svmd_bind_pasid_table_ext_req, s1cdmax) == 45, "ext s1cdmax");
 _Static_assert(sizeof(struct svmd_bind_rep) == 16, "bind rep");
 _Static_assert(sizeof(struct svmd_id_req) == 8, "id req");
 _Static_assert(sizeof(struct svmd_explain_req) == 48, "explain req");

@@ -182,6 +182,45 @@ static int client_attach(int s, const struct device *dev, uint32_t id)
 											    : 0;
 }
 
+/* "table S DEV PTR SIZE VSID FMT CDMAX [40]": bind_space() of a PASID table (an SMMUv3 CD
+ * table, the request's 48-byte form unless "40"), after check(); "untable S DEV" unbinds it;
+ * "event-close S DEV" closes the vEVENTQ fd the bind gave. */
+static int event_fd[SPACES][16]; /* the fd + 1: 0 is none */
+
+static int table_cmd(int s, const struct device *dev, char **a, char *why, size_t whylen)
+{
+	struct bind_args args = {.kind = SVMD_KIND_PASID_TABLE};
+	int r;
+
+	if (strcmp(a[0], "untable") == 0) {
+		b->ops->unbind_space(b, spaces[s], dev, &args);
+		return 0;
+	}
+	if (strcmp(a[0], "event-close") == 0) {
+		safe_close(event_fd[s][dev->index] - 1);
+		event_fd[s][dev->index] = 0;
+		return 0;
+	}
+	if (!a[3] || !a[4] || !a[5] || !a[6] || !a[7])
+		return -EINVAL;
+	args.table.ptr = strtoull(a[3], NULL, 0);
+	args.table.size = strtoull(a[4], NULL, 0);
+	args.table.model = SVMD_MODEL_SMMU;
+	args.table.vsid = (uint32_t)strtoul(a[5], NULL, 0);
+	args.table.s1fmt = (uint8_t)atoi(a[6]);
+	args.table.s1cdmax = (uint8_t)atoi(a[7]);
+	args.table.vsid_valid = !a[8] || strcmp(a[8], "40") != 0;
+	args.table.event_fd = -1;
+	r = b->ops->check(b, dev, &args, why, whylen);
+	if (r == 0)
+		r = b->ops->bind_space(b, spaces[s], dev, &args, why, whylen);
+	if (r == 0) {
+		event_fd[s][dev->index] = args.table.event_fd + 1;
+		snprintf(why, whylen, "event fd %d", args.table.event_fd);
+	}
+	return r;
+}
+
 /* Commands on a space and a device. */
 static int space_device_cmd(char **a, char *why, size_t whylen)
 {
@@ -207,6 +246,9 @@ static int space_device_cmd(char **a, char *why, size_t whylen)
 	}
 	if (strcmp(a[0], "client-attach") == 0 && a[3])
 		return client_attach(s, dev, (uint32_t)strtoul(a[3], NULL, 0));
+	if (strcmp(a[0], "table") == 0 || strcmp(a[0], "untable") == 0 ||
+	    strcmp(a[0], "event-close") == 0)
+		return table_cmd(s, dev, a, why, whylen);
 	return -EINVAL;
 }
 

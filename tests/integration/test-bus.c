@@ -358,6 +358,7 @@ enum bop {
 	BOP_BIND_TASK,
 	BOP_BIND_PGTABLE,
 	BOP_BIND_PASID_TABLE,
+	BOP_BIND_SMMU_CD_TABLE,
 	BOP_OPEN_DEVICE,
 	BOP_UNBIND,
 	BOP_LEASE,
@@ -516,6 +517,18 @@ static void bpeer_do(struct svm_client *c, const struct bcmd *cmd, int in_fd, st
 	case BOP_BIND_PASID_TABLE: {
 		struct svm_pasid_table t = {.ptr = cmd->a, .size = cmd->b, .model = cmd->model};
 		r->status = svm_bind_pasid_table(c, cmd->device, &t, &r->id);
+		break;
+	}
+	case BOP_BIND_SMMU_CD_TABLE: {
+		struct svm_smmu_cd_table t = {
+			.ptr = cmd->a, .size = cmd->b, .vsid = 8, .s1fmt = (uint8_t)cmd->model};
+		int efd = -1;
+		r->status = svm_bind_smmu_cd_table(c, cmd->device, &t, &r->id, &efd);
+		/* The sim backend has no vEVENTQ: none comes. */
+		if (efd >= 0) {
+			close(efd);
+			r->status = -EBADFD;
+		}
 		break;
 	}
 	case BOP_OPEN_DEVICE:
@@ -1988,6 +2001,7 @@ enum pop {
 	P_BIND_TASK,
 	P_BIND_PGTABLE,
 	P_BIND_PASID_TABLE,
+	P_BIND_SMMU_CD_TABLE, /* model: its s1fmt */
 	P_OPEN_DEVICE,
 	P_UNBIND_OTHERS,
 	P_EXPLAIN,
@@ -2067,6 +2081,13 @@ static const struct pcase cases[] = {
 	{"test2 binds a PASID table", 2, false, P_BIND_PASID_TABLE, "0000:3c:00.0",
 	 .addr = 0x100000, .model = 2, .expect = -EACCES, .expect_reason = "50-test.policy:7)",
 	 .expect_audit = 1},
+	{"test1 in svmd-testgrp binds an SMMU CD table", 1, true, P_BIND_SMMU_CD_TABLE,
+	 "0000:3c:00.0", .addr = 0x100000, .expect = 0, .expect_audit = 2},
+	{"test2 binds an SMMU CD table", 2, false, P_BIND_SMMU_CD_TABLE, "0000:3c:00.0",
+	 .addr = 0x100000, .expect = -EACCES, .expect_reason = "50-test.policy:7)",
+	 .expect_audit = 1},
+	{"test1 binds an SMMU CD table of S1Fmt 3", 1, true, P_BIND_SMMU_CD_TABLE, "0000:3c:00.0",
+	 .addr = 0x100000, .model = 3, .expect = -EINVAL, .expect_audit = 0},
 	{"test1 opens a device", 1, false, P_OPEN_DEVICE, "0000:3b:00.0", .expect = 0,
 	 .expect_audit = 2},
 	{"test1 opens a device not granted", 1, false, P_OPEN_DEVICE, "0000:3c:00.0",
@@ -2301,6 +2322,11 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 		break;
 	case P_BIND_PASID_TABLE:
 		cmd.op = BOP_BIND_PASID_TABLE;
+		cmd.b = 4096;
+		cmd.model = c->model;
+		break;
+	case P_BIND_SMMU_CD_TABLE:
+		cmd.op = BOP_BIND_SMMU_CD_TABLE;
 		cmd.b = 4096;
 		cmd.model = c->model;
 		break;

@@ -1351,3 +1351,236 @@ Test(iommufd, maps_of_a_client_reach_the_kernel_in_its_space)
 	close(pipefd[1]);
 	fake_free(&f);
 }
+
+/* ---- bind-pasid-table on an SMMUv3 (iommufd-smmuv3.c) ---- */
+
+#define SMMU_DEV "0000:00:01.0"
+static const struct fdev smmu_one[] = {
+	{SMMU_DEV, 1, "vfio-pci", 0, "smmu3.0x9050000", 0x1234, 0x11e8, false, false, false},
+};
+
+/* Linux 7.2 on QEMU's SMMUv3: no vIOMMU (neither S2FWB nor CANWBS). Start-up asks once and
+ * leaves nothing behind; the device says why, and no bind reaches the kernel. */
+Test(iommufd, smmuv3_without_viommu_says_why)
+{
+	const char *const cmds[] = {"devices",
+				    "sandbox",
+				    "space A",
+				    "open A " SMMU_DEV,
+				    "table A " SMMU_DEV " 0x800000 64 8 0 0",
+				    NULL};
+	const char *why = "the kernel refuses a vIOMMU on the SMMUv3 of " SMMU_DEV
+			  " (IOMMU_VIOMMU_ALLOC: EOPNOTSUPP): the SMMU has neither S2FWB nor a "
+			  "CANWBS root complex (IORT), so a guest's stage 1 could make DMA bypass "
+			  "the cache";
+	char line[1024];
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", smmu_one, 1);
+	out = drive(&f, cmds);
+	cr_assert(strstr(out, "device " SMMU_DEV " group=1 group-devices=1 model=2 pasid=0 "
+			      "kinds=0x30\n"),
+		  "%s", out);
+	snprintf(line, sizeof(line), "  pasid-table: %s", why);
+	said(out, line);
+	snprintf(line, sizeof(line), "table A " SMMU_DEV " 0x800000 64 8 0 0: -EOPNOTSUPP: %s",
+		 why);
+	said(out, line);
+	/* The probe: IOAS, NEST_PARENT HWPT, the refused vIOMMU, both destroyed. */
+	const char *log = emul_log(&f);
+	cr_assert(strstr(log, "[nest-parent hwpt "), "%s", log);
+	cr_assert(strstr(log, "[no S2FWB, no CANWBS]"), "%s", log);
+	seg = segment(&f, "table A " SMMU_DEV " 0x800000 64 8 0 0");
+	cr_assert_null(strstr(seg, "ioctl "), "%s", seg);
+	seg = segment(&f, "devices");
+	cr_assert_null(strstr(seg, "hwpt"), "%s", seg);
+	fake_free(&f);
+}
+
+/* What svmd refuses before the kernel sees it, each with its reason; none reaches an ioctl. */
+Test(iommufd, smmuv3_tables_checked_before_the_kernel)
+{
+	const char *const cmds[] = {"devices",
+				    "file 0 memfd:0x10000",
+				    "sandbox",
+				    "space A",
+				    "map A " SMMU_DEV " 0x800000 0x4000 0 3 0",
+				    "table A " SMMU_DEV " 0x800000 64 8 0 0",
+				    "open A " SMMU_DEV,
+				    "table A " SMMU_DEV " 0x800000 64 8 0 0 40",
+				    "table A " SMMU_DEV " 0x800000 128 8 0 1",
+				    "table A " SMMU_DEV " 0x800000 128 8 0 0",
+				    "table A " SMMU_DEV " 0x800008 64 8 0 0",
+				    "table A " SMMU_DEV " 0x10000000000000 64 8 0 0",
+				    "table A " SMMU_DEV " 0x800000 64 8 3 0",
+				    "table A " SMMU_DEV " 0x800000 64 8 1 0",
+				    NULL};
+	static const char *const refused[][2] = {
+		{"0x800000 64 8 0 0", "-EINVAL: open " SMMU_DEV " first (open-device)"},
+		{"0x800000 64 8 0 0 40",
+		 "-EINVAL: a PASID table on an SMMUv3 through iommufd needs "
+		 "the guest's virtual StreamID"},
+		{"0x800000 128 8 0 1", "-EINVAL: S1CDMax 1 asks for 2 CDs, but " SMMU_DEV " has 0 "
+				       "PASID bits"},
+		{"0x800000 128 8 0 0",
+		 "-EINVAL: size 128 is not the 64 bytes S1Fmt 0 and S1CDMax 0 "
+		 "make"},
+		{"0x800008 64 8 0 0", "-EINVAL: the CD table address 0x800008 is not 64-byte "
+				      "aligned below 2^52"},
+		{"0x10000000000000 64 8 0 0", "-EINVAL: the CD table address 0x10000000000000 is "
+					      "not 64-byte aligned below 2^52"},
+		{"0x800000 64 8 3 0", "-EINVAL: S1Fmt 3 is none of 0 (linear), 1, 2 (2-level)"},
+		{"0x800000 64 8 1 0", "-EINVAL: a 2-level CD table needs S1CDMax above 0"},
+	};
+	struct fake f;
+	const char *out, *seg;
+	char cmd[256], want[512];
+
+	fake_new_backend(&f, "iommufd", smmu_one, 1);
+	env_add(&f, "VFIO_EMUL_VIOMMU=" SMMU_DEV);
+	out = drive(&f, cmds);
+	cr_assert(strstr(out, "kinds=0x38\n"), "the probe found a vIOMMU: %s", out);
+	for (size_t i = 0; i < (sizeof(refused) / sizeof(refused[0])); i++) {
+		snprintf(cmd, sizeof(cmd), "table A " SMMU_DEV " %s", refused[i][0]);
+		snprintf(want, sizeof(want), "%s: %s", cmd, refused[i][1]);
+		cr_assert(strstr(out, want), "no '%s' in:\n%s", want, out);
+		seg = segment(&f, cmd);
+		cr_assert_null(strstr(seg, "ioctl "), "%s: %s", cmd, seg);
+	}
+	fake_free(&f);
+}
+
+/* The whole sequence, the vSTE svmd builds, exclusivity, unbind back to stage 2 only, and the
+ * vIOMMU that lives as long as the owner keeps the vEVENTQ fd. */
+Test(iommufd, smmuv3_table_bound_and_unbound)
+{
+	const char *const cmds[] = {"file 0 memfd:0x10000",
+				    "sandbox",
+				    "space A",
+				    "map A " SMMU_DEV " 0x800000 0x4000 0 3 0",
+				    "open A " SMMU_DEV,
+				    "table A " SMMU_DEV " 0x800000 64 8 0 0",
+				    "table A " SMMU_DEV " 0x800040 64 9 0 0",
+				    "untable A " SMMU_DEV,
+				    "table A " SMMU_DEV " 0x800080 64 9 0 0",
+				    "event-close A " SMMU_DEV,
+				    "table A " SMMU_DEV " 0x8000c0 64 9 0 0",
+				    "event-close A " SMMU_DEV,
+				    "close A " SMMU_DEV,
+				    "client-close A " SMMU_DEV,
+				    "free A",
+				    NULL};
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", smmu_one, 1);
+	env_add(&f, "VFIO_EMUL_VIOMMU=" SMMU_DEV);
+	out = drive(&f, cmds);
+	cr_assert(strstr(out, "table A " SMMU_DEV " 0x800000 64 8 0 0: 0 event fd "), "%s", out);
+	seg = segment(&f, "table A " SMMU_DEV " 0x800000 64 8 0 0");
+	/* V, Config 0b101 (stage-1 translate), S1ContextPtr 0x800000; nothing else. */
+	const char *steps[] = {"[nest-parent hwpt ", "[viommu ",       "[vdevice ", "(virt_id 0x8)",
+			       "[veventq ",          "vste 0x80000b]", " attach "};
+	const char *at = seg;
+	for (size_t i = 0; i < (sizeof(steps) / sizeof(steps[0])); i++) {
+		at = strstr(at, steps[i]);
+		cr_assert_not_null(at, "no %s, in order, in:\n%s", steps[i], seg);
+	}
+	said(out, "table A " SMMU_DEV " 0x800040 64 9 0 0: -EBUSY: a PASID table is already bound "
+		  "on " SMMU_DEV);
+	/* Unbind: back on the IOAS, the vSTE and vDEVICE gone, the vEVENTQ (and so the vIOMMU
+	 * and the parent) kept by the fd the owner still has. */
+	seg = segment(&f, "untable A " SMMU_DEV);
+	cr_assert(strstr(seg, " via hwpt "), "attached to the IOAS again: %s", seg);
+	cr_assert(strstr(seg, "-> EBUSY"), "the vEVENTQ stays while its fd is open: %s", seg);
+	cr_assert_eq(count_of(seg, "-> 0"), 3, "attach, the nested HWPT, the vDEVICE: %s", seg);
+	const char *busy = "table A " SMMU_DEV " 0x800080 64 9 0 0: -EBUSY: the vEVENTQ fd of the "
+			   "last PASID table bound on " SMMU_DEV " is still open: close it first";
+	cr_assert(strstr(out, busy), "%s", out);
+	/* Once closed, the next bind destroys the rest first, then binds. */
+	seg = segment(&f, "table A " SMMU_DEV " 0x8000c0 64 9 0 0");
+	cr_assert(strstr(seg, "[viommu "), "%s", seg);
+	cr_assert(strstr(seg, "(virt_id 0x9)"), "%s", seg);
+	cr_assert(strstr(out, "table A " SMMU_DEV " 0x8000c0 64 9 0 0: 0 event fd "), "%s", out);
+	cr_assert(strstr(out, "close A " SMMU_DEV ": 0\n"), "%s", out);
+	/* The fd closed, its space's iommufd goes with nothing left in it. */
+	const char *log = emul_log(&f);
+	cr_assert(strstr(log, "close iommufd2 [left: nothing]"), "%s", log);
+	fake_free(&f);
+}
+
+/* A kernel refusal at each step after the vIOMMU: the reply names the step, and nothing is left
+ * (the next bind, with the fault gone, succeeds). */
+Test(iommufd, smmuv3_kernel_refusals_leave_nothing)
+{
+	static const struct {
+		const char *fail, *said;
+	} steps[] = {
+		{"VFIO_EMUL_FAIL=0x3b91:22:1",
+		 "-EINVAL: IOMMU_VDEVICE_ALLOC(vSID 0x8) for " SMMU_DEV},
+		{"VFIO_EMUL_FAIL=0x3b93:12:1",
+		 "-ENOMEM: IOMMU_VEVENTQ_ALLOC(ARM_SMMUV3) for " SMMU_DEV},
+		{"VFIO_EMUL_FAIL=0x3b89:5:3",
+		 "-EIO: IOMMU_HWPT_ALLOC(ARM_SMMUV3) of the vSTE 0x80000b"},
+	};
+	const char *const cmds[] = {"file 0 memfd:0x10000",
+				    "sandbox",
+				    "space A",
+				    "map A " SMMU_DEV " 0x800000 0x4000 0 3 0",
+				    "open A " SMMU_DEV,
+				    "table A " SMMU_DEV " 0x800000 64 8 0 0",
+				    "event-close A " SMMU_DEV,
+				    "untable A " SMMU_DEV,
+				    "table A " SMMU_DEV " 0x800000 64 8 0 0",
+				    NULL};
+
+	for (size_t i = 0; i < (sizeof(steps) / sizeof(steps[0])); i++) {
+		struct fake f;
+		const char *out, *seg;
+
+		fake_new_backend(&f, "iommufd", smmu_one, 1);
+		env_add(&f, "VFIO_EMUL_VIOMMU=" SMMU_DEV);
+		/* Only the first such call (the probe's HWPT_ALLOC is the 1st of its kind, the
+		 * bind's parent the 2nd, its nested HWPT the 3rd). */
+		env_add(&f, "%s", steps[i].fail);
+		out = drive(&f, cmds);
+		seg = segment(&f, "table A " SMMU_DEV " 0x800000 64 8 0 0");
+		cr_assert(strstr(out, steps[i].said), "%s: %s", steps[i].fail, out);
+		cr_assert(strstr(seg, "[destroy "), "%s: %s", steps[i].fail, seg);
+		cr_assert_null(strstr(seg, "-> EBUSY"), "%s: %s", steps[i].fail, seg);
+		cr_assert(strstr(out, "event fd "), "the second bind: %s", out);
+		fake_free(&f);
+	}
+}
+
+/* svmd itself, and svmctl's SMMUv3 form: the device lists pasid-table as unsupported, and the
+ * bind is refused with the reason, through the socket to an unprivileged user. */
+Test(iommufd, smmuv3_svmctl_says_why_not)
+{
+	struct fake f;
+	struct daemon d;
+	char out[4096], err[4096];
+
+	fake_new_backend(&f, "iommufd", smmu_one, 1);
+	start(&d, &f, NULL);
+	const char *argv[] = {build_path("svmctl"),
+			      "--socket",
+			      d.socket,
+			      "bind-pasid-table",
+			      SMMU_DEV,
+			      "--ptr=0x800000",
+			      "--size=64",
+			      "--model=smmu",
+			      "--vsid=8",
+			      "--",
+			      "true",
+			      NULL};
+	cr_assert_neq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 0);
+	cr_assert(strstr(err, "IOMMU_VIOMMU_ALLOC: EOPNOTSUPP): the SMMU has neither S2FWB nor a "
+			      "CANWBS root complex"),
+		  "%s", err);
+	cr_assert_eq(count_bindings(&d), 0);
+	daemon_stop(&d);
+	fake_free(&f);
+}

@@ -652,12 +652,38 @@ Test(socket, second_hello_drops)
 
 Test(socket, unsupported_version_is_answered)
 {
-	struct svmd_hello_req h = {.version_min = 3, .version_max = 4};
+	struct svmd_hello_req h = {.version_min = 4, .version_max = 5};
 	int fd = raw_connect(&d);
 
 	raw_send(fd, SVMD_OP_HELLO, &h, sizeof(h), NULL, 0);
 	cr_assert_eq(raw_status(fd, SVMD_OP_HELLO), -EPROTONOSUPPORT);
 	raw_hello(fd); /* still usable */
+	close(fd);
+}
+
+/* The 48-byte BIND_PASID_TABLE is version 3's: a version 1 (or 2) connection is answered
+ * -EPROTO and stays usable; a version 3 one reaches the bind (and policy). */
+Test(socket, pasid_table_ext_form_needs_version_3)
+{
+	struct svmd_bind_pasid_table_ext_req req = {
+		.base = {.device = "0000:3c:00.0", .ptr = 0x100000, .size = 64, .model = 2},
+		.vsid = 8};
+	struct svmd_hello_req h3 = {.version_min = 1, .version_max = 3};
+	struct svmd_devices_req dr = {0};
+	int fd = raw_connect(&d);
+
+	raw_hello(fd);
+	raw_send(fd, SVMD_OP_BIND_PASID_TABLE, &req, sizeof(req), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_BIND_PASID_TABLE), -EPROTO);
+	raw_send(fd, SVMD_OP_DEVICES, &dr, sizeof(dr), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_DEVICES), 0);
+	close(fd);
+
+	fd = raw_connect(&d);
+	raw_send(fd, SVMD_OP_HELLO, &h3, sizeof(h3), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_HELLO), 0);
+	raw_send(fd, SVMD_OP_BIND_PASID_TABLE, &req, sizeof(req), NULL, 0);
+	cr_assert_eq(raw_status(fd, SVMD_OP_BIND_PASID_TABLE), -EACCES, "root has no rule");
 	close(fd);
 }
 

@@ -1226,7 +1226,8 @@ Test(reply, success_without_fd_for_other_ops)
 		struct rep_param p = {all_ops[i], REP_OK, 1};
 		size_t n_fds;
 		size_t len = rep_payload(&p, payload, &n_fds);
-		if (p.op == SVMD_OP_LEASE || p.op == SVMD_OP_OPEN_DEVICE)
+		if (p.op == SVMD_OP_LEASE || p.op == SVMD_OP_OPEN_DEVICE ||
+		    p.op == SVMD_OP_BIND_PASID_TABLE)
 			continue;
 		cr_assert_eq(n_fds, 0);
 		cr_assert_eq(svmd_reply_check(p.op, payload, len, 0), 0);
@@ -1791,6 +1792,51 @@ Test(request, pgtable_unknown_vtd_flags)
 	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), 0);
 	r.vtd_flags = SVMD_VTD_FLAGS_ALL + 1;
 	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), -EBADMSG);
+}
+
+/* The 48-byte form of BIND_PASID_TABLE (SMMUv3 through iommufd): its extension checked, and
+ * the 40-byte form still accepted; any other length is malformed. */
+Test(request, pasid_table_ext_form)
+{
+	struct svmd_bind_pasid_table_ext_req r = {
+		.base = {.device = "0000:00:02.0", .ptr = 0x800000, .size = 64, .model = 2},
+		.vsid = 0x8,
+		.s1fmt = SVMD_SMMU_S1FMT_2LVL_64K,
+		.s1cdmax = SVMD_SMMU_S1CDMAX_MAX,
+	};
+
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PASID_TABLE, &r, sizeof(r), 0), 0);
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PASID_TABLE, &r, sizeof(r.base), 0), 0);
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PASID_TABLE, &r, sizeof(r) - 4, 0), -EBADMSG);
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PASID_TABLE, &r, sizeof(r), 1), -EBADMSG);
+	r.s1fmt = SVMD_SMMU_S1FMT_2LVL_64K + 1;
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PASID_TABLE, &r, sizeof(r), 0), -EBADMSG);
+	r.s1fmt = 0;
+	r.s1cdmax = SVMD_SMMU_S1CDMAX_MAX + 1;
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PASID_TABLE, &r, sizeof(r), 0), -EBADMSG);
+	r.s1cdmax = 0;
+	r.reserved = 1;
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PASID_TABLE, &r, sizeof(r), 0), -EBADMSG);
+	r.reserved = 0;
+	r.base.reserved = 1;
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PASID_TABLE, &r, sizeof(r), 0), -EBADMSG);
+}
+
+/* Its reply: the binding's vEVENTQ fd, or none (other backends); never two. */
+Test(reply, pasid_table_zero_or_one_fd)
+{
+	const struct svmd_bind_rep ok = {.id = 3};
+	const int32_t status = -EOPNOTSUPP;
+	unsigned char err[sizeof(status) + 3] = {0};
+
+	memcpy(err, &status, sizeof(status));
+	memcpy(err + sizeof(status), "no", 3);
+
+	cr_assert_eq(svmd_reply_check(SVMD_OP_BIND_PASID_TABLE, &ok, sizeof(ok), 0), 0);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_BIND_PASID_TABLE, &ok, sizeof(ok), 1), 0);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_BIND_PASID_TABLE, &ok, sizeof(ok), 2), -EBADMSG);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_BIND_PASID_TABLE, &err, sizeof(err), 0), 0);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_BIND_PASID_TABLE, &err, sizeof(err), 1), -EBADMSG);
 }
 
 Test(reply, open_device_needs_exactly_one_fd)

@@ -25,6 +25,17 @@
  *   VFIO_EMUL_IOVA_ALIGN=N   their alignment once attached [0x1000]
  *   VFIO_EMUL_NO_SYS_RESOURCE=1  IOMMU_OPTION SET answers EPERM, as without CAP_SYS_RESOURCE
  *   VFIO_EMUL_PIN_LIMIT=BYTES  pinning past this many bytes answers ENOMEM (RLIMIT_MEMLOCK)
+ *   VFIO_EMUL_VIOMMU=BDF,...  SMMUv3 devices whose SMMU gives a vIOMMU (has S2FWB or CANWBS);
+ *                            IOMMU_VIOMMU_ALLOC for any other device answers EOPNOTSUPP, as
+ *                            Linux 7.2 does on QEMU's SMMUv3
+ *
+ * The SMMUv3 nesting objects (drivers/iommu/iommufd/viommu.c, arm-smmu-v3-iommufd.c): a
+ * NEST_PARENT HWPT on an IOAS (pins it like an attach), a vIOMMU on it, vDEVICEs (one per
+ * device and vIOMMU), a vEVENTQ (one per vIOMMU; its fd one end of a socket pair whose other
+ * end the emulator keeps, so that it sees when every copy of the fd, in any process, is
+ * closed: until then the vEVENTQ cannot be destroyed, EBUSY), and nested HWPTs with a vSTE
+ * (word 0 may carry only V, Config, S1Fmt, S1ContextPtr, S1CDMax, else EIO). An object others
+ * hang off cannot be destroyed (EBUSY).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,7 +45,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -49,11 +62,12 @@
 #define OBJS_MAX   64
 #define RANGES_MAX 16
 #define HW_MAX     16
+#define PAIRS_MAX  8
 
 #define SHMEM_MAGIC     0x01021994
 #define HUGETLBFS_MAGIC 0x958458f6
 
-enum otype { O_NONE, O_DEVICE, O_IOAS, O_HWPT };
+enum otype { O_NONE, O_DEVICE, O_IOAS, O_HWPT, O_VIOMMU, O_VDEVICE, O_VEVENTQ };
 
 struct area {
 	uint64_t iova, length, start;
@@ -70,6 +84,13 @@ struct obj {
 	unsigned users; /* ioas: hwpts on it; hwpt: devices attached */
 	struct area *areas;
 	size_t n_areas;
+	/* hwpt: allocated with IOMMU_HWPT_ALLOC (not an attach's), NEST_PARENT, or nested on
+	 * the vIOMMU `on`; viommu: on the HWPT `on`; vdevice, veventq: on the vIOMMU `on`. */
+	bool alloced, nest_parent;
+	unsigned on;
+	unsigned refs; /* viommu: vdevices, veventqs, nested hwpts; hwpt: viommus on it */
+	unsigned dev;  /* vdevice: the device object */
+	int hidden_fd; /* veventq: the emulator's end of its fd's socket pair */
 };
 
 struct ictx {
@@ -109,6 +130,9 @@ static struct {
 	uint64_t pin_limit, pinned;
 	dev_t shmem_devs[3]; /* memfds' mount, /dev/shm, /tmp when it is tmpfs */
 	size_t n_shmem_devs;
+	/* vEVENTQ fds: socket pairs made before svmd's sandbox, which has no socketpair(2) */
+	int pairs[PAIRS_MAX][2];
+	size_t n_pairs;
 } conf;
 
 /* The kernel pins pages of shmem and hugetlbfs files only. Which filesystems those are is
@@ -169,6 +193,9 @@ void iommufd_emul_init(void)
 	conf.pin_limit = (v = getenv("VFIO_EMUL_PIN_LIMIT")) ? strtoull(v, NULL, 0) : UINT64_MAX;
 	if (emul.on)
 		shmem_devs_learn();
+	while (emul.on && getenv("VFIO_EMUL_VIOMMU") && conf.n_pairs < PAIRS_MAX &&
+	       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, conf.pairs[conf.n_pairs]) == 0)
+		conf.n_pairs++;
 }
 
 /* ---- Objects ---- */
@@ -221,6 +248,9 @@ static void obj_free(struct ictx *c, unsigned id)
 {
 	struct obj *o = &c->objs[id];
 
+	if (o->type == O_VEVENTQ)
+		syscall(SYS_close, o->hidden_fd);
+
 	for (size_t i = 0; i < o->n_areas; i++)
 		unpin(&o->areas[i]);
 	free(o->areas);
@@ -235,7 +265,7 @@ static void cdev_detach(struct cdev *d)
 	struct obj *h = obj_get(c, d->hwpt, O_HWPT);
 
 	d->hwpt = 0;
-	if (!h || --h->users)
+	if (!h || --h->users || h->alloced)
 		return;
 	struct obj *ioas = obj_get(c, h->ioas, O_IOAS);
 	obj_free(c, (unsigned)(h - c->objs));
@@ -246,7 +276,8 @@ static void cdev_detach(struct cdev *d)
 
 static void objs_text(const struct ictx *c, char *buf, size_t size)
 {
-	static const char *const names[] = {"?", "device", "ioas", "hwpt"};
+	static const char *const names[] = {"?",      "device",  "ioas",   "hwpt",
+					    "viommu", "vdevice", "veventq"};
 	size_t used = 0;
 
 	buf[0] = 0;
@@ -526,9 +557,25 @@ static int do_destroy(struct ictx *c, void *arg, char *tag, size_t tlen)
 	snprintf(tag, tlen, "destroy %u", d.id);
 	if (!(o = obj_get(c, d.id, O_NONE)))
 		return -ENOENT;
-	/* A bound device is its driver's; an IOAS with HWPTs, or an attached HWPT, is in use. */
-	if (o->type == O_DEVICE || o->users)
+	/* A bound device is its driver's; an IOAS with HWPTs, or an attached HWPT, is in use;
+	 * so is what others hang off, and a vEVENTQ whose fd is open somewhere. */
+	if (o->type == O_DEVICE || o->users || o->refs)
 		return -EBUSY;
+	if (o->type == O_VEVENTQ) {
+		struct pollfd p = {.fd = o->hidden_fd, .events = POLLIN};
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLHUP))
+			return -EBUSY;
+	}
+	if (o->type == O_VIOMMU || o->type == O_VDEVICE || o->type == O_VEVENTQ ||
+	    (o->type == O_HWPT && o->on)) {
+		struct obj *on = obj_get(c, o->on, O_NONE);
+		if (on)
+			on->refs--;
+		if (o->type == O_HWPT && o->nest_parent == false && !o->ioas) {
+			obj_free(c, d.id);
+			return 0;
+		}
+	}
 	if (o->type == O_HWPT) {
 		struct obj *ioas = obj_get(c, o->ioas, O_IOAS);
 		if (ioas && --ioas->users == 0)
@@ -913,7 +960,8 @@ static int hwpt_for(struct ictx *c, unsigned ioas_id, unsigned *ret)
 	int r;
 
 	for (h = 1; h <= OBJS_MAX; h++)
-		if (c->objs[h].type == O_HWPT && c->objs[h].ioas == ioas_id) {
+		if (c->objs[h].type == O_HWPT && !c->objs[h].alloced &&
+		    c->objs[h].ioas == ioas_id) {
 			*ret = h;
 			return 0;
 		}
@@ -990,6 +1038,183 @@ static int do_detach(struct cdev *d, void *arg, char *tag, size_t tlen)
 	return 0;
 }
 
+/* ---- SMMUv3 nesting ---- */
+
+#define STE0_ALLOWED 0xf80ffffffffffffful /* V, Config, S1Fmt, S1ContextPtr, S1CDMax */
+
+static bool viommu_allowed(const struct ictx *c, unsigned dev)
+{
+	const char *v = getenv("VFIO_EMUL_VIOMMU");
+	const char *bdf = cdevs[c->objs[dev].cdev].bdf;
+	size_t n = strlen(bdf);
+
+	for (const char *p = v; p && *p; p += strcspn(p, ","), p += *p == ',')
+		if (strncmp(p, bdf, n) == 0 && (p[n] == ',' || p[n] == 0))
+			return true;
+	return false;
+}
+
+static int hwpt_parent_alloc(struct ictx *c, struct svmd_iommu_hwpt_alloc *h, char *tag,
+			     size_t tlen)
+{
+	struct obj *ioas = obj_get(c, h->pt_id, O_IOAS);
+	unsigned id;
+	int r;
+
+	if (!ioas)
+		return -ENOENT;
+	if (h->flags != SVMD_IOMMU_HWPT_ALLOC_NEST_PARENT)
+		return -EOPNOTSUPP; /* only what svmd asks is emulated */
+	if ((r = pin_all(ioas)) < 0)
+		return r;
+	if (!(id = obj_new(c, O_HWPT)))
+		return -ENOSPC;
+	c->objs[id].ioas = h->pt_id;
+	c->objs[id].alloced = c->objs[id].nest_parent = true;
+	ioas->users++;
+	h->out_hwpt_id = id;
+	snprintf(tag, tlen, "nest-parent hwpt %u on ioas %u", id, h->pt_id);
+	return 0;
+}
+
+static int hwpt_nested_alloc(struct ictx *c, struct svmd_iommu_hwpt_alloc *h, const void *data,
+			     char *tag, size_t tlen)
+{
+	struct obj *v = obj_get(c, h->pt_id, O_VIOMMU);
+	struct svmd_iommu_hwpt_arm_smmuv3 ste;
+	bool has_vdevice = false;
+	unsigned id;
+
+	if (!v)
+		return -ENOENT;
+	if (h->data_type != SVMD_IOMMU_HWPT_DATA_ARM_SMMUV3 || h->data_len != sizeof(ste) ||
+	    h->flags)
+		return -EOPNOTSUPP;
+	memcpy(&ste, data, sizeof(ste));
+	if ((ste.ste[0] & ~STE0_ALLOWED) || ste.ste[1])
+		return -EIO;
+	for (unsigned i = 1; i <= OBJS_MAX; i++)
+		has_vdevice |= c->objs[i].type == O_VDEVICE && c->objs[i].on == h->pt_id &&
+			       c->objs[i].dev == h->dev_id;
+	if (((ste.ste[0] >> 1) & 7) == 5 && !has_vdevice)
+		return -EINVAL; /* an S1-translate vSTE needs the device's vDEVICE */
+	if (!(id = obj_new(c, O_HWPT)))
+		return -ENOSPC;
+	c->objs[id].alloced = true;
+	c->objs[id].on = h->pt_id;
+	v->refs++;
+	h->out_hwpt_id = id;
+	snprintf(tag, tlen, "nested hwpt %u on viommu %u, vste %#" PRIx64, id, h->pt_id,
+		 ste.ste[0]);
+	return 0;
+}
+
+static int do_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_hwpt_alloc h;
+	int r = take(arg, &h, sizeof(h), SVMD_IOMMU_HWPT_ALLOC_SIZE_6_6);
+
+	if (r < 0)
+		return r;
+	if (!obj_get(c, h.dev_id, O_DEVICE))
+		return -ENOENT;
+	r = h.data_type == SVMD_IOMMU_HWPT_DATA_NONE
+		    ? hwpt_parent_alloc(c, &h, tag, tlen)
+		    : hwpt_nested_alloc(c, &h, (const void *)(uintptr_t)h.data_uptr, tag, tlen);
+	if (r == 0)
+		give(arg, &h, sizeof(h));
+	return r;
+}
+
+static int do_viommu_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_viommu_alloc v;
+	struct obj *parent;
+	unsigned id;
+	int r = take(arg, &v, sizeof(v), SVMD_IOMMU_VIOMMU_ALLOC_SIZE_6_13);
+
+	if (r < 0)
+		return r;
+	parent = obj_get(c, v.hwpt_id, O_HWPT);
+	if (!obj_get(c, v.dev_id, O_DEVICE) || !parent)
+		return -ENOENT;
+	if (v.flags || !parent->nest_parent || v.type != SVMD_IOMMU_VIOMMU_TYPE_ARM_SMMUV3)
+		return -EOPNOTSUPP;
+	if (!viommu_allowed(c, v.dev_id)) {
+		snprintf(tag, tlen, "no S2FWB, no CANWBS");
+		return -EOPNOTSUPP;
+	}
+	if (!(id = obj_new(c, O_VIOMMU)))
+		return -ENOSPC;
+	c->objs[id].on = v.hwpt_id;
+	parent->refs++;
+	v.out_viommu_id = id;
+	give(arg, &v, sizeof(v));
+	snprintf(tag, tlen, "viommu %u on hwpt %u", id, v.hwpt_id);
+	return 0;
+}
+
+static int do_vdevice_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_vdevice_alloc v;
+	struct obj *viommu;
+	unsigned id;
+	int r = take(arg, &v, sizeof(v), sizeof(v));
+
+	if (r < 0)
+		return r;
+	viommu = obj_get(c, v.viommu_id, O_VIOMMU);
+	if (!viommu || !obj_get(c, v.dev_id, O_DEVICE))
+		return -ENOENT;
+	for (unsigned i = 1; i <= OBJS_MAX; i++)
+		if (c->objs[i].type == O_VDEVICE && c->objs[i].dev == v.dev_id)
+			return -EEXIST;
+	if (!(id = obj_new(c, O_VDEVICE)))
+		return -ENOSPC;
+	c->objs[id].on = v.viommu_id;
+	c->objs[id].dev = v.dev_id;
+	viommu->refs++;
+	v.out_vdevice_id = id;
+	give(arg, &v, sizeof(v));
+	snprintf(tag, tlen, "vdevice %u (virt_id %#" PRIx64 ") on viommu %u", id,
+		 (uint64_t)v.virt_id, v.viommu_id);
+	return 0;
+}
+
+static int do_veventq_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_veventq_alloc q;
+	struct obj *viommu;
+	unsigned id;
+	int sv[2], r = take(arg, &q, sizeof(q), sizeof(q));
+
+	if (r < 0)
+		return r;
+	viommu = obj_get(c, q.viommu_id, O_VIOMMU);
+	if (!viommu)
+		return -ENOENT;
+	if (q.flags || q.type != SVMD_IOMMU_VEVENTQ_TYPE_ARM_SMMUV3 || !q.veventq_depth)
+		return -EOPNOTSUPP;
+	for (unsigned i = 1; i <= OBJS_MAX; i++)
+		if (c->objs[i].type == O_VEVENTQ && c->objs[i].on == q.viommu_id)
+			return -EEXIST;
+	if (conf.n_pairs == 0)
+		return -ENOMEM;
+	if (!(id = obj_new(c, O_VEVENTQ)))
+		return -ENOSPC;
+	conf.n_pairs--;
+	sv[0] = conf.pairs[conf.n_pairs][0];
+	sv[1] = conf.pairs[conf.n_pairs][1];
+	c->objs[id].on = q.viommu_id;
+	c->objs[id].hidden_fd = sv[1];
+	viommu->refs++;
+	q.out_veventq_id = id;
+	q.out_veventq_fd = (uint32_t)sv[0];
+	give(arg, &q, sizeof(q));
+	snprintf(tag, tlen, "veventq %u on viommu %u", id, q.viommu_id);
+	return 0;
+}
+
 /* Which ioctl, and where its pointer field is, for the log. */
 static size_t ptr_offset(unsigned long req)
 {
@@ -997,6 +1222,8 @@ static size_t ptr_offset(unsigned long req)
 		return offsetof(struct svmd_iommu_hw_info, data_uptr);
 	if (req == SVMD_IOMMU_IOAS_IOVA_RANGES)
 		return offsetof(struct svmd_iommu_ioas_iova_ranges, allowed_iovas);
+	if (req == SVMD_IOMMU_HWPT_ALLOC)
+		return offsetof(struct svmd_iommu_hwpt_alloc, data_uptr);
 	return 0;
 }
 
@@ -1031,6 +1258,14 @@ static int dispatch(int fd, struct efd *e, unsigned long req, void *arg, char *t
 		return do_option(c, arg, tag, tlen);
 	case SVMD_IOMMU_GET_HW_INFO:
 		return do_hw_info(c, arg, tag, tlen);
+	case SVMD_IOMMU_HWPT_ALLOC:
+		return do_hwpt_alloc(c, arg, tag, tlen);
+	case SVMD_IOMMU_VIOMMU_ALLOC:
+		return do_viommu_alloc(c, arg, tag, tlen);
+	case SVMD_IOMMU_VDEVICE_ALLOC:
+		return do_vdevice_alloc(c, arg, tag, tlen);
+	case SVMD_IOMMU_VEVENTQ_ALLOC:
+		return do_veventq_alloc(c, arg, tag, tlen);
 	default:
 		return -ENOTTY;
 	}

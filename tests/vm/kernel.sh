@@ -17,6 +17,8 @@
 #   SVMD_KERNEL_JOBS     make -j (default: the number of CPUs)
 #   SVMD_KERNEL_REFRESH  1: refresh the package lists even when they are less than a day old
 #   SVMD_DEBIAN_MIRROR   the Debian archive (default: the one the machine's apt sources use)
+#   SVMD_KERNEL_SOURCE_ONLY  1: only download the source package and print the .deb's path
+#                        (tests/vm/kernel-arm64.sh builds its kernel from the same package)
 #
 # The source comes from sid (linux-source-7.N, the newest 7.x sid has) or, when sid has none,
 # from trixie-backports, through a private apt configuration in the cache: the machine's own
@@ -177,7 +179,7 @@ recipe=$(sed -n '/^build_kernel() {$/,/^}$/p; /^check_config() {$/,/^}$/p' "$sel
 hash=$( (cat "$frag" && echo "$recipe") | sha256sum | cut -c1-12)
 key=${src_pkg#linux-source-}_${src_version}_$hash
 out=$CACHE/kernels/$key
-if [ -e "$out/.complete" ]; then
+if [ "${SVMD_KERNEL_SOURCE_ONLY:-0}" != 1 ] && [ -e "$out/.complete" ]; then
 	touch "$out/.complete" # when it was last used
 	say "cached: Linux $(cat "$out/release") from $src_pkg $src_version ($out)"
 	echo "$out"
@@ -199,6 +201,10 @@ if [ ! -s "$deb" ]; then
 		die "cannot download $src_pkg $src_version (log: $src_dir/download.log)"
 	mv "$src_dir"/tmp/*.deb "$deb"
 	rmdir "$src_dir/tmp"
+fi
+if [ "${SVMD_KERNEL_SOURCE_ONLY:-0}" = 1 ]; then
+	echo "$deb"
+	exit 0
 fi
 
 # 6. Unpack and build in a scratch directory, removed afterwards (the .deb stays, for a rebuild
