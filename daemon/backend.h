@@ -66,6 +66,17 @@ struct backend_ops {
 	/* Undoes a map made with exactly these arguments. */
 	int (*unmap)(struct backend *b, struct backend_space *s, const struct device *dev,
 		     const struct bind_args *a, char *why, size_t whylen);
+	/*
+	 * Guest-table binds nested in a client's space (iommufd: page tables, PASID tables): NULL
+	 * for backends that bind them with bind(). After check() passed, binds a, a->pgtable or
+	 * a->table, on dev as it is open in s (open_device()), over dev's stage 2 there: the
+	 * kernel objects it makes are s's and go with it. nest_unbind() undoes one made with
+	 * exactly these arguments, leaving dev on stage 2 only, as it was before.
+	 */
+	int (*nest_bind)(struct backend *b, struct backend_space *s, const struct device *dev,
+			 struct bind_args *a, char *why, size_t whylen);
+	int (*nest_unbind)(struct backend *b, struct backend_space *s, const struct device *dev,
+			   const struct bind_args *a, char *why, size_t whylen);
 	/* Frees s and every kernel object in it: what is still mapped is unmapped, devices opened
 	 * in it are detached first. */
 	void (*space_free)(struct backend *b, struct backend_space *s);
