@@ -1247,6 +1247,81 @@ static int iommufd_nest_unbind(struct backend *be, struct backend_space *s,
 	return r;
 }
 
+/* One VT-d stage-1 invalidation as intel-iommu takes it: 4 KiB aligned, at least a page, not
+ * past 2^64 (address 0 with UINT64_MAX pages is everything), flags LEAF only. */
+static int vtd_inv_check(const struct svmd_invalidate_entry *e, uint32_t i, char *why,
+			 size_t whylen)
+{
+	const uint64_t addr = e->w[0], pages = e->w[1], flags = e->w[2];
+
+	if (flags & ~(uint64_t)SVMD_INVALIDATE_VTD_LEAF)
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": flags %#" PRIx64
+			    ": VT-d stage 1 has LEAF (0x1) only",
+			    i, flags);
+	if (addr % VTD_PAGE || pages == 0)
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": address %#" PRIx64 " is not 4 KiB aligned, or no "
+			    "pages",
+			    i, addr);
+	if (!(addr == 0 && pages == UINT64_MAX) &&
+	    (pages > (UINT64_MAX >> 12) || addr > UINT64_MAX - (pages << 12) + 1))
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": %#" PRIx64 " pages at %#" PRIx64 " run past 2^64 "
+			    "(everything is address 0 with pages UINT64_MAX)",
+			    i, pages, addr);
+	return 0;
+}
+
+static int iommufd_invalidate(struct backend *be, struct backend_space *s, const struct device *dev,
+			      const struct bind_args *a, uint32_t type,
+			      const struct svmd_invalidate_entry *e, uint32_t n, uint32_t *ret_done,
+			      char *why, size_t whylen)
+{
+	struct svmd_iommu_hwpt_vtd_s1_invalidate inv[SVMD_INVALIDATE_ENTRIES_MAX] = {0};
+	struct space_device *sd = &s->devs[dev->index];
+	struct nest *nest = nest_find(sd, a->pasid);
+	struct svmd_iommu_hwpt_invalidate req = {
+		.size = sizeof(req),
+		.data_uptr = (uintptr_t)inv,
+		.data_type = SVMD_IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
+		.entry_len = sizeof(inv[0]),
+		.entry_num = n,
+	};
+	char where[64];
+	int r;
+
+	(void)be;
+	*ret_done = 0;
+	where_text(dev, a->pasid, where, sizeof(where));
+	if (type != SVMD_INVALIDATE_VTD_S1)
+		return fail(why, whylen, -EOPNOTSUPP,
+			    "invalidation type %" PRIu32
+			    ": the guest table at %s is a VT-d stage 1 "
+			    "(type %u)",
+			    type, where, SVMD_INVALIDATE_VTD_S1);
+	if (n == 0 || n > SVMD_INVALIDATE_ENTRIES_MAX)
+		return fail(why, whylen, -EINVAL, "%" PRIu32 " entries: 1 to %u", n,
+			    SVMD_INVALIDATE_ENTRIES_MAX);
+	if (!nest)
+		return fail(why, whylen, -ENOENT, "%s has no guest table in this space", where);
+	for (uint32_t i = 0; i < n; i++) {
+		if ((r = vtd_inv_check(&e[i], i, why, whylen)) < 0)
+			return r;
+		inv[i] = (struct svmd_iommu_hwpt_vtd_s1_invalidate){
+			.addr = e[i].w[0], .npages = e[i].w[1], .flags = (uint32_t)e[i].w[2]};
+	}
+	req.hwpt_id = nest->hwpt;
+	r = xioctl(s->iommufd, SVMD_IOMMU_HWPT_INVALIDATE, &req);
+	*ret_done = r < 0 ? (req.entry_num < n ? req.entry_num : 0) : n;
+	if (r < 0)
+		return fail(why, whylen, r,
+			    "kernel refused: IOMMU_HWPT_INVALIDATE of the table at %s: %s (%s), "
+			    "after %" PRIu32 " of %" PRIu32 " entries",
+			    where, strerror(-r), errno_name(-r), *ret_done, n);
+	return 0;
+}
+
 /* Every nested table of dev in s and its parent, once dev is detached. */
 static void nests_destroy(struct backend_space *s, struct space_device *sd,
 			  const struct device *dev)
@@ -1324,7 +1399,8 @@ static const unsigned long serving_ioctls[] = {
 	SVMD_IOMMU_VIOMMU_ALLOC,
 	SVMD_IOMMU_VDEVICE_ALLOC,
 	SVMD_IOMMU_VEVENTQ_ALLOC,
-	SVMD_IOMMU_OPTION, /* last: mode 1 only */
+	SVMD_IOMMU_HWPT_INVALIDATE, /* page tables' */
+	SVMD_IOMMU_OPTION,          /* last: mode 1 only */
 };
 
 static void iommufd_free(struct backend *be)
@@ -1350,6 +1426,7 @@ static const struct backend_ops iommufd_ops = {
 	.close_device = iommufd_close_device,
 	.nest_bind = iommufd_nest_bind,
 	.nest_unbind = iommufd_nest_unbind,
+	.invalidate = iommufd_invalidate,
 	.space_new = iommufd_space_new,
 	.map = iommufd_map,
 	.unmap = iommufd_unmap,

@@ -10,7 +10,8 @@
  * - unbind: release (the binding's record), or fail;
  * - unmap: a release per mapping it ends, or fail;
  * - lease: grant (OP=lease), or fail;
- * - reload: reload, refused or not (and a release per binding it revokes).
+ * - reload: reload, refused or not (and a release per binding it revokes);
+ * - invalidate (ops-map.c): deny or fail only, not the flushes themselves.
  *
  * Reading requests (devices, device-info, list, explain) are not recorded.
  */

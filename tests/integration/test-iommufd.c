@@ -1826,3 +1826,70 @@ Test(iommufd, bind_pgtable_nests_in_the_callers_space_only)
 	daemon_stop(&d);
 	fake_free(&f);
 }
+
+Test(iommufd, invalidate_flushes_ones_own_guest_table_only)
+{
+	static const char policy_text[] = "allow * user=svmd-test1\nallow * user=svmd-test2\n"
+					  "allow invalidate user=svmd-test1\n"
+					  "allow invalidate user=svmd-test2\n"
+					  "allow map user=svmd-test1\n";
+	struct fake f;
+	struct daemon d;
+	struct peer p1, p2;
+	struct peer_result r, table, mapped;
+	const char *seg;
+	int memfd = memfd_of(0x4000);
+
+	test_users(&u1, &u2);
+	fake_new_backend(&f, "iommufd", two, 2);
+	env_add(&f, NESTING_VTD);
+	env_add(&f, "VFIO_EMUL_FAIL=3b8d:5:3");
+	start_with(&d, &f, policy_text);
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	peer_start(&p2, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_open_device(&p1, DEV0, &r), 0, "%s", r.reason);
+	close(r.fd);
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV0, 7, 48, 0, &table), 0, "%s", table.reason);
+	/* Its own: two ranges, leaf only, reach the table's nested HWPT. */
+	cr_assert_eq(peer_invalidate(&p1, table.id, 2, 0x100000, 16, 1, &r), 0, "%s", r.reason);
+	cr_assert_eq(r.id, 2);
+	cr_assert(emul_wait(&f, "[invalidate hwpt 3: 2 entries 0x100000+0x10/1 0x100000+0x10/1] "
+				"-> 0"));
+	/* Everything, in one entry. */
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0, UINT64_MAX, 0, &r), 0, "%s", r.reason);
+	cr_assert(emul_wait(&f, "[invalidate hwpt 3: 1 entries 0+0xffffffffffffffff/0] -> 0"));
+	/* Checked before the kernel: alignment, flags, no pages, past 2^64. */
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0x100800, 1, 0, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "entry 0: address 0x100800 is not 4 KiB aligned"), "%s",
+		  r.reason);
+	cr_assert_eq(peer_invalidate(&p1, table.id, 3, 0x1000, 1, 2, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "entry 0: flags 0x2: VT-d stage 1 has LEAF (0x1) only"), "%s",
+		  r.reason);
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0x1000, 0, 0, &r), -EINVAL);
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0xfffffffffffff000ull, 2, 0, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "run past 2^64"), "%s", r.reason);
+	/* The kernel's refusal (the third call), with how far it got. */
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0x2000, 1, 0, &r), -EIO);
+	cr_assert(strstr(r.reason, "kernel refused: IOMMU_HWPT_INVALIDATE of the table at PASID 7 "
+				   "of " DEV0 ": Input/output error (EIO), after 0 of 1 entries"),
+		  "%s", r.reason);
+	/* Another's binding is as invisible as a missing one, and recorded. */
+	cr_assert_eq(peer_invalidate(&p2, table.id, 1, 0x1000, 1, 0, &r), -ENOENT);
+	cr_assert(strstr(r.reason, "of yours"), "%s", r.reason);
+	cr_assert(daemon_log_has(&d, "OP=invalidate"), "no record of the refusal");
+	/* A binding that is no nested table: a map. */
+	cr_assert_eq(peer_map(&p1, DEV0, memfd, 0, 0x4000, 0x200000, 3, &mapped), 0, "%s",
+		     mapped.reason);
+	cr_assert_eq(peer_invalidate(&p1, mapped.id, 1, 0x1000, 1, 0, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "is a map, not a guest table nested in your space"), "%s",
+		  r.reason);
+	/* No refused one reached the kernel: the three calls above only. */
+	seg = emul_log(&f);
+	cr_assert_eq(count_of(seg, "ioctl iommufd2 0x3b8d "), 3, "%s", seg);
+	close(memfd);
+	peer_stop(&p1);
+	peer_stop(&p2);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	daemon_stop(&d);
+	fake_free(&f);
+}

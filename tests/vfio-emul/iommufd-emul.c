@@ -1087,6 +1087,44 @@ static int vtd_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
 	return 0;
 }
 
+/* IOMMU_HWPT_INVALIDATE of a nested VT-d hwpt, as intel-iommu checks each entry; entry_num
+ * says how many were done. */
+static int do_hwpt_invalidate(struct ictx *c, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_hwpt_invalidate q;
+	struct obj *h;
+	uint32_t done = 0;
+	int r = take(arg, &q, sizeof(q), 32);
+
+	if (r < 0)
+		return r;
+	snprintf(tag, tlen, "invalidate hwpt %u: %u entries", q.hwpt_id, q.entry_num);
+	if (!(h = obj_get(c, q.hwpt_id, O_HWPT)) || !obj_get(c, h->on, O_HWPT))
+		return -EINVAL;
+	if (q.data_type != SVMD_IOMMU_HWPT_INVALIDATE_DATA_VTD_S1)
+		return -EINVAL;
+	if (q.entry_len < sizeof(struct svmd_iommu_hwpt_vtd_s1_invalidate))
+		return -EINVAL;
+	for (; done < q.entry_num; done++) {
+		struct svmd_iommu_hwpt_vtd_s1_invalidate e;
+		memcpy(&e, (const uint8_t *)(uintptr_t)q.data_uptr + (size_t)done * q.entry_len,
+		       sizeof(e));
+		snprintf(tag + strlen(tag), tlen - strlen(tag), " %#" PRIx64 "+%#" PRIx64 "/%u",
+			 (uint64_t)e.addr, (uint64_t)e.npages, e.flags);
+		if (e.flags & ~SVMD_IOMMU_VTD_INV_FLAGS_LEAF || e.reserved) {
+			r = -EOPNOTSUPP;
+			break;
+		}
+		if (e.addr % 4096) {
+			r = -EINVAL;
+			break;
+		}
+	}
+	q.entry_num = done;
+	give(arg, &q, sizeof(q));
+	return r;
+}
+
 /* VFIO_DEVICE_ATTACH_PASID: the RID must be on a PASID-capable hwpt, and so must pt. */
 static int pasid_attach(struct cdev *d, uint32_t pasid, uint32_t pt, char *tag, size_t tlen)
 {
@@ -1379,6 +1417,8 @@ static size_t ptr_offset(unsigned long req)
 		return offsetof(struct svmd_iommu_ioas_iova_ranges, allowed_iovas);
 	if (req == SVMD_IOMMU_HWPT_ALLOC)
 		return offsetof(struct svmd_iommu_hwpt_alloc, data_uptr);
+	if (req == SVMD_IOMMU_HWPT_INVALIDATE)
+		return offsetof(struct svmd_iommu_hwpt_invalidate, data_uptr);
 	return 0;
 }
 
@@ -1421,6 +1461,8 @@ static int dispatch(int fd, struct efd *e, unsigned long req, void *arg, char *t
 		return do_vdevice_alloc(c, arg, tag, tlen);
 	case SVMD_IOMMU_VEVENTQ_ALLOC:
 		return do_veventq_alloc(c, arg, tag, tlen);
+	case SVMD_IOMMU_HWPT_INVALIDATE:
+		return do_hwpt_invalidate(c, arg, tag, tlen);
 	default:
 		return -ENOTTY;
 	}
