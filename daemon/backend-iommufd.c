@@ -2,8 +2,9 @@
 /*
  * The iommufd backend: mainline kernels, where the seed's SVM ioctl never merged and device
  * DMA is set up through /dev/iommu and VFIO device cdevs (/dev/vfio/devices/vfioN). It
- * brokers open-device and map; SVM binds have no mainline uAPI (a process's) or are not
- * brokered yet (page and PASID tables), and say so per device.
+ * brokers open-device, map and, on a VT-d that nests, guest page tables (bind-pgtable) with
+ * their invalidation; a process's address space has no mainline uAPI, PASID tables are not
+ * brokered here yet, and each device says per kind why not.
  *
  * Ownership. At start-up each managed device's cdev is opened and bound
  * (VFIO_DEVICE_BIND_IOMMUFD) to an iommufd of svmd's own that holds no other object: the
@@ -33,7 +34,16 @@
  * so an IOAS the client attached again stays alive (IOMMU_DESTROY answers EBUSY), but empty,
  * as does the iommufd context behind it until the client closes the fd. A re-attach can pin
  * pages of a map svmd made for a device the client never opened (maps pin on first attach):
- * its own memory, counted as mapped when svmd mapped it.
+ * its own memory, counted as mapped when svmd mapped it. Likewise it may attach its fd, at the
+ * RID or a PASID, to the nested HWPTs of its own guest tables: those translate through its own
+ * stage 2 only.
+ *
+ * Nesting. A page-table bind is made on the device as it is open in the client's space (svmd's
+ * copy of the fd): a NEST_PARENT HWPT on the device's IOAS, made once per space and device and
+ * PASID-capable when the device has PASIDs, takes the RID (the same stage 2, and the kernel
+ * wants the RID on a PASID-capable HWPT before any PASID attach); a nested VTD_S1 HWPT per
+ * guest table is attached at the RID or at its PASID. Unbind detaches it (the RID back onto
+ * the parent) and destroys it; the parent goes with the space.
  *
  * Accounting. Pages a map pins are charged to svmd, the process that maps, never to the
  * client: with CAP_IPC_LOCK not at all (svmd therefore gives it up at start-up), else against
