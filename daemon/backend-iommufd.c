@@ -133,6 +133,8 @@ struct space_device {
 	size_t n_nests;
 };
 
+static struct nest *nest_find(struct space_device *sd, uint32_t pasid);
+
 struct backend_space {
 	int iommufd;
 	size_t n;
@@ -1014,6 +1016,20 @@ static int attach_refusal(const struct iommufd_backend *b, int r, const struct d
 		    dev->name, b->memlock);
 }
 
+/* A device opened (again) in a space: the RID onto its guest table there, else onto the
+ * nesting parent, else onto the IOAS; then the PASIDs of its guest tables, as they were
+ * before it was closed. */
+static int nests_attach(struct space_device *sd, int fd, uint32_t ioas)
+{
+	struct nest *rid = nest_find(sd, 0);
+	int r = attach(fd, rid ? rid->hwpt : sd->parent ? sd->parent : ioas);
+
+	for (size_t i = 0; r == 0 && i < sd->n_nests; i++)
+		if (sd->nests[i].pasid)
+			r = attach_at(fd, sd->nests[i].hwpt, sd->nests[i].pasid);
+	return r;
+}
+
 static int iommufd_open_device(struct backend *be, struct backend_space *s,
 			       const struct device *dev, int *ret_fd, char *why, size_t whylen)
 {
@@ -1036,7 +1052,7 @@ static int iommufd_open_device(struct backend *be, struct backend_space *s,
 	_cleanup_close_ int fd = take_device(b, d, dev, s->iommufd, &sd->devid, why, whylen);
 	if (fd < 0)
 		return fd;
-	r = attach(fd, ioas);
+	r = nests_attach(sd, fd, ioas);
 	if (r < 0) {
 		fd = safe_close(fd);
 		idle_retake(b, d, dev);

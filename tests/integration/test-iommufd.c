@@ -1893,3 +1893,33 @@ Test(iommufd, invalidate_flushes_ones_own_guest_table_only)
 	daemon_stop(&d);
 	fake_free(&f);
 }
+
+Test(iommufd, a_device_opened_again_finds_its_guest_tables)
+{
+	const char *const cmds[] = {"sandbox",
+				    "space A",
+				    "open A " DEV0,
+				    "nest A " DEV0 " 0 0x100000 48 0",
+				    "nest A " DEV0 " 5 0x200000 48 0",
+				    "close A " DEV0,
+				    "client-close A " DEV0,
+				    "open A " DEV0,
+				    "nest A " DEV0 " 6 0x300000 48 0",
+				    NULL};
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, NESTING_VTD);
+	out = drive(&f, cmds);
+	/* Closed: PASID 5, then the RID, detached. */
+	seg = segment(&f, "close A " DEV0);
+	cr_assert(strstr(seg, "[vfio0 detach pasid 5] -> 0\n"), "%s", seg);
+	/* Opened again: the RID onto its guest table (hwpt 3), PASID 5 onto its own (hwpt 5). */
+	seg = strstr(emul_log(&f), "== client-close A " DEV0);
+	cr_assert(seg && strstr(seg, "[vfio0 attach 3 via hwpt 3 of ioas 0] -> 0\n"), "%s", seg);
+	cr_assert(strstr(seg, "[vfio0 attach 5 at pasid 5] -> 0\n"), "%s", seg);
+	/* So a new PASID finds the RID on a PASID-capable table, as the kernel requires. */
+	said(out, "nest A " DEV0 " 6 0x300000 48 0: 0");
+	fake_free(&f);
+}
