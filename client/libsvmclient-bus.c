@@ -480,6 +480,33 @@ static int bus_unmap(struct svm_client *c, const char *device, uint64_t iova, ui
 	return 0;
 }
 
+static int bus_invalidate(struct svm_client *c, uint64_t id, uint32_t type,
+			  const struct svm_invalidate_entry *e, uint32_t n, uint32_t *ret_done)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	c->reason[0] = 0;
+	r = sd_bus_message_new_method_call(c->bus, &m, SVMD_BUS_NAME, SVMD_BUS_PATH,
+					   SVMD_BUS_INTERFACE, "Invalidate");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "tu", id, type);
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "(ttt)");
+	for (uint32_t i = 0; r >= 0 && i < n; i++)
+		r = sd_bus_message_append(m, "(ttt)", e[i].w[0], e[i].w[1], e[i].w[2]);
+	if (r >= 0)
+		r = sd_bus_message_close_container(m);
+	if (r < 0)
+		return r;
+	r = sd_bus_call(c->bus, m, 0, &error, &reply);
+	if (r < 0)
+		return failed(c, &error, r);
+	r = sd_bus_message_read(reply, "u", ret_done);
+	return r < 0 ? r : 0;
+}
+
 static int bus_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds,
 			   char **ret_text)
 {
@@ -558,6 +585,7 @@ const struct svm_transport bus_transport = {
 	.reload = bus_reload,
 	.map = bus_map,
 	.unmap = bus_unmap,
+	.invalidate = bus_invalidate,
 	.device_info = bus_device_info,
 	.fd = bus_fd,
 	.dispatch = bus_dispatch,

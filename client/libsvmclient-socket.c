@@ -576,6 +576,24 @@ static int socket_unmap(struct svm_client *c, const char *device, uint64_t iova,
 	return 0;
 }
 
+static int socket_invalidate(struct svm_client *c, uint64_t id, uint32_t type,
+			     const struct svm_invalidate_entry *e, uint32_t n, uint32_t *ret_done)
+{
+	struct svmd_invalidate_req req = {.id = id, .type = type, .n = n};
+	struct svmd_invalidate_rep rep;
+	const void *p = NULL;
+	int r;
+
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(req.e[i].w, e[i].w, sizeof(req.e[i].w));
+	r = call(c, SVMD_OP_INVALIDATE, &req, sizeof(req), NULL, 0, NULL, &p);
+	if (r < 0)
+		return r;
+	memcpy(&rep, p, sizeof(rep));
+	*ret_done = rep.done;
+	return 0;
+}
+
 static int socket_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds,
 			      char **ret_text)
 {
@@ -674,6 +692,7 @@ const struct svm_transport socket_transport = {
 	.reload = socket_reload,
 	.map = socket_map,
 	.unmap = socket_unmap,
+	.invalidate = socket_invalidate,
 	.device_info = socket_device_info,
 	.fd = socket_fd,
 	.dispatch = socket_dispatch,

@@ -280,6 +280,22 @@ _public_ int svm_unmap(struct svm_client *c, const char *device, uint64_t iova, 
 	return c->transport->unmap(c, device, iova, length, ret_n, ret_bytes);
 }
 
+_public_ int svm_invalidate(struct svm_client *c, uint64_t id, uint32_t type,
+			    const struct svm_invalidate_entry *e, uint32_t n, uint32_t *ret_done)
+{
+	uint32_t done = 0;
+	int r;
+
+	/* Refused here, not sent: svmd would take such a record for a broken client. */
+	if (!e || n == 0 || n > SVM_INVALIDATE_ENTRIES_MAX ||
+	    (type != SVM_INVALIDATE_VTD_S1 && type != SVM_INVALIDATE_SMMUV3))
+		return -EINVAL;
+	r = c->transport->invalidate(c, id, type, e, n, &done);
+	if (r == 0 && ret_done)
+		*ret_done = done;
+	return r;
+}
+
 _public_ int svm_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds,
 			     char **ret_text)
 {

@@ -237,6 +237,22 @@ int svm_map(struct svm_client *c, const char *device, int memfd, uint64_t offset
 int svm_unmap(struct svm_client *c, const char *device, uint64_t iova, uint64_t length,
 	      uint32_t *ret_n, uint64_t *ret_bytes);
 
+/*
+ * After the caller changed a guest table it bound (binding id, its own, nested in its space:
+ * svm_bind_pgtable() on the iommufd backend), flushes what the IOMMU cached of it: n entries
+ * (1 to SVM_INVALIDATE_ENTRIES_MAX) of type's layout. *ret_done (may be NULL): the entries
+ * the kernel handled. Another's binding is -ENOENT.
+ */
+#define SVM_INVALIDATE_ENTRIES_MAX 16u
+#define SVM_INVALIDATE_VTD_S1      1u   /* w[0] address, w[1] 4 KiB pages, w[2] flags */
+#define SVM_INVALIDATE_SMMUV3      2u   /* w[0], w[1]: one SMMUv3 command; w[2] 0 */
+#define SVM_INVALIDATE_VTD_LEAF    0x1u /* VT-d: leaf entries only */
+struct svm_invalidate_entry {
+	uint64_t w[3];
+};
+int svm_invalidate(struct svm_client *c, uint64_t id, uint32_t type,
+		   const struct svm_invalidate_entry *e, uint32_t n, uint32_t *ret_done);
+
 /* What device can do on this kernel: *ret_kinds (SVM_KIND_BIT()s), and *ret_text
  * (malloc()ed; may be NULL) with one line "KIND: reason" per kind it cannot. */
 int svm_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds, char **ret_text);

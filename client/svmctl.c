@@ -77,6 +77,9 @@ static void help(void)
 	       "                                  as $SVMD_MEMFD for CMD\n"
 
 	       "  unbind ID                       end one of your bindings\n"
+	       "  invalidate ID [ADDR:PAGES[:leaf]]...\n"
+	       "                                  flush the IOMMU's cache of guest page table ID\n"
+	       "                                  (yours), after changing it; none: everything\n"
 	       "  explain OP [DEVICE] [--pasid=N] [--user=USER] [--addr-width=N] [--vtd-flags=F]\n"
 	       "          [--iova=ADDR [--size=N]]\n"
 	       "                                  how policy decides OP (bind-task, bind-pgtable,\n"
@@ -613,6 +616,51 @@ static int cmd_unbind(struct svm_client *c, const struct args *a)
 	return 0;
 }
 
+/* invalidate ID [ADDR:PAGES[:leaf]]...: VT-d stage-1 entries; none: everything. */
+static int cmd_invalidate(struct svm_client *c, const struct args *a)
+{
+	struct svm_invalidate_entry e[SVM_INVALIDATE_ENTRIES_MAX] = {{{0, UINT64_MAX, 0}}};
+	uint32_t n = a->n_pos > 1 ? (uint32_t)(a->n_pos - 1) : 1, done = 0;
+	unsigned long long id;
+	char *end;
+	int r;
+
+	errno = 0;
+	id = strtoull(a->pos[0], &end, 10);
+	if (errno || *end || !a->pos[0][0] || a->pos[0][0] == '-') {
+		fprintf(stderr, "%s: invalidate: '%s' is not a binding id (see 'svmctl list').\n",
+			prog, a->pos[0]);
+		return 1;
+	}
+	for (int i = 1; i < a->n_pos; i++) {
+		const char *s = a->pos[i];
+		struct svm_invalidate_entry *x = &e[i - 1];
+		errno = 0;
+		x->w[0] = strtoull(s, &end, 0);
+		if (!errno && *end == ':')
+			x->w[1] = strtoull(end + 1, &end, 0);
+		else
+			errno = EINVAL;
+		x->w[2] = 0;
+		if (!errno && strcmp(end, ":leaf") == 0)
+			x->w[2] = SVM_INVALIDATE_VTD_LEAF;
+		else if (!errno && *end)
+			errno = EINVAL;
+		if (errno || s[0] == '-') {
+			fprintf(stderr,
+				"%s: invalidate: '%s' is not ADDR:PAGES or ADDR:PAGES:leaf.\n",
+				prog, s);
+			return 1;
+		}
+	}
+	r = svm_invalidate(c, id, SVM_INVALIDATE_VTD_S1, e, n, &done);
+	if (r < 0)
+		return fail(r, c, "invalidate");
+	if (!a->json)
+		printf("Invalidated %u range%s of binding %llu.\n", done, done == 1 ? "" : "s", id);
+	return 0;
+}
+
 static int cmd_explain(struct svm_client *c, const struct args *a)
 {
 	int64_t uid = -1;
@@ -1090,6 +1138,7 @@ int main(int argc, char **argv)
 		{"reload", 0, 0},
 		{"explain", -2, 0}, /* 1 or 2 */
 		{"monitor", 0, 0},
+		{"invalidate", -(int)(SVM_INVALIDATE_ENTRIES_MAX + 1), 0},
 	};
 	struct args a = {0};
 	struct svm_client *c = NULL;
@@ -1165,6 +1214,8 @@ int main(int argc, char **argv)
 		r = cmd_reload(c, &a);
 	else if (strcmp(cmds[i].name, "monitor") == 0)
 		r = cmd_monitor(c, &a);
+	else if (strcmp(cmds[i].name, "invalidate") == 0)
+		r = cmd_invalidate(c, &a);
 	else
 		r = cmd_explain(c, &a);
 	svm_disconnect(c);

@@ -2,8 +2,9 @@
 /*
  * The iommufd backend: mainline kernels, where the seed's SVM ioctl never merged and device
  * DMA is set up through /dev/iommu and VFIO device cdevs (/dev/vfio/devices/vfioN). It
- * brokers open-device and map; SVM binds have no mainline uAPI (a process's) or are not
- * brokered yet (page and PASID tables), and say so per device.
+ * brokers open-device, map and, on a VT-d that nests, guest page tables (bind-pgtable) with
+ * their invalidation; a process's address space has no mainline uAPI, PASID tables are not
+ * brokered here yet, and each device says per kind why not.
  *
  * Ownership. At start-up each managed device's cdev is opened and bound
  * (VFIO_DEVICE_BIND_IOMMUFD) to an iommufd of svmd's own that holds no other object: the
@@ -33,7 +34,16 @@
  * so an IOAS the client attached again stays alive (IOMMU_DESTROY answers EBUSY), but empty,
  * as does the iommufd context behind it until the client closes the fd. A re-attach can pin
  * pages of a map svmd made for a device the client never opened (maps pin on first attach):
- * its own memory, counted as mapped when svmd mapped it.
+ * its own memory, counted as mapped when svmd mapped it. Likewise it may attach its fd, at the
+ * RID or a PASID, to the nested HWPTs of its own guest tables: those translate through its own
+ * stage 2 only.
+ *
+ * Nesting. A page-table bind is made on the device as it is open in the client's space (svmd's
+ * copy of the fd): a NEST_PARENT HWPT on the device's IOAS, made once per space and device and
+ * PASID-capable when the device has PASIDs, takes the RID (the same stage 2, and the kernel
+ * wants the RID on a PASID-capable HWPT before any PASID attach); a nested VTD_S1 HWPT per
+ * guest table is attached at the RID or at its PASID. Unbind detaches it (the RID back onto
+ * the parent) and destroys it; the parent goes with the space.
  *
  * Accounting. Pages a map pins are charged to svmd, the process that maps, never to the
  * client: with CAP_IPC_LOCK not at all (svmd therefore gives it up at start-up), else against
@@ -68,6 +78,14 @@
 #define IOMMUFD_DEVICES_MAX 256u
 #define RANGES_MAX          16u
 #define VTD_ECAP_NEST       (1ull << 26)
+#define VTD_CAP_FL5LP       (1ull << 60) /* first-level 5-level paging: 57-bit stage 1 */
+#define VTD_PAGE            4096ull
+/* The seed's VT-d flags (SVMD_VTD_FLAGS_ALL) mainline's stage 1 has: SRE and EAFE, the same
+ * bits; PCD, PWT, EMTE and CD have no IOMMU_HWPT_DATA_VTD_S1 equivalent. */
+#define SEED_VTD_SRE  (1ull << 0)
+#define SEED_VTD_EAFE (1ull << 1)
+/* Guest tables one device may have nested in one space (its RID and PASIDs). */
+#define NESTS_MAX 64u
 
 struct ifd_device {
 	char node[32];                      /* "vfio0" */
@@ -77,6 +95,8 @@ struct ifd_device {
 	const struct backend_space *holder; /* the space it is open in, or NULL */
 	uint32_t hw_type;
 	uint64_t caps;
+	uint64_t vtd_cap; /* VT-d: the capability register */
+	bool nests;       /* the IOMMU takes nested stage-1 tables (bind-pgtable) */
 	struct svmd_iommu_iova_range ranges[RANGES_MAX];
 	uint32_t n_ranges;
 	uint64_t align; /* IOVAs, lengths and offsets: multiples of it (at least a page) */
@@ -95,13 +115,25 @@ struct iommufd_backend {
 	char note[512];
 };
 
+/* A guest stage-1 table nested over a device's stage 2: its nested HWPT, where attached. */
+struct nest {
+	uint32_t pasid; /* 0: the RID */
+	uint32_t hwpt;
+};
+
 /* One client's iommufd, and per device what it has there. */
 struct space_device {
 	uint32_t ioas;  /* 0 until first used */
 	int fd;         /* svmd's copy of the client's device fd while it is open here, else -1 */
 	uint32_t devid; /* the device's id in the space's iommufd while open here */
 	struct smmuv3_nest *nest; /* its PASID table, while bound (iommufd-smmuv3.c) */
+	uint32_t parent;    /* the NEST_PARENT HWPT on ioas (the RID rests on it), 0 until nested */
+	bool parent_pasid;  /* parent was allocated PASID-capable */
+	struct nest *nests; /* the guest page tables nested over parent */
+	size_t n_nests;
 };
+
+static struct nest *nest_find(struct space_device *sd, uint32_t pasid);
 
 struct backend_space {
 	int iommufd;
@@ -155,6 +187,33 @@ static int detach(int fd)
 	struct svmd_vfio_device_detach_iommufd_pt de = {.argsz = sizeof(de)};
 
 	return xioctl(fd, SVMD_VFIO_DEVICE_DETACH_IOMMUFD_PT, &de);
+}
+
+/* Attaches (replaces) the RID, pasid 0, or one PASID of the device fd to pt. */
+static int attach_at(int fd, uint32_t pt, uint32_t pasid)
+{
+	struct svmd_vfio_device_attach_iommufd_pt at = {
+		.argsz = sizeof(at),
+		.flags = pasid ? SVMD_VFIO_DEVICE_ATTACH_PASID : 0,
+		.pt_id = pt,
+		.pasid = pasid,
+	};
+
+	return xioctl(fd, SVMD_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
+}
+
+static int detach_pasid(int fd, uint32_t pasid)
+{
+	struct svmd_vfio_device_detach_iommufd_pt de = {
+		.argsz = sizeof(de), .flags = SVMD_VFIO_DEVICE_DETACH_PASID, .pasid = pasid};
+
+	return xioctl(fd, SVMD_VFIO_DEVICE_DETACH_IOMMUFD_PT, &de);
+}
+
+static int hwpt_alloc(int iommufd, struct svmd_iommu_hwpt_alloc *h)
+{
+	h->size = sizeof(*h);
+	return xioctl(iommufd, SVMD_IOMMU_HWPT_ALLOC, h);
 }
 
 static int ioas_alloc(int iommufd, uint32_t *ret)
@@ -303,8 +362,9 @@ static const char *hw_type_name(uint32_t type, char *buf, size_t size)
 	}
 }
 
-/* Why each SVM kind cannot be bound on dev: a process's has no mainline uAPI; page and PASID
- * tables are nested HWPTs, not brokered yet, and impossible on a VT-d without ECAP.NEST. */
+/* Why each SVM kind can or cannot be bound on dev: a process's has no mainline uAPI; a guest
+ * page table nests on a VT-d with ECAP.NEST (IOMMU_HWPT_DATA_VTD_S1), and on nothing else
+ * svmd brokers yet; PASID tables are the SMMUv3's (not brokered on this backend yet). */
 static void describe_kinds(struct ifd_device *d, struct device *dev, uint64_t vtd_ecap)
 {
 	char tbuf[32];
@@ -314,27 +374,43 @@ static void describe_kinds(struct ifd_device *d, struct device *dev, uint64_t vt
 		 "no mainline uAPI binds another process's address space: SVA is bound by the "
 		 "driver of an SVA-capable node to whoever opens it (uacce, idxd, "
 		 "uio_pci_generic_sva, amdxdna): open that node instead");
-	if (d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD && !(vtd_ecap & VTD_ECAP_NEST)) {
-		snprintf(d->why_pgtable, sizeof(d->why_pgtable),
-			 "the VT-d IOMMU of %s cannot nest (ECAP.NEST, bit 26, is clear in ecap "
-			 "%#" PRIx64 "): no guest table can be bound on it",
-			 dev->name, vtd_ecap);
-		snprintf(d->why_table, sizeof(d->why_table), "%s", d->why_pgtable);
-	} else {
-		snprintf(d->why_pgtable, sizeof(d->why_pgtable),
-			 "page-table binds are not brokered on the iommufd backend yet (IOMMU %s): "
-			 "nested HWPTs come in a later version",
-			 type);
-		snprintf(
-			d->why_table, sizeof(d->why_table),
-			"PASID-table binds are not brokered on the iommufd backend yet (IOMMU %s): "
-			"nested HWPTs come in a later version",
-			type);
-	}
 	dev->kinds = SVMD_KIND_BIT(SVMD_KIND_DEVICE) | SVMD_KIND_BIT(SVMD_KIND_MAP);
 	dev->unsupported[SVMD_KIND_TASK] = d->why_task;
 	dev->unsupported[SVMD_KIND_PGTABLE] = d->why_pgtable;
 	dev->unsupported[SVMD_KIND_PASID_TABLE] = d->why_table;
+	snprintf(d->why_table, sizeof(d->why_table),
+		 "PASID-table binds are not brokered on the iommufd backend for IOMMU %s: a "
+		 "guest PASID table is an SMMUv3 stage-1 context descriptor table",
+		 type);
+	if (d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD && !(vtd_ecap & VTD_ECAP_NEST)) {
+		snprintf(d->why_pgtable, sizeof(d->why_pgtable),
+			 "the VT-d IOMMU of %s cannot nest (ECAP.NEST, bit 26, is clear in ecap "
+			 "%#" PRIx64 "; the kernel answers IOMMU_HWPT_ALLOC(NEST_PARENT) with "
+			 "EOPNOTSUPP): no guest table can be bound on it",
+			 dev->name, vtd_ecap);
+		snprintf(d->why_table, sizeof(d->why_table), "%s", d->why_pgtable);
+	} else if (d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD) {
+		d->nests = true;
+		dev->kinds |= SVMD_KIND_BIT(SVMD_KIND_PGTABLE);
+		dev->unsupported[SVMD_KIND_PGTABLE] = NULL;
+		snprintf(d->why_table, sizeof(d->why_table),
+			 "VT-d has no PASID-table bind on mainline: bind each PASID's page table "
+			 "(bind-pgtable) instead");
+	} else if (d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_ARM_SMMUV3 ||
+		   d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV) {
+		snprintf(d->why_pgtable, sizeof(d->why_pgtable),
+			 "an SMMUv3 nests the guest's whole PASID (CD) table, not one page table: "
+			 "use bind-pasid-table");
+	} else if (d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_AMD) {
+		snprintf(d->why_pgtable, sizeof(d->why_pgtable),
+			 "AMD guest tables (a vIOMMU and IOMMU_HWPT_DATA_AMD_GUEST) are not "
+			 "brokered by svmd yet");
+	} else {
+		snprintf(d->why_pgtable, sizeof(d->why_pgtable),
+			 "the IOMMU of %s (%s) takes no guest page table svmd knows "
+			 "(IOMMU_HWPT_DATA_VTD_S1 is VT-d's)",
+			 dev->name, type);
+	}
 }
 
 /* IOMMU_GET_HW_INFO of the bound device: model, PASID width, capabilities, kinds. */
@@ -365,6 +441,8 @@ static int hw_info(struct iommufd_backend *b, struct ifd_device *d, struct devic
 				     d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV
 			     ? SVMD_MODEL_SMMU
 			     : SVMD_MODEL_NONE;
+	if (d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD)
+		d->vtd_cap = data.vtd.cap_reg;
 	describe_kinds(d, dev,
 		       d->hw_type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD ? data.vtd.ecap_reg : 0);
 	/* An SMMUv3 nests a guest's CD table where the kernel gives it a vIOMMU: asked once,
@@ -613,18 +691,75 @@ static int map_check(const struct ifd_device *d, const struct device *dev,
 		    iova + len, dev->name, ranges);
 }
 
+/* A guest page table as the kernel's VT-d stage 1 takes it (IOMMU_HWPT_DATA_VTD_S1), at the
+ * RID (PASID 0) or at a PASID the device has: the kernel answers a PASID attach on a device
+ * without PASIDs with success and programs nothing, so svmd refuses it itself. */
+static int pgtable_check(const struct ifd_device *d, const struct device *dev,
+			 const struct bind_args *a, char *why, size_t whylen)
+{
+	const uint32_t width = a->pgtable.addr_width, bits = dev->pasid_bits;
+	const uint64_t vf = a->pgtable.vtd_flags;
+
+	if (!d->nests)
+		return fail(why, whylen, -EOPNOTSUPP, "%s", dev->unsupported[SVMD_KIND_PGTABLE]);
+	if (a->pgtable.format != SVMD_PGTABLE_FORMAT_VTD)
+		return fail(why, whylen, -EINVAL,
+			    "page-table format %" PRIu32 ": the IOMMU of %s takes VT-d stage-1 "
+			    "tables (format %u)",
+			    a->pgtable.format, dev->name, SVMD_PGTABLE_FORMAT_VTD);
+	if (a->pgtable.flags & SVMD_PGTABLE_GPASID_VALID)
+		return fail(why, whylen, -EINVAL,
+			    "a guest PASID (GPASID_VALID) means nothing to mainline VT-d nesting: "
+			    "the table is attached at the host PASID; send flags 0");
+	if (a->pgtable.pat || a->pgtable.emt)
+		return fail(why, whylen, -EINVAL,
+			    "PAT and EMT are the seed's: mainline's VT-d stage 1 takes neither; "
+			    "send 0");
+	if (vf & ~(SEED_VTD_SRE | SEED_VTD_EAFE))
+		return fail(why, whylen, -EINVAL,
+			    "VT-d flags %#" PRIx64 ": mainline's stage 1 has SRE (0x1) and EAFE "
+			    "(0x2) only, no PCD, PWT, EMTE or CD",
+			    vf);
+	if (width != 48 && width != 57)
+		return fail(why, whylen, -EINVAL,
+			    "address width %" PRIu32 ": a VT-d stage-1 table is 48 (4-level) or 57 "
+			    "(5-level) bits wide",
+			    width);
+	if (width == 57 && !(d->vtd_cap & VTD_CAP_FL5LP))
+		return fail(why, whylen, -EINVAL,
+			    "a 57-bit stage 1 needs 5-level first-level paging, which the VT-d of "
+			    "%s lacks (CAP.FL5LP, bit 60, clear in cap %#" PRIx64 ")",
+			    dev->name, d->vtd_cap);
+	if (a->pgtable.gpgd % VTD_PAGE)
+		return fail(why, whylen, -EINVAL, "gpgd %#" PRIx64 " is not 4 KiB aligned",
+			    a->pgtable.gpgd);
+	if (a->pasid && bits == 0)
+		return fail(why, whylen, -EINVAL,
+			    "%s has no PASIDs (IOMMU_GET_HW_INFO: out_max_pasid_log2 0), and the "
+			    "kernel would answer a PASID attach with success and program nothing: "
+			    "bind at the RID (PASID 0)",
+			    dev->name);
+	if (a->pasid && bits < 32 && a->pasid >> bits)
+		return fail(why, whylen, -EINVAL,
+			    "PASID %" PRIu32
+			    " is beyond the %u-bit PASID space of %s (1 to %" PRIu64 ")",
+			    a->pasid, bits, dev->name, ((uint64_t)1 << bits) - 1);
+	return 0;
+}
+
 static int iommufd_check(struct backend *be, const struct device *dev, const struct bind_args *a,
 			 char *why, size_t whylen)
 {
 	struct iommufd_backend *b = (struct iommufd_backend *)be;
 
 	switch (a->kind) {
+	case SVMD_KIND_PGTABLE:
+		return pgtable_check(dev_of(b, dev), dev, a, why, whylen);
 	case SVMD_KIND_PASID_TABLE:
 		if (dev->kinds & SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE))
 			return smmuv3_table_check(a, dev->name, dev->pasid_bits, why, whylen);
 		return fail(why, whylen, -EOPNOTSUPP, "%s", dev->unsupported[a->kind]);
 	case SVMD_KIND_TASK:
-	case SVMD_KIND_PGTABLE:
 		return fail(why, whylen, -EOPNOTSUPP, "%s", dev->unsupported[a->kind]);
 	case SVMD_KIND_DEVICE:
 		return 0;
@@ -635,7 +770,8 @@ static int iommufd_check(struct backend *be, const struct device *dev, const str
 	}
 }
 
-/* No SVM bind reaches the kernel: check() says why for each kind. */
+/* No bind reaches the kernel here: guest tables are nested in a space (nest_bind), and a
+ * process's has no uAPI; check() says why for each kind. */
 static int iommufd_bind(struct backend *be, const struct device *dev, struct bind_args *a,
 			char *why, size_t whylen)
 {
@@ -880,6 +1016,20 @@ static int attach_refusal(const struct iommufd_backend *b, int r, const struct d
 		    dev->name, b->memlock);
 }
 
+/* A device opened (again) in a space: the RID onto its guest table there, else onto the
+ * nesting parent, else onto the IOAS; then the PASIDs of its guest tables, as they were
+ * before it was closed. */
+static int nests_attach(struct space_device *sd, int fd, uint32_t ioas)
+{
+	struct nest *rid = nest_find(sd, 0);
+	int r = attach(fd, rid ? rid->hwpt : sd->parent ? sd->parent : ioas);
+
+	for (size_t i = 0; r == 0 && i < sd->n_nests; i++)
+		if (sd->nests[i].pasid)
+			r = attach_at(fd, sd->nests[i].hwpt, sd->nests[i].pasid);
+	return r;
+}
+
 static int iommufd_open_device(struct backend *be, struct backend_space *s,
 			       const struct device *dev, int *ret_fd, char *why, size_t whylen)
 {
@@ -902,7 +1052,7 @@ static int iommufd_open_device(struct backend *be, struct backend_space *s,
 	_cleanup_close_ int fd = take_device(b, d, dev, s->iommufd, &sd->devid, why, whylen);
 	if (fd < 0)
 		return fd;
-	r = attach(fd, ioas);
+	r = nests_attach(sd, fd, ioas);
 	if (r < 0) {
 		fd = safe_close(fd);
 		idle_retake(b, d, dev);
@@ -934,6 +1084,11 @@ static void device_release(struct iommufd_backend *b, struct backend_space *s,
 		return;
 	/* Its PASID table first: the binding, still recorded, has nothing left to undo. */
 	sd->nest = smmuv3_unbind(s->iommufd, sd->fd, sd->ioas, sd->nest, dev->name);
+	/* The PASIDs the client's guest tables are attached at, then the RID. */
+	for (size_t i = 0; i < sd->n_nests; i++)
+		if (sd->nests[i].pasid && (r = detach_pasid(sd->fd, sd->nests[i].pasid)) < 0)
+			log_warning_errno(r, "VFIO_DEVICE_DETACH_IOMMUFD_PT of %s PASID %u: %m",
+					  dev->name, sd->nests[i].pasid);
 	r = detach(sd->fd);
 	if (r < 0)
 		log_warning_errno(r, "VFIO_DEVICE_DETACH_IOMMUFD_PT of %s: %m", dev->name);
@@ -950,6 +1105,265 @@ static void iommufd_close_device(struct backend *be, struct backend_space *s,
 		return;
 	device_release(b, s, dev);
 	idle_retake(b, dev_of(b, dev), dev);
+}
+
+/* ---- Guest tables nested over a space's stage 2 ---- */
+
+static struct nest *nest_find(struct space_device *sd, uint32_t pasid)
+{
+	for (size_t i = 0; i < sd->n_nests; i++)
+		if (sd->nests[i].pasid == pasid)
+			return &sd->nests[i];
+	return NULL;
+}
+
+static const char *where_text(const struct device *dev, uint32_t pasid, char *buf, size_t size)
+{
+	if (pasid)
+		snprintf(buf, size, "PASID %" PRIu32 " of %s", pasid, dev->name);
+	else
+		snprintf(buf, size, "the RID of %s", dev->name);
+	return buf;
+}
+
+/* The NEST_PARENT HWPT of dev's IOAS in s, made on the first nested bind and kept with the
+ * space: PASID-capable when the device has PASIDs, and the RID moved onto it (the same stage
+ * 2), as the kernel requires before any PASID attach. */
+static int parent_get(struct backend_space *s, struct space_device *sd, const struct device *dev,
+		      char *why, size_t whylen)
+{
+	struct svmd_iommu_hwpt_alloc h = {
+		.flags = SVMD_IOMMU_HWPT_ALLOC_NEST_PARENT |
+			 (dev->pasid_bits ? SVMD_IOMMU_HWPT_ALLOC_PASID : 0),
+		.dev_id = sd->devid,
+		.pt_id = sd->ioas,
+	};
+	int r;
+
+	if (sd->parent)
+		return 0;
+	r = hwpt_alloc(s->iommufd, &h);
+	if (r == -EOPNOTSUPP)
+		return fail(why, whylen, r,
+			    "the IOMMU of %s cannot nest: IOMMU_HWPT_ALLOC(NEST_PARENT) answered "
+			    "EOPNOTSUPP",
+			    dev->name);
+	if (r < 0)
+		return fail(why, whylen, r,
+			    "IOMMU_HWPT_ALLOC(NEST_PARENT) on the IOAS of %s: %s (%s)", dev->name,
+			    strerror(-r), errno_name(-r));
+	r = attach(sd->fd, h.out_hwpt_id);
+	if (r < 0) {
+		destroy(s->iommufd, h.out_hwpt_id);
+		return fail(why, whylen, r,
+			    "VFIO_DEVICE_ATTACH_IOMMUFD_PT of %s to its stage-2 parent: %s (%s)",
+			    dev->name, strerror(-r), errno_name(-r));
+	}
+	sd->parent = h.out_hwpt_id;
+	sd->parent_pasid = dev->pasid_bits > 0;
+	return 0;
+}
+
+/* The nested HWPT for a's guest table, on sd's parent. */
+static int nested_alloc(struct backend_space *s, struct space_device *sd, const struct device *dev,
+			const struct bind_args *a, uint32_t *ret, char *why, size_t whylen)
+{
+	struct svmd_iommu_hwpt_vtd_s1 vtd = {
+		.flags = (a->pgtable.vtd_flags & SEED_VTD_SRE ? SVMD_IOMMU_VTD_S1_SRE : 0) |
+			 (a->pgtable.vtd_flags & SEED_VTD_EAFE ? SVMD_IOMMU_VTD_S1_EAFE : 0),
+		.pgtbl_addr = a->pgtable.gpgd,
+		.addr_width = a->pgtable.addr_width,
+	};
+	struct svmd_iommu_hwpt_alloc h = {
+		.flags = sd->parent_pasid ? SVMD_IOMMU_HWPT_ALLOC_PASID : 0,
+		.dev_id = sd->devid,
+		.pt_id = sd->parent,
+		.data_type = SVMD_IOMMU_HWPT_DATA_VTD_S1,
+		.data_len = sizeof(vtd),
+		.data_uptr = (uintptr_t)&vtd,
+	};
+	int r = hwpt_alloc(s->iommufd, &h);
+
+	if (r < 0)
+		return fail(why, whylen, r,
+			    "kernel refused: IOMMU_HWPT_ALLOC(VTD_S1, gpgd %#" PRIx64 ", %" PRIu32
+			    " bits) for %s: %s (%s)",
+			    a->pgtable.gpgd, a->pgtable.addr_width, dev->name, strerror(-r),
+			    errno_name(-r));
+	*ret = h.out_hwpt_id;
+	return 0;
+}
+
+static int iommufd_nest_bind(struct backend *be, struct backend_space *s, const struct device *dev,
+			     struct bind_args *a, char *why, size_t whylen)
+{
+	struct iommufd_backend *b = (struct iommufd_backend *)be;
+	struct space_device *sd = &s->devs[dev->index];
+	char where[64];
+	uint32_t hwpt = 0;
+	int r;
+
+	if (a->kind != SVMD_KIND_PGTABLE)
+		return fail(why, whylen, -EOPNOTSUPP, "%s", dev->unsupported[a->kind]);
+	r = pgtable_check(dev_of(b, dev), dev, a, why, whylen);
+	if (r < 0)
+		return r;
+	where_text(dev, a->pasid, where, sizeof(where));
+	if (sd->fd < 0)
+		return fail(why, whylen, -EINVAL,
+			    "%s is not open in this session: open it first (open-device), a guest "
+			    "table is attached through the device as it is open in your DMA space",
+			    dev->name);
+	if (nest_find(sd, a->pasid))
+		return fail(why, whylen, -EBUSY, "%s already has a guest table in this session",
+			    where);
+	if (sd->n_nests >= NESTS_MAX)
+		return fail(why, whylen, -ENOSPC, "%s has %u guest tables in this session",
+			    dev->name, NESTS_MAX);
+	struct nest *grown = reallocarray(sd->nests, sd->n_nests + 1, sizeof(*grown));
+	if (!grown)
+		return fail(why, whylen, -ENOMEM, "out of memory");
+	sd->nests = grown;
+	r = parent_get(s, sd, dev, why, whylen);
+	if (r == 0)
+		r = nested_alloc(s, sd, dev, a, &hwpt, why, whylen);
+	if (r < 0)
+		return r;
+	r = attach_at(sd->fd, hwpt, a->pasid);
+	if (r < 0) {
+		destroy(s->iommufd, hwpt);
+		return fail(why, whylen, r,
+			    "kernel refused: VFIO_DEVICE_ATTACH_IOMMUFD_PT of %s to its nested "
+			    "table: %s (%s)",
+			    where, strerror(-r), errno_name(-r));
+	}
+	sd->nests[sd->n_nests++] = (struct nest){.pasid = a->pasid, .hwpt = hwpt};
+	return 0;
+}
+
+/* Back to stage 2 only: the RID onto the parent again, a PASID detached; then the nested
+ * HWPT goes. When the device was closed in s already, it is detached everywhere. */
+static int iommufd_nest_unbind(struct backend *be, struct backend_space *s,
+			       const struct device *dev, const struct bind_args *a, char *why,
+			       size_t whylen)
+{
+	struct space_device *sd = &s->devs[dev->index];
+	struct nest *n = nest_find(sd, a->pasid);
+	char where[64];
+	int r = 0, rd;
+
+	(void)be;
+	where_text(dev, a->pasid, where, sizeof(where));
+	if (!n)
+		return fail(why, whylen, -ENOENT, "%s has no guest table in this space", where);
+	if (sd->fd >= 0) {
+		r = a->pasid ? detach_pasid(sd->fd, a->pasid) : attach(sd->fd, sd->parent);
+		if (r < 0)
+			fail(why, whylen, r, "%s of %s: %s",
+			     a->pasid ? "VFIO_DEVICE_DETACH_IOMMUFD_PT"
+				      : "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
+			     where, strerror(-r));
+	}
+	rd = destroy(s->iommufd, n->hwpt);
+	if (r == 0 && rd < 0)
+		r = fail(why, whylen, rd, "IOMMU_DESTROY of the nested table of %s: %s%s", where,
+			 strerror(-rd),
+			 rd == -EBUSY ? " (the client attached its device fd to it again)" : "");
+	*n = sd->nests[--sd->n_nests];
+	return r;
+}
+
+/* One VT-d stage-1 invalidation as intel-iommu takes it: 4 KiB aligned, at least a page, not
+ * past 2^64 (address 0 with UINT64_MAX pages is everything), flags LEAF only. */
+static int vtd_inv_check(const struct svmd_invalidate_entry *e, uint32_t i, char *why,
+			 size_t whylen)
+{
+	const uint64_t addr = e->w[0], pages = e->w[1], flags = e->w[2];
+
+	if (flags & ~(uint64_t)SVMD_INVALIDATE_VTD_LEAF)
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": flags %#" PRIx64
+			    ": VT-d stage 1 has LEAF (0x1) only",
+			    i, flags);
+	if (addr % VTD_PAGE || pages == 0)
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": address %#" PRIx64 " is not 4 KiB aligned, or no "
+			    "pages",
+			    i, addr);
+	if (!(addr == 0 && pages == UINT64_MAX) &&
+	    (pages > (UINT64_MAX >> 12) || addr > UINT64_MAX - (pages << 12) + 1))
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": %#" PRIx64 " pages at %#" PRIx64 " run past 2^64 "
+			    "(everything is address 0 with pages UINT64_MAX)",
+			    i, pages, addr);
+	return 0;
+}
+
+static int iommufd_invalidate(struct backend *be, struct backend_space *s, const struct device *dev,
+			      const struct bind_args *a, uint32_t type,
+			      const struct svmd_invalidate_entry *e, uint32_t n, uint32_t *ret_done,
+			      char *why, size_t whylen)
+{
+	struct svmd_iommu_hwpt_vtd_s1_invalidate inv[SVMD_INVALIDATE_ENTRIES_MAX] = {0};
+	struct space_device *sd = &s->devs[dev->index];
+	struct nest *nest = nest_find(sd, a->pasid);
+	struct svmd_iommu_hwpt_invalidate req = {
+		.size = sizeof(req),
+		.data_uptr = (uintptr_t)inv,
+		.data_type = SVMD_IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
+		.entry_len = sizeof(inv[0]),
+		.entry_num = n,
+	};
+	char where[64];
+	int r;
+
+	(void)be;
+	*ret_done = 0;
+	where_text(dev, a->pasid, where, sizeof(where));
+	if (type != SVMD_INVALIDATE_VTD_S1)
+		return fail(why, whylen, -EOPNOTSUPP,
+			    "invalidation type %" PRIu32
+			    ": the guest table at %s is a VT-d stage 1 "
+			    "(type %u)",
+			    type, where, SVMD_INVALIDATE_VTD_S1);
+	if (n == 0 || n > SVMD_INVALIDATE_ENTRIES_MAX)
+		return fail(why, whylen, -EINVAL, "%" PRIu32 " entries: 1 to %u", n,
+			    SVMD_INVALIDATE_ENTRIES_MAX);
+	if (!nest)
+		return fail(why, whylen, -ENOENT, "%s has no guest table in this space", where);
+	for (uint32_t i = 0; i < n; i++) {
+		if ((r = vtd_inv_check(&e[i], i, why, whylen)) < 0)
+			return r;
+		inv[i] = (struct svmd_iommu_hwpt_vtd_s1_invalidate){
+			.addr = e[i].w[0], .npages = e[i].w[1], .flags = (uint32_t)e[i].w[2]};
+	}
+	req.hwpt_id = nest->hwpt;
+	r = xioctl(s->iommufd, SVMD_IOMMU_HWPT_INVALIDATE, &req);
+	*ret_done = r < 0 ? (req.entry_num < n ? req.entry_num : 0) : n;
+	if (r < 0)
+		return fail(why, whylen, r,
+			    "kernel refused: IOMMU_HWPT_INVALIDATE of the table at %s: %s (%s), "
+			    "after %" PRIu32 " of %" PRIu32 " entries",
+			    where, strerror(-r), errno_name(-r), *ret_done, n);
+	return 0;
+}
+
+/* Every nested table of dev in s and its parent, once dev is detached. */
+static void nests_destroy(struct backend_space *s, struct space_device *sd,
+			  const struct device *dev)
+{
+	int r;
+
+	for (size_t i = 0; i < sd->n_nests; i++)
+		if ((r = destroy(s->iommufd, sd->nests[i].hwpt)) < 0)
+			log_warning_errno(r, "IOMMU_DESTROY of a nested table of %s: %m",
+					  dev->name);
+	free(sd->nests);
+	sd->nests = NULL;
+	sd->n_nests = 0;
+	if (sd->parent && (r = destroy(s->iommufd, sd->parent)) < 0)
+		log_warning_errno(r, "IOMMU_DESTROY of the stage-2 parent of %s: %m", dev->name);
+	sd->parent = 0;
 }
 
 /* Per device of s: unmap everything, detach it if still open here, destroy its IOAS; then the
@@ -973,6 +1387,7 @@ static void iommufd_space_free(struct backend *be, struct backend_space *s)
 			log_warning_errno(r, "IOMMU_IOAS_UNMAP of everything for %s: %m",
 					  dev->name);
 		device_release(b, s, dev);
+		nests_destroy(s, sd, dev);
 		r = sd->ioas ? destroy(s->iommufd, sd->ioas) : 0;
 		if (r == -EBUSY && sd->nest)
 			log_debug("%s: the vIOMMU of its last PASID table holds its IOAS until the "
@@ -1010,7 +1425,8 @@ static const unsigned long serving_ioctls[] = {
 	SVMD_IOMMU_VIOMMU_ALLOC,
 	SVMD_IOMMU_VDEVICE_ALLOC,
 	SVMD_IOMMU_VEVENTQ_ALLOC,
-	SVMD_IOMMU_OPTION, /* last: mode 1 only */
+	SVMD_IOMMU_HWPT_INVALIDATE, /* page tables' */
+	SVMD_IOMMU_OPTION,          /* last: mode 1 only */
 };
 
 static void iommufd_free(struct backend *be)
@@ -1034,6 +1450,9 @@ static const struct backend_ops iommufd_ops = {
 	.unbind_space = iommufd_unbind_space,
 	.open_device = iommufd_open_device,
 	.close_device = iommufd_close_device,
+	.nest_bind = iommufd_nest_bind,
+	.nest_unbind = iommufd_nest_unbind,
+	.invalidate = iommufd_invalidate,
 	.space_new = iommufd_space_new,
 	.map = iommufd_map,
 	.unmap = iommufd_unmap,
@@ -1063,9 +1482,10 @@ static struct iommufd_backend *backend_alloc(size_t n)
 	b->base.device_fds = 1;
 	/* Without CAP_IPC_LOCK, which svmd gives up, every mode charges svmd's RLIMIT_MEMLOCK. */
 	b->base.pins_memlock = true;
-	b->base.svm_unsupported = "the iommufd backend brokers open-device and map, no SVM bind: "
-				  "a process's has no mainline uAPI, page and PASID tables are not "
-				  "brokered yet";
+	b->base.svm_unsupported =
+		"the iommufd backend brokers open-device, map and guest page "
+		"tables on a nesting VT-d, and no managed device's IOMMU nests; a "
+		"process's address space has no mainline uAPI";
 	b->base.note = b->note;
 	return b;
 }
@@ -1112,10 +1532,12 @@ int backend_iommufd_new(const struct backend_config *cfg, struct backend **ret, 
 	}
 	if (r < 0)
 		return r;
-	/* A device that binds PASID tables (iommufd-smmuv3.c) makes the summary wrong: each
-	 * device's unsupported[] says it all then. */
+	/* Each device says per kind what it cannot do; the summary stands for all of them only
+	 * while no device can take any SVM bind (a nesting VT-d's page tables, an SMMUv3's PASID
+	 * tables through iommufd-smmuv3.c). */
 	for (size_t i = 0; i < n; i++)
-		if (b->base.devices[i].kinds & SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE))
+		if (b->devs[i].nests ||
+		    b->base.devices[i].kinds & SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE))
 			b->base.svm_unsupported = NULL;
 	b->base.ioctls = serving_ioctls;
 	b->base.n_ioctls = ELEMENTSOF(serving_ioctls) - (b->mode1 ? 0 : 1);

@@ -66,6 +66,25 @@ struct backend_ops {
 	/* Undoes a map made with exactly these arguments. */
 	int (*unmap)(struct backend *b, struct backend_space *s, const struct device *dev,
 		     const struct bind_args *a, char *why, size_t whylen);
+	/*
+	 * Guest-table binds nested in a client's space (iommufd: page tables, PASID tables): NULL
+	 * for backends that bind them with bind(). After check() passed, binds a, a->pgtable or
+	 * a->table, on dev as it is open in s (open_device()), over dev's stage 2 there: the
+	 * kernel objects it makes are s's and go with it. nest_unbind() undoes one made with
+	 * exactly these arguments, leaving dev on stage 2 only, as it was before.
+	 */
+	int (*nest_bind)(struct backend *b, struct backend_space *s, const struct device *dev,
+			 struct bind_args *a, char *why, size_t whylen);
+	int (*nest_unbind)(struct backend *b, struct backend_space *s, const struct device *dev,
+			   const struct bind_args *a, char *why, size_t whylen);
+	/* Flushes what dev's IOMMU cached of the guest table nest_bind() nested as a: n entries
+	 * of type (enum svmd_invalidate_type), each checked before the kernel sees it; the
+	 * entries the kernel handled go into *ret_done, on failure too. -EOPNOTSUPP for a type
+	 * the table's IOMMU has not. NULL where nest_bind is. */
+	int (*invalidate)(struct backend *b, struct backend_space *s, const struct device *dev,
+			  const struct bind_args *a, uint32_t type,
+			  const struct svmd_invalidate_entry *e, uint32_t n, uint32_t *ret_done,
+			  char *why, size_t whylen);
 	/* Frees s and every kernel object in it: what is still mapped is unmapped, devices opened
 	 * in it are detached first. */
 	void (*space_free)(struct backend *b, struct backend_space *s);

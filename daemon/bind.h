@@ -28,7 +28,16 @@ struct bind_args {
 			uint64_t vtd_flags; /* SVMD_VTD_FLAGS_ALL */
 			uint32_t addr_width;
 			uint32_t format; /* SVMD_PGTABLE_FORMAT_VTD */
-			uint32_t pat, emt;
+			union {
+				struct {
+					uint32_t pat,
+						emt; /* the seed's (backends without spaces) */
+				};
+				/* Backends that nest guest tables in a client's space
+				 * (backend->nests): a reference, set once check() passed
+				 * (those backends take pat and emt as 0 only). */
+				struct space *space;
+			};
 		} pgtable;
 		struct {
 			uint64_t ptr;

@@ -371,6 +371,48 @@ static int method_unmap(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	return sd_bus_reply_method_return(m, "ut", u.n, u.bytes);
 }
 
+/* Invalidate(t id, u type, a(ttt) entries) -> u done: the socket's INVALIDATE. */
+static int method_invalidate(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct svmd_invalidate_entry e[SVMD_INVALIDATE_ENTRIES_MAX] = {0};
+	struct op_result res;
+	uint64_t id;
+	uint32_t type, n = 0, done = 0;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "tu", &id, &type);
+	if (r >= 0)
+		r = sd_bus_message_enter_container(m, 'a', "(ttt)");
+	while (r >= 0) {
+		uint64_t w0, w1, w2;
+		r = sd_bus_message_read(m, "(ttt)", &w0, &w1, &w2);
+		if (r <= 0)
+			break;
+		if (n == SVMD_INVALIDATE_ENTRIES_MAX)
+			return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+						 "at most %u entries in one invalidate",
+						 SVMD_INVALIDATE_ENTRIES_MAX);
+		e[n++] = (struct svmd_invalidate_entry){{w0, w1, w2}};
+	}
+	if (r >= 0)
+		r = sd_bus_message_exit_container(m);
+	if (r < 0)
+		return r;
+	if (n == 0 || type == 0 || type >= _SVMD_INVALIDATE_TYPE_MAX)
+		return sd_bus_error_setf(
+			error, SD_BUS_ERROR_INVALID_ARGS,
+			"type %u with %u entries: a known type and 1 to %u entries", type, n,
+			SVMD_INVALIDATE_ENTRIES_MAX);
+	if (ops_invalidate(b->core, p->session, id, type, e, n, &done, &res) < 0)
+		return bus_reply_error(error, &res);
+	return sd_bus_reply_method_return(m, "u", done);
+}
+
 static int method_device_info(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct bus *b = userdata;
@@ -587,6 +629,10 @@ const sd_bus_vtable bus_broker_vtable[] = {
 					 SD_BUS_PARAM(length) SD_BUS_PARAM(iova)
 						 SD_BUS_PARAM(flags),
 				 "to", SD_BUS_PARAM(id) SD_BUS_PARAM(binding), method_map,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Invalidate", "tua(ttt)",
+				 SD_BUS_PARAM(binding_id) SD_BUS_PARAM(type) SD_BUS_PARAM(entries),
+				 "u", SD_BUS_PARAM(done), method_invalidate,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Unmap", "stt",
 				 SD_BUS_PARAM(device) SD_BUS_PARAM(iova) SD_BUS_PARAM(length), "ut",

@@ -57,6 +57,8 @@ static int handle_device_info(struct client *c, const struct svmd_hdr *h, const 
 			      size_t n_fds);
 static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			    size_t n_fds);
+static int handle_invalidate(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			     size_t n_fds);
 
 #define NEW   (1u << CLIENT_NEW)
 #define READY (1u << CLIENT_READY)
@@ -81,6 +83,7 @@ static const struct {
 	[SVMD_OP_UNMAP] = {READY, handle_unmap},
 	[SVMD_OP_DEVICE_INFO] = {READY, handle_device_info},
 	[SVMD_OP_SUBSCRIBE] = {READY, handle_subscribe},
+	[SVMD_OP_INVALIDATE] = {READY, handle_invalidate},
 };
 
 /* Requests served from one client in a row, before the others get their turn. */
@@ -464,6 +467,21 @@ static int handle_unmap(struct client *c, const struct svmd_hdr *h, const void *
 		return reply_result(c, h, &res);
 	rep.n = u.n;
 	rep.bytes = u.bytes;
+	return send_reply(c, h, &rep, sizeof(rep), -1);
+}
+
+static int handle_invalidate(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			     size_t n_fds)
+{
+	const struct svmd_invalidate_req *req = p;
+	struct svmd_invalidate_rep rep = {0};
+	struct op_result res;
+
+	(void)fds;
+	(void)n_fds;
+	if (ops_invalidate(c->srv->core, c->session, req->id, req->type, req->e, req->n, &rep.done,
+			   &res) < 0)
+		return reply_result(c, h, &res);
 	return send_reply(c, h, &rep, sizeof(rep), -1);
 }
 

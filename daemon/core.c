@@ -283,6 +283,16 @@ void core_space_unref(struct core *c, struct space *sp)
 	free(sp);
 }
 
+bool core_nests(const struct core *c, uint32_t kind)
+{
+	return c->backend->ops->nest_bind && kind == SVMD_KIND_PGTABLE;
+}
+
+struct space **core_nest_space(struct bind_args *a)
+{
+	return &a->pgtable.space;
+}
+
 /* The kernel's part of ending b. */
 static int undo(struct core *c, struct binding *b, char *why, size_t whylen)
 {
@@ -311,6 +321,12 @@ static int undo(struct core *c, struct binding *b, char *why, size_t whylen)
 		}
 		return be->ops->unbind(be, b->device, &b->args, why, whylen);
 	default:
+		if (core_nests(c, b->args.kind)) {
+			struct space *sp = *core_nest_space(&b->args);
+			r = be->ops->nest_unbind(be, sp->bs, b->device, &b->args, why, whylen);
+			core_space_unref(c, sp);
+			return r;
+		}
 		return be->ops->unbind(be, b->device, &b->args, why, whylen);
 	}
 }

@@ -137,6 +137,11 @@ struct space *core_space_ref(struct space *sp);
 /* Drops a reference; the last frees the space's kernel objects (backend space_free). Takes
  * NULL. */
 void core_space_unref(struct core *c, struct space *sp);
+/* Whether the backend nests binds of kind in a client's space (backend_ops.nest_bind: page
+ * tables; PASID tables have bind_space()), and where such a bind keeps its reference to that
+ * space. */
+bool core_nests(const struct core *c, uint32_t kind);
+struct space **core_nest_space(struct bind_args *a);
 
 /* Undoes b: stops its watches, kernel unbind, tells the front-ends (if they heard of it) how it
  * ended (end), frees it. Writes no record: returns the kernel's answer to the unbind (0 or a

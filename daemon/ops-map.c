@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The recipes for client memory and for what a device can do: map, unmap, device-info; see
+ * The recipes for client memory and for what a device can do: map, unmap, device-info, and the
+ * invalidation of a guest table nested over that memory; see
  * ops.h. A map puts length bytes of the client's memfd at an IOVA of one device's space in the
  * client's own (core.h: struct space), where only the device fd that client holds reaches
  * (backend.h); it is a binding of kind SVMD_KIND_MAP, listed, leased, unbound and ended with
@@ -221,5 +222,42 @@ int ops_device_info(struct core *c, struct session *s, const char *device, uint3
 			n += (size_t)snprintf(text + n, size - n, "%s: %s\n", svmd_kind_name(k),
 					      why);
 	}
+	return request_finish(&rq, r);
+}
+
+int ops_invalidate(struct core *c, struct session *s, uint64_t id, uint32_t type,
+		   const struct svmd_invalidate_entry *e, uint32_t n, uint32_t *ret_done,
+		   struct op_result *res)
+{
+	struct request rq = request_start(c, s, "invalidate", res);
+	struct binding *b = registry_find(c->registry, id);
+	struct backend *be = c->backend;
+	char why[256] = "";
+	int r;
+
+	*ret_done = 0;
+	rq.binding = id;
+	/* Only the owner's: root's too, so that what is recorded is whose table it was. */
+	if (!b || b->owner->uid != rq.who->uid)
+		return request_finish(
+			&rq, request_refuse(&rq, -ENOENT, "no binding %" PRIu64 " of yours", id));
+	rq.dev = b->device;
+	rq.pasid = b->args.pasid;
+	if (!core_nests(c, b->args.kind) || !be->ops->invalidate)
+		return request_finish(&rq,
+				      request_refuse(&rq, -EINVAL,
+						     "binding %" PRIu64 " is a %s, not a guest "
+						     "table nested in your space",
+						     id, core_kind_op_name(b->args.kind)));
+	r = request_authorise(&rq, POLICY_OP_INVALIDATE, &b->args, false);
+	if (r == 0) {
+		struct space *sp = *core_nest_space(&b->args);
+		r = be->ops->invalidate(be, sp->bs, b->device, &b->args, type, e, n, ret_done, why,
+					sizeof(why));
+		if (r < 0)
+			request_refuse(&rq, r, "%s", why[0] ? why : strerror(-r));
+	}
+	/* A flush is no event worth a record; what is refused is. */
+	rq.recorded = r < 0;
 	return request_finish(&rq, r);
 }

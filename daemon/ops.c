@@ -10,7 +10,8 @@
  * - unbind: release (the binding's record), or fail;
  * - unmap: a release per mapping it ends, or fail;
  * - lease: grant (OP=lease), or fail;
- * - reload: reload, refused or not (and a release per binding it revokes).
+ * - reload: reload, refused or not (and a release per binding it revokes);
+ * - invalidate (ops-map.c): deny or fail only, not the flushes themselves.
  *
  * Reading requests (devices, device-info, list, explain) are not recorded.
  */
@@ -159,11 +160,41 @@ static int conflicts(struct request *rq, const struct bind_args *a)
 	if (a->kind == SVMD_KIND_DEVICE)
 		return request_refuse(rq, -EBUSY, "%s is held by another client%s", rq->dev->name,
 				      b->owner->uid == rq->who->uid ? " of yours" : "");
+	if (slot == 0 && b->args.kind == SVMD_KIND_PGTABLE)
+		return request_refuse(rq, -EBUSY,
+				      "the RID of %s is already bound to a page table%s",
+				      rq->dev->name, yours);
 	if (slot == 0)
 		return request_refuse(rq, -EBUSY, "a PASID table is already bound on %s%s",
 				      rq->dev->name, yours);
 	return request_refuse(rq, -EBUSY, "PASID %u on %s is already bound%s", slot, rq->dev->name,
 			      yours);
+}
+
+/* A guest table nested in the caller's space (backend_ops.nest_bind): the binding holds a
+ * reference to the space, as maps do. */
+static int act_nested(struct request *rq, struct session *s, struct bind_args *a,
+		      struct binding **ret)
+{
+	struct core *c = rq->core;
+	struct backend *be = c->backend;
+	struct space *sp = NULL;
+	char why[256] = "";
+	int r = core_session_space(c, s, &sp, why, sizeof(why));
+
+	if (r < 0)
+		return request_refuse(rq, r, "cannot make a DMA space: %s", why);
+	r = be->ops->nest_bind(be, sp->bs, rq->dev, a, why, sizeof(why));
+	if (r < 0)
+		return request_refuse(rq, r, "%s", why[0] ? why : strerror(-r));
+	*core_nest_space(a) = core_space_ref(sp);
+	rq->pasid = a->pasid;
+	r = request_record(rq, s, a, NULL, ret);
+	if (r < 0) {
+		be->ops->nest_unbind(be, sp->bs, rq->dev, a, NULL, 0);
+		core_space_unref(c, sp);
+	}
+	return r;
 }
 
 /* The kernel binds, then svmd records it; a failure to record undoes the kernel's part. */
@@ -175,6 +206,8 @@ static int act(struct request *rq, struct session *s, struct bind_args *a, int *
 	char why[256] = "";
 	int r;
 
+	if (core_nests(rq->core, a->kind))
+		return act_nested(rq, s, a, ret);
 	if (a->kind == SVMD_KIND_PASID_TABLE) {
 		a->table.event_fd = -1;
 		a->table.space = NULL;

@@ -119,6 +119,16 @@ struct unmap_result {
 int ops_unmap(struct core *c, struct session *s, const char *device, uint64_t iova, uint64_t length,
 	      struct unmap_result *ret, struct op_result *res);
 
+/* Flushes what the IOMMU cached of the guest table of binding id, the caller's own and nested
+ * in its space, after the caller changed it: n entries of type (svmd-proto.h), under policy
+ * op invalidate on the binding's device and PASID. *ret_done: the entries the kernel handled.
+ * Refusals are recorded (not the flushes themselves). -ENOENT (no binding of the caller's:
+ * another's is as invisible), -EINVAL (not a nested table, or what the kernel would refuse),
+ * -EOPNOTSUPP (a type the IOMMU has not), -EACCES, -EAGAIN, or what the kernel answered. */
+int ops_invalidate(struct core *c, struct session *s, uint64_t id, uint32_t type,
+		   const struct svmd_invalidate_entry *e, uint32_t n, uint32_t *ret_done,
+		   struct op_result *res);
+
 /* What device can do on this kernel: *ret_kinds (SVMD_KIND_BIT()s) and, in text, one line
  * "KIND: reason" per kind it cannot. -ENODEV. */
 int ops_device_info(struct core *c, struct session *s, const char *device, uint32_t *ret_kinds,

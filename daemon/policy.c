@@ -32,11 +32,14 @@ static const char *const op_names[_POLICY_OP_MAX] = {
 	[POLICY_OP_OPEN_DEVICE] = "open-device",
 	[POLICY_OP_MAP] = "map",
 	[POLICY_OP_RELOAD] = "reload",
+	[POLICY_OP_INVALIDATE] = "invalidate",
 };
 
 #define OP(o)      (1u << POLICY_OP_##o)
 #define DEVICE_OPS (POLICY_OPS_ALL | OP(MAP))
-#define ALL_OPS    ((1u << _POLICY_OP_MAX) - 1)
+/* Keys about the device and PASID a request is on hold for invalidate too (its binding's). */
+#define ON_DEVICE_OPS (DEVICE_OPS | OP(INVALIDATE))
+#define ALL_OPS       ((1u << _POLICY_OP_MAX) - 1)
 
 /* Which ops each key can hold for; for the others it never holds. */
 static const struct {
@@ -47,11 +50,11 @@ static const struct {
 	[POLICY_KEY_GROUP] = {"group", ALL_OPS},
 	[POLICY_KEY_UNIT] = {"unit", ALL_OPS},
 	[POLICY_KEY_EXE] = {"exe", ALL_OPS},
-	[POLICY_KEY_DEVICE] = {"device", DEVICE_OPS},
-	[POLICY_KEY_IOMMU_GROUP] = {"iommu-group", DEVICE_OPS},
-	[POLICY_KEY_PCI_ID] = {"pci-id", DEVICE_OPS},
-	[POLICY_KEY_MODEL] = {"model", DEVICE_OPS},
-	[POLICY_KEY_PASID] = {"pasid", OP(BIND_TASK) | OP(BIND_PGTABLE)},
+	[POLICY_KEY_DEVICE] = {"device", ON_DEVICE_OPS},
+	[POLICY_KEY_IOMMU_GROUP] = {"iommu-group", ON_DEVICE_OPS},
+	[POLICY_KEY_PCI_ID] = {"pci-id", ON_DEVICE_OPS},
+	[POLICY_KEY_MODEL] = {"model", ON_DEVICE_OPS},
+	[POLICY_KEY_PASID] = {"pasid", OP(BIND_TASK) | OP(BIND_PGTABLE) | OP(INVALIDATE)},
 	[POLICY_KEY_ADDR_WIDTH] = {"addr-width", OP(BIND_PGTABLE)},
 	[POLICY_KEY_VTD_FLAGS] = {"vtd-flags", OP(BIND_PGTABLE)},
 	[POLICY_KEY_IOVA] = {"iova", OP(MAP)},

@@ -21,12 +21,14 @@ enum policy_op {
 	POLICY_OP_BIND_PGTABLE,
 	POLICY_OP_BIND_PASID_TABLE,
 	POLICY_OP_OPEN_DEVICE,
-	POLICY_OP_MAP,    /* named explicitly only: it pins memory */
-	POLICY_OP_RELOAD, /* named explicitly only: '*' does not include it */
+	POLICY_OP_MAP,        /* named explicitly only: it pins memory */
+	POLICY_OP_RELOAD,     /* named explicitly only: '*' does not include it */
+	POLICY_OP_INVALIDATE, /* named explicitly only: on a nested binding of one's own */
 	_POLICY_OP_MAX,
 	_POLICY_OP_INVALID = -1,
 };
-/* What '*' means: every bind and open-device (map and reload are named explicitly). */
+/* What '*' means: every bind and open-device (map, reload and invalidate are named
+ * explicitly). */
 #define POLICY_OPS_ALL ((1u << POLICY_OP_MAP) - 1)
 
 enum policy_verdict {

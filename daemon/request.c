@@ -205,7 +205,8 @@ static int within_limits(struct request *rq, enum policy_op op)
 			rq, -EDQUOT, "%s already has %u binding%s under rule '%s' (%s:%u)",
 			rq->dev->name, rule->max_device, rule->max_device == 1 ? "" : "s",
 			rule->text, rule->file, rule->line);
-	if (op != POLICY_OP_RELOAD && u && u->n_bindings >= OPS_USER_BINDINGS_MAX)
+	if (op != POLICY_OP_RELOAD && op != POLICY_OP_INVALIDATE && u &&
+	    u->n_bindings >= OPS_USER_BINDINGS_MAX)
 		return request_refuse(rq, -EDQUOT,
 				      "uid %u holds the most bindings svmd allows one user (%u)",
 				      uid, OPS_USER_BINDINGS_MAX);

@@ -200,6 +200,19 @@ static int check_subscribe(const void *payload)
 	return r->flags == 0 && r->reserved == 0 ? 0 : -EBADMSG;
 }
 
+static int check_invalidate(const void *payload)
+{
+	const struct svmd_invalidate_req *r = payload;
+
+	if (r->type == 0 || r->type >= _SVMD_INVALIDATE_TYPE_MAX || r->n == 0 ||
+	    r->n > SVMD_INVALIDATE_ENTRIES_MAX)
+		return -EBADMSG;
+	for (uint32_t i = r->n; i < SVMD_INVALIDATE_ENTRIES_MAX; i++)
+		if (r->e[i].w[0] || r->e[i].w[1] || r->e[i].w[2])
+			return -EBADMSG;
+	return 0;
+}
+
 static const struct request_desc requests[_SVMD_OP_MAX] = {
 	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, 0, 0, check_hello},
 	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, 0, 0, check_devices},
@@ -219,6 +232,7 @@ static const struct request_desc requests[_SVMD_OP_MAX] = {
 	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, 0, 0, check_unmap},
 	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, 0, 0, check_device_name},
 	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, 0, 0, check_subscribe},
+	[SVMD_OP_INVALIDATE] = {sizeof(struct svmd_invalidate_req), 0, 0, 0, check_invalidate},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
@@ -241,6 +255,7 @@ static const struct reply_desc replies[_SVMD_OP_MAX] = {
 	[SVMD_OP_UNMAP] = {.size = sizeof(struct svmd_unmap_rep)},
 	[SVMD_OP_DEVICE_INFO] = {.size = sizeof(struct svmd_device_info_rep), .text = true},
 	[SVMD_OP_SUBSCRIBE] = {.size = sizeof(struct svmd_status_rep)},
+	[SVMD_OP_INVALIDATE] = {.size = sizeof(struct svmd_invalidate_rep)},
 };
 
 int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
@@ -288,9 +303,13 @@ int svmd_request_check(uint16_t opcode, const void *payload, size_t len, size_t 
 	if ((len != d->size && (!d->size_ext || len != d->size_ext)) || n_fds < d->fds_min ||
 	    n_fds > d->fds_max)
 		return -EBADMSG;
-	/* Requests are fixed size and at most 72 bytes: copy to an aligned buffer. */
-	_Alignas(8) unsigned char copy[128] = {0};
+	/* Requests are fixed size (or of two sizes) and at most 400 bytes: copy to an aligned
+	 * buffer. */
+	_Alignas(8) unsigned char copy[400] = {0};
 	_Static_assert(sizeof(struct svmd_bind_pgtable_req) <= sizeof(copy), "copy buffer");
+	_Static_assert(sizeof(struct svmd_invalidate_req) <= sizeof(copy), "copy buffer");
+	if (len > sizeof(copy))
+		return -EBADMSG;
 	memcpy(copy, payload, len);
 	return d->check(copy);
 }
@@ -466,6 +485,7 @@ static const char *const opcode_names[_SVMD_OP_MAX] = {
 	[SVMD_OP_UNMAP] = "unmap",
 	[SVMD_OP_DEVICE_INFO] = "device-info",
 	[SVMD_OP_SUBSCRIBE] = "subscribe",
+	[SVMD_OP_INVALIDATE] = "invalidate",
 };
 
 const char *svmd_opcode_name(uint16_t opcode)

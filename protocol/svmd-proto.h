@@ -43,6 +43,7 @@ enum svmd_opcode {
 	SVMD_OP_MAP = 0x000c,
 	SVMD_OP_UNMAP = 0x000d,
 	SVMD_OP_DEVICE_INFO = 0x000e,
+	SVMD_OP_INVALIDATE = 0x000f,
 	SVMD_OP_SUBSCRIBE = 0x0013, /* revision 2 */
 	_SVMD_OP_MAX,
 };
@@ -377,6 +378,35 @@ struct svmd_ev_record {
 	uint32_t end; /* SVMD_RECORD_RELEASE: enum svmd_end; else 0 */
 };
 
+/*
+ * INVALIDATE: after the caller changed a guest table it bound (a binding of its own nested in
+ * its space: bind-pgtable on the iommufd backend), what the IOMMU cached of it is flushed: n
+ * entries, each three u64 words whose meaning is type's. Entries past n are 0.
+ */
+#define SVMD_INVALIDATE_ENTRIES_MAX 16u
+enum svmd_invalidate_type {
+	/* VT-d stage 1: w[0] address (4 KiB aligned), w[1] pages (> 0; address 0 and pages
+	 * UINT64_MAX: everything), w[2] flags (SVMD_INVALIDATE_VTD_LEAF). */
+	SVMD_INVALIDATE_VTD_S1 = 1,
+	/* SMMUv3 vIOMMU commands: w[0], w[1] one 128-bit command, w[2] 0. */
+	SVMD_INVALIDATE_SMMUV3 = 2,
+	_SVMD_INVALIDATE_TYPE_MAX,
+};
+#define SVMD_INVALIDATE_VTD_LEAF 0x1u /* leaf entries only */
+struct svmd_invalidate_entry {
+	uint64_t w[3];
+};
+struct svmd_invalidate_req {
+	uint64_t id;   /* the binding */
+	uint32_t type; /* enum svmd_invalidate_type */
+	uint32_t n;    /* 1..SVMD_INVALIDATE_ENTRIES_MAX */
+	struct svmd_invalidate_entry e[SVMD_INVALIDATE_ENTRIES_MAX];
+};
+struct svmd_invalidate_rep {
+	int32_t status;
+	uint32_t done; /* entries the kernel handled (all of them on success) */
+};
+
 /* Size checks: these layouts are the wire format. */
 _Static_assert(sizeof(struct svmd_hdr) == 16, "header");
 _Static_assert(offsetof(struct svmd_hdr, opcode) == 6 && offsetof(struct svmd_hdr, len) == 12,
@@ -429,6 +459,10 @@ _Static_assert(offsetof(struct svmd_ev_record, op) == 40 &&
 		       offsetof(struct svmd_ev_record, device) == 64 &&
 		       offsetof(struct svmd_ev_record, end) == 84,
 	       "record event offsets");
+_Static_assert(sizeof(struct svmd_invalidate_entry) == 24, "invalidate entry");
+_Static_assert(sizeof(struct svmd_invalidate_req) == 400, "invalidate req");
+_Static_assert(offsetof(struct svmd_invalidate_req, e) == 16, "invalidate req offsets");
+_Static_assert(sizeof(struct svmd_invalidate_rep) == 8, "invalidate rep");
 
 #define SVMD_DEVICES_PER_PAGE                                                                      \
 	((SVMD_RECORD_MAX - sizeof(struct svmd_hdr) - sizeof(struct svmd_devices_rep)) /           \

@@ -126,6 +126,10 @@ static void requests(void)
 	struct svmd_unmap_req unmap = {.iova = 0x100000, .length = 0x10000};
 	set_name(unmap.device, sizeof(unmap.device), DEV_A);
 	emit("req-unmap", SVMD_OP_UNMAP, 0, &unmap, sizeof(unmap));
+	struct svmd_invalidate_req inv = {.id = 3, .type = SVMD_INVALIDATE_VTD_S1, .n = 2};
+	inv.e[0] = (struct svmd_invalidate_entry){{0x100000, 16, SVMD_INVALIDATE_VTD_LEAF}};
+	inv.e[1] = (struct svmd_invalidate_entry){{0, UINT64_MAX, 0}};
+	emit("req-invalidate", SVMD_OP_INVALIDATE, 0, &inv, sizeof(inv));
 	struct svmd_device_info_req info = {.device = "0000:3b:00.0"};
 	emit("req-device-info", SVMD_OP_DEVICE_INFO, 0, &info, sizeof(info));
 	struct svmd_explain_map_req exmap = {
@@ -256,6 +260,9 @@ static void replies(void)
 	emit("rep-map", SVMD_OP_MAP | SVMD_REPLY, 0, &mapped, sizeof(mapped));
 	struct svmd_unmap_rep unmapped = {.n = 2, .bytes = 0x20000};
 	emit("rep-unmap", SVMD_OP_UNMAP | SVMD_REPLY, 0, &unmapped, sizeof(unmapped));
+	struct svmd_invalidate_rep invalidated = {.done = 2};
+	emit("rep-invalidate", SVMD_OP_INVALIDATE | SVMD_REPLY, 0, &invalidated,
+	     sizeof(invalidated));
 
 	unsigned char buf[256];
 	struct svmd_explain_rep ex = {.verdict = SVMD_VERDICT_ALLOW};

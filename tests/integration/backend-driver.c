@@ -18,6 +18,10 @@
  *   client-close S DEV               the client closes its fd
  *   client-attach S DEV ID           the client attaches its fd to object ID (its own ioctl)
  *   check DEV KIND                   check() of a task/pgtable/pasid-table bind
+ *   nest S DEV PASID GPGD WIDTH FLAGS  check() and nest_bind() of a VT-d page table (PASID 0:
+ *                                    the RID; FLAGS: the seed's VT-d flags)
+ *   unnest S DEV PASID               nest_unbind() of one made so
+ *   client-attach-pasid S DEV PASID ID  the client attaches its fd at PASID to object ID
  *   file N memfd:SIZE|file:SIZE|pipe  a client's file as number N (0-7): a memfd, an unlinked
  *                                    regular file, a pipe
  *   map S DEV IOVA LEN OFF FLAGS N   memfd_check(), check() and map() of file N
@@ -174,9 +178,44 @@ static int check(char **a, char *why, size_t whylen)
 	return b->ops->check(b, dev, &args, why, whylen);
 }
 
-static int client_attach(int s, const struct device *dev, uint32_t id)
+static int pgtable_args(char **a, struct bind_args *args)
 {
-	struct svmd_vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at), .pt_id = id};
+	if (!a[3])
+		return -EINVAL;
+	*args = (struct bind_args){.kind = SVMD_KIND_PGTABLE};
+	args->pasid = (uint32_t)strtoul(a[3], NULL, 0);
+	args->pgtable.format = SVMD_PGTABLE_FORMAT_VTD;
+	if (a[4] && a[5] && a[6]) {
+		args->pgtable.gpgd = strtoull(a[4], NULL, 0);
+		args->pgtable.addr_width = (uint32_t)strtoul(a[5], NULL, 0);
+		args->pgtable.vtd_flags = strtoull(a[6], NULL, 0);
+	}
+	return 0;
+}
+
+static int nest(char **a, char *why, size_t whylen)
+{
+	int s = space_of(a[1]);
+	const struct device *dev = dev_of(a[2]);
+	struct bind_args args;
+	int r;
+
+	if (s < 0 || !dev || pgtable_args(a, &args) < 0 || !b->ops->nest_bind)
+		return -EINVAL;
+	if (strcmp(a[0], "unnest") == 0)
+		return b->ops->nest_unbind(b, spaces[s], dev, &args, why, whylen);
+	r = b->ops->check(b, dev, &args, why, whylen);
+	return r < 0 ? r : b->ops->nest_bind(b, spaces[s], dev, &args, why, whylen);
+}
+
+static int client_attach(int s, const struct device *dev, uint32_t id, uint32_t pasid)
+{
+	struct svmd_vfio_device_attach_iommufd_pt at = {
+		.argsz = sizeof(at),
+		.flags = pasid ? SVMD_VFIO_DEVICE_ATTACH_PASID : 0,
+		.pt_id = id,
+		.pasid = pasid,
+	};
 
 	return ioctl(client_fd[s][dev->index], SVMD_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) < 0 ? -errno
 											    : 0;
@@ -245,7 +284,10 @@ static int space_device_cmd(char **a, char *why, size_t whylen)
 		return 0;
 	}
 	if (strcmp(a[0], "client-attach") == 0 && a[3])
-		return client_attach(s, dev, (uint32_t)strtoul(a[3], NULL, 0));
+		return client_attach(s, dev, (uint32_t)strtoul(a[3], NULL, 0), 0);
+	if (strcmp(a[0], "client-attach-pasid") == 0 && a[3] && a[4])
+		return client_attach(s, dev, (uint32_t)strtoul(a[4], NULL, 0),
+				     (uint32_t)strtoul(a[3], NULL, 0));
 	if (strcmp(a[0], "table") == 0 || strcmp(a[0], "untable") == 0 ||
 	    strcmp(a[0], "event-close") == 0)
 		return table_cmd(s, dev, a, why, whylen);
@@ -287,6 +329,8 @@ static int run(char **a, char *why, size_t whylen)
 		return unmap(a, why, whylen);
 	if (strcmp(a[0], "check") == 0)
 		return check(a, why, whylen);
+	if (strcmp(a[0], "nest") == 0 || strcmp(a[0], "unnest") == 0)
+		return nest(a, why, whylen);
 	return space_device_cmd(a, why, whylen);
 }
 

@@ -349,6 +349,7 @@ enum peer_op {
 	OP_BIND_PGTABLE_EX,
 	OP_MAP,
 	OP_UNMAP,
+	OP_INVALIDATE,
 };
 
 struct peer_cmd {
@@ -482,6 +483,18 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 				r.status = svm_map(c, cmd.device, in_fd, cmd.vtd_flags, cmd.b,
 						   cmd.a, cmd.model, &r.id);
 				break;
+			case OP_INVALIDATE: { /* id a, n pasid, addr b, pages addr_width-as-count */
+				struct svm_invalidate_entry e[SVM_INVALIDATE_ENTRIES_MAX];
+				uint32_t done = 0;
+				for (uint32_t i = 0; i < SVM_INVALIDATE_ENTRIES_MAX; i++)
+					e[i] = (struct svm_invalidate_entry){
+						{cmd.b, (uint64_t)cmd.model << 32 | cmd.addr_width,
+						 cmd.vtd_flags}};
+				r.status = svm_invalidate(c, cmd.a, SVM_INVALIDATE_VTD_S1, e,
+							  cmd.pasid, &done);
+				r.id = done;
+				break;
+			}
 			case OP_UNMAP:
 				r.status = svm_unmap(c, cmd.device, cmd.a, cmd.b, &r.pasid, &r.id);
 				break;
@@ -654,6 +667,22 @@ int peer_unmap(struct peer *p, const char *device, uint64_t iova, uint64_t lengt
 	struct peer_cmd cmd = {.op = OP_UNMAP, .a = iova, .b = length};
 
 	set_device(&cmd, device);
+	return peer_call(p, &cmd, -1, r);
+}
+
+int peer_invalidate(struct peer *p, uint64_t id, uint32_t n, uint64_t addr, uint64_t pages,
+		    uint64_t flags, struct peer_result *r)
+{
+	struct peer_cmd cmd = {
+		.op = OP_INVALIDATE,
+		.a = id,
+		.pasid = n,
+		.b = addr,
+		.model = (uint32_t)(pages >> 32),
+		.addr_width = (uint32_t)pages,
+		.vtd_flags = flags,
+	};
+
 	return peer_call(p, &cmd, -1, r);
 }
 

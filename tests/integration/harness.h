@@ -107,6 +107,10 @@ int peer_map(struct peer *p, const char *device, int memfd, uint64_t offset, uin
  * r->id bytes. */
 int peer_unmap(struct peer *p, const char *device, uint64_t iova, uint64_t length,
 	       struct peer_result *r);
+/* Invalidates binding id with n VT-d stage-1 entries, each (addr, pages, flags): r->id is how
+ * many the kernel handled. */
+int peer_invalidate(struct peer *p, uint64_t id, uint32_t n, uint64_t addr, uint64_t pages,
+		    uint64_t flags, struct peer_result *r);
 /* Leases binding id; r->fd is the lease fd, passed back to the test process. */
 int peer_lease(struct peer *p, uint64_t id, struct peer_result *r);
 /* The number of bindings the peer can see. */

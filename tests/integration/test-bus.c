@@ -367,6 +367,7 @@ enum bop {
 	BOP_MAP,
 	BOP_UNMAP,
 	BOP_DEVICE_INFO,
+	BOP_INVALIDATE,
 	BOP_DISCONNECT,
 	BOP_RECONNECT,
 	BOP_SPAWN,
@@ -467,6 +468,12 @@ static void bpeer_do_map(struct svm_client *c, const struct bcmd *cmd, int in_fd
 		r->status = svm_unmap(c, cmd->device, cmd->a, cmd->b, &n, &r->id);
 		r->n = n;
 		break;
+	case BOP_INVALIDATE: {
+		struct svm_invalidate_entry e = {{0x1000, 1, SVM_INVALIDATE_VTD_LEAF}};
+		r->status = svm_invalidate(c, cmd->a, SVM_INVALIDATE_VTD_S1, &e, 1, &n);
+		r->n = n;
+		break;
+	}
 	case BOP_DEVICE_INFO:
 		r->status = svm_device_info(c, cmd->device, &n, &text);
 		r->n = n;
@@ -2009,6 +2016,8 @@ enum pop {
 	P_MAP,
 	P_UNMAP, /* maps addr, length first, then unmaps the range given */
 	P_DEVICE_INFO,
+	P_INVALIDATE,        /* binds a page table at pasid first, then invalidates it */
+	P_INVALIDATE_OTHERS, /* test1's page table */
 };
 
 enum target {
@@ -2143,6 +2152,12 @@ static const struct pcase cases[] = {
 	 .expect = 0, .expect_reason = "task: ", .expect_audit = 0},
 	{"test1 asks about no device", 1, false, P_DEVICE_INFO, "0000:99:00.0", .expect = -ENODEV,
 	 .expect_audit = 0},
+	{"test1 invalidates its page table, not nested on this backend", 1, false, P_INVALIDATE,
+	 "0000:3b:00.0", .pasid = 150, .addr_width = 48, .addr = 0x10000, .expect = -EINVAL,
+	 .expect_reason = "is a bind-pgtable, not a guest table nested in your space",
+	 .expect_audit = 3},
+	{"test2 invalidates test1's page table", 2, false, P_INVALIDATE_OTHERS, .expect = -ENOENT,
+	 .expect_reason = "no binding <id> of yours", .expect_audit = 3},
 	{"test1 explains a map", 1, false, P_EXPLAIN, "0000:3b:00.0", .addr = 0x1fff0000,
 	 .length = 0x20000, .xop = "map", .xuid = -1, .expect_allowed = 0,
 	 .expect_reason = "not within one of them", .expect_audit = 0},
@@ -2286,7 +2301,7 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 	out->g0 = policy_generation();
 	start = log_size();
 
-	if (c->op == P_UNBIND_OTHERS) {
+	if (c->op == P_UNBIND_OTHERS || c->op == P_INVALIDATE_OTHERS) {
 		bpeer_start(&owner, bus, &u1, 0);
 		cr_assert_eq(b_bind_pgtable(&owner, "0000:3b:00.0", 160, 48, 0x10000, &r), 0, "%s",
 			     r.reason);
@@ -2364,6 +2379,19 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 	case P_DEVICE_INFO:
 		cmd.op = BOP_DEVICE_INFO;
 		break;
+	case P_INVALIDATE: {
+		struct bcmd bind = cmd;
+		bind.op = BOP_BIND_PGTABLE;
+		cr_assert_eq(bcall(&actor, &bind, -1, &r), 0, "%s", r.reason);
+		out->other_id = r.id;
+		cmd.op = BOP_INVALIDATE;
+		cmd.a = r.id;
+		break;
+	}
+	case P_INVALIDATE_OTHERS:
+		cmd.op = BOP_INVALIDATE;
+		cmd.a = out->other_id;
+		break;
 	}
 	if (c->op == P_EXPLAIN) {
 		cmd.a = c->addr;
@@ -2389,7 +2417,9 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 	/* Release what was bound, so the next run starts from nothing. */
 	if (out->status == 0 && (c->op < P_UNBIND_OTHERS || c->op == P_MAP))
 		cr_assert_eq(b_simple(&actor, BOP_UNBIND, r.id, &r), 0, "%s", r.reason);
-	if (c->op == P_UNBIND_OTHERS && out->status != 0)
+	if (c->op == P_INVALIDATE)
+		cr_assert_eq(b_simple(&actor, BOP_UNBIND, out->other_id, &r), 0, "%s", r.reason);
+	if ((c->op == P_UNBIND_OTHERS && out->status != 0) || c->op == P_INVALIDATE_OTHERS)
 		cr_assert_eq(b_simple(&owner, BOP_UNBIND, out->other_id, &r), 0, "%s", r.reason);
 	if (c->op == P_UNMAP && out->status != 0)
 		cr_assert_eq(b_simple(&actor, BOP_UNBIND, out->other_id, &r), 0, "%s", r.reason);

@@ -285,14 +285,15 @@ Test(iommufd, binds_are_not_supported_and_say_why)
 
 	fake_new_backend(&f, "iommufd", one, 1);
 	start(&d, &f, NULL);
-	cr_assert(daemon_log_has(&d,
-				 "the iommufd backend brokers open-device and map, no SVM "
-				 "bind: a process's has no mainline uAPI, page and PASID tables "
-				 "are not brokered yet: SVM binds will fail as not supported"));
+	cr_assert(daemon_log_has(&d, "the iommufd backend brokers open-device, map and guest page "
+				     "tables on a nesting VT-d, and no managed device's IOMMU "
+				     "nests; a process's address space has no mainline uAPI: SVM "
+				     "binds will fail as not supported"));
 	peer_start(&p, &d, u1.uid, u1.gid, 0);
 	cr_assert_eq(peer_bind_task(&p, DEV0, -1, 0, &r), -EOPNOTSUPP);
 	cr_assert(strstr(r.reason, "no mainline uAPI"), "%s", r.reason);
 	cr_assert_eq(peer_bind_pgtable(&p, DEV0, 150, 0x10000, &r), -EOPNOTSUPP);
+	cr_assert(strstr(r.reason, "cannot nest (ECAP.NEST, bit 26, is clear"), "%s", r.reason);
 	cr_assert_eq(peer_bind_pasid_table(&p, DEV0, 0x100000, 4096, SVM_MODEL_VTD, &r),
 		     -EOPNOTSUPP);
 	cr_assert_eq(count_bindings(&d), 0);
@@ -1046,15 +1047,23 @@ Test(iommufd, what_each_device_cannot_bind_and_why)
 		  "by the driver of an SVA-capable node to whoever opens it (uacce, idxd, "
 		  "uio_pci_generic_sva, amdxdna): open that node instead");
 	said(out, "  pgtable: the VT-d IOMMU of " DEV0 " cannot nest (ECAP.NEST, bit 26, is clear "
-		  "in ecap 0xf00f4a): no guest table can be bound on it");
+		  "in ecap 0xf00f4a; the kernel answers IOMMU_HWPT_ALLOC(NEST_PARENT) with "
+		  "EOPNOTSUPP): no guest table can be bound on it");
 	said(out, "  pasid-table: the VT-d IOMMU of " DEV0 " cannot nest (ECAP.NEST, bit 26, is "
-		  "clear in ecap 0xf00f4a): no guest table can be bound on it");
-	said(out, "  pgtable: page-table binds are not brokered on the iommufd backend yet (IOMMU "
-		  "intel-vtd): nested HWPTs come in a later version");
-	said(out, "  pasid-table: PASID-table binds are not brokered on the iommufd backend yet "
-		  "(IOMMU amd): nested HWPTs come in a later version");
-	said(out, "  pgtable: page-table binds are not brokered on the iommufd backend yet (IOMMU "
-		  "type 9): nested HWPTs come in a later version");
+		  "clear in ecap 0xf00f4a; the kernel answers IOMMU_HWPT_ALLOC(NEST_PARENT) with "
+		  "EOPNOTSUPP): no guest table can be bound on it");
+	/* DEV1 nests: page tables are its kind, a PASID table is not. */
+	cr_assert(strstr(out, "device " DEV1 " group=13 group-devices=1 model=1 pasid=20 "
+			      "kinds=0x34\n"),
+		  "%s", out);
+	said(out, "  pasid-table: VT-d has no PASID-table bind on mainline: bind each PASID's page "
+		  "table (bind-pgtable) instead");
+	said(out, "  pgtable: AMD guest tables (a vIOMMU and IOMMU_HWPT_DATA_AMD_GUEST) are not "
+		  "brokered by svmd yet");
+	said(out, "  pasid-table: PASID-table binds are not brokered on the iommufd backend for "
+		  "IOMMU amd: a guest PASID table is an SMMUv3 stage-1 context descriptor table");
+	said(out, "  pgtable: the IOMMU of 0000:3e:00.0 (type 9) takes no guest page table svmd "
+		  "knows (IOMMU_HWPT_DATA_VTD_S1 is VT-d's)");
 	cr_assert(strstr(out, "device " DEV0 " group=12 group-devices=1 model=1 pasid=20 "
 			      "kinds=0x30\n"),
 		  "%s", out);
@@ -1064,10 +1073,11 @@ Test(iommufd, what_each_device_cannot_bind_and_why)
 	said(out, "check " DEV0 " task: -EOPNOTSUPP: no mainline uAPI binds another process's "
 		  "address space: SVA is bound by the driver of an SVA-capable node to whoever "
 		  "opens it (uacce, idxd, uio_pci_generic_sva, amdxdna): open that node instead");
-	said(out, "check " DEV1 " pgtable: -EOPNOTSUPP: page-table binds are not brokered on the "
-		  "iommufd backend yet (IOMMU intel-vtd): nested HWPTs come in a later version");
+	said(out, "check " DEV1 " pgtable: -EINVAL: page-table format 0: the IOMMU of " DEV1
+		  " takes VT-d stage-1 tables (format 1)");
 	said(out, "check 0000:3d:00.0 pasid-table: -EOPNOTSUPP: PASID-table binds are not brokered "
-		  "on the iommufd backend yet (IOMMU amd): nested HWPTs come in a later version");
+		  "on the iommufd backend for IOMMU amd: a guest PASID table is an SMMUv3 stage-1 "
+		  "context descriptor table");
 	fake_free(&f);
 }
 
@@ -1582,5 +1592,334 @@ Test(iommufd, smmuv3_svmctl_says_why_not)
 		  "%s", err);
 	cr_assert_eq(count_bindings(&d), 0);
 	daemon_stop(&d);
+	fake_free(&f);
+}
+
+/* ---- Guest page tables nested over a client's stage 2 ---- */
+
+/* DEV0's VT-d nests (ECAP.NEST) and has 20 PASID bits. */
+static void log_has_in(const struct fake *f, const char *needle)
+{
+	const char *log = emul_log(f);
+
+	cr_assert(strstr(log, needle), "no '%s' in:\n%s", needle, log);
+}
+
+#define NESTING_VTD "VFIO_EMUL_HW_INFO=" DEV0 "=1/20/0/0x4f00f4a"
+
+Test(iommufd, a_guest_table_nests_at_the_rid_and_at_pasids)
+{
+	const char *const cmds[] = {"sandbox",
+				    "space A",
+				    "nest A " DEV0 " 0 0x180000 48 1",
+				    "open A " DEV0,
+				    "nest A " DEV0 " 0 0x100000 48 1",
+				    "nest A " DEV0 " 0 0x300000 48 0",
+				    "nest A " DEV0 " 5 0x200000 48 3",
+				    "unnest A " DEV0 " 5",
+				    "unnest A " DEV0 " 5",
+				    "unnest A " DEV0 " 0",
+				    "nest A " DEV0 " 9 0x200000 48 0",
+				    "free A",
+				    "client-close A " DEV0,
+				    NULL};
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, NESTING_VTD);
+	out = drive(&f, cmds);
+	said(out, "nest A " DEV0 " 0 0x180000 48 1: -EINVAL: " DEV0 " is not open in this "
+		  "session: open it first (open-device), a guest table is attached through the "
+		  "device as it is open in your DMA space");
+	said(out, "nest A " DEV0 " 0 0x100000 48 1: 0");
+	said(out, "nest A " DEV0 " 0 0x300000 48 0: -EBUSY: the RID of " DEV0 " already has a "
+		  "guest table in this session");
+	said(out, "nest A " DEV0 " 5 0x200000 48 3: 0");
+	said(out, "unnest A " DEV0 " 5: 0");
+	said(out, "unnest A " DEV0 " 5: -ENOENT: PASID 5 of " DEV0 " has no guest table in this "
+		  "space");
+	said(out, "unnest A " DEV0 " 0: 0");
+	said(out, "nest A " DEV0 " 9 0x200000 48 0: 0");
+	/* Nothing reached the kernel for a device not open here. */
+	cr_assert_null(strstr(segment(&f, "nest A " DEV0 " 0 0x180000 48 1"), "ioctl"));
+	/* The first: a PASID-capable NEST_PARENT on the IOAS (flags 0x9), the RID moved onto
+	 * it, a VT-d stage 1 (SRE) on it, and the RID attached there. */
+	seg = segment(&f, "open A " DEV0);
+	cr_assert(strstr(seg, "[vfio0 attach 1 via hwpt 3 of ioas 1]"), "%s", seg);
+	seg = segment(&f, "nest A " DEV0 " 0 0x100000 48 1");
+	cr_assert(strstr(seg, "[hwpt-alloc flags 0x9 on 1 for device 2: hwpt 4] -> 0\n"
+			      "ioctl cdev2 0x3b77 in=10000000000000000400000000000000 "
+			      "out=10000000000000000400000000000000 [vfio0 attach 4 via hwpt 4 of "
+			      "ioas 1] -> 0\n"),
+		  "%s", seg);
+	cr_assert(strstr(seg, "[hwpt-alloc flags 0x8 on 4 for device 2 vtd-s1 flags 0x1 pgtbl "
+			      "0x100000 width 48: hwpt 3] -> 0\n"),
+		  "%s", seg);
+	cr_assert(strstr(seg, "[vfio0 attach 3 via hwpt 3 of ioas 0] -> 0\n"), "%s", seg);
+	cr_assert_null(strstr(segment(&f, "nest A " DEV0 " 0 0x300000 48 0"), "ioctl"));
+	/* The PASID: SRE and EAFE, attached at PASID 5; undone by a PASID detach and destroy. */
+	seg = segment(&f, "nest A " DEV0 " 5 0x200000 48 3");
+	cr_assert(strstr(seg, "vtd-s1 flags 0x3 pgtbl 0x200000 width 48: hwpt 5] -> 0"), "%s", seg);
+	cr_assert(strstr(seg, "[vfio0 attach 5 at pasid 5] -> 0"), "%s", seg);
+	seg = segment(&f, "unnest A " DEV0 " 5");
+	cr_assert(strstr(seg, "[vfio0 detach pasid 5] -> 0"), "%s", seg);
+	cr_assert(strstr(seg, "[destroy 5] -> 0"), "%s", seg);
+	/* The RID back on stage 2 only (the parent), then its nested table destroyed. */
+	seg = segment(&f, "unnest A " DEV0 " 0");
+	cr_assert(strstr(seg, "[vfio0 attach 4 via hwpt 4 of ioas 1] -> 0"), "%s", seg);
+	cr_assert(strstr(seg, "[destroy 3] -> 0"), "%s", seg);
+	/* The space ends: PASID 9 detached before the RID, its table, the parent, the IOAS. */
+	seg = segment(&f, "free A");
+	const char *p9 = strstr(seg, "[vfio0 detach pasid 9] -> 0"),
+		   *rid = strstr(seg, "[vfio0 detach] -> 0"), *t = strstr(seg, "[destroy 3] -> 0"),
+		   *parent = strstr(seg, "[destroy 4] -> 0"),
+		   *ioas = strstr(seg, "[destroy 1] -> 0");
+	cr_assert(p9 && rid && t && parent && ioas && p9 < rid && rid < t && t < parent &&
+			  parent < ioas,
+		  "%s", seg);
+	cr_assert(strstr(seg, "close iommufd2 [left: device 2; kept by a bound device]"), "%s",
+		  seg);
+	fake_free(&f);
+}
+
+Test(iommufd, a_guest_table_is_checked_before_the_kernel_sees_it)
+{
+	const char *const cmds[] = {"sandbox",
+				    "space A",
+				    "open A " DEV0,
+				    "open A " DEV1,
+				    "nest A " DEV0 " 0x100000 0x1000 48 0",
+				    "nest A " DEV0 " 7 0x1001 48 0",
+				    "nest A " DEV0 " 7 0x1000 39 0",
+				    "nest A " DEV0 " 7 0x1000 57 0",
+				    "nest A " DEV0 " 7 0x1000 48 4",
+				    "nest A " DEV1 " 3 0x1000 48 0",
+				    "nest A " DEV1 " 0 0x1000 48 0",
+				    NULL};
+	struct fake f;
+	const char *out;
+
+	fake_new_backend(&f, "iommufd", two, 2);
+	/* DEV1: a nesting VT-d, and no PASIDs (as every emulated PCI device). */
+	env_add(&f, NESTING_VTD "," DEV1 "=1/0/0/0x4f00f4a");
+	out = drive(&f, cmds);
+	said(out, "nest A " DEV0 " 0x100000 0x1000 48 0: -EINVAL: PASID 1048576 is beyond the "
+		  "20-bit PASID space of " DEV0 " (1 to 1048575)");
+	said(out, "nest A " DEV0 " 7 0x1001 48 0: -EINVAL: gpgd 0x1001 is not 4 KiB aligned");
+	said(out, "nest A " DEV0 " 7 0x1000 39 0: -EINVAL: address width 39: a VT-d stage-1 "
+		  "table is 48 (4-level) or 57 (5-level) bits wide");
+	said(out,
+	     "nest A " DEV0 " 7 0x1000 57 0: -EINVAL: a 57-bit stage 1 needs 5-level "
+	     "first-level paging, which the VT-d of " DEV0 " lacks (CAP.FL5LP, bit 60, clear in "
+	     "cap 0xd2008c22260286)");
+	said(out, "nest A " DEV0 " 7 0x1000 48 4: -EINVAL: VT-d flags 0x4: mainline's stage 1 has "
+		  "SRE (0x1) and EAFE (0x2) only, no PCD, PWT, EMTE or CD");
+	said(out, "nest A " DEV1 " 3 0x1000 48 0: -EINVAL: " DEV1 " has no PASIDs "
+		  "(IOMMU_GET_HW_INFO: out_max_pasid_log2 0), and the kernel would answer a PASID "
+		  "attach with success and program nothing: bind at the RID (PASID 0)");
+	said(out, "nest A " DEV1 " 0 0x1000 48 0: 0");
+	/* None of the refused reached the kernel. */
+	const char *const refused[] = {
+		"nest A " DEV0 " 0x100000 0x1000 48 0", "nest A " DEV0 " 7 0x1001 48 0",
+		"nest A " DEV0 " 7 0x1000 39 0",        "nest A " DEV0 " 7 0x1000 57 0",
+		"nest A " DEV0 " 7 0x1000 48 4",        "nest A " DEV1 " 3 0x1000 48 0",
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		cr_assert_null(strstr(segment(&f, refused[i]), "ioctl"), "%s", refused[i]);
+	/* Without PASIDs the parent is not asked PASID-capable (flags NEST_PARENT only). */
+	log_has_in(&f, "[hwpt-alloc flags 0x1 on 4 for device 5: hwpt 7] -> 0");
+	fake_free(&f);
+}
+
+Test(iommufd, what_the_kernel_refuses_of_a_nested_bind_is_undone)
+{
+	const char *const cmds[] = {"sandbox",
+				    "space A",
+				    "open A " DEV0,
+				    "nest A " DEV0 " 0 0x1000 48 0",
+				    "nest A " DEV0 " 0 0x1000 48 0",
+				    "nest A " DEV0 " 0 0x1000 48 0",
+				    "nest A " DEV0 " 0 0x1000 48 0",
+				    NULL};
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, NESTING_VTD);
+	/* The first NEST_PARENT (EOPNOTSUPP), the first nested table (EINVAL) and the attach to
+	 * the second (EBUSY) are refused. */
+	env_add(&f, "VFIO_EMUL_FAIL=3b89:95:1,3b89:22:3,3b77:16:4");
+	out = drive(&f, cmds);
+	said(out, "nest A " DEV0 " 0 0x1000 48 0: -EOPNOTSUPP: the IOMMU of " DEV0 " cannot nest: "
+		  "IOMMU_HWPT_ALLOC(NEST_PARENT) answered EOPNOTSUPP");
+	said(out, "nest A " DEV0 " 0 0x1000 48 0: -EINVAL: kernel refused: "
+		  "IOMMU_HWPT_ALLOC(VTD_S1, gpgd 0x1000, 48 bits) for " DEV0 ": Invalid argument "
+		  "(EINVAL)");
+	said(out,
+	     "nest A " DEV0 " 0 0x1000 48 0: -EBUSY: kernel refused: "
+	     "VFIO_DEVICE_ATTACH_IOMMUFD_PT of the RID of " DEV0 " to its nested table: Device "
+	     "or resource busy (EBUSY)");
+	said(out, "nest A " DEV0 " 0 0x1000 48 0: 0");
+	/* The refused attach's table was destroyed. */
+	seg = emul_log(&f);
+	cr_assert(strstr(seg, "[injected] -> EBUSY\n"
+			      "ioctl iommufd2 0x3b80 in=0800000003000000 out=0800000003000000 "
+			      "[destroy 3] -> 0\n"),
+		  "%s", seg);
+	fake_free(&f);
+}
+
+Test(iommufd, bind_pgtable_nests_in_the_callers_space_only)
+{
+	struct fake f;
+	struct daemon d;
+	struct peer p1, p2;
+	struct peer_result r, rid, pasid;
+	const char *seg;
+
+	test_users(&u1, &u2);
+	fake_new_backend(&f, "iommufd", two, 2);
+	env_add(&f, NESTING_VTD);
+	start_with(&d, &f, both);
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	peer_start(&p2, &d, u2.uid, u2.gid, 0);
+	/* Only on a device open in the caller's session. */
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV0, 5, 48, 1, &r), -EINVAL);
+	cr_assert(strstr(r.reason, DEV0 " is not open in this session: open it first"), "%s",
+		  r.reason);
+	cr_assert_eq(peer_open_device(&p1, DEV0, &r), 0, "%s", r.reason);
+	close(r.fd);
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV0, 5, 48, 1, &pasid), 0, "%s", pasid.reason);
+	cr_assert(emul_wait(&f, "[vfio0 attach 3 at pasid 5] -> 0"));
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV0, 5, 48, 0, &r), -EBUSY);
+	cr_assert(strstr(r.reason, "PASID 5 on " DEV0 " is already bound (by you)"), "%s",
+		  r.reason);
+	/* Another client cannot nest on the device the first holds, at any PASID. */
+	cr_assert_eq(peer_bind_pgtable_ex(&p2, DEV0, 6, 48, 0, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "is not open in this session"), "%s", r.reason);
+	/* Beyond the width, and on DEV1's default VT-d (no NEST): refused with the reason. */
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV0, 1u << 20, 48, 0, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "beyond the 20-bit PASID space of " DEV0), "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV1, 0, 48, 0, &r), -EOPNOTSUPP);
+	cr_assert(strstr(r.reason, "cannot nest (ECAP.NEST, bit 26, is clear"), "%s", r.reason);
+	/* The RID too; unbinding the PASID detaches it and destroys its table. */
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV0, 0, 48, 0, &rid), 0, "%s", rid.reason);
+	cr_assert(emul_wait(&f, "[vfio0 attach 5 via hwpt 5 of ioas 0] -> 0"));
+	cr_assert_eq(peer_unbind(&p1, pasid.id, &r), 0, "%s", r.reason);
+	seg = log_from(&f, "[vfio0 detach pasid 5] -> 0\n");
+	cr_assert(strstr(seg, "[destroy 3] -> 0\n"), "%s", seg);
+	cr_assert_eq(count_bindings(&d), 2);
+	/* The session ends: the device detached, the RID's table, the parent and the IOAS go. */
+	peer_stop(&p1);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	cr_assert(emul_wait(&f, "close iommufd2 "));
+	seg = log_from(&f, "[vfio0 detach pasid 5] -> 0\n");
+	const char *rid_off = strstr(seg, "[vfio0 detach] -> 0\n"),
+		   *table = strstr(seg, "[destroy 5] -> 0\n"),
+		   *parent = strstr(seg, "[destroy 4] -> 0\n"),
+		   *ioas = strstr(seg, "[destroy 1] -> 0\nclose iommufd2 [left: nothing]");
+	cr_assert(rid_off && table && parent && ioas && rid_off < table && table < parent &&
+			  parent < ioas,
+		  "%s", seg);
+	peer_stop(&p2);
+	daemon_stop(&d);
+	fake_free(&f);
+}
+
+Test(iommufd, invalidate_flushes_ones_own_guest_table_only)
+{
+	static const char policy_text[] = "allow * user=svmd-test1\nallow * user=svmd-test2\n"
+					  "allow invalidate user=svmd-test1\n"
+					  "allow invalidate user=svmd-test2\n"
+					  "allow map user=svmd-test1\n";
+	struct fake f;
+	struct daemon d;
+	struct peer p1, p2;
+	struct peer_result r, table, mapped;
+	const char *seg;
+	int memfd = memfd_of(0x4000);
+
+	test_users(&u1, &u2);
+	fake_new_backend(&f, "iommufd", two, 2);
+	env_add(&f, NESTING_VTD);
+	env_add(&f, "VFIO_EMUL_FAIL=3b8d:5:3");
+	start_with(&d, &f, policy_text);
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	peer_start(&p2, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_open_device(&p1, DEV0, &r), 0, "%s", r.reason);
+	close(r.fd);
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV0, 7, 48, 0, &table), 0, "%s", table.reason);
+	/* Its own: two ranges, leaf only, reach the table's nested HWPT. */
+	cr_assert_eq(peer_invalidate(&p1, table.id, 2, 0x100000, 16, 1, &r), 0, "%s", r.reason);
+	cr_assert_eq(r.id, 2);
+	cr_assert(emul_wait(&f, "[invalidate hwpt 3: 2 entries 0x100000+0x10/1 0x100000+0x10/1] "
+				"-> 0"));
+	/* Everything, in one entry. */
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0, UINT64_MAX, 0, &r), 0, "%s", r.reason);
+	cr_assert(emul_wait(&f, "[invalidate hwpt 3: 1 entries 0+0xffffffffffffffff/0] -> 0"));
+	/* Checked before the kernel: alignment, flags, no pages, past 2^64. */
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0x100800, 1, 0, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "entry 0: address 0x100800 is not 4 KiB aligned"), "%s",
+		  r.reason);
+	cr_assert_eq(peer_invalidate(&p1, table.id, 3, 0x1000, 1, 2, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "entry 0: flags 0x2: VT-d stage 1 has LEAF (0x1) only"), "%s",
+		  r.reason);
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0x1000, 0, 0, &r), -EINVAL);
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0xfffffffffffff000ull, 2, 0, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "run past 2^64"), "%s", r.reason);
+	/* The kernel's refusal (the third call), with how far it got. */
+	cr_assert_eq(peer_invalidate(&p1, table.id, 1, 0x2000, 1, 0, &r), -EIO);
+	cr_assert(strstr(r.reason, "kernel refused: IOMMU_HWPT_INVALIDATE of the table at PASID 7 "
+				   "of " DEV0 ": Input/output error (EIO), after 0 of 1 entries"),
+		  "%s", r.reason);
+	/* Another's binding is as invisible as a missing one, and recorded. */
+	cr_assert_eq(peer_invalidate(&p2, table.id, 1, 0x1000, 1, 0, &r), -ENOENT);
+	cr_assert(strstr(r.reason, "of yours"), "%s", r.reason);
+	cr_assert(daemon_log_has(&d, "OP=invalidate"), "no record of the refusal");
+	/* A binding that is no nested table: a map. */
+	cr_assert_eq(peer_map(&p1, DEV0, memfd, 0, 0x4000, 0x200000, 3, &mapped), 0, "%s",
+		     mapped.reason);
+	cr_assert_eq(peer_invalidate(&p1, mapped.id, 1, 0x1000, 1, 0, &r), -EINVAL);
+	cr_assert(strstr(r.reason, "is a map, not a guest table nested in your space"), "%s",
+		  r.reason);
+	/* No refused one reached the kernel: the three calls above only. */
+	seg = emul_log(&f);
+	cr_assert_eq(count_of(seg, "ioctl iommufd2 0x3b8d "), 3, "%s", seg);
+	close(memfd);
+	peer_stop(&p1);
+	peer_stop(&p2);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	daemon_stop(&d);
+	fake_free(&f);
+}
+
+Test(iommufd, a_device_opened_again_finds_its_guest_tables)
+{
+	const char *const cmds[] = {"sandbox",
+				    "space A",
+				    "open A " DEV0,
+				    "nest A " DEV0 " 0 0x100000 48 0",
+				    "nest A " DEV0 " 5 0x200000 48 0",
+				    "close A " DEV0,
+				    "client-close A " DEV0,
+				    "open A " DEV0,
+				    "nest A " DEV0 " 6 0x300000 48 0",
+				    NULL};
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, NESTING_VTD);
+	out = drive(&f, cmds);
+	/* Closed: PASID 5, then the RID, detached. */
+	seg = segment(&f, "close A " DEV0);
+	cr_assert(strstr(seg, "[vfio0 detach pasid 5] -> 0\n"), "%s", seg);
+	/* Opened again: the RID onto its guest table (hwpt 3), PASID 5 onto its own (hwpt 5). */
+	seg = strstr(emul_log(&f), "== client-close A " DEV0);
+	cr_assert(seg && strstr(seg, "[vfio0 attach 3 via hwpt 3 of ioas 0] -> 0\n"), "%s", seg);
+	cr_assert(strstr(seg, "[vfio0 attach 5 at pasid 5] -> 0\n"), "%s", seg);
+	/* So a new PASID finds the RID on a PASID-capable table, as the kernel requires. */
+	said(out, "nest A " DEV0 " 6 0x300000 48 0: 0");
 	fake_free(&f);
 }

@@ -2052,7 +2052,8 @@ Test(policy_seal, walks_only_rules_of_the_op)
 			   "allow bind-pasid-table user=9999\n"            /* 5 */
 			   "deny open-device,bind-pasid-table user=9999\n" /* 6 */
 			   "allow reload,open-device user=9999\n"          /* 7 */
-			   "allow map,open-device user=9999\n";            /* 8 */
+			   "allow map,open-device user=9999\n"             /* 8 */
+			   "allow invalidate user=9999\n";                 /* 9 */
 	static const struct {
 		enum policy_op op;
 		unsigned n;
@@ -2064,6 +2065,7 @@ Test(policy_seal, walks_only_rules_of_the_op)
 		{POLICY_OP_OPEN_DEVICE, 5, {1, 4, 6, 7, 8}},
 		{POLICY_OP_MAP, 1, {8}},
 		{POLICY_OP_RELOAD, 1, {7}},
+		{POLICY_OP_INVALIDATE, 1, {9}},
 	};
 	struct policy *p = compile_ok(text);
 	struct identity s = {.uid = ALICE, .gid = USERS};
@@ -2922,6 +2924,7 @@ Test(policy_ops, names)
 		{POLICY_OP_OPEN_DEVICE, "open-device"},
 		{POLICY_OP_MAP, "map"},
 		{POLICY_OP_RELOAD, "reload"},
+		{POLICY_OP_INVALIDATE, "invalidate"},
 	};
 
 	cr_assert_eq(sizeof(ops) / sizeof(ops[0]), _POLICY_OP_MAX);
@@ -3121,5 +3124,52 @@ Test(policy_map, lint_sees_shadowed_ranges)
 	cr_assert(strstr(p->diags[before + 1], "t.policy:5:1: warning: rule can never match: "
 					       "'allow map user=alice' (t.policy:4)"),
 		  "%s", p->diags[before + 1]);
+	policy_free(p);
+}
+
+/* ---- invalidate: named only, on a binding's device and PASID ---- */
+
+static enum policy_verdict decide_invalidate(const struct policy *p, const char *device,
+					     uint32_t pasid)
+{
+	struct identity s = {.uid = ALICE, .gid = USERS};
+	struct policy_request req = {.op = POLICY_OP_INVALIDATE, .device = device, .pasid = pasid};
+	struct policy_decision d;
+
+	policy_decide(p, &s, &req, &d);
+	return d.verdict;
+}
+
+Test(policy_invalidate, star_does_not_include_it)
+{
+	struct policy *p = compile_ok("allow * user=alice\n");
+
+	cr_assert_eq(p->rules[0].ops & (1u << POLICY_OP_INVALIDATE), 0u);
+	cr_assert_eq(decide_invalidate(p, DEV0, 100), POLICY_DENY);
+	policy_free(p);
+}
+
+Test(policy_invalidate, decided_on_device_and_pasid)
+{
+	struct policy *p =
+		compile_ok("allow invalidate user=alice device=" DEV0 " pasid=100-199\n");
+
+	cr_assert_eq(p->rules[0].ops, 1u << POLICY_OP_INVALIDATE);
+	cr_assert_eq(decide_invalidate(p, DEV0, 100), POLICY_ALLOW);
+	cr_assert_eq(decide_invalidate(p, DEV0, 199), POLICY_ALLOW);
+	cr_assert_eq(decide_invalidate(p, DEV0, 200), POLICY_DENY);
+	cr_assert_eq(decide_invalidate(p, DEV0, 0), POLICY_DENY);
+	cr_assert_eq(decide_invalidate(p, "0000:3c:00.0", 150), POLICY_DENY);
+	policy_free(p);
+}
+
+Test(policy_invalidate, warns_of_keys_that_do_not_apply)
+{
+	static const char text[] = "allow invalidate addr-width=48 iova=0-0xfff\n";
+	struct policy *p = compile_len(text, sizeof(text) - 1, NULL);
+
+	cr_assert(strstr(diags_text(p), "addr-width= does not apply to invalidate"), "%s",
+		  diags_text(p));
+	cr_assert(strstr(diags_text(p), "iova= does not apply to invalidate"), "%s", diags_text(p));
 	policy_free(p);
 }

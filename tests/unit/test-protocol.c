@@ -40,13 +40,13 @@
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const uint16_t all_ops[] = {
-	SVMD_OP_HELLO,        SVMD_OP_DEVICES,          SVMD_OP_LIST,      SVMD_OP_BIND_TASK,
-	SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND,    SVMD_OP_LEASE,
-	SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,      SVMD_OP_RELOAD,    SVMD_OP_MAP,
-	SVMD_OP_UNMAP,        SVMD_OP_DEVICE_INFO,      SVMD_OP_SUBSCRIBE,
+	SVMD_OP_HELLO,        SVMD_OP_DEVICES,          SVMD_OP_LIST,       SVMD_OP_BIND_TASK,
+	SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND,     SVMD_OP_LEASE,
+	SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,      SVMD_OP_RELOAD,     SVMD_OP_MAP,
+	SVMD_OP_UNMAP,        SVMD_OP_DEVICE_INFO,      SVMD_OP_INVALIDATE, SVMD_OP_SUBSCRIBE,
 };
-/* 0x000f..0x0012 are allocated to requests this tree does not have yet. */
-#define N_UNALLOCATED 4
+/* 0x0010..0x0012 are allocated to requests this tree does not have yet. */
+#define N_UNALLOCATED 3
 _Static_assert(N_ELEM(all_ops) == _SVMD_OP_MAX - 1 - N_UNALLOCATED, "every opcode");
 
 /* ---- vectors ----------------------------------------------------------------------------- */
@@ -165,6 +165,13 @@ static size_t req_payload(uint16_t op, void *buf)
 		memcpy(buf, &r, sizeof(r));
 		return sizeof(r);
 	}
+	case SVMD_OP_INVALIDATE: {
+		struct svmd_invalidate_req r = {.id = 9, .type = SVMD_INVALIDATE_VTD_S1, .n = 2};
+		r.e[0] = (struct svmd_invalidate_entry){{0x100000, 16, SVMD_INVALIDATE_VTD_LEAF}};
+		r.e[1] = (struct svmd_invalidate_entry){{0, UINT64_MAX, 0}};
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
 	}
 	cr_assert_fail("no request vector for opcode %u", op);
 	return 0;
@@ -172,7 +179,7 @@ static size_t req_payload(uint16_t op, void *buf)
 
 static size_t req_size(uint16_t op)
 {
-	unsigned char buf[128];
+	unsigned char buf[512];
 
 	return req_payload(op, buf);
 }
@@ -326,6 +333,11 @@ static size_t rep_payload(const struct rep_param *p, unsigned char *buf, size_t 
 		memcpy(buf, &r, sizeof(r));
 		return sizeof(r);
 	}
+	case SVMD_OP_INVALIDATE: {
+		struct svmd_invalidate_rep r = {.done = 2};
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
 	case SVMD_OP_DEVICE_INFO: {
 		struct svmd_device_info_rep r = {.kinds = SVMD_KIND_BIT(SVMD_KIND_DEVICE)};
 		memcpy(buf, &r, sizeof(r));
@@ -376,7 +388,7 @@ Test(frame, golden_hello_bytes)
 		'S',  'V',  'M',  'D',  0x01, 0x00, 0x01, 0x00, 0xc0, 0xee, 0x05, 0x00,
 		0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
-	unsigned char payload[128], rec[SVMD_RECORD_MAX];
+	unsigned char payload[512], rec[SVMD_RECORD_MAX];
 	size_t len = req_payload(SVMD_OP_HELLO, payload);
 
 	cr_assert_eq(svmd_frame(rec, SVMD_OP_HELLO, SEQ(0), payload, len), (int)sizeof(want));
@@ -414,7 +426,7 @@ Test(frame, max_payload_fits_and_one_more_does_not)
 
 Test(frame, payload_already_in_place)
 {
-	unsigned char rec[SVMD_RECORD_MAX], want[128];
+	unsigned char rec[SVMD_RECORD_MAX], want[512];
 	size_t len = req_payload(SVMD_OP_BIND_PGTABLE, want);
 	struct svmd_hdr h;
 
@@ -427,7 +439,7 @@ Test(frame, payload_already_in_place)
 
 Test(parse, shorter_than_header)
 {
-	unsigned char rec[SVMD_RECORD_MAX], payload[128];
+	unsigned char rec[SVMD_RECORD_MAX], payload[512];
 	size_t len = req_payload(SVMD_OP_HELLO, payload);
 	struct svmd_hdr h;
 
@@ -452,7 +464,7 @@ Test(parse, longer_than_record_max)
 
 Test(parse, len_field_disagrees_with_size)
 {
-	unsigned char rec[SVMD_RECORD_MAX], payload[128];
+	unsigned char rec[SVMD_RECORD_MAX], payload[512];
 	size_t len = req_payload(SVMD_OP_BIND_TASK, payload);
 	int n = svmd_frame(rec, SVMD_OP_BIND_TASK, 1, payload, len);
 	const uint32_t bad[] = {0,    (uint32_t)len - 1, (uint32_t)len + 1,
@@ -472,7 +484,7 @@ Test(parse, len_field_disagrees_with_size)
 
 Test(parse, bad_magic)
 {
-	unsigned char rec[SVMD_RECORD_MAX], payload[128];
+	unsigned char rec[SVMD_RECORD_MAX], payload[512];
 	size_t len = req_payload(SVMD_OP_DEVICES, payload);
 	int n = svmd_frame(rec, SVMD_OP_DEVICES, 1, payload, len);
 	struct svmd_hdr h;
@@ -493,7 +505,7 @@ Test(parse, bad_magic)
 
 Test(parse, bad_version)
 {
-	unsigned char rec[SVMD_RECORD_MAX], payload[128];
+	unsigned char rec[SVMD_RECORD_MAX], payload[512];
 	size_t len = req_payload(SVMD_OP_DEVICES, payload);
 	int n = svmd_frame(rec, SVMD_OP_DEVICES, 1, payload, len);
 	const uint16_t bad[] = {0, 2, 0x100, 0xffff};
@@ -544,13 +556,14 @@ ParameterizedTestParameters(request, roundtrip)
 		{SVMD_OP_MAP, 1},
 		{SVMD_OP_UNMAP, 0},
 		{SVMD_OP_DEVICE_INFO, 0},
+		{SVMD_OP_INVALIDATE, 0},
 	};
 	return cr_make_param_array(struct req_rt_param, params, N_ELEM(params));
 }
 
 ParameterizedTest(struct req_rt_param *p, request, roundtrip)
 {
-	unsigned char payload[128], rec[SVMD_RECORD_MAX];
+	unsigned char payload[512], rec[SVMD_RECORD_MAX];
 	size_t len = req_payload(p->op, payload);
 	struct svmd_hdr h;
 	size_t size = frame_and_parse(rec, p->op, SEQ(p->n_fds), payload, len, &h);
@@ -573,7 +586,7 @@ Test(request, sizes_are_the_wire_sizes)
 		[SVMD_OP_EXPLAIN] = 48,      [SVMD_OP_OPEN_DEVICE] = 16,
 		[SVMD_OP_RELOAD] = 8,        [SVMD_OP_MAP] = 48,
 		[SVMD_OP_UNMAP] = 32,        [SVMD_OP_DEVICE_INFO] = 16,
-		[SVMD_OP_SUBSCRIBE] = 8,
+		[SVMD_OP_SUBSCRIBE] = 8,     [SVMD_OP_INVALIDATE] = 400,
 	};
 
 	for (size_t i = 0; i < N_ELEM(all_ops); i++)
@@ -583,7 +596,7 @@ Test(request, sizes_are_the_wire_sizes)
 
 Test(request, accepted_variants)
 {
-	unsigned char b[128];
+	unsigned char b[512];
 
 	/* hello: a version range */
 	struct svmd_hello_req hello = {.version_min = 1, .version_max = 3};
@@ -633,11 +646,16 @@ Test(request, accepted_variants)
 	struct svmd_id_req id = {.id = UINT64_MAX};
 	cr_assert_eq(svmd_request_check(SVMD_OP_UNBIND, &id, sizeof(id), 0), 0);
 	cr_assert_eq(svmd_request_check(SVMD_OP_LEASE, &id, sizeof(id), 0), 0);
+	/* invalidate: all 16 entries; the SMMUv3 type (whose entries the backend checks) */
+	struct svmd_invalidate_req inv = {
+		.id = 1, .type = SVMD_INVALIDATE_SMMUV3, .n = SVMD_INVALIDATE_ENTRIES_MAX};
+	memset(inv.e, 0xff, sizeof(inv.e));
+	cr_assert_eq(svmd_request_check(SVMD_OP_INVALIDATE, &inv, sizeof(inv), 0), 0);
 }
 
 Test(request, unaligned_payload)
 {
-	_Alignas(8) unsigned char b[256];
+	_Alignas(8) unsigned char b[512];
 	unsigned char *p = b + 3;
 
 	for (size_t i = 0; i < N_ELEM(all_ops); i++) {
@@ -717,15 +735,18 @@ ParameterizedTestParameters(request, wrong_length)
 		{SVMD_OP_UNMAP, 1},
 		{SVMD_OP_DEVICE_INFO, -1},
 		{SVMD_OP_DEVICE_INFO, 1},
-		{SVMD_OP_EXPLAIN, -16}, /* the 32-byte explain of protocol 0.1 */
-		{SVMD_OP_RELOAD, -8},   /* no payload at all */
+		{SVMD_OP_INVALIDATE, -1},
+		{SVMD_OP_INVALIDATE, 1},
+		{SVMD_OP_INVALIDATE, -24}, /* one entry fewer than the array */
+		{SVMD_OP_EXPLAIN, -16},    /* the 32-byte explain of protocol 0.1 */
+		{SVMD_OP_RELOAD, -8},      /* no payload at all */
 	};
 	return cr_make_param_array(struct req_len_param, params, N_ELEM(params));
 }
 
 ParameterizedTest(struct req_len_param *p, request, wrong_length)
 {
-	unsigned char payload[128] = {0}, rec[SVMD_RECORD_MAX];
+	unsigned char payload[512] = {0}, rec[SVMD_RECORD_MAX];
 	size_t len = req_payload(p->op, payload) + (size_t)(ssize_t)p->delta;
 	struct svmd_hdr h;
 
@@ -819,6 +840,16 @@ ParameterizedTestParameters(request, bad_field)
 		F(SVMD_OP_UNMAP, struct svmd_unmap_req, length, 0),
 		F(SVMD_OP_UNMAP, struct svmd_unmap_req, iova, 0xffffffffffff0000ull),
 		F(SVMD_OP_UNMAP, struct svmd_unmap_req, length, 0xffffffffffffffffull),
+		/* invalidate: a type, 1 to 16 entries, nothing past them */
+		F(SVMD_OP_INVALIDATE, struct svmd_invalidate_req, type, 0),
+		F(SVMD_OP_INVALIDATE, struct svmd_invalidate_req, type, _SVMD_INVALIDATE_TYPE_MAX),
+		F(SVMD_OP_INVALIDATE, struct svmd_invalidate_req, type, 0xffffffffu),
+		F(SVMD_OP_INVALIDATE, struct svmd_invalidate_req, n, 0),
+		F(SVMD_OP_INVALIDATE, struct svmd_invalidate_req, n,
+		  SVMD_INVALIDATE_ENTRIES_MAX + 1),
+		F(SVMD_OP_INVALIDATE, struct svmd_invalidate_req, n, 0xffffffffu),
+		F(SVMD_OP_INVALIDATE, struct svmd_invalidate_req, e[2].w[0], 1),
+		F(SVMD_OP_INVALIDATE, struct svmd_invalidate_req, e[15].w[2], 0x100),
 	};
 #undef F
 	return cr_make_param_array(struct req_field_param, params, N_ELEM(params));
@@ -826,7 +857,7 @@ ParameterizedTestParameters(request, bad_field)
 
 ParameterizedTest(struct req_field_param *p, request, bad_field)
 {
-	unsigned char payload[128], rec[SVMD_RECORD_MAX];
+	unsigned char payload[512], rec[SVMD_RECORD_MAX];
 	size_t len = req_payload(p->op, payload);
 	struct svmd_hdr h;
 
@@ -897,7 +928,7 @@ ParameterizedTest(struct name_param *p, request, bad_device_name)
 
 	cr_assert_not(svmd_device_name_valid(p->name));
 	for (size_t i = 0; i < N_ELEM(ops); i++) {
-		unsigned char payload[128];
+		unsigned char payload[512];
 		size_t len = req_payload(ops[i], payload);
 		cr_assert_eq(svmd_request_check(ops[i], payload, len, 0), 0);
 		memcpy(payload, p->name, SVMD_DEVICE_NAME_SZ); /* device is the first field */
@@ -931,7 +962,7 @@ ParameterizedTestParameters(request, too_many_fds)
 
 ParameterizedTest(uint16_t *op, request, too_many_fds)
 {
-	unsigned char payload[128];
+	unsigned char payload[512];
 	size_t len = req_payload(*op, payload);
 	size_t max = req_fds_max(*op), min = req_fds_min(*op);
 
@@ -952,7 +983,7 @@ Test(request, unknown_opcode)
 		0,      _SVMD_OP_MAX, _SVMD_OP_MAX + 1,           0x00ff,
 		0x7fff, SVMD_REPLY,   SVMD_REPLY | SVMD_OP_HELLO, SVMD_REPLY | SVMD_OP_EXPLAIN,
 		0xffff};
-	unsigned char payload[128] = {0};
+	unsigned char payload[512] = {0};
 
 	for (size_t i = 0; i < N_ELEM(bad); i++) {
 		for (size_t len = 0; len <= 72; len += 8)
@@ -987,6 +1018,8 @@ ParameterizedTestParameters(reply, roundtrip)
 		{SVMD_OP_MAP, REP_OK, 0},
 		{SVMD_OP_UNMAP, REP_OK, 0},
 		{SVMD_OP_DEVICE_INFO, REP_OK, 0},
+		{SVMD_OP_INVALIDATE, REP_OK, 0},
+		{SVMD_OP_INVALIDATE, REP_ERR_REASON, 0},
 		{SVMD_OP_MAP, REP_ERR, 0},
 		{SVMD_OP_UNMAP, REP_ERR_REASON, 0},
 		{SVMD_OP_DEVICE_INFO, REP_ERR_REASON, 0},
@@ -1241,7 +1274,7 @@ Test(reply, fixed_size_one_byte_short_or_long)
 	static const uint16_t ops[] = {SVMD_OP_HELLO,        SVMD_OP_BIND_TASK,
 				       SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE,
 				       SVMD_OP_UNBIND,       SVMD_OP_LEASE};
-	unsigned char payload[128] = {0};
+	unsigned char payload[512] = {0};
 
 	for (size_t i = 0; i < N_ELEM(ops); i++) {
 		struct rep_param p = {ops[i], REP_OK, 0};
@@ -1427,7 +1460,7 @@ ParameterizedTestParameters(wire, fds_arrive)
 
 ParameterizedTest(size_t *n, wire, fds_arrive)
 {
-	unsigned char payload[128], rec[SVMD_RECORD_MAX], got[SVMD_RECORD_MAX];
+	unsigned char payload[512], rec[SVMD_RECORD_MAX], got[SVMD_RECORD_MAX];
 	int sv[2], out[SVMD_FDS_MAX], in[SVMD_FDS_MAX] = {-1, -1, -1, -1};
 	size_t len = req_payload(SVMD_OP_BIND_TASK, payload), n_in = 99;
 	int size = svmd_frame(rec, SVMD_OP_BIND_TASK, SEQ(*n), payload, len);
@@ -1761,6 +1794,7 @@ Test(names, opcodes)
 		[SVMD_OP_UNMAP] = "unmap",
 		[SVMD_OP_DEVICE_INFO] = "device-info",
 		[SVMD_OP_SUBSCRIBE] = "subscribe",
+		[SVMD_OP_INVALIDATE] = "invalidate",
 	};
 
 	_Static_assert(sizeof(want) / sizeof(want[0]) == _SVMD_OP_MAX, "every opcode named");
@@ -2172,7 +2206,7 @@ Test(request, subscribe)
 	cr_assert_eq(svmd_request_check(SVMD_OP_SUBSCRIBE, &r, sizeof(r) - 1, 0), -EBADMSG);
 	cr_assert_eq(svmd_request_check(SVMD_OP_SUBSCRIBE, &r, sizeof(r), 1), -EBADMSG);
 	/* The unallocated opcodes below it are unknown, not malformed. */
-	for (uint16_t op = 0x000f; op < SVMD_OP_SUBSCRIBE; op++)
+	for (uint16_t op = 0x0010; op < SVMD_OP_SUBSCRIBE; op++)
 		cr_assert_eq(svmd_request_check(op, &r, sizeof(r), 0), -EOPNOTSUPP, "%#x", op);
-	cr_assert_eq(svmd_reply_check(0x000f, &(int32_t){0}, 4, 0), -EBADMSG);
+	cr_assert_eq(svmd_reply_check(0x0010, &(int32_t){0}, 4, 0), -EBADMSG);
 }

@@ -5,7 +5,11 @@
  * tests/vm/iommufd-owner.c measured). Per iommufd (a context per open of DEV/iommu, shared by
  * its dups) the objects the ioctls make, with the kernel's ids (the lowest free, from 1):
  * devices bound, IOASes with their mapped areas, the HWPT an attach to an IOAS makes (gone with
- * its last device). A cdev bind holds a flock on the cdev's open file, which goes with that
+ * its last device), HWPTs allocated on an IOAS (IOMMU_HWPT_ALLOC, NEST_PARENT only where the
+ * IOMMU nests: VT-d with ECAP.NEST, SMMUv3) and nested VT-d stage-1 HWPTs on those, attached
+ * at the RID or at PASIDs (a PASID attach on a device without PASIDs answers 0 and programs
+ * nothing, as the kernel does; one with the RID on a HWPT not allocated PASID-capable is
+ * EINVAL). A cdev bind holds a flock on the cdev's open file, which goes with that
  * file wherever its fds are (a client's dup too): so a second open, in any process, cannot
  * bind it (EINVAL) until every fd of the first is closed, as in the kernel.
  *
@@ -80,8 +84,9 @@ struct area {
 struct obj {
 	enum otype type;
 	unsigned cdev;  /* device: its cdev open file */
-	unsigned ioas;  /* hwpt: the IOAS it is on */
-	unsigned users; /* ioas: hwpts on it; hwpt: devices attached */
+	unsigned ioas;  /* hwpt: the IOAS it is on (0: nested) */
+	unsigned users; /* ioas: hwpts on it; hwpt: devices (RIDs and PASIDs) attached */
+	bool pasid_ok;  /* hwpt: allocated PASID-capable (IOMMU_HWPT_ALLOC_PASID) */
 	struct area *areas;
 	size_t n_areas;
 	/* hwpt: allocated with IOMMU_HWPT_ALLOC (not an attach's), NEST_PARENT, or nested on
@@ -108,6 +113,10 @@ struct cdev {
 	unsigned ctx;   /* bound to, 0: not */
 	unsigned devid; /* its device object there */
 	unsigned hwpt;  /* attached to, 0: not */
+	struct {
+		unsigned pasid, hwpt;
+	} pasids[8]; /* PASIDs attached */
+	unsigned n_pasids;
 };
 
 struct hwconf {
@@ -265,6 +274,10 @@ static void cdev_detach(struct cdev *d)
 	struct obj *h = obj_get(c, d->hwpt, O_HWPT);
 
 	d->hwpt = 0;
+	/* The PASIDs go with the RID (the device is unbound, or a test detaches both). */
+	for (unsigned i = 0; i < d->n_pasids; i++)
+		c->objs[d->pasids[i].hwpt].users--;
+	d->n_pasids = 0;
 	if (!h || --h->users || h->alloced)
 		return;
 	struct obj *ioas = obj_get(c, h->ioas, O_IOAS);
@@ -272,6 +285,16 @@ static void cdev_detach(struct cdev *d)
 	if (ioas && --ioas->users == 0)
 		for (size_t i = 0; i < ioas->n_areas; i++)
 			unpin(&ioas->areas[i]);
+}
+
+/* The RID of d leaves its hwpt, its PASIDs stay. */
+static void rid_leave(struct cdev *d)
+{
+	unsigned n = d->n_pasids;
+
+	d->n_pasids = 0;
+	cdev_detach(d);
+	d->n_pasids = n;
 }
 
 static void objs_text(const struct ictx *c, char *buf, size_t size)
@@ -839,6 +862,7 @@ static struct hwconf hw_of(const char *bdf)
 	for (size_t i = 0; i < conf.n_hw; i++)
 		if (strcmp(conf.hw[i].bdf, bdf) == 0)
 			return conf.hw[i];
+	snprintf(h.bdf, sizeof(h.bdf), "%.15s", bdf);
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu", emul.sysfs, bdf);
 	n = readlink(path, target, sizeof(target) - 1);
 	target[n > 0 ? n : 0] = 0;
@@ -866,6 +890,9 @@ static struct hwconf hw_of(const char *bdf)
 		}
 		off = (hdr >> 20) & 0xffc;
 	}
+	/* Learnt once, at svmd's start-up: its sandbox reads no sysfs. */
+	if (conf.n_hw < HW_MAX)
+		conf.hw[conf.n_hw++] = h;
 	return h;
 }
 
@@ -953,13 +980,13 @@ static int do_bind(int fd, struct cdev *d, void *arg, char *tag, size_t tlen)
 
 /* The HWPT an attach of d to IOAS ioas uses: one already on it, else a new one (auto domain);
  * the IOAS's maps must fit d's ranges, and are pinned with its first HWPT. */
-static int hwpt_for(struct ictx *c, unsigned ioas_id, unsigned *ret)
+static int hwpt_for(struct ictx *c, unsigned ioas_id, unsigned *ret, bool alloc)
 {
 	struct obj *ioas = obj_get(c, ioas_id, O_IOAS);
 	unsigned h;
 	int r;
 
-	for (h = 1; h <= OBJS_MAX; h++)
+	for (h = 1; !alloc && h <= OBJS_MAX; h++)
 		if (c->objs[h].type == O_HWPT && !c->objs[h].alloced &&
 		    c->objs[h].ioas == ioas_id) {
 			*ret = h;
@@ -981,8 +1008,154 @@ static int hwpt_for(struct ictx *c, unsigned ioas_id, unsigned *ret)
 		return -ENOSPC;
 	c->objs[h].ioas = ioas_id;
 	c->objs[h].users = 0;
+	c->objs[h].alloced = alloc;
 	ioas->users++;
 	*ret = h;
+	return 0;
+}
+
+static struct hwconf hw_of(const char *bdf);
+
+/* A nested VT-d stage 1 as intel-iommu checks it: flags SRE, EAFE, WPE; a 4- or 5-level table. */
+static int vtd_s1_take(const struct svmd_iommu_hwpt_alloc *h, char *tag, size_t tlen)
+{
+	struct svmd_iommu_hwpt_vtd_s1 v = {0};
+
+	if (h->data_len < sizeof(v) || !h->data_uptr)
+		return -EINVAL;
+	memcpy(&v, (const void *)(uintptr_t)h->data_uptr, sizeof(v));
+	snprintf(tag + strlen(tag), tlen - strlen(tag),
+		 " vtd-s1 flags %#" PRIx64 " pgtbl %#" PRIx64 " width %u", (uint64_t)v.flags,
+		 (uint64_t)v.pgtbl_addr, v.addr_width);
+	if (v.flags & ~(uint64_t)7)
+		return -EOPNOTSUPP;
+	if (v.addr_width != 48 && v.addr_width != 57)
+		return -EINVAL;
+	return 0;
+}
+
+/* A VT-d device's: a NEST_PARENT (where ECAP.NEST is set) or plain HWPT on an IOAS, or a
+ * nested VTD_S1 one on a NEST_PARENT HWPT; either PASID-capable with IOMMU_HWPT_ALLOC_PASID. */
+static int vtd_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_hwpt_alloc h;
+	const uint32_t known = SVMD_IOMMU_HWPT_ALLOC_NEST_PARENT | SVMD_IOMMU_HWPT_ALLOC_PASID;
+	struct obj *dev, *pt;
+	struct hwconf hw;
+	unsigned id;
+	int r = take(arg, &h, sizeof(h), 24);
+
+	if (r < 0)
+		return r;
+	snprintf(tag, tlen, "hwpt-alloc flags %#x on %u for device %u", h.flags, h.pt_id, h.dev_id);
+	if (!(dev = obj_get(c, h.dev_id, O_DEVICE)) || !(pt = obj_get(c, h.pt_id, O_NONE)))
+		return -ENOENT;
+	if (h.flags & ~known)
+		return -EOPNOTSUPP;
+	hw = hw_of(cdevs[dev->cdev].bdf);
+	if (h.data_type == SVMD_IOMMU_HWPT_DATA_NONE) {
+		bool nests =
+			(hw.type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD && hw.ecap & (1ull << 26)) ||
+			hw.type == SVMD_IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+		if (pt->type != O_IOAS)
+			return -EINVAL;
+		if (h.flags & SVMD_IOMMU_HWPT_ALLOC_NEST_PARENT && !nests)
+			return -EOPNOTSUPP;
+		if ((r = hwpt_for(c, h.pt_id, &id, true)) < 0)
+			return r;
+		c->objs[id].nest_parent = h.flags & SVMD_IOMMU_HWPT_ALLOC_NEST_PARENT;
+	} else if (h.data_type == SVMD_IOMMU_HWPT_DATA_VTD_S1) {
+		if (h.flags & SVMD_IOMMU_HWPT_ALLOC_NEST_PARENT ||
+		    hw.type != SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD)
+			return -EOPNOTSUPP;
+		if (pt->type != O_HWPT || !pt->nest_parent)
+			return -EINVAL;
+		if ((r = vtd_s1_take(&h, tag, tlen)) < 0)
+			return r;
+		if (!(id = obj_new(c, O_HWPT)))
+			return -ENOSPC;
+		c->objs[id].on = h.pt_id;
+		c->objs[id].alloced = true;
+		pt->refs++;
+	} else {
+		return -EOPNOTSUPP;
+	}
+	c->objs[id].pasid_ok = h.flags & SVMD_IOMMU_HWPT_ALLOC_PASID;
+	h.out_hwpt_id = id;
+	give(arg, &h, sizeof(h));
+	snprintf(tag + strlen(tag), tlen - strlen(tag), ": hwpt %u", id);
+	return 0;
+}
+
+/* IOMMU_HWPT_INVALIDATE of a nested VT-d hwpt, as intel-iommu checks each entry; entry_num
+ * says how many were done. */
+static int do_hwpt_invalidate(struct ictx *c, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_hwpt_invalidate q;
+	struct obj *h;
+	uint32_t done = 0;
+	int r = take(arg, &q, sizeof(q), 32);
+
+	if (r < 0)
+		return r;
+	snprintf(tag, tlen, "invalidate hwpt %u: %u entries", q.hwpt_id, q.entry_num);
+	if (!(h = obj_get(c, q.hwpt_id, O_HWPT)) || !obj_get(c, h->on, O_HWPT))
+		return -EINVAL;
+	if (q.data_type != SVMD_IOMMU_HWPT_INVALIDATE_DATA_VTD_S1)
+		return -EINVAL;
+	if (q.entry_len < sizeof(struct svmd_iommu_hwpt_vtd_s1_invalidate))
+		return -EINVAL;
+	for (; done < q.entry_num; done++) {
+		struct svmd_iommu_hwpt_vtd_s1_invalidate e;
+		memcpy(&e, (const uint8_t *)(uintptr_t)q.data_uptr + (size_t)done * q.entry_len,
+		       sizeof(e));
+		snprintf(tag + strlen(tag), tlen - strlen(tag), " %#" PRIx64 "+%#" PRIx64 "/%u",
+			 (uint64_t)e.addr, (uint64_t)e.npages, e.flags);
+		if (e.flags & ~SVMD_IOMMU_VTD_INV_FLAGS_LEAF || e.reserved) {
+			r = -EOPNOTSUPP;
+			break;
+		}
+		if (e.addr % 4096) {
+			r = -EINVAL;
+			break;
+		}
+	}
+	q.entry_num = done;
+	give(arg, &q, sizeof(q));
+	return r;
+}
+
+/* VFIO_DEVICE_ATTACH_PASID: the RID must be on a PASID-capable hwpt, and so must pt. */
+static int pasid_attach(struct cdev *d, uint32_t pasid, uint32_t pt, char *tag, size_t tlen)
+{
+	struct ictx *c = &ctxs[d->ctx];
+	struct obj *rid = obj_get(c, d->hwpt, O_HWPT), *h = obj_get(c, pt, O_NONE);
+	struct hwconf hw = hw_of(d->bdf);
+	unsigned i;
+
+	snprintf(tag + strlen(tag), tlen - strlen(tag), " at pasid %u", pasid);
+	if (!h)
+		return -ENOENT;
+	if (hw.pasid == 0) {
+		/* The kernel's core skips a device without PASIDs: success, nothing programmed. */
+		snprintf(tag + strlen(tag), tlen - strlen(tag), " (no PASIDs: nothing done)");
+		return 0;
+	}
+	if (pasid == 0 || pasid >= 1u << hw.pasid || h->type != O_HWPT)
+		return -EINVAL;
+	if (!rid || !rid->pasid_ok || !h->pasid_ok)
+		return -EINVAL;
+	for (i = 0; i < d->n_pasids && d->pasids[i].pasid != pasid; i++)
+		;
+	if (i == d->n_pasids && i == 8)
+		return -ENOSPC;
+	if (i < d->n_pasids)
+		c->objs[d->pasids[i].hwpt].users--; /* a replace */
+	else
+		d->n_pasids++;
+	d->pasids[i].pasid = pasid;
+	d->pasids[i].hwpt = pt;
+	h->users++;
 	return 0;
 }
 
@@ -1000,21 +1173,25 @@ static int do_attach(struct cdev *d, void *arg, char *tag, size_t tlen)
 		return -EINVAL; /* no access before BIND_IOMMUFD */
 	if (at.argsz < 12 || at.flags & ~SVMD_VFIO_DEVICE_ATTACH_PASID)
 		return -EINVAL;
-	if (at.flags)
-		return -EOPNOTSUPP; /* PASID attach: not emulated */
+	if (at.flags) {
+		memcpy(&at.pasid, (uint8_t *)arg + 12, 4);
+		return at.argsz < 16 ? -EINVAL : pasid_attach(d, at.pasid, at.pt_id, tag, tlen);
+	}
 	if (!(o = obj_get(c, at.pt_id, O_NONE)))
 		return -ENOENT;
 	if (o->type == O_HWPT)
 		h = at.pt_id;
 	else if (o->type != O_IOAS)
 		return -EINVAL;
-	else if ((r = hwpt_for(c, at.pt_id, &h)) < 0)
+	else if ((r = hwpt_for(c, at.pt_id, &h, false)) < 0)
 		return r;
+	if (d->n_pasids && !c->objs[h].pasid_ok)
+		return -EINVAL; /* PASIDs attached need the RID PASID-capable */
 	if (d->hwpt == h)
 		return 0;
 	c->objs[h].users++;
 	if (d->hwpt)
-		cdev_detach(d); /* a replace: the old HWPT loses this device */
+		rid_leave(d); /* a replace: the old HWPT loses this device */
 	d->hwpt = h;
 	at.pt_id = h;
 	memcpy((uint8_t *)arg + 8, &at.pt_id, 4);
@@ -1031,10 +1208,22 @@ static int do_detach(struct cdev *d, void *arg, char *tag, size_t tlen)
 	snprintf(tag, tlen, "vfio%u detach", d->node);
 	if (!d->ctx || de.argsz < 8 || de.flags & ~SVMD_VFIO_DEVICE_DETACH_PASID)
 		return -EINVAL;
-	if (de.flags)
-		return -EOPNOTSUPP;
+	if (de.flags) {
+		if (de.argsz < 12)
+			return -EINVAL;
+		memcpy(&de.pasid, (uint8_t *)arg + 8, 4);
+		snprintf(tag + strlen(tag), tlen - strlen(tag), " pasid %u", de.pasid);
+		for (unsigned i = 0; i < d->n_pasids; i++)
+			if (d->pasids[i].pasid == de.pasid) {
+				ctxs[d->ctx].objs[d->pasids[i].hwpt].users--;
+				d->pasids[i] = d->pasids[--d->n_pasids];
+				return 0;
+			}
+		snprintf(tag + strlen(tag), tlen - strlen(tag), " (not attached)");
+		return 0;
+	}
 	snprintf(tag + strlen(tag), tlen - strlen(tag), "%s", d->hwpt ? "" : " (not attached)");
-	cdev_detach(d);
+	rid_leave(d);
 	return 0;
 }
 
@@ -1109,15 +1298,19 @@ static int hwpt_nested_alloc(struct ictx *c, struct svmd_iommu_hwpt_alloc *h, co
 	return 0;
 }
 
+/* IOMMU_HWPT_ALLOC: VT-d's own (vtd_hwpt_alloc), else the SMMUv3's. */
 static int do_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
 {
 	struct svmd_iommu_hwpt_alloc h;
+	struct obj *dev;
 	int r = take(arg, &h, sizeof(h), SVMD_IOMMU_HWPT_ALLOC_SIZE_6_6);
 
 	if (r < 0)
 		return r;
-	if (!obj_get(c, h.dev_id, O_DEVICE))
+	if (!(dev = obj_get(c, h.dev_id, O_DEVICE)))
 		return -ENOENT;
+	if (hw_of(cdevs[dev->cdev].bdf).type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD)
+		return vtd_hwpt_alloc(c, arg, tag, tlen);
 	r = h.data_type == SVMD_IOMMU_HWPT_DATA_NONE
 		    ? hwpt_parent_alloc(c, &h, tag, tlen)
 		    : hwpt_nested_alloc(c, &h, (const void *)(uintptr_t)h.data_uptr, tag, tlen);
@@ -1224,6 +1417,8 @@ static size_t ptr_offset(unsigned long req)
 		return offsetof(struct svmd_iommu_ioas_iova_ranges, allowed_iovas);
 	if (req == SVMD_IOMMU_HWPT_ALLOC)
 		return offsetof(struct svmd_iommu_hwpt_alloc, data_uptr);
+	if (req == SVMD_IOMMU_HWPT_INVALIDATE)
+		return offsetof(struct svmd_iommu_hwpt_invalidate, data_uptr);
 	return 0;
 }
 
@@ -1266,6 +1461,8 @@ static int dispatch(int fd, struct efd *e, unsigned long req, void *arg, char *t
 		return do_vdevice_alloc(c, arg, tag, tlen);
 	case SVMD_IOMMU_VEVENTQ_ALLOC:
 		return do_veventq_alloc(c, arg, tag, tlen);
+	case SVMD_IOMMU_HWPT_INVALIDATE:
+		return do_hwpt_invalidate(c, arg, tag, tlen);
 	default:
 		return -ENOTTY;
 	}

@@ -4,8 +4,10 @@
  * QEMU guest by tests/vm/run-kernel.sh (make check-vm-iommufd): who may bind a VFIO cdev while
  * another holds it, what outlives an iommufd fd, how IOAS maps and unmaps refuse, and which
  * locked-memory limit pins are charged to in each IOMMU_OPTION_RLIMIT_MODE, with and without
- * CAP_IPC_LOCK. Each check prints the kernel's answers in its detail line; it passes when they
- * are what backend-iommufd.c expects. Same conventions as iommufd-smoke.c:
+ * CAP_IPC_LOCK, and why svmd refuses nested and PASID binds on this VT-d itself: it cannot be a
+ * nesting parent, and a PASID attach on a device without PASIDs answers success. Each check
+ * prints the kernel's answers in its detail line; it passes when they are what
+ * backend-iommufd.c expects. Same conventions as iommufd-smoke.c:
  *
  *   iommufd-owner BDF0 BDF1    the two edu functions, bound to vfio-pci (only BDF0 is used)
  *   iommufd-owner --list       the names of the checks, one a line
@@ -53,6 +55,8 @@ static const char *const checks[] = {
 	"pin-mode1",
 	"pin-mode0",
 	"pin-at-attach",
+	"nest-parent-refused",
+	"pasid-attach-without-pasids",
 };
 #define N_CHECKS (sizeof(checks) / sizeof(checks[0]))
 
@@ -350,6 +354,79 @@ static void destroy_attached(void)
 	report(r == 0 && r1 == -EBUSY && r2 == 0 && r3 == 0, "owner-destroy-attached",
 	       "DESTROY of the attached IOAS %s; after DETACH %s, DESTROY %s", ename(r1), ename(r2),
 	       ename(r3));
+	rig_free(&g);
+}
+
+/* ---- Nesting and PASIDs, as svmd's refusals rely on ---- */
+
+static int hwpt_alloc(const struct rig *g, uint32_t flags, uint32_t *ret)
+{
+	struct iommu_hwpt_alloc h = {
+		.size = sizeof(h), .flags = flags, .dev_id = g->devid, .pt_id = g->ioas};
+	int r = xioctl(g->ictx, IOMMU_HWPT_ALLOC, &h);
+
+	if (r == 0)
+		*ret = h.out_hwpt_id;
+	return r;
+}
+
+static int pasid_bits(const struct rig *g)
+{
+	struct iommu_hw_info q = {.size = sizeof(q), .dev_id = g->devid};
+	int r = xioctl(g->ictx, IOMMU_GET_HW_INFO, &q);
+
+	return r < 0 ? r : q.out_max_pasid_log2;
+}
+
+/* The emulated VT-d (ECAP.NEST clear) cannot parent a nested HWPT: svmd's "cannot nest" is the
+ * kernel's own EOPNOTSUPP. A plain HWPT on the same IOAS is fine. */
+static void nest_parent_refused(void)
+{
+	struct rig g;
+	uint32_t hwpt = 0, plain = 0;
+	int r = rig_new(&g, false), rn = -1, rp = -1;
+
+	if (r == 0)
+		rn = hwpt_alloc(&g, IOMMU_HWPT_ALLOC_NEST_PARENT, &hwpt);
+	if (r == 0)
+		rp = hwpt_alloc(&g, 0, &plain);
+	report(r == 0 && rn == -EOPNOTSUPP && rp == 0, "nest-parent-refused",
+	       "IOMMU_HWPT_ALLOC(NEST_PARENT) on the IOAS: %s; without it: %s", ename(rn),
+	       ename(rp));
+	rig_free(&g);
+}
+
+/* edu has no PASID capability: out_max_pasid_log2 is 0, and yet a PASID attach, with the RID
+ * on a PASID-capable HWPT, answers success (the core skips a device without PASIDs): so svmd
+ * refuses a PASID on such a device itself. */
+static void pasid_attach_without_pasids(void)
+{
+	struct rig g;
+	uint32_t hwpt = 0;
+	int r = rig_new(&g, false), bits = -1, rh = -1, rr = -1, rp = -1, rd = -1;
+
+	if (r == 0)
+		bits = pasid_bits(&g);
+	if (r == 0)
+		rh = hwpt_alloc(&g, IOMMU_HWPT_ALLOC_PASID, &hwpt);
+	if (rh == 0)
+		rr = attach(g.dev, hwpt);
+	if (rr == 0) {
+		struct vfio_device_attach_iommufd_pt at = {.argsz = sizeof(at),
+							   .flags = VFIO_DEVICE_ATTACH_PASID,
+							   .pt_id = hwpt,
+							   .pasid = 1};
+		rp = xioctl(g.dev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
+	}
+	if (rp == 0) {
+		struct vfio_device_detach_iommufd_pt de = {
+			.argsz = sizeof(de), .flags = VFIO_DEVICE_DETACH_PASID, .pasid = 1};
+		rd = xioctl(g.dev, VFIO_DEVICE_DETACH_IOMMUFD_PT, &de);
+	}
+	report(r == 0 && bits == 0 && rh == 0 && rr == 0 && rp == 0, "pasid-attach-without-pasids",
+	       "out_max_pasid_log2 %d; HWPT_ALLOC(PASID) %s, RID attach %s, attach at PASID 1 %s "
+	       "(detach %s)",
+	       bits, ename(rh), ename(rr), ename(rp), ename(rd));
 	rig_free(&g);
 }
 
@@ -653,6 +730,8 @@ int main(int argc, char **argv)
 		map_non_memfd();
 		iova_ranges();
 		option_per_ctx();
+		nest_parent_refused();
+		pasid_attach_without_pasids();
 		in_child("option-needs-sys-resource", needs_sys_resource);
 		in_child("pin-with-cap-ipc-lock", pin_ipc_lock);
 		in_child("pin-mode1", pin_mode1);
