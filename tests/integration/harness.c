@@ -879,6 +879,26 @@ void bg_start(struct bg_cmd *b, uid_t uid, gid_t gid, const char *const *argv,
 	b->status = -1;
 }
 
+bool bg_wait_exec(const struct bg_cmd *b, int timeout_ms)
+{
+	char self[PATH_MAX], path[64], exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	cr_assert_gt(n, 0);
+	self[n] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)b->pid);
+	for (int t = 0; t <= timeout_ms; t += 5) {
+		n = readlink(path, exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			if (strcmp(exe, self) != 0)
+				return true;
+		}
+		sleep_ms(5);
+	}
+	return false;
+}
+
 /* Reads what the command wrote, waiting up to timeout_ms for something. */
 static void bg_read(struct bg_cmd *b, int timeout_ms)
 {

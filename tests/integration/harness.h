@@ -153,6 +153,9 @@ void bg_start(struct bg_cmd *b, uid_t uid, gid_t gid, const char *const *argv,
 	      const char *const *env);
 /* Waits up to timeout_ms for needle in its stdout (in_err: stderr). */
 bool bg_wait_output(struct bg_cmd *b, bool in_err, const char *needle, int timeout_ms);
+/* Waits up to timeout_ms for the command to have exec'd (until then it is the test binary,
+ * not yet dumpable again after its change of user, so no one may bind it). */
+bool bg_wait_exec(const struct bg_cmd *b, int timeout_ms);
 /* Waits up to timeout_ms for it to exit: its status, or -1 when it is still running. */
 int bg_wait(struct bg_cmd *b, int timeout_ms);
 /* Kills it if it still runs, closes the pipes. */

@@ -2009,6 +2009,7 @@ Test(events, hold_ends_when_the_bound_process_exits)
 	char pid_arg[32];
 
 	bg_start(&sleeper, u1.uid, u1.gid, sleep_argv, NULL);
+	cr_assert(bg_wait_exec(&sleeper, 5000), "the sleeper did not exec");
 	snprintf(pid_arg, sizeof(pid_arg), "--pid=%d", (int)sleeper.pid);
 	const char *argv[] = {build_path("svmctl"),
 			      ev_socket(),
