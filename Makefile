@@ -164,7 +164,8 @@ unit_objs_vfio-abi    :=
 unit_objs_iommufd-abi :=
 unit_objs_sandbox     := daemon/sandbox.c daemon/log.c
 unit_objs_config      := daemon/config.c
-unit_objs_udev-match  := daemon/udev-match.c daemon/device.c daemon/pci-sysfs.c daemon/util.c
+unit_objs_udev-match  := daemon/udev-match.c daemon/device.c daemon/pci-sysfs.c daemon/util.c \
+                         protocol/svmd-proto.c
 unit_objs_process     := daemon/process.c
 unit_objs_audit       := daemon/audit.c
 unit_objs_loop        := daemon/loop.c daemon/audit.c daemon/log.c daemon/util.c
@@ -286,7 +287,7 @@ check-vm-iommufd-run: all
 VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend iommufd-svmd udev-scope
 VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/iommufd-smmuv3.c daemon/pci-sysfs.c \
                   daemon/backend.c daemon/device.c \
-                  daemon/util.c daemon/log.c
+                  daemon/util.c daemon/log.c protocol/svmd-proto.c
 KERNEL_TESTS := $(BUILD)/tests/$(notdir $(KERNEL_DIR))
 SMOKE := $(addprefix $(KERNEL_TESTS)/,iommufd-smoke iommufd-owner iommufd-backend)
 VM_SVMD := $(KERNEL_TESTS)/iommufd-svmd

@@ -55,6 +55,10 @@ int request_finish(struct request *rq, int r)
 
 int request_find_device(struct request *rq, const char *name)
 {
+	char canon[SVMD_DEVICE_NAME_SZ];
+
+	if (device_name_canonical(name, canon) < 0)
+		return request_refuse(rq, -EINVAL, SVMD_NOT_A_PCI_ADDRESS, name);
 	rq->dev = backend_find_device(rq->core->backend, name);
 	if (!rq->dev)
 		return request_refuse(rq, -ENODEV,

@@ -514,6 +514,20 @@ const char *svmd_reply_reason(const void *payload, size_t len);
 /* A device name field is "DDDD:BB:DD.F" in lower-case hex, NUL-terminated, zero padded. */
 bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ]);
 
+/* What a request's device field may hold: up to 15 of [0-9A-Za-z:._-], NUL-terminated and zero
+ * padded (empty is none: explain reload's). Whether that names a PCI function is the core's
+ * question, answered with an error reply ("not a PCI address"), not by dropping the client. */
+bool svmd_device_field_valid(const char field[SVMD_DEVICE_NAME_SZ]);
+
+/* Parses a PCI address, "DDDD:BB:DD.F" or lspci's short "BB:DD.F" (domain 0000), hex in either
+ * case, into the canonical "DDDD:BB:DD.F" in lower case. Returns 0 or -EINVAL. */
+int svmd_device_name_canonical(const char *s, char ret[SVMD_DEVICE_NAME_SZ]);
+
+/* The reason for a device name that is none (a printf format of the name given). */
+#define SVMD_NOT_A_PCI_ADDRESS                                                                     \
+	"'%s' is not a PCI address (DDDD:BB:DD.F, or BB:DD.F as lspci prints it; see 'svmctl "     \
+	"devices')"
+
 /* Copies a NUL-terminated string into a zero-padded field. Returns -ENAMETOOLONG when it does
  * not fit with its NUL. */
 int svmd_set_name(char *field, size_t size, const char *s);

@@ -89,12 +89,14 @@ static void check_event(const struct svmd_hdr *h, const uint8_t *payload, size_t
 
 static void check_name_field(const char *name)
 {
-	if (!svmd_device_name_valid(name))
+	if (!svmd_device_field_valid(name))
 		return;
 	size_t n = strnlen(name, SVMD_DEVICE_NAME_SZ);
-	assert(n > 0 && n < SVMD_DEVICE_NAME_SZ);
+	assert(n < SVMD_DEVICE_NAME_SZ);
 	for (size_t i = 0; i < n; i++)
-		assert(strchr("0123456789abcdef:.", name[i]) && name[i]);
+		assert(strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:._-",
+			      name[i]) &&
+		       name[i]);
 	for (size_t i = n; i < SVMD_DEVICE_NAME_SZ; i++)
 		assert(name[i] == 0);
 }
@@ -113,7 +115,7 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 	if (h->opcode == SVMD_OP_EXPLAIN && payload[16] == SVMD_EXPLAIN_MAP) {
 		struct svmd_explain_map_req x;
 		memcpy(&x, payload, sizeof(x));
-		assert(x.op == SVMD_EXPLAIN_MAP && svmd_device_name_valid(x.device));
+		assert(x.op == SVMD_EXPLAIN_MAP && svmd_device_field_valid(x.device));
 		assert(x.reserved0 == 0 && (x.flags & ~(uint32_t)SVMD_EXPLAIN_UID) == 0);
 		assert((x.flags & SVMD_EXPLAIN_UID) || x.uid == 0);
 		assert(x.length == 0 || range_ok(x.iova, x.length));
@@ -126,7 +128,7 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 			for (size_t i = 0; i < SVMD_DEVICE_NAME_SZ; i++)
 				assert(x.device[i] == 0);
 		else
-			assert(svmd_device_name_valid(x.device));
+			assert(svmd_device_field_valid(x.device));
 		assert(x.addr_width == 0 || x.addr_width == 48 || x.addr_width == 57);
 		assert(x.reserved == 0);
 		assert((x.vtd_flags & ~(uint64_t)SVMD_VTD_FLAGS_ALL) == 0);
@@ -134,7 +136,7 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 		assert((x.flags & SVMD_EXPLAIN_PASID) || x.pasid == 0);
 		assert((x.flags & SVMD_EXPLAIN_UID) || x.uid == 0);
 	} else if (request_facts[h->opcode].has_device) {
-		assert(svmd_device_name_valid((const char *)payload)); /* device comes first */
+		assert(svmd_device_field_valid((const char *)payload)); /* device comes first */
 	}
 	if (h->opcode == SVMD_OP_RELOAD) {
 		struct svmd_reload_req rl;

@@ -1291,6 +1291,14 @@ Test(bus, errors_carry_svmd_error_names)
 	bus_call_as(u1.uid, u1.gid, BROKER_PATH, BROKER, "BindPgtable", &c, "sutua{sv}",
 		    "0000:3c:00.0", 150u, (uint64_t)0x10000, 48u, 0);
 	cr_assert_str_eq(c.error, "org.svmd.Broker1.Error.NotSupported");
+	/* svmd's own reading of device names, without libsvmclient in between. */
+	bus_call_as(u1.uid, u1.gid, BROKER_PATH, BROKER, "BindPgtable", &c, "sutua{sv}", "zz z",
+		    150u, (uint64_t)0x10000, 48u, 0);
+	cr_assert_str_eq(c.error, "org.svmd.Broker1.Error.InvalidArgument");
+	cr_assert(strstr(c.message, "'zz z' is not a PCI address"), "%s", c.message);
+	bus_call_as(u2.uid, u2.gid, BROKER_PATH, BROKER, "BindPgtable", &c, "sutua{sv}", "3B:00.0",
+		    150u, (uint64_t)0x10000, 48u, 0);
+	cr_assert_str_eq(c.error, "org.svmd.Broker1.Error.AccessDenied", "%s", c.message);
 	bus_call_as(u1.uid, u1.gid, BROKER_PATH, BROKER, "BindPgtable", &c, "sutua{sv}",
 		    "0000:3b:00.0", 150u, (uint64_t)0x10000, 48u, 1, "color", "u", 3u);
 	cr_assert_str_eq(c.error, "org.svmd.Broker1.Error.InvalidArgument");
@@ -2076,6 +2084,14 @@ static const struct pcase cases[] = {
 	 .expect = -EINVAL, .expect_reason = "aligned", .expect_audit = 1},
 	{"test1 pgtable on a device without it", 1, false, P_BIND_PGTABLE, "0000:3c:00.0", 150, 48,
 	 0x10000, .expect = -EOPNOTSUPP, .expect_audit = 1},
+	{"test1 pgtable by lspci's name", 1, false, P_BIND_PGTABLE, "3B:00.0", 150, 48, 0x10000,
+	 .expect = 0, .expect_audit = 2},
+	{"test1 pgtable on no PCI address", 1, false, P_BIND_PGTABLE, "zz", 150, 48, 0x10000,
+	 .expect = -EINVAL, .expect_reason = "'zz' is not a PCI address", .expect_audit = 1},
+	{"test1 binds a task on no PCI address", 1, false, P_BIND_TASK, "3b:00", .expect = -EINVAL,
+	 .expect_reason = "'3b:00' is not a PCI address", .expect_audit = 1},
+	{"test1 explains on no PCI address", 1, false, P_EXPLAIN, "zz", .xop = "bind-task",
+	 .xuid = -1, .expect = -EINVAL, .expect_reason = "not a PCI address", .expect_audit = 0},
 	{"test1 pgtable on no device", 1, false, P_BIND_PGTABLE, "0000:99:00.0", 150, 48, 0x10000,
 	 .expect = -ENODEV, .expect_audit = 1},
 	{"test2 pgtable", 2, false, P_BIND_PGTABLE, "0000:3b:00.0", 150, 48, 0x10000,

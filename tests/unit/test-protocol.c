@@ -892,7 +892,9 @@ struct name_param {
 	char name[SVMD_DEVICE_NAME_SZ];
 };
 
-ParameterizedTestParameters(request, bad_device_name)
+/* Fields the gate refuses: the client is broken (not NUL-terminated, not zero padded, or a
+ * character no spelling of a PCI address has). */
+ParameterizedTestParameters(request, bad_device_field)
 {
 	static struct name_param params[] = {
 		{""},                                  /* empty */
@@ -902,30 +904,23 @@ ParameterizedTestParameters(request, bad_device_name)
 		{"0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01"}, /* garbage in the last byte */
 		{"\0"
 		 "0000:00:02.0"},    /* empty, then a name */
-		{"0000:00:0A.0"},    /* upper case */
-		{"0000:00:02.F"},    /* upper case */
-		{"0000:00:02.g"},    /* beyond hex */
-		{"0000-00-02.0"},    /* other punctuation */
 		{"0000:00:02.0 "},   /* space */
 		{" 0000:00:02.0"},   /* space */
 		{"../../etc/x"},     /* slash */
 		{"0000:00:02.0\n"},  /* control character */
 		{"0000:00:02.\xe0"}, /* high bit */
 		{"\xff"},            /* high bit, negative as char */
-		{"0"},               /* not DDDD:BB:DD.F */
-		{"::::"},            /* not DDDD:BB:DD.F */
-		{"0000:00:02"},      /* no function */
-		{"000:00:02.0"},     /* short domain */
-		{"0000:00:02.00"},   /* long function */
+		{"a\"b"},            /* a quote */
 	};
 	return cr_make_param_array(struct name_param, params, N_ELEM(params));
 }
 
-ParameterizedTest(struct name_param *p, request, bad_device_name)
+ParameterizedTest(struct name_param *p, request, bad_device_field)
 {
 	static const uint16_t ops[] = {SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE,
 				       SVMD_OP_BIND_PASID_TABLE, SVMD_OP_EXPLAIN};
 
+	cr_assert_not(svmd_device_field_valid(p->name));
 	cr_assert_not(svmd_device_name_valid(p->name));
 	for (size_t i = 0; i < N_ELEM(ops); i++) {
 		unsigned char payload[512];
@@ -934,6 +929,74 @@ ParameterizedTest(struct name_param *p, request, bad_device_name)
 		memcpy(payload, p->name, SVMD_DEVICE_NAME_SZ); /* device is the first field */
 		cr_assert_eq(svmd_request_check(ops[i], payload, len, 0), -EBADMSG, "%s",
 			     svmd_opcode_name(ops[i]));
+	}
+}
+
+/* Text that names no PCI function (or not canonically) passes the gate: the core answers it
+ * ("not a PCI address", or the canonical device), as svmd does over D-Bus. */
+ParameterizedTestParameters(request, device_text_for_the_core)
+{
+	static struct name_param params[] = {
+		{"0"},             /* not DDDD:BB:DD.F */
+		{"::::"},          /* not DDDD:BB:DD.F */
+		{"zz"},            /* not hex */
+		{"0000:00:02"},    /* no function */
+		{"000:00:02.0"},   /* short domain */
+		{"0000:00:02.00"}, /* long function */
+		{"0000:00:0A.0"},  /* upper case */
+		{"0000:00:02.F"},  /* upper case */
+		{"0000:00:02.g"},  /* beyond hex */
+		{"0000-00-02.0"},  /* other punctuation */
+		{"3b:00.0"},       /* lspci's short form */
+	};
+	return cr_make_param_array(struct name_param, params, N_ELEM(params));
+}
+
+ParameterizedTest(struct name_param *p, request, device_text_for_the_core)
+{
+	static const uint16_t ops[] = {SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE,
+				       SVMD_OP_BIND_PASID_TABLE, SVMD_OP_EXPLAIN};
+
+	cr_assert(svmd_device_field_valid(p->name));
+	cr_assert_not(svmd_device_name_valid(p->name));
+	for (size_t i = 0; i < N_ELEM(ops); i++) {
+		unsigned char payload[128];
+		size_t len = req_payload(ops[i], payload);
+		memcpy(payload, p->name, SVMD_DEVICE_NAME_SZ);
+		cr_assert_eq(svmd_request_check(ops[i], payload, len, 0), 0, "%s",
+			     svmd_opcode_name(ops[i]));
+	}
+}
+
+Test(request, device_name_canonical)
+{
+	static const char *const cases[][2] = {
+		{"0000:3b:00.0", "0000:3b:00.0"},
+		{"3b:00.0", "0000:3b:00.0"},
+		{"3B:00.0", "0000:3b:00.0"},
+		{"ABCD:EF:1F.7", "abcd:ef:1f.7"},
+		{"3b:20.0", NULL},
+		{"3b:00.8", NULL},
+		{"3b:00", NULL},
+		{"zz", NULL},
+		{"", NULL},
+		{"0000:3b:00.0x", NULL},
+		{"3b:00.0 ", NULL},
+		{"3b.00:0", NULL},
+	};
+	char out[SVMD_DEVICE_NAME_SZ];
+
+	for (size_t i = 0; i < N_ELEM(cases); i++) {
+		memset(out, 'x', sizeof(out));
+		int r = svmd_device_name_canonical(cases[i][0], out);
+		if (!cases[i][1]) {
+			cr_assert_eq(r, -EINVAL, "'%s' accepted", cases[i][0]);
+			cr_assert_eq(out[0], 'x', "a refused name must leave ret alone");
+			continue;
+		}
+		cr_assert_eq(r, 0, "'%s' refused", cases[i][0]);
+		cr_assert_str_eq(out, cases[i][1]);
+		cr_assert(svmd_device_name_valid(out));
 	}
 }
 
