@@ -2,8 +2,8 @@
 /*
  * svmctl: ask svmd for Shared Virtual Memory binds from the command line. A bind lives while
  * svmctl holds it: until SIGINT/SIGTERM with --hold, or while a command runs with -- CMD
- * (like systemd-inhibit). Exit status: 0 success, 77 denied by policy, 1 any other error, or
- * the command's own status.
+ * (like systemd-inhibit). Exit status: 0 success, 77 denied by policy (and explain's verdict
+ * deny, as pkcheck), 1 any other error, or the command's own status.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "svmclient.h"
+#include "svmd-proto.h"
 #include "svmd-version.h"
 
 #define EXIT_DENIED    77
@@ -94,15 +95,13 @@ static void help(void)
 	       "-- CMD while CMD runs, which finds SVMD_BINDING, SVMD_PASID and SVMD_DEVICE in "
 	       "its\n"
 	       "environment. Should svmd take the binding away, svmctl says why, sends CMD\n"
-	       "SIGTERM and exits 1. Exit status: 0 done, 77 denied by policy, 1 other errors, "
-	       "else "
-	       "CMD's.\n"
-	       "\n"
+	       "SIGTERM and exits 1. Exit status: 0 done, 77 denied by policy (explain: the\n"
+	       "verdict is deny), 1 other errors, else CMD's.\n"	       "\n"
 	       "  --socket=PATH   svmd's socket [$SVMD_SOCKET or " SVM_DEFAULT_SOCKET "]\n"
 	       "  --bus[=ADDRESS] talk D-Bus instead: the system bus, or ADDRESS (session, or\n"
 	       "                  unix:path=...)\n"
 	       "  --json          machine-readable output\n"
-	       "  --version       print the version and exit\n");
+	       "  -V, --version   print the version and exit\n");
 }
 
 static int fail(int r, struct svm_client *c, const char *what)
@@ -664,7 +663,7 @@ static int cmd_invalidate(struct svm_client *c, const struct args *a)
 static int cmd_explain(struct svm_client *c, const struct args *a)
 {
 	int64_t uid = -1;
-	char *text = NULL;
+	char *text = NULL, who[64] = "";
 	bool allowed = false;
 	int r;
 
@@ -682,6 +681,8 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 			}
 			uid = (int64_t)v;
 		}
+		struct passwd *named = getpwuid((uid_t)uid);
+		snprintf(who, sizeof(who), "%s", named ? named->pw_name : a->user);
 	}
 	bool reload = strcmp(a->pos[0], "reload") == 0;
 	if (reload != (a->n_pos == 1)) {
@@ -711,6 +712,15 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 			prog);
 		return 1;
 	}
+	if (r == -EPERM && a->user) {
+		/* Not a verdict about that user: a question only root may ask. */
+		fprintf(stderr,
+			"%s: explain --user=%s: %s; you are uid %u: leave out --user for your own "
+			"verdict, or ask as root.\n",
+			prog, who, svm_reason(c) ? svm_reason(c) : "not permitted",
+			(unsigned)getuid());
+		return 1;
+	}
 	if (r < 0)
 		return fail(r, c, "explain");
 	if (a->json) {
@@ -721,7 +731,8 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 		fputs(text, stdout);
 	}
 	free(text);
-	return 0;
+	/* As pkcheck: the verdict is the exit status. */
+	return allowed ? 0 : EXIT_DENIED;
 }
 
 static int cmd_reload(struct svm_client *c, const struct args *a)
@@ -733,6 +744,13 @@ static int cmd_reload(struct svm_client *c, const struct args *a)
 	if (r == -EINVAL && svm_reason(c)) {
 		fprintf(stderr, "%s: reload refused: %s\n", prog, svm_reason(c));
 		return 1;
+	}
+	if (r == -EACCES) {
+		fprintf(stderr,
+			"%s: reload denied: %s\n%s: reloading needs root or an 'allow reload' rule "
+			"for you (see 'svmctl explain reload').\n",
+			prog, svm_reason(c) ? svm_reason(c) : "by policy", prog);
+		return EXIT_DENIED;
 	}
 	if (r < 0)
 		return fail(r, c, "reload");
@@ -921,6 +939,24 @@ static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *ret
 	return 0;
 }
 
+/* A PASID: 20 bits, min to 0xfffff (PCIe's PASID width; PASID 0 is the device's own). */
+static int parse_pasid(const char *opt, const char *s, uint64_t min, uint64_t *ret)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end || !*s || *s == '-' || v < min || v > 0xfffff) {
+		fprintf(stderr,
+			"%s: --%s takes a PASID from %" PRIu64
+			" to 1048575 (0xfffff, 20 bits), not '%s'.\n",
+			prog, opt, min, s);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
 /* A number of bytes, with an optional K, M, G or T (1024-based). */
 static int parse_size_arg(const char *opt, const char *s, uint64_t *ret)
 {
@@ -1006,7 +1042,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 
 	a->pasid = a->gpasid = a->vsid = -1;
-	while ((c = getopt_long(end, argv, "h", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(end, argv, "hV", longopts, NULL)) >= 0) {
 		switch (c) {
 		case OPT_SOCKET:
 			a->socket = optarg;
@@ -1027,12 +1063,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->pid = (long)v;
 			break;
 		case OPT_PASID:
-			if (parse_u64("pasid", optarg, 0xfffff, &v) < 0)
+			if (parse_pasid("pasid", optarg, 1, &v) < 0)
 				return -EINVAL;
 			a->pasid = (int64_t)v;
 			break;
 		case OPT_GPASID:
-			if (parse_u64("gpasid", optarg, 0xfffff, &v) < 0)
+			if (parse_pasid("gpasid", optarg, 0, &v) < 0)
 				return -EINVAL;
 			a->gpasid = (int64_t)v;
 			break;
@@ -1103,6 +1139,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return -EINVAL;
 			}
 			break;
+		case 'V':
 		case OPT_VERSION:
 			printf("svmctl " SVMD_VERSION_STRING "\n");
 			return 0;
@@ -1172,6 +1209,13 @@ int main(int argc, char **argv)
 	}
 	a.pos++;
 	a.n_pos--;
+	/* A device as lspci prints it, or in upper case, is said back (and given to CMD) as svmd
+	 * spells it; anything else goes to svmd, which says why it is no device. */
+	static char canon[SVMD_DEVICE_NAME_SZ];
+	int dev_arg = strcmp(cmds[i].name, "explain") == 0 ? 1 : 0;
+	if ((cmds[i].kind || strcmp(cmds[i].name, "explain") == 0) && a.n_pos > dev_arg &&
+	    svmd_device_name_canonical(a.pos[dev_arg], canon) == 0)
+		a.pos[dev_arg] = canon;
 
 	if (a.bus && a.socket) {
 		fprintf(stderr, "%s: give --socket or --bus, not both.\n", prog);
@@ -1192,10 +1236,18 @@ int main(int argc, char **argv)
 		r = svm_connect(a.socket, &c);
 		if (r < 0) {
 			const char *path = a.socket ? a.socket : getenv("SVMD_SOCKET");
-			fprintf(stderr, "%s: cannot talk to svmd at %s: %s\n", prog,
-				path && *path ? path : SVM_DEFAULT_SOCKET,
-				r == -ENOENT ? "no such socket (is svmd running?)"
-					     : svm_strerror(r));
+			path = path && *path ? path : SVM_DEFAULT_SOCKET;
+			if (r == -EACCES || r == -EPERM)
+				/* The file's mode, not svmd's policy: svmd never saw us. */
+				fprintf(stderr,
+					"%s: cannot talk to svmd at %s: permission denied on the "
+					"socket or a directory above it (its file mode, not svmd's "
+					"policy: see 'ls -ld %s')\n",
+					prog, path, path);
+			else
+				fprintf(stderr, "%s: cannot talk to svmd at %s: %s\n", prog, path,
+					r == -ENOENT ? "no such socket (is svmd running?)"
+						     : svm_strerror(r));
 			return 1;
 		}
 	}
