@@ -295,6 +295,16 @@ _public_ int svm_explain(struct svm_client *c, const struct svm_explain_request 
 	return c->transport->explain(c, &y, ret_text, ret_allowed);
 }
 
+_public_ int svm_status(struct svm_client *c, struct svm_status *ret, char **ret_text)
+{
+	return c->transport->status(c, ret, ret_text);
+}
+
+_public_ int svm_policy_rules(struct svm_client *c, uint64_t *ret_generation, char **ret_text)
+{
+	return c->transport->policy_rules(c, ret_generation, ret_text);
+}
+
 _public_ int svm_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
 {
 	return c->transport->reload(c, ret, ret_text);

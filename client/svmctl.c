@@ -49,6 +49,9 @@ struct args {
 	const char *user;
 	char **pos; /* positional arguments after the command */
 	int n_pos;
+	/* status, show, policy, list */
+	bool no_legend;
+	const char *properties; /* show -p: comma separated, NULL: all */
 };
 
 static const char *prog = "svmctl";
@@ -90,17 +93,24 @@ static void help(void)
 	       "                                  'allow reload' rule)\n"
 	       "  monitor                         a line per grant, denial, release and reload\n"
 	       "                                  (yours; root: all) until SIGINT\n"
+	       "  status                          svmd's version, backend, devices, policy in\n"
+	       "                                  force, clients, bindings, uptime\n"
+	       "  show ID [-p NAME[,NAME]...]     one binding's properties, NAME=value\n"
+	       "  policy                          the rules in force, FILE:LINE RULE (root, or an\n"
+	       "                                  'allow policy' rule)\n"
 	       "\n"
 	       "A bind lasts while svmctl holds it: with --hold until SIGINT or SIGTERM; with\n"
 	       "-- CMD while CMD runs, which finds SVMD_BINDING, SVMD_PASID and SVMD_DEVICE in "
 	       "its\n"
 	       "environment. Should svmd take the binding away, svmctl says why, sends CMD\n"
 	       "SIGTERM and exits 1. Exit status: 0 done, 77 denied by policy (explain: the\n"
-	       "verdict is deny), 1 other errors, else CMD's.\n"	       "\n"
+	       "verdict is deny), 1 other errors, else CMD's.\n"
+	       "\n"
 	       "  --socket=PATH   svmd's socket [$SVMD_SOCKET or " SVM_DEFAULT_SOCKET "]\n"
 	       "  --bus[=ADDRESS] talk D-Bus instead: the system bus, or ADDRESS (session, or\n"
 	       "                  unix:path=...)\n"
 	       "  --json          machine-readable output\n"
+	       "  --no-legend     no column headers and footers (list, policy)\n"
 	       "  -V, --version   print the version and exit\n");
 }
 
@@ -191,6 +201,17 @@ static void json_reasons(const char *why)
 	putchar('}');
 }
 
+/* A uid as a user name (loginctl's USER), or the number when it has none. */
+static void user_name(uint32_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid((uid_t)uid);
+
+	if (pw)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%u", uid);
+}
+
 static int cmd_devices(struct svm_client *c, const struct args *a)
 {
 	struct svm_device *d = NULL;
@@ -258,28 +279,35 @@ static int cmd_list(struct svm_client *c, const struct args *a)
 		return fail(r, c, "list");
 	if (a->json)
 		printf("[");
-	else if (n == 0)
+	else if (n == 0 && !a->no_legend)
 		printf("No bindings.\n");
-	else
-		printf("%6s %-11s %-14s %7s %8s %8s %8s %s\n", "ID", "KIND", "DEVICE", "PASID",
-		       "UID", "PID", "TARGET", "LEASED");
+	else if (!a->no_legend)
+		printf("%6s %-11s %-14s %7s %8s %-12s %8s %8s %s\n", "ID", "KIND", "DEVICE",
+		       "PASID", "UID", "USER", "PID", "TARGET", "LEASED");
 	for (size_t i = 0; i < n; i++) {
+		char user[64];
+		user_name(b[i].owner_uid, user, sizeof(user));
 		if (a->json) {
 			printf("%s{\"id\":%" PRIu64 ",\"kind\":\"%s\",\"device\":", i ? "," : "",
 			       b[i].id, svm_kind_name(b[i].kind));
 			json_string(b[i].device);
-			printf(",\"pasid\":%u,\"owner_uid\":%u,\"owner_pid\":%d,\"target_pid\":%d,"
+			printf(",\"pasid\":%u,\"owner_uid\":%u,\"owner_user\":", b[i].pasid,
+			       b[i].owner_uid);
+			json_string(user);
+			printf(",\"owner_pid\":%d,\"target_pid\":%d,"
 			       "\"leased\":%s,\"created_usec\":%" PRIu64 "}",
-			       b[i].pasid, b[i].owner_uid, b[i].owner_pid, b[i].target_pid,
-			       b[i].leased ? "true" : "false", b[i].created_usec);
+			       b[i].owner_pid, b[i].target_pid, b[i].leased ? "true" : "false",
+			       b[i].created_usec);
 		} else {
-			printf("%6" PRIu64 " %-11s %-14s %7u %8u %8d %8d %s\n", b[i].id,
+			printf("%6" PRIu64 " %-11s %-14s %7u %8u %-12s %8d %8d %s\n", b[i].id,
 			       svm_kind_name(b[i].kind), b[i].device, b[i].pasid, b[i].owner_uid,
-			       b[i].owner_pid, b[i].target_pid, b[i].leased ? "yes" : "no");
+			       user, b[i].owner_pid, b[i].target_pid, b[i].leased ? "yes" : "no");
 		}
 	}
 	if (a->json)
 		printf("]\n");
+	else if (n && !a->no_legend)
+		printf("\n%zu binding%s listed.\n", n, n == 1 ? "" : "s");
 	free(b);
 	return 0;
 }
@@ -660,6 +688,27 @@ static int cmd_invalidate(struct svm_client *c, const struct args *a)
 	return 0;
 }
 
+/* explain's text with the user named: "for uid 1001" becomes "for uid 1001 (alice)". */
+static void explain_print(const char *text)
+{
+	const char *p = strstr(text, " for uid "), *nl = strchr(text, '\n');
+	char *end, user[64];
+
+	if (!p || (nl && p > nl)) {
+		fputs(text, stdout);
+		return;
+	}
+	p += strlen(" for uid ");
+	unsigned long uid = strtoul(p, &end, 10);
+	struct passwd *pw = end > p ? getpwuid((uid_t)uid) : NULL;
+	if (!pw) {
+		fputs(text, stdout);
+		return;
+	}
+	snprintf(user, sizeof(user), "%s", pw->pw_name);
+	printf("%.*s (%s)%s", (int)(end - text), text, user, end);
+}
+
 static int cmd_explain(struct svm_client *c, const struct args *a)
 {
 	int64_t uid = -1;
@@ -728,7 +777,7 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 		json_string(text);
 		printf("}\n");
 	} else {
-		fputs(text, stdout);
+		explain_print(text);
 	}
 	free(text);
 	/* As pkcheck: the verdict is the exit status. */
@@ -769,6 +818,231 @@ static int cmd_reload(struct svm_client *c, const struct args *a)
 		       rr.n_files == 1 ? "" : "s", rr.n_denied, rr.n_denied == 1 ? "" : "s",
 		       rr.n_revoked);
 	}
+	free(text);
+	return 0;
+}
+
+/* ---- status, show, policy ------------------------------------------------------------- */
+
+/* "1h 2min 3s", as systemctl says a duration. */
+static void duration_string(uint64_t usec, char *buf, size_t len)
+{
+	uint64_t s = usec / 1000000, d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+
+	if (d)
+		snprintf(buf, len, "%" PRIu64 "d %" PRIu64 "h %" PRIu64 "min", d, h, m);
+	else if (h)
+		snprintf(buf, len, "%" PRIu64 "h %" PRIu64 "min %" PRIu64 "s", h, m, s % 60);
+	else if (m)
+		snprintf(buf, len, "%" PRIu64 "min %" PRIu64 "s", m, s % 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "s", s % 60);
+}
+
+/* The value after "KEY: " on a line of text, or NULL; *ret_len its length. */
+static const char *text_value(const char *text, const char *key, const char **from, size_t *ret_len)
+{
+	size_t k = strlen(key);
+
+	for (const char *l = *from ? *from : text; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+		*from = nl ? nl + 1 : l + n;
+		if (n > k + 1 && strncmp(l, key, k) == 0 && l[k] == ':' && l[k + 1] == ' ') {
+			*ret_len = n - k - 2;
+			return l + k + 2;
+		}
+		l = *from;
+	}
+	return NULL;
+}
+
+static int cmd_status(struct svm_client *c, const struct args *a)
+{
+	struct svm_status st;
+	char *text = NULL, up[64];
+	const char *from = NULL, *v;
+	size_t n;
+	int r = svm_status(c, &st, &text);
+
+	if (r < 0)
+		return fail(r, c, "status");
+	duration_string(st.uptime_usec, up, sizeof(up));
+	const char *svm = text_value(text, "svm", &from, &n);
+	size_t svm_len = svm ? n : 0;
+	if (a->json) {
+		printf("{\"version\":");
+		json_string(st.version);
+		printf(",\"backend\":");
+		json_string(st.backend);
+		printf(",\"svm\":");
+		char buf[1024];
+		snprintf(buf, sizeof(buf), "%.*s", (int)svm_len, svm ? svm : "");
+		json_string(buf);
+		printf(",\"devices\":%u,\"policy\":{\"generation\":%" PRIu64 ",\"rules\":%u,"
+		       "\"files\":[",
+		       st.n_devices, st.generation, st.n_rules);
+		bool first = true;
+		for (from = NULL; (v = text_value(text, "file", &from, &n)); first = false) {
+			snprintf(buf, sizeof(buf), "%.*s", (int)n, v);
+			printf("%s", first ? "" : ",");
+			json_string(buf);
+		}
+		printf("]},\"clients\":%u,\"bindings\":%u,\"uptime_usec\":%" PRIu64 "}\n",
+		       st.n_clients, st.n_bindings, st.uptime_usec);
+		free(text);
+		return 0;
+	}
+	bool root = getuid() == 0;
+	printf("svmd %s, up %s\n", st.version, up);
+	printf("%11s %s\n", "Backend:", st.backend);
+	printf("%11s %.*s\n", "SVM binds:", (int)svm_len, svm ? svm : "unknown");
+	printf("%11s %u (see 'svmctl devices')\n", "Devices:", st.n_devices);
+	printf("%11s generation %" PRIu64 ", %u rule%s from %u file%s\n", "Policy:", st.generation,
+	       st.n_rules, st.n_rules == 1 ? "" : "s", st.n_files, st.n_files == 1 ? "" : "s");
+	for (from = NULL; (v = text_value(text, "file", &from, &n));)
+		printf("%11s %.*s\n", "", (int)n, v);
+	printf("%11s %u%s\n", "Clients:", st.n_clients, root ? "" : " (yours)");
+	printf("%11s %u%s\n", "Bindings:", st.n_bindings, root ? "" : " (yours)");
+	free(text);
+	return 0;
+}
+
+/* One binding's properties, as systemctl show prints a unit's: NAME=value, all or those asked
+ * for (-p NAME[,NAME...]), in this order. */
+static int cmd_show(struct svm_client *c, const struct args *a)
+{
+	static const char *const names[] = {"Id",       "Kind",       "Device",   "PASID",
+					    "OwnerUID", "OwnerUser",  "OwnerPID", "TargetPID",
+					    "Leased",   "CreatedUSec"};
+	struct svm_binding_info *b = NULL;
+	size_t n = 0, i;
+	char *end, user[64], values[ELEMENTSOF_(names)][64];
+	int r;
+
+	errno = 0;
+	unsigned long long id = strtoull(a->pos[0], &end, 10);
+	if (errno || *end || !a->pos[0][0] || a->pos[0][0] == '-') {
+		fprintf(stderr, "%s: show: '%s' is not a binding id (see 'svmctl list').\n", prog,
+			a->pos[0]);
+		return 1;
+	}
+	if (a->properties) {
+		char buf[512], *save = NULL;
+		snprintf(buf, sizeof(buf), "%s", a->properties);
+		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			for (i = 0; i < ELEMENTSOF_(names) && strcmp(t, names[i]) != 0; i++)
+				;
+			if (i == ELEMENTSOF_(names)) {
+				fprintf(stderr,
+					"%s: show: no property '%s'; a binding has Id, Kind, "
+					"Device, PASID, OwnerUID, OwnerUser, OwnerPID, TargetPID, "
+					"Leased, CreatedUSec.\n",
+					prog, t);
+				return 1;
+			}
+		}
+	}
+	r = svm_list(c, &b, &n);
+	if (r < 0)
+		return fail(r, c, "show");
+	for (i = 0; i < n && b[i].id != id; i++)
+		;
+	if (i == n) {
+		free(b);
+		fprintf(stderr, "%s: show: no binding %llu of yours (see 'svmctl list').\n", prog,
+			id);
+		return 1;
+	}
+	const struct svm_binding_info *x = &b[i];
+	user_name(x->owner_uid, user, sizeof(user));
+	snprintf(values[0], sizeof(values[0]), "%" PRIu64, x->id);
+	snprintf(values[1], sizeof(values[1]), "%s", svm_kind_name(x->kind));
+	snprintf(values[2], sizeof(values[2]), "%s", x->device);
+	snprintf(values[3], sizeof(values[3]), "%u", x->pasid);
+	snprintf(values[4], sizeof(values[4]), "%u", x->owner_uid);
+	snprintf(values[5], sizeof(values[5]), "%s", user);
+	snprintf(values[6], sizeof(values[6]), "%d", x->owner_pid);
+	snprintf(values[7], sizeof(values[7]), "%d", x->target_pid);
+	snprintf(values[8], sizeof(values[8]), "%s", x->leased ? "yes" : "no");
+	snprintf(values[9], sizeof(values[9]), "%" PRIu64, x->created_usec);
+	free(b);
+	bool first = true;
+	if (a->json)
+		putchar('{');
+	for (i = 0; i < ELEMENTSOF_(names); i++) {
+		if (a->properties) {
+			char buf[512], *save = NULL;
+			bool want = false;
+			snprintf(buf, sizeof(buf), "%s", a->properties);
+			for (char *t = strtok_r(buf, ",", &save); t && !want;
+			     t = strtok_r(NULL, ",", &save))
+				want = strcmp(t, names[i]) == 0;
+			if (!want)
+				continue;
+		}
+		if (a->json) {
+			printf("%s", first ? "" : ",");
+			json_string(names[i]);
+			putchar(':');
+			json_string(values[i]);
+		} else {
+			printf("%s=%s\n", names[i], values[i]);
+		}
+		first = false;
+	}
+	if (a->json)
+		printf("}\n");
+	return 0;
+}
+
+/* The rules in force, "FILE:LINE RULE" each, like usbguard list-rules. */
+static int cmd_policy(struct svm_client *c, const struct args *a)
+{
+	uint64_t generation = 0;
+	char *text = NULL;
+	size_t n = 0;
+	int r = svm_policy_rules(c, &generation, &text);
+
+	if (r == -EACCES) {
+		fprintf(stderr, "%s: policy: %s\n", prog,
+			svm_reason(c) ? svm_reason(c)
+				      : "reading the policy needs root or an 'allow policy' rule");
+		return EXIT_DENIED;
+	}
+	if (r < 0)
+		return fail(r, c, "policy");
+	if (a->json)
+		printf("{\"generation\":%" PRIu64 ",\"rules\":[", generation);
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		if (a->json) {
+			/* "FILE:LINE RULE": the file's name has no space; the line is a number */
+			const char *sp = memchr(l, ' ', len);
+			const char *colon = sp ? sp : l + len;
+			while (colon > l && *colon != ':')
+				colon--;
+			char file[4096], rule[4096];
+			snprintf(file, sizeof(file), "%.*s", (int)(colon - l), l);
+			snprintf(rule, sizeof(rule), "%.*s",
+				 sp ? (int)(len - (size_t)(sp - l) - 1) : 0, sp ? sp + 1 : "");
+			printf("%s{\"file\":", n ? "," : "");
+			json_string(file);
+			printf(",\"line\":%lu,\"rule\":", strtoul(colon + 1, NULL, 10));
+			json_string(rule);
+			putchar('}');
+		} else {
+			printf("%.*s\n", (int)len, l);
+		}
+		n++;
+		l += len + (nl != NULL);
+	}
+	if (a->json)
+		printf("]}\n");
+	else if (!a->no_legend)
+		printf("\n%zu rule%s in policy generation %" PRIu64 ".\n", n, n == 1 ? "" : "s",
+		       generation);
 	free(text);
 	return 0;
 }
@@ -999,6 +1273,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		OPT_BUS,
 		OPT_VERSION,
 		OPT_HELP,
+		OPT_NO_LEGEND,
+		OPT_PROPERTY,
 	};
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, OPT_SOCKET},
@@ -1022,6 +1298,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"bus", optional_argument, NULL, OPT_BUS},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"no-legend", no_argument, NULL, OPT_NO_LEGEND},
+		{"property", required_argument, NULL, OPT_PROPERTY},
 		{},
 	};
 	uint64_t v;
@@ -1042,7 +1320,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 
 	a->pasid = a->gpasid = a->vsid = -1;
-	while ((c = getopt_long(end, argv, "hV", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(end, argv, "hVp:", longopts, NULL)) >= 0) {
 		switch (c) {
 		case OPT_SOCKET:
 			a->socket = optarg;
@@ -1129,6 +1407,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_READ_ONLY:
 			a->read_only = true;
 			break;
+		case OPT_NO_LEGEND:
+			a->no_legend = true;
+			break;
+		case 'p':
+		case OPT_PROPERTY:
+			a->properties = optarg;
+			break;
 		case OPT_VTD_FLAGS:
 			if (parse_vtd_flags(optarg, &a->vtd_flags) < 0) {
 				fprintf(stderr,
@@ -1175,6 +1460,9 @@ int main(int argc, char **argv)
 		{"reload", 0, 0},
 		{"explain", -2, 0}, /* 1 or 2 */
 		{"monitor", 0, 0},
+		{"status", 0, 0},
+		{"show", 1, 0},
+		{"policy", 0, 0},
 		{"invalidate", -(int)(SVM_INVALIDATE_ENTRIES_MAX + 1), 0},
 	};
 	struct args a = {0};
@@ -1268,6 +1556,12 @@ int main(int argc, char **argv)
 		r = cmd_monitor(c, &a);
 	else if (strcmp(cmds[i].name, "invalidate") == 0)
 		r = cmd_invalidate(c, &a);
+	else if (strcmp(cmds[i].name, "status") == 0)
+		r = cmd_status(c, &a);
+	else if (strcmp(cmds[i].name, "show") == 0)
+		r = cmd_show(c, &a);
+	else if (strcmp(cmds[i].name, "policy") == 0)
+		r = cmd_policy(c, &a);
 	else
 		r = cmd_explain(c, &a);
 	svm_disconnect(c);

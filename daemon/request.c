@@ -23,7 +23,9 @@ struct request request_start(struct core *c, struct session *s, const char *op,
 		.op = op,
 		.event = AUDIT_FAIL,
 		.res = res,
-		.recorded = strcmp(op, "explain") != 0 && strcmp(op, "device-info") != 0,
+		/* Reading ops change nothing: no record. */
+		.recorded = strcmp(op, "explain") != 0 && strcmp(op, "device-info") != 0 &&
+			    strcmp(op, "status") != 0 && strcmp(op, "policy") != 0,
 	};
 }
 

@@ -181,6 +181,20 @@ static int check_device_name(const void *payload)
 	return svmd_device_field_valid(r->device) ? 0 : -EBADMSG;
 }
 
+static int check_status(const void *payload)
+{
+	const struct svmd_status_req *r = payload;
+
+	return r->flags == 0 && r->reserved == 0 ? 0 : -EBADMSG;
+}
+
+static int check_policy_list(const void *payload)
+{
+	const struct svmd_policy_list_req *r = payload;
+
+	return r->reserved == 0 ? 0 : -EBADMSG;
+}
+
 static int check_reload(const void *payload)
 {
 	const struct svmd_reload_req *r = payload;
@@ -291,6 +305,8 @@ static const struct request_desc requests[_SVMD_OP_MAX] = {
 	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, 0, 0, check_device_name},
 	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, 0, 0, check_subscribe},
 	[SVMD_OP_INVALIDATE] = {sizeof(struct svmd_invalidate_req), 0, 0, 0, check_invalidate},
+	[SVMD_OP_STATUS] = {sizeof(struct svmd_status_req), 0, 0, 0, check_status},
+	[SVMD_OP_POLICY_LIST] = {sizeof(struct svmd_policy_list_req), 0, 0, 0, check_policy_list},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
@@ -314,6 +330,8 @@ static const struct reply_desc replies[_SVMD_OP_MAX] = {
 	[SVMD_OP_DEVICE_INFO] = {.size = sizeof(struct svmd_device_info_rep), .text = true},
 	[SVMD_OP_SUBSCRIBE] = {.size = sizeof(struct svmd_status_rep)},
 	[SVMD_OP_INVALIDATE] = {.size = sizeof(struct svmd_invalidate_rep)},
+	[SVMD_OP_STATUS] = {.size = sizeof(struct svmd_daemon_status_rep), .text = true},
+	[SVMD_OP_POLICY_LIST] = {.size = sizeof(struct svmd_policy_list_rep), .text = true},
 };
 
 int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
@@ -544,6 +562,8 @@ static const char *const opcode_names[_SVMD_OP_MAX] = {
 	[SVMD_OP_DEVICE_INFO] = "device-info",
 	[SVMD_OP_SUBSCRIBE] = "subscribe",
 	[SVMD_OP_INVALIDATE] = "invalidate",
+	[SVMD_OP_STATUS] = "status",
+	[SVMD_OP_POLICY_LIST] = "policy-list",
 };
 
 const char *svmd_opcode_name(uint16_t opcode)
