@@ -114,9 +114,46 @@ static void help(void)
 	       "  -V, --version   print the version and exit\n");
 }
 
+static bool json_errors; /* --json: errors also as one JSON object on stdout */
+static void json_string(const char *s);
+
+/* The rule a reason names, "FILE:LINE" from "... (FILE:LINE)", into buf; false if none. */
+static bool reason_rule(const char *why, char *buf, size_t len)
+{
+	const char *open = why ? strstr(why, "rule '") : NULL;
+	const char *l = open ? strstr(open, "' (") : NULL, *e = l ? strchr(l + 3, ')') : NULL;
+
+	if (!e)
+		return false;
+	snprintf(buf, len, "%.*s", (int)(e - l - 3), l + 3);
+	return true;
+}
+
+/* {"error":"EACCES","errno":13,"reason":"...","rule":"FILE:LINE"|null} */
+static void json_error(int r, const char *why)
+{
+	char rule[1024];
+	const char *name = strerrorname_np(-r);
+
+	printf("{\"error\":");
+	json_string(name ? name : "unknown");
+	printf(",\"errno\":%d,\"reason\":", -r);
+	json_string(why ? why : svm_strerror(r));
+	printf(",\"rule\":");
+	if (reason_rule(why, rule, sizeof(rule)))
+		json_string(rule);
+	else
+		printf("null");
+	printf("}\n");
+	fflush(stdout);
+}
+
 static int fail(int r, struct svm_client *c, const char *what)
 {
 	const char *why = c ? svm_reason(c) : NULL;
+
+	if (json_errors)
+		json_error(r, why);
 
 	if (r == -EACCES) {
 		fprintf(stderr, "%s: denied: %s\n", prog, why ? why : "by policy");
@@ -129,19 +166,42 @@ static int fail(int r, struct svm_client *c, const char *what)
 	return 1;
 }
 
+/* The length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80                   ? 1
+		   : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+		   : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+		   : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+						 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong 3- and 4-byte forms, surrogates, beyond U+10FFFF */
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; a byte that is not part
+ * of valid UTF-8 becomes \u00XX (the byte read as Latin-1), so the output always parses. */
 static void json_string(const char *s)
 {
 	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch == '\n')
+	while (*s) {
+		const unsigned char *u = (const unsigned char *)s;
+		size_t n = utf8_len(u);
+		if (*u == '"' || *u == '\\')
+			printf("\\%c", *u);
+		else if (*u == '\n')
 			printf("\\n");
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
+		else if (*u < 0x20 || n == 0)
+			printf("\\u%04x", *u);
 		else
-			putchar(ch);
+			fwrite(s, 1, n, stdout);
+		s += n ? n : 1;
 	}
 	putchar('"');
 }
@@ -162,6 +222,20 @@ static void kinds_string(uint32_t kinds, char *buf, size_t len)
 		}
 	if (!buf[0])
 		snprintf(buf, len, "none");
+}
+
+/* kinds as a JSON array of names: ["task","device"]. */
+static void json_kinds(uint32_t kinds)
+{
+	bool first = true;
+
+	putchar('[');
+	for (uint32_t k = SVM_KIND_TASK; k <= SVM_KIND_MAP; k++)
+		if (kinds & SVM_KIND_BIT(k)) {
+			printf("%s\"%s\"", first ? "" : ",", svm_kind_name(k));
+			first = false;
+		}
+	putchar(']');
 }
 
 /* What works on device (kinds as svmd says now), and why the rest does not (malloc()ed, or
@@ -232,15 +306,17 @@ static int cmd_devices(struct svm_client *c, const struct args *a)
 		printf("%-14s %5s %6s %10s %-5s %-36s %s\n", "DEVICE", "GROUP", "SHARED",
 		       "PASID-BITS", "MODEL", "KINDS", "PCI-ID");
 	for (size_t i = 0; i < n; i++) {
-		kinds_string(working_kinds(c, &d[i], &why[i]), kinds, sizeof(kinds));
+		uint32_t working_kinds_bits = working_kinds(c, &d[i], &why[i]);
+		kinds_string(working_kinds_bits, kinds, sizeof(kinds));
 		if (a->json) {
 			printf("%s{\"device\":", i ? "," : "");
 			json_string(d[i].name);
 			printf(",\"iommu_group\":%u,\"group_devices\":%u,\"pasid_bits\":%u,"
-			       "\"model\":\"%s\",\"kinds\":\"%s\",\"pci_id\":\"%04x:%04x\","
-			       "\"why_not\":",
+			       "\"model\":\"%s\",\"kinds\":",
 			       d[i].iommu_group, d[i].group_devices, d[i].pasid_bits,
-			       model_name(d[i].model), kinds, d[i].vendor, d[i].device);
+			       model_name(d[i].model));
+			json_kinds(working_kinds_bits);
+			printf(",\"pci_id\":\"%04x:%04x\",\"why_not\":", d[i].vendor, d[i].device);
 			json_reasons(why[i]);
 			putchar('}');
 		} else {
@@ -638,7 +714,9 @@ static int cmd_unbind(struct svm_client *c, const struct args *a)
 	r = svm_unbind(c, id);
 	if (r < 0)
 		return fail(r, c, "unbind");
-	if (!a->json)
+	if (a->json)
+		printf("{\"released\":%llu}\n", id);
+	else
 		printf("Released binding %llu.\n", id);
 	return 0;
 }
@@ -763,6 +841,8 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 	}
 	if (r == -EPERM && a->user) {
 		/* Not a verdict about that user: a question only root may ask. */
+		if (json_errors)
+			json_error(r, svm_reason(c));
 		fprintf(stderr,
 			"%s: explain --user=%s: %s; you are uid %u: leave out --user for your own "
 			"verdict, or ask as root.\n",
@@ -791,10 +871,14 @@ static int cmd_reload(struct svm_client *c, const struct args *a)
 	int r = svm_reload(c, &rr, &text);
 
 	if (r == -EINVAL && svm_reason(c)) {
+		if (json_errors)
+			json_error(r, svm_reason(c));
 		fprintf(stderr, "%s: reload refused: %s\n", prog, svm_reason(c));
 		return 1;
 	}
 	if (r == -EACCES) {
+		if (json_errors)
+			json_error(r, svm_reason(c));
 		fprintf(stderr,
 			"%s: reload denied: %s\n%s: reloading needs root or an 'allow reload' rule "
 			"for you (see 'svmctl explain reload').\n",
@@ -1005,6 +1089,8 @@ static int cmd_policy(struct svm_client *c, const struct args *a)
 	int r = svm_policy_rules(c, &generation, &text);
 
 	if (r == -EACCES) {
+		if (json_errors)
+			json_error(r, svm_reason(c));
 		fprintf(stderr, "%s: policy: %s\n", prog,
 			svm_reason(c) ? svm_reason(c)
 				      : "reading the policy needs root or an 'allow policy' rule");
@@ -1497,6 +1583,7 @@ int main(int argc, char **argv)
 	}
 	a.pos++;
 	a.n_pos--;
+	json_errors = a.json;
 	/* A device as lspci prints it, or in upper case, is said back (and given to CMD) as svmd
 	 * spells it; anything else goes to svmd, which says why it is no device. */
 	static char canon[SVMD_DEVICE_NAME_SZ];
@@ -1525,6 +1612,10 @@ int main(int argc, char **argv)
 		if (r < 0) {
 			const char *path = a.socket ? a.socket : getenv("SVMD_SOCKET");
 			path = path && *path ? path : SVM_DEFAULT_SOCKET;
+			if (a.json)
+				json_error(r, r == -EACCES || r == -EPERM
+						      ? "permission denied on the socket"
+						      : NULL);
 			if (r == -EACCES || r == -EPERM)
 				/* The file's mode, not svmd's policy: svmd never saw us. */
 				fprintf(stderr,

@@ -34,6 +34,8 @@ static const struct {
 	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, true},
 	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, true},
 	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, false},
+	[SVMD_OP_STATUS] = {sizeof(struct svmd_status_req), 0, false},
+	[SVMD_OP_POLICY_LIST] = {sizeof(struct svmd_policy_list_req), 0, false},
 };
 
 /* A range [start, start + length) that is not empty and does not wrap. */
@@ -204,11 +206,15 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 		break;
 	case SVMD_OP_EXPLAIN:
 	case SVMD_OP_RELOAD:
-	case SVMD_OP_DEVICE_INFO: {
+	case SVMD_OP_DEVICE_INFO:
+	case SVMD_OP_STATUS:
+	case SVMD_OP_POLICY_LIST: {
 		/* a fixed part, then one NUL-terminated text filling the rest */
-		size_t fixed = op == SVMD_OP_EXPLAIN  ? sizeof(struct svmd_explain_rep)
-			       : op == SVMD_OP_RELOAD ? sizeof(struct svmd_reload_rep)
-						      : sizeof(struct svmd_device_info_rep);
+		size_t fixed = op == SVMD_OP_EXPLAIN       ? sizeof(struct svmd_explain_rep)
+			       : op == SVMD_OP_RELOAD      ? sizeof(struct svmd_reload_rep)
+			       : op == SVMD_OP_STATUS      ? sizeof(struct svmd_daemon_status_rep)
+			       : op == SVMD_OP_POLICY_LIST ? sizeof(struct svmd_policy_list_rep)
+							   : sizeof(struct svmd_device_info_rep);
 		assert(len > fixed);
 		const char *text = (const char *)payload + fixed;
 		assert(strnlen(text, len - fixed) == len - fixed - 1);

@@ -2238,3 +2238,76 @@ Test(startup, options_are_checked_before_the_policy_and_the_sink_is_named)
 	cr_assert(daemon_log_wait(&j, "EVENT=grant", 2000), "the record was not dropped");
 	daemon_stop(&j);
 }
+
+/* Runs svmctl --json ARGS as uid and checks stdout against the documented schema of kind;
+ * returns svmctl's exit status. */
+static int json_run(uid_t uid, gid_t gid, const char *kind, const char *args)
+{
+	char script[2048], out[8192], err[4096];
+
+	snprintf(script, sizeof(script),
+		 "%s --socket=%s --json %s >/tmp/svmctl-json.$$ 2>/dev/null; rc=$?; "
+		 "python3 %s %s </tmp/svmctl-json.$$ >&2 || rc=99; rm -f /tmp/svmctl-json.$$; "
+		 "exit $rc",
+		 build_path("svmctl"), d.socket, args,
+		 build_path("../tests/integration/check-json.py"), kind);
+	const char *argv[] = {"/bin/sh", "-c", script, NULL};
+	int rc = run_cmd(uid, gid, argv, out, sizeof(out), err, sizeof(err));
+	cr_assert_neq(rc, 99, "svmctl --json %s: not the documented %s object: %s", args, kind,
+		      err);
+	return rc;
+}
+
+/* Every command's --json, errors included, parses (python3's json) and has the documented
+ * keys and types (svmctl(1), JSON OUTPUT); exit statuses are the same as without --json. */
+Test(socket, svmctl_json_matches_the_documented_schemas)
+{
+	struct peer p;
+	struct peer_result r;
+	char args[128];
+
+	cr_assert_eq(json_run(u1.uid, u1.gid, "list", "list"), 0);
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "devices", "devices"), 0);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "list", "list"), 0);
+	cr_assert_eq(json_run(0, 0, "list", "list"), 0);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "status", "status"), 0);
+	snprintf(args, sizeof(args), "show %" PRIu64, r.id);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "show", args), 0);
+	cr_assert_eq(json_run(0, 0, "policy", "policy"), 0);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "explain", "explain bind-task 3b:00.0"), 0);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "explain", "explain bind-task 3b:00.0"), 77);
+	cr_assert_eq(json_run(0, 0, "reload", "reload"), 0);
+	snprintf(args, sizeof(args), "unbind %" PRIu64, r.id);
+	cr_assert_eq(json_run(0, 0, "unbind", args), 0);
+	peer_stop(&p);
+
+	/* Errors: one object, the same exit status. */
+	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "bind-task zz -- true"), 1);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "bind-task 3b:00.0 -- true"), 77);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "policy"), 77);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "reload"), 77);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "unbind 999999"), 1);
+	snprintf(args, sizeof(args), "explain bind-task 3b:00.0 --user=%u", (unsigned)u1.uid);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "error", args), 1);
+
+	/* The rule a denial names is its own field. */
+	char out[4096], err[4096], sock[160];
+	snprintf(sock, sizeof(sock), "--socket=%s", d.socket);
+	const char *deny[] = {
+		build_path("svmctl"), sock, "--json", "bind-task", "3b:00.0", "--", "true", NULL};
+	cr_assert_eq(run_cmd(u2.uid, u2.gid, deny, out, sizeof(out), err, sizeof(err)), 77);
+	cr_assert(strstr(out, "\"error\":\"EACCES\",\"errno\":13,"), "%s", out);
+	cr_assert(strstr(out, "/50-test.policy:6\"}"), "%s", out);
+	/* Text that is not UTF-8 (here a policy file's name) comes out escaped, and parses. */
+	daemon_write_policy(&d, "60-\xff\xc3(.policy", "allow bind-task user=nobody\n");
+	const char *reload[] = {build_path("svmctl"), sock, "reload", NULL};
+	cr_assert_eq(run_cmd(0, 0, reload, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(json_run(0, 0, "status", "status"), 0);
+	cr_assert_eq(json_run(0, 0, "policy", "policy"), 0);
+	const char *status[] = {build_path("svmctl"), sock, "--json", "status", NULL};
+	cr_assert_eq(run_cmd(0, 0, status, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(out, "/60-\\u00ff\\u00c3(.policy\""), "%s", out);
+	daemon_remove_policy(&d, "60-\xff\xc3(.policy");
+}
