@@ -36,6 +36,8 @@ SYSUSERSDIR    ?= $(or $(call pcvar,systemd,sysusersdir),/usr/lib/sysusers.d)
 CATALOGDIR     ?= $(or $(call pcvar,systemd,catalogdir),/usr/lib/systemd/catalog)
 UDEVRULESDIR   ?= $(or $(call pcvar,udev,udevdir),/lib/udev)/rules.d
 DBUSDIR        ?= $(or $(call pcvar,dbus-1,datadir),/usr/share)/dbus-1
+BASHCOMPDIR    ?= $(or $(call pcvar,bash-completion,completionsdir),$(PREFIX)/share/bash-completion/completions)
+ZSHCOMPDIR     ?= $(PREFIX)/share/zsh/site-functions
 POLICYDIR  ?= $(PREFIX)/lib/svmd/policy.d
 DESTDIR    ?=
 
@@ -485,6 +487,13 @@ install: all
 	install -m 0644 systemd/org.svmd.Broker1.conf $(DESTDIR)$(DBUSDIR)/system.d/
 	install -m 0644 systemd/org.svmd.Broker1.service $(DESTDIR)$(DBUSDIR)/system-services/
 	install -m 0644 docs/svmd.conf.5 $(DESTDIR)$(MANDIR)/man5/svmd.conf.5
+	install -d $(DESTDIR)$(DBUSDIR)/interfaces $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(MANDIR)/man3
+	install -m 0644 protocol/org.svmd.Broker1.xml $(DESTDIR)$(DBUSDIR)/interfaces/
+	install -m 0644 completion/svmctl.bash $(DESTDIR)$(BASHCOMPDIR)/svmctl
+	install -m 0644 completion/_svmctl $(DESTDIR)$(ZSHCOMPDIR)/_svmctl
+	install -m 0644 docs/libsvmclient.3 docs/svm_connect.3 docs/svm_bind_task.3 docs/svm_map.3 \
+		docs/svm_explain.3 $(DESTDIR)$(MANDIR)/man3/
 	# The administrator's file: never overwritten.
 	[ -e $(DESTDIR)$(SYSCONFDIR)/svmd/svmd.conf ] || \
 		install -m 0644 systemd/svmd.conf $(DESTDIR)$(SYSCONFDIR)/svmd/svmd.conf

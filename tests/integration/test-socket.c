@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <grp.h>
 #include <time.h>
+#include <libgen.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -2310,4 +2311,45 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert_eq(run_cmd(0, 0, status, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
 	cr_assert(strstr(out, "/60-\\u00ff\\u00c3(.policy\""), "%s", out);
 	daemon_remove_policy(&d, "60-\xff\xc3(.policy");
+}
+
+/* bash completion: commands, options, the devices svmd manages, the caller's binding ids. */
+static void complete(uid_t uid, gid_t gid, const char *words, char *out, size_t size)
+{
+	char script[2048], err[2048];
+
+	snprintf(script, sizeof(script),
+		 "PATH=%s:$PATH; . %s; COMP_WORDS=(svmctl --socket=%s %s); "
+		 "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _svmctl; printf '%%s\\n' "
+		 "\"${COMPREPLY[@]}\"",
+		 dirname(strdupa(build_path("svmctl"))), build_path("../completion/svmctl.bash"),
+		 d.socket, words);
+	const char *argv[] = {"/bin/bash", "-c", script, NULL};
+	cr_assert_eq(run_cmd(uid, gid, argv, out, size, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(socket, bash_completion_asks_svmd)
+{
+	char out[4096], want[64];
+	struct peer p;
+	struct peer_result r;
+
+	complete(u1.uid, u1.gid, "st", out, sizeof(out));
+	cr_assert_str_eq(out, "status\n");
+	complete(u1.uid, u1.gid, "bind-task ''", out, sizeof(out));
+	cr_assert(strstr(out, "0000:3b:00.0\n") && strstr(out, "0000:af:00.0\n"), "%s", out);
+	complete(u1.uid, u1.gid, "bind-task 0000:3b:00.0 --pa", out, sizeof(out));
+	cr_assert_str_eq(out, "--pasid=\n");
+	complete(u1.uid, u1.gid, "explain ''", out, sizeof(out));
+	cr_assert(strstr(out, "bind-pgtable\n") && strstr(out, "reload\n"), "%s", out);
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	complete(u1.uid, u1.gid, "unbind ''", out, sizeof(out));
+	snprintf(want, sizeof(want), "%" PRIu64 "\n", r.id);
+	cr_assert_str_eq(out, want);
+	complete(u2.uid, u2.gid, "unbind ''", out, sizeof(out));
+	cr_assert_str_eq(out, "\n", "another user's binding offered: %s", out);
+	complete(u1.uid, u1.gid, "show 1 -p Own", out, sizeof(out));
+	cr_assert(strstr(out, "OwnerUID\n") && strstr(out, "OwnerUser\n"), "%s", out);
+	peer_stop(&p);
 }
