@@ -766,6 +766,53 @@ static int cmd_invalidate(struct svm_client *c, const struct args *a)
 	return 0;
 }
 
+/* explain's steps as [{"file","line","rule","matched","why"}]: svmd writes each rule it
+ * considered as "  FILE:LINE: RULE", then "    matches: WHY" or "    does not match: WHY". */
+static void json_explain_rules(const char *text)
+{
+	bool first = true;
+	char file[4096] = "", rule[4096] = "";
+	unsigned long line = 0;
+	bool have = false;
+
+	putchar('[');
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+		int n = (int)(nl ? nl - l : (ptrdiff_t)strlen(l));
+		char buf[4096];
+		snprintf(buf, sizeof(buf), "%.*s", n, l);
+		const char *sep = strstr(buf, ": ");
+		if (strncmp(buf, "    ", 4) == 0 && have) {
+			bool matched = strncmp(buf + 4, "matches: ", 9) == 0;
+			const char *why = strstr(buf + 4, ": ");
+			printf("%s{\"file\":", first ? "" : ",");
+			json_string(file);
+			printf(",\"line\":%lu,\"rule\":", line);
+			json_string(rule);
+			printf(",\"matched\":%s,\"why\":", matched ? "true" : "false");
+			json_string(why ? why + 2 : "");
+			putchar('}');
+			first = false;
+			have = false;
+		} else if (strncmp(buf, "  ", 2) == 0 && buf[2] != ' ' && sep) {
+			/* "  FILE:LINE: RULE": the line number is what follows the last ':' before
+			 * it */
+			const char *colon = sep;
+			while (colon > buf + 2 && colon[-1] != ':')
+				colon--;
+			if (colon > buf + 2) {
+				snprintf(file, sizeof(file), "%.*s", (int)(colon - 1 - (buf + 2)),
+					 buf + 2);
+				line = strtoul(colon, NULL, 10);
+				snprintf(rule, sizeof(rule), "%s", sep + 2);
+				have = true;
+			}
+		}
+		l += n + (nl != NULL);
+	}
+	putchar(']');
+}
+
 /* explain's text with the user named: "for uid 1001" becomes "for uid 1001 (alice)". */
 static void explain_print(const char *text)
 {
@@ -853,7 +900,9 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 	if (r < 0)
 		return fail(r, c, "explain");
 	if (a->json) {
-		printf("{\"allowed\":%s,\"text\":", allowed ? "true" : "false");
+		printf("{\"allowed\":%s,\"rules\":", allowed ? "true" : "false");
+		json_explain_rules(text);
+		printf(",\"text\":");
 		json_string(text);
 		printf("}\n");
 	} else {
@@ -1615,7 +1664,8 @@ int main(int argc, char **argv)
 			if (a.json)
 				json_error(r, r == -EACCES || r == -EPERM
 						      ? "permission denied on the socket"
-						      : NULL);
+					      : r == -ENOENT ? "no such socket (is svmd running?)"
+							     : NULL);
 			if (r == -EACCES || r == -EPERM)
 				/* The file's mode, not svmd's policy: svmd never saw us. */
 				fprintf(stderr,

@@ -2293,6 +2293,20 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	snprintf(args, sizeof(args), "explain bind-task 3b:00.0 --user=%u", (unsigned)u1.uid);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", args), 1);
 
+	/* explain lists each rule it considered and why it did or did not match. */
+	char xout[8192], xerr[2048], xsock[160];
+	snprintf(xsock, sizeof(xsock), "--socket=%s", d.socket);
+	const char *xp[] = {build_path("svmctl"), xsock,     "--json", "explain",
+			    "bind-task",          "3b:00.0", NULL};
+	cr_assert_eq(run_cmd(u2.uid, u2.gid, xp, xout, sizeof(xout), xerr, sizeof(xerr)), 77);
+	cr_assert(strstr(xout, "/50-test.policy\",\"line\":6,\"rule\":\"deny * user=svmd-test2\","
+			       "\"matched\":true,"),
+		  "%s", xout);
+	cr_assert(strstr(xout,
+			 "\"line\":1,\"rule\":\"allow bind-task user=svmd-test1 "
+			 "device=0000:3b:00.0 pasid=auto max=2\",\"matched\":false,\"why\":\"user"),
+		  "%s", xout);
+
 	/* The rule a denial names is its own field. */
 	char out[4096], err[4096], sock[160];
 	snprintf(sock, sizeof(sock), "--socket=%s", d.socket);
