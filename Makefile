@@ -36,6 +36,8 @@ SYSUSERSDIR    ?= $(or $(call pcvar,systemd,sysusersdir),/usr/lib/sysusers.d)
 CATALOGDIR     ?= $(or $(call pcvar,systemd,catalogdir),/usr/lib/systemd/catalog)
 UDEVRULESDIR   ?= $(or $(call pcvar,udev,udevdir),/lib/udev)/rules.d
 DBUSDIR        ?= $(or $(call pcvar,dbus-1,datadir),/usr/share)/dbus-1
+BASHCOMPDIR    ?= $(or $(call pcvar,bash-completion,completionsdir),$(PREFIX)/share/bash-completion/completions)
+ZSHCOMPDIR     ?= $(PREFIX)/share/zsh/site-functions
 POLICYDIR  ?= $(PREFIX)/lib/svmd/policy.d
 DESTDIR    ?=
 
@@ -71,7 +73,8 @@ CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim
             daemon/bus-broker.c daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c \
             daemon/device.c daemon/hashmap.c daemon/identity.c daemon/lifetime.c \
             daemon/user-limits.c daemon/log.c daemon/loop.c \
-            daemon/ops.c daemon/ops-map.c daemon/policy.c daemon/policy-load.c daemon/process.c \
+            daemon/ops.c daemon/ops-map.c daemon/ops-status.c daemon/policy.c \
+            daemon/policy-load.c daemon/process.c \
             daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
             daemon/sim-kernel.c daemon/udev-match.c daemon/util.c
 LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-socket.c client/libsvmclient-bus.c
@@ -164,7 +167,8 @@ unit_objs_vfio-abi    :=
 unit_objs_iommufd-abi :=
 unit_objs_sandbox     := daemon/sandbox.c daemon/log.c
 unit_objs_config      := daemon/config.c
-unit_objs_udev-match  := daemon/udev-match.c daemon/device.c daemon/pci-sysfs.c daemon/util.c
+unit_objs_udev-match  := daemon/udev-match.c daemon/device.c daemon/pci-sysfs.c daemon/util.c \
+                         protocol/svmd-proto.c
 unit_objs_process     := daemon/process.c
 unit_objs_audit       := daemon/audit.c
 unit_objs_loop        := daemon/loop.c daemon/audit.c daemon/log.c daemon/util.c
@@ -173,7 +177,8 @@ unit_objs_user-limits := daemon/user-limits.c daemon/registry.c daemon/identity.
                          protocol/svmd-proto.c
 # The request core on the simulated kernel; audit_log() is the fixture's (ops-fixture.c). The
 # wrapped calls fail on demand, so every undo path runs. test-ops-map.c: the maps' recipes.
-OPS_CORE              := daemon/ops.c daemon/ops-map.c daemon/request.c daemon/core.c \
+OPS_CORE              := daemon/ops.c daemon/ops-map.c daemon/ops-status.c daemon/request.c \
+                         daemon/core.c \
                          daemon/lifetime.c daemon/user-limits.c daemon/registry.c \
                          daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/policy-load.c daemon/hashmap.c daemon/backend.c \
@@ -286,7 +291,7 @@ check-vm-iommufd-run: all
 VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend iommufd-svmd udev-scope
 VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/iommufd-smmuv3.c daemon/pci-sysfs.c \
                   daemon/backend.c daemon/device.c \
-                  daemon/util.c daemon/log.c
+                  daemon/util.c daemon/log.c protocol/svmd-proto.c
 KERNEL_TESTS := $(BUILD)/tests/$(notdir $(KERNEL_DIR))
 SMOKE := $(addprefix $(KERNEL_TESTS)/,iommufd-smoke iommufd-owner iommufd-backend)
 VM_SVMD := $(KERNEL_TESTS)/iommufd-svmd
@@ -482,6 +487,13 @@ install: all
 	install -m 0644 systemd/org.svmd.Broker1.conf $(DESTDIR)$(DBUSDIR)/system.d/
 	install -m 0644 systemd/org.svmd.Broker1.service $(DESTDIR)$(DBUSDIR)/system-services/
 	install -m 0644 docs/svmd.conf.5 $(DESTDIR)$(MANDIR)/man5/svmd.conf.5
+	install -d $(DESTDIR)$(DBUSDIR)/interfaces $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(MANDIR)/man3
+	install -m 0644 protocol/org.svmd.Broker1.xml $(DESTDIR)$(DBUSDIR)/interfaces/
+	install -m 0644 completion/svmctl.bash $(DESTDIR)$(BASHCOMPDIR)/svmctl
+	install -m 0644 completion/_svmctl $(DESTDIR)$(ZSHCOMPDIR)/_svmctl
+	install -m 0644 docs/libsvmclient.3 docs/svm_connect.3 docs/svm_bind_task.3 docs/svm_map.3 \
+		docs/svm_explain.3 $(DESTDIR)$(MANDIR)/man3/
 	# The administrator's file: never overwritten.
 	[ -e $(DESTDIR)$(SYSCONFDIR)/svmd/svmd.conf ] || \
 		install -m 0644 systemd/svmd.conf $(DESTDIR)$(SYSCONFDIR)/svmd/svmd.conf

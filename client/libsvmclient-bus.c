@@ -507,6 +507,68 @@ static int bus_invalidate(struct svm_client *c, uint64_t id, uint32_t type,
 	return r < 0 ? r : 0;
 }
 
+static int bus_status(struct svm_client *c, struct svm_status *ret, char **ret_text)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const char *backend, *version, *text;
+	int r;
+
+	r = call(c, "Status", &reply, NULL);
+	if (r < 0)
+		return r;
+	*ret = (struct svm_status){0};
+	r = sd_bus_message_read(reply, "ttuuuuusss", &ret->generation, &ret->uptime_usec,
+				&ret->n_devices, &ret->n_clients, &ret->n_bindings, &ret->n_rules,
+				&ret->n_files, &backend, &version, &text);
+	if (r < 0)
+		return r;
+	snprintf(ret->backend, sizeof(ret->backend), "%s", backend);
+	snprintf(ret->version, sizeof(ret->version), "%s", version);
+	if (ret_text) {
+		*ret_text = strdup(text);
+		if (!*ret_text)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int bus_policy_rules(struct svm_client *c, uint64_t *ret_generation, char **ret_text)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	uint64_t generation;
+	const char *line;
+	int r;
+
+	r = call(c, "ListPolicy", &reply, NULL);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "t", &generation);
+	if (r >= 0)
+		r = sd_bus_message_enter_container(reply, 'a', "s");
+	while (r >= 0 && (r = sd_bus_message_read(reply, "s", &line)) > 0) {
+		size_t n = strlen(line);
+		char *t = realloc(text, len + n + 2);
+		if (!t)
+			return -ENOMEM;
+		text = t;
+		memcpy(text + len, line, n);
+		len += n;
+		text[len++] = '\n';
+		text[len] = 0;
+	}
+	if (r < 0)
+		return r;
+	if (!text && !(text = strdup("")))
+		return -ENOMEM;
+	if (ret_generation)
+		*ret_generation = generation;
+	if (ret_text)
+		*ret_text = TAKE_PTR(text);
+	return 0;
+}
+
 static int bus_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds,
 			   char **ret_text)
 {
@@ -587,6 +649,8 @@ const struct svm_transport bus_transport = {
 	.unmap = bus_unmap,
 	.invalidate = bus_invalidate,
 	.device_info = bus_device_info,
+	.status = bus_status,
+	.policy_rules = bus_policy_rules,
 	.fd = bus_fd,
 	.dispatch = bus_dispatch,
 	.subscribe = bus_subscribe,

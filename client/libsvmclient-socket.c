@@ -618,6 +618,81 @@ static int socket_device_info(struct svm_client *c, const char *device, uint32_t
 	return 0;
 }
 
+static int socket_status(struct svm_client *c, struct svm_status *ret, char **ret_text)
+{
+	struct svmd_status_req req = {0};
+	struct svmd_daemon_status_rep rep;
+	const void *p = NULL;
+	int r = call(c, SVMD_OP_STATUS, &req, sizeof(req), NULL, 0, NULL, &p);
+
+	if (r < 0)
+		return r;
+	memcpy(&rep, p, sizeof(rep));
+	*ret = (struct svm_status){
+		.generation = rep.generation,
+		.uptime_usec = rep.uptime_usec,
+		.n_devices = rep.n_devices,
+		.n_clients = rep.n_sessions,
+		.n_bindings = rep.n_bindings,
+		.n_rules = rep.n_rules,
+		.n_files = rep.n_files,
+	};
+	snprintf(ret->version, sizeof(ret->version), "%.*s", (int)sizeof(rep.server_version),
+		 rep.server_version);
+	snprintf(ret->backend, sizeof(ret->backend), "%.*s", (int)sizeof(rep.backend), rep.backend);
+	if (ret_text) {
+		*ret_text = strdup((const char *)p + sizeof(rep));
+		if (!*ret_text)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Pages through the rules: each reply says how many lines it holds of how many rules. */
+static int socket_policy_rules(struct svm_client *c, uint64_t *ret_generation, char **ret_text)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	uint32_t start = 0;
+	uint64_t generation = 0;
+
+	for (;;) {
+		struct svmd_policy_list_req req = {.start = start};
+		struct svmd_policy_list_rep rep;
+		const void *p = NULL;
+		int r = call(c, SVMD_OP_POLICY_LIST, &req, sizeof(req), NULL, 0, NULL, &p);
+		if (r < 0)
+			return r;
+		memcpy(&rep, p, sizeof(rep));
+		/* A reload between pages: start again from the new generation's first rule. */
+		if (start && rep.generation != generation) {
+			start = 0;
+			len = 0;
+			generation = rep.generation;
+			continue;
+		}
+		generation = rep.generation;
+		const char *page = (const char *)p + sizeof(rep);
+		size_t n = strlen(page);
+		char *t = realloc(text, len + n + 1);
+		if (!t)
+			return -ENOMEM;
+		text = t;
+		memcpy(text + len, page, n + 1);
+		len += n;
+		if (rep.n == 0 || start + rep.n >= rep.total)
+			break;
+		start += rep.n;
+	}
+	if (!text && !(text = strdup("")))
+		return -ENOMEM;
+	if (ret_generation)
+		*ret_generation = generation;
+	if (ret_text)
+		*ret_text = TAKE_PTR(text);
+	return 0;
+}
+
 static int socket_fd(const struct svm_client *c)
 {
 	return c->fd;
@@ -694,6 +769,8 @@ const struct svm_transport socket_transport = {
 	.unmap = socket_unmap,
 	.invalidate = socket_invalidate,
 	.device_info = socket_device_info,
+	.status = socket_status,
+	.policy_rules = socket_policy_rules,
 	.fd = socket_fd,
 	.dispatch = socket_dispatch,
 	.subscribe = socket_subscribe,

@@ -190,6 +190,33 @@ _public_ const char *svm_server_version(const struct svm_client *c)
 	return c->server_version;
 }
 
+/* The device name as svmd spells it: DDDD:BB:DD.F or lspci's BB:DD.F, in either case, becomes
+ * canonical; anything else goes to svmd as given, which answers "not a PCI address" (both
+ * front-ends alike), unless the socket could not even carry it: that is refused here with
+ * svmd's words, so no call drops the connection. NULL (with the reason set) when refused. */
+static const char *device_arg(struct svm_client *c, const char *device,
+			      char buf[SVMD_DEVICE_NAME_SZ])
+{
+	if (!device)
+		return NULL;
+	if (svmd_device_name_canonical(device, buf) == 0)
+		return buf;
+	if (strlen(device) < SVMD_DEVICE_NAME_SZ) {
+		char field[SVMD_DEVICE_NAME_SZ] = {0};
+		memcpy(field, device, strlen(device));
+		if (svmd_device_field_valid(field))
+			return device;
+	}
+	snprintf(c->reason, sizeof(c->reason), SVMD_NOT_A_PCI_ADDRESS, device);
+	return NULL;
+}
+
+#define DEVICE_ARG(c, device, buf)                                                                 \
+	do {                                                                                       \
+		if (!((device) = device_arg((c), (device), (buf))))                                \
+			return -EINVAL;                                                            \
+	} while (0)
+
 _public_ int svm_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n)
 {
 	return c->transport->devices(c, ret, ret_n);
@@ -203,18 +230,27 @@ _public_ int svm_list(struct svm_client *c, struct svm_binding_info **ret, size_
 _public_ int svm_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
 			   uint64_t *ret_id, uint32_t *ret_pasid)
 {
+	char buf[SVMD_DEVICE_NAME_SZ];
+
+	DEVICE_ARG(c, device, buf);
 	return c->transport->bind_task(c, device, pidfd, pasid, ret_id, ret_pasid);
 }
 
 _public_ int svm_bind_pgtable(struct svm_client *c, const char *device,
 			      const struct svm_pgtable *pg, uint64_t *ret_id)
 {
+	char buf[SVMD_DEVICE_NAME_SZ];
+
+	DEVICE_ARG(c, device, buf);
 	return c->transport->bind_pgtable(c, device, pg, ret_id);
 }
 
 _public_ int svm_bind_pasid_table(struct svm_client *c, const char *device,
 				  const struct svm_pasid_table *t, uint64_t *ret_id)
 {
+	char buf[SVMD_DEVICE_NAME_SZ];
+
+	DEVICE_ARG(c, device, buf);
 	return c->transport->bind_pasid_table(c, device, t, ret_id);
 }
 
@@ -232,6 +268,9 @@ _public_ int svm_bind_smmu_cd_table(struct svm_client *c, const char *device,
 _public_ int svm_open_device(struct svm_client *c, const char *device, int *ret_fd,
 			     uint64_t *ret_id)
 {
+	char buf[SVMD_DEVICE_NAME_SZ];
+
+	DEVICE_ARG(c, device, buf);
 	return c->transport->open_device(c, device, ret_fd, ret_id);
 }
 
@@ -248,7 +287,22 @@ _public_ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 _public_ int svm_explain(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
 			 bool *ret_allowed)
 {
-	return c->transport->explain(c, x, ret_text, ret_allowed);
+	char buf[SVMD_DEVICE_NAME_SZ];
+	struct svm_explain_request y = *x;
+
+	if (y.device)
+		DEVICE_ARG(c, y.device, buf);
+	return c->transport->explain(c, &y, ret_text, ret_allowed);
+}
+
+_public_ int svm_status(struct svm_client *c, struct svm_status *ret, char **ret_text)
+{
+	return c->transport->status(c, ret, ret_text);
+}
+
+_public_ int svm_policy_rules(struct svm_client *c, uint64_t *ret_generation, char **ret_text)
+{
+	return c->transport->policy_rules(c, ret_generation, ret_text);
 }
 
 _public_ int svm_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
@@ -265,18 +319,24 @@ static bool range_ok(uint64_t start, uint64_t length)
 _public_ int svm_map(struct svm_client *c, const char *device, int memfd, uint64_t offset,
 		     uint64_t length, uint64_t iova, uint32_t flags, uint64_t *ret_id)
 {
+	char buf[SVMD_DEVICE_NAME_SZ];
+
 	/* Refused here, not sent: svmd would take such a record for a broken client. */
 	if (memfd < 0 || !range_ok(iova, length) || !range_ok(offset, length) ||
 	    (flags & ~(SVM_MAP_READ | SVM_MAP_WRITE)) || !(flags & (SVM_MAP_READ | SVM_MAP_WRITE)))
 		return -EINVAL;
+	DEVICE_ARG(c, device, buf);
 	return c->transport->map(c, device, memfd, offset, length, iova, flags, ret_id);
 }
 
 _public_ int svm_unmap(struct svm_client *c, const char *device, uint64_t iova, uint64_t length,
 		       uint32_t *ret_n, uint64_t *ret_bytes)
 {
+	char buf[SVMD_DEVICE_NAME_SZ];
+
 	if (!range_ok(iova, length))
 		return -EINVAL;
+	DEVICE_ARG(c, device, buf);
 	return c->transport->unmap(c, device, iova, length, ret_n, ret_bytes);
 }
 
@@ -299,6 +359,9 @@ _public_ int svm_invalidate(struct svm_client *c, uint64_t id, uint32_t type,
 _public_ int svm_device_info(struct svm_client *c, const char *device, uint32_t *ret_kinds,
 			     char **ret_text)
 {
+	char buf[SVMD_DEVICE_NAME_SZ];
+
+	DEVICE_ARG(c, device, buf);
 	return c->transport->device_info(c, device, ret_kinds, ret_text);
 }
 

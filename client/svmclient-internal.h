@@ -62,6 +62,8 @@ struct svm_transport {
 		     uint32_t *ret_n, uint64_t *ret_bytes);
 	int (*device_info)(struct svm_client *c, const char *device, uint32_t *ret_kinds,
 			   char **ret_text);
+	int (*status)(struct svm_client *c, struct svm_status *ret, char **ret_text);
+	int (*policy_rules)(struct svm_client *c, uint64_t *ret_generation, char **ret_text);
 	int (*invalidate)(struct svm_client *c, uint64_t id, uint32_t type,
 			  const struct svm_invalidate_entry *e, uint32_t n, uint32_t *ret_done);
 	int (*fd)(const struct svm_client *c);

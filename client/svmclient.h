@@ -286,6 +286,23 @@ struct svm_reload_result {
  * *ret_text (malloc()ed, may be NULL) lists warnings and the bindings no longer granted. */
 int svm_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text);
 
+/* What svmd is and holds (svmctl status). Counts are the caller's own; root's: everyone's. */
+struct svm_status {
+	char version[16];
+	char backend[16];
+	uint64_t generation;  /* of the policy in force */
+	uint64_t uptime_usec; /* since svmd started */
+	uint32_t n_devices, n_clients, n_bindings, n_rules, n_files;
+};
+
+/* Fills *ret; *ret_text (malloc()ed; may be NULL) has the lines "svm: supported" (or the
+ * kernel's reason why SVM binds fail) and "file: PATH" per policy file in force. */
+int svm_status(struct svm_client *c, struct svm_status *ret, char **ret_text);
+
+/* The rules of the policy generation in force (*ret_generation), as lines "FILE:LINE RULE" in
+ * *ret_text (malloc()ed); root, or an `allow policy` rule, else -EACCES. */
+int svm_policy_rules(struct svm_client *c, uint64_t *ret_generation, char **ret_text);
+
 /* What an error from this library means, in words ("denied by policy", ...). */
 const char *svm_strerror(int err);
 const char *svm_kind_name(uint32_t kind);

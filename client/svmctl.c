@@ -2,8 +2,8 @@
 /*
  * svmctl: ask svmd for Shared Virtual Memory binds from the command line. A bind lives while
  * svmctl holds it: until SIGINT/SIGTERM with --hold, or while a command runs with -- CMD
- * (like systemd-inhibit). Exit status: 0 success, 77 denied by policy, 1 any other error, or
- * the command's own status.
+ * (like systemd-inhibit). Exit status: 0 success, 77 denied by policy (and explain's verdict
+ * deny, as pkcheck), 1 any other error, or the command's own status.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "svmclient.h"
+#include "svmd-proto.h"
 #include "svmd-version.h"
 
 #define EXIT_DENIED    77
@@ -48,6 +49,9 @@ struct args {
 	const char *user;
 	char **pos; /* positional arguments after the command */
 	int n_pos;
+	/* status, show, policy, list */
+	bool no_legend;
+	const char *properties; /* show -p: comma separated, NULL: all */
 };
 
 static const char *prog = "svmctl";
@@ -89,25 +93,67 @@ static void help(void)
 	       "                                  'allow reload' rule)\n"
 	       "  monitor                         a line per grant, denial, release and reload\n"
 	       "                                  (yours; root: all) until SIGINT\n"
+	       "  status                          svmd's version, backend, devices, policy in\n"
+	       "                                  force, clients, bindings, uptime\n"
+	       "  show ID [-p NAME[,NAME]...]     one binding's properties, NAME=value\n"
+	       "  policy                          the rules in force, FILE:LINE RULE (root, or an\n"
+	       "                                  'allow policy' rule)\n"
 	       "\n"
 	       "A bind lasts while svmctl holds it: with --hold until SIGINT or SIGTERM; with\n"
 	       "-- CMD while CMD runs, which finds SVMD_BINDING, SVMD_PASID and SVMD_DEVICE in "
 	       "its\n"
 	       "environment. Should svmd take the binding away, svmctl says why, sends CMD\n"
-	       "SIGTERM and exits 1. Exit status: 0 done, 77 denied by policy, 1 other errors, "
-	       "else "
-	       "CMD's.\n"
+	       "SIGTERM and exits 1. Exit status: 0 done, 77 denied by policy (explain: the\n"
+	       "verdict is deny), 1 other errors, else CMD's.\n"
 	       "\n"
 	       "  --socket=PATH   svmd's socket [$SVMD_SOCKET or " SVM_DEFAULT_SOCKET "]\n"
 	       "  --bus[=ADDRESS] talk D-Bus instead: the system bus, or ADDRESS (session, or\n"
 	       "                  unix:path=...)\n"
 	       "  --json          machine-readable output\n"
-	       "  --version       print the version and exit\n");
+	       "  --no-legend     no column headers and footers (list, policy)\n"
+	       "  -V, --version   print the version and exit\n");
+}
+
+static bool json_errors; /* --json: errors also as one JSON object on stdout */
+static void json_string(const char *s);
+
+/* The rule a reason names, "FILE:LINE" from "... (FILE:LINE)", into buf; false if none. */
+static bool reason_rule(const char *why, char *buf, size_t len)
+{
+	const char *open = why ? strstr(why, "rule '") : NULL;
+	const char *l = open ? strstr(open, "' (") : NULL, *e = l ? strchr(l + 3, ')') : NULL;
+
+	if (!e)
+		return false;
+	snprintf(buf, len, "%.*s", (int)(e - l - 3), l + 3);
+	return true;
+}
+
+/* {"error":"EACCES","errno":13,"reason":"...","rule":"FILE:LINE"|null} */
+static void json_error(int r, const char *why)
+{
+	char rule[1024];
+	const char *name = strerrorname_np(-r);
+
+	printf("{\"error\":");
+	json_string(name ? name : "unknown");
+	printf(",\"errno\":%d,\"reason\":", -r);
+	json_string(why ? why : svm_strerror(r));
+	printf(",\"rule\":");
+	if (reason_rule(why, rule, sizeof(rule)))
+		json_string(rule);
+	else
+		printf("null");
+	printf("}\n");
+	fflush(stdout);
 }
 
 static int fail(int r, struct svm_client *c, const char *what)
 {
 	const char *why = c ? svm_reason(c) : NULL;
+
+	if (json_errors)
+		json_error(r, why);
 
 	if (r == -EACCES) {
 		fprintf(stderr, "%s: denied: %s\n", prog, why ? why : "by policy");
@@ -120,19 +166,42 @@ static int fail(int r, struct svm_client *c, const char *what)
 	return 1;
 }
 
+/* The length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80                   ? 1
+		   : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+		   : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+		   : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+						 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong 3- and 4-byte forms, surrogates, beyond U+10FFFF */
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; a byte that is not part
+ * of valid UTF-8 becomes \u00XX (the byte read as Latin-1), so the output always parses. */
 static void json_string(const char *s)
 {
 	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch == '\n')
+	while (*s) {
+		const unsigned char *u = (const unsigned char *)s;
+		size_t n = utf8_len(u);
+		if (*u == '"' || *u == '\\')
+			printf("\\%c", *u);
+		else if (*u == '\n')
 			printf("\\n");
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
+		else if (*u < 0x20 || n == 0)
+			printf("\\u%04x", *u);
 		else
-			putchar(ch);
+			fwrite(s, 1, n, stdout);
+		s += n ? n : 1;
 	}
 	putchar('"');
 }
@@ -153,6 +222,20 @@ static void kinds_string(uint32_t kinds, char *buf, size_t len)
 		}
 	if (!buf[0])
 		snprintf(buf, len, "none");
+}
+
+/* kinds as a JSON array of names: ["task","device"]. */
+static void json_kinds(uint32_t kinds)
+{
+	bool first = true;
+
+	putchar('[');
+	for (uint32_t k = SVM_KIND_TASK; k <= SVM_KIND_MAP; k++)
+		if (kinds & SVM_KIND_BIT(k)) {
+			printf("%s\"%s\"", first ? "" : ",", svm_kind_name(k));
+			first = false;
+		}
+	putchar(']');
 }
 
 /* What works on device (kinds as svmd says now), and why the rest does not (malloc()ed, or
@@ -192,6 +275,17 @@ static void json_reasons(const char *why)
 	putchar('}');
 }
 
+/* A uid as a user name (loginctl's USER), or the number when it has none. */
+static void user_name(uint32_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid((uid_t)uid);
+
+	if (pw)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%u", uid);
+}
+
 static int cmd_devices(struct svm_client *c, const struct args *a)
 {
 	struct svm_device *d = NULL;
@@ -212,15 +306,17 @@ static int cmd_devices(struct svm_client *c, const struct args *a)
 		printf("%-14s %5s %6s %10s %-5s %-36s %s\n", "DEVICE", "GROUP", "SHARED",
 		       "PASID-BITS", "MODEL", "KINDS", "PCI-ID");
 	for (size_t i = 0; i < n; i++) {
-		kinds_string(working_kinds(c, &d[i], &why[i]), kinds, sizeof(kinds));
+		uint32_t working_kinds_bits = working_kinds(c, &d[i], &why[i]);
+		kinds_string(working_kinds_bits, kinds, sizeof(kinds));
 		if (a->json) {
 			printf("%s{\"device\":", i ? "," : "");
 			json_string(d[i].name);
 			printf(",\"iommu_group\":%u,\"group_devices\":%u,\"pasid_bits\":%u,"
-			       "\"model\":\"%s\",\"kinds\":\"%s\",\"pci_id\":\"%04x:%04x\","
-			       "\"why_not\":",
+			       "\"model\":\"%s\",\"kinds\":",
 			       d[i].iommu_group, d[i].group_devices, d[i].pasid_bits,
-			       model_name(d[i].model), kinds, d[i].vendor, d[i].device);
+			       model_name(d[i].model));
+			json_kinds(working_kinds_bits);
+			printf(",\"pci_id\":\"%04x:%04x\",\"why_not\":", d[i].vendor, d[i].device);
 			json_reasons(why[i]);
 			putchar('}');
 		} else {
@@ -259,28 +355,35 @@ static int cmd_list(struct svm_client *c, const struct args *a)
 		return fail(r, c, "list");
 	if (a->json)
 		printf("[");
-	else if (n == 0)
+	else if (n == 0 && !a->no_legend)
 		printf("No bindings.\n");
-	else
-		printf("%6s %-11s %-14s %7s %8s %8s %8s %s\n", "ID", "KIND", "DEVICE", "PASID",
-		       "UID", "PID", "TARGET", "LEASED");
+	else if (!a->no_legend)
+		printf("%6s %-11s %-14s %7s %8s %-12s %8s %8s %s\n", "ID", "KIND", "DEVICE",
+		       "PASID", "UID", "USER", "PID", "TARGET", "LEASED");
 	for (size_t i = 0; i < n; i++) {
+		char user[64];
+		user_name(b[i].owner_uid, user, sizeof(user));
 		if (a->json) {
 			printf("%s{\"id\":%" PRIu64 ",\"kind\":\"%s\",\"device\":", i ? "," : "",
 			       b[i].id, svm_kind_name(b[i].kind));
 			json_string(b[i].device);
-			printf(",\"pasid\":%u,\"owner_uid\":%u,\"owner_pid\":%d,\"target_pid\":%d,"
+			printf(",\"pasid\":%u,\"owner_uid\":%u,\"owner_user\":", b[i].pasid,
+			       b[i].owner_uid);
+			json_string(user);
+			printf(",\"owner_pid\":%d,\"target_pid\":%d,"
 			       "\"leased\":%s,\"created_usec\":%" PRIu64 "}",
-			       b[i].pasid, b[i].owner_uid, b[i].owner_pid, b[i].target_pid,
-			       b[i].leased ? "true" : "false", b[i].created_usec);
+			       b[i].owner_pid, b[i].target_pid, b[i].leased ? "true" : "false",
+			       b[i].created_usec);
 		} else {
-			printf("%6" PRIu64 " %-11s %-14s %7u %8u %8d %8d %s\n", b[i].id,
+			printf("%6" PRIu64 " %-11s %-14s %7u %8u %-12s %8d %8d %s\n", b[i].id,
 			       svm_kind_name(b[i].kind), b[i].device, b[i].pasid, b[i].owner_uid,
-			       b[i].owner_pid, b[i].target_pid, b[i].leased ? "yes" : "no");
+			       user, b[i].owner_pid, b[i].target_pid, b[i].leased ? "yes" : "no");
 		}
 	}
 	if (a->json)
 		printf("]\n");
+	else if (n && !a->no_legend)
+		printf("\n%zu binding%s listed.\n", n, n == 1 ? "" : "s");
 	free(b);
 	return 0;
 }
@@ -611,7 +714,9 @@ static int cmd_unbind(struct svm_client *c, const struct args *a)
 	r = svm_unbind(c, id);
 	if (r < 0)
 		return fail(r, c, "unbind");
-	if (!a->json)
+	if (a->json)
+		printf("{\"released\":%llu}\n", id);
+	else
 		printf("Released binding %llu.\n", id);
 	return 0;
 }
@@ -661,10 +766,78 @@ static int cmd_invalidate(struct svm_client *c, const struct args *a)
 	return 0;
 }
 
+/* explain's steps as [{"file","line","rule","matched","why"}]: svmd writes each rule it
+ * considered as "  FILE:LINE: RULE", then "    matches: WHY" or "    does not match: WHY". */
+static void json_explain_rules(const char *text)
+{
+	bool first = true;
+	char file[4096] = "", rule[4096] = "";
+	unsigned long line = 0;
+	bool have = false;
+
+	putchar('[');
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+		int n = (int)(nl ? nl - l : (ptrdiff_t)strlen(l));
+		char buf[4096];
+		snprintf(buf, sizeof(buf), "%.*s", n, l);
+		const char *sep = strstr(buf, ": ");
+		if (strncmp(buf, "    ", 4) == 0 && have) {
+			bool matched = strncmp(buf + 4, "matches: ", 9) == 0;
+			const char *why = strstr(buf + 4, ": ");
+			printf("%s{\"file\":", first ? "" : ",");
+			json_string(file);
+			printf(",\"line\":%lu,\"rule\":", line);
+			json_string(rule);
+			printf(",\"matched\":%s,\"why\":", matched ? "true" : "false");
+			json_string(why ? why + 2 : "");
+			putchar('}');
+			first = false;
+			have = false;
+		} else if (strncmp(buf, "  ", 2) == 0 && buf[2] != ' ' && sep) {
+			/* "  FILE:LINE: RULE": the line number is what follows the last ':' before
+			 * it */
+			const char *colon = sep;
+			while (colon > buf + 2 && colon[-1] != ':')
+				colon--;
+			if (colon > buf + 2) {
+				snprintf(file, sizeof(file), "%.*s", (int)(colon - 1 - (buf + 2)),
+					 buf + 2);
+				line = strtoul(colon, NULL, 10);
+				snprintf(rule, sizeof(rule), "%s", sep + 2);
+				have = true;
+			}
+		}
+		l += n + (nl != NULL);
+	}
+	putchar(']');
+}
+
+/* explain's text with the user named: "for uid 1001" becomes "for uid 1001 (alice)". */
+static void explain_print(const char *text)
+{
+	const char *p = strstr(text, " for uid "), *nl = strchr(text, '\n');
+	char *end, user[64];
+
+	if (!p || (nl && p > nl)) {
+		fputs(text, stdout);
+		return;
+	}
+	p += strlen(" for uid ");
+	unsigned long uid = strtoul(p, &end, 10);
+	struct passwd *pw = end > p ? getpwuid((uid_t)uid) : NULL;
+	if (!pw) {
+		fputs(text, stdout);
+		return;
+	}
+	snprintf(user, sizeof(user), "%s", pw->pw_name);
+	printf("%.*s (%s)%s", (int)(end - text), text, user, end);
+}
+
 static int cmd_explain(struct svm_client *c, const struct args *a)
 {
 	int64_t uid = -1;
-	char *text = NULL;
+	char *text = NULL, who[64] = "";
 	bool allowed = false;
 	int r;
 
@@ -682,6 +855,8 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 			}
 			uid = (int64_t)v;
 		}
+		struct passwd *named = getpwuid((uid_t)uid);
+		snprintf(who, sizeof(who), "%s", named ? named->pw_name : a->user);
 	}
 	bool reload = strcmp(a->pos[0], "reload") == 0;
 	if (reload != (a->n_pos == 1)) {
@@ -711,17 +886,31 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 			prog);
 		return 1;
 	}
+	if (r == -EPERM && a->user) {
+		/* Not a verdict about that user: a question only root may ask. */
+		if (json_errors)
+			json_error(r, svm_reason(c));
+		fprintf(stderr,
+			"%s: explain --user=%s: %s; you are uid %u: leave out --user for your own "
+			"verdict, or ask as root.\n",
+			prog, who, svm_reason(c) ? svm_reason(c) : "not permitted",
+			(unsigned)getuid());
+		return 1;
+	}
 	if (r < 0)
 		return fail(r, c, "explain");
 	if (a->json) {
-		printf("{\"allowed\":%s,\"text\":", allowed ? "true" : "false");
+		printf("{\"allowed\":%s,\"rules\":", allowed ? "true" : "false");
+		json_explain_rules(text);
+		printf(",\"text\":");
 		json_string(text);
 		printf("}\n");
 	} else {
-		fputs(text, stdout);
+		explain_print(text);
 	}
 	free(text);
-	return 0;
+	/* As pkcheck: the verdict is the exit status. */
+	return allowed ? 0 : EXIT_DENIED;
 }
 
 static int cmd_reload(struct svm_client *c, const struct args *a)
@@ -731,8 +920,19 @@ static int cmd_reload(struct svm_client *c, const struct args *a)
 	int r = svm_reload(c, &rr, &text);
 
 	if (r == -EINVAL && svm_reason(c)) {
+		if (json_errors)
+			json_error(r, svm_reason(c));
 		fprintf(stderr, "%s: reload refused: %s\n", prog, svm_reason(c));
 		return 1;
+	}
+	if (r == -EACCES) {
+		if (json_errors)
+			json_error(r, svm_reason(c));
+		fprintf(stderr,
+			"%s: reload denied: %s\n%s: reloading needs root or an 'allow reload' rule "
+			"for you (see 'svmctl explain reload').\n",
+			prog, svm_reason(c) ? svm_reason(c) : "by policy", prog);
+		return EXIT_DENIED;
 	}
 	if (r < 0)
 		return fail(r, c, "reload");
@@ -751,6 +951,233 @@ static int cmd_reload(struct svm_client *c, const struct args *a)
 		       rr.n_files == 1 ? "" : "s", rr.n_denied, rr.n_denied == 1 ? "" : "s",
 		       rr.n_revoked);
 	}
+	free(text);
+	return 0;
+}
+
+/* ---- status, show, policy ------------------------------------------------------------- */
+
+/* "1h 2min 3s", as systemctl says a duration. */
+static void duration_string(uint64_t usec, char *buf, size_t len)
+{
+	uint64_t s = usec / 1000000, d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+
+	if (d)
+		snprintf(buf, len, "%" PRIu64 "d %" PRIu64 "h %" PRIu64 "min", d, h, m);
+	else if (h)
+		snprintf(buf, len, "%" PRIu64 "h %" PRIu64 "min %" PRIu64 "s", h, m, s % 60);
+	else if (m)
+		snprintf(buf, len, "%" PRIu64 "min %" PRIu64 "s", m, s % 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "s", s % 60);
+}
+
+/* The value after "KEY: " on a line of text, or NULL; *ret_len its length. */
+static const char *text_value(const char *text, const char *key, const char **from, size_t *ret_len)
+{
+	size_t k = strlen(key);
+
+	for (const char *l = *from ? *from : text; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+		*from = nl ? nl + 1 : l + n;
+		if (n > k + 1 && strncmp(l, key, k) == 0 && l[k] == ':' && l[k + 1] == ' ') {
+			*ret_len = n - k - 2;
+			return l + k + 2;
+		}
+		l = *from;
+	}
+	return NULL;
+}
+
+static int cmd_status(struct svm_client *c, const struct args *a)
+{
+	struct svm_status st;
+	char *text = NULL, up[64];
+	const char *from = NULL, *v;
+	size_t n;
+	int r = svm_status(c, &st, &text);
+
+	if (r < 0)
+		return fail(r, c, "status");
+	duration_string(st.uptime_usec, up, sizeof(up));
+	const char *svm = text_value(text, "svm", &from, &n);
+	size_t svm_len = svm ? n : 0;
+	if (a->json) {
+		printf("{\"version\":");
+		json_string(st.version);
+		printf(",\"backend\":");
+		json_string(st.backend);
+		printf(",\"svm\":");
+		char buf[1024];
+		snprintf(buf, sizeof(buf), "%.*s", (int)svm_len, svm ? svm : "");
+		json_string(buf);
+		printf(",\"devices\":%u,\"policy\":{\"generation\":%" PRIu64 ",\"rules\":%u,"
+		       "\"files\":[",
+		       st.n_devices, st.generation, st.n_rules);
+		bool first = true;
+		for (from = NULL; (v = text_value(text, "file", &from, &n)); first = false) {
+			snprintf(buf, sizeof(buf), "%.*s", (int)n, v);
+			printf("%s", first ? "" : ",");
+			json_string(buf);
+		}
+		printf("]},\"clients\":%u,\"bindings\":%u,\"uptime_usec\":%" PRIu64 "}\n",
+		       st.n_clients, st.n_bindings, st.uptime_usec);
+		free(text);
+		return 0;
+	}
+	bool root = getuid() == 0;
+	printf("svmd %s, up %s\n", st.version, up);
+	printf("%11s %s\n", "Backend:", st.backend);
+	printf("%11s %.*s\n", "SVM binds:", (int)svm_len, svm ? svm : "unknown");
+	printf("%11s %u (see 'svmctl devices')\n", "Devices:", st.n_devices);
+	printf("%11s generation %" PRIu64 ", %u rule%s from %u file%s\n", "Policy:", st.generation,
+	       st.n_rules, st.n_rules == 1 ? "" : "s", st.n_files, st.n_files == 1 ? "" : "s");
+	for (from = NULL; (v = text_value(text, "file", &from, &n));)
+		printf("%11s %.*s\n", "", (int)n, v);
+	printf("%11s %u%s\n", "Clients:", st.n_clients, root ? "" : " (yours)");
+	printf("%11s %u%s\n", "Bindings:", st.n_bindings, root ? "" : " (yours)");
+	free(text);
+	return 0;
+}
+
+/* One binding's properties, as systemctl show prints a unit's: NAME=value, all or those asked
+ * for (-p NAME[,NAME...]), in this order. */
+static int cmd_show(struct svm_client *c, const struct args *a)
+{
+	static const char *const names[] = {"Id",       "Kind",       "Device",   "PASID",
+					    "OwnerUID", "OwnerUser",  "OwnerPID", "TargetPID",
+					    "Leased",   "CreatedUSec"};
+	struct svm_binding_info *b = NULL;
+	size_t n = 0, i;
+	char *end, user[64], values[ELEMENTSOF_(names)][64];
+	int r;
+
+	errno = 0;
+	unsigned long long id = strtoull(a->pos[0], &end, 10);
+	if (errno || *end || !a->pos[0][0] || a->pos[0][0] == '-') {
+		fprintf(stderr, "%s: show: '%s' is not a binding id (see 'svmctl list').\n", prog,
+			a->pos[0]);
+		return 1;
+	}
+	if (a->properties) {
+		char buf[512], *save = NULL;
+		snprintf(buf, sizeof(buf), "%s", a->properties);
+		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			for (i = 0; i < ELEMENTSOF_(names) && strcmp(t, names[i]) != 0; i++)
+				;
+			if (i == ELEMENTSOF_(names)) {
+				fprintf(stderr,
+					"%s: show: no property '%s'; a binding has Id, Kind, "
+					"Device, PASID, OwnerUID, OwnerUser, OwnerPID, TargetPID, "
+					"Leased, CreatedUSec.\n",
+					prog, t);
+				return 1;
+			}
+		}
+	}
+	r = svm_list(c, &b, &n);
+	if (r < 0)
+		return fail(r, c, "show");
+	for (i = 0; i < n && b[i].id != id; i++)
+		;
+	if (i == n) {
+		free(b);
+		fprintf(stderr, "%s: show: no binding %llu of yours (see 'svmctl list').\n", prog,
+			id);
+		return 1;
+	}
+	const struct svm_binding_info *x = &b[i];
+	user_name(x->owner_uid, user, sizeof(user));
+	snprintf(values[0], sizeof(values[0]), "%" PRIu64, x->id);
+	snprintf(values[1], sizeof(values[1]), "%s", svm_kind_name(x->kind));
+	snprintf(values[2], sizeof(values[2]), "%s", x->device);
+	snprintf(values[3], sizeof(values[3]), "%u", x->pasid);
+	snprintf(values[4], sizeof(values[4]), "%u", x->owner_uid);
+	snprintf(values[5], sizeof(values[5]), "%s", user);
+	snprintf(values[6], sizeof(values[6]), "%d", x->owner_pid);
+	snprintf(values[7], sizeof(values[7]), "%d", x->target_pid);
+	snprintf(values[8], sizeof(values[8]), "%s", x->leased ? "yes" : "no");
+	snprintf(values[9], sizeof(values[9]), "%" PRIu64, x->created_usec);
+	free(b);
+	bool first = true;
+	if (a->json)
+		putchar('{');
+	for (i = 0; i < ELEMENTSOF_(names); i++) {
+		if (a->properties) {
+			char buf[512], *save = NULL;
+			bool want = false;
+			snprintf(buf, sizeof(buf), "%s", a->properties);
+			for (char *t = strtok_r(buf, ",", &save); t && !want;
+			     t = strtok_r(NULL, ",", &save))
+				want = strcmp(t, names[i]) == 0;
+			if (!want)
+				continue;
+		}
+		if (a->json) {
+			printf("%s", first ? "" : ",");
+			json_string(names[i]);
+			putchar(':');
+			json_string(values[i]);
+		} else {
+			printf("%s=%s\n", names[i], values[i]);
+		}
+		first = false;
+	}
+	if (a->json)
+		printf("}\n");
+	return 0;
+}
+
+/* The rules in force, "FILE:LINE RULE" each, like usbguard list-rules. */
+static int cmd_policy(struct svm_client *c, const struct args *a)
+{
+	uint64_t generation = 0;
+	char *text = NULL;
+	size_t n = 0;
+	int r = svm_policy_rules(c, &generation, &text);
+
+	if (r == -EACCES) {
+		if (json_errors)
+			json_error(r, svm_reason(c));
+		fprintf(stderr, "%s: policy: %s\n", prog,
+			svm_reason(c) ? svm_reason(c)
+				      : "reading the policy needs root or an 'allow policy' rule");
+		return EXIT_DENIED;
+	}
+	if (r < 0)
+		return fail(r, c, "policy");
+	if (a->json)
+		printf("{\"generation\":%" PRIu64 ",\"rules\":[", generation);
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		if (a->json) {
+			/* "FILE:LINE RULE": the file's name has no space; the line is a number */
+			const char *sp = memchr(l, ' ', len);
+			const char *colon = sp ? sp : l + len;
+			while (colon > l && *colon != ':')
+				colon--;
+			char file[4096], rule[4096];
+			snprintf(file, sizeof(file), "%.*s", (int)(colon - l), l);
+			snprintf(rule, sizeof(rule), "%.*s",
+				 sp ? (int)(len - (size_t)(sp - l) - 1) : 0, sp ? sp + 1 : "");
+			printf("%s{\"file\":", n ? "," : "");
+			json_string(file);
+			printf(",\"line\":%lu,\"rule\":", strtoul(colon + 1, NULL, 10));
+			json_string(rule);
+			putchar('}');
+		} else {
+			printf("%.*s\n", (int)len, l);
+		}
+		n++;
+		l += len + (nl != NULL);
+	}
+	if (a->json)
+		printf("]}\n");
+	else if (!a->no_legend)
+		printf("\n%zu rule%s in policy generation %" PRIu64 ".\n", n, n == 1 ? "" : "s",
+		       generation);
 	free(text);
 	return 0;
 }
@@ -921,6 +1348,24 @@ static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *ret
 	return 0;
 }
 
+/* A PASID: 20 bits, min to 0xfffff (PCIe's PASID width; PASID 0 is the device's own). */
+static int parse_pasid(const char *opt, const char *s, uint64_t min, uint64_t *ret)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end || !*s || *s == '-' || v < min || v > 0xfffff) {
+		fprintf(stderr,
+			"%s: --%s takes a PASID from %" PRIu64
+			" to 1048575 (0xfffff, 20 bits), not '%s'.\n",
+			prog, opt, min, s);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
 /* A number of bytes, with an optional K, M, G or T (1024-based). */
 static int parse_size_arg(const char *opt, const char *s, uint64_t *ret)
 {
@@ -963,6 +1408,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		OPT_BUS,
 		OPT_VERSION,
 		OPT_HELP,
+		OPT_NO_LEGEND,
+		OPT_PROPERTY,
 	};
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, OPT_SOCKET},
@@ -986,6 +1433,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"bus", optional_argument, NULL, OPT_BUS},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"no-legend", no_argument, NULL, OPT_NO_LEGEND},
+		{"property", required_argument, NULL, OPT_PROPERTY},
 		{},
 	};
 	uint64_t v;
@@ -1006,7 +1455,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 
 	a->pasid = a->gpasid = a->vsid = -1;
-	while ((c = getopt_long(end, argv, "h", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(end, argv, "hVp:", longopts, NULL)) >= 0) {
 		switch (c) {
 		case OPT_SOCKET:
 			a->socket = optarg;
@@ -1027,12 +1476,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->pid = (long)v;
 			break;
 		case OPT_PASID:
-			if (parse_u64("pasid", optarg, 0xfffff, &v) < 0)
+			if (parse_pasid("pasid", optarg, 1, &v) < 0)
 				return -EINVAL;
 			a->pasid = (int64_t)v;
 			break;
 		case OPT_GPASID:
-			if (parse_u64("gpasid", optarg, 0xfffff, &v) < 0)
+			if (parse_pasid("gpasid", optarg, 0, &v) < 0)
 				return -EINVAL;
 			a->gpasid = (int64_t)v;
 			break;
@@ -1093,6 +1542,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_READ_ONLY:
 			a->read_only = true;
 			break;
+		case OPT_NO_LEGEND:
+			a->no_legend = true;
+			break;
+		case 'p':
+		case OPT_PROPERTY:
+			a->properties = optarg;
+			break;
 		case OPT_VTD_FLAGS:
 			if (parse_vtd_flags(optarg, &a->vtd_flags) < 0) {
 				fprintf(stderr,
@@ -1103,6 +1559,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return -EINVAL;
 			}
 			break;
+		case 'V':
 		case OPT_VERSION:
 			printf("svmctl " SVMD_VERSION_STRING "\n");
 			return 0;
@@ -1138,6 +1595,9 @@ int main(int argc, char **argv)
 		{"reload", 0, 0},
 		{"explain", -2, 0}, /* 1 or 2 */
 		{"monitor", 0, 0},
+		{"status", 0, 0},
+		{"show", 1, 0},
+		{"policy", 0, 0},
 		{"invalidate", -(int)(SVM_INVALIDATE_ENTRIES_MAX + 1), 0},
 	};
 	struct args a = {0};
@@ -1172,6 +1632,14 @@ int main(int argc, char **argv)
 	}
 	a.pos++;
 	a.n_pos--;
+	json_errors = a.json;
+	/* A device as lspci prints it, or in upper case, is said back (and given to CMD) as svmd
+	 * spells it; anything else goes to svmd, which says why it is no device. */
+	static char canon[SVMD_DEVICE_NAME_SZ];
+	int dev_arg = strcmp(cmds[i].name, "explain") == 0 ? 1 : 0;
+	if ((cmds[i].kind || strcmp(cmds[i].name, "explain") == 0) && a.n_pos > dev_arg &&
+	    svmd_device_name_canonical(a.pos[dev_arg], canon) == 0)
+		a.pos[dev_arg] = canon;
 
 	if (a.bus && a.socket) {
 		fprintf(stderr, "%s: give --socket or --bus, not both.\n", prog);
@@ -1192,10 +1660,23 @@ int main(int argc, char **argv)
 		r = svm_connect(a.socket, &c);
 		if (r < 0) {
 			const char *path = a.socket ? a.socket : getenv("SVMD_SOCKET");
-			fprintf(stderr, "%s: cannot talk to svmd at %s: %s\n", prog,
-				path && *path ? path : SVM_DEFAULT_SOCKET,
-				r == -ENOENT ? "no such socket (is svmd running?)"
-					     : svm_strerror(r));
+			path = path && *path ? path : SVM_DEFAULT_SOCKET;
+			if (a.json)
+				json_error(r, r == -EACCES || r == -EPERM
+						      ? "permission denied on the socket"
+					      : r == -ENOENT ? "no such socket (is svmd running?)"
+							     : NULL);
+			if (r == -EACCES || r == -EPERM)
+				/* The file's mode, not svmd's policy: svmd never saw us. */
+				fprintf(stderr,
+					"%s: cannot talk to svmd at %s: permission denied on the "
+					"socket or a directory above it (its file mode, not svmd's "
+					"policy: see 'ls -ld %s')\n",
+					prog, path, path);
+			else
+				fprintf(stderr, "%s: cannot talk to svmd at %s: %s\n", prog, path,
+					r == -ENOENT ? "no such socket (is svmd running?)"
+						     : svm_strerror(r));
 			return 1;
 		}
 	}
@@ -1216,6 +1697,12 @@ int main(int argc, char **argv)
 		r = cmd_monitor(c, &a);
 	else if (strcmp(cmds[i].name, "invalidate") == 0)
 		r = cmd_invalidate(c, &a);
+	else if (strcmp(cmds[i].name, "status") == 0)
+		r = cmd_status(c, &a);
+	else if (strcmp(cmds[i].name, "show") == 0)
+		r = cmd_show(c, &a);
+	else if (strcmp(cmds[i].name, "policy") == 0)
+		r = cmd_policy(c, &a);
 	else
 		r = cmd_explain(c, &a);
 	svm_disconnect(c);

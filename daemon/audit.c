@@ -44,11 +44,32 @@ const char *audit_event_name(enum audit_event e)
 	return e >= 0 && e < _AUDIT_EVENT_MAX ? events[e].name : "unknown";
 }
 
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+enum audit_sink audit_sink_resolve(const char **ret_why)
+{
+	bool there = access(JOURNAL_SOCKET, F_OK) == 0;
+
+	*ret_why = NULL;
+	if (sink == AUDIT_SINK_AUTO) {
+		sink = there ? AUDIT_SINK_JOURNAL : AUDIT_SINK_STDERR;
+		if (!there)
+			*ret_why = "No journal (" JOURNAL_SOCKET " is not there)";
+	} else if (sink == AUDIT_SINK_JOURNAL && !there) {
+		/* Asked for, and not there: sd_journal_sendv() would fail on every record. */
+		sink = AUDIT_SINK_STDERR;
+		*ret_why = "--audit=journal, but the journal is not running (" JOURNAL_SOCKET
+			   " is not there)";
+	}
+	return sink;
+}
+
 static bool use_journal(void)
 {
+	const char *why;
+
 	if (sink == AUDIT_SINK_AUTO)
-		sink = access("/run/systemd/journal/socket", F_OK) == 0 ? AUDIT_SINK_JOURNAL
-									: AUDIT_SINK_STDERR;
+		(void)audit_sink_resolve(&why);
 	return sink == AUDIT_SINK_JOURNAL;
 }
 
@@ -336,8 +357,12 @@ void audit_log(const struct audit_record *r)
 	if (use_journal()) {
 		if (log_journal(r, &fl) >= 0)
 			return;
-		/* The journal went away: fall back rather than lose the record. */
+		/* The journal went away: fall back rather than lose the record, and say so (the
+		 * line goes where the records now go). */
 		sink = AUDIT_SINK_STDERR;
+		fprintf(stderr,
+			"svmd: warning: the journal refused an audit record; audit records go "
+			"to stderr from now on.\n");
 	}
 	log_stderr(&fl);
 }

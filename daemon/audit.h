@@ -44,6 +44,10 @@ struct audit_record {
 };
 
 void audit_set_sink(enum audit_sink sink);
+/* Decides where records go now (auto: the journal if its socket is there; journal asked for but
+ * not there: stderr). *ret_why says why records go to stderr when that was not asked for, or
+ * NULL. */
+enum audit_sink audit_sink_resolve(const char **ret_why);
 void audit_log(const struct audit_record *r);
 
 /*

@@ -561,6 +561,63 @@ static int prop_backend(sd_bus *bus, const char *path, const char *interface, co
 	return sd_bus_message_append(reply, "s", b->core->backend->ops->name);
 }
 
+static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct op_result res;
+	struct status_info st;
+	char text[SVMD_PAYLOAD_MAX - sizeof(struct svmd_daemon_status_rep)];
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	if (ops_status(b->core, p->session, &st, text, sizeof(text), &res) < 0)
+		return bus_reply_error(error, &res);
+	return sd_bus_reply_method_return(
+		m, "ttuuuuusss", st.generation, st.uptime_usec, (uint32_t)st.n_devices,
+		(uint32_t)st.n_sessions, (uint32_t)st.n_bindings, (uint32_t)st.n_rules,
+		(uint32_t)st.n_files, st.backend, SVMD_VERSION_STRING, text);
+}
+
+/* Every rule in force, paged through the same recipe as the socket's. */
+static int method_policy_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	struct bus *b = userdata;
+	struct op_result res;
+	char text[SVMD_PAYLOAD_MAX - sizeof(struct svmd_policy_list_rep)];
+	size_t start = 0, n, total;
+	uint64_t generation = b->core->generation;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "t", generation);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "s");
+	do {
+		if (ops_policy_list(b->core, p->session, start, text, sizeof(text), &n, &total,
+				    &res) < 0)
+			return bus_reply_error(error, &res);
+		for (char *l = text, *nl; r >= 0 && (nl = strchr(l, '\n')); l = nl + 1) {
+			*nl = 0;
+			r = sd_bus_message_append(reply, "s", l);
+		}
+		start += n;
+	} while (r >= 0 && n > 0 && start < total);
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
+}
+
 static int prop_n_devices(sd_bus *bus, const char *path, const char *interface,
 			  const char *property, sd_bus_message *reply, void *userdata,
 			  sd_bus_error *error)
@@ -654,6 +711,16 @@ const sd_bus_vtable bus_broker_vtable[] = {
 					 SD_BUS_PARAM(warnings) SD_BUS_PARAM(no_longer_granted)
 						 SD_BUS_PARAM(revoked) SD_BUS_PARAM(text),
 				 method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES(
+		"Status", "", , "ttuuuuusss",
+		SD_BUS_PARAM(generation) SD_BUS_PARAM(uptime_usec) SD_BUS_PARAM(devices)
+			SD_BUS_PARAM(clients) SD_BUS_PARAM(bindings) SD_BUS_PARAM(rules)
+				SD_BUS_PARAM(files) SD_BUS_PARAM(backend) SD_BUS_PARAM(version)
+					SD_BUS_PARAM(text),
+		method_status, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("ListPolicy", "", , "tas",
+				 SD_BUS_PARAM(generation) SD_BUS_PARAM(rules), method_policy_list,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_NAMES("PolicyReloaded", "t", SD_BUS_PARAM(generation), 0),
 	SD_BUS_SIGNAL_WITH_NAMES("FdProbe", "h", SD_BUS_PARAM(fd), 0),
 	SD_BUS_PROPERTY("Version", "s", prop_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),

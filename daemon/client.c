@@ -57,6 +57,10 @@ static int handle_device_info(struct client *c, const struct svmd_hdr *h, const 
 			      size_t n_fds);
 static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			    size_t n_fds);
+static int handle_status(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			 size_t n_fds);
+static int handle_policy_list(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			      size_t n_fds);
 static int handle_invalidate(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			     size_t n_fds);
 
@@ -81,6 +85,8 @@ static const struct {
 	[SVMD_OP_RELOAD] = {READY, handle_reload},
 	[SVMD_OP_MAP] = {READY, handle_map},
 	[SVMD_OP_UNMAP] = {READY, handle_unmap},
+	[SVMD_OP_STATUS] = {READY, handle_status},
+	[SVMD_OP_POLICY_LIST] = {READY, handle_policy_list},
 	[SVMD_OP_DEVICE_INFO] = {READY, handle_device_info},
 	[SVMD_OP_SUBSCRIBE] = {READY, handle_subscribe},
 	[SVMD_OP_INVALIDATE] = {READY, handle_invalidate},
@@ -537,6 +543,55 @@ static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const vo
 	list_append(&srv->subscribers, &c->sub_link);
 	srv->n_subscribers++;
 	return reply_error(c, h, 0, NULL);
+}
+
+static int handle_status(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			 size_t n_fds)
+{
+	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_daemon_status_rep rep = {0};
+	char *text = (char *)buf + sizeof(rep);
+	struct status_info st;
+	struct op_result res;
+
+	(void)p;
+	(void)fds;
+	(void)n_fds;
+	if (ops_status(c->srv->core, c->session, &st, text, sizeof(buf) - sizeof(rep), &res) < 0)
+		return reply_result(c, h, &res);
+	rep.n_devices = (uint32_t)st.n_devices;
+	rep.generation = st.generation;
+	rep.uptime_usec = st.uptime_usec;
+	rep.n_sessions = (uint32_t)st.n_sessions;
+	rep.n_bindings = (uint32_t)st.n_bindings;
+	rep.n_rules = (uint32_t)st.n_rules;
+	rep.n_files = (uint32_t)st.n_files;
+	(void)svmd_set_name(rep.backend, sizeof(rep.backend), st.backend);
+	(void)svmd_set_name(rep.server_version, sizeof(rep.server_version), SVMD_VERSION_STRING);
+	memcpy(buf, &rep, sizeof(rep));
+	return send_reply(c, h, buf, sizeof(rep) + strlen(text) + 1, -1);
+}
+
+static int handle_policy_list(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			      size_t n_fds)
+{
+	const struct svmd_policy_list_req *req = p;
+	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
+	struct svmd_policy_list_rep rep = {0};
+	char *text = (char *)buf + sizeof(rep);
+	struct op_result res;
+	size_t n, total;
+
+	(void)fds;
+	(void)n_fds;
+	if (ops_policy_list(c->srv->core, c->session, req->start, text, sizeof(buf) - sizeof(rep),
+			    &n, &total, &res) < 0)
+		return reply_result(c, h, &res);
+	rep.n = (uint32_t)n;
+	rep.total = (uint32_t)total;
+	rep.generation = c->srv->core->generation;
+	memcpy(buf, &rep, sizeof(rep));
+	return send_reply(c, h, buf, sizeof(rep) + strlen(text) + 1, -1);
 }
 
 /* Handles one received record. Returns 0 to go on, a negative errno to drop the client. */

@@ -45,6 +45,7 @@ int core_new(struct event_base *base, struct backend *backend, struct policy *po
 		return -ENOMEM;
 	c->base = base;
 	c->generation = 1;
+	c->started_usec = now_usec(CLOCK_MONOTONIC);
 	c->state_fd = -1;
 	r = copy_dirs(c, policy_dirs, n_policy_dirs);
 	if (r == 0)

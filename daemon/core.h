@@ -52,8 +52,9 @@ struct core {
 	struct event_base *base;
 	struct backend *backend;
 	struct policy *policy;
-	uint64_t generation; /* of the policy: 1 at start, +1 per reload */
-	char **policy_dirs;  /* NULL: the default directories */
+	uint64_t generation;   /* of the policy: 1 at start, +1 per reload */
+	uint64_t started_usec; /* CLOCK_MONOTONIC, at core_new() */
+	char **policy_dirs;    /* NULL: the default directories */
 	size_t n_policy_dirs;
 	struct registry *registry;
 	struct lifetime *lifetime;

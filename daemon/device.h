@@ -25,6 +25,6 @@ struct device {
 	const char *unsupported[_SVMD_KIND_MAX];
 };
 
-/* Parses "DDDD:BB:DD.F" (hex, lower or upper case) into canonical lower case. Returns 0 or
- * -EINVAL. */
+/* Parses "DDDD:BB:DD.F" or lspci's "BB:DD.F" (domain 0000), hex in lower or upper case, into
+ * canonical lower case (svmd_device_name_canonical()). Returns 0 or -EINVAL. */
 int device_name_canonical(const char *s, char ret[SVMD_DEVICE_NAME_SZ]);

@@ -24,6 +24,7 @@
 #include "backends.h"
 #include "bus.h"
 #include "config.h"
+#include "device.h"
 #include "cleanup.h"
 #include "log.h"
 #include "loop.h"
@@ -547,6 +548,35 @@ static void status_done(struct status *st)
 		event_free(st->ev);
 }
 
+/* The options a start needs, checked before anything is loaded: the devices' names. */
+static int check_options(const struct options *o)
+{
+	char canon[SVMD_DEVICE_NAME_SZ];
+
+	for (size_t i = 0; i < o->n_devices; i++)
+		if (device_name_canonical(o->devices[i], canon) < 0) {
+			log_error("'%s' is not a PCI address DDDD:BB:DD.F (or BB:DD.F)",
+				  o->devices[i]);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* Where the audit records go, said once when that is not the journal the unit expects. */
+static void warn_audit_sink(void)
+{
+	const char *why = NULL;
+
+	switch (audit_sink_resolve(&why)) {
+	case AUDIT_SINK_STDERR:
+		if (why)
+			log_warning("%s: audit records go to stderr.", why);
+		break;
+	default:
+		break;
+	}
+}
+
 /* The policy to start with: a broken one is refused. */
 static int load_policy(const struct options *o, struct policy **ret)
 {
@@ -566,6 +596,34 @@ static int load_policy(const struct options *o, struct policy **ret)
 	return 0;
 }
 
+/* What --check-policy warns about beyond the files: a directory named that is not there (of the
+ * default ones, only when none is), and a policy without rules, which denies everything. */
+static int warn_unread_policy(const struct options *o, struct policy *p)
+{
+	const char *const *dirs =
+		o->n_policy_dirs ? (const char *const *)o->policy_dirs : policy_default_dirs;
+	size_t n = 0, missing = 0;
+	struct stat st;
+	int r = 0;
+
+	for (; dirs[n] && (!o->n_policy_dirs || n < o->n_policy_dirs); n++)
+		if (stat(dirs[n], &st) < 0 && errno == ENOENT) {
+			missing++;
+			if (o->n_policy_dirs)
+				r = policy_add_diag(
+					p, false, "%s: warning: no such policy directory", dirs[n]);
+		}
+	if (r >= 0 && !o->n_policy_dirs && missing == n)
+		r = policy_add_diag(p, false,
+				    "warning: none of the policy directories exists (%s, %s, %s)",
+				    dirs[0], dirs[1], dirs[2]);
+	if (r >= 0 && p->n_rules == 0)
+		r = policy_add_diag(
+			p, false,
+			"warning: the policy has no rules: svmd would deny every request");
+	return r;
+}
+
 /* svmd --check-policy: every diagnostic, and what can never match. */
 static int check_policy(const struct options *o)
 {
@@ -574,7 +632,7 @@ static int check_policy(const struct options *o)
 
 	if (r < 0)
 		return log_error_errno(r, "Cannot load policy: %m");
-	if (policy_lint(p) < 0)
+	if (policy_lint(p) < 0 || warn_unread_policy(o, p) < 0)
 		return log_oom();
 	return report_policy(p, true);
 }
@@ -717,9 +775,15 @@ static int run(const struct options *o)
 	bool own = false;
 	int r;
 
+	/* What the options say is checked before the policy is: a mistake in them is named first.
+	 */
+	r = check_options(o);
+	if (r < 0)
+		return r;
 	r = load_policy(o, &policy);
 	if (r < 0)
 		return r;
+	warn_audit_sink();
 	/* Before the backend, which says what RLIMIT_MEMLOCK its pins are charged against. */
 	raise_limits();
 	r = backend_new(&bc, &backend, err, sizeof(err));

@@ -498,8 +498,10 @@ int ops_explain(struct core *c, struct session *s, const struct explain_request 
 	const struct identity *subj = rq.who;
 	FILE *f;
 
-	if (req->device && request_find_device(&rq, req->device) < 0)
-		return request_finish(&rq, -ENODEV);
+	int r = req->device ? request_find_device(&rq, req->device) : 0;
+
+	if (r < 0)
+		return request_finish(&rq, r);
 	if (req->has_uid && req->uid != rq.who->uid) {
 		if (rq.who->uid != 0)
 			return request_finish(

@@ -134,6 +134,22 @@ int ops_invalidate(struct core *c, struct session *s, uint64_t id, uint32_t type
 int ops_device_info(struct core *c, struct session *s, const char *device, uint32_t *ret_kinds,
 		    char *text, size_t size, struct op_result *res);
 
+/* What svmd is and holds, for svmctl status: counts of the caller's own (root: everyone's);
+ * text: "svm: ..." then "file: PATH" per policy file in force. Anyone may ask. */
+struct status_info {
+	uint64_t generation, uptime_usec;
+	size_t n_devices, n_sessions, n_bindings, n_rules, n_files;
+	const char *backend;
+};
+int ops_status(struct core *c, struct session *s, struct status_info *ret, char *text, size_t size,
+	       struct op_result *res);
+
+/* The rules in force from rule start on, one line each "FILE:LINE RULE" into text, as many as
+ * fit: *ret_n of *ret_total. Root, or a caller an 'allow policy' rule grants; else -EACCES
+ * with the reason. Not recorded (it changes nothing). */
+int ops_policy_list(struct core *c, struct session *s, size_t start, char *text, size_t size,
+		    size_t *ret_n, size_t *ret_total, struct op_result *res);
+
 /* The client was told of b: the front-ends hear of it (binding_added). */
 void ops_commit(struct core *c, struct binding *b);
 /* The reply telling the client of b could not be sent: b ends, with a release record. */

@@ -485,6 +485,16 @@ unsigned registry_count_user_sessions(const struct registry *r, uid_t uid)
 	return u ? u->n_sessions : 0;
 }
 
+size_t registry_n_bindings(const struct registry *r)
+{
+	return r->n_bindings;
+}
+
+size_t registry_n_sessions(const struct registry *r)
+{
+	return r->n_sessions;
+}
+
 uint64_t registry_next_id(const struct registry *r)
 {
 	return r->next_id;

@@ -150,6 +150,9 @@ uint64_t registry_device_rule_bytes(const struct registry *r, const struct devic
 				    const struct policy_rule *rule);
 uint64_t registry_map_bytes(const struct registry *r);
 unsigned registry_count_user_sessions(const struct registry *r, uid_t uid);
+/* Everyone's live bindings and sessions. */
+size_t registry_n_bindings(const struct registry *r);
+size_t registry_n_sessions(const struct registry *r);
 /* The fds svmd holds for uid (struct user.n_fds), and for every uid. */
 unsigned registry_count_user_fds(const struct registry *r, uid_t uid);
 unsigned registry_count_fds(const struct registry *r);

@@ -23,7 +23,9 @@ struct request request_start(struct core *c, struct session *s, const char *op,
 		.op = op,
 		.event = AUDIT_FAIL,
 		.res = res,
-		.recorded = strcmp(op, "explain") != 0 && strcmp(op, "device-info") != 0,
+		/* Reading ops change nothing: no record. */
+		.recorded = strcmp(op, "explain") != 0 && strcmp(op, "device-info") != 0 &&
+			    strcmp(op, "status") != 0 && strcmp(op, "policy") != 0,
 	};
 }
 
@@ -55,6 +57,10 @@ int request_finish(struct request *rq, int r)
 
 int request_find_device(struct request *rq, const char *name)
 {
+	char canon[SVMD_DEVICE_NAME_SZ];
+
+	if (device_name_canonical(name, canon) < 0)
+		return request_refuse(rq, -EINVAL, SVMD_NOT_A_PCI_ADDRESS, name);
 	rq->dev = backend_find_device(rq->core->backend, name);
 	if (!rq->dev)
 		return request_refuse(rq, -ENODEV,

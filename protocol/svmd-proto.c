@@ -50,6 +50,64 @@ bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ])
 	return all_zero(name + sizeof(form) - 1, SVMD_DEVICE_NAME_SZ - (sizeof(form) - 1));
 }
 
+/* The characters a device field may carry: enough for any spelling of a PCI address, and
+ * nothing a reason or an audit record would have to escape. */
+static bool device_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       c == ':' || c == '.' || c == '_' || c == '-';
+}
+
+bool svmd_device_field_valid(const char field[SVMD_DEVICE_NAME_SZ])
+{
+	size_t n = strnlen(field, SVMD_DEVICE_NAME_SZ);
+
+	if (n == 0 || n == SVMD_DEVICE_NAME_SZ)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!device_char(field[i]))
+			return false;
+	return all_zero(field + n, SVMD_DEVICE_NAME_SZ - n);
+}
+
+/* Two hex digits of s at i, lower-cased into out. */
+static bool hex_at(const char *s, size_t i, size_t n, char *out)
+{
+	for (size_t k = i; k < i + n; k++) {
+		char c = s[k];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+		out[k] = c;
+	}
+	return true;
+}
+
+int svmd_device_name_canonical(const char *s, char ret[SVMD_DEVICE_NAME_SZ])
+{
+	char out[SVMD_DEVICE_NAME_SZ] = "0000:";
+	size_t n = strnlen(s, 13);
+
+	/* lspci's short form BB:DD.F is domain 0000. */
+	if (n == 7)
+		memcpy(out + 5, s, 8);
+	else if (n == 12)
+		memcpy(out, s, 13);
+	else
+		return -EINVAL;
+	if (out[4] != ':' || out[7] != ':' || out[10] != '.')
+		return -EINVAL;
+	if (!hex_at(out, 0, 4, out) || !hex_at(out, 5, 2, out) || !hex_at(out, 8, 2, out) ||
+	    !hex_at(out, 11, 1, out))
+		return -EINVAL;
+	/* Device 0x00-0x1f, function 0-7. */
+	if (out[8] > '1' || out[11] > '7')
+		return -EINVAL;
+	memcpy(ret, out, sizeof(out));
+	return 0;
+}
+
 int svmd_set_name(char *field, size_t size, const char *s)
 {
 	size_t n = strlen(s);
@@ -86,14 +144,14 @@ static int check_bind_task(const void *payload)
 {
 	const struct svmd_bind_task_req *r = payload;
 
-	return svmd_device_name_valid(r->device) && r->flags == 0 ? 0 : -EBADMSG;
+	return svmd_device_field_valid(r->device) && r->flags == 0 ? 0 : -EBADMSG;
 }
 
 static int check_bind_pgtable(const void *payload)
 {
 	const struct svmd_bind_pgtable_req *r = payload;
 
-	if (!svmd_device_name_valid(r->device) || r->reserved != 0)
+	if (!svmd_device_field_valid(r->device) || r->reserved != 0)
 		return -EBADMSG;
 	if (r->flags & ~(uint64_t)SVMD_PGTABLE_GPASID_VALID)
 		return -EBADMSG;
@@ -109,7 +167,7 @@ static int check_bind_pasid_table(const void *payload)
 {
 	const struct svmd_bind_pasid_table_ext_req *r = payload;
 
-	if (!svmd_device_name_valid(r->base.device) || r->base.reserved != 0 || r->reserved != 0)
+	if (!svmd_device_field_valid(r->base.device) || r->base.reserved != 0 || r->reserved != 0)
 		return -EBADMSG;
 	return r->s1fmt <= SVMD_SMMU_S1FMT_2LVL_64K && r->s1cdmax <= SVMD_SMMU_S1CDMAX_MAX
 		       ? 0
@@ -120,7 +178,21 @@ static int check_device_name(const void *payload)
 {
 	const struct svmd_open_device_req *r = payload;
 
-	return svmd_device_name_valid(r->device) ? 0 : -EBADMSG;
+	return svmd_device_field_valid(r->device) ? 0 : -EBADMSG;
+}
+
+static int check_status(const void *payload)
+{
+	const struct svmd_status_req *r = payload;
+
+	return r->flags == 0 && r->reserved == 0 ? 0 : -EBADMSG;
+}
+
+static int check_policy_list(const void *payload)
+{
+	const struct svmd_policy_list_req *r = payload;
+
+	return r->reserved == 0 ? 0 : -EBADMSG;
 }
 
 static int check_reload(const void *payload)
@@ -144,7 +216,7 @@ static bool range_valid(uint64_t iova, uint64_t length)
 
 static int check_explain_map(const struct svmd_explain_map_req *r)
 {
-	if (!svmd_device_name_valid(r->device) || r->reserved0 != 0)
+	if (!svmd_device_field_valid(r->device) || r->reserved0 != 0)
 		return -EBADMSG;
 	if (r->flags & ~SVMD_EXPLAIN_UID || (!(r->flags & SVMD_EXPLAIN_UID) && r->uid != 0))
 		return -EBADMSG;
@@ -160,7 +232,7 @@ static int check_explain(const void *payload)
 		return check_explain_map(payload);
 	/* Reload is not about a device: its name field is all zero. */
 	if (r->op == SVMD_EXPLAIN_RELOAD ? memcmp(r->device, none, sizeof(none)) != 0
-					 : !svmd_device_name_valid(r->device))
+					 : !svmd_device_field_valid(r->device))
 		return -EBADMSG;
 	if (r->reserved != 0 || (r->vtd_flags & ~(uint64_t)SVMD_VTD_FLAGS_ALL))
 		return -EBADMSG;
@@ -179,7 +251,7 @@ static int check_map(const void *payload)
 {
 	const struct svmd_map_req *r = payload;
 
-	if (!svmd_device_name_valid(r->device) || r->reserved != 0)
+	if (!svmd_device_field_valid(r->device) || r->reserved != 0)
 		return -EBADMSG;
 	if ((r->flags & ~SVMD_MAP_FLAGS) || !(r->flags & SVMD_MAP_FLAGS))
 		return -EBADMSG;
@@ -190,7 +262,7 @@ static int check_unmap(const void *payload)
 {
 	const struct svmd_unmap_req *r = payload;
 
-	return svmd_device_name_valid(r->device) && range_valid(r->iova, r->length) ? 0 : -EBADMSG;
+	return svmd_device_field_valid(r->device) && range_valid(r->iova, r->length) ? 0 : -EBADMSG;
 }
 
 static int check_subscribe(const void *payload)
@@ -233,6 +305,8 @@ static const struct request_desc requests[_SVMD_OP_MAX] = {
 	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, 0, 0, check_device_name},
 	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, 0, 0, check_subscribe},
 	[SVMD_OP_INVALIDATE] = {sizeof(struct svmd_invalidate_req), 0, 0, 0, check_invalidate},
+	[SVMD_OP_STATUS] = {sizeof(struct svmd_status_req), 0, 0, 0, check_status},
+	[SVMD_OP_POLICY_LIST] = {sizeof(struct svmd_policy_list_req), 0, 0, 0, check_policy_list},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
@@ -256,6 +330,8 @@ static const struct reply_desc replies[_SVMD_OP_MAX] = {
 	[SVMD_OP_DEVICE_INFO] = {.size = sizeof(struct svmd_device_info_rep), .text = true},
 	[SVMD_OP_SUBSCRIBE] = {.size = sizeof(struct svmd_status_rep)},
 	[SVMD_OP_INVALIDATE] = {.size = sizeof(struct svmd_invalidate_rep)},
+	[SVMD_OP_STATUS] = {.size = sizeof(struct svmd_daemon_status_rep), .text = true},
+	[SVMD_OP_POLICY_LIST] = {.size = sizeof(struct svmd_policy_list_rep), .text = true},
 };
 
 int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
@@ -486,6 +562,8 @@ static const char *const opcode_names[_SVMD_OP_MAX] = {
 	[SVMD_OP_DEVICE_INFO] = "device-info",
 	[SVMD_OP_SUBSCRIBE] = "subscribe",
 	[SVMD_OP_INVALIDATE] = "invalidate",
+	[SVMD_OP_STATUS] = "status",
+	[SVMD_OP_POLICY_LIST] = "policy-list",
 };
 
 const char *svmd_opcode_name(uint16_t opcode)

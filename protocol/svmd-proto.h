@@ -44,6 +44,9 @@ enum svmd_opcode {
 	SVMD_OP_UNMAP = 0x000d,
 	SVMD_OP_DEVICE_INFO = 0x000e,
 	SVMD_OP_INVALIDATE = 0x000f,
+	SVMD_OP_STATUS = 0x0010,
+	SVMD_OP_POLICY_LIST = 0x0011,
+	/* 0x0012: METRICS (reserved) */
 	SVMD_OP_SUBSCRIBE = 0x0013, /* revision 2 */
 	_SVMD_OP_MAX,
 };
@@ -407,6 +410,41 @@ struct svmd_invalidate_rep {
 	uint32_t done; /* entries the kernel handled (all of them on success) */
 };
 
+/* STATUS: what svmd is and holds. Counts are the caller's own (root: everyone's). */
+struct svmd_status_req {
+	uint32_t flags; /* none defined: must be 0 */
+	uint32_t reserved;
+};
+struct svmd_daemon_status_rep {
+	int32_t status;
+	uint32_t n_devices;
+	uint64_t generation;  /* of the policy in force */
+	uint64_t uptime_usec; /* since svmd started (CLOCK_MONOTONIC) */
+	uint32_t n_sessions;  /* clients connected (socket and bus) */
+	uint32_t n_bindings;
+	uint32_t n_rules;
+	uint32_t n_files; /* policy files in force */
+	char backend[16];
+	char server_version[16];
+	/* char text[]: NUL-terminated lines: "svm: supported" or "svm: <the kernel's reason>",
+	 * then "file: PATH" per policy file in force, in the order read */
+};
+
+/* POLICY_LIST: the rules of the generation in force, one line each as "FILE:LINE RULE", from
+ * rule `start`; root, or a caller an 'allow policy' rule grants. */
+struct svmd_policy_list_req {
+	uint32_t start;
+	uint32_t reserved;
+};
+struct svmd_policy_list_rep {
+	int32_t status;
+	uint32_t total; /* rules in all */
+	uint32_t n;     /* lines in the text */
+	uint32_t reserved;
+	uint64_t generation;
+	/* char text[]: NUL-terminated, n lines */
+};
+
 /* Size checks: these layouts are the wire format. */
 _Static_assert(sizeof(struct svmd_hdr) == 16, "header");
 _Static_assert(offsetof(struct svmd_hdr, opcode) == 6 && offsetof(struct svmd_hdr, len) == 12,
@@ -452,6 +490,11 @@ _Static_assert(sizeof(struct svmd_unmap_req) == 32, "unmap req");
 _Static_assert(sizeof(struct svmd_unmap_rep) == 16, "unmap rep");
 _Static_assert(sizeof(struct svmd_device_info_req) == 16, "device info req");
 _Static_assert(sizeof(struct svmd_device_info_rep) == 8, "device info rep");
+_Static_assert(sizeof(struct svmd_status_req) == 8, "status req");
+_Static_assert(sizeof(struct svmd_daemon_status_rep) == 72, "status rep");
+_Static_assert(offsetof(struct svmd_daemon_status_rep, backend) == 40, "status rep offsets");
+_Static_assert(sizeof(struct svmd_policy_list_req) == 8, "policy list req");
+_Static_assert(sizeof(struct svmd_policy_list_rep) == 24, "policy list rep");
 _Static_assert(sizeof(struct svmd_subscribe_req) == 8, "subscribe req");
 _Static_assert(sizeof(struct svmd_ev_binding_ended) == 24, "binding ended event");
 _Static_assert(sizeof(struct svmd_ev_record) == 88, "record event");
@@ -513,6 +556,20 @@ const char *svmd_reply_reason(const void *payload, size_t len);
 
 /* A device name field is "DDDD:BB:DD.F" in lower-case hex, NUL-terminated, zero padded. */
 bool svmd_device_name_valid(const char name[SVMD_DEVICE_NAME_SZ]);
+
+/* What a request's device field may hold: up to 15 of [0-9A-Za-z:._-], NUL-terminated and zero
+ * padded (empty is none: explain reload's). Whether that names a PCI function is the core's
+ * question, answered with an error reply ("not a PCI address"), not by dropping the client. */
+bool svmd_device_field_valid(const char field[SVMD_DEVICE_NAME_SZ]);
+
+/* Parses a PCI address, "DDDD:BB:DD.F" or lspci's short "BB:DD.F" (domain 0000), hex in either
+ * case, into the canonical "DDDD:BB:DD.F" in lower case. Returns 0 or -EINVAL. */
+int svmd_device_name_canonical(const char *s, char ret[SVMD_DEVICE_NAME_SZ]);
+
+/* The reason for a device name that is none (a printf format of the name given). */
+#define SVMD_NOT_A_PCI_ADDRESS                                                                     \
+	"'%s' is not a PCI address (DDDD:BB:DD.F, or BB:DD.F as lspci prints it; see 'svmctl "     \
+	"devices')"
 
 /* Copies a NUL-terminated string into a zero-padded field. Returns -ENAMETOOLONG when it does
  * not fit with its NUL. */

@@ -110,7 +110,7 @@ show "svmctl list   # as root"
 "$dir/svmctl" --socket="$sock" list
 
 step "Why is bob denied? svmctl explain walks the rules"
-as $BOB 0 explain bind-task 0000:3b:00.0
+as $BOB 77 explain bind-task 0000:3b:00.0
 
 step "The same broker on D-Bus: org.svmd.Broker1, for busctl and svmctl --bus"
 show "busctl introspect org.svmd.Broker1 /org/svmd/Broker1 org.svmd.Broker1"

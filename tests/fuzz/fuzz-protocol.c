@@ -34,6 +34,8 @@ static const struct {
 	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, true},
 	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, true},
 	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, false},
+	[SVMD_OP_STATUS] = {sizeof(struct svmd_status_req), 0, false},
+	[SVMD_OP_POLICY_LIST] = {sizeof(struct svmd_policy_list_req), 0, false},
 };
 
 /* A range [start, start + length) that is not empty and does not wrap. */
@@ -89,12 +91,14 @@ static void check_event(const struct svmd_hdr *h, const uint8_t *payload, size_t
 
 static void check_name_field(const char *name)
 {
-	if (!svmd_device_name_valid(name))
+	if (!svmd_device_field_valid(name))
 		return;
 	size_t n = strnlen(name, SVMD_DEVICE_NAME_SZ);
-	assert(n > 0 && n < SVMD_DEVICE_NAME_SZ);
+	assert(n < SVMD_DEVICE_NAME_SZ);
 	for (size_t i = 0; i < n; i++)
-		assert(strchr("0123456789abcdef:.", name[i]) && name[i]);
+		assert(strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:._-",
+			      name[i]) &&
+		       name[i]);
 	for (size_t i = n; i < SVMD_DEVICE_NAME_SZ; i++)
 		assert(name[i] == 0);
 }
@@ -113,7 +117,7 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 	if (h->opcode == SVMD_OP_EXPLAIN && payload[16] == SVMD_EXPLAIN_MAP) {
 		struct svmd_explain_map_req x;
 		memcpy(&x, payload, sizeof(x));
-		assert(x.op == SVMD_EXPLAIN_MAP && svmd_device_name_valid(x.device));
+		assert(x.op == SVMD_EXPLAIN_MAP && svmd_device_field_valid(x.device));
 		assert(x.reserved0 == 0 && (x.flags & ~(uint32_t)SVMD_EXPLAIN_UID) == 0);
 		assert((x.flags & SVMD_EXPLAIN_UID) || x.uid == 0);
 		assert(x.length == 0 || range_ok(x.iova, x.length));
@@ -126,7 +130,7 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 			for (size_t i = 0; i < SVMD_DEVICE_NAME_SZ; i++)
 				assert(x.device[i] == 0);
 		else
-			assert(svmd_device_name_valid(x.device));
+			assert(svmd_device_field_valid(x.device));
 		assert(x.addr_width == 0 || x.addr_width == 48 || x.addr_width == 57);
 		assert(x.reserved == 0);
 		assert((x.vtd_flags & ~(uint64_t)SVMD_VTD_FLAGS_ALL) == 0);
@@ -134,7 +138,7 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 		assert((x.flags & SVMD_EXPLAIN_PASID) || x.pasid == 0);
 		assert((x.flags & SVMD_EXPLAIN_UID) || x.uid == 0);
 	} else if (request_facts[h->opcode].has_device) {
-		assert(svmd_device_name_valid((const char *)payload)); /* device comes first */
+		assert(svmd_device_field_valid((const char *)payload)); /* device comes first */
 	}
 	if (h->opcode == SVMD_OP_RELOAD) {
 		struct svmd_reload_req rl;
@@ -202,11 +206,15 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 		break;
 	case SVMD_OP_EXPLAIN:
 	case SVMD_OP_RELOAD:
-	case SVMD_OP_DEVICE_INFO: {
+	case SVMD_OP_DEVICE_INFO:
+	case SVMD_OP_STATUS:
+	case SVMD_OP_POLICY_LIST: {
 		/* a fixed part, then one NUL-terminated text filling the rest */
-		size_t fixed = op == SVMD_OP_EXPLAIN  ? sizeof(struct svmd_explain_rep)
-			       : op == SVMD_OP_RELOAD ? sizeof(struct svmd_reload_rep)
-						      : sizeof(struct svmd_device_info_rep);
+		size_t fixed = op == SVMD_OP_EXPLAIN       ? sizeof(struct svmd_explain_rep)
+			       : op == SVMD_OP_RELOAD      ? sizeof(struct svmd_reload_rep)
+			       : op == SVMD_OP_STATUS      ? sizeof(struct svmd_daemon_status_rep)
+			       : op == SVMD_OP_POLICY_LIST ? sizeof(struct svmd_policy_list_rep)
+							   : sizeof(struct svmd_device_info_rep);
 		assert(len > fixed);
 		const char *text = (const char *)payload + fixed;
 		assert(strnlen(text, len - fixed) == len - fixed - 1);

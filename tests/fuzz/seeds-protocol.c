@@ -132,6 +132,10 @@ static void requests(void)
 	emit("req-invalidate", SVMD_OP_INVALIDATE, 0, &inv, sizeof(inv));
 	struct svmd_device_info_req info = {.device = "0000:3b:00.0"};
 	emit("req-device-info", SVMD_OP_DEVICE_INFO, 0, &info, sizeof(info));
+	struct svmd_status_req status = {0};
+	emit("req-status", SVMD_OP_STATUS, 0, &status, sizeof(status));
+	struct svmd_policy_list_req plist = {.start = 1};
+	emit("req-policy-list", SVMD_OP_POLICY_LIST, 0, &plist, sizeof(plist));
 	struct svmd_explain_map_req exmap = {
 		.op = SVMD_EXPLAIN_MAP, .iova = 0x100000, .length = 0x4000};
 	set_name(exmap.device, sizeof(exmap.device), DEV_A);

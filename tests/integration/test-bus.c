@@ -29,6 +29,7 @@
 #include <systemd/sd-bus.h>
 
 #include "harness.h"
+#include "svmd-version.h"
 
 #define BUSCTL       "/usr/bin/busctl"
 #define BROKER       "org.svmd.Broker1"
@@ -52,7 +53,8 @@ static const char policy[] =
 	"allow open-device user=svmd-test1 device=0000:3b:00.0\n"
 	"allow reload user=svmd-test1\n"
 	"deny * user=svmd-test2\n"
-	"allow map user=svmd-test1 device=0000:3b:00.0 iova=0x100000-0x1fffffff max-bytes=64K\n";
+	"allow map user=svmd-test1 device=0000:3b:00.0 iova=0x100000-0x1fffffff max-bytes=64K\n"
+	"allow policy user=svmd-test1\n";
 
 static struct daemon d;
 static struct test_user u1, u2;
@@ -1291,6 +1293,14 @@ Test(bus, errors_carry_svmd_error_names)
 	bus_call_as(u1.uid, u1.gid, BROKER_PATH, BROKER, "BindPgtable", &c, "sutua{sv}",
 		    "0000:3c:00.0", 150u, (uint64_t)0x10000, 48u, 0);
 	cr_assert_str_eq(c.error, "org.svmd.Broker1.Error.NotSupported");
+	/* svmd's own reading of device names, without libsvmclient in between. */
+	bus_call_as(u1.uid, u1.gid, BROKER_PATH, BROKER, "BindPgtable", &c, "sutua{sv}", "zz z",
+		    150u, (uint64_t)0x10000, 48u, 0);
+	cr_assert_str_eq(c.error, "org.svmd.Broker1.Error.InvalidArgument");
+	cr_assert(strstr(c.message, "'zz z' is not a PCI address"), "%s", c.message);
+	bus_call_as(u2.uid, u2.gid, BROKER_PATH, BROKER, "BindPgtable", &c, "sutua{sv}", "3B:00.0",
+		    150u, (uint64_t)0x10000, 48u, 0);
+	cr_assert_str_eq(c.error, "org.svmd.Broker1.Error.AccessDenied", "%s", c.message);
 	bus_call_as(u1.uid, u1.gid, BROKER_PATH, BROKER, "BindPgtable", &c, "sutua{sv}",
 		    "0000:3b:00.0", 150u, (uint64_t)0x10000, 48u, 1, "color", "u", 3u);
 	cr_assert_str_eq(c.error, "org.svmd.Broker1.Error.InvalidArgument");
@@ -1329,6 +1339,105 @@ static void svmctl_both(const struct test_user *u, const char *const *args, stru
 		     s->rc, b->rc, s->err, b->err);
 	cr_assert_str_eq(s->out, b->out, "%s: stdout differs", args[0]);
 	cr_assert_str_eq(s->err, b->err, "%s: stderr differs", args[0]);
+}
+
+/* The text after the first line (status's says how long svmd has been up). */
+static const char *after_first_line(const char *s)
+{
+	const char *nl = strchr(s, '\n');
+	return nl ? nl + 1 : s;
+}
+
+Test(bus, svmctl_status_show_policy_on_both)
+{
+	static struct cmd_out s, b;
+	struct peer p;
+	struct peer_result r;
+	char want[512];
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+
+	/* status: the same but for the uptime; the caller's own counts, root's all. */
+	const char *status[] = {"status", NULL};
+	for (int as = 0; as < 3; as++) {
+		const struct test_user *u = as == 0 ? NULL : as == 1 ? &u1 : &u2;
+		char sock[160], bus[600];
+		const char *argv[] = {build_path("svmctl"), sock, "status", NULL};
+		snprintf(sock, sizeof(sock), "--socket=%s", d.socket);
+		run_as(u, argv, &s);
+		snprintf(bus, sizeof(bus), "--bus=%s", pb.address);
+		argv[1] = bus;
+		run_as(u, argv, &b);
+		cr_assert_eq(s.rc, 0, "%s", s.err);
+		cr_assert_eq(b.rc, 0, "%s", b.err);
+		cr_assert(starts_with(s.out, "svmd " SVMD_VERSION_STRING ", up "), "%s", s.out);
+		cr_assert_str_eq(after_first_line(s.out), after_first_line(b.out));
+		cr_assert(strstr(s.out, "   Backend: sim\n"), "%s", s.out);
+		cr_assert(strstr(s.out, " SVM binds: supported\n"), "%s", s.out);
+		cr_assert(strstr(s.out, "   Devices: 5 "), "%s", s.out);
+		cr_assert(strstr(s.out, "    Policy: generation "), "%s", s.out);
+		cr_assert(strstr(s.out, ", 9 rules from 1 file\n"), "%s", s.out);
+		cr_assert(strstr(s.out, "/policy/50-test.policy\n"), "%s", s.out);
+		/* test1 holds one binding on one connection; test2 nothing; root sees them. */
+		if (as == 1)
+			cr_assert(strstr(s.out, "  Bindings: 1 (yours)\n"), "%s", s.out);
+		else if (as == 2)
+			cr_assert(strstr(s.out, "  Bindings: 0 (yours)\n"), "%s", s.out);
+		else
+			cr_assert(strstr(s.out, "  Bindings: 1\n"), "%s", s.out);
+	}
+	(void)status;
+
+	/* show: every property, or those asked for. */
+	char id_s[24];
+	snprintf(id_s, sizeof(id_s), "%" PRIu64, id);
+	const char *show[] = {"show", id_s, NULL};
+	svmctl_both(&u1, show, &s, &b);
+	cr_assert_eq(s.rc, 0, "%s", s.err);
+	snprintf(want, sizeof(want),
+		 "Id=%s\nKind=pgtable\nDevice=0000:3b:00.0\nPASID=150\nOwnerUID=%u\n"
+		 "OwnerUser=svmd-test1\n",
+		 id_s, (unsigned)u1.uid);
+	cr_assert(starts_with(s.out, want), "%s", s.out);
+	const char *show_p[] = {"show", id_s, "-p", "PASID,OwnerUser", NULL};
+	svmctl_both(&u1, show_p, &s, &b);
+	cr_assert_str_eq(s.out, "PASID=150\nOwnerUser=svmd-test1\n");
+	const char *show_other[] = {"show", id_s, NULL};
+	svmctl_both(&u2, show_other, &s, &b);
+	cr_assert_eq(s.rc, 1);
+	cr_assert(strstr(s.err, "no binding"), "%s", s.err);
+	const char *show_bad[] = {"show", id_s, "-p", "Colour", NULL};
+	svmctl_both(&u1, show_bad, &s, &b);
+	cr_assert_eq(s.rc, 1);
+	cr_assert(strstr(s.err, "no property 'Colour'"), "%s", s.err);
+
+	/* list: USER column, footer; --no-legend: rows only. */
+	const char *list[] = {"list", NULL};
+	svmctl_both(&u1, list, &s, &b);
+	cr_assert(strstr(s.out, " USER "), "%s", s.out);
+	cr_assert(strstr(s.out, " svmd-test1 "), "%s", s.out);
+	cr_assert(strstr(s.out, "\n\n1 binding listed.\n"), "%s", s.out);
+	const char *list_nl[] = {"--no-legend", "list", NULL};
+	svmctl_both(&u1, list_nl, &s, &b);
+	cr_assert(starts_with(s.out, "     ") && !strstr(s.out, "KIND") && !strstr(s.out, "listed"),
+		  "%s", s.out);
+
+	/* policy: root, or an 'allow policy' rule; file:line of each rule. */
+	const char *policy_cmd[] = {"policy", NULL};
+	svmctl_both(&u1, policy_cmd, &s, &b);
+	cr_assert_eq(s.rc, 0, "%s", s.err);
+	cr_assert(strstr(s.out, "/policy/50-test.policy:7 deny * user=svmd-test2\n"), "%s", s.out);
+	cr_assert(strstr(s.out, "/policy/50-test.policy:9 allow policy user=svmd-test1\n"), "%s",
+		  s.out);
+	cr_assert(strstr(s.out, "\n9 rules in policy generation "), "%s", s.out);
+	svmctl_both(NULL, policy_cmd, &s, &b);
+	cr_assert_eq(s.rc, 0, "%s", s.err);
+	svmctl_both(&u2, policy_cmd, &s, &b);
+	cr_assert_eq(s.rc, 77);
+	cr_assert(strstr(s.err, "needs root or an 'allow policy' rule"), "%s", s.err);
+	peer_stop(&p);
 }
 
 Test(bus, svmctl_bus_matches_svmctl_socket)
@@ -1884,7 +1993,7 @@ Test(bus, reload_signals_and_generation)
 
 	o = busctl_call(NULL, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 2 8 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 2 9 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e, "no PolicyReloaded");
 	cr_assert(e->has_generation);
@@ -1902,7 +2011,7 @@ Test(bus, reload_signals_and_generation)
 	/* Allowed by rule 6. */
 	o = busctl_call(&u1, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 3 8 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 3 9 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->generation, 3, "the denied reload must not have counted");
@@ -2076,6 +2185,14 @@ static const struct pcase cases[] = {
 	 .expect = -EINVAL, .expect_reason = "aligned", .expect_audit = 1},
 	{"test1 pgtable on a device without it", 1, false, P_BIND_PGTABLE, "0000:3c:00.0", 150, 48,
 	 0x10000, .expect = -EOPNOTSUPP, .expect_audit = 1},
+	{"test1 pgtable by lspci's name", 1, false, P_BIND_PGTABLE, "3B:00.0", 150, 48, 0x10000,
+	 .expect = 0, .expect_audit = 2},
+	{"test1 pgtable on no PCI address", 1, false, P_BIND_PGTABLE, "zz", 150, 48, 0x10000,
+	 .expect = -EINVAL, .expect_reason = "'zz' is not a PCI address", .expect_audit = 1},
+	{"test1 binds a task on no PCI address", 1, false, P_BIND_TASK, "3b:00", .expect = -EINVAL,
+	 .expect_reason = "'3b:00' is not a PCI address", .expect_audit = 1},
+	{"test1 explains on no PCI address", 1, false, P_EXPLAIN, "zz", .xop = "bind-task",
+	 .xuid = -1, .expect = -EINVAL, .expect_reason = "not a PCI address", .expect_audit = 0},
 	{"test1 pgtable on no device", 1, false, P_BIND_PGTABLE, "0000:99:00.0", 150, 48, 0x10000,
 	 .expect = -ENODEV, .expect_audit = 1},
 	{"test2 pgtable", 2, false, P_BIND_PGTABLE, "0000:3b:00.0", 150, 48, 0x10000,
@@ -2501,7 +2618,7 @@ ParameterizedTest(struct prow *row, bus, parity)
 		cr_assert_eq(s.rr.generation, s.g0 + 1);
 		cr_assert_eq(b.rr.generation, b.g0 + 1);
 		cr_assert_eq(b.rr.n_rules, s.rr.n_rules);
-		cr_assert_eq(s.rr.n_rules, 8);
+		cr_assert_eq(s.rr.n_rules, 9);
 		cr_assert_eq(b.rr.n_files, s.rr.n_files);
 		cr_assert_eq(b.rr.n_warnings, s.rr.n_warnings);
 		cr_assert_eq(b.rr.n_denied, s.rr.n_denied);

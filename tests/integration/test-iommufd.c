@@ -395,7 +395,7 @@ ParameterizedTestParameters(iommufd, refuses_unusable_devices)
 		{"nvme", "", DEV0 " is bound to nvme, not vfio-pci: bind it to vfio-pci"},
 		{"", "", DEV0 " has no driver: bind it to vfio-pci"},
 		{"vfio-pci", "--device=0000:99:00.0", "no PCI device 0000:99:00.0"},
-		{"vfio-pci", "--device=3b:00.0", "'3b:00.0' is not a PCI address DDDD:BB:DD.F"},
+		{"vfio-pci", "--device=3b:00", "'3b:00' is not a PCI address DDDD:BB:DD.F"},
 	};
 	return cr_make_param_array(struct device_row, rows, sizeof(rows) / sizeof(rows[0]));
 }

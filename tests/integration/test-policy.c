@@ -893,7 +893,8 @@ Test(policy, exe_rule, .fini = stop)
 	const char *svmctl = build_path("svmctl");
 	const char *argv[] = {svmctl,         "--socket", d.socket,      "explain",
 			      "bind-pgtable", DEV,        "--pasid=150", NULL};
-	cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 0, "%s",
+	/* A deny verdict is explain's exit status 77, as pkcheck's. */
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 77, "%s",
 		     err);
 	snprintf(want, sizeof(want), "does not match: exe=/usr/bin/false exe=%s: caller runs %s\n",
 		 exe, svmctl);
@@ -985,14 +986,14 @@ Test(policy, explain_pgtable_widths_flags_and_reload, .fini = stop)
 	const char *argv[] = {build_path("svmctl"),  "--socket", d.socket,      "explain",
 			      "bind-pgtable",        DEV,        "--pasid=150", "--addr-width=48",
 			      "--vtd-flags=sre,pcd", uid_arg,    NULL};
-	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 77, "%s", err);
 	cr_assert(strstr(out, "does not match: vtd-flags=sre: request sets 0x5"), "%s", out);
 	const char *argv2[] = {
 		build_path("svmctl"), "--socket", d.socket, "explain", "reload", NULL};
 	cr_assert_eq(run_cmd(u2.uid, u2.gid, argv2, out, sizeof(out), err, sizeof(err)), 0, "%s",
 		     err);
 	cr_assert(strstr(out, "matches: allow"), "%s", out);
-	cr_assert_eq(run_cmd(u1.uid, u1.gid, argv2, out, sizeof(out), err, sizeof(err)), 0, "%s",
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, argv2, out, sizeof(out), err, sizeof(err)), 77, "%s",
 		     err);
 	cr_assert(strstr(out, "verdict: deny"), "%s", out);
 }

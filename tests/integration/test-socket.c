@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <grp.h>
 #include <time.h>
+#include <libgen.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -2025,4 +2026,344 @@ Test(events, hold_ends_when_the_bound_process_exits)
 	expect_taken(&h, t0, "svmctl: binding 1 is gone: bound process exited.");
 	bg_stop(&sleeper);
 	bg_stop(&h);
+}
+
+/* svmd itself takes lspci's form and upper case for a device, and answers a name that is no PCI
+ * address with an error reply: the connection stays usable. */
+Test(socket, device_names_svmd_canonicalises_or_answers)
+{
+	int fd = raw_connect(&d);
+	struct svmd_devices_req dev = {0};
+	static const char *const bad[] = {"zz", "3b:00", "0000:3b:20.0", "3b-00.0", "ZZ:00.0"};
+
+	raw_hello(fd);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct svmd_bind_pgtable_req req = {.pasid = 150,
+						    .addr_width = 48,
+						    .gpgd = 0x10000,
+						    .format = SVMD_PGTABLE_FORMAT_VTD};
+		_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+		int fds[SVMD_FDS_MAX];
+		size_t n_fds = 0;
+		struct svmd_hdr h;
+		int32_t st;
+
+		cr_assert_eq(svmd_set_name(req.device, sizeof(req.device), bad[i]), 0);
+		raw_send(fd, SVMD_OP_BIND_PGTABLE, &req, sizeof(req), NULL, 0);
+		ssize_t n = svmd_recv(fd, rec, fds, &n_fds, 0);
+		cr_assert_gt(n, 0, "'%s': no reply: the connection was dropped", bad[i]);
+		cr_assert_eq(svmd_parse(rec, (size_t)n, &h), 0);
+		memcpy(&st, rec + sizeof(h), sizeof(st));
+		cr_assert_eq(st, -EINVAL, "'%s': %d", bad[i], st);
+		const char *why = svmd_reply_reason(rec + sizeof(h), h.len);
+		cr_assert(why && strstr(why, "is not a PCI address"), "'%s': %s", bad[i],
+			  why ? why : "(none)");
+		/* Still served. */
+		raw_send(fd, SVMD_OP_DEVICES, &dev, sizeof(dev), NULL, 0);
+		cr_assert_eq(raw_status(fd, SVMD_OP_DEVICES), 0);
+	}
+	close(fd);
+
+	/* A raw client naming the device as lspci prints it, in upper case: the same device. */
+	fd = raw_connect(&d);
+	raw_hello(fd);
+	struct svmd_bind_pgtable_req req = {
+		.pasid = 150, .addr_width = 48, .gpgd = 0x10000, .format = SVMD_PGTABLE_FORMAT_VTD};
+	cr_assert_eq(svmd_set_name(req.device, sizeof(req.device), "3B:00.0"), 0);
+	raw_send(fd, SVMD_OP_BIND_PGTABLE, &req, sizeof(req), NULL, 0);
+	/* root has no bind-pgtable rule: denied, which shows the device was found. */
+	int32_t st = raw_status(fd, SVMD_OP_BIND_PGTABLE);
+	cr_assert_eq(st, -EACCES, "%d", st);
+	close(fd);
+}
+
+/* svmctl and libsvmclient: lspci's short form works; anything else is a clear error. */
+Test(socket, svmctl_takes_lspci_device_names)
+{
+	char out[4096], err[4096];
+	const char *short_form[] = {build_path("svmctl"),
+				    "--socket",
+				    d.socket,
+				    "bind-task",
+				    "3B:00.0",
+				    "--",
+				    "sh",
+				    "-c",
+				    "echo dev=$SVMD_DEVICE",
+				    NULL};
+
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, short_form, out, sizeof(out), err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert(strstr(out, "dev=0000:3b:00.0"), "%s", out);
+	const char *bad[] = {
+		build_path("svmctl"), "--socket", d.socket, "bind-task", "zz", "--", "true", NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, bad, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "'zz' is not a PCI address"), "%s", err);
+	const char *spaced[] = {build_path("svmctl"),
+				"--socket",
+				d.socket,
+				"bind-task",
+				"3b 00.0",
+				"--",
+				"true",
+				NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, spaced, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "'3b 00.0' is not a PCI address"), "%s", err);
+
+	/* The library: one connection, a bad name, then a good call on it. */
+	struct svm_client *c = NULL;
+	struct svm_device *devs = NULL;
+	size_t n = 0;
+	uint64_t id;
+	struct svm_pgtable pg = {.pasid = 150, .addr_width = 48, .gpgd = 0x10000};
+	cr_assert_eq(svm_connect(d.socket, &c), 0);
+	cr_assert_eq(svm_bind_pgtable(c, "zz", &pg, &id), -EINVAL);
+	cr_assert(svm_reason(c) && strstr(svm_reason(c), "not a PCI address"));
+	cr_assert_eq(svm_bind_pgtable(c, "0123456789abcdefgh", &pg, &id), -EINVAL);
+	cr_assert(svm_reason(c) && strstr(svm_reason(c), "not a PCI address"));
+	cr_assert_eq(svm_devices(c, &devs, &n), 0, "the connection is still usable");
+	cr_assert_gt(n, 0);
+	free(devs);
+	svm_disconnect(c);
+}
+
+/* A socket the caller may not open is a file-mode problem, not a policy denial: exit 1. */
+Test(socket, svmctl_connect_permission_is_not_a_denial)
+{
+	char dir[] = "/tmp/svmd-perm.XXXXXX", link[160], arg[200], out[4096], err[4096];
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chmod(dir, 0700), 0);
+	snprintf(link, sizeof(link), "%s/s", dir);
+	cr_assert_eq(symlink(d.socket, link), 0);
+	snprintf(arg, sizeof(arg), "--socket=%s", link);
+	const char *argv[] = {build_path("svmctl"), arg, "devices", NULL};
+	int rc = run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err));
+	unlink(link);
+	rmdir(dir);
+	cr_assert_eq(rc, 1, "%s", err);
+	cr_assert(strstr(err, "permission denied on the socket"), "%s", err);
+	cr_assert_null(strstr(err, "svmctl: denied"), "%s", err);
+	cr_assert_null(strstr(err, "by policy"), "%s", err);
+}
+
+/* explain's exit status is its verdict (pkcheck); a denied reload says what it needs. */
+Test(socket, svmctl_explain_exit_status_and_reload_denial)
+{
+	char out[4096], err[4096];
+	const char *deny[] = {build_path("svmctl"), "--socket",     d.socket, "explain",
+			      "bind-task",          "0000:3b:00.0", NULL};
+	cr_assert_eq(run_cmd(u2.uid, u2.gid, deny, out, sizeof(out), err, sizeof(err)), 77, "%s",
+		     err);
+	cr_assert(strstr(out, "verdict: deny"), "%s", out);
+	const char *allow[] = {build_path("svmctl"), "--socket", d.socket, "explain",
+			       "bind-task",          "3b:00.0",  NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, allow, out, sizeof(out), err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert(strstr(out, "verdict: allow"), "%s", out);
+	const char *reload[] = {build_path("svmctl"), "--socket", d.socket, "reload", NULL};
+	cr_assert_eq(run_cmd(u2.uid, u2.gid, reload, out, sizeof(out), err, sizeof(err)), 77);
+	cr_assert(strstr(err, "needs root or an 'allow reload' rule"), "%s", err);
+	/* Another user's verdict is root's to ask: the message says so, and it is no verdict. */
+	char uid_arg[32];
+	snprintf(uid_arg, sizeof(uid_arg), "--user=%u", (unsigned)u1.uid);
+	const char *other[] = {build_path("svmctl"), "--socket",     d.socket, "explain",
+			       "bind-task",          "0000:3b:00.0", uid_arg,  NULL};
+	cr_assert_eq(run_cmd(u2.uid, u2.gid, other, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "only root may explain for another user"), "%s", err);
+	cr_assert(strstr(err, "svmd-test1"), "names the user asked about: %s", err);
+}
+
+Test(socket, svmctl_option_errors)
+{
+	char out[4096], err[4096];
+	const char *pasid[] = {build_path("svmctl"), "bind-task", "3b:00.0",
+			       "--pasid=0x100000",   "--hold",    NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, pasid, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "--pasid takes a PASID from 1 to 1048575 (0xfffff"), "%s", err);
+	const char *v[] = {build_path("svmctl"), "-V", NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, v, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert(strncmp(out, "svmctl ", 7) == 0, "%s", out);
+}
+
+Test(startup, check_policy_warns_about_what_it_did_not_read)
+{
+	char dir[] = "/tmp/svmd-cp.XXXXXX", arg[128], arg2[160], out[4096], err[4096];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(arg, sizeof(arg), "--policy-dir=%s", dir);
+	snprintf(arg2, sizeof(arg2), "--policy-dir=%s/nonesuch", dir);
+	const char *argv[] = {build_path("svmd"), "--check-policy", arg, arg2, NULL};
+	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(err, "/nonesuch: warning: no such policy directory"), "%s", err);
+	cr_assert(strstr(err, "warning: the policy has no rules"), "%s", err);
+	cr_assert(strstr(err, "0 rules from 0 files, 0 errors, 2 warnings"), "%s", err);
+	rmdir(dir);
+}
+
+Test(startup, options_are_checked_before_the_policy_and_the_sink_is_named)
+{
+	char dir[] = "/tmp/svmd-cp.XXXXXX", path[160], arg[128], sock[160], out[4096], err[4096];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/10-bad.policy", dir);
+	FILE *f = fopen(path, "w");
+	fputs("allow bind-task usr=root\n", f);
+	fclose(f);
+	snprintf(arg, sizeof(arg), "--policy-dir=%s", dir);
+	snprintf(sock, sizeof(sock), "--socket=%s/s.sock", dir);
+	const char *start[] = {build_path("svmd"), "--backend=sim", "--device=zz", arg, sock, NULL};
+	cr_assert_eq(run_cmd(0, 0, start, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "'zz' is not a PCI address"), "%s", err);
+	cr_assert_null(strstr(err, "usr"), "the policy was read before the options: %s", err);
+
+	/* No journal here: asked for, svmd says where the records go instead. */
+	cr_assert_neq(access("/run/systemd/journal/socket", F_OK), 0, "this test needs no journal");
+	f = fopen(path, "w");
+	fputs("allow bind-task user=root pasid=auto\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	cr_assert_eq(system(path), 0);
+
+	struct daemon j;
+	const char *journal[] = {"--audit=journal", NULL};
+	daemon_start(&j, "allow bind-task user=root pasid=auto\n", NULL, journal);
+	cr_assert(daemon_log_has(&j, "--audit=journal, but the journal is not running "
+				     "(/run/systemd/journal/socket is not there): audit records "
+				     "go to stderr."));
+	struct peer p;
+	struct peer_result r;
+	peer_start(&p, &j, 0, 0, 0);
+	cr_assert_eq(peer_bind_task(&p, "0000:3b:00.0", -1, 0, &r), 0, "%s", r.reason);
+	peer_stop(&p);
+	cr_assert(daemon_log_wait(&j, "EVENT=grant", 2000), "the record was not dropped");
+	daemon_stop(&j);
+}
+
+/* Runs svmctl --json ARGS as uid and checks stdout against the documented schema of kind;
+ * returns svmctl's exit status. */
+static int json_run(uid_t uid, gid_t gid, const char *kind, const char *args)
+{
+	char script[2048], out[8192], err[4096];
+
+	snprintf(script, sizeof(script),
+		 "%s --socket=%s --json %s >/tmp/svmctl-json.$$ 2>/dev/null; rc=$?; "
+		 "python3 %s %s </tmp/svmctl-json.$$ >&2 || rc=99; rm -f /tmp/svmctl-json.$$; "
+		 "exit $rc",
+		 build_path("svmctl"), d.socket, args,
+		 build_path("../tests/integration/check-json.py"), kind);
+	const char *argv[] = {"/bin/sh", "-c", script, NULL};
+	int rc = run_cmd(uid, gid, argv, out, sizeof(out), err, sizeof(err));
+	cr_assert_neq(rc, 99, "svmctl --json %s: not the documented %s object: %s", args, kind,
+		      err);
+	return rc;
+}
+
+/* Every command's --json, errors included, parses (python3's json) and has the documented
+ * keys and types (svmctl(1), JSON OUTPUT); exit statuses are the same as without --json. */
+Test(socket, svmctl_json_matches_the_documented_schemas)
+{
+	struct peer p;
+	struct peer_result r;
+	char args[128];
+
+	cr_assert_eq(json_run(u1.uid, u1.gid, "list", "list"), 0);
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "devices", "devices"), 0);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "list", "list"), 0);
+	cr_assert_eq(json_run(0, 0, "list", "list"), 0);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "status", "status"), 0);
+	snprintf(args, sizeof(args), "show %" PRIu64, r.id);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "show", args), 0);
+	cr_assert_eq(json_run(0, 0, "policy", "policy"), 0);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "explain", "explain bind-task 3b:00.0"), 0);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "explain", "explain bind-task 3b:00.0"), 77);
+	cr_assert_eq(json_run(0, 0, "reload", "reload"), 0);
+	snprintf(args, sizeof(args), "unbind %" PRIu64, r.id);
+	cr_assert_eq(json_run(0, 0, "unbind", args), 0);
+	peer_stop(&p);
+
+	/* Errors: one object, the same exit status. */
+	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "bind-task zz -- true"), 1);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "bind-task 3b:00.0 -- true"), 77);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "policy"), 77);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "reload"), 77);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "unbind 999999"), 1);
+	snprintf(args, sizeof(args), "explain bind-task 3b:00.0 --user=%u", (unsigned)u1.uid);
+	cr_assert_eq(json_run(u2.uid, u2.gid, "error", args), 1);
+
+	/* explain lists each rule it considered and why it did or did not match. */
+	char xout[8192], xerr[2048], xsock[160];
+	snprintf(xsock, sizeof(xsock), "--socket=%s", d.socket);
+	const char *xp[] = {build_path("svmctl"), xsock,     "--json", "explain",
+			    "bind-task",          "3b:00.0", NULL};
+	cr_assert_eq(run_cmd(u2.uid, u2.gid, xp, xout, sizeof(xout), xerr, sizeof(xerr)), 77);
+	cr_assert(strstr(xout, "/50-test.policy\",\"line\":6,\"rule\":\"deny * user=svmd-test2\","
+			       "\"matched\":true,"),
+		  "%s", xout);
+	cr_assert(strstr(xout,
+			 "\"line\":1,\"rule\":\"allow bind-task user=svmd-test1 "
+			 "device=0000:3b:00.0 pasid=auto max=2\",\"matched\":false,\"why\":\"user"),
+		  "%s", xout);
+
+	/* The rule a denial names is its own field. */
+	char out[4096], err[4096], sock[160];
+	snprintf(sock, sizeof(sock), "--socket=%s", d.socket);
+	const char *deny[] = {
+		build_path("svmctl"), sock, "--json", "bind-task", "3b:00.0", "--", "true", NULL};
+	cr_assert_eq(run_cmd(u2.uid, u2.gid, deny, out, sizeof(out), err, sizeof(err)), 77);
+	cr_assert(strstr(out, "\"error\":\"EACCES\",\"errno\":13,"), "%s", out);
+	cr_assert(strstr(out, "/50-test.policy:6\"}"), "%s", out);
+	/* Text that is not UTF-8 (here a policy file's name) comes out escaped, and parses. */
+	daemon_write_policy(&d, "60-\xff\xc3(.policy", "allow bind-task user=nobody\n");
+	const char *reload[] = {build_path("svmctl"), sock, "reload", NULL};
+	cr_assert_eq(run_cmd(0, 0, reload, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(json_run(0, 0, "status", "status"), 0);
+	cr_assert_eq(json_run(0, 0, "policy", "policy"), 0);
+	const char *status[] = {build_path("svmctl"), sock, "--json", "status", NULL};
+	cr_assert_eq(run_cmd(0, 0, status, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(out, "/60-\\u00ff\\u00c3(.policy\""), "%s", out);
+	daemon_remove_policy(&d, "60-\xff\xc3(.policy");
+}
+
+/* bash completion: commands, options, the devices svmd manages, the caller's binding ids. */
+static void complete(uid_t uid, gid_t gid, const char *words, char *out, size_t size)
+{
+	char script[2048], err[2048];
+
+	snprintf(script, sizeof(script),
+		 "PATH=%s:$PATH; . %s; COMP_WORDS=(svmctl --socket=%s %s); "
+		 "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _svmctl; printf '%%s\\n' "
+		 "\"${COMPREPLY[@]}\"",
+		 dirname(strdupa(build_path("svmctl"))), build_path("../completion/svmctl.bash"),
+		 d.socket, words);
+	const char *argv[] = {"/bin/bash", "-c", script, NULL};
+	cr_assert_eq(run_cmd(uid, gid, argv, out, size, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(socket, bash_completion_asks_svmd)
+{
+	char out[4096], want[64];
+	struct peer p;
+	struct peer_result r;
+
+	complete(u1.uid, u1.gid, "st", out, sizeof(out));
+	cr_assert_str_eq(out, "status\n");
+	complete(u1.uid, u1.gid, "bind-task ''", out, sizeof(out));
+	cr_assert(strstr(out, "0000:3b:00.0\n") && strstr(out, "0000:af:00.0\n"), "%s", out);
+	complete(u1.uid, u1.gid, "bind-task 0000:3b:00.0 --pa", out, sizeof(out));
+	cr_assert_str_eq(out, "--pasid=\n");
+	complete(u1.uid, u1.gid, "explain ''", out, sizeof(out));
+	cr_assert(strstr(out, "bind-pgtable\n") && strstr(out, "reload\n"), "%s", out);
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	complete(u1.uid, u1.gid, "unbind ''", out, sizeof(out));
+	snprintf(want, sizeof(want), "%" PRIu64 "\n", r.id);
+	cr_assert_str_eq(out, want);
+	complete(u2.uid, u2.gid, "unbind ''", out, sizeof(out));
+	cr_assert_str_eq(out, "\n", "another user's binding offered: %s", out);
+	complete(u1.uid, u1.gid, "show 1 -p Own", out, sizeof(out));
+	cr_assert(strstr(out, "OwnerUID\n") && strstr(out, "OwnerUser\n"), "%s", out);
+	peer_stop(&p);
 }

@@ -790,8 +790,9 @@ ParameterizedTestParameters(vfio, refuses_unusable_devices)
 		 "0000:3b:00.0 is bound to nvme, not vfio-pci: bind it to vfio-pci"},
 		{"", "", false, "0000:3b:00.0 has no driver: bind it to vfio-pci"},
 		{"vfio-pci", "--device=0000:99:00.0", false, "no PCI device 0000:99:00.0"},
-		{"vfio-pci", "--device=3b:00.0", false,
-		 "'3b:00.0' is not a PCI address DDDD:BB:DD.F"},
+		{"vfio-pci", "--device=3b:00", false, "'3b:00' is not a PCI address DDDD:BB:DD.F"},
+		/* lspci's short form is the same device */
+		{"vfio-pci", "--device=3B:00.0", true, "0000:3b:00.0 given twice"},
 		{"vfio-pci", "--device=0000:3B:00.0", true, "0000:3b:00.0 given twice"},
 	};
 	return cr_make_param_array(struct device_row, rows, sizeof(rows) / sizeof(rows[0]));

@@ -67,7 +67,8 @@ struct fail_row {
 static struct fail_row fail_rows[] = {
 	{"unknown device", ALICE, "0000:99:00.0", 150, 0, 0, -ENODEV, AUDIT_FAIL, false,
 	 "no device 0000:99:00.0"},
-	{"not a PCI address", ALICE, "3b:00", 150, 0, 0, -ENODEV, AUDIT_FAIL, false, ""},
+	{"not a PCI address", ALICE, "3b:00", 150, 0, 0, -EINVAL, AUDIT_FAIL, false,
+	 "'3b:00' is not a PCI address"},
 	{"kind the device lacks", ALICE, DEV_SMMU, 150, 0, 0, -EOPNOTSUPP, AUDIT_FAIL, false,
 	 "does not support pgtable binds"},
 	{"a device with no PASIDs", ALICE, DEV_NONE, 150, 0, 0, -EOPNOTSUPP, AUDIT_FAIL, false, ""},

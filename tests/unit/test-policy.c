@@ -2053,7 +2053,8 @@ Test(policy_seal, walks_only_rules_of_the_op)
 			   "deny open-device,bind-pasid-table user=9999\n" /* 6 */
 			   "allow reload,open-device user=9999\n"          /* 7 */
 			   "allow map,open-device user=9999\n"             /* 8 */
-			   "allow invalidate user=9999\n";                 /* 9 */
+			   "allow invalidate user=9999\n"                  /* 9 */
+			   "allow policy user=9999\n";                     /* 10 */
 	static const struct {
 		enum policy_op op;
 		unsigned n;
@@ -2066,6 +2067,7 @@ Test(policy_seal, walks_only_rules_of_the_op)
 		{POLICY_OP_MAP, 1, {8}},
 		{POLICY_OP_RELOAD, 1, {7}},
 		{POLICY_OP_INVALIDATE, 1, {9}},
+		{POLICY_OP_POLICY, 1, {10}}, /* '*' is not it */
 	};
 	struct policy *p = compile_ok(text);
 	struct identity s = {.uid = ALICE, .gid = USERS};
@@ -2074,7 +2076,7 @@ Test(policy_seal, walks_only_rules_of_the_op)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		struct policy_request req = {
 			.op = want[i].op,
-			.device = want[i].op == POLICY_OP_RELOAD ? NULL : DEV0,
+			.device = want[i].op >= POLICY_OP_RELOAD ? NULL : DEV0,
 		};
 		struct policy_decision d;
 		struct steps st = {0};
@@ -2337,7 +2339,9 @@ static void random_request(struct identity *s, struct policy_request *r, gid_t g
 	}
 	struct pci_id id = PICK(pci);
 	*r = (struct policy_request){
-		.op = (enum policy_op)rnd(_POLICY_OP_MAX),
+		/* Not POLICY_OP_POLICY: the random rules never name it, and a request no rule can
+		 * match tells the index nothing. */
+		.op = (enum policy_op)rnd(POLICY_OP_POLICY),
 		.device = rnd(10) ? PICK(rand_devices) : "0000:99:00.0",
 		.iommu_group = PICK(igroups),
 		.vendor = id.vendor,
@@ -2924,6 +2928,7 @@ Test(policy_ops, names)
 		{POLICY_OP_OPEN_DEVICE, "open-device"},
 		{POLICY_OP_MAP, "map"},
 		{POLICY_OP_RELOAD, "reload"},
+		{POLICY_OP_POLICY, "policy"},
 		{POLICY_OP_INVALIDATE, "invalidate"},
 	};
 

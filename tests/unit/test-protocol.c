@@ -43,10 +43,11 @@ static const uint16_t all_ops[] = {
 	SVMD_OP_HELLO,        SVMD_OP_DEVICES,          SVMD_OP_LIST,       SVMD_OP_BIND_TASK,
 	SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND,     SVMD_OP_LEASE,
 	SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,      SVMD_OP_RELOAD,     SVMD_OP_MAP,
-	SVMD_OP_UNMAP,        SVMD_OP_DEVICE_INFO,      SVMD_OP_INVALIDATE, SVMD_OP_SUBSCRIBE,
+	SVMD_OP_UNMAP,        SVMD_OP_DEVICE_INFO,      SVMD_OP_INVALIDATE, SVMD_OP_STATUS,
+	SVMD_OP_POLICY_LIST,  SVMD_OP_SUBSCRIBE,
 };
-/* 0x0010..0x0012 are allocated to requests this tree does not have yet. */
-#define N_UNALLOCATED 3
+/* 0x0012 (METRICS) is allocated to a request this tree does not have yet. */
+#define N_UNALLOCATED 1
 _Static_assert(N_ELEM(all_ops) == _SVMD_OP_MAX - 1 - N_UNALLOCATED, "every opcode");
 
 /* ---- vectors ----------------------------------------------------------------------------- */
@@ -169,6 +170,16 @@ static size_t req_payload(uint16_t op, void *buf)
 		struct svmd_invalidate_req r = {.id = 9, .type = SVMD_INVALIDATE_VTD_S1, .n = 2};
 		r.e[0] = (struct svmd_invalidate_entry){{0x100000, 16, SVMD_INVALIDATE_VTD_LEAF}};
 		r.e[1] = (struct svmd_invalidate_entry){{0, UINT64_MAX, 0}};
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
+	case SVMD_OP_STATUS: {
+		struct svmd_status_req r = {0};
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
+	case SVMD_OP_POLICY_LIST: {
+		struct svmd_policy_list_req r = {.start = 3};
 		memcpy(buf, &r, sizeof(r));
 		return sizeof(r);
 	}
@@ -348,6 +359,22 @@ static size_t rep_payload(const struct rep_param *p, unsigned char *buf, size_t 
 		struct svmd_status_rep r = {0};
 		memcpy(buf, &r, sizeof(r));
 		return sizeof(r);
+	}
+	case SVMD_OP_STATUS: {
+		static const char text[] = "svm: supported\nfile: /etc/svmd/policy.d/50.policy\n";
+		struct svmd_daemon_status_rep r = {
+			.n_devices = 2, .generation = 3, .n_rules = 4, .n_files = 1};
+		cr_assert_eq(svmd_set_name(r.backend, sizeof(r.backend), "sim"), 0);
+		memcpy(buf, &r, sizeof(r));
+		memcpy(buf + sizeof(r), text, sizeof(text));
+		return sizeof(r) + sizeof(text);
+	}
+	case SVMD_OP_POLICY_LIST: {
+		static const char text[] = "/etc/svmd/policy.d/50.policy:1 allow reload user=a\n";
+		struct svmd_policy_list_rep r = {.total = 1, .n = 1, .generation = 3};
+		memcpy(buf, &r, sizeof(r));
+		memcpy(buf + sizeof(r), text, sizeof(text));
+		return sizeof(r) + sizeof(text);
 	}
 	}
 	cr_assert_fail("no reply vector for opcode %u", p->op);
@@ -587,6 +614,7 @@ Test(request, sizes_are_the_wire_sizes)
 		[SVMD_OP_RELOAD] = 8,        [SVMD_OP_MAP] = 48,
 		[SVMD_OP_UNMAP] = 32,        [SVMD_OP_DEVICE_INFO] = 16,
 		[SVMD_OP_SUBSCRIBE] = 8,     [SVMD_OP_INVALIDATE] = 400,
+		[SVMD_OP_STATUS] = 8,        [SVMD_OP_POLICY_LIST] = 8,
 	};
 
 	for (size_t i = 0; i < N_ELEM(all_ops); i++)
@@ -892,7 +920,9 @@ struct name_param {
 	char name[SVMD_DEVICE_NAME_SZ];
 };
 
-ParameterizedTestParameters(request, bad_device_name)
+/* Fields the gate refuses: the client is broken (not NUL-terminated, not zero padded, or a
+ * character no spelling of a PCI address has). */
+ParameterizedTestParameters(request, bad_device_field)
 {
 	static struct name_param params[] = {
 		{""},                                  /* empty */
@@ -902,30 +932,23 @@ ParameterizedTestParameters(request, bad_device_name)
 		{"0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01"}, /* garbage in the last byte */
 		{"\0"
 		 "0000:00:02.0"},    /* empty, then a name */
-		{"0000:00:0A.0"},    /* upper case */
-		{"0000:00:02.F"},    /* upper case */
-		{"0000:00:02.g"},    /* beyond hex */
-		{"0000-00-02.0"},    /* other punctuation */
 		{"0000:00:02.0 "},   /* space */
 		{" 0000:00:02.0"},   /* space */
 		{"../../etc/x"},     /* slash */
 		{"0000:00:02.0\n"},  /* control character */
 		{"0000:00:02.\xe0"}, /* high bit */
 		{"\xff"},            /* high bit, negative as char */
-		{"0"},               /* not DDDD:BB:DD.F */
-		{"::::"},            /* not DDDD:BB:DD.F */
-		{"0000:00:02"},      /* no function */
-		{"000:00:02.0"},     /* short domain */
-		{"0000:00:02.00"},   /* long function */
+		{"a\"b"},            /* a quote */
 	};
 	return cr_make_param_array(struct name_param, params, N_ELEM(params));
 }
 
-ParameterizedTest(struct name_param *p, request, bad_device_name)
+ParameterizedTest(struct name_param *p, request, bad_device_field)
 {
 	static const uint16_t ops[] = {SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE,
 				       SVMD_OP_BIND_PASID_TABLE, SVMD_OP_EXPLAIN};
 
+	cr_assert_not(svmd_device_field_valid(p->name));
 	cr_assert_not(svmd_device_name_valid(p->name));
 	for (size_t i = 0; i < N_ELEM(ops); i++) {
 		unsigned char payload[512];
@@ -934,6 +957,74 @@ ParameterizedTest(struct name_param *p, request, bad_device_name)
 		memcpy(payload, p->name, SVMD_DEVICE_NAME_SZ); /* device is the first field */
 		cr_assert_eq(svmd_request_check(ops[i], payload, len, 0), -EBADMSG, "%s",
 			     svmd_opcode_name(ops[i]));
+	}
+}
+
+/* Text that names no PCI function (or not canonically) passes the gate: the core answers it
+ * ("not a PCI address", or the canonical device), as svmd does over D-Bus. */
+ParameterizedTestParameters(request, device_text_for_the_core)
+{
+	static struct name_param params[] = {
+		{"0"},             /* not DDDD:BB:DD.F */
+		{"::::"},          /* not DDDD:BB:DD.F */
+		{"zz"},            /* not hex */
+		{"0000:00:02"},    /* no function */
+		{"000:00:02.0"},   /* short domain */
+		{"0000:00:02.00"}, /* long function */
+		{"0000:00:0A.0"},  /* upper case */
+		{"0000:00:02.F"},  /* upper case */
+		{"0000:00:02.g"},  /* beyond hex */
+		{"0000-00-02.0"},  /* other punctuation */
+		{"3b:00.0"},       /* lspci's short form */
+	};
+	return cr_make_param_array(struct name_param, params, N_ELEM(params));
+}
+
+ParameterizedTest(struct name_param *p, request, device_text_for_the_core)
+{
+	static const uint16_t ops[] = {SVMD_OP_BIND_TASK, SVMD_OP_BIND_PGTABLE,
+				       SVMD_OP_BIND_PASID_TABLE, SVMD_OP_EXPLAIN};
+
+	cr_assert(svmd_device_field_valid(p->name));
+	cr_assert_not(svmd_device_name_valid(p->name));
+	for (size_t i = 0; i < N_ELEM(ops); i++) {
+		unsigned char payload[128];
+		size_t len = req_payload(ops[i], payload);
+		memcpy(payload, p->name, SVMD_DEVICE_NAME_SZ);
+		cr_assert_eq(svmd_request_check(ops[i], payload, len, 0), 0, "%s",
+			     svmd_opcode_name(ops[i]));
+	}
+}
+
+Test(request, device_name_canonical)
+{
+	static const char *const cases[][2] = {
+		{"0000:3b:00.0", "0000:3b:00.0"},
+		{"3b:00.0", "0000:3b:00.0"},
+		{"3B:00.0", "0000:3b:00.0"},
+		{"ABCD:EF:1F.7", "abcd:ef:1f.7"},
+		{"3b:20.0", NULL},
+		{"3b:00.8", NULL},
+		{"3b:00", NULL},
+		{"zz", NULL},
+		{"", NULL},
+		{"0000:3b:00.0x", NULL},
+		{"3b:00.0 ", NULL},
+		{"3b.00:0", NULL},
+	};
+	char out[SVMD_DEVICE_NAME_SZ];
+
+	for (size_t i = 0; i < N_ELEM(cases); i++) {
+		memset(out, 'x', sizeof(out));
+		int r = svmd_device_name_canonical(cases[i][0], out);
+		if (!cases[i][1]) {
+			cr_assert_eq(r, -EINVAL, "'%s' accepted", cases[i][0]);
+			cr_assert_eq(out[0], 'x', "a refused name must leave ret alone");
+			continue;
+		}
+		cr_assert_eq(r, 0, "'%s' refused", cases[i][0]);
+		cr_assert_str_eq(out, cases[i][1]);
+		cr_assert(svmd_device_name_valid(out));
 	}
 }
 
@@ -1795,6 +1886,8 @@ Test(names, opcodes)
 		[SVMD_OP_DEVICE_INFO] = "device-info",
 		[SVMD_OP_SUBSCRIBE] = "subscribe",
 		[SVMD_OP_INVALIDATE] = "invalidate",
+		[SVMD_OP_STATUS] = "status",
+		[SVMD_OP_POLICY_LIST] = "policy-list",
 	};
 
 	_Static_assert(sizeof(want) / sizeof(want[0]) == _SVMD_OP_MAX, "every opcode named");
@@ -2206,7 +2299,6 @@ Test(request, subscribe)
 	cr_assert_eq(svmd_request_check(SVMD_OP_SUBSCRIBE, &r, sizeof(r) - 1, 0), -EBADMSG);
 	cr_assert_eq(svmd_request_check(SVMD_OP_SUBSCRIBE, &r, sizeof(r), 1), -EBADMSG);
 	/* The unallocated opcodes below it are unknown, not malformed. */
-	for (uint16_t op = 0x0010; op < SVMD_OP_SUBSCRIBE; op++)
-		cr_assert_eq(svmd_request_check(op, &r, sizeof(r), 0), -EOPNOTSUPP, "%#x", op);
-	cr_assert_eq(svmd_reply_check(0x0010, &(int32_t){0}, 4, 0), -EBADMSG);
+	cr_assert_eq(svmd_request_check(0x0012, &r, sizeof(r), 0), -EOPNOTSUPP, "%#x", 0x0012);
+	cr_assert_eq(svmd_reply_check(0x0012, &(int32_t){0}, 4, 0), -EBADMSG);
 }

@@ -1138,7 +1138,10 @@ Test(sim_backend, find_device)
 	cr_assert_null(backend_find_device(be, "0000:3b:00.1"));
 	cr_assert_null(backend_find_device(be, "0000:3b:0.0"));
 	cr_assert_null(backend_find_device(be, "0000:3b:00.0 "));
-	cr_assert_null(backend_find_device(be, "3b:00.0"));
+	cr_assert_eq(backend_find_device(be, "3b:00.0"), &be->devices[0]); /* lspci's form */
+	cr_assert_eq(backend_find_device(be, "3B:00.0"), &be->devices[0]);
+	cr_assert_null(backend_find_device(be, "3b:00.1"));
+	cr_assert_null(backend_find_device(be, "b:00.0"));
 	cr_assert_null(backend_find_device(be, ""));
 }
 
@@ -1365,6 +1368,14 @@ ParameterizedTestParameters(backend, device_name_canonical)
 	static struct device_name_case cases[] = {
 		{"0000:3b:00.0", "0000:3b:00.0"},
 		{"0000:3B:00.0", "0000:3b:00.0"},
+		{"3b:00.0", "0000:3b:00.0"}, /* lspci's short form: domain 0000 */
+		{"AF:1F.7", "0000:af:1f.7"},
+		{"3b:20.0", ""},
+		{"3b:00.8", ""},
+		{"3b:00", ""},
+		{"3b-00.0", ""},
+		{"3b:0.00", ""},
+		{"zz", ""},
 		{"ABCD:EF:1F.7", "abcd:ef:1f.7"},
 		{"ffff:ff:1f.7", "ffff:ff:1f.7"},
 		{"0000:00:00.0", "0000:00:00.0"},
