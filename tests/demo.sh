@@ -94,12 +94,12 @@ step "Policy allows the shared-group device, but the kernel refuses: group 20 ha
 as $ALICE 1 bind-task 0000:5e:00.0 -- true
 
 step "alice holds two bindings (max=2); a third is refused for quota"
-for _ in 1 2; do
+for i in 1 2; do
 	runuser -u $ALICE -- "$dir/svmctl" --socket="$sock" bind-task 0000:3b:00.0 --hold \
-		>"$dir/hold.out" 2>&1 &
+		>"$dir/hold$i.out" 2>&1 &
 	holders="$holders $!"
-	for _ in $(seq 100); do grep -q Bound "$dir/hold.out" 2>/dev/null && break; sleep 0.05; done
-	sed 's/^/    /' "$dir/hold.out"
+	for _ in $(seq 100); do grep -q Bound "$dir/hold$i.out" 2>/dev/null && break; sleep 0.05; done
+	sed 's/^/    /' "$dir/hold$i.out"
 done
 as $ALICE 1 bind-task 0000:3b:00.0 -- true
 
@@ -148,12 +148,21 @@ sed 's/^/    /' "$dir/policy/40-change.policy"
 show "svmctl reload   # as root"
 "$dir/svmctl" --socket="$sock" reload | sed "s|$dir/policy/||g"
 as $BOB 0 bind-task 0000:3b:00.0 -- sh -c 'echo "    bob now runs with PASID $SVMD_PASID"'
-show "svmctl list   # as root: alice's holders still run, their bindings are gone"
+show "svmctl list   # as root: alice's bindings are gone"
 out=$("$dir/svmctl" --socket="$sock" list)
 echo "$out"
 [ "$out" = "No bindings." ] || fail "revoked bindings left behind"
 as $BOB 0 explain bind-task 0000:3b:00.0 | sed "s|$dir/policy/||g"
-for p in $holders; do kill "$p"; wait "$p" 2>/dev/null || true; done
+show "alice's two 'svmctl --hold' were told, and exited 1 with the reason:"
+i=0
+for p in $holders; do
+	i=$((i + 1))
+	rc=0
+	wait "$p" || rc=$?
+	sed -n 's/^svmctl: /    svmctl: /p' "$dir/hold$i.out"
+	[ "$rc" = 1 ] && grep -q 'is gone: revoked by policy generation 2' "$dir/hold$i.out" ||
+		fail "holder $i: exit status $rc, said: $(cat "$dir/hold$i.out")"
+done
 holders=""
 
 step "The audit trail: one record per grant, denial, failure and release"

@@ -31,11 +31,13 @@ cat >"$dir/bus.conf" <<CONF
   $extra
 </busconfig>
 CONF
-rm -f "$dir/bus.sock"
-dbus-daemon --config-file="$dir/bus.conf" --nofork --nopidfile --nosyslog \
-	>"$dir/bus.log" 2>&1 &
+rm -f "$dir/bus.sock" "$dir/bus.address"
+# dbus-daemon prints its address once it listens (the socket file exists a moment before that,
+# when a connect is still refused): wait for the address, not for the file.
+dbus-daemon --config-file="$dir/bus.conf" --nofork --nopidfile --nosyslog --print-address=3 \
+	>"$dir/bus.log" 2>&1 3>"$dir/bus.address" &
 echo $! >"$dir/bus.pid"
-for _ in $(seq 200); do [ -S "$dir/bus.sock" ] && break; sleep 0.02; done
-[ -S "$dir/bus.sock" ] || { cat "$dir/bus.log" >&2; exit 1; }
+for _ in $(seq 250); do [ -s "$dir/bus.address" ] && break; sleep 0.02; done
+[ -s "$dir/bus.address" ] && [ -S "$dir/bus.sock" ] || { cat "$dir/bus.log" >&2; exit 1; }
 chmod 0666 "$dir/bus.sock"
 echo "unix:path=$dir/bus.sock"
