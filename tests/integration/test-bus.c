@@ -2311,7 +2311,7 @@ Test(bus, reload_signals_and_generation)
 
 	o = busctl_call(NULL, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 2 9 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 2 10 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e, "no PolicyReloaded");
 	cr_assert(e->has_generation);
@@ -2329,7 +2329,7 @@ Test(bus, reload_signals_and_generation)
 	/* Allowed by rule 6. */
 	o = busctl_call(&u1, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 3 9 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 3 10 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->generation, 3, "the denied reload must not have counted");
@@ -2936,7 +2936,7 @@ ParameterizedTest(struct prow *row, bus, parity)
 		cr_assert_eq(s.rr.generation, s.g0 + 1);
 		cr_assert_eq(b.rr.generation, b.g0 + 1);
 		cr_assert_eq(b.rr.n_rules, s.rr.n_rules);
-		cr_assert_eq(s.rr.n_rules, 9);
+		cr_assert_eq(s.rr.n_rules, 10);
 		cr_assert_eq(b.rr.n_files, s.rr.n_files);
 		cr_assert_eq(b.rr.n_warnings, s.rr.n_warnings);
 		cr_assert_eq(b.rr.n_denied, s.rr.n_denied);
