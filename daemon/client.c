@@ -758,6 +758,7 @@ static void on_writable(struct client *c, bool expired)
 		log_info("Dropping client pid %d (uid %u): its reply went unread for %d s.",
 			 c->session->owner->pid, (unsigned)c->session->owner->uid,
 			 CLIENT_REPLY_TIMEOUT_SEC);
+		c->srv->core->metrics.dropped[SVMD_METRICS_SOCKET]++;
 		client_free(c);
 		return;
 	}
@@ -827,6 +828,7 @@ static void on_send(struct outbox_item *item)
 	if (c->overflow) {
 		log_info("Dropping client pid %d (uid %u): it left %u event records unread.",
 			 c->session->owner->pid, (unsigned)c->session->owner->uid, c->n_events);
+		c->srv->core->metrics.dropped[SVMD_METRICS_SOCKET]++;
 		client_free(c);
 		return;
 	}

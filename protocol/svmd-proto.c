@@ -867,7 +867,7 @@ int svmd_metrics_format(const struct svmd_metrics *m, char *buf, size_t size)
 	put(&t, "svmd_reloads_total{result=\"ok\"} %" PRIu64 "\n", m->reloads_ok);
 	put(&t, "svmd_reloads_total{result=\"refused\"} %" PRIu64 "\n", m->reloads_refused);
 	put_family(&t, "svmd_dropped_clients", "counter",
-		   "Clients dropped for breaking the protocol, by front-end.");
+		   "Clients svmd dropped (a malformed record, a reply or events left unread).");
 	for (unsigned f = 0; f < _SVMD_METRICS_FRONTENDS; f++) {
 		put(&t, "svmd_dropped_clients_total{");
 		put_label(&t, "frontend", frontends[f], true);

@@ -471,7 +471,7 @@ struct svmd_metrics {
 	uint64_t latency_count;                 /* all requests (the +Inf bucket) */
 	uint64_t latency_sum_usec;
 	uint64_t reloads_ok, reloads_refused;
-	uint64_t dropped[_SVMD_METRICS_FRONTENDS];   /* clients dropped for breaking the protocol */
+	uint64_t dropped[_SVMD_METRICS_FRONTENDS];   /* clients svmd dropped: bad records, stalls */
 	uint32_t sessions[_SVMD_METRICS_FRONTENDS];  /* live */
 	uint32_t other_bindings[_SVMD_METRICS_UIDS]; /* on devices beyond the listed ones */
 	uint32_t n_devices;                          /* 0..SVMD_METRICS_DEVICES listed */
