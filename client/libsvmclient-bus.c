@@ -532,6 +532,22 @@ static int bus_status(struct svm_client *c, struct svm_status *ret, char **ret_t
 	return 0;
 }
 
+static int bus_metrics(struct svm_client *c, char **ret_text)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const char *text;
+	int r;
+
+	r = call(c, "Metrics", &reply, NULL);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "s", &text);
+	if (r < 0)
+		return r;
+	*ret_text = strdup(text);
+	return *ret_text ? 0 : -ENOMEM;
+}
+
 static int bus_policy_rules(struct svm_client *c, uint64_t *ret_generation, char **ret_text)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -651,6 +667,7 @@ const struct svm_transport bus_transport = {
 	.device_info = bus_device_info,
 	.status = bus_status,
 	.policy_rules = bus_policy_rules,
+	.metrics = bus_metrics,
 	.fd = bus_fd,
 	.dispatch = bus_dispatch,
 	.subscribe = bus_subscribe,

@@ -693,6 +693,28 @@ static int socket_policy_rules(struct svm_client *c, uint64_t *ret_generation, c
 	return 0;
 }
 
+/* A fixed block the codec checked; the text is made here, as svmd makes it for D-Bus. */
+static int socket_metrics(struct svm_client *c, char **ret_text)
+{
+	struct svmd_metrics_req req = {0};
+	struct svmd_metrics_rep rep;
+	_cleanup_free_ char *text = NULL;
+	const void *p = NULL;
+	int r = call(c, SVMD_OP_METRICS, &req, sizeof(req), NULL, 0, NULL, &p);
+
+	if (r < 0)
+		return r;
+	memcpy(&rep, p, sizeof(rep));
+	text = malloc(SVMD_METRICS_TEXT_MAX);
+	if (!text)
+		return -ENOMEM;
+	r = svmd_metrics_format(&rep.m, text, SVMD_METRICS_TEXT_MAX);
+	if (r < 0)
+		return r;
+	*ret_text = TAKE_PTR(text);
+	return 0;
+}
+
 static int socket_fd(const struct svm_client *c)
 {
 	return c->fd;
@@ -771,6 +793,7 @@ const struct svm_transport socket_transport = {
 	.device_info = socket_device_info,
 	.status = socket_status,
 	.policy_rules = socket_policy_rules,
+	.metrics = socket_metrics,
 	.fd = socket_fd,
 	.dispatch = socket_dispatch,
 	.subscribe = socket_subscribe,

@@ -300,6 +300,11 @@ _public_ int svm_status(struct svm_client *c, struct svm_status *ret, char **ret
 	return c->transport->status(c, ret, ret_text);
 }
 
+_public_ int svm_metrics(struct svm_client *c, char **ret_text)
+{
+	return c->transport->metrics(c, ret_text);
+}
+
 _public_ int svm_policy_rules(struct svm_client *c, uint64_t *ret_generation, char **ret_text)
 {
 	return c->transport->policy_rules(c, ret_generation, ret_text);

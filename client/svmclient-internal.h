@@ -64,6 +64,7 @@ struct svm_transport {
 			   char **ret_text);
 	int (*status)(struct svm_client *c, struct svm_status *ret, char **ret_text);
 	int (*policy_rules)(struct svm_client *c, uint64_t *ret_generation, char **ret_text);
+	int (*metrics)(struct svm_client *c, char **ret_text);
 	int (*invalidate)(struct svm_client *c, uint64_t id, uint32_t type,
 			  const struct svm_invalidate_entry *e, uint32_t n, uint32_t *ret_done);
 	int (*fd)(const struct svm_client *c);

@@ -303,6 +303,12 @@ int svm_status(struct svm_client *c, struct svm_status *ret, char **ret_text);
  * *ret_text (malloc()ed); root, or an `allow policy` rule, else -EACCES. */
 int svm_policy_rules(struct svm_client *c, uint64_t *ret_generation, char **ret_text);
 
+/* svmd's counters as OpenMetrics text in *ret_text (malloc()ed, ends with "# EOF"): requests
+ * granted, denied and failed by op and reason class, releases by op and why, live bindings by
+ * device and uid class, sessions by front-end, a latency histogram, reloads, dropped clients.
+ * Root, or an `allow metrics` rule, else -EACCES (svm_reason() says so). */
+int svm_metrics(struct svm_client *c, char **ret_text);
+
 /* What an error from this library means, in words ("denied by policy", ...). */
 const char *svm_strerror(int err);
 const char *svm_kind_name(uint32_t kind);

@@ -98,6 +98,9 @@ static void help(void)
 	       "  show ID [-p NAME[,NAME]...]     one binding's properties, NAME=value\n"
 	       "  policy                          the rules in force, FILE:LINE RULE (root, or an\n"
 	       "                                  'allow policy' rule)\n"
+	       "  metrics                         svmd's counters as OpenMetrics text (root, or "
+	       "an\n"
+	       "                                  'allow metrics' rule)\n"
 	       "\n"
 	       "A bind lasts while svmctl holds it: with --hold until SIGINT or SIGTERM; with\n"
 	       "-- CMD while CMD runs, which finds SVMD_BINDING, SVMD_PASID and SVMD_DEVICE in "
@@ -1129,6 +1132,29 @@ static int cmd_show(struct svm_client *c, const struct args *a)
 	return 0;
 }
 
+/* svmd's counters as OpenMetrics text, for a textfile collector or a scraper. The text is the
+ * format; --json changes only how errors are told. */
+static int cmd_metrics(struct svm_client *c)
+{
+	char *text = NULL;
+	int r = svm_metrics(c, &text);
+
+	if (r == -EACCES) {
+		if (json_errors)
+			json_error(r, svm_reason(c));
+		fprintf(stderr, "%s: metrics: %s\n", prog,
+			svm_reason(c)
+				? svm_reason(c)
+				: "reading the metrics needs root or an 'allow metrics' rule");
+		return EXIT_DENIED;
+	}
+	if (r < 0)
+		return fail(r, c, "metrics");
+	fputs(text, stdout);
+	free(text);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 /* The rules in force, "FILE:LINE RULE" each, like usbguard list-rules. */
 static int cmd_policy(struct svm_client *c, const struct args *a)
 {
@@ -1598,6 +1624,7 @@ int main(int argc, char **argv)
 		{"status", 0, 0},
 		{"show", 1, 0},
 		{"policy", 0, 0},
+		{"metrics", 0, 0},
 		{"invalidate", -(int)(SVM_INVALIDATE_ENTRIES_MAX + 1), 0},
 	};
 	struct args a = {0};
@@ -1703,6 +1730,8 @@ int main(int argc, char **argv)
 		r = cmd_show(c, &a);
 	else if (strcmp(cmds[i].name, "policy") == 0)
 		r = cmd_policy(c, &a);
+	else if (strcmp(cmds[i].name, "metrics") == 0)
+		r = cmd_metrics(c);
 	else
 		r = cmd_explain(c, &a);
 	svm_disconnect(c);

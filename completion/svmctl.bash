@@ -26,7 +26,7 @@ _svmctl() {
 		words=("${COMP_WORDS[@]}")
 		cword=$COMP_CWORD
 	}
-	local commands="devices list status show policy monitor bind-task bind-pgtable bind-pasid-table
+	local commands="devices list status show policy metrics monitor bind-task bind-pgtable bind-pasid-table
 		open-device map unbind explain reload"
 	local global="--socket= --bus --bus= --json --no-legend --help --version"
 

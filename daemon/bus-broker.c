@@ -581,6 +581,30 @@ static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		(uint32_t)st.n_files, st.backend, SVMD_VERSION_STRING, text);
 }
 
+/* The counters, as the OpenMetrics text libsvmclient makes of the socket's block. */
+static int method_metrics(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct svmd_metrics mt;
+	struct op_result res;
+	_cleanup_free_ char *text = NULL;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	if (ops_metrics(b->core, p->session, &mt, &res) < 0)
+		return bus_reply_error(error, &res);
+	text = malloc(SVMD_METRICS_TEXT_MAX);
+	if (!text)
+		return -ENOMEM;
+	r = svmd_metrics_format(&mt, text, SVMD_METRICS_TEXT_MAX);
+	if (r < 0)
+		return r;
+	return sd_bus_reply_method_return(m, "s", text);
+}
+
 /* Every rule in force, paged through the same recipe as the socket's. */
 static int method_policy_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
@@ -720,6 +744,8 @@ const sd_bus_vtable bus_broker_vtable[] = {
 		method_status, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("ListPolicy", "", , "tas",
 				 SD_BUS_PARAM(generation) SD_BUS_PARAM(rules), method_policy_list,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Metrics", "", , "s", SD_BUS_PARAM(text), method_metrics,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_NAMES("PolicyReloaded", "t", SD_BUS_PARAM(generation), 0),
 	SD_BUS_SIGNAL_WITH_NAMES("FdProbe", "h", SD_BUS_PARAM(fd), 0),

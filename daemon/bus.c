@@ -54,6 +54,8 @@ static struct peer *peer_free(struct peer *p)
 	/* Undelivered: a device's binding ends with the session below, a lease with its fd. */
 	list_for_each_safe (pos, &p->waiting)
 		fd_reply_free(container_of(pos, struct fd_reply, link));
+	if (p->session)
+		p->bus->core->metrics.sessions[SVMD_METRICS_BUS]--;
 	ops_session_end(p->bus->core, p->session);
 	sd_bus_track_unref(p->track);
 	free(p->name);
@@ -151,8 +153,10 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 	if (!p->name)
 		return -ENOMEM;
 	r = ops_session_new(b->core, who, 1, &p->session);
-	if (r >= 0)
+	if (r >= 0) {
+		b->core->metrics.sessions[SVMD_METRICS_BUS]++;
 		r = sd_bus_track_new(b->bus, &p->track, on_peer_gone, p);
+	}
 	if (r >= 0)
 		r = sd_bus_track_add_name(p->track, sender);
 	if (r >= 0)

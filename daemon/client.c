@@ -61,6 +61,8 @@ static int handle_status(struct client *c, const struct svmd_hdr *h, const void 
 			 size_t n_fds);
 static int handle_policy_list(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			      size_t n_fds);
+static int handle_metrics(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			  size_t n_fds);
 static int handle_invalidate(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			     size_t n_fds);
 
@@ -87,6 +89,7 @@ static const struct {
 	[SVMD_OP_UNMAP] = {READY, handle_unmap},
 	[SVMD_OP_STATUS] = {READY, handle_status},
 	[SVMD_OP_POLICY_LIST] = {READY, handle_policy_list},
+	[SVMD_OP_METRICS] = {READY, handle_metrics},
 	[SVMD_OP_DEVICE_INFO] = {READY, handle_device_info},
 	[SVMD_OP_SUBSCRIBE] = {READY, handle_subscribe},
 	[SVMD_OP_INVALIDATE] = {READY, handle_invalidate},
@@ -594,6 +597,20 @@ static int handle_policy_list(struct client *c, const struct svmd_hdr *h, const 
 	return send_reply(c, h, buf, sizeof(rep) + strlen(text) + 1, -1);
 }
 
+static int handle_metrics(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
+			  size_t n_fds)
+{
+	struct svmd_metrics_rep rep = {0};
+	struct op_result res;
+
+	(void)p;
+	(void)fds;
+	(void)n_fds;
+	if (ops_metrics(c->srv->core, c->session, &rep.m, &res) < 0)
+		return reply_result(c, h, &res);
+	return send_reply(c, h, &rep, sizeof(rep), -1);
+}
+
 /* Handles one received record. Returns 0 to go on, a negative errno to drop the client. */
 static int dispatch(struct client *c, size_t size, int *fds, size_t n_fds)
 {
@@ -622,6 +639,8 @@ static void drop(struct client *c, int err)
 	const struct identity *who = c->session->owner;
 	unsigned held;
 
+	if (err != 0)
+		c->srv->core->metrics.dropped[SVMD_METRICS_SOCKET]++;
 	if (err == 0)
 		log_debug("Client pid %d (uid %u) disconnected.", who->pid, (unsigned)who->uid);
 	else if (limits_log_pass(c->srv->core->limits, who->uid, &held))
@@ -739,6 +758,7 @@ static void on_writable(struct client *c, bool expired)
 		log_info("Dropping client pid %d (uid %u): its reply went unread for %d s.",
 			 c->session->owner->pid, (unsigned)c->session->owner->uid,
 			 CLIENT_REPLY_TIMEOUT_SEC);
+		c->srv->core->metrics.dropped[SVMD_METRICS_SOCKET]++;
 		client_free(c);
 		return;
 	}
@@ -808,6 +828,7 @@ static void on_send(struct outbox_item *item)
 	if (c->overflow) {
 		log_info("Dropping client pid %d (uid %u): it left %u event records unread.",
 			 c->session->owner->pid, (unsigned)c->session->owner->uid, c->n_events);
+		c->srv->core->metrics.dropped[SVMD_METRICS_SOCKET]++;
 		client_free(c);
 		return;
 	}
@@ -847,6 +868,7 @@ int client_new(struct server *srv, int fd, struct identity *who, struct client *
 	r = ops_session_new(srv->core, who, srv->fds_per_connection, &c->session);
 	if (r < 0)
 		return r;
+	srv->core->metrics.sessions[SVMD_METRICS_SOCKET]++;
 	c->ev = event_new(loop_base(srv->loop), fd, EV_READ | EV_PERSIST, on_event, c);
 	if (!c->ev || event_add(c->ev, NULL) < 0)
 		return -ENOMEM;
@@ -872,8 +894,10 @@ struct client *client_free(struct client *c)
 		c->subscribed = false;
 	}
 	loop_cancel(&c->outbox);
-	if (c->session)
+	if (c->session) {
 		drop_reply_fd(c);
+		c->srv->core->metrics.sessions[SVMD_METRICS_SOCKET]--;
+	}
 	ops_session_end(c->srv->core, c->session);
 	if (c->ev)
 		event_free(c->ev);

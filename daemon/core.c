@@ -97,9 +97,9 @@ void core_set_hooks(struct core *c, enum core_frontend which, const struct core_
 	c->hooks[which].userdata = userdata;
 }
 
-void core_audit(const struct core *c, enum audit_event event, const struct identity *who,
-		const char *op, const struct device *dev, uint32_t pasid,
-		const struct policy_rule *rule, uint64_t binding, int error, const char *reason)
+void core_audit(struct core *c, enum audit_event event, const struct identity *who, const char *op,
+		const struct device *dev, uint32_t pasid, const struct policy_rule *rule,
+		uint64_t binding, int error, const char *reason)
 {
 	struct audit_record r = {
 		.event = event,
@@ -115,9 +115,23 @@ void core_audit(const struct core *c, enum audit_event event, const struct ident
 		.reason = reason && reason[0] ? reason : NULL,
 	};
 
+	/* The counters: a few increments, no allocation. */
+	unsigned op_i = svmd_metrics_op_index(op);
+	if (event == AUDIT_RELEASE)
+		c->metrics.releases[op_i][c->ending > 0 ? c->ending - 1 : END_UNBIND]++;
+	else if (event == AUDIT_RELOAD)
+		(error ? &c->metrics.reloads_refused : &c->metrics.reloads_ok)[0]++;
+	else
+		c->metrics.requests[event == AUDIT_GRANT ? SVMD_METRICS_GRANT
+				    : event == AUDIT_DENY
+					    ? SVMD_METRICS_DENY
+					    : SVMD_METRICS_FAIL][op_i][svmd_metrics_class(error)]++;
 	audit_log(&r);
 	core_notify(c, record, &r, event == AUDIT_RELEASE && c->ending ? c->ending - 1 : -1);
 }
+
+_Static_assert(_END_REASON_MAX == SVMD_METRICS_ENDS && END_UNMAP == 7 && END_REVOKED == 5,
+	       "the metrics block names why bindings end in this order");
 
 /* The state file of the ids: the first id not reserved yet, in decimal. */
 #define IDS_FILE "next-id"

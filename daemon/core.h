@@ -70,6 +70,9 @@ struct core {
 	 * boot. */
 	int state_fd;
 	uint64_t ids_reserved;
+	/* The counters of svmctl metrics, kept by core_audit() and request_finish(); the live
+	 * parts (bindings, devices) are filled when read. */
+	struct svmd_metrics metrics;
 };
 
 /*
@@ -117,9 +120,9 @@ void core_reserve_id(struct core *c);
 
 /* The one function that writes audit records (audit.h): who is the caller, or for a release the
  * binding's owner (NULL: svmd itself); rule NULL: none; error 0 or an errno, either sign. */
-void core_audit(const struct core *c, enum audit_event event, const struct identity *who,
-		const char *op, const struct device *dev, uint32_t pasid,
-		const struct policy_rule *rule, uint64_t binding, int error, const char *reason);
+void core_audit(struct core *c, enum audit_event event, const struct identity *who, const char *op,
+		const struct device *dev, uint32_t pasid, const struct policy_rule *rule,
+		uint64_t binding, int error, const char *reason);
 
 /* "bind-task", "bind-pgtable", "bind-pasid-table", "open-device", "map": the op that makes a
  * binding of kind (enum svmd_kind), as policy and the audit trail name it. */

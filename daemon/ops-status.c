@@ -95,3 +95,46 @@ int ops_policy_list(struct core *c, struct session *s, size_t start, char *text,
 	*ret_total = p->n_rules;
 	return request_finish(&rq, 0);
 }
+
+/* Whether who may read the counters: root, or an 'allow metrics' rule. */
+static bool may_read_metrics(struct core *c, const struct identity *who)
+{
+	struct policy_request preq;
+	struct policy_decision d;
+
+	if (who->uid == 0)
+		return true;
+	request_policy_view(POLICY_OP_METRICS, NULL, NULL, false, &preq);
+	policy_decide(c->policy, who, &preq, &d);
+	return d.verdict == POLICY_ALLOW;
+}
+
+int ops_metrics(struct core *c, struct session *s, struct svmd_metrics *ret, struct op_result *res)
+{
+	struct request rq = request_start(c, s, "metrics", res);
+	const struct backend *be = c->backend;
+
+	if (!may_read_metrics(c, rq.who))
+		return request_finish(
+			&rq, request_refuse(&rq, -EACCES,
+					    "reading the metrics needs root or an 'allow metrics' "
+					    "rule for uid %u",
+					    (unsigned)rq.who->uid));
+	/* This request's own latency is not in the block it reads. */
+	*ret = c->metrics;
+	ret->n_devices = be->n_devices < SVMD_METRICS_DEVICES ? (uint32_t)be->n_devices
+							      : SVMD_METRICS_DEVICES;
+	for (size_t i = 0; i < ret->n_devices; i++)
+		svmd_set_name(ret->device[i].name, sizeof(ret->device[i].name),
+			      be->devices[i].name);
+	for (const struct binding *b = registry_first_after(c->registry, 0); b;
+	     b = registry_next(c->registry, b)) {
+		size_t d = (size_t)(b->device - be->devices);
+		unsigned u = b->owner->uid == 0 ? SVMD_METRICS_UID_ROOT : SVMD_METRICS_UID_OTHER;
+		if (d < ret->n_devices)
+			ret->device[d].bindings[u]++;
+		else
+			ret->other_bindings[u]++;
+	}
+	return request_finish(&rq, 0);
+}

@@ -149,6 +149,9 @@ int ops_status(struct core *c, struct session *s, struct status_info *ret, char 
  * with the reason. Not recorded (it changes nothing). */
 int ops_policy_list(struct core *c, struct session *s, size_t start, char *text, size_t size,
 		    size_t *ret_n, size_t *ret_total, struct op_result *res);
+/* svmd's counters and what it holds now (svmctl metrics): root, or an 'allow metrics' rule
+ * (else -EACCES). Writes no record. */
+int ops_metrics(struct core *c, struct session *s, struct svmd_metrics *ret, struct op_result *res);
 
 /* The client was told of b: the front-ends hear of it (binding_added). */
 void ops_commit(struct core *c, struct binding *b);

@@ -33,6 +33,7 @@ static const char *const op_names[_POLICY_OP_MAX] = {
 	[POLICY_OP_MAP] = "map",
 	[POLICY_OP_RELOAD] = "reload",
 	[POLICY_OP_POLICY] = "policy",
+	[POLICY_OP_METRICS] = "metrics",
 	[POLICY_OP_INVALIDATE] = "invalidate",
 };
 

@@ -24,7 +24,8 @@ enum policy_op {
 	POLICY_OP_MAP,        /* named explicitly only: it pins memory */
 	POLICY_OP_RELOAD,     /* named explicitly only: '*' does not include it */
 	POLICY_OP_INVALIDATE, /* named explicitly only: on a nested binding of one's own */
-	POLICY_OP_POLICY, /* reading the rules in force (svmctl policy): named explicitly only */
+	POLICY_OP_POLICY,  /* reading the rules in force (svmctl policy): named explicitly only */
+	POLICY_OP_METRICS, /* reading the counters (svmctl metrics): named explicitly only */
 	_POLICY_OP_MAX,
 	_POLICY_OP_INVALID = -1,
 };

@@ -23,9 +23,11 @@ struct request request_start(struct core *c, struct session *s, const char *op,
 		.op = op,
 		.event = AUDIT_FAIL,
 		.res = res,
+		.start_usec = now_usec(CLOCK_MONOTONIC),
 		/* Reading ops change nothing: no record. */
 		.recorded = strcmp(op, "explain") != 0 && strcmp(op, "device-info") != 0 &&
-			    strcmp(op, "status") != 0 && strcmp(op, "policy") != 0,
+			    strcmp(op, "status") != 0 && strcmp(op, "policy") != 0 &&
+			    strcmp(op, "metrics") != 0,
 	};
 }
 
@@ -48,6 +50,7 @@ int request_finish(struct request *rq, int r)
 	 * reload whatever came of it. */
 	if (r < 0 && rq->event != AUDIT_DENY && rq->event != AUDIT_RELOAD)
 		rq->event = AUDIT_FAIL;
+	svmd_metrics_observe(&rq->core->metrics, now_usec(CLOCK_MONOTONIC) - rq->start_usec);
 	if (!rq->recorded)
 		return r < 0 ? r : 0;
 	core_audit(rq->core, rq->event, rq->who, rq->op, rq->dev, rq->pasid, rq->rule, rq->binding,

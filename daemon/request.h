@@ -25,9 +25,10 @@ struct request {
 	uint64_t binding;
 	enum audit_event event; /* what this request is recorded as, once decided */
 	struct op_result *res;
-	bool recorded;    /* reading requests (explain) are not */
-	const char *note; /* a success's reason, for the record (a reload's summary) */
-	int kernel_error; /* recorded with a success: the kernel refused to unbind */
+	bool recorded;       /* reading requests (explain) are not */
+	const char *note;    /* a success's reason, for the record (a reload's summary) */
+	int kernel_error;    /* recorded with a success: the kernel refused to unbind */
+	uint64_t start_usec; /* CLOCK_MONOTONIC, for the latency histogram */
 };
 
 /* A request of op ("bind-task", "unbind", ...) by the owner of s (NULL: svmd itself), whose

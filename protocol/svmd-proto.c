@@ -5,8 +5,12 @@
  * main fuzz target. Nothing here trusts a length it did not check.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "svmd-proto.h"
 
 /* Per-request facts: exact payload size and how many fds may ride along. */
@@ -25,6 +29,7 @@ struct reply_desc {
 	uint8_t fds;     /* fd count on success */
 	uint8_t fds_opt; /* up to this many more may come (BIND_PASID_TABLE: its vEVENTQ) */
 	bool text;       /* a NUL-terminated text follows the fixed part */
+	bool exact;      /* the fixed part only, its fields checked (METRICS) */
 };
 
 static bool all_zero(const void *p, size_t n)
@@ -195,6 +200,13 @@ static int check_policy_list(const void *payload)
 	return r->reserved == 0 ? 0 : -EBADMSG;
 }
 
+static int check_metrics(const void *payload)
+{
+	const struct svmd_metrics_req *r = payload;
+
+	return r->flags == 0 && r->reserved == 0 ? 0 : -EBADMSG;
+}
+
 static int check_reload(const void *payload)
 {
 	const struct svmd_reload_req *r = payload;
@@ -307,6 +319,7 @@ static const struct request_desc requests[_SVMD_OP_MAX] = {
 	[SVMD_OP_INVALIDATE] = {sizeof(struct svmd_invalidate_req), 0, 0, 0, check_invalidate},
 	[SVMD_OP_STATUS] = {sizeof(struct svmd_status_req), 0, 0, 0, check_status},
 	[SVMD_OP_POLICY_LIST] = {sizeof(struct svmd_policy_list_req), 0, 0, 0, check_policy_list},
+	[SVMD_OP_METRICS] = {sizeof(struct svmd_metrics_req), 0, 0, 0, check_metrics},
 };
 
 static const struct reply_desc replies[_SVMD_OP_MAX] = {
@@ -332,6 +345,7 @@ static const struct reply_desc replies[_SVMD_OP_MAX] = {
 	[SVMD_OP_INVALIDATE] = {.size = sizeof(struct svmd_invalidate_rep)},
 	[SVMD_OP_STATUS] = {.size = sizeof(struct svmd_daemon_status_rep), .text = true},
 	[SVMD_OP_POLICY_LIST] = {.size = sizeof(struct svmd_policy_list_rep), .text = true},
+	[SVMD_OP_METRICS] = {.size = sizeof(struct svmd_metrics_rep), .exact = true},
 };
 
 int svmd_frame(void *rec, uint16_t opcode, uint32_t seq, const void *payload, size_t len)
@@ -390,6 +404,27 @@ int svmd_request_check(uint16_t opcode, const void *payload, size_t len, size_t 
 	return d->check(copy);
 }
 
+/* What a metrics block must be: its device entries named, the rest zero, the histogram's
+ * buckets within its count. */
+static bool svmd_metrics_valid(const struct svmd_metrics *m)
+{
+	uint64_t n = 0;
+
+	if (m->n_devices > SVMD_METRICS_DEVICES || m->reserved != 0)
+		return false;
+	for (size_t i = 0; i < SVMD_METRICS_DEVICES; i++) {
+		const struct svmd_metrics_device *d = &m->device[i];
+		if (i < m->n_devices ? !svmd_device_name_valid(d->name) : !all_zero(d, sizeof(*d)))
+			return false;
+	}
+	for (size_t i = 0; i < SVMD_METRICS_BUCKETS; i++) {
+		if (m->latency[i] > m->latency_count - n)
+			return false;
+		n += m->latency[i];
+	}
+	return true;
+}
+
 int svmd_reply_check(uint16_t opcode, const void *payload, size_t len, size_t n_fds)
 {
 	const struct reply_desc *d;
@@ -415,6 +450,14 @@ int svmd_reply_check(uint16_t opcode, const void *payload, size_t len, size_t n_
 	}
 	if (n_fds < d->fds || n_fds > (size_t)d->fds + d->fds_opt || len < d->size)
 		return -EBADMSG;
+	if (d->exact) {
+		struct svmd_metrics_rep rep;
+
+		if (len != d->size)
+			return -EBADMSG;
+		memcpy(&rep, payload, sizeof(rep));
+		return svmd_metrics_valid(&rep.m) ? 0 : -EBADMSG;
+	}
 	if (d->entry_size) {
 		uint32_t count;
 		memcpy(&count, (const char *)payload + d->entry_count_off, sizeof(count));
@@ -564,6 +607,7 @@ static const char *const opcode_names[_SVMD_OP_MAX] = {
 	[SVMD_OP_INVALIDATE] = "invalidate",
 	[SVMD_OP_STATUS] = "status",
 	[SVMD_OP_POLICY_LIST] = "policy-list",
+	[SVMD_OP_METRICS] = "metrics",
 };
 
 const char *svmd_opcode_name(uint16_t opcode)
@@ -614,4 +658,226 @@ int svmd_model_from_name(const char *s)
 		if (strcmp(s, model_names[m]) == 0)
 			return m;
 	return -EINVAL;
+}
+
+/* The metrics block's labels. */
+static const char *const metrics_ops[SVMD_METRICS_OPS] = {
+	"bind-task", "bind-pgtable", "bind-pasid-table", "open-device", "map",   "unmap",
+	"unbind",    "lease",        "reload",           "invalidate",  "other",
+};
+static const char *const metrics_classes[SVMD_METRICS_CLASSES] = {
+	"none", "policy", "limit", "invalid", "conflict", "kernel",
+};
+/* In the daemon's order of why a binding ends. */
+static const char *const metrics_ends[SVMD_METRICS_ENDS] = {
+	"unbind",   "session-ended", "lease-closed", "process-exited",
+	"shutdown", "revoked",       "undelivered",  "unmap",
+};
+static const uint64_t metrics_bounds_usec[SVMD_METRICS_BUCKETS] = {
+	50, 100, 500, 1000, 5000, 10000, 100000, 1000000,
+};
+static const char *const metrics_bounds[SVMD_METRICS_BUCKETS] = {
+	"0.00005", "0.0001", "0.0005", "0.001", "0.005", "0.01", "0.1", "1.0",
+};
+
+const char *svmd_metrics_op_name(unsigned i)
+{
+	return i < SVMD_METRICS_OPS ? metrics_ops[i] : NULL;
+}
+
+const char *svmd_metrics_class_name(unsigned i)
+{
+	return i < SVMD_METRICS_CLASSES ? metrics_classes[i] : NULL;
+}
+
+const char *svmd_metrics_end_name(unsigned i)
+{
+	return i < SVMD_METRICS_ENDS ? metrics_ends[i] : NULL;
+}
+
+unsigned svmd_metrics_op_index(const char *op)
+{
+	for (unsigned i = 0; op && i < SVMD_METRICS_OPS - 1; i++)
+		if (strcmp(op, metrics_ops[i]) == 0)
+			return i;
+	return SVMD_METRICS_OPS - 1;
+}
+
+unsigned svmd_metrics_class(int error)
+{
+	switch (error < 0 ? -error : error) {
+	case 0:
+		return 0;
+	case EACCES:
+	case EPERM:
+		return 1;
+	case EDQUOT:
+	case EUSERS:
+	case EMFILE:
+	case ENFILE:
+	case ENOSPC:
+	case EAGAIN:
+	case ENOMEM:
+		return 2;
+	case EINVAL:
+	case ENODEV:
+	case ENOENT:
+	case ESRCH:
+	case EOPNOTSUPP:
+	case ERANGE:
+		return 3;
+	case EBUSY:
+	case EEXIST:
+		return 4;
+	default:
+		return 5;
+	}
+}
+
+void svmd_metrics_observe(struct svmd_metrics *m, uint64_t usec)
+{
+	for (size_t i = 0; i < SVMD_METRICS_BUCKETS; i++)
+		if (usec <= metrics_bounds_usec[i]) {
+			m->latency[i]++;
+			break;
+		}
+	m->latency_count++;
+	m->latency_sum_usec += usec;
+}
+
+struct text {
+	char *buf;
+	size_t size, o;
+	bool full;
+};
+
+static void _printf_(2, 3) put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (t->full)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(t->buf + t->o, t->size - t->o, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= t->size - t->o)
+		t->full = true;
+	else
+		t->o += (size_t)k;
+}
+
+/* A label value, quoted and escaped as OpenMetrics wants it. */
+static void put_label(struct text *t, const char *name, const char *value, bool last)
+{
+	put(t, "%s=\"", name);
+	for (const char *c = value; *c; c++) {
+		if (*c == '\\' || *c == '"')
+			put(t, "\\%c", *c);
+		else if (*c == '\n')
+			put(t, "\\n");
+		else
+			put(t, "%c", *c);
+	}
+	put(t, last ? "\"}" : "\",");
+}
+
+static void put_family(struct text *t, const char *name, const char *type, const char *help)
+{
+	put(t, "# TYPE %s %s\n# HELP %s %s\n", name, type, name, help);
+}
+
+int svmd_metrics_format(const struct svmd_metrics *m, char *buf, size_t size)
+{
+	static const char *const outcomes[_SVMD_METRICS_OUTCOMES][2] = {
+		{"svmd_grants", "Requests granted, by op."},
+		{"svmd_denials", "Requests denied by policy or a limit, by op and reason class."},
+		{"svmd_failures", "Requests allowed that failed, by op and reason class."},
+	};
+	static const char *const uids[_SVMD_METRICS_UIDS] = {"root", "other"};
+	static const char *const frontends[_SVMD_METRICS_FRONTENDS] = {"bus", "socket"};
+	struct text t = {buf, size, 0, size == 0};
+	uint64_t cum = 0;
+
+	for (unsigned e = 0; e < _SVMD_METRICS_OUTCOMES; e++) {
+		put_family(&t, outcomes[e][0], "counter", outcomes[e][1]);
+		for (unsigned o = 0; o < SVMD_METRICS_OPS; o++)
+			for (unsigned k = 0; k < SVMD_METRICS_CLASSES; k++) {
+				/* Grants have no reason: one series per op. */
+				if (e == SVMD_METRICS_GRANT ? k != 0 : k == 0)
+					continue;
+				uint64_t n = m->requests[e][o][k];
+				if (e == SVMD_METRICS_GRANT)
+					for (unsigned j = 1; j < SVMD_METRICS_CLASSES; j++)
+						n += m->requests[e][o][j];
+				if (n == 0 && (o != 0 || k > 1))
+					continue; /* the zeros but one, for the family's shape */
+				put(&t, "%s_total{", outcomes[e][0]);
+				put_label(&t, "op", metrics_ops[o], e == SVMD_METRICS_GRANT);
+				if (e != SVMD_METRICS_GRANT)
+					put_label(&t, "reason", metrics_classes[k], true);
+				put(&t, " %" PRIu64 "\n", n);
+			}
+	}
+	put_family(&t, "svmd_releases", "counter", "Bindings ended, by op and why.");
+	for (unsigned o = 0; o < SVMD_METRICS_OPS; o++)
+		for (unsigned k = 0; k < SVMD_METRICS_ENDS; k++) {
+			if (m->releases[o][k] == 0 && (o != 0 || k != 0))
+				continue;
+			put(&t, "svmd_releases_total{");
+			put_label(&t, "op", metrics_ops[o], false);
+			put_label(&t, "reason", metrics_ends[k], true);
+			put(&t, " %" PRIu64 "\n", m->releases[o][k]);
+		}
+	put_family(&t, "svmd_bindings", "gauge",
+		   "Live bindings, by device and owner (root or other).");
+	for (unsigned d = 0; d <= m->n_devices && d <= SVMD_METRICS_DEVICES; d++)
+		for (unsigned u = 0; u < _SVMD_METRICS_UIDS; u++) {
+			const char *name = d < m->n_devices ? m->device[d].name : "other";
+			uint32_t n =
+				d < m->n_devices ? m->device[d].bindings[u] : m->other_bindings[u];
+			if (d == m->n_devices && m->n_devices && !m->other_bindings[0] &&
+			    !m->other_bindings[1])
+				break;
+			put(&t, "svmd_bindings{");
+			put_label(&t, "device", name, false);
+			put_label(&t, "uid", uids[u], true);
+			put(&t, " %" PRIu32 "\n", n);
+		}
+	put_family(&t, "svmd_sessions", "gauge", "Live sessions, by front-end.");
+	for (unsigned f = 0; f < _SVMD_METRICS_FRONTENDS; f++) {
+		put(&t, "svmd_sessions{");
+		put_label(&t, "frontend", frontends[f], true);
+		put(&t, " %" PRIu32 "\n", m->sessions[f]);
+	}
+	put_family(&t, "svmd_request_duration_seconds", "histogram",
+		   "Time from a request's start to its outcome.");
+	for (unsigned b = 0; b < SVMD_METRICS_BUCKETS; b++) {
+		cum += m->latency[b];
+		put(&t, "svmd_request_duration_seconds_bucket{");
+		put_label(&t, "le", metrics_bounds[b], true);
+		put(&t, " %" PRIu64 "\n", cum);
+	}
+	put(&t, "svmd_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+	    m->latency_count);
+	put(&t, "svmd_request_duration_seconds_sum %" PRIu64 ".%06" PRIu64 "\n",
+	    m->latency_sum_usec / 1000000, m->latency_sum_usec % 1000000);
+	put(&t, "svmd_request_duration_seconds_count %" PRIu64 "\n", m->latency_count);
+	put_family(&t, "svmd_reloads", "counter", "Policy reloads, swapped in or refused.");
+	put(&t, "svmd_reloads_total{result=\"ok\"} %" PRIu64 "\n", m->reloads_ok);
+	put(&t, "svmd_reloads_total{result=\"refused\"} %" PRIu64 "\n", m->reloads_refused);
+	put_family(&t, "svmd_dropped_clients", "counter",
+		   "Clients svmd dropped (a malformed record, a reply or events left unread).");
+	for (unsigned f = 0; f < _SVMD_METRICS_FRONTENDS; f++) {
+		put(&t, "svmd_dropped_clients_total{");
+		put_label(&t, "frontend", frontends[f], true);
+		put(&t, " %" PRIu64 "\n", m->dropped[f]);
+	}
+	put(&t, "# EOF\n");
+	if (t.full) {
+		if (size)
+			buf[0] = 0;
+		return -ENOBUFS;
+	}
+	return (int)t.o;
 }

@@ -46,7 +46,7 @@ enum svmd_opcode {
 	SVMD_OP_INVALIDATE = 0x000f,
 	SVMD_OP_STATUS = 0x0010,
 	SVMD_OP_POLICY_LIST = 0x0011,
-	/* 0x0012: METRICS (reserved) */
+	SVMD_OP_METRICS = 0x0012,
 	SVMD_OP_SUBSCRIBE = 0x0013, /* revision 2 */
 	_SVMD_OP_MAX,
 };
@@ -445,6 +445,45 @@ struct svmd_policy_list_rep {
 	/* char text[]: NUL-terminated, n lines */
 };
 
+/* METRICS: svmd's counters since it started, and what it holds now; root, or a caller an
+ * 'allow metrics' rule grants. A fixed block: libsvmclient formats it as OpenMetrics text
+ * (svmd_metrics_format()). */
+#define SVMD_METRICS_OPS     11 /* svmd_metrics_op_name(): bind-task ... other */
+#define SVMD_METRICS_CLASSES 6  /* svmd_metrics_class_name(): none, policy, limit, ... */
+#define SVMD_METRICS_ENDS    8  /* svmd_metrics_end_name(): why a binding ended */
+#define SVMD_METRICS_BUCKETS 8  /* latency bounds: 50us 100us 500us 1ms 5ms 10ms 100ms 1s */
+#define SVMD_METRICS_DEVICES 16 /* devices listed by name; the rest count as "other" */
+enum { SVMD_METRICS_GRANT, SVMD_METRICS_DENY, SVMD_METRICS_FAIL, _SVMD_METRICS_OUTCOMES };
+enum { SVMD_METRICS_UID_ROOT, SVMD_METRICS_UID_OTHER, _SVMD_METRICS_UIDS };
+enum { SVMD_METRICS_BUS, SVMD_METRICS_SOCKET, _SVMD_METRICS_FRONTENDS };
+struct svmd_metrics_req {
+	uint32_t flags; /* none defined: must be 0 */
+	uint32_t reserved;
+};
+struct svmd_metrics_device {
+	char name[SVMD_DEVICE_NAME_SZ];
+	uint32_t bindings[_SVMD_METRICS_UIDS]; /* live, by the owner's uid class */
+};
+struct svmd_metrics {
+	uint64_t requests[_SVMD_METRICS_OUTCOMES][SVMD_METRICS_OPS][SVMD_METRICS_CLASSES];
+	uint64_t releases[SVMD_METRICS_OPS][SVMD_METRICS_ENDS];
+	uint64_t latency[SVMD_METRICS_BUCKETS]; /* requests in (bound i-1, bound i], not summed */
+	uint64_t latency_count;                 /* all requests (the +Inf bucket) */
+	uint64_t latency_sum_usec;
+	uint64_t reloads_ok, reloads_refused;
+	uint64_t dropped[_SVMD_METRICS_FRONTENDS];   /* clients svmd dropped: bad records, stalls */
+	uint32_t sessions[_SVMD_METRICS_FRONTENDS];  /* live */
+	uint32_t other_bindings[_SVMD_METRICS_UIDS]; /* on devices beyond the listed ones */
+	uint32_t n_devices;                          /* 0..SVMD_METRICS_DEVICES listed */
+	uint32_t reserved;
+	struct svmd_metrics_device device[SVMD_METRICS_DEVICES];
+};
+struct svmd_metrics_rep {
+	int32_t status;
+	uint32_t reserved;
+	struct svmd_metrics m;
+};
+
 /* Size checks: these layouts are the wire format. */
 _Static_assert(sizeof(struct svmd_hdr) == 16, "header");
 _Static_assert(offsetof(struct svmd_hdr, opcode) == 6 && offsetof(struct svmd_hdr, len) == 12,
@@ -495,6 +534,10 @@ _Static_assert(sizeof(struct svmd_daemon_status_rep) == 72, "status rep");
 _Static_assert(offsetof(struct svmd_daemon_status_rep, backend) == 40, "status rep offsets");
 _Static_assert(sizeof(struct svmd_policy_list_req) == 8, "policy list req");
 _Static_assert(sizeof(struct svmd_policy_list_rep) == 24, "policy list rep");
+_Static_assert(sizeof(struct svmd_metrics_req) == 8, "metrics req");
+_Static_assert(sizeof(struct svmd_metrics_device) == 24, "metrics device");
+_Static_assert(sizeof(struct svmd_metrics) == 2808, "metrics block");
+_Static_assert(sizeof(struct svmd_metrics_rep) == 2816, "metrics rep");
 _Static_assert(sizeof(struct svmd_subscribe_req) == 8, "subscribe req");
 _Static_assert(sizeof(struct svmd_ev_binding_ended) == 24, "binding ended event");
 _Static_assert(sizeof(struct svmd_ev_record) == 88, "record event");
@@ -576,6 +619,20 @@ int svmd_device_name_canonical(const char *s, char ret[SVMD_DEVICE_NAME_SZ]);
 int svmd_set_name(char *field, size_t size, const char *s);
 
 const char *svmd_opcode_name(uint16_t opcode);
+/* The metrics block's labels, or NULL out of range. */
+const char *svmd_metrics_op_name(unsigned i);
+const char *svmd_metrics_class_name(unsigned i);
+const char *svmd_metrics_end_name(unsigned i);
+/* The index of a recorded op ("bind-task", ...; any other: "other"), and the class of a
+ * request's error (0: "none"). */
+unsigned svmd_metrics_op_index(const char *op);
+unsigned svmd_metrics_class(int error);
+/* One request of `usec` into the latency histogram. */
+void svmd_metrics_observe(struct svmd_metrics *m, uint64_t usec);
+/* The block as OpenMetrics text into buf (NUL-terminated): its length, or -ENOBUFS. */
+int svmd_metrics_format(const struct svmd_metrics *m, char *buf, size_t size);
+/* Suggested size of that buffer (the text's worst case). */
+#define SVMD_METRICS_TEXT_MAX 65536u
 const char *svmd_kind_name(uint32_t kind);   /* "task", "pgtable", "pasid-table", "device", "map" */
 int svmd_kind_from_name(const char *s);      /* enum svmd_kind or -EINVAL */
 const char *svmd_model_name(uint32_t model); /* "vtd", "smmu", "none" or NULL */

@@ -36,6 +36,7 @@ static const struct {
 	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, false},
 	[SVMD_OP_STATUS] = {sizeof(struct svmd_status_req), 0, false},
 	[SVMD_OP_POLICY_LIST] = {sizeof(struct svmd_policy_list_req), 0, false},
+	[SVMD_OP_METRICS] = {sizeof(struct svmd_metrics_req), 0, false},
 };
 
 /* A range [start, start + length) that is not empty and does not wrap. */
@@ -223,6 +224,17 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 	case SVMD_OP_OPEN_DEVICE:
 		assert(len == sizeof(struct svmd_open_device_rep));
 		break;
+	case SVMD_OP_METRICS: {
+		/* A block the codec passed always makes whole OpenMetrics text. */
+		static struct svmd_metrics_rep rep;
+		static char text[SVMD_METRICS_TEXT_MAX];
+		assert(len == sizeof(rep));
+		memcpy(&rep, payload, sizeof(rep));
+		assert(rep.m.n_devices <= SVMD_METRICS_DEVICES);
+		int k = svmd_metrics_format(&rep.m, text, sizeof(text));
+		assert(k > 0 && strcmp(text + k - 6, "# EOF\n") == 0);
+		break;
+	}
 	case SVMD_OP_MAP:
 		assert(len == sizeof(struct svmd_map_rep));
 		break;

@@ -136,6 +136,8 @@ static void requests(void)
 	emit("req-status", SVMD_OP_STATUS, 0, &status, sizeof(status));
 	struct svmd_policy_list_req plist = {.start = 1};
 	emit("req-policy-list", SVMD_OP_POLICY_LIST, 0, &plist, sizeof(plist));
+	struct svmd_metrics_req metrics = {0};
+	emit("req-metrics", SVMD_OP_METRICS, 0, &metrics, sizeof(metrics));
 	struct svmd_explain_map_req exmap = {
 		.op = SVMD_EXPLAIN_MAP, .iova = 0x100000, .length = 0x4000};
 	set_name(exmap.device, sizeof(exmap.device), DEV_A);
@@ -257,6 +259,12 @@ static void replies(void)
 
 	struct svmd_status_rep ok = {0};
 	emit("rep-unbind", SVMD_OP_UNBIND | SVMD_REPLY, 0, &ok, sizeof(ok));
+	static struct svmd_metrics_rep mrep = {.m = {.n_devices = 1, .latency_count = 3}};
+	mrep.m.latency[1] = 2;
+	mrep.m.requests[SVMD_METRICS_DENY][1][1] = 4;
+	mrep.m.device[0].bindings[SVMD_METRICS_UID_OTHER] = 1;
+	set_name(mrep.m.device[0].name, sizeof(mrep.m.device[0].name), DEV_A);
+	emit("rep-metrics", SVMD_OP_METRICS | SVMD_REPLY, 0, &mrep, sizeof(mrep));
 	emit("rep-lease", SVMD_OP_LEASE | SVMD_REPLY, 1, &ok, sizeof(ok));
 	struct svmd_open_device_rep opened = {.id = 11};
 	emit("rep-open-device", SVMD_OP_OPEN_DEVICE | SVMD_REPLY, 1, &opened, sizeof(opened));

@@ -4,6 +4,7 @@
  * by busctl, svmctl --bus and libsvmclient over the bus as root and two test users, and a parity
  * table replayed through the socket and through D-Bus that must give the same answers and audit.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -54,7 +55,8 @@ static const char policy[] =
 	"allow reload user=svmd-test1\n"
 	"deny * user=svmd-test2\n"
 	"allow map user=svmd-test1 device=0000:3b:00.0 iova=0x100000-0x1fffffff max-bytes=64K\n"
-	"allow policy user=svmd-test1\n";
+	"allow policy user=svmd-test1\n"
+	"allow metrics user=svmd-test1\n";
 
 static struct daemon d;
 static struct test_user u1, u2;
@@ -1378,7 +1380,7 @@ Test(bus, svmctl_status_show_policy_on_both)
 		cr_assert(strstr(s.out, " SVM binds: supported\n"), "%s", s.out);
 		cr_assert(strstr(s.out, "   Devices: 5 "), "%s", s.out);
 		cr_assert(strstr(s.out, "    Policy: generation "), "%s", s.out);
-		cr_assert(strstr(s.out, ", 9 rules from 1 file\n"), "%s", s.out);
+		cr_assert(strstr(s.out, ", 10 rules from 1 file\n"), "%s", s.out);
 		cr_assert(strstr(s.out, "/policy/50-test.policy\n"), "%s", s.out);
 		/* test1 holds one binding on one connection; test2 nothing; root sees them. */
 		if (as == 1)
@@ -1431,12 +1433,328 @@ Test(bus, svmctl_status_show_policy_on_both)
 	cr_assert(strstr(s.out, "/policy/50-test.policy:7 deny * user=svmd-test2\n"), "%s", s.out);
 	cr_assert(strstr(s.out, "/policy/50-test.policy:9 allow policy user=svmd-test1\n"), "%s",
 		  s.out);
-	cr_assert(strstr(s.out, "\n9 rules in policy generation "), "%s", s.out);
+	cr_assert(strstr(s.out, "\n10 rules in policy generation "), "%s", s.out);
 	svmctl_both(NULL, policy_cmd, &s, &b);
 	cr_assert_eq(s.rc, 0, "%s", s.err);
 	svmctl_both(&u2, policy_cmd, &s, &b);
 	cr_assert_eq(s.rc, 77);
 	cr_assert(strstr(s.err, "needs root or an 'allow policy' rule"), "%s", s.err);
+	peer_stop(&p);
+}
+
+/* ---- a strict OpenMetrics text checker ----------------------------------------------------- */
+
+#define OM_SERIES_MAX 512
+
+struct om {
+	size_t n;
+	struct {
+		char key[256]; /* name{labels} as written: labels must come in one order */
+		double value;
+	} series[OM_SERIES_MAX];
+};
+
+static bool om_name_ok(const char *s, size_t n)
+{
+	if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_' || s[0] == ':'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == ':'))
+			return false;
+	return true;
+}
+
+static bool om_ends(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* Checks text against the OpenMetrics text format as svmd uses it: # TYPE (counter, gauge,
+ * histogram) before a family's samples, # HELP, counters as _total, a histogram's _bucket with
+ * le, cumulative, ending in +Inf equal to _count, then _sum and _count; labels quoted and
+ * escaped; no series twice; families not interleaved; "# EOF" last. NULL, or what is wrong;
+ * the series go to *om. */
+static const char *om_check(const char *text, struct om *om)
+{
+	static char why[1200];
+	char family[128] = "", type[32] = "";
+	char families[64][128];
+	size_t n_families = 0;
+	double last_bucket = -1, inf_bucket = -1;
+	bool eof = false, saw_inf = false;
+	const char *l = text;
+
+	om->n = 0;
+	if (!*text || text[strlen(text) - 1] != '\n')
+		return "the text does not end with a newline";
+	while (*l) {
+		const char *nl = strchr(l, '\n');
+		size_t len = (size_t)(nl - l);
+		char line[1024];
+		if (eof)
+			return "text after # EOF";
+		if (len >= sizeof(line))
+			return "a line too long";
+		memcpy(line, l, len);
+		line[len] = 0;
+		l = nl + 1;
+		if (strcmp(line, "# EOF") == 0) {
+			eof = true;
+			continue;
+		}
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			char name[128], t[32];
+			if (sscanf(line + 7, "%127s %31s", name, t) != 2 ||
+			    !om_name_ok(name, strlen(name)))
+				return snprintf(why, sizeof(why), "bad TYPE line: %s", line), why;
+			if (strcmp(t, "counter") && strcmp(t, "gauge") && strcmp(t, "histogram"))
+				return snprintf(why, sizeof(why), "unknown type: %s", line), why;
+			for (size_t i = 0; i < n_families; i++)
+				if (strcmp(families[i], name) == 0)
+					return snprintf(why, sizeof(why), "family twice: %s", name),
+					       why;
+			if (!strcmp(type, "histogram") && !saw_inf)
+				return "a histogram without its +Inf bucket";
+			if (n_families == 64)
+				return "too many families";
+			snprintf(families[n_families++], sizeof(families[0]), "%s", name);
+			snprintf(family, sizeof(family), "%s", name);
+			snprintf(type, sizeof(type), "%s", t);
+			last_bucket = -1;
+			inf_bucket = -1;
+			saw_inf = false;
+			continue;
+		}
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			size_t k = strlen(family);
+			if (!k || strncmp(line + 7, family, k) != 0 || line[7 + k] != ' ')
+				return snprintf(why, sizeof(why), "HELP of another family: %s",
+						line),
+				       why;
+			continue;
+		}
+		if (line[0] == '#')
+			return snprintf(why, sizeof(why), "unknown comment: %s", line), why;
+		/* A sample: name{labels} value */
+		size_t nlen = strcspn(line, "{ ");
+		if (!om_name_ok(line, nlen))
+			return snprintf(why, sizeof(why), "bad metric name: %s", line), why;
+		size_t flen = strlen(family);
+		if (!flen || nlen < flen || strncmp(line, family, flen) != 0)
+			return snprintf(why, sizeof(why), "sample outside its family: %s", line),
+			       why;
+		size_t slen = nlen - flen;
+		bool ok = !strcmp(type, "gauge") ? slen == 0
+			  : !strcmp(type, "counter")
+				  ? slen == 6 && om_ends(line, nlen, "_total")
+				  : (slen == 7 && om_ends(line, nlen, "_bucket")) ||
+					    (slen == 4 && om_ends(line, nlen, "_sum")) ||
+					    (slen == 6 && om_ends(line, nlen, "_count"));
+		if (!ok)
+			return snprintf(why, sizeof(why), "wrong suffix for a %s: %.*s", type,
+					(int)nlen, line),
+			       why;
+		const char *c = line + nlen;
+		char le[32] = "";
+		if (*c == '{') {
+			c++;
+			while (*c != '}') {
+				size_t k = strcspn(c, "=");
+				if (!om_name_ok(c, k) || c[k] != '=' || c[k + 1] != '"')
+					return snprintf(why, sizeof(why), "bad label: %s", line),
+					       why;
+				bool is_le = k == 2 && !strncmp(c, "le", 2);
+				c += k + 2;
+				size_t vo = 0;
+				char value[128];
+				while (*c != '"') {
+					if (!*c)
+						return "an unterminated label value";
+					if (*c == '\\') {
+						if (c[1] != '\\' && c[1] != '"' && c[1] != 'n')
+							return "a bad escape in a label value";
+						c++;
+					}
+					if (vo + 1 < sizeof(value))
+						value[vo++] = *c;
+					c++;
+				}
+				value[vo] = 0;
+				if (is_le)
+					snprintf(le, sizeof(le), "%s", value);
+				c++;
+				if (*c == ',')
+					c++;
+				else if (*c != '}')
+					return snprintf(why, sizeof(why), "bad label list: %s",
+							line),
+					       why;
+			}
+			c++;
+		}
+		if (*c != ' ')
+			return snprintf(why, sizeof(why), "no value: %s", line), why;
+		char *end;
+		double v = strtod(c + 1, &end);
+		if (end == c + 1 || *end)
+			return snprintf(why, sizeof(why), "bad value: %s", line), why;
+		if (!strcmp(type, "counter") && v < 0)
+			return snprintf(why, sizeof(why), "negative counter: %s", line), why;
+		if (om_ends(line, nlen, "_bucket") && !strcmp(type, "histogram")) {
+			if (!le[0] || saw_inf)
+				return snprintf(why, sizeof(why),
+						"bucket without le or after +Inf: %s", line),
+				       why;
+			if (v < last_bucket)
+				return snprintf(why, sizeof(why), "buckets not cumulative: %s",
+						line),
+				       why;
+			last_bucket = v;
+			if (!strcmp(le, "+Inf")) {
+				saw_inf = true;
+				inf_bucket = v;
+			}
+		} else if (!strcmp(type, "histogram")) {
+			if (!saw_inf)
+				return "a histogram's _sum or _count before its +Inf bucket";
+			if (om_ends(line, nlen, "_count") && v != inf_bucket)
+				return "a histogram's _count is not its +Inf bucket";
+		}
+		size_t klen = (size_t)(c - line);
+		if (klen >= sizeof(om->series[0].key) || om->n == OM_SERIES_MAX)
+			return "a series key too long, or too many";
+		for (size_t i = 0; i < om->n; i++)
+			if (strlen(om->series[i].key) == klen &&
+			    !strncmp(om->series[i].key, line, klen))
+				return snprintf(why, sizeof(why), "series twice: %s", line), why;
+		memcpy(om->series[om->n].key, line, klen);
+		om->series[om->n].key[klen] = 0;
+		om->series[om->n++].value = v;
+	}
+	if (!eof)
+		return "no # EOF";
+	if (!strcmp(type, "histogram") && !saw_inf)
+		return "a histogram without its +Inf bucket";
+	return NULL;
+}
+
+/* A series' value; absent: 0 (svmd leaves out most zero series). */
+static double om_get(const struct om *om, const char *key)
+{
+	for (size_t i = 0; i < om->n; i++)
+		if (!strcmp(om->series[i].key, key))
+			return om->series[i].value;
+	return 0;
+}
+
+Test(bus_openmetrics, checker_rejects_what_is_not_openmetrics)
+{
+	static struct om om;
+	static const char good[] =
+		"# TYPE a counter\n# HELP a A.\na_total{x=\"q\\\"\"} 1\n"
+		"# TYPE h histogram\nh_bucket{le=\"0.1\"} 1\nh_bucket{le=\"+Inf\"} 2\n"
+		"h_sum 0.5\nh_count 2\n# EOF\n";
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{"# TYPE a counter\na_total 1\n", "no # EOF"},
+		{"# TYPE a counter\na 1\n# EOF\n", "wrong suffix"},
+		{"# TYPE a gauge\na_total 1\n# EOF\n", "wrong suffix"},
+		{"# TYPE a counter\na_total 1\na_total 2\n# EOF\n", "series twice"},
+		{"# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n# "
+		 "EOF\n",
+		 "not cumulative"},
+		{"# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_count 2\n# EOF\n", "before its +Inf"},
+		{"# TYPE a counter\na_total{x=q} 1\n# EOF\n", "bad label"},
+		{"# TYPE a counter\na_total 1\n# EOF\nb 1\n", "after # EOF"},
+		{"b_total 1\n# EOF\n", "outside its family"},
+	};
+
+	cr_assert_null(om_check(good, &om), "%s", om_check(good, &om));
+	cr_assert_eq(om.n, 5);
+	cr_assert_eq(om_get(&om, "a_total{x=\"q\\\"\"}"), 1);
+	for (size_t i = 0; i < ELEMS(bad); i++) {
+		const char *why = om_check(bad[i].text, &om);
+		cr_assert(why && strstr(why, bad[i].why), "%zu: %s", i, why ? why : "accepted");
+	}
+}
+
+/* The metrics as a user reads them over the socket (bus false) or the bus, checked. */
+static void metrics_read(const struct test_user *u, bool bus, struct om *om)
+{
+	static struct cmd_out o;
+	char addr[600];
+	const char *argv[] = {build_path("svmctl"), addr, "metrics", NULL};
+
+	if (bus)
+		snprintf(addr, sizeof(addr), "--bus=%s", pb.address);
+	else
+		snprintf(addr, sizeof(addr), "--socket=%s", d.socket);
+	run_as(u, argv, &o);
+	cr_assert_eq(o.rc, 0, "%s", o.err);
+	const char *why = om_check(o.out, om);
+	cr_assert_null(why, "%s: %s\n%s", bus ? "bus" : "socket", why, o.out);
+}
+
+Test(bus, metrics_count_requests_on_both_front_ends)
+{
+	static struct om before[2], after[2];
+	static struct cmd_out s, b;
+	struct peer p, q;
+	struct peer_result r;
+	static const char *const keys[] = {
+		"svmd_grants_total{op=\"bind-pgtable\"}",
+		"svmd_denials_total{op=\"bind-pgtable\",reason=\"policy\"}",
+		"svmd_failures_total{op=\"bind-pgtable\",reason=\"conflict\"}",
+		"svmd_releases_total{op=\"bind-pgtable\",reason=\"unbind\"}",
+		"svmd_reloads_total{result=\"ok\"}",
+	};
+
+	metrics_read(NULL, false, &before[0]);
+	metrics_read(NULL, true, &before[1]);
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	peer_start(&q, &d, u2.uid, u2.gid, 0);
+	/* A grant, a denial (test2 is denied everything), a failure (the PASID is taken), a
+	 * release and a reload. */
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 160, 0x10000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(peer_bind_pgtable(&q, "0000:3b:00.0", 161, 0x10000, &r), -EACCES);
+	cr_assert(peer_bind_pgtable(&p, "0000:3b:00.0", 160, 0x10000, &r) < 0);
+	/* While it lives: one more of test1's (not root's) on its device. */
+	metrics_read(&u1, false, &after[0]);
+	cr_assert_eq(om_get(&after[0], "svmd_bindings{device=\"0000:3b:00.0\",uid=\"other\"}"),
+		     om_get(&before[0], "svmd_bindings{device=\"0000:3b:00.0\",uid=\"other\"}") +
+			     1);
+	cr_assert_geq(om_get(&after[0], "svmd_sessions{frontend=\"socket\"}"), 3);
+	cr_assert_eq(peer_unbind(&p, id, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_reload(&p, &r), 0, "%s", r.reason);
+	metrics_read(NULL, false, &after[0]);
+	metrics_read(NULL, true, &after[1]);
+	for (int f = 0; f < 2; f++) {
+		for (size_t k = 0; k < ELEMS(keys); k++)
+			cr_assert_eq(om_get(&after[f], keys[k]), om_get(&before[f], keys[k]) + 1,
+				     "%s: %s: %g then %g", f ? "bus" : "socket", keys[k],
+				     om_get(&before[f], keys[k]), om_get(&after[f], keys[k]));
+		/* Every request is in the histogram: these five, and reads between. */
+		cr_assert_geq(om_get(&after[f], "svmd_request_duration_seconds_count"),
+			      om_get(&before[f], "svmd_request_duration_seconds_count") + 5);
+		cr_assert_eq(
+			om_get(&after[f], "svmd_bindings{device=\"0000:3b:00.0\",uid=\"other\"}"),
+			om_get(&before[f], "svmd_bindings{device=\"0000:3b:00.0\",uid=\"other\"}"));
+	}
+	/* The front-ends agree on the counters (the sessions and the histogram moved between). */
+	for (size_t k = 0; k < ELEMS(keys); k++)
+		cr_assert_eq(om_get(&after[0], keys[k]), om_get(&after[1], keys[k]), "%s", keys[k]);
+	cr_assert_geq(om_get(&after[1], "svmd_sessions{frontend=\"bus\"}"), 1);
+
+	/* Without an 'allow metrics' rule: denied, with the reason, on both. */
+	const char *metrics_cmd[] = {"metrics", NULL};
+	svmctl_both(&u2, metrics_cmd, &s, &b);
+	cr_assert_eq(s.rc, 77);
+	cr_assert(strstr(s.err, "needs root or an 'allow metrics' rule"), "%s", s.err);
+	cr_assert_str_empty(s.out);
+	peer_stop(&q);
 	peer_stop(&p);
 }
 
@@ -1993,7 +2311,7 @@ Test(bus, reload_signals_and_generation)
 
 	o = busctl_call(NULL, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 2 9 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 2 10 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e, "no PolicyReloaded");
 	cr_assert(e->has_generation);
@@ -2011,7 +2329,7 @@ Test(bus, reload_signals_and_generation)
 	/* Allowed by rule 6. */
 	o = busctl_call(&u1, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 3 9 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 3 10 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->generation, 3, "the denied reload must not have counted");
@@ -2618,7 +2936,7 @@ ParameterizedTest(struct prow *row, bus, parity)
 		cr_assert_eq(s.rr.generation, s.g0 + 1);
 		cr_assert_eq(b.rr.generation, b.g0 + 1);
 		cr_assert_eq(b.rr.n_rules, s.rr.n_rules);
-		cr_assert_eq(s.rr.n_rules, 9);
+		cr_assert_eq(s.rr.n_rules, 10);
 		cr_assert_eq(b.rr.n_files, s.rr.n_files);
 		cr_assert_eq(b.rr.n_warnings, s.rr.n_warnings);
 		cr_assert_eq(b.rr.n_denied, s.rr.n_denied);

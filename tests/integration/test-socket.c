@@ -578,11 +578,26 @@ Test(socket, self_bind_after_a_setuid_exec_is_refused)
 		  daemon_log_has(&d, "belongs to uid 0, not"));
 }
 
+/* svmctl metrics' count of dropped socket clients. */
+static long dropped_clients(void)
+{
+	static const char key[] = "\nsvmd_dropped_clients_total{frontend=\"socket\"} ";
+	static char out[32768];
+	char err[4096];
+	const char *argv[] = {build_path("svmctl"), "--socket", d.socket, "metrics", NULL};
+
+	cr_assert_eq(run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	const char *p = strstr(out, key);
+	cr_assert_not_null(p, "%s", out);
+	return strtol(p + strlen(key), NULL, 10);
+}
+
 Test(socket, garbage_drops_only_that_client)
 {
 	struct bystander b;
 	int fd = raw_connect(&d);
 	char junk[100];
+	long before = dropped_clients();
 
 	bystander_start(&b);
 	memset(junk, 0xa5, sizeof(junk));
@@ -590,6 +605,7 @@ Test(socket, garbage_drops_only_that_client)
 	cr_assert(raw_closed(fd, 2000));
 	close(fd);
 	bystander_check(&b);
+	cr_assert_eq(dropped_clients(), before + 1, "counted in svmctl metrics");
 }
 
 /* A uid flooding malformed records cannot drown the log: a burst of "Dropping client" lines

@@ -557,3 +557,56 @@ Test(ops, shutdown_releases_everything)
 	cr_assert_eq(bound(DEV), 0);
 	close(fd);
 }
+
+/* The counters move with each record and each request, and reading them is allowed only to
+ * root and to an 'allow metrics' rule ('*' does not include it). */
+Test(ops, metrics_count_outcomes_and_need_root_or_a_rule)
+{
+	struct svmd_metrics m;
+	struct reload_result rr;
+	struct binding *b = NULL;
+	struct op_result res;
+	char text[4096];
+	unsigned pg = svmd_metrics_op_index("bind-pgtable");
+	uint64_t seen;
+
+	cr_assert_eq(ops_metrics(f.core, f.root, &m, &res), 0, "%s", res.reason);
+	cr_assert_eq(m.n_devices, f.core->backend->n_devices);
+	cr_assert_str_eq(m.device[0].name, f.core->backend->devices[0].name);
+	seen = m.latency_count;
+	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, &b), 0);
+	cr_assert_eq(bind_pgtable(f.bob, DEV, 151, NULL), -EACCES);
+	cr_assert_lt(bind_pgtable(f.alice, DEV, 150, NULL), 0);
+	cr_assert_eq(ops_metrics(f.core, f.root, &m, &res), 0, "%s", res.reason);
+	cr_assert_eq(m.requests[SVMD_METRICS_GRANT][pg][0], 1);
+	cr_assert_eq(m.requests[SVMD_METRICS_DENY][pg][svmd_metrics_class(-EACCES)], 1);
+	cr_assert_eq(m.requests[SVMD_METRICS_FAIL][pg][svmd_metrics_class(-EBUSY)], 1, "conflict");
+	cr_assert_eq(m.latency_count, seen + 4, "three binds and the read before them");
+	size_t d = (size_t)(backend_find_device(f.core->backend, DEV) - f.core->backend->devices);
+	cr_assert_eq(m.device[d].bindings[SVMD_METRICS_UID_OTHER], 1);
+	cr_assert_eq(m.device[d].bindings[SVMD_METRICS_UID_ROOT], 0);
+	cr_assert_eq(ops_unbind(f.core, f.alice, binding_id(b), &res), 0);
+	cr_assert_eq(ops_reload(f.core, f.carol, &rr, text, sizeof(text), &res), 0, "%s",
+		     res.reason);
+	write_policy("60-broken.policy", "allow frobnicate\n");
+	cr_assert_eq(ops_reload(f.core, f.carol, &rr, text, sizeof(text), &res), -EINVAL);
+	cr_assert_eq(ops_metrics(f.core, f.root, &m, &res), 0, "%s", res.reason);
+	cr_assert_eq(m.releases[pg][END_UNBIND], 1);
+	cr_assert_eq(m.reloads_ok, 1);
+	cr_assert_eq(m.reloads_refused, 1);
+	cr_assert_eq(m.device[d].bindings[SVMD_METRICS_UID_OTHER], 0);
+
+	/* Alice has rules, but none for metrics: refused, with what would do, and no record. */
+	n_recs = 0;
+	cr_assert_eq(ops_metrics(f.core, f.alice, &m, &res), -EACCES);
+	cr_assert_str_eq(res.reason,
+			 "reading the metrics needs root or an 'allow metrics' rule for uid 1000");
+	cr_assert_eq(n_recs, 0);
+	write_policy("60-broken.policy", "allow * user=1000\n");
+	cr_assert_eq(ops_reload(f.core, NULL, &rr, text, sizeof(text), &res), 0, "%s", res.reason);
+	cr_assert_eq(ops_metrics(f.core, f.alice, &m, &res), -EACCES, "'*' does not include it");
+	write_policy("60-broken.policy", "allow metrics user=1000\n");
+	cr_assert_eq(ops_reload(f.core, NULL, &rr, text, sizeof(text), &res), 0, "%s", res.reason);
+	cr_assert_eq(ops_metrics(f.core, f.alice, &m, &res), 0, "%s", res.reason);
+	cr_assert_eq(m.reloads_ok, 3);
+}

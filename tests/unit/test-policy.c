@@ -2054,7 +2054,8 @@ Test(policy_seal, walks_only_rules_of_the_op)
 			   "allow reload,open-device user=9999\n"          /* 7 */
 			   "allow map,open-device user=9999\n"             /* 8 */
 			   "allow invalidate user=9999\n"                  /* 9 */
-			   "allow policy user=9999\n";                     /* 10 */
+			   "allow policy user=9999\n"                      /* 10 */
+			   "allow metrics user=9999\n";                    /* 11 */
 	static const struct {
 		enum policy_op op;
 		unsigned n;
@@ -2067,7 +2068,8 @@ Test(policy_seal, walks_only_rules_of_the_op)
 		{POLICY_OP_MAP, 1, {8}},
 		{POLICY_OP_RELOAD, 1, {7}},
 		{POLICY_OP_INVALIDATE, 1, {9}},
-		{POLICY_OP_POLICY, 1, {10}}, /* '*' is not it */
+		{POLICY_OP_POLICY, 1, {10}},  /* '*' is not it */
+		{POLICY_OP_METRICS, 1, {11}}, /* nor this */
 	};
 	struct policy *p = compile_ok(text);
 	struct identity s = {.uid = ALICE, .gid = USERS};
@@ -2929,6 +2931,7 @@ Test(policy_ops, names)
 		{POLICY_OP_MAP, "map"},
 		{POLICY_OP_RELOAD, "reload"},
 		{POLICY_OP_POLICY, "policy"},
+		{POLICY_OP_METRICS, "metrics"},
 		{POLICY_OP_INVALIDATE, "invalidate"},
 	};
 

@@ -44,10 +44,9 @@ static const uint16_t all_ops[] = {
 	SVMD_OP_BIND_PGTABLE, SVMD_OP_BIND_PASID_TABLE, SVMD_OP_UNBIND,     SVMD_OP_LEASE,
 	SVMD_OP_EXPLAIN,      SVMD_OP_OPEN_DEVICE,      SVMD_OP_RELOAD,     SVMD_OP_MAP,
 	SVMD_OP_UNMAP,        SVMD_OP_DEVICE_INFO,      SVMD_OP_INVALIDATE, SVMD_OP_STATUS,
-	SVMD_OP_POLICY_LIST,  SVMD_OP_SUBSCRIBE,
+	SVMD_OP_POLICY_LIST,  SVMD_OP_SUBSCRIBE,        SVMD_OP_METRICS,
 };
-/* 0x0012 (METRICS) is allocated to a request this tree does not have yet. */
-#define N_UNALLOCATED 1
+#define N_UNALLOCATED 0
 _Static_assert(N_ELEM(all_ops) == _SVMD_OP_MAX - 1 - N_UNALLOCATED, "every opcode");
 
 /* ---- vectors ----------------------------------------------------------------------------- */
@@ -180,6 +179,11 @@ static size_t req_payload(uint16_t op, void *buf)
 	}
 	case SVMD_OP_POLICY_LIST: {
 		struct svmd_policy_list_req r = {.start = 3};
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
+	}
+	case SVMD_OP_METRICS: {
+		struct svmd_metrics_req r = {0};
 		memcpy(buf, &r, sizeof(r));
 		return sizeof(r);
 	}
@@ -375,6 +379,16 @@ static size_t rep_payload(const struct rep_param *p, unsigned char *buf, size_t 
 		memcpy(buf, &r, sizeof(r));
 		memcpy(buf + sizeof(r), text, sizeof(text));
 		return sizeof(r) + sizeof(text);
+	}
+	case SVMD_OP_METRICS: {
+		struct svmd_metrics_rep r = {.m = {.n_devices = 1, .latency_count = 2}};
+		r.m.latency[0] = 1;
+		r.m.latency[7] = 1;
+		r.m.requests[SVMD_METRICS_GRANT][0][0] = 5;
+		cr_assert_eq(svmd_set_name(r.m.device[0].name, SVMD_DEVICE_NAME_SZ, "0000:3b:00.0"),
+			     0);
+		memcpy(buf, &r, sizeof(r));
+		return sizeof(r);
 	}
 	}
 	cr_assert_fail("no reply vector for opcode %u", p->op);
@@ -615,6 +629,7 @@ Test(request, sizes_are_the_wire_sizes)
 		[SVMD_OP_UNMAP] = 32,        [SVMD_OP_DEVICE_INFO] = 16,
 		[SVMD_OP_SUBSCRIBE] = 8,     [SVMD_OP_INVALIDATE] = 400,
 		[SVMD_OP_STATUS] = 8,        [SVMD_OP_POLICY_LIST] = 8,
+		[SVMD_OP_METRICS] = 8,
 	};
 
 	for (size_t i = 0; i < N_ELEM(all_ops); i++)
@@ -1888,6 +1903,7 @@ Test(names, opcodes)
 		[SVMD_OP_INVALIDATE] = "invalidate",
 		[SVMD_OP_STATUS] = "status",
 		[SVMD_OP_POLICY_LIST] = "policy-list",
+		[SVMD_OP_METRICS] = "metrics",
 	};
 
 	_Static_assert(sizeof(want) / sizeof(want[0]) == _SVMD_OP_MAX, "every opcode named");
@@ -2298,7 +2314,146 @@ Test(request, subscribe)
 	r.reserved = 0;
 	cr_assert_eq(svmd_request_check(SVMD_OP_SUBSCRIBE, &r, sizeof(r) - 1, 0), -EBADMSG);
 	cr_assert_eq(svmd_request_check(SVMD_OP_SUBSCRIBE, &r, sizeof(r), 1), -EBADMSG);
-	/* The unallocated opcodes below it are unknown, not malformed. */
-	cr_assert_eq(svmd_request_check(0x0012, &r, sizeof(r), 0), -EOPNOTSUPP, "%#x", 0x0012);
-	cr_assert_eq(svmd_reply_check(0x0012, &(int32_t){0}, 4, 0), -EBADMSG);
+}
+
+Test(metrics, request_has_no_flags_and_no_fds)
+{
+	struct svmd_metrics_req r = {0};
+
+	cr_assert_eq(svmd_request_check(SVMD_OP_METRICS, &r, sizeof(r), 0), 0);
+	r.flags = 1;
+	cr_assert_eq(svmd_request_check(SVMD_OP_METRICS, &r, sizeof(r), 0), -EBADMSG);
+	r.flags = 0;
+	r.reserved = 1;
+	cr_assert_eq(svmd_request_check(SVMD_OP_METRICS, &r, sizeof(r), 0), -EBADMSG);
+	r.reserved = 0;
+	cr_assert_eq(svmd_request_check(SVMD_OP_METRICS, &r, sizeof(r) + 1, 0), -EBADMSG);
+	cr_assert_eq(svmd_request_check(SVMD_OP_METRICS, &r, sizeof(r), 1), -EBADMSG);
+}
+
+Test(metrics, reply_block_is_exact_and_checked)
+{
+	static struct svmd_metrics_rep r, bad;
+	unsigned char big[sizeof(r) + 1] = {0};
+
+	r.m.n_devices = 2;
+	cr_assert_eq(svmd_set_name(r.m.device[0].name, SVMD_DEVICE_NAME_SZ, "0000:3b:00.0"), 0);
+	cr_assert_eq(svmd_set_name(r.m.device[1].name, SVMD_DEVICE_NAME_SZ, "0000:3c:00.0"), 0);
+	r.m.latency[2] = 3;
+	r.m.latency_count = 3;
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, &r, sizeof(r), 0), 0);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, &r, sizeof(r) - 1, 0), -EBADMSG);
+	memcpy(big, &r, sizeof(r));
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, big, sizeof(big), 0), -EBADMSG);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, &r, sizeof(r), 1), -EBADMSG);
+	/* Too many devices; an unnamed or badly named one; a name past the count. */
+	bad = r;
+	bad.m.n_devices = SVMD_METRICS_DEVICES + 1;
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, &bad, sizeof(bad), 0), -EBADMSG);
+	bad = r;
+	bad.m.n_devices = 3;
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, &bad, sizeof(bad), 0), -EBADMSG);
+	bad = r;
+	memcpy(bad.m.device[1].name, "0000:3c:00.0\"x", 14);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, &bad, sizeof(bad), 0), -EBADMSG);
+	bad = r;
+	bad.m.device[5].bindings[0] = 1;
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, &bad, sizeof(bad), 0), -EBADMSG);
+	/* Buckets holding more than the count; a reserved field set. */
+	bad = r;
+	bad.m.latency[7] = 1;
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, &bad, sizeof(bad), 0), -EBADMSG);
+	bad = r;
+	bad.m.reserved = 1;
+	cr_assert_eq(svmd_reply_check(SVMD_OP_METRICS, &bad, sizeof(bad), 0), -EBADMSG);
+}
+
+Test(metrics, classes_and_ops)
+{
+	cr_assert_str_eq(svmd_metrics_class_name(svmd_metrics_class(0)), "none");
+	cr_assert_str_eq(svmd_metrics_class_name(svmd_metrics_class(-EACCES)), "policy");
+	cr_assert_str_eq(svmd_metrics_class_name(svmd_metrics_class(-EDQUOT)), "limit");
+	cr_assert_str_eq(svmd_metrics_class_name(svmd_metrics_class(-ENODEV)), "invalid");
+	cr_assert_str_eq(svmd_metrics_class_name(svmd_metrics_class(EBUSY)), "conflict");
+	cr_assert_str_eq(svmd_metrics_class_name(svmd_metrics_class(-EIO)), "kernel");
+	cr_assert_null(svmd_metrics_class_name(SVMD_METRICS_CLASSES));
+	cr_assert_str_eq(svmd_metrics_op_name(svmd_metrics_op_index("bind-pgtable")),
+			 "bind-pgtable");
+	cr_assert_str_eq(svmd_metrics_op_name(svmd_metrics_op_index("reload")), "reload");
+	cr_assert_str_eq(svmd_metrics_op_name(svmd_metrics_op_index("colour")), "other");
+	cr_assert_str_eq(svmd_metrics_op_name(svmd_metrics_op_index(NULL)), "other");
+	cr_assert_null(svmd_metrics_op_name(SVMD_METRICS_OPS));
+	cr_assert_str_eq(svmd_metrics_end_name(5), "revoked");
+	cr_assert_null(svmd_metrics_end_name(SVMD_METRICS_ENDS));
+}
+
+Test(metrics, histogram_buckets_each_request_once)
+{
+	static struct svmd_metrics m;
+
+	svmd_metrics_observe(&m, 0);
+	svmd_metrics_observe(&m, 50);
+	svmd_metrics_observe(&m, 51);
+	svmd_metrics_observe(&m, 1000000);
+	svmd_metrics_observe(&m, 1000001);
+	cr_assert_eq(m.latency[0], 2);
+	cr_assert_eq(m.latency[1], 1);
+	cr_assert_eq(m.latency[7], 1);
+	cr_assert_eq(m.latency_count, 5);
+	cr_assert_eq(m.latency_sum_usec, 2000102);
+}
+
+Test(metrics, text_is_openmetrics)
+{
+	static struct svmd_metrics m;
+	static char text[SVMD_METRICS_TEXT_MAX];
+	char small[64];
+
+	m.requests[SVMD_METRICS_GRANT][1][0] = 4;
+	m.requests[SVMD_METRICS_DENY][1][1] = 2;
+	m.requests[SVMD_METRICS_FAIL][1][4] = 1;
+	m.releases[1][0] = 3;
+	m.latency[0] = 2;
+	m.latency[3] = 1;
+	m.latency_count = 4;
+	m.latency_sum_usec = 1500123;
+	m.reloads_ok = 1;
+	m.reloads_refused = 2;
+	m.dropped[SVMD_METRICS_SOCKET] = 7;
+	m.sessions[SVMD_METRICS_BUS] = 1;
+	m.n_devices = 1;
+	m.device[0].bindings[SVMD_METRICS_UID_OTHER] = 3;
+	cr_assert_eq(svmd_set_name(m.device[0].name, SVMD_DEVICE_NAME_SZ, "0000:3b:00.0"), 0);
+	int n = svmd_metrics_format(&m, text, sizeof(text));
+	cr_assert_gt(n, 0);
+	cr_assert_eq((size_t)n, strlen(text));
+	static const char *const want[] = {
+		"# TYPE svmd_grants counter\n# HELP svmd_grants ",
+		"\nsvmd_grants_total{op=\"bind-task\"} 0\n",
+		"\nsvmd_grants_total{op=\"bind-pgtable\"} 4\n",
+		"\nsvmd_denials_total{op=\"bind-pgtable\",reason=\"policy\"} 2\n",
+		"\nsvmd_failures_total{op=\"bind-pgtable\",reason=\"conflict\"} 1\n",
+		"\nsvmd_releases_total{op=\"bind-pgtable\",reason=\"unbind\"} 3\n",
+		"\nsvmd_bindings{device=\"0000:3b:00.0\",uid=\"root\"} 0\n",
+		"\nsvmd_bindings{device=\"0000:3b:00.0\",uid=\"other\"} 3\n",
+		"\nsvmd_sessions{frontend=\"bus\"} 1\nsvmd_sessions{frontend=\"socket\"} 0\n",
+		"\n# TYPE svmd_request_duration_seconds histogram\n",
+		"\nsvmd_request_duration_seconds_bucket{le=\"0.00005\"} 2\n",
+		"\nsvmd_request_duration_seconds_bucket{le=\"0.0005\"} 2\n"
+		"svmd_request_duration_seconds_bucket{le=\"0.001\"} 3\n",
+		"\nsvmd_request_duration_seconds_bucket{le=\"1.0\"} 3\n"
+		"svmd_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"
+		"svmd_request_duration_seconds_sum 1.500123\n"
+		"svmd_request_duration_seconds_count 4\n",
+		"\nsvmd_reloads_total{result=\"ok\"} 1\nsvmd_reloads_total{result=\"refused\"} 2\n",
+		"\nsvmd_dropped_clients_total{frontend=\"socket\"} 7\n# EOF\n",
+	};
+	for (size_t i = 0; i < N_ELEM(want); i++)
+		cr_assert(strstr(text, want[i]), "missing %s in\n%s", want[i], text);
+	cr_assert_null(strstr(text, "svmd_grants_total{op=\"map\"}"), "zeros are left out");
+	cr_assert(strstr(text, "# EOF\n") == text + n - 6, "# EOF is last");
+	/* A buffer too small: nothing half written. */
+	cr_assert_eq(svmd_metrics_format(&m, small, sizeof(small)), -ENOBUFS);
+	cr_assert_str_empty(small);
+	cr_assert_eq(svmd_metrics_format(&m, small, 0), -ENOBUFS);
 }
