@@ -18,13 +18,15 @@ static const struct {
 	size_t fds_max;
 	bool has_device;
 	size_t fds_min;
+	size_t alt_size; /* a second form's size (BIND_PASID_TABLE's SMMUv3 form), or 0 */
 } request_facts[_SVMD_OP_MAX] = {
 	[SVMD_OP_HELLO] = {sizeof(struct svmd_hello_req), 0, false},
 	[SVMD_OP_DEVICES] = {sizeof(struct svmd_devices_req), 0, false},
 	[SVMD_OP_LIST] = {sizeof(struct svmd_list_req), 0, false},
 	[SVMD_OP_BIND_TASK] = {sizeof(struct svmd_bind_task_req), 1, true},
 	[SVMD_OP_BIND_PGTABLE] = {sizeof(struct svmd_bind_pgtable_req), 0, true},
-	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0, true},
+	[SVMD_OP_BIND_PASID_TABLE] = {sizeof(struct svmd_bind_pasid_table_req), 0, true, 0,
+				      sizeof(struct svmd_bind_pasid_table_ext_req)},
 	[SVMD_OP_UNBIND] = {sizeof(struct svmd_id_req), 0, false},
 	[SVMD_OP_LEASE] = {sizeof(struct svmd_id_req), 0, false},
 	[SVMD_OP_EXPLAIN] = {sizeof(struct svmd_explain_req), 0, true}, /* but reload: none */
@@ -33,6 +35,7 @@ static const struct {
 	[SVMD_OP_MAP] = {sizeof(struct svmd_map_req), 1, true, 1},
 	[SVMD_OP_UNMAP] = {sizeof(struct svmd_unmap_req), 0, true},
 	[SVMD_OP_DEVICE_INFO] = {sizeof(struct svmd_device_info_req), 0, true},
+	[SVMD_OP_INVALIDATE] = {sizeof(struct svmd_invalidate_req), 0, false},
 	[SVMD_OP_SUBSCRIBE] = {sizeof(struct svmd_subscribe_req), 0, false},
 	[SVMD_OP_STATUS] = {sizeof(struct svmd_status_req), 0, false},
 	[SVMD_OP_POLICY_LIST] = {sizeof(struct svmd_policy_list_req), 0, false},
@@ -112,7 +115,8 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 	assert((r == -EOPNOTSUPP) == !known_op(h->opcode));
 	if (r != 0)
 		return;
-	assert(h->len == request_facts[h->opcode].size);
+	assert(h->len == request_facts[h->opcode].size ||
+	       (request_facts[h->opcode].alt_size && h->len == request_facts[h->opcode].alt_size));
 	assert(n_fds <= request_facts[h->opcode].fds_max);
 	assert(n_fds >= request_facts[h->opcode].fds_min);
 	if (h->opcode == SVMD_OP_EXPLAIN && payload[16] == SVMD_EXPLAIN_MAP) {
@@ -152,6 +156,14 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 		assert(m.reserved == 0 && m.flags && !(m.flags & ~(uint32_t)SVMD_MAP_FLAGS));
 		assert(range_ok(m.iova, m.length) && range_ok(m.offset, m.length));
 	}
+	if (h->opcode == SVMD_OP_INVALIDATE) {
+		struct svmd_invalidate_req v;
+		memcpy(&v, payload, sizeof(v));
+		assert(v.type >= SVMD_INVALIDATE_VTD_S1 && v.type < _SVMD_INVALIDATE_TYPE_MAX);
+		assert(v.n >= 1 && v.n <= SVMD_INVALIDATE_ENTRIES_MAX);
+		for (uint32_t i = v.n; i < SVMD_INVALIDATE_ENTRIES_MAX; i++)
+			assert(!v.e[i].w[0] && !v.e[i].w[1] && !v.e[i].w[2]);
+	}
 	if (h->opcode == SVMD_OP_UNMAP) {
 		struct svmd_unmap_req m;
 		memcpy(&m, payload, sizeof(m));
@@ -190,7 +202,10 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 		return;
 	}
 	assert(why == NULL);
-	assert(n_fds == (op == SVMD_OP_LEASE || op == SVMD_OP_OPEN_DEVICE ? 1u : 0u));
+	if (op == SVMD_OP_BIND_PASID_TABLE)
+		assert(n_fds <= 1); /* its SMMUv3 form's vEVENTQ, where the backend has one */
+	else
+		assert(n_fds == (op == SVMD_OP_LEASE || op == SVMD_OP_OPEN_DEVICE ? 1u : 0u));
 	uint32_t n;
 	switch (op) {
 	case SVMD_OP_DEVICES:
@@ -240,6 +255,9 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 		break;
 	case SVMD_OP_UNMAP:
 		assert(len == sizeof(struct svmd_unmap_rep));
+		break;
+	case SVMD_OP_INVALIDATE:
+		assert(len == sizeof(struct svmd_invalidate_rep));
 		break;
 	case SVMD_OP_HELLO:
 		assert(len == sizeof(struct svmd_hello_rep));
