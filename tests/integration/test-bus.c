@@ -1581,8 +1581,10 @@ static const char *om_check(const char *text, struct om *om)
 					c++;
 				}
 				value[vo] = 0;
+				if (is_le && vo >= sizeof(le))
+					return "an le= value too long for a bucket bound";
 				if (is_le)
-					snprintf(le, sizeof(le), "%s", value);
+					memcpy(le, value, vo + 1);
 				c++;
 				if (*c == ',')
 					c++;
