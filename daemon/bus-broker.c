@@ -78,8 +78,26 @@ static int method_list_bindings(sd_bus_message *m, void *userdata, sd_bus_error 
 	return sd_bus_send(NULL, reply, NULL);
 }
 
-/* Replies to m that x is made, then commits it; a reply that cannot be sent ends x instead.
- * With an fd (x's device), the reply waits until p's connection is known to take fds. */
+/* Sends reply (to m, that x is made; r: how building it went), then commits x; a reply that
+ * cannot be sent ends x instead. With an fd in it, the reply waits until p's connection is
+ * known to take fds. */
+static int send_made(struct bus *b, struct peer *p, sd_bus_message *m, sd_bus_message *reply,
+		     struct binding *x, bool has_fd, int r)
+{
+	if (r >= 0 && has_fd)
+		return bus_send_fd_reply(b, p, m, sd_bus_message_ref(reply), binding_id(x), false)
+			       ?: 1;
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	if (r < 0) {
+		ops_undelivered(b->core, x);
+		return r;
+	}
+	ops_commit(b->core, x);
+	return 1;
+}
+
+/* Replies to m that x is made, with x's device fd if fd >= 0 (send_made()). */
 static int reply_made(struct bus *b, struct peer *p, sd_bus_message *m, struct binding *x,
 		      const char *types, int fd)
 {
@@ -95,16 +113,7 @@ static int reply_made(struct bus *b, struct peer *p, sd_bus_message *m, struct b
 		r = sd_bus_message_append(reply, types, fd, binding_id(x), path);
 	else if (r >= 0)
 		r = sd_bus_message_append(reply, types, binding_id(x), path);
-	if (r >= 0 && fd >= 0)
-		return bus_send_fd_reply(b, p, m, TAKE_PTR(reply), binding_id(x), false) ?: 1;
-	if (r >= 0)
-		r = sd_bus_send(NULL, reply, NULL);
-	if (r < 0) {
-		ops_undelivered(b->core, x);
-		return r;
-	}
-	ops_commit(b->core, x);
-	return 1;
+	return send_made(b, p, m, reply, x, fd >= 0, r);
 }
 
 static int bind(struct bus *b, sd_bus_message *m, struct peer *p, struct bind_request *req,
@@ -290,17 +299,8 @@ static int method_bind_smmu_cd_table(sd_bus_message *m, void *userdata, sd_bus_e
 	if (r >= 0)
 		r = fd >= 0 ? sd_bus_message_append(reply, "ah", 1, fd)
 			    : sd_bus_message_append(reply, "ah", 0);
-	if (r >= 0 && fd >= 0)
-		/* sd-bus sends a copy of the fd; ours closes on return. */
-		return bus_send_fd_reply(b, p, m, TAKE_PTR(reply), binding_id(x), false) ?: 1;
-	if (r >= 0)
-		r = sd_bus_send(NULL, reply, NULL);
-	if (r < 0) {
-		ops_undelivered(b->core, x);
-		return r;
-	}
-	ops_commit(b->core, x);
-	return 1;
+	/* The message holds a copy of the fd; ours closes on return. */
+	return send_made(b, p, m, reply, x, fd >= 0, r);
 }
 
 static int method_open_device(sd_bus_message *m, void *userdata, sd_bus_error *error)
