@@ -331,6 +331,10 @@ static void drop_privileges(uid_t uid, gid_t gid, gid_t extra)
 	 * processes, which have exec'd as the user, are dumpable: be one. */
 	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 		_exit(126);
+	/* The change of uid cleared the parent-death signal set before it: set it again, so that
+	 * a test that fails half-way leaves none of its users' processes behind. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(126);
 }
 
 /* Control messages between the test and a peer. */
