@@ -605,6 +605,22 @@ static int method_metrics(sd_bus_message *m, void *userdata, sd_bus_error *error
 	return sd_bus_reply_method_return(m, "s", text);
 }
 
+/* Subscribe(): from now on a Record signal per audit record the caller may see (bus.c). */
+static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = bus_subscribe(b, p, error);
+	if (r < 0)
+		return r;
+	return sd_bus_reply_method_return(m, NULL);
+}
+
 /* Every rule in force, paged through the same recipe as the socket's. */
 static int method_policy_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
@@ -747,7 +763,15 @@ const sd_bus_vtable bus_broker_vtable[] = {
 				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Metrics", "", , "s", SD_BUS_PARAM(text), method_metrics,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD("Subscribe", "", "", method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_NAMES("PolicyReloaded", "t", SD_BUS_PARAM(generation), 0),
+	SD_BUS_SIGNAL_WITH_NAMES(
+		"Record", "sssutuiuttsss",
+		SD_BUS_PARAM(event) SD_BUS_PARAM(op) SD_BUS_PARAM(device) SD_BUS_PARAM(pasid)
+			SD_BUS_PARAM(binding) SD_BUS_PARAM(uid) SD_BUS_PARAM(pid)
+				SD_BUS_PARAM(error) SD_BUS_PARAM(generation) SD_BUS_PARAM(usec)
+					SD_BUS_PARAM(ended) SD_BUS_PARAM(reason) SD_BUS_PARAM(rule),
+		0),
 	SD_BUS_SIGNAL_WITH_NAMES("FdProbe", "h", SD_BUS_PARAM(fd), 0),
 	SD_BUS_PROPERTY("Version", "s", prop_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Backend", "s", prop_backend, 0, SD_BUS_VTABLE_PROPERTY_CONST),

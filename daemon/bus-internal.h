@@ -13,6 +13,7 @@
 
 #include "hashmap.h"
 #include "list.h"
+#include "loop.h"
 #include "ops.h"
 
 struct loop;
@@ -21,10 +22,20 @@ struct bus {
 	struct loop *loop;
 	struct core *core;
 	sd_bus *bus;
-	struct hashmap peers;  /* struct peer, by unique name */
-	struct hashmap probes; /* struct peer.probe_node, by the probe signal's cookie */
+	struct hashmap peers;   /* struct peer, by unique name */
+	struct hashmap probes;  /* struct peer.probe_node, by the probe signal's cookie */
+	unsigned n_subscribers; /* peers with subscribed set */
+	/* Record signals wait for the end of the loop iteration, as the socket's events do: no one
+	 * learns of a decision before its audit record is written (loop.h, the outbox). */
+	struct outbox_item records_out;
+	sd_bus_message **records;
+	size_t n_records, records_size;
 	sd_bus_slot *slots[5];
 };
+
+/* Subscriptions (Subscribe()): at most this many per uid, and in all, as on the socket. */
+#define BUS_SUBSCRIBERS_PER_UID 4
+#define BUS_SUBSCRIBERS_MAX     64
 
 /* Whether a peer's connection accepts fds: the bus does not deliver a message carrying one to a
  * connection that did not negotiate them (dbus-daemon drops it and tells the sender; dbus-broker
@@ -46,6 +57,7 @@ struct peer {
 	struct session *session;
 	sd_bus_track *track;
 	enum peer_fds fds;
+	bool subscribed;         /* Subscribe(): sent a Record signal per record it may see */
 	struct hnode probe_node; /* while probing: key the probe signal's cookie */
 	sd_bus_slot *probe_slot; /* the call to the bus driver that follows the probe */
 	struct list waiting;     /* struct fd_reply, until the probe says */
@@ -79,6 +91,10 @@ void bus_binding_path(uint64_t id, char *buf, size_t size);
  * does not accept fds is told so instead. Takes reply. Returns 0 or a negative errno. */
 int bus_send_fd_reply(struct bus *b, struct peer *p, sd_bus_message *call, sd_bus_message *reply,
 		      uint64_t binding, bool lease);
+
+/* Subscribe(): p hears a Record signal per audit record it may see, until it leaves. Returns
+ * 0, or a negative errno with error set (QuotaExceeded past the bounds). */
+int bus_subscribe(struct bus *b, struct peer *p, sd_bus_error *error);
 
 /* The binding objects' find and enumerate callbacks (bus-binding.c). */
 int bus_binding_find(sd_bus *bus, const char *path, const char *interface, void *userdata,

@@ -1127,6 +1127,9 @@ Test(bus, introspection_matches_the_interface_file)
 			"method BindTaskPidfd(in:s,in:h,in:u,out:t,out:u,out:o)");
 	check_interface(file, o->out, "org.svmd.Broker1", 15,
 			"property PolicyGeneration t read emits=true");
+	check_interface(file, o->out, "org.svmd.Broker1", 15, "method Subscribe()");
+	check_interface(file, o->out, "org.svmd.Broker1", 15,
+			"signal Record(s,s,s,u,t,u,i,u,t,t,s,s,s)");
 	o = busctl(NULL, "introspect", "--xml-interface", BROKER, path, NULL);
 	cr_assert_eq(o->rc, 0, "%s", o->err);
 	check_interface(file, o->out, BINDING_IF, 8, "property Leased b read emits=false");
@@ -3290,4 +3293,386 @@ Test(bus_events, gdbus_object_manager_sees_own_bindings_whole)
 	bg_stop(&other);
 	bg_stop(&admin);
 	bg_stop(&h);
+}
+
+/* ---- monitor over the bus: Subscribe() and the Record signals ------------------------------- */
+
+/* svmctl monitor as u (NULL: root), over the bus or the socket, in the background. */
+static void start_monitor(struct bg_cmd *m, const struct test_user *u, bool bus, bool json)
+{
+	static char addr[2][600];
+	const char *argv[] = {build_path("svmctl"), addr[bus], "monitor", json ? "--json" : NULL,
+			      NULL};
+
+	if (bus)
+		snprintf(addr[1], sizeof(addr[1]), "--bus=%s", pb.address);
+	else
+		snprintf(addr[0], sizeof(addr[0]), "--socket=%s", d.socket);
+	bg_start(m, u ? u->uid : 0, u ? u->gid : 0, argv, NULL);
+	cr_assert(bg_wait_output(m, true, "press Ctrl-C to stop", 5000), "%s", m->errbuf);
+}
+
+/* The lines of a monitor's output without their times (the front-ends stamp a record each when
+ * they send it), into out. */
+static void untimed(const char *text, bool json, char *out, size_t size)
+{
+	size_t o = 0;
+
+	out[0] = 0;
+	for (const char *l = text; *l && o + 1 < size;) {
+		size_t n = strcspn(l, "\n");
+		/* Text: "TIME rest"; JSON: {"time":"TIME",rest}. */
+		const char *rest = json ? strstr(l, "\",") : memchr(l, ' ', n);
+		if (rest && rest < l + n) {
+			rest += json ? 2 : 1;
+			o += (size_t)snprintf(out + o, size - o, "%.*s\n", (int)(l + n - rest),
+					      rest);
+		}
+		l += n + (l[n] == '\n');
+	}
+}
+
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* A grant (over the socket), a denial (over the bus), a release and a reload: svmctl monitor
+ * over the bus shows root every one of them, text and JSON, line for line as over the socket,
+ * and svmd-test2 its own denial and the reload (not who asked), nothing of svmd-test1's. */
+Test(bus_events, monitor_over_the_bus_shows_what_the_socket_shows)
+{
+	static struct bg_cmd mon[3][2]; /* [root text, root JSON, test2 text][socket, bus] */
+	static char a[16384], b[16384];
+	struct peer p1;
+	struct peer_result r;
+	struct bpeer p2;
+	struct bres br;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	char want[256];
+
+	for (int f = 0; f < 2; f++) {
+		start_monitor(&mon[0][f], NULL, f, false);
+		start_monitor(&mon[1][f], NULL, f, true);
+		start_monitor(&mon[2][f], &u2, f, false);
+	}
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	bpeer_start(&p2, true, &u2, 0);
+	cr_assert_eq(peer_bind_pgtable(&p1, "0000:3b:00.0", 120, 0x7f000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(b_bind_pgtable(&p2, "0000:3b:00.0", 199, 48, 0x7f000, &br), -EACCES);
+	cr_assert_eq(peer_unbind(&p1, id, &r), 0, "%s", r.reason);
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	for (int f = 0; f < 2; f++) {
+		const char *fe = f ? "bus" : "socket";
+		cr_assert(bg_wait_output(&mon[0][f], false, " 0 revoked\n", 3000), "%s: %s", fe,
+			  mon[0][f].outbuf);
+		cr_assert(bg_wait_output(&mon[1][f], false, " 0 revoked\"}\n", 3000), "%s: %s", fe,
+			  mon[1][f].outbuf);
+		cr_assert(bg_wait_output(&mon[2][f], false, " 0 revoked\n", 3000), "%s: %s", fe,
+			  mon[2][f].outbuf);
+	}
+	/* A moment for anything more that would come. */
+	usleep(200000);
+
+	struct bg_cmd *t = &mon[0][1];
+	cr_assert_eq(count_lines(t->outbuf), 4, "%s", t->outbuf);
+	snprintf(want, sizeof(want),
+		 "Z grant bind-pgtable device=0000:3b:00.0 pasid=120 binding=%" PRIu64
+		 " uid=%u pid=",
+		 id, (unsigned)u1.uid);
+	cr_assert(strstr(t->outbuf, want), "%s\nwant %s", t->outbuf, want);
+	snprintf(want, sizeof(want),
+		 "Z deny bind-pgtable device=0000:3b:00.0 pasid=199 uid=%u pid=%d generation=1 "
+		 "error=Permission denied: rule 'deny * user=svmd-test2' (",
+		 (unsigned)u2.uid, (int)p2.pid);
+	cr_assert(strstr(t->outbuf, want), "%s\nwant %s", t->outbuf, want);
+	snprintf(want, sizeof(want),
+		 "Z release bind-pgtable device=0000:3b:00.0 pasid=120 binding=%" PRIu64
+		 " uid=%u pid=",
+		 id, (unsigned)u1.uid);
+	cr_assert(strstr(t->outbuf, want), "%s\nwant %s", t->outbuf, want);
+	cr_assert(strstr(t->outbuf, " ended=unbind: unbind\n"), "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, "Z reload reload uid=0 pid="), "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, " generation=2: generation 2: 10 rules from 1 files"), "%s",
+		  t->outbuf);
+	/* JSON: one object a line, the same four. */
+	t = &mon[1][1];
+	cr_assert_eq(count_lines(t->outbuf), 4, "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, "\"event\":\"deny\",\"op\":\"bind-pgtable\",\"device\":"
+				    "\"0000:3b:00.0\",\"pasid\":199,\"binding\":null,"),
+		  "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, "\"ended\":\"unbind\",\"reason\":\"unbind\"}\n"), "%s",
+		  t->outbuf);
+	/* svmd-test2: its denial, then the reload, anonymous. */
+	t = &mon[2][1];
+	cr_assert_eq(count_lines(t->outbuf), 2, "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, " deny bind-pgtable device=0000:3b:00.0 pasid=199 uid="), "%s",
+		  t->outbuf);
+	cr_assert(strstr(t->outbuf, "Z reload reload uid=0 pid=0 generation=2"), "%s", t->outbuf);
+	cr_assert(!strstr(t->outbuf, "pasid=120"), "test2 saw test1's: %s", t->outbuf);
+
+	/* Parity: each monitor's lines, but for their times, are the socket's. */
+	for (int k = 0; k < 3; k++) {
+		untimed(mon[k][0].outbuf, k == 1, a, sizeof(a));
+		untimed(mon[k][1].outbuf, k == 1, b, sizeof(b));
+		cr_assert_str_eq(b, a, "monitor %d: bus:\n%s\nsocket:\n%s", k, b, a);
+	}
+	/* SIGINT ends a bus monitor with status 0. */
+	kill(mon[0][1].pid, SIGINT);
+	cr_assert_eq(bg_wait(&mon[0][1], 2000), 0, "%s", mon[0][1].errbuf);
+	svm_disconnect(root);
+	peer_stop(&p1);
+	bpeer_stop(&p2);
+	for (int k = 0; k < 3; k++)
+		for (int f = 0; f < 2; f++)
+			bg_stop(&mon[k][f]);
+}
+
+/* The Record signals themselves, as a plain sd-bus client gets them. */
+struct rec {
+	char event[16], op[24], device[16], ended[24], reason[512], rule[256], destination[64];
+	uint32_t pasid, uid, error;
+	int32_t pid;
+	uint64_t binding, generation, usec;
+};
+
+static struct rec recs[32];
+static size_t n_recs;
+
+static int on_record_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	const char *ev, *op, *dev, *ended, *reason, *rule;
+	struct rec *x;
+
+	(void)userdata, (void)error;
+	if (n_recs == ELEMS(recs))
+		return 0;
+	x = &recs[n_recs];
+	if (sd_bus_message_read(m, "sssutuiuttsss", &ev, &op, &dev, &x->pasid, &x->binding, &x->uid,
+				&x->pid, &x->error, &x->generation, &x->usec, &ended, &reason,
+				&rule) < 0)
+		return 0;
+	snprintf(x->event, sizeof(x->event), "%s", ev);
+	snprintf(x->op, sizeof(x->op), "%s", op);
+	snprintf(x->device, sizeof(x->device), "%s", dev);
+	snprintf(x->ended, sizeof(x->ended), "%s", ended);
+	snprintf(x->reason, sizeof(x->reason), "%s", reason);
+	snprintf(x->rule, sizeof(x->rule), "%s", rule);
+	snprintf(x->destination, sizeof(x->destination), "%s",
+		 sd_bus_message_get_destination(m) ?: "");
+	n_recs++;
+	return 0;
+}
+
+static bool wait_recs(sd_bus *bus, size_t n, int timeout_ms)
+{
+	long long t0 = now_ms();
+
+	while (n_recs < n && now_ms() - t0 < timeout_ms) {
+		while (sd_bus_process(bus, NULL) > 0)
+			;
+		if (n_recs < n)
+			sd_bus_wait(bus, 50000);
+	}
+	return n_recs >= n;
+}
+
+/* Record carries what the socket's EV_RECORD does, and the rule, addressed to the subscriber
+ * alone: a connection that listens for Record without Subscribe() gets none. */
+Test(bus_events, record_signals_are_unicast_to_subscribers)
+{
+	sd_bus *sub = open_bus(), *nosub = open_bus();
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	const char *me = NULL;
+	struct bpeer p2;
+	struct bres br;
+
+	n_recs = 0;
+	cr_assert_geq(sd_bus_match_signal(sub, NULL, BROKER, BROKER_PATH, BROKER, "Record",
+					  on_record_signal, NULL),
+		      0);
+	cr_assert_geq(sd_bus_match_signal(nosub, NULL, BROKER, BROKER_PATH, BROKER, "Record",
+					  on_record_signal, NULL),
+		      0);
+	cr_assert_geq(
+		sd_bus_call_method(sub, BROKER, BROKER_PATH, BROKER, "Subscribe", &e, NULL, ""), 0,
+		"%s", e.message);
+	/* Again: a no-op. */
+	cr_assert_geq(
+		sd_bus_call_method(sub, BROKER, BROKER_PATH, BROKER, "Subscribe", &e, NULL, ""), 0,
+		"%s", e.message);
+	/* nosub is known to svmd too (it asked something), without a subscription. */
+	cr_assert_geq(
+		sd_bus_call_method(nosub, BROKER, BROKER_PATH, BROKER, "ListDevices", &e, NULL, ""),
+		0, "%s", e.message);
+	cr_assert_geq(sd_bus_get_unique_name(sub, &me), 0);
+	bpeer_start(&p2, true, &u2, 0);
+	cr_assert_eq(b_bind_pgtable(&p2, "0000:3b:00.0", 150, 48, 0x10000, &br), -EACCES);
+	cr_assert(wait_recs(sub, 1, 3000), "no Record");
+	const struct rec *x = &recs[0];
+	cr_assert_str_eq(x->event, "deny");
+	cr_assert_str_eq(x->op, "bind-pgtable");
+	cr_assert_str_eq(x->device, "0000:3b:00.0");
+	cr_assert_eq(x->pasid, 150);
+	cr_assert_eq(x->binding, 0);
+	cr_assert_eq(x->uid, u2.uid);
+	cr_assert_eq(x->pid, p2.pid);
+	cr_assert_eq(x->error, EACCES);
+	cr_assert_eq(x->generation, 1);
+	cr_assert_str_eq(x->ended, "");
+	cr_assert(strstr(x->reason, "rule 'deny * user=svmd-test2'"), "%s", x->reason);
+	cr_assert(strstr(x->rule, "50-test.policy:7") &&
+			  strcmp(x->rule + strlen(x->rule) - 2, ":7") == 0,
+		  "%s", x->rule);
+	cr_assert_str_eq(x->destination, me);
+	long long now = (long long)time(NULL) * 1000000;
+	cr_assert(llabs((long long)x->usec - now) < 10000000, "usec %" PRIu64, x->usec);
+	/* The listener without a subscription heard nothing. */
+	size_t seen = n_recs;
+	usleep(200000);
+	while (sd_bus_process(nosub, NULL) > 0)
+		;
+	cr_assert_eq(n_recs, seen, "a Record reached a connection that did not subscribe");
+	bpeer_stop(&p2);
+	sd_bus_flush_close_unref(sub);
+	sd_bus_flush_close_unref(nosub);
+}
+
+/* In a child running as u: n libsvmclient bus connections that subscribe; writes each one's
+ * result to fd, then (hold) waits to be killed, else disconnects them all and exits. */
+static pid_t subscribers(const struct test_user *u, int n, bool hold, int fd)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	drop_to(u->uid, u->gid, 0);
+	struct svm_client *c[8] = {0};
+	for (int i = 0; i < n && i < 8; i++) {
+		struct {
+			int r;
+			char reason[256];
+		} res = {0};
+		res.r = svm_connect_bus(pb.address, &c[i]);
+		if (res.r >= 0)
+			res.r = svm_subscribe(c[i]);
+		snprintf(res.reason, sizeof(res.reason), "%s", c[i] ? svm_reason(c[i]) : "");
+		if (write(fd, &res, sizeof(res)) != (ssize_t)sizeof(res))
+			_exit(1);
+	}
+	while (hold)
+		pause();
+	for (int i = 0; i < n && i < 8; i++)
+		if (c[i])
+			svm_disconnect(c[i]);
+	_exit(0);
+}
+
+/* How many of n subscriptions were taken; the reason of the first refused one in why. */
+static int read_subscribed(int fd, int n, char *why, size_t size)
+{
+	int ok = 0;
+
+	why[0] = 0;
+	for (int i = 0; i < n; i++) {
+		struct {
+			int r;
+			char reason[256];
+		} res;
+		cr_assert_eq(read(fd, &res, sizeof(res)), (ssize_t)sizeof(res), "the child died");
+		if (res.r == 0)
+			ok++;
+		else if (!why[0])
+			snprintf(why, size, "%d %s", res.r, res.reason);
+	}
+	return ok;
+}
+
+/* At most 4 subscriptions per uid; a subscriber that leaves (disconnects, or is killed) is
+ * forgotten: its uid may subscribe again, and the others' records keep coming. */
+Test(bus_events, subscriptions_are_bounded_per_uid_and_forgotten_with_their_peer)
+{
+	int fds[2];
+	char why[300];
+	sd_bus *rootsub = open_bus();
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	struct bpeer p2;
+	struct bres br;
+
+	n_recs = 0;
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	/* Five as svmd-test1: four taken, the fifth refused, saying why. */
+	pid_t kid = subscribers(&u1, 5, true, fds[1]);
+	cr_assert_eq(read_subscribed(fds[0], 5, why, sizeof(why)), 4, "%s", why);
+	char want[128];
+	snprintf(want, sizeof(want), "%d uid %u has 4 subscriptions already (at most 4 a user)",
+		 -EDQUOT, (unsigned)u1.uid);
+	cr_assert_str_eq(why, want);
+	/* Another uid is not held back by svmd-test1's. */
+	cr_assert_geq(sd_bus_match_signal(rootsub, NULL, BROKER, BROKER_PATH, BROKER, "Record",
+					  on_record_signal, NULL),
+		      0);
+	cr_assert_geq(
+		sd_bus_call_method(rootsub, BROKER, BROKER_PATH, BROKER, "Subscribe", &e, NULL, ""),
+		0, "%s", e.message);
+	/* The four vanish without a word: svmd forgets them when their names leave the bus. */
+	kill(kid, SIGKILL);
+	cr_assert_eq(waitpid(kid, NULL, 0), kid);
+	/* And the others' records still come, at once. */
+	bpeer_start(&p2, true, &u2, 0);
+	long long t0 = now_ms();
+	cr_assert_eq(b_bind_pgtable(&p2, "0000:3b:00.0", 150, 48, 0x10000, &br), -EACCES);
+	cr_assert(wait_recs(rootsub, 1, 3000), "no Record after the subscribers vanished");
+	cr_assert_lt(now_ms() - t0, 1000);
+	bpeer_stop(&p2);
+	/* svmd-test1 may subscribe four times again (once svmd has seen the names go). */
+	int got = 0;
+	for (int round = 0; round < 20 && got < 4; round++) {
+		kid = subscribers(&u1, 4, false, fds[1]);
+		got = read_subscribed(fds[0], 4, why, sizeof(why));
+		cr_assert_eq(waitpid(kid, NULL, 0), kid);
+		if (got < 4)
+			usleep(100000);
+	}
+	cr_assert_eq(got, 4, "svmd kept vanished subscribers: %s", why);
+	/* Those left by disconnecting: forgotten as well. */
+	kid = subscribers(&u1, 4, false, fds[1]);
+	got = read_subscribed(fds[0], 4, why, sizeof(why));
+	cr_assert_eq(waitpid(kid, NULL, 0), kid);
+	for (int round = 0; round < 20 && got < 4; round++) {
+		usleep(100000);
+		kid = subscribers(&u1, 4, false, fds[1]);
+		got = read_subscribed(fds[0], 4, why, sizeof(why));
+		cr_assert_eq(waitpid(kid, NULL, 0), kid);
+	}
+	cr_assert_eq(got, 4, "%s", why);
+	close(fds[0]);
+	close(fds[1]);
+	sd_bus_flush_close_unref(rootsub);
+}
+
+/* A monitor over the bus ends, saying so, when svmd leaves the bus (its subscription is gone:
+ * a new svmd would know nothing of it). */
+Test(bus_events, monitor_over_the_bus_ends_when_svmd_stops)
+{
+	struct bg_cmd m;
+
+	start_monitor(&m, &u1, true, false);
+	long long t0 = now_ms();
+	kill(d.pid, SIGTERM);
+	int st = bg_wait(&m, 5000);
+	cr_assert_eq(st, 1, "exit %d: %s", st, m.errbuf);
+	cr_assert_lt(now_ms() - t0, 2000);
+	cr_assert(strstr(m.errbuf, "svmctl: monitor: svmd closed the connection"), "%s", m.errbuf);
+	daemon_reap(&d);
+	bg_stop(&m);
 }
