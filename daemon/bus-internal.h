@@ -30,7 +30,11 @@ struct bus {
 	struct outbox_item records_out;
 	sd_bus_message **records;
 	size_t n_records, records_size;
-	sd_bus_slot *slots[5];
+	sd_bus_slot *slots[6];
+	/* The metrics block one Get or GetAll of org.svmd.Metrics1 reads (one request for all its
+	 * properties), and the message it was read for. */
+	struct svmd_metrics metrics;
+	sd_bus_message *metrics_for; /* a reference, so that no other message has its address */
 };
 
 /* Subscriptions (Subscribe()): at most this many per uid, and in all, as on the socket. */
@@ -73,6 +77,7 @@ struct fd_reply {
 
 extern const sd_bus_vtable bus_broker_vtable[];
 extern const sd_bus_vtable bus_binding_vtable[];
+extern const sd_bus_vtable bus_metrics_vtable[];
 
 /* The peer that sent m: made on its first call (one bus round trip for its credentials), then
  * cached until the name leaves. Returns 0, or a negative errno with error set. */

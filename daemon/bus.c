@@ -520,6 +520,9 @@ static int export(struct bus *b)
 		r = sd_bus_add_object_manager(b->bus, &b->slots[3], SVMD_BUS_PATH);
 	if (r >= 0)
 		r = sd_bus_add_filter(b->bus, &b->slots[4], on_bus_message, b);
+	if (r >= 0)
+		r = sd_bus_add_object_vtable(b->bus, &b->slots[5], SVMD_BUS_METRICS_PATH,
+					     SVMD_BUS_METRICS_IFACE, bus_metrics_vtable, b);
 	if (r < 0)
 		return log_error_errno(r, "Cannot export the D-Bus objects: %m");
 	return 0;
@@ -584,6 +587,7 @@ struct bus *bus_free(struct bus *b)
 	for (size_t i = 0; i < b->n_records; i++)
 		sd_bus_message_unref(b->records[i]);
 	free(b->records);
+	sd_bus_message_unref(b->metrics_for);
 	for (size_t i = 0; i < ELEMENTSOF(b->slots); i++)
 		sd_bus_slot_unref(b->slots[i]);
 	if (b->bus) {

@@ -1133,6 +1133,12 @@ Test(bus, introspection_matches_the_interface_file)
 	o = busctl(NULL, "introspect", "--xml-interface", BROKER, path, NULL);
 	cr_assert_eq(o->rc, 0, "%s", o->err);
 	check_interface(file, o->out, BINDING_IF, 8, "property Leased b read emits=false");
+	o = busctl(NULL, "introspect", "--xml-interface", BROKER, "/org/svmd/Metrics1", NULL);
+	cr_assert_eq(o->rc, 0, "%s", o->err);
+	check_interface(file, o->out, "org.svmd.Metrics1", 11,
+			"property RequestLatency a(tt) read emits=false");
+	check_interface(file, o->out, "org.svmd.Metrics1", 11,
+			"property Denials a{sa{st}} read emits=false");
 	free(file);
 	peer_stop(&p);
 }
@@ -3658,6 +3664,254 @@ Test(bus_events, subscriptions_are_bounded_per_uid_and_forgotten_with_their_peer
 	close(fds[0]);
 	close(fds[1]);
 	sd_bus_flush_close_unref(rootsub);
+}
+
+/* ---- the counters as properties: org.svmd.Metrics1 ------------------------------------------ */
+
+#define METRICS_PATH "/org/svmd/Metrics1"
+#define METRICS_IF   "org.svmd.Metrics1"
+
+/* GetAll of Metrics1 as series named as the OpenMetrics text names them, so the two compare
+ * key by key; also the histogram's count. */
+static void metrics_props(sd_bus *bus, struct om *om, size_t *n_props)
+{
+	sd_bus_message *reply = NULL;
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	const char *prop;
+	int r;
+
+	memset(om, 0, sizeof(*om));
+	*n_props = 0;
+	r = sd_bus_call_method(bus, BROKER, METRICS_PATH, "org.freedesktop.DBus.Properties",
+			       "GetAll", &e, &reply, "s", METRICS_IF);
+	cr_assert_geq(r, 0, "GetAll: %s", e.message);
+#define PUT(v_, ...)                                                                               \
+	do {                                                                                       \
+		cr_assert_lt(om->n, OM_SERIES_MAX);                                                \
+		snprintf(om->series[om->n].key, sizeof(om->series[0].key), __VA_ARGS__);           \
+		om->series[om->n++].value = (double)(v_);                                          \
+	} while (0)
+	cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{sv}"), 0);
+	while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+		const char *k1, *k2;
+		uint64_t t, t2;
+		uint32_t u;
+		cr_assert_geq(sd_bus_message_read(reply, "s", &prop), 0);
+		(*n_props)++;
+		if (!strcmp(prop, "Grants") || !strcmp(prop, "Reloads") ||
+		    !strcmp(prop, "DroppedClients")) {
+			const char *fam = !strcmp(prop, "Grants") ? "svmd_grants_total{op"
+					  : !strcmp(prop, "Reloads")
+						  ? "svmd_reloads_total{result"
+						  : "svmd_dropped_clients_total{frontend";
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a{st}"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{st}"), 0);
+			while ((r = sd_bus_message_read(reply, "{st}", &k1, &t)) > 0)
+				PUT(t, "%s=\"%s\"}", fam, k1);
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "Denials") || !strcmp(prop, "Failures") ||
+			   !strcmp(prop, "Releases")) {
+			const char *fam = !strcmp(prop, "Denials")    ? "svmd_denials_total"
+					  : !strcmp(prop, "Failures") ? "svmd_failures_total"
+								      : "svmd_releases_total";
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a{sa{st}}"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{sa{st}}"), 0);
+			while ((r = sd_bus_message_enter_container(reply, 'e', "sa{st}")) > 0) {
+				cr_assert_geq(sd_bus_message_read(reply, "s", &k1), 0);
+				cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{st}"),
+					      0);
+				while ((r = sd_bus_message_read(reply, "{st}", &k2, &t)) > 0)
+					PUT(t, "%s{op=\"%s\",reason=\"%s\"}", fam, k1, k2);
+				cr_assert_geq(r, 0);
+				cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+				cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+			}
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "Sessions")) {
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a{su}"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{su}"), 0);
+			while ((r = sd_bus_message_read(reply, "{su}", &k1, &u)) > 0)
+				PUT(u, "svmd_sessions{frontend=\"%s\"}", k1);
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "Bindings")) {
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a{sa{su}}"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{sa{su}}"), 0);
+			while ((r = sd_bus_message_enter_container(reply, 'e', "sa{su}")) > 0) {
+				cr_assert_geq(sd_bus_message_read(reply, "s", &k1), 0);
+				cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{su}"),
+					      0);
+				while ((r = sd_bus_message_read(reply, "{su}", &k2, &u)) > 0)
+					PUT(u, "svmd_bindings{device=\"%s\",uid=\"%s\"}", k1, k2);
+				cr_assert_geq(r, 0);
+				cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+				cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+			}
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "RequestLatency")) {
+			static const char *const le[] = {"0.00005", "0.0001", "0.0005",
+							 "0.001",   "0.005",  "0.01",
+							 "0.1",     "1.0",    "+Inf"};
+			size_t i = 0;
+			uint64_t last = 0;
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a(tt)"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "(tt)"), 0);
+			while ((r = sd_bus_message_read(reply, "(tt)", &t, &t2)) > 0) {
+				static const uint64_t bound[] = {50,     100,     500,
+								 1000,   5000,    10000,
+								 100000, 1000000, UINT64_MAX};
+				cr_assert_lt(i, ELEMS(le));
+				cr_assert_eq(t, bound[i], "bucket %zu: bound %" PRIu64, i, t);
+				cr_assert_geq(t2, last, "cumulative");
+				last = t2;
+				PUT(t2, "svmd_request_duration_seconds_bucket{le=\"%s\"}", le[i]);
+				i++;
+			}
+			cr_assert_eq(i, ELEMS(le));
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "Requests")) {
+			cr_assert_geq(sd_bus_message_read(reply, "v", "t", &t), 0);
+			PUT(t, "svmd_request_duration_seconds_count");
+		} else if (!strcmp(prop, "RequestLatencySumUSec")) {
+			cr_assert_geq(sd_bus_message_read(reply, "v", "t", &t), 0);
+			PUT(t, "sum_usec");
+		} else {
+			cr_assert_fail("unknown property %s", prop);
+		}
+		cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+	}
+	cr_assert_geq(r, 0);
+	sd_bus_message_unref(reply);
+#undef PUT
+}
+
+/* Metrics() over the same connection, parsed. */
+static void metrics_text(sd_bus *bus, struct om *om)
+{
+	sd_bus_message *reply = NULL;
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	const char *text;
+
+	cr_assert_geq(
+		sd_bus_call_method(bus, BROKER, BROKER_PATH, BROKER, "Metrics", &e, &reply, ""), 0,
+		"%s", e.message);
+	cr_assert_geq(sd_bus_message_read(reply, "s", &text), 0);
+	const char *why = om_check(text, om);
+	cr_assert_null(why, "%s\n%s", why, text);
+	sd_bus_message_unref(reply);
+}
+
+/* After a grant, a denial, a failure, a release and a reload, and with one binding live, the
+ * properties say what Metrics() says right after them; every series of the text is there. */
+Test(bus, metrics_properties_equal_the_metrics_text)
+{
+	static struct om props, text;
+	sd_bus *bus = open_bus();
+	struct peer p, q;
+	struct peer_result r;
+	size_t n_props;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	peer_start(&q, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 160, 0x10000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(peer_bind_pgtable(&q, "0000:3b:00.0", 161, 0x10000, &r), -EACCES);
+	cr_assert(peer_bind_pgtable(&p, "0000:3b:00.0", 160, 0x10000, &r) < 0);
+	cr_assert_eq(peer_reload(&p, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 170, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_unbind(&p, id, &r), 0, "%s", r.reason);
+
+	metrics_props(bus, &props, &n_props);
+	metrics_text(bus, &text);
+	cr_assert_eq(n_props, 11);
+	/* The known sequence, in the properties. */
+	cr_assert_eq(om_get(&props, "svmd_grants_total{op=\"bind-pgtable\"}"), 2);
+	cr_assert_eq(om_get(&props, "svmd_denials_total{op=\"bind-pgtable\",reason=\"policy\"}"),
+		     1);
+	cr_assert_eq(om_get(&props, "svmd_failures_total{op=\"bind-pgtable\",reason=\"conflict\"}"),
+		     1);
+	cr_assert_eq(om_get(&props, "svmd_releases_total{op=\"bind-pgtable\",reason=\"unbind\"}"),
+		     1);
+	cr_assert_eq(om_get(&props, "svmd_reloads_total{result=\"ok\"}"), 1);
+	cr_assert_eq(om_get(&props, "svmd_bindings{device=\"0000:3b:00.0\",uid=\"other\"}"), 1);
+	cr_assert_eq(om_get(&props, "svmd_sessions{frontend=\"socket\"}"), 2);
+	cr_assert_eq(om_get(&props, "svmd_sessions{frontend=\"bus\"}"), 1);
+	cr_assert_geq(om_get(&props, "svmd_request_duration_seconds_count"), 6);
+	/* Every series of the text has its value among the properties; the histogram's count
+	 * differs by the GetAll, a request of its own that the text has and the properties not. */
+	for (size_t i = 0; i < text.n; i++) {
+		const char *k = text.series[i].key;
+		double want = text.series[i].value, got = -1;
+		if (starts_with(k, "svmd_request_duration_seconds_sum"))
+			continue;
+		for (size_t j = 0; j < props.n; j++)
+			if (!strcmp(props.series[j].key, k))
+				got = props.series[j].value;
+		cr_assert_neq(got, -1, "%s: not in the properties", k);
+		if (starts_with(k, "svmd_request_duration_seconds_"))
+			cr_assert(want == got || want == got + 1, "%s: text %g, properties %g", k,
+				  want, got);
+		else
+			cr_assert_eq(want, got, "%s: text %g, properties %g", k, want, got);
+	}
+	cr_assert_eq(om_get(&text, "svmd_request_duration_seconds_count"),
+		     om_get(&props, "svmd_request_duration_seconds_count") + 1);
+	cr_assert_geq(om_get(&props, "sum_usec"), 1);
+	/* One GetAll is one request: the next reading counts one more (the Metrics() between). */
+	metrics_props(bus, &props, &n_props);
+	cr_assert_eq(om_get(&props, "svmd_request_duration_seconds_count"),
+		     om_get(&text, "svmd_request_duration_seconds_count") + 1);
+	peer_stop(&q);
+	peer_stop(&p);
+	sd_bus_flush_close_unref(bus);
+}
+
+/* Read by the rule Metrics() is: root, svmd-test1 (allow metrics); svmd-test2 is told which
+ * rule it lacks, by Get and GetAll alike, while Broker1's properties and busctl introspect of
+ * the broker stay open to it. */
+Test(bus, metrics_properties_need_root_or_an_allow_metrics_rule)
+{
+	struct call_out o;
+	char want[128];
+
+	bus_call_as(u1.uid, u1.gid, METRICS_PATH, "org.freedesktop.DBus.Properties", "Get", &o,
+		    "ss", METRICS_IF, "Grants");
+	cr_assert_geq(o.r, 0, "%s: %s", o.error, o.message);
+	snprintf(want, sizeof(want),
+		 "reading the metrics needs root or an 'allow metrics' rule "
+		 "for uid %u",
+		 (unsigned)u2.uid);
+	bus_call_as(u2.uid, u2.gid, METRICS_PATH, "org.freedesktop.DBus.Properties", "Get", &o,
+		    "ss", METRICS_IF, "Requests");
+	cr_assert_lt(o.r, 0);
+	cr_assert_str_eq(o.error, "org.svmd.Broker1.Error.AccessDenied");
+	cr_assert(strstr(o.message, want), "%s", o.message);
+	bus_call_as(u2.uid, u2.gid, METRICS_PATH, "org.freedesktop.DBus.Properties", "GetAll", &o,
+		    "s", METRICS_IF);
+	cr_assert_lt(o.r, 0);
+	cr_assert_str_eq(o.error, "org.svmd.Broker1.Error.AccessDenied");
+	cr_assert(strstr(o.message, want), "%s", o.message);
+	bus_call_as(u2.uid, u2.gid, BROKER_PATH, "org.freedesktop.DBus.Properties", "GetAll", &o,
+		    "s", BROKER);
+	cr_assert_geq(o.r, 0, "%s: %s", o.error, o.message);
+	struct cmd_out *c = busctl(&u2, "introspect", BROKER, BROKER_PATH, NULL);
+	cr_assert_eq(c->rc, 0, "%s", c->err);
+	cr_assert(strstr(c->out, ".PolicyGeneration"), "%s", c->out);
+	c = busctl(&u2, "get-property", BROKER, METRICS_PATH, METRICS_IF, "Grants", NULL);
+	cr_assert_neq(c->rc, 0);
+	cr_assert(strstr(c->err, "'allow metrics' rule"), "%s", c->err);
+	c = busctl(NULL, "get-property", BROKER, METRICS_PATH, METRICS_IF, "Reloads", NULL);
+	cr_assert_eq(c->rc, 0, "%s", c->err);
+	cr_assert_str_eq(c->out, "a{st} 2 \"ok\" 0 \"refused\" 0\n");
 }
 
 /* A monitor over the bus ends, saying so, when svmd leaves the bus (its subscription is gone:
