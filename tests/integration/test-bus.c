@@ -2442,6 +2442,14 @@ Test(bus, credentials_asked_once_per_unique_name)
 
 /* ---- parity: one table replayed through the socket and through D-Bus ------------------------ */
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 enum pop {
 	P_BIND_TASK,
 	P_BIND_PGTABLE,
@@ -2635,7 +2643,27 @@ struct run {
 	char text[4096];
 	size_t n_audit;
 	char audit[AUDIT_MAX][1024];
+	/* What root's monitor (svm_subscribe() on the same front-end) got meanwhile, raw. */
+	size_t n_records;
+	struct svm_event records[AUDIT_MAX];
+	char record_text[AUDIT_MAX][3][512]; /* record: op, device, reason */
 };
+
+static void on_parity_record(struct svm_client *c, const struct svm_event *e, void *userdata)
+{
+	struct run *out = userdata;
+
+	(void)c;
+	if (e->type != SVM_EVENT_RECORD || out->n_records == AUDIT_MAX)
+		return;
+	size_t i = out->n_records++;
+	out->records[i] = *e;
+	snprintf(out->record_text[i][0], sizeof(out->record_text[i][0]), "%s %s", e->record, e->op);
+	snprintf(out->record_text[i][1], sizeof(out->record_text[i][1]), "%s",
+		 e->device ? e->device : "-");
+	snprintf(out->record_text[i][2], sizeof(out->record_text[i][2]), "%s",
+		 e->text ? e->text : "");
+}
 
 /* Replaces every "generation N" (N absolute) in s by "generation +K" relative to g0. */
 static void relative_generations(char *s, size_t size, uint64_t g0)
@@ -2745,6 +2773,11 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 
 	memset(out, 0, sizeof(*out));
 	out->g0 = policy_generation();
+	/* Root's monitor, on the front-end of the run: it sees every record the run writes. */
+	struct svm_client *mon;
+	cr_assert_eq(bp_connect(bus, &mon), 0);
+	svm_set_event_handler(mon, on_parity_record, out);
+	cr_assert_eq(svm_subscribe(mon), 0, "%s", svm_reason(mon));
 	start = log_size();
 
 	if (c->op == P_UNBIND_OTHERS || c->op == P_INVALIDATE_OTHERS) {
@@ -2894,6 +2927,34 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 		out->n_audit++;
 	}
 	free(log);
+	/* The monitor's records: as many as the audit trail has, once they all came. */
+	long long t0 = now_ms();
+	while (out->n_records < out->n_audit && now_ms() - t0 < 3000)
+		(void)svm_dispatch(mon, 100);
+	(void)svm_dispatch(mon, 50);
+	svm_disconnect(mon);
+	for (size_t i = 0; i < out->n_records; i++) {
+		relative_generations(out->record_text[i][2], sizeof(out->record_text[i][2]),
+				     out->g0);
+		hide_number(out->record_text[i][2], sizeof(out->record_text[i][2]), out->other_id,
+			    "<id>");
+		hide_number(out->record_text[i][2], sizeof(out->record_text[i][2]),
+			    (uint64_t)target_pid, "<pid>");
+	}
+}
+
+/* A monitor's record reduced to what both front-ends must agree on: ids, pids and times differ
+ * between the runs. */
+static void record_line(const struct run *r, size_t i, char *buf, size_t size)
+{
+	const struct svm_event *e = &r->records[i];
+
+	snprintf(buf, size,
+		 "%s device=%s pasid=%u binding=%s uid=%u pid=%s generation=+%lld "
+		 "error=%d ended=%s: %s",
+		 r->record_text[i][0], r->record_text[i][1], e->pasid, e->binding ? "N" : "0",
+		 e->uid, e->pid ? "P" : "0", (long long)e->generation - (long long)r->g0, e->error,
+		 svm_end_name(e->reason) ?: "-", r->record_text[i][2]);
 }
 
 /* The audit records of a run, one per line, for failure messages (a static buffer). */
@@ -2959,6 +3020,19 @@ ParameterizedTest(struct prow *row, bus, parity)
 		cr_assert_str_eq(b.audit[i], s.audit[i],
 				 "%s: audit record %zu differs\n bus:%s\n socket:%s", c->name, i,
 				 audit_text(&b), audit_text(&s));
+
+	/* Root's monitor saw each record, the same on both. */
+	cr_assert_eq(s.n_records, s.n_audit, "%s: the socket's monitor got %zu of %zu records",
+		     c->name, s.n_records, s.n_audit);
+	cr_assert_eq(b.n_records, b.n_audit, "%s: the bus's monitor got %zu of %zu records",
+		     c->name, b.n_records, b.n_audit);
+	for (size_t i = 0; i < s.n_records; i++) {
+		char ls[1200], lb[1200];
+		record_line(&s, i, ls, sizeof(ls));
+		record_line(&b, i, lb, sizeof(lb));
+		cr_assert_str_eq(lb, ls, "%s: monitor record %zu differs\n bus:    %s\n socket: %s",
+				 c->name, i, lb, ls);
+	}
 }
 
 /* ---- a flood of bus callers ----------------------------------------------------------------- */
@@ -3160,14 +3234,6 @@ static void events_teardown(void)
 }
 
 TestSuite(bus_events, .init = setup, .fini = events_teardown, .timeout = 90);
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char bus_arg[600];
 
