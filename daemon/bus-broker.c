@@ -431,6 +431,7 @@ static int method_device_info(sd_bus_message *m, void *userdata, sd_bus_error *e
 		return r;
 	if (ops_device_info(b->core, p->session, device, &kinds, text, sizeof(text), &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_utf8_sanitize(text);
 	return sd_bus_reply_method_return(m, "us", kinds, text);
 }
 
@@ -523,6 +524,7 @@ static int method_explain(sd_bus_message *m, void *userdata, sd_bus_error *error
 	x.uid = uid;
 	if (ops_explain(b->core, p->session, &x, text, sizeof(text), &verdict, &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_utf8_sanitize(text);
 	return sd_bus_reply_method_return(m, "bs", verdict == POLICY_ALLOW, text);
 }
 
@@ -540,6 +542,7 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	if (ops_reload(b->core, p->session, &rr, text, sizeof(text), &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_utf8_sanitize(text);
 	return sd_bus_reply_method_return(m, "tuuuuus", rr.generation, (uint32_t)rr.n_rules,
 					  (uint32_t)rr.n_files, (uint32_t)rr.n_warnings,
 					  (uint32_t)rr.n_denied, (uint32_t)rr.n_revoked, text);
@@ -575,6 +578,7 @@ static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	if (ops_status(b->core, p->session, &st, text, sizeof(text), &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_utf8_sanitize(text);
 	return sd_bus_reply_method_return(
 		m, "ttuuuuusss", st.generation, st.uptime_usec, (uint32_t)st.n_devices,
 		(uint32_t)st.n_sessions, (uint32_t)st.n_bindings, (uint32_t)st.n_rules,
@@ -645,6 +649,7 @@ static int method_policy_list(sd_bus_message *m, void *userdata, sd_bus_error *e
 		if (ops_policy_list(b->core, p->session, start, text, sizeof(text), &n, &total,
 				    &res) < 0)
 			return bus_reply_error(error, &res);
+		bus_utf8_sanitize(text);
 		for (char *l = text, *nl; r >= 0 && (nl = strchr(l, '\n')); l = nl + 1) {
 			*nl = 0;
 			r = sd_bus_message_append(reply, "s", l);

@@ -85,7 +85,12 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 /* The peer of name, if it called before. */
 struct peer *bus_peer_find(struct bus *b, const char *name);
 
-/* An op_result's error as org.svmd.Broker1.Error.*, its reason as the message. */
+/* Makes s valid UTF-8 as sd-bus wants a string (no surrogates, no noncharacters), in place:
+ * each byte of a sequence that is not becomes '?'. What svmd's words quote (a policy file's
+ * name, its rules) may be any bytes. */
+void bus_utf8_sanitize(char *s);
+
+/* An op_result's error as org.svmd.Broker1.Error.*, its reason (made UTF-8) as the message. */
 int bus_reply_error(sd_bus_error *error, const struct op_result *res);
 /* The object path of binding id. */
 void bus_binding_path(uint64_t id, char *buf, size_t size);

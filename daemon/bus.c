@@ -176,7 +176,12 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 
 int bus_reply_error(sd_bus_error *error, const struct op_result *res)
 {
-	const char *reason = res->reason[0] ? res->reason : strerror(-res->status);
+	char reason[sizeof(res->reason)];
+
+	snprintf(reason, sizeof(reason), "%s",
+		 res->reason[0] ? res->reason : strerror(-res->status));
+	/* Else sd-bus could not send the error, and the caller would wait for nothing. */
+	bus_utf8_sanitize(reason);
 
 	/* sd-bus's own errno mapping would pick the generic org.freedesktop.DBus.Error.* names:
 	 * look ours up. */
@@ -388,13 +393,9 @@ static void send_records(struct outbox_item *item)
 	loop_bus_kick(b->loop);
 }
 
-/* Text for a D-Bus string: D-Bus wants UTF-8, and a socket client's words (a device name it
- * sent, quoted in a reason) may not be: each byte of an invalid sequence becomes '?'. */
-static void utf8_copy(char *dst, size_t size, const char *s)
+void bus_utf8_sanitize(char *s)
 {
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && o + 5 < size;) {
+	for (unsigned char *p = (unsigned char *)s; *p;) {
 		size_t n = *p < 0x80             ? 1
 			   : (*p & 0xe0) == 0xc0 ? 2
 			   : (*p & 0xf0) == 0xe0 ? 3
@@ -402,23 +403,19 @@ static void utf8_copy(char *dst, size_t size, const char *s)
 						 : 0;
 		bool ok = n > 0 && !(n == 2 && *p < 0xc2) && !(n == 4 && *p > 0xf4);
 		uint32_t cp = n == 1 ? *p : n ? *p & (0x7f >> n) : 0;
+		/* Stops at the NUL, which is no continuation byte. */
 		for (size_t k = 1; ok && k < n; k++) {
 			ok = (p[k] & 0xc0) == 0x80;
 			cp = (cp << 6) | (p[k] & 0x3f);
 		}
 		if (ok && ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-			   (n == 4 && (cp < 0x10000 || cp > 0x10ffff))))
+			   (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+			   (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe))
 			ok = false;
-		if (!ok) {
-			dst[o++] = '?';
-			p++;
-			continue;
-		}
-		memcpy(dst + o, p, n);
-		o += n;
-		p += n;
+		if (!ok)
+			*p = '?';
+		p += ok ? n : 1;
 	}
-	dst[o] = 0;
 }
 
 static const char *const record_events[_AUDIT_EVENT_MAX] = {
@@ -475,11 +472,11 @@ static void on_record(void *userdata, const struct audit_record *r, int end)
 	 * unbind. */
 	if (r->event == AUDIT_RELEASE)
 		ended = svmd_metrics_end_name(end >= 0 ? (unsigned)end : END_UNBIND) ?: "unbind";
-	utf8_copy(reason, sizeof(reason), r->reason);
+	snprintf(reason, sizeof(reason), "%s", r->reason ? r->reason : "");
+	bus_utf8_sanitize(reason);
 	if (r->rule_file) {
-		char raw[sizeof(rule)];
-		snprintf(raw, sizeof(raw), "%s:%u", r->rule_file, r->rule_line);
-		utf8_copy(rule, sizeof(rule), raw);
+		snprintf(rule, sizeof(rule), "%s:%u", r->rule_file, r->rule_line);
+		bus_utf8_sanitize(rule);
 	}
 	hashmap_for_each_safe (e, &b->peers) {
 		struct peer *p = container_of(e, struct peer, node);

@@ -3617,6 +3617,58 @@ Test(bus_events, record_signals_are_unicast_to_subscribers)
 	sd_bus_flush_close_unref(nosub);
 }
 
+/* What svmd's words quote may be any bytes (here a policy file's name): the bus carries them
+ * as valid UTF-8, each byte that is not turned into '?', in a Record, an error and a reply
+ * alike; none of them is lost (sd-bus sends no string that is not UTF-8). */
+Test(bus_events, record_signals_carry_valid_utf8)
+{
+	sd_bus *sub = open_bus();
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	struct bpeer p1;
+	struct bres br;
+	struct peer q1;
+	struct peer_result pr;
+
+	n_recs = 0;
+	/* 0xff and 0xfe are never UTF-8; ef bf be is U+FFFE, a noncharacter sd-bus refuses. */
+	daemon_write_policy(
+		&d, "40-\xff\xfe\xef\xbf\xbe.policy",
+		"deny bind-pgtable user=svmd-test1 device=0000:3b:00.0 pasid=190-199\n");
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_geq(sd_bus_match_signal(sub, NULL, BROKER, BROKER_PATH, BROKER, "Record",
+					  on_record_signal, NULL),
+		      0);
+	cr_assert_geq(
+		sd_bus_call_method(sub, BROKER, BROKER_PATH, BROKER, "Subscribe", &e, NULL, ""), 0,
+		"%s", e.message);
+	peer_start(&q1, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&q1, "0000:3b:00.0", 190, 0x10000, &pr), -EACCES);
+	/* The socket carries the bytes as they are. */
+	cr_assert(strstr(pr.reason, "40-\xff\xfe\xef\xbf\xbe.policy:1)"), "%s", pr.reason);
+	cr_assert(wait_recs(sub, 1, 3000), "the record was lost");
+	cr_assert_str_eq(recs[0].event, "deny");
+	cr_assert(strstr(recs[0].reason, "40-?????.policy:1)"), "%s", recs[0].reason);
+	cr_assert(strstr(recs[0].rule, "40-?????.policy:1"), "%s", recs[0].rule);
+	/* The error itself, over the bus. */
+	peer_stop(&q1);
+	bpeer_start(&p1, true, &u1, 0);
+	cr_assert_eq(b_bind_pgtable(&p1, "0000:3b:00.0", 191, 48, 0x10000, &br), -EACCES);
+	cr_assert(strstr(br.reason, "40-?????.policy:1)"), "%s", br.reason);
+	/* Replies whose text names the file. */
+	struct cmd_out *o = busctl_call(NULL, "ListPolicy");
+	cr_assert_eq(o->rc, 0, "%s", o->err);
+	cr_assert(strstr(o->out, "40-?????.policy:1 deny bind-pgtable"), "%s", o->out);
+	o = busctl_call(NULL, "Status");
+	cr_assert_eq(o->rc, 0, "%s", o->err);
+	cr_assert(strstr(o->out, "40-?????.policy"), "%s", o->out);
+	bpeer_stop(&p1);
+	svm_disconnect(root);
+	sd_bus_flush_close_unref(sub);
+}
+
 /* In a child running as u: n libsvmclient bus connections that subscribe; writes each one's
  * result to fd, then (hold) waits to be killed, else disconnects them all and exits. */
 static pid_t subscribers(const struct test_user *u, int n, bool hold, int fd)
