@@ -626,6 +626,11 @@ static int bus_dispatch(struct svm_client *c, int timeout_ms)
 		if (!sd_bus_is_open(c->bus))
 			return n > 0 ? n : -ECONNRESET;
 		n += client_deliver_events(c);
+		if (n == 0 && c->svmd_gone) {
+			snprintf(c->reason, sizeof(c->reason),
+				 "svmd left the bus: its subscription ended with it");
+			return -ECONNRESET;
+		}
 		if (n > 0 || timeout_ms == 0)
 			return n;
 		r = sd_bus_wait(c->bus, timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000u);
@@ -637,15 +642,81 @@ static int bus_dispatch(struct svm_client *c, int timeout_ms)
 	}
 }
 
+static const char *const record_names[] = {"grant", "deny", "fail", "release", "reload"};
+
+/* Record(s event, s op, s device, u pasid, t binding, u uid, i pid, u error, t generation,
+ * t usec, s ended, s reason, s rule) on the broker, addressed to us after Subscribe(): an
+ * SVM_EVENT_RECORD for the next svm_dispatch(), as the socket's EV_RECORD gives it. */
+static int on_record(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct svm_client *c = userdata;
+	struct svm_event ev = {.type = SVM_EVENT_RECORD};
+	const char *event, *op, *device, *ended, *text, *rule;
+	uint32_t err;
+
+	(void)error;
+	if (sd_bus_message_read(m, "sssutuiuttsss", &event, &op, &device, &ev.pasid, &ev.binding,
+				&ev.uid, &ev.pid, &err, &ev.generation, &ev.usec, &ended, &text,
+				&rule) < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(record_names) / sizeof(record_names[0]); i++)
+		if (strcmp(event, record_names[i]) == 0)
+			ev.record = record_names[i];
+	if (!ev.record || err > 4095)
+		return 0;
+	for (size_t i = 0; ended[0] && i < sizeof(end_names) / sizeof(end_names[0]); i++)
+		if (strcmp(ended, end_names[i].name) == 0)
+			ev.reason = end_names[i].code;
+	ev.op = op;
+	ev.device = device[0] ? device : NULL;
+	ev.error = (int)err;
+	ev.text = text;
+	(void)client_queue_event(c, &ev);
+	return 0;
+}
+
+/* The broker's name lost its owner: svmd stopped, and the subscription went with it (a new svmd
+ * knows nothing of it). svm_dispatch() says -ECONNRESET from now on, as on the socket. */
+static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct svm_client *c = userdata;
+	const char *name, *old, *new;
+
+	(void)error;
+	if (sd_bus_message_read(m, "sss", &name, &old, &new) >= 0 &&
+	    strcmp(name, SVMD_BUS_NAME) == 0 && old[0])
+		c->svmd_gone = true;
+	return 0;
+}
+
 static int bus_subscribe(struct svm_client *c)
 {
-	snprintf(c->reason, sizeof(c->reason),
-		 "svmd's D-Bus face has no subscriptions: use its socket (svmctl monitor)");
-	return -EOPNOTSUPP;
+	int r = 0;
+
+	/* The matches first: a record may come before Subscribe()'s reply. */
+	if (!c->record_slot)
+		r = sd_bus_match_signal(c->bus, &c->record_slot, SVMD_BUS_NAME, SVMD_BUS_PATH,
+					SVMD_BUS_INTERFACE, "Record", on_record, c);
+	if (r >= 0 && !c->owner_slot)
+		r = sd_bus_add_match(
+			c->bus, &c->owner_slot,
+			"type='signal',sender='org.freedesktop.DBus',"
+			"path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',"
+			"member='NameOwnerChanged',arg0='" SVMD_BUS_NAME "'",
+			on_owner_changed, c);
+	if (r >= 0)
+		r = call(c, "Subscribe", NULL, NULL);
+	if (r < 0) {
+		c->record_slot = sd_bus_slot_unref(c->record_slot);
+		c->owner_slot = sd_bus_slot_unref(c->owner_slot);
+	}
+	return r;
 }
 
 static void bus_close(struct svm_client *c)
 {
+	c->record_slot = sd_bus_slot_unref(c->record_slot);
+	c->owner_slot = sd_bus_slot_unref(c->owner_slot);
 	sd_bus_flush_close_unref(c->bus);
 }
 

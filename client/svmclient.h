@@ -120,7 +120,10 @@ struct svm_client *svm_disconnect(struct svm_client *c);
  *
  * Socket: needs an svmd that speaks protocol version 2 (svm_events_supported()). D-Bus:
  * svm_fd() is the bus connection's fd; binding-ended events come from the binding objects'
- * Released signals; svm_subscribe() is -EOPNOTSUPP there.
+ * Released signals, and after svm_subscribe() (the broker's Subscribe()) records from the
+ * Record signals svmd addresses to this connection, as the same struct svm_event. When svmd
+ * leaves the bus, a subscribed connection's svm_dispatch() returns -ECONNRESET, as on the
+ * socket.
  */
 enum svm_event_type {
 	SVM_EVENT_BINDING_ENDED = 1,
@@ -172,8 +175,9 @@ int svm_fd(const struct svm_client *c);
  * runs the handler for each event. Returns how many were handled, or a negative errno:
  * -ECONNRESET when svmd closed the connection. */
 int svm_dispatch(struct svm_client *c, int timeout_ms);
-/* Asks for an SVM_EVENT_RECORD per record the caller may see (svmctl monitor). -EDQUOT when the
- * caller's uid has 4 subscriptions open already. */
+/* Asks for an SVM_EVENT_RECORD per record the caller may see (svmctl monitor), over the socket
+ * or the bus. -EDQUOT when the caller's uid has 4 subscriptions open already (on the bus: 4 of
+ * its bus connections). */
 int svm_subscribe(struct svm_client *c);
 /* Events dropped because svm_dispatch() was not called in time. */
 uint64_t svm_events_lost(const struct svm_client *c);

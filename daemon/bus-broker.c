@@ -431,6 +431,7 @@ static int method_device_info(sd_bus_message *m, void *userdata, sd_bus_error *e
 		return r;
 	if (ops_device_info(b->core, p->session, device, &kinds, text, sizeof(text), &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_utf8_sanitize(text);
 	return sd_bus_reply_method_return(m, "us", kinds, text);
 }
 
@@ -523,6 +524,7 @@ static int method_explain(sd_bus_message *m, void *userdata, sd_bus_error *error
 	x.uid = uid;
 	if (ops_explain(b->core, p->session, &x, text, sizeof(text), &verdict, &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_utf8_sanitize(text);
 	return sd_bus_reply_method_return(m, "bs", verdict == POLICY_ALLOW, text);
 }
 
@@ -540,6 +542,7 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	if (ops_reload(b->core, p->session, &rr, text, sizeof(text), &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_utf8_sanitize(text);
 	return sd_bus_reply_method_return(m, "tuuuuus", rr.generation, (uint32_t)rr.n_rules,
 					  (uint32_t)rr.n_files, (uint32_t)rr.n_warnings,
 					  (uint32_t)rr.n_denied, (uint32_t)rr.n_revoked, text);
@@ -575,6 +578,7 @@ static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	if (ops_status(b->core, p->session, &st, text, sizeof(text), &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_utf8_sanitize(text);
 	return sd_bus_reply_method_return(
 		m, "ttuuuuusss", st.generation, st.uptime_usec, (uint32_t)st.n_devices,
 		(uint32_t)st.n_sessions, (uint32_t)st.n_bindings, (uint32_t)st.n_rules,
@@ -605,6 +609,22 @@ static int method_metrics(sd_bus_message *m, void *userdata, sd_bus_error *error
 	return sd_bus_reply_method_return(m, "s", text);
 }
 
+/* Subscribe(): from now on a Record signal per audit record the caller may see (bus.c). */
+static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct peer *p;
+	int r;
+
+	r = bus_peer_get(b, m, &p, error);
+	if (r < 0)
+		return r;
+	r = bus_subscribe(b, p, error);
+	if (r < 0)
+		return r;
+	return sd_bus_reply_method_return(m, NULL);
+}
+
 /* Every rule in force, paged through the same recipe as the socket's. */
 static int method_policy_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
@@ -629,6 +649,7 @@ static int method_policy_list(sd_bus_message *m, void *userdata, sd_bus_error *e
 		if (ops_policy_list(b->core, p->session, start, text, sizeof(text), &n, &total,
 				    &res) < 0)
 			return bus_reply_error(error, &res);
+		bus_utf8_sanitize(text);
 		for (char *l = text, *nl; r >= 0 && (nl = strchr(l, '\n')); l = nl + 1) {
 			*nl = 0;
 			r = sd_bus_message_append(reply, "s", l);
@@ -747,7 +768,15 @@ const sd_bus_vtable bus_broker_vtable[] = {
 				 SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Metrics", "", , "s", SD_BUS_PARAM(text), method_metrics,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD("Subscribe", "", "", method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_NAMES("PolicyReloaded", "t", SD_BUS_PARAM(generation), 0),
+	SD_BUS_SIGNAL_WITH_NAMES(
+		"Record", "sssutuiuttsss",
+		SD_BUS_PARAM(event) SD_BUS_PARAM(op) SD_BUS_PARAM(device) SD_BUS_PARAM(pasid)
+			SD_BUS_PARAM(binding) SD_BUS_PARAM(uid) SD_BUS_PARAM(pid)
+				SD_BUS_PARAM(error) SD_BUS_PARAM(generation) SD_BUS_PARAM(usec)
+					SD_BUS_PARAM(ended) SD_BUS_PARAM(reason) SD_BUS_PARAM(rule),
+		0),
 	SD_BUS_SIGNAL_WITH_NAMES("FdProbe", "h", SD_BUS_PARAM(fd), 0),
 	SD_BUS_PROPERTY("Version", "s", prop_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Backend", "s", prop_backend, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -755,5 +784,199 @@ const sd_bus_vtable bus_broker_vtable[] = {
 	SD_BUS_PROPERTY("NBindings", "u", prop_n_bindings, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("PolicyGeneration", "t", prop_generation, 0,
 			SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_VTABLE_END,
+};
+
+/*
+ * org.svmd.Metrics1 on /org/svmd/Metrics1: the counters of Metrics() as typed properties, read
+ * with the same recipe and access rule (root, or an 'allow metrics' rule; else AccessDenied
+ * naming the rule to add). An object of their own, outside the ObjectManager's subtree: a
+ * refused GetAll there would fail `busctl introspect` of /org/svmd/Broker1 and
+ * GetManagedObjects for every caller without the rule. One Get or GetAll reads the block once.
+ */
+
+/* The block for the message being answered, read once per message. */
+static int metrics_for_current(struct bus *b, const struct svmd_metrics **ret, sd_bus_error *error)
+{
+	sd_bus_message *m = sd_bus_get_current_message(b->bus);
+	struct op_result res;
+	struct peer *p;
+	int r;
+
+	if (!m || !sd_bus_message_get_sender(m))
+		return sd_bus_error_set(error, SVMD_BUS_ERROR("NotPermitted"),
+					"svmd serves callers with a unique bus name only");
+	if (m != b->metrics_for) {
+		r = bus_peer_get(b, m, &p, error);
+		if (r < 0)
+			return r;
+		b->metrics_for = sd_bus_message_unref(b->metrics_for);
+		if (ops_metrics(b->core, p->session, &b->metrics, &res) < 0)
+			return bus_reply_error(error, &res);
+		b->metrics_for = sd_bus_message_ref(m);
+	}
+	*ret = &b->metrics;
+	return 0;
+}
+
+#define METRICS_PROPERTY(name)                                                                     \
+	static int metrics_##name(sd_bus_message *reply, const struct svmd_metrics *mt);           \
+	static int prop_metrics_##name(sd_bus *bus, const char *path, const char *interface,       \
+				       const char *property, sd_bus_message *reply,                \
+				       void *userdata, sd_bus_error *error)                        \
+	{                                                                                          \
+		const struct svmd_metrics *mt;                                                     \
+		int r;                                                                             \
+                                                                                                   \
+		(void)bus, (void)path, (void)interface, (void)property;                            \
+		r = metrics_for_current(userdata, &mt, error);                                     \
+		return r < 0 ? r : metrics_##name(reply, mt);                                      \
+	}                                                                                          \
+	static int metrics_##name(sd_bus_message *reply, const struct svmd_metrics *mt)
+
+/* a{st}: op -> granted requests. */
+METRICS_PROPERTY(grants)
+{
+	int r = sd_bus_message_open_container(reply, 'a', "{st}");
+
+	for (unsigned o = 0; r >= 0 && o < SVMD_METRICS_OPS; o++) {
+		uint64_t n = 0;
+		for (unsigned k = 0; k < SVMD_METRICS_CLASSES; k++)
+			n += mt->requests[SVMD_METRICS_GRANT][o][k];
+		r = sd_bus_message_append(reply, "{st}", svmd_metrics_op_name(o), n);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* a{sa{st}}: op -> reason class (or why a binding ended) -> count. */
+static int append_by_op(sd_bus_message *reply, const uint64_t *v, unsigned n_keys,
+			const char *(*key)(unsigned))
+{
+	int r = sd_bus_message_open_container(reply, 'a', "{sa{st}}");
+
+	for (unsigned o = 0; r >= 0 && o < SVMD_METRICS_OPS; o++) {
+		r = sd_bus_message_open_container(reply, 'e', "sa{st}");
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "s", svmd_metrics_op_name(o));
+		if (r >= 0)
+			r = sd_bus_message_open_container(reply, 'a', "{st}");
+		for (unsigned k = 0; r >= 0 && k < n_keys; k++)
+			r = sd_bus_message_append(reply, "{st}", key(k), v[o * n_keys + k]);
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+		if (r >= 0)
+			r = sd_bus_message_close_container(reply);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* Denials and failures have no class "none": every one has a reason. */
+static const char *class_name(unsigned k)
+{
+	return svmd_metrics_class_name(k + 1);
+}
+
+METRICS_PROPERTY(denials)
+{
+	uint64_t v[SVMD_METRICS_OPS][SVMD_METRICS_CLASSES - 1];
+
+	for (unsigned o = 0; o < SVMD_METRICS_OPS; o++)
+		for (unsigned k = 1; k < SVMD_METRICS_CLASSES; k++)
+			v[o][k - 1] = mt->requests[SVMD_METRICS_DENY][o][k];
+	return append_by_op(reply, &v[0][0], SVMD_METRICS_CLASSES - 1, class_name);
+}
+
+METRICS_PROPERTY(failures)
+{
+	uint64_t v[SVMD_METRICS_OPS][SVMD_METRICS_CLASSES - 1];
+
+	for (unsigned o = 0; o < SVMD_METRICS_OPS; o++)
+		for (unsigned k = 1; k < SVMD_METRICS_CLASSES; k++)
+			v[o][k - 1] = mt->requests[SVMD_METRICS_FAIL][o][k];
+	return append_by_op(reply, &v[0][0], SVMD_METRICS_CLASSES - 1, class_name);
+}
+
+METRICS_PROPERTY(releases)
+{
+	return append_by_op(reply, &mt->releases[0][0], SVMD_METRICS_ENDS, svmd_metrics_end_name);
+}
+
+METRICS_PROPERTY(reloads)
+{
+	return sd_bus_message_append(reply, "a{st}", 2, "ok", mt->reloads_ok, "refused",
+				     mt->reloads_refused);
+}
+
+METRICS_PROPERTY(dropped)
+{
+	return sd_bus_message_append(reply, "a{st}", 2, "bus", mt->dropped[SVMD_METRICS_BUS],
+				     "socket", mt->dropped[SVMD_METRICS_SOCKET]);
+}
+
+METRICS_PROPERTY(sessions)
+{
+	return sd_bus_message_append(reply, "a{su}", 2, "bus", mt->sessions[SVMD_METRICS_BUS],
+				     "socket", mt->sessions[SVMD_METRICS_SOCKET]);
+}
+
+/* a{sa{su}}: device -> uid class -> live bindings; "other" for devices past the listed ones. */
+METRICS_PROPERTY(bindings)
+{
+	int r = sd_bus_message_open_container(reply, 'a', "{sa{su}}");
+
+	for (uint32_t i = 0; r >= 0 && i <= mt->n_devices && i <= SVMD_METRICS_DEVICES; i++) {
+		char name[SVMD_DEVICE_NAME_SZ + 1] = "other";
+		const uint32_t *n = mt->other_bindings;
+		if (i < mt->n_devices) {
+			memcpy(name, mt->device[i].name, SVMD_DEVICE_NAME_SZ);
+			name[SVMD_DEVICE_NAME_SZ] = 0;
+			n = mt->device[i].bindings;
+		}
+		r = sd_bus_message_append(reply, "{sa{su}}", name, 2, "root",
+					  n[SVMD_METRICS_UID_ROOT], "other",
+					  n[SVMD_METRICS_UID_OTHER]);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* a(tt): (upper bound in µs, requests that took at most that long), cumulative as OpenMetrics'
+ * buckets; the last bound is UINT64_MAX (+Inf: every request). */
+METRICS_PROPERTY(latency)
+{
+	uint64_t sum = 0;
+	int r = sd_bus_message_open_container(reply, 'a', "(tt)");
+
+	for (unsigned i = 0; r >= 0 && i < SVMD_METRICS_BUCKETS; i++) {
+		sum += mt->latency[i];
+		r = sd_bus_message_append(reply, "(tt)", svmd_metrics_bound_usec(i), sum);
+	}
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "(tt)", UINT64_MAX, mt->latency_count);
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+METRICS_PROPERTY(requests)
+{
+	return sd_bus_message_append(reply, "t", mt->latency_count);
+}
+
+METRICS_PROPERTY(latency_sum)
+{
+	return sd_bus_message_append(reply, "t", mt->latency_sum_usec);
+}
+
+const sd_bus_vtable bus_metrics_vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_PROPERTY("Grants", "a{st}", prop_metrics_grants, 0, 0),
+	SD_BUS_PROPERTY("Denials", "a{sa{st}}", prop_metrics_denials, 0, 0),
+	SD_BUS_PROPERTY("Failures", "a{sa{st}}", prop_metrics_failures, 0, 0),
+	SD_BUS_PROPERTY("Releases", "a{sa{st}}", prop_metrics_releases, 0, 0),
+	SD_BUS_PROPERTY("Reloads", "a{st}", prop_metrics_reloads, 0, 0),
+	SD_BUS_PROPERTY("DroppedClients", "a{st}", prop_metrics_dropped, 0, 0),
+	SD_BUS_PROPERTY("Sessions", "a{su}", prop_metrics_sessions, 0, 0),
+	SD_BUS_PROPERTY("Bindings", "a{sa{su}}", prop_metrics_bindings, 0, 0),
+	SD_BUS_PROPERTY("RequestLatency", "a(tt)", prop_metrics_latency, 0, 0),
+	SD_BUS_PROPERTY("Requests", "t", prop_metrics_requests, 0, 0),
+	SD_BUS_PROPERTY("RequestLatencySumUSec", "t", prop_metrics_latency_sum, 0, 0),
 	SD_BUS_VTABLE_END,
 };

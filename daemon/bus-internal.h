@@ -13,6 +13,7 @@
 
 #include "hashmap.h"
 #include "list.h"
+#include "loop.h"
 #include "ops.h"
 
 struct loop;
@@ -21,10 +22,24 @@ struct bus {
 	struct loop *loop;
 	struct core *core;
 	sd_bus *bus;
-	struct hashmap peers;  /* struct peer, by unique name */
-	struct hashmap probes; /* struct peer.probe_node, by the probe signal's cookie */
-	sd_bus_slot *slots[5];
+	struct hashmap peers;   /* struct peer, by unique name */
+	struct hashmap probes;  /* struct peer.probe_node, by the probe signal's cookie */
+	unsigned n_subscribers; /* peers with subscribed set */
+	/* Record signals wait for the end of the loop iteration, as the socket's events do: no one
+	 * learns of a decision before its audit record is written (loop.h, the outbox). */
+	struct outbox_item records_out;
+	sd_bus_message **records;
+	size_t n_records, records_size;
+	sd_bus_slot *slots[6];
+	/* The metrics block one Get or GetAll of org.svmd.Metrics1 reads (one request for all its
+	 * properties), and the message it was read for. */
+	struct svmd_metrics metrics;
+	sd_bus_message *metrics_for; /* a reference, so that no other message has its address */
 };
+
+/* Subscriptions (Subscribe()): at most this many per uid, and in all, as on the socket. */
+#define BUS_SUBSCRIBERS_PER_UID 4
+#define BUS_SUBSCRIBERS_MAX     64
 
 /* Whether a peer's connection accepts fds: the bus does not deliver a message carrying one to a
  * connection that did not negotiate them (dbus-daemon drops it and tells the sender; dbus-broker
@@ -46,6 +61,7 @@ struct peer {
 	struct session *session;
 	sd_bus_track *track;
 	enum peer_fds fds;
+	bool subscribed;         /* Subscribe(): sent a Record signal per record it may see */
 	struct hnode probe_node; /* while probing: key the probe signal's cookie */
 	sd_bus_slot *probe_slot; /* the call to the bus driver that follows the probe */
 	struct list waiting;     /* struct fd_reply, until the probe says */
@@ -61,6 +77,7 @@ struct fd_reply {
 
 extern const sd_bus_vtable bus_broker_vtable[];
 extern const sd_bus_vtable bus_binding_vtable[];
+extern const sd_bus_vtable bus_metrics_vtable[];
 
 /* The peer that sent m: made on its first call (one bus round trip for its credentials), then
  * cached until the name leaves. Returns 0, or a negative errno with error set. */
@@ -68,7 +85,12 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 /* The peer of name, if it called before. */
 struct peer *bus_peer_find(struct bus *b, const char *name);
 
-/* An op_result's error as org.svmd.Broker1.Error.*, its reason as the message. */
+/* Makes s valid UTF-8 as sd-bus wants a string (no surrogates, no noncharacters), in place:
+ * each byte of a sequence that is not becomes '?'. What svmd's words quote (a policy file's
+ * name, its rules) may be any bytes. */
+void bus_utf8_sanitize(char *s);
+
+/* An op_result's error as org.svmd.Broker1.Error.*, its reason (made UTF-8) as the message. */
 int bus_reply_error(sd_bus_error *error, const struct op_result *res);
 /* The object path of binding id. */
 void bus_binding_path(uint64_t id, char *buf, size_t size);
@@ -79,6 +101,10 @@ void bus_binding_path(uint64_t id, char *buf, size_t size);
  * does not accept fds is told so instead. Takes reply. Returns 0 or a negative errno. */
 int bus_send_fd_reply(struct bus *b, struct peer *p, sd_bus_message *call, sd_bus_message *reply,
 		      uint64_t binding, bool lease);
+
+/* Subscribe(): p hears a Record signal per audit record it may see, until it leaves. Returns
+ * 0, or a negative errno with error set (QuotaExceeded past the bounds). */
+int bus_subscribe(struct bus *b, struct peer *p, sd_bus_error *error);
 
 /* The binding objects' find and enumerate callbacks (bus-binding.c). */
 int bus_binding_find(sd_bus *bus, const char *path, const char *interface, void *userdata,

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "svmd-bus.h"
+#include "util.h"
 
 struct peer *bus_peer_find(struct bus *b, const char *name)
 {
@@ -54,6 +55,8 @@ static struct peer *peer_free(struct peer *p)
 	/* Undelivered: a device's binding ends with the session below, a lease with its fd. */
 	list_for_each_safe (pos, &p->waiting)
 		fd_reply_free(container_of(pos, struct fd_reply, link));
+	if (p->subscribed)
+		p->bus->n_subscribers--;
 	if (p->session)
 		p->bus->core->metrics.sessions[SVMD_METRICS_BUS]--;
 	ops_session_end(p->bus->core, p->session);
@@ -173,7 +176,12 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 
 int bus_reply_error(sd_bus_error *error, const struct op_result *res)
 {
-	const char *reason = res->reason[0] ? res->reason : strerror(-res->status);
+	char reason[sizeof(res->reason)];
+
+	snprintf(reason, sizeof(reason), "%s",
+		 res->reason[0] ? res->reason : strerror(-res->status));
+	/* Else sd-bus could not send the error, and the caller would wait for nothing. */
+	bus_utf8_sanitize(reason);
 
 	/* sd-bus's own errno mapping would pick the generic org.freedesktop.DBus.Error.* names:
 	 * look ours up. */
@@ -342,10 +350,153 @@ static void on_policy_reloaded(void *userdata, uint64_t generation)
 	loop_bus_kick(b->loop);
 }
 
+/* Subscribers: a Record signal per audit record, addressed to each subscribed peer that may see
+ * it (the socket's rule: root all; others their own, and that a reload happened). */
+
+int bus_subscribe(struct bus *b, struct peer *p, sd_bus_error *error)
+{
+	uid_t uid = p->session->owner->uid;
+	unsigned mine = 0;
+
+	if (p->subscribed)
+		return 0;
+	hashmap_for_each_safe (e, &b->peers) {
+		const struct peer *q = container_of(e, struct peer, node);
+		mine += q->subscribed && q->session->owner->uid == uid;
+	}
+	if (mine >= BUS_SUBSCRIBERS_PER_UID)
+		return sd_bus_error_setf(error, SVMD_BUS_ERROR("QuotaExceeded"),
+					 "uid %u has %u subscriptions already (at most %u a user)",
+					 (unsigned)uid, mine, BUS_SUBSCRIBERS_PER_UID);
+	if (b->n_subscribers >= BUS_SUBSCRIBERS_MAX)
+		return sd_bus_error_setf(error, SVMD_BUS_ERROR("QuotaExceeded"),
+					 "svmd has %u subscriptions already (at most %u)",
+					 b->n_subscribers, BUS_SUBSCRIBERS_MAX);
+	p->subscribed = true;
+	b->n_subscribers++;
+	log_debug("Bus client %s (uid %u) subscribed to the records.", p->name, (unsigned)uid);
+	return 0;
+}
+
+static void send_records(struct outbox_item *item)
+{
+	struct bus *b = container_of(item, struct bus, records_out);
+
+	for (size_t i = 0; i < b->n_records; i++) {
+		int r = sd_bus_send(b->bus, b->records[i], NULL);
+		if (r < 0)
+			log_debug_errno(r, "Cannot send a record to %s: %m",
+					sd_bus_message_get_destination(b->records[i]));
+		sd_bus_message_unref(b->records[i]);
+	}
+	b->n_records = 0;
+	loop_bus_kick(b->loop);
+}
+
+void bus_utf8_sanitize(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p;) {
+		size_t n = *p < 0x80             ? 1
+			   : (*p & 0xe0) == 0xc0 ? 2
+			   : (*p & 0xf0) == 0xe0 ? 3
+			   : (*p & 0xf8) == 0xf0 ? 4
+						 : 0;
+		bool ok = n > 0 && !(n == 2 && *p < 0xc2) && !(n == 4 && *p > 0xf4);
+		uint32_t cp = n == 1 ? *p : n ? *p & (0x7f >> n) : 0;
+		/* Stops at the NUL, which is no continuation byte. */
+		for (size_t k = 1; ok && k < n; k++) {
+			ok = (p[k] & 0xc0) == 0x80;
+			cp = (cp << 6) | (p[k] & 0x3f);
+		}
+		if (ok && ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+			   (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+			   (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe))
+			ok = false;
+		if (!ok)
+			*p = '?';
+		p += ok ? n : 1;
+	}
+}
+
+static const char *const record_events[_AUDIT_EVENT_MAX] = {
+	[AUDIT_GRANT] = "grant",     [AUDIT_DENY] = "deny",     [AUDIT_FAIL] = "fail",
+	[AUDIT_RELEASE] = "release", [AUDIT_RELOAD] = "reload",
+};
+
+/* Record(s event, s op, s device, u pasid, t binding, u uid, i pid, u error, t generation,
+ * t usec, s ended, s reason, s rule) to destination; uid and pid 0 when anonymous. */
+static int queue_record(struct bus *b, const struct audit_record *r, const char *ended,
+			const char *reason, const char *rule, bool anonymous, uint64_t usec,
+			const char *destination)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	const char *device = r->device && svmd_device_name_valid(r->device) ? r->device : "";
+	int k;
+
+	if (b->n_records == b->records_size) {
+		size_t size = b->records_size ? b->records_size * 2 : 16;
+		sd_bus_message **grown = reallocarray(b->records, size, sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		b->records = grown;
+		b->records_size = size;
+	}
+	k = sd_bus_message_new_signal(b->bus, &m, SVMD_BUS_PATH, SVMD_BUS_INTERFACE, "Record");
+	if (k >= 0)
+		k = sd_bus_message_set_destination(m, destination);
+	if (k >= 0)
+		k = sd_bus_message_append(m, "sssutuiuttsss", record_events[r->event],
+					  r->op ? r->op : "unknown", device, r->pasid, r->binding,
+					  anonymous || !r->who ? 0u : (uint32_t)r->who->uid,
+					  anonymous || !r->who ? 0 : (int32_t)r->who->pid,
+					  (uint32_t)r->error, r->generation, usec, ended, reason,
+					  rule);
+	if (k < 0)
+		return k;
+	b->records[b->n_records++] = TAKE_PTR(m);
+	loop_defer(b->loop, &b->records_out);
+	return 0;
+}
+
+static void on_record(void *userdata, const struct audit_record *r, int end)
+{
+	struct bus *b = userdata;
+	uid_t about = r->who ? r->who->uid : 0;
+	uint64_t usec = now_usec(CLOCK_REALTIME);
+	const char *ended = "";
+	char reason[SVMD_PAYLOAD_MAX], rule[320] = "";
+
+	if (b->n_subscribers == 0 || r->event >= _AUDIT_EVENT_MAX)
+		return;
+	/* As the socket's EV_RECORD says it: a release whose reason the core did not give was an
+	 * unbind. */
+	if (r->event == AUDIT_RELEASE)
+		ended = svmd_metrics_end_name(end >= 0 ? (unsigned)end : END_UNBIND) ?: "unbind";
+	snprintf(reason, sizeof(reason), "%s", r->reason ? r->reason : "");
+	bus_utf8_sanitize(reason);
+	if (r->rule_file) {
+		snprintf(rule, sizeof(rule), "%s:%u", r->rule_file, r->rule_line);
+		bus_utf8_sanitize(rule);
+	}
+	hashmap_for_each_safe (e, &b->peers) {
+		struct peer *p = container_of(e, struct peer, node);
+		uid_t uid = p->session->owner->uid;
+		int k;
+		if (!p->subscribed || (uid != 0 && about != uid && r->event != AUDIT_RELOAD))
+			continue;
+		/* Someone else's reload: that it happened, not who asked, nor by which rule. */
+		k = queue_record(b, r, ended, reason, uid != 0 && about != uid ? "" : rule,
+				 uid != 0 && about != uid, usec, p->name);
+		if (k < 0)
+			log_debug_errno(k, "Cannot queue a record for %s: %m", p->name);
+	}
+}
+
 static const struct core_hooks hooks = {
 	.binding_added = on_binding_added,
 	.binding_removed = on_binding_removed,
 	.policy_reloaded = on_policy_reloaded,
+	.record = on_record,
 };
 
 static int export(struct bus *b)
@@ -366,6 +517,9 @@ static int export(struct bus *b)
 		r = sd_bus_add_object_manager(b->bus, &b->slots[3], SVMD_BUS_PATH);
 	if (r >= 0)
 		r = sd_bus_add_filter(b->bus, &b->slots[4], on_bus_message, b);
+	if (r >= 0)
+		r = sd_bus_add_object_vtable(b->bus, &b->slots[5], SVMD_BUS_METRICS_PATH,
+					     SVMD_BUS_METRICS_IFACE, bus_metrics_vtable, b);
 	if (r < 0)
 		return log_error_errno(r, "Cannot export the D-Bus objects: %m");
 	return 0;
@@ -395,6 +549,8 @@ int bus_new(struct loop *loop, struct core *core, const char *address, struct bu
 		return log_oom();
 	b->loop = loop;
 	b->core = core;
+	list_init(&b->records_out.link);
+	b->records_out.send = send_records;
 	r = svmd_bus_open(address, &b->bus);
 	if (r < 0)
 		return log_error_errno(r,
@@ -424,6 +580,11 @@ struct bus *bus_free(struct bus *b)
 		peer_free(container_of(e, struct peer, node));
 	hashmap_done(&b->peers);
 	hashmap_done(&b->probes);
+	loop_cancel(&b->records_out);
+	for (size_t i = 0; i < b->n_records; i++)
+		sd_bus_message_unref(b->records[i]);
+	free(b->records);
+	sd_bus_message_unref(b->metrics_for);
 	for (size_t i = 0; i < ELEMENTSOF(b->slots); i++)
 		sd_bus_slot_unref(b->slots[i]);
 	if (b->bus) {

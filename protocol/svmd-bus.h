@@ -16,6 +16,8 @@
 #define SVMD_BUS_INTERFACE      "org.svmd.Broker1"
 #define SVMD_BUS_BINDING_PREFIX "/org/svmd/Broker1/binding"
 #define SVMD_BUS_BINDING_IFACE  "org.svmd.Binding1"
+#define SVMD_BUS_METRICS_PATH   "/org/svmd/Metrics1"
+#define SVMD_BUS_METRICS_IFACE  "org.svmd.Metrics1"
 #define SVMD_BUS_ERROR(e)       "org.svmd.Broker1.Error." e
 
 /* Connects to a bus named as svmd and svmctl name them: "system" (or NULL), "session", or a

@@ -690,6 +690,11 @@ const char *svmd_metrics_class_name(unsigned i)
 	return i < SVMD_METRICS_CLASSES ? metrics_classes[i] : NULL;
 }
 
+uint64_t svmd_metrics_bound_usec(unsigned i)
+{
+	return i < SVMD_METRICS_BUCKETS ? metrics_bounds_usec[i] : UINT64_MAX;
+}
+
 const char *svmd_metrics_end_name(unsigned i)
 {
 	return i < SVMD_METRICS_ENDS ? metrics_ends[i] : NULL;

@@ -623,6 +623,8 @@ const char *svmd_opcode_name(uint16_t opcode);
 const char *svmd_metrics_op_name(unsigned i);
 const char *svmd_metrics_class_name(unsigned i);
 const char *svmd_metrics_end_name(unsigned i);
+/* The latency histogram's upper bound i in µs (UINT64_MAX past the last: +Inf). */
+uint64_t svmd_metrics_bound_usec(unsigned i);
 /* The index of a recorded op ("bind-task", ...; any other: "other"), and the class of a
  * request's error (0: "none"). */
 unsigned svmd_metrics_op_index(const char *op);

@@ -1127,9 +1127,18 @@ Test(bus, introspection_matches_the_interface_file)
 			"method BindTaskPidfd(in:s,in:h,in:u,out:t,out:u,out:o)");
 	check_interface(file, o->out, "org.svmd.Broker1", 15,
 			"property PolicyGeneration t read emits=true");
+	check_interface(file, o->out, "org.svmd.Broker1", 15, "method Subscribe()");
+	check_interface(file, o->out, "org.svmd.Broker1", 15,
+			"signal Record(s,s,s,u,t,u,i,u,t,t,s,s,s)");
 	o = busctl(NULL, "introspect", "--xml-interface", BROKER, path, NULL);
 	cr_assert_eq(o->rc, 0, "%s", o->err);
 	check_interface(file, o->out, BINDING_IF, 8, "property Leased b read emits=false");
+	o = busctl(NULL, "introspect", "--xml-interface", BROKER, "/org/svmd/Metrics1", NULL);
+	cr_assert_eq(o->rc, 0, "%s", o->err);
+	check_interface(file, o->out, "org.svmd.Metrics1", 11,
+			"property RequestLatency a(tt) read emits=false");
+	check_interface(file, o->out, "org.svmd.Metrics1", 11,
+			"property Denials a{sa{st}} read emits=false");
 	free(file);
 	peer_stop(&p);
 }
@@ -2433,6 +2442,14 @@ Test(bus, credentials_asked_once_per_unique_name)
 
 /* ---- parity: one table replayed through the socket and through D-Bus ------------------------ */
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 enum pop {
 	P_BIND_TASK,
 	P_BIND_PGTABLE,
@@ -2626,7 +2643,27 @@ struct run {
 	char text[4096];
 	size_t n_audit;
 	char audit[AUDIT_MAX][1024];
+	/* What root's monitor (svm_subscribe() on the same front-end) got meanwhile, raw. */
+	size_t n_records;
+	struct svm_event records[AUDIT_MAX];
+	char record_text[AUDIT_MAX][3][512]; /* record: op, device, reason */
 };
+
+static void on_parity_record(struct svm_client *c, const struct svm_event *e, void *userdata)
+{
+	struct run *out = userdata;
+
+	(void)c;
+	if (e->type != SVM_EVENT_RECORD || out->n_records == AUDIT_MAX)
+		return;
+	size_t i = out->n_records++;
+	out->records[i] = *e;
+	snprintf(out->record_text[i][0], sizeof(out->record_text[i][0]), "%s %s", e->record, e->op);
+	snprintf(out->record_text[i][1], sizeof(out->record_text[i][1]), "%s",
+		 e->device ? e->device : "-");
+	snprintf(out->record_text[i][2], sizeof(out->record_text[i][2]), "%s",
+		 e->text ? e->text : "");
+}
 
 /* Replaces every "generation N" (N absolute) in s by "generation +K" relative to g0. */
 static void relative_generations(char *s, size_t size, uint64_t g0)
@@ -2736,6 +2773,11 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 
 	memset(out, 0, sizeof(*out));
 	out->g0 = policy_generation();
+	/* Root's monitor, on the front-end of the run: it sees every record the run writes. */
+	struct svm_client *mon;
+	cr_assert_eq(bp_connect(bus, &mon), 0);
+	svm_set_event_handler(mon, on_parity_record, out);
+	cr_assert_eq(svm_subscribe(mon), 0, "%s", svm_reason(mon));
 	start = log_size();
 
 	if (c->op == P_UNBIND_OTHERS || c->op == P_INVALIDATE_OTHERS) {
@@ -2885,6 +2927,34 @@ static void run_case(const struct pcase *c, bool bus, struct run *out)
 		out->n_audit++;
 	}
 	free(log);
+	/* The monitor's records: as many as the audit trail has, once they all came. */
+	long long t0 = now_ms();
+	while (out->n_records < out->n_audit && now_ms() - t0 < 3000)
+		(void)svm_dispatch(mon, 100);
+	(void)svm_dispatch(mon, 50);
+	svm_disconnect(mon);
+	for (size_t i = 0; i < out->n_records; i++) {
+		relative_generations(out->record_text[i][2], sizeof(out->record_text[i][2]),
+				     out->g0);
+		hide_number(out->record_text[i][2], sizeof(out->record_text[i][2]), out->other_id,
+			    "<id>");
+		hide_number(out->record_text[i][2], sizeof(out->record_text[i][2]),
+			    (uint64_t)target_pid, "<pid>");
+	}
+}
+
+/* A monitor's record reduced to what both front-ends must agree on: ids, pids and times differ
+ * between the runs. */
+static void record_line(const struct run *r, size_t i, char *buf, size_t size)
+{
+	const struct svm_event *e = &r->records[i];
+
+	snprintf(buf, size,
+		 "%s device=%s pasid=%u binding=%s uid=%u pid=%s generation=+%lld "
+		 "error=%d ended=%s: %s",
+		 r->record_text[i][0], r->record_text[i][1], e->pasid, e->binding ? "N" : "0",
+		 e->uid, e->pid ? "P" : "0", (long long)e->generation - (long long)r->g0, e->error,
+		 svm_end_name(e->reason) ?: "-", r->record_text[i][2]);
 }
 
 /* The audit records of a run, one per line, for failure messages (a static buffer). */
@@ -2950,6 +3020,19 @@ ParameterizedTest(struct prow *row, bus, parity)
 		cr_assert_str_eq(b.audit[i], s.audit[i],
 				 "%s: audit record %zu differs\n bus:%s\n socket:%s", c->name, i,
 				 audit_text(&b), audit_text(&s));
+
+	/* Root's monitor saw each record, the same on both. */
+	cr_assert_eq(s.n_records, s.n_audit, "%s: the socket's monitor got %zu of %zu records",
+		     c->name, s.n_records, s.n_audit);
+	cr_assert_eq(b.n_records, b.n_audit, "%s: the bus's monitor got %zu of %zu records",
+		     c->name, b.n_records, b.n_audit);
+	for (size_t i = 0; i < s.n_records; i++) {
+		char ls[1200], lb[1200];
+		record_line(&s, i, ls, sizeof(ls));
+		record_line(&b, i, lb, sizeof(lb));
+		cr_assert_str_eq(lb, ls, "%s: monitor record %zu differs\n bus:    %s\n socket: %s",
+				 c->name, i, lb, ls);
+	}
 }
 
 /* ---- a flood of bus callers ----------------------------------------------------------------- */
@@ -3152,14 +3235,6 @@ static void events_teardown(void)
 
 TestSuite(bus_events, .init = setup, .fini = events_teardown, .timeout = 90);
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char bus_arg[600];
 
 /* svmctl --bus bind-pgtable as u1 at PASID 150, with --hold (cmd NULL) or running cmd. */
@@ -3290,4 +3365,686 @@ Test(bus_events, gdbus_object_manager_sees_own_bindings_whole)
 	bg_stop(&other);
 	bg_stop(&admin);
 	bg_stop(&h);
+}
+
+/* ---- monitor over the bus: Subscribe() and the Record signals ------------------------------- */
+
+/* svmctl monitor as u (NULL: root), over the bus or the socket, in the background. */
+static void start_monitor(struct bg_cmd *m, const struct test_user *u, bool bus, bool json)
+{
+	static char addr[2][600];
+	const char *argv[] = {build_path("svmctl"), addr[bus], "monitor", json ? "--json" : NULL,
+			      NULL};
+
+	if (bus)
+		snprintf(addr[1], sizeof(addr[1]), "--bus=%s", pb.address);
+	else
+		snprintf(addr[0], sizeof(addr[0]), "--socket=%s", d.socket);
+	bg_start(m, u ? u->uid : 0, u ? u->gid : 0, argv, NULL);
+	cr_assert(bg_wait_output(m, true, "press Ctrl-C to stop", 5000), "%s", m->errbuf);
+}
+
+/* The lines of a monitor's output without their times (the front-ends stamp a record each when
+ * they send it), into out. */
+static void untimed(const char *text, bool json, char *out, size_t size)
+{
+	size_t o = 0;
+
+	out[0] = 0;
+	for (const char *l = text; *l && o + 1 < size;) {
+		size_t n = strcspn(l, "\n");
+		/* Text: "TIME rest"; JSON: {"time":"TIME",rest}. */
+		const char *rest = json ? strstr(l, "\",") : memchr(l, ' ', n);
+		if (rest && rest < l + n) {
+			rest += json ? 2 : 1;
+			o += (size_t)snprintf(out + o, size - o, "%.*s\n", (int)(l + n - rest),
+					      rest);
+		}
+		l += n + (l[n] == '\n');
+	}
+}
+
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* A grant (over the socket), a denial (over the bus), a release and a reload: svmctl monitor
+ * over the bus shows root every one of them, text and JSON, line for line as over the socket,
+ * and svmd-test2 its own denial and the reload (not who asked), nothing of svmd-test1's. */
+Test(bus_events, monitor_over_the_bus_shows_what_the_socket_shows)
+{
+	static struct bg_cmd mon[3][2]; /* [root text, root JSON, test2 text][socket, bus] */
+	static char a[16384], b[16384];
+	struct peer p1;
+	struct peer_result r;
+	struct bpeer p2;
+	struct bres br;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	char want[256];
+
+	for (int f = 0; f < 2; f++) {
+		start_monitor(&mon[0][f], NULL, f, false);
+		start_monitor(&mon[1][f], NULL, f, true);
+		start_monitor(&mon[2][f], &u2, f, false);
+	}
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	bpeer_start(&p2, true, &u2, 0);
+	cr_assert_eq(peer_bind_pgtable(&p1, "0000:3b:00.0", 120, 0x7f000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(b_bind_pgtable(&p2, "0000:3b:00.0", 199, 48, 0x7f000, &br), -EACCES);
+	cr_assert_eq(peer_unbind(&p1, id, &r), 0, "%s", r.reason);
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	for (int f = 0; f < 2; f++) {
+		const char *fe = f ? "bus" : "socket";
+		cr_assert(bg_wait_output(&mon[0][f], false, " 0 revoked\n", 3000), "%s: %s", fe,
+			  mon[0][f].outbuf);
+		cr_assert(bg_wait_output(&mon[1][f], false, " 0 revoked\"}\n", 3000), "%s: %s", fe,
+			  mon[1][f].outbuf);
+		cr_assert(bg_wait_output(&mon[2][f], false, " 0 revoked\n", 3000), "%s: %s", fe,
+			  mon[2][f].outbuf);
+	}
+	/* A moment for anything more that would come. */
+	usleep(200000);
+
+	struct bg_cmd *t = &mon[0][1];
+	cr_assert_eq(count_lines(t->outbuf), 4, "%s", t->outbuf);
+	snprintf(want, sizeof(want),
+		 "Z grant bind-pgtable device=0000:3b:00.0 pasid=120 binding=%" PRIu64
+		 " uid=%u pid=",
+		 id, (unsigned)u1.uid);
+	cr_assert(strstr(t->outbuf, want), "%s\nwant %s", t->outbuf, want);
+	snprintf(want, sizeof(want),
+		 "Z deny bind-pgtable device=0000:3b:00.0 pasid=199 uid=%u pid=%d generation=1 "
+		 "error=Permission denied: rule 'deny * user=svmd-test2' (",
+		 (unsigned)u2.uid, (int)p2.pid);
+	cr_assert(strstr(t->outbuf, want), "%s\nwant %s", t->outbuf, want);
+	snprintf(want, sizeof(want),
+		 "Z release bind-pgtable device=0000:3b:00.0 pasid=120 binding=%" PRIu64
+		 " uid=%u pid=",
+		 id, (unsigned)u1.uid);
+	cr_assert(strstr(t->outbuf, want), "%s\nwant %s", t->outbuf, want);
+	cr_assert(strstr(t->outbuf, " ended=unbind: unbind\n"), "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, "Z reload reload uid=0 pid="), "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, " generation=2: generation 2: 10 rules from 1 files"), "%s",
+		  t->outbuf);
+	/* JSON: one object a line, the same four. */
+	t = &mon[1][1];
+	cr_assert_eq(count_lines(t->outbuf), 4, "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, "\"event\":\"deny\",\"op\":\"bind-pgtable\",\"device\":"
+				    "\"0000:3b:00.0\",\"pasid\":199,\"binding\":null,"),
+		  "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, "\"ended\":\"unbind\",\"reason\":\"unbind\"}\n"), "%s",
+		  t->outbuf);
+	/* svmd-test2: its denial, then the reload, anonymous. */
+	t = &mon[2][1];
+	cr_assert_eq(count_lines(t->outbuf), 2, "%s", t->outbuf);
+	cr_assert(strstr(t->outbuf, " deny bind-pgtable device=0000:3b:00.0 pasid=199 uid="), "%s",
+		  t->outbuf);
+	cr_assert(strstr(t->outbuf, "Z reload reload uid=0 pid=0 generation=2"), "%s", t->outbuf);
+	cr_assert(!strstr(t->outbuf, "pasid=120"), "test2 saw test1's: %s", t->outbuf);
+
+	/* Parity: each monitor's lines, but for their times, are the socket's. */
+	for (int k = 0; k < 3; k++) {
+		untimed(mon[k][0].outbuf, k == 1, a, sizeof(a));
+		untimed(mon[k][1].outbuf, k == 1, b, sizeof(b));
+		cr_assert_str_eq(b, a, "monitor %d: bus:\n%s\nsocket:\n%s", k, b, a);
+	}
+	/* SIGINT ends a bus monitor with status 0. */
+	kill(mon[0][1].pid, SIGINT);
+	cr_assert_eq(bg_wait(&mon[0][1], 2000), 0, "%s", mon[0][1].errbuf);
+	svm_disconnect(root);
+	peer_stop(&p1);
+	bpeer_stop(&p2);
+	for (int k = 0; k < 3; k++)
+		for (int f = 0; f < 2; f++)
+			bg_stop(&mon[k][f]);
+}
+
+/* The Record signals themselves, as a plain sd-bus client gets them. */
+struct rec {
+	char event[16], op[24], device[16], ended[24], reason[512], rule[256], destination[64];
+	uint32_t pasid, uid, error;
+	int32_t pid;
+	uint64_t binding, generation, usec;
+};
+
+static struct rec recs[32];
+static size_t n_recs;
+
+static int on_record_signal(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	const char *ev, *op, *dev, *ended, *reason, *rule;
+	struct rec *x;
+
+	(void)userdata, (void)error;
+	if (n_recs == ELEMS(recs))
+		return 0;
+	x = &recs[n_recs];
+	if (sd_bus_message_read(m, "sssutuiuttsss", &ev, &op, &dev, &x->pasid, &x->binding, &x->uid,
+				&x->pid, &x->error, &x->generation, &x->usec, &ended, &reason,
+				&rule) < 0)
+		return 0;
+	snprintf(x->event, sizeof(x->event), "%s", ev);
+	snprintf(x->op, sizeof(x->op), "%s", op);
+	snprintf(x->device, sizeof(x->device), "%s", dev);
+	snprintf(x->ended, sizeof(x->ended), "%s", ended);
+	snprintf(x->reason, sizeof(x->reason), "%s", reason);
+	snprintf(x->rule, sizeof(x->rule), "%s", rule);
+	snprintf(x->destination, sizeof(x->destination), "%s",
+		 sd_bus_message_get_destination(m) ?: "");
+	n_recs++;
+	return 0;
+}
+
+static bool wait_recs(sd_bus *bus, size_t n, int timeout_ms)
+{
+	long long t0 = now_ms();
+
+	while (n_recs < n && now_ms() - t0 < timeout_ms) {
+		while (sd_bus_process(bus, NULL) > 0)
+			;
+		if (n_recs < n)
+			sd_bus_wait(bus, 50000);
+	}
+	return n_recs >= n;
+}
+
+/* Record carries what the socket's EV_RECORD does, and the rule, addressed to the subscriber
+ * alone: a connection that listens for Record without Subscribe() gets none. */
+Test(bus_events, record_signals_are_unicast_to_subscribers)
+{
+	sd_bus *sub = open_bus(), *nosub = open_bus();
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	const char *me = NULL;
+	struct bpeer p2;
+	struct bres br;
+
+	n_recs = 0;
+	cr_assert_geq(sd_bus_match_signal(sub, NULL, BROKER, BROKER_PATH, BROKER, "Record",
+					  on_record_signal, NULL),
+		      0);
+	cr_assert_geq(sd_bus_match_signal(nosub, NULL, BROKER, BROKER_PATH, BROKER, "Record",
+					  on_record_signal, NULL),
+		      0);
+	cr_assert_geq(
+		sd_bus_call_method(sub, BROKER, BROKER_PATH, BROKER, "Subscribe", &e, NULL, ""), 0,
+		"%s", e.message);
+	/* Again: a no-op. */
+	cr_assert_geq(
+		sd_bus_call_method(sub, BROKER, BROKER_PATH, BROKER, "Subscribe", &e, NULL, ""), 0,
+		"%s", e.message);
+	/* nosub is known to svmd too (it asked something), without a subscription. */
+	cr_assert_geq(
+		sd_bus_call_method(nosub, BROKER, BROKER_PATH, BROKER, "ListDevices", &e, NULL, ""),
+		0, "%s", e.message);
+	cr_assert_geq(sd_bus_get_unique_name(sub, &me), 0);
+	bpeer_start(&p2, true, &u2, 0);
+	cr_assert_eq(b_bind_pgtable(&p2, "0000:3b:00.0", 150, 48, 0x10000, &br), -EACCES);
+	cr_assert(wait_recs(sub, 1, 3000), "no Record");
+	const struct rec *x = &recs[0];
+	cr_assert_str_eq(x->event, "deny");
+	cr_assert_str_eq(x->op, "bind-pgtable");
+	cr_assert_str_eq(x->device, "0000:3b:00.0");
+	cr_assert_eq(x->pasid, 150);
+	cr_assert_eq(x->binding, 0);
+	cr_assert_eq(x->uid, u2.uid);
+	cr_assert_eq(x->pid, p2.pid);
+	cr_assert_eq(x->error, EACCES);
+	cr_assert_eq(x->generation, 1);
+	cr_assert_str_eq(x->ended, "");
+	cr_assert(strstr(x->reason, "rule 'deny * user=svmd-test2'"), "%s", x->reason);
+	cr_assert(strstr(x->rule, "50-test.policy:7") &&
+			  strcmp(x->rule + strlen(x->rule) - 2, ":7") == 0,
+		  "%s", x->rule);
+	cr_assert_str_eq(x->destination, me);
+	long long now = (long long)time(NULL) * 1000000;
+	cr_assert(llabs((long long)x->usec - now) < 10000000, "usec %" PRIu64, x->usec);
+	/* The listener without a subscription heard nothing. */
+	size_t seen = n_recs;
+	usleep(200000);
+	while (sd_bus_process(nosub, NULL) > 0)
+		;
+	cr_assert_eq(n_recs, seen, "a Record reached a connection that did not subscribe");
+	bpeer_stop(&p2);
+	sd_bus_flush_close_unref(sub);
+	sd_bus_flush_close_unref(nosub);
+}
+
+/* What svmd's words quote may be any bytes (here a policy file's name): the bus carries them
+ * as valid UTF-8, each byte that is not turned into '?', in a Record, an error and a reply
+ * alike; none of them is lost (sd-bus sends no string that is not UTF-8). */
+Test(bus_events, record_signals_carry_valid_utf8)
+{
+	sd_bus *sub = open_bus();
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	struct bpeer p1;
+	struct bres br;
+	struct peer q1;
+	struct peer_result pr;
+
+	n_recs = 0;
+	/* 0xff and 0xfe are never UTF-8; ef bf be is U+FFFE, a noncharacter sd-bus refuses. */
+	daemon_write_policy(
+		&d, "40-\xff\xfe\xef\xbf\xbe.policy",
+		"deny bind-pgtable user=svmd-test1 device=0000:3b:00.0 pasid=190-199\n");
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_geq(sd_bus_match_signal(sub, NULL, BROKER, BROKER_PATH, BROKER, "Record",
+					  on_record_signal, NULL),
+		      0);
+	cr_assert_geq(
+		sd_bus_call_method(sub, BROKER, BROKER_PATH, BROKER, "Subscribe", &e, NULL, ""), 0,
+		"%s", e.message);
+	peer_start(&q1, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&q1, "0000:3b:00.0", 190, 0x10000, &pr), -EACCES);
+	/* The socket carries the bytes as they are. */
+	cr_assert(strstr(pr.reason, "40-\xff\xfe\xef\xbf\xbe.policy:1)"), "%s", pr.reason);
+	cr_assert(wait_recs(sub, 1, 3000), "the record was lost");
+	cr_assert_str_eq(recs[0].event, "deny");
+	cr_assert(strstr(recs[0].reason, "40-?????.policy:1)"), "%s", recs[0].reason);
+	cr_assert(strstr(recs[0].rule, "40-?????.policy:1"), "%s", recs[0].rule);
+	/* The error itself, over the bus. */
+	peer_stop(&q1);
+	bpeer_start(&p1, true, &u1, 0);
+	cr_assert_eq(b_bind_pgtable(&p1, "0000:3b:00.0", 191, 48, 0x10000, &br), -EACCES);
+	cr_assert(strstr(br.reason, "40-?????.policy:1)"), "%s", br.reason);
+	/* Replies whose text names the file. */
+	struct cmd_out *o = busctl_call(NULL, "ListPolicy");
+	cr_assert_eq(o->rc, 0, "%s", o->err);
+	cr_assert(strstr(o->out, "40-?????.policy:1 deny bind-pgtable"), "%s", o->out);
+	o = busctl_call(NULL, "Status");
+	cr_assert_eq(o->rc, 0, "%s", o->err);
+	cr_assert(strstr(o->out, "40-?????.policy"), "%s", o->out);
+	bpeer_stop(&p1);
+	svm_disconnect(root);
+	sd_bus_flush_close_unref(sub);
+}
+
+/* In a child running as u: n libsvmclient bus connections that subscribe; writes each one's
+ * result to fd, then (hold) waits to be killed, else disconnects them all and exits. */
+static pid_t subscribers(const struct test_user *u, int n, bool hold, int fd)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	drop_to(u->uid, u->gid, 0);
+	struct svm_client *c[8] = {0};
+	for (int i = 0; i < n && i < 8; i++) {
+		struct {
+			int r;
+			char reason[256];
+		} res = {0};
+		res.r = svm_connect_bus(pb.address, &c[i]);
+		if (res.r >= 0)
+			res.r = svm_subscribe(c[i]);
+		snprintf(res.reason, sizeof(res.reason), "%s", c[i] ? svm_reason(c[i]) : "");
+		if (write(fd, &res, sizeof(res)) != (ssize_t)sizeof(res))
+			_exit(1);
+	}
+	while (hold)
+		pause();
+	for (int i = 0; i < n && i < 8; i++)
+		if (c[i])
+			svm_disconnect(c[i]);
+	_exit(0);
+}
+
+/* How many of n subscriptions were taken; the reason of the first refused one in why. */
+static int read_subscribed(int fd, int n, char *why, size_t size)
+{
+	int ok = 0;
+
+	why[0] = 0;
+	for (int i = 0; i < n; i++) {
+		struct {
+			int r;
+			char reason[256];
+		} res;
+		cr_assert_eq(read(fd, &res, sizeof(res)), (ssize_t)sizeof(res), "the child died");
+		if (res.r == 0)
+			ok++;
+		else if (!why[0])
+			snprintf(why, size, "%d %s", res.r, res.reason);
+	}
+	return ok;
+}
+
+/* At most 4 subscriptions per uid; a subscriber that leaves (disconnects, or is killed) is
+ * forgotten: its uid may subscribe again, and the others' records keep coming. */
+Test(bus_events, subscriptions_are_bounded_per_uid_and_forgotten_with_their_peer)
+{
+	int fds[2];
+	char why[300];
+	sd_bus *rootsub = open_bus();
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	struct bpeer p2;
+	struct bres br;
+
+	n_recs = 0;
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	/* Five as svmd-test1: four taken, the fifth refused, saying why. */
+	pid_t kid = subscribers(&u1, 5, true, fds[1]);
+	cr_assert_eq(read_subscribed(fds[0], 5, why, sizeof(why)), 4, "%s", why);
+	char want[128];
+	snprintf(want, sizeof(want), "%d uid %u has 4 subscriptions already (at most 4 a user)",
+		 -EDQUOT, (unsigned)u1.uid);
+	cr_assert_str_eq(why, want);
+	/* Another uid is not held back by svmd-test1's. */
+	cr_assert_geq(sd_bus_match_signal(rootsub, NULL, BROKER, BROKER_PATH, BROKER, "Record",
+					  on_record_signal, NULL),
+		      0);
+	cr_assert_geq(
+		sd_bus_call_method(rootsub, BROKER, BROKER_PATH, BROKER, "Subscribe", &e, NULL, ""),
+		0, "%s", e.message);
+	/* The four vanish without a word: svmd forgets them when their names leave the bus. */
+	kill(kid, SIGKILL);
+	cr_assert_eq(waitpid(kid, NULL, 0), kid);
+	/* And the others' records still come, at once. */
+	bpeer_start(&p2, true, &u2, 0);
+	long long t0 = now_ms();
+	cr_assert_eq(b_bind_pgtable(&p2, "0000:3b:00.0", 150, 48, 0x10000, &br), -EACCES);
+	cr_assert(wait_recs(rootsub, 1, 3000), "no Record after the subscribers vanished");
+	cr_assert_lt(now_ms() - t0, 1000);
+	bpeer_stop(&p2);
+	/* svmd-test1 may subscribe four times again (once svmd has seen the names go). */
+	int got = 0;
+	for (int round = 0; round < 20 && got < 4; round++) {
+		kid = subscribers(&u1, 4, false, fds[1]);
+		got = read_subscribed(fds[0], 4, why, sizeof(why));
+		cr_assert_eq(waitpid(kid, NULL, 0), kid);
+		if (got < 4)
+			usleep(100000);
+	}
+	cr_assert_eq(got, 4, "svmd kept vanished subscribers: %s", why);
+	/* Those left by disconnecting: forgotten as well. */
+	kid = subscribers(&u1, 4, false, fds[1]);
+	got = read_subscribed(fds[0], 4, why, sizeof(why));
+	cr_assert_eq(waitpid(kid, NULL, 0), kid);
+	for (int round = 0; round < 20 && got < 4; round++) {
+		usleep(100000);
+		kid = subscribers(&u1, 4, false, fds[1]);
+		got = read_subscribed(fds[0], 4, why, sizeof(why));
+		cr_assert_eq(waitpid(kid, NULL, 0), kid);
+	}
+	cr_assert_eq(got, 4, "%s", why);
+	close(fds[0]);
+	close(fds[1]);
+	sd_bus_flush_close_unref(rootsub);
+}
+
+/* ---- the counters as properties: org.svmd.Metrics1 ------------------------------------------ */
+
+#define METRICS_PATH "/org/svmd/Metrics1"
+#define METRICS_IF   "org.svmd.Metrics1"
+
+/* GetAll of Metrics1 as series named as the OpenMetrics text names them, so the two compare
+ * key by key; also the histogram's count. */
+static void metrics_props(sd_bus *bus, struct om *om, size_t *n_props)
+{
+	sd_bus_message *reply = NULL;
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	const char *prop;
+	int r;
+
+	memset(om, 0, sizeof(*om));
+	*n_props = 0;
+	r = sd_bus_call_method(bus, BROKER, METRICS_PATH, "org.freedesktop.DBus.Properties",
+			       "GetAll", &e, &reply, "s", METRICS_IF);
+	cr_assert_geq(r, 0, "GetAll: %s", e.message);
+#define PUT(v_, ...)                                                                               \
+	do {                                                                                       \
+		cr_assert_lt(om->n, OM_SERIES_MAX);                                                \
+		snprintf(om->series[om->n].key, sizeof(om->series[0].key), __VA_ARGS__);           \
+		om->series[om->n++].value = (double)(v_);                                          \
+	} while (0)
+	cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{sv}"), 0);
+	while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+		const char *k1, *k2;
+		uint64_t t, t2;
+		uint32_t u;
+		cr_assert_geq(sd_bus_message_read(reply, "s", &prop), 0);
+		(*n_props)++;
+		if (!strcmp(prop, "Grants") || !strcmp(prop, "Reloads") ||
+		    !strcmp(prop, "DroppedClients")) {
+			const char *fam = !strcmp(prop, "Grants") ? "svmd_grants_total{op"
+					  : !strcmp(prop, "Reloads")
+						  ? "svmd_reloads_total{result"
+						  : "svmd_dropped_clients_total{frontend";
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a{st}"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{st}"), 0);
+			while ((r = sd_bus_message_read(reply, "{st}", &k1, &t)) > 0)
+				PUT(t, "%s=\"%s\"}", fam, k1);
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "Denials") || !strcmp(prop, "Failures") ||
+			   !strcmp(prop, "Releases")) {
+			const char *fam = !strcmp(prop, "Denials")    ? "svmd_denials_total"
+					  : !strcmp(prop, "Failures") ? "svmd_failures_total"
+								      : "svmd_releases_total";
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a{sa{st}}"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{sa{st}}"), 0);
+			while ((r = sd_bus_message_enter_container(reply, 'e', "sa{st}")) > 0) {
+				cr_assert_geq(sd_bus_message_read(reply, "s", &k1), 0);
+				cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{st}"),
+					      0);
+				while ((r = sd_bus_message_read(reply, "{st}", &k2, &t)) > 0)
+					PUT(t, "%s{op=\"%s\",reason=\"%s\"}", fam, k1, k2);
+				cr_assert_geq(r, 0);
+				cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+				cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+			}
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "Sessions")) {
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a{su}"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{su}"), 0);
+			while ((r = sd_bus_message_read(reply, "{su}", &k1, &u)) > 0)
+				PUT(u, "svmd_sessions{frontend=\"%s\"}", k1);
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "Bindings")) {
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a{sa{su}}"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{sa{su}}"), 0);
+			while ((r = sd_bus_message_enter_container(reply, 'e', "sa{su}")) > 0) {
+				cr_assert_geq(sd_bus_message_read(reply, "s", &k1), 0);
+				cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "{su}"),
+					      0);
+				while ((r = sd_bus_message_read(reply, "{su}", &k2, &u)) > 0)
+					PUT(u, "svmd_bindings{device=\"%s\",uid=\"%s\"}", k1, k2);
+				cr_assert_geq(r, 0);
+				cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+				cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+			}
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "RequestLatency")) {
+			static const char *const le[] = {"0.00005", "0.0001", "0.0005",
+							 "0.001",   "0.005",  "0.01",
+							 "0.1",     "1.0",    "+Inf"};
+			size_t i = 0;
+			uint64_t last = 0;
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'v', "a(tt)"), 0);
+			cr_assert_geq(sd_bus_message_enter_container(reply, 'a', "(tt)"), 0);
+			while ((r = sd_bus_message_read(reply, "(tt)", &t, &t2)) > 0) {
+				static const uint64_t bound[] = {50,     100,     500,
+								 1000,   5000,    10000,
+								 100000, 1000000, UINT64_MAX};
+				cr_assert_lt(i, ELEMS(le));
+				cr_assert_eq(t, bound[i], "bucket %zu: bound %" PRIu64, i, t);
+				cr_assert_geq(t2, last, "cumulative");
+				last = t2;
+				PUT(t2, "svmd_request_duration_seconds_bucket{le=\"%s\"}", le[i]);
+				i++;
+			}
+			cr_assert_eq(i, ELEMS(le));
+			cr_assert_geq(r, 0);
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* a */
+			cr_assert_geq(sd_bus_message_exit_container(reply), 0); /* v */
+		} else if (!strcmp(prop, "Requests")) {
+			cr_assert_geq(sd_bus_message_read(reply, "v", "t", &t), 0);
+			PUT(t, "svmd_request_duration_seconds_count");
+		} else if (!strcmp(prop, "RequestLatencySumUSec")) {
+			cr_assert_geq(sd_bus_message_read(reply, "v", "t", &t), 0);
+			PUT(t, "sum_usec");
+		} else {
+			cr_assert_fail("unknown property %s", prop);
+		}
+		cr_assert_geq(sd_bus_message_exit_container(reply), 0);
+	}
+	cr_assert_geq(r, 0);
+	sd_bus_message_unref(reply);
+#undef PUT
+}
+
+/* Metrics() over the same connection, parsed. */
+static void metrics_text(sd_bus *bus, struct om *om)
+{
+	sd_bus_message *reply = NULL;
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	const char *text;
+
+	cr_assert_geq(
+		sd_bus_call_method(bus, BROKER, BROKER_PATH, BROKER, "Metrics", &e, &reply, ""), 0,
+		"%s", e.message);
+	cr_assert_geq(sd_bus_message_read(reply, "s", &text), 0);
+	const char *why = om_check(text, om);
+	cr_assert_null(why, "%s\n%s", why, text);
+	sd_bus_message_unref(reply);
+}
+
+/* After a grant, a denial, a failure, a release and a reload, and with one binding live, the
+ * properties say what Metrics() says right after them; every series of the text is there. */
+Test(bus, metrics_properties_equal_the_metrics_text)
+{
+	static struct om props, text;
+	sd_bus *bus = open_bus();
+	struct peer p, q;
+	struct peer_result r;
+	size_t n_props;
+
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	peer_start(&q, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 160, 0x10000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(peer_bind_pgtable(&q, "0000:3b:00.0", 161, 0x10000, &r), -EACCES);
+	cr_assert(peer_bind_pgtable(&p, "0000:3b:00.0", 160, 0x10000, &r) < 0);
+	cr_assert_eq(peer_reload(&p, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 170, 0x10000, &r), 0, "%s", r.reason);
+	cr_assert_eq(peer_unbind(&p, id, &r), 0, "%s", r.reason);
+
+	metrics_props(bus, &props, &n_props);
+	metrics_text(bus, &text);
+	cr_assert_eq(n_props, 11);
+	/* The known sequence, in the properties. */
+	cr_assert_eq(om_get(&props, "svmd_grants_total{op=\"bind-pgtable\"}"), 2);
+	cr_assert_eq(om_get(&props, "svmd_denials_total{op=\"bind-pgtable\",reason=\"policy\"}"),
+		     1);
+	cr_assert_eq(om_get(&props, "svmd_failures_total{op=\"bind-pgtable\",reason=\"conflict\"}"),
+		     1);
+	cr_assert_eq(om_get(&props, "svmd_releases_total{op=\"bind-pgtable\",reason=\"unbind\"}"),
+		     1);
+	cr_assert_eq(om_get(&props, "svmd_reloads_total{result=\"ok\"}"), 1);
+	cr_assert_eq(om_get(&props, "svmd_bindings{device=\"0000:3b:00.0\",uid=\"other\"}"), 1);
+	cr_assert_eq(om_get(&props, "svmd_sessions{frontend=\"socket\"}"), 2);
+	cr_assert_eq(om_get(&props, "svmd_sessions{frontend=\"bus\"}"), 1);
+	cr_assert_geq(om_get(&props, "svmd_request_duration_seconds_count"), 6);
+	/* Every series of the text has its value among the properties; the histogram's count
+	 * differs by the GetAll, a request of its own that the text has and the properties not. */
+	for (size_t i = 0; i < text.n; i++) {
+		const char *k = text.series[i].key;
+		double want = text.series[i].value, got = -1;
+		if (starts_with(k, "svmd_request_duration_seconds_sum"))
+			continue;
+		for (size_t j = 0; j < props.n; j++)
+			if (!strcmp(props.series[j].key, k))
+				got = props.series[j].value;
+		cr_assert_neq(got, -1, "%s: not in the properties", k);
+		if (starts_with(k, "svmd_request_duration_seconds_"))
+			cr_assert(want == got || want == got + 1, "%s: text %g, properties %g", k,
+				  want, got);
+		else
+			cr_assert_eq(want, got, "%s: text %g, properties %g", k, want, got);
+	}
+	cr_assert_eq(om_get(&text, "svmd_request_duration_seconds_count"),
+		     om_get(&props, "svmd_request_duration_seconds_count") + 1);
+	cr_assert_geq(om_get(&props, "sum_usec"), 1);
+	/* One GetAll is one request: the next reading counts one more (the Metrics() between). */
+	metrics_props(bus, &props, &n_props);
+	cr_assert_eq(om_get(&props, "svmd_request_duration_seconds_count"),
+		     om_get(&text, "svmd_request_duration_seconds_count") + 1);
+	peer_stop(&q);
+	peer_stop(&p);
+	sd_bus_flush_close_unref(bus);
+}
+
+/* Read by the rule Metrics() is: root, svmd-test1 (allow metrics); svmd-test2 is told which
+ * rule it lacks, by Get and GetAll alike, while Broker1's properties and busctl introspect of
+ * the broker stay open to it. */
+Test(bus, metrics_properties_need_root_or_an_allow_metrics_rule)
+{
+	struct call_out o;
+	char want[128];
+
+	bus_call_as(u1.uid, u1.gid, METRICS_PATH, "org.freedesktop.DBus.Properties", "Get", &o,
+		    "ss", METRICS_IF, "Grants");
+	cr_assert_geq(o.r, 0, "%s: %s", o.error, o.message);
+	snprintf(want, sizeof(want),
+		 "reading the metrics needs root or an 'allow metrics' rule "
+		 "for uid %u",
+		 (unsigned)u2.uid);
+	bus_call_as(u2.uid, u2.gid, METRICS_PATH, "org.freedesktop.DBus.Properties", "Get", &o,
+		    "ss", METRICS_IF, "Requests");
+	cr_assert_lt(o.r, 0);
+	cr_assert_str_eq(o.error, "org.svmd.Broker1.Error.AccessDenied");
+	cr_assert(strstr(o.message, want), "%s", o.message);
+	bus_call_as(u2.uid, u2.gid, METRICS_PATH, "org.freedesktop.DBus.Properties", "GetAll", &o,
+		    "s", METRICS_IF);
+	cr_assert_lt(o.r, 0);
+	cr_assert_str_eq(o.error, "org.svmd.Broker1.Error.AccessDenied");
+	cr_assert(strstr(o.message, want), "%s", o.message);
+	bus_call_as(u2.uid, u2.gid, BROKER_PATH, "org.freedesktop.DBus.Properties", "GetAll", &o,
+		    "s", BROKER);
+	cr_assert_geq(o.r, 0, "%s: %s", o.error, o.message);
+	struct cmd_out *c = busctl(&u2, "introspect", BROKER, BROKER_PATH, NULL);
+	cr_assert_eq(c->rc, 0, "%s", c->err);
+	cr_assert(strstr(c->out, ".PolicyGeneration"), "%s", c->out);
+	c = busctl(&u2, "get-property", BROKER, METRICS_PATH, METRICS_IF, "Grants", NULL);
+	cr_assert_neq(c->rc, 0);
+	cr_assert(strstr(c->err, "'allow metrics' rule"), "%s", c->err);
+	c = busctl(NULL, "get-property", BROKER, METRICS_PATH, METRICS_IF, "Reloads", NULL);
+	cr_assert_eq(c->rc, 0, "%s", c->err);
+	cr_assert_str_eq(c->out, "a{st} 2 \"ok\" 0 \"refused\" 0\n");
+}
+
+/* A monitor over the bus ends, saying so, when svmd leaves the bus (its subscription is gone:
+ * a new svmd would know nothing of it). */
+Test(bus_events, monitor_over_the_bus_ends_when_svmd_stops)
+{
+	struct bg_cmd m;
+
+	start_monitor(&m, &u1, true, false);
+	long long t0 = now_ms();
+	kill(d.pid, SIGTERM);
+	int st = bg_wait(&m, 5000);
+	cr_assert_eq(st, 1, "exit %d: %s", st, m.errbuf);
+	cr_assert_lt(now_ms() - t0, 2000);
+	cr_assert(strstr(m.errbuf, "svmctl: monitor: svmd closed the connection"), "%s", m.errbuf);
+	daemon_reap(&d);
+	bg_stop(&m);
 }
