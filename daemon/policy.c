@@ -518,7 +518,8 @@ static int op_item(struct line_ctx *c, struct policy_rule *r, const char *s, siz
 	if (op < 0)
 		return lerr(c, s,
 			    "unknown operation '%s' (want *, bind-task, bind-pgtable, "
-			    "bind-pasid-table, open-device, map or reload)",
+			    "bind-pasid-table, open-device, map, reload, invalidate, policy or "
+			    "metrics)",
 			    name);
 	r->ops |= 1u << op;
 	return 0;

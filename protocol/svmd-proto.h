@@ -253,7 +253,8 @@ enum svmd_explain_op {
 	SVMD_EXPLAIN_BIND_PASID_TABLE = 3,
 	SVMD_EXPLAIN_OPEN_DEVICE = 4,
 	SVMD_EXPLAIN_RELOAD = 5,
-	SVMD_EXPLAIN_MAP = 6, /* iova and length in the fields below */
+	SVMD_EXPLAIN_MAP = 6,        /* iova and length in the fields below */
+	SVMD_EXPLAIN_INVALIDATE = 7, /* a binding's device and PASID; addr_width, vtd_flags 0 */
 	_SVMD_EXPLAIN_OP_MAX,
 };
 struct svmd_explain_req {

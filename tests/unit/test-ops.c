@@ -504,6 +504,37 @@ Test(ops, explain_writes_no_record)
 	cr_assert_eq(n_recs, 0);
 }
 
+/* Invalidate is explained on a binding's device and PASID, as ops_invalidate() decides it. */
+Test(ops, explain_invalidate)
+{
+	struct explain_request x = {.op = POLICY_OP_INVALIDATE, .device = DEV, .pasid = 150};
+	enum policy_verdict v;
+	struct op_result res;
+	char text[4096];
+
+	write_policy("60-invalidate.policy",
+		     "allow invalidate user=1000 device=" DEV " pasid=100-199\n");
+	cr_assert_eq(
+		ops_reload(f.core, f.root, &(struct reload_result){0}, text, sizeof(text), &res), 0,
+		"%s", res.reason);
+	n_recs = 0;
+	cr_assert_eq(ops_explain(f.core, f.alice, &x, text, sizeof(text), &v, &res), 0);
+	cr_assert_eq(v, POLICY_ALLOW, "%s", text);
+	cr_assert(strstr(text, "invalidate on " DEV " (PASID 150) for uid 1000"), "%s", text);
+	cr_assert(strstr(text, "verdict: allow by "), "%s", text);
+	cr_assert(strstr(text, "60-invalidate.policy:1"), "%s", text);
+	/* PASID 0 (a PASID table, or the RID) is not in the rule's range; '*' does not name it. */
+	x.pasid = 0;
+	cr_assert_eq(ops_explain(f.core, f.alice, &x, text, sizeof(text), &v, &res), 0);
+	cr_assert_eq(v, POLICY_DENY, "%s", text);
+	cr_assert(strstr(text, "(PASID 0)"), "%s", text);
+	cr_assert(strstr(text, "verdict: deny (no rule matched"), "%s", text);
+	x.device = DEV_SMMU;
+	cr_assert_eq(ops_explain(f.core, f.alice, &x, text, sizeof(text), &v, &res), 0);
+	cr_assert_eq(v, POLICY_DENY, "%s", text);
+	cr_assert_eq(n_recs, 0);
+}
+
 Test(ops, reloads_are_recorded_refused_or_not)
 {
 	struct reload_result rr;

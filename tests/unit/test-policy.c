@@ -1135,7 +1135,7 @@ struct bad_row {
 
 #define UNKNOWN_OP(line, col, name)                                                                \
 	"t.policy:" #line ":" #col ": error: unknown operation '" name "' (want *, bind-task, "    \
-	"bind-pgtable, bind-pasid-table, open-device, map or reload)"
+	"bind-pgtable, bind-pasid-table, open-device, map, reload, invalidate, policy or metrics)"
 #define UNKNOWN_KEY(line, col, name)                                                               \
 	"t.policy:" #line ":" #col ": error: unknown key '" name "' (see svmd.policy(5))"
 
