@@ -385,8 +385,8 @@ struct svmd_ev_record {
 /*
  * INVALIDATE: after the caller changed a guest table it bound (a binding of its own nested in
  * its space: bind-pgtable, or an SMMUv3 bind-pasid-table, on the iommufd backend), what the
- * IOMMU cached of it is flushed: n
- * entries, each three u64 words whose meaning is type's. Entries past n are 0.
+ * IOMMU cached of it is flushed: n entries, each three u64 words whose meaning is type's.
+ * Entries past n are 0.
  */
 #define SVMD_INVALIDATE_ENTRIES_MAX 16u
 enum svmd_invalidate_type {
