@@ -1216,6 +1216,18 @@ Test(bus, busctl_explain_allowed_and_denied)
 	cr_assert(strstr(o->out, "verdict: deny by ") && strstr(o->out, "50-test.policy:7\\n"),
 		  "%s", o->out);
 
+	/* invalidate: on the binding's PASID; no page-table options. */
+	o = busctl_call(&u1, "Explain", "ssa{sv}", "invalidate", "0000:3b:00.0", "1", "pasid", "u",
+			"150");
+	cr_assert_eq(o->rc, 0, "%s", o->err);
+	cr_assert(starts_with(o->out, "bs true \"invalidate on 0000:3b:00.0 (PASID 150) for uid "),
+		  "%s", o->out);
+	o = busctl_call(&u1, "Explain", "ssa{sv}", "invalidate", "0000:3b:00.0", "2", "pasid", "u",
+			"150", "addr-width", "u", "48");
+	cr_assert_eq(o->rc, 1);
+	cr_assert_str_eq(o->err, "Call failed: invalidate is decided on a binding's device and "
+				 "PASID: no addr-width or vtd-flags\n");
+
 	/* root explains for others; others may not. */
 	snprintf(uid_arg, sizeof(uid_arg), "%u", (unsigned)u2.uid);
 	o = busctl_call(NULL, "Explain", "ssa{sv}", "open-device", "0000:3b:00.0", "1", "uid", "u",
