@@ -1581,6 +1581,9 @@ Test(iommufd, smmuv3_invalidate_through_the_viommu)
 		"inval A " SMMU_DEV " 2 0x1000000000012,0x400001 0x10,0 0x800000005,1",
 		"inval A " SMMU_DEV
 		" 2 0x800000006,0 0x1000000000011,0 0x30,0 0x800000040,0xfff0003f",
+		"inval A " SMMU_DEV " 2 0x11f013,0x400f01",
+		"inval A " SMMU_DEV " 2 0x1000000000013,0x400000",
+		"inval A " SMMU_DEV " 2 0x800001840,0",
 		"inval A " SMMU_DEV " 1 0x1000,1,0",
 		"inval A " SMMU_DEV " 2 0x3,0",
 		"inval A " SMMU_DEV " 2 0x46,0",
@@ -1622,6 +1625,11 @@ Test(iommufd, smmuv3_invalidate_through_the_viommu)
 		 "(S1CDMax 0)"},
 		{"inval A " SMMU_DEV " 2", "-EINVAL: 0 entries: 1 to 16"},
 		{" 0x10,0 0x10,0", "-EINVAL: 17 entries: 1 to 16"}, /* the end of the line */
+		{"inval A " SMMU_DEV " 2 0x1000000000013,0x400000",
+		 "-EINVAL: entry 0: CMD_TLBI_NH_VAA sets reserved bits (word 0 0x1000000000000, "
+		 "word 1 0)"},
+		{"inval A " SMMU_DEV " 2 0x800001840,0",
+		 "-EINVAL: entry 0: CMD_ATC_INV names SubstreamID 1, past the 1 CDs of this table"},
 		/* Unbound: nothing to flush. */
 		{"untable A " SMMU_DEV ": 0\ninval A " SMMU_DEV " 2 0x10,0",
 		 "-ENOENT: " SMMU_DEV " has no PASID table bound in this space [done 0]"},
@@ -1632,9 +1640,9 @@ Test(iommufd, smmuv3_invalidate_through_the_viommu)
 
 	fake_new_backend(&f, "iommufd", smmu_one, 1);
 	env_add(&f, "VFIO_EMUL_VIOMMU=" SMMU_DEV);
-	/* The kernel refuses the third IOMMU_HWPT_INVALIDATE svmd sends (after the two that
+	/* The kernel refuses the fourth IOMMU_HWPT_INVALIDATE svmd sends (after the three that
 	 * pass). */
-	env_add(&f, "VFIO_EMUL_FAIL=0x3b8d:5:3");
+	env_add(&f, "VFIO_EMUL_FAIL=0x3b8d:5:4");
 	out = drive(&f, cmds);
 	/* What passes reaches the vIOMMU (object 5, on the parent 4) word for word, in one call
 	 * each. */
@@ -1645,6 +1653,8 @@ Test(iommufd, smmuv3_invalidate_through_the_viommu)
 		  "%s", seg);
 	said(out, "inval A " SMMU_DEV
 		  " 2 0x800000006,0 0x1000000000011,0 0x30,0 0x800000040,0xfff0003f: 0 done 4");
+	/* TLBI_NH_VAA: a range (NUM 31, SCALE 1, TG 3, TTL 3), leaf; no ASID. */
+	said(out, "inval A " SMMU_DEV " 2 0x11f013,0x400f01: 0 done 1");
 	for (size_t i = 0; i < (sizeof(refused) / sizeof(refused[0])); i++) {
 		snprintf(want, sizeof(want), "%s: %s", refused[i][0], refused[i][1]);
 		cr_assert(strstr(out, want), "no '%s' in:\n%s", want, out);
@@ -1655,10 +1665,10 @@ Test(iommufd, smmuv3_invalidate_through_the_viommu)
 			 "IOMMU_HWPT_INVALIDATE(ARM_SMMUV3) on the vIOMMU of " SMMU_DEV
 			 ": Input/output error (EIO), after 0 of 2 commands [done 0]"),
 		  "%s", out);
-	/* Nothing refused reached an ioctl: the three calls above only (the third refused by
+	/* Nothing refused reached an ioctl: the four calls above only (the fourth refused by
 	 * the emulator before it logs what it would have done). */
-	cr_assert_eq(count_of(emul_log(&f), "ioctl iommufd2 0x3b8d "), 3, "%s", emul_log(&f));
-	cr_assert_eq(count_of(emul_log(&f), "[invalidate viommu 5: "), 2, "%s", emul_log(&f));
+	cr_assert_eq(count_of(emul_log(&f), "ioctl iommufd2 0x3b8d "), 4, "%s", emul_log(&f));
+	cr_assert_eq(count_of(emul_log(&f), "[invalidate viommu 5: "), 3, "%s", emul_log(&f));
 	fake_free(&f);
 }
 
