@@ -478,6 +478,7 @@ static int socket_explain(struct svm_client *c, const struct svm_explain_request
 		[SVMD_EXPLAIN_BIND_PASID_TABLE] = "bind-pasid-table",
 		[SVMD_EXPLAIN_OPEN_DEVICE] = "open-device",
 		[SVMD_EXPLAIN_RELOAD] = "reload",
+		[SVMD_EXPLAIN_INVALIDATE] = "invalidate",
 	};
 	struct svmd_explain_req req = {0};
 	const void *p;
@@ -486,7 +487,7 @@ static int socket_explain(struct svm_client *c, const struct svm_explain_request
 	if (x->op && strcmp(x->op, "map") == 0)
 		return explain_map(c, x, ret_text, ret_allowed);
 	for (uint32_t i = 1; i < ELEMENTSOF(ops); i++)
-		if (x->op && strcmp(x->op, ops[i]) == 0)
+		if (x->op && ops[i] && strcmp(x->op, ops[i]) == 0)
 			req.op = i;
 	if (req.op == 0 || (req.op == SVMD_EXPLAIN_RELOAD) != !x->device)
 		return -EINVAL;

@@ -292,6 +292,13 @@ _public_ int svm_explain(struct svm_client *c, const struct svm_explain_request 
 
 	if (y.device)
 		DEVICE_ARG(c, y.device, buf);
+	/* As svmd says on the bus; on the socket it would drop the connection. */
+	if (y.op && strcmp(y.op, "invalidate") == 0 && (y.addr_width || y.vtd_flags)) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "invalidate is decided on a binding's device and PASID: no addr-width or "
+			 "vtd-flags");
+		return -EINVAL;
+	}
 	return c->transport->explain(c, &y, ret_text, ret_allowed);
 }
 

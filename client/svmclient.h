@@ -263,7 +263,8 @@ int svm_device_info(struct svm_client *c, const char *device, uint32_t *ret_kind
 
 struct svm_explain_request {
 	const char *op;      /* "bind-task", "bind-pgtable", "bind-pasid-table", "open-device",
-				"map", "reload" */
+				"map", "reload", "invalidate" (pasid: the binding's; no
+				addr_width or vtd_flags) */
 	const char *device;  /* NULL for reload */
 	int64_t pasid;       /* < 0: auto (kernel-chosen) */
 	int64_t uid;         /* < 0: the caller; else another user (root only) */

@@ -885,7 +885,8 @@ static int cmd_explain(struct svm_client *c, const struct args *a)
 	if (r == -EINVAL && !svm_reason(c)) {
 		fprintf(stderr,
 			"%s: explain: OP must be bind-task, bind-pgtable, bind-pasid-table, "
-			"open-device, map or reload.\n",
+			"open-device, map, reload or invalidate (without --addr-width and "
+			"--vtd-flags).\n",
 			prog);
 		return 1;
 	}

@@ -75,7 +75,7 @@ _svmctl() {
 		((pos == 0)) && COMPREPLY=($(compgen -W "$(__svmctl_devices)" -- "$cur")) ;;
 	explain)
 		if ((pos == 0)); then
-			COMPREPLY=($(compgen -W "bind-task bind-pgtable bind-pasid-table open-device map reload" -- "$cur"))
+			COMPREPLY=($(compgen -W "bind-task bind-pgtable bind-pasid-table open-device map reload invalidate" -- "$cur"))
 		elif ((pos == 1)); then
 			COMPREPLY=($(compgen -W "$(__svmctl_devices)" -- "$cur"))
 		fi ;;

@@ -1319,6 +1319,9 @@ static int iommufd_invalidate(struct backend *be, struct backend_space *s, const
 
 	(void)be;
 	*ret_done = 0;
+	if (a->kind == SVMD_KIND_PASID_TABLE) /* an SMMUv3 CD table: through its vIOMMU */
+		return smmuv3_invalidate(s->iommufd, sd->nest, a, type, e, n, ret_done, dev->name,
+					 why, whylen);
 	where_text(dev, a->pasid, where, sizeof(where));
 	if (type != SVMD_INVALIDATE_VTD_S1)
 		return fail(why, whylen, -EOPNOTSUPP,
@@ -1425,7 +1428,7 @@ static const unsigned long serving_ioctls[] = {
 	SVMD_IOMMU_VIOMMU_ALLOC,
 	SVMD_IOMMU_VDEVICE_ALLOC,
 	SVMD_IOMMU_VEVENTQ_ALLOC,
-	SVMD_IOMMU_HWPT_INVALIDATE, /* page tables' */
+	SVMD_IOMMU_HWPT_INVALIDATE, /* page tables', PASID tables' vIOMMUs */
 	SVMD_IOMMU_OPTION,          /* last: mode 1 only */
 };
 

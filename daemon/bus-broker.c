@@ -519,6 +519,10 @@ static int method_explain(sd_bus_message *m, void *userdata, sd_bus_error *error
 	if ((x.op == POLICY_OP_RELOAD) != (device[0] == 0))
 		return sd_bus_error_set(error, SVMD_BUS_ERROR("InvalidArgument"),
 					"a device is needed, except for reload");
+	if (x.op == POLICY_OP_INVALIDATE && (x.addr_width || x.vtd_flags))
+		return sd_bus_error_set(error, SVMD_BUS_ERROR("InvalidArgument"),
+					"invalidate is decided on a binding's device and PASID: "
+					"no addr-width or vtd-flags");
 	x.device = device[0] ? device : NULL;
 	x.has_uid = have_uid;
 	x.uid = uid;

@@ -361,6 +361,7 @@ static int handle_explain(struct client *c, const struct svmd_hdr *h, const void
 		[SVMD_EXPLAIN_BIND_PASID_TABLE] = POLICY_OP_BIND_PASID_TABLE,
 		[SVMD_EXPLAIN_OPEN_DEVICE] = POLICY_OP_OPEN_DEVICE,
 		[SVMD_EXPLAIN_RELOAD] = POLICY_OP_RELOAD,
+		[SVMD_EXPLAIN_INVALIDATE] = POLICY_OP_INVALIDATE,
 	};
 	const struct svmd_explain_req *req = p;
 	const struct svmd_explain_map_req *mreq = p;

@@ -29,9 +29,10 @@
  * IORT marks cache-coherent (CANWBS), since VFIO does no cache maintenance; QEMU's emulated
  * SMMUv3 has neither. Such devices list pasid-table as unsupported, with that reason.
  */
+#include <endian.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,4 +374,142 @@ void smmuv3_forget(struct smmuv3_nest *n)
 bool smmuv3_unbound(const struct smmuv3_nest *n)
 {
 	return n && n->detached;
+}
+
+/* ---- Invalidation through the vIOMMU ---- */
+
+/*
+ * The SMMUv3 commands a vIOMMU takes from userspace (arm-smmu-v3-iommufd.c; anything else is
+ * EIO) and, per the architecture's layout (4.3, 4.4, 4.5, 4.6), the bits each may set besides
+ * its opcode: the kernel checks the opcode and, for the commands that name a StreamID, that
+ * the vSID is a vDEVICE of this vIOMMU, puts its own VMID into the TLBIs, and sends the rest
+ * to the host's SMMU as it came. svmd passes nothing the architecture leaves RES0 (a non-zero
+ * one is CONSTRAINED UNPREDICTABLE, or CERROR_ILL on the host's command queue).
+ */
+#define CMD_OP_MASK    0xffull
+#define CMD_SSID       0x00000000fffff000ull /* word 0, 31:12 (CFGI_CD, ATC_INV) */
+#define CMD_SID        0xffffffff00000000ull /* word 0, 63:32 */
+#define CMD_SID_SHIFT  32
+#define CMD_SSID_SHIFT 12
+#define CMD_ATC_SSV    (1ull << 11)
+#define CMD_ATC_G      (1ull << 9)
+#define CMD_TLBI_NUM   0x000000000001f000ull /* 16:12 */
+#define CMD_TLBI_SCALE 0x0000000001f00000ull /* 24:20 */
+#define CMD_TLBI_VMID  0x0000ffff00000000ull /* 47:32, the kernel's to fill */
+#define CMD_TLBI_ASID  0xffff000000000000ull /* 63:48 */
+#define CMD_TLBI1_LEAF (1ull << 0)
+#define CMD_TLBI1_TTL  0x0000000000000300ull /* 9:8 */
+#define CMD_TLBI1_TG   0x0000000000000c00ull /* 11:10 */
+#define CMD_ADDR       0xfffffffffffff000ull /* word 1, 63:12 */
+#define CMD_ATC1_SIZE  0x000000000000003full /* 5:0 */
+
+struct cmd_layout {
+	uint8_t op;
+	const char *name;
+	uint64_t w0, w1; /* the bits besides the opcode it may set */
+	bool sid;        /* names a StreamID (word 0, 63:32) */
+};
+
+static const struct cmd_layout cmd_layouts[] = {
+	{0x05, "CMD_CFGI_CD", CMD_SSID | CMD_SID, CMD_TLBI1_LEAF, true},
+	{0x06, "CMD_CFGI_CD_ALL", CMD_SID, 0, true},
+	{0x10, "CMD_TLBI_NH_ALL", CMD_TLBI_VMID, 0, false},
+	{0x11, "CMD_TLBI_NH_ASID", CMD_TLBI_VMID | CMD_TLBI_ASID, 0, false},
+	{0x12, "CMD_TLBI_NH_VA", CMD_TLBI_NUM | CMD_TLBI_SCALE | CMD_TLBI_VMID | CMD_TLBI_ASID,
+	 CMD_TLBI1_LEAF | CMD_TLBI1_TTL | CMD_TLBI1_TG | CMD_ADDR, false},
+	{0x13, "CMD_TLBI_NH_VAA", CMD_TLBI_NUM | CMD_TLBI_SCALE | CMD_TLBI_VMID,
+	 CMD_TLBI1_LEAF | CMD_TLBI1_TTL | CMD_TLBI1_TG | CMD_ADDR, false},
+	{0x30, "CMD_TLBI_NSNH_ALL", 0, 0, false},
+	{0x40, "CMD_ATC_INV", CMD_ATC_SSV | CMD_ATC_G | CMD_SSID | CMD_SID,
+	 CMD_ATC1_SIZE | CMD_ADDR, true},
+};
+
+int smmuv3_cmd_check(const struct bind_args *a, const struct svmd_invalidate_entry *e, uint32_t i,
+		     char *why, size_t whylen)
+{
+	const uint64_t w0 = e->w[0], w1 = e->w[1];
+	const uint8_t op = (uint8_t)(w0 & CMD_OP_MASK);
+	const struct cmd_layout *l = NULL;
+
+	for (size_t k = 0; k < ELEMENTSOF(cmd_layouts); k++)
+		if (cmd_layouts[k].op == op)
+			l = &cmd_layouts[k];
+	if (!l)
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": SMMUv3 command opcode %#x is none a vIOMMU takes: "
+			    "CMD_CFGI_CD (0x05), CMD_CFGI_CD_ALL (0x06), CMD_TLBI_NH_ALL (0x10), "
+			    "_NH_ASID (0x11), _NH_VA (0x12), _NH_VAA (0x13), CMD_TLBI_NSNH_ALL "
+			    "(0x30), CMD_ATC_INV (0x40)",
+			    i, op);
+	if (e->w[2])
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": word 2 is %#" PRIx64 ": an SMMUv3 command is "
+			    "words 0 and 1 only (word 2 must be 0)",
+			    i, e->w[2]);
+	const uint64_t bad0 = w0 & ~CMD_OP_MASK & ~l->w0, bad1 = w1 & ~l->w1;
+	if (bad0 || bad1)
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": %s sets reserved bits (word 0 %#" PRIx64
+			    ", word 1 %#" PRIx64 "): they must be 0",
+			    i, l->name, bad0, bad1);
+	if (l->sid && (uint32_t)(w0 >> CMD_SID_SHIFT) != a->table.vsid)
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": %s names StreamID %#" PRIx32 ", but this PASID "
+			    "table's device is vSID %#" PRIx32 " (the only one it may name)",
+			    i, l->name, (uint32_t)(w0 >> CMD_SID_SHIFT), a->table.vsid);
+	uint32_t ssid = (uint32_t)((w0 & CMD_SSID) >> CMD_SSID_SHIFT);
+	bool has_ssid = op == 0x05 || (op == 0x40 && (w0 & CMD_ATC_SSV));
+	if (has_ssid && ssid >> a->table.s1cdmax)
+		return fail(why, whylen, -EINVAL,
+			    "entry %" PRIu32 ": %s names SubstreamID %" PRIu32
+			    ", past the %u CDs of "
+			    "this table (S1CDMax %u)",
+			    i, l->name, ssid, 1u << a->table.s1cdmax, a->table.s1cdmax);
+	return 0;
+}
+
+int smmuv3_invalidate(int iommufd, const struct smmuv3_nest *n, const struct bind_args *a,
+		      uint32_t type, const struct svmd_invalidate_entry *e, uint32_t count,
+		      uint32_t *ret_done, const char *name, char *why, size_t whylen)
+{
+	struct svmd_iommu_viommu_arm_smmuv3_invalidate cmds[SVMD_INVALIDATE_ENTRIES_MAX] = {0};
+	struct svmd_iommu_hwpt_invalidate req = {
+		.size = sizeof(req),
+		.data_uptr = (uintptr_t)cmds,
+		.data_type = SVMD_IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+		.entry_len = sizeof(cmds[0]),
+		.entry_num = count,
+	};
+	int r;
+
+	*ret_done = 0;
+	if (type != SVMD_INVALIDATE_SMMUV3)
+		return fail(why, whylen, -EOPNOTSUPP,
+			    "invalidation type %" PRIu32 ": the PASID table of %s is an SMMUv3's, "
+			    "flushed with its commands (type %u)",
+			    type, name, SVMD_INVALIDATE_SMMUV3);
+	if (count == 0 || count > SVMD_INVALIDATE_ENTRIES_MAX)
+		return fail(why, whylen, -EINVAL, "%" PRIu32 " entries: 1 to %u", count,
+			    SVMD_INVALIDATE_ENTRIES_MAX);
+	if (!n || n->detached || !n->viommu)
+		return fail(why, whylen, -ENOENT, "%s has no PASID table bound in this space",
+			    name);
+	for (uint32_t i = 0; i < count; i++) {
+		if ((r = smmuv3_cmd_check(a, &e[i], i, why, whylen)) < 0)
+			return r;
+		/* The kernel reads them little-endian. */
+		cmds[i].cmd[0] = htole64(e[i].w[0]);
+		cmds[i].cmd[1] = htole64(e[i].w[1]);
+	}
+	req.hwpt_id = n->viommu;
+	r = xioctl(iommufd, SVMD_IOMMU_HWPT_INVALIDATE, &req);
+	/* The kernel writes back how many it handled, on failure fewer than all. */
+	*ret_done = r < 0 ? (req.entry_num < count ? req.entry_num : 0) : count;
+	if (r < 0)
+		return fail(
+			why, whylen, r,
+			"kernel refused: IOMMU_HWPT_INVALIDATE(ARM_SMMUV3) on the vIOMMU of %s: "
+			"%s (%s), after %" PRIu32 " of %" PRIu32 " commands",
+			name, strerror(-r), ename(-r), *ret_done, count);
+	return 0;
 }

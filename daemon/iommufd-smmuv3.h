@@ -47,3 +47,18 @@ struct smmuv3_nest *smmuv3_unbind(int iommufd, int dev_fd, uint32_t ioas, struct
 bool smmuv3_unbound(const struct smmuv3_nest *n);
 /* Frees n without asking the kernel (its iommufd is being closed). Takes NULL. */
 void smmuv3_forget(struct smmuv3_nest *n);
+
+/* One SMMUv3 command of an invalidation (type SVMD_INVALIDATE_SMMUV3: w[0], w[1], w[2] 0) on
+ * the PASID table a, entry i, as svmd lets it reach the kernel: an opcode the vIOMMU takes,
+ * no bit set outside that command's fields, a StreamID only the table's vSID, a SubstreamID
+ * within its CDs. 0 or -EINVAL with the reason. */
+int smmuv3_cmd_check(const struct bind_args *a, const struct svmd_invalidate_entry *e, uint32_t i,
+		     char *why, size_t whylen);
+
+/* Flushes what the SMMU cached of n's PASID table (bound as a): count commands of type
+ * (SVMD_INVALIDATE_SMMUV3, else -EOPNOTSUPP), each checked by smmuv3_cmd_check(), in one
+ * IOMMU_HWPT_INVALIDATE on n's vIOMMU. *ret_done: the commands the kernel says it handled,
+ * on failure too. -ENOENT when n is NULL or unbound. */
+int smmuv3_invalidate(int iommufd, const struct smmuv3_nest *n, const struct bind_args *a,
+		      uint32_t type, const struct svmd_invalidate_entry *e, uint32_t count,
+		      uint32_t *ret_done, const char *name, char *why, size_t whylen);

@@ -243,7 +243,11 @@ int ops_invalidate(struct core *c, struct session *s, uint64_t id, uint32_t type
 			&rq, request_refuse(&rq, -ENOENT, "no binding %" PRIu64 " of yours", id));
 	rq.dev = b->device;
 	rq.pasid = b->args.pasid;
-	if (!core_nests(c, b->args.kind) || !be->ops->invalidate)
+	/* A page table nested in the caller's space, or a PASID table bound in it. */
+	struct space *sp = core_nests(c, b->args.kind)             ? *core_nest_space(&b->args)
+			   : b->args.kind == SVMD_KIND_PASID_TABLE ? b->args.table.space
+								   : NULL;
+	if (!sp || !be->ops->invalidate)
 		return request_finish(&rq,
 				      request_refuse(&rq, -EINVAL,
 						     "binding %" PRIu64 " is a %s, not a guest "
@@ -251,7 +255,6 @@ int ops_invalidate(struct core *c, struct session *s, uint64_t id, uint32_t type
 						     id, core_kind_op_name(b->args.kind)));
 	r = request_authorise(&rq, POLICY_OP_INVALIDATE, &b->args, false);
 	if (r == 0) {
-		struct space *sp = *core_nest_space(&b->args);
 		r = be->ops->invalidate(be, sp->bs, b->device, &b->args, type, e, n, ret_done, why,
 					sizeof(why));
 		if (r < 0)

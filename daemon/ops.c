@@ -441,8 +441,12 @@ static struct bind_args explain_args(const struct explain_request *req)
 	a.kind = req->op == POLICY_OP_BIND_TASK      ? SVMD_KIND_TASK
 		 : req->op == POLICY_OP_BIND_PGTABLE ? SVMD_KIND_PGTABLE
 		 : req->op == POLICY_OP_MAP          ? SVMD_KIND_MAP
+		 : req->op == POLICY_OP_INVALIDATE   ? SVMD_KIND_PGTABLE
 						     : SVMD_KIND_DEVICE;
-	if (a.kind == SVMD_KIND_TASK) {
+	if (req->op == POLICY_OP_INVALIDATE) {
+		/* Decided on the binding's device and PASID (0: a PASID table, or the RID), as
+		 * ops_invalidate() asks; nothing of a page table's fields. */
+	} else if (a.kind == SVMD_KIND_TASK) {
 		a.task.asked = req->pasid;
 	} else if (a.kind == SVMD_KIND_MAP) {
 		a.pasid = 0;
@@ -471,6 +475,8 @@ static enum policy_verdict explain_into(const struct core *c, FILE *f, const str
 			snprintf(what, sizeof(what), " (PASID %u)", req->pasid);
 		else
 			snprintf(what, sizeof(what), " (PASID auto)");
+	} else if (req->op == POLICY_OP_INVALIDATE) {
+		snprintf(what, sizeof(what), " (PASID %u)", req->pasid);
 	} else if (req->op == POLICY_OP_MAP && req->length) {
 		snprintf(what, sizeof(what), " (IOVA 0x%" PRIx64 "-0x%" PRIx64 ")", req->iova,
 			 req->iova + req->length - 1);

@@ -518,7 +518,8 @@ static int op_item(struct line_ctx *c, struct policy_rule *r, const char *s, siz
 	if (op < 0)
 		return lerr(c, s,
 			    "unknown operation '%s' (want *, bind-task, bind-pgtable, "
-			    "bind-pasid-table, open-device, map or reload)",
+			    "bind-pasid-table, open-device, map, reload, invalidate, policy or "
+			    "metrics)",
 			    name);
 	r->ops |= 1u << op;
 	return 0;
@@ -1068,6 +1069,9 @@ static bool request_key_holds(const struct policy_rule *rule, enum policy_key k,
 	case POLICY_KEY_PASID:
 		if (pasid_granted(rule, r->pasid))
 			return true;
+		if (r->pasid == 0 && r->op == POLICY_OP_INVALIDATE)
+			MISS("PASID 0 (a PASID table, or a page table at the RID) not granted: "
+			     "pasid=auto grants it, or leave pasid= out");
 		if (r->pasid == 0)
 			MISS("auto (kernel-chosen PASID) not granted");
 		MISS("PASID %" PRIu32 " not granted", r->pasid);

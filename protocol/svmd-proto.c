@@ -250,6 +250,9 @@ static int check_explain(const void *payload)
 		return -EBADMSG;
 	if (r->addr_width != 0 && r->addr_width != 48 && r->addr_width != 57)
 		return -EBADMSG;
+	/* Invalidate is decided on a binding's device and PASID: no page-table fields. */
+	if (r->op == SVMD_EXPLAIN_INVALIDATE && (r->addr_width != 0 || r->vtd_flags != 0))
+		return -EBADMSG;
 	if (r->op == 0 || r->op >= _SVMD_EXPLAIN_OP_MAX || (r->flags & ~SVMD_EXPLAIN_FLAGS))
 		return -EBADMSG;
 	if (!(r->flags & SVMD_EXPLAIN_PASID) && r->pasid != 0)

@@ -253,7 +253,8 @@ enum svmd_explain_op {
 	SVMD_EXPLAIN_BIND_PASID_TABLE = 3,
 	SVMD_EXPLAIN_OPEN_DEVICE = 4,
 	SVMD_EXPLAIN_RELOAD = 5,
-	SVMD_EXPLAIN_MAP = 6, /* iova and length in the fields below */
+	SVMD_EXPLAIN_MAP = 6,        /* iova and length in the fields below */
+	SVMD_EXPLAIN_INVALIDATE = 7, /* a binding's device and PASID; addr_width, vtd_flags 0 */
 	_SVMD_EXPLAIN_OP_MAX,
 };
 struct svmd_explain_req {
@@ -383,8 +384,9 @@ struct svmd_ev_record {
 
 /*
  * INVALIDATE: after the caller changed a guest table it bound (a binding of its own nested in
- * its space: bind-pgtable on the iommufd backend), what the IOMMU cached of it is flushed: n
- * entries, each three u64 words whose meaning is type's. Entries past n are 0.
+ * its space: bind-pgtable, or an SMMUv3 bind-pasid-table, on the iommufd backend), what the
+ * IOMMU cached of it is flushed: n entries, each three u64 words whose meaning is type's.
+ * Entries past n are 0.
  */
 #define SVMD_INVALIDATE_ENTRIES_MAX 16u
 enum svmd_invalidate_type {

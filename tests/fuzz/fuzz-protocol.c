@@ -129,7 +129,11 @@ static void check_request(const struct svmd_hdr *h, const uint8_t *payload, size
 	} else if (h->opcode == SVMD_OP_EXPLAIN) {
 		struct svmd_explain_req x;
 		memcpy(&x, payload, sizeof(x));
-		assert(x.op >= SVMD_EXPLAIN_BIND_TASK && x.op <= SVMD_EXPLAIN_RELOAD);
+		assert((x.op >= SVMD_EXPLAIN_BIND_TASK && x.op <= SVMD_EXPLAIN_RELOAD) ||
+		       x.op == SVMD_EXPLAIN_INVALIDATE);
+		/* invalidate is decided on a binding's device and PASID only */
+		if (x.op == SVMD_EXPLAIN_INVALIDATE)
+			assert(x.addr_width == 0 && x.vtd_flags == 0);
 		/* reload names no device: all zero; every other op a valid name */
 		if (x.op == SVMD_EXPLAIN_RELOAD)
 			for (size_t i = 0; i < SVMD_DEVICE_NAME_SZ; i++)

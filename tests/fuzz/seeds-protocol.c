@@ -164,6 +164,11 @@ static void requests(void)
 	set_name(ex_pg.device, sizeof(ex_pg.device), DEV_B);
 	emit("req-explain-pgtable", SVMD_OP_EXPLAIN, 0, &ex_pg, sizeof(ex_pg));
 
+	struct svmd_explain_req ex_inv = {
+		.op = SVMD_EXPLAIN_INVALIDATE, .pasid = 150, .flags = SVMD_EXPLAIN_PASID};
+	set_name(ex_inv.device, sizeof(ex_inv.device), DEV_A);
+	emit("req-explain-invalidate", SVMD_OP_EXPLAIN, 0, &ex_inv, sizeof(ex_inv));
+
 	/* reload is about no device: the name field stays all zero */
 	struct svmd_explain_req ex_reload = {
 		.op = SVMD_EXPLAIN_RELOAD, .flags = SVMD_EXPLAIN_UID, .uid = 1000};

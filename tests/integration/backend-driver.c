@@ -26,6 +26,10 @@
  *                                    regular file, a pipe
  *   map S DEV IOVA LEN OFF FLAGS N   memfd_check(), check() and map() of file N
  *   unmap S DEV IOVA LEN             unmap() of a map made with those
+ *   table S DEV PTR SIZE VSID FMT CDMAX [40]  check() and bind_space() of an SMMUv3 CD table
+ *   untable S DEV, event-close S DEV  unbind_space() of it; closing the vEVENTQ fd it gave
+ *   inval S DEV TYPE W0,W1[,W2]...   invalidate() of the table last bound there, one entry per
+ *                                    word list (the line ends "done N")
  *   sandbox                          enters svmd's seccomp filter with the backend's ioctls, as
  *                                    svmd does once serving: what follows runs as svmd's loop
  *                                    would (a refused call prints "seccomp: refused")
@@ -224,7 +228,34 @@ static int client_attach(int s, const struct device *dev, uint32_t id, uint32_t 
 /* "table S DEV PTR SIZE VSID FMT CDMAX [40]": bind_space() of a PASID table (an SMMUv3 CD
  * table, the request's 48-byte form unless "40"), after check(); "untable S DEV" unbinds it;
  * "event-close S DEV" closes the vEVENTQ fd the bind gave. */
-static int event_fd[SPACES][16]; /* the fd + 1: 0 is none */
+static int event_fd[SPACES][16];            /* the fd + 1: 0 is none */
+static struct bind_args tables[SPACES][16]; /* the last table bound */
+
+/* "inval S DEV TYPE W0,W1[,W2]...": invalidate() of the table last bound on DEV in S. */
+static int inval_cmd(int s, const struct device *dev, char **a, char *why, size_t whylen)
+{
+	struct svmd_invalidate_entry e[SVMD_INVALIDATE_ENTRIES_MAX + 1] = {0};
+	uint32_t n = 0, done = 0;
+	int r;
+
+	if (!a[3] || !b->ops->invalidate)
+		return -EINVAL;
+	for (char **w = &a[4]; *w && n <= SVMD_INVALIDATE_ENTRIES_MAX; w++, n++) {
+		char *p = *w;
+		for (unsigned k = 0; k < 3 && *p; k++) {
+			e[n].w[k] = strtoull(p, &p, 0);
+			if (*p == ',')
+				p++;
+		}
+	}
+	r = b->ops->invalidate(b, spaces[s], dev, &tables[s][dev->index],
+			       (uint32_t)strtoul(a[3], NULL, 0), e, n, &done, why, whylen);
+	if (r == 0)
+		snprintf(why, whylen, "done %" PRIu32, done);
+	else
+		snprintf(why + strlen(why), whylen - strlen(why), " [done %" PRIu32 "]", done);
+	return r;
+}
 
 static int table_cmd(int s, const struct device *dev, char **a, char *why, size_t whylen)
 {
@@ -254,6 +285,7 @@ static int table_cmd(int s, const struct device *dev, char **a, char *why, size_
 	if (r == 0)
 		r = b->ops->bind_space(b, spaces[s], dev, &args, why, whylen);
 	if (r == 0) {
+		tables[s][dev->index] = args;
 		event_fd[s][dev->index] = args.table.event_fd + 1;
 		snprintf(why, whylen, "event fd %d", args.table.event_fd);
 	}
@@ -291,6 +323,8 @@ static int space_device_cmd(char **a, char *why, size_t whylen)
 	if (strcmp(a[0], "table") == 0 || strcmp(a[0], "untable") == 0 ||
 	    strcmp(a[0], "event-close") == 0)
 		return table_cmd(s, dev, a, why, whylen);
+	if (strcmp(a[0], "inval") == 0)
+		return inval_cmd(s, dev, a, why, whylen);
 	return -EINVAL;
 }
 
@@ -359,11 +393,11 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return 1;
 	for (i++; i < argc; i++) {
-		char line[512], why[512] = "", *a[10] = {0};
+		char line[1024], why[512] = "", *a[32] = {0};
 		size_t n = 0;
 		snprintf(line, sizeof(line), "%s", argv[i]);
 		mark(argv[i]);
-		for (char *t = strtok(line, " "); t && n < 9; t = strtok(NULL, " "))
+		for (char *t = strtok(line, " "); t && n < 31; t = strtok(NULL, " "))
 			a[n++] = t;
 		if (!n)
 			continue;

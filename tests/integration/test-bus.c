@@ -56,7 +56,8 @@ static const char policy[] =
 	"deny * user=svmd-test2\n"
 	"allow map user=svmd-test1 device=0000:3b:00.0 iova=0x100000-0x1fffffff max-bytes=64K\n"
 	"allow policy user=svmd-test1\n"
-	"allow metrics user=svmd-test1\n";
+	"allow metrics user=svmd-test1\n"
+	"allow invalidate user=svmd-test1 device=0000:3b:00.0 pasid=100-199\n";
 
 static struct daemon d;
 static struct test_user u1, u2;
@@ -1215,6 +1216,18 @@ Test(bus, busctl_explain_allowed_and_denied)
 	cr_assert(strstr(o->out, "verdict: deny by ") && strstr(o->out, "50-test.policy:7\\n"),
 		  "%s", o->out);
 
+	/* invalidate: on the binding's PASID; no page-table options. */
+	o = busctl_call(&u1, "Explain", "ssa{sv}", "invalidate", "0000:3b:00.0", "1", "pasid", "u",
+			"150");
+	cr_assert_eq(o->rc, 0, "%s", o->err);
+	cr_assert(starts_with(o->out, "bs true \"invalidate on 0000:3b:00.0 (PASID 150) for uid "),
+		  "%s", o->out);
+	o = busctl_call(&u1, "Explain", "ssa{sv}", "invalidate", "0000:3b:00.0", "2", "pasid", "u",
+			"150", "addr-width", "u", "48");
+	cr_assert_eq(o->rc, 1);
+	cr_assert_str_eq(o->err, "Call failed: invalidate is decided on a binding's device and "
+				 "PASID: no addr-width or vtd-flags\n");
+
 	/* root explains for others; others may not. */
 	snprintf(uid_arg, sizeof(uid_arg), "%u", (unsigned)u2.uid);
 	o = busctl_call(NULL, "Explain", "ssa{sv}", "open-device", "0000:3b:00.0", "1", "uid", "u",
@@ -1389,7 +1402,7 @@ Test(bus, svmctl_status_show_policy_on_both)
 		cr_assert(strstr(s.out, " SVM binds: supported\n"), "%s", s.out);
 		cr_assert(strstr(s.out, "   Devices: 5 "), "%s", s.out);
 		cr_assert(strstr(s.out, "    Policy: generation "), "%s", s.out);
-		cr_assert(strstr(s.out, ", 10 rules from 1 file\n"), "%s", s.out);
+		cr_assert(strstr(s.out, ", 11 rules from 1 file\n"), "%s", s.out);
 		cr_assert(strstr(s.out, "/policy/50-test.policy\n"), "%s", s.out);
 		/* test1 holds one binding on one connection; test2 nothing; root sees them. */
 		if (as == 1)
@@ -1442,7 +1455,7 @@ Test(bus, svmctl_status_show_policy_on_both)
 	cr_assert(strstr(s.out, "/policy/50-test.policy:7 deny * user=svmd-test2\n"), "%s", s.out);
 	cr_assert(strstr(s.out, "/policy/50-test.policy:9 allow policy user=svmd-test1\n"), "%s",
 		  s.out);
-	cr_assert(strstr(s.out, "\n10 rules in policy generation "), "%s", s.out);
+	cr_assert(strstr(s.out, "\n11 rules in policy generation "), "%s", s.out);
 	svmctl_both(NULL, policy_cmd, &s, &b);
 	cr_assert_eq(s.rc, 0, "%s", s.err);
 	svmctl_both(&u2, policy_cmd, &s, &b);
@@ -2322,7 +2335,7 @@ Test(bus, reload_signals_and_generation)
 
 	o = busctl_call(NULL, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 2 10 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 2 11 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e, "no PolicyReloaded");
 	cr_assert(e->has_generation);
@@ -2340,7 +2353,7 @@ Test(bus, reload_signals_and_generation)
 	/* Allowed by rule 6. */
 	o = busctl_call(&u1, "Reload");
 	cr_assert_eq(o->rc, 0, "%s", o->err);
-	cr_assert(starts_with(o->out, "tuuuuus 3 10 1 "), "%s", o->out);
+	cr_assert(starts_with(o->out, "tuuuuus 3 11 1 "), "%s", o->out);
 	e = wait_event(bus, "PolicyReloaded", NULL, 3000);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->generation, 3, "the denied reload must not have counted");
@@ -2612,6 +2625,17 @@ static const struct pcase cases[] = {
 	 .expect_audit = 3},
 	{"test2 invalidates test1's page table", 2, false, P_INVALIDATE_OTHERS, .expect = -ENOENT,
 	 .expect_reason = "no binding <id> of yours", .expect_audit = 3},
+	{"test1 explains an invalidate at PASID 150", 1, false, P_EXPLAIN, "0000:3b:00.0", 150,
+	 .xop = "invalidate", .xuid = -1, .expect_allowed = 1, .expect_reason = "50-test.policy:11",
+	 .expect_audit = 0},
+	{"test1 explains an invalidate of a PASID table (PASID 0)", 1, false, P_EXPLAIN,
+	 "0000:3b:00.0", .xop = "invalidate", .xuid = -1, .expect_allowed = 0,
+	 .expect_reason = "(PASID 0)", .expect_audit = 0},
+	{"test2 explains an invalidate: '*' does not name it", 2, false, P_EXPLAIN, "0000:3b:00.0",
+	 150, .xop = "invalidate", .xuid = -1, .expect_allowed = 0,
+	 .expect_reason = "no rule matched", .expect_audit = 0},
+	{"test1 explains an invalidate with an address width", 1, false, P_EXPLAIN, "0000:3b:00.0",
+	 150, 48, .xop = "invalidate", .xuid = -1, .expect = -EINVAL, .expect_audit = 0},
 	{"test1 explains a map", 1, false, P_EXPLAIN, "0000:3b:00.0", .addr = 0x1fff0000,
 	 .length = 0x20000, .xop = "map", .xuid = -1, .expect_allowed = 0,
 	 .expect_reason = "not within one of them", .expect_audit = 0},
@@ -3008,7 +3032,7 @@ ParameterizedTest(struct prow *row, bus, parity)
 		cr_assert_eq(s.rr.generation, s.g0 + 1);
 		cr_assert_eq(b.rr.generation, b.g0 + 1);
 		cr_assert_eq(b.rr.n_rules, s.rr.n_rules);
-		cr_assert_eq(s.rr.n_rules, 10);
+		cr_assert_eq(s.rr.n_rules, 11);
 		cr_assert_eq(b.rr.n_files, s.rr.n_files);
 		cr_assert_eq(b.rr.n_warnings, s.rr.n_warnings);
 		cr_assert_eq(b.rr.n_denied, s.rr.n_denied);
@@ -3472,7 +3496,7 @@ Test(bus_events, monitor_over_the_bus_shows_what_the_socket_shows)
 	cr_assert(strstr(t->outbuf, want), "%s\nwant %s", t->outbuf, want);
 	cr_assert(strstr(t->outbuf, " ended=unbind: unbind\n"), "%s", t->outbuf);
 	cr_assert(strstr(t->outbuf, "Z reload reload uid=0 pid="), "%s", t->outbuf);
-	cr_assert(strstr(t->outbuf, " generation=2: generation 2: 10 rules from 1 files"), "%s",
+	cr_assert(strstr(t->outbuf, " generation=2: generation 2: 11 rules from 1 files"), "%s",
 		  t->outbuf);
 	/* JSON: one object a line, the same four. */
 	t = &mon[1][1];

@@ -1564,6 +1564,114 @@ Test(iommufd, smmuv3_kernel_refusals_leave_nothing)
 	}
 }
 
+/* Invalidation through the vIOMMU: the commands svmd lets through reach IOMMU_HWPT_INVALIDATE
+ * on the table's vIOMMU as they came, little-endian; every other one is refused with its reason
+ * before the kernel sees it; the kernel's own refusal says how far it got. */
+Test(iommufd, smmuv3_invalidate_through_the_viommu)
+{
+	/* vSID 8, ASID 1: TLBI_NH_VA of 0x400000 (leaf), NH_ALL, CFGI_CD of SSID 0 (leaf),
+	 * CFGI_CD_ALL, NH_ASID, NSNH_ALL, ATC_INV of everything. */
+	const char *const cmds[] = {
+		"file 0 memfd:0x10000",
+		"sandbox",
+		"space A",
+		"map A " SMMU_DEV " 0x800000 0x4000 0 3 0",
+		"open A " SMMU_DEV,
+		"table A " SMMU_DEV " 0x800000 64 8 0 0",
+		"inval A " SMMU_DEV " 2 0x1000000000012,0x400001 0x10,0 0x800000005,1",
+		"inval A " SMMU_DEV
+		" 2 0x800000006,0 0x1000000000011,0 0x30,0 0x800000040,0xfff0003f",
+		"inval A " SMMU_DEV " 2 0x11f013,0x400f01",
+		"inval A " SMMU_DEV " 2 0x1000000000013,0x400000",
+		"inval A " SMMU_DEV " 2 0x800001840,0",
+		"inval A " SMMU_DEV " 1 0x1000,1,0",
+		"inval A " SMMU_DEV " 2 0x3,0",
+		"inval A " SMMU_DEV " 2 0x46,0",
+		"inval A " SMMU_DEV " 2 0x10,0,1",
+		"inval A " SMMU_DEV " 2 0x110,0",
+		"inval A " SMMU_DEV " 2 0x10,0x2",
+		"inval A " SMMU_DEV " 2 0x900000005,0",
+		"inval A " SMMU_DEV " 2 0x10,0 0x900000040,0",
+		"inval A " SMMU_DEV " 2 0x800001005,0",
+		"inval A " SMMU_DEV " 2 0x12,0x1000 0x12,0x2000",
+		"inval A " SMMU_DEV " 2",
+		"inval A " SMMU_DEV " 2 0x10,0 0x10,0 0x10,0 0x10,0 0x10,0 0x10,0 0x10,0 0x10,0 "
+		"0x10,0 0x10,0 0x10,0 0x10,0 0x10,0 0x10,0 0x10,0 0x10,0 0x10,0",
+		"untable A " SMMU_DEV,
+		"inval A " SMMU_DEV " 2 0x10,0",
+		NULL};
+	static const char *const refused[][2] = {
+		{"inval A " SMMU_DEV " 1 0x1000,1,0",
+		 "-EOPNOTSUPP: invalidation type 1: the PASID table of " SMMU_DEV
+		 " is an SMMUv3's, "
+		 "flushed with its commands (type 2)"},
+		{"inval A " SMMU_DEV " 2 0x3,0",
+		 "-EINVAL: entry 0: SMMUv3 command opcode 0x3 is none a vIOMMU takes"},
+		{"inval A " SMMU_DEV " 2 0x46,0",
+		 "-EINVAL: entry 0: SMMUv3 command opcode 0x46 is none a vIOMMU takes"},
+		{"inval A " SMMU_DEV " 2 0x10,0,1",
+		 "-EINVAL: entry 0: word 2 is 0x1: an SMMUv3 command is words 0 and 1 only"},
+		{"inval A " SMMU_DEV " 2 0x110,0",
+		 "-EINVAL: entry 0: CMD_TLBI_NH_ALL sets reserved bits (word 0 0x100, word 1 0)"},
+		{"inval A " SMMU_DEV " 2 0x10,0x2",
+		 "-EINVAL: entry 0: CMD_TLBI_NH_ALL sets reserved bits (word 0 0, word 1 0x2)"},
+		{"inval A " SMMU_DEV " 2 0x900000005,0",
+		 "-EINVAL: entry 0: CMD_CFGI_CD names StreamID 0x9, but this PASID table's device "
+		 "is vSID 0x8 (the only one it may name)"},
+		{"inval A " SMMU_DEV " 2 0x10,0 0x900000040,0",
+		 "-EINVAL: entry 1: CMD_ATC_INV names StreamID 0x9"},
+		{"inval A " SMMU_DEV " 2 0x800001005,0",
+		 "-EINVAL: entry 0: CMD_CFGI_CD names SubstreamID 1, past the 1 CDs of this table "
+		 "(S1CDMax 0)"},
+		{"inval A " SMMU_DEV " 2", "-EINVAL: 0 entries: 1 to 16"},
+		{" 0x10,0 0x10,0", "-EINVAL: 17 entries: 1 to 16"}, /* the end of the line */
+		{"inval A " SMMU_DEV " 2 0x1000000000013,0x400000",
+		 "-EINVAL: entry 0: CMD_TLBI_NH_VAA sets reserved bits (word 0 0x1000000000000, "
+		 "word 1 0)"},
+		{"inval A " SMMU_DEV " 2 0x800001840,0",
+		 "-EINVAL: entry 0: CMD_ATC_INV names SubstreamID 1, past the 1 CDs of this table"},
+		/* Unbound: nothing to flush. */
+		{"untable A " SMMU_DEV ": 0\ninval A " SMMU_DEV " 2 0x10,0",
+		 "-ENOENT: " SMMU_DEV " has no PASID table bound in this space [done 0]"},
+	};
+	struct fake f;
+	const char *out, *seg;
+	char want[1024];
+
+	fake_new_backend(&f, "iommufd", smmu_one, 1);
+	env_add(&f, "VFIO_EMUL_VIOMMU=" SMMU_DEV);
+	/* The kernel refuses the fourth IOMMU_HWPT_INVALIDATE svmd sends (after the three that
+	 * pass). */
+	env_add(&f, "VFIO_EMUL_FAIL=0x3b8d:5:4");
+	out = drive(&f, cmds);
+	/* What passes reaches the vIOMMU (object 5, on the parent 4) word for word, in one call
+	 * each. */
+	said(out, "inval A " SMMU_DEV " 2 0x1000000000012,0x400001 0x10,0 0x800000005,1: 0 done 3");
+	seg = segment(&f, "inval A " SMMU_DEV " 2 0x1000000000012,0x400001 0x10,0 0x800000005,1");
+	cr_assert(strstr(seg, "[invalidate viommu "), "%s", seg);
+	cr_assert(strstr(seg, ": 3 commands 0x1000000000012:0x400001 0x10:0 0x800000005:0x1] -> 0"),
+		  "%s", seg);
+	said(out, "inval A " SMMU_DEV
+		  " 2 0x800000006,0 0x1000000000011,0 0x30,0 0x800000040,0xfff0003f: 0 done 4");
+	/* TLBI_NH_VAA: a range (NUM 31, SCALE 1, TG 3, TTL 3), leaf; no ASID. */
+	said(out, "inval A " SMMU_DEV " 2 0x11f013,0x400f01: 0 done 1");
+	for (size_t i = 0; i < (sizeof(refused) / sizeof(refused[0])); i++) {
+		snprintf(want, sizeof(want), "%s: %s", refused[i][0], refused[i][1]);
+		cr_assert(strstr(out, want), "no '%s' in:\n%s", want, out);
+	}
+	/* The kernel's refusal, with how far it got. */
+	cr_assert(strstr(out,
+			 "inval A " SMMU_DEV " 2 0x12,0x1000 0x12,0x2000: -EIO: kernel refused: "
+			 "IOMMU_HWPT_INVALIDATE(ARM_SMMUV3) on the vIOMMU of " SMMU_DEV
+			 ": Input/output error (EIO), after 0 of 2 commands [done 0]"),
+		  "%s", out);
+	/* Nothing refused reached an ioctl: the four calls above only (the fourth refused by
+	 * the emulator before it logs what it would have done). */
+	cr_assert_eq(count_of(emul_log(&f), "ioctl iommufd2 0x3b8d "), 4, "%s", emul_log(&f));
+	cr_assert_eq(count_of(emul_log(&f), "[invalidate viommu 5: "), 3, "%s", emul_log(&f));
+	fake_free(&f);
+}
+
 /* svmd itself, and svmctl's SMMUv3 form: the device lists pasid-table as unsupported, and the
  * bind is refused with the reason, through the socket to an unprivileged user. */
 Test(iommufd, smmuv3_svmctl_says_why_not)

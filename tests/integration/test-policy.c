@@ -221,7 +221,7 @@ Test(policy, broken_tree_is_refused_and_the_old_policy_stays, .fini = stop)
 	cr_assert(strstr(why, "2 errors; the policy in force (generation 1) stays:"), "%s", why);
 	snprintf(want, sizeof(want),
 		 "%s:2:7: error: unknown operation 'frob' (want *, bind-task, bind-pgtable, "
-		 "bind-pasid-table, open-device, map or reload)",
+		 "bind-pasid-table, open-device, map, reload, invalidate, policy or metrics)",
 		 policy_path("40-broken.policy"));
 	cr_assert(strstr(why, want), "%s", why);
 	snprintf(want, sizeof(want), "%s:3:24: error: unknown key 'colour' (see svmd.policy(5))",

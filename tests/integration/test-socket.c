@@ -2190,6 +2190,23 @@ Test(socket, svmctl_explain_exit_status_and_reload_denial)
 	cr_assert(strstr(err, "svmd-test1"), "names the user asked about: %s", err);
 }
 
+/* explain invalidate: on a binding's device and PASID; '*' does not name it; no page-table
+ * options (refused before svmd sees them: it would drop the connection). */
+Test(socket, svmctl_explain_invalidate)
+{
+	char out[4096], err[4096];
+	const char *inv[] = {build_path("svmctl"), "--socket", d.socket,      "explain",
+			     "invalidate",         "3b:00.0",  "--pasid=150", NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, inv, out, sizeof(out), err, sizeof(err)), 77, "%s",
+		     err);
+	cr_assert(strstr(out, "invalidate on 0000:3b:00.0 (PASID 150) for uid "), "%s", out);
+	cr_assert(strstr(out, "verdict: deny (no rule matched: default deny)"), "%s", out);
+	const char *width[] = {build_path("svmctl"), "--socket", d.socket,          "explain",
+			       "invalidate",         "3b:00.0",  "--addr-width=48", NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, width, out, sizeof(out), err, sizeof(err)), 1);
+	cr_assert(strstr(err, "no addr-width or vtd-flags"), "%s", err);
+}
+
 Test(socket, svmctl_option_errors)
 {
 	char out[4096], err[4096];

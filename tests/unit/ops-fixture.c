@@ -163,6 +163,136 @@ static int hooked_open(struct backend *b, struct backend_space *s, const struct 
 	return sim->open_device(b, s, dev, ret_fd, why, whylen);
 }
 
+/* Guest tables nested in a client's space, as a backend with spaces binds them
+ * (backend-iommufd.c's nest_bind, bind_space, invalidate): what each holds is an allocation
+ * and, for a PASID table, a pipe (its vEVENTQ: the backend keeps one end, the client gets the
+ * other), so that a leak on any path shows in the allocator, the fd count or nested(). */
+struct fake_nest {
+	const struct device *dev; /* NULL: a free slot */
+	uint32_t kind, pasid;
+	void *mem;
+	int fd;
+};
+static struct fake_nest fake_nests[8];
+unsigned n_invalidated;
+
+static struct fake_nest *fake_find(const struct device *dev, uint32_t kind, uint32_t pasid)
+{
+	for (size_t i = 0; i < ELEMENTSOF(fake_nests); i++)
+		if (fake_nests[i].dev == dev && fake_nests[i].kind == kind &&
+		    fake_nests[i].pasid == pasid)
+			return &fake_nests[i];
+	return NULL;
+}
+
+static int fake_add(const struct device *dev, const struct bind_args *a, int fd, char *why,
+		    size_t whylen)
+{
+	struct fake_nest *n = fake_find(NULL, 0, 0);
+	void *mem;
+
+	if (fake_find(dev, a->kind, a->pasid))
+		return snprintf(why, whylen, "bound already"), -EBUSY;
+	if (!n || !(mem = malloc(32)))
+		return snprintf(why, whylen, "out of memory"), -ENOMEM;
+	*n = (struct fake_nest){
+		.dev = dev, .kind = a->kind, .pasid = a->pasid, .mem = mem, .fd = fd};
+	return 0;
+}
+
+static void fake_remove(struct fake_nest *n)
+{
+	free(n->mem);
+	if (n->fd >= 0)
+		close(n->fd);
+	*n = (struct fake_nest){.fd = -1};
+}
+
+static int fake_nest_bind(struct backend *b, struct backend_space *s, const struct device *dev,
+			  struct bind_args *a, char *why, size_t whylen)
+{
+	(void)b, (void)s;
+	return fake_add(dev, a, -1, why, whylen);
+}
+
+static int fake_nest_unbind(struct backend *b, struct backend_space *s, const struct device *dev,
+			    const struct bind_args *a, char *why, size_t whylen)
+{
+	struct fake_nest *n = fake_find(dev, a->kind, a->pasid);
+
+	(void)b, (void)s;
+	if (!n)
+		return snprintf(why, whylen, "not bound"), -ENOENT;
+	fake_remove(n);
+	return 0;
+}
+
+static int fake_bind_space(struct backend *b, struct backend_space *s, const struct device *dev,
+			   struct bind_args *a, char *why, size_t whylen)
+{
+	int p[2], r;
+
+	(void)b, (void)s;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return snprintf(why, whylen, "no vEVENTQ: %s", strerror(errno)), -errno;
+	r = fake_add(dev, a, p[0], why, whylen);
+	if (r < 0) {
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	a->table.event_fd = p[1];
+	return 0;
+}
+
+static void fake_unbind_space(struct backend *b, struct backend_space *s, const struct device *dev,
+			      const struct bind_args *a)
+{
+	struct fake_nest *n = fake_find(dev, a->kind, a->pasid);
+
+	(void)b, (void)s;
+	cr_assert_not_null(n, "unbind_space of a table never bound");
+	fake_remove(n);
+}
+
+static int fake_invalidate(struct backend *b, struct backend_space *s, const struct device *dev,
+			   const struct bind_args *a, uint32_t type,
+			   const struct svmd_invalidate_entry *e, uint32_t n, uint32_t *ret_done,
+			   char *why, size_t whylen)
+{
+	uint32_t want =
+		a->kind == SVMD_KIND_PASID_TABLE ? SVMD_INVALIDATE_SMMUV3 : SVMD_INVALIDATE_VTD_S1;
+
+	(void)b, (void)s, (void)e;
+	*ret_done = 0;
+	if (!fake_find(dev, a->kind, a->pasid))
+		return snprintf(why, whylen, "no table"), -ENOENT;
+	if (type != want)
+		return snprintf(why, whylen, "type %u: this table takes %u", type, want),
+		       -EOPNOTSUPP;
+	n_invalidated++;
+	*ret_done = n;
+	return 0;
+}
+
+void fake_nesting(void)
+{
+	hooked.nest_bind = fake_nest_bind;
+	hooked.nest_unbind = fake_nest_unbind;
+	hooked.bind_space = fake_bind_space;
+	hooked.unbind_space = fake_unbind_space;
+	hooked.invalidate = fake_invalidate;
+}
+
+size_t nested(const char *device)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(fake_nests); i++)
+		n += fake_nests[i].dev && strcmp(fake_nests[i].dev->name, device) == 0;
+	return n;
+}
+
 struct ops_fixture f;
 
 static uint64_t fake_clock(void *userdata)
@@ -235,6 +365,9 @@ void setup(void)
 	f.last_end = -1;
 	n_recs = 0;
 	refuse_check = refuse_bind = refuse_unbind = refuse_open = 0;
+	n_invalidated = 0;
+	for (size_t i = 0; i < ELEMENTSOF(fake_nests); i++)
+		fake_nests[i] = (struct fake_nest){.fd = -1};
 	f.baseline_fds = count_fds();
 	snprintf(f.dir, sizeof(f.dir), "/tmp/svmd-test-ops.XXXXXX");
 	cr_assert_not_null(mkdtemp(f.dir));
@@ -285,7 +418,7 @@ void teardown(void)
 
 size_t bound(const char *device)
 {
-	return sim_kernel_n_bound(f.kernel, device);
+	return sim_kernel_n_bound(f.kernel, device) + nested(device);
 }
 
 struct bind_request pgtable(const char *device, uint32_t pasid)

@@ -73,8 +73,15 @@ int count_fds(void);
 void write_policy(const char *name, const char *text);
 /* A session of uid, its process pinned if asked. */
 struct session *session_of(uid_t uid, bool pinned);
-/* What the simulated kernel holds bound on device. */
+/* What the simulated kernel holds bound on device, and the fake nested tables on it. */
 size_t bound(const char *device);
+/* From now on, until teardown, the backend nests guest tables in the client's space as
+ * iommufd does (nest_bind, bind_space, invalidate), faked: each table an allocation, a PASID
+ * table also a pipe (its vEVENTQ). nested(): the fake tables on device; n_invalidated: the
+ * invalidations that reached the fake backend. */
+void fake_nesting(void);
+size_t nested(const char *device);
+extern unsigned n_invalidated;
 struct bind_request pgtable(const char *device, uint32_t pasid);
 /* One request of s: its status, and the one record it wrote. */
 int bind_pgtable(struct session *s, const char *device, uint32_t pasid, struct binding **ret);

@@ -211,6 +211,180 @@ Test(ops, a_pgtable_bind_undoes_what_it_did_when_an_allocation_fails)
 	each_allocation_fails(f.alice, a_pgtable, DEV);
 }
 
+/* Nested in the client's space (backend_ops.nest_bind): the space, the nested table and the
+ * reference the binding holds, each undone on every failure. */
+Test(ops, a_nested_pgtable_bind_undoes_what_it_did_when_an_allocation_fails)
+{
+	fake_nesting();
+	each_allocation_fails(f.alice, a_pgtable, DEV);
+	cr_assert_eq(nested(DEV), 0);
+}
+
+static struct bind_request an_smmu_cd_table(void)
+{
+	return (struct bind_request){
+		.device = DEV_SMMU,
+		.target_pidfd = -1,
+		.args = {.kind = SVMD_KIND_PASID_TABLE,
+			 .table = {.ptr = 0x100000,
+				   .size = 64,
+				   .model = SVMD_MODEL_SMMU,
+				   .vsid_valid = true,
+				   .vsid = 8}},
+	};
+}
+
+/* Bound in the client's space (backend_ops.bind_space), with its vEVENTQ fd for the reply and
+ * svmd's share of it charged: undone, fd and charge too, on every failure. */
+Test(ops, a_pasid_table_bound_in_a_space_undoes_what_it_did_when_an_allocation_fails)
+{
+	const struct user *u = registry_user(f.core->registry, ALICE);
+	int fds0 = u ? u->n_fds : 0;
+
+	fake_nesting();
+	each_allocation_fails(f.alice, an_smmu_cd_table, DEV_SMMU);
+	cr_assert_eq(nested(DEV_SMMU), 0);
+	u = registry_user(f.core->registry, ALICE);
+	cr_assert_eq(u ? u->n_fds : 0, fds0, "the vEVENTQ's fd share was not given back");
+}
+
+/* Invalidate on one's own nested table, with each allocation failing: a flush writes no
+ * record, a refusal one; the kernel is asked only when nothing failed; nothing stays behind.
+ * (Today neither path allocates, so each loop ends at its first try, with a failure armed
+ * that nothing took; an allocation added to them later is failed here in turn.) */
+static void invalidate_each_allocation_fails(struct bind_request req, uint32_t type)
+{
+	const struct svmd_invalidate_entry e = {{type == SVMD_INVALIDATE_SMMUV3 ? 0x10 : 0x1000,
+						 type == SVMD_INVALIDATE_SMMUV3 ? 0 : 1, 0}};
+	struct binding *b = NULL;
+	struct op_result res;
+	int fds, fds0 = count_fds();
+	long n;
+
+	fake_nesting();
+	cr_assert_eq(ops_bind(f.core, f.alice, &req, &res, &b), 0, "%s", res.reason);
+	ops_commit(f.core, b);
+	if (b->args.kind == SVMD_KIND_PASID_TABLE)
+		b->args.table.event_fd = safe_close(b->args.table.event_fd); /* as the reply does */
+	fds = count_fds();
+	for (n = 0; n < 1000; n++) {
+		unsigned before = n_invalidated;
+		uint32_t done = 99;
+		int r;
+
+		n_recs = 0;
+		failed = false;
+		fail_countdown = n;
+		r = ops_invalidate(f.core, f.alice, binding_id(b), type, &e, 1, &done, &res);
+		fail_countdown = -1;
+		if (r == 0) {
+			cr_assert_eq(n_recs, 0, "allocation %ld: a flush is not recorded", n);
+			cr_assert_eq(done, 1);
+			cr_assert_eq(n_invalidated, before + 1);
+			if (!failed)
+				break;
+			continue;
+		}
+		cr_assert(failed, "allocation %ld: failed (%d) with no failure injected", n, r);
+		cr_assert_eq(n_recs, 1, "allocation %ld: %zu records", n, n_recs);
+		cr_assert_eq(recs[0].error, -r);
+		cr_assert_str_eq(recs[0].op, "invalidate");
+		cr_assert_eq(done, 0);
+		cr_assert_eq(n_invalidated, before, "allocation %ld: the kernel was asked", n);
+		cr_assert_eq(count_fds(), fds, "allocation %ld: an fd leaked", n);
+	}
+	cr_assert_lt(n, 1000);
+	/* A refusal (the type the table has not) with each allocation failing: one record
+	 * always, the backend's refusal or the allocation's. */
+	const uint32_t other =
+		type == SVMD_INVALIDATE_SMMUV3 ? SVMD_INVALIDATE_VTD_S1 : SVMD_INVALIDATE_SMMUV3;
+	long m;
+	for (m = 0; m < 1000; m++) {
+		uint32_t done = 99;
+		int r;
+
+		n_recs = 0;
+		failed = false;
+		fail_countdown = m;
+		r = ops_invalidate(f.core, f.alice, binding_id(b), other, &e, 1, &done, &res);
+		fail_countdown = -1;
+		cr_assert(r == -EOPNOTSUPP || (failed && r == -ENOMEM), "allocation %ld: %d", m, r);
+		cr_assert_eq(n_recs, 1, "allocation %ld: %zu records", m, n_recs);
+		cr_assert_eq(recs[0].error, -r);
+		cr_assert_eq(done, 0);
+		cr_assert_eq(count_fds(), fds, "allocation %ld: an fd leaked", m);
+		if (!failed)
+			break;
+	}
+	/* Still bound, once, and still the owner's alone: bob's attempt is ENOENT, recorded. */
+	cr_assert_eq(nested(req.device), 1);
+	cr_assert_eq(registry_count(f.core->registry), 1);
+	n_recs = 0;
+	uint32_t done = 99;
+	cr_assert_eq(ops_invalidate(f.core, f.bob, binding_id(b), type, &e, 1, &done, &res),
+		     -ENOENT);
+	assert_record(AUDIT_FAIL, "invalidate", ENOENT, "of yours");
+	cr_assert_eq(done, 0);
+	n_recs = 0;
+	cr_assert_eq(ops_unbind(f.core, f.alice, binding_id(b), &res), 0);
+	cr_assert_eq(nested(req.device), 0);
+	cr_assert_eq(count_fds(), fds0, "the table's fds are not all closed");
+}
+
+Test(ops, invalidate_of_a_nested_pgtable_with_each_allocation_failing)
+{
+	write_policy("60-invalidate.policy", "allow invalidate user=1000 device=" DEV "\n");
+	cr_assert_eq(ops_reload(f.core, f.root, &(struct reload_result){0}, NULL, 0,
+				&(struct op_result){0}),
+		     0);
+	invalidate_each_allocation_fails(pgtable(DEV, 150), SVMD_INVALIDATE_VTD_S1);
+}
+
+Test(ops, invalidate_of_a_pasid_table_with_each_allocation_failing)
+{
+	write_policy("60-invalidate.policy", "allow invalidate user=1000 device=" DEV_SMMU "\n");
+	cr_assert_eq(ops_reload(f.core, f.root, &(struct reload_result){0}, NULL, 0,
+				&(struct op_result){0}),
+		     0);
+	invalidate_each_allocation_fails(an_smmu_cd_table(), SVMD_INVALIDATE_SMMUV3);
+}
+
+/* What the core refuses before the backend: a PASID table bound without a space (the backends
+ * that bind them with bind()), and a type the table has not (the backend's word). */
+Test(ops, invalidate_reaches_a_pasid_table_only_in_a_space)
+{
+	struct bind_request req = an_smmu_cd_table();
+	const struct svmd_invalidate_entry e = {{0x10, 0, 0}};
+	struct binding *b = NULL;
+	struct op_result res;
+	uint32_t done;
+
+	write_policy("60-invalidate.policy", "allow invalidate user=1000 device=" DEV_SMMU "\n");
+	cr_assert_eq(ops_reload(f.core, f.root, &(struct reload_result){0}, NULL, 0, &res), 0);
+	cr_assert_eq(ops_bind(f.core, f.alice, &req, &res, &b), 0, "%s", res.reason);
+	n_recs = 0;
+	cr_assert_eq(ops_invalidate(f.core, f.alice, binding_id(b), SVMD_INVALIDATE_SMMUV3, &e, 1,
+				    &done, &res),
+		     -EINVAL);
+	assert_record(AUDIT_FAIL, "invalidate", EINVAL,
+		      "is a bind-pasid-table, not a guest table nested in your space");
+	cr_assert_eq(ops_unbind(f.core, f.alice, binding_id(b), &res), 0);
+	fake_nesting();
+	req = an_smmu_cd_table();
+	cr_assert_eq(ops_bind(f.core, f.alice, &req, &res, &b), 0, "%s", res.reason);
+	n_recs = 0;
+	cr_assert_eq(ops_invalidate(f.core, f.alice, binding_id(b), SVMD_INVALIDATE_VTD_S1, &e, 1,
+				    &done, &res),
+		     -EOPNOTSUPP);
+	assert_record(AUDIT_FAIL, "invalidate", EOPNOTSUPP, "this table takes 2");
+	n_recs = 0;
+	cr_assert_eq(ops_invalidate(f.core, f.alice, binding_id(b), SVMD_INVALIDATE_SMMUV3, &e, 1,
+				    &done, &res),
+		     0, "%s", res.reason);
+	cr_assert_eq(n_recs, 0);
+	cr_assert_eq(n_invalidated, 1);
+}
+
 static struct bind_request a_task_of_this_process(void)
 {
 	return (struct bind_request){.device = DEV,
@@ -501,6 +675,37 @@ Test(ops, explain_writes_no_record)
 	cr_assert(strstr(res.reason, "only root"));
 	x.device = "0000:99:00.0";
 	cr_assert_eq(ops_explain(f.core, f.root, &x, text, sizeof(text), &v, &res), -ENODEV);
+	cr_assert_eq(n_recs, 0);
+}
+
+/* Invalidate is explained on a binding's device and PASID, as ops_invalidate() decides it. */
+Test(ops, explain_invalidate)
+{
+	struct explain_request x = {.op = POLICY_OP_INVALIDATE, .device = DEV, .pasid = 150};
+	enum policy_verdict v;
+	struct op_result res;
+	char text[4096];
+
+	write_policy("60-invalidate.policy",
+		     "allow invalidate user=1000 device=" DEV " pasid=100-199\n");
+	cr_assert_eq(
+		ops_reload(f.core, f.root, &(struct reload_result){0}, text, sizeof(text), &res), 0,
+		"%s", res.reason);
+	n_recs = 0;
+	cr_assert_eq(ops_explain(f.core, f.alice, &x, text, sizeof(text), &v, &res), 0);
+	cr_assert_eq(v, POLICY_ALLOW, "%s", text);
+	cr_assert(strstr(text, "invalidate on " DEV " (PASID 150) for uid 1000"), "%s", text);
+	cr_assert(strstr(text, "verdict: allow by "), "%s", text);
+	cr_assert(strstr(text, "60-invalidate.policy:1"), "%s", text);
+	/* PASID 0 (a PASID table, or the RID) is not in the rule's range; '*' does not name it. */
+	x.pasid = 0;
+	cr_assert_eq(ops_explain(f.core, f.alice, &x, text, sizeof(text), &v, &res), 0);
+	cr_assert_eq(v, POLICY_DENY, "%s", text);
+	cr_assert(strstr(text, "(PASID 0)"), "%s", text);
+	cr_assert(strstr(text, "verdict: deny (no rule matched"), "%s", text);
+	x.device = DEV_SMMU;
+	cr_assert_eq(ops_explain(f.core, f.alice, &x, text, sizeof(text), &v, &res), 0);
+	cr_assert_eq(v, POLICY_DENY, "%s", text);
 	cr_assert_eq(n_recs, 0);
 }
 

@@ -1135,7 +1135,7 @@ struct bad_row {
 
 #define UNKNOWN_OP(line, col, name)                                                                \
 	"t.policy:" #line ":" #col ": error: unknown operation '" name "' (want *, bind-task, "    \
-	"bind-pgtable, bind-pasid-table, open-device, map or reload)"
+	"bind-pgtable, bind-pasid-table, open-device, map, reload, invalidate, policy or metrics)"
 #define UNKNOWN_KEY(line, col, name)                                                               \
 	"t.policy:" #line ":" #col ": error: unknown key '" name "' (see svmd.policy(5))"
 
@@ -3168,6 +3168,32 @@ Test(policy_invalidate, decided_on_device_and_pasid)
 	cr_assert_eq(decide_invalidate(p, DEV0, 200), POLICY_DENY);
 	cr_assert_eq(decide_invalidate(p, DEV0, 0), POLICY_DENY);
 	cr_assert_eq(decide_invalidate(p, "0000:3c:00.0", 150), POLICY_DENY);
+	policy_free(p);
+}
+
+/* A PASID table's (or the RID's) binding is at PASID 0: a rule without pasid= grants it, and so
+ * does pasid=auto; a PASID range does not, and explain says how to grant it. */
+Test(policy_invalidate, pasid_0_of_a_pasid_table)
+{
+	struct policy *p =
+		compile_ok("allow invalidate user=alice device=" DEV0 " pasid=100-199\n"
+			   "allow invalidate user=alice device=0000:3c:00.0\n"
+			   "allow invalidate user=alice device=0000:3d:00.0 pasid=auto\n");
+	struct identity s = {.uid = ALICE, .gid = USERS};
+	struct policy_request req = {.op = POLICY_OP_INVALIDATE, .device = DEV0, .pasid = 0};
+	struct policy_decision d;
+	struct steps st = {0};
+
+	cr_assert_eq(decide_invalidate(p, DEV0, 0), POLICY_DENY);
+	cr_assert_eq(decide_invalidate(p, "0000:3c:00.0", 0), POLICY_ALLOW);
+	cr_assert_eq(decide_invalidate(p, "0000:3d:00.0", 0), POLICY_ALLOW);
+	cr_assert_eq(decide_invalidate(p, "0000:3d:00.0", 5), POLICY_DENY);
+	policy_explain(p, &s, &req, &d, record_step, &st);
+	cr_assert_eq(d.verdict, POLICY_DENY);
+	cr_assert_geq(st.n, 1);
+	cr_assert(strstr(st.why[0], "PASID 0 (a PASID table, or a page table at the RID) not "
+				    "granted: pasid=auto grants it, or leave pasid= out"),
+		  "%s", st.why[0]);
 	policy_free(p);
 }
 

@@ -658,12 +658,23 @@ Test(request, accepted_variants)
 	struct svmd_explain_req ex;
 	req_payload(SVMD_OP_EXPLAIN, &ex);
 	for (uint32_t op = 1; op < _SVMD_EXPLAIN_OP_MAX; op++) {
-		if (op == SVMD_EXPLAIN_RELOAD || op == SVMD_EXPLAIN_MAP)
+		if (op == SVMD_EXPLAIN_RELOAD || op == SVMD_EXPLAIN_MAP ||
+		    op == SVMD_EXPLAIN_INVALIDATE)
 			continue; /* their own layouts: below */
 		ex.op = op;
 		cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &ex, sizeof(ex), 0), 0, "op %u",
 			     op);
 	}
+	/* explain invalidate: a device and a PASID, no page-table fields (else malformed) */
+	struct svmd_explain_req inv_ex = ex;
+	inv_ex.op = SVMD_EXPLAIN_INVALIDATE;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &inv_ex, sizeof(inv_ex), 0), -EBADMSG);
+	inv_ex.addr_width = 0;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &inv_ex, sizeof(inv_ex), 0), -EBADMSG);
+	inv_ex.vtd_flags = 0;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &inv_ex, sizeof(inv_ex), 0), 0);
+	inv_ex.addr_width = 57;
+	cr_assert_eq(svmd_request_check(SVMD_OP_EXPLAIN, &inv_ex, sizeof(inv_ex), 0), -EBADMSG);
 	/* explain: address widths and VT-d flags */
 	const uint32_t widths[] = {0, 48, 57};
 	for (size_t i = 0; i < N_ELEM(widths); i++) {

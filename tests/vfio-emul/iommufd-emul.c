@@ -39,9 +39,11 @@
  * end the emulator keeps, so that it sees when every copy of the fd, in any process, is
  * closed: until then the vEVENTQ cannot be destroyed, EBUSY), and nested HWPTs with a vSTE
  * (word 0 may carry only V, Config, S1Fmt, S1ContextPtr, S1CDMax, else EIO). An object others
- * hang off cannot be destroyed (EBUSY).
+ * hang off cannot be destroyed (EBUSY). IOMMU_HWPT_INVALIDATE on a vIOMMU takes the commands
+ * the kernel converts, a StreamID only of a vDEVICE on it (else EIO), and logs each.
  */
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -93,9 +95,10 @@ struct obj {
 	 * the vIOMMU `on`; viommu: on the HWPT `on`; vdevice, veventq: on the vIOMMU `on`. */
 	bool alloced, nest_parent;
 	unsigned on;
-	unsigned refs; /* viommu: vdevices, veventqs, nested hwpts; hwpt: viommus on it */
-	unsigned dev;  /* vdevice: the device object */
-	int hidden_fd; /* veventq: the emulator's end of its fd's socket pair */
+	unsigned refs;    /* viommu: vdevices, veventqs, nested hwpts; hwpt: viommus on it */
+	unsigned dev;     /* vdevice: the device object */
+	uint64_t virt_id; /* vdevice: the guest's id of it (an SMMUv3's vSID) */
+	int hidden_fd;    /* veventq: the emulator's end of its fd's socket pair */
 };
 
 struct ictx {
@@ -1087,6 +1090,44 @@ static int vtd_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
 	return 0;
 }
 
+/* IOMMU_HWPT_INVALIDATE on an SMMUv3 vIOMMU, as arm_vsmmu_cache_invalidate() takes it: the
+ * opcodes it converts, a StreamID (CFGI_CD, CFGI_CD_ALL, ATC_INV) that is the virt_id of a
+ * vDEVICE on this vIOMMU, else EIO; entry_num says how many were done. */
+static int viommu_invalidate(struct ictx *c, void *arg, struct svmd_iommu_hwpt_invalidate *q,
+			     char *tag, size_t tlen)
+{
+	uint32_t done = 0;
+	int r = 0;
+
+	snprintf(tag, tlen, "invalidate viommu %u: %u commands", q->hwpt_id, q->entry_num);
+	if (q->data_type != SVMD_IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 ||
+	    q->entry_len < sizeof(struct svmd_iommu_viommu_arm_smmuv3_invalidate))
+		return -EINVAL;
+	for (; done < q->entry_num; done++) {
+		struct svmd_iommu_viommu_arm_smmuv3_invalidate e;
+		memcpy(&e, (const uint8_t *)(uintptr_t)q->data_uptr + (size_t)done * q->entry_len,
+		       sizeof(e));
+		uint64_t w0 = le64toh(e.cmd[0]), w1 = le64toh(e.cmd[1]);
+		unsigned op = (unsigned)(w0 & 0xff);
+		bool found = false;
+		snprintf(tag + strlen(tag), tlen - strlen(tag), " %#" PRIx64 ":%#" PRIx64, w0, w1);
+		if (op == 0x05 || op == 0x06 || op == 0x40) {
+			for (unsigned i = 1; i <= OBJS_MAX; i++)
+				found |= c->objs[i].type == O_VDEVICE &&
+					 c->objs[i].on == q->hwpt_id &&
+					 c->objs[i].virt_id == (w0 >> 32);
+		} else
+			found = op == 0x10 || op == 0x11 || op == 0x12 || op == 0x13 || op == 0x30;
+		if (!found) {
+			r = -EIO;
+			break;
+		}
+	}
+	q->entry_num = done;
+	give(arg, q, sizeof(*q));
+	return r;
+}
+
 /* IOMMU_HWPT_INVALIDATE of a nested VT-d hwpt, as intel-iommu checks each entry; entry_num
  * says how many were done. */
 static int do_hwpt_invalidate(struct ictx *c, void *arg, char *tag, size_t tlen)
@@ -1099,6 +1140,8 @@ static int do_hwpt_invalidate(struct ictx *c, void *arg, char *tag, size_t tlen)
 	if (r < 0)
 		return r;
 	snprintf(tag, tlen, "invalidate hwpt %u: %u entries", q.hwpt_id, q.entry_num);
+	if (obj_get(c, q.hwpt_id, O_VIOMMU))
+		return viommu_invalidate(c, arg, &q, tag, tlen);
 	if (!(h = obj_get(c, q.hwpt_id, O_HWPT)) || !obj_get(c, h->on, O_HWPT))
 		return -EINVAL;
 	if (q.data_type != SVMD_IOMMU_HWPT_INVALIDATE_DATA_VTD_S1)
@@ -1366,6 +1409,7 @@ static int do_vdevice_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
 		return -ENOSPC;
 	c->objs[id].on = v.viommu_id;
 	c->objs[id].dev = v.dev_id;
+	c->objs[id].virt_id = v.virt_id;
 	viommu->refs++;
 	v.out_vdevice_id = id;
 	give(arg, &v, sizeof(v));

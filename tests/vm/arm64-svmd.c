@@ -10,8 +10,12 @@
  *                           client builds a guest CD table and stage-1 page tables in a memfd,
  *                           maps it, binds the CD table through svmd, and edu DMAs by stage-1
  *                           virtual address; a DMA to a VA the tables leave unmapped arrives
- *                           on the binding's vEVENTQ fd with the virtual StreamID; after unbind
- *                           the device is on stage 2 only again
+ *                           on the binding's vEVENTQ fd with the virtual StreamID; the client
+ *                           remaps a VA in its stage 1 and, after svmd's invalidate (its
+ *                           SMMUv3 commands through the vIOMMU), edu's next DMA goes to the new
+ *                           page; commands svmd does not pass, and another user's invalidate,
+ *                           are refused; policy rows for pasid-table and invalidate; after
+ *                           unbind the device is on stage 2 only again
  *   arm64-svmd stock BDF    the stock kernel: bind-pasid-table is NotSupported, with the reason
  *   arm64-svmd --list test|stock   the names of the checks
  *
@@ -44,23 +48,27 @@
 #define POLICY_FILE POLICY_DIR "/50-arm64.policy"
 #define SOCKET      "/run/svmd/svmd.sock"
 #define USER_A      "svmd-vm-a"
-#define VSID        0x8u /* the guest's virtual StreamID for the edu */
+#define USER_B      "svmd-vm-b" /* map and open-device only */
+#define VSID        0x8u        /* the guest's virtual StreamID for the edu */
 
 /*
  * The client's memfd, as "guest physical" memory (IOVAs of its IOAS, stage 2): page 0 the CD
  * table (one CD: the edu has no PASIDs), pages 1-3 the stage-1 tables (4 KiB granule, 39-bit
- * VA, levels 1-3), pages 4 and 5 the DMA's source and destination. Stage 1 maps VA_SRC to page
- * 4 and VA_DST to page 5, nothing else. Every address stays below 256 MiB (edu's DMA mask).
+ * VA, levels 1-3), pages 4 and 5 the DMA's source and destination, page 6 where the client
+ * remaps VA_DST to. Stage 1 maps VA_SRC to page 4 and VA_DST to page 5, nothing else. Every
+ * address stays below 256 MiB (edu's DMA mask).
  */
 #define PAGE       4096u
 #define IPA_TABLES 0x800000ull /* pages 0-3 */
-#define IPA_DATA   0x900000ull /* pages 4-5 */
+#define IPA_DATA   0x900000ull /* pages 4-6 */
+#define PAGES      7u
 #define IPA_CD     IPA_TABLES
 #define IPA_L1     (IPA_TABLES + 1 * PAGE)
 #define IPA_L2     (IPA_TABLES + 2 * PAGE)
 #define IPA_L3     (IPA_TABLES + 3 * PAGE)
 #define IPA_SRC    IPA_DATA
 #define IPA_DST    (IPA_DATA + PAGE)
+#define IPA_ALT    (IPA_DATA + 2 * PAGE)
 #define VA_SRC     0x400000ull
 #define VA_DST     0x401000ull
 #define VA_HOLE    0x402000ull /* stage 1 leaves it unmapped */
@@ -89,6 +97,17 @@
 /* An SMMUv3 event record (32 bytes): word 0 holds the type (bits 7:0) and StreamID (63:32). */
 #define EVT_F_TRANSLATION 0x10u
 
+/* SMMUv3 commands (architecture 4.3-4.5): opcode in word 0 bits 7:0; CFGI_CD's StreamID in
+ * 63:32 (SubstreamID 31:12), Leaf in word 1 bit 0; TLBI_NH_VA's ASID in word 0 63:48, its
+ * address in word 1 63:12, Leaf bit 0. */
+#define CMD_CFGI_STE    0x03ull
+#define CMD_CFGI_CD     0x05ull
+#define CMD_TLBI_NH_ALL 0x10ull
+#define CMD_TLBI_NH_VA  0x12ull
+#define CMD_SID(s)      ((uint64_t)(s) << 32)
+#define CMD_ASID(a)     ((uint64_t)(a) << 48)
+#define CMD_LEAF        1ull
+
 static const char *const checks_test[] = {
 	"arm64-svmd-serves",
 	"arm64-client-drops-root",
@@ -98,6 +117,13 @@ static const char *const checks_test[] = {
 	"arm64-bind-cd-table",
 	"arm64-bind-exclusive",
 	"arm64-dma-by-s1-va",
+	"arm64-stale-without-invalidate",
+	"arm64-invalidate-tlbi-nh-va",
+	"arm64-invalidate-cfgi-cd-nh-all",
+	"arm64-invalidate-refusals",
+	"arm64-invalidate-not-others",
+	"arm64-policy-user-a",
+	"arm64-policy-user-b",
 	"arm64-s1-hole-event",
 	"arm64-unbind-stage2-only",
 	"arm64-rebind-waits-for-event-fd",
@@ -248,7 +274,7 @@ static bool drop_to(const char *user, char *why, size_t whylen)
 struct guest {
 	struct svm_client *c;
 	int memfd, devfd, event_fd;
-	uint8_t *mem; /* 6 pages */
+	uint8_t *mem; /* PAGES pages */
 	struct edu_regs regs;
 };
 
@@ -305,6 +331,42 @@ static bool untouched(struct guest *g)
 	return true;
 }
 
+/* The client's stage 1 maps VA_DST to ipa from now on (the SMMU may still hold the old). */
+static void remap_dst(struct guest *g, uint64_t ipa)
+{
+	page64(g, 3)[(VA_DST >> 12) & 511] = ipa | DESC_PAGE;
+	__sync_synchronize();
+}
+
+/* edu copies page 4 to VA_DST, pages 5 and 6 cleared before: 5 or 6, the page the copy is in
+ * (0: neither, or both), or a negative errno when the DMA failed. */
+static int dma_lands(struct guest *g, uint8_t seed)
+{
+	uint8_t *s = g->mem + 4 * PAGE, *p5 = g->mem + 5 * PAGE, *p6 = g->mem + 6 * PAGE;
+	int r;
+
+	for (unsigned i = 0; i < PAGE; i++)
+		s[i] = (uint8_t)(seed + i * 3);
+	memset(p5, 0, PAGE);
+	memset(p6, 0, PAGE);
+	__sync_synchronize();
+	r = edu_dma_from(&g->regs, VA_SRC);
+	if (r == 0)
+		r = edu_dma_to(&g->regs, VA_DST);
+	if (r < 0)
+		return r;
+	bool in5 = memcmp(s, p5, EDU_XFER_SIZE) == 0, in6 = memcmp(s, p6, EDU_XFER_SIZE) == 0;
+	return in5 && !in6 ? 5 : in6 && !in5 ? 6 : 0;
+}
+
+static const char *landed(int where)
+{
+	return where == 5   ? "page 5 (IPA 0x901000, the old mapping)"
+	       : where == 6 ? "page 6 (IPA 0x902000, the new mapping)"
+	       : where == 0 ? "NEITHER PAGE"
+			    : strerror(-where);
+}
+
 /* Events on the vEVENTQ within timeout_ms: the first F_TRANSLATION record's StreamID and
  * address in *sid, *addr; the number of records read, or a negative errno. */
 static int read_events(int fd, int timeout_ms, uint32_t *sid, uint64_t *addr, uint32_t *type)
@@ -339,6 +401,108 @@ static const char *reason(const struct svm_client *c)
 	return r && r[0] ? r : "no reason given";
 }
 
+/* The parent's end of the client's test: after the bind, the client sends its binding's id
+ * and waits until root and user B have tried it (another user's invalidate). */
+static int sync_up = -1, sync_down = -1;
+
+static void let_others_try(uint64_t id)
+{
+	char c;
+
+	if (sync_up >= 0 && write(sync_up, &id, sizeof(id)) == sizeof(id))
+		(void)!read(sync_down, &c, 1);
+}
+
+/* The invalidations of the test kernel's client: remap, flush, DMA; refusals. */
+static void client_invalidate(struct guest *g, uint64_t id)
+{
+	uint32_t done = 0;
+	int r, where;
+
+	/* Stage 1 now maps VA_DST to page 6; nobody told the SMMU. */
+	remap_dst(g, IPA_ALT);
+	where = dma_lands(g, 0x31);
+	report(where == 5, "arm64-stale-without-invalidate",
+	       "VA %#llx remapped to IPA %#llx in the guest's stage 1, no invalidate: edu's DMA "
+	       "lands in %s (QEMU's SMMUv3 serves the translation it cached)",
+	       VA_DST, IPA_ALT, landed(where));
+
+	const struct svm_invalidate_entry va = {
+		{CMD_TLBI_NH_VA | CMD_ASID(1), VA_DST | CMD_LEAF, 0}};
+	r = svm_invalidate(g->c, id, SVM_INVALIDATE_SMMUV3, &va, 1, &done);
+	where = r == 0 ? dma_lands(g, 0x32) : r;
+	report(r == 0 && done == 1 && where == 6, "arm64-invalidate-tlbi-nh-va",
+	       "invalidate CMD_TLBI_NH_VA (ASID 1, VA %#llx, leaf) through svmd: %s, done %u; "
+	       "then edu's DMA to VA %#llx lands in %s",
+	       VA_DST, r ? reason(g->c) : "ok", done, VA_DST, landed(where));
+
+	/* Back to page 5: CD 0 of the vSID and all of the vIOMMU's stage-1 TLB, in one call. */
+	remap_dst(g, IPA_DST);
+	const struct svm_invalidate_entry two[] = {
+		{{CMD_CFGI_CD | CMD_SID(VSID), CMD_LEAF, 0}},
+		{{CMD_TLBI_NH_ALL, 0, 0}},
+	};
+	done = 0;
+	r = svm_invalidate(g->c, id, SVM_INVALIDATE_SMMUV3, two, 2, &done);
+	where = r == 0 ? dma_lands(g, 0x33) : r;
+	report(r == 0 && done == 2 && where == 5, "arm64-invalidate-cfgi-cd-nh-all",
+	       "VA %#llx back to IPA %#llx; invalidate CMD_CFGI_CD (vSID %#x, CD 0) and "
+	       "CMD_TLBI_NH_ALL: %s, done %u; then edu's DMA lands in %s",
+	       VA_DST, IPA_DST, VSID, r ? reason(g->c) : "ok", done, landed(where));
+
+	/* What svmd does not pass to the kernel, each with its reason. */
+	static const struct {
+		struct svm_invalidate_entry e;
+		uint32_t type;
+		int want;
+		const char *says;
+	} bad[] = {
+		{{{CMD_CFGI_STE | CMD_SID(VSID), CMD_LEAF, 0}},
+		 SVM_INVALIDATE_SMMUV3,
+		 -EINVAL,
+		 "opcode 0x3 is none a vIOMMU takes"},
+		{{{CMD_CFGI_CD | CMD_SID(VSID + 1), CMD_LEAF, 0}},
+		 SVM_INVALIDATE_SMMUV3,
+		 -EINVAL,
+		 "names StreamID 0x9, but this PASID table's device is vSID 0x8"},
+		{{{CMD_TLBI_NH_ALL | (1ull << 8), 0, 0}},
+		 SVM_INVALIDATE_SMMUV3,
+		 -EINVAL,
+		 "sets reserved bits"},
+		{{{0x1000, 1, 0}}, SVM_INVALIDATE_VTD_S1, -EOPNOTSUPP, "is an SMMUv3's"},
+	};
+	char refusals[2048] = "";
+	bool ok = true;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = svm_invalidate(g->c, id, bad[i].type, &bad[i].e, 1, &done);
+		ok = ok && r == bad[i].want && strstr(reason(g->c), bad[i].says);
+		snprintf(refusals + strlen(refusals), sizeof(refusals) - strlen(refusals),
+			 "%s[%s: %s]", i ? " " : "", strerrorname_np(-r) ?: "ok", reason(g->c));
+	}
+	where = dma_lands(g, 0x34);
+	report(ok && where == 5, "arm64-invalidate-refusals", "%s; DMA still lands in %s", refusals,
+	       landed(where));
+}
+
+/* User A's policy rows: what its rules grant, as svmd explains them. */
+static void client_policy(struct guest *g)
+{
+	struct svm_explain_request inv = {
+		.op = "invalidate", .device = bdf, .pasid = -1, .uid = -1};
+	struct svm_explain_request tbl = {
+		.op = "bind-pasid-table", .device = bdf, .pasid = -1, .uid = -1};
+	char *t1 = NULL, *t2 = NULL;
+	bool a1 = false, a2 = false;
+	int r1 = svm_explain(g->c, &inv, &t1, &a1), r2 = svm_explain(g->c, &tbl, &t2, &a2);
+
+	report(r1 == 0 && a1 && strstr(t1, "verdict: allow by " POLICY_FILE ":2") && r2 == 0 &&
+		       a2 && strstr(t2, "verdict: allow by " POLICY_FILE ":1"),
+	       "arm64-policy-user-a", "explain invalidate: %s; explain bind-pasid-table: %s",
+	       t1 ? t1 : reason(g->c), t2 ? t2 : reason(g->c));
+	free(t1);
+	free(t2);
+}
+
 static bool client_setup(struct guest *g)
 {
 	char why[256];
@@ -346,11 +510,11 @@ static bool client_setup(struct guest *g)
 	int r;
 
 	g->memfd = memfd_create("arm64-guest", MFD_CLOEXEC);
-	if (g->memfd < 0 || ftruncate(g->memfd, 6 * PAGE) < 0) {
+	if (g->memfd < 0 || ftruncate(g->memfd, PAGES * PAGE) < 0) {
 		report(false, "arm64-stage2-dma", "memfd: %s", strerror(errno));
 		return false;
 	}
-	g->mem = mmap(NULL, 6 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
+	g->mem = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
 	if (g->mem == MAP_FAILED) {
 		report(false, "arm64-stage2-dma", "mmap: %s", strerror(errno));
 		return false;
@@ -358,7 +522,7 @@ static bool client_setup(struct guest *g)
 	r = svm_map(g->c, bdf, g->memfd, 0, 4 * PAGE, IPA_TABLES, SVM_MAP_READ | SVM_MAP_WRITE,
 		    &id);
 	if (r == 0)
-		r = svm_map(g->c, bdf, g->memfd, 4 * PAGE, 2 * PAGE, IPA_DATA,
+		r = svm_map(g->c, bdf, g->memfd, 4 * PAGE, 3 * PAGE, IPA_DATA,
 			    SVM_MAP_READ | SVM_MAP_WRITE, &id);
 	if (r == 0)
 		r = svm_open_device(g->c, bdf, &g->devfd, &id);
@@ -444,6 +608,10 @@ static void client_test(struct guest *g)
 	       : copied(g) ? "equal"
 			   : "DIFFERENT",
 	       k);
+
+	client_invalidate(g, id);
+	client_policy(g);
+	let_others_try(id);
 
 	r = copy_dma(g, VA_SRC, VA_HOLE, 0x77);
 	k = read_events(g->event_fd, 2000, &sid, &addr, &type);
@@ -542,9 +710,81 @@ static int client_main(void)
 	return n_failed ? 1 : 0;
 }
 
+/* User B (map and open-device only): A's binding is not B's to invalidate (ENOENT, as if
+ * missing, before policy); B's own pasid-table bind and invalidate are denied by policy. Exits
+ * 0 when B's invalidate was ENOENT. */
+static int user_b_main(uint64_t id)
+{
+	const struct svm_invalidate_entry all = {{CMD_TLBI_NH_ALL, 0, 0}};
+	struct svm_smmu_cd_table t = {.ptr = IPA_CD, .size = 64, .vsid = VSID};
+	struct svm_explain_request inv = {
+		.op = "invalidate", .device = bdf, .pasid = -1, .uid = -1};
+	struct svm_explain_request tbl = {
+		.op = "bind-pasid-table", .device = bdf, .pasid = -1, .uid = -1};
+	struct svm_client *c = NULL;
+	char why[256], bind_why[512] = "", *t1 = NULL, *t2 = NULL;
+	bool a1 = true, a2 = true;
+	uint32_t done = 99;
+	uint64_t id2;
+	int r, rb, fd = -1;
+
+	if (!drop_to(USER_B, why, sizeof(why)) || svm_connect(SOCKET, &c) < 0) {
+		report(false, "arm64-policy-user-b", "user B: %s", why);
+		return 1;
+	}
+	r = svm_invalidate(c, id, SVM_INVALIDATE_SMMUV3, &all, 1, &done);
+	bool enoent = r == -ENOENT && strstr(reason(c), "of yours");
+	printf("user-b: invalidate of binding %" PRIu64 ": %s (%s)\n", id,
+	       strerrorname_np(-r) ?: "ok", reason(c));
+	int r1 = svm_explain(c, &inv, &t1, &a1), r2 = svm_explain(c, &tbl, &t2, &a2);
+	rb = svm_bind_smmu_cd_table(c, bdf, &t, &id2, &fd);
+	snprintf(bind_why, sizeof(bind_why), "%s", reason(c));
+	report(r1 == 0 && !a1 && strstr(t1, "verdict: deny (no rule matched") && r2 == 0 && !a2 &&
+		       strstr(t2, "verdict: deny (no rule matched") && rb == -EACCES && fd < 0 &&
+		       strstr(bind_why, "no rule matched"),
+	       "arm64-policy-user-b",
+	       "explain invalidate: %s; explain bind-pasid-table: %s; its own bind-pasid-table: "
+	       "%s (%s)",
+	       t1 ? t1 : reason(c), t2 ? t2 : reason(c), strerrorname_np(-rb) ?: "BOUND", bind_why);
+	free(t1);
+	free(t2);
+	svm_disconnect(c);
+	return enoent ? 0 : 1;
+}
+
+/* Root's and user B's invalidate of client A's binding id: ENOENT for both (one's own only,
+ * root included: "root's too"). */
+static void others_try(uint64_t id)
+{
+	const struct svm_invalidate_entry all = {{CMD_TLBI_NH_ALL, 0, 0}};
+	struct svm_client *c = NULL;
+	char root_says[512] = "";
+	uint32_t done = 99;
+	int r = svm_connect(SOCKET, &c), status = -1;
+	pid_t b;
+
+	if (r == 0) {
+		r = svm_invalidate(c, id, SVM_INVALIDATE_SMMUV3, &all, 1, &done);
+		snprintf(root_says, sizeof(root_says), "%s (%s)", strerrorname_np(-r) ?: "ok",
+			 reason(c));
+		svm_disconnect(c);
+	}
+	fflush(stdout);
+	b = fork();
+	if (b == 0)
+		_exit(user_b_main(id));
+	if (b < 0 || waitpid(b, &status, 0) != b)
+		status = -1;
+	report(r == -ENOENT && strstr(root_says, "of yours") && WIFEXITED(status) &&
+		       WEXITSTATUS(status) == 0,
+	       "arm64-invalidate-not-others",
+	       "root's invalidate of user A's binding %" PRIu64 ": %s; user B's: %s", id, root_says,
+	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ENOENT" : "NOT ENOENT (above)");
+}
+
 int main(int argc, char **argv)
 {
-	char why[512], policy[256], tail[1024];
+	char why[512], policy[512], tail[1024];
 	int status;
 	pid_t pid;
 
@@ -564,8 +804,12 @@ int main(int argc, char **argv)
 	bdf = argv[2];
 	mkdir(WORK, 0755);
 	mkdir(POLICY_DIR, 0755);
+	/* Line numbers matter: the policy rows name them. */
 	snprintf(policy, sizeof(policy),
-		 "allow map,open-device,bind-pasid-table user=%s device=%s\n", USER_A, bdf);
+		 "allow map,open-device,bind-pasid-table user=%s device=%s\n"
+		 "allow invalidate user=%s device=%s model=smmu\n"
+		 "allow map,open-device user=%s device=%s\n",
+		 USER_A, bdf, USER_A, bdf, USER_B, bdf);
 	write_file(POLICY_FILE, policy);
 	if (!svmd_start(why, sizeof(why))) {
 		svmd_log_tail(tail, sizeof(tail));
@@ -574,9 +818,26 @@ int main(int argc, char **argv)
 	}
 	report(true, "arm64-svmd-serves", "svmd %d on %s", (int)svmd_pid, bdf);
 	fflush(stdout);
+	int up[2], down[2];
+	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0) {
+		report(false, "arm64-svmd-serves", "pipe2: %s", strerror(errno));
+		return 1;
+	}
 	pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		sync_up = up[1];
+		sync_down = down[0];
 		_exit(client_main());
+	}
+	close(up[1]);
+	close(down[0]);
+	uint64_t id;
+	if (read(up[0], &id, sizeof(id)) == sizeof(id)) /* 0: the client ended without a bind */
+		others_try(id);
+	close(down[1]); /* the client goes on */
+	close(up[0]);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		n_failed++;
 	status = svmd_stop();

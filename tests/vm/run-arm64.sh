@@ -82,10 +82,12 @@ cp -L "$root/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1" "$ird/lib/ld-linux
 cat >"$ird/etc/passwd" <<EOT
 root:x:0:0:root:/:/bin/sh
 svmd-vm-a:x:1000:1000:svmd VM test client A:/:/bin/false
+svmd-vm-b:x:1001:1001:svmd VM test client B:/:/bin/false
 EOT
 cat >"$ird/etc/group" <<EOT
 root:x:0:
 svmd-vm-a:x:1000:
+svmd-vm-b:x:1001:
 svmd:x:1003:
 EOT
 (cd "$ird" && find . | cpio -o -H newc --quiet) | gzip -1 >"$ABUILD/vm-initrd.gz"
