@@ -1132,8 +1132,13 @@ static struct budget budget_of(const struct daemon *dm)
 {
 	struct budget b = {0};
 	char line[512];
-	FILE *f = fopen(dm->log, "re");
+	FILE *f;
 
+	/* svmd listens before it serves, and shares out its fds only then: a test that connects
+	 * at once may read the log before the line is there. */
+	cr_assert(daemon_log_wait(dm, "File descriptors: ", 5000),
+		  "svmd did not log its fd budget");
+	f = fopen(dm->log, "re");
 	cr_assert_not_null(f);
 	while (fgets(line, sizeof(line), f)) {
 		const char *p = strstr(line, "File descriptors: ");
