@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +84,19 @@ static struct {
 	struct sim_kernel *kernel;
 } f;
 
+static bool bus_listens(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	cr_assert_geq(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
 static void start_dbus(void)
 {
 	char conf[128], sock[128];
@@ -111,9 +126,10 @@ static void start_dbus(void)
 		       "--nopidfile", "--nosyslog", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 500 && access(sock, F_OK) < 0; i++)
+	/* The socket file exists from bind(), before listen(): wait until it takes a connection. */
+	for (int i = 0; i < 500 && !bus_listens(sock); i++)
 		usleep(10000);
-	cr_assert_eq(access(sock, F_OK), 0, "dbus-daemon did not start");
+	cr_assert(bus_listens(sock), "dbus-daemon did not start listening on %s", sock);
 	snprintf(f.address, sizeof(f.address), "unix:path=%s", sock);
 }
 
