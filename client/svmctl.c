@@ -27,6 +27,7 @@
 #include "svmd-version.h"
 
 #define EXIT_DENIED    77
+#define EXIT_USAGE     2 /* --json with a value it does not take */
 #define ELEMENTSOF_(a) (sizeof(a) / sizeof((a)[0]))
 
 struct args {
@@ -34,6 +35,7 @@ struct args {
 	bool bus;
 	const char *bus_address; /* NULL: the system bus */
 	bool json;
+	bool pretty; /* --json=pretty */
 	bool hold;
 	char **cmd;    /* after "--" */
 	long pid;      /* --pid, 0: none */
@@ -112,12 +114,133 @@ static void help(void)
 	       "  --socket=PATH   svmd's socket [$SVMD_SOCKET or " SVM_DEFAULT_SOCKET "]\n"
 	       "  --bus[=ADDRESS] talk D-Bus instead: the system bus, or ADDRESS (session, or\n"
 	       "                  unix:path=...)\n"
-	       "  --json          machine-readable output\n"
+	       "  --json[=short|pretty]\n"
+	       "                  machine-readable output: one line per object (short, the\n"
+	       "                  default), or indented (pretty)\n"
 	       "  --no-legend     no column headers and footers (list, policy)\n"
 	       "  -V, --version   print the version and exit\n");
 }
 
 static bool json_errors; /* --json: errors also as one JSON object on stdout */
+static FILE *raw_stdout; /* stdout before --json=pretty put its filter there */
+
+/*
+ * --json=pretty: svmctl writes its JSON compact, as for --json=short, and this filter (stdout,
+ * through fopencookie()) indents it on its way to fd 1: a line per member and per element, two
+ * spaces a level, "key": value, empty objects and arrays as {} and [], the newline that ends a
+ * document kept. Only the whitespace outside strings changes, so both forms are the same
+ * document. What is not JSON (metrics) is written to raw_stdout instead.
+ */
+struct pretty {
+	unsigned depth;
+	bool in_string, escape;
+	bool open; /* a { or [ written, its newline held until we know it is not empty */
+	char buf[4096];
+	size_t n;
+};
+
+static int pretty_flush(struct pretty *p)
+{
+	for (size_t done = 0; done < p->n;) {
+		ssize_t w = write(STDOUT_FILENO, p->buf + done, p->n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		done += (size_t)w;
+	}
+	p->n = 0;
+	return 0;
+}
+
+static int pretty_put(struct pretty *p, char ch)
+{
+	if (p->n == sizeof(p->buf) && pretty_flush(p) < 0)
+		return -1;
+	p->buf[p->n++] = ch;
+	return 0;
+}
+
+static int pretty_newline(struct pretty *p)
+{
+	int r = pretty_put(p, '\n');
+
+	for (unsigned i = 0; r == 0 && i < 2 * p->depth; i++)
+		r = pretty_put(p, ' ');
+	return r;
+}
+
+static int pretty_char(struct pretty *p, char ch)
+{
+	if (p->in_string) {
+		if (p->escape)
+			p->escape = false;
+		else if (ch == '\\')
+			p->escape = true;
+		else if (ch == '"')
+			p->in_string = false;
+		return pretty_put(p, ch);
+	}
+	if (p->open) {
+		p->open = false;
+		if (ch == '}' || ch == ']') {
+			p->depth--;
+			return pretty_put(p, ch);
+		}
+		if (pretty_newline(p) < 0)
+			return -1;
+	}
+	switch (ch) {
+	case '"':
+		p->in_string = true;
+		return pretty_put(p, ch);
+	case '{':
+	case '[':
+		p->depth++;
+		p->open = true;
+		return pretty_put(p, ch);
+	case '}':
+	case ']':
+		p->depth -= p->depth > 0;
+		return pretty_newline(p) < 0 ? -1 : pretty_put(p, ch);
+	case ',':
+		return pretty_put(p, ch) < 0 ? -1 : pretty_newline(p);
+	case ':':
+		return pretty_put(p, ch) < 0 ? -1 : pretty_put(p, ' ');
+	case ' ':
+	case '\t':
+	case '\r':
+		return 0;
+	case '\n':
+		return p->depth == 0 ? pretty_put(p, ch) : 0;
+	default:
+		return pretty_put(p, ch);
+	}
+}
+
+static ssize_t pretty_write(void *cookie, const char *buf, size_t n)
+{
+	struct pretty *p = cookie;
+
+	for (size_t i = 0; i < n; i++)
+		if (pretty_char(p, buf[i]) < 0)
+			return -1;
+	return pretty_flush(p) < 0 ? -1 : (ssize_t)n;
+}
+
+/* Puts the filter in stdout's place (fd 1 stays what it was, for CMD). -1 and errno if not. */
+static int json_pretty_start(void)
+{
+	static struct pretty p;
+	FILE *f;
+
+	fflush(stdout);
+	f = fopencookie(&p, "w", (cookie_io_functions_t){.write = pretty_write});
+	if (!f)
+		return -1;
+	stdout = f;
+	return 0;
+}
 static void json_string(const char *s);
 
 /* The rule a reason names, "FILE:LINE" from "... (FILE:LINE)", into buf; false if none. */
@@ -1151,9 +1274,10 @@ static int cmd_metrics(struct svm_client *c)
 	}
 	if (r < 0)
 		return fail(r, c, "metrics");
-	fputs(text, stdout);
+	/* OpenMetrics text, not JSON: past --json=pretty's re-indenting. */
+	fputs(text, raw_stdout);
 	free(text);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return fflush(raw_stdout) == 0 ? 0 : 1;
 }
 
 /* The rules in force, "FILE:LINE RULE" each, like usbguard list-rules. */
@@ -1440,7 +1564,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	};
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"json", no_argument, NULL, OPT_JSON},
+		{"json", optional_argument, NULL, OPT_JSON},
 		{"hold", no_argument, NULL, OPT_HOLD},
 		{"pid", required_argument, NULL, OPT_PID},
 		{"pasid", required_argument, NULL, OPT_PASID},
@@ -1489,6 +1613,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_JSON:
 			a->json = true;
+			if (optarg && strcmp(optarg, "pretty") == 0)
+				a->pretty = true;
+			else if (optarg && strcmp(optarg, "short") != 0) {
+				fprintf(stderr, "%s: --json takes short or pretty, not '%s'.\n",
+					prog, optarg);
+				return -EDOM; /* EXIT_USAGE */
+			}
 			break;
 		case OPT_BUS:
 			a->bus = true;
@@ -1633,9 +1764,10 @@ int main(int argc, char **argv)
 	size_t i;
 	int r;
 
+	raw_stdout = stdout;
 	r = parse_args(argc, argv, &a);
 	if (r <= 0)
-		return r < 0 ? 1 : 0;
+		return r == -EDOM ? EXIT_USAGE : r < 0 ? 1 : 0;
 	if (a.n_pos == 0) {
 		fprintf(stderr, "%s: no command given. Try '%s --help'.\n", prog, prog);
 		return 1;
@@ -1661,6 +1793,10 @@ int main(int argc, char **argv)
 	a.pos++;
 	a.n_pos--;
 	json_errors = a.json;
+	if (a.pretty && json_pretty_start() < 0) {
+		fprintf(stderr, "%s: --json=pretty: %s\n", prog, strerror(errno));
+		return 1;
+	}
 	/* A device as lspci prints it, or in upper case, is said back (and given to CMD) as svmd
 	 * spells it; anything else goes to svmd, which says why it is no device. */
 	static char canon[SVMD_DEVICE_NAME_SZ];

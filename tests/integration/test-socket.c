@@ -2278,23 +2278,41 @@ Test(startup, options_are_checked_before_the_policy_and_the_sink_is_named)
 	daemon_stop(&j);
 }
 
-/* Runs svmctl --json ARGS as uid and checks stdout against the documented schema of kind;
- * returns svmctl's exit status. */
-static int json_run(uid_t uid, gid_t gid, const char *kind, const char *args)
+/* Runs svmctl --json=FORM ARGS as uid, form "short", "pretty" or "both" (each once, in that
+ * order: a command that changes nothing), and checks stdout against the documented schema of
+ * kind (both: and that the two are the same documents); returns svmctl's exit status, which
+ * must be the same in both forms. */
+static int json_form(uid_t uid, gid_t gid, const char *kind, const char *args, const char *form)
 {
-	char script[2048], out[8192], err[4096];
+	char script[4096], out[8192], err[8192], cmd[1024], check[512];
+	bool both = strcmp(form, "both") == 0;
 
-	snprintf(script, sizeof(script),
-		 "%s --socket=%s --json %s >/tmp/svmctl-json.$$ 2>/dev/null; rc=$?; "
-		 "python3 %s %s </tmp/svmctl-json.$$ >&2 || rc=99; rm -f /tmp/svmctl-json.$$; "
-		 "exit $rc",
-		 build_path("svmctl"), d.socket, args,
+	snprintf(cmd, sizeof(cmd), "%s --socket=%s", build_path("svmctl"), d.socket);
+	snprintf(check, sizeof(check), "python3 %s %s",
 		 build_path("../tests/integration/check-json.py"), kind);
+	if (both)
+		snprintf(script, sizeof(script),
+			 "S=/tmp/svmctl-json.$$.short P=/tmp/svmctl-json.$$.pretty; "
+			 "%s --json=short %s >$S 2>/dev/null; rc=$?; "
+			 "%s --json=pretty %s >$P 2>/dev/null; [ $? = $rc ] || rc=98; "
+			 "%s --short $S --pretty $P >&2 || rc=99; rm -f $S $P; exit $rc",
+			 cmd, args, cmd, args, check);
+	else
+		snprintf(script, sizeof(script),
+			 "F=/tmp/svmctl-json.$$; %s --json=%s %s >$F 2>/dev/null; rc=$?; "
+			 "%s --%s $F >&2 || rc=99; rm -f $F; exit $rc",
+			 cmd, form, args, check, form);
 	const char *argv[] = {"/bin/sh", "-c", script, NULL};
 	int rc = run_cmd(uid, gid, argv, out, sizeof(out), err, sizeof(err));
-	cr_assert_neq(rc, 99, "svmctl --json %s: not the documented %s object: %s", args, kind,
-		      err);
+	cr_assert_neq(rc, 98, "svmctl --json=short and --json=pretty %s exit differently", args);
+	cr_assert_neq(rc, 99, "svmctl --json=%s %s: not the documented %s object: %s",
+		      both ? "short|pretty" : form, args, kind, err);
 	return rc;
+}
+
+static int json_run(uid_t uid, gid_t gid, const char *kind, const char *args)
+{
+	return json_form(uid, gid, kind, args, "both");
 }
 
 /* Every command's --json, errors included, parses (python3's json) and has the documented
@@ -2317,9 +2335,14 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert_eq(json_run(0, 0, "policy", "policy"), 0);
 	cr_assert_eq(json_run(u1.uid, u1.gid, "explain", "explain bind-task 3b:00.0"), 0);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "explain", "explain bind-task 3b:00.0"), 77);
-	cr_assert_eq(json_run(0, 0, "reload", "reload"), 0);
+	/* What changes something runs once in each form. */
+	cr_assert_eq(json_form(0, 0, "reload", "reload", "short"), 0);
+	cr_assert_eq(json_form(0, 0, "reload", "reload", "pretty"), 0);
 	snprintf(args, sizeof(args), "unbind %" PRIu64, r.id);
-	cr_assert_eq(json_run(0, 0, "unbind", args), 0);
+	cr_assert_eq(json_form(0, 0, "unbind", args, "pretty"), 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	snprintf(args, sizeof(args), "unbind %" PRIu64, r.id);
+	cr_assert_eq(json_form(0, 0, "unbind", args, "short"), 0);
 	peer_stop(&p);
 
 	/* Errors: one object, the same exit status. */
@@ -2330,6 +2353,12 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "unbind 999999"), 1);
 	snprintf(args, sizeof(args), "explain bind-task 3b:00.0 --user=%u", (unsigned)u1.uid);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", args), 1);
+	/* --json takes short or pretty, nothing else: a usage error, on stderr. */
+	const char *bad[] = {build_path("svmctl"), "--json=long", "status", NULL};
+	char bout[512], berr[512];
+	cr_assert_eq(run_cmd(0, 0, bad, bout, sizeof(bout), berr, sizeof(berr)), 2);
+	cr_assert_str_eq(bout, "");
+	cr_assert(strstr(berr, "--json takes short or pretty, not 'long'"), "%s", berr);
 
 	/* explain lists each rule it considered and why it did or did not match. */
 	char xout[8192], xerr[2048], xsock[160];
