@@ -527,8 +527,11 @@ static void on_signal(int sig)
 /* What the event handler heard about the binding held. */
 struct held {
 	uint64_t id;
-	bool ended;
+	bool ended;      /* svmd's BINDING_ENDED came */
+	bool gone;       /* or svmd closed the connection */
 	uint32_t reason; /* enum svm_end */
+	uint32_t by_uid;
+	uint64_t generation;
 	char text[256];
 };
 
@@ -541,25 +544,89 @@ static void on_hold_event(struct svm_client *c, const struct svm_event *ev, void
 		return;
 	h->ended = true;
 	h->reason = ev->reason;
+	h->by_uid = ev->by_uid;
+	h->generation = ev->generation;
 	snprintf(h->text, sizeof(h->text), "%s", ev->text && ev->text[0] ? ev->text : "ended");
 }
 
-/* The binding was taken away (or svmd went): say so, on stderr and, with --json, on stdout. */
-static int taken_away(const struct args *a, const struct held *h, bool gone)
+/* The binding was taken away (or svmd went): say so on stderr (--json's object comes at the
+ * end, when CMD, if any, is done). */
+static int taken_away(struct held *h, bool gone)
 {
-	const char *why = gone ? "svmd closed the connection" : h->text;
-
-	fprintf(stderr, "%s: binding %" PRIu64 " is gone: %s.\n", prog, h->id, why);
-	if (a->json) {
-		printf("{\"id\":%" PRIu64 ",\"ended\":", h->id);
-		const char *ended = gone ? "disconnected" : svm_end_name(h->reason);
-		json_string(ended ? ended : "ended");
-		printf(",\"reason\":");
-		json_string(why);
-		printf("}\n");
-		fflush(stdout);
-	}
+	h->gone = gone;
+	fprintf(stderr, "%s: binding %" PRIu64 " is gone: %s.\n", prog, h->id,
+		gone ? "svmd closed the connection" : h->text);
 	return 1;
+}
+
+/* --json's first object: the binding made (before CMD starts). */
+static void json_held(uint64_t id, uint32_t pasid, const char *device)
+{
+	printf("{\"id\":%" PRIu64 ",\"pasid\":%u,\"device\":", id, pasid);
+	json_string(device);
+	printf("}\n");
+	fflush(stdout);
+}
+
+/*
+ * --json's last object, how it ended (after CMD, if any, is done):
+ * {"id","ended","reason","by_uid","generation","exit_status","signal"}. ended: taken away
+ * (svm_end_name(): "unbind", "revoked", "process-exited", "shutdown", ..., or "disconnected"),
+ * else "exited" or "killed" (CMD ended, svmctl released the binding), or "released" (--hold,
+ * after a signal). status: CMD's wait status, or -1 (--hold).
+ */
+static void json_ended(const struct args *a, const struct held *h, int status)
+{
+	const char *ended, *cmd = a->cmd ? a->cmd[0] : NULL;
+	char why[512];
+	int sig = status >= 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	const char *signame = sig ? sigabbrev_np(sig) : NULL;
+
+	if (h->gone) {
+		ended = "disconnected";
+		snprintf(why, sizeof(why), "svmd closed the connection");
+	} else if (h->ended) {
+		ended = svm_end_name(h->reason) ? svm_end_name(h->reason) : "ended";
+		snprintf(why, sizeof(why), "%s", h->text);
+	} else if (status < 0) {
+		ended = "released";
+		snprintf(why, sizeof(why), "svmctl got SIG%s and released it",
+			 got_signal && sigabbrev_np(got_signal) ? sigabbrev_np(got_signal) : "?");
+	} else if (sig) {
+		ended = "killed";
+		snprintf(why, sizeof(why), "%s was killed by SIG%s; svmctl released it", cmd,
+			 signame ? signame : "?");
+	} else {
+		ended = "exited";
+		snprintf(why, sizeof(why), "%s exited with status %d; svmctl released it", cmd,
+			 WEXITSTATUS(status));
+	}
+	printf("{\"id\":%" PRIu64 ",\"ended\":", h->id);
+	json_string(ended);
+	printf(",\"reason\":");
+	json_string(why);
+	if (h->ended && h->reason == SVM_END_UNBIND)
+		printf(",\"by_uid\":%u", h->by_uid);
+	else
+		printf(",\"by_uid\":null");
+	if (h->ended && h->reason == SVM_END_REVOKED)
+		printf(",\"generation\":%" PRIu64, h->generation);
+	else
+		printf(",\"generation\":null");
+	if (status >= 0 && WIFEXITED(status))
+		printf(",\"exit_status\":%d", WEXITSTATUS(status));
+	else
+		printf(",\"exit_status\":null");
+	printf(",\"signal\":");
+	if (sig) {
+		char name[32];
+		snprintf(name, sizeof(name), "SIG%s", signame ? signame : "?");
+		json_string(name);
+	} else {
+		printf("null");
+	}
+	printf("}\n");
+	fflush(stdout);
 }
 
 /*
@@ -567,7 +634,7 @@ static int taken_away(const struct args *a, const struct held *h, bool gone)
  * binding to be taken away (svmd's event, or svmd closing the connection). Returns 0 after a
  * signal or the child's exit, 1 (said why) when the binding is gone.
  */
-static int wait_for_end(struct svm_client *c, const struct args *a, struct held *h, int pidfd)
+static int wait_for_end(struct svm_client *c, struct held *h, int pidfd)
 {
 	struct pollfd pfd[2] = {{.fd = svm_fd(c), .events = POLLIN},
 				{.fd = pidfd, .events = POLLIN}};
@@ -585,9 +652,9 @@ static int wait_for_end(struct svm_client *c, const struct args *a, struct held 
 	if (events) {
 		int r = svm_dispatch(c, 0);
 		if (h->ended)
-			return taken_away(a, h, false);
+			return taken_away(h, false);
 		if (r < 0)
-			return taken_away(a, h, true);
+			return taken_away(h, true);
 	}
 	while (!got_signal) {
 		int n = ppoll(pfd, 2, NULL, &empty);
@@ -601,9 +668,9 @@ static int wait_for_end(struct svm_client *c, const struct args *a, struct held 
 			/* Without events (an older svmd), anything there means it hung up. */
 			int r = events ? svm_dispatch(c, 0) : -ECONNRESET;
 			if (h->ended)
-				return taken_away(a, h, false);
+				return taken_away(h, false);
 			if (r < 0)
-				return taken_away(a, h, true);
+				return taken_away(h, true);
 		}
 	}
 	return 0;
@@ -625,10 +692,11 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	if (a->json)
+		json_held(id, pasid, device);
 	if (a->hold) {
 		if (a->json)
-			printf("{\"id\":%" PRIu64 ",\"pasid\":%u,\"device\":\"%s\"}\n", id, pasid,
-			       device);
+			; /* said above */
 		else if (fd >= 0 && strcmp(fd_var, "SVMD_MEMFD") == 0)
 			printf("Mapped %" PRIu64 " bytes for %s at IOVA 0x%" PRIx64
 			       " as binding %" PRIu64 "; holding it until SIGINT or SIGTERM.\n",
@@ -642,7 +710,10 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 			       "SIGINT or SIGTERM.\n",
 			       device, id, pasid);
 		fflush(stdout);
-		return wait_for_end(c, a, &h, -1);
+		r = wait_for_end(c, &h, -1);
+		if (a->json)
+			json_ended(a, &h, -1);
+		return r;
 	}
 
 	snprintf(buf, sizeof(buf), "%" PRIu64, id);
@@ -674,7 +745,7 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 	child = pid;
 	/* Without a pidfd (an old kernel) svmctl waits for CMD alone, as before. */
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	r = pidfd >= 0 ? wait_for_end(c, a, &h, pidfd) : 0;
+	r = pidfd >= 0 ? wait_for_end(c, &h, pidfd) : 0;
 	if (pidfd >= 0)
 		close(pidfd);
 	if (r != 0) {
@@ -687,6 +758,8 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 			fprintf(stderr, "%s: waitpid: %s\n", prog, strerror(errno));
 			return 1;
 		}
+	if (a->json)
+		json_ended(a, &h, status);
 	if (r != 0)
 		return r;
 	if (WIFSIGNALED(status))

@@ -31,10 +31,17 @@ SCHEMAS = {
                "no_longer_granted": I, "revoked": I, "text": S},
     "unbind": {"released": I},
     "hold": {"id": I, "pasid": I, "device": S},
+    "ended": {"id": I, "ended": S, "reason": S, "by_uid": (I, N), "generation": (I, N),
+              "exit_status": (I, N), "signal": (S, N)},
 }
+# What --hold and -- CMD print: the binding, then how it ended (CMD's output is not here:
+# the tests send it elsewhere).
+SEQUENCES = {"held": ["hold", "ended"]}
+ENDED = {"unbind", "revoked", "process-exited", "lease-closed", "shutdown", "session-ended",
+         "unmap", "undelivered", "disconnected", "exited", "killed", "released"}
 KINDS = {"task", "pgtable", "pasid-table", "device", "map"}
 # What differs between two runs of the same command.
-VOLATILE = {"status": {"uptime_usec"}}
+VOLATILE = {"status": {"uptime_usec"}, "held": {"id"}}
 
 
 def check(value, schema, where):
@@ -95,6 +102,23 @@ def pretty_documents(text):
 def check_all(kind, docs, form):
     if not docs:
         raise ValueError(f"{form}: no output")
+    if kind in SEQUENCES:
+        if len(docs) != len(SEQUENCES[kind]):
+            raise ValueError(f"{form}: {len(docs)} documents, not {len(SEQUENCES[kind])}")
+        for n, (value, k) in enumerate(zip(docs, SEQUENCES[kind])):
+            check(value, SCHEMAS[k], f"{form} {k}:{n + 1}")
+        ended = docs[-1]
+        if ended["ended"] not in ENDED:
+            raise ValueError(f"unknown ended {ended['ended']!r}")
+        if ended["id"] != docs[0]["id"]:
+            raise ValueError("the end is not the binding's")
+        if (ended["by_uid"] is None) != (ended["ended"] != "unbind"):
+            raise ValueError("by_uid is for unbind alone")
+        if (ended["generation"] is None) != (ended["ended"] != "revoked"):
+            raise ValueError("generation is for revoked alone")
+        if ended["exit_status"] is not None and ended["signal"] is not None:
+            raise ValueError("CMD both exited and was killed")
+        return
     for n, value in enumerate(docs):
         check(value, SCHEMAS[kind], f"{form} {kind}:{n + 1}")
         if kind == "devices":
@@ -114,7 +138,7 @@ def steady(value, kind):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("kind", choices=sorted(SCHEMAS))
+    ap.add_argument("kind", choices=sorted(set(SCHEMAS) | set(SEQUENCES)))
     ap.add_argument("--short")
     ap.add_argument("--pretty")
     args = ap.parse_args()

@@ -2049,6 +2049,111 @@ Test(events, hold_ends_when_the_bound_process_exits)
 	bg_stop(&h);
 }
 
+/* check-json.py KIND --FORM on text: whether it is the documented documents (else why). */
+static void expect_json(const char *kind, const char *form, const char *text)
+{
+	char path[] = "/tmp/svmd-json-XXXXXX", arg[64], out[1024], err[8192];
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(arg, sizeof(arg), "--%s", form);
+	const char *argv[] = {"/usr/bin/python3",
+			      build_path("../tests/integration/check-json.py"),
+			      kind,
+			      arg,
+			      path,
+			      NULL};
+	int rc = run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err));
+	unlink(path);
+	cr_assert_eq(rc, 0, "not the documented %s: %s", kind, err);
+}
+
+/* With --json, -- CMD says at the end how the binding was taken away (svmd's reason, and
+ * CMD's own end after the SIGTERM), after CMD is done: CMD's output is never interleaved. */
+Test(events, command_json_says_why_it_was_taken_away)
+{
+	struct bg_cmd h;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	const char *cmd = "trap 'echo got-TERM >&2; exit 3' TERM; echo started >&2; "
+			  "while :; do sleep 0.05; done";
+	const char *argv[] = {build_path("svmctl"),
+			      ev_socket(),
+			      "--json",
+			      "bind-pgtable",
+			      "0000:3b:00.0",
+			      "--pasid=154",
+			      "--pgd=0x7f000",
+			      "--addr-width=48",
+			      "--",
+			      "/bin/sh",
+			      "-c",
+			      cmd,
+			      NULL};
+
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, true, "started", 5000), "%s", h.errbuf);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_unbind(root, 1), 0, "%s", svm_reason(root));
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: unbound by uid 0.");
+	cr_assert(strstr(h.errbuf, "got-TERM"), "%s", h.errbuf);
+	cr_assert_str_eq(h.outbuf,
+			 "{\"id\":1,\"pasid\":154,\"device\":\"0000:3b:00.0\"}\n"
+			 "{\"id\":1,\"ended\":\"unbind\",\"reason\":\"unbound by uid 0\","
+			 "\"by_uid\":0,\"generation\":null,\"exit_status\":3,\"signal\":null}\n");
+	expect_json("held", "short", h.outbuf);
+	bg_stop(&h);
+
+	/* Revoked by a reload, told in the pretty form. */
+	argv[2] = "--json=pretty";
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, true, "started", 5000), "%s", h.errbuf);
+	daemon_write_policy(&ev, "10-revoke.policy",
+			    "deny bind-pgtable user=svmd-test1 device=0000:3b:00.0 revoke\n");
+	t0 = now_ms();
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_eq(rr.n_revoked, 1);
+	expect_taken(&h, t0, "revoked by policy generation 2.");
+	cr_assert(strstr(h.outbuf, "\"ended\": \"revoked\",\n"), "%s", h.outbuf);
+	cr_assert(strstr(h.outbuf, "\"generation\": 2,\n"), "%s", h.outbuf);
+	cr_assert(strstr(h.outbuf, "\"exit_status\": 3,\n"), "%s", h.outbuf);
+	expect_json("held", "pretty", h.outbuf);
+	svm_disconnect(root);
+	bg_stop(&h);
+}
+
+/* --hold with --json: the same end object, when svmd stops. */
+Test(events, hold_json_says_svmd_stopped)
+{
+	struct bg_cmd h;
+	const char *argv[] = {build_path("svmctl"),
+			      ev_socket(),
+			      "--json",
+			      "bind-pgtable",
+			      "0000:3b:00.0",
+			      "--pasid=155",
+			      "--pgd=0x7f000",
+			      "--addr-width=48",
+			      "--hold",
+			      NULL};
+
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, false, "\"pasid\":155", 5000), "%s", h.errbuf);
+	long long t0 = now_ms();
+	kill(ev.pid, SIGTERM);
+	expect_taken(&h, t0, "svmd shutting down.");
+	cr_assert(strstr(h.outbuf, "\"ended\":\"shutdown\",\"reason\":\"svmd shutting down\","
+				   "\"by_uid\":null,\"generation\":null,\"exit_status\":null,"
+				   "\"signal\":null}\n"),
+		  "%s", h.outbuf);
+	expect_json("held", "short", h.outbuf);
+	daemon_reap(&ev);
+	bg_stop(&h);
+}
+
 /* svmd itself takes lspci's form and upper case for a device, and answers a name that is no PCI
  * address with an error reply: the connection stays usable. */
 Test(socket, device_names_svmd_canonicalises_or_answers)
@@ -2334,6 +2439,15 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert_eq(json_run(u1.uid, u1.gid, "show", args), 0);
 	cr_assert_eq(json_run(0, 0, "policy", "policy"), 0);
 	cr_assert_eq(json_run(u1.uid, u1.gid, "explain", "explain bind-task 3b:00.0"), 0);
+	/* --hold and -- CMD: the binding, then how it ended; CMD's status is svmctl's. */
+	cr_assert_eq(json_run(u1.uid, u1.gid, "held",
+			      "bind-pgtable 3b:00.0 --pasid=151 --pgd=0x7f000 --addr-width=48 "
+			      "-- sh -c 'echo $SVMD_PASID >&2; exit 3'"),
+		     3);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "held",
+			      "bind-pgtable 3b:00.0 --pasid=151 --pgd=0x7f000 --addr-width=48 "
+			      "-- sh -c 'kill -KILL $$'"),
+		     128 + SIGKILL);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "explain", "explain bind-task 3b:00.0"), 77);
 	/* What changes something runs once in each form. */
 	cr_assert_eq(json_form(0, 0, "reload", "reload", "short"), 0);
@@ -2373,6 +2487,30 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 			 "\"line\":1,\"rule\":\"allow bind-task user=svmd-test1 "
 			 "device=0000:3b:00.0 pasid=auto max=2\",\"matched\":false,\"why\":\"user"),
 		  "%s", xout);
+
+	/* CMD's own stdout comes between svmctl's two objects, byte for byte, in both forms. */
+	const char *forms[] = {"--json=short", "--json=pretty"};
+	for (size_t i = 0; i < 2; i++) {
+		char cout[4096], cerr[2048], csock[160];
+		snprintf(csock, sizeof(csock), "--socket=%s", d.socket);
+		const char *cp[] = {build_path("svmctl"),
+				    csock,
+				    forms[i],
+				    "bind-pgtable",
+				    "3b:00.0",
+				    "--pasid=152",
+				    "--pgd=0x7f000",
+				    "--addr-width=48",
+				    "--",
+				    "printf",
+				    "{ raw, \"not\": [json\\n",
+				    NULL};
+		cr_assert_eq(run_cmd(u1.uid, u1.gid, cp, cout, sizeof(cout), cerr, sizeof(cerr)), 0,
+			     "%s", cerr);
+		const char *raw = strstr(cout, "}\n{ raw, \"not\": [json\n{");
+		cr_assert(raw, "%s: CMD's output changed: %s", forms[i], cout);
+		cr_assert(strstr(raw, "\"ended\""), "%s", cout);
+	}
 
 	/* The rule a denial names is its own field. */
 	char out[4096], err[4096], sock[160];
