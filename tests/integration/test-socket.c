@@ -2049,6 +2049,241 @@ Test(events, hold_ends_when_the_bound_process_exits)
 	bg_stop(&h);
 }
 
+/*
+ * Leases tell their holder why the binding ended (PROTOCOL.md, LEASE): the holder here is the
+ * test process, which got the lease from the owner (a peer of uid u1) over SCM_RIGHTS and has
+ * no svmd connection of its own for it; it polls the lease and reads svmd's record.
+ */
+
+/* u1's page-table binding at pasid on 3b:00.0, leased and passed to us: its lease fd. */
+static int leased_binding(struct peer *p, uint32_t pasid, uint64_t *ret_id)
+{
+	struct peer_result r;
+
+	cr_assert_eq(peer_bind_pgtable(p, "0000:3b:00.0", pasid, 0x10000, &r), 0, "%s", r.reason);
+	*ret_id = r.id;
+	cr_assert_eq(peer_lease(p, r.id, &r), 0, "%s", r.reason);
+	cr_assert_geq(r.fd, 0);
+	return r.fd;
+}
+
+/* Waits (up to 1 s after t0) for the lease to say its binding ended, and reads why. */
+static void lease_end(int lease, long long t0, struct svm_event *e)
+{
+	struct pollfd pfd = {.fd = lease, .events = POLLIN};
+	int n = poll(&pfd, 1, 1000);
+	long long took = now_ms() - t0;
+
+	cr_assert_eq(n, 1, "the lease said nothing in %lld ms", took);
+	cr_assert(pfd.revents & POLLIN);
+	cr_assert_eq(svm_lease_read_end(lease, e), 0);
+	cr_assert_lt(took, 1000, "took %lld ms", took);
+	cr_assert_eq(e->type, SVM_EVENT_BINDING_ENDED);
+}
+
+/* svmd's fds go back to what they were (a closing fd may take a loop iteration). */
+static void expect_fds(int base)
+{
+	int now = -1;
+
+	for (int t = 0; t < 200 && now != base; t++) {
+		now = daemon_fd_count(&ev);
+		if (now != base)
+			usleep(10000);
+	}
+	cr_assert_eq(now, base, "svmd holds %d fds, had %d", now, base);
+}
+
+Test(events, lease_holder_hears_unbind)
+{
+	struct peer p;
+	struct peer_result r;
+	struct svm_client *root;
+	struct svm_event e;
+	uint64_t id;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_count(&p, &r), 0);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	int base = daemon_fd_count(&ev);
+	int lease = leased_binding(&p, 150, &id);
+	/* Alive: nothing to read, and poll says so. */
+	cr_assert_eq(svm_lease_read_end(lease, &e), -EAGAIN);
+	cr_assert_eq(poll(&(struct pollfd){.fd = lease, .events = POLLIN}, 1, 0), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_unbind(root, id), 0, "%s", svm_reason(root));
+	lease_end(lease, t0, &e);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_UNBIND);
+	cr_assert_eq(e.by_uid, 0);
+	cr_assert_str_eq(e.text, "unbound by uid 0");
+	/* Said once; then the lease is at its end. */
+	cr_assert_eq(svm_lease_read_end(lease, &e), -ENODATA);
+	close(lease);
+	expect_fds(base);
+	svm_disconnect(root);
+	peer_stop(&p);
+}
+
+Test(events, lease_holder_hears_a_revoking_reload)
+{
+	struct peer p;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	struct svm_event e;
+	uint64_t id;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	int lease = leased_binding(&p, 151, &id);
+	/* Its owner's session is gone: the lease alone keeps it, and alone hears of its end. */
+	peer_stop(&p);
+	cr_assert_eq(count_bindings(&ev), 1);
+	daemon_write_policy(&ev, "10-revoke.policy",
+			    "deny bind-pgtable user=svmd-test1 device=0000:3b:00.0 revoke\n");
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_eq(rr.n_revoked, 1);
+	lease_end(lease, t0, &e);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_REVOKED);
+	cr_assert_eq(e.generation, 2);
+	cr_assert_str_eq(e.text, "revoked by policy generation 2");
+	close(lease);
+	svm_disconnect(root);
+}
+
+Test(events, lease_holder_hears_svmd_stop)
+{
+	struct peer p;
+	struct svm_event e;
+	uint64_t id;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	int lease = leased_binding(&p, 152, &id);
+	long long t0 = now_ms();
+	kill(ev.pid, SIGTERM);
+	lease_end(lease, t0, &e);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_SHUTDOWN);
+	cr_assert_str_eq(e.text, "svmd shutting down");
+	daemon_reap(&ev);
+	close(lease);
+	peer_stop(&p);
+}
+
+Test(events, lease_holder_hears_the_bound_process_exit)
+{
+	struct peer p;
+	struct peer_result r;
+	struct svm_event e;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_count(&p, &r), 0);
+	int base = daemon_fd_count(&ev);
+	cr_assert_eq(peer_spawn_sleeper(&p, &r), 0);
+	int pidfd = r.fd;
+	pid_t sleeper = (pid_t)r.id;
+	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", pidfd, 0, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(peer_lease(&p, id, &r), 0, "%s", r.reason);
+	int lease = r.fd;
+	long long t0 = now_ms();
+	kill(sleeper, SIGKILL);
+	lease_end(lease, t0, &e);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_PROCESS);
+	cr_assert_str_eq(e.text, "bound process exited");
+	close(lease);
+	close(pidfd);
+	expect_fds(base);
+	peer_stop(&p);
+}
+
+/* A holder that writes into its lease as fast as it can (big records, empty ones, its own
+ * lease fd in flight) does not end its binding, slow svmd for others, or keep an fd in svmd. */
+Test(events, a_lease_holder_flooding_its_lease_hurts_no_one)
+{
+	struct peer p, q;
+	struct peer_result r;
+	struct svm_event e;
+	uint64_t id;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	peer_start(&q, &ev, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_count(&p, &r), 0);
+	cr_assert_eq(peer_count(&q, &r), 0);
+	int base = daemon_fd_count(&ev);
+	int lease = leased_binding(&p, 153, &id);
+	pid_t flooder = fork();
+	cr_assert_geq(flooder, 0);
+	if (flooder == 0) {
+		static char big[4000];
+		long long end = now_ms() + 1500;
+		while (now_ms() < end) {
+			(void)!send(lease, big, sizeof(big), MSG_DONTWAIT | MSG_NOSIGNAL);
+			(void)!send(lease, big, 0, MSG_DONTWAIT | MSG_NOSIGNAL);
+			char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+			struct iovec iov = {.iov_base = big, .iov_len = 1};
+			struct msghdr m = {.msg_iov = &iov,
+					   .msg_iovlen = 1,
+					   .msg_control = cbuf,
+					   .msg_controllen = sizeof(cbuf)};
+			struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &lease, sizeof(int));
+			(void)!sendmsg(lease, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+		}
+		_exit(0);
+	}
+	/* Meanwhile another user's requests are answered as ever. */
+	long long worst = 0, t_end = now_ms() + 1200;
+	int n = 0;
+	while (now_ms() < t_end) {
+		long long t0 = now_ms();
+		cr_assert_eq(peer_count(&q, &r), 0);
+		long long took = now_ms() - t0;
+		worst = took > worst ? took : worst;
+		n++;
+	}
+	cr_assert_lt(worst, 250, "a request took %lld ms while a holder flooded its lease", worst);
+	cr_assert_gt(n, 20, "only %d requests in 1.2 s", n);
+	int status;
+	cr_assert_eq(waitpid(flooder, &status, 0), flooder);
+	/* The binding lives (an empty record is no EOF); what the holder wrote never comes back. */
+	cr_assert_eq(count_bindings(&ev), 1);
+	cr_assert_eq(svm_lease_read_end(lease, &e), -EAGAIN);
+	/* The last copy closes, also the one it sent into the lease: the binding ends. */
+	close(lease);
+	cr_assert(wait_bindings(&ev, 0, 2000), "the flooded lease did not end when closed");
+	cr_assert(daemon_log_wait(&ev, "REASON=\"lease closed\"", 2000));
+	expect_fds(base);
+	peer_stop(&q);
+	peer_stop(&p);
+}
+
+/* Not a lease of this kind (an older svmd's pipe), or no fd: said, not misread. */
+Test(events, lease_read_end_refuses_what_is_no_lease)
+{
+	struct svm_event e;
+	int p[2];
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -EOPNOTSUPP);
+	cr_assert_eq(svm_lease_read_end(-1, &e), -EINVAL);
+	close(p[0]);
+	close(p[1]);
+	/* A socket whose peer is not svmd: its record is refused by the codec. */
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p), 0);
+	cr_assert_eq(write(p[0], "not svmd's record", 17), 17);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -EPROTO);
+	close(p[0]);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -ENODATA);
+	close(p[1]);
+}
+
 /* check-json.py KIND --FORM on text: whether it is the documented documents (else why). */
 static void expect_json(const char *kind, const char *form, const char *text)
 {
