@@ -2796,14 +2796,95 @@ Test(socket, bash_completion_asks_svmd)
 	cr_assert_str_eq(out, "--pasid=\n");
 	complete(u1.uid, u1.gid, "explain ''", out, sizeof(out));
 	cr_assert(strstr(out, "bind-pgtable\n") && strstr(out, "reload\n"), "%s", out);
+	complete(u1.uid, u1.gid, "inv", out, sizeof(out));
+	cr_assert_str_eq(out, "invalidate\n");
+	complete(u1.uid, u1.gid, "--json=p", out, sizeof(out));
+	cr_assert_str_eq(out, "pretty\n");
 	peer_start(&p, &d, u1.uid, u1.gid, 0);
 	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
 	complete(u1.uid, u1.gid, "unbind ''", out, sizeof(out));
 	snprintf(want, sizeof(want), "%" PRIu64 "\n", r.id);
 	cr_assert_str_eq(out, want);
+	complete(u1.uid, u1.gid, "invalidate ''", out, sizeof(out));
+	cr_assert_str_eq(out, want);
 	complete(u2.uid, u2.gid, "unbind ''", out, sizeof(out));
 	cr_assert_str_eq(out, "\n", "another user's binding offered: %s", out);
 	complete(u1.uid, u1.gid, "show 1 -p Own", out, sizeof(out));
+	cr_assert(strstr(out, "OwnerUID\n") && strstr(out, "OwnerUser\n"), "%s", out);
+	peer_stop(&p);
+}
+
+/* zsh completion: completion/_svmctl in a real interactive zsh (compinit, _arguments, in a
+ * pty: tests/completion/zsh-complete.zsh), what it offers after LINE<TAB>, a match a line. */
+static void zcomplete(uid_t uid, gid_t gid, const char *line, char *out, size_t size)
+{
+	char path[4096], full[1024], err[2048];
+
+	snprintf(path, sizeof(path), "PATH=%s:/usr/bin:/bin",
+		 dirname(strdupa(build_path("svmctl"))));
+	snprintf(full, sizeof(full), "svmctl %s", line);
+	/* The socket goes where the line says: before the command, or after it. */
+	char *at = strstr(full, "@S");
+	if (at) {
+		char rest[512];
+		snprintf(rest, sizeof(rest), "%s", at + 2);
+		snprintf(at, sizeof(full) - (size_t)(at - full), "--socket=%s%s", d.socket, rest);
+	}
+	const char *argv[] = {"/usr/bin/zsh",
+			      "-f",
+			      build_path("../tests/completion/zsh-complete.zsh"),
+			      build_path("../completion"),
+			      full,
+			      NULL};
+	const char *env[] = {path, NULL};
+	cr_assert_eq(run_cmd_env(uid, gid, argv, env, out, size, err, sizeof(err)), 0, "%s: %s",
+		     full, err);
+}
+
+Test(socket, zsh_completion_asks_svmd)
+{
+	char out[4096], want[64];
+	struct peer p;
+	struct peer_result r;
+
+	cr_assert_eq(access("/usr/bin/zsh", X_OK), 0,
+		     "no zsh: 'make deps' installs it (tests/install-deps.sh)");
+	/* Commands, and options with their values. */
+	zcomplete(u1.uid, u1.gid, "@S st", out, sizeof(out));
+	cr_assert_str_eq(out, "status\n");
+	zcomplete(u1.uid, u1.gid, "@S ", out, sizeof(out));
+	cr_assert(strstr(out, "bind-pgtable\n") && strstr(out, "invalidate\n") &&
+			  strstr(out, "reload\n"),
+		  "%s", out);
+	zcomplete(u1.uid, u1.gid, "@S --js", out, sizeof(out));
+	cr_assert_str_eq(out, "--json\n");
+	zcomplete(u1.uid, u1.gid, "--json=p", out, sizeof(out));
+	cr_assert_str_eq(out, "pretty\n");
+	zcomplete(u1.uid, u1.gid, "@S bind-task 0000:3b:00.0 --pa", out, sizeof(out));
+	cr_assert_str_eq(out, "--pasid\n");
+	zcomplete(u1.uid, u1.gid, "bind-pgtable 0000:3b:00.0 --addr-width=", out, sizeof(out));
+	cr_assert_str_eq(out, "48\n57\n");
+	/* The devices svmd manages, with the socket before the command or after it. */
+	zcomplete(u1.uid, u1.gid, "@S bind-task ", out, sizeof(out));
+	cr_assert(strstr(out, "0000:3b:00.0\n") && strstr(out, "0000:af:00.0\n"), "%s", out);
+	zcomplete(u1.uid, u1.gid, "bind-task @S 0000:3c", out, sizeof(out));
+	cr_assert_str_eq(out, "0000:3c:00.0\n");
+	zcomplete(u1.uid, u1.gid, "@S explain bind-task 0000:3b", out, sizeof(out));
+	cr_assert_str_eq(out, "0000:3b:00.0\n");
+	/* After --, CMD's line: commands. */
+	zcomplete(u1.uid, u1.gid, "@S bind-task 0000:3b:00.0 -- tru", out, sizeof(out));
+	cr_assert(strstr(out, "true\n"), "%s", out);
+	/* The caller's binding ids, not another user's. */
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	snprintf(want, sizeof(want), "%" PRIu64 "\n", r.id);
+	zcomplete(u1.uid, u1.gid, "@S unbind ", out, sizeof(out));
+	cr_assert_str_eq(out, want);
+	zcomplete(u1.uid, u1.gid, "@S invalidate ", out, sizeof(out));
+	cr_assert_str_eq(out, want);
+	zcomplete(u2.uid, u2.gid, "@S unbind ", out, sizeof(out));
+	cr_assert_str_eq(out, "", "another user's binding offered: %s", out);
+	zcomplete(u1.uid, u1.gid, "@S show 1 -p Own", out, sizeof(out));
 	cr_assert(strstr(out, "OwnerUID\n") && strstr(out, "OwnerUser\n"), "%s", out);
 	peer_stop(&p);
 }
