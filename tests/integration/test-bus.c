@@ -1920,6 +1920,39 @@ Test(bus, lease_outlives_the_connection)
 	cr_assert(daemon_log_has(&d, "REASON=\"lease closed\""));
 }
 
+/* The lease a D-Bus caller gets is the same SEQPACKET lease: its holder (here the test
+ * process, with no connection for it) reads why the binding ended, within a second. */
+Test(bus, a_lease_from_the_bus_tells_its_holder_why)
+{
+	struct bpeer p;
+	struct bres r;
+	struct svm_client *root;
+	struct svm_event e;
+
+	bpeer_start(&p, true, &u1, 0);
+	cr_assert_eq(b_bind_pgtable(&p, "0000:3b:00.0", 121, 48, 0x10000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(b_simple(&p, BOP_LEASE, id, &r), 0, "%s", r.reason);
+	int lease = r.fd;
+	bpeer_stop(&p);
+	cr_assert_eq(svm_lease_read_end(lease, &e), -EAGAIN);
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(svm_unbind(root, id), 0, "%s", svm_reason(root));
+	struct pollfd pfd = {.fd = lease, .events = POLLIN};
+	cr_assert_eq(poll(&pfd, 1, 1000), 1, "the lease said nothing in 1 s");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 1000);
+	cr_assert_eq(svm_lease_read_end(lease, &e), 0);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_UNBIND);
+	cr_assert_eq(e.by_uid, 0);
+	cr_assert_str_eq(e.text, "unbound by uid 0");
+	close(lease);
+	svm_disconnect(root);
+}
+
 Test(bus, open_device_hands_out_the_device_fd)
 {
 	struct bpeer a, b, c2;
