@@ -960,7 +960,9 @@ static int cmd_invalidate(struct svm_client *c, const struct args *a)
 	r = svm_invalidate(c, id, SVM_INVALIDATE_VTD_S1, e, n, &done);
 	if (r < 0)
 		return fail(r, c, "invalidate");
-	if (!a->json)
+	if (a->json)
+		printf("{\"id\":%llu,\"invalidated\":%u}\n", id, done);
+	else
 		printf("Invalidated %u range%s of binding %llu.\n", done, done == 1 ? "" : "s", id);
 	return 0;
 }

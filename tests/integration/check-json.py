@@ -30,6 +30,7 @@ SCHEMAS = {
     "reload": {"generation": I, "rules": I, "files": I, "warnings": I,
                "no_longer_granted": I, "revoked": I, "text": S},
     "unbind": {"released": I},
+    "invalidate": {"id": I, "invalidated": I},
     "hold": {"id": I, "pasid": I, "device": S},
     "ended": {"id": I, "ended": S, "reason": S, "by_uid": (I, N), "generation": (I, N),
               "exit_status": (I, N), "signal": (S, N)},
