@@ -31,6 +31,8 @@ SCHEMAS = {
                "no_longer_granted": I, "revoked": I, "text": S},
     "unbind": {"released": I},
     "invalidate": {"id": I, "invalidated": I},
+    "monitor": {"time": S, "event": S, "op": S, "device": (S, N), "pasid": I, "binding": (I, N),
+                "uid": I, "pid": I, "generation": I, "error": I, "ended": (S, N), "reason": S},
     "hold": {"id": I, "pasid": I, "device": S},
     "ended": {"id": I, "ended": S, "reason": S, "by_uid": (I, N), "generation": (I, N),
               "exit_status": (I, N), "signal": (S, N)},
@@ -42,7 +44,7 @@ ENDED = {"unbind", "revoked", "process-exited", "lease-closed", "shutdown", "ses
          "unmap", "undelivered", "disconnected", "exited", "killed", "released"}
 KINDS = {"task", "pgtable", "pasid-table", "device", "map"}
 # What differs between two runs of the same command.
-VOLATILE = {"status": {"uptime_usec"}, "held": {"id"}}
+VOLATILE = {"status": {"uptime_usec"}, "held": {"id"}, "monitor": {"time"}}
 
 
 def check(value, schema, where):
@@ -122,6 +124,9 @@ def check_all(kind, docs, form):
         return
     for n, value in enumerate(docs):
         check(value, SCHEMAS[kind], f"{form} {kind}:{n + 1}")
+        if kind == "monitor" and value["event"] not in {"grant", "deny", "fail", "release",
+                                                         "reload"}:
+            raise ValueError(f"unknown event {value['event']!r}")
         if kind == "devices":
             for d in value:
                 if not set(d["kinds"]) <= KINDS:

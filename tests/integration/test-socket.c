@@ -1876,10 +1876,12 @@ static bool nth_line(const char *text, int n, char *buf, size_t size)
 	return true;
 }
 
-static void start_monitor(struct bg_cmd *m, uid_t uid, gid_t gid, bool json)
+static void expect_json(const char *kind, const char *short_text, const char *pretty_text);
+
+/* svmctl monitor as uid; json: NULL, or "--json" or "--json=pretty". */
+static void start_monitor(struct bg_cmd *m, uid_t uid, gid_t gid, const char *json)
 {
-	const char *argv[] = {build_path("svmctl"), ev_socket(), "monitor", json ? "--json" : NULL,
-			      NULL};
+	const char *argv[] = {build_path("svmctl"), ev_socket(), "monitor", json, NULL};
 
 	bg_start(m, uid, gid, argv, NULL);
 	cr_assert(bg_wait_output(m, true, "press Ctrl-C to stop", 5000), "%s", m->errbuf);
@@ -1889,16 +1891,17 @@ static void start_monitor(struct bg_cmd *m, uid_t uid, gid_t gid, bool json)
  * user's (its own and the reload only) show them. */
 Test(events, monitor_shows_grant_deny_release_reload)
 {
-	struct bg_cmd text, json, mine;
+	struct bg_cmd text, json, pretty, mine;
 	struct peer p1, p2;
 	struct peer_result r;
 	struct svm_client *root;
 	struct svm_reload_result rr;
 	char line[1024];
 
-	start_monitor(&text, 0, 0, false);
-	start_monitor(&json, 0, 0, true);
-	start_monitor(&mine, u2.uid, u2.gid, false);
+	start_monitor(&text, 0, 0, NULL);
+	start_monitor(&json, 0, 0, "--json");
+	start_monitor(&pretty, 0, 0, "--json=pretty");
+	start_monitor(&mine, u2.uid, u2.gid, NULL);
 	peer_start(&p1, &ev, u1.uid, u1.gid, 0);
 	peer_start(&p2, &ev, u2.uid, u2.gid, 0);
 	cr_assert_eq(peer_bind_pgtable(&p1, "0000:3b:00.0", 120, 0x7f000, &r), 0, "%s", r.reason);
@@ -1909,6 +1912,7 @@ Test(events, monitor_shows_grant_deny_release_reload)
 	/* The reload's line, whole: the last. */
 	cr_assert(bg_wait_output(&text, false, " 0 revoked\n", 3000), "%s", text.outbuf);
 	cr_assert(bg_wait_output(&json, false, " 0 revoked\"}\n", 3000), "%s", json.outbuf);
+	cr_assert(bg_wait_output(&pretty, false, " 0 revoked\"\n}\n", 3000), "%s", pretty.outbuf);
 	cr_assert(bg_wait_output(&mine, false, " 0 revoked\n", 3000), "%s", mine.outbuf);
 
 	char want[4][256];
@@ -1960,6 +1964,8 @@ Test(events, monitor_shows_grant_deny_release_reload)
 				  jwant[i][k]);
 	}
 	cr_assert(!nth_line(json.outbuf, 4, line, sizeof(line)), "more: %s", json.outbuf);
+	/* Both forms parse as the documented objects, the pretty ones indented. */
+	expect_json("monitor", json.outbuf, pretty.outbuf);
 
 	/* svmd-test2 sees its own denial and the reload (not who asked), nothing of svmd-test1. */
 	cr_assert(nth_line(mine.outbuf, 0, line, sizeof(line)), "%s", mine.outbuf);
@@ -1976,6 +1982,7 @@ Test(events, monitor_shows_grant_deny_release_reload)
 	peer_stop(&p2);
 	bg_stop(&text);
 	bg_stop(&json);
+	bg_stop(&pretty);
 	bg_stop(&mine);
 }
 
@@ -2284,24 +2291,32 @@ Test(events, lease_read_end_refuses_what_is_no_lease)
 	close(p[1]);
 }
 
-/* check-json.py KIND --FORM on text: whether it is the documented documents (else why). */
-static void expect_json(const char *kind, const char *form, const char *text)
+/* check-json.py KIND on svmctl's output: short (--json=short's, or NULL), pretty
+ * (--json=pretty's, or NULL); with both, they must be the same documents. */
+static void expect_json(const char *kind, const char *short_text, const char *pretty_text)
 {
-	char path[] = "/tmp/svmd-json-XXXXXX", arg[64], out[1024], err[8192];
-	int fd = mkstemp(path);
+	const char *texts[2] = {short_text, pretty_text}, *flags[2] = {"--short", "--pretty"};
+	char paths[2][32], out[1024], err[8192];
+	const char *argv[8] = {"/usr/bin/python3", build_path("../tests/integration/check-json.py"),
+			       kind};
+	int n = 3;
 
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	snprintf(arg, sizeof(arg), "--%s", form);
-	const char *argv[] = {"/usr/bin/python3",
-			      build_path("../tests/integration/check-json.py"),
-			      kind,
-			      arg,
-			      path,
-			      NULL};
+	for (int i = 0; i < 2; i++) {
+		if (!texts[i])
+			continue;
+		snprintf(paths[i], sizeof(paths[i]), "/tmp/svmd-json-XXXXXX");
+		int fd = mkstemp(paths[i]);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(write(fd, texts[i], strlen(texts[i])), (ssize_t)strlen(texts[i]));
+		close(fd);
+		argv[n++] = flags[i];
+		argv[n++] = paths[i];
+	}
+	argv[n] = NULL;
 	int rc = run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err));
-	unlink(path);
+	for (int i = 0; i < 2; i++)
+		if (texts[i])
+			unlink(paths[i]);
 	cr_assert_eq(rc, 0, "not the documented %s: %s", kind, err);
 }
 
@@ -2339,7 +2354,7 @@ Test(events, command_json_says_why_it_was_taken_away)
 			 "{\"id\":1,\"pasid\":154,\"device\":\"0000:3b:00.0\"}\n"
 			 "{\"id\":1,\"ended\":\"unbind\",\"reason\":\"unbound by uid 0\","
 			 "\"by_uid\":0,\"generation\":null,\"exit_status\":3,\"signal\":null}\n");
-	expect_json("held", "short", h.outbuf);
+	expect_json("held", h.outbuf, NULL);
 	bg_stop(&h);
 
 	/* Revoked by a reload, told in the pretty form. */
@@ -2355,7 +2370,7 @@ Test(events, command_json_says_why_it_was_taken_away)
 	cr_assert(strstr(h.outbuf, "\"ended\": \"revoked\",\n"), "%s", h.outbuf);
 	cr_assert(strstr(h.outbuf, "\"generation\": 2,\n"), "%s", h.outbuf);
 	cr_assert(strstr(h.outbuf, "\"exit_status\": 3,\n"), "%s", h.outbuf);
-	expect_json("held", "pretty", h.outbuf);
+	expect_json("held", NULL, h.outbuf);
 	svm_disconnect(root);
 	bg_stop(&h);
 }
@@ -2384,7 +2399,7 @@ Test(events, hold_json_says_svmd_stopped)
 				   "\"by_uid\":null,\"generation\":null,\"exit_status\":null,"
 				   "\"signal\":null}\n"),
 		  "%s", h.outbuf);
-	expect_json("held", "short", h.outbuf);
+	expect_json("held", h.outbuf, NULL);
 	daemon_reap(&ev);
 	bg_stop(&h);
 }
