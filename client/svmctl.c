@@ -60,7 +60,8 @@ static const char *prog = "svmctl";
 
 static void help(void)
 {
-	printf("Usage: svmctl [--socket=PATH | --bus[=ADDRESS]] [--json] COMMAND [ARGS]...\n"
+	printf("Usage: svmctl [--socket=PATH | --bus[=ADDRESS]] [--json[=short|pretty]] COMMAND "
+	       "[ARGS]...\n"
 	       "Ask svmd for Shared Virtual Memory binds, device fds and DMA mappings.\n"
 	       "\n"
 	       "Commands:\n"
