@@ -2772,6 +2772,8 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert(strstr(out, "/50-test.policy:6\"}"), "%s", out);
 	/* Text that is not UTF-8 (here a policy file's name) comes out escaped, and parses. */
 	daemon_write_policy(&d, "60-\xff\xc3(.policy", "allow bind-task user=nobody\n");
+	/* and quotes, backslashes and braces, which --json=pretty must leave inside the string */
+	daemon_write_policy(&d, "61-\"{q}\\\",[x]:.policy", "allow bind-task user=nobody\n");
 	const char *reload[] = {build_path("svmctl"), sock, "reload", NULL};
 	cr_assert_eq(run_cmd(0, 0, reload, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(json_run(0, 0, "status", "status"), 0);
@@ -2779,7 +2781,9 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	const char *status[] = {build_path("svmctl"), sock, "--json", "status", NULL};
 	cr_assert_eq(run_cmd(0, 0, status, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
 	cr_assert(strstr(out, "/60-\\u00ff\\u00c3(.policy\""), "%s", out);
+	cr_assert(strstr(out, "/61-\\\"{q}\\\\\\\",[x]:.policy\""), "%s", out);
 	daemon_remove_policy(&d, "60-\xff\xc3(.policy");
+	daemon_remove_policy(&d, "61-\"{q}\\\",[x]:.policy");
 }
 
 /* bash completion: commands, options, the devices svmd manages, the caller's binding ids. */
