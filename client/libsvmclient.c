@@ -287,8 +287,9 @@ _public_ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 
 _public_ int svm_lease_read_end(int lease_fd, struct svm_event *ev)
 {
-	/* ev->text points here: valid until this thread's next call. */
-	static __thread _Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	/* ev->text points here: valid until this thread's next call (svmd's words are shorter). */
+	static __thread char text[256];
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
 	struct svmd_ev_binding_ended e;
 	struct svmd_hdr h;
 	int type = 0;
@@ -315,13 +316,14 @@ _public_ int svm_lease_read_end(int lease_fd, struct svm_event *ev)
 	    svmd_event_check(h.opcode, h.seq, rec + sizeof(h), h.len, 0) < 0)
 		return -EPROTO;
 	memcpy(&e, rec + sizeof(h), sizeof(e));
+	snprintf(text, sizeof(text), "%s", svmd_event_text(h.opcode, rec + sizeof(h)));
 	*ev = (struct svm_event){
 		.type = SVM_EVENT_BINDING_ENDED,
 		.binding = e.id,
 		.reason = e.reason,
 		.by_uid = e.by_uid,
 		.generation = e.generation,
-		.text = svmd_event_text(h.opcode, rec + sizeof(h)),
+		.text = text,
 	};
 	return 0;
 }

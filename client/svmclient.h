@@ -227,7 +227,8 @@ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd);
 /*
  * Reads, without waiting, why the leased binding ended from a copy of its lease fd: 0 and *ev
  * an SVM_EVENT_BINDING_ENDED (binding, reason: unbound, by_uid; revoked, generation; bound
- * process exited; svmd shutting down; unmapped), ev->text valid until this thread's next call.
+ * process exited; svmd shutting down; unmapped), ev->text (at most 255 bytes) valid until this
+ * thread's next call.
  * -EAGAIN: it has not ended (poll for POLLIN). -ENODATA: it ended and svmd said nothing more
  * (the reason was read already, or svmd could not write it). -EPROTO: not svmd's record.
  * -EOPNOTSUPP: the fd is no lease of this kind (an svmd before it made leases pipes, which

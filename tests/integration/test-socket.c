@@ -2286,6 +2286,40 @@ Test(events, lease_read_end_refuses_what_is_no_lease)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p), 0);
 	cr_assert_eq(write(p[0], "not svmd's record", 17), 17);
 	cr_assert_eq(svm_lease_read_end(p[1], &e), -EPROTO);
+	/* Framed, but what the codec refuses: an unknown reason; by_uid with a revocation; another
+	 * event; a record longer than any. */
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX + 64], payload[SVMD_PAYLOAD_MAX];
+	struct svmd_ev_binding_ended bad[] = {
+		{.id = 3, .reason = 99},
+		{.id = 3, .reason = SVMD_END_REVOKED, .by_uid = 5},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		memcpy(payload, &bad[i], sizeof(bad[i]));
+		memcpy(payload + sizeof(bad[i]), "x", 2);
+		int n = svmd_frame(rec, SVMD_EV_BINDING_ENDED, 0, payload, sizeof(bad[i]) + 2);
+		cr_assert_eq(write(p[0], rec, (size_t)n), n);
+		cr_assert_eq(svm_lease_read_end(p[1], &e), -EPROTO, "case %zu", i);
+	}
+	struct svmd_ev_record other = {.event = SVMD_RECORD_RELOAD, .generation = 2};
+	memcpy(payload, &other, sizeof(other));
+	memcpy(payload + sizeof(other), "x", 2);
+	int n = svmd_frame(rec, SVMD_EV_RECORD, 0, payload, sizeof(other) + 2);
+	cr_assert_eq(write(p[0], rec, (size_t)n), n);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -EPROTO);
+	memset(rec, 'a', sizeof(rec));
+	cr_assert_eq(write(p[0], rec, sizeof(rec)), (ssize_t)sizeof(rec));
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -EPROTO);
+	/* A good one, with a text longer than svmd writes: cut, still a string. */
+	struct svmd_ev_binding_ended good = {.id = 4, .reason = SVMD_END_UNBIND, .by_uid = 7};
+	memcpy(payload, &good, sizeof(good));
+	memset(payload + sizeof(good), 'w', 1000);
+	payload[sizeof(good) + 1000] = 0;
+	n = svmd_frame(rec, SVMD_EV_BINDING_ENDED, 0, payload, sizeof(good) + 1001);
+	cr_assert_eq(write(p[0], rec, (size_t)n), n);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), 0);
+	cr_assert_eq(e.binding, 4);
+	cr_assert_eq(e.by_uid, 7);
+	cr_assert_eq(strlen(e.text), 255);
 	close(p[0]);
 	cr_assert_eq(svm_lease_read_end(p[1], &e), -ENODATA);
 	close(p[1]);
