@@ -2751,6 +2751,13 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "unbind 999999"), 1);
 	snprintf(args, sizeof(args), "explain bind-task 3b:00.0 --user=%u", (unsigned)u1.uid);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", args), 1);
+	/* metrics is OpenMetrics text in either form: --json=pretty leaves it alone. */
+	char mout[16384], merr[512], msock[160];
+	snprintf(msock, sizeof(msock), "--socket=%s", d.socket);
+	const char *metrics[] = {build_path("svmctl"), msock, "--json=pretty", "metrics", NULL};
+	cr_assert_eq(run_cmd(0, 0, metrics, mout, sizeof(mout), merr, sizeof(merr)), 0, "%s", merr);
+	cr_assert(strstr(mout, "\nsvmd_grants_total{op=\"bind-pgtable\"} "), "%s", mout);
+	cr_assert(strlen(mout) > 6 && strcmp(mout + strlen(mout) - 6, "# EOF\n") == 0, "%s", mout);
 	/* --json takes short or pretty, nothing else: a usage error, on stderr. */
 	const char *bad[] = {build_path("svmctl"), "--json=long", "status", NULL};
 	char bout[512], berr[512];
