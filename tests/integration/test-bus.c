@@ -3361,6 +3361,41 @@ Test(bus_events, command_gets_sigterm_when_a_reload_revokes)
 	bg_stop(&h);
 }
 
+/* --json over D-Bus: the same two objects as over the socket, the end saying who unbound it
+ * (from the Released signal) and CMD's status after the SIGTERM. */
+Test(bus_events, command_json_says_why_it_was_taken_away)
+{
+	struct bg_cmd h;
+	struct svm_client *root;
+	const char *argv[] = {build_path("svmctl"),
+			      bus_arg,
+			      "--json",
+			      "bind-pgtable",
+			      "0000:3b:00.0",
+			      "--pasid=151",
+			      "--pgd=0x7f000",
+			      "--addr-width=48",
+			      "--",
+			      "/bin/sh",
+			      "-c",
+			      "trap 'exit 3' TERM; echo started >&2; while :; do sleep 0.05; done",
+			      NULL};
+
+	snprintf(bus_arg, sizeof(bus_arg), "--bus=%s", pb.address);
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, true, "started", 5000), "%s", h.errbuf);
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_unbind(root, 1), 0, "%s", svm_reason(root));
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: unbound by uid 0.");
+	cr_assert_str_eq(h.outbuf,
+			 "{\"id\":1,\"pasid\":151,\"device\":\"0000:3b:00.0\"}\n"
+			 "{\"id\":1,\"ended\":\"unbind\",\"reason\":\"unbound by uid 0\","
+			 "\"by_uid\":0,\"generation\":null,\"exit_status\":3,\"signal\":null}\n");
+	svm_disconnect(root);
+	bg_stop(&h);
+}
+
 Test(bus_events, hold_ends_when_svmd_stops)
 {
 	struct bg_cmd h;
