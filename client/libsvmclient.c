@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cleanup.h"
 #include "svmclient-internal.h"
@@ -282,6 +283,49 @@ _public_ int svm_unbind(struct svm_client *c, uint64_t id)
 _public_ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 {
 	return c->transport->lease(c, id, ret_fd);
+}
+
+_public_ int svm_lease_read_end(int lease_fd, struct svm_event *ev)
+{
+	/* ev->text points here: valid until this thread's next call (svmd's words are shorter). */
+	static __thread char text[256];
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	struct svmd_ev_binding_ended e;
+	struct svmd_hdr h;
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+	ssize_t n;
+
+	if (lease_fd < 0 || !ev)
+		return -EINVAL;
+	/* An svmd before this one made the lease a pipe, which says nothing. */
+	if (getsockopt(lease_fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0)
+		return errno == ENOTSOCK ? -EOPNOTSUPP : -errno;
+	if (type != SOCK_SEQPACKET)
+		return -EOPNOTSUPP;
+	do
+		n = recv(lease_fd, rec, sizeof(rec), MSG_DONTWAIT | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* svmd sends no empty record: 0 is its end closed, with nothing (more) to say. */
+	if (n == 0)
+		return -ENODATA;
+	if ((size_t)n > sizeof(rec) || svmd_parse(rec, (size_t)n, &h) < 0 ||
+	    h.opcode != SVMD_EV_BINDING_ENDED ||
+	    svmd_event_check(h.opcode, h.seq, rec + sizeof(h), h.len, 0) < 0)
+		return -EPROTO;
+	memcpy(&e, rec + sizeof(h), sizeof(e));
+	snprintf(text, sizeof(text), "%s", svmd_event_text(h.opcode, rec + sizeof(h)));
+	*ev = (struct svm_event){
+		.type = SVM_EVENT_BINDING_ENDED,
+		.binding = e.id,
+		.reason = e.reason,
+		.by_uid = e.by_uid,
+		.generation = e.generation,
+		.text = text,
+	};
+	return 0;
 }
 
 _public_ int svm_explain(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,

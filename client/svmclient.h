@@ -115,8 +115,9 @@ struct svm_client *svm_disconnect(struct svm_client *c);
  * SVM_EVENT_BINDING_ENDED: one of this connection's bindings was taken away: unbound by another
  * client (by_uid says who), revoked by a reload's policy (generation), its bound process
  * exited, or svmd is shutting down. Not sent for a binding this connection unbound itself, nor
- * for a leased one. SVM_EVENT_RECORD: after svm_subscribe(), one per grant, denial, failure,
- * release and reload the caller may see (root: all; others: their own, and reloads).
+ * for a leased one (its lease says it: svm_lease_read_end()). SVM_EVENT_RECORD: after
+ * svm_subscribe(), one per grant, denial, failure, release and reload the caller may see (root:
+ * all; others: their own, and reloads).
  *
  * Socket: needs an svmd that speaks protocol version 2 (svm_events_supported()). D-Bus:
  * svm_fd() is the bus connection's fd; binding-ended events come from the binding objects'
@@ -217,9 +218,23 @@ int svm_unbind(struct svm_client *c, uint64_t id);
  * as a binding of kind SVM_KIND_DEVICE (ret_id may be NULL); one holder per device. */
 int svm_open_device(struct svm_client *c, const char *device, int *ret_fd, uint64_t *ret_id);
 
-/* Leases binding id: returns an fd (O_CLOEXEC) that keeps it alive, independent of this
- * connection, until every copy is closed. */
+/* Leases binding id: returns an fd (O_CLOEXEC, O_NONBLOCK) that keeps it alive, independent
+ * of this connection, until every copy is closed. Whoever holds a copy (another process, given
+ * it over SCM_RIGHTS, needs no connection of its own) learns when and why the binding ends:
+ * poll(2) the fd for POLLIN (POLLHUP comes with it), then svm_lease_read_end(). Over D-Bus
+ * (org.svmd.Broker1.Lease) the fd is the same. */
 int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd);
+/*
+ * Reads, without waiting, why the leased binding ended from a copy of its lease fd: 0 and *ev
+ * an SVM_EVENT_BINDING_ENDED (binding, reason: unbound, by_uid; revoked, generation; bound
+ * process exited; svmd shutting down; unmapped), ev->text (at most 255 bytes) valid until this
+ * thread's next call.
+ * -EAGAIN: it has not ended (poll for POLLIN). -ENODATA: it ended and svmd said nothing more
+ * (the reason was read already, or svmd could not write it). -EPROTO: not svmd's record.
+ * -EOPNOTSUPP: the fd is no lease of this kind (an svmd before it made leases pipes, which
+ * tell only POLLERR). svmd reads and ignores anything written into a lease.
+ */
+int svm_lease_read_end(int lease_fd, struct svm_event *ev);
 
 /* Device access to memory (svm_map): the device may read it, write it, or both. */
 #define SVM_MAP_READ  0x1u

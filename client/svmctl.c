@@ -27,6 +27,7 @@
 #include "svmd-version.h"
 
 #define EXIT_DENIED    77
+#define EXIT_USAGE     2 /* --json with a value it does not take */
 #define ELEMENTSOF_(a) (sizeof(a) / sizeof((a)[0]))
 
 struct args {
@@ -34,6 +35,7 @@ struct args {
 	bool bus;
 	const char *bus_address; /* NULL: the system bus */
 	bool json;
+	bool pretty; /* --json=pretty */
 	bool hold;
 	char **cmd;    /* after "--" */
 	long pid;      /* --pid, 0: none */
@@ -58,7 +60,8 @@ static const char *prog = "svmctl";
 
 static void help(void)
 {
-	printf("Usage: svmctl [--socket=PATH | --bus[=ADDRESS]] [--json] COMMAND [ARGS]...\n"
+	printf("Usage: svmctl [--socket=PATH | --bus[=ADDRESS]] [--json[=short|pretty]] COMMAND "
+	       "[ARGS]...\n"
 	       "Ask svmd for Shared Virtual Memory binds, device fds and DMA mappings.\n"
 	       "\n"
 	       "Commands:\n"
@@ -112,12 +115,133 @@ static void help(void)
 	       "  --socket=PATH   svmd's socket [$SVMD_SOCKET or " SVM_DEFAULT_SOCKET "]\n"
 	       "  --bus[=ADDRESS] talk D-Bus instead: the system bus, or ADDRESS (session, or\n"
 	       "                  unix:path=...)\n"
-	       "  --json          machine-readable output\n"
+	       "  --json[=short|pretty]\n"
+	       "                  machine-readable output: one line per object (short, the\n"
+	       "                  default), or indented (pretty)\n"
 	       "  --no-legend     no column headers and footers (list, policy)\n"
 	       "  -V, --version   print the version and exit\n");
 }
 
 static bool json_errors; /* --json: errors also as one JSON object on stdout */
+static FILE *raw_stdout; /* stdout before --json=pretty put its filter there */
+
+/*
+ * --json=pretty: svmctl writes its JSON compact, as for --json=short, and this filter (stdout,
+ * through fopencookie()) indents it on its way to fd 1: a line per member and per element, two
+ * spaces a level, "key": value, empty objects and arrays as {} and [], the newline that ends a
+ * document kept. Only the whitespace outside strings changes, so both forms are the same
+ * document. What is not JSON (metrics) is written to raw_stdout instead.
+ */
+struct pretty {
+	unsigned depth;
+	bool in_string, escape;
+	bool open; /* a { or [ written, its newline held until we know it is not empty */
+	char buf[4096];
+	size_t n;
+};
+
+static int pretty_flush(struct pretty *p)
+{
+	for (size_t done = 0; done < p->n;) {
+		ssize_t w = write(STDOUT_FILENO, p->buf + done, p->n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		done += (size_t)w;
+	}
+	p->n = 0;
+	return 0;
+}
+
+static int pretty_put(struct pretty *p, char ch)
+{
+	if (p->n == sizeof(p->buf) && pretty_flush(p) < 0)
+		return -1;
+	p->buf[p->n++] = ch;
+	return 0;
+}
+
+static int pretty_newline(struct pretty *p)
+{
+	int r = pretty_put(p, '\n');
+
+	for (unsigned i = 0; r == 0 && i < 2 * p->depth; i++)
+		r = pretty_put(p, ' ');
+	return r;
+}
+
+static int pretty_char(struct pretty *p, char ch)
+{
+	if (p->in_string) {
+		if (p->escape)
+			p->escape = false;
+		else if (ch == '\\')
+			p->escape = true;
+		else if (ch == '"')
+			p->in_string = false;
+		return pretty_put(p, ch);
+	}
+	if (p->open) {
+		p->open = false;
+		if (ch == '}' || ch == ']') {
+			p->depth--;
+			return pretty_put(p, ch);
+		}
+		if (pretty_newline(p) < 0)
+			return -1;
+	}
+	switch (ch) {
+	case '"':
+		p->in_string = true;
+		return pretty_put(p, ch);
+	case '{':
+	case '[':
+		p->depth++;
+		p->open = true;
+		return pretty_put(p, ch);
+	case '}':
+	case ']':
+		p->depth -= p->depth > 0;
+		return pretty_newline(p) < 0 ? -1 : pretty_put(p, ch);
+	case ',':
+		return pretty_put(p, ch) < 0 ? -1 : pretty_newline(p);
+	case ':':
+		return pretty_put(p, ch) < 0 ? -1 : pretty_put(p, ' ');
+	case ' ':
+	case '\t':
+	case '\r':
+		return 0;
+	case '\n':
+		return p->depth == 0 ? pretty_put(p, ch) : 0;
+	default:
+		return pretty_put(p, ch);
+	}
+}
+
+static ssize_t pretty_write(void *cookie, const char *buf, size_t n)
+{
+	struct pretty *p = cookie;
+
+	for (size_t i = 0; i < n; i++)
+		if (pretty_char(p, buf[i]) < 0)
+			return -1;
+	return pretty_flush(p) < 0 ? -1 : (ssize_t)n;
+}
+
+/* Puts the filter in stdout's place (fd 1 stays what it was, for CMD). -1 and errno if not. */
+static int json_pretty_start(void)
+{
+	static struct pretty p;
+	FILE *f;
+
+	fflush(stdout);
+	f = fopencookie(&p, "w", (cookie_io_functions_t){.write = pretty_write});
+	if (!f)
+		return -1;
+	stdout = f;
+	return 0;
+}
 static void json_string(const char *s);
 
 /* The rule a reason names, "FILE:LINE" from "... (FILE:LINE)", into buf; false if none. */
@@ -404,8 +528,11 @@ static void on_signal(int sig)
 /* What the event handler heard about the binding held. */
 struct held {
 	uint64_t id;
-	bool ended;
+	bool ended;      /* svmd's BINDING_ENDED came */
+	bool gone;       /* or svmd closed the connection */
 	uint32_t reason; /* enum svm_end */
+	uint32_t by_uid;
+	uint64_t generation;
 	char text[256];
 };
 
@@ -418,25 +545,89 @@ static void on_hold_event(struct svm_client *c, const struct svm_event *ev, void
 		return;
 	h->ended = true;
 	h->reason = ev->reason;
+	h->by_uid = ev->by_uid;
+	h->generation = ev->generation;
 	snprintf(h->text, sizeof(h->text), "%s", ev->text && ev->text[0] ? ev->text : "ended");
 }
 
-/* The binding was taken away (or svmd went): say so, on stderr and, with --json, on stdout. */
-static int taken_away(const struct args *a, const struct held *h, bool gone)
+/* The binding was taken away (or svmd went): say so on stderr (--json's object comes at the
+ * end, when CMD, if any, is done). */
+static int taken_away(struct held *h, bool gone)
 {
-	const char *why = gone ? "svmd closed the connection" : h->text;
-
-	fprintf(stderr, "%s: binding %" PRIu64 " is gone: %s.\n", prog, h->id, why);
-	if (a->json) {
-		printf("{\"id\":%" PRIu64 ",\"ended\":", h->id);
-		const char *ended = gone ? "disconnected" : svm_end_name(h->reason);
-		json_string(ended ? ended : "ended");
-		printf(",\"reason\":");
-		json_string(why);
-		printf("}\n");
-		fflush(stdout);
-	}
+	h->gone = gone;
+	fprintf(stderr, "%s: binding %" PRIu64 " is gone: %s.\n", prog, h->id,
+		gone ? "svmd closed the connection" : h->text);
 	return 1;
+}
+
+/* --json's first object: the binding made (before CMD starts). */
+static void json_held(uint64_t id, uint32_t pasid, const char *device)
+{
+	printf("{\"id\":%" PRIu64 ",\"pasid\":%u,\"device\":", id, pasid);
+	json_string(device);
+	printf("}\n");
+	fflush(stdout);
+}
+
+/*
+ * --json's last object, how it ended (after CMD, if any, is done):
+ * {"id","ended","reason","by_uid","generation","exit_status","signal"}. ended: taken away
+ * (svm_end_name(): "unbind", "revoked", "process-exited", "shutdown", ..., or "disconnected"),
+ * else "exited" or "killed" (CMD ended, svmctl released the binding), or "released" (--hold,
+ * after a signal). status: CMD's wait status, or -1 (--hold).
+ */
+static void json_ended(const struct args *a, const struct held *h, int status)
+{
+	const char *ended, *cmd = a->cmd ? a->cmd[0] : NULL;
+	char why[512];
+	int sig = status >= 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	const char *signame = sig ? sigabbrev_np(sig) : NULL;
+
+	if (h->gone) {
+		ended = "disconnected";
+		snprintf(why, sizeof(why), "svmd closed the connection");
+	} else if (h->ended) {
+		ended = svm_end_name(h->reason) ? svm_end_name(h->reason) : "ended";
+		snprintf(why, sizeof(why), "%s", h->text);
+	} else if (status < 0) {
+		ended = "released";
+		snprintf(why, sizeof(why), "svmctl got SIG%s and released it",
+			 got_signal && sigabbrev_np(got_signal) ? sigabbrev_np(got_signal) : "?");
+	} else if (sig) {
+		ended = "killed";
+		snprintf(why, sizeof(why), "%s was killed by SIG%s; svmctl released it", cmd,
+			 signame ? signame : "?");
+	} else {
+		ended = "exited";
+		snprintf(why, sizeof(why), "%s exited with status %d; svmctl released it", cmd,
+			 WEXITSTATUS(status));
+	}
+	printf("{\"id\":%" PRIu64 ",\"ended\":", h->id);
+	json_string(ended);
+	printf(",\"reason\":");
+	json_string(why);
+	if (h->ended && h->reason == SVM_END_UNBIND)
+		printf(",\"by_uid\":%u", h->by_uid);
+	else
+		printf(",\"by_uid\":null");
+	if (h->ended && h->reason == SVM_END_REVOKED)
+		printf(",\"generation\":%" PRIu64, h->generation);
+	else
+		printf(",\"generation\":null");
+	if (status >= 0 && WIFEXITED(status))
+		printf(",\"exit_status\":%d", WEXITSTATUS(status));
+	else
+		printf(",\"exit_status\":null");
+	printf(",\"signal\":");
+	if (sig) {
+		char name[32];
+		snprintf(name, sizeof(name), "SIG%s", signame ? signame : "?");
+		json_string(name);
+	} else {
+		printf("null");
+	}
+	printf("}\n");
+	fflush(stdout);
 }
 
 /*
@@ -444,7 +635,7 @@ static int taken_away(const struct args *a, const struct held *h, bool gone)
  * binding to be taken away (svmd's event, or svmd closing the connection). Returns 0 after a
  * signal or the child's exit, 1 (said why) when the binding is gone.
  */
-static int wait_for_end(struct svm_client *c, const struct args *a, struct held *h, int pidfd)
+static int wait_for_end(struct svm_client *c, struct held *h, int pidfd)
 {
 	struct pollfd pfd[2] = {{.fd = svm_fd(c), .events = POLLIN},
 				{.fd = pidfd, .events = POLLIN}};
@@ -462,9 +653,9 @@ static int wait_for_end(struct svm_client *c, const struct args *a, struct held 
 	if (events) {
 		int r = svm_dispatch(c, 0);
 		if (h->ended)
-			return taken_away(a, h, false);
+			return taken_away(h, false);
 		if (r < 0)
-			return taken_away(a, h, true);
+			return taken_away(h, true);
 	}
 	while (!got_signal) {
 		int n = ppoll(pfd, 2, NULL, &empty);
@@ -478,9 +669,9 @@ static int wait_for_end(struct svm_client *c, const struct args *a, struct held 
 			/* Without events (an older svmd), anything there means it hung up. */
 			int r = events ? svm_dispatch(c, 0) : -ECONNRESET;
 			if (h->ended)
-				return taken_away(a, h, false);
+				return taken_away(h, false);
 			if (r < 0)
-				return taken_away(a, h, true);
+				return taken_away(h, true);
 		}
 	}
 	return 0;
@@ -502,10 +693,11 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	if (a->json)
+		json_held(id, pasid, device);
 	if (a->hold) {
 		if (a->json)
-			printf("{\"id\":%" PRIu64 ",\"pasid\":%u,\"device\":\"%s\"}\n", id, pasid,
-			       device);
+			; /* said above */
 		else if (fd >= 0 && strcmp(fd_var, "SVMD_MEMFD") == 0)
 			printf("Mapped %" PRIu64 " bytes for %s at IOVA 0x%" PRIx64
 			       " as binding %" PRIu64 "; holding it until SIGINT or SIGTERM.\n",
@@ -519,7 +711,10 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 			       "SIGINT or SIGTERM.\n",
 			       device, id, pasid);
 		fflush(stdout);
-		return wait_for_end(c, a, &h, -1);
+		r = wait_for_end(c, &h, -1);
+		if (a->json)
+			json_ended(a, &h, -1);
+		return r;
 	}
 
 	snprintf(buf, sizeof(buf), "%" PRIu64, id);
@@ -551,7 +746,7 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 	child = pid;
 	/* Without a pidfd (an old kernel) svmctl waits for CMD alone, as before. */
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	r = pidfd >= 0 ? wait_for_end(c, a, &h, pidfd) : 0;
+	r = pidfd >= 0 ? wait_for_end(c, &h, pidfd) : 0;
 	if (pidfd >= 0)
 		close(pidfd);
 	if (r != 0) {
@@ -564,6 +759,8 @@ static int hold(struct svm_client *c, const struct args *a, const char *device, 
 			fprintf(stderr, "%s: waitpid: %s\n", prog, strerror(errno));
 			return 1;
 		}
+	if (a->json)
+		json_ended(a, &h, status);
 	if (r != 0)
 		return r;
 	if (WIFSIGNALED(status))
@@ -764,7 +961,9 @@ static int cmd_invalidate(struct svm_client *c, const struct args *a)
 	r = svm_invalidate(c, id, SVM_INVALIDATE_VTD_S1, e, n, &done);
 	if (r < 0)
 		return fail(r, c, "invalidate");
-	if (!a->json)
+	if (a->json)
+		printf("{\"id\":%llu,\"invalidated\":%u}\n", id, done);
+	else
 		printf("Invalidated %u range%s of binding %llu.\n", done, done == 1 ? "" : "s", id);
 	return 0;
 }
@@ -1151,9 +1350,10 @@ static int cmd_metrics(struct svm_client *c)
 	}
 	if (r < 0)
 		return fail(r, c, "metrics");
-	fputs(text, stdout);
+	/* OpenMetrics text, not JSON: past --json=pretty's re-indenting. */
+	fputs(text, raw_stdout);
 	free(text);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return fflush(raw_stdout) == 0 ? 0 : 1;
 }
 
 /* The rules in force, "FILE:LINE RULE" each, like usbguard list-rules. */
@@ -1440,7 +1640,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	};
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"json", no_argument, NULL, OPT_JSON},
+		{"json", optional_argument, NULL, OPT_JSON},
 		{"hold", no_argument, NULL, OPT_HOLD},
 		{"pid", required_argument, NULL, OPT_PID},
 		{"pasid", required_argument, NULL, OPT_PASID},
@@ -1489,6 +1689,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_JSON:
 			a->json = true;
+			if (optarg && strcmp(optarg, "pretty") == 0)
+				a->pretty = true;
+			else if (optarg && strcmp(optarg, "short") != 0) {
+				fprintf(stderr, "%s: --json takes short or pretty, not '%s'.\n",
+					prog, optarg);
+				return -EDOM; /* EXIT_USAGE */
+			}
 			break;
 		case OPT_BUS:
 			a->bus = true;
@@ -1633,9 +1840,10 @@ int main(int argc, char **argv)
 	size_t i;
 	int r;
 
+	raw_stdout = stdout;
 	r = parse_args(argc, argv, &a);
 	if (r <= 0)
-		return r < 0 ? 1 : 0;
+		return r == -EDOM ? EXIT_USAGE : r < 0 ? 1 : 0;
 	if (a.n_pos == 0) {
 		fprintf(stderr, "%s: no command given. Try '%s --help'.\n", prog, prog);
 		return 1;
@@ -1661,6 +1869,10 @@ int main(int argc, char **argv)
 	a.pos++;
 	a.n_pos--;
 	json_errors = a.json;
+	if (a.pretty && json_pretty_start() < 0) {
+		fprintf(stderr, "%s: --json=pretty: %s\n", prog, strerror(errno));
+		return 1;
+	}
 	/* A device as lspci prints it, or in upper case, is said back (and given to CMD) as svmd
 	 * spells it; anything else goes to svmd, which says why it is no device. */
 	static char canon[SVMD_DEVICE_NAME_SZ];

@@ -27,8 +27,8 @@ _svmctl() {
 		cword=$COMP_CWORD
 	}
 	local commands="devices list status show policy metrics monitor bind-task bind-pgtable bind-pasid-table
-		open-device map unbind explain reload"
-	local global="--socket= --bus --bus= --json --no-legend --help --version"
+		open-device map unbind invalidate explain reload"
+	local global="--socket= --bus --bus= --json --json= --no-legend --help --version"
 
 	# After "--" the command line is CMD's: complete commands there.
 	local i cmd="" pos=0
@@ -43,6 +43,7 @@ _svmctl() {
 
 	case $cur in
 	--model=*) COMPREPLY=($(compgen -W "vtd smmu" -- "${cur#*=}")); return ;;
+	--json=*) COMPREPLY=($(compgen -W "short pretty" -- "${cur#*=}")); return ;;
 	--addr-width=*) COMPREPLY=($(compgen -W "48 57" -- "${cur#*=}")); return ;;
 	--vtd-flags=*) COMPREPLY=($(compgen -W "sre eafe pcd pwt emte cd" -- "${cur##*[=,]}")); return ;;
 	--user=*) COMPREPLY=($(compgen -u -- "${cur#*=}")); return ;;
@@ -79,7 +80,7 @@ _svmctl() {
 		elif ((pos == 1)); then
 			COMPREPLY=($(compgen -W "$(__svmctl_devices)" -- "$cur"))
 		fi ;;
-	unbind | show)
+	unbind | show | invalidate)
 		((pos == 0)) && COMPREPLY=($(compgen -W "$(__svmctl_bindings)" -- "$cur")) ;;
 	esac
 }

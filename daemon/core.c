@@ -14,6 +14,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "svmd-proto.h"
 #include "util.h"
 
 static void on_watch_ended(void *userdata, struct binding *b, enum end_reason why)
@@ -346,12 +347,39 @@ static int undo(struct core *c, struct binding *b, char *why, size_t whylen)
 	}
 }
 
+/* What a leased binding's holder reads from its lease when the binding ends (PROTOCOL.md,
+ * LEASE): the EV_BINDING_ENDED record the socket front-end sends a session, framed. Returns
+ * its size, or 0 when there is no one to tell. */
+static size_t lease_end_record(const struct binding *b, const struct core_end *end,
+			       unsigned char rec[SVMD_RECORD_MAX])
+{
+	_Alignas(8) unsigned char payload[sizeof(struct svmd_ev_binding_ended) + 256];
+	struct svmd_ev_binding_ended e = {
+		.id = binding_id(b),
+		.reason = end_reason_code(end->why),
+		.by_uid = end->why == END_UNBIND ? (uint32_t)end->by_uid : 0,
+		.generation = end->generation,
+	};
+	const char *text = end->text ? end->text : end_reason_name(end->why);
+	size_t n = strnlen(text, sizeof(payload) - sizeof(e) - 1);
+
+	if (!b->leased || end->why == END_LEASE || e.reason == 0)
+		return 0;
+	memcpy(payload, &e, sizeof(e));
+	memcpy(payload + sizeof(e), text, n);
+	payload[sizeof(e) + n] = 0;
+	int size = svmd_frame(rec, SVMD_EV_BINDING_ENDED, 0, payload, sizeof(e) + n + 1);
+	return size > 0 ? (size_t)size : 0;
+}
+
 int core_drop_binding(struct core *c, struct binding *b, const struct core_end *end, char *why,
 		      size_t whylen)
 {
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	size_t n = end ? lease_end_record(b, end, rec) : 0;
 	int r;
 
-	lifetime_forget(c->lifetime, b);
+	lifetime_forget(c->lifetime, b, n ? rec : NULL, n);
 	r = undo(c, b, why, whylen);
 	if (r < 0)
 		/* Nothing more we can do than say so: the binding goes either way. */

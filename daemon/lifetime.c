@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -12,6 +14,7 @@
 #include "hashmap.h"
 #include "lifetime.h"
 #include "registry.h"
+#include "svmd-proto.h"
 
 struct lifetime {
 	struct event_base *base;
@@ -27,7 +30,7 @@ struct watch {
 	struct lifetime *lifetime;
 	struct binding *binding;
 	struct event *process; /* on the target's pidfd: readable once it exits */
-	struct event *lease;   /* on the lease pipe's read end: EOF once every copy is closed */
+	struct event *lease;   /* on svmd's end of the lease: EOF once every copy is closed */
 };
 
 static const char *const end_reasons[_END_REASON_MAX] = {
@@ -44,6 +47,22 @@ static const char *const end_reasons[_END_REASON_MAX] = {
 const char *end_reason_name(enum end_reason why)
 {
 	return why >= 0 && why < _END_REASON_MAX ? end_reasons[why] : "ended";
+}
+
+static const uint32_t end_codes[_END_REASON_MAX] = {
+	[END_UNBIND] = SVMD_END_UNBIND,
+	[END_SESSION] = SVMD_END_SESSION,
+	[END_LEASE] = SVMD_END_LEASE,
+	[END_PROCESS] = SVMD_END_PROCESS,
+	[END_SHUTDOWN] = SVMD_END_SHUTDOWN,
+	[END_REVOKED] = SVMD_END_REVOKED,
+	[END_UNDELIVERED] = SVMD_END_UNDELIVERED,
+	[END_UNMAP] = SVMD_END_UNMAP,
+};
+
+uint32_t end_reason_code(enum end_reason why)
+{
+	return why >= 0 && why < _END_REASON_MAX ? end_codes[why] : 0;
 }
 
 int lifetime_new(struct event_base *base, struct registry *registry,
@@ -126,13 +145,20 @@ static void watch_put(struct watch *w)
 		watch_free(w);
 }
 
-/* The watch fired: it goes first, then the binding (whose end would look for it). */
+/* The watch fired. A closed lease goes first, then the binding (whose end would look for the
+ * watch). A bound process's exit stops that watch alone: a lease the binding has stays until
+ * the end, which tells its holder why (lifetime_forget()). */
 static void fire(struct watch *w, enum end_reason why)
 {
 	struct lifetime *l = w->lifetime;
 	struct binding *b = w->binding;
 
-	watch_free(w);
+	if (why == END_PROCESS) {
+		w->process = stop(w, w->process);
+		watch_put(w);
+	} else {
+		watch_free(w);
+	}
 	l->ended(l->userdata, b, why);
 }
 
@@ -143,17 +169,33 @@ static void on_process_exit(evutil_socket_t fd, short what, void *userdata)
 	fire(userdata, END_PROCESS);
 }
 
+/* At most this many of a holder's records are drained per wake-up, so that one who keeps
+ * writing into its lease shares the loop like any client. */
+#define LEASE_DRAIN_MAX 16
+
 static void on_lease_readable(evutil_socket_t fd, short what, void *userdata)
 {
 	char buf[256];
-	ssize_t n;
 
 	(void)what;
-	/* Whatever a holder writes into the lease is drained and ignored; EOF ends the binding. */
-	n = read(fd, buf, sizeof(buf));
-	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+	/* Whatever a holder writes into the lease is read and thrown away (a record longer than
+	 * buf is cut, fds it carries are closed by the kernel: there is no room for them); EOF,
+	 * once every copy of the holder's end is closed, ends the binding. */
+	for (int i = 0; i < LEASE_DRAIN_MAX; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n == 0) {
+			/* An empty record reads as 0 too: the end is when the peer is gone. */
+			struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+			if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLHUP | POLLRDHUP)))
+				continue;
+		}
+		fire(userdata, END_LEASE);
 		return;
-	fire(userdata, END_LEASE);
+	}
 }
 
 /* Arms an event on fd for w; on success the fd is w's (and charged to the binding's user). */
@@ -189,7 +231,9 @@ int lifetime_lease(struct lifetime *l, struct binding *b, int *ret_fd)
 	struct watch *w;
 	int p[2], r;
 
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+	/* A SEQPACKET pair rather than a pipe: EOF on svmd's end when the last copy of the
+	 * holder's closes, as with a pipe, and room for the one record that says why it ended. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, p) < 0)
 		return -errno;
 	r = watch_get(l, b, &w);
 	if (r == 0) {
@@ -205,10 +249,15 @@ int lifetime_lease(struct lifetime *l, struct binding *b, int *ret_fd)
 	return 0;
 }
 
-void lifetime_forget(struct lifetime *l, struct binding *b)
+void lifetime_forget(struct lifetime *l, struct binding *b, const void *rec, size_t len)
 {
 	struct watch *w = watch_find(l, b);
 
-	if (w)
-		watch_free(w);
+	if (!w)
+		return;
+	/* Never waits: svmd's end has sent nothing before, so its send buffer has room for one
+	 * record; should it not (or the holder be gone), the holder sees the EOF alone. */
+	if (w->lease && rec)
+		(void)!send(event_get_fd(w->lease), rec, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	watch_free(w);
 }

@@ -402,7 +402,7 @@ int ops_lease(struct core *c, struct session *s, uint64_t id, int *ret_fd, struc
 		return request_finish(&rq,
 				      request_refuse(&rq, -EALREADY,
 						     "binding %" PRIu64 " is leased already", id));
-	/* Both ends of the lease pipe: the one svmd keeps, and the one on its way to the client. */
+	/* Both ends of the lease: the one svmd keeps, and the one on its way to the client. */
 	r = request_take_fds(&rq, b->user, 2);
 	if (r < 0)
 		return request_finish(&rq, r);

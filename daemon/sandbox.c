@@ -4,7 +4,7 @@
  * naming the system call (and the ioctl request) to stderr and makes the call return EPERM, so
  * a refusal is visible in the log yet never kills the daemon. The list is what the loop needs:
  * epoll and sockets (AF_UNIX only), reading policy files and /proc on reload and at connect,
- * pidfds, pipes for leases, memory, time, and the journal and notify sockets.
+ * pidfds, socket pairs for leases, memory, time, and the journal and notify sockets.
  */
 #include <errno.h>
 #include <linux/ioctl.h>
@@ -210,9 +210,13 @@ static int build(scmp_filter_ctx *ret, const unsigned long *ioctls, size_t n_ioc
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 	}
 #endif
-	/* Sockets: AF_UNIX only (the journal, sd_notify); nothing else is ever needed. */
+	/* Sockets: AF_UNIX only (the journal, sd_notify; a lease's pair); nothing else is ever
+	 * needed. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				     SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
 				     SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	for (size_t i = 0; r == 0 && i < ELEMENTSOF(common_ioctls) + n_ioctls; i++) {
 		unsigned long req = i < ELEMENTSOF(common_ioctls)

@@ -184,17 +184,6 @@ static unsigned fds_per_connection(void)
 /* Revision 2's events: the holder hears how its binding ended; subscribers hear every record
  * they may see. */
 
-static const uint32_t end_codes[_END_REASON_MAX] = {
-	[END_UNBIND] = SVMD_END_UNBIND,
-	[END_SESSION] = SVMD_END_SESSION,
-	[END_LEASE] = SVMD_END_LEASE,
-	[END_PROCESS] = SVMD_END_PROCESS,
-	[END_SHUTDOWN] = SVMD_END_SHUTDOWN,
-	[END_REVOKED] = SVMD_END_REVOKED,
-	[END_UNDELIVERED] = SVMD_END_UNDELIVERED,
-	[END_UNMAP] = SVMD_END_UNMAP,
-};
-
 /* Copies text and its NUL after a record's fixed part; returns the payload's length. */
 static size_t with_text(unsigned char *buf, size_t fixed, const char *text)
 {
@@ -212,7 +201,7 @@ static void on_binding_removed(void *userdata, struct binding *b, const struct c
 	_Alignas(8) unsigned char buf[SVMD_PAYLOAD_MAX];
 	struct svmd_ev_binding_ended e = {
 		.id = binding_id(b),
-		.reason = end_codes[end->why],
+		.reason = end_reason_code(end->why),
 		.by_uid = end->why == END_UNBIND ? (uint32_t)end->by_uid : 0,
 		.generation = end->generation,
 	};
@@ -251,7 +240,7 @@ static void on_record(void *userdata, const struct audit_record *r, int end)
 		.usec = now_usec(CLOCK_REALTIME),
 		.pasid = r->pasid,
 		.end = r->event == AUDIT_RELEASE && end >= 0 && end < _END_REASON_MAX
-			       ? end_codes[end]
+			       ? end_reason_code((enum end_reason)end)
 		       : r->event == AUDIT_RELEASE ? SVMD_END_UNBIND
 						   : 0,
 	};

@@ -14,6 +14,8 @@ command -v pkg-config >/dev/null 2>&1 || need_pkgs="$need_pkgs pkg-config"
 command -v dbus-daemon >/dev/null 2>&1 || need_pkgs="$need_pkgs dbus-daemon"
 command -v cc >/dev/null 2>&1 || need_pkgs="$need_pkgs gcc"
 command -v make >/dev/null 2>&1 || need_pkgs="$need_pkgs make"
+# The completion tests load completion/_svmctl in a real zsh (the bash one in bash).
+command -v zsh >/dev/null 2>&1 || need_pkgs="$need_pkgs zsh"
 # The D-Bus tests' GDBus client (GDBusObjectManagerClient, as real D-Bus users see svmd).
 /usr/bin/python3 -c 'import gi; gi.require_version("Gio", "2.0"); from gi.repository import Gio' \
 	>/dev/null 2>&1 || need_pkgs="$need_pkgs python3-gi gir1.2-glib-2.0"

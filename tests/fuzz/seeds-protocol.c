@@ -346,6 +346,15 @@ static void events(void)
 	memcpy(buf, &e, sizeof(e));
 	memcpy(buf + sizeof(e), revoked, sizeof(revoked));
 	emit("ev-binding-ended", SVMD_EV_BINDING_ENDED, 0, buf, sizeof(e) + sizeof(revoked));
+	/* What a lease's holder reads when another uid unbinds it (the same record, PROTOCOL.md
+	 * LEASE): by_uid is set for an unbind alone. */
+	static const char unbound[] = "unbound by uid 1000";
+	struct svmd_ev_binding_ended lease_end = {
+		.id = 8, .reason = SVMD_END_UNBIND, .by_uid = 1000, .generation = 1};
+	memcpy(buf, &lease_end, sizeof(lease_end));
+	memcpy(buf + sizeof(lease_end), unbound, sizeof(unbound));
+	emit("ev-binding-ended-lease-unbind", SVMD_EV_BINDING_ENDED, 0, buf,
+	     sizeof(lease_end) + sizeof(unbound));
 	set_name(rec.op, sizeof(rec.op), "bind-pgtable");
 	set_name(rec.device, sizeof(rec.device), "0000:3b:00.0");
 	memcpy(buf, &rec, sizeof(rec));

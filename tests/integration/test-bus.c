@@ -1920,6 +1920,39 @@ Test(bus, lease_outlives_the_connection)
 	cr_assert(daemon_log_has(&d, "REASON=\"lease closed\""));
 }
 
+/* The lease a D-Bus caller gets is the same SEQPACKET lease: its holder (here the test
+ * process, with no connection for it) reads why the binding ended, within a second. */
+Test(bus, a_lease_from_the_bus_tells_its_holder_why)
+{
+	struct bpeer p;
+	struct bres r;
+	struct svm_client *root;
+	struct svm_event e;
+
+	bpeer_start(&p, true, &u1, 0);
+	cr_assert_eq(b_bind_pgtable(&p, "0000:3b:00.0", 121, 48, 0x10000, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(b_simple(&p, BOP_LEASE, id, &r), 0, "%s", r.reason);
+	int lease = r.fd;
+	bpeer_stop(&p);
+	cr_assert_eq(svm_lease_read_end(lease, &e), -EAGAIN);
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(svm_unbind(root, id), 0, "%s", svm_reason(root));
+	struct pollfd pfd = {.fd = lease, .events = POLLIN};
+	cr_assert_eq(poll(&pfd, 1, 1000), 1, "the lease said nothing in 1 s");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 1000);
+	cr_assert_eq(svm_lease_read_end(lease, &e), 0);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_UNBIND);
+	cr_assert_eq(e.by_uid, 0);
+	cr_assert_str_eq(e.text, "unbound by uid 0");
+	close(lease);
+	svm_disconnect(root);
+}
+
 Test(bus, open_device_hands_out_the_device_fd)
 {
 	struct bpeer a, b, c2;
@@ -3324,6 +3357,41 @@ Test(bus_events, command_gets_sigterm_when_a_reload_revokes)
 	expect_taken(&h, t0, "svmctl: binding 1 is gone: revoked by policy generation 2.");
 	cr_assert(strstr(h.errbuf, "sending SIGTERM to /bin/sh"), "%s", h.errbuf);
 	cr_assert(strstr(h.outbuf, "got-TERM"), "%s", h.outbuf);
+	svm_disconnect(root);
+	bg_stop(&h);
+}
+
+/* --json over D-Bus: the same two objects as over the socket, the end saying who unbound it
+ * (from the Released signal) and CMD's status after the SIGTERM. */
+Test(bus_events, command_json_says_why_it_was_taken_away)
+{
+	struct bg_cmd h;
+	struct svm_client *root;
+	const char *argv[] = {build_path("svmctl"),
+			      bus_arg,
+			      "--json",
+			      "bind-pgtable",
+			      "0000:3b:00.0",
+			      "--pasid=151",
+			      "--pgd=0x7f000",
+			      "--addr-width=48",
+			      "--",
+			      "/bin/sh",
+			      "-c",
+			      "trap 'exit 3' TERM; echo started >&2; while :; do sleep 0.05; done",
+			      NULL};
+
+	snprintf(bus_arg, sizeof(bus_arg), "--bus=%s", pb.address);
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, true, "started", 5000), "%s", h.errbuf);
+	cr_assert_eq(svm_connect_bus(pb.address, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_unbind(root, 1), 0, "%s", svm_reason(root));
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: unbound by uid 0.");
+	cr_assert_str_eq(h.outbuf,
+			 "{\"id\":1,\"pasid\":151,\"device\":\"0000:3b:00.0\"}\n"
+			 "{\"id\":1,\"ended\":\"unbind\",\"reason\":\"unbound by uid 0\","
+			 "\"by_uid\":0,\"generation\":null,\"exit_status\":3,\"signal\":null}\n");
 	svm_disconnect(root);
 	bg_stop(&h);
 }

@@ -12,6 +12,7 @@
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1994,6 +1995,24 @@ Test(iommufd, invalidate_flushes_ones_own_guest_table_only)
 	/* No refused one reached the kernel: the three calls above only. */
 	seg = emul_log(&f);
 	cr_assert_eq(count_of(seg, "ioctl iommufd2 0x3b8d "), 3, "%s", seg);
+	/* svmctl invalidate, of the table its uid holds, in both JSON forms: the schema of
+	 * svmctl(1) (check-json.py). */
+	char script[2048], sout[2048], serr[2048];
+	snprintf(script, sizeof(script),
+		 "for f in short pretty; do %s --socket=%s --json=$f invalidate %" PRIu64
+		 " 0x100000:16:leaf >/tmp/svmctl-inv.$$ || exit 1; python3 %s invalidate "
+		 "--$f /tmp/svmctl-inv.$$ >&2 || exit 99; cat /tmp/svmctl-inv.$$; done; "
+		 "rm -f /tmp/svmctl-inv.$$",
+		 build_path("svmctl"), d.socket, table.id,
+		 build_path("../tests/integration/check-json.py"));
+	const char *sh[] = {"/bin/sh", "-c", script, NULL};
+	cr_assert_eq(run_cmd(u1.uid, u1.gid, sh, sout, sizeof(sout), serr, sizeof(serr)), 0, "%s",
+		     serr);
+	char want[128];
+	snprintf(want, sizeof(want),
+		 "{\"id\":%" PRIu64 ",\"invalidated\":1}\n{\n  \"id\": %" PRIu64, table.id,
+		 table.id);
+	cr_assert(strstr(sout, want), "%s", sout);
 	close(memfd);
 	peer_stop(&p1);
 	peer_stop(&p2);

@@ -1876,10 +1876,12 @@ static bool nth_line(const char *text, int n, char *buf, size_t size)
 	return true;
 }
 
-static void start_monitor(struct bg_cmd *m, uid_t uid, gid_t gid, bool json)
+static void expect_json(const char *kind, const char *short_text, const char *pretty_text);
+
+/* svmctl monitor as uid; json: NULL, or "--json" or "--json=pretty". */
+static void start_monitor(struct bg_cmd *m, uid_t uid, gid_t gid, const char *json)
 {
-	const char *argv[] = {build_path("svmctl"), ev_socket(), "monitor", json ? "--json" : NULL,
-			      NULL};
+	const char *argv[] = {build_path("svmctl"), ev_socket(), "monitor", json, NULL};
 
 	bg_start(m, uid, gid, argv, NULL);
 	cr_assert(bg_wait_output(m, true, "press Ctrl-C to stop", 5000), "%s", m->errbuf);
@@ -1889,16 +1891,17 @@ static void start_monitor(struct bg_cmd *m, uid_t uid, gid_t gid, bool json)
  * user's (its own and the reload only) show them. */
 Test(events, monitor_shows_grant_deny_release_reload)
 {
-	struct bg_cmd text, json, mine;
+	struct bg_cmd text, json, pretty, mine;
 	struct peer p1, p2;
 	struct peer_result r;
 	struct svm_client *root;
 	struct svm_reload_result rr;
 	char line[1024];
 
-	start_monitor(&text, 0, 0, false);
-	start_monitor(&json, 0, 0, true);
-	start_monitor(&mine, u2.uid, u2.gid, false);
+	start_monitor(&text, 0, 0, NULL);
+	start_monitor(&json, 0, 0, "--json");
+	start_monitor(&pretty, 0, 0, "--json=pretty");
+	start_monitor(&mine, u2.uid, u2.gid, NULL);
 	peer_start(&p1, &ev, u1.uid, u1.gid, 0);
 	peer_start(&p2, &ev, u2.uid, u2.gid, 0);
 	cr_assert_eq(peer_bind_pgtable(&p1, "0000:3b:00.0", 120, 0x7f000, &r), 0, "%s", r.reason);
@@ -1909,6 +1912,7 @@ Test(events, monitor_shows_grant_deny_release_reload)
 	/* The reload's line, whole: the last. */
 	cr_assert(bg_wait_output(&text, false, " 0 revoked\n", 3000), "%s", text.outbuf);
 	cr_assert(bg_wait_output(&json, false, " 0 revoked\"}\n", 3000), "%s", json.outbuf);
+	cr_assert(bg_wait_output(&pretty, false, " 0 revoked\"\n}\n", 3000), "%s", pretty.outbuf);
 	cr_assert(bg_wait_output(&mine, false, " 0 revoked\n", 3000), "%s", mine.outbuf);
 
 	char want[4][256];
@@ -1960,6 +1964,8 @@ Test(events, monitor_shows_grant_deny_release_reload)
 				  jwant[i][k]);
 	}
 	cr_assert(!nth_line(json.outbuf, 4, line, sizeof(line)), "more: %s", json.outbuf);
+	/* Both forms parse as the documented objects, the pretty ones indented. */
+	expect_json("monitor", json.outbuf, pretty.outbuf);
 
 	/* svmd-test2 sees its own denial and the reload (not who asked), nothing of svmd-test1. */
 	cr_assert(nth_line(mine.outbuf, 0, line, sizeof(line)), "%s", mine.outbuf);
@@ -1976,6 +1982,7 @@ Test(events, monitor_shows_grant_deny_release_reload)
 	peer_stop(&p2);
 	bg_stop(&text);
 	bg_stop(&json);
+	bg_stop(&pretty);
 	bg_stop(&mine);
 }
 
@@ -2046,6 +2053,388 @@ Test(events, hold_ends_when_the_bound_process_exits)
 	kill(sleeper.pid, SIGKILL);
 	expect_taken(&h, t0, "svmctl: binding 1 is gone: bound process exited.");
 	bg_stop(&sleeper);
+	bg_stop(&h);
+}
+
+/*
+ * Leases tell their holder why the binding ended (PROTOCOL.md, LEASE): the holder here is the
+ * test process, which got the lease from the owner (a peer of uid u1) over SCM_RIGHTS and has
+ * no svmd connection of its own for it; it polls the lease and reads svmd's record.
+ */
+
+/* u1's page-table binding at pasid on 3b:00.0, leased and passed to us: its lease fd. */
+static int leased_binding(struct peer *p, uint32_t pasid, uint64_t *ret_id)
+{
+	struct peer_result r;
+
+	cr_assert_eq(peer_bind_pgtable(p, "0000:3b:00.0", pasid, 0x10000, &r), 0, "%s", r.reason);
+	*ret_id = r.id;
+	cr_assert_eq(peer_lease(p, r.id, &r), 0, "%s", r.reason);
+	cr_assert_geq(r.fd, 0);
+	return r.fd;
+}
+
+/* Waits (up to 1 s after t0) for the lease to say its binding ended, and reads why. */
+static void lease_end(int lease, long long t0, struct svm_event *e)
+{
+	struct pollfd pfd = {.fd = lease, .events = POLLIN};
+	int n = poll(&pfd, 1, 1000);
+	long long took = now_ms() - t0;
+
+	cr_assert_eq(n, 1, "the lease said nothing in %lld ms", took);
+	cr_assert(pfd.revents & POLLIN);
+	cr_assert_eq(svm_lease_read_end(lease, e), 0);
+	cr_assert_lt(took, 1000, "took %lld ms", took);
+	cr_assert_eq(e->type, SVM_EVENT_BINDING_ENDED);
+}
+
+/* svmd's fds go back to what they were (a closing fd may take a loop iteration). */
+static void expect_fds(int base)
+{
+	int now = -1;
+
+	for (int t = 0; t < 200 && now != base; t++) {
+		now = daemon_fd_count(&ev);
+		if (now != base)
+			usleep(10000);
+	}
+	cr_assert_eq(now, base, "svmd holds %d fds, had %d", now, base);
+}
+
+Test(events, lease_holder_hears_unbind)
+{
+	struct peer p;
+	struct peer_result r;
+	struct svm_client *root;
+	struct svm_event e;
+	uint64_t id;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_count(&p, &r), 0);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	int base = daemon_fd_count(&ev);
+	int lease = leased_binding(&p, 150, &id);
+	/* Alive: nothing to read, and poll says so. */
+	cr_assert_eq(svm_lease_read_end(lease, &e), -EAGAIN);
+	cr_assert_eq(poll(&(struct pollfd){.fd = lease, .events = POLLIN}, 1, 0), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_unbind(root, id), 0, "%s", svm_reason(root));
+	lease_end(lease, t0, &e);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_UNBIND);
+	cr_assert_eq(e.by_uid, 0);
+	cr_assert_str_eq(e.text, "unbound by uid 0");
+	/* Said once; then the lease is at its end. */
+	cr_assert_eq(svm_lease_read_end(lease, &e), -ENODATA);
+	close(lease);
+	expect_fds(base);
+	svm_disconnect(root);
+	peer_stop(&p);
+}
+
+Test(events, lease_holder_hears_a_revoking_reload)
+{
+	struct peer p;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	struct svm_event e;
+	uint64_t id;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	int lease = leased_binding(&p, 151, &id);
+	/* Its owner's session is gone: the lease alone keeps it, and alone hears of its end. */
+	peer_stop(&p);
+	cr_assert_eq(count_bindings(&ev), 1);
+	daemon_write_policy(&ev, "10-revoke.policy",
+			    "deny bind-pgtable user=svmd-test1 device=0000:3b:00.0 revoke\n");
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_eq(rr.n_revoked, 1);
+	lease_end(lease, t0, &e);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_REVOKED);
+	cr_assert_eq(e.generation, 2);
+	cr_assert_str_eq(e.text, "revoked by policy generation 2");
+	close(lease);
+	svm_disconnect(root);
+}
+
+Test(events, lease_holder_hears_svmd_stop)
+{
+	struct peer p;
+	struct svm_event e;
+	uint64_t id;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	int lease = leased_binding(&p, 152, &id);
+	long long t0 = now_ms();
+	kill(ev.pid, SIGTERM);
+	lease_end(lease, t0, &e);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_SHUTDOWN);
+	cr_assert_str_eq(e.text, "svmd shutting down");
+	daemon_reap(&ev);
+	close(lease);
+	peer_stop(&p);
+}
+
+Test(events, lease_holder_hears_the_bound_process_exit)
+{
+	struct peer p;
+	struct peer_result r;
+	struct svm_event e;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_count(&p, &r), 0);
+	int base = daemon_fd_count(&ev);
+	cr_assert_eq(peer_spawn_sleeper(&p, &r), 0);
+	int pidfd = r.fd;
+	pid_t sleeper = (pid_t)r.id;
+	cr_assert_eq(peer_bind_task(&p, "0000:3c:00.0", pidfd, 0, &r), 0, "%s", r.reason);
+	uint64_t id = r.id;
+	cr_assert_eq(peer_lease(&p, id, &r), 0, "%s", r.reason);
+	int lease = r.fd;
+	long long t0 = now_ms();
+	kill(sleeper, SIGKILL);
+	lease_end(lease, t0, &e);
+	cr_assert_eq(e.binding, id);
+	cr_assert_eq(e.reason, SVM_END_PROCESS);
+	cr_assert_str_eq(e.text, "bound process exited");
+	close(lease);
+	close(pidfd);
+	expect_fds(base);
+	peer_stop(&p);
+}
+
+/* A holder that writes into its lease as fast as it can (big records, empty ones, its own
+ * lease fd in flight) does not end its binding, slow svmd for others, or keep an fd in svmd. */
+Test(events, a_lease_holder_flooding_its_lease_hurts_no_one)
+{
+	struct peer p, q;
+	struct peer_result r;
+	struct svm_event e;
+	uint64_t id;
+
+	peer_start(&p, &ev, u1.uid, u1.gid, 0);
+	peer_start(&q, &ev, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_count(&p, &r), 0);
+	cr_assert_eq(peer_count(&q, &r), 0);
+	int base = daemon_fd_count(&ev);
+	int lease = leased_binding(&p, 153, &id);
+	pid_t flooder = fork();
+	cr_assert_geq(flooder, 0);
+	if (flooder == 0) {
+		static char big[4000];
+		long long end = now_ms() + 1500;
+		while (now_ms() < end) {
+			(void)!send(lease, big, sizeof(big), MSG_DONTWAIT | MSG_NOSIGNAL);
+			(void)!send(lease, big, 0, MSG_DONTWAIT | MSG_NOSIGNAL);
+			char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+			struct iovec iov = {.iov_base = big, .iov_len = 1};
+			struct msghdr m = {.msg_iov = &iov,
+					   .msg_iovlen = 1,
+					   .msg_control = cbuf,
+					   .msg_controllen = sizeof(cbuf)};
+			struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &lease, sizeof(int));
+			(void)!sendmsg(lease, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+		}
+		_exit(0);
+	}
+	/* Meanwhile another user's requests are answered as ever. */
+	long long worst = 0, t_end = now_ms() + 1200;
+	int n = 0;
+	while (now_ms() < t_end) {
+		long long t0 = now_ms();
+		cr_assert_eq(peer_count(&q, &r), 0);
+		long long took = now_ms() - t0;
+		worst = took > worst ? took : worst;
+		n++;
+	}
+	cr_assert_lt(worst, 250, "a request took %lld ms while a holder flooded its lease", worst);
+	cr_assert_gt(n, 20, "only %d requests in 1.2 s", n);
+	int status;
+	cr_assert_eq(waitpid(flooder, &status, 0), flooder);
+	/* The binding lives (an empty record is no EOF); what the holder wrote never comes back. */
+	cr_assert_eq(count_bindings(&ev), 1);
+	cr_assert_eq(svm_lease_read_end(lease, &e), -EAGAIN);
+	/* The last copy closes, also the one it sent into the lease: the binding ends. */
+	close(lease);
+	cr_assert(wait_bindings(&ev, 0, 2000), "the flooded lease did not end when closed");
+	cr_assert(daemon_log_wait(&ev, "REASON=\"lease closed\"", 2000));
+	expect_fds(base);
+	peer_stop(&q);
+	peer_stop(&p);
+}
+
+/* Not a lease of this kind (an older svmd's pipe), or no fd: said, not misread. */
+Test(events, lease_read_end_refuses_what_is_no_lease)
+{
+	struct svm_event e;
+	int p[2];
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -EOPNOTSUPP);
+	cr_assert_eq(svm_lease_read_end(-1, &e), -EINVAL);
+	close(p[0]);
+	close(p[1]);
+	/* A socket whose peer is not svmd: its record is refused by the codec. */
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p), 0);
+	cr_assert_eq(write(p[0], "not svmd's record", 17), 17);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -EPROTO);
+	/* Framed, but what the codec refuses: an unknown reason; by_uid with a revocation; another
+	 * event; a record longer than any. */
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX + 64], payload[SVMD_PAYLOAD_MAX];
+	struct svmd_ev_binding_ended bad[] = {
+		{.id = 3, .reason = 99},
+		{.id = 3, .reason = SVMD_END_REVOKED, .by_uid = 5},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		memcpy(payload, &bad[i], sizeof(bad[i]));
+		memcpy(payload + sizeof(bad[i]), "x", 2);
+		int n = svmd_frame(rec, SVMD_EV_BINDING_ENDED, 0, payload, sizeof(bad[i]) + 2);
+		cr_assert_eq(write(p[0], rec, (size_t)n), n);
+		cr_assert_eq(svm_lease_read_end(p[1], &e), -EPROTO, "case %zu", i);
+	}
+	struct svmd_ev_record other = {.event = SVMD_RECORD_RELOAD, .generation = 2};
+	memcpy(payload, &other, sizeof(other));
+	memcpy(payload + sizeof(other), "x", 2);
+	int n = svmd_frame(rec, SVMD_EV_RECORD, 0, payload, sizeof(other) + 2);
+	cr_assert_eq(write(p[0], rec, (size_t)n), n);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -EPROTO);
+	memset(rec, 'a', sizeof(rec));
+	cr_assert_eq(write(p[0], rec, sizeof(rec)), (ssize_t)sizeof(rec));
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -EPROTO);
+	/* A good one, with a text longer than svmd writes: cut, still a string. */
+	struct svmd_ev_binding_ended good = {.id = 4, .reason = SVMD_END_UNBIND, .by_uid = 7};
+	memcpy(payload, &good, sizeof(good));
+	memset(payload + sizeof(good), 'w', 1000);
+	payload[sizeof(good) + 1000] = 0;
+	n = svmd_frame(rec, SVMD_EV_BINDING_ENDED, 0, payload, sizeof(good) + 1001);
+	cr_assert_eq(write(p[0], rec, (size_t)n), n);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), 0);
+	cr_assert_eq(e.binding, 4);
+	cr_assert_eq(e.by_uid, 7);
+	cr_assert_eq(strlen(e.text), 255);
+	close(p[0]);
+	cr_assert_eq(svm_lease_read_end(p[1], &e), -ENODATA);
+	close(p[1]);
+}
+
+/* check-json.py KIND on svmctl's output: short (--json=short's, or NULL), pretty
+ * (--json=pretty's, or NULL); with both, they must be the same documents. */
+static void expect_json(const char *kind, const char *short_text, const char *pretty_text)
+{
+	const char *texts[2] = {short_text, pretty_text}, *flags[2] = {"--short", "--pretty"};
+	char paths[2][32], out[1024], err[8192];
+	const char *argv[8] = {"/usr/bin/python3", build_path("../tests/integration/check-json.py"),
+			       kind};
+	int n = 3;
+
+	for (int i = 0; i < 2; i++) {
+		if (!texts[i])
+			continue;
+		snprintf(paths[i], sizeof(paths[i]), "/tmp/svmd-json-XXXXXX");
+		int fd = mkstemp(paths[i]);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(write(fd, texts[i], strlen(texts[i])), (ssize_t)strlen(texts[i]));
+		close(fd);
+		argv[n++] = flags[i];
+		argv[n++] = paths[i];
+	}
+	argv[n] = NULL;
+	int rc = run_cmd(0, 0, argv, out, sizeof(out), err, sizeof(err));
+	for (int i = 0; i < 2; i++)
+		if (texts[i])
+			unlink(paths[i]);
+	cr_assert_eq(rc, 0, "not the documented %s: %s", kind, err);
+}
+
+/* With --json, -- CMD says at the end how the binding was taken away (svmd's reason, and
+ * CMD's own end after the SIGTERM), after CMD is done: CMD's output is never interleaved. */
+Test(events, command_json_says_why_it_was_taken_away)
+{
+	struct bg_cmd h;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	const char *cmd = "trap 'echo got-TERM >&2; exit 3' TERM; echo started >&2; "
+			  "while :; do sleep 0.05; done";
+	const char *argv[] = {build_path("svmctl"),
+			      ev_socket(),
+			      "--json",
+			      "bind-pgtable",
+			      "0000:3b:00.0",
+			      "--pasid=154",
+			      "--pgd=0x7f000",
+			      "--addr-width=48",
+			      "--",
+			      "/bin/sh",
+			      "-c",
+			      cmd,
+			      NULL};
+
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, true, "started", 5000), "%s", h.errbuf);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	long long t0 = now_ms();
+	cr_assert_eq(svm_unbind(root, 1), 0, "%s", svm_reason(root));
+	expect_taken(&h, t0, "svmctl: binding 1 is gone: unbound by uid 0.");
+	cr_assert(strstr(h.errbuf, "got-TERM"), "%s", h.errbuf);
+	cr_assert_str_eq(h.outbuf,
+			 "{\"id\":1,\"pasid\":154,\"device\":\"0000:3b:00.0\"}\n"
+			 "{\"id\":1,\"ended\":\"unbind\",\"reason\":\"unbound by uid 0\","
+			 "\"by_uid\":0,\"generation\":null,\"exit_status\":3,\"signal\":null}\n");
+	expect_json("held", h.outbuf, NULL);
+	bg_stop(&h);
+
+	/* Revoked by a reload, told in the pretty form. */
+	argv[2] = "--json=pretty";
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, true, "started", 5000), "%s", h.errbuf);
+	daemon_write_policy(&ev, "10-revoke.policy",
+			    "deny bind-pgtable user=svmd-test1 device=0000:3b:00.0 revoke\n");
+	t0 = now_ms();
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_eq(rr.n_revoked, 1);
+	expect_taken(&h, t0, "revoked by policy generation 2.");
+	cr_assert(strstr(h.outbuf, "\"ended\": \"revoked\",\n"), "%s", h.outbuf);
+	cr_assert(strstr(h.outbuf, "\"generation\": 2,\n"), "%s", h.outbuf);
+	cr_assert(strstr(h.outbuf, "\"exit_status\": 3,\n"), "%s", h.outbuf);
+	expect_json("held", NULL, h.outbuf);
+	svm_disconnect(root);
+	bg_stop(&h);
+}
+
+/* --hold with --json: the same end object, when svmd stops. */
+Test(events, hold_json_says_svmd_stopped)
+{
+	struct bg_cmd h;
+	const char *argv[] = {build_path("svmctl"),
+			      ev_socket(),
+			      "--json",
+			      "bind-pgtable",
+			      "0000:3b:00.0",
+			      "--pasid=155",
+			      "--pgd=0x7f000",
+			      "--addr-width=48",
+			      "--hold",
+			      NULL};
+
+	bg_start(&h, u1.uid, u1.gid, argv, NULL);
+	cr_assert(bg_wait_output(&h, false, "\"pasid\":155", 5000), "%s", h.errbuf);
+	long long t0 = now_ms();
+	kill(ev.pid, SIGTERM);
+	expect_taken(&h, t0, "svmd shutting down.");
+	cr_assert(strstr(h.outbuf, "\"ended\":\"shutdown\",\"reason\":\"svmd shutting down\","
+				   "\"by_uid\":null,\"generation\":null,\"exit_status\":null,"
+				   "\"signal\":null}\n"),
+		  "%s", h.outbuf);
+	expect_json("held", h.outbuf, NULL);
+	daemon_reap(&ev);
 	bg_stop(&h);
 }
 
@@ -2278,23 +2667,41 @@ Test(startup, options_are_checked_before_the_policy_and_the_sink_is_named)
 	daemon_stop(&j);
 }
 
-/* Runs svmctl --json ARGS as uid and checks stdout against the documented schema of kind;
- * returns svmctl's exit status. */
-static int json_run(uid_t uid, gid_t gid, const char *kind, const char *args)
+/* Runs svmctl --json=FORM ARGS as uid, form "short", "pretty" or "both" (each once, in that
+ * order: a command that changes nothing), and checks stdout against the documented schema of
+ * kind (both: and that the two are the same documents); returns svmctl's exit status, which
+ * must be the same in both forms. */
+static int json_form(uid_t uid, gid_t gid, const char *kind, const char *args, const char *form)
 {
-	char script[2048], out[8192], err[4096];
+	char script[4096], out[8192], err[8192], cmd[1024], check[512];
+	bool both = strcmp(form, "both") == 0;
 
-	snprintf(script, sizeof(script),
-		 "%s --socket=%s --json %s >/tmp/svmctl-json.$$ 2>/dev/null; rc=$?; "
-		 "python3 %s %s </tmp/svmctl-json.$$ >&2 || rc=99; rm -f /tmp/svmctl-json.$$; "
-		 "exit $rc",
-		 build_path("svmctl"), d.socket, args,
+	snprintf(cmd, sizeof(cmd), "%s --socket=%s", build_path("svmctl"), d.socket);
+	snprintf(check, sizeof(check), "python3 %s %s",
 		 build_path("../tests/integration/check-json.py"), kind);
+	if (both)
+		snprintf(script, sizeof(script),
+			 "S=/tmp/svmctl-json.$$.short P=/tmp/svmctl-json.$$.pretty; "
+			 "%s --json=short %s >$S 2>/dev/null; rc=$?; "
+			 "%s --json=pretty %s >$P 2>/dev/null; [ $? = $rc ] || rc=98; "
+			 "%s --short $S --pretty $P >&2 || rc=99; rm -f $S $P; exit $rc",
+			 cmd, args, cmd, args, check);
+	else
+		snprintf(script, sizeof(script),
+			 "F=/tmp/svmctl-json.$$; %s --json=%s %s >$F 2>/dev/null; rc=$?; "
+			 "%s --%s $F >&2 || rc=99; rm -f $F; exit $rc",
+			 cmd, form, args, check, form);
 	const char *argv[] = {"/bin/sh", "-c", script, NULL};
 	int rc = run_cmd(uid, gid, argv, out, sizeof(out), err, sizeof(err));
-	cr_assert_neq(rc, 99, "svmctl --json %s: not the documented %s object: %s", args, kind,
-		      err);
+	cr_assert_neq(rc, 98, "svmctl --json=short and --json=pretty %s exit differently", args);
+	cr_assert_neq(rc, 99, "svmctl --json=%s %s: not the documented %s object: %s",
+		      both ? "short|pretty" : form, args, kind, err);
 	return rc;
+}
+
+static int json_run(uid_t uid, gid_t gid, const char *kind, const char *args)
+{
+	return json_form(uid, gid, kind, args, "both");
 }
 
 /* Every command's --json, errors included, parses (python3's json) and has the documented
@@ -2316,10 +2723,24 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert_eq(json_run(u1.uid, u1.gid, "show", args), 0);
 	cr_assert_eq(json_run(0, 0, "policy", "policy"), 0);
 	cr_assert_eq(json_run(u1.uid, u1.gid, "explain", "explain bind-task 3b:00.0"), 0);
+	/* --hold and -- CMD: the binding, then how it ended; CMD's status is svmctl's. */
+	cr_assert_eq(json_run(u1.uid, u1.gid, "held",
+			      "bind-pgtable 3b:00.0 --pasid=151 --pgd=0x7f000 --addr-width=48 "
+			      "-- sh -c 'echo $SVMD_PASID >&2; exit 3'"),
+		     3);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "held",
+			      "bind-pgtable 3b:00.0 --pasid=151 --pgd=0x7f000 --addr-width=48 "
+			      "-- sh -c 'kill -KILL $$'"),
+		     128 + SIGKILL);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "explain", "explain bind-task 3b:00.0"), 77);
-	cr_assert_eq(json_run(0, 0, "reload", "reload"), 0);
+	/* What changes something runs once in each form. */
+	cr_assert_eq(json_form(0, 0, "reload", "reload", "short"), 0);
+	cr_assert_eq(json_form(0, 0, "reload", "reload", "pretty"), 0);
 	snprintf(args, sizeof(args), "unbind %" PRIu64, r.id);
-	cr_assert_eq(json_run(0, 0, "unbind", args), 0);
+	cr_assert_eq(json_form(0, 0, "unbind", args, "pretty"), 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	snprintf(args, sizeof(args), "unbind %" PRIu64, r.id);
+	cr_assert_eq(json_form(0, 0, "unbind", args, "short"), 0);
 	peer_stop(&p);
 
 	/* Errors: one object, the same exit status. */
@@ -2330,6 +2751,19 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "unbind 999999"), 1);
 	snprintf(args, sizeof(args), "explain bind-task 3b:00.0 --user=%u", (unsigned)u1.uid);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", args), 1);
+	/* metrics is OpenMetrics text in either form: --json=pretty leaves it alone. */
+	char mout[16384], merr[512], msock[160];
+	snprintf(msock, sizeof(msock), "--socket=%s", d.socket);
+	const char *metrics[] = {build_path("svmctl"), msock, "--json=pretty", "metrics", NULL};
+	cr_assert_eq(run_cmd(0, 0, metrics, mout, sizeof(mout), merr, sizeof(merr)), 0, "%s", merr);
+	cr_assert(strstr(mout, "\nsvmd_grants_total{op=\"bind-pgtable\"} "), "%s", mout);
+	cr_assert(strlen(mout) > 6 && strcmp(mout + strlen(mout) - 6, "# EOF\n") == 0, "%s", mout);
+	/* --json takes short or pretty, nothing else: a usage error, on stderr. */
+	const char *bad[] = {build_path("svmctl"), "--json=long", "status", NULL};
+	char bout[512], berr[512];
+	cr_assert_eq(run_cmd(0, 0, bad, bout, sizeof(bout), berr, sizeof(berr)), 2);
+	cr_assert_str_eq(bout, "");
+	cr_assert(strstr(berr, "--json takes short or pretty, not 'long'"), "%s", berr);
 
 	/* explain lists each rule it considered and why it did or did not match. */
 	char xout[8192], xerr[2048], xsock[160];
@@ -2345,6 +2779,30 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 			 "device=0000:3b:00.0 pasid=auto max=2\",\"matched\":false,\"why\":\"user"),
 		  "%s", xout);
 
+	/* CMD's own stdout comes between svmctl's two objects, byte for byte, in both forms. */
+	const char *forms[] = {"--json=short", "--json=pretty"};
+	for (size_t i = 0; i < 2; i++) {
+		char cout[4096], cerr[2048], csock[160];
+		snprintf(csock, sizeof(csock), "--socket=%s", d.socket);
+		const char *cp[] = {build_path("svmctl"),
+				    csock,
+				    forms[i],
+				    "bind-pgtable",
+				    "3b:00.0",
+				    "--pasid=152",
+				    "--pgd=0x7f000",
+				    "--addr-width=48",
+				    "--",
+				    "printf",
+				    "{ raw, \"not\": [json\\n",
+				    NULL};
+		cr_assert_eq(run_cmd(u1.uid, u1.gid, cp, cout, sizeof(cout), cerr, sizeof(cerr)), 0,
+			     "%s", cerr);
+		const char *raw = strstr(cout, "}\n{ raw, \"not\": [json\n{");
+		cr_assert(raw, "%s: CMD's output changed: %s", forms[i], cout);
+		cr_assert(strstr(raw, "\"ended\""), "%s", cout);
+	}
+
 	/* The rule a denial names is its own field. */
 	char out[4096], err[4096], sock[160];
 	snprintf(sock, sizeof(sock), "--socket=%s", d.socket);
@@ -2355,6 +2813,8 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert(strstr(out, "/50-test.policy:6\"}"), "%s", out);
 	/* Text that is not UTF-8 (here a policy file's name) comes out escaped, and parses. */
 	daemon_write_policy(&d, "60-\xff\xc3(.policy", "allow bind-task user=nobody\n");
+	/* and quotes, backslashes and braces, which --json=pretty must leave inside the string */
+	daemon_write_policy(&d, "61-\"{q}\\\",[x]:.policy", "allow bind-task user=nobody\n");
 	const char *reload[] = {build_path("svmctl"), sock, "reload", NULL};
 	cr_assert_eq(run_cmd(0, 0, reload, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(json_run(0, 0, "status", "status"), 0);
@@ -2362,7 +2822,9 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	const char *status[] = {build_path("svmctl"), sock, "--json", "status", NULL};
 	cr_assert_eq(run_cmd(0, 0, status, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
 	cr_assert(strstr(out, "/60-\\u00ff\\u00c3(.policy\""), "%s", out);
+	cr_assert(strstr(out, "/61-\\\"{q}\\\\\\\",[x]:.policy\""), "%s", out);
 	daemon_remove_policy(&d, "60-\xff\xc3(.policy");
+	daemon_remove_policy(&d, "61-\"{q}\\\",[x]:.policy");
 }
 
 /* bash completion: commands, options, the devices svmd manages, the caller's binding ids. */
@@ -2394,14 +2856,95 @@ Test(socket, bash_completion_asks_svmd)
 	cr_assert_str_eq(out, "--pasid=\n");
 	complete(u1.uid, u1.gid, "explain ''", out, sizeof(out));
 	cr_assert(strstr(out, "bind-pgtable\n") && strstr(out, "reload\n"), "%s", out);
+	complete(u1.uid, u1.gid, "inv", out, sizeof(out));
+	cr_assert_str_eq(out, "invalidate\n");
+	complete(u1.uid, u1.gid, "--json=p", out, sizeof(out));
+	cr_assert_str_eq(out, "pretty\n");
 	peer_start(&p, &d, u1.uid, u1.gid, 0);
 	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
 	complete(u1.uid, u1.gid, "unbind ''", out, sizeof(out));
 	snprintf(want, sizeof(want), "%" PRIu64 "\n", r.id);
 	cr_assert_str_eq(out, want);
+	complete(u1.uid, u1.gid, "invalidate ''", out, sizeof(out));
+	cr_assert_str_eq(out, want);
 	complete(u2.uid, u2.gid, "unbind ''", out, sizeof(out));
 	cr_assert_str_eq(out, "\n", "another user's binding offered: %s", out);
 	complete(u1.uid, u1.gid, "show 1 -p Own", out, sizeof(out));
+	cr_assert(strstr(out, "OwnerUID\n") && strstr(out, "OwnerUser\n"), "%s", out);
+	peer_stop(&p);
+}
+
+/* zsh completion: completion/_svmctl in a real interactive zsh (compinit, _arguments, in a
+ * pty: tests/completion/zsh-complete.zsh), what it offers after LINE<TAB>, a match a line. */
+static void zcomplete(uid_t uid, gid_t gid, const char *line, char *out, size_t size)
+{
+	char path[4096], full[1024], err[2048];
+
+	snprintf(path, sizeof(path), "PATH=%s:/usr/bin:/bin",
+		 dirname(strdupa(build_path("svmctl"))));
+	snprintf(full, sizeof(full), "svmctl %s", line);
+	/* The socket goes where the line says: before the command, or after it. */
+	char *at = strstr(full, "@S");
+	if (at) {
+		char rest[512];
+		snprintf(rest, sizeof(rest), "%s", at + 2);
+		snprintf(at, sizeof(full) - (size_t)(at - full), "--socket=%s%s", d.socket, rest);
+	}
+	const char *argv[] = {"/usr/bin/zsh",
+			      "-f",
+			      build_path("../tests/completion/zsh-complete.zsh"),
+			      build_path("../completion"),
+			      full,
+			      NULL};
+	const char *env[] = {path, NULL};
+	cr_assert_eq(run_cmd_env(uid, gid, argv, env, out, size, err, sizeof(err)), 0, "%s: %s",
+		     full, err);
+}
+
+Test(socket, zsh_completion_asks_svmd)
+{
+	char out[4096], want[64];
+	struct peer p;
+	struct peer_result r;
+
+	cr_assert_eq(access("/usr/bin/zsh", X_OK), 0,
+		     "no zsh: 'make deps' installs it (tests/install-deps.sh)");
+	/* Commands, and options with their values. */
+	zcomplete(u1.uid, u1.gid, "@S st", out, sizeof(out));
+	cr_assert_str_eq(out, "status\n");
+	zcomplete(u1.uid, u1.gid, "@S ", out, sizeof(out));
+	cr_assert(strstr(out, "bind-pgtable\n") && strstr(out, "invalidate\n") &&
+			  strstr(out, "reload\n"),
+		  "%s", out);
+	zcomplete(u1.uid, u1.gid, "@S --js", out, sizeof(out));
+	cr_assert_str_eq(out, "--json\n");
+	zcomplete(u1.uid, u1.gid, "--json=p", out, sizeof(out));
+	cr_assert_str_eq(out, "pretty\n");
+	zcomplete(u1.uid, u1.gid, "@S bind-task 0000:3b:00.0 --pa", out, sizeof(out));
+	cr_assert_str_eq(out, "--pasid\n");
+	zcomplete(u1.uid, u1.gid, "bind-pgtable 0000:3b:00.0 --addr-width=", out, sizeof(out));
+	cr_assert_str_eq(out, "48\n57\n");
+	/* The devices svmd manages, with the socket before the command or after it. */
+	zcomplete(u1.uid, u1.gid, "@S bind-task ", out, sizeof(out));
+	cr_assert(strstr(out, "0000:3b:00.0\n") && strstr(out, "0000:af:00.0\n"), "%s", out);
+	zcomplete(u1.uid, u1.gid, "bind-task @S 0000:3c", out, sizeof(out));
+	cr_assert_str_eq(out, "0000:3c:00.0\n");
+	zcomplete(u1.uid, u1.gid, "@S explain bind-task 0000:3b", out, sizeof(out));
+	cr_assert_str_eq(out, "0000:3b:00.0\n");
+	/* After --, CMD's line: commands. */
+	zcomplete(u1.uid, u1.gid, "@S bind-task 0000:3b:00.0 -- tru", out, sizeof(out));
+	cr_assert(strstr(out, "true\n"), "%s", out);
+	/* The caller's binding ids, not another user's. */
+	peer_start(&p, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_bind_pgtable(&p, "0000:3b:00.0", 150, 0x10000, &r), 0, "%s", r.reason);
+	snprintf(want, sizeof(want), "%" PRIu64 "\n", r.id);
+	zcomplete(u1.uid, u1.gid, "@S unbind ", out, sizeof(out));
+	cr_assert_str_eq(out, want);
+	zcomplete(u1.uid, u1.gid, "@S invalidate ", out, sizeof(out));
+	cr_assert_str_eq(out, want);
+	zcomplete(u2.uid, u2.gid, "@S unbind ", out, sizeof(out));
+	cr_assert_str_eq(out, "", "another user's binding offered: %s", out);
+	zcomplete(u1.uid, u1.gid, "@S show 1 -p Own", out, sizeof(out));
 	cr_assert(strstr(out, "OwnerUID\n") && strstr(out, "OwnerUser\n"), "%s", out);
 	peer_stop(&p);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "policy-load.h"
 #include "process.h"
 #include "sim-kernel.h"
+#include "svmd-proto.h"
 
 TestSuite(ops, .init = setup, .fini = teardown);
 
@@ -753,6 +755,7 @@ Test(ops, shutdown_releases_everything)
 
 	cr_assert_eq(bind_pgtable(f.alice, DEV, 150, &b), 0);
 	cr_assert_eq(ops_lease(f.core, f.alice, binding_id(b), &fd, &res), 0);
+	uint64_t leased = binding_id(b);
 	cr_assert_eq(bind_pgtable(f.alice, DEV, 151, NULL), 0);
 	n_recs = 0;
 	core_release_all(f.core);
@@ -760,6 +763,20 @@ Test(ops, shutdown_releases_everything)
 	cr_assert_str_eq(recs[0].reason, "svmd shutting down");
 	cr_assert_str_eq(recs[1].reason, "svmd shutting down");
 	cr_assert_eq(bound(DEV), 0);
+	/* The lease's holder reads why: one EV_BINDING_ENDED the codec accepts, then EOF. */
+	_Alignas(8) unsigned char rec[SVMD_RECORD_MAX];
+	struct svmd_ev_binding_ended e;
+	struct svmd_hdr h;
+	ssize_t n = recv(fd, rec, sizeof(rec), MSG_DONTWAIT);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(svmd_parse(rec, (size_t)n, &h), 0);
+	cr_assert_eq(h.opcode, SVMD_EV_BINDING_ENDED);
+	cr_assert_eq(svmd_event_check(h.opcode, h.seq, rec + sizeof(h), h.len, 0), 0);
+	memcpy(&e, rec + sizeof(h), sizeof(e));
+	cr_assert_eq(e.id, leased);
+	cr_assert_eq(e.reason, SVMD_END_SHUTDOWN);
+	cr_assert_str_eq(svmd_event_text(h.opcode, rec + sizeof(h)), "svmd shutting down");
+	cr_assert_eq(recv(fd, rec, sizeof(rec), MSG_DONTWAIT), 0);
 	close(fd);
 }
 

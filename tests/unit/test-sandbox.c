@@ -31,6 +31,8 @@ struct attempts {
 	int fionread;
 	int seed_bind; /* allowed by the filter: the kernel answers */
 	int pipe2;
+	int unix_pair; /* a lease's */
+	int inet_pair;
 	int enter;
 };
 
@@ -66,6 +68,9 @@ static void try_all(struct attempts *ret, char *log, size_t size)
 		a.mount = err_of(mount("none", "/mnt", "tmpfs", 0, NULL));
 		a.setuid = err_of(setuid(0));
 		a.pipe2 = err_of(pipe2(p, O_CLOEXEC));
+		int sp[2];
+		a.unix_pair = err_of(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp));
+		a.inet_pair = err_of(socketpair(AF_INET, SOCK_STREAM, 0, sp));
 		char c = 'x';
 		a.tiocsti = err_of(ioctl(p[0], TIOCSTI, &c));
 		a.fionread = err_of(ioctl(p[0], FIONREAD, &n));
@@ -95,6 +100,8 @@ Test(sandbox, forbidden_calls_fail_with_eperm_and_are_logged)
 	cr_assert_eq(a.chroot, EPERM);
 	cr_assert_eq(a.mount, EPERM);
 	cr_assert_eq(a.setuid, EPERM);
+	/* The kernel would say EOPNOTSUPP: the filter's EPERM comes first. */
+	cr_assert_eq(a.inet_pair, EPERM, "socketpair(AF_INET): %s", strerror(a.inet_pair));
 	/* Logged, not silent: one line per refusal, naming the system call. */
 	cr_assert(strstr(log, "svmd: seccomp: refused system call 41 (returned EPERM)"), "%s",
 		  log); /* socket() with AF_INET: the argument filter */
@@ -126,6 +133,7 @@ Test(sandbox, what_serving_needs_still_works)
 	try_all(&a, log, sizeof(log));
 	cr_assert_eq(a.unix_socket, 0, "socket(AF_UNIX): %s", strerror(a.unix_socket));
 	cr_assert_eq(a.pipe2, 0);
+	cr_assert_eq(a.unix_pair, 0, "socketpair(AF_UNIX): %s", strerror(a.unix_pair));
 }
 
 Test(sandbox, the_filter_prints)
