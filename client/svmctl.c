@@ -27,7 +27,6 @@
 #include "svmd-version.h"
 
 #define EXIT_DENIED    77
-#define EXIT_USAGE     2 /* --json with a value it does not take */
 #define ELEMENTSOF_(a) (sizeof(a) / sizeof((a)[0]))
 
 struct args {
@@ -1694,7 +1693,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			else if (optarg && strcmp(optarg, "short") != 0) {
 				fprintf(stderr, "%s: --json takes short or pretty, not '%s'.\n",
 					prog, optarg);
-				return -EDOM; /* EXIT_USAGE */
+				return -EINVAL;
 			}
 			break;
 		case OPT_BUS:
@@ -1843,7 +1842,7 @@ int main(int argc, char **argv)
 	raw_stdout = stdout;
 	r = parse_args(argc, argv, &a);
 	if (r <= 0)
-		return r == -EDOM ? EXIT_USAGE : r < 0 ? 1 : 0;
+		return r < 0 ? 1 : 0;
 	if (a.n_pos == 0) {
 		fprintf(stderr, "%s: no command given. Try '%s --help'.\n", prog, prog);
 		return 1;
