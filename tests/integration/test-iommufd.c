@@ -2050,3 +2050,120 @@ Test(iommufd, a_device_opened_again_finds_its_guest_tables)
 	said(out, "nest A " DEV0 " 6 0x300000 48 0: 0");
 	fake_free(&f);
 }
+
+/* ---- TEST ONLY: --test-mock-devices, the kernel's mock IOMMU ---- */
+
+/* f's arguments and one more (f.args has room past the NULL). */
+static void arg_add(struct fake *f, const char *arg)
+{
+	size_t n = 0;
+
+	while (f->args[n])
+		n++;
+	cr_assert_lt(n + 1, sizeof(f->args) / sizeof(f->args[0]));
+	f->args[n] = arg;
+	f->args[n + 1] = NULL;
+}
+
+Test(iommufd, mock_devices_refused_without_a_test_kernel)
+{
+	struct fake f;
+	const char *err, *log;
+
+	/* The emulator, like every kernel without IOMMUFD_TEST, answers IOMMU_TEST_CMD ENOTTY. */
+	fake_new_backend(&f, "iommufd", one, 1);
+	arg_add(&f, "--test-mock-devices=2");
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "this kernel has no IOMMUFD_TEST (IOMMU_TEST_CMD answered ENOTTY): "
+			      "--test-mock-devices is for test kernels only"),
+		  "%s", err);
+	/* The probe's scratch IOAS is destroyed again, and no device was taken. */
+	log = emul_log(&f);
+	cr_assert(strstr(log, "ioctl iommufd1 0x3ba0 "), "%s", log);
+	cr_assert_eq(count_of(log, "[ioas 1]"), 1, "%s", log);
+	cr_assert(strstr(log, "ioctl iommufd1 0x3b80 "), "no IOMMU_DESTROY: %s", log);
+	cr_assert_null(strstr(log, "as device"), "%s", log);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+
+	/* Mock devices alone, no --device: the same refusal, not "no devices to manage". */
+	fake_new_backend(&f, "iommufd", NULL, 0);
+	arg_add(&f, "--test-mock-devices=1");
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "--test-mock-devices is for test kernels only"), "%s", err);
+	fake_free(&f);
+}
+
+Test(iommufd, mock_devices_option_checked)
+{
+	static const char *const bad[] = {"--test-mock-devices=0", "--test-mock-devices=9",
+					  "--test-mock-devices=x", "--test-mock-devices=-1",
+					  "--test-mock-devices=1x"};
+	struct fake f;
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fake_new_backend(&f, "iommufd", one, 1);
+		arg_add(&f, bad[i]);
+		err = svmd_refuses(&f, NULL);
+		cr_assert(strstr(err, "--test-mock-devices takes a number of mock devices, 1 to 8"),
+			  "%s: %s", bad[i], err);
+		cr_assert_str_eq(emul_log(&f), "", "%s: nothing opened", bad[i]);
+		fake_free(&f);
+	}
+	/* Only the iommufd backend, named: not vfio, not auto. */
+	fake_new_backend(&f, "vfio", one, 1);
+	arg_add(&f, "--test-mock-devices=1");
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "--test-mock-devices is for --backend=iommufd on a test kernel "
+			      "(CONFIG_IOMMUFD_TEST), not --backend=vfio"),
+		  "%s", err);
+	cr_assert_str_eq(emul_log(&f), "", "nothing opened");
+	fake_free(&f);
+	fake_new_backend(&f, "auto", one, 1);
+	arg_add(&f, "--test-mock-devices=1");
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "not --backend=auto"), "%s", err);
+	fake_free(&f);
+}
+
+Test(iommufd, without_mock_devices_the_filter_has_no_test_cmd)
+{
+	struct fake f;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	cr_assert(!filter_allows(print_seccomp(&f), 0x3ba0), "IOMMU_TEST_CMD allowed");
+	fake_free(&f);
+}
+
+Test(iommufd, mock_invalidate_type_only_on_a_mock)
+{
+	struct fake f;
+	struct daemon d;
+	struct peer p1;
+	struct peer_result r, table;
+	const char *seg;
+
+	test_users(&u1, NULL);
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, NESTING_VTD);
+	start_with(&d, &f, "allow * user=svmd-test1\nallow invalidate user=svmd-test1\n");
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_open_device(&p1, DEV0, &r), 0, "%s", r.reason);
+	close(r.fd);
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV0, 7, 48, 0, &table), 0, "%s", table.reason);
+	/* Type 3 is the mock's: on a VT-d table it is refused before the kernel. */
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, SVM_INVALIDATE_MOCK, 1, 1, 0, 0, &r),
+		     -EOPNOTSUPP);
+	cr_assert(strstr(r.reason, "invalidation type 3: the guest table at PASID 7 of " DEV0
+				   " is a VT-d stage 1 (type 1)"),
+		  "%s", r.reason);
+	/* Type 4 is no type: libsvmclient refuses it without asking svmd. */
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, 4, 1, 1, 0, 0, &r), -EINVAL);
+	seg = emul_log(&f);
+	cr_assert_eq(count_of(seg, " 0x3b8d "), 0, "%s", seg);
+	peer_stop(&p1);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	daemon_stop(&d);
+	fake_free(&f);
+}
