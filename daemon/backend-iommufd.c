@@ -45,6 +45,14 @@
  * guest table is attached at the RID or at its PASID. Unbind detaches it (the RID back onto
  * the parent) and destroys it; the parent goes with the space.
  *
+ * Mock devices (TEST ONLY, --test-mock-devices; iommufd-mock.c). The kernel's mock IOMMU of a
+ * CONFIG_IOMMUFD_TEST kernel, proven at start-up, stands in for a nesting IOMMU no emulator has:
+ * mock device N is named ffff:00:NN.0 and goes through the names, policy and checks of any
+ * device. It has no cdev, so no idle binding and no open-device (no fd to hand out); the kernel
+ * makes it in a client's space, on the device's IOAS, at its first bind-pgtable there, and the
+ * space holds it (EBUSY for others) until it ends, when svmd destroys it. Its guest tables are
+ * nested as on VT-d, attached through IOMMU_TEST_CMD instead of the device fd.
+ *
  * Accounting. Pages a map pins are charged to svmd, the process that maps, never to the
  * client: with CAP_IPC_LOCK not at all (svmd therefore gives it up at start-up), else against
  * svmd's RLIMIT_MEMLOCK, as svmd's own locked memory (VmLck) when IOMMU_OPTION_RLIMIT_MODE is

@@ -13,7 +13,9 @@
  * through what a client mapped (edu moving the client's memfd), IOMMU faults in the kernel log
  * for what it did not map, svmd's pinned memory in /proc/PID/status, the object ids a device
  * fd can attach to; the policy's byte quota and IOVA range; a second client on the other edu,
- * whose memory the first cannot reach.
+ * whose memory the first cannot reach. Last, svmd --test-mock-devices=2 on the kernel's mock
+ * IOMMU (IOMMUFD_TEST): page-table binds at the RID and at PASIDs, their checks, invalidate,
+ * unbind and release, each checked against the mock's own state (see mock_part()).
  *
  * It needs /usr/bin/svmd and the users svmd-vm-a and svmd-vm-b (both in group svmd-vm), which
  * run-kernel.sh puts into the guest. Built against the test kernel's uAPI headers and
