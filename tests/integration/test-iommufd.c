@@ -2405,12 +2405,34 @@ Test(iommufd, mock_invalidate_checked_and_own_only)
 	cr_assert(emul_wait(&f, " flags 0x1 id 0: iotlb 0 0 0 0] -> 0"), "%s", emul_log(&f));
 	cr_assert_eq(peer_invalidate_type(&p2, table.id, SVM_INVALIDATE_MOCK, 1, 1, 0, 0, &r),
 		     -ENOENT);
+	/* svmctl spells type 3's entries mock:all and mock:N (the same uid's binding). */
+	{
+		char id[32], out[4096], err[4096];
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)table.id);
+		const char *argv[] = {build_path("svmctl"), "--socket", d.socket,
+				      "invalidate",         id,         "mock:3",
+				      "mock:all",           NULL};
+		cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 0,
+			     "%s", err);
+		cr_assert(strstr(out, "Invalidated 2 ranges of binding"), "%s", out);
+		cr_assert(emul_wait(&f, " flags 0 id 3 flags 0x1 id 0: iotlb 0 0 0 0] -> 0"), "%s",
+			  emul_log(&f));
+		const char *bad[] = {build_path("svmctl"),
+				     "--socket",
+				     d.socket,
+				     "invalidate",
+				     id,
+				     "mock:4x",
+				     NULL};
+		cr_assert_neq(run_cmd(u1.uid, u1.gid, bad, out, sizeof(out), err, sizeof(err)), 0);
+		cr_assert(strstr(err, "'mock:4x' is not mock:all or mock:ID"), "%s", err);
+	}
 	/* p2 cannot bind on the mock device p1's session holds. */
 	cr_assert_eq(peer_bind_pgtable_ex(&p2, MOCK0, 8, 48, 0, &r), -EBUSY);
 	cr_assert(strstr(r.reason, "is held by another client's session"), "%s", r.reason);
-	/* Three reached the kernel: two handled, one refused there. */
+	/* Four reached the kernel: three handled, one refused there. */
 	seg = emul_log(&f);
-	cr_assert_eq(count_of(seg, " 0x3b8d "), 3, "%s", seg);
+	cr_assert_eq(count_of(seg, " 0x3b8d "), 4, "%s", seg);
 	peer_stop(&p1);
 	peer_stop(&p2);
 	cr_assert(wait_bindings(&d, 0, 2000));
