@@ -2127,12 +2127,17 @@ Test(iommufd, mock_devices_option_checked)
 	fake_free(&f);
 }
 
-Test(iommufd, without_mock_devices_the_filter_has_no_test_cmd)
+Test(iommufd, the_filter_has_test_cmd_only_with_mock_devices)
 {
 	struct fake f;
 
 	fake_new_backend(&f, "iommufd", one, 1);
 	cr_assert(!filter_allows(print_seccomp(&f), 0x3ba0), "IOMMU_TEST_CMD allowed");
+	fake_free(&f);
+	fake_new_backend(&f, "iommufd", one, 1);
+	arg_add(&f, "--test-mock-devices=1");
+	env_add(&f, "VFIO_EMUL_MOCK=1");
+	cr_assert(filter_allows(print_seccomp(&f), 0x3ba0), "IOMMU_TEST_CMD not allowed");
 	fake_free(&f);
 }
 
