@@ -1618,12 +1618,39 @@ static int invalidate_mock(struct svm_client *c, uint64_t id, uint64_t flags, ui
 	return svm_invalidate(c, id, SVM_INVALIDATE_MOCK, &e, 1, NULL);
 }
 
+/* A's policy rows: bind-pgtable's PASID range and address width, invalidate's PASIDs. */
+static void mock_a_policy(struct svm_client *c)
+{
+	uint64_t no_inv = 0, id = 0;
+	char denied[3][256];
+	int rd[3], r;
+	bool ok;
+
+	rd[0] = bind_mock(c, MOCK0, PASID_DENIED, 48, GPGD_DENIED, &id);
+	snprintf(denied[0], sizeof(denied[0]), "%s", reason(c));
+	rd[1] = bind_mock(c, MOCK0, 8, 57, GPGD_DENIED, &id);
+	snprintf(denied[1], sizeof(denied[1]), "%s", reason(c));
+	r = bind_mock(c, MOCK0, PASID_NO_INV, 48, GPGD_LEASE + 0x1000, &no_inv);
+	rd[2] = invalidate_mock(c, no_inv, SVM_INVALIDATE_MOCK_ALL, 0);
+	snprintf(denied[2], sizeof(denied[2]), "%s", reason(c));
+	ok = rd[0] == -EACCES && rd[1] == -EACCES && rd[2] == -EACCES && r == 0 &&
+	     strcmp(denied[0], DENIED_BY) == 0 && strcmp(denied[1], DENIED_BY) == 0 &&
+	     strcmp(denied[2], DENIED_INV_BY) == 0;
+	report(ok, "mock-policy-pgtable",
+	       "allowed (\"%s\"): RID, PASIDs %u and %u, width 48; denied: PASID %u: %d \"%s\"; "
+	       "width 57: %d \"%s\"; (\"%s\") invalidate at PASID %u: %d \"%s\"",
+	       POLICY_PG_A, PASID_BOUND, PASID_NO_INV, PASID_DENIED, rd[0], denied[0], rd[1],
+	       denied[1], POLICY_INV_A, PASID_NO_INV, rd[2], denied[2]);
+	if (no_inv)
+		svm_unbind(c, no_inv);
+}
+
 /* Client A on mock 0. */
 static int mock_client_a(void *arg)
 {
 	struct mock_link *l = arg;
 	struct svm_client *c = NULL;
-	uint64_t rid = 0, pid5 = 0, lease = 0, no_inv = 0, id = 0;
+	uint64_t rid = 0, pid5 = 0, lease = 0, id = 0;
 	char *info = NULL, why[512];
 	uint32_t kinds = 0;
 	int fd = -1, r, lease_fd = -1;
@@ -1664,26 +1691,7 @@ static int mock_client_a(void *arg)
 	       reason(c));
 	link_say(l, "wide");
 
-	/* Policy rows: PASID range and address width of bind-pgtable, invalidate's PASIDs. */
-	char denied[3][256];
-	int rd[3];
-	rd[0] = bind_mock(c, MOCK0, PASID_DENIED, 48, GPGD_DENIED, &id);
-	snprintf(denied[0], sizeof(denied[0]), "%s", reason(c));
-	rd[1] = bind_mock(c, MOCK0, 8, 57, GPGD_DENIED, &id);
-	snprintf(denied[1], sizeof(denied[1]), "%s", reason(c));
-	r = bind_mock(c, MOCK0, PASID_NO_INV, 48, GPGD_LEASE + 0x1000, &no_inv);
-	rd[2] = invalidate_mock(c, no_inv, SVM_INVALIDATE_MOCK_ALL, 0);
-	snprintf(denied[2], sizeof(denied[2]), "%s", reason(c));
-	ok = rd[0] == -EACCES && rd[1] == -EACCES && rd[2] == -EACCES && r == 0 &&
-	     strcmp(denied[0], DENIED_BY) == 0 && strcmp(denied[1], DENIED_BY) == 0 &&
-	     strcmp(denied[2], DENIED_INV_BY) == 0;
-	report(ok, "mock-policy-pgtable",
-	       "allowed (\"%s\"): RID, PASIDs %u and %u, width 48; denied: PASID %u: %d \"%s\"; "
-	       "width 57: %d \"%s\"; (\"%s\") invalidate at PASID %u: %d \"%s\"",
-	       POLICY_PG_A, PASID_BOUND, PASID_NO_INV, PASID_DENIED, rd[0], denied[0], rd[1],
-	       denied[1], POLICY_INV_A, PASID_NO_INV, rd[2], denied[2]);
-	if (no_inv)
-		svm_unbind(c, no_inv);
+	mock_a_policy(c);
 
 	/* Invalidate: entry 1 of the PASID's table, checked first: entry 4 and type 1 are not
 	 * the mock's. */
@@ -1815,167 +1823,246 @@ static void mock_root_b(struct mock_link *l, const struct mock_seen *rid,
 	}
 }
 
-static void mock_root(struct mock_link *l, pid_t a)
-{
-	struct mock_seen rid = {.fd = -1}, p5 = {.fd = -1}, ls = {.fd = -1};
-	char line[512], why[512], why2[256];
-	uint32_t rid_hwpt = 0;
-	bool ok;
-	int r;
+/* Root's side of client A's steps: what the mock holds for A's tables. */
+struct mock_root {
+	struct mock_seen rid, p5, ls; /* A's RID table, its PASID's, its leased one */
+	uint32_t rid_hwpt;
+};
 
-	(void)a;
-	while (link_hear(l, line, sizeof(line))) {
-		if (strncmp(line, "rid ", 4) == 0) {
-			ok = strncmp(line + 4, "0 ", 2) == 0 &&
-			     mock_find(svmd_pid, GPGD_RID, &rid, why, sizeof(why));
-			if (ok) {
-				r = pasid_check(rid.fd, rid.stdev, 0, rid.hwpt);
-				snprintf(why, sizeof(why),
-					 "mock device %u, nested HWPT %u (IOTLB %#llx): "
-					 "PASID_CHECK_HWPT(RID, %u) %s",
-					 rid.stdev, rid.hwpt, (unsigned long long)(GPGD_RID >> 12),
-					 rid.hwpt, err_text(r));
-				ok = r == 0;
-				rid_hwpt = rid.hwpt;
-			}
-			report(ok, "mock-bind-rid", "bind-pgtable %s at the RID: %s; %s", MOCK0,
-			       line + 4, why);
-		} else if (strncmp(line, "pasid ", 6) == 0) {
-			ok = strncmp(line + 6, "0 ", 2) == 0 &&
-			     mock_find(svmd_pid, GPGD_PASID, &p5, why, sizeof(why));
-			if (ok) {
-				r = pasid_check(p5.fd, p5.stdev, PASID_BOUND, p5.hwpt);
-				int r0 = pasid_check(p5.fd, p5.stdev, 0, rid_hwpt);
-				snprintf(why, sizeof(why),
-					 "nested HWPT %u (IOTLB %#llx): PASID_CHECK_HWPT(%u, %u) "
-					 "%s; the RID still on %u: %s",
-					 p5.hwpt, (unsigned long long)(GPGD_PASID >> 12),
-					 PASID_BOUND, p5.hwpt, err_text(r), rid_hwpt, err_text(r0));
-				ok = r == 0 && r0 == 0 && p5.stdev == rid.stdev;
-			}
-			report(ok, "mock-bind-pasid", "bind-pgtable %s at PASID %u: %s; %s", MOCK0,
-			       PASID_BOUND, line + 6, why);
-		} else if (strcmp(line, "busy") == 0) {
-			r = pasid_check(p5.fd, p5.stdev, PASID_BOUND, p5.hwpt);
-			int ri = iotlb_check(p5.fd, p5.hwpt, 0, (uint32_t)(GPGD_PASID >> 12));
-			report(r == 0 && ri == 0, "mock-pasid-busy-kernel",
-			       "after the refused second bind, PASID %u still on HWPT %u: %s, its "
-			       "IOTLB still %#llx: %s",
-			       PASID_BOUND, p5.hwpt, err_text(r),
-			       (unsigned long long)(GPGD_PASID >> 12), err_text(ri));
-		} else if (strcmp(line, "wide") == 0) {
-			r = pasid_check(p5.fd, p5.stdev, 1u << 20, 0);
-			report(r == 0, "mock-pasid-beyond-width-kernel",
-			       "PASID %#x of mock device %u attached to nothing: %s", 1u << 20,
-			       p5.stdev, err_text(r));
-		} else if (strncmp(line, "invalidate ", 11) == 0) {
-			int ri = 1, bad = 1, wrong = 1;
-			sscanf(line + 11, "%d %d %d", &ri, &bad, &wrong);
-			mock_iotlb_text(p5.fd, p5.hwpt, (uint32_t)(GPGD_PASID >> 12), why2,
-					sizeof(why2));
-			int zero1 = iotlb_check(p5.fd, p5.hwpt, 1, 0);
-			ok = ri == 0 && bad == -EINVAL && wrong == -EOPNOTSUPP &&
-			     strcmp(why2, "0,EINVAL,0,0") == 0 && zero1 == 0;
-			report(ok, "mock-invalidate",
-			       "invalidate (type 3) of entry 1, entry 4, type 1: %s; "
-			       "MD_CHECK_IOTLB "
-			       "of HWPT %u entries 0-3 against %#llx: %s, entry 1 against 0: %s",
-			       line + 11, p5.hwpt, (unsigned long long)(GPGD_PASID >> 12), why2,
-			       err_text(zero1));
-		} else if (strcmp(line, "b") == 0) {
-			/* B talks to root on pipes of its own, while A waits for this step's
-			 * answer. */
-			struct mock_link lb = {.up = {-1, -1}, .down = {-1, -1}};
-			pid_t b = -1;
-			/* A's binding ids, from svmd's list as root sees it. */
-			struct svm_client *c = NULL;
-			struct svm_binding_info *list = NULL;
-			size_t n = 0, k = 0;
-			if (svm_connect(SOCKET, &c) == 0 && svm_list(c, &list, &n) == 0)
-				for (size_t i = 0; i < n && k < 2; i++)
-					if (list[i].kind == SVM_KIND_PGTABLE)
-						lb.a_ids[k++] = list[i].id;
-			free(list);
-			svm_disconnect(c);
-			if (pipe2(lb.up, O_CLOEXEC) == 0 && pipe2(lb.down, O_CLOEXEC) == 0)
-				b = client_start(USER_B, false, mock_client_b, &lb);
-			else
-				report(false, "mock-held-by-session", "pipe2: %s", strerror(errno));
-			if (b > 0)
-				mock_root_b(&lb, &rid, &p5);
-			client_wait(b, "mock-held-by-session");
-			for (int i = 0; i < 2; i++) {
-				if (lb.up[i] >= 0)
-					close(lb.up[i]);
-				if (lb.down[i] >= 0)
-					close(lb.down[i]);
-			}
-		} else if (strncmp(line, "unbind-pasid ", 13) == 0) {
-			r = pasid_check(p5.fd, p5.stdev, PASID_BOUND, 0);
-			int rh = iotlb_check(p5.fd, p5.hwpt, 0, (uint32_t)(GPGD_PASID >> 12));
-			int r0 = pasid_check(p5.fd, p5.stdev, 0, rid_hwpt);
-			report(strcmp(line + 13, "0") == 0 && r == 0 && rh == -ENOENT && r0 == 0,
-			       "mock-unbind-pasid",
-			       "svm_unbind: %s; PASID %u attached to nothing: %s; its HWPT %u: %s; "
-			       "the RID still on %u: %s",
-			       line + 13, PASID_BOUND, err_text(r), p5.hwpt, err_text(rh), rid_hwpt,
-			       err_text(r0));
-		} else if (strncmp(line, "unbind-rid ", 11) == 0) {
-			uint32_t on = 0;
-			r = pasid_check(rid.fd, rid.stdev, 0, 0);
-			int rh = iotlb_check(rid.fd, rid.hwpt, 0, (uint32_t)(GPGD_RID >> 12));
-			/* What the RID is on now: a HWPT that is no nested one (MD_CHECK_IOTLB
-			 * answers ENOENT for a paging HWPT), svmd's stage-2 parent. */
-			for (uint32_t id = 1; !on && id <= MOCK_IDS_MAX; id++)
-				if (pasid_check(rid.fd, rid.stdev, 0, id) == 0)
-					on = id;
-			int rn = on ? iotlb_check(rid.fd, on, 0, 0) : 0;
-			report(strcmp(line + 11, "0") == 0 && r == -EINVAL && rh == -ENOENT && on &&
-				       on != rid.hwpt && rn == -ENOENT,
-			       "mock-unbind-rid",
-			       "svm_unbind: %s; the RID attached to something, "
-			       "PASID_CHECK_HWPT(RID, "
-			       "0): %s: to HWPT %u, not nested (MD_CHECK_IOTLB %s), stage 2; its "
-			       "nested HWPT %u: %s",
-			       line + 11, err_text(r), on, err_text(rn), rid.hwpt, err_text(rh));
-			mock_seen_close(&rid);
-			mock_seen_close(&p5);
-		} else if (strncmp(line, "leased ", 7) == 0) {
-			ok = strcmp(line + 7, "0 0") == 0 &&
-			     mock_find(svmd_pid, GPGD_RID, &rid, why, sizeof(why)) &&
-			     mock_find(svmd_pid, GPGD_LEASE, &ls, why, sizeof(why));
-			if (!ok)
-				report(false, "mock-lease-close-releases", "set-up: %s; %s",
-				       line + 7, why);
-		} else if (strcmp(line, "disconnected") == 0 && ls.fd >= 0) {
-			svmd_sync();
-			int rr = pasid_check(rid.fd, rid.stdev, 0, rid.hwpt);
-			int rh = iotlb_check(rid.fd, rid.hwpt, 0, (uint32_t)(GPGD_RID >> 12));
-			int rl = pasid_check(ls.fd, ls.stdev, PASID_LEASE, ls.hwpt);
-			report(rr != 0 && rh == -ENOENT && rl == 0, "mock-session-end-keeps-lease",
-			       "after A's session ended: its RID table (HWPT %u) released: "
-			       "PASID_CHECK_HWPT %s, MD_CHECK_IOTLB %s; the leased PASID %u still "
-			       "on HWPT %u: %s",
-			       rid.hwpt, err_text(rr), err_text(rh), PASID_LEASE, ls.hwpt,
-			       err_text(rl));
-		} else if (strcmp(line, "lease-closed") == 0 && ls.fd >= 0) {
-			ssize_t left = svmd_wait_idle();
-			int rl = pasid_check(ls.fd, ls.stdev, PASID_LEASE, 0);
-			int rh = iotlb_check(ls.fd, ls.hwpt, 0, (uint32_t)(GPGD_LEASE >> 12));
-			report(left == 0 && rl == -ENOENT && rh == -ENOENT,
-			       "mock-lease-close-releases",
-			       "lease closed: %zd bindings left; mock device %u: %s, nested HWPT "
-			       "%u: "
-			       "%s (a copy of the iommufd held)",
-			       left, ls.stdev, err_text(rl), ls.hwpt, err_text(rh));
-		}
-		link_ack(l);
-		if (strcmp(line, "lease-closed") == 0)
-			break;
+static void step_rid(struct mock_root *m, const char *arg)
+{
+	char why[512];
+	bool ok = strncmp(arg, "0 ", 2) == 0 &&
+		  mock_find(svmd_pid, GPGD_RID, &m->rid, why, sizeof(why));
+
+	if (ok) {
+		int r = pasid_check(m->rid.fd, m->rid.stdev, 0, m->rid.hwpt);
+		snprintf(why, sizeof(why),
+			 "mock device %u, nested HWPT %u (IOTLB %#llx): PASID_CHECK_HWPT(RID, %u) "
+			 "%s",
+			 m->rid.stdev, m->rid.hwpt, (unsigned long long)(GPGD_RID >> 12),
+			 m->rid.hwpt, err_text(r));
+		ok = r == 0;
+		m->rid_hwpt = m->rid.hwpt;
 	}
-	mock_seen_close(&rid);
-	mock_seen_close(&p5);
-	mock_seen_close(&ls);
+	report(ok, "mock-bind-rid", "bind-pgtable %s at the RID: %s; %s", MOCK0, arg, why);
+}
+
+static void step_pasid(struct mock_root *m, const char *arg)
+{
+	struct mock_seen *p5 = &m->p5;
+	char why[512];
+	bool ok =
+		strncmp(arg, "0 ", 2) == 0 && mock_find(svmd_pid, GPGD_PASID, p5, why, sizeof(why));
+
+	if (ok) {
+		int r = pasid_check(p5->fd, p5->stdev, PASID_BOUND, p5->hwpt);
+		int r0 = pasid_check(p5->fd, p5->stdev, 0, m->rid_hwpt);
+		snprintf(why, sizeof(why),
+			 "nested HWPT %u (IOTLB %#llx): PASID_CHECK_HWPT(%u, %u) %s; the RID still "
+			 "on %u: %s",
+			 p5->hwpt, (unsigned long long)(GPGD_PASID >> 12), PASID_BOUND, p5->hwpt,
+			 err_text(r), m->rid_hwpt, err_text(r0));
+		ok = r == 0 && r0 == 0 && p5->stdev == m->rid.stdev;
+	}
+	report(ok, "mock-bind-pasid", "bind-pgtable %s at PASID %u: %s; %s", MOCK0, PASID_BOUND,
+	       arg, why);
+}
+
+static void step_busy(struct mock_root *m, const char *arg)
+{
+	int r = pasid_check(m->p5.fd, m->p5.stdev, PASID_BOUND, m->p5.hwpt);
+	int ri = iotlb_check(m->p5.fd, m->p5.hwpt, 0, (uint32_t)(GPGD_PASID >> 12));
+
+	(void)arg;
+	report(r == 0 && ri == 0, "mock-pasid-busy-kernel",
+	       "after the refused second bind, PASID %u still on HWPT %u: %s, its IOTLB still "
+	       "%#llx: %s",
+	       PASID_BOUND, m->p5.hwpt, err_text(r), (unsigned long long)(GPGD_PASID >> 12),
+	       err_text(ri));
+}
+
+static void step_wide(struct mock_root *m, const char *arg)
+{
+	int r = pasid_check(m->p5.fd, m->p5.stdev, 1u << 20, 0);
+
+	(void)arg;
+	report(r == 0, "mock-pasid-beyond-width-kernel",
+	       "PASID %#x of mock device %u attached to nothing: %s", 1u << 20, m->p5.stdev,
+	       err_text(r));
+}
+
+static void step_invalidate(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *p5 = &m->p5;
+	int ri = 1, bad = 1, wrong = 1, zero1;
+	char iotlb[256];
+	bool ok;
+
+	sscanf(arg, "%d %d %d", &ri, &bad, &wrong);
+	mock_iotlb_text(p5->fd, p5->hwpt, (uint32_t)(GPGD_PASID >> 12), iotlb, sizeof(iotlb));
+	zero1 = iotlb_check(p5->fd, p5->hwpt, 1, 0);
+	ok = ri == 0 && bad == -EINVAL && wrong == -EOPNOTSUPP &&
+	     strcmp(iotlb, "0,EINVAL,0,0") == 0 && zero1 == 0;
+	report(ok, "mock-invalidate",
+	       "invalidate (type 3) of entry 1, entry 4, type 1: %s; MD_CHECK_IOTLB of HWPT %u "
+	       "entries 0-3 against %#llx: %s, entry 1 against 0: %s",
+	       arg, p5->hwpt, (unsigned long long)(GPGD_PASID >> 12), iotlb, err_text(zero1));
+}
+
+/* Client B, while A waits for this step's answer: on pipes of its own, with two of A's
+ * binding ids from svmd's list as root sees it. */
+static void step_b(struct mock_root *m, const char *arg)
+{
+	struct mock_link lb = {.up = {-1, -1}, .down = {-1, -1}};
+	struct svm_binding_info *list = NULL;
+	struct svm_client *c = NULL;
+	size_t n = 0, k = 0;
+	pid_t b = -1;
+
+	(void)arg;
+	if (svm_connect(SOCKET, &c) == 0 && svm_list(c, &list, &n) == 0)
+		for (size_t i = 0; i < n && k < 2; i++)
+			if (list[i].kind == SVM_KIND_PGTABLE)
+				lb.a_ids[k++] = list[i].id;
+	free(list);
+	svm_disconnect(c);
+	if (pipe2(lb.up, O_CLOEXEC) == 0 && pipe2(lb.down, O_CLOEXEC) == 0)
+		b = client_start(USER_B, false, mock_client_b, &lb);
+	else
+		report(false, "mock-held-by-session", "pipe2: %s", strerror(errno));
+	if (b > 0)
+		mock_root_b(&lb, &m->rid, &m->p5);
+	client_wait(b, "mock-held-by-session");
+	for (int i = 0; i < 2; i++) {
+		if (lb.up[i] >= 0)
+			close(lb.up[i]);
+		if (lb.down[i] >= 0)
+			close(lb.down[i]);
+	}
+}
+
+static void step_unbind_pasid(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *p5 = &m->p5;
+	int r = pasid_check(p5->fd, p5->stdev, PASID_BOUND, 0);
+	int rh = iotlb_check(p5->fd, p5->hwpt, 0, (uint32_t)(GPGD_PASID >> 12));
+	int r0 = pasid_check(p5->fd, p5->stdev, 0, m->rid_hwpt);
+
+	report(strcmp(arg, "0") == 0 && r == 0 && rh == -ENOENT && r0 == 0, "mock-unbind-pasid",
+	       "svm_unbind: %s; PASID %u attached to nothing: %s; its HWPT %u: %s; the RID still "
+	       "on %u: %s",
+	       arg, PASID_BOUND, err_text(r), p5->hwpt, err_text(rh), m->rid_hwpt, err_text(r0));
+}
+
+static void step_unbind_rid(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *rid = &m->rid;
+	int r = pasid_check(rid->fd, rid->stdev, 0, 0);
+	int rh = iotlb_check(rid->fd, rid->hwpt, 0, (uint32_t)(GPGD_RID >> 12)), rn;
+	uint32_t on = 0;
+
+	/* What the RID is on now: a HWPT that is no nested one (MD_CHECK_IOTLB answers ENOENT
+	 * for a paging HWPT), svmd's stage-2 parent. */
+	for (uint32_t id = 1; !on && id <= MOCK_IDS_MAX; id++)
+		if (pasid_check(rid->fd, rid->stdev, 0, id) == 0)
+			on = id;
+	rn = on ? iotlb_check(rid->fd, on, 0, 0) : 0;
+	report(strcmp(arg, "0") == 0 && r == -EINVAL && rh == -ENOENT && on && on != rid->hwpt &&
+		       rn == -ENOENT,
+	       "mock-unbind-rid",
+	       "svm_unbind: %s; the RID attached to something, PASID_CHECK_HWPT(RID, 0): %s: to "
+	       "HWPT %u, not nested (MD_CHECK_IOTLB %s), stage 2; its nested HWPT %u: %s",
+	       arg, err_text(r), on, err_text(rn), rid->hwpt, err_text(rh));
+	mock_seen_close(&m->rid);
+	mock_seen_close(&m->p5);
+}
+
+static void step_leased(struct mock_root *m, const char *arg)
+{
+	char why[512] = "";
+	bool ok = strcmp(arg, "0 0") == 0 &&
+		  mock_find(svmd_pid, GPGD_RID, &m->rid, why, sizeof(why)) &&
+		  mock_find(svmd_pid, GPGD_LEASE, &m->ls, why, sizeof(why));
+
+	if (!ok)
+		report(false, "mock-lease-close-releases", "set-up: %s; %s", arg, why);
+}
+
+static void step_disconnected(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *rid = &m->rid, *ls = &m->ls;
+	int rr, rh, rl;
+
+	(void)arg;
+	if (ls->fd < 0)
+		return;
+	svmd_sync();
+	rr = pasid_check(rid->fd, rid->stdev, 0, rid->hwpt);
+	rh = iotlb_check(rid->fd, rid->hwpt, 0, (uint32_t)(GPGD_RID >> 12));
+	rl = pasid_check(ls->fd, ls->stdev, PASID_LEASE, ls->hwpt);
+	report(rr != 0 && rh == -ENOENT && rl == 0, "mock-session-end-keeps-lease",
+	       "after A's session ended: its RID table (HWPT %u) released: PASID_CHECK_HWPT %s, "
+	       "MD_CHECK_IOTLB %s; the leased PASID %u still on HWPT %u: %s",
+	       rid->hwpt, err_text(rr), err_text(rh), PASID_LEASE, ls->hwpt, err_text(rl));
+}
+
+static void step_lease_closed(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *ls = &m->ls;
+	ssize_t left;
+	int rl, rh;
+
+	(void)arg;
+	if (ls->fd < 0)
+		return;
+	left = svmd_wait_idle();
+	rl = pasid_check(ls->fd, ls->stdev, PASID_LEASE, 0);
+	rh = iotlb_check(ls->fd, ls->hwpt, 0, (uint32_t)(GPGD_LEASE >> 12));
+	report(left == 0 && rl == -ENOENT && rh == -ENOENT, "mock-lease-close-releases",
+	       "lease closed: %zd bindings left; mock device %u: %s, nested HWPT %u: %s (a copy "
+	       "of the iommufd held)",
+	       left, ls->stdev, err_text(rl), ls->hwpt, err_text(rh));
+}
+
+/* Each of A's steps ("NAME ARGS"), in the order A takes them; the last ends the talk. */
+static const struct {
+	const char *name;
+	void (*fn)(struct mock_root *m, const char *arg);
+} mock_steps[] = {
+	{"rid", step_rid},
+	{"pasid", step_pasid},
+	{"busy", step_busy},
+	{"wide", step_wide},
+	{"invalidate", step_invalidate},
+	{"b", step_b},
+	{"unbind-pasid", step_unbind_pasid},
+	{"unbind-rid", step_unbind_rid},
+	{"leased", step_leased},
+	{"disconnected", step_disconnected},
+	{"lease-closed", step_lease_closed},
+};
+
+static void mock_root(struct mock_link *l)
+{
+	struct mock_root m = {.rid = {.fd = -1}, .p5 = {.fd = -1}, .ls = {.fd = -1}};
+	char line[512];
+	bool last = false;
+
+	while (!last && link_hear(l, line, sizeof(line))) {
+		size_t len = strcspn(line, " ");
+		const char *arg = line[len] ? line + len + 1 : "";
+		for (size_t i = 0; i < sizeof(mock_steps) / sizeof(mock_steps[0]); i++)
+			if (strlen(mock_steps[i].name) == len &&
+			    strncmp(line, mock_steps[i].name, len) == 0) {
+				mock_steps[i].fn(&m, arg);
+				last = i + 1 == sizeof(mock_steps) / sizeof(mock_steps[0]);
+			}
+		link_ack(l);
+	}
+	mock_seen_close(&m.rid);
+	mock_seen_close(&m.p5);
+	mock_seen_close(&m.ls);
 }
 
 static void mock_part(void)
@@ -2009,7 +2096,7 @@ static void mock_part(void)
 		return;
 	}
 	a = client_start(USER_A, false, mock_client_a, &l);
-	mock_root(&l, a);
+	mock_root(&l);
 	client_wait(a, "mock-bind-rid");
 	status = svmd_stop(&d);
 	grep_file(d.log, "seccomp: refused", what, sizeof(what));
