@@ -1319,6 +1319,14 @@ static void mock_release(struct iommufd_backend *b, struct backend_space *s,
 	dev_of(b, dev)->holder = NULL;
 }
 
+static int mock_busy(const struct device *dev, char *why, size_t whylen)
+{
+	return fail(why, whylen, -EBUSY,
+		    "mock device %s is held by another client's session (its first bind-pgtable "
+		    "made it there, for as long as that session lasts)",
+		    dev->name);
+}
+
 /* TEST ONLY: the mock device dev in s, made on its IOAS at the first bind there (the kernel
  * binds it to s's iommufd and attaches its RID to the IOAS); held by s, as an open device is,
  * until s ends. *ret_made: whether this call made it. */
@@ -1334,10 +1342,7 @@ static int mock_in_space(struct iommufd_backend *b, struct backend_space *s,
 	if (sd->stdev)
 		return 0;
 	if (d->holder)
-		return fail(why, whylen, -EBUSY,
-			    "mock device %s is held by another client's session (its first "
-			    "bind-pgtable made it there, for as long as that session lasts)",
-			    dev->name);
+		return mock_busy(dev, why, whylen);
 	r = space_ioas(s, dev, &ioas, why, whylen);
 	if (r < 0)
 		return r;
@@ -1374,6 +1379,8 @@ static int iommufd_nest_bind(struct backend *be, struct backend_space *s, const 
 			    "%s is not open in this session: open it first (open-device), a guest "
 			    "table is attached through the device as it is open in your DMA space",
 			    dev->name);
+	if (mock && !sd->stdev && dev_of(b, dev)->holder)
+		return mock_busy(dev, why, whylen); /* before anything is allocated for it here */
 	if (nest_find(sd, a->pasid))
 		return fail(why, whylen, -EBUSY, "%s already has a guest table in this session",
 			    where);
@@ -1560,7 +1567,7 @@ static void iommufd_space_free(struct backend *be, struct backend_space *s)
 		bool was_open = sd->fd >= 0;
 		int r;
 
-		if (!sd->ioas && !was_open)
+		if (!sd->ioas && !was_open && !sd->nests)
 			continue;
 		if (sd->ioas && (r = unmap_range(s->iommufd, sd->ioas, 0, UINT64_MAX, NULL)) < 0)
 			log_warning_errno(r, "IOMMU_IOAS_UNMAP of everything for %s: %m",
