@@ -68,7 +68,7 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now,--as-needed $(SANITIZE) $(LDFLAGS)
 PROTOCOL_SRC := protocol/svmd-proto.c protocol/svmd-wire.c
 # The daemon without main.c, so tests link exactly the modules they exercise.
 CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim.c \
-            daemon/backend-vfio.c daemon/backend-iommufd.c daemon/iommufd-smmuv3.c \
+            daemon/backend-vfio.c daemon/backend-iommufd.c daemon/iommufd-mock.c daemon/iommufd-smmuv3.c \
             daemon/pci-sysfs.c daemon/bus.c \
             daemon/bus-broker.c daemon/bus-binding.c daemon/client.c daemon/config.c daemon/core.c \
             daemon/device.c daemon/hashmap.c daemon/identity.c daemon/lifetime.c \
@@ -158,7 +158,7 @@ unit_objs_policy      := daemon/policy.c daemon/hashmap.c daemon/util.c protocol
 unit_objs_registry    := daemon/registry.c daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/hashmap.c daemon/util.c protocol/svmd-proto.c
 unit_objs_sim-kernel  := daemon/sim-kernel.c daemon/backend-sim.c daemon/backends.c \
-                         daemon/backend-vfio.c daemon/backend-iommufd.c daemon/iommufd-smmuv3.c \
+                         daemon/backend-vfio.c daemon/backend-iommufd.c daemon/iommufd-mock.c daemon/iommufd-smmuv3.c \
                          daemon/pci-sysfs.c \
                          daemon/backend.c daemon/seed-abi.c daemon/device.c daemon/hashmap.c \
                          daemon/util.c daemon/log.c protocol/svmd-proto.c
@@ -212,7 +212,7 @@ $(BUILD)/tests/integration-%: $(call obj,tests/integration/test-%.c tests/integr
 # A backend driven command by command (tests/integration/backend-driver.c), for the iommufd
 # suite to run under the emulator.
 DRIVER_SRC := tests/integration/backend-driver.c daemon/backends.c daemon/backend.c \
-              daemon/backend-iommufd.c daemon/iommufd-smmuv3.c daemon/backend-vfio.c \
+              daemon/backend-iommufd.c daemon/iommufd-mock.c daemon/iommufd-smmuv3.c daemon/backend-vfio.c \
               daemon/backend-sim.c \
               daemon/sim-kernel.c daemon/seed-abi.c daemon/pci-sysfs.c daemon/device.c \
               daemon/hashmap.c daemon/util.c daemon/log.c daemon/sandbox.c \
@@ -289,7 +289,7 @@ check-vm-iommufd-run: all
 # so libsystemd: run-kernel.sh copies its libraries into the guest); udev-scope: the udev rule
 # under the real udevd (a script; last, as it starts and stops udevd).
 VM_KERNEL_PROGS := iommufd-smoke iommufd-owner iommufd-backend iommufd-svmd udev-scope
-VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/iommufd-smmuv3.c daemon/pci-sysfs.c \
+VM_BACKEND_SRC := daemon/backend-iommufd.c daemon/iommufd-mock.c daemon/iommufd-smmuv3.c daemon/pci-sysfs.c \
                   daemon/backend.c daemon/device.c \
                   daemon/util.c daemon/log.c protocol/svmd-proto.c
 KERNEL_TESTS := $(BUILD)/tests/$(notdir $(KERNEL_DIR))

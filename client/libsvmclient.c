@@ -404,7 +404,8 @@ _public_ int svm_invalidate(struct svm_client *c, uint64_t id, uint32_t type,
 
 	/* Refused here, not sent: svmd would take such a record for a broken client. */
 	if (!e || n == 0 || n > SVM_INVALIDATE_ENTRIES_MAX ||
-	    (type != SVM_INVALIDATE_VTD_S1 && type != SVM_INVALIDATE_SMMUV3))
+	    (type != SVM_INVALIDATE_VTD_S1 && type != SVM_INVALIDATE_SMMUV3 &&
+	     type != SVM_INVALIDATE_MOCK))
 		return -EINVAL;
 	r = c->transport->invalidate(c, id, type, e, n, &done);
 	if (r == 0 && ret_done)

@@ -266,6 +266,10 @@ int svm_unmap(struct svm_client *c, const char *device, uint64_t iova, uint64_t 
 #define SVM_INVALIDATE_VTD_S1      1u   /* w[0] address, w[1] 4 KiB pages, w[2] flags */
 #define SVM_INVALIDATE_SMMUV3      2u   /* w[0], w[1]: one SMMUv3 command; w[2] 0 */
 #define SVM_INVALIDATE_VTD_LEAF    0x1u /* VT-d: leaf entries only */
+/* TEST ONLY, the kernel's mock IOMMU (svmd --test-mock-devices): w[0] flags, w[1] IOTLB id
+ * (0 to 3), w[2] 0. */
+#define SVM_INVALIDATE_MOCK     3u
+#define SVM_INVALIDATE_MOCK_ALL 0x1u /* every IOTLB entry; the id is ignored */
 struct svm_invalidate_entry {
 	uint64_t w[3];
 };

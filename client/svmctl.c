@@ -85,7 +85,9 @@ static void help(void)
 	       "  unbind ID                       end one of your bindings\n"
 	       "  invalidate ID [ADDR:PAGES[:leaf]]...\n"
 	       "                                  flush the IOMMU's cache of guest page table ID\n"
-	       "                                  (yours), after changing it; none: everything\n"
+	       "                                  (yours), after changing it; none: everything;\n"
+	       "                                  mock:all or mock:N for svmd's test-only mock\n"
+	       "                                  devices\n"
 	       "  explain OP [DEVICE] [--pasid=N] [--user=USER] [--addr-width=N] [--vtd-flags=F]\n"
 	       "          [--iova=ADDR [--size=N]]\n"
 	       "                                  how policy decides OP (bind-task, bind-pgtable,\n"
@@ -920,11 +922,30 @@ static int cmd_unbind(struct svm_client *c, const struct args *a)
 	return 0;
 }
 
-/* invalidate ID [ADDR:PAGES[:leaf]]...: VT-d stage-1 entries; none: everything. */
+/* One "mock:all" or "mock:ID" entry (TEST ONLY, the kernel's mock IOMMU): 0, or -EINVAL. */
+static int mock_entry(const char *s, struct svm_invalidate_entry *x)
+{
+	char *end;
+
+	if (strncmp(s, "mock:", 5) != 0)
+		return -EINVAL;
+	*x = (struct svm_invalidate_entry){{0}};
+	if (strcmp(s + 5, "all") == 0) {
+		x->w[0] = SVM_INVALIDATE_MOCK_ALL;
+		return 0;
+	}
+	errno = 0;
+	x->w[1] = strtoull(s + 5, &end, 0);
+	return errno || end == s + 5 || *end || s[5] == '-' ? -EINVAL : 0;
+}
+
+/* invalidate ID [ADDR:PAGES[:leaf]]...: VT-d stage-1 entries; none: everything. Or, TEST
+ * ONLY, ID mock:all|mock:N...: the kernel's mock IOMMU's. */
 static int cmd_invalidate(struct svm_client *c, const struct args *a)
 {
 	struct svm_invalidate_entry e[SVM_INVALIDATE_ENTRIES_MAX] = {{{0, UINT64_MAX, 0}}};
 	uint32_t n = a->n_pos > 1 ? (uint32_t)(a->n_pos - 1) : 1, done = 0;
+	uint32_t type = SVM_INVALIDATE_VTD_S1;
 	unsigned long long id;
 	char *end;
 	int r;
@@ -936,9 +957,18 @@ static int cmd_invalidate(struct svm_client *c, const struct args *a)
 			prog, a->pos[0]);
 		return 1;
 	}
+	if (a->n_pos > 1 && strncmp(a->pos[1], "mock:", 5) == 0)
+		type = SVM_INVALIDATE_MOCK;
 	for (int i = 1; i < a->n_pos; i++) {
 		const char *s = a->pos[i];
 		struct svm_invalidate_entry *x = &e[i - 1];
+		if (type == SVM_INVALIDATE_MOCK) {
+			if (mock_entry(s, x) == 0)
+				continue;
+			fprintf(stderr, "%s: invalidate: '%s' is not mock:all or mock:ID.\n", prog,
+				s);
+			return 1;
+		}
 		errno = 0;
 		x->w[0] = strtoull(s, &end, 0);
 		if (!errno && *end == ':')
@@ -957,7 +987,7 @@ static int cmd_invalidate(struct svm_client *c, const struct args *a)
 			return 1;
 		}
 	}
-	r = svm_invalidate(c, id, SVM_INVALIDATE_VTD_S1, e, n, &done);
+	r = svm_invalidate(c, id, type, e, n, &done);
 	if (r < 0)
 		return fail(r, c, "invalidate");
 	if (a->json)

@@ -45,6 +45,14 @@
  * guest table is attached at the RID or at its PASID. Unbind detaches it (the RID back onto
  * the parent) and destroys it; the parent goes with the space.
  *
+ * Mock devices (TEST ONLY, --test-mock-devices; iommufd-mock.c). The kernel's mock IOMMU of a
+ * CONFIG_IOMMUFD_TEST kernel, proven at start-up, stands in for a nesting IOMMU no emulator has:
+ * mock device N is named ffff:00:NN.0 and goes through the names, policy and checks of any
+ * device. It has no cdev, so no idle binding and no open-device (no fd to hand out); the kernel
+ * makes it in a client's space, on the device's IOAS, at its first bind-pgtable there, and the
+ * space holds it (EBUSY for others) until it ends, when svmd destroys it. Its guest tables are
+ * nested as on VT-d, attached through IOMMU_TEST_CMD instead of the device fd.
+ *
  * Accounting. Pages a map pins are charged to svmd, the process that maps, never to the
  * client: with CAP_IPC_LOCK not at all (svmd therefore gives it up at start-up), else against
  * svmd's RLIMIT_MEMLOCK, as svmd's own locked memory (VmLck) when IOMMU_OPTION_RLIMIT_MODE is
@@ -69,6 +77,7 @@
 #include "backend-iommufd.h"
 #include "cleanup.h"
 #include "iommufd-abi.h"
+#include "iommufd-mock.h"
 #include "iommufd-smmuv3.h"
 #include "log.h"
 #include "pci-sysfs.h"
@@ -101,6 +110,8 @@ struct ifd_device {
 	uint32_t n_ranges;
 	uint64_t align; /* IOVAs, lengths and offsets: multiples of it (at least a page) */
 	char why_task[256], why_pgtable[256], why_table[320];
+	bool mock; /* TEST ONLY: a mock device of --test-mock-devices (iommufd-mock.h) */
+	char why_device[200];
 };
 
 struct iommufd_backend {
@@ -113,6 +124,7 @@ struct iommufd_backend {
 	 * and nothing changes it once serving). */
 	char memlock[32];
 	char note[512];
+	unsigned long ioctls[16]; /* serving_ioctls, and IOMMU_TEST_CMD with mock devices */
 };
 
 /* A guest stage-1 table nested over a device's stage 2: its nested HWPT, where attached. */
@@ -131,9 +143,12 @@ struct space_device {
 	bool parent_pasid;  /* parent was allocated PASID-capable */
 	struct nest *nests; /* the guest page tables nested over parent */
 	size_t n_nests;
+	uint32_t stdev; /* a mock device: made here (on ioas) by its first bind, 0 until then */
 };
 
 static struct nest *nest_find(struct space_device *sd, uint32_t pasid);
+static void nests_destroy(struct backend_space *s, struct space_device *sd,
+			  const struct device *dev);
 
 struct backend_space {
 	int iommufd;
@@ -208,6 +223,27 @@ static int detach_pasid(int fd, uint32_t pasid)
 		.argsz = sizeof(de), .flags = SVMD_VFIO_DEVICE_DETACH_PASID, .pasid = pasid};
 
 	return xioctl(fd, SVMD_VFIO_DEVICE_DETACH_IOMMUFD_PT, &de);
+}
+
+/* The same on a space's device: through svmd's copy of its fd, or, for a mock device (TEST
+ * ONLY), through IOMMU_TEST_CMD on the selftest object the kernel made for it. */
+static int sd_attach_at(int iommufd, const struct space_device *sd, uint32_t pt, uint32_t pasid)
+{
+	return sd->stdev ? mock_attach_at(iommufd, sd->stdev, pt, pasid)
+			 : attach_at(sd->fd, pt, pasid);
+}
+
+static int sd_detach_pasid(int iommufd, const struct space_device *sd, uint32_t pasid)
+{
+	return sd->stdev ? mock_detach_pasid(iommufd, sd->stdev, pasid)
+			 : detach_pasid(sd->fd, pasid);
+}
+
+static const char *sd_attach_name(const struct space_device *sd, uint32_t pasid)
+{
+	if (!sd->stdev)
+		return "VFIO_DEVICE_ATTACH_IOMMUFD_PT";
+	return pasid ? "IOMMU_TEST_CMD(PASID_ATTACH)" : "IOMMU_TEST_CMD(MOCK_DOMAIN_REPLACE)";
 }
 
 static int hwpt_alloc(int iommufd, struct svmd_iommu_hwpt_alloc *h)
@@ -581,6 +617,59 @@ static int device_setup(struct iommufd_backend *b, const struct backend_config *
 	return r;
 }
 
+/* ---- Start-up: TEST ONLY, the kernel's mock IOMMU (--test-mock-devices) ---- */
+
+/* Mock device nth of --test-mock-devices, devices[i]: named ffff:00:NN.0 (PCI domain ffff, which
+ * no machine svmd manages has), through the same canonical names, duplicate check and policy
+ * as any device; its IOMMU is what mock_probe() read of a mock device. It has no cdev and no
+ * idle binding: the kernel makes a mock device anew in a client's space at its first
+ * bind-pgtable there (mock_in_space()). */
+static int mock_setup(struct iommufd_backend *b, const struct mock_info *m, size_t i, unsigned nth,
+		      char *err, size_t errlen)
+{
+	struct device *dev = &b->base.devices[i];
+	struct ifd_device *d = &b->devs[i];
+	char name[32];
+
+	snprintf(name, sizeof(name), "ffff:00:%02x.0", nth);
+	if (device_name_canonical(name, dev->name) < 0)
+		return fail(err, errlen, -EINVAL, "mock device name '%s' is not canonical", name);
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(b->base.devices[j].name, dev->name) == 0)
+			return fail(err, errlen, -EINVAL,
+				    "%s given twice (and a mock device's name)", dev->name);
+	dev->index = (unsigned)i;
+	dev->iommu_group = UINT32_MAX - nth; /* a group of its own, as the kernel gives it */
+	dev->group_devices = 1;
+	dev->pasid_bits = (uint8_t)m->pasid_bits;
+	dev->model = SVMD_MODEL_NONE;
+	snprintf(d->node, sizeof(d->node), "mock%u", nth);
+	d->mock = true;
+	d->hw_type = m->hw_type;
+	d->caps = m->caps;
+	d->n_ranges = m->n_ranges;
+	for (uint32_t k = 0; k < m->n_ranges; k++)
+		d->ranges[k] = (struct svmd_iommu_iova_range){.start = m->ranges[k][0],
+							      .last = m->ranges[k][1]};
+	d->align = m->align;
+	describe_kinds(d, dev, 0);
+	d->nests = true;
+	dev->kinds = SVMD_KIND_BIT(SVMD_KIND_MAP) | SVMD_KIND_BIT(SVMD_KIND_PGTABLE);
+	dev->unsupported[SVMD_KIND_PGTABLE] = NULL;
+	snprintf(d->why_table, sizeof(d->why_table),
+		 "a mock device (svmd --test-mock-devices, test only) takes guest page tables "
+		 "(bind-pgtable), not PASID tables: svmd does not broker the mock's vIOMMU");
+	snprintf(d->why_device, sizeof(d->why_device),
+		 "a mock device (svmd --test-mock-devices, test only) has no VFIO device to hand "
+		 "out: bind-pgtable makes it in your DMA space, without open-device");
+	dev->unsupported[SVMD_KIND_DEVICE] = d->why_device;
+	log_notice("%s: TEST ONLY, a mock device of the kernel's IOMMUFD_TEST (IOMMU type %#" PRIx32
+		   ", %u PASID bits): bind-pgtable yes (made in the client's space at its first "
+		   "bind); open-device no; bind-task no; bind-pasid-table no",
+		   dev->name, d->hw_type, dev->pasid_bits);
+	return 0;
+}
+
 /* ---- Start-up: whose locked memory the pins are ---- */
 
 static bool cap_has(const struct __user_cap_data_struct *c, int cap)
@@ -725,7 +814,7 @@ static int pgtable_check(const struct ifd_device *d, const struct device *dev,
 			    "address width %" PRIu32 ": a VT-d stage-1 table is 48 (4-level) or 57 "
 			    "(5-level) bits wide",
 			    width);
-	if (width == 57 && !(d->vtd_cap & VTD_CAP_FL5LP))
+	if (width == 57 && !d->mock && !(d->vtd_cap & VTD_CAP_FL5LP))
 		return fail(why, whylen, -EINVAL,
 			    "a 57-bit stage 1 needs 5-level first-level paging, which the VT-d of "
 			    "%s lacks (CAP.FL5LP, bit 60, clear in cap %#" PRIx64 ")",
@@ -960,7 +1049,7 @@ static void idle_retake(struct iommufd_backend *b, struct ifd_device *d, const s
 {
 	int fd;
 
-	if (d->idle_fd >= 0 || d->holder)
+	if (d->idle_fd >= 0 || d->holder || d->mock)
 		return;
 	fd = cdev_bind(d, b->iommufd);
 	if (fd >= 0) {
@@ -1042,6 +1131,8 @@ static int iommufd_open_device(struct backend *be, struct backend_space *s,
 	if (!s)
 		return fail(why, whylen, -EOPNOTSUPP,
 			    "the iommufd backend opens a device only in a client's own DMA space");
+	if (d->mock)
+		return fail(why, whylen, -EOPNOTSUPP, "%s: %s", dev->name, d->why_device);
 	sd = &s->devs[dev->index];
 	if (d->holder)
 		return fail(why, whylen, -EBUSY, "%s is open in %s session", dev->name,
@@ -1152,12 +1243,11 @@ static int parent_get(struct backend_space *s, struct space_device *sd, const st
 		return fail(why, whylen, r,
 			    "IOMMU_HWPT_ALLOC(NEST_PARENT) on the IOAS of %s: %s (%s)", dev->name,
 			    strerror(-r), errno_name(-r));
-	r = attach(sd->fd, h.out_hwpt_id);
+	r = sd_attach_at(s->iommufd, sd, h.out_hwpt_id, 0);
 	if (r < 0) {
 		destroy(s->iommufd, h.out_hwpt_id);
-		return fail(why, whylen, r,
-			    "VFIO_DEVICE_ATTACH_IOMMUFD_PT of %s to its stage-2 parent: %s (%s)",
-			    dev->name, strerror(-r), errno_name(-r));
+		return fail(why, whylen, r, "%s of %s to its stage-2 parent: %s (%s)",
+			    sd_attach_name(sd, 0), dev->name, strerror(-r), errno_name(-r));
 	}
 	sd->parent = h.out_hwpt_id;
 	sd->parent_pasid = dev->pasid_bits > 0;
@@ -1182,8 +1272,19 @@ static int nested_alloc(struct backend_space *s, struct space_device *sd, const 
 		.data_len = sizeof(vtd),
 		.data_uptr = (uintptr_t)&vtd,
 	};
-	int r = hwpt_alloc(s->iommufd, &h);
+	int r;
 
+	if (sd->stdev) {
+		r = mock_nested_alloc(s->iommufd, sd->devid, sd->parent, sd->parent_pasid,
+				      a->pgtable.gpgd, ret);
+		return r < 0 ? fail(why, whylen, r,
+				    "kernel refused: IOMMU_HWPT_ALLOC(DATA_SELFTEST, IOTLB "
+				    "%#" PRIx32 ") for mock device %s: %s (%s)",
+				    mock_iotlb_of(a->pgtable.gpgd), dev->name, strerror(-r),
+				    errno_name(-r))
+			     : 0;
+	}
+	r = hwpt_alloc(s->iommufd, &h);
 	if (r < 0)
 		return fail(why, whylen, r,
 			    "kernel refused: IOMMU_HWPT_ALLOC(VTD_S1, gpgd %#" PRIx64 ", %" PRIu32
@@ -1194,11 +1295,75 @@ static int nested_alloc(struct backend_space *s, struct space_device *sd, const 
 	return 0;
 }
 
+/* TEST ONLY: a mock device made in s goes: its PASIDs detached, its selftest object destroyed
+ * (the kernel detaches its RID and unbinds it), then its nested tables and parent; the device
+ * is free for any space again. */
+static void mock_release(struct iommufd_backend *b, struct backend_space *s,
+			 const struct device *dev)
+{
+	struct space_device *sd = &s->devs[dev->index];
+	int r;
+
+	if (!sd->stdev)
+		return;
+	for (size_t i = 0; i < sd->n_nests; i++)
+		if (sd->nests[i].pasid &&
+		    (r = mock_detach_pasid(s->iommufd, sd->stdev, sd->nests[i].pasid)) < 0)
+			log_warning_errno(r, "IOMMU_TEST_CMD(PASID_DETACH) of %s PASID %u: %m",
+					  dev->name, sd->nests[i].pasid);
+	if ((r = destroy(s->iommufd, sd->stdev)) < 0)
+		log_warning_errno(r, "IOMMU_DESTROY of mock device %s: %m", dev->name);
+	sd->stdev = 0;
+	sd->devid = 0;
+	nests_destroy(s, sd, dev);
+	dev_of(b, dev)->holder = NULL;
+}
+
+static int mock_busy(const struct device *dev, char *why, size_t whylen)
+{
+	return fail(why, whylen, -EBUSY,
+		    "mock device %s is held by another client's session (its first bind-pgtable "
+		    "made it there, for as long as that session lasts)",
+		    dev->name);
+}
+
+/* TEST ONLY: the mock device dev in s, made on its IOAS at the first bind there (the kernel
+ * binds it to s's iommufd and attaches its RID to the IOAS); held by s, as an open device is,
+ * until s ends. *ret_made: whether this call made it. */
+static int mock_in_space(struct iommufd_backend *b, struct backend_space *s,
+			 const struct device *dev, bool *ret_made, char *why, size_t whylen)
+{
+	struct ifd_device *d = dev_of(b, dev);
+	struct space_device *sd = &s->devs[dev->index];
+	uint32_t ioas;
+	int r;
+
+	*ret_made = false;
+	if (sd->stdev)
+		return 0;
+	if (d->holder)
+		return mock_busy(dev, why, whylen);
+	r = space_ioas(s, dev, &ioas, why, whylen);
+	if (r < 0)
+		return r;
+	r = mock_make(s->iommufd, ioas, &sd->stdev, &sd->devid);
+	if (r < 0)
+		return fail(why, whylen, r,
+			    "kernel refused: IOMMU_TEST_CMD(MOCK_DOMAIN_FLAGS) on the IOAS of %s: "
+			    "%s (%s)",
+			    dev->name, strerror(-r), errno_name(-r));
+	d->holder = s;
+	*ret_made = true;
+	return 0;
+}
+
 static int iommufd_nest_bind(struct backend *be, struct backend_space *s, const struct device *dev,
 			     struct bind_args *a, char *why, size_t whylen)
 {
 	struct iommufd_backend *b = (struct iommufd_backend *)be;
 	struct space_device *sd = &s->devs[dev->index];
+	const bool mock = dev_of(b, dev)->mock;
+	bool made = false;
 	char where[64];
 	uint32_t hwpt = 0;
 	int r;
@@ -1209,11 +1374,13 @@ static int iommufd_nest_bind(struct backend *be, struct backend_space *s, const 
 	if (r < 0)
 		return r;
 	where_text(dev, a->pasid, where, sizeof(where));
-	if (sd->fd < 0)
+	if (sd->fd < 0 && !mock)
 		return fail(why, whylen, -EINVAL,
 			    "%s is not open in this session: open it first (open-device), a guest "
 			    "table is attached through the device as it is open in your DMA space",
 			    dev->name);
+	if (mock && !sd->stdev && dev_of(b, dev)->holder)
+		return mock_busy(dev, why, whylen); /* before anything is allocated for it here */
 	if (nest_find(sd, a->pasid))
 		return fail(why, whylen, -EBUSY, "%s already has a guest table in this session",
 			    where);
@@ -1224,18 +1391,22 @@ static int iommufd_nest_bind(struct backend *be, struct backend_space *s, const 
 	if (!grown)
 		return fail(why, whylen, -ENOMEM, "out of memory");
 	sd->nests = grown;
-	r = parent_get(s, sd, dev, why, whylen);
+	r = mock ? mock_in_space(b, s, dev, &made, why, whylen) : 0;
+	if (r == 0)
+		r = parent_get(s, sd, dev, why, whylen);
 	if (r == 0)
 		r = nested_alloc(s, sd, dev, a, &hwpt, why, whylen);
-	if (r < 0)
-		return r;
-	r = attach_at(sd->fd, hwpt, a->pasid);
-	if (r < 0) {
+	if (r == 0 && (r = sd_attach_at(s->iommufd, sd, hwpt, a->pasid)) < 0) {
 		destroy(s->iommufd, hwpt);
-		return fail(why, whylen, r,
-			    "kernel refused: VFIO_DEVICE_ATTACH_IOMMUFD_PT of %s to its nested "
-			    "table: %s (%s)",
-			    where, strerror(-r), errno_name(-r));
+		fail(why, whylen, r, "kernel refused: %s of %s to its nested table: %s (%s)",
+		     sd_attach_name(sd, a->pasid), where, strerror(-r), errno_name(-r));
+	}
+	if (r < 0) {
+		/* A mock device this bind made goes again, and its parent with it: the next
+		 * one made starts on its IOAS. */
+		if (made)
+			mock_release(b, s, dev);
+		return r;
 	}
 	sd->nests[sd->n_nests++] = (struct nest){.pasid = a->pasid, .hwpt = hwpt};
 	return 0;
@@ -1256,12 +1427,14 @@ static int iommufd_nest_unbind(struct backend *be, struct backend_space *s,
 	where_text(dev, a->pasid, where, sizeof(where));
 	if (!n)
 		return fail(why, whylen, -ENOENT, "%s has no guest table in this space", where);
-	if (sd->fd >= 0) {
-		r = a->pasid ? detach_pasid(sd->fd, a->pasid) : attach(sd->fd, sd->parent);
+	if (sd->fd >= 0 || sd->stdev) {
+		r = a->pasid ? sd_detach_pasid(s->iommufd, sd, a->pasid)
+			     : sd_attach_at(s->iommufd, sd, sd->parent, 0);
 		if (r < 0)
 			fail(why, whylen, r, "%s of %s: %s",
-			     a->pasid ? "VFIO_DEVICE_DETACH_IOMMUFD_PT"
-				      : "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
+			     a->pasid ? (sd->stdev ? "IOMMU_TEST_CMD(PASID_DETACH)"
+						   : "VFIO_DEVICE_DETACH_IOMMUFD_PT")
+				      : sd_attach_name(sd, 0),
 			     where, strerror(-r));
 	}
 	rd = destroy(s->iommufd, n->hwpt);
@@ -1317,12 +1490,22 @@ static int iommufd_invalidate(struct backend *be, struct backend_space *s, const
 	char where[64];
 	int r;
 
-	(void)be;
 	*ret_done = 0;
 	if (a->kind == SVMD_KIND_PASID_TABLE) /* an SMMUv3 CD table: through its vIOMMU */
 		return smmuv3_invalidate(s->iommufd, sd->nest, a, type, e, n, ret_done, dev->name,
 					 why, whylen);
 	where_text(dev, a->pasid, where, sizeof(where));
+	if (dev_of((struct iommufd_backend *)be, dev)->mock) {
+		if (type != SVMD_INVALIDATE_MOCK)
+			return fail(why, whylen, -EOPNOTSUPP,
+				    "invalidation type %" PRIu32 ": the guest table at %s is the "
+				    "kernel's mock IOMMU's (type %u, test only)",
+				    type, where, SVMD_INVALIDATE_MOCK);
+		if (!nest)
+			return fail(why, whylen, -ENOENT, "%s has no guest table in this space",
+				    where);
+		return mock_invalidate(s->iommufd, nest->hwpt, e, n, ret_done, where, why, whylen);
+	}
 	if (type != SVMD_INVALIDATE_VTD_S1)
 		return fail(why, whylen, -EOPNOTSUPP,
 			    "invalidation type %" PRIu32
@@ -1384,12 +1567,13 @@ static void iommufd_space_free(struct backend *be, struct backend_space *s)
 		bool was_open = sd->fd >= 0;
 		int r;
 
-		if (!sd->ioas && !was_open)
+		if (!sd->ioas && !was_open && !sd->nests)
 			continue;
 		if (sd->ioas && (r = unmap_range(s->iommufd, sd->ioas, 0, UINT64_MAX, NULL)) < 0)
 			log_warning_errno(r, "IOMMU_IOAS_UNMAP of everything for %s: %m",
 					  dev->name);
 		device_release(b, s, dev);
+		mock_release(b, s, dev);
 		nests_destroy(s, sd, dev);
 		r = sd->ioas ? destroy(s->iommufd, sd->ioas) : 0;
 		if (r == -EBUSY && sd->nest)
@@ -1514,9 +1698,17 @@ int backend_iommufd_new(const struct backend_config *cfg, struct backend **ret, 
 {
 	_cleanup_(backend_freep) struct backend *be = NULL;
 	struct iommufd_backend *b;
-	size_t n = cfg->n_devices;
+	const size_t n_real = cfg->n_devices, n_mock = cfg->test_mock_devices;
+	size_t n = n_real + n_mock, n_ioctls;
+	struct mock_info mi = {0};
 	int r;
 
+	_Static_assert(ELEMENTSOF(((struct iommufd_backend *)0)->ioctls) >=
+			       ELEMENTSOF(serving_ioctls) + 1,
+		       "room for IOMMU_TEST_CMD");
+	if (n_mock > MOCK_DEVICES_MAX)
+		return fail(err, errlen, -E2BIG, "--test-mock-devices=%zu: 1 to %u mock devices",
+			    n_mock, MOCK_DEVICES_MAX);
 	if (n == 0)
 		return fail(err, errlen, -EINVAL,
 			    "no devices to manage: name them with --device=BDF");
@@ -1529,9 +1721,13 @@ int backend_iommufd_new(const struct backend_config *cfg, struct backend **ret, 
 	r = iommu_open(b, cfg->dev_root ? cfg->dev_root : "/dev", err, errlen);
 	if (r == 0)
 		r = accounting_choose(b, err, errlen);
+	/* TEST ONLY: before any device, so that svmd's own iommufd holds nothing of the probe. */
+	if (r == 0 && n_mock)
+		r = mock_probe(b->iommufd, &mi, err, errlen);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		b->base.n_devices = i + 1;
-		r = device_setup(b, cfg, i, err, errlen);
+		r = i < n_real ? device_setup(b, cfg, i, err, errlen)
+			       : mock_setup(b, &mi, i, (unsigned)(i - n_real), err, errlen);
 	}
 	if (r < 0)
 		return r;
@@ -1542,8 +1738,12 @@ int backend_iommufd_new(const struct backend_config *cfg, struct backend **ret, 
 		if (b->devs[i].nests ||
 		    b->base.devices[i].kinds & SVMD_KIND_BIT(SVMD_KIND_PASID_TABLE))
 			b->base.svm_unsupported = NULL;
-	b->base.ioctls = serving_ioctls;
-	b->base.n_ioctls = ELEMENTSOF(serving_ioctls) - (b->mode1 ? 0 : 1);
+	n_ioctls = ELEMENTSOF(serving_ioctls) - (b->mode1 ? 0 : 1);
+	memcpy(b->ioctls, serving_ioctls, n_ioctls * sizeof(b->ioctls[0]));
+	if (n_mock) /* TEST ONLY: the mock's ops, with --test-mock-devices alone */
+		b->ioctls[n_ioctls++] = mock_ioctl;
+	b->base.ioctls = b->ioctls;
+	b->base.n_ioctls = n_ioctls;
 	*ret = TAKE_PTR(be);
 	return 0;
 }

@@ -40,6 +40,13 @@ int backend_new(const struct backend_config *cfg, struct backend **ret, char *er
 	char msg[512] = "";
 	int r;
 
+	if (cfg->test_mock_devices && strcmp(name, "iommufd") != 0) {
+		snprintf(err, errlen,
+			 "--test-mock-devices is for --backend=iommufd on a test kernel "
+			 "(CONFIG_IOMMUFD_TEST), not --backend=%s",
+			 name);
+		return -EINVAL;
+	}
 	if (strcmp(name, "auto") == 0 && !(name = auto_choose(cfg, err, errlen)))
 		return -ENODEV;
 	if (strcmp(name, "sim") == 0) {

@@ -15,6 +15,9 @@ struct backend_config {
 	size_t n_devices;
 	const char *sysfs_root; /* vfio, iommufd: where sysfs is, NULL for /sys (tests elsewhere) */
 	const char *dev_root;   /* vfio, iommufd and auto: where /dev is, NULL for /dev */
+	/* iommufd, TEST ONLY: this many mock devices of the kernel's IOMMUFD_TEST besides, named
+	 * ffff:00:NN.0 (--test-mock-devices; iommufd-mock.h). */
+	size_t test_mock_devices;
 };
 
 /* Creates the backend cfg names; "auto" is iommufd when DEV/iommu exists and every device has

@@ -10,9 +10,13 @@
  * it, and it promises no stability: ops are numbered by their place in an enum, a removed flag
  * leaves a hole (MOCK_FLAGS_DEVICE_PASID is bit 2), struct iommu_hwpt_selftest grew a field.
  * Only kernels built with IOMMUFD_TEST (which needs DEBUG_KERNEL and FAULT_INJECTION; no
- * distribution kernel has it) answer IOMMU_TEST_CMD at all. So svmd relies on it only in
- * tests, against a test kernel whose tree matches this file, and svmd itself never issues it:
- * include this header only after defining SVMD_IOMMUFD_TEST_ABI, which no daemon file does.
+ * distribution kernel has it) answer IOMMU_TEST_CMD at all. So svmd relies on it only for
+ * tests, against a test kernel whose tree matches this file (the ops and layouts used here are
+ * the same in the 7.2 tree tests/vm/kernel.sh builds): its tests drive the mock directly, and
+ * svmd issues it only when told to with --test-mock-devices (a test-only device source, refused
+ * on a kernel without IOMMUFD_TEST). Include this header only after defining
+ * SVMD_IOMMUFD_TEST_ABI: of the daemon's files only iommufd-mock.c does, and every mock op
+ * svmd issues is there.
  */
 #pragma once
 

@@ -25,6 +25,7 @@
 #include "bus.h"
 #include "config.h"
 #include "device.h"
+#include "iommufd-mock.h"
 #include "cleanup.h"
 #include "log.h"
 #include "loop.h"
@@ -60,6 +61,7 @@ struct options {
 	const char *bus;
 	enum audit_sink audit;
 	const char *map_bytes_per_user, *map_bytes_total; /* NULL: the defaults */
+	size_t test_mock_devices; /* --test-mock-devices=N; command line only */
 };
 
 static void help(void)
@@ -78,6 +80,9 @@ static void help(void)
 	       "  --sysfs-root=DIR      iommufd, vfio, for testing: read sysfs from DIR [/sys]\n"
 	       "  --dev-root=DIR        iommufd, vfio, for testing: open DIR/iommu, DIR/vfio/*\n"
 	       "                        [/dev]\n"
+	       "  --test-mock-devices=N iommufd, TEST KERNELS ONLY: manage N (1-8) mock devices\n"
+	       "                        of the kernel's IOMMUFD_TEST besides, ffff:00:00.0 on\n"
+	       "                        (refused on a kernel without CONFIG_IOMMUFD_TEST)\n"
 	       "  --socket=PATH         listening socket [" DEFAULT_SOCKET "];\n"
 	       "                        a socket passed by systemd (LISTEN_FDS) wins\n"
 	       "  --state-dir=DIR       keep what outlives a restart (binding ids) in DIR,\n"
@@ -121,6 +126,7 @@ enum {
 	OPT_DEVICE,
 	OPT_SYSFS_ROOT,
 	OPT_DEV_ROOT,
+	OPT_TEST_MOCK_DEVICES,
 	OPT_SOCKET,
 	OPT_STATE_DIR,
 	OPT_MAP_BYTES_PER_USER,
@@ -144,6 +150,7 @@ static const struct option longopts[] = {
 	{"device", required_argument, NULL, OPT_DEVICE},
 	{"sysfs-root", required_argument, NULL, OPT_SYSFS_ROOT},
 	{"dev-root", required_argument, NULL, OPT_DEV_ROOT},
+	{"test-mock-devices", required_argument, NULL, OPT_TEST_MOCK_DEVICES},
 	{"socket", required_argument, NULL, OPT_SOCKET},
 	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	{"map-bytes-per-user", required_argument, NULL, OPT_MAP_BYTES_PER_USER},
@@ -206,6 +213,21 @@ static int parse_option(int c, const char *arg, struct options *o)
 	case OPT_CHECK_POLICY:
 		o->check_policy = true;
 		return 1;
+	case OPT_TEST_MOCK_DEVICES: {
+		char *end;
+		unsigned long n;
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || n < 1 || n > MOCK_DEVICES_MAX) {
+			fprintf(stderr,
+				"svmd: --test-mock-devices takes a number of mock devices, 1 to "
+				"%u, not '%s'\n",
+				MOCK_DEVICES_MAX, arg);
+			return -EINVAL;
+		}
+		o->test_mock_devices = n;
+		return 1;
+	}
 	case OPT_SANDBOX:
 		if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
 			fprintf(stderr, "svmd: --sandbox takes yes or no, not '%s'\n", arg);
@@ -502,6 +524,7 @@ static struct backend_config backend_config(const struct options *o)
 		.n_devices = o->n_devices,
 		.sysfs_root = o->sysfs_root,
 		.dev_root = o->dev_root,
+		.test_mock_devices = o->test_mock_devices,
 	};
 }
 

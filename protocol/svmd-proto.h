@@ -395,9 +395,14 @@ enum svmd_invalidate_type {
 	SVMD_INVALIDATE_VTD_S1 = 1,
 	/* SMMUv3 vIOMMU commands: w[0], w[1] one 128-bit command, w[2] 0. */
 	SVMD_INVALIDATE_SMMUV3 = 2,
+	/* TEST ONLY, the kernel's mock IOMMU (svmd --test-mock-devices): w[0] flags
+	 * (SVMD_INVALIDATE_MOCK_ALL), w[1] IOTLB id (0..SVMD_INVALIDATE_MOCK_IOTLB_MAX), w[2] 0. */
+	SVMD_INVALIDATE_MOCK = 3,
 	_SVMD_INVALIDATE_TYPE_MAX,
 };
-#define SVMD_INVALIDATE_VTD_LEAF 0x1u /* leaf entries only */
+#define SVMD_INVALIDATE_VTD_LEAF       0x1u /* leaf entries only */
+#define SVMD_INVALIDATE_MOCK_ALL       0x1u /* every IOTLB entry; the id is ignored */
+#define SVMD_INVALIDATE_MOCK_IOTLB_MAX 3u
 struct svmd_invalidate_entry {
 	uint64_t w[3];
 };

@@ -12,7 +12,7 @@ fail() {
 
 # 1. Who includes kernel uAPI definitions: the project's own (seed-abi.h, vfio-abi.h,
 # iommufd-abi.h, iommufd-test-abi.h) or the system's (<linux/...>).
-allowed="daemon/backend-vfio.c daemon/backend-iommufd.c daemon/iommufd-smmuv3.c daemon/sim-kernel.c daemon/seed-abi.c
+allowed="daemon/backend-vfio.c daemon/backend-iommufd.c daemon/iommufd-smmuv3.c daemon/iommufd-mock.c daemon/sim-kernel.c daemon/seed-abi.c
 daemon/seed-abi.h daemon/vfio-abi.h daemon/iommufd-abi.h daemon/iommufd-test-abi.h
 daemon/sandbox.c"
 for f in $(grep -l -E '#include ("(seed|vfio|iommufd|iommufd-test)-abi\.h"|<linux/)' daemon/*.c daemon/*.h); do

@@ -130,6 +130,10 @@ static void requests(void)
 	inv.e[0] = (struct svmd_invalidate_entry){{0x100000, 16, SVMD_INVALIDATE_VTD_LEAF}};
 	inv.e[1] = (struct svmd_invalidate_entry){{0, UINT64_MAX, 0}};
 	emit("req-invalidate", SVMD_OP_INVALIDATE, 0, &inv, sizeof(inv));
+	struct svmd_invalidate_req inv_mock = {.id = 4, .type = SVMD_INVALIDATE_MOCK, .n = 2};
+	inv_mock.e[0] = (struct svmd_invalidate_entry){{SVMD_INVALIDATE_MOCK_ALL, 0, 0}};
+	inv_mock.e[1] = (struct svmd_invalidate_entry){{0, SVMD_INVALIDATE_MOCK_IOTLB_MAX, 0}};
+	emit("req-invalidate-mock", SVMD_OP_INVALIDATE, 0, &inv_mock, sizeof(inv_mock));
 	struct svmd_device_info_req info = {.device = "0000:3b:00.0"};
 	emit("req-device-info", SVMD_OP_DEVICE_INFO, 0, &info, sizeof(info));
 	struct svmd_status_req status = {0};

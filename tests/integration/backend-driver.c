@@ -5,7 +5,8 @@
  * space_free, ...) in the order a test wants, and to act as the client that holds a device
  * fd, before and besides the request core. One output line per command:
  *
- *   backend-driver [--backend=NAME] --device=BDF... [--sysfs-root=DIR] [--dev-root=DIR] -- CMD...
+ *   backend-driver [--backend=NAME] --device=BDF... [--sysfs-root=DIR] [--dev-root=DIR]
+ *                  [--test-mock-devices=N] -- CMD...
  *
  *   devices                          one line per device: name, group, model, PASID bits, kinds
  *                                    and, per kind it lacks, why
@@ -385,6 +386,8 @@ int main(int argc, char **argv)
 			cfg.sysfs_root = argv[i] + 13;
 		else if (strncmp(argv[i], "--dev-root=", 11) == 0)
 			cfg.dev_root = argv[i] + 11;
+		else if (strncmp(argv[i], "--test-mock-devices=", 20) == 0)
+			cfg.test_mock_devices = strtoul(argv[i] + 20, NULL, 10);
 	}
 	memset(client_fd, -1, sizeof(client_fd));
 	memset(files, -1, sizeof(files));

@@ -364,6 +364,7 @@ struct peer_cmd {
 	uint64_t a, b;
 	uint32_t addr_width;
 	uint64_t vtd_flags;
+	uint32_t type; /* OP_INVALIDATE: 0 for SVM_INVALIDATE_VTD_S1 */
 };
 
 static int send_fd_msg(int sock, const void *buf, size_t len, int fd)
@@ -494,8 +495,9 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 					e[i] = (struct svm_invalidate_entry){
 						{cmd.b, (uint64_t)cmd.model << 32 | cmd.addr_width,
 						 cmd.vtd_flags}};
-				r.status = svm_invalidate(c, cmd.a, SVM_INVALIDATE_VTD_S1, e,
-							  cmd.pasid, &done);
+				r.status = svm_invalidate(
+					c, cmd.a, cmd.type ? cmd.type : SVM_INVALIDATE_VTD_S1, e,
+					cmd.pasid, &done);
 				r.id = done;
 				break;
 			}
@@ -685,6 +687,23 @@ int peer_invalidate(struct peer *p, uint64_t id, uint32_t n, uint64_t addr, uint
 		.model = (uint32_t)(pages >> 32),
 		.addr_width = (uint32_t)pages,
 		.vtd_flags = flags,
+	};
+
+	return peer_call(p, &cmd, -1, r);
+}
+
+int peer_invalidate_type(struct peer *p, uint64_t id, uint32_t type, uint32_t n, uint64_t w0,
+			 uint64_t w1, uint64_t w2, struct peer_result *r)
+{
+	struct peer_cmd cmd = {
+		.op = OP_INVALIDATE,
+		.a = id,
+		.pasid = n,
+		.b = w0,
+		.model = (uint32_t)(w1 >> 32),
+		.addr_width = (uint32_t)w1,
+		.vtd_flags = w2,
+		.type = type,
 	};
 
 	return peer_call(p, &cmd, -1, r);

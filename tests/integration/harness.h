@@ -111,6 +111,9 @@ int peer_unmap(struct peer *p, const char *device, uint64_t iova, uint64_t lengt
  * many the kernel handled. */
 int peer_invalidate(struct peer *p, uint64_t id, uint32_t n, uint64_t addr, uint64_t pages,
 		    uint64_t flags, struct peer_result *r);
+/* The same with an invalidate type of svmclient.h (SVM_INVALIDATE_*) and the entries' words. */
+int peer_invalidate_type(struct peer *p, uint64_t id, uint32_t type, uint32_t n, uint64_t w0,
+			 uint64_t w1, uint64_t w2, struct peer_result *r);
 /* Leases binding id; r->fd is the lease fd, passed back to the test process. */
 int peer_lease(struct peer *p, uint64_t id, struct peer_result *r);
 /* The number of bindings the peer can see. */

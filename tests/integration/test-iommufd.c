@@ -2050,3 +2050,400 @@ Test(iommufd, a_device_opened_again_finds_its_guest_tables)
 	said(out, "nest A " DEV0 " 6 0x300000 48 0: 0");
 	fake_free(&f);
 }
+
+/* ---- TEST ONLY: --test-mock-devices, the kernel's mock IOMMU ---- */
+
+/* f's arguments and one more (f.args has room past the NULL). */
+static void arg_add(struct fake *f, const char *arg)
+{
+	size_t n = 0;
+
+	while (f->args[n])
+		n++;
+	cr_assert_lt(n + 1, sizeof(f->args) / sizeof(f->args[0]));
+	f->args[n] = arg;
+	f->args[n + 1] = NULL;
+}
+
+Test(iommufd, mock_devices_refused_without_a_test_kernel)
+{
+	struct fake f;
+	const char *err, *log;
+
+	/* The emulator, like every kernel without IOMMUFD_TEST, answers IOMMU_TEST_CMD ENOTTY. */
+	fake_new_backend(&f, "iommufd", one, 1);
+	arg_add(&f, "--test-mock-devices=2");
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "this kernel has no IOMMUFD_TEST (IOMMU_TEST_CMD answered ENOTTY): "
+			      "--test-mock-devices is for test kernels only"),
+		  "%s", err);
+	/* The probe's scratch IOAS is destroyed again, and no device was taken. */
+	log = emul_log(&f);
+	cr_assert(strstr(log, "ioctl iommufd1 0x3ba0 "), "%s", log);
+	cr_assert_eq(count_of(log, "[ioas 1]"), 1, "%s", log);
+	cr_assert(strstr(log, "ioctl iommufd1 0x3b80 "), "no IOMMU_DESTROY: %s", log);
+	cr_assert_null(strstr(log, "as device"), "%s", log);
+	closed_what_it_opened(&f);
+	fake_free(&f);
+
+	/* Mock devices alone, no --device: the same refusal, not "no devices to manage". */
+	fake_new_backend(&f, "iommufd", NULL, 0);
+	arg_add(&f, "--test-mock-devices=1");
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "--test-mock-devices is for test kernels only"), "%s", err);
+	fake_free(&f);
+}
+
+Test(iommufd, mock_devices_option_checked)
+{
+	static const char *const bad[] = {"--test-mock-devices=0", "--test-mock-devices=9",
+					  "--test-mock-devices=x", "--test-mock-devices=-1",
+					  "--test-mock-devices=1x"};
+	struct fake f;
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fake_new_backend(&f, "iommufd", one, 1);
+		arg_add(&f, bad[i]);
+		err = svmd_refuses(&f, NULL);
+		cr_assert(strstr(err, "--test-mock-devices takes a number of mock devices, 1 to 8"),
+			  "%s: %s", bad[i], err);
+		cr_assert_str_eq(emul_log(&f), "", "%s: nothing opened", bad[i]);
+		fake_free(&f);
+	}
+	/* Only the iommufd backend, named: not vfio, not auto. */
+	fake_new_backend(&f, "vfio", one, 1);
+	arg_add(&f, "--test-mock-devices=1");
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "--test-mock-devices is for --backend=iommufd on a test kernel "
+			      "(CONFIG_IOMMUFD_TEST), not --backend=vfio"),
+		  "%s", err);
+	cr_assert_str_eq(emul_log(&f), "", "nothing opened");
+	fake_free(&f);
+	fake_new_backend(&f, "auto", one, 1);
+	arg_add(&f, "--test-mock-devices=1");
+	err = svmd_refuses(&f, NULL);
+	cr_assert(strstr(err, "not --backend=auto"), "%s", err);
+	fake_free(&f);
+}
+
+Test(iommufd, the_filter_has_test_cmd_only_with_mock_devices)
+{
+	struct fake f;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	cr_assert(!filter_allows(print_seccomp(&f), 0x3ba0), "IOMMU_TEST_CMD allowed");
+	fake_free(&f);
+	fake_new_backend(&f, "iommufd", one, 1);
+	arg_add(&f, "--test-mock-devices=1");
+	env_add(&f, "VFIO_EMUL_MOCK=1");
+	cr_assert(filter_allows(print_seccomp(&f), 0x3ba0), "IOMMU_TEST_CMD not allowed");
+	fake_free(&f);
+}
+
+Test(iommufd, mock_invalidate_type_only_on_a_mock)
+{
+	struct fake f;
+	struct daemon d;
+	struct peer p1;
+	struct peer_result r, table;
+	const char *seg;
+
+	test_users(&u1, NULL);
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, NESTING_VTD);
+	start_with(&d, &f, "allow * user=svmd-test1\nallow invalidate user=svmd-test1\n");
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_open_device(&p1, DEV0, &r), 0, "%s", r.reason);
+	close(r.fd);
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, DEV0, 7, 48, 0, &table), 0, "%s", table.reason);
+	/* Type 3 is the mock's: on a VT-d table it is refused before the kernel. */
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, SVM_INVALIDATE_MOCK, 1, 1, 0, 0, &r),
+		     -EOPNOTSUPP);
+	cr_assert(strstr(r.reason, "invalidation type 3: the guest table at PASID 7 of " DEV0
+				   " is a VT-d stage 1 (type 1)"),
+		  "%s", r.reason);
+	/* Type 4 is no type: libsvmclient refuses it without asking svmd. */
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, 4, 1, 1, 0, 0, &r), -EINVAL);
+	seg = emul_log(&f);
+	cr_assert_eq(count_of(seg, " 0x3b8d "), 0, "%s", seg);
+	peer_stop(&p1);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	daemon_stop(&d);
+	fake_free(&f);
+}
+
+#define MOCK0 "ffff:00:00.0"
+#define MOCK1 "ffff:00:01.0"
+
+/* What the emulator logged of one driver command, that must hold needle. */
+static void seg_has(const struct fake *f, const char *cmd, const char *needle)
+{
+	const char *seg = segment(f, cmd);
+
+	cr_assert(strstr(seg, needle), "%s: no '%s' in:\n%s", cmd, needle, seg);
+}
+
+Test(iommufd, mock_devices_nest_at_the_rid_and_at_pasids)
+{
+	const char *const cmds[] = {"devices",
+				    "ioctls",
+				    "sandbox",
+				    "space A",
+				    "space B",
+				    "open A " MOCK0,
+				    "nest A " MOCK0 " 0 0x1234000 48 0",
+				    "nest A " MOCK0 " 5 0x5678000 48 0",
+				    "nest A " MOCK0 " 0x100000 0x1000 48 0",
+				    "nest A " MOCK0 " 5 0x1000 48 0",
+				    "nest B " MOCK0 " 3 0x1000 48 0",
+				    "unnest A " MOCK0 " 5",
+				    "unnest A " MOCK0 " 0",
+				    "nest A " MOCK0 " 7 0x9abc000 48 0",
+				    "free A",
+				    "nest B " MOCK0 " 3 0x1000 48 0",
+				    NULL};
+	struct fake f;
+	const char *out, *log;
+
+	fake_new_backend(&f, "iommufd", NULL, 0);
+	arg_add(&f, "--test-mock-devices=2");
+	env_add(&f, "VFIO_EMUL_MOCK=1");
+	out = drive(&f, cmds);
+	/* Two mock devices, each its own group: 20 PASID bits, map and pgtable, the rest not. */
+	said(out, "device " MOCK0 " group=4294967295 group-devices=1 model=0 pasid=20 kinds=0x24");
+	said(out, "device " MOCK1 " group=4294967294 group-devices=1 model=0 pasid=20 kinds=0x24");
+	said(out,
+	     "  device: a mock device (svmd --test-mock-devices, test only) has no VFIO device "
+	     "to hand out: bind-pgtable makes it in your DMA space, without open-device");
+	said(out, "ioctl 0x3ba0");
+	/* Start-up: one mock device on a scratch IOAS, its hw info and ranges, all destroyed. */
+	log = emul_log(&f);
+	cr_assert(strstr(log, "[mock device (flags 0x4): stdev 4, device 3, on hwpt 2 of ioas 1] "
+			      "-> 0\n"
+			      "ioctl iommufd1 0x3b8a "),
+		  "%s", log);
+	cr_assert(strstr(log, "[destroy 4: mock device detached, unbound] -> 0\n"
+			      "ioctl iommufd1 0x3b80 in=0800000001000000 out=0800000001000000 "
+			      "[destroy 1] -> 0\n== devices"),
+		  "%s", log);
+	said(out, "open A " MOCK0 ": -EOPNOTSUPP: " MOCK0 ": a mock device (svmd "
+		  "--test-mock-devices, test only) has no VFIO device to hand out: bind-pgtable "
+		  "makes it in your DMA space, without open-device");
+	/* The RID: the mock device made on the space's IOAS, moved onto a PASID-capable
+	 * NEST_PARENT, then onto the nested table whose IOTLB is gpgd >> 12. */
+	said(out, "nest A " MOCK0 " 0 0x1234000 48 0: 0");
+	seg_has(&f, "nest A " MOCK0 " 0 0x1234000 48 0",
+		"[mock device (flags 0x4): stdev 4, device 3, on hwpt 2 of ioas 1] -> 0\n");
+	seg_has(&f, "nest A " MOCK0 " 0 0x1234000 48 0",
+		"[mock hwpt-alloc flags 0x9 on 1 for device 3: hwpt 5] -> 0\n");
+	seg_has(&f, "nest A " MOCK0 " 0 0x1234000 48 0",
+		"[mock op 10 on stdev 4:vfio1000 attach 5 via hwpt 5 of ioas 1] -> 0\n");
+	seg_has(&f, "nest A " MOCK0 " 0 0x1234000 48 0",
+		"[mock hwpt-alloc flags 0x8 on 5 for device 3 selftest iotlb 0x1234: hwpt 2] "
+		"-> 0\n");
+	seg_has(&f, "nest A " MOCK0 " 0 0x1234000 48 0",
+		"[mock op 10 on stdev 4:vfio1000 attach 2 via hwpt 2 of ioas 0] -> 0\n");
+	/* A PASID: the same device, its own nested table, PASID_ATTACH. */
+	said(out, "nest A " MOCK0 " 5 0x5678000 48 0: 0");
+	seg_has(&f, "nest A " MOCK0 " 5 0x5678000 48 0", "selftest iotlb 0x5678: hwpt 6] -> 0\n");
+	seg_has(&f, "nest A " MOCK0 " 5 0x5678000 48 0",
+		"[mock op 18 on stdev 4:vfio1000 attach 6 at pasid 5] -> 0\n");
+	cr_assert_null(strstr(segment(&f, "nest A " MOCK0 " 5 0x5678000 48 0"), "mock device ("));
+	/* Refused before the kernel: beyond the width, a PASID already nested, another space. */
+	said(out, "nest A " MOCK0 " 0x100000 0x1000 48 0: -EINVAL: PASID 1048576 is beyond the "
+		  "20-bit PASID space of " MOCK0 " (1 to 1048575)");
+	said(out,
+	     "nest A " MOCK0 " 5 0x1000 48 0: -EBUSY: PASID 5 of " MOCK0 " already has a guest "
+	     "table in this session");
+	said(out, "nest B " MOCK0 " 3 0x1000 48 0: -EBUSY: mock device " MOCK0 " is held by "
+		  "another client's session (its first bind-pgtable made it there, for as long as "
+		  "that session lasts)");
+	const char *const refused[] = {"nest A " MOCK0 " 0x100000 0x1000 48 0",
+				       "nest A " MOCK0 " 5 0x1000 48 0",
+				       "nest B " MOCK0 " 3 0x1000 48 0", "open A " MOCK0};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		cr_assert_null(strstr(segment(&f, refused[i]), "ioctl"), "%s", refused[i]);
+	/* Unbind: the PASID detached, the RID back on the parent; their tables destroyed. */
+	seg_has(&f, "unnest A " MOCK0 " 5",
+		"[mock op 20 on stdev 4:vfio1000 detach pasid 5] -> 0\n"
+		"ioctl iommufd2 0x3b80 in=0800000006000000 out=0800000006000000 [destroy 6] -> "
+		"0\n");
+	seg_has(&f, "unnest A " MOCK0 " 0",
+		"[mock op 10 on stdev 4:vfio1000 attach 5 via hwpt 5 of ioas 1] -> 0\n"
+		"ioctl iommufd2 0x3b80 in=0800000002000000 out=0800000002000000 [destroy 2] -> "
+		"0\n");
+	/* The space's end: its PASID detached, the mock device destroyed (unbound), then its
+	 * tables, parent and IOAS: nothing is left; the device is free for another space. */
+	seg_has(&f, "free A",
+		"[mock op 20 on stdev 4:vfio1000 detach pasid 7] -> 0\n"
+		"ioctl iommufd2 0x3b80 in=0800000004000000 out=0800000004000000 "
+		"[destroy 4: mock device detached, unbound] -> 0\n");
+	seg_has(&f, "free A", "close iommufd2 [left: nothing]\n");
+	said(out, "nest B " MOCK0 " 3 0x1000 48 0: 0");
+	log = emul_log(&f);
+	cr_assert_eq(count_of(log, "[mock device (flags"), count_of(log, "mock device detached"),
+		     "%s", log);
+	fake_free(&f);
+}
+
+Test(iommufd, what_the_kernel_refuses_of_a_mock_bind_is_undone)
+{
+	const char *const cmds[] = {"sandbox",
+				    "space A",
+				    "nest A " MOCK0 " 0 0x1000 48 0",
+				    "nest A " MOCK0 " 0 0x1000 48 0",
+				    "nest A " MOCK0 " 0 0x1000 48 0",
+				    "nest A " MOCK0 " 0 0x1000 48 0",
+				    "nest A " MOCK0 " 0 0x1000 48 0",
+				    "nest A " MOCK0 " 0 0x1000 48 0",
+				    "nest A " MOCK0 " 5 0x2000 48 0",
+				    "free A",
+				    NULL};
+	struct fake f;
+	const char *out, *log;
+
+	fake_new_backend(&f, "iommufd", NULL, 0);
+	arg_add(&f, "--test-mock-devices=1");
+	env_add(&f, "VFIO_EMUL_MOCK=1");
+	/* IOMMU_TEST_CMD #1 is start-up's. Refused in turn: making the mock device (#2), the
+	 * NEST_PARENT (HWPT_ALLOC #1), moving the RID onto it (#5), the nested table (HWPT_ALLOC
+	 * #4), attaching the RID to it (#10); then, the RID nested (#11-13), a PASID's attach
+	 * (#14). */
+	env_add(&f, "VFIO_EMUL_FAIL=3ba0:12:2,3b89:95:1,3ba0:16:5,3b89:22:4,3ba0:5:10,3ba0:16:14");
+	out = drive(&f, cmds);
+	log = emul_log(&f);
+	said(out, "nest A " MOCK0 " 0 0x1000 48 0: -ENOMEM: kernel refused: "
+		  "IOMMU_TEST_CMD(MOCK_DOMAIN_FLAGS) on the IOAS of " MOCK0 ": Cannot allocate "
+		  "memory (ENOMEM)");
+	said(out, "nest A " MOCK0 " 0 0x1000 48 0: -EOPNOTSUPP: the IOMMU of " MOCK0 " cannot "
+		  "nest: IOMMU_HWPT_ALLOC(NEST_PARENT) answered EOPNOTSUPP");
+	said(out,
+	     "nest A " MOCK0 " 0 0x1000 48 0: -EBUSY: IOMMU_TEST_CMD(MOCK_DOMAIN_REPLACE) of " MOCK0
+	     " to its stage-2 parent: Device or resource busy (EBUSY)");
+	said(out, "nest A " MOCK0 " 0 0x1000 48 0: -EINVAL: kernel refused: "
+		  "IOMMU_HWPT_ALLOC(DATA_SELFTEST, IOTLB 0x1) for mock device " MOCK0 ": Invalid "
+		  "argument (EINVAL)");
+	said(out,
+	     "nest A " MOCK0 " 0 0x1000 48 0: -EIO: kernel refused: "
+	     "IOMMU_TEST_CMD(MOCK_DOMAIN_REPLACE) of the RID of " MOCK0 " to its nested table: "
+	     "Input/output error (EIO)");
+	said(out, "nest A " MOCK0 " 0 0x1000 48 0: 0");
+	said(out,
+	     "nest A " MOCK0 " 5 0x2000 48 0: -EBUSY: kernel refused: "
+	     "IOMMU_TEST_CMD(PASID_ATTACH) of PASID 5 of " MOCK0 " to its nested table: Device "
+	     "or resource busy (EBUSY)");
+	/* Each refused bind that made the mock device destroyed it, its parent with it: every
+	 * mock device made is gone by the end, and so is everything else. */
+	cr_assert_eq(count_of(log, "[mock device (flags"), 6, "%s", log);
+	cr_assert_eq(count_of(log, "mock device detached"), 6, "%s", log);
+	seg_has(&f, "nest A " MOCK0 " 5 0x2000 48 0",
+		"[injected] -> EBUSY\nioctl iommufd2 0x3b80 in=0800000006000000 "
+		"out=0800000006000000 [destroy 6] -> 0\n");
+	cr_assert_null(strstr(segment(&f, "nest A " MOCK0 " 5 0x2000 48 0"), "mock device "),
+		       "the RID's mock device stays");
+	seg_has(&f, "free A", "close iommufd2 [left: nothing]\n");
+	fake_free(&f);
+}
+
+Test(iommufd, mock_invalidate_checked_and_own_only)
+{
+	static const char policy_text[] = "allow * user=svmd-test1\nallow * user=svmd-test2\n"
+					  "allow invalidate user=svmd-test1\n"
+					  "allow invalidate user=svmd-test2\n";
+	struct fake f;
+	struct daemon d;
+	struct peer p1, p2;
+	struct peer_result r, table;
+	const char *seg;
+
+	test_users(&u1, &u2);
+	fake_new_backend(&f, "iommufd", one, 1);
+	arg_add(&f, "--test-mock-devices=1");
+	env_add(&f, "VFIO_EMUL_MOCK=1");
+	/* IOMMU_HWPT_INVALIDATE #2 fails in the kernel. */
+	env_add(&f, "VFIO_EMUL_FAIL=3b8d:5:2");
+	start_with(&d, &f, policy_text);
+	cr_assert(daemon_log_has(&d, MOCK0 ": TEST ONLY, a mock device of the kernel's "
+					   "IOMMUFD_TEST"),
+		  "no start-up line");
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	peer_start(&p2, &d, u2.uid, u2.gid, 0);
+	cr_assert_eq(peer_open_device(&p1, MOCK0, &r), -EOPNOTSUPP);
+	cr_assert(strstr(r.reason, "has no VFIO device to hand out"), "%s", r.reason);
+	cr_assert_eq(peer_bind_pgtable_ex(&p1, MOCK0, 7, 48, 0, &table), 0, "%s", table.reason);
+	/* One entry, then everything: the mock clears them. */
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, SVM_INVALIDATE_MOCK, 1, 0, 2, 0, &r), 0,
+		     "%s", r.reason);
+	cr_assert_eq(r.id, 1);
+	/* The harness binds gpgd 0x10000: IOTLB 0x10, and entry 2 cleared. */
+	cr_assert(emul_wait(&f, "selftest iotlb 0x10: hwpt "), "%s", emul_log(&f));
+	cr_assert(emul_wait(&f, " flags 0 id 2: iotlb 0x10 0x10 0 0x10] -> 0"), "%s", emul_log(&f));
+	/* Checked before the kernel: flags, IOTLB id, the third word. */
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, SVM_INVALIDATE_MOCK, 1, 2, 0, 0, &r),
+		     -EINVAL);
+	cr_assert(strstr(r.reason, "entry 0: flags 0x2: the mock IOMMU has ALL (0x1) only"), "%s",
+		  r.reason);
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, SVM_INVALIDATE_MOCK, 1, 0, 4, 0, &r),
+		     -EINVAL);
+	cr_assert(strstr(r.reason, "entry 0: IOTLB id 0x4, word 2 0: the mock IOMMU has IOTLB "
+				   "entries 0 to 3, and word 2 is 0"),
+		  "%s", r.reason);
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, SVM_INVALIDATE_MOCK, 1, 0, 1, 9, &r),
+		     -EINVAL);
+	/* The VT-d type is not the mock's. */
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, SVM_INVALIDATE_VTD_S1, 1, 0, 1, 0, &r),
+		     -EOPNOTSUPP);
+	cr_assert(strstr(r.reason, "invalidation type 1: the guest table at PASID 7 of " MOCK0
+				   " is the kernel's mock IOMMU's (type 3, test only)"),
+		  "%s", r.reason);
+	/* The kernel's refusal, with how far it got. */
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, SVM_INVALIDATE_MOCK, 1, 1, 0, 0, &r),
+		     -EIO);
+	cr_assert(strstr(r.reason, "kernel refused: IOMMU_HWPT_INVALIDATE(DATA_SELFTEST) of the "
+				   "table at PASID 7 of " MOCK0 ": Input/output error (EIO), "
+				   "after 0 of 1 entries"),
+		  "%s", r.reason);
+	/* Everything, then another's binding: as invisible as a missing one. */
+	cr_assert_eq(peer_invalidate_type(&p1, table.id, SVM_INVALIDATE_MOCK, 1, 1, 0, 0, &r), 0,
+		     "%s", r.reason);
+	cr_assert(emul_wait(&f, " flags 0x1 id 0: iotlb 0 0 0 0] -> 0"), "%s", emul_log(&f));
+	cr_assert_eq(peer_invalidate_type(&p2, table.id, SVM_INVALIDATE_MOCK, 1, 1, 0, 0, &r),
+		     -ENOENT);
+	/* svmctl spells type 3's entries mock:all and mock:N (the same uid's binding). */
+	{
+		char id[32], out[4096], err[4096];
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)table.id);
+		const char *argv[] = {build_path("svmctl"), "--socket", d.socket,
+				      "invalidate",         id,         "mock:3",
+				      "mock:all",           NULL};
+		cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 0,
+			     "%s", err);
+		cr_assert(strstr(out, "Invalidated 2 ranges of binding"), "%s", out);
+		cr_assert(emul_wait(&f, " flags 0 id 3 flags 0x1 id 0: iotlb 0 0 0 0] -> 0"), "%s",
+			  emul_log(&f));
+		const char *bad[] = {build_path("svmctl"),
+				     "--socket",
+				     d.socket,
+				     "invalidate",
+				     id,
+				     "mock:4x",
+				     NULL};
+		cr_assert_neq(run_cmd(u1.uid, u1.gid, bad, out, sizeof(out), err, sizeof(err)), 0);
+		cr_assert(strstr(err, "'mock:4x' is not mock:all or mock:ID"), "%s", err);
+	}
+	/* p2 cannot bind on the mock device p1's session holds. */
+	cr_assert_eq(peer_bind_pgtable_ex(&p2, MOCK0, 8, 48, 0, &r), -EBUSY);
+	cr_assert(strstr(r.reason, "is held by another client's session"), "%s", r.reason);
+	/* Four reached the kernel: three handled, one refused there. */
+	seg = emul_log(&f);
+	cr_assert_eq(count_of(seg, " 0x3b8d "), 4, "%s", seg);
+	peer_stop(&p1);
+	peer_stop(&p2);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	daemon_stop(&d);
+	seg = emul_log(&f);
+	cr_assert_eq(count_of(seg, "[mock device (flags"), count_of(seg, "mock device detached"),
+		     "%s", seg);
+	fake_free(&f);
+}

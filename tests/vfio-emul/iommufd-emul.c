@@ -32,6 +32,9 @@
  *   VFIO_EMUL_VIOMMU=BDF,...  SMMUv3 devices whose SMMU gives a vIOMMU (has S2FWB or CANWBS);
  *                            IOMMU_VIOMMU_ALLOC for any other device answers EOPNOTSUPP, as
  *                            Linux 7.2 does on QEMU's SMMUv3
+ *   VFIO_EMUL_MOCK=1         the kernel's mock IOMMU (CONFIG_IOMMUFD_TEST), as much of it as
+ *                            svmd --test-mock-devices uses; without it IOMMU_TEST_CMD answers
+ *                            ENOTTY, as on every kernel without IOMMUFD_TEST
  *
  * The SMMUv3 nesting objects (drivers/iommu/iommufd/viommu.c, arm-smmu-v3-iommufd.c): a
  * NEST_PARENT HWPT on an IOAS (pins it like an attach), a vIOMMU on it, vDEVICEs (one per
@@ -41,6 +44,15 @@
  * (word 0 may carry only V, Config, S1Fmt, S1ContextPtr, S1CDMax, else EIO). An object others
  * hang off cannot be destroyed (EBUSY). IOMMU_HWPT_INVALIDATE on a vIOMMU takes the commands
  * the kernel converts, a StreamID only of a vDEVICE on it (else EIO), and logs each.
+ *
+ * The mock (VFIO_EMUL_MOCK, iommufd_test.h): MOCK_DOMAIN_FLAGS on an IOAS makes a mock device,
+ * bound (a device object) and attached at its RID as an attach to that IOAS would be, named by
+ * a selftest object (stdev); it sits in a cdev slot of its own with no file (IOMMU type
+ * selftest, 20 PASID bits), so MOCK_DOMAIN_REPLACE and PASID_ATTACH/DETACH on the stdev are a
+ * cdev's attach and detach. HWPT_ALLOC for it: a NEST_PARENT HWPT (PASID-capable if asked) on
+ * an IOAS, and nested DATA_SELFTEST HWPTs on that, whose four IOTLB entries take the data's
+ * value and are cleared by IOMMU_HWPT_INVALIDATE(DATA_SELFTEST). Destroying the stdev detaches
+ * and unbinds the mock device.
  */
 #include <dirent.h>
 #include <endian.h>
@@ -62,6 +74,8 @@
 #include "emul.h"
 #include "iommufd-abi.h"
 #include "vfio-abi.h"
+#define SVMD_IOMMUFD_TEST_ABI 1
+#include "iommufd-test-abi.h"
 
 #define CTX_MAX    1024
 #define CDEVS_MAX  1024
@@ -73,7 +87,8 @@
 #define SHMEM_MAGIC     0x01021994
 #define HUGETLBFS_MAGIC 0x958458f6
 
-enum otype { O_NONE, O_DEVICE, O_IOAS, O_HWPT, O_VIOMMU, O_VDEVICE, O_VEVENTQ };
+enum otype { O_NONE, O_DEVICE, O_IOAS, O_HWPT, O_VIOMMU, O_VDEVICE, O_VEVENTQ, O_STDEV };
+#define MOCK_BDF "mock"
 
 struct area {
 	uint64_t iova, length, start;
@@ -95,10 +110,11 @@ struct obj {
 	 * the vIOMMU `on`; viommu: on the HWPT `on`; vdevice, veventq: on the vIOMMU `on`. */
 	bool alloced, nest_parent;
 	unsigned on;
-	unsigned refs;    /* viommu: vdevices, veventqs, nested hwpts; hwpt: viommus on it */
-	unsigned dev;     /* vdevice: the device object */
-	uint64_t virt_id; /* vdevice: the guest's id of it (an SMMUv3's vSID) */
-	int hidden_fd;    /* veventq: the emulator's end of its fd's socket pair */
+	unsigned refs;     /* viommu: vdevices, veventqs, nested hwpts; hwpt: viommus on it */
+	unsigned dev;      /* vdevice: the device object */
+	uint64_t virt_id;  /* vdevice: the guest's id of it (an SMMUv3's vSID) */
+	int hidden_fd;     /* veventq: the emulator's end of its fd's socket pair */
+	uint32_t iotlb[4]; /* a nested mock hwpt's IOTLB entries */
 };
 
 struct ictx {
@@ -130,6 +146,10 @@ struct hwconf {
 };
 
 static struct ictx ctxs[CTX_MAX + 1];
+struct svmd_iommu_hwpt_invalidate;
+static int mock_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen);
+static int mock_invalidate(struct obj *h, void *arg, struct svmd_iommu_hwpt_invalidate *q,
+			   char *tag, size_t tlen);
 static struct cdev cdevs[CDEVS_MAX + 1];
 static unsigned n_ctx, n_cdevs;
 static struct {
@@ -139,6 +159,7 @@ static struct {
 	uint32_t n_ranges;
 	uint64_t align;
 	bool no_sys_resource;
+	bool mock; /* VFIO_EMUL_MOCK: IOMMU_TEST_CMD answers */
 	uint64_t pin_limit, pinned;
 	dev_t shmem_devs[3]; /* memfds' mount, /dev/shm, /tmp when it is tmpfs */
 	size_t n_shmem_devs;
@@ -202,6 +223,7 @@ void iommufd_emul_init(void)
 			}
 		}
 	conf.no_sys_resource = (v = getenv("VFIO_EMUL_NO_SYS_RESOURCE")) && strcmp(v, "1") == 0;
+	conf.mock = (v = getenv("VFIO_EMUL_MOCK")) && strcmp(v, "1") == 0;
 	conf.pin_limit = (v = getenv("VFIO_EMUL_PIN_LIMIT")) ? strtoull(v, NULL, 0) : UINT64_MAX;
 	if (emul.on)
 		shmem_devs_learn();
@@ -262,6 +284,8 @@ static void obj_free(struct ictx *c, unsigned id)
 
 	if (o->type == O_VEVENTQ)
 		syscall(SYS_close, o->hidden_fd);
+	if (o->type == O_STDEV) /* its mock device's slot */
+		cdevs[o->cdev] = (struct cdev){0};
 
 	for (size_t i = 0; i < o->n_areas; i++)
 		unpin(&o->areas[i]);
@@ -302,8 +326,8 @@ static void rid_leave(struct cdev *d)
 
 static void objs_text(const struct ictx *c, char *buf, size_t size)
 {
-	static const char *const names[] = {"?",      "device",  "ioas",   "hwpt",
-					    "viommu", "vdevice", "veventq"};
+	static const char *const names[] = {"?",      "device",  "ioas",    "hwpt",
+					    "viommu", "vdevice", "veventq", "stdev"};
 	size_t used = 0;
 
 	buf[0] = 0;
@@ -583,6 +607,14 @@ static int do_destroy(struct ictx *c, void *arg, char *tag, size_t tlen)
 	snprintf(tag, tlen, "destroy %u", d.id);
 	if (!(o = obj_get(c, d.id, O_NONE)))
 		return -ENOENT;
+	if (o->type == O_STDEV) {
+		struct cdev *md = &cdevs[o->cdev];
+		cdev_detach(md);
+		obj_free(c, md->devid);
+		obj_free(c, d.id); /* and the slot */
+		snprintf(tag + strlen(tag), tlen - strlen(tag), ": mock device detached, unbound");
+		return 0;
+	}
 	/* A bound device is its driver's; an IOAS with HWPTs, or an attached HWPT, is in use;
 	 * so is what others hang off, and a vEVENTQ whose fd is open somewhere. */
 	if (o->type == O_DEVICE || o->users || o->refs)
@@ -862,6 +894,11 @@ static struct hwconf hw_of(const char *bdf)
 	ssize_t n;
 	FILE *f;
 
+	if (strcmp(bdf, MOCK_BDF) == 0)
+		return (struct hwconf){.bdf = MOCK_BDF,
+				       .type = SVMD_IOMMU_HW_INFO_TYPE_SELFTEST,
+				       .pasid = SVMD_MOCK_PASID_WIDTH};
+
 	for (size_t i = 0; i < conf.n_hw; i++)
 		if (strcmp(conf.hw[i].bdf, bdf) == 0)
 			return conf.hw[i];
@@ -926,6 +963,10 @@ static int do_hw_info(struct ictx *c, void *arg, char *tag, size_t tlen)
 		len = sizeof(data.smmu);
 	} else if (h.type == SVMD_IOMMU_HW_INFO_TYPE_AMD) {
 		len = sizeof(data.amd);
+	} else if (h.type == SVMD_IOMMU_HW_INFO_TYPE_SELFTEST) {
+		struct svmd_iommu_test_hw_info t = {.test_reg = SVMD_IOMMU_HW_INFO_SELFTEST_REGVAL};
+		memcpy(&data, &t, sizeof(t));
+		len = sizeof(t);
 	}
 	memcpy((void *)(uintptr_t)q.data_uptr, &data, len < q.data_len ? len : q.data_len);
 	q.data_len = len;
@@ -1144,6 +1185,8 @@ static int do_hwpt_invalidate(struct ictx *c, void *arg, char *tag, size_t tlen)
 		return viommu_invalidate(c, arg, &q, tag, tlen);
 	if (!(h = obj_get(c, q.hwpt_id, O_HWPT)) || !obj_get(c, h->on, O_HWPT))
 		return -EINVAL;
+	if (q.data_type == SVMD_IOMMU_HWPT_INVALIDATE_DATA_SELFTEST)
+		return mock_invalidate(h, arg, &q, tag, tlen);
 	if (q.data_type != SVMD_IOMMU_HWPT_INVALIDATE_DATA_VTD_S1)
 		return -EINVAL;
 	if (q.entry_len < sizeof(struct svmd_iommu_hwpt_vtd_s1_invalidate))
@@ -1354,6 +1397,8 @@ static int do_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
 		return -ENOENT;
 	if (hw_of(cdevs[dev->cdev].bdf).type == SVMD_IOMMU_HW_INFO_TYPE_INTEL_VTD)
 		return vtd_hwpt_alloc(c, arg, tag, tlen);
+	if (hw_of(cdevs[dev->cdev].bdf).type == SVMD_IOMMU_HW_INFO_TYPE_SELFTEST)
+		return mock_hwpt_alloc(c, arg, tag, tlen);
 	r = h.data_type == SVMD_IOMMU_HWPT_DATA_NONE
 		    ? hwpt_parent_alloc(c, &h, tag, tlen)
 		    : hwpt_nested_alloc(c, &h, (const void *)(uintptr_t)h.data_uptr, tag, tlen);
@@ -1453,6 +1498,181 @@ static int do_veventq_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
 }
 
 /* Which ioctl, and where its pointer field is, for the log. */
+/* ---- The mock IOMMU (VFIO_EMUL_MOCK) ---- */
+
+/* A mock device's HWPTs: a NEST_PARENT one on an IOAS, or a nested DATA_SELFTEST one on that. */
+static int mock_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_hwpt_alloc h;
+	const uint32_t known = SVMD_IOMMU_HWPT_ALLOC_NEST_PARENT | SVMD_IOMMU_HWPT_ALLOC_PASID;
+	struct obj *pt;
+	unsigned id;
+	int r = take(arg, &h, sizeof(h), 24);
+
+	if (r < 0)
+		return r;
+	snprintf(tag, tlen, "mock hwpt-alloc flags %#x on %u for device %u", h.flags, h.pt_id,
+		 h.dev_id);
+	if (!(pt = obj_get(c, h.pt_id, O_NONE)))
+		return -ENOENT;
+	if (h.data_type == SVMD_IOMMU_HWPT_DATA_NONE) {
+		if (h.flags & ~known)
+			return -EOPNOTSUPP;
+		if (pt->type != O_IOAS)
+			return -EINVAL;
+		if ((r = hwpt_for(c, h.pt_id, &id, true)) < 0)
+			return r;
+		c->objs[id].nest_parent = h.flags & SVMD_IOMMU_HWPT_ALLOC_NEST_PARENT;
+	} else if (h.data_type == SVMD_IOMMU_HWPT_DATA_SELFTEST) {
+		struct svmd_iommu_hwpt_selftest data = {0};
+		if (h.flags & ~SVMD_IOMMU_HWPT_ALLOC_PASID)
+			return -EOPNOTSUPP;
+		if (pt->type != O_HWPT || !pt->nest_parent)
+			return -EINVAL;
+		if (h.data_len < sizeof(data.iotlb) || !h.data_uptr)
+			return -EINVAL;
+		memcpy(&data, (const void *)(uintptr_t)h.data_uptr,
+		       h.data_len < sizeof(data) ? h.data_len : sizeof(data));
+		if (!(id = obj_new(c, O_HWPT)))
+			return -ENOSPC;
+		c->objs[id].on = h.pt_id;
+		c->objs[id].alloced = true;
+		for (int i = 0; i < 4; i++)
+			c->objs[id].iotlb[i] = data.iotlb;
+		pt->refs++;
+		snprintf(tag + strlen(tag), tlen - strlen(tag), " selftest iotlb %#" PRIx32,
+			 data.iotlb);
+	} else {
+		return -EOPNOTSUPP;
+	}
+	c->objs[id].pasid_ok = h.flags & SVMD_IOMMU_HWPT_ALLOC_PASID;
+	h.out_hwpt_id = id;
+	give(arg, &h, sizeof(h));
+	snprintf(tag + strlen(tag), tlen - strlen(tag), ": hwpt %u", id);
+	return 0;
+}
+
+/* IOMMU_HWPT_INVALIDATE(DATA_SELFTEST) of a nested mock hwpt, as the mock checks each entry. */
+static int mock_invalidate(struct obj *h, void *arg, struct svmd_iommu_hwpt_invalidate *q,
+			   char *tag, size_t tlen)
+{
+	uint32_t done = 0;
+	int r = 0;
+
+	if (q->entry_len < sizeof(struct svmd_iommu_hwpt_invalidate_selftest))
+		return -EINVAL;
+	for (; done < q->entry_num; done++) {
+		struct svmd_iommu_hwpt_invalidate_selftest e;
+		memcpy(&e, (const uint8_t *)(uintptr_t)q->data_uptr + (size_t)done * q->entry_len,
+		       sizeof(e));
+		snprintf(tag + strlen(tag), tlen - strlen(tag), " flags %#x id %u", e.flags,
+			 e.iotlb_id);
+		if (e.flags & ~SVMD_IOMMU_TEST_INVALIDATE_FLAG_ALL) {
+			r = -EOPNOTSUPP;
+			break;
+		}
+		if (e.iotlb_id > 3) {
+			r = -EINVAL;
+			break;
+		}
+		for (unsigned i = 0; i < 4; i++)
+			if (e.flags || i == e.iotlb_id)
+				h->iotlb[i] = 0;
+	}
+	snprintf(tag + strlen(tag), tlen - strlen(tag), ": iotlb %#x %#x %#x %#x", h->iotlb[0],
+		 h->iotlb[1], h->iotlb[2], h->iotlb[3]);
+	q->entry_num = done;
+	give(arg, q, sizeof(*q));
+	return r;
+}
+
+/* MOCK_DOMAIN_FLAGS on IOAS id: a mock device in a cdev slot of its own (from the top). */
+static int mock_domain(struct ictx *c, unsigned ctx, struct svmd_iommu_test_cmd *t, char *tag,
+		       size_t tlen)
+{
+	unsigned slot = CDEVS_MAX, h, dev, st;
+	int r;
+
+	if (!obj_get(c, t->id, O_IOAS))
+		return -ENOENT;
+	while (slot > n_cdevs && cdevs[slot].live)
+		slot--;
+	if (slot <= n_cdevs)
+		return -ENOSPC;
+	if ((r = hwpt_for(c, t->id, &h, false)) < 0)
+		return r;
+	if (!(dev = obj_new(c, O_DEVICE)))
+		return -ENOSPC;
+	if (!(st = obj_new(c, O_STDEV))) {
+		obj_free(c, dev);
+		return -ENOSPC;
+	}
+	cdevs[slot] = (struct cdev){.live = true,
+				    .node = 1000 + (CDEVS_MAX - slot),
+				    .ctx = ctx,
+				    .devid = dev,
+				    .hwpt = h};
+	snprintf(cdevs[slot].bdf, sizeof(cdevs[slot].bdf), MOCK_BDF);
+	c->objs[dev].cdev = c->objs[st].cdev = slot;
+	c->objs[h].users++;
+	t->mock_domain_flags.out_stdev_id = st;
+	t->mock_domain_flags.out_hwpt_id = h;
+	t->mock_domain_flags.out_idev_id = dev;
+	snprintf(tag, tlen, "mock device (flags %#x): stdev %u, device %u, on hwpt %u of ioas %u",
+		 t->mock_domain_flags.dev_flags, st, dev, h, t->id);
+	return 0;
+}
+
+static int do_test_cmd(struct ictx *c, unsigned ctx, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_test_cmd t;
+	struct obj *st;
+	int r = take(arg, &t, sizeof(t), offsetof(struct svmd_iommu_test_cmd, last) + 4);
+
+	if (r < 0)
+		return r;
+	if (t.op == SVMD_IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS) {
+		r = mock_domain(c, ctx, &t, tag, tlen);
+		if (r == 0)
+			give(arg, &t, sizeof(t));
+		return r;
+	}
+	snprintf(tag, tlen, "mock op %u on stdev %u:", t.op, t.id);
+	if (!(st = obj_get(c, t.id, O_STDEV)))
+		return -ENOENT;
+	struct cdev *md = &cdevs[st->cdev];
+	if (t.op == SVMD_IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE) {
+		struct svmd_vfio_device_attach_iommufd_pt at = {
+			.argsz = sizeof(at), .pt_id = t.mock_domain_replace.pt_id};
+		size_t n = strlen(tag);
+		r = do_attach(md, &at, tag + n, tlen - n);
+		if (r == 0)
+			t.mock_domain_replace.pt_id = at.pt_id;
+	} else if (t.op == SVMD_IOMMU_TEST_OP_PASID_ATTACH) {
+		struct svmd_vfio_device_attach_iommufd_pt at = {
+			.argsz = sizeof(at),
+			.flags = SVMD_VFIO_DEVICE_ATTACH_PASID,
+			.pt_id = t.pasid_attach.pt_id,
+			.pasid = t.pasid_attach.pasid,
+		};
+		size_t n = strlen(tag);
+		r = do_attach(md, &at, tag + n, tlen - n);
+	} else if (t.op == SVMD_IOMMU_TEST_OP_PASID_DETACH) {
+		struct svmd_vfio_device_detach_iommufd_pt de = {
+			.argsz = sizeof(de),
+			.flags = SVMD_VFIO_DEVICE_DETACH_PASID,
+			.pasid = t.pasid_detach.pasid,
+		};
+		size_t n = strlen(tag);
+		r = do_detach(md, &de, tag + n, tlen - n);
+	} else {
+		return -EOPNOTSUPP; /* not emulated */
+	}
+	if (r == 0)
+		give(arg, &t, sizeof(t));
+	return r;
+}
+
 static size_t ptr_offset(unsigned long req)
 {
 	if (req == SVMD_IOMMU_GET_HW_INFO)
@@ -1507,6 +1727,8 @@ static int dispatch(int fd, struct efd *e, unsigned long req, void *arg, char *t
 		return do_veventq_alloc(c, arg, tag, tlen);
 	case SVMD_IOMMU_HWPT_INVALIDATE:
 		return do_hwpt_invalidate(c, arg, tag, tlen);
+	case SVMD_IOMMU_TEST_CMD:
+		return conf.mock ? do_test_cmd(c, e->id, arg, tag, tlen) : -ENOTTY;
 	default:
 		return -ENOTTY;
 	}

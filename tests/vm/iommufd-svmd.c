@@ -13,7 +13,9 @@
  * through what a client mapped (edu moving the client's memfd), IOMMU faults in the kernel log
  * for what it did not map, svmd's pinned memory in /proc/PID/status, the object ids a device
  * fd can attach to; the policy's byte quota and IOVA range; a second client on the other edu,
- * whose memory the first cannot reach.
+ * whose memory the first cannot reach. Last, svmd --test-mock-devices=2 on the kernel's mock
+ * IOMMU (IOMMUFD_TEST): page-table binds at the RID and at PASIDs, their checks, invalidate,
+ * unbind and release, each checked against the mock's own state (see mock_part()).
  *
  * It needs /usr/bin/svmd and the users svmd-vm-a and svmd-vm-b (both in group svmd-vm), which
  * run-kernel.sh puts into the guest. Built against the test kernel's uAPI headers and
@@ -25,6 +27,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <linux/vfio.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,9 +38,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <iommufd_test.h>
 
 #include "edu.h"
 #include "svmclient.h"
@@ -89,6 +95,26 @@ static const char *const checks[] = {
 	/* svmd's end. */
 	"no-seccomp-refusals",
 	"svmd-clean-exit",
+	/* svmd --test-mock-devices: the kernel's mock IOMMU, checked against the mock's state. */
+	"mock-svmd-serves",
+	"mock-device-info",
+	"mock-open-device-refused",
+	"mock-bind-rid",
+	"mock-bind-pasid",
+	"mock-pasid-busy",
+	"mock-pasid-busy-kernel",
+	"mock-pasid-beyond-width",
+	"mock-pasid-beyond-width-kernel",
+	"mock-policy-pgtable",
+	"mock-invalidate",
+	"mock-held-by-session",
+	"mock-invalidate-others-refused",
+	"mock-session-end-releases",
+	"mock-unbind-pasid",
+	"mock-unbind-rid",
+	"mock-session-end-keeps-lease",
+	"mock-lease-close-releases",
+	"mock-svmd-clean-exit",
 };
 #define N_CHECKS (sizeof(checks) / sizeof(checks[0]))
 
@@ -1381,6 +1407,704 @@ static void real_part(void)
 	       status, n_left, pin, lck, pin_base, lck_base);
 }
 
+/* ---- svmd's test-only mock devices (the kernel's IOMMUFD_TEST) ------------------------ */
+
+/*
+ * svmd --test-mock-devices=2 (no edu): two mock devices of the kernel's mock IOMMU, which nests
+ * and has PASIDs, so that the kernel's own iommufd core runs svmd's whole bind-pgtable
+ * sequence. Clients A and B bind, invalidate, unbind and go; after each step root (this
+ * program) asks the mock itself, not svmd: it takes svmd's iommufds with pidfd_getfd() and
+ * finds there the mock device (the selftest object: PASID_CHECK_HWPT answers ENOENT for any
+ * other id) and the nested HWPT of a client's table (MD_CHECK_IOTLB: svmd sets the mock's IOTLB
+ * entries to gpgd >> 12, which only that table's HWPT has), then PASID_CHECK_HWPT(stdev, PASID,
+ * HWPT) for what is attached where and MD_CHECK_IOTLB for what an invalidation cleared.
+ * Holding a copy of the iommufd keeps its objects alive: that they go shows svmd destroyed
+ * them.
+ */
+#define MOCK_POLICY_DIR  WORK "/mock-policy.d"
+#define MOCK_POLICY_FILE MOCK_POLICY_DIR "/50-mock.policy"
+#define MOCK0            "ffff:00:00.0"
+#define MOCK1            "ffff:00:01.0"
+#define MOCK_IDS_MAX     64u
+/* The guest tables' gpgds; the mock's IOTLB value for each is gpgd >> 12. */
+#define GPGD_RID     0x1234000ull
+#define GPGD_PASID   0x5678000ull
+#define GPGD_LEASE   0x9abc000ull
+#define GPGD_B       0xdef0000ull
+#define GPGD_DENIED  0x4444000ull
+#define PASID_BOUND  5u
+#define PASID_LEASE  7u
+#define PASID_NO_INV 60u /* bind-pgtable allows it, invalidate does not */
+#define PASID_DENIED 150u
+/* The RID is PASID 0, which a policy's pasid= grants as auto. */
+#define POLICY_PG_A                                                                                \
+	"allow bind-pgtable user=" USER_A " device=" MOCK0 " pasid=auto,1-99 addr-width=48"
+#define POLICY_INV_A    "allow invalidate user=" USER_A " device=" MOCK0 " pasid=auto,1-49"
+#define POLICY_B        "allow bind-pgtable,invalidate user=" USER_B " device=ffff:00:0*.0 pasid=1-99"
+#define POLICY_DENY     "deny * group=" GROUP_AB
+#define POLICY_DENY_INV "deny invalidate group=" GROUP_AB /* '*' has no invalidate */
+#define DENIED_BY       "rule '" POLICY_DENY "' (" MOCK_POLICY_FILE ":5)"
+#define DENIED_INV_BY   "rule '" POLICY_DENY_INV "' (" MOCK_POLICY_FILE ":6)"
+
+static void write_mock_policy(void)
+{
+	if (mkdir(MOCK_POLICY_DIR, 0755) < 0 && errno != EEXIST)
+		perror(MOCK_POLICY_DIR);
+	if (write_file(MOCK_POLICY_FILE,
+		       "# iommufd-svmd: svmd's test-only mock devices\n" POLICY_PG_A
+		       "\n" POLICY_INV_A "\n" POLICY_B "\n" POLICY_DENY "\n" POLICY_DENY_INV
+		       "\n") < 0)
+		perror(MOCK_POLICY_FILE);
+}
+
+static int mock_cmd(int iommufd, struct iommu_test_cmd *c)
+{
+	c->size = sizeof(*c);
+	return ioctl(iommufd, IOMMU_TEST_CMD, c) < 0 ? -errno : 0;
+}
+
+/* PASID_CHECK_HWPT: 0 when pasid of the mock device stdev is attached to hwpt (0: to nothing),
+ * -EINVAL when not, -ENOENT when stdev (or hwpt) is no longer there. */
+static int pasid_check(int iommufd, uint32_t stdev, uint32_t pasid, uint32_t hwpt)
+{
+	struct iommu_test_cmd c = {.op = IOMMU_TEST_OP_PASID_CHECK_HWPT,
+				   .id = stdev,
+				   .pasid_check = {.pasid = pasid, .hwpt_id = hwpt}};
+	return mock_cmd(iommufd, &c);
+}
+
+/* MD_CHECK_IOTLB: 0 when entry `entry` of the nested mock HWPT hwpt is value, -EINVAL when not,
+ * -ENOENT when there is no such HWPT. */
+static int iotlb_check(int iommufd, uint32_t hwpt, uint32_t entry, uint32_t value)
+{
+	struct iommu_test_cmd c = {
+		.op = IOMMU_TEST_OP_MD_CHECK_IOTLB, .id = hwpt, .check_iotlb = {entry, value}};
+	return mock_cmd(iommufd, &c);
+}
+
+static const char *err_text(int r)
+{
+	return r == 0 ? "0" : strerrorname_np(-r) ? strerrorname_np(-r) : "?";
+}
+
+/* What the mock holds for one client's table: a copy of the iommufd it is in, the mock device
+ * there and the nested HWPT whose IOTLB holds gpgd >> 12. */
+struct mock_seen {
+	int fd;
+	uint32_t stdev, hwpt;
+};
+
+/* Searches every iommufd svmd holds for the nested HWPT of gpgd: true with *s filled (s->fd a
+ * copy of that iommufd, for mock_seen_close()). */
+static bool mock_find(pid_t svmd, uint64_t gpgd, struct mock_seen *s, char *why, size_t whylen)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, svmd, 0), n_ifd = 0;
+	char dir[64], path[320], link[256];
+	struct dirent *de;
+	DIR *d;
+
+	*s = (struct mock_seen){.fd = -1};
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)svmd);
+	d = opendir(dir);
+	if (pidfd < 0 || !d) {
+		snprintf(why, whylen, "pidfd_open/opendir of svmd %d: %s", (int)svmd,
+			 strerror(errno));
+		if (d)
+			closedir(d);
+		if (pidfd >= 0)
+			close(pidfd);
+		return false;
+	}
+	while (s->fd < 0 && (de = readdir(d))) {
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, "/dev/iommu") != 0 && strcmp(link, "anon_inode:[iommufd]") != 0)
+			continue;
+		n_ifd++;
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(de->d_name), 0);
+		if (fd < 0)
+			continue;
+		uint32_t stdev = 0, hwpt = 0;
+		for (uint32_t id = 1; id <= MOCK_IDS_MAX; id++) {
+			if (!stdev && pasid_check(fd, id, 0, 0) != -ENOENT)
+				stdev = id;
+			if (!hwpt && iotlb_check(fd, id, 0, (uint32_t)(gpgd >> 12)) == 0)
+				hwpt = id;
+		}
+		if (stdev && hwpt)
+			*s = (struct mock_seen){.fd = fd, .stdev = stdev, .hwpt = hwpt};
+		else
+			close(fd);
+	}
+	closedir(d);
+	close(pidfd);
+	if (s->fd < 0)
+		snprintf(why, whylen,
+			 "none of svmd's %d iommufds has a mock device and a nested HWPT with "
+			 "IOTLB %#llx",
+			 n_ifd, (unsigned long long)(gpgd >> 12));
+	return s->fd >= 0;
+}
+
+static void mock_seen_close(struct mock_seen *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/* Client and root in step: the client says what it did ("name [arg]" in a line), root checks
+ * the kernel and answers one byte. */
+struct mock_link {
+	int up[2];         /* client -> root */
+	int down[2];       /* root -> client */
+	uint64_t a_ids[2]; /* B's arguments: two of A's binding ids */
+};
+
+static void link_say(struct mock_link *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void link_say(struct mock_link *l, const char *fmt, ...)
+{
+	char line[512], ack;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	line[n++] = '\n';
+	fflush(stdout);
+	if (write(l->up[1], line, (size_t)n) != n || read(l->down[0], &ack, 1) != 1)
+		_exit(1);
+}
+
+/* Root: the client's next line into line (false when it went, or said nothing for 60 s). */
+static bool link_hear(struct mock_link *l, char *line, size_t len)
+{
+	struct pollfd p = {.fd = l->up[0], .events = POLLIN};
+	size_t n = 0;
+	char ch;
+
+	while (n + 1 < len && poll(&p, 1, 60000) == 1 && read(l->up[0], &ch, 1) == 1 && ch != '\n')
+		line[n++] = ch;
+	line[n] = '\0';
+	return n > 0;
+}
+
+static void link_ack(struct mock_link *l)
+{
+	if (write(l->down[1], "+", 1) != 1)
+		perror("ack");
+}
+
+static int bind_mock(struct svm_client *c, const char *dev, uint32_t pasid, uint32_t width,
+		     uint64_t gpgd, uint64_t *id)
+{
+	struct svm_pgtable pg = {.pasid = pasid, .addr_width = width, .gpgd = gpgd};
+
+	return svm_bind_pgtable(c, dev, &pg, id);
+}
+
+static int invalidate_mock(struct svm_client *c, uint64_t id, uint64_t flags, uint64_t iotlb)
+{
+	struct svm_invalidate_entry e = {{flags, iotlb, 0}};
+
+	return svm_invalidate(c, id, SVM_INVALIDATE_MOCK, &e, 1, NULL);
+}
+
+/* A's policy rows: bind-pgtable's PASID range and address width, invalidate's PASIDs. */
+static void mock_a_policy(struct svm_client *c)
+{
+	uint64_t no_inv = 0, id = 0;
+	char denied[3][256];
+	int rd[3], r;
+	bool ok;
+
+	rd[0] = bind_mock(c, MOCK0, PASID_DENIED, 48, GPGD_DENIED, &id);
+	snprintf(denied[0], sizeof(denied[0]), "%s", reason(c));
+	rd[1] = bind_mock(c, MOCK0, 8, 57, GPGD_DENIED, &id);
+	snprintf(denied[1], sizeof(denied[1]), "%s", reason(c));
+	r = bind_mock(c, MOCK0, PASID_NO_INV, 48, GPGD_LEASE + 0x1000, &no_inv);
+	rd[2] = invalidate_mock(c, no_inv, SVM_INVALIDATE_MOCK_ALL, 0);
+	snprintf(denied[2], sizeof(denied[2]), "%s", reason(c));
+	ok = rd[0] == -EACCES && rd[1] == -EACCES && rd[2] == -EACCES && r == 0 &&
+	     strcmp(denied[0], DENIED_BY) == 0 && strcmp(denied[1], DENIED_BY) == 0 &&
+	     strcmp(denied[2], DENIED_INV_BY) == 0;
+	report(ok, "mock-policy-pgtable",
+	       "allowed (\"%s\"): RID, PASIDs %u and %u, width 48; denied: PASID %u: %d \"%s\"; "
+	       "width 57: %d \"%s\"; (\"%s\") invalidate at PASID %u: %d \"%s\"",
+	       POLICY_PG_A, PASID_BOUND, PASID_NO_INV, PASID_DENIED, rd[0], denied[0], rd[1],
+	       denied[1], POLICY_INV_A, PASID_NO_INV, rd[2], denied[2]);
+	if (no_inv)
+		svm_unbind(c, no_inv);
+}
+
+/* Client A on mock 0. */
+static int mock_client_a(void *arg)
+{
+	struct mock_link *l = arg;
+	struct svm_client *c = NULL;
+	uint64_t rid = 0, pid5 = 0, lease = 0, id = 0;
+	char *info = NULL, why[512];
+	uint32_t kinds = 0;
+	int fd = -1, r, lease_fd = -1;
+	bool ok;
+
+	r = svm_connect(SOCKET, &c);
+	if (r < 0) {
+		report(false, "mock-device-info", "svm_connect: %s", strerror(-r));
+		return 0;
+	}
+	r = svm_device_info(c, MOCK0, &kinds, &info);
+	ok = r == 0 && kinds == (SVM_KIND_BIT(SVM_KIND_PGTABLE) | SVM_KIND_BIT(SVM_KIND_MAP)) &&
+	     info && strstr(info, "task:") && strstr(info, "pasid-table:") &&
+	     strstr(info, "device:");
+	report(ok, "mock-device-info", "%s: %d, kinds %#x, \"%s\"", MOCK0, r, kinds,
+	       info ? info : "");
+	free(info);
+	r = svm_open_device(c, MOCK0, &fd, NULL);
+	report(r == -EOPNOTSUPP && strstr(reason(c), "no VFIO device to hand out"),
+	       "mock-open-device-refused", "%d (%s) \"%s\"", r, strerror(-r), reason(c));
+	if (fd >= 0)
+		close(fd);
+
+	r = bind_mock(c, MOCK0, 0, 48, GPGD_RID, &rid);
+	snprintf(why, sizeof(why), "%d %s", r, r ? reason(c) : "");
+	link_say(l, "rid %d %s", r, why);
+	r = bind_mock(c, MOCK0, PASID_BOUND, 48, GPGD_PASID, &pid5);
+	snprintf(why, sizeof(why), "%d %s", r, r ? reason(c) : "");
+	link_say(l, "pasid %s", why);
+
+	r = bind_mock(c, MOCK0, PASID_BOUND, 48, GPGD_DENIED, &id);
+	report(r == -EBUSY && strstr(reason(c), "already bound"), "mock-pasid-busy",
+	       "PASID %u again: %d (%s) \"%s\"", PASID_BOUND, r, strerror(-r), reason(c));
+	link_say(l, "busy");
+	r = bind_mock(c, MOCK0, 1u << 20, 48, GPGD_DENIED, &id);
+	report(r == -EINVAL && strstr(reason(c), "beyond the 20-bit PASID space"),
+	       "mock-pasid-beyond-width", "PASID %#x: %d (%s) \"%s\"", 1u << 20, r, strerror(-r),
+	       reason(c));
+	link_say(l, "wide");
+
+	mock_a_policy(c);
+
+	/* Invalidate: entry 1 of the PASID's table, checked first: entry 4 and type 1 are not
+	 * the mock's. */
+	r = invalidate_mock(c, pid5, 0, 1);
+	int bad = invalidate_mock(c, pid5, 0, 4);
+	snprintf(why, sizeof(why), "%s", reason(c));
+	struct svm_invalidate_entry vtd = {{0, UINT64_MAX, 0}};
+	int wrong = svm_invalidate(c, pid5, SVM_INVALIDATE_VTD_S1, &vtd, 1, NULL);
+	link_say(l, "invalidate %d %d %d %s / %s", r, bad, wrong, why, reason(c));
+
+	link_say(l, "b"); /* B runs now: it tries mock 0 and A's bindings */
+
+	r = svm_unbind(c, pid5);
+	link_say(l, "unbind-pasid %d", r);
+	r = svm_unbind(c, rid);
+	link_say(l, "unbind-rid %d", r);
+
+	/* The RID bound again, a PASID bound and leased; the session ends. */
+	r = bind_mock(c, MOCK0, 0, 48, GPGD_RID, &rid);
+	int rl = bind_mock(c, MOCK0, PASID_LEASE, 48, GPGD_LEASE, &lease);
+	if (rl == 0)
+		rl = svm_lease(c, lease, &lease_fd);
+	link_say(l, "leased %d %d", r, rl);
+	c = svm_disconnect(c);
+	link_say(l, "disconnected");
+	if (lease_fd >= 0)
+		close(lease_fd);
+	link_say(l, "lease-closed");
+	return 0;
+}
+
+/* Client B: mock 0 is A's; A's bindings are not B's; its own on mock 1, until it goes. */
+static int mock_client_b(void *arg)
+{
+	struct mock_link *l = arg;
+	struct svm_client *c = NULL;
+	uint64_t id = 0;
+	int r, r2, r3;
+
+	r = svm_connect(SOCKET, &c);
+	if (r < 0) {
+		report(false, "mock-held-by-session", "svm_connect: %s", strerror(-r));
+		link_say(l, "b-done");
+		return 0;
+	}
+	r = bind_mock(c, MOCK0, 9, 48, GPGD_DENIED, &id);
+	report(r == -EBUSY && strstr(reason(c), "held by another client's session"),
+	       "mock-held-by-session", "%s's bind-pgtable on %s (A's) at PASID 9: %d (%s) \"%s\"",
+	       USER_B, MOCK0, r, strerror(-r), reason(c));
+	r2 = invalidate_mock(c, l->a_ids[0], SVM_INVALIDATE_MOCK_ALL, 0);
+	r3 = invalidate_mock(c, l->a_ids[1], SVM_INVALIDATE_MOCK_ALL, 0);
+	link_say(l, "b-invalidate %d %d %s", r2, r3, reason(c));
+	r = bind_mock(c, MOCK1, 3, 48, GPGD_B, &id);
+	link_say(l, "b-bound %d %s", r, r ? reason(c) : "");
+	c = svm_disconnect(c);
+	link_say(l, "b-done");
+	return 0;
+}
+
+/* svmd ends a session as it reads the hang-up, before the next request: one on a new
+ * connection is answered after it. */
+static void svmd_sync(void)
+{
+	struct svm_binding_info *list = NULL;
+	struct svm_client *c = NULL;
+	size_t n = 0;
+
+	if (svm_connect(SOCKET, &c) == 0)
+		svm_list(c, &list, &n);
+	free(list);
+	svm_disconnect(c);
+}
+
+static void mock_iotlb_text(int fd, uint32_t hwpt, uint32_t value, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s,%s,%s,%s", err_text(iotlb_check(fd, hwpt, 0, value)),
+		 err_text(iotlb_check(fd, hwpt, 1, value)),
+		 err_text(iotlb_check(fd, hwpt, 2, value)),
+		 err_text(iotlb_check(fd, hwpt, 3, value)));
+}
+
+/* Root's side of client B's steps. */
+static void mock_root_b(struct mock_link *l, const struct mock_seen *rid,
+			const struct mock_seen *p5)
+{
+	char line[512], why[256], why2[256];
+	struct mock_seen b = {.fd = -1};
+	bool ok;
+
+	while (link_hear(l, line, sizeof(line))) {
+		if (strncmp(line, "b-invalidate ", 13) == 0) {
+			int r2 = 1, r3 = 1;
+			sscanf(line + 13, "%d %d", &r2, &r3);
+			mock_iotlb_text(rid->fd, rid->hwpt, (uint32_t)(GPGD_RID >> 12), why,
+					sizeof(why));
+			ok = r2 == -ENOENT && r3 == -ENOENT && strcmp(why, "0,0,0,0") == 0 &&
+			     iotlb_check(p5->fd, p5->hwpt, 0, (uint32_t)(GPGD_PASID >> 12)) == 0;
+			report(ok, "mock-invalidate-others-refused",
+			       "%s's invalidate of A's bindings: %s; A's RID table's IOTLB entries "
+			       "still %#llx: %s",
+			       USER_B, line + 13, (unsigned long long)(GPGD_RID >> 12), why);
+		} else if (strncmp(line, "b-bound ", 8) == 0) {
+			ok = strncmp(line + 8, "0", 1) == 0 &&
+			     mock_find(svmd_pid, GPGD_B, &b, why, sizeof(why)) &&
+			     pasid_check(b.fd, b.stdev, 3, b.hwpt) == 0;
+			if (!ok)
+				report(false, "mock-session-end-releases",
+				       "%s's bind on %s: %s; %s", USER_B, MOCK1, line + 8, why);
+		} else if (strcmp(line, "b-done") == 0) {
+			if (b.fd >= 0) {
+				svmd_sync();
+				int rs = pasid_check(b.fd, b.stdev, 3, 0);
+				int rh = iotlb_check(b.fd, b.hwpt, 0, (uint32_t)(GPGD_B >> 12));
+				snprintf(why2, sizeof(why2),
+					 "mock device %u: PASID_CHECK_HWPT %s, nested HWPT %u: "
+					 "MD_CHECK_IOTLB %s",
+					 b.stdev, err_text(rs), b.hwpt, err_text(rh));
+				report(rs == -ENOENT && rh == -ENOENT, "mock-session-end-releases",
+				       "before: %s PASID 3 on HWPT %u (IOTLB %#llx); after %s's "
+				       "session ended, holding a copy of its iommufd: %s",
+				       MOCK1, b.hwpt, (unsigned long long)(GPGD_B >> 12), USER_B,
+				       why2);
+			}
+			mock_seen_close(&b);
+			link_ack(l);
+			return;
+		}
+		link_ack(l);
+	}
+}
+
+/* Root's side of client A's steps: what the mock holds for A's tables. */
+struct mock_root {
+	struct mock_seen rid, p5, ls; /* A's RID table, its PASID's, its leased one */
+	uint32_t rid_hwpt;
+};
+
+static void step_rid(struct mock_root *m, const char *arg)
+{
+	char why[512];
+	bool ok = strncmp(arg, "0 ", 2) == 0 &&
+		  mock_find(svmd_pid, GPGD_RID, &m->rid, why, sizeof(why));
+
+	if (ok) {
+		int r = pasid_check(m->rid.fd, m->rid.stdev, 0, m->rid.hwpt);
+		snprintf(why, sizeof(why),
+			 "mock device %u, nested HWPT %u (IOTLB %#llx): PASID_CHECK_HWPT(RID, %u) "
+			 "%s",
+			 m->rid.stdev, m->rid.hwpt, (unsigned long long)(GPGD_RID >> 12),
+			 m->rid.hwpt, err_text(r));
+		ok = r == 0;
+		m->rid_hwpt = m->rid.hwpt;
+	}
+	report(ok, "mock-bind-rid", "bind-pgtable %s at the RID: %s; %s", MOCK0, arg, why);
+}
+
+static void step_pasid(struct mock_root *m, const char *arg)
+{
+	struct mock_seen *p5 = &m->p5;
+	char why[512];
+	bool ok =
+		strncmp(arg, "0 ", 2) == 0 && mock_find(svmd_pid, GPGD_PASID, p5, why, sizeof(why));
+
+	if (ok) {
+		int r = pasid_check(p5->fd, p5->stdev, PASID_BOUND, p5->hwpt);
+		int r0 = pasid_check(p5->fd, p5->stdev, 0, m->rid_hwpt);
+		snprintf(why, sizeof(why),
+			 "nested HWPT %u (IOTLB %#llx): PASID_CHECK_HWPT(%u, %u) %s; the RID still "
+			 "on %u: %s",
+			 p5->hwpt, (unsigned long long)(GPGD_PASID >> 12), PASID_BOUND, p5->hwpt,
+			 err_text(r), m->rid_hwpt, err_text(r0));
+		ok = r == 0 && r0 == 0 && p5->stdev == m->rid.stdev;
+	}
+	report(ok, "mock-bind-pasid", "bind-pgtable %s at PASID %u: %s; %s", MOCK0, PASID_BOUND,
+	       arg, why);
+}
+
+static void step_busy(struct mock_root *m, const char *arg)
+{
+	int r = pasid_check(m->p5.fd, m->p5.stdev, PASID_BOUND, m->p5.hwpt);
+	int ri = iotlb_check(m->p5.fd, m->p5.hwpt, 0, (uint32_t)(GPGD_PASID >> 12));
+
+	(void)arg;
+	report(r == 0 && ri == 0, "mock-pasid-busy-kernel",
+	       "after the refused second bind, PASID %u still on HWPT %u: %s, its IOTLB still "
+	       "%#llx: %s",
+	       PASID_BOUND, m->p5.hwpt, err_text(r), (unsigned long long)(GPGD_PASID >> 12),
+	       err_text(ri));
+}
+
+static void step_wide(struct mock_root *m, const char *arg)
+{
+	int r = pasid_check(m->p5.fd, m->p5.stdev, 1u << 20, 0);
+
+	(void)arg;
+	report(r == 0, "mock-pasid-beyond-width-kernel",
+	       "PASID %#x of mock device %u attached to nothing: %s", 1u << 20, m->p5.stdev,
+	       err_text(r));
+}
+
+static void step_invalidate(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *p5 = &m->p5;
+	int ri = 1, bad = 1, wrong = 1, zero1;
+	char iotlb[256];
+	bool ok;
+
+	sscanf(arg, "%d %d %d", &ri, &bad, &wrong);
+	mock_iotlb_text(p5->fd, p5->hwpt, (uint32_t)(GPGD_PASID >> 12), iotlb, sizeof(iotlb));
+	zero1 = iotlb_check(p5->fd, p5->hwpt, 1, 0);
+	ok = ri == 0 && bad == -EINVAL && wrong == -EOPNOTSUPP &&
+	     strcmp(iotlb, "0,EINVAL,0,0") == 0 && zero1 == 0;
+	report(ok, "mock-invalidate",
+	       "invalidate (type 3) of entry 1, entry 4, type 1: %s; MD_CHECK_IOTLB of HWPT %u "
+	       "entries 0-3 against %#llx: %s, entry 1 against 0: %s",
+	       arg, p5->hwpt, (unsigned long long)(GPGD_PASID >> 12), iotlb, err_text(zero1));
+}
+
+/* Client B, while A waits for this step's answer: on pipes of its own, with two of A's
+ * binding ids from svmd's list as root sees it. */
+static void step_b(struct mock_root *m, const char *arg)
+{
+	struct mock_link lb = {.up = {-1, -1}, .down = {-1, -1}};
+	struct svm_binding_info *list = NULL;
+	struct svm_client *c = NULL;
+	size_t n = 0, k = 0;
+	pid_t b = -1;
+
+	(void)arg;
+	if (svm_connect(SOCKET, &c) == 0 && svm_list(c, &list, &n) == 0)
+		for (size_t i = 0; i < n && k < 2; i++)
+			if (list[i].kind == SVM_KIND_PGTABLE)
+				lb.a_ids[k++] = list[i].id;
+	free(list);
+	svm_disconnect(c);
+	if (pipe2(lb.up, O_CLOEXEC) == 0 && pipe2(lb.down, O_CLOEXEC) == 0)
+		b = client_start(USER_B, false, mock_client_b, &lb);
+	else
+		report(false, "mock-held-by-session", "pipe2: %s", strerror(errno));
+	if (b > 0)
+		mock_root_b(&lb, &m->rid, &m->p5);
+	client_wait(b, "mock-held-by-session");
+	for (int i = 0; i < 2; i++) {
+		if (lb.up[i] >= 0)
+			close(lb.up[i]);
+		if (lb.down[i] >= 0)
+			close(lb.down[i]);
+	}
+}
+
+static void step_unbind_pasid(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *p5 = &m->p5;
+	int r = pasid_check(p5->fd, p5->stdev, PASID_BOUND, 0);
+	int rh = iotlb_check(p5->fd, p5->hwpt, 0, (uint32_t)(GPGD_PASID >> 12));
+	int r0 = pasid_check(p5->fd, p5->stdev, 0, m->rid_hwpt);
+
+	report(strcmp(arg, "0") == 0 && r == 0 && rh == -ENOENT && r0 == 0, "mock-unbind-pasid",
+	       "svm_unbind: %s; PASID %u attached to nothing: %s; its HWPT %u: %s; the RID still "
+	       "on %u: %s",
+	       arg, PASID_BOUND, err_text(r), p5->hwpt, err_text(rh), m->rid_hwpt, err_text(r0));
+}
+
+static void step_unbind_rid(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *rid = &m->rid;
+	int r = pasid_check(rid->fd, rid->stdev, 0, 0);
+	int rh = iotlb_check(rid->fd, rid->hwpt, 0, (uint32_t)(GPGD_RID >> 12)), rn;
+	uint32_t on = 0;
+
+	/* What the RID is on now: a HWPT that is no nested one (MD_CHECK_IOTLB answers ENOENT
+	 * for a paging HWPT), svmd's stage-2 parent. */
+	for (uint32_t id = 1; !on && id <= MOCK_IDS_MAX; id++)
+		if (pasid_check(rid->fd, rid->stdev, 0, id) == 0)
+			on = id;
+	rn = on ? iotlb_check(rid->fd, on, 0, 0) : 0;
+	report(strcmp(arg, "0") == 0 && r == -EINVAL && rh == -ENOENT && on && on != rid->hwpt &&
+		       rn == -ENOENT,
+	       "mock-unbind-rid",
+	       "svm_unbind: %s; the RID attached to something, PASID_CHECK_HWPT(RID, 0): %s: to "
+	       "HWPT %u, not nested (MD_CHECK_IOTLB %s), stage 2; its nested HWPT %u: %s",
+	       arg, err_text(r), on, err_text(rn), rid->hwpt, err_text(rh));
+	mock_seen_close(&m->rid);
+	mock_seen_close(&m->p5);
+}
+
+static void step_leased(struct mock_root *m, const char *arg)
+{
+	char why[512] = "";
+	bool ok = strcmp(arg, "0 0") == 0 &&
+		  mock_find(svmd_pid, GPGD_RID, &m->rid, why, sizeof(why)) &&
+		  mock_find(svmd_pid, GPGD_LEASE, &m->ls, why, sizeof(why));
+
+	if (!ok)
+		report(false, "mock-lease-close-releases", "set-up: %s; %s", arg, why);
+}
+
+static void step_disconnected(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *rid = &m->rid, *ls = &m->ls;
+	int rr, rh, rl;
+
+	(void)arg;
+	if (ls->fd < 0)
+		return;
+	svmd_sync();
+	rr = pasid_check(rid->fd, rid->stdev, 0, rid->hwpt);
+	rh = iotlb_check(rid->fd, rid->hwpt, 0, (uint32_t)(GPGD_RID >> 12));
+	rl = pasid_check(ls->fd, ls->stdev, PASID_LEASE, ls->hwpt);
+	report(rr != 0 && rh == -ENOENT && rl == 0, "mock-session-end-keeps-lease",
+	       "after A's session ended: its RID table (HWPT %u) released: PASID_CHECK_HWPT %s, "
+	       "MD_CHECK_IOTLB %s; the leased PASID %u still on HWPT %u: %s",
+	       rid->hwpt, err_text(rr), err_text(rh), PASID_LEASE, ls->hwpt, err_text(rl));
+}
+
+static void step_lease_closed(struct mock_root *m, const char *arg)
+{
+	const struct mock_seen *ls = &m->ls;
+	ssize_t left;
+	int rl, rh;
+
+	(void)arg;
+	if (ls->fd < 0)
+		return;
+	left = svmd_wait_idle();
+	rl = pasid_check(ls->fd, ls->stdev, PASID_LEASE, 0);
+	rh = iotlb_check(ls->fd, ls->hwpt, 0, (uint32_t)(GPGD_LEASE >> 12));
+	report(left == 0 && rl == -ENOENT && rh == -ENOENT, "mock-lease-close-releases",
+	       "lease closed: %zd bindings left; mock device %u: %s, nested HWPT %u: %s (a copy "
+	       "of the iommufd held)",
+	       left, ls->stdev, err_text(rl), ls->hwpt, err_text(rh));
+}
+
+/* Each of A's steps ("NAME ARGS"), in the order A takes them; the last ends the talk. */
+static const struct {
+	const char *name;
+	void (*fn)(struct mock_root *m, const char *arg);
+} mock_steps[] = {
+	{"rid", step_rid},
+	{"pasid", step_pasid},
+	{"busy", step_busy},
+	{"wide", step_wide},
+	{"invalidate", step_invalidate},
+	{"b", step_b},
+	{"unbind-pasid", step_unbind_pasid},
+	{"unbind-rid", step_unbind_rid},
+	{"leased", step_leased},
+	{"disconnected", step_disconnected},
+	{"lease-closed", step_lease_closed},
+};
+
+static void mock_root(struct mock_link *l)
+{
+	struct mock_root m = {.rid = {.fd = -1}, .p5 = {.fd = -1}, .ls = {.fd = -1}};
+	char line[512];
+	bool last = false;
+
+	while (!last && link_hear(l, line, sizeof(line))) {
+		size_t len = strcspn(line, " ");
+		const char *arg = line[len] ? line + len + 1 : "";
+		for (size_t i = 0; i < sizeof(mock_steps) / sizeof(mock_steps[0]); i++)
+			if (strlen(mock_steps[i].name) == len &&
+			    strncmp(line, mock_steps[i].name, len) == 0) {
+				mock_steps[i].fn(&m, arg);
+				last = i + 1 == sizeof(mock_steps) / sizeof(mock_steps[0]);
+			}
+		link_ack(l);
+	}
+	mock_seen_close(&m.rid);
+	mock_seen_close(&m.p5);
+	mock_seen_close(&m.ls);
+}
+
+static void mock_part(void)
+{
+	const char *args[] = {"--backend=iommufd",
+			      "--test-mock-devices=2",
+			      "--bus=none",
+			      "--socket=" SOCKET,
+			      "--policy-dir=" MOCK_POLICY_DIR,
+			      "--audit=stderr",
+			      "--state-dir=",
+			      NULL};
+	struct mock_link l = {0};
+	struct svmd d = {.pid = -1};
+	char why[4096], what[1024];
+	int status;
+	pid_t a;
+
+	write_mock_policy();
+	if (svmd_start(&d, args, SOCKET, WORK "/mock.log", why, sizeof(why)) < 0) {
+		report(false, "mock-svmd-serves", "%s", why);
+		return;
+	}
+	svmd_pid = d.pid;
+	grep_file(d.log, "TEST ONLY, a mock device", what, sizeof(what));
+	report(strstr(what, MOCK0) && strstr(what, MOCK1) && strstr(what, "20 PASID bits"),
+	       "mock-svmd-serves", "%s", what);
+	if (pipe2(l.up, O_CLOEXEC) < 0 || pipe2(l.down, O_CLOEXEC) < 0) {
+		report(false, "mock-bind-rid", "pipe2: %s", strerror(errno));
+		svmd_stop(&d);
+		return;
+	}
+	a = client_start(USER_A, false, mock_client_a, &l);
+	mock_root(&l);
+	client_wait(a, "mock-bind-rid");
+	status = svmd_stop(&d);
+	grep_file(d.log, "seccomp: refused", what, sizeof(what));
+	report(status == 0 && what[0] == '\0', "mock-svmd-clean-exit",
+	       "svmd exited with status %#x on SIGTERM; %s", status,
+	       what[0] ? what : "every call svmd made was on its allow-list");
+}
+
 int main(int argc, char **argv)
 {
 	char why[256];
@@ -1408,5 +2132,6 @@ int main(int argc, char **argv)
 	write_policy();
 	sim_part();
 	real_part();
+	mock_part();
 	return n_failed ? 1 : 0;
 }
