@@ -1887,8 +1887,12 @@ int main(int argc, char **argv)
 	}
 	if (cmds[i].n_pos < 0 ? a.n_pos - 1 < 1 || a.n_pos - 1 > -cmds[i].n_pos
 			      : a.n_pos - 1 != cmds[i].n_pos) {
-		fprintf(stderr, "%s: %s takes %d argument%s. Try '%s --help'.\n", prog,
-			cmds[i].name, cmds[i].n_pos, cmds[i].n_pos == 1 ? "" : "s", prog);
+		if (cmds[i].n_pos < 0)
+			fprintf(stderr, "%s: %s takes 1 to %d arguments. Try '%s --help'.\n", prog,
+				cmds[i].name, -cmds[i].n_pos, prog);
+		else
+			fprintf(stderr, "%s: %s takes %d argument%s. Try '%s --help'.\n", prog,
+				cmds[i].name, cmds[i].n_pos, cmds[i].n_pos == 1 ? "" : "s", prog);
 		return 1;
 	}
 	if (a.cmd && !cmds[i].kind) {

@@ -2487,6 +2487,28 @@ Test(socket, device_names_svmd_canonicalises_or_answers)
 	close(fd);
 }
 
+/* A command given the wrong number of arguments says how many it takes, as a count a user can
+ * read (the commands with a range of them included). */
+Test(socket, svmctl_says_how_many_arguments_a_command_takes)
+{
+	static const struct {
+		const char *cmd, *said;
+	} cases[] = {
+		{"unbind", "unbind takes 1 argument."},
+		{"explain", "explain takes 1 to 2 arguments."},
+		{"invalidate", "invalidate takes 1 to 17 arguments."},
+	};
+	char out[4096], err[4096];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[] = {build_path("svmctl"), "--socket", d.socket, cases[i].cmd,
+				      NULL};
+		cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 1);
+		cr_assert(strstr(err, cases[i].said), "%s: %s", cases[i].cmd, err);
+		cr_assert_null(strstr(err, "takes -"), "%s: %s", cases[i].cmd, err);
+	}
+}
+
 /* svmctl and libsvmclient: lspci's short form works; anything else is a clear error. */
 Test(socket, svmctl_takes_lspci_device_names)
 {
