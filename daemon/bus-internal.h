@@ -46,6 +46,9 @@ struct bus {
  * subscription (SubscriptionEnded) rather than grow without bound, as the socket drops a
  * subscriber that leaves CLIENT_EVENTS_MAX of them unread. */
 #define BUS_RECORDS_PER_SUBSCRIBER 256
+/* Held this many for the end of the iteration, they go at once (the audit records written
+ * first). */
+#define BUS_RECORDS_BATCH 64
 
 /* Whether a peer's connection accepts fds: the bus does not deliver a message carrying one to a
  * connection that did not negotiate them (dbus-daemon drops it and tells the sender; dbus-broker

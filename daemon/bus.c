@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <fcntl.h>
 
+#include "audit.h"
 #include "bus-internal.h"
 #include "bus.h"
 #include "cleanup.h"
@@ -543,6 +544,13 @@ static void on_record(void *userdata, const struct audit_record *r, int end)
 				 uid != 0 && about != uid, usec, p->name);
 		if (k < 0)
 			log_debug_errno(k, "Cannot queue a record for %s: %m", p->name);
+	}
+	/* A burst in one iteration (a session or a reload ending many bindings): what the bus
+	 * takes goes now, once the records so far are written, so that only what it does not take
+	 * counts against the subscriptions. */
+	if (b->n_records >= BUS_RECORDS_BATCH) {
+		audit_flush();
+		send_records(&b->records_out);
 	}
 }
 

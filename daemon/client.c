@@ -726,6 +726,14 @@ void client_event(struct client *c, uint16_t opcode, const void *payload, size_t
 
 	if (c->proto < SVMD_PROTO_EVENTS || c->overflow)
 		return;
+	if (c->n_events >= CLIENT_EVENTS_MAX && !c->serving) {
+		/* A burst in one iteration: what the socket takes goes now, once the records of
+		 * the iteration so far are written (as at its end); a failure other than a full
+		 * socket is on_send()'s to handle. Not while c's own request is handled: its events
+		 * follow its reply. */
+		audit_flush();
+		(void)send_reply_now(c);
+	}
 	if (c->n_events >= CLIENT_EVENTS_MAX || !(e = malloc(sizeof(*e) + SVMD_RECORD_MAX))) {
 		/* Dropped by on_send(), not here: the core may be iterating over bindings. */
 		c->overflow = true;
@@ -789,7 +797,9 @@ static void serve_one(struct client *c)
 	/* The records this request makes are written with the others of the iteration, before
 	 * any reply goes out (the loop's outbox). */
 	audit_hold();
+	c->serving = true;
 	r = dispatch(c, (size_t)n, fds, n_fds);
+	c->serving = false;
 	svmd_close_fds(fds, n_fds); /* whatever the handler did not take */
 	if (r < 0)
 		drop(c, r);

@@ -3996,6 +3996,55 @@ Test(bus_events, a_bus_that_falls_behind_ends_the_subscriptions)
 	sd_bus_flush_close_unref(sub);
 }
 
+/* A burst of records in one loop iteration is not a bus that falls behind: a client leaving
+ * with 300 bindings (more than 256 records for the one subscriber) ends no subscription, and
+ * the subscriber hears all 300 releases. */
+Test(bus_events, a_burst_of_records_ends_no_subscription)
+{
+	sd_bus *sub = open_bus();
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	struct svm_client *root;
+	struct svm_reload_result rr;
+	struct peer q1;
+	struct peer_result pr;
+	const size_t n = 300;
+
+	daemon_write_policy(
+		&d, "60-burst.policy",
+		"allow bind-pgtable user=svmd-test1 device=0000:3b:00.0 pasid=1000-1399 "
+		"max=400\n");
+	cr_assert_eq(svm_connect(d.socket, &root), 0);
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	peer_start(&q1, &d, u1.uid, u1.gid, 0);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(
+			peer_bind_pgtable(&q1, "0000:3b:00.0", 1000 + (uint32_t)i, 0x10000, &pr), 0,
+			"%s", pr.reason);
+	n_flood_recs = n_ended = 0;
+	cr_assert_geq(sd_bus_match_signal(sub, NULL, BROKER, BROKER_PATH, BROKER, "Record",
+					  count_record, NULL),
+		      0);
+	cr_assert_geq(sd_bus_match_signal(sub, NULL, BROKER, BROKER_PATH, BROKER,
+					  "SubscriptionEnded", on_subscription_ended, NULL),
+		      0);
+	cr_assert_geq(
+		sd_bus_call_method(sub, BROKER, BROKER_PATH, BROKER, "Subscribe", &e, NULL, ""), 0,
+		"%s", e.message);
+	peer_stop(&q1);
+	long long t0 = now_ms();
+	while (n_flood_recs < n && n_ended == 0 && now_ms() - t0 < 5000) {
+		while (sd_bus_process(sub, NULL) > 0)
+			;
+		if (n_flood_recs < n)
+			sd_bus_wait(sub, 50000);
+	}
+	cr_assert_eq(n_ended, 0, "the subscription ended: %s", ended_reason);
+	cr_assert_eq(n_flood_recs, n, "%zu of %zu releases", n_flood_recs, n);
+	cr_assert_not(daemon_log_has(&d, "bus subscription"));
+	svm_disconnect(root);
+	sd_bus_flush_close_unref(sub);
+}
+
 /* ---- the counters as properties: org.svmd.Metrics1 ------------------------------------------ */
 
 #define METRICS_PATH "/org/svmd/Metrics1"

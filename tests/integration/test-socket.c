@@ -1814,6 +1814,54 @@ static void on_count(struct svm_client *c, const struct svm_event *e, void *user
 		++*(unsigned *)userdata;
 }
 
+static void on_count_releases(struct svm_client *c, const struct svm_event *e, void *userdata)
+{
+	(void)c;
+	if (e->type == SVM_EVENT_RECORD && strcmp(e->record, "release") == 0)
+		++*(unsigned *)userdata;
+}
+
+/* A client that leaves with 150 bindings makes 150 release records in one loop iteration, more
+ * than CLIENT_EVENTS_MAX: root's monitor, which reads as they come, sees every one and is not
+ * dropped (what its socket takes goes at once; only what it does not take counts against it). */
+Test(events, a_burst_of_records_does_not_drop_a_monitor_that_reads)
+{
+	struct svm_client *mon, *root;
+	struct svm_reload_result rr;
+	struct peer q1;
+	struct peer_result pr;
+	unsigned released = 0;
+	const unsigned n = 150;
+
+	daemon_write_policy(
+		&ev, "60-burst.policy",
+		"allow bind-pgtable user=svmd-test1 device=0000:3b:00.0 pasid=1000-1199 "
+		"max=200\n");
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_eq(svm_connect(ev.socket, &mon), 0);
+	svm_set_event_handler(mon, on_count_releases, &released);
+	cr_assert_eq(svm_subscribe(mon), 0, "%s", svm_reason(mon));
+	peer_start(&q1, &ev, u1.uid, u1.gid, 0);
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(peer_bind_pgtable(&q1, "0000:3b:00.0", 1000 + i, 0x10000, &pr), 0,
+			     "%s", pr.reason);
+		if (i % 32 == 0)
+			while (svm_dispatch(mon, 0) > 0)
+				;
+	}
+	peer_stop(&q1);
+	long long t0 = now_ms();
+	int r = 0;
+	while (released < n && r >= 0 && now_ms() - t0 < 5000)
+		r = svm_dispatch(mon, 100);
+	cr_assert_geq(r, 0, "the monitor was dropped: %s", svm_strerror(r));
+	cr_assert_eq(released, n, "the monitor saw %u of %u releases", released, n);
+	cr_assert_not(daemon_log_has(&ev, "event records unread"));
+	svm_disconnect(mon);
+	svm_disconnect(root);
+}
+
 /* svmd's SERVER_SUBSCRIBERS_PER_UID, as svmd(8) says it. */
 #define SERVER_SUBS_PER_UID 4
 
