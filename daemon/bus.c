@@ -357,22 +357,24 @@ static void on_policy_reloaded(void *userdata, uint64_t generation)
 int bus_subscribe(struct bus *b, struct peer *p, sd_bus_error *error)
 {
 	uid_t uid = p->session->owner->uid;
-	unsigned mine = 0;
+	unsigned mine = 0, roots = 0;
 
 	if (p->subscribed)
 		return 0;
 	hashmap_for_each_safe (e, &b->peers) {
 		const struct peer *q = container_of(e, struct peer, node);
 		mine += q->subscribed && q->session->owner->uid == uid;
+		roots += q->subscribed && q->session->owner->uid == 0;
 	}
 	if (mine >= BUS_SUBSCRIBERS_PER_UID)
 		return sd_bus_error_setf(error, SVMD_BUS_ERROR("QuotaExceeded"),
 					 "uid %u has %u subscriptions already (at most %u a user)",
 					 (unsigned)uid, mine, BUS_SUBSCRIBERS_PER_UID);
-	if (b->n_subscribers >= BUS_SUBSCRIBERS_MAX)
+	/* Root's own are not counted: other users cannot keep root from monitoring. */
+	if (uid != 0 && b->n_subscribers - roots >= BUS_SUBSCRIBERS_MAX)
 		return sd_bus_error_setf(error, SVMD_BUS_ERROR("QuotaExceeded"),
 					 "svmd has %u subscriptions already (at most %u)",
-					 b->n_subscribers, BUS_SUBSCRIBERS_MAX);
+					 b->n_subscribers - roots, BUS_SUBSCRIBERS_MAX);
 	p->subscribed = true;
 	b->n_subscribers++;
 	log_debug("Bus client %s (uid %u) subscribed to the records.", p->name, (unsigned)uid);

@@ -519,7 +519,7 @@ static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const vo
 {
 	struct server *srv = c->srv;
 	uid_t uid = c->session->owner->uid;
-	unsigned mine = 0;
+	unsigned mine = 0, roots = 0;
 	char why[128];
 
 	(void)p;
@@ -530,17 +530,21 @@ static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const vo
 				   "SUBSCRIBE needs protocol version 2 (ask for it in HELLO)");
 	if (c->subscribed)
 		return reply_error(c, h, 0, NULL);
-	list_for_each (pos, &srv->subscribers)
-		mine += container_of(pos, struct client, sub_link)->session->owner->uid == uid;
+	list_for_each (pos, &srv->subscribers) {
+		uid_t theirs = container_of(pos, struct client, sub_link)->session->owner->uid;
+		mine += theirs == uid;
+		roots += theirs == 0;
+	}
 	if (mine >= SERVER_SUBSCRIBERS_PER_UID) {
 		snprintf(why, sizeof(why),
 			 "uid %u has %u subscriptions already (at most %u a user)", (unsigned)uid,
 			 mine, SERVER_SUBSCRIBERS_PER_UID);
 		return reply_error(c, h, -EDQUOT, why);
 	}
-	if (srv->n_subscribers >= SERVER_SUBSCRIBERS_MAX) {
+	/* Root's own are not counted: other users cannot keep root from monitoring. */
+	if (uid != 0 && srv->n_subscribers - roots >= SERVER_SUBSCRIBERS_MAX) {
 		snprintf(why, sizeof(why), "svmd has %u subscriptions already (at most %u)",
-			 (unsigned)srv->n_subscribers, SERVER_SUBSCRIBERS_MAX);
+			 (unsigned)(srv->n_subscribers - roots), SERVER_SUBSCRIBERS_MAX);
 		return reply_error(c, h, -EDQUOT, why);
 	}
 	c->subscribed = true;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1864,6 +1865,81 @@ Test(events, a_burst_of_records_does_not_drop_a_monitor_that_reads)
 
 /* svmd's SERVER_SUBSCRIBERS_PER_UID, as svmd(8) says it. */
 #define SERVER_SUBS_PER_UID 4
+
+/* In a child per subscription, as uid first_uid + i / 4 (numeric uids with no passwd entry
+ * needed): n subscriptions; each child writes its result to fd, then waits to be killed. */
+static void subscribe_as_uids(uid_t first_uid, int n, pid_t *kids, int fd)
+{
+	for (int i = 0; i < n; i++) {
+		kids[i] = fork();
+		cr_assert_geq(kids[i], 0);
+		if (kids[i])
+			continue;
+		uid_t uid = first_uid + (uid_t)(i / SERVER_SUBS_PER_UID);
+		struct svm_client *c = NULL;
+		int r = setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+					setresuid(uid, uid, uid) < 0
+				? -errno
+				: svm_connect(ev.socket, &c);
+		/* After the uid change, which clears it; and the parent may be gone already. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
+		if (r == 0)
+			r = svm_subscribe(c);
+		if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+}
+
+enum { N_OTHERS = 64 };
+static pid_t other_kids[N_OTHERS + 1];
+
+static void kill_other_kids(void)
+{
+	for (int i = 0; i <= N_OTHERS; i++)
+		if (other_kids[i] > 0) {
+			kill(other_kids[i], SIGKILL);
+			waitpid(other_kids[i], NULL, 0);
+			other_kids[i] = 0;
+		}
+	events_teardown();
+}
+
+/* Other users cannot keep root from subscribing: 16 uids take the 64 subscriptions svmd has for
+ * everyone, a 17th uid is refused, and root still subscribes, and sees records. */
+Test(events, other_users_cannot_take_roots_subscriptions, .fini = kill_other_kids)
+{
+	enum { N = N_OTHERS };
+	pid_t *kids = other_kids;
+	int fds[2], r, ok = 0;
+	struct svm_client *root;
+	unsigned seen = 0;
+
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	subscribe_as_uids(71000, N, kids, fds[1]);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(read(fds[0], &r, sizeof(r)), (ssize_t)sizeof(r), "a child died");
+		ok += r == 0;
+	}
+	cr_assert_eq(ok, N, "%d of %d subscribed", ok, N);
+	subscribe_as_uids(72000, 1, &kids[N], fds[1]);
+	cr_assert_eq(read(fds[0], &r, sizeof(r)), (ssize_t)sizeof(r));
+	cr_assert_eq(r, -EDQUOT, "a 17th uid: %d", r);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	svm_set_event_handler(root, on_count, &seen);
+	cr_assert_eq(svm_subscribe(root), 0, "%s", svm_reason(root));
+	struct svm_pgtable pg = {.pasid = 300, .addr_width = 48, .gpgd = 0x7f000};
+	cr_assert_eq(svm_bind_pgtable(root, "0000:3b:00.0", &pg, NULL), -EACCES);
+	while (seen == 0 && svm_dispatch(root, 1000) > 0)
+		;
+	cr_assert_eq(seen, 1);
+	svm_disconnect(root);
+	close(fds[0]);
+	close(fds[1]);
+}
 
 /* Subscriptions are charged to the uid and bounded; one that does not read is dropped alone. */
 Test(events, subscriptions_are_bounded)
