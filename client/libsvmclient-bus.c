@@ -621,17 +621,24 @@ static int bus_dispatch(struct svm_client *c, int timeout_ms)
 	for (;;) {
 		while ((r = sd_bus_process(c->bus, NULL)) > 0)
 			;
-		if (r < 0)
-			return n > 0 ? n : r == -ENOTCONN ? -ECONNRESET : r;
-		if (!sd_bus_is_open(c->bus))
-			return n > 0 ? n : -ECONNRESET;
+		if (r < 0 || !sd_bus_is_open(c->bus)) {
+			if (n > 0)
+				return n;
+			if (r < 0 && r != -ENOTCONN)
+				return r;
+			snprintf(c->reason, sizeof(c->reason), "the bus connection closed");
+			return -ECONNRESET;
+		}
 		n += client_deliver_events(c);
-		if (n == 0 && c->svmd_gone) {
+		/* After the events that came before it (handed out already): nothing will make
+		 * the fd readable again, so the end is said now, not at a next call that a
+		 * caller polling the fd would never make. */
+		if (c->svmd_gone) {
 			snprintf(c->reason, sizeof(c->reason),
 				 "svmd left the bus: its subscription ended with it");
 			return -ECONNRESET;
 		}
-		if (n == 0 && c->subscription_ended) {
+		if (c->subscription_ended) {
 			snprintf(c->reason, sizeof(c->reason), "%s", c->ended_reason);
 			return -ECONNRESET;
 		}

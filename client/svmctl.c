@@ -1549,7 +1549,10 @@ static int cmd_monitor(struct svm_client *c, const struct args *a)
 			continue;
 		r = svm_dispatch(c, 0);
 		if (r < 0) {
-			if (r == -ECONNRESET)
+			if (r == -ECONNRESET && a->bus && svm_reason(c) && svm_reason(c)[0])
+				/* svmd left the bus, or ended the subscription: its words. */
+				fprintf(stderr, "%s: monitor: %s.\n", prog, svm_reason(c));
+			else if (r == -ECONNRESET)
 				fprintf(stderr,
 					"%s: monitor: svmd closed the connection (it stopped, or "
 					"this monitor fell 64 records behind).\n",
