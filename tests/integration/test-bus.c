@@ -4300,6 +4300,34 @@ Test(bus, metrics_properties_need_root_or_an_allow_metrics_rule)
 	cr_assert_str_eq(c->out, "a{st} 2 \"ok\" 0 \"refused\" 0\n");
 }
 
+/* Root's monitor over the bus, when svmd stops with live bindings: the release records and svmd's
+ * leaving come in one read, and the monitor still ends, after printing the releases. */
+Test(bus_events, monitor_over_the_bus_ends_after_the_releases_of_a_stop)
+{
+	struct bg_cmd m;
+	struct peer q1;
+	struct peer_result pr;
+
+	peer_start(&q1, &d, u1.uid, u1.gid, 0);
+	for (uint32_t i = 0; i < 5; i++)
+		cr_assert_eq(peer_bind_pgtable(&q1, "0000:3b:00.0", 100 + i, 0x10000, &pr), 0, "%s",
+			     pr.reason);
+	start_monitor(&m, NULL, true, false);
+	long long t0 = now_ms();
+	kill(d.pid, SIGTERM);
+	int st = bg_wait(&m, 5000);
+	cr_assert_eq(st, 1, "exit %d: %s", st, m.errbuf);
+	cr_assert_lt(now_ms() - t0, 2000);
+	cr_assert(strstr(m.errbuf, "svmctl: monitor: svmd left the bus"), "%s", m.errbuf);
+	size_t releases = 0;
+	for (const char *s = m.outbuf; (s = strstr(s, " release ")); s++)
+		releases++;
+	cr_assert_eq(releases, 5, "%s", m.outbuf);
+	daemon_reap(&d);
+	bg_stop(&m);
+	peer_stop(&q1);
+}
+
 /* A monitor over the bus ends, saying so, when svmd leaves the bus (its subscription is gone:
  * a new svmd would know nothing of it). */
 Test(bus_events, monitor_over_the_bus_ends_when_svmd_stops)
