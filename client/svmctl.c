@@ -1314,9 +1314,12 @@ static int cmd_show(struct svm_client *c, const struct args *a)
 	for (i = 0; i < n && b[i].id != id; i++)
 		;
 	if (i == n) {
+		char why[80];
 		free(b);
-		fprintf(stderr, "%s: show: no binding %llu of yours (see 'svmctl list').\n", prog,
-			id);
+		snprintf(why, sizeof(why), "no binding %llu of yours", id);
+		if (json_errors)
+			json_error(-ENOENT, why);
+		fprintf(stderr, "%s: show: %s (see 'svmctl list').\n", prog, why);
 		return 1;
 	}
 	const struct svm_binding_info *x = &b[i];

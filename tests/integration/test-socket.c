@@ -2895,6 +2895,7 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "policy"), 77);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "reload"), 77);
 	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "unbind 999999"), 1);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "show 999999"), 1);
 	snprintf(args, sizeof(args), "explain bind-task 3b:00.0 --user=%u", (unsigned)u1.uid);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", args), 1);
 	/* metrics is OpenMetrics text in either form: --json=pretty leaves it alone. */
