@@ -45,7 +45,7 @@ struct bus {
  * come (a subscriber that does not read, a bus daemon that falls behind), and svmd ends every
  * subscription (SubscriptionEnded) rather than grow without bound, as the socket drops a
  * subscriber that leaves CLIENT_EVENTS_MAX of them unread. */
-#define BUS_RECORDS_PER_SUBSCRIBER 256
+#define BUS_RECORDS_PER_SUBSCRIBER 1024
 /* Held this many for the end of the iteration, they go at once (the audit records written
  * first). */
 #define BUS_RECORDS_BATCH 64
