@@ -621,14 +621,25 @@ static int bus_dispatch(struct svm_client *c, int timeout_ms)
 	for (;;) {
 		while ((r = sd_bus_process(c->bus, NULL)) > 0)
 			;
-		if (r < 0)
-			return n > 0 ? n : r == -ENOTCONN ? -ECONNRESET : r;
-		if (!sd_bus_is_open(c->bus))
-			return n > 0 ? n : -ECONNRESET;
+		if (r < 0 || !sd_bus_is_open(c->bus)) {
+			if (n > 0)
+				return n;
+			if (r < 0 && r != -ENOTCONN)
+				return r;
+			snprintf(c->reason, sizeof(c->reason), "the bus connection closed");
+			return -ECONNRESET;
+		}
 		n += client_deliver_events(c);
-		if (n == 0 && c->svmd_gone) {
+		/* After the events that came before it (handed out already): nothing will make
+		 * the fd readable again, so the end is said now, not at a next call that a
+		 * caller polling the fd would never make. */
+		if (c->svmd_gone) {
 			snprintf(c->reason, sizeof(c->reason),
 				 "svmd left the bus: its subscription ended with it");
+			return -ECONNRESET;
+		}
+		if (c->subscription_ended) {
+			snprintf(c->reason, sizeof(c->reason), "%s", c->ended_reason);
 			return -ECONNRESET;
 		}
 		if (n > 0 || timeout_ms == 0)
@@ -689,6 +700,22 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *err
 	return 0;
 }
 
+/* SubscriptionEnded(s reason), addressed to us: svmd ended the subscription (it held too many
+ * records for the bus). svm_dispatch() says -ECONNRESET with the reason once the records sent
+ * before it are delivered, as when the socket drops a subscriber that fell behind. */
+static int on_subscription_ended(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct svm_client *c = userdata;
+	const char *reason;
+
+	(void)error;
+	if (sd_bus_message_read(m, "s", &reason) < 0)
+		return 0;
+	c->subscription_ended = true;
+	snprintf(c->ended_reason, sizeof(c->ended_reason), "%s", reason);
+	return 0;
+}
+
 static int bus_subscribe(struct svm_client *c)
 {
 	int r = 0;
@@ -697,6 +724,10 @@ static int bus_subscribe(struct svm_client *c)
 	if (!c->record_slot)
 		r = sd_bus_match_signal(c->bus, &c->record_slot, SVMD_BUS_NAME, SVMD_BUS_PATH,
 					SVMD_BUS_INTERFACE, "Record", on_record, c);
+	if (r >= 0 && !c->ended_slot)
+		r = sd_bus_match_signal(c->bus, &c->ended_slot, SVMD_BUS_NAME, SVMD_BUS_PATH,
+					SVMD_BUS_INTERFACE, "SubscriptionEnded",
+					on_subscription_ended, c);
 	if (r >= 0 && !c->owner_slot)
 		r = sd_bus_add_match(
 			c->bus, &c->owner_slot,
@@ -706,8 +737,11 @@ static int bus_subscribe(struct svm_client *c)
 			on_owner_changed, c);
 	if (r >= 0)
 		r = call(c, "Subscribe", NULL, NULL);
+	if (r >= 0)
+		c->subscription_ended = false;
 	if (r < 0) {
 		c->record_slot = sd_bus_slot_unref(c->record_slot);
+		c->ended_slot = sd_bus_slot_unref(c->ended_slot);
 		c->owner_slot = sd_bus_slot_unref(c->owner_slot);
 	}
 	return r;
@@ -716,6 +750,7 @@ static int bus_subscribe(struct svm_client *c)
 static void bus_close(struct svm_client *c)
 {
 	c->record_slot = sd_bus_slot_unref(c->record_slot);
+	c->ended_slot = sd_bus_slot_unref(c->ended_slot);
 	c->owner_slot = sd_bus_slot_unref(c->owner_slot);
 	sd_bus_flush_close_unref(c->bus);
 }

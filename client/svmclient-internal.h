@@ -20,8 +20,10 @@ struct svm_client {
 	int fd;      /* the socket, or -1 on the bus */
 	sd_bus *bus; /* the bus, or NULL on the socket */
 	/* The bus, after svm_subscribe(): the matches for Record signals and for svmd leaving. */
-	sd_bus_slot *record_slot, *owner_slot;
+	sd_bus_slot *record_slot, *owner_slot, *ended_slot;
 	bool svmd_gone;
+	bool subscription_ended; /* SubscriptionEnded came: its reason is in ended_reason */
+	char ended_reason[256];
 	uint32_t seq;
 	/* The socket's exchange went wrong (no reply in time, a reply out of order, an error):
 	 * a late reply could be taken for the next one, so every later call fails at once. */

@@ -123,7 +123,9 @@ struct svm_client *svm_disconnect(struct svm_client *c);
  * svm_fd() is the bus connection's fd; binding-ended events come from the binding objects'
  * Released signals, and after svm_subscribe() (the broker's Subscribe()) records from the
  * Record signals svmd addresses to this connection, as the same struct svm_event. When svmd
- * leaves the bus, a subscribed connection's svm_dispatch() returns -ECONNRESET, as on the
+ * leaves the bus, or ends the subscription because the bus fell behind its records
+ * (SubscriptionEnded), a subscribed connection's svm_dispatch() returns -ECONNRESET, with the
+ * reason in svm_reason(), once it has handed out the events that came before, as on the
  * socket.
  */
 enum svm_event_type {

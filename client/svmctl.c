@@ -1314,9 +1314,12 @@ static int cmd_show(struct svm_client *c, const struct args *a)
 	for (i = 0; i < n && b[i].id != id; i++)
 		;
 	if (i == n) {
+		char why[80];
 		free(b);
-		fprintf(stderr, "%s: show: no binding %llu of yours (see 'svmctl list').\n", prog,
-			id);
+		snprintf(why, sizeof(why), "no binding %llu of yours", id);
+		if (json_errors)
+			json_error(-ENOENT, why);
+		fprintf(stderr, "%s: show: %s (see 'svmctl list').\n", prog, why);
 		return 1;
 	}
 	const struct svm_binding_info *x = &b[i];
@@ -1549,7 +1552,10 @@ static int cmd_monitor(struct svm_client *c, const struct args *a)
 			continue;
 		r = svm_dispatch(c, 0);
 		if (r < 0) {
-			if (r == -ECONNRESET)
+			if (r == -ECONNRESET && a->bus && svm_reason(c) && svm_reason(c)[0])
+				/* svmd left the bus, or ended the subscription: its words. */
+				fprintf(stderr, "%s: monitor: %s.\n", prog, svm_reason(c));
+			else if (r == -ECONNRESET)
 				fprintf(stderr,
 					"%s: monitor: svmd closed the connection (it stopped, or "
 					"this monitor fell 64 records behind).\n",
@@ -1887,8 +1893,12 @@ int main(int argc, char **argv)
 	}
 	if (cmds[i].n_pos < 0 ? a.n_pos - 1 < 1 || a.n_pos - 1 > -cmds[i].n_pos
 			      : a.n_pos - 1 != cmds[i].n_pos) {
-		fprintf(stderr, "%s: %s takes %d argument%s. Try '%s --help'.\n", prog,
-			cmds[i].name, cmds[i].n_pos, cmds[i].n_pos == 1 ? "" : "s", prog);
+		if (cmds[i].n_pos < 0)
+			fprintf(stderr, "%s: %s takes 1 to %d arguments. Try '%s --help'.\n", prog,
+				cmds[i].name, -cmds[i].n_pos, prog);
+		else
+			fprintf(stderr, "%s: %s takes %d argument%s. Try '%s --help'.\n", prog,
+				cmds[i].name, cmds[i].n_pos, cmds[i].n_pos == 1 ? "" : "s", prog);
 		return 1;
 	}
 	if (a.cmd && !cmds[i].kind) {

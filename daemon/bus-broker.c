@@ -781,6 +781,7 @@ const sd_bus_vtable bus_broker_vtable[] = {
 				SD_BUS_PARAM(error) SD_BUS_PARAM(generation) SD_BUS_PARAM(usec)
 					SD_BUS_PARAM(ended) SD_BUS_PARAM(reason) SD_BUS_PARAM(rule),
 		0),
+	SD_BUS_SIGNAL_WITH_NAMES("SubscriptionEnded", "s", SD_BUS_PARAM(reason), 0),
 	SD_BUS_SIGNAL_WITH_NAMES("FdProbe", "h", SD_BUS_PARAM(fd), 0),
 	SD_BUS_PROPERTY("Version", "s", prop_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("Backend", "s", prop_backend, 0, SD_BUS_VTABLE_PROPERTY_CONST),

@@ -40,6 +40,15 @@ struct bus {
 /* Subscriptions (Subscribe()): at most this many per uid, and in all, as on the socket. */
 #define BUS_SUBSCRIBERS_PER_UID 4
 #define BUS_SUBSCRIBERS_MAX     64
+/* Record signals svmd holds for its subscribers (in sd-bus's write queue, or waiting for the end
+ * of the iteration), per subscription: past that many the bus is not taking them as fast as they
+ * come (a subscriber that does not read, a bus daemon that falls behind), and svmd ends every
+ * subscription (SubscriptionEnded) rather than grow without bound, as the socket drops a
+ * subscriber that leaves CLIENT_EVENTS_MAX of them unread. */
+#define BUS_RECORDS_PER_SUBSCRIBER 1024
+/* Held this many for the end of the iteration, they go at once (the audit records written
+ * first). */
+#define BUS_RECORDS_BATCH 64
 
 /* Whether a peer's connection accepts fds: the bus does not deliver a message carrying one to a
  * connection that did not negotiate them (dbus-daemon drops it and tells the sender; dbus-broker

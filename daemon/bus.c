@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <fcntl.h>
 
+#include "audit.h"
 #include "bus-internal.h"
 #include "bus.h"
 #include "cleanup.h"
@@ -356,22 +357,24 @@ static void on_policy_reloaded(void *userdata, uint64_t generation)
 int bus_subscribe(struct bus *b, struct peer *p, sd_bus_error *error)
 {
 	uid_t uid = p->session->owner->uid;
-	unsigned mine = 0;
+	unsigned mine = 0, roots = 0;
 
 	if (p->subscribed)
 		return 0;
 	hashmap_for_each_safe (e, &b->peers) {
 		const struct peer *q = container_of(e, struct peer, node);
 		mine += q->subscribed && q->session->owner->uid == uid;
+		roots += q->subscribed && q->session->owner->uid == 0;
 	}
 	if (mine >= BUS_SUBSCRIBERS_PER_UID)
 		return sd_bus_error_setf(error, SVMD_BUS_ERROR("QuotaExceeded"),
 					 "uid %u has %u subscriptions already (at most %u a user)",
 					 (unsigned)uid, mine, BUS_SUBSCRIBERS_PER_UID);
-	if (b->n_subscribers >= BUS_SUBSCRIBERS_MAX)
+	/* Root's own are not counted: other users cannot keep root from monitoring. */
+	if (uid != 0 && b->n_subscribers - roots >= BUS_SUBSCRIBERS_MAX)
 		return sd_bus_error_setf(error, SVMD_BUS_ERROR("QuotaExceeded"),
 					 "svmd has %u subscriptions already (at most %u)",
-					 b->n_subscribers, BUS_SUBSCRIBERS_MAX);
+					 b->n_subscribers - roots, BUS_SUBSCRIBERS_MAX);
 	p->subscribed = true;
 	b->n_subscribers++;
 	log_debug("Bus client %s (uid %u) subscribed to the records.", p->name, (unsigned)uid);
@@ -423,16 +426,9 @@ static const char *const record_events[_AUDIT_EVENT_MAX] = {
 	[AUDIT_RELEASE] = "release", [AUDIT_RELOAD] = "reload",
 };
 
-/* Record(s event, s op, s device, u pasid, t binding, u uid, i pid, u error, t generation,
- * t usec, s ended, s reason, s rule) to destination; uid and pid 0 when anonymous. */
-static int queue_record(struct bus *b, const struct audit_record *r, const char *ended,
-			const char *reason, const char *rule, bool anonymous, uint64_t usec,
-			const char *destination)
+/* Room for one more signal in b->records. */
+static int records_grow(struct bus *b)
 {
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-	const char *device = r->device && svmd_device_name_valid(r->device) ? r->device : "";
-	int k;
-
 	if (b->n_records == b->records_size) {
 		size_t size = b->records_size ? b->records_size * 2 : 16;
 		sd_bus_message **grown = reallocarray(b->records, size, sizeof(*grown));
@@ -441,6 +437,21 @@ static int queue_record(struct bus *b, const struct audit_record *r, const char 
 		b->records = grown;
 		b->records_size = size;
 	}
+	return 0;
+}
+
+/* Record(s event, s op, s device, u pasid, t binding, u uid, i pid, u error, t generation,
+ * t usec, s ended, s reason, s rule) to destination; uid and pid 0 when anonymous. */
+static int queue_record(struct bus *b, const struct audit_record *r, const char *ended,
+			const char *reason, const char *rule, bool anonymous, uint64_t usec,
+			const char *destination)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	const char *device = r->device && svmd_device_name_valid(r->device) ? r->device : "";
+	int k = records_grow(b);
+
+	if (k < 0)
+		return k;
 	k = sd_bus_message_new_signal(b->bus, &m, SVMD_BUS_PATH, SVMD_BUS_INTERFACE, "Record");
 	if (k >= 0)
 		k = sd_bus_message_set_destination(m, destination);
@@ -458,6 +469,45 @@ static int queue_record(struct bus *b, const struct audit_record *r, const char 
 	return 0;
 }
 
+/* The bus holds too many records: every subscription ends, each subscriber told why after the
+ * records it was sent already (SubscriptionEnded(s reason), in the same queue). */
+static void end_subscriptions(struct bus *b, uint64_t held)
+{
+	unsigned n = b->n_subscribers;
+	char reason[200];
+
+	snprintf(reason, sizeof(reason),
+		 "svmd ended the subscription: %" PRIu64 " records waited for the bus (at most %u "
+		 "per subscriber); Subscribe() again to go on",
+		 held, BUS_RECORDS_PER_SUBSCRIBER);
+	hashmap_for_each_safe (e, &b->peers) {
+		_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+		struct peer *p = container_of(e, struct peer, node);
+		int k;
+		if (!p->subscribed)
+			continue;
+		p->subscribed = false;
+		b->n_subscribers--;
+		k = records_grow(b);
+		if (k >= 0)
+			k = sd_bus_message_new_signal(b->bus, &m, SVMD_BUS_PATH, SVMD_BUS_INTERFACE,
+						      "SubscriptionEnded");
+		if (k >= 0)
+			k = sd_bus_message_set_destination(m, p->name);
+		if (k >= 0)
+			k = sd_bus_message_append(m, "s", reason);
+		if (k < 0) {
+			log_debug_errno(k, "Cannot tell %s its subscription ended: %m", p->name);
+			continue;
+		}
+		b->records[b->n_records++] = TAKE_PTR(m);
+	}
+	loop_defer(b->loop, &b->records_out);
+	log_warning("Ended %u bus subscription%s: %" PRIu64 " records waited for the bus (at most "
+		    "%u per subscriber), so a subscriber or the bus itself falls behind.",
+		    n, n == 1 ? "" : "s", held, BUS_RECORDS_PER_SUBSCRIBER);
+}
+
 static void on_record(void *userdata, const struct audit_record *r, int end)
 {
 	struct bus *b = userdata;
@@ -466,8 +516,15 @@ static void on_record(void *userdata, const struct audit_record *r, int end)
 	const char *ended = "";
 	char reason[SVMD_PAYLOAD_MAX], rule[320] = "";
 
+	uint64_t queued = 0;
+
 	if (b->n_subscribers == 0 || r->event >= _AUDIT_EVENT_MAX)
 		return;
+	(void)sd_bus_get_n_queued_write(b->bus, &queued);
+	if (queued + b->n_records >= (uint64_t)BUS_RECORDS_PER_SUBSCRIBER * b->n_subscribers) {
+		end_subscriptions(b, queued + b->n_records);
+		return;
+	}
 	/* As the socket's EV_RECORD says it: a release whose reason the core did not give was an
 	 * unbind. */
 	if (r->event == AUDIT_RELEASE)
@@ -489,6 +546,13 @@ static void on_record(void *userdata, const struct audit_record *r, int end)
 				 uid != 0 && about != uid, usec, p->name);
 		if (k < 0)
 			log_debug_errno(k, "Cannot queue a record for %s: %m", p->name);
+	}
+	/* A burst in one iteration (a session or a reload ending many bindings): what the bus
+	 * takes goes now, once the records so far are written, so that only what it does not take
+	 * counts against the subscriptions. */
+	if (b->n_records >= BUS_RECORDS_BATCH) {
+		audit_flush();
+		send_records(&b->records_out);
 	}
 }
 

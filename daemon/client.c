@@ -519,7 +519,7 @@ static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const vo
 {
 	struct server *srv = c->srv;
 	uid_t uid = c->session->owner->uid;
-	unsigned mine = 0;
+	unsigned mine = 0, roots = 0;
 	char why[128];
 
 	(void)p;
@@ -530,17 +530,21 @@ static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const vo
 				   "SUBSCRIBE needs protocol version 2 (ask for it in HELLO)");
 	if (c->subscribed)
 		return reply_error(c, h, 0, NULL);
-	list_for_each (pos, &srv->subscribers)
-		mine += container_of(pos, struct client, sub_link)->session->owner->uid == uid;
+	list_for_each (pos, &srv->subscribers) {
+		uid_t theirs = container_of(pos, struct client, sub_link)->session->owner->uid;
+		mine += theirs == uid;
+		roots += theirs == 0;
+	}
 	if (mine >= SERVER_SUBSCRIBERS_PER_UID) {
 		snprintf(why, sizeof(why),
 			 "uid %u has %u subscriptions already (at most %u a user)", (unsigned)uid,
 			 mine, SERVER_SUBSCRIBERS_PER_UID);
 		return reply_error(c, h, -EDQUOT, why);
 	}
-	if (srv->n_subscribers >= SERVER_SUBSCRIBERS_MAX) {
+	/* Root's own are not counted: other users cannot keep root from monitoring. */
+	if (uid != 0 && srv->n_subscribers - roots >= SERVER_SUBSCRIBERS_MAX) {
 		snprintf(why, sizeof(why), "svmd has %u subscriptions already (at most %u)",
-			 (unsigned)srv->n_subscribers, SERVER_SUBSCRIBERS_MAX);
+			 (unsigned)(srv->n_subscribers - roots), SERVER_SUBSCRIBERS_MAX);
 		return reply_error(c, h, -EDQUOT, why);
 	}
 	c->subscribed = true;
@@ -726,6 +730,14 @@ void client_event(struct client *c, uint16_t opcode, const void *payload, size_t
 
 	if (c->proto < SVMD_PROTO_EVENTS || c->overflow)
 		return;
+	if (c->n_events >= CLIENT_EVENTS_MAX && !c->serving) {
+		/* A burst in one iteration: what the socket takes goes now, once the records of
+		 * the iteration so far are written (as at its end); a failure other than a full
+		 * socket is on_send()'s to handle. Not while c's own request is handled: its events
+		 * follow its reply. */
+		audit_flush();
+		(void)send_reply_now(c);
+	}
 	if (c->n_events >= CLIENT_EVENTS_MAX || !(e = malloc(sizeof(*e) + SVMD_RECORD_MAX))) {
 		/* Dropped by on_send(), not here: the core may be iterating over bindings. */
 		c->overflow = true;
@@ -789,7 +801,9 @@ static void serve_one(struct client *c)
 	/* The records this request makes are written with the others of the iteration, before
 	 * any reply goes out (the loop's outbox). */
 	audit_hold();
+	c->serving = true;
 	r = dispatch(c, (size_t)n, fds, n_fds);
+	c->serving = false;
 	svmd_close_fds(fds, n_fds); /* whatever the handler did not take */
 	if (r < 0)
 		drop(c, r);

@@ -18,7 +18,9 @@ struct server;
 struct session;
 
 /* Event records (revision 2) waiting to be sent to one client: one more and the client is
- * dropped (a subscriber that does not keep up, or a holder that does not read). */
+ * dropped (a subscriber that does not keep up, or a holder that does not read). A burst of them
+ * in one loop iteration (a session or a reload ending many bindings) first goes out as far as
+ * the client's socket takes it: only what it does not take counts. */
 #define CLIENT_EVENTS_MAX 64
 
 /* A client that leaves a reply unread this long is dropped: its session must not be held open by
@@ -52,6 +54,7 @@ struct client {
 	struct list events; /* struct client_event.link */
 	unsigned n_events;
 	bool overflow;
+	bool serving;    /* its request is being handled: its reply is not queued yet */
 	bool subscribed; /* SUBSCRIBE: in server.subscribers */
 	struct list sub_link;
 };

@@ -604,6 +604,13 @@ static void swap_policy(struct core *c, struct policy *p, struct reload_result *
 	limits_rates_carry(c->limits, p);
 	for (size_t i = 0; i < p->n_diags; i++)
 		report(text, size, "%s\n", p->diags[i]);
+	/* As at start-up: a tree whose files all went (a directory removed, a mount gone) is a
+	 * policy that denies everything, which its reloader should hear. */
+	if (p->n_rules == 0)
+		report(text, size,
+		       "warning: the policy has no rules (%zu files): every request will be "
+		       "denied\n",
+		       p->n_files);
 	for (b = registry_first_after(c->registry, 0); b; b = next) {
 		next = registry_next(c->registry, b);
 		redecide_one(c, b, out, text, size);

@@ -180,6 +180,26 @@ Test(policy, reload_reports_warnings, .fini = stop)
 	free(text);
 }
 
+/* A reload that finds no rules (every file gone) puts a deny-all policy in force: the reloader is
+ * told so in words, over the socket and in the log of a SIGHUP, as at start-up. */
+Test(policy, reload_to_no_rules_says_everything_is_denied, .fini = stop)
+{
+	struct svm_reload_result rr = {0};
+	char *text = NULL, why[1024];
+
+	start("allow bind-task user=svmd-test1\n");
+	daemon_remove_policy(&d, "50-test.policy");
+	cr_assert_eq(root_reload(&rr, &text, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(rr.n_rules, 0);
+	cr_assert(text && strstr(text, "warning: the policy has no rules (0 files): every request "
+				       "will be denied"),
+		  "%s", text ? text : "(no text)");
+	free(text);
+	kill(d.pid, SIGHUP);
+	cr_assert(daemon_log_wait(&d, "the policy has no rules (0 files)", 3000),
+		  "a SIGHUP to a deny-all policy said nothing of it");
+}
+
 /* A reload runs under the seccomp filter: sorting many file names and asking the name service
  * for users and groups must need nothing it refuses. */
 Test(policy, reload_of_many_files_within_the_sandbox, .fini = stop)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1814,8 +1815,131 @@ static void on_count(struct svm_client *c, const struct svm_event *e, void *user
 		++*(unsigned *)userdata;
 }
 
+static void on_count_releases(struct svm_client *c, const struct svm_event *e, void *userdata)
+{
+	(void)c;
+	if (e->type == SVM_EVENT_RECORD && strcmp(e->record, "release") == 0)
+		++*(unsigned *)userdata;
+}
+
+/* A client that leaves with 150 bindings makes 150 release records in one loop iteration, more
+ * than CLIENT_EVENTS_MAX: root's monitor, which reads as they come, sees every one and is not
+ * dropped (what its socket takes goes at once; only what it does not take counts against it). */
+Test(events, a_burst_of_records_does_not_drop_a_monitor_that_reads)
+{
+	struct svm_client *mon, *root;
+	struct svm_reload_result rr;
+	struct peer q1;
+	struct peer_result pr;
+	unsigned released = 0;
+	const unsigned n = 150;
+
+	daemon_write_policy(
+		&ev, "60-burst.policy",
+		"allow bind-pgtable user=svmd-test1 device=0000:3b:00.0 pasid=1000-1199 "
+		"max=200\n");
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	cr_assert_eq(svm_reload(root, &rr, NULL), 0, "%s", svm_reason(root));
+	cr_assert_eq(svm_connect(ev.socket, &mon), 0);
+	svm_set_event_handler(mon, on_count_releases, &released);
+	cr_assert_eq(svm_subscribe(mon), 0, "%s", svm_reason(mon));
+	peer_start(&q1, &ev, u1.uid, u1.gid, 0);
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(peer_bind_pgtable(&q1, "0000:3b:00.0", 1000 + i, 0x10000, &pr), 0,
+			     "%s", pr.reason);
+		if (i % 32 == 0)
+			while (svm_dispatch(mon, 0) > 0)
+				;
+	}
+	peer_stop(&q1);
+	long long t0 = now_ms();
+	int r = 0;
+	while (released < n && r >= 0 && now_ms() - t0 < 5000)
+		r = svm_dispatch(mon, 100);
+	cr_assert_geq(r, 0, "the monitor was dropped: %s", svm_strerror(r));
+	cr_assert_eq(released, n, "the monitor saw %u of %u releases", released, n);
+	cr_assert_not(daemon_log_has(&ev, "event records unread"));
+	svm_disconnect(mon);
+	svm_disconnect(root);
+}
+
 /* svmd's SERVER_SUBSCRIBERS_PER_UID, as svmd(8) says it. */
 #define SERVER_SUBS_PER_UID 4
+
+/* In a child per subscription, as uid first_uid + i / 4 (numeric uids with no passwd entry
+ * needed): n subscriptions; each child writes its result to fd, then waits to be killed. */
+static void subscribe_as_uids(uid_t first_uid, int n, pid_t *kids, int fd)
+{
+	for (int i = 0; i < n; i++) {
+		kids[i] = fork();
+		cr_assert_geq(kids[i], 0);
+		if (kids[i])
+			continue;
+		uid_t uid = first_uid + (uid_t)(i / SERVER_SUBS_PER_UID);
+		struct svm_client *c = NULL;
+		int r = setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
+					setresuid(uid, uid, uid) < 0
+				? -errno
+				: svm_connect(ev.socket, &c);
+		/* After the uid change, which clears it; and the parent may be gone already. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
+		if (r == 0)
+			r = svm_subscribe(c);
+		if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+}
+
+enum { N_OTHERS = 64 };
+static pid_t other_kids[N_OTHERS + 1];
+
+static void kill_other_kids(void)
+{
+	for (int i = 0; i <= N_OTHERS; i++)
+		if (other_kids[i] > 0) {
+			kill(other_kids[i], SIGKILL);
+			waitpid(other_kids[i], NULL, 0);
+			other_kids[i] = 0;
+		}
+	events_teardown();
+}
+
+/* Other users cannot keep root from subscribing: 16 uids take the 64 subscriptions svmd has for
+ * everyone, a 17th uid is refused, and root still subscribes, and sees records. */
+Test(events, other_users_cannot_take_roots_subscriptions, .fini = kill_other_kids)
+{
+	enum { N = N_OTHERS };
+	pid_t *kids = other_kids;
+	int fds[2], r, ok = 0;
+	struct svm_client *root;
+	unsigned seen = 0;
+
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	subscribe_as_uids(71000, N, kids, fds[1]);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(read(fds[0], &r, sizeof(r)), (ssize_t)sizeof(r), "a child died");
+		ok += r == 0;
+	}
+	cr_assert_eq(ok, N, "%d of %d subscribed", ok, N);
+	subscribe_as_uids(72000, 1, &kids[N], fds[1]);
+	cr_assert_eq(read(fds[0], &r, sizeof(r)), (ssize_t)sizeof(r));
+	cr_assert_eq(r, -EDQUOT, "a 17th uid: %d", r);
+	cr_assert_eq(svm_connect(ev.socket, &root), 0);
+	svm_set_event_handler(root, on_count, &seen);
+	cr_assert_eq(svm_subscribe(root), 0, "%s", svm_reason(root));
+	struct svm_pgtable pg = {.pasid = 300, .addr_width = 48, .gpgd = 0x7f000};
+	cr_assert_eq(svm_bind_pgtable(root, "0000:3b:00.0", &pg, NULL), -EACCES);
+	while (seen == 0 && svm_dispatch(root, 1000) > 0)
+		;
+	cr_assert_eq(seen, 1);
+	svm_disconnect(root);
+	close(fds[0]);
+	close(fds[1]);
+}
 
 /* Subscriptions are charged to the uid and bounded; one that does not read is dropped alone. */
 Test(events, subscriptions_are_bounded)
@@ -2487,6 +2611,28 @@ Test(socket, device_names_svmd_canonicalises_or_answers)
 	close(fd);
 }
 
+/* A command given the wrong number of arguments says how many it takes, as a count a user can
+ * read (the commands with a range of them included). */
+Test(socket, svmctl_says_how_many_arguments_a_command_takes)
+{
+	static const struct {
+		const char *cmd, *said;
+	} cases[] = {
+		{"unbind", "unbind takes 1 argument."},
+		{"explain", "explain takes 1 to 2 arguments."},
+		{"invalidate", "invalidate takes 1 to 17 arguments."},
+	};
+	char out[4096], err[4096];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[] = {build_path("svmctl"), "--socket", d.socket, cases[i].cmd,
+				      NULL};
+		cr_assert_eq(run_cmd(u1.uid, u1.gid, argv, out, sizeof(out), err, sizeof(err)), 1);
+		cr_assert(strstr(err, cases[i].said), "%s: %s", cases[i].cmd, err);
+		cr_assert_null(strstr(err, "takes -"), "%s: %s", cases[i].cmd, err);
+	}
+}
+
 /* svmctl and libsvmclient: lspci's short form works; anything else is a clear error. */
 Test(socket, svmctl_takes_lspci_device_names)
 {
@@ -2749,6 +2895,7 @@ Test(socket, svmctl_json_matches_the_documented_schemas)
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "policy"), 77);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", "reload"), 77);
 	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "unbind 999999"), 1);
+	cr_assert_eq(json_run(u1.uid, u1.gid, "error", "show 999999"), 1);
 	snprintf(args, sizeof(args), "explain bind-task 3b:00.0 --user=%u", (unsigned)u1.uid);
 	cr_assert_eq(json_run(u2.uid, u2.gid, "error", args), 1);
 	/* metrics is OpenMetrics text in either form: --json=pretty leaves it alone. */
