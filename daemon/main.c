@@ -103,8 +103,8 @@ static void help(void)
 	       "                        none, or an address such as unix:path=... [system]\n"
 	       "  --audit=SINK          audit records to: auto, journal, stderr [auto]\n"
 	       "  --log-level=LEVEL     err, warning, notice, info or debug [info]\n"
-	       "  --version             print the version and exit\n"
-	       "  --help                print this help and exit\n"
+	       "  -V, --version         print the version and exit\n"
+	       "  -h, --help            print this help and exit\n"
 	       "\n"
 	       "See svmd(8), svmctl(1) and the policy files' own comments.\n");
 }
@@ -267,6 +267,7 @@ static int parse_option(int c, const char *arg, struct options *o)
 		log_set_level(r);
 		o->log_level_set = true;
 		return 1;
+	case 'V':
 	case OPT_VERSION:
 		printf("svmd " SVMD_VERSION_STRING "\n");
 		return 0;
@@ -285,7 +286,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) >= 0) {
 		size_t i;
 
 		for (i = 0; i < ELEMENTSOF(plain_options) && plain_options[i].opt != c; i++)

@@ -25,6 +25,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "svmd-version.h"
 #include "svmd-proto.h"
 #include "svmd-wire.h"
 
@@ -1022,6 +1023,23 @@ Test(socket, shutdown_releases_everything)
 
 /* Start-up: configuration errors and the socket's lifecycle. These start their own daemons. */
 TestSuite(startup, .timeout = 60);
+
+/* -V and -h are --version and --help, as svmctl has them. */
+Test(startup, short_version_and_help)
+{
+	char out[4096], err[1024], want[64];
+	const char *v[] = {build_path("svmd"), "-V", NULL};
+	const char *version[] = {build_path("svmd"), "--version", NULL};
+	const char *h[] = {build_path("svmd"), "-h", NULL};
+
+	snprintf(want, sizeof(want), "svmd %s\n", SVMD_VERSION_STRING);
+	cr_assert_eq(run_cmd(0, 0, v, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(out, want);
+	cr_assert_eq(run_cmd(0, 0, version, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(out, want);
+	cr_assert_eq(run_cmd(0, 0, h, out, sizeof(out), err, sizeof(err)), 0, "%s", err);
+	cr_assert(strstr(out, "  -V, --version "), "%s", out);
+}
 
 Test(startup, check_policy_reports_file_line_col)
 {
