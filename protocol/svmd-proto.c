@@ -158,7 +158,7 @@ static int check_bind_pgtable(const void *payload)
 
 	if (!svmd_device_field_valid(r->device) || r->reserved != 0)
 		return -EBADMSG;
-	if (r->flags & ~(uint64_t)SVMD_PGTABLE_GPASID_VALID)
+	if (r->flags & ~(uint64_t)SVMD_PGTABLE_FLAGS_ALL)
 		return -EBADMSG;
 	if (!(r->flags & SVMD_PGTABLE_GPASID_VALID) && r->gpasid != 0)
 		return -EBADMSG;
