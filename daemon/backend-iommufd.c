@@ -1668,6 +1668,7 @@ static void iommufd_space_free(struct backend *be, struct backend_space *s)
 		else if (r < 0)
 			log_warning_errno(r, "IOMMU_DESTROY of the IOAS for %s: %m", dev->name);
 	}
+	faults_reap(s); /* what is left stays while its owner holds the fd, then goes */
 	safe_close(s->iommufd);
 	for (size_t i = 0; i < s->n; i++) {
 		smmuv3_forget(TAKE_PTR(s->devs[i].nest)); /* freed with the iommufd */

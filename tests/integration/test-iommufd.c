@@ -1936,6 +1936,54 @@ Test(iommufd, bind_pgtable_nests_in_the_callers_space_only)
 	fake_free(&f);
 }
 
+/* Over the socket, the real svmd: the reply hands the client the queue's fd; unbind destroys
+ * the table, then tries the queue (EBUSY: the client holds its fd); once the client closed it
+ * the session's end destroys it. */
+Test(iommufd, a_client_gets_its_tables_fault_queue)
+{
+	struct fake f;
+	struct daemon d;
+	struct peer p1;
+	struct peer_result r, b;
+	struct stat st;
+	const char *seg;
+
+	test_users(&u1, &u2);
+	fake_new_backend(&f, "iommufd", two, 2);
+	env_add(&f, NESTING_VTD);
+	env_add(&f, "VFIO_EMUL_FAULTS=1");
+	start_with(&d, &f, both);
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_open_device(&p1, DEV0, &r), 0, "%s", r.reason);
+	close(r.fd);
+	cr_assert_eq(peer_bind_pgtable_faults(&p1, DEV0, 5, &b), 0, "%s", b.reason);
+	cr_assert_geq(b.fd, 0);
+	cr_assert_eq(fstat(b.fd, &st), 0);
+	cr_assert(S_ISSOCK(st.st_mode), "not the emulator's queue fd");
+	cr_assert(emul_wait(&f, "[fault 3 fd "));
+	cr_assert(emul_wait(&f, "[hwpt-alloc flags 0xc on 4 for device 2 vtd-s1 flags 0 pgtbl "
+				"0x10000 width 48 fault 3: hwpt 5] -> 0"));
+	cr_assert(emul_wait(&f, "[vfio0 attach 5 at pasid 5] -> 0"));
+	/* DEV1's VT-d cannot nest, and says so; no fd. */
+	cr_assert_eq(peer_bind_pgtable_faults(&p1, DEV1, 0, &r), -EOPNOTSUPP);
+	cr_assert(strstr(r.reason, "cannot nest"), "%s", r.reason);
+	cr_assert_lt(r.fd, 0);
+	cr_assert_eq(peer_unbind(&p1, b.id, &r), 0, "%s", r.reason);
+	seg = log_from(&f, "[vfio0 detach pasid 5] -> 0\n");
+	cr_assert(strstr(seg, "[destroy 5] -> 0\nioctl iommufd2 0x3b80 in=0800000003000000 "
+			      "[destroy 3] -> EBUSY\n"),
+		  "%s", seg);
+	close(b.fd);
+	peer_stop(&p1);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	cr_assert(emul_wait(&f, "close iommufd2 "));
+	seg = log_from(&f, "[vfio0 detach pasid 5] -> 0\n");
+	cr_assert(strstr(seg, "[destroy 3] -> 0\n"), "%s", seg);
+	cr_assert(strstr(seg, "close iommufd2 [left: nothing]"), "%s", seg);
+	daemon_stop(&d);
+	fake_free(&f);
+}
+
 Test(iommufd, invalidate_flushes_ones_own_guest_table_only)
 {
 	static const char policy_text[] = "allow * user=svmd-test1\nallow * user=svmd-test2\n"
