@@ -233,16 +233,17 @@ static int bus_bind_task(struct svm_client *c, const char *device, int pidfd, ui
 }
 
 static int bus_bind_pgtable(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
-			    uint64_t *ret_id)
+			    uint64_t *ret_id, int *ret_fault_fd)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 	uint64_t id;
-	int r;
+	int r, fd = -1;
 
 	c->reason[0] = 0;
 	r = sd_bus_message_new_method_call(c->bus, &m, SVMD_BUS_NAME, SVMD_BUS_PATH,
-					   SVMD_BUS_INTERFACE, "BindPgtable");
+					   SVMD_BUS_INTERFACE,
+					   ret_fault_fd ? "BindPgtableWithFaults" : "BindPgtable");
 	if (r >= 0)
 		r = sd_bus_message_append(m, "sutu", device, pg->pasid, pg->gpgd, pg->addr_width);
 	if (r >= 0)
@@ -259,9 +260,17 @@ static int bus_bind_pgtable(struct svm_client *c, const char *device, const stru
 	r = sd_bus_call(c->bus, m, 0, &error, &reply);
 	if (r < 0)
 		return failed(c, &error, r);
-	r = sd_bus_message_read(reply, "to", &id, NULL);
+	r = ret_fault_fd ? sd_bus_message_read(reply, "toh", &id, NULL, &fd)
+			 : sd_bus_message_read(reply, "to", &id, NULL);
 	if (r < 0)
 		return r;
+	if (ret_fault_fd) {
+		/* The message owns its fd: the caller gets a copy. */
+		fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return -errno;
+		*ret_fault_fd = fd;
+	}
 	if (ret_id)
 		*ret_id = id;
 	return 0;

@@ -327,12 +327,13 @@ static int socket_bind_task(struct svm_client *c, const char *device, int pidfd,
 }
 
 static int socket_bind_pgtable(struct svm_client *c, const char *device,
-			       const struct svm_pgtable *pg, uint64_t *ret_id)
+			       const struct svm_pgtable *pg, uint64_t *ret_id, int *ret_fault_fd)
 {
 	struct svmd_bind_pgtable_req req = {
 		.pasid = pg->pasid,
 		.addr_width = pg->addr_width,
-		.flags = pg->gpasid_valid ? SVMD_PGTABLE_GPASID_VALID : 0,
+		.flags = (pg->gpasid_valid ? SVMD_PGTABLE_GPASID_VALID : 0) |
+			 (ret_fault_fd ? SVMD_PGTABLE_FAULTS : 0),
 		.gpgd = pg->gpgd,
 		.gpasid = pg->gpasid_valid ? pg->gpasid : 0,
 		.format = SVMD_PGTABLE_FORMAT_VTD,
@@ -341,11 +342,22 @@ static int socket_bind_pgtable(struct svm_client *c, const char *device,
 		.vtd_emt = pg->vtd_emt,
 	};
 	const void *p = NULL;
+	int fd = -1;
 
 	if (!device || svmd_set_name(req.device, sizeof(req.device), device) < 0)
 		return -EINVAL;
-	int r = call(c, SVMD_OP_BIND_PGTABLE, &req, sizeof(req), NULL, 0, NULL, &p);
-	return bind_reply(r, p, ret_id, NULL);
+	int r = call(c, SVMD_OP_BIND_PGTABLE, &req, sizeof(req), NULL, 0, ret_fault_fd ? &fd : NULL,
+		     &p);
+	r = bind_reply(r, p, ret_id, NULL);
+	if (r < 0 || !ret_fault_fd)
+		return r;
+	if (fd < 0) {
+		snprintf(c->reason, sizeof(c->reason),
+			 "svmd bound the table but sent no fault queue fd");
+		return -EPROTO;
+	}
+	*ret_fault_fd = fd;
+	return 0;
 }
 
 static int socket_bind_pasid_table(struct svm_client *c, const char *device,

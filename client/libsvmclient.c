@@ -243,7 +243,20 @@ _public_ int svm_bind_pgtable(struct svm_client *c, const char *device,
 	char buf[SVMD_DEVICE_NAME_SZ];
 
 	DEVICE_ARG(c, device, buf);
-	return c->transport->bind_pgtable(c, device, pg, ret_id);
+	return c->transport->bind_pgtable(c, device, pg, ret_id, NULL);
+}
+
+_public_ int svm_bind_pgtable_faults(struct svm_client *c, const char *device,
+				     const struct svm_pgtable *pg, uint64_t *ret_id,
+				     int *ret_fault_fd)
+{
+	char buf[SVMD_DEVICE_NAME_SZ];
+
+	if (!ret_fault_fd || !pg)
+		return -EINVAL;
+	*ret_fault_fd = -1;
+	DEVICE_ARG(c, device, buf);
+	return c->transport->bind_pgtable(c, device, pg, ret_id, ret_fault_fd);
 }
 
 _public_ int svm_bind_pasid_table(struct svm_client *c, const char *device,

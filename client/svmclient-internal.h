@@ -48,8 +48,9 @@ struct svm_transport {
 	int (*list)(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n);
 	int (*bind_task)(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
 			 uint64_t *ret_id, uint32_t *ret_pasid);
+	/* ret_fault_fd NULL: without SVMD_PGTABLE_FAULTS; else it gets the fault queue. */
 	int (*bind_pgtable)(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
-			    uint64_t *ret_id);
+			    uint64_t *ret_id, int *ret_fault_fd);
 	int (*bind_pasid_table)(struct svm_client *c, const char *device,
 				const struct svm_pasid_table *t, uint64_t *ret_id);
 	int (*bind_smmu_cd_table)(struct svm_client *c, const char *device,

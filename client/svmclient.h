@@ -204,6 +204,15 @@ int svm_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t 
 		  uint64_t *ret_id, uint32_t *ret_pasid);
 int svm_bind_pgtable(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
 		     uint64_t *ret_id);
+/* svm_bind_pgtable() with the table's page-request queue (iommufd backend only; the others
+ * refuse it with -EOPNOTSUPP): *ret_fault_fd gets its fd (O_CLOEXEC, the caller's to close),
+ * -1 on failure. read() it for whole 40-byte struct iommu_hwpt_pgfault records (0: none
+ * pending; poll for POLLIN) and answer each group by writing an 8-byte
+ * struct iommu_hwpt_page_response (its last record's cookie, code 0 success or 1 invalid)
+ * into the same fd: the device waits until then. svmd relays nothing. Over D-Bus:
+ * org.svmd.Broker1.BindPgtableWithFaults. */
+int svm_bind_pgtable_faults(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
+			    uint64_t *ret_id, int *ret_fault_fd);
 int svm_bind_pasid_table(struct svm_client *c, const char *device, const struct svm_pasid_table *t,
 			 uint64_t *ret_id);
 /* Binds a guest's SMMUv3 CD table on device (the iommufd backend: device must be open in this

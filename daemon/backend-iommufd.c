@@ -131,6 +131,8 @@ struct iommufd_backend {
 struct nest {
 	uint32_t pasid; /* 0: the RID */
 	uint32_t hwpt;
+	uint32_t fault; /* its FAULT object (SVMD_PGTABLE_FAULTS), else 0 */
+	int fault_fd;   /* svmd's copy of the FAULT's fd, else -1 */
 };
 
 /* One client's iommufd, and per device what it has there. */
@@ -152,6 +154,11 @@ static void nests_destroy(struct backend_space *s, struct space_device *sd,
 
 struct backend_space {
 	int iommufd;
+	/* FAULT objects of ended bindings whose fd their owner still holds (IOMMU_DESTROY
+	 * answered EBUSY): destroyed again at the next nested bind or unbind, else with the
+	 * iommufd. */
+	uint32_t stale_faults[NESTS_MAX];
+	size_t n_stale_faults;
 	size_t n;
 	struct space_device devs[];
 };
@@ -1256,7 +1263,8 @@ static int parent_get(struct backend_space *s, struct space_device *sd, const st
 
 /* The nested HWPT for a's guest table, on sd's parent. */
 static int nested_alloc(struct backend_space *s, struct space_device *sd, const struct device *dev,
-			const struct bind_args *a, uint32_t *ret, char *why, size_t whylen)
+			const struct bind_args *a, uint32_t fault, uint32_t *ret, char *why,
+			size_t whylen)
 {
 	struct svmd_iommu_hwpt_vtd_s1 vtd = {
 		.flags = (a->pgtable.vtd_flags & SEED_VTD_SRE ? SVMD_IOMMU_VTD_S1_SRE : 0) |
@@ -1265,18 +1273,20 @@ static int nested_alloc(struct backend_space *s, struct space_device *sd, const 
 		.addr_width = a->pgtable.addr_width,
 	};
 	struct svmd_iommu_hwpt_alloc h = {
-		.flags = sd->parent_pasid ? SVMD_IOMMU_HWPT_ALLOC_PASID : 0,
+		.flags = (sd->parent_pasid ? SVMD_IOMMU_HWPT_ALLOC_PASID : 0) |
+			 (fault ? SVMD_IOMMU_HWPT_FAULT_ID_VALID : 0),
 		.dev_id = sd->devid,
 		.pt_id = sd->parent,
 		.data_type = SVMD_IOMMU_HWPT_DATA_VTD_S1,
 		.data_len = sizeof(vtd),
 		.data_uptr = (uintptr_t)&vtd,
+		.fault_id = fault,
 	};
 	int r;
 
 	if (sd->stdev) {
 		r = mock_nested_alloc(s->iommufd, sd->devid, sd->parent, sd->parent_pasid,
-				      a->pgtable.gpgd, ret);
+				      a->pgtable.gpgd, fault, ret);
 		return r < 0 ? fail(why, whylen, r,
 				    "kernel refused: IOMMU_HWPT_ALLOC(DATA_SELFTEST, IOTLB "
 				    "%#" PRIx32 ") for mock device %s: %s (%s)",
@@ -1292,6 +1302,67 @@ static int nested_alloc(struct backend_space *s, struct space_device *sd, const 
 			    a->pgtable.gpgd, a->pgtable.addr_width, dev->name, strerror(-r),
 			    errno_name(-r));
 	*ret = h.out_hwpt_id;
+	return 0;
+}
+
+/* The FAULT object of an ended binding: svmd's fd closed, then destroyed; while its owner still
+ * holds its copy the kernel answers EBUSY, and it waits in s's stale list. */
+static void fault_end(struct backend_space *s, uint32_t fault, int fd, const char *name)
+{
+	int r;
+
+	safe_close(fd);
+	if (!fault)
+		return;
+	r = destroy(s->iommufd, fault);
+	if (r == -EBUSY && s->n_stale_faults < ELEMENTSOF(s->stale_faults))
+		s->stale_faults[s->n_stale_faults++] = fault;
+	else if (r == -EBUSY)
+		log_notice("%s: FAULT object %u lives with this session's iommufd (its owner "
+			   "keeps its fd)",
+			   name, fault);
+	else if (r < 0)
+		log_warning_errno(r, "IOMMU_DESTROY of FAULT object %u of %s: %m", fault, name);
+}
+
+/* The stale FAULT objects whose fds their owners closed since. */
+static void faults_reap(struct backend_space *s)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->n_stale_faults; i++)
+		if (destroy(s->iommufd, s->stale_faults[i]) == -EBUSY)
+			s->stale_faults[kept++] = s->stale_faults[i];
+	s->n_stale_faults = kept;
+}
+
+/* A FAULT object for a nested table, and a copy of its fd for the caller. */
+static int fault_alloc(struct backend_space *s, const char *where, uint32_t *ret_id, int *ret_fd,
+		       int *ret_copy, char *why, size_t whylen)
+{
+	struct svmd_iommu_fault_alloc q = {.size = sizeof(q)};
+	int r;
+
+	faults_reap(s);
+	if (s->n_stale_faults >= ELEMENTSOF(s->stale_faults))
+		return fail(why, whylen, -EBUSY,
+			    "%zu fault fds of ended bindings are still open in this session: close "
+			    "them first (each FAULT object lives as long as its fd)",
+			    s->n_stale_faults);
+	r = xioctl(s->iommufd, SVMD_IOMMU_FAULT_QUEUE_ALLOC, &q);
+	if (r < 0)
+		return fail(why, whylen, r,
+			    "kernel refused: IOMMU_FAULT_QUEUE_ALLOC for %s: %s (%s)", where,
+			    strerror(-r), errno_name(-r));
+	*ret_id = q.out_fault_id;
+	*ret_fd = (int)q.out_fault_fd;
+	*ret_copy = fcntl(*ret_fd, F_DUPFD_CLOEXEC, 3);
+	if (*ret_copy < 0) {
+		r = -errno;
+		fault_end(s, *ret_id, *ret_fd, where);
+		return fail(why, whylen, r, "cannot copy the fault fd of %s: %s", where,
+			    strerror(-r));
+	}
 	return 0;
 }
 
@@ -1365,8 +1436,8 @@ static int iommufd_nest_bind(struct backend *be, struct backend_space *s, const 
 	const bool mock = dev_of(b, dev)->mock;
 	bool made = false;
 	char where[64];
-	uint32_t hwpt = 0;
-	int r;
+	uint32_t hwpt = 0, fault = 0;
+	int r, fault_fd = -1, copy = -1;
 
 	if (a->kind != SVMD_KIND_PGTABLE)
 		return fail(why, whylen, -EOPNOTSUPP, "%s", dev->unsupported[a->kind]);
@@ -1394,21 +1465,27 @@ static int iommufd_nest_bind(struct backend *be, struct backend_space *s, const 
 	r = mock ? mock_in_space(b, s, dev, &made, why, whylen) : 0;
 	if (r == 0)
 		r = parent_get(s, sd, dev, why, whylen);
+	if (r == 0 && (a->pgtable.flags & SVMD_PGTABLE_FAULTS))
+		r = fault_alloc(s, where, &fault, &fault_fd, &copy, why, whylen);
 	if (r == 0)
-		r = nested_alloc(s, sd, dev, a, &hwpt, why, whylen);
+		r = nested_alloc(s, sd, dev, a, fault, &hwpt, why, whylen);
 	if (r == 0 && (r = sd_attach_at(s->iommufd, sd, hwpt, a->pasid)) < 0) {
 		destroy(s->iommufd, hwpt);
 		fail(why, whylen, r, "kernel refused: %s of %s to its nested table: %s (%s)",
 		     sd_attach_name(sd, a->pasid), where, strerror(-r), errno_name(-r));
 	}
 	if (r < 0) {
-		/* A mock device this bind made goes again, and its parent with it: the next
-		 * one made starts on its IOAS. */
+		/* The queue goes after the table that held it; a mock device this bind made
+		 * goes again, and its parent with it: the next one made starts on its IOAS. */
+		safe_close(copy);
+		fault_end(s, fault, fault_fd, where);
 		if (made)
 			mock_release(b, s, dev);
 		return r;
 	}
-	sd->nests[sd->n_nests++] = (struct nest){.pasid = a->pasid, .hwpt = hwpt};
+	sd->nests[sd->n_nests++] = (struct nest){
+		.pasid = a->pasid, .hwpt = hwpt, .fault = fault, .fault_fd = fault_fd};
+	a->pgtable.fault_fd = copy;
 	return 0;
 }
 
@@ -1442,6 +1519,8 @@ static int iommufd_nest_unbind(struct backend *be, struct backend_space *s,
 		r = fail(why, whylen, rd, "IOMMU_DESTROY of the nested table of %s: %s%s", where,
 			 strerror(-rd),
 			 rd == -EBUSY ? " (the client attached its device fd to it again)" : "");
+	faults_reap(s);
+	fault_end(s, n->fault, n->fault_fd, where);
 	*n = sd->nests[--sd->n_nests];
 	return r;
 }
@@ -1540,10 +1619,12 @@ static void nests_destroy(struct backend_space *s, struct space_device *sd,
 {
 	int r;
 
-	for (size_t i = 0; i < sd->n_nests; i++)
+	for (size_t i = 0; i < sd->n_nests; i++) {
 		if ((r = destroy(s->iommufd, sd->nests[i].hwpt)) < 0)
 			log_warning_errno(r, "IOMMU_DESTROY of a nested table of %s: %m",
 					  dev->name);
+		fault_end(s, sd->nests[i].fault, sd->nests[i].fault_fd, dev->name);
+	}
 	free(sd->nests);
 	sd->nests = NULL;
 	sd->n_nests = 0;
@@ -1587,6 +1668,7 @@ static void iommufd_space_free(struct backend *be, struct backend_space *s)
 		else if (r < 0)
 			log_warning_errno(r, "IOMMU_DESTROY of the IOAS for %s: %m", dev->name);
 	}
+	faults_reap(s); /* what is left stays while its owner holds the fd, then goes */
 	safe_close(s->iommufd);
 	for (size_t i = 0; i < s->n; i++) {
 		smmuv3_forget(TAKE_PTR(s->devs[i].nest)); /* freed with the iommufd */
@@ -1612,8 +1694,9 @@ static const unsigned long serving_ioctls[] = {
 	SVMD_IOMMU_VIOMMU_ALLOC,
 	SVMD_IOMMU_VDEVICE_ALLOC,
 	SVMD_IOMMU_VEVENTQ_ALLOC,
-	SVMD_IOMMU_HWPT_INVALIDATE, /* page tables', PASID tables' vIOMMUs */
-	SVMD_IOMMU_OPTION,          /* last: mode 1 only */
+	SVMD_IOMMU_HWPT_INVALIDATE,   /* page tables', PASID tables' vIOMMUs */
+	SVMD_IOMMU_FAULT_QUEUE_ALLOC, /* page tables' page requests (SVMD_PGTABLE_FAULTS) */
+	SVMD_IOMMU_OPTION,            /* last: mode 1 only */
 };
 
 static void iommufd_free(struct backend *be)

@@ -253,6 +253,10 @@ static int sim_check(struct backend *b, const struct device *dev, const struct b
 	(void)b;
 	if (a->kind == SVMD_KIND_MAP)
 		return map_check(a, why, whylen);
+	if (a->kind == SVMD_KIND_PGTABLE && (a->pgtable.flags & SVMD_PGTABLE_FAULTS))
+		return fail(why, whylen, -EOPNOTSUPP,
+			    "the simulated backend has no fault queue: page-request queues "
+			    "(SVMD_PGTABLE_FAULTS) are mainline's iommufd backend only");
 	return sim_kernel_check(dev, a, why, whylen);
 }
 

@@ -292,6 +292,10 @@ static int vfio_check(struct backend *b, const struct device *dev, const struct 
 {
 	if (b->svm_unsupported)
 		return fail(why, whylen, -EOPNOTSUPP, "%s", b->svm_unsupported);
+	if (a->kind == SVMD_KIND_PGTABLE && (a->pgtable.flags & SVMD_PGTABLE_FAULTS))
+		return fail(why, whylen, -EOPNOTSUPP,
+			    "the vfio backend has no fault queue: page-request queues "
+			    "(SVMD_PGTABLE_FAULTS) are mainline's iommufd backend only");
 	return seed_check_bind(a, dev, why, whylen);
 }
 

@@ -22,7 +22,13 @@ struct bind_args {
 			uint32_t asked; /* the PASID asked for (0: auto), for deciding again */
 		} task;
 		struct {
-			uint64_t flags; /* SVMD_PGTABLE_GPASID_VALID */
+			/* SVMD_PGTABLE_GPASID_VALID, SVMD_PGTABLE_FAULTS: the wire's u64, checked
+			 * to hold no other bit before it is copied here. */
+			uint32_t flags;
+			/* With SVMD_PGTABLE_FAULTS, once nested: an fd for the caller on the
+			 * table's fault queue, which the bind's reply carries and closes; else
+			 * -1 (set by the core before nest_bind()). */
+			int fault_fd;
 			uint64_t gpgd;
 			uint64_t gpasid;
 			uint64_t vtd_flags; /* SVMD_VTD_FLAGS_ALL */

@@ -111,6 +111,8 @@ static int reply_made(struct bus *b, struct peer *p, sd_bus_message *m, struct b
 		r = sd_bus_message_append(reply, types, binding_id(x), x->args.pasid, path);
 	else if (r >= 0 && strcmp(types, "hto") == 0)
 		r = sd_bus_message_append(reply, types, fd, binding_id(x), path);
+	else if (r >= 0 && strcmp(types, "toh") == 0)
+		r = sd_bus_message_append(reply, types, binding_id(x), path, fd);
 	else if (r >= 0)
 		r = sd_bus_message_append(reply, types, binding_id(x), path);
 	return send_made(b, p, m, reply, x, fd >= 0, r);
@@ -206,16 +208,17 @@ static int read_options(sd_bus_message *m, const struct option_slot *slots, size
 	return sd_bus_message_exit_container(m);
 }
 
-static int method_bind_pgtable(sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* BindPgtable's arguments, and with_faults whether the caller asked for the fault queue. */
+static int pgtable_request(struct bus *b, sd_bus_message *m, bool with_faults,
+			   struct bind_request *ret_req, struct peer **ret_peer,
+			   sd_bus_error *error)
 {
-	struct bus *b = userdata;
 	struct bind_request req = {.target_pidfd = -1, .args.kind = SVMD_KIND_PGTABLE};
 	uint32_t gpasid = 0;
 	bool have_gpasid = false;
-	struct peer *p;
 	int r;
 
-	r = bus_peer_get(b, m, &p, error);
+	r = bus_peer_get(b, m, ret_peer, error);
 	if (r < 0)
 		return r;
 	r = sd_bus_message_read(m, "sutu", &req.device, &req.args.pasid, &req.args.pgtable.gpgd,
@@ -236,7 +239,44 @@ static int method_bind_pgtable(sd_bus_message *m, void *userdata, sd_bus_error *
 		req.args.pgtable.flags = SVMD_PGTABLE_GPASID_VALID;
 		req.args.pgtable.gpasid = gpasid;
 	}
-	return bind(b, m, p, &req, "to", error);
+	if (with_faults)
+		req.args.pgtable.flags |= SVMD_PGTABLE_FAULTS;
+	*ret_req = req;
+	return 0;
+}
+
+static int method_bind_pgtable(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct bind_request req;
+	struct peer *p;
+	int r = pgtable_request(b, m, false, &req, &p, error);
+
+	return r < 0 ? r : bind(b, m, p, &req, "to", error);
+}
+
+/* BindPgtable with SVMD_PGTABLE_FAULTS: the reply carries the table's fault queue fd. */
+static int method_bind_pgtable_with_faults(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus *b = userdata;
+	struct bind_request req;
+	struct binding *x = NULL;
+	struct op_result res;
+	struct peer *p;
+	int r = pgtable_request(b, m, true, &req, &p, error);
+
+	if (r < 0)
+		return r;
+	if (ops_bind(b->core, p->session, &req, &res, &x) < 0)
+		return bus_reply_error(error, &res);
+	_cleanup_close_ int fd = TAKE_FD(x->args.pgtable.fault_fd);
+	if (fd < 0) {
+		ops_undelivered(b->core, x);
+		return sd_bus_error_setf(error, SVMD_BUS_ERROR("Failed"),
+					 "the table was bound without a fault queue");
+	}
+	/* The message holds a copy of the fd; ours closes on return. */
+	return reply_made(b, p, m, x, "toh", fd);
 }
 
 static int method_bind_pasid_table(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -716,6 +756,11 @@ const sd_bus_vtable bus_broker_vtable[] = {
 					 SD_BUS_PARAM(addr_width) SD_BUS_PARAM(options),
 				 "to", SD_BUS_PARAM(id) SD_BUS_PARAM(binding), method_bind_pgtable,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("BindPgtableWithFaults", "sutua{sv}",
+				 SD_BUS_PARAM(device) SD_BUS_PARAM(pasid) SD_BUS_PARAM(gpgd)
+					 SD_BUS_PARAM(addr_width) SD_BUS_PARAM(options),
+				 "toh", SD_BUS_PARAM(id) SD_BUS_PARAM(binding) SD_BUS_PARAM(faults),
+				 method_bind_pgtable_with_faults, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("BindPasidTable", "stts",
 				 SD_BUS_PARAM(device) SD_BUS_PARAM(ptr) SD_BUS_PARAM(size)
 					 SD_BUS_PARAM(model),

@@ -274,7 +274,7 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 		memcpy(device, g->device, sizeof(device));
 		req.args.kind = SVMD_KIND_PGTABLE;
 		req.args.pasid = g->pasid;
-		req.args.pgtable.flags = g->flags;
+		req.args.pgtable.flags = (uint32_t)g->flags; /* checked: SVMD_PGTABLE_FLAGS_ALL */
 		req.args.pgtable.gpgd = g->gpgd;
 		req.args.pgtable.gpasid = g->gpasid;
 		req.args.pgtable.vtd_flags = g->vtd_flags;
@@ -322,6 +322,9 @@ static int handle_bind(struct client *c, const struct svmd_hdr *h, const void *p
 	rep.id = binding_id(b);
 	/* A PASID table's vEVENTQ, where the backend made one: the reply hands it over. */
 	int event_fd = b->args.kind == SVMD_KIND_PASID_TABLE ? TAKE_FD(b->args.table.event_fd) : -1;
+	/* A page table's fault queue, asked for with SVMD_PGTABLE_FAULTS: likewise. */
+	if (b->args.kind == SVMD_KIND_PGTABLE && (b->args.pgtable.flags & SVMD_PGTABLE_FAULTS))
+		event_fd = TAKE_FD(b->args.pgtable.fault_fd);
 	return commit(c, b, send_reply(c, h, &rep, sizeof(rep), event_fd));
 }
 

@@ -340,6 +340,9 @@ static int undo(struct core *c, struct binding *b, char *why, size_t whylen)
 		if (core_nests(c, b->args.kind)) {
 			struct space *sp = *core_nest_space(&b->args);
 			r = be->ops->nest_unbind(be, sp->bs, b->device, &b->args, why, whylen);
+			if (b->args.pgtable.flags & SVMD_PGTABLE_FAULTS) /* svmd's fault fd */
+				registry_charge_fds(c->registry, b->user, -1);
+			b->args.pgtable.fault_fd = safe_close(b->args.pgtable.fault_fd);
 			core_space_unref(c, sp);
 			return r;
 		}

@@ -186,7 +186,7 @@ uint32_t mock_iotlb_of(uint64_t gpgd)
 }
 
 int mock_nested_alloc(int iommufd, uint32_t devid, uint32_t parent, bool pasid, uint64_t gpgd,
-		      uint32_t *ret)
+		      uint32_t fault_id, uint32_t *ret)
 {
 	struct svmd_iommu_hwpt_selftest data = {
 		.iotlb = mock_iotlb_of(gpgd),
@@ -194,12 +194,14 @@ int mock_nested_alloc(int iommufd, uint32_t devid, uint32_t parent, bool pasid, 
 	};
 	struct svmd_iommu_hwpt_alloc h = {
 		.size = sizeof(h),
-		.flags = pasid ? SVMD_IOMMU_HWPT_ALLOC_PASID : 0,
+		.flags = (pasid ? SVMD_IOMMU_HWPT_ALLOC_PASID : 0) |
+			 (fault_id ? SVMD_IOMMU_HWPT_FAULT_ID_VALID : 0),
 		.dev_id = devid,
 		.pt_id = parent,
 		.data_type = SVMD_IOMMU_HWPT_DATA_SELFTEST,
 		.data_len = sizeof(data),
 		.data_uptr = (uintptr_t)&data,
+		.fault_id = fault_id,
 	};
 	int r = xioctl(iommufd, SVMD_IOMMU_HWPT_ALLOC, &h);
 

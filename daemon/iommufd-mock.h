@@ -50,9 +50,10 @@ int mock_detach_pasid(int iommufd, uint32_t stdev, uint32_t pasid);
  * IOTLB entry of the nested HWPT to this value, so a test (IOMMU_TEST_OP_MD_CHECK_IOTLB) can see
  * that the nested HWPT carries the client's table and when an invalidation cleared it. */
 uint32_t mock_iotlb_of(uint64_t gpgd);
-/* The nested HWPT for gpgd on parent (a NEST_PARENT HWPT), for devid; PASID-capable when pasid. */
+/* The nested HWPT for gpgd on parent (a NEST_PARENT HWPT), for devid; PASID-capable when pasid;
+ * its page requests to the FAULT object fault_id unless 0. */
 int mock_nested_alloc(int iommufd, uint32_t devid, uint32_t parent, bool pasid, uint64_t gpgd,
-		      uint32_t *ret);
+		      uint32_t fault_id, uint32_t *ret);
 
 /* Invalidate type SVMD_INVALIDATE_MOCK: each entry checked as the mock takes it (w[0] flags 0
  * or ALL, w[1] IOTLB id 0 to 3, w[2] 0), then IOMMU_HWPT_INVALIDATE(DATA_SELFTEST) on hwpt.

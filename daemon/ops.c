@@ -184,14 +184,19 @@ static int act_nested(struct request *rq, struct session *s, struct bind_args *a
 
 	if (r < 0)
 		return request_refuse(rq, r, "cannot make a DMA space: %s", why);
+	a->pgtable.fault_fd = -1;
 	r = be->ops->nest_bind(be, sp->bs, rq->dev, a, why, sizeof(why));
 	if (r < 0)
 		return request_refuse(rq, r, "%s", why[0] ? why : strerror(-r));
 	*core_nest_space(a) = core_space_ref(sp);
 	rq->pasid = a->pasid;
 	r = request_record(rq, s, a, NULL, ret);
+	if (r == 0 && (a->pgtable.flags & SVMD_PGTABLE_FAULTS))
+		/* svmd's own copy of the fault fd, for as long as the binding lasts. */
+		registry_charge_fds(c->registry, s->user, 1);
 	if (r < 0) {
 		be->ops->nest_unbind(be, sp->bs, rq->dev, a, NULL, 0);
+		a->pgtable.fault_fd = safe_close(a->pgtable.fault_fd);
 		core_space_unref(c, sp);
 	}
 	return r;

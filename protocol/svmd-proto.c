@@ -158,7 +158,7 @@ static int check_bind_pgtable(const void *payload)
 
 	if (!svmd_device_field_valid(r->device) || r->reserved != 0)
 		return -EBADMSG;
-	if (r->flags & ~(uint64_t)SVMD_PGTABLE_GPASID_VALID)
+	if (r->flags & ~(uint64_t)SVMD_PGTABLE_FLAGS_ALL)
 		return -EBADMSG;
 	if (!(r->flags & SVMD_PGTABLE_GPASID_VALID) && r->gpasid != 0)
 		return -EBADMSG;
@@ -334,7 +334,8 @@ static const struct reply_desc replies[_SVMD_OP_MAX] = {
 			  .entry_size = sizeof(struct svmd_binding_entry),
 			  .entry_count_off = offsetof(struct svmd_list_rep, n)},
 	[SVMD_OP_BIND_TASK] = {.size = sizeof(struct svmd_bind_rep)},
-	[SVMD_OP_BIND_PGTABLE] = {.size = sizeof(struct svmd_bind_rep)},
+	/* With SVMD_PGTABLE_FAULTS, the fault queue fd. */
+	[SVMD_OP_BIND_PGTABLE] = {.size = sizeof(struct svmd_bind_rep), .fds_opt = 1},
 	[SVMD_OP_BIND_PASID_TABLE] = {.size = sizeof(struct svmd_bind_rep), .fds_opt = 1},
 	[SVMD_OP_UNBIND] = {.size = sizeof(struct svmd_status_rep)},
 	[SVMD_OP_LEASE] = {.size = sizeof(struct svmd_status_rep), .fds = 1},

@@ -189,13 +189,17 @@ struct svmd_bind_task_req {
 
 /* BIND_PGTABLE: a guest stage-1 page table (iommu_gpasid_bind_data). */
 #define SVMD_PGTABLE_GPASID_VALID 0x1u
-#define SVMD_PGTABLE_FORMAT_VTD   1u
-#define SVMD_VTD_FLAGS_ALL        0x3fu /* SRE EAFE PCD PWT EMTE CD */
+/* Hand me a fault queue: on success the reply carries one fd, the kernel's page-request queue
+ * of the nested table (iommufd's FAULT object); the owner answers each request on it. */
+#define SVMD_PGTABLE_FAULTS     0x2u
+#define SVMD_PGTABLE_FLAGS_ALL  0x3u
+#define SVMD_PGTABLE_FORMAT_VTD 1u
+#define SVMD_VTD_FLAGS_ALL      0x3fu /* SRE EAFE PCD PWT EMTE CD */
 struct svmd_bind_pgtable_req {
 	char device[SVMD_DEVICE_NAME_SZ];
 	uint32_t pasid;      /* host PASID, 1..device width */
 	uint32_t addr_width; /* 48 or 57 */
-	uint64_t flags;      /* SVMD_PGTABLE_GPASID_VALID */
+	uint64_t flags;      /* SVMD_PGTABLE_GPASID_VALID, SVMD_PGTABLE_FAULTS */
 	uint64_t gpgd;       /* guest page-directory base, 4 KiB aligned */
 	uint64_t gpasid;     /* guest PASID when GPASID_VALID, else 0 */
 	uint32_t format;     /* SVMD_PGTABLE_FORMAT_VTD */

@@ -22,6 +22,8 @@
  *   nest S DEV PASID GPGD WIDTH FLAGS  check() and nest_bind() of a VT-d page table (PASID 0:
  *                                    the RID; FLAGS: the seed's VT-d flags)
  *   unnest S DEV PASID               nest_unbind() of one made so
+ *   nestf S DEV PASID GPGD WIDTH FLAGS  the same with SVMD_PGTABLE_FAULTS ("fault fd N")
+ *   fault-close S DEV PASID          closes the fault fd nestf gave
  *   client-attach-pasid S DEV PASID ID  the client attaches its fd at PASID to object ID
  *   file N memfd:SIZE|file:SIZE|pipe  a client's file as number N (0-7): a memfd, an unlinked
  *                                    regular file, a pipe
@@ -198,19 +200,64 @@ static int pgtable_args(char **a, struct bind_args *args)
 	return 0;
 }
 
+/* The fault fds nestf gave, by space, device and PASID (the fd + 1: 0 is none). */
+static struct {
+	int s, dev;
+	uint32_t pasid;
+	int fd1;
+} fault_fds[32];
+
+static int *fault_fd_of(int s, const struct device *dev, uint32_t pasid)
+{
+	for (size_t i = 0; i < sizeof(fault_fds) / sizeof(fault_fds[0]); i++)
+		if (fault_fds[i].fd1 && fault_fds[i].s == s &&
+		    fault_fds[i].dev == (int)dev->index && fault_fds[i].pasid == pasid)
+			return &fault_fds[i].fd1;
+	for (size_t i = 0; i < sizeof(fault_fds) / sizeof(fault_fds[0]); i++)
+		if (!fault_fds[i].fd1) {
+			fault_fds[i].s = s;
+			fault_fds[i].dev = (int)dev->index;
+			fault_fds[i].pasid = pasid;
+			return &fault_fds[i].fd1;
+		}
+	return NULL;
+}
+
 static int nest(char **a, char *why, size_t whylen)
 {
 	int s = space_of(a[1]);
 	const struct device *dev = dev_of(a[2]);
 	struct bind_args args;
-	int r;
+	int r, *ff;
 
 	if (s < 0 || !dev || pgtable_args(a, &args) < 0 || !b->ops->nest_bind)
 		return -EINVAL;
 	if (strcmp(a[0], "unnest") == 0)
 		return b->ops->nest_unbind(b, spaces[s], dev, &args, why, whylen);
+	if (strcmp(a[0], "fault-close") == 0) {
+		ff = fault_fd_of(s, dev, args.pasid);
+		if (!ff || !*ff)
+			return -ENOENT;
+		safe_close(*ff - 1);
+		*ff = 0;
+		return 0;
+	}
+	if (strcmp(a[0], "nestf") == 0)
+		args.pgtable.flags |= SVMD_PGTABLE_FAULTS;
+	args.pgtable.fault_fd = -1;
 	r = b->ops->check(b, dev, &args, why, whylen);
-	return r < 0 ? r : b->ops->nest_bind(b, spaces[s], dev, &args, why, whylen);
+	if (r == 0)
+		r = b->ops->nest_bind(b, spaces[s], dev, &args, why, whylen);
+	if (r == 0 && args.pgtable.fault_fd >= 0) {
+		ff = fault_fd_of(s, dev, args.pasid);
+		if (!ff)
+			return -ENOSPC;
+		if (*ff)
+			safe_close(*ff - 1);
+		*ff = args.pgtable.fault_fd + 1;
+		snprintf(why, whylen, "fault fd %d", args.pgtable.fault_fd);
+	}
+	return r;
 }
 
 static int client_attach(int s, const struct device *dev, uint32_t id, uint32_t pasid)
@@ -364,7 +411,8 @@ static int run(char **a, char *why, size_t whylen)
 		return unmap(a, why, whylen);
 	if (strcmp(a[0], "check") == 0)
 		return check(a, why, whylen);
-	if (strcmp(a[0], "nest") == 0 || strcmp(a[0], "unnest") == 0)
+	if (strcmp(a[0], "nest") == 0 || strcmp(a[0], "unnest") == 0 ||
+	    strcmp(a[0], "nestf") == 0 || strcmp(a[0], "fault-close") == 0)
 		return nest(a, why, whylen);
 	return space_device_cmd(a, why, whylen);
 }

@@ -351,6 +351,7 @@ enum peer_op {
 	OP_CONNECT,
 	OP_RELOAD,
 	OP_BIND_PGTABLE_EX,
+	OP_BIND_PGTABLE_FAULTS,
 	OP_MAP,
 	OP_UNMAP,
 	OP_INVALIDATE,
@@ -481,6 +482,14 @@ static void peer_main(int ctl, const char *socket_path, uid_t uid, gid_t gid, gi
 					.vtd_flags = cmd.vtd_flags,
 				};
 				r.status = svm_bind_pgtable(c, cmd.device, &pg, &r.id);
+				r.pasid = cmd.pasid;
+				break;
+			}
+			case OP_BIND_PGTABLE_FAULTS: {
+				struct svm_pgtable pg = {
+					.pasid = cmd.pasid, .addr_width = 48, .gpgd = cmd.a};
+				r.status =
+					svm_bind_pgtable_faults(c, cmd.device, &pg, &r.id, &out_fd);
 				r.pasid = cmd.pasid;
 				break;
 			}
@@ -724,6 +733,15 @@ int peer_bind_pgtable_ex(struct peer *p, const char *device, uint32_t pasid, uin
 		.addr_width = addr_width,
 		.vtd_flags = vtd_flags,
 	};
+
+	set_device(&cmd, device);
+	return peer_call(p, &cmd, -1, r);
+}
+
+int peer_bind_pgtable_faults(struct peer *p, const char *device, uint32_t pasid,
+			     struct peer_result *r)
+{
+	struct peer_cmd cmd = {.op = OP_BIND_PGTABLE_FAULTS, .pasid = pasid, .a = 0x10000};
 
 	set_device(&cmd, device);
 	return peer_call(p, &cmd, -1, r);

@@ -92,6 +92,9 @@ int peer_bind_pgtable(struct peer *p, const char *device, uint32_t pasid, uint64
 int peer_bind_pasid_table(struct peer *p, const char *device, uint64_t ptr, uint64_t size,
 			  uint32_t model, struct peer_result *r);
 /* A page-table bind with the address width and VT-d flags given (gpgd 0x10000). */
+/* svm_bind_pgtable_faults() of gpgd 0x10000, width 48: r->fd the fault queue's fd. */
+int peer_bind_pgtable_faults(struct peer *p, const char *device, uint32_t pasid,
+			     struct peer_result *r);
 int peer_bind_pgtable_ex(struct peer *p, const char *device, uint32_t pasid, uint32_t addr_width,
 			 uint64_t vtd_flags, struct peer_result *r);
 int peer_unbind(struct peer *p, uint64_t id, struct peer_result *r);

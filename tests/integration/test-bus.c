@@ -1298,6 +1298,21 @@ Test(bus, busctl_bind_pgtable_allowed_denied_and_released_with_busctl)
 		     1);
 }
 
+/* BindPgtableWithFaults on the simulated backend: NotSupported with the reason, nothing bound. */
+Test(bus, busctl_bind_pgtable_with_faults_refused_by_the_simulated_backend)
+{
+	struct cmd_out *o;
+
+	o = busctl_call(&u1, "BindPgtableWithFaults", "sutua{sv}", "0000:3b:00.0", "150", "65536",
+			"48", "0");
+	cr_assert_eq(o->rc, 1, "%s", o->out);
+	cr_assert_str_eq(o->out, "");
+	cr_assert_str_eq(o->err, "Call failed: the simulated backend has no fault queue: "
+				 "page-request queues (SVMD_PGTABLE_FAULTS) are mainline's iommufd "
+				 "backend only\n");
+	cr_assert_eq(count_bindings(&d), 0);
+}
+
 Test(bus, errors_carry_svmd_error_names)
 {
 	struct call_out c;

@@ -1936,6 +1936,54 @@ Test(iommufd, bind_pgtable_nests_in_the_callers_space_only)
 	fake_free(&f);
 }
 
+/* Over the socket, the real svmd: the reply hands the client the queue's fd; unbind destroys
+ * the table, then tries the queue (EBUSY: the client holds its fd); once the client closed it
+ * the session's end destroys it. */
+Test(iommufd, a_client_gets_its_tables_fault_queue)
+{
+	struct fake f;
+	struct daemon d;
+	struct peer p1;
+	struct peer_result r, b;
+	struct stat st;
+	const char *seg;
+
+	test_users(&u1, &u2);
+	fake_new_backend(&f, "iommufd", two, 2);
+	env_add(&f, NESTING_VTD);
+	env_add(&f, "VFIO_EMUL_FAULTS=1");
+	start_with(&d, &f, both);
+	peer_start(&p1, &d, u1.uid, u1.gid, 0);
+	cr_assert_eq(peer_open_device(&p1, DEV0, &r), 0, "%s", r.reason);
+	close(r.fd);
+	cr_assert_eq(peer_bind_pgtable_faults(&p1, DEV0, 5, &b), 0, "%s", b.reason);
+	cr_assert_geq(b.fd, 0);
+	cr_assert_eq(fstat(b.fd, &st), 0);
+	cr_assert(S_ISSOCK(st.st_mode), "not the emulator's queue fd");
+	cr_assert(emul_wait(&f, "[fault 3 fd "));
+	cr_assert(emul_wait(&f, "[hwpt-alloc flags 0xc on 4 for device 2 vtd-s1 flags 0 pgtbl "
+				"0x10000 width 48 fault 3: hwpt 5] -> 0"));
+	cr_assert(emul_wait(&f, "[vfio0 attach 5 at pasid 5] -> 0"));
+	/* DEV1's VT-d cannot nest, and says so; no fd. */
+	cr_assert_eq(peer_bind_pgtable_faults(&p1, DEV1, 0, &r), -EOPNOTSUPP);
+	cr_assert(strstr(r.reason, "cannot nest"), "%s", r.reason);
+	cr_assert_lt(r.fd, 0);
+	cr_assert_eq(peer_unbind(&p1, b.id, &r), 0, "%s", r.reason);
+	seg = log_from(&f, "[vfio0 detach pasid 5] -> 0\n");
+	cr_assert(strstr(seg, "[destroy 5] -> 0\nioctl iommufd2 0x3b80 in=0800000003000000 "
+			      "[destroy 3] -> EBUSY\n"),
+		  "%s", seg);
+	close(b.fd);
+	peer_stop(&p1);
+	cr_assert(wait_bindings(&d, 0, 2000));
+	cr_assert(emul_wait(&f, "close iommufd2 "));
+	seg = log_from(&f, "[vfio0 detach pasid 5] -> 0\n");
+	cr_assert(strstr(seg, "[destroy 3] -> 0\n"), "%s", seg);
+	cr_assert(strstr(seg, "close iommufd2 [left: nothing]"), "%s", seg);
+	daemon_stop(&d);
+	fake_free(&f);
+}
+
 Test(iommufd, invalidate_flushes_ones_own_guest_table_only)
 {
 	static const char policy_text[] = "allow * user=svmd-test1\nallow * user=svmd-test2\n"
@@ -2445,5 +2493,145 @@ Test(iommufd, mock_invalidate_checked_and_own_only)
 	seg = emul_log(&f);
 	cr_assert_eq(count_of(seg, "[mock device (flags"), count_of(seg, "mock device detached"),
 		     "%s", seg);
+	fake_free(&f);
+}
+
+/* ---- Page requests to the binding's owner (SVMD_PGTABLE_FAULTS) ---- */
+
+/* The bit: a FAULT object before the nested table, which names it (FAULT_ID_VALID); the
+ * caller's fd a copy of svmd's. Unbind destroys the queue after its table, or, while the owner
+ * still holds its fd (EBUSY), at the next bind once it closed it; the session's end too. */
+Test(iommufd, mock_faults_queue_for_the_owner)
+{
+	const char *const cmds[] = {"sandbox",
+				    "space A",
+				    "nestf A " MOCK0 " 0 0x1000 48 0",
+				    "nestf A " MOCK0 " 5 0x2000 48 0",
+				    "unnest A " MOCK0 " 5",
+				    "fault-close A " MOCK0 " 5",
+				    "nestf A " MOCK0 " 7 0x3000 48 0",
+				    "nest A " MOCK0 " 9 0x4000 48 0",
+				    "fault-close A " MOCK0 " 0",
+				    "fault-close A " MOCK0 " 7",
+				    "free A",
+				    NULL};
+	struct fake f;
+	const char *out;
+
+	fake_new_backend(&f, "iommufd", NULL, 0);
+	arg_add(&f, "--test-mock-devices=1");
+	env_add(&f, "VFIO_EMUL_MOCK=1");
+	out = drive(&f, cmds);
+	/* The queue first, then the nested table allocated with FAULT_ID_VALID (0x4) naming it
+	 * (fault_id at offset 40); the caller's fd is not svmd's. */
+	cr_assert(strstr(out, "nestf A " MOCK0 " 0 0x1000 48 0: 0 fault fd "), "%s", out);
+	seg_has(&f, "nestf A " MOCK0 " 0 0x1000 48 0",
+		"[fault 2 fd 20] -> 0\nioctl iommufd2 0x3b89 in=300000000c000000030000000500000000"
+		"00000000000000adde0000080000000000000000000000020000000000000");
+	seg_has(&f, "nestf A " MOCK0 " 0 0x1000 48 0",
+		"[mock hwpt-alloc flags 0xc on 5 for device 3 fault 2 selftest iotlb 0x1: hwpt 6] "
+		"-> 0\n");
+	cr_assert_null(strstr(out, "nestf A " MOCK0 " 0 0x1000 48 0: 0 fault fd 20\n"), "%s", out);
+	seg_has(&f, "nestf A " MOCK0 " 5 0x2000 48 0",
+		"[mock hwpt-alloc flags 0xc on 5 for device 3 fault 7 selftest iotlb 0x2: hwpt 8] "
+		"-> 0\n");
+	/* Unbind: the PASID detached, its table destroyed, then its queue: EBUSY while the owner
+	 * holds its fd; once closed, the next bind destroys it first. */
+	seg_has(&f, "unnest A " MOCK0 " 5",
+		"detach pasid 5] -> 0\nioctl iommufd2 0x3b80 in=0800000008000000 "
+		"out=0800000008000000 [destroy 8] -> 0\nioctl iommufd2 0x3b80 in=0800000007000000 "
+		"[destroy 7] -> EBUSY\n");
+	seg_has(&f, "nestf A " MOCK0 " 7 0x3000 48 0", "[destroy 7] -> 0\nioctl iommufd2 0x3b8e ");
+	/* Without the bit: no queue, no FAULT_ID_VALID, no fd. */
+	said(out, "nest A " MOCK0 " 9 0x4000 48 0: 0");
+	cr_assert_null(strstr(segment(&f, "nest A " MOCK0 " 9 0x4000 48 0"), "0x3b8e"));
+	seg_has(&f, "nest A " MOCK0 " 9 0x4000 48 0",
+		"[mock hwpt-alloc flags 0x8 on 5 for "
+		"device 3 selftest iotlb 0x4: hwpt 9]");
+	/* The session's end: each queue destroyed after its table, nothing left. */
+	seg_has(&f, "free A",
+		"[destroy 6] -> 0\nioctl iommufd2 0x3b80 in=0800000002000000 out=0800000002000000 "
+		"[destroy 2] -> 0\n");
+	seg_has(&f, "free A",
+		"[destroy 8] -> 0\nioctl iommufd2 0x3b80 in=0800000007000000 out=0800000007000000 "
+		"[destroy 7] -> 0\n");
+	seg_has(&f, "free A", "close iommufd2 [left: nothing]\n");
+	fake_free(&f);
+}
+
+/* A session's end while the owner holds its fault fds: each queue outlives the iommufd only as
+ * long as the fd (the kernel's rule); svmd closed its copies. */
+Test(iommufd, a_space_ends_with_the_owners_fault_fds_open)
+{
+	const char *const cmds[] = {"sandbox", "space A", "nestf A " MOCK0 " 3 0x1000 48 0",
+				    "free A", NULL};
+	struct fake f;
+	const char *out;
+
+	fake_new_backend(&f, "iommufd", NULL, 0);
+	arg_add(&f, "--test-mock-devices=1");
+	env_add(&f, "VFIO_EMUL_MOCK=1");
+	out = drive(&f, cmds);
+	cr_assert(strstr(out, "nestf A " MOCK0 " 3 0x1000 48 0: 0 fault fd "), "%s", out);
+	seg_has(&f, "free A",
+		"[destroy 6] -> 0\nioctl iommufd2 0x3b80 in=0800000002000000 "
+		"[destroy 2] -> EBUSY\n");
+	seg_has(&f, "free A", "close iommufd2 [left: fault 2]\n");
+	fake_free(&f);
+}
+
+/* VT-d: the queue named in the stage-1 alloc; a refused queue or a refused table leaves
+ * nothing, and the reply says which step. */
+Test(iommufd, a_vtd_table_with_faults_and_its_refusals_undone)
+{
+	const char *const cmds[] = {"sandbox",
+				    "space A",
+				    "open A " DEV0,
+				    "nestf A " DEV0 " 0 0x1000 48 0",
+				    "nestf A " DEV0 " 0 0x1000 48 0",
+				    "nestf A " DEV0 " 0 0x1000 48 0",
+				    "nestf A " DEV0 " 0 0x1000 48 0",
+				    "fault-close A " DEV0 " 0",
+				    "unnest A " DEV0 " 0",
+				    "free A",
+				    "client-close A " DEV0,
+				    NULL};
+	struct fake f;
+	const char *out, *seg;
+
+	fake_new_backend(&f, "iommufd", one, 1);
+	env_add(&f, NESTING_VTD);
+	env_add(&f, "VFIO_EMUL_FAULTS=1");
+	/* The first queue (ENOMEM), the second's table (EINVAL: HWPT_ALLOC #2, after the
+	 * parent), the third's attach (EBUSY: attach #4, after start-up's, open's and the
+	 * parent's). */
+	env_add(&f, "VFIO_EMUL_FAIL=3b8e:12:1,3b89:22:2,3b77:16:4");
+	out = drive(&f, cmds);
+	said(out,
+	     "nestf A " DEV0 " 0 0x1000 48 0: -ENOMEM: kernel refused: "
+	     "IOMMU_FAULT_QUEUE_ALLOC for the RID of " DEV0 ": Cannot allocate memory (ENOMEM)");
+	said(out, "nestf A " DEV0 " 0 0x1000 48 0: -EINVAL: kernel refused: "
+		  "IOMMU_HWPT_ALLOC(VTD_S1, gpgd 0x1000, 48 bits) for " DEV0 ": Invalid argument "
+		  "(EINVAL)");
+	said(out,
+	     "nestf A " DEV0 " 0 0x1000 48 0: -EBUSY: kernel refused: "
+	     "VFIO_DEVICE_ATTACH_IOMMUFD_PT of the RID of " DEV0 " to its nested table: Device "
+	     "or resource busy (EBUSY)");
+	cr_assert(strstr(out, "nestf A " DEV0 " 0 0x1000 48 0: 0 fault fd "), "%s", out);
+	seg = emul_log(&f);
+	cr_assert_eq(count_of(seg, "0x3b8e "), 4, "%s", seg);
+	/* Each refused bind destroyed the queue it made (the table's first, where there was
+	 * one). */
+	cr_assert(strstr(seg, "[injected] -> EINVAL\nioctl iommufd2 0x3b80 "), "%s", seg);
+	cr_assert(strstr(seg, "[injected] -> EBUSY\nioctl iommufd2 0x3b80 "), "%s", seg);
+	cr_assert(strstr(seg, "[hwpt-alloc flags 0xc on 4 for device 2 vtd-s1 flags 0 pgtbl 0x1000 "
+			      "width 48 fault 3: hwpt 5] -> 0\n"),
+		  "%s", seg);
+	/* Unbind: the table, then its queue (its fd closed by the owner first). */
+	seg_has(&f, "unnest A " DEV0 " 0",
+		"[destroy 5] -> 0\nioctl iommufd2 0x3b80 in=0800000003000000 out=0800000003000000 "
+		"[destroy 3] -> 0\n");
+	cr_assert(strstr(emul_log(&f), "close iommufd2 [left: device 2; kept by a bound device]\n"),
+		  "%s", emul_log(&f));
 	fake_free(&f);
 }

@@ -2173,6 +2173,31 @@ Test(events, events_during_a_call_wait_for_dispatch)
 	svm_disconnect(c);
 }
 
+/* The faults bit on the simulated backend: refused with the reason, no fd, nothing bound; the
+ * same table without it binds. */
+Test(events, a_fault_queue_is_refused_by_the_simulated_backend)
+{
+	struct svm_client *c;
+	struct svm_binding_info *list = NULL;
+	size_t n = 0;
+	uint64_t id = 0;
+	int fd = 7;
+
+	cr_assert_eq(svm_connect(ev.socket, &c), 0);
+	struct svm_pgtable pg = {.pasid = 163, .addr_width = 48, .gpgd = 0x7f000};
+	cr_assert_eq(svm_bind_pgtable_faults(c, "0000:3b:00.0", &pg, &id, &fd), -EOPNOTSUPP);
+	cr_assert_eq(fd, -1);
+	cr_assert_str_eq(svm_reason(c), "the simulated backend has no fault queue: page-request "
+					"queues (SVMD_PGTABLE_FAULTS) are mainline's iommufd "
+					"backend only");
+	cr_assert_eq(svm_bind_pgtable_faults(c, "0000:3b:00.0", &pg, &id, NULL), -EINVAL);
+	cr_assert_eq(svm_list(c, &list, &n), 0);
+	free(list);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(svm_bind_pgtable(c, "0000:3b:00.0", &pg, &id), 0, "%s", svm_reason(c));
+	svm_disconnect(c);
+}
+
 Test(events, hold_ends_when_the_bound_process_exits)
 {
 	struct bg_cmd sleeper, h;

@@ -837,8 +837,8 @@ ParameterizedTestParameters(request, bad_field)
 		F(SVMD_OP_LIST, struct svmd_list_req, reserved, 1),
 		F(SVMD_OP_BIND_TASK, struct svmd_bind_task_req, flags, 1),
 		F(SVMD_OP_BIND_TASK, struct svmd_bind_task_req, flags, 0x80000000u),
-		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x2),
-		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x3),
+		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x4),
+		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x7),
 		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x8000000000000001ull),
 		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0x100000001ull),
 		F(SVMD_OP_BIND_PGTABLE, struct svmd_bind_pgtable_req, flags, 0), /* gpasid 9 */
@@ -1377,7 +1377,7 @@ Test(reply, success_without_fd_for_other_ops)
 		size_t n_fds;
 		size_t len = rep_payload(&p, payload, &n_fds);
 		if (p.op == SVMD_OP_LEASE || p.op == SVMD_OP_OPEN_DEVICE ||
-		    p.op == SVMD_OP_BIND_PASID_TABLE)
+		    p.op == SVMD_OP_BIND_PASID_TABLE || p.op == SVMD_OP_BIND_PGTABLE)
 			continue;
 		cr_assert_eq(n_fds, 0);
 		cr_assert_eq(svmd_reply_check(p.op, payload, len, 0), 0);
@@ -1946,6 +1946,36 @@ Test(request, pgtable_unknown_vtd_flags)
 	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), 0);
 	r.vtd_flags = SVMD_VTD_FLAGS_ALL + 1;
 	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), -EBADMSG);
+}
+
+/* The faults bit is known, the next one is not; the reply may carry the queue's fd. */
+Test(request, pgtable_faults_flag)
+{
+	struct svmd_bind_pgtable_req r = {
+		.device = "0000:3b:00.0",
+		.pasid = 100,
+		.addr_width = 48,
+		.gpgd = 0x1000,
+		.format = SVMD_PGTABLE_FORMAT_VTD,
+		.flags = SVMD_PGTABLE_FAULTS,
+	};
+	const struct svmd_bind_rep ok = {.id = 3};
+	const int32_t status = -EOPNOTSUPP;
+	unsigned char err[sizeof(status) + 3] = {0};
+
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), 0);
+	r.flags = SVMD_PGTABLE_FAULTS | SVMD_PGTABLE_GPASID_VALID;
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), 0);
+	r.flags = 0x4;
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 0), -EBADMSG);
+	r.flags = SVMD_PGTABLE_FAULTS;
+	cr_assert_eq(svmd_request_check(SVMD_OP_BIND_PGTABLE, &r, sizeof(r), 1), -EBADMSG);
+	memcpy(err, &status, sizeof(status));
+	memcpy(err + sizeof(status), "no", 3);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_BIND_PGTABLE, &ok, sizeof(ok), 0), 0);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_BIND_PGTABLE, &ok, sizeof(ok), 1), 0);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_BIND_PGTABLE, &ok, sizeof(ok), 2), -EBADMSG);
+	cr_assert_eq(svmd_reply_check(SVMD_OP_BIND_PGTABLE, &err, sizeof(err), 1), -EBADMSG);
 }
 
 /* The 48-byte form of BIND_PASID_TABLE (SMMUv3 through iommufd): its extension checked, and

@@ -87,7 +87,7 @@
 #define SHMEM_MAGIC     0x01021994
 #define HUGETLBFS_MAGIC 0x958458f6
 
-enum otype { O_NONE, O_DEVICE, O_IOAS, O_HWPT, O_VIOMMU, O_VDEVICE, O_VEVENTQ, O_STDEV };
+enum otype { O_NONE, O_DEVICE, O_IOAS, O_HWPT, O_VIOMMU, O_VDEVICE, O_VEVENTQ, O_STDEV, O_FAULT };
 #define MOCK_BDF "mock"
 
 struct area {
@@ -113,7 +113,8 @@ struct obj {
 	unsigned refs;     /* viommu: vdevices, veventqs, nested hwpts; hwpt: viommus on it */
 	unsigned dev;      /* vdevice: the device object */
 	uint64_t virt_id;  /* vdevice: the guest's id of it (an SMMUv3's vSID) */
-	int hidden_fd;     /* veventq: the emulator's end of its fd's socket pair */
+	int hidden_fd;     /* veventq, fault: the emulator's end of its fd's socket pair */
+	unsigned fault;    /* hwpt: the FAULT object it was allocated with (FAULT_ID_VALID) */
 	uint32_t iotlb[4]; /* a nested mock hwpt's IOTLB entries */
 };
 
@@ -227,7 +228,8 @@ void iommufd_emul_init(void)
 	conf.pin_limit = (v = getenv("VFIO_EMUL_PIN_LIMIT")) ? strtoull(v, NULL, 0) : UINT64_MAX;
 	if (emul.on)
 		shmem_devs_learn();
-	while (emul.on && getenv("VFIO_EMUL_VIOMMU") && conf.n_pairs < PAIRS_MAX &&
+	while (emul.on && (getenv("VFIO_EMUL_VIOMMU") || getenv("VFIO_EMUL_FAULTS") || conf.mock) &&
+	       conf.n_pairs < PAIRS_MAX &&
 	       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, conf.pairs[conf.n_pairs]) == 0)
 		conf.n_pairs++;
 }
@@ -282,8 +284,10 @@ static void obj_free(struct ictx *c, unsigned id)
 {
 	struct obj *o = &c->objs[id];
 
-	if (o->type == O_VEVENTQ)
+	if (o->type == O_VEVENTQ || o->type == O_FAULT)
 		syscall(SYS_close, o->hidden_fd);
+	if (o->type == O_HWPT && o->fault && c->objs[o->fault].type == O_FAULT)
+		c->objs[o->fault].refs--;
 	if (o->type == O_STDEV) /* its mock device's slot */
 		cdevs[o->cdev] = (struct cdev){0};
 
@@ -326,8 +330,8 @@ static void rid_leave(struct cdev *d)
 
 static void objs_text(const struct ictx *c, char *buf, size_t size)
 {
-	static const char *const names[] = {"?",      "device",  "ioas",    "hwpt",
-					    "viommu", "vdevice", "veventq", "stdev"};
+	static const char *const names[] = {"?",       "device",  "ioas",  "hwpt", "viommu",
+					    "vdevice", "veventq", "stdev", "fault"};
 	size_t used = 0;
 
 	buf[0] = 0;
@@ -619,7 +623,7 @@ static int do_destroy(struct ictx *c, void *arg, char *tag, size_t tlen)
 	 * so is what others hang off, and a vEVENTQ whose fd is open somewhere. */
 	if (o->type == O_DEVICE || o->users || o->refs)
 		return -EBUSY;
-	if (o->type == O_VEVENTQ) {
+	if (o->type == O_VEVENTQ || o->type == O_FAULT) {
 		struct pollfd p = {.fd = o->hidden_fd, .events = POLLIN};
 		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLHUP))
 			return -EBUSY;
@@ -1061,6 +1065,48 @@ static int hwpt_for(struct ictx *c, unsigned ioas_id, unsigned *ret, bool alloc)
 static struct hwconf hw_of(const char *bdf);
 
 /* A nested VT-d stage 1 as intel-iommu checks it: flags SRE, EAFE, WPE; a 4- or 5-level table. */
+/* A nested HWPT's FAULT_ID_VALID: fault_id names a FAULT object here, else ENOENT. */
+static int fault_take(struct ictx *c, const struct svmd_iommu_hwpt_alloc *h, char *tag, size_t tlen)
+{
+	if (!(h->flags & SVMD_IOMMU_HWPT_FAULT_ID_VALID))
+		return 0;
+	snprintf(tag + strlen(tag), tlen - strlen(tag), " fault %u", h->fault_id);
+	return obj_get(c, h->fault_id, O_FAULT) ? 0 : -ENOENT;
+}
+
+static unsigned fault_hold(struct ictx *c, const struct svmd_iommu_hwpt_alloc *h)
+{
+	if (!(h->flags & SVMD_IOMMU_HWPT_FAULT_ID_VALID))
+		return 0;
+	c->objs[h->fault_id].refs++;
+	return h->fault_id;
+}
+
+/* IOMMU_FAULT_QUEUE_ALLOC: a FAULT object whose fd is one end of a socket pair made at start
+ * (svmd's sandbox has no socketpair(2)); destroyed only once every copy of it is closed. */
+static int do_fault_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
+{
+	struct svmd_iommu_fault_alloc q;
+	unsigned id;
+	int r = take(arg, &q, sizeof(q), sizeof(q));
+
+	if (r < 0)
+		return r;
+	if (q.flags)
+		return -EOPNOTSUPP;
+	if (conf.n_pairs == 0)
+		return -ENOMEM;
+	if (!(id = obj_new(c, O_FAULT)))
+		return -ENOSPC;
+	conf.n_pairs--;
+	c->objs[id].hidden_fd = conf.pairs[conf.n_pairs][1];
+	q.out_fault_id = id;
+	q.out_fault_fd = (uint32_t)conf.pairs[conf.n_pairs][0];
+	give(arg, &q, sizeof(q));
+	snprintf(tag, tlen, "fault %u fd %d", id, conf.pairs[conf.n_pairs][0]);
+	return 0;
+}
+
 static int vtd_s1_take(const struct svmd_iommu_hwpt_alloc *h, char *tag, size_t tlen)
 {
 	struct svmd_iommu_hwpt_vtd_s1 v = {0};
@@ -1094,7 +1140,7 @@ static int vtd_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
 	snprintf(tag, tlen, "hwpt-alloc flags %#x on %u for device %u", h.flags, h.pt_id, h.dev_id);
 	if (!(dev = obj_get(c, h.dev_id, O_DEVICE)) || !(pt = obj_get(c, h.pt_id, O_NONE)))
 		return -ENOENT;
-	if (h.flags & ~known)
+	if (h.flags & ~(known | SVMD_IOMMU_HWPT_FAULT_ID_VALID))
 		return -EOPNOTSUPP;
 	hw = hw_of(cdevs[dev->cdev].bdf);
 	if (h.data_type == SVMD_IOMMU_HWPT_DATA_NONE) {
@@ -1116,10 +1162,13 @@ static int vtd_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
 			return -EINVAL;
 		if ((r = vtd_s1_take(&h, tag, tlen)) < 0)
 			return r;
+		if ((r = fault_take(c, &h, tag, tlen)) < 0)
+			return r;
 		if (!(id = obj_new(c, O_HWPT)))
 			return -ENOSPC;
 		c->objs[id].on = h.pt_id;
 		c->objs[id].alloced = true;
+		c->objs[id].fault = fault_hold(c, &h);
 		pt->refs++;
 	} else {
 		return -EOPNOTSUPP;
@@ -1525,18 +1574,21 @@ static int mock_hwpt_alloc(struct ictx *c, void *arg, char *tag, size_t tlen)
 		c->objs[id].nest_parent = h.flags & SVMD_IOMMU_HWPT_ALLOC_NEST_PARENT;
 	} else if (h.data_type == SVMD_IOMMU_HWPT_DATA_SELFTEST) {
 		struct svmd_iommu_hwpt_selftest data = {0};
-		if (h.flags & ~SVMD_IOMMU_HWPT_ALLOC_PASID)
+		if (h.flags & ~(SVMD_IOMMU_HWPT_ALLOC_PASID | SVMD_IOMMU_HWPT_FAULT_ID_VALID))
 			return -EOPNOTSUPP;
 		if (pt->type != O_HWPT || !pt->nest_parent)
 			return -EINVAL;
 		if (h.data_len < sizeof(data.iotlb) || !h.data_uptr)
 			return -EINVAL;
+		if ((r = fault_take(c, &h, tag, tlen)) < 0)
+			return r;
 		memcpy(&data, (const void *)(uintptr_t)h.data_uptr,
 		       h.data_len < sizeof(data) ? h.data_len : sizeof(data));
 		if (!(id = obj_new(c, O_HWPT)))
 			return -ENOSPC;
 		c->objs[id].on = h.pt_id;
 		c->objs[id].alloced = true;
+		c->objs[id].fault = fault_hold(c, &h);
 		for (int i = 0; i < 4; i++)
 			c->objs[id].iotlb[i] = data.iotlb;
 		pt->refs++;
@@ -1727,6 +1779,8 @@ static int dispatch(int fd, struct efd *e, unsigned long req, void *arg, char *t
 		return do_veventq_alloc(c, arg, tag, tlen);
 	case SVMD_IOMMU_HWPT_INVALIDATE:
 		return do_hwpt_invalidate(c, arg, tag, tlen);
+	case SVMD_IOMMU_FAULT_QUEUE_ALLOC:
+		return do_fault_alloc(c, arg, tag, tlen);
 	case SVMD_IOMMU_TEST_CMD:
 		return conf.mock ? do_test_cmd(c, e->id, arg, tag, tlen) : -ENOTTY;
 	default:

@@ -107,6 +107,7 @@ static const char *const checks[] = {
 	"mock-pasid-beyond-width-kernel",
 	"mock-policy-pgtable",
 	"mock-invalidate",
+	"mock-fault-to-owner",
 	"mock-held-by-session",
 	"mock-invalidate-others-refused",
 	"mock-session-end-releases",
@@ -1436,6 +1437,11 @@ static void real_part(void)
 #define PASID_LEASE  7u
 #define PASID_NO_INV 60u /* bind-pgtable allows it, invalidate does not */
 #define PASID_DENIED 150u
+#define GPGD_FAULT   0x7777000ull /* a table bound with its fault queue */
+#define PASID_FAULT  11u
+#define FAULT_ADDR   0x40001000ull /* the page request root triggers */
+#define FAULT_GRPID  3u
+#define FAULT_PERM   (IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE)
 /* The RID is PASID 0, which a policy's pasid= grants as auto. */
 #define POLICY_PG_A                                                                                \
 	"allow bind-pgtable user=" USER_A " device=" MOCK0 " pasid=auto,1-99 addr-width=48"
@@ -1618,6 +1624,44 @@ static int invalidate_mock(struct svm_client *c, uint64_t id, uint64_t flags, ui
 	return svm_invalidate(c, id, SVM_INVALIDATE_MOCK, &e, 1, NULL);
 }
 
+/* A's table with its fault queue: root triggers a page request at its PASID (through the
+ * mock), A reads it within 1 s and answers it; after unbind a second one reaches nothing. A
+ * says what it saw, root judges (step_fault_*). */
+static void mock_a_faults(struct svm_client *c, struct mock_link *l)
+{
+	struct svm_pgtable pg = {.pasid = PASID_FAULT, .addr_width = 48, .gpgd = GPGD_FAULT};
+	struct iommu_hwpt_pgfault f = {0};
+	uint64_t id = 0;
+	int fd = -1, r, pr, e2 = 0, ru;
+	ssize_t n, w, w2;
+
+	r = svm_bind_pgtable_faults(c, MOCK0, &pg, &id, &fd);
+	link_say(l, "fault-bound %d %d %s", r, fd >= 0, r ? reason(c) : "");
+	if (r < 0 || fd < 0)
+		return;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	pr = poll(&p, 1, 1000);
+	n = read(fd, &f, sizeof(f));
+	struct iommu_hwpt_page_response resp = {.cookie = f.cookie,
+						.code = IOMMUFD_PAGE_RESP_SUCCESS};
+	w = write(fd, &resp, sizeof(resp));
+	w2 = write(fd, &resp, sizeof(resp)); /* answered already */
+	if (w2 < 0)
+		e2 = errno;
+	link_say(l, "fault-read %d %zd %u %u %u %u %llx %zd %zd %s", pr > 0 ? p.revents : -1, n,
+		 f.flags, f.pasid, f.grpid, f.perm, (unsigned long long)f.addr, w, w2,
+		 e2 ? strerrorname_np(e2) : "0");
+	ru = svm_unbind(c, id);
+	link_say(l, "fault-unbound %d", ru);
+	p.revents = 0;
+	pr = poll(&p, 1, 200);
+	n = read(fd, &f, sizeof(f));
+	e2 = n < 0 ? errno : 0;
+	link_say(l, "fault-after %d %zd %s", pr > 0 ? p.revents : 0, n,
+		 e2 ? strerrorname_np(e2) : "0");
+	close(fd);
+}
+
 /* A's policy rows: bind-pgtable's PASID range and address width, invalidate's PASIDs. */
 static void mock_a_policy(struct svm_client *c)
 {
@@ -1692,6 +1736,7 @@ static int mock_client_a(void *arg)
 	link_say(l, "wide");
 
 	mock_a_policy(c);
+	mock_a_faults(c, l);
 
 	/* Invalidate: entry 1 of the PASID's table, checked first: entry 4 and type 1 are not
 	 * the mock's. */
@@ -1827,7 +1872,111 @@ static void mock_root_b(struct mock_link *l, const struct mock_seen *rid,
 struct mock_root {
 	struct mock_seen rid, p5, ls; /* A's RID table, its PASID's, its leased one */
 	uint32_t rid_hwpt;
+	struct mock_seen fl; /* A's table with a fault queue */
+	uint32_t fault_dev;  /* the mock device's object in that iommufd (TRIGGER_IOPF's) */
+	char fault_said[1024];
+	bool fault_ok, fault_reported;
 };
+
+/* TRIGGER_IOPF: the mock reports a page request of its device dev_id at pasid, to the fault
+ * queue of the HWPT that PASID is attached to. */
+static int trigger_iopf(int iommufd, uint32_t dev_id, uint32_t pasid)
+{
+	struct iommu_test_cmd c = {.op = IOMMU_TEST_OP_TRIGGER_IOPF,
+				   .trigger_iopf = {.dev_id = dev_id,
+						    .pasid = pasid,
+						    .grpid = FAULT_GRPID,
+						    .perm = FAULT_PERM,
+						    .addr = FAULT_ADDR}};
+	return mock_cmd(iommufd, &c);
+}
+
+static void fault_note(struct mock_root *m, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fault_note(struct mock_root *m, bool ok, const char *fmt, ...)
+{
+	size_t used = strlen(m->fault_said);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->fault_said + used, sizeof(m->fault_said) - used, fmt, ap);
+	va_end(ap);
+	m->fault_ok = m->fault_ok && ok;
+}
+
+/* A bound its table with the fault queue: root finds it in the mock (attached at the PASID)
+ * and triggers a page request there. The device object is the one id TRIGGER_IOPF takes in
+ * that iommufd (the others are no devices: ENOENT). */
+static void step_fault_bound(struct mock_root *m, const char *arg)
+{
+	char why[512] = "";
+	int r = 1;
+
+	m->fault_ok = strncmp(arg, "0 1", 3) == 0 &&
+		      mock_find(svmd_pid, GPGD_FAULT, &m->fl, why, sizeof(why));
+	fault_note(m, true, "bind with faults at PASID %u: %s%s", PASID_FAULT, arg, why);
+	if (!m->fault_ok) {
+		report(false, "mock-fault-to-owner", "%s", m->fault_said);
+		m->fault_reported = true;
+		return;
+	}
+	r = pasid_check(m->fl.fd, m->fl.stdev, PASID_FAULT, m->fl.hwpt);
+	fault_note(m, r == 0, "; PASID_CHECK_HWPT(%u, %u) %s", PASID_FAULT, m->fl.hwpt,
+		   err_text(r));
+	for (uint32_t id = 1; !m->fault_dev && id <= MOCK_IDS_MAX; id++)
+		if (trigger_iopf(m->fl.fd, id, PASID_FAULT) == 0)
+			m->fault_dev = id;
+	fault_note(m, m->fault_dev != 0, "; TRIGGER_IOPF(device %u, PASID %u, addr %#llx)",
+		   m->fault_dev, PASID_FAULT, FAULT_ADDR);
+}
+
+/* What A read (within 1 s) and how the kernel took its answer (a second one for the same
+ * cookie is refused: EINVAL). */
+static void step_fault_read(struct mock_root *m, const char *arg)
+{
+	int revents = 0;
+	long n = 0, w = 0, w2 = 0;
+	unsigned flags = 0, pasid = 0, grpid = 0, perm = 0;
+	unsigned long long addr = 0;
+	char e2[32] = "";
+
+	if (sscanf(arg, "%d %ld %u %u %u %u %llx %ld %ld %31s", &revents, &n, &flags, &pasid,
+		   &grpid, &perm, &addr, &w, &w2, e2) != 10)
+		m->fault_ok = false;
+	fault_note(m,
+		   (revents & POLLIN) && n == (long)sizeof(struct iommu_hwpt_pgfault) &&
+			   flags == (IOMMU_PGFAULT_FLAGS_PASID_VALID |
+				     IOMMU_PGFAULT_FLAGS_LAST_PAGE) &&
+			   pasid == PASID_FAULT && grpid == FAULT_GRPID && perm == FAULT_PERM &&
+			   addr == FAULT_ADDR &&
+			   w == (long)sizeof(struct iommu_hwpt_page_response) && w2 == -1 &&
+			   strcmp(e2, "EINVAL") == 0,
+		   "; A read (revents, bytes, flags, pasid, grpid, perm, addr) and wrote its "
+		   "response, then again: %s",
+		   arg);
+}
+
+static void step_fault_unbound(struct mock_root *m, const char *arg)
+{
+	int r = m->fl.fd >= 0 ? pasid_check(m->fl.fd, m->fl.stdev, PASID_FAULT, 0) : -EBADF;
+	int rh = m->fl.fd >= 0 ? iotlb_check(m->fl.fd, m->fl.hwpt, 0, (uint32_t)(GPGD_FAULT >> 12))
+			       : -EBADF;
+	int rt = m->fault_dev ? trigger_iopf(m->fl.fd, m->fault_dev, PASID_FAULT) : -ENODEV;
+
+	fault_note(m, strcmp(arg, "0") == 0 && r == 0 && rh == -ENOENT,
+		   "; unbind %s: PASID %u attached to nothing: %s, its HWPT: %s; TRIGGER_IOPF "
+		   "again: %s",
+		   arg, PASID_FAULT, err_text(r), err_text(rh), err_text(rt));
+}
+
+static void step_fault_after(struct mock_root *m, const char *arg)
+{
+	fault_note(m, strcmp(arg, "0 0 0") == 0,
+		   "; then A's fd (revents, read, errno): %s (nothing more)", arg);
+	report(m->fault_ok, "mock-fault-to-owner", "%s", m->fault_said);
+	m->fault_reported = true;
+	mock_seen_close(&m->fl);
+}
 
 static void step_rid(struct mock_root *m, const char *arg)
 {
@@ -2034,6 +2183,10 @@ static const struct {
 	{"pasid", step_pasid},
 	{"busy", step_busy},
 	{"wide", step_wide},
+	{"fault-bound", step_fault_bound},
+	{"fault-read", step_fault_read},
+	{"fault-unbound", step_fault_unbound},
+	{"fault-after", step_fault_after},
 	{"invalidate", step_invalidate},
 	{"b", step_b},
 	{"unbind-pasid", step_unbind_pasid},
@@ -2045,7 +2198,8 @@ static const struct {
 
 static void mock_root(struct mock_link *l)
 {
-	struct mock_root m = {.rid = {.fd = -1}, .p5 = {.fd = -1}, .ls = {.fd = -1}};
+	struct mock_root m = {
+		.rid = {.fd = -1}, .p5 = {.fd = -1}, .ls = {.fd = -1}, .fl = {.fd = -1}};
 	char line[512];
 	bool last = false;
 
@@ -2063,6 +2217,10 @@ static void mock_root(struct mock_link *l)
 	mock_seen_close(&m.rid);
 	mock_seen_close(&m.p5);
 	mock_seen_close(&m.ls);
+	mock_seen_close(&m.fl);
+	if (!m.fault_reported)
+		report(false, "mock-fault-to-owner", "client A did not finish its fault steps: %s",
+		       m.fault_said[0] ? m.fault_said : "it never bound its table with faults");
 }
 
 static void mock_part(void)
