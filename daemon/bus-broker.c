@@ -926,24 +926,25 @@ static const char *class_name(unsigned k)
 	return svmd_metrics_class_name(k + 1);
 }
 
-METRICS_PROPERTY(denials)
+/* a{sa{st}} of one outcome's requests: op -> reason class -> count. */
+static int append_outcome(sd_bus_message *reply, const struct svmd_metrics *mt, unsigned outcome)
 {
 	uint64_t v[SVMD_METRICS_OPS][SVMD_METRICS_CLASSES - 1];
 
 	for (unsigned o = 0; o < SVMD_METRICS_OPS; o++)
 		for (unsigned k = 1; k < SVMD_METRICS_CLASSES; k++)
-			v[o][k - 1] = mt->requests[SVMD_METRICS_DENY][o][k];
+			v[o][k - 1] = mt->requests[outcome][o][k];
 	return append_by_op(reply, &v[0][0], SVMD_METRICS_CLASSES - 1, class_name);
+}
+
+METRICS_PROPERTY(denials)
+{
+	return append_outcome(reply, mt, SVMD_METRICS_DENY);
 }
 
 METRICS_PROPERTY(failures)
 {
-	uint64_t v[SVMD_METRICS_OPS][SVMD_METRICS_CLASSES - 1];
-
-	for (unsigned o = 0; o < SVMD_METRICS_OPS; o++)
-		for (unsigned k = 1; k < SVMD_METRICS_CLASSES; k++)
-			v[o][k - 1] = mt->requests[SVMD_METRICS_FAIL][o][k];
-	return append_by_op(reply, &v[0][0], SVMD_METRICS_CLASSES - 1, class_name);
+	return append_outcome(reply, mt, SVMD_METRICS_FAIL);
 }
 
 METRICS_PROPERTY(releases)
