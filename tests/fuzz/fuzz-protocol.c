@@ -206,8 +206,9 @@ static void check_reply(uint16_t op, const uint8_t *payload, size_t len, size_t 
 		return;
 	}
 	assert(why == NULL);
-	if (op == SVMD_OP_BIND_PASID_TABLE)
-		assert(n_fds <= 1); /* its SMMUv3 form's vEVENTQ, where the backend has one */
+	if (op == SVMD_OP_BIND_PASID_TABLE || op == SVMD_OP_BIND_PGTABLE)
+		/* the SMMUv3 form's vEVENTQ, a page table's fault queue (SVMD_PGTABLE_FAULTS) */
+		assert(n_fds <= 1);
 	else
 		assert(n_fds == (op == SVMD_OP_LEASE || op == SVMD_OP_OPEN_DEVICE ? 1u : 0u));
 	uint32_t n;
