@@ -515,7 +515,6 @@ static void on_record(void *userdata, const struct audit_record *r, int end)
 	uint64_t usec = now_usec(CLOCK_REALTIME);
 	const char *ended = "";
 	char reason[SVMD_PAYLOAD_MAX], rule[320] = "";
-
 	uint64_t queued = 0;
 
 	if (b->n_subscribers == 0 || r->event >= _AUDIT_EVENT_MAX)
