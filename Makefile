@@ -74,7 +74,7 @@ CORE_SRC := daemon/audit.c daemon/backend.c daemon/backends.c daemon/backend-sim
             daemon/device.c daemon/hashmap.c daemon/identity.c daemon/lifetime.c \
             daemon/user-limits.c daemon/log.c daemon/loop.c \
             daemon/ops.c daemon/ops-map.c daemon/ops-status.c daemon/policy.c \
-            daemon/policy-load.c daemon/process.c \
+            daemon/persist.c daemon/policy-load.c daemon/process.c \
             daemon/registry.c daemon/request.c daemon/sandbox.c daemon/seed-abi.c daemon/server.c \
             daemon/sim-kernel.c daemon/udev-match.c daemon/util.c
 LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-socket.c client/libsvmclient-bus.c
@@ -178,7 +178,7 @@ unit_objs_user-limits := daemon/user-limits.c daemon/registry.c daemon/identity.
 # The request core on the simulated kernel; audit_log() is the fixture's (ops-fixture.c). The
 # wrapped calls fail on demand, so every undo path runs. test-ops-map.c: the maps' recipes.
 OPS_CORE              := daemon/ops.c daemon/ops-map.c daemon/ops-status.c daemon/request.c \
-                         daemon/core.c \
+                         daemon/core.c daemon/persist.c \
                          daemon/lifetime.c daemon/user-limits.c daemon/registry.c \
                          daemon/identity.c daemon/process.c daemon/policy.c \
                          daemon/policy-load.c daemon/hashmap.c daemon/backend.c \

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend-sim.h"
 #include "cleanup.h"
@@ -42,6 +44,9 @@ struct sim_backend {
 	struct backend base;
 	struct sim_kernel *kernel;
 	struct sim_counts counts;
+	/* The kernel's state for a restart (a memfd), and how many changes it holds. */
+	int state_fd;
+	uint64_t synced;
 };
 
 #define SIM_PAGE       4096u
@@ -444,10 +449,104 @@ struct sim_kernel *backend_sim_kernel(struct backend *b)
 	return b->ops == &sim_ops ? ((struct sim_backend *)b)->kernel : NULL;
 }
 
+/* Restart survival: the simulated kernel's state lives in a memfd svmd gives PID 1 to keep, as a
+ * real kernel's state lives in the fds svmd keeps there. */
+static int sim_state_fd(struct backend *b)
+{
+	struct sim_backend *s = (struct sim_backend *)b;
+
+	if (s->state_fd < 0) {
+		s->state_fd = memfd_create("svmd-sim", MFD_CLOEXEC);
+		if (s->state_fd < 0)
+			return -errno;
+		s->synced = ~0ull;
+	}
+	return s->state_fd;
+}
+
+static int sim_sync(struct backend *b)
+{
+	struct sim_backend *s = (struct sim_backend *)b;
+	_cleanup_free_ void *buf = NULL;
+	uint64_t now = sim_kernel_changes(s->kernel);
+	size_t len;
+	ssize_t n;
+	int r;
+
+	if (s->state_fd < 0 || now == s->synced)
+		return 0;
+	r = sim_kernel_save(s->kernel, &buf, &len);
+	if (r < 0)
+		return r;
+	/* One write from the start: the header says how long the state is, so what a longer
+	 * state left beyond it does not matter, and a crash cannot cut one write in two. */
+	n = pwrite(s->state_fd, buf, len, 0);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EIO;
+	s->synced = now;
+	return 0;
+}
+
+static int sim_adopt(struct backend *b, int fd, char *why, size_t whylen)
+{
+	_cleanup_close_ int owned = fd;
+	struct sim_backend *s = (struct sim_backend *)b;
+	_cleanup_free_ unsigned char *buf = NULL;
+	struct sim_kernel *k = NULL;
+	struct stat st;
+	size_t len;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return fail(why, whylen, -errno, "fstat: %s", strerror(errno));
+	/* What svmd itself wrote: the state of at most a few million binds. */
+	if (!S_ISREG(st.st_mode) || st.st_size < 40 || st.st_size > (256 << 20))
+		return fail(why, whylen, -EINVAL, "not a state svmd wrote (%lld bytes)",
+			    (long long)st.st_size);
+	buf = malloc((size_t)st.st_size);
+	if (!buf)
+		return -ENOMEM;
+	if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		return fail(why, whylen, -EIO, "cannot read it");
+	/* The header's length (at byte 32) says how much of it is the state. */
+	uint64_t body;
+	memcpy(&body, buf + 32, sizeof(body));
+	if (body > (uint64_t)st.st_size - 40)
+		return fail(why, whylen, -EINVAL, "cut short");
+	len = 40 + (size_t)body;
+	r = sim_kernel_restore(b->devices, b->n_devices, buf, len, &k, why, whylen);
+	if (r < 0)
+		return r;
+	sim_kernel_free(s->kernel);
+	s->kernel = k;
+	safe_close(s->state_fd);
+	s->state_fd = TAKE_FD(owned);
+	s->synced = sim_kernel_changes(k);
+	return 0;
+}
+
+static bool sim_holds(struct backend *b, const struct device *dev, const struct bind_args *a)
+{
+	struct sim_backend *s = (struct sim_backend *)b;
+
+	return sim_kernel_holds(s->kernel, dev, a);
+}
+
+static size_t sim_release_unclaimed(struct backend *b,
+				    bool (*claimed)(void *userdata, const struct device *dev,
+						    uint32_t slot),
+				    void *userdata)
+{
+	return sim_kernel_release_unclaimed(((struct sim_backend *)b)->kernel, claimed, userdata);
+}
+
 static void sim_free(struct backend *b)
 {
 	struct sim_backend *s = (struct sim_backend *)b;
 
+	safe_close(s->state_fd);
 	sim_kernel_free(s->kernel);
 	free(s->base.devices);
 	free(s);
@@ -464,6 +563,11 @@ static const struct backend_ops sim_ops = {
 	.map = sim_map,
 	.unmap = sim_unmap,
 	.space_free = sim_space_free,
+	.state_fd = sim_state_fd,
+	.sync = sim_sync,
+	.adopt = sim_adopt,
+	.holds = sim_holds,
+	.release_unclaimed = sim_release_unclaimed,
 	.free = sim_free,
 };
 
@@ -522,6 +626,8 @@ int backend_sim_new(const char *topology_path, struct backend **ret, char *err, 
 		return n;
 	}
 	s = calloc(1, sizeof(*s));
+	if (s)
+		s->state_fd = -1;
 	if (s)
 		s->kernel = sim_kernel_new(devs, (size_t)n);
 	if (!s || !s->kernel) {

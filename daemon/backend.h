@@ -89,6 +89,26 @@ struct backend_ops {
 	 * in it are detached first. */
 	void (*space_free)(struct backend *b, struct backend_space *s);
 
+	/*
+	 * Restart survival: all NULL when the kernel state of the backend's binds ends with svmd.
+	 * state_fd() is an fd holding that state for PID 1's fd store (the backend's, made on
+	 * first use; a negative errno), brought up to date by sync() when binds changed; adopt()
+	 * takes over such an fd a previous svmd stored (taken; -EINVAL with why when it holds no
+	 * state of this backend's devices: the backend then starts empty). After adopt(),
+	 * holds() says whether a binding a previous svmd recorded (its arguments as bind() left
+	 * them; binds outside spaces only) is still in the kernel, and release_unclaimed()
+	 * unbinds what the kernel holds that claimed() does not claim (dev and its registry
+	 * slot), returning how many.
+	 */
+	int (*state_fd)(struct backend *b);
+	int (*sync)(struct backend *b);
+	int (*adopt)(struct backend *b, int fd, char *why, size_t whylen);
+	bool (*holds)(struct backend *b, const struct device *dev, const struct bind_args *a);
+	size_t (*release_unclaimed)(struct backend *b,
+				    bool (*claimed)(void *userdata, const struct device *dev,
+						    uint32_t slot),
+				    void *userdata);
+
 	void (*free)(struct backend *b);
 };
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "bus-internal.h"
@@ -67,6 +68,15 @@ static struct peer *peer_free(struct peer *p)
 	return NULL;
 }
 DEFINE_FREE_FUNC(struct peer, peer_free);
+
+/* What the next svmd needs to serve p again after a restart (persist.h). */
+static void note_resume(struct peer *p)
+{
+	_cleanup_free_ char *resume = NULL;
+
+	if (asprintf(&resume, "bus %s %d", p->name, p->subscribed) >= 0)
+		(void)registry_session_set_resume(p->session, resume);
+}
 
 static int on_peer_gone(sd_bus_track *t, void *userdata)
 {
@@ -169,10 +179,129 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 	if (r < 0)
 		return sd_bus_error_set_errnof(error, -r, "cannot track the caller: %s",
 					       strerror(-r));
+	note_resume(p);
 	log_debug("Bus client %s (uid %u, pid %d) connected.", sender, (unsigned)who->uid,
 		  who->pid);
 	*ret = TAKE_PTR(p);
 	return 0;
+}
+
+int bus_resume(void *bus, struct session *s, const char *resume)
+{
+	struct bus *b = bus;
+	_cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+	_cleanup_(peer_freep) struct peer *p = NULL;
+	char name[256];
+	int subscribed, n = 0, r;
+	uid_t uid;
+	pid_t pid;
+
+	if (sscanf(resume, "bus %255s %d%n", name, &subscribed, &n) != 2 || resume[n] ||
+	    name[0] != ':' || (subscribed != 0 && subscribed != 1) || bus_peer_find(b, name))
+		return -EINVAL;
+	/* Unique names are never reused on a bus: the same name is the same connection. */
+	r = sd_bus_get_name_creds(b->bus, name, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+	if (r < 0)
+		return r == -ENOENT || r == -ESRCH || r == -ENXIO ? -ENXIO : r;
+	if (sd_bus_creds_get_euid(creds, &uid) < 0 || sd_bus_creds_get_pid(creds, &pid) < 0 ||
+	    uid != s->owner->uid || pid != s->owner->pid)
+		return -EPERM;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->bus = b;
+	list_init(&p->waiting);
+	p->name = strdup(name);
+	if (!p->name)
+		return -ENOMEM;
+	r = sd_bus_track_new(b->bus, &p->track, on_peer_gone, p);
+	if (r >= 0)
+		r = sd_bus_track_add_name(p->track, name);
+	if (r >= 0)
+		r = hashmap_put(&b->peers, &p->node, hash_string(HASH_INIT, name));
+	p->indexed = r >= 0;
+	if (r < 0)
+		return r;
+	/* Nothing below fails: the session is p's from here on. */
+	p->session = s;
+	b->core->metrics.sessions[SVMD_METRICS_BUS]++;
+	if (subscribed) {
+		p->subscribed = true;
+		b->n_subscribers++;
+	}
+	TAKE_PTR(p);
+	return 0;
+}
+
+/* One property of a systemd object, asked with a short timeout: svmd is stopping. */
+static int systemd_get(struct bus *b, const char *path, const char *iface, const char *prop,
+		       const char *type, sd_bus_message **ret)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	int r = sd_bus_message_new_method_call(b->bus, &m, "org.freedesktop.systemd1", path,
+					       "org.freedesktop.DBus.Properties", "Get");
+
+	if (r >= 0)
+		r = sd_bus_message_append(m, "ss", iface, prop);
+	if (r >= 0)
+		r = sd_bus_call(b->bus, m, 2 * 1000000ull, NULL, ret);
+	if (r >= 0)
+		r = sd_bus_message_enter_container(*ret, 'v', type);
+	return r;
+}
+
+bool bus_restart_pending(struct bus *b)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL, *job = NULL,
+							*type = NULL;
+	const char *unit, *job_path, *job_type;
+	uint32_t job_id;
+	int r;
+
+	r = sd_bus_message_new_method_call(b->bus, &m, "org.freedesktop.systemd1",
+					   "/org/freedesktop/systemd1",
+					   "org.freedesktop.systemd1.Manager", "GetUnitByPID");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "u", (uint32_t)getpid());
+	if (r >= 0)
+		r = sd_bus_call(b->bus, m, 2 * 1000000ull, NULL, &reply);
+	if (r >= 0)
+		r = sd_bus_message_read(reply, "o", &unit);
+	if (r >= 0)
+		r = systemd_get(b, unit, "org.freedesktop.systemd1.Unit", "Job", "(uo)", &job);
+	if (r >= 0)
+		r = sd_bus_message_read(job, "(uo)", &job_id, &job_path);
+	if (r < 0) {
+		log_debug_errno(r, "Cannot ask systemd whether svmd is restarting: %m.");
+		return false;
+	}
+	if (job_id == 0)
+		return false;
+	r = systemd_get(b, job_path, "org.freedesktop.systemd1.Job", "JobType", "s", &type);
+	if (r >= 0)
+		r = sd_bus_message_read(type, "s", &job_type);
+	if (r < 0) {
+		log_debug_errno(r, "Cannot read systemd's job %" PRIu32 " for svmd: %m.", job_id);
+		return false;
+	}
+	log_debug("systemd's job %" PRIu32 " for svmd: %s.", job_id, job_type);
+	return strstr(job_type, "restart") != NULL;
+}
+
+void bus_hand_over(struct bus *b)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	int r = sd_bus_release_name(b->bus, SVMD_BUS_NAME);
+
+	if (r < 0)
+		log_warning_errno(r, "Cannot give up %s: %m.", SVMD_BUS_NAME);
+	/* A round trip: every call routed to svmd before the name went is queued by then. */
+	(void)sd_bus_call_method(b->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+				 "org.freedesktop.DBus", "GetId", NULL, &reply, "");
+	while ((r = sd_bus_process(b->bus, NULL)) > 0)
+		loop_flush(b->loop);
+	loop_flush(b->loop);
+	(void)sd_bus_flush(b->bus);
 }
 
 int bus_reply_error(sd_bus_error *error, const struct op_result *res)
@@ -377,6 +506,7 @@ int bus_subscribe(struct bus *b, struct peer *p, sd_bus_error *error)
 					 b->n_subscribers - roots, BUS_SUBSCRIBERS_MAX);
 	p->subscribed = true;
 	b->n_subscribers++;
+	note_resume(p);
 	log_debug("Bus client %s (uid %u) subscribed to the records.", p->name, (unsigned)uid);
 	return 0;
 }

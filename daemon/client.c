@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "core.h"
 #include "ops.h"
+#include "persist.h"
 #include "server.h"
 #include "svmd-version.h"
 #include "svmd-wire.h"
@@ -30,6 +32,17 @@
 
 typedef int (*handler_fn)(struct client *c, const struct svmd_hdr *h, const void *payload, int *fds,
 			  size_t n_fds);
+
+/* What the next svmd needs to serve c again after a restart (persist.h): the revision HELLO
+ * agreed on (0: no HELLO yet) and whether it subscribed. Out of memory it keeps the last. */
+static void note_resume(struct client *c)
+{
+	char resume[48];
+
+	snprintf(resume, sizeof(resume), "socket %u %d", c->state == CLIENT_READY ? c->proto : 0u,
+		 c->subscribed);
+	(void)registry_session_set_resume(c->session, resume);
+}
 
 static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
 			size_t n_fds);
@@ -169,9 +182,10 @@ static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *
 				   "svmd speaks protocol versions 1 to 3 only");
 	c->proto = req->version_max < SVMD_PROTO_MAX ? req->version_max : SVMD_PROTO_MAX;
 	rep.version = (uint16_t)c->proto;
+	c->state = CLIENT_READY;
+	note_resume(c);
 	svmd_set_name(rep.backend, sizeof(rep.backend), c->srv->core->backend->ops->name);
 	svmd_set_name(rep.server_version, sizeof(rep.server_version), SVMD_VERSION_STRING);
-	c->state = CLIENT_READY;
 	return send_reply(c, h, &rep, sizeof(rep), -1);
 }
 
@@ -553,6 +567,7 @@ static int handle_subscribe(struct client *c, const struct svmd_hdr *h, const vo
 	c->subscribed = true;
 	list_append(&srv->subscribers, &c->sub_link);
 	srv->n_subscribers++;
+	note_resume(c);
 	return reply_error(c, h, 0, NULL);
 }
 
@@ -866,9 +881,17 @@ static void on_send(struct outbox_item *item)
 		drop(c, r);
 }
 
+/* The fd store's name of a session's connection. */
+static const char *conn_name(const struct session *s, char buf[PERSIST_NAME_MAX])
+{
+	snprintf(buf, PERSIST_NAME_MAX, "svmd-conn-%" PRIu64, s->id);
+	return buf;
+}
+
 int client_new(struct server *srv, int fd, struct identity *who, struct client **ret)
 {
 	_cleanup_(client_freep) struct client *c = calloc(1, sizeof(*c));
+	char name[PERSIST_NAME_MAX];
 	int r;
 
 	if (!c)
@@ -893,8 +916,51 @@ int client_new(struct server *srv, int fd, struct identity *who, struct client *
 	c->fd = fd;
 	list_append(&srv->clients, &c->link);
 	srv->n_clients++;
+	note_resume(c);
+	persist_store(srv->core->persist, conn_name(c->session, name), fd);
 	log_debug("Client pid %d (uid %u) connected.", who->pid, (unsigned)who->uid);
 	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+int client_resume(struct server *srv, struct session *s, int fd, const char *resume)
+{
+	_cleanup_(client_freep) struct client *c = calloc(1, sizeof(*c));
+	unsigned proto;
+	int subscribed, n = 0;
+
+	if (!c)
+		return -ENOMEM;
+	if (sscanf(resume, "socket %u %d%n", &proto, &subscribed, &n) != 2 || resume[n] ||
+	    (proto && (proto < SVMD_PROTO_MIN || proto > SVMD_PROTO_MAX)) ||
+	    (subscribed != 0 && subscribed != 1) || (subscribed && proto < SVMD_PROTO_EVENTS))
+		return -EINVAL;
+	c->srv = srv;
+	c->fd = -1;
+	c->out_fd = -1;
+	c->proto = proto ? proto : SVMD_PROTO_MIN;
+	c->state = proto ? CLIENT_READY : CLIENT_NEW;
+	list_init(&c->link);
+	list_init(&c->events);
+	list_init(&c->sub_link);
+	list_init(&c->outbox.link);
+	c->outbox.send = on_send;
+	c->outbox.resume = on_resume;
+	c->ev = event_new(loop_base(srv->loop), fd, EV_READ | EV_PERSIST, on_event, c);
+	if (!c->ev || event_add(c->ev, NULL) < 0)
+		return -ENOMEM;
+	/* Nothing below fails: the session is c's from here on. */
+	c->session = s;
+	srv->core->metrics.sessions[SVMD_METRICS_SOCKET]++;
+	c->fd = fd;
+	list_append(&srv->clients, &c->link);
+	srv->n_clients++;
+	if (subscribed) {
+		c->subscribed = true;
+		list_append(&srv->subscribers, &c->sub_link);
+		srv->n_subscribers++;
+	}
+	TAKE_PTR(c);
 	return 0;
 }
 
@@ -912,6 +978,10 @@ struct client *client_free(struct client *c)
 		c->subscribed = false;
 	}
 	loop_cancel(&c->outbox);
+	if (c->session && c->fd >= 0) {
+		char name[PERSIST_NAME_MAX];
+		persist_store(c->srv->core->persist, conn_name(c->session, name), -1);
+	}
 	if (c->session) {
 		drop_reply_fd(c);
 		c->srv->core->metrics.sessions[SVMD_METRICS_SOCKET]--;

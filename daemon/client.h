@@ -62,6 +62,10 @@ struct client {
 /* Serves a connection accepted with the peer's identity who (a reference is taken for its
  * session). Takes fd on success. Returns 0 or -ENOMEM. */
 int client_new(struct server *srv, int fd, struct identity *who, struct client **ret);
+/* Serves again, after a restart, a connection (fd, taken on success) and session s a previous
+ * svmd served: resume is what it noted of it (registry.h). Returns 0, -EINVAL (a note svmd does
+ * not write) or -ENOMEM; on failure s stays the caller's. */
+int client_resume(struct server *srv, struct session *s, int fd, const char *resume);
 /* Queues an event record for c (revision 2 only; else nothing is sent). Over CLIENT_EVENTS_MAX,
  * c is dropped at the end of the iteration. Never fails: out of memory drops c the same way. */
 void client_event(struct client *c, uint16_t opcode, const void *payload, size_t len);

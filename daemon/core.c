@@ -14,6 +14,7 @@
 
 #include "core.h"
 #include "log.h"
+#include "persist.h"
 #include "svmd-proto.h"
 #include "util.h"
 
@@ -81,6 +82,7 @@ struct core *core_free(struct core *c)
 	lifetime_free(c->lifetime);
 	registry_free(c->registry);
 	safe_close(c->state_fd);
+	persist_free(c->persist);
 	limits_free(c->limits);
 	policy_free(c->policy);
 	backend_free(c->backend);

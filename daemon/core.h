@@ -70,6 +70,8 @@ struct core {
 	 * boot. */
 	int state_fd;
 	uint64_t ids_reserved;
+	/* Restart survival (persist.h), once set up; NULL: what svmd holds ends with it. */
+	struct persist *persist;
 	/* The counters of svmctl metrics, kept by core_audit() and request_finish(); the live
 	 * parts (bindings, devices) are filled when read. */
 	struct svmd_metrics metrics;

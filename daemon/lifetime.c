@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -13,6 +15,7 @@
 
 #include "hashmap.h"
 #include "lifetime.h"
+#include "persist.h"
 #include "registry.h"
 #include "svmd-proto.h"
 
@@ -22,6 +25,7 @@ struct lifetime {
 	void (*ended)(void *userdata, struct binding *b, enum end_reason why);
 	void *userdata;
 	struct hashmap watches; /* struct watch, by binding id */
+	struct persist *persist;
 };
 
 /* What keeps one binding alive besides its session. */
@@ -81,12 +85,29 @@ int lifetime_new(struct event_base *base, struct registry *registry,
 	return 0;
 }
 
+void lifetime_set_persist(struct lifetime *l, struct persist *p)
+{
+	l->persist = p;
+}
+
+/* The fd store's name of w's process or lease fd. */
+static const char *store_name(const struct watch *w, bool lease, char buf[PERSIST_NAME_MAX])
+{
+	snprintf(buf, PERSIST_NAME_MAX, "svmd-%s-%" PRIu64, lease ? "lease" : "proc",
+		 binding_id(w->binding));
+	return buf;
+}
+
 /* The event first, then the fd: the open file may be shared (the client keeps its copy of a
- * pidfd), and an epoll entry outlives a close while any copy is open. */
+ * pidfd), and an epoll entry outlives a close while any copy is open. The fd store's copy goes
+ * too (a lease's holder hears EOF only once no copy of svmd's end is left). */
 static struct event *stop(struct watch *w, struct event *ev)
 {
+	char name[PERSIST_NAME_MAX];
+
 	if (ev) {
 		int fd = event_get_fd(ev);
+		persist_store(w->lifetime->persist, store_name(w, ev == w->lease, name), -1);
 		event_free(ev);
 		safe_close(fd);
 		registry_charge_fds(w->lifetime->registry, w->binding->user, -1);
@@ -211,6 +232,8 @@ static int arm(struct watch *w, int fd, event_callback_fn cb, struct event **slo
 	}
 	*slot = ev;
 	registry_charge_fds(w->lifetime->registry, w->binding->user, 1);
+	char name[PERSIST_NAME_MAX];
+	persist_store(w->lifetime->persist, store_name(w, slot == &w->lease, name), fd);
 	return 0;
 }
 
@@ -247,6 +270,18 @@ int lifetime_lease(struct lifetime *l, struct binding *b, int *ret_fd)
 	}
 	*ret_fd = p[1];
 	return 0;
+}
+
+int lifetime_adopt_lease(struct lifetime *l, struct binding *b, int fd)
+{
+	struct watch *w;
+	int r = watch_get(l, b, &w);
+
+	if (r < 0)
+		return r;
+	r = w->lease ? -EALREADY : arm(w, fd, on_lease_readable, &w->lease);
+	watch_put(w);
+	return r;
 }
 
 void lifetime_forget(struct lifetime *l, struct binding *b, const void *rec, size_t len)

@@ -41,6 +41,11 @@ uint32_t end_reason_code(enum end_reason why);
 int lifetime_new(struct event_base *base, struct registry *registry,
 		 void (*ended)(void *userdata, struct binding *b, enum end_reason why),
 		 void *userdata, struct lifetime **ret);
+/* Where the fds of the watches are kept for a restart (persist.h; NULL: nowhere). */
+struct persist;
+void lifetime_set_persist(struct lifetime *l, struct persist *p);
+/* Watches a lease a previous svmd made on b (adopted: svmd's end, taken on success). */
+int lifetime_adopt_lease(struct lifetime *l, struct binding *b, int fd);
 /* Stops every watch (closing their fds). Takes NULL; returns NULL. */
 struct lifetime *lifetime_free(struct lifetime *l);
 DEFINE_FREE_FUNC(struct lifetime, lifetime_free);

@@ -27,6 +27,8 @@ struct loop {
 	int error;          /* why the loop stopped, if not a signal */
 	struct list outbox; /* struct outbox_item.link */
 	struct list resume; /* sent items with a resume(), for after the flush */
+	void (*before_send)(void *userdata);
+	void *before_send_userdata;
 };
 
 /* Rounds of resume() after a flush before the loop waits again (as many requests as one client
@@ -57,6 +59,8 @@ static void flush(struct loop *l)
 	struct list sending;
 
 	audit_flush();
+	if (l->before_send)
+		l->before_send(l->before_send_userdata);
 	list_move_all(&sending, &l->outbox);
 	list_for_each_safe (pos, &sending) {
 		struct outbox_item *item = container_of(pos, struct outbox_item, link);
@@ -75,6 +79,12 @@ static void flush(struct loop *l)
 void loop_flush(struct loop *l)
 {
 	flush(l);
+}
+
+void loop_before_send(struct loop *l, void (*cb)(void *userdata), void *userdata)
+{
+	l->before_send = cb;
+	l->before_send_userdata = userdata;
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *userdata)

@@ -58,6 +58,9 @@ struct outbox_item {
 /* Writes the records held and sends what is queued now, outside the loop (before svmd exits:
  * the releases of shutting down). */
 void loop_flush(struct loop *l);
+/* What runs at every flush after the records are written and before anything queued is sent
+ * (the state file a restart adopts: no client hears of what it does not hold). */
+void loop_before_send(struct loop *l, void (*cb)(void *userdata), void *userdata);
 /* Queues item (once: queueing a queued item again does nothing). */
 void loop_defer(struct loop *l, struct outbox_item *item);
 /* Takes item out of the queue, if it is there (its owner is going away). */

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
@@ -30,6 +31,7 @@
 #include "log.h"
 #include "loop.h"
 #include "ops.h"
+#include "persist.h"
 #include "policy-load.h"
 #include "sandbox.h"
 #include "server.h"
@@ -429,22 +431,48 @@ static int share_map_bytes(const struct options *o, struct core *core)
 	return 0;
 }
 
-/* The listening socket: systemd's if it passed one, else our own. */
-static int get_socket(const char *path, bool *ret_own)
+/* The listening socket: systemd's if it passed one, else our own. The fds an earlier svmd kept
+ * in systemd's fd store (named svmd-*) come the same way: they go to persist (or, with no
+ * persistence, are closed). */
+static int get_socket(const char *path, struct persist *persist, bool *ret_own)
 {
-	int n = sd_listen_fds(true);
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(true, &names), listen_fd = -1, r = 0;
 
 	if (n < 0)
 		return log_error_errno(n, "LISTEN_FDS: %m");
-	if (n > 1)
-		return log_error_errno(EINVAL, "systemd passed %d sockets; svmd takes exactly one.",
-				       n);
-	if (n == 1) {
-		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names && names[i] ? names[i] : "";
+		if (strncmp(name, "svmd-", 5) == 0) {
+			if (!persist)
+				safe_close(fd);
+			else if (persist_add_fd(persist, name, fd) < 0)
+				r = -ENOMEM;
+		} else if (listen_fd >= 0) {
+			r = log_error_errno(EINVAL,
+					    "systemd passed more than one socket; svmd takes "
+					    "exactly one.");
+			safe_close(fd);
+		} else {
+			listen_fd = fd;
+		}
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	if (r < 0) {
+		safe_close(listen_fd);
+		return r == -ENOMEM ? log_oom() : r;
+	}
+	if (listen_fd >= 0) {
+		if (sd_is_socket_unix(listen_fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+			safe_close(listen_fd);
 			return log_error_errno(EINVAL, "The socket from systemd is not a listening "
 						       "AF_UNIX SOCK_SEQPACKET socket.");
+		}
 		*ret_own = false;
-		return SD_LISTEN_FDS_START;
+		return listen_fd;
 	}
 	*ret_own = true;
 	return server_listen_path(path);
@@ -704,7 +732,7 @@ static int start_front_ends(const struct options *o, struct loop *loop, struct c
 {
 	int fd, r;
 
-	fd = get_socket(o->socket, ret_own);
+	fd = get_socket(o->socket, core->persist, ret_own);
 	if (fd < 0)
 		return fd;
 	r = server_new(loop, core, fd, *ret_own ? o->socket : NULL, *ret_own, ret_server);
@@ -745,9 +773,45 @@ static void share_fds(struct core *core)
 		  b->limit, b->own, b->root, b->pool, b->pool / 2);
 }
 
+/* systemd is restarting svmd: the next svmd adopts what this one holds (persist.h). The calls
+ * already addressed to this one are answered, the state is written, and svmd leaves as a crash
+ * would, releasing nothing: the kernel objects, connections and leases stay open in systemd's
+ * fd store. */
+static _Noreturn void hand_over(struct loop *loop, struct core *core, struct bus *bus)
+{
+	(void)sd_notify(false, "STOPPING=1\nSTATUS=Restarting: handing every binding over.");
+	bus_hand_over(bus);
+	loop_flush(loop);
+	persist_flush(core->persist);
+	log_info("Restarting: %zu bindings and %zu sessions kept for the next svmd.",
+		 registry_n_bindings(core->registry), registry_n_sessions(core->registry));
+	fflush(NULL);
+	_exit(0);
+}
+
+static void on_before_send(void *userdata)
+{
+	persist_flush(userdata);
+}
+
+/* Restart survival: with a state directory and systemd's fd store ($NOTIFY_SOCKET). */
+static int start_persist(struct core *core, struct loop *loop)
+{
+	int r;
+
+	if (core->state_fd < 0 || !getenv("NOTIFY_SOCKET"))
+		return 0;
+	r = persist_new(core, true, &core->persist);
+	if (r < 0)
+		return log_oom();
+	lifetime_set_persist(core->lifetime, core->persist);
+	loop_before_send(loop, on_before_send, core->persist);
+	return 0;
+}
+
 /* Start-up is done (sockets bound, bus name taken, containers open): from here on only what
  * serving needs, then serve until told to stop. */
-static int serve(const struct options *o, struct loop *loop, struct core *core,
+static int serve(const struct options *o, struct loop *loop, struct core *core, struct bus *bus,
 		 struct status *status)
 {
 	int r;
@@ -774,6 +838,10 @@ static int serve(const struct options *o, struct loop *loop, struct core *core,
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGHUP);
 	(void)sigprocmask(SIG_BLOCK, &stop, NULL);
+	if (r == 0 && core->persist && bus && bus_restart_pending(bus))
+		hand_over(loop, core, bus); /* does not return */
+	/* A stop: the next svmd starts with nothing, as systemd empties its fd store. */
+	persist_stop(core->persist);
 	(void)sd_notify(false, "STOPPING=1\nSTATUS=Releasing every binding.");
 	/* Before the front-ends go, so each record says why its binding really ended. */
 	core_release_all(core);
@@ -834,9 +902,21 @@ static int run(const struct options *o)
 	r = use_state_dir(o, core);
 	if (r < 0)
 		return r;
+	r = start_persist(core, loop);
+	if (r < 0)
+		return r;
 	r = start_front_ends(o, loop, core, &server, &bus, &own);
 	if (r < 0)
 		return r;
+	if (core->persist) {
+		struct persist_frontends fe = {
+			.socket = server_resume,
+			.socket_userdata = server,
+			.bus = bus ? bus_resume : NULL,
+			.bus_userdata = bus,
+		};
+		persist_adopt(core->persist, &fe);
+	}
 	status.core = core;
 	loop_on_reload(loop, on_sighup, &status);
 	log_info("svmd " SVMD_VERSION_STRING " serving on %s%s%s: %s backend, %zu device%s, %zu "
@@ -845,7 +925,7 @@ static int run(const struct options *o)
 		 bus ? o->bus : "", core->backend->ops->name, core->backend->n_devices,
 		 core->backend->n_devices == 1 ? "" : "s", core->policy->n_rules,
 		 core->policy->n_rules == 1 ? "" : "s");
-	return serve(o, loop, core, &status);
+	return serve(o, loop, core, bus, &status);
 }
 
 int main(int argc, char **argv)

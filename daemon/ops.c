@@ -24,14 +24,27 @@
 #include <string.h>
 
 #include "ops.h"
+#include "persist.h"
 #include "request.h"
 #include "policy-load.h"
 #include "process.h"
 #include "util.h"
 
+/* The fd store's name of s's pin. */
+static const char *pin_name(const struct session *s, char buf[PERSIST_NAME_MAX])
+{
+	snprintf(buf, PERSIST_NAME_MAX, "svmd-pin-%" PRIu64, s->id);
+	return buf;
+}
+
 int ops_session_new(struct core *c, struct identity *who, unsigned n_fds, struct session **ret)
 {
-	return registry_session_new(c->registry, who, n_fds, ret);
+	char name[PERSIST_NAME_MAX];
+	int r = registry_session_new(c->registry, who, n_fds, ret);
+
+	if (r == 0 && who->pidfd >= 0)
+		persist_store(c->persist, pin_name(*ret, name), who->pidfd);
+	return r;
 }
 
 bool ops_admit(const struct core *c, uid_t uid, unsigned n_fds, char *why, size_t whylen)
@@ -70,6 +83,10 @@ void ops_session_end(struct core *c, struct session *s)
 		core_end_binding(c, container_of(pos, struct binding, session_link), END_SESSION);
 	/* Its leased maps keep the space, if any. */
 	core_space_unref(c, TAKE_PTR(s->space));
+	if (s->owner->pidfd >= 0) {
+		char name[PERSIST_NAME_MAX];
+		persist_store(c->persist, pin_name(s, name), -1);
+	}
 	identity_unpin(s->owner);
 	registry_session_free(s);
 }
@@ -579,6 +596,19 @@ static bool redecide_one(struct core *c, struct binding *b, struct reload_result
 		registry_set_rule(c->registry, b, NULL);
 	}
 	return false;
+}
+
+size_t ops_decide_adopted(struct core *c)
+{
+	struct reload_result out = {0};
+	struct binding *b, *next;
+	char text[1] = "";
+
+	for (b = registry_first_after(c->registry, 0); b; b = next) {
+		next = registry_next(c->registry, b);
+		redecide_one(c, b, &out, text, sizeof(text));
+	}
+	return out.n_revoked;
 }
 
 /* The errors of a policy that does not compile, after the reason's first line: every

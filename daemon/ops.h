@@ -181,6 +181,9 @@ int ops_explain(struct core *c, struct session *s, const struct explain_request 
 int ops_reload(struct core *c, struct session *s, struct reload_result *ret, char *text,
 	       size_t size, struct op_result *res);
 
+/* After a restart: decides every binding the previous svmd left (counted under no rule so far)
+ * under the policy in force, as a reload does. Returns how many were revoked. */
+size_t ops_decide_adopted(struct core *c);
 /* Whether who may see (list) b: its owner, or root. */
 bool ops_visible(const struct identity *who, const struct binding *b);
 /* What who may see, in id order from after_id on: root walks every binding, anyone else only

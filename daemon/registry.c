@@ -31,6 +31,8 @@ struct registry {
 	uint64_t map_bytes;
 	uint64_t next_id;
 	uint64_t next_session_id;
+	struct list sessions; /* struct session.link, oldest first */
+	uint64_t changes;     /* what a state file holds: bindings, sessions, leases */
 };
 
 static uint64_t pasid_key(const struct device *dev, uint32_t pasid)
@@ -76,6 +78,7 @@ int registry_new(struct registry **ret)
 	if (!r)
 		return -ENOMEM;
 	list_init(&r->bindings);
+	list_init(&r->sessions);
 	r->next_id = 1;
 	r->next_session_id = 1;
 	*ret = r;
@@ -154,8 +157,8 @@ static struct rule_count *rule_count_get(const struct user *u, const struct poli
 	return NULL;
 }
 
-int registry_session_new(struct registry *r, struct identity *who, unsigned n_fds,
-			 struct session **ret)
+static int session_new(struct registry *r, struct identity *who, unsigned n_fds, uint64_t id,
+		       struct session **ret)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
@@ -171,11 +174,68 @@ int registry_session_new(struct registry *r, struct identity *who, unsigned n_fd
 	s->reg = r;
 	s->n_fds = n_fds;
 	registry_charge_fds(r, s->user, (int)n_fds);
-	s->id = r->next_session_id++;
+	s->id = id;
 	list_init(&s->bindings);
+	list_append(&r->sessions, &s->link);
 	r->n_sessions++;
+	r->changes++;
 	*ret = s;
 	return 0;
+}
+
+int registry_session_new(struct registry *r, struct identity *who, unsigned n_fds,
+			 struct session **ret)
+{
+	int k = session_new(r, who, n_fds, r->next_session_id, ret);
+
+	if (k == 0)
+		r->next_session_id++;
+	return k;
+}
+
+int registry_session_adopt(struct registry *r, struct identity *who, unsigned n_fds, uint64_t id,
+			   struct session **ret)
+{
+	int k;
+
+	if (id == 0)
+		return -EINVAL;
+	list_for_each (pos, &r->sessions)
+		if (container_of(pos, struct session, link)->id == id)
+			return -EEXIST;
+	k = session_new(r, who, n_fds, id, ret);
+	if (k == 0 && id >= r->next_session_id)
+		r->next_session_id = id + 1;
+	return k;
+}
+
+int registry_session_set_resume(struct session *s, const char *resume)
+{
+	char *copy = resume ? strdup(resume) : NULL;
+
+	if (resume && !copy)
+		return -ENOMEM;
+	free(s->resume);
+	s->resume = copy;
+	s->reg->changes++;
+	return 0;
+}
+
+struct session *registry_sessions_first(const struct registry *r)
+{
+	return list_empty(&r->sessions) ? NULL
+					: container_of(r->sessions.next, struct session, link);
+}
+
+struct session *registry_sessions_next(const struct session *s)
+{
+	return s->link.next == &s->reg->sessions ? NULL
+						 : container_of(s->link.next, struct session, link);
+}
+
+uint64_t registry_changes(const struct registry *r)
+{
+	return r->changes;
 }
 
 struct session *registry_session_free(struct session *s)
@@ -189,7 +249,10 @@ struct session *registry_session_free(struct session *s)
 	s->user->n_sessions--;
 	user_unref(s->reg, s->user);
 	identity_unref(s->owner);
+	list_unlink(&s->link);
 	s->reg->n_sessions--;
+	s->reg->changes++;
+	free(s->resume);
 	free(s);
 	return NULL;
 }
@@ -262,46 +325,84 @@ static void uncharge(struct registry *r, struct user *u, unsigned dev,
 	}
 }
 
-struct binding *registry_add(struct registry *r, struct session *s, const struct policy_rule *rule,
-			     const struct device *dev, const struct bind_args *args)
+/* A binding of owner (in session s, or leased when s is NULL) with the given id. */
+static struct binding *add(struct registry *r, struct session *s, struct identity *owner,
+			   const struct policy_rule *rule, const struct device *dev,
+			   const struct bind_args *args, uint64_t id)
 {
 	struct binding *b = calloc(1, sizeof(*b));
+	struct user *u = s ? s->user : user_ref(r, owner->uid);
 
-	if (!b)
-		return NULL;
-	if (hashmap_put(&r->by_id, &b->by_id, r->next_id) < 0) {
+	if (!b || !u || hashmap_put(&r->by_id, &b->by_id, id) < 0) {
 		free(b);
+		if (u && !s)
+			user_unref(r, u);
 		return NULL;
 	}
 	if (registry_slot(args) != REGISTRY_NO_SLOT &&
 	    hashmap_put(&r->by_pasid, &b->by_pasid, pasid_key(dev, registry_slot(args))) < 0) {
 		hashmap_remove(&r->by_id, &b->by_id);
 		free(b);
+		if (!s)
+			user_unref(r, u);
 		return NULL;
 	}
-	if (charge(r, s->user, dev->index, rule, map_bytes(args)) < 0) {
+	if (charge(r, u, dev->index, rule, map_bytes(args)) < 0) {
 		if (registry_slot(args) != REGISTRY_NO_SLOT)
 			hashmap_remove(&r->by_pasid, &b->by_pasid);
 		hashmap_remove(&r->by_id, &b->by_id);
 		free(b);
+		if (!s)
+			user_unref(r, u);
 		return NULL;
 	}
-	r->next_id++;
 	b->session = s;
-	b->owner = identity_ref(s->owner);
-	b->user = s->user;
+	b->owner = identity_ref(owner);
+	b->user = u;
 	b->rule = rule;
 	b->device = dev;
 	b->args = *args;
 	b->created_usec = now_usec(CLOCK_REALTIME);
-	list_append(&s->bindings, &b->session_link);
+	b->leased = !s;
+	if (s) {
+		list_append(&s->bindings, &b->session_link);
+		s->n_bindings++;
+	} else {
+		list_init(&b->session_link);
+	}
 	list_append(&r->bindings, &b->all_link);
-	list_append(&s->user->bindings, &b->user_link);
-	s->n_bindings++;
-	s->user->n_bindings++;
-	s->user->map_bytes += map_bytes(args);
+	list_append(&u->bindings, &b->user_link);
+	u->n_bindings++;
+	u->map_bytes += map_bytes(args);
 	r->map_bytes += map_bytes(args);
 	r->n_bindings++;
+	r->changes++;
+	return b;
+}
+
+struct binding *registry_add(struct registry *r, struct session *s, const struct policy_rule *rule,
+			     const struct device *dev, const struct bind_args *args)
+{
+	struct binding *b = add(r, s, s->owner, rule, dev, args, r->next_id);
+
+	if (b)
+		r->next_id++;
+	return b;
+}
+
+struct binding *registry_adopt(struct registry *r, struct session *s, struct identity *owner,
+			       const struct device *dev, const struct bind_args *args, uint64_t id,
+			       uint64_t created_usec)
+{
+	struct binding *b;
+
+	if (id == 0 || id >= r->next_id || registry_find(r, id) ||
+	    (r->bindings.prev != &r->bindings &&
+	     binding_id(container_of(r->bindings.prev, struct binding, all_link)) > id))
+		return NULL;
+	b = add(r, s, s ? s->owner : owner, NULL, dev, args, id);
+	if (b)
+		b->created_usec = created_usec;
 	return b;
 }
 
@@ -328,6 +429,7 @@ void registry_remove(struct registry *r, struct binding *b)
 	user_unref(r, u);
 	identity_unref(b->owner);
 	r->n_bindings--;
+	r->changes++;
 	free(b);
 }
 
@@ -352,6 +454,7 @@ void registry_lease(struct registry *r, struct binding *b)
 		b->session = NULL;
 	}
 	b->leased = true;
+	r->changes++;
 }
 
 struct binding *registry_find(const struct registry *r, uint64_t id)

@@ -54,6 +54,10 @@ struct session {
 	unsigned n_bindings;
 	unsigned n_fds;      /* what the session itself holds, charged to its user */
 	struct space *space; /* its DMA spaces (core.h), once it maps or opens a device */
+	struct list link;    /* in the registry's sessions */
+	/* What its front-end needs to serve it again after a restart (the state file keeps
+	 * it): "socket PROTO SUBSCRIBED", "bus NAME SUBSCRIBED"; NULL: nothing to resume. */
+	char *resume;
 };
 
 /* The registry slot of an open-device holder: beyond the 20-bit PASID space, so one key space
@@ -104,6 +108,17 @@ DEFINE_FREE_FUNC(struct registry, registry_free);
  * Returns 0 or -ENOMEM. */
 int registry_session_new(struct registry *r, struct identity *who, unsigned n_fds,
 			 struct session **ret);
+/* The same for a session a previous svmd had, with its id (-EEXIST: taken; -EINVAL: 0). */
+int registry_session_adopt(struct registry *r, struct identity *who, unsigned n_fds, uint64_t id,
+			   struct session **ret);
+/* Replaces s->resume with a copy of resume (NULL: none). Returns 0 or -ENOMEM. */
+int registry_session_set_resume(struct session *s, const char *resume);
+/* Every session, oldest first. */
+struct session *registry_sessions_first(const struct registry *r);
+struct session *registry_sessions_next(const struct session *s);
+/* Counts every change a state file would show (bindings and sessions made, ended, leased;
+ * a session's resume set): a caller that saw the same count has nothing new to write. */
+uint64_t registry_changes(const struct registry *r);
 /* Frees a session without bindings (end them first). Takes NULL. Returns NULL. */
 struct session *registry_session_free(struct session *s);
 
@@ -111,6 +126,13 @@ struct session *registry_session_free(struct session *s);
  * here. Returns the binding or NULL when out of memory. */
 struct binding *registry_add(struct registry *r, struct session *s, const struct policy_rule *rule,
 			     const struct device *dev, const struct bind_args *args);
+/* A binding a previous svmd recorded, as it was: id (below registry_next_id(), above every
+ * binding's), created, owned by session s, or leased by owner when s is NULL; counted under no
+ * rule until decided again (registry_set_rule()). Returns it, or NULL (out of memory, or the id
+ * is not new and in order). */
+struct binding *registry_adopt(struct registry *r, struct session *s, struct identity *owner,
+			       const struct device *dev, const struct bind_args *args, uint64_t id,
+			       uint64_t created_usec);
 /* Unlinks and frees b (its watch must be gone). Takes NULL. */
 void registry_remove(struct registry *r, struct binding *b);
 /* Moves b's quota accounting to another rule (or none), e.g. after a policy reload. */

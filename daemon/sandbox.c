@@ -36,6 +36,7 @@ static const char *const allowed[] = {
 	"readv",
 	"pread64",
 	"write",
+	"pwrite64", /* the simulated kernel's state, for a restart */
 	"writev",
 	"recvmsg",
 	"sendmsg",

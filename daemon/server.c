@@ -279,6 +279,32 @@ static const struct core_hooks hooks = {
 	.record = on_record,
 };
 
+int server_resume(void *userdata, struct session *s, int fd, const char *resume)
+{
+	struct server *srv = userdata;
+	const struct identity *who = s->owner;
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	int r;
+
+	/* The kernel still says who connected; it must be who the state file says. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	if (uc.uid != who->uid || uc.gid != who->gid || uc.pid != who->pid)
+		return -EPERM;
+	/* Without SO_PEERPIDFD the pin is what keeps the peer's pid its own. */
+	if (srv->fds_per_connection > 1 && who->pidfd < 0)
+		return -ESRCH;
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	r = client_resume(srv, s, fd, resume);
+	if (r < 0)
+		return r;
+	registry_charge_fds(srv->core->registry, s->user,
+			    (int)srv->fds_per_connection - (int)s->n_fds);
+	s->n_fds = srv->fds_per_connection;
+	return 0;
+}
+
 int server_new(struct loop *loop, struct core *core, int fd, const char *path, bool own_socket,
 	       struct server **ret)
 {

@@ -32,6 +32,12 @@ struct server {
 	unsigned fds_per_connection;
 };
 
+struct session;
+/* Serves again a connection (fd, taken on success) of session s a previous svmd served, once the
+ * kernel confirms its peer is s's owner. Returns 0, -EPERM (another peer), -ESRCH (its pin is
+ * gone), -EINVAL, -ENOMEM: then s is the caller's to end. */
+int server_resume(void *srv, struct session *s, int fd, const char *resume);
+
 /* Subscriptions (SUBSCRIBE): at most this many per uid, and in all. */
 #define SERVER_SUBSCRIBERS_PER_UID 4
 #define SERVER_SUBSCRIBERS_MAX     64

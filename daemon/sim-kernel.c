@@ -51,6 +51,7 @@ struct sim_kernel {
 	uint64_t *used;
 	uint32_t *pgtable_refs; /* per PASID, allocated lazily */
 	uint32_t next_hint;
+	uint64_t changes; /* binds and unbinds done */
 };
 
 static uint64_t bond_key(const struct sim_device *d, uint32_t pasid)
@@ -382,6 +383,8 @@ int sim_kernel_ioctl(struct sim_kernel *k, uint32_t group, unsigned long request
 		r = pasid_table(d, bind, why, whylen);
 		break;
 	}
+	if (r == 0)
+		k->changes++;
 	return r;
 }
 
@@ -427,4 +430,285 @@ size_t sim_kernel_n_bound(const struct sim_kernel *k, const char *device)
 size_t sim_kernel_n_mm(const struct sim_kernel *k)
 {
 	return k->mms.n;
+}
+
+/* The saved state: a header, then per device its name and PASID-table bit, then the bonds and
+ * the address spaces, all little-endian fixed fields as this model keeps them. */
+#define SAVE_MAGIC   "svmd-sim"
+#define SAVE_VERSION 1u
+
+struct save_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t n_devices, n_bonds, n_mms;
+	uint64_t sum; /* of everything after the header */
+	uint64_t len; /* bytes after the header */
+};
+_Static_assert(sizeof(struct save_header) == 40 && offsetof(struct save_header, len) == 32,
+	       "backend-sim.c reads the length at byte 32 of a 40-byte header");
+struct save_device {
+	char name[SVMD_DEVICE_NAME_SZ];
+	uint32_t pasid_table;
+};
+struct save_bond {
+	uint32_t device, pasid, kind;
+	int32_t pid;
+};
+struct save_mm {
+	int32_t pid;
+	uint32_t pasid, n_bonds;
+};
+
+static uint64_t checksum(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+uint64_t sim_kernel_changes(const struct sim_kernel *k)
+{
+	return k->changes;
+}
+
+int sim_kernel_save(const struct sim_kernel *k, void **ret, size_t *ret_len)
+{
+	struct save_header h = {.magic = SAVE_MAGIC,
+				.version = SAVE_VERSION,
+				.n_devices = (uint32_t)k->n_devices,
+				.n_bonds = (uint32_t)k->bonds.n,
+				.n_mms = (uint32_t)k->mms.n};
+	size_t len = k->n_devices * sizeof(struct save_device) +
+		     k->bonds.n * sizeof(struct save_bond) + k->mms.n * sizeof(struct save_mm);
+	unsigned char *buf = calloc(1, sizeof(h) + len), *p;
+
+	if (!buf)
+		return -ENOMEM;
+	p = buf + sizeof(h);
+	for (size_t i = 0; i < k->n_devices; i++, p += sizeof(struct save_device)) {
+		struct save_device d = {.pasid_table = k->devices[i].pasid_table};
+		memcpy(d.name, k->devices[i].dev.name, sizeof(d.name));
+		memcpy(p, &d, sizeof(d));
+	}
+	hashmap_for_each_safe (e, &k->bonds) {
+		const struct bond *b = container_of(e, struct bond, node);
+		struct save_bond sb = {.device = (uint32_t)(e->key >> 32),
+				       .pasid = (uint32_t)e->key,
+				       .kind = b->kind,
+				       .pid = b->pid};
+		memcpy(p, &sb, sizeof(sb));
+		p += sizeof(sb);
+	}
+	hashmap_for_each_safe (e, &k->mms) {
+		const struct mm *m = container_of(e, struct mm, node);
+		struct save_mm sm = {
+			.pid = (int32_t)e->key, .pasid = m->pasid, .n_bonds = m->n_bonds};
+		memcpy(p, &sm, sizeof(sm));
+		p += sizeof(sm);
+	}
+	h.len = len;
+	h.sum = checksum(buf + sizeof(h), len);
+	memcpy(buf, &h, sizeof(h));
+	*ret = buf;
+	*ret_len = sizeof(h) + len;
+	return 0;
+}
+
+/* One saved bond into k, checked as a kernel's own bookkeeping would have it. */
+static int restore_bond(struct sim_kernel *k, const struct save_bond *sb, char *why, size_t whylen)
+{
+	struct sim_device *d;
+	struct bond *b;
+
+	if (sb->device >= k->n_devices || sb->pasid == 0 || sb->pasid >= PASID_SPACE ||
+	    (sb->kind != SEED_SVM_BIND_PASID && sb->kind != SEED_SVM_BIND_PGTABLE))
+		return fail(why, whylen, -EINVAL, "a bind names device %u, PASID %u, kind %u",
+			    sb->device, sb->pasid, sb->kind);
+	d = &k->devices[sb->device];
+	if (bond_get(k, d, sb->pasid) || d->pasid_table)
+		return fail(why, whylen, -EINVAL, "PASID %u is bound twice on %s", sb->pasid,
+			    d->dev.name);
+	if (sb->kind == SEED_SVM_BIND_PGTABLE && !k->pgtable_refs &&
+	    !(k->pgtable_refs = calloc(PASID_SPACE, sizeof(uint32_t))))
+		return -ENOMEM;
+	b = calloc(1, sizeof(*b));
+	if (!b || hashmap_put(&k->bonds, &b->node, bond_key(d, sb->pasid)) < 0) {
+		free(b);
+		return -ENOMEM;
+	}
+	b->kind = sb->kind;
+	b->pid = sb->kind == SEED_SVM_BIND_PASID ? sb->pid : 0;
+	d->n_bonds++;
+	if (sb->kind == SEED_SVM_BIND_PGTABLE) {
+		k->pgtable_refs[sb->pasid]++;
+		set_used(k, sb->pasid, true);
+	}
+	return 0;
+}
+
+static int restore_mm(struct sim_kernel *k, const struct save_mm *sm, char *why, size_t whylen)
+{
+	struct mm *m;
+	unsigned n = 0;
+
+	if (sm->pasid == 0 || sm->pasid >= PASID_SPACE || mm_get(k, sm->pid) ||
+	    (k->pgtable_refs && k->pgtable_refs[sm->pasid]) || used(k, sm->pasid))
+		return fail(why, whylen, -EINVAL, "process %d's PASID %u is not its own", sm->pid,
+			    sm->pasid);
+	/* Its bonds are the task bonds of that pid at that PASID, on any device. */
+	for (size_t i = 0; i < k->n_devices; i++) {
+		struct bond *b = bond_get(k, &k->devices[i], sm->pasid);
+		if (b && b->kind == SEED_SVM_BIND_PASID && b->pid == sm->pid)
+			n++;
+		else if (b && b->kind == SEED_SVM_BIND_PASID)
+			return fail(why, whylen, -EINVAL, "PASID %u is bound for two processes",
+				    sm->pasid);
+	}
+	if (n == 0 || n != sm->n_bonds)
+		return fail(why, whylen, -EINVAL, "process %d holds %u binds, not %u", sm->pid, n,
+			    sm->n_bonds);
+	m = calloc(1, sizeof(*m));
+	if (!m || hashmap_put(&k->mms, &m->node, (uint64_t)(uint32_t)sm->pid) < 0) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->pasid = sm->pasid;
+	m->n_bonds = sm->n_bonds;
+	set_used(k, sm->pasid, true);
+	return 0;
+}
+
+static int restore_into(struct sim_kernel *k, const unsigned char *buf, size_t len, char *why,
+			size_t whylen)
+{
+	struct save_header h;
+	const unsigned char *p = buf + sizeof(h);
+	size_t n_task = 0, mm_bonds = 0;
+	int r;
+
+	if (len < sizeof(h))
+		return fail(why, whylen, -EINVAL, "%zu bytes: shorter than a header", len);
+	memcpy(&h, buf, sizeof(h));
+	if (memcmp(h.magic, SAVE_MAGIC, sizeof(h.magic)) != 0)
+		return fail(why, whylen, -EINVAL, "not a simulated kernel's state");
+	if (h.version != SAVE_VERSION)
+		return fail(why, whylen, -EINVAL, "version %u (this svmd reads %u)", h.version,
+			    SAVE_VERSION);
+	if (h.len != len - sizeof(h) || h.n_devices != k->n_devices ||
+	    h.len != (uint64_t)h.n_devices * sizeof(struct save_device) +
+			     (uint64_t)h.n_bonds * sizeof(struct save_bond) +
+			     (uint64_t)h.n_mms * sizeof(struct save_mm))
+		return fail(why, whylen, -EINVAL, "sizes do not add up (%u devices; %zu here)",
+			    h.n_devices, k->n_devices);
+	if (checksum(p, h.len) != h.sum)
+		return fail(why, whylen, -EINVAL, "checksum mismatch");
+	for (size_t i = 0; i < k->n_devices; i++, p += sizeof(struct save_device)) {
+		struct save_device d;
+		memcpy(&d, p, sizeof(d));
+		if (memcmp(d.name, k->devices[i].dev.name, sizeof(d.name)) != 0)
+			return fail(why, whylen, -EINVAL, "made on other devices (%.*s, not %s)",
+				    (int)strnlen(d.name, sizeof(d.name)), d.name,
+				    k->devices[i].dev.name);
+		k->devices[i].pasid_table = d.pasid_table != 0;
+	}
+	for (uint32_t i = 0; i < h.n_bonds; i++, p += sizeof(struct save_bond)) {
+		struct save_bond sb;
+		memcpy(&sb, p, sizeof(sb));
+		r = restore_bond(k, &sb, why, whylen);
+		if (r < 0)
+			return r;
+		n_task += sb.kind == SEED_SVM_BIND_PASID;
+	}
+	for (uint32_t i = 0; i < h.n_mms; i++, p += sizeof(struct save_mm)) {
+		struct save_mm sm;
+		memcpy(&sm, p, sizeof(sm));
+		r = restore_mm(k, &sm, why, whylen);
+		if (r < 0)
+			return r;
+		mm_bonds += sm.n_bonds;
+	}
+	if (mm_bonds != n_task)
+		return fail(why, whylen, -EINVAL, "%zu task binds belong to no process",
+			    n_task - mm_bonds);
+	for (size_t i = 0; i < k->n_devices; i++)
+		if (k->devices[i].pasid_table && k->devices[i].n_bonds)
+			return fail(why, whylen, -EINVAL, "%s has a PASID table and PASIDs bound",
+				    k->devices[i].dev.name);
+	return 0;
+}
+
+int sim_kernel_restore(const struct device *devices, size_t n, const void *buf, size_t len,
+		       struct sim_kernel **ret, char *why, size_t whylen)
+{
+	struct sim_kernel *k = sim_kernel_new(devices, n);
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	r = restore_into(k, buf, len, why, whylen);
+	if (r < 0) {
+		sim_kernel_free(k);
+		return r;
+	}
+	*ret = k;
+	return 0;
+}
+
+size_t sim_kernel_release_unclaimed(struct sim_kernel *k,
+				    bool (*claimed)(void *userdata, const struct device *dev,
+						    uint32_t slot),
+				    void *userdata)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < k->n_devices; i++) {
+		struct sim_device *d = &k->devices[i];
+		if (d->pasid_table && !claimed(userdata, &d->dev, 0)) {
+			d->pasid_table = false;
+			k->changes++;
+			n++;
+		}
+	}
+	hashmap_for_each_safe (e, &k->bonds) {
+		struct bond *b = container_of(e, struct bond, node);
+		struct sim_device *d = &k->devices[e->key >> 32];
+		uint32_t pasid = (uint32_t)e->key;
+		if (claimed(userdata, &d->dev, pasid))
+			continue;
+		if (b->kind == SEED_SVM_BIND_PASID) {
+			struct mm *m = mm_get(k, b->pid);
+			if (m && --m->n_bonds == 0) {
+				set_used(k, m->pasid, false);
+				hashmap_remove(&k->mms, &m->node);
+				free(m);
+			}
+		} else if (--k->pgtable_refs[pasid] == 0) {
+			set_used(k, pasid, false);
+		}
+		hashmap_remove(&k->bonds, &b->node);
+		free(b);
+		d->n_bonds--;
+		k->changes++;
+		n++;
+	}
+	return n;
+}
+
+bool sim_kernel_holds(const struct sim_kernel *k, const struct device *dev,
+		      const struct bind_args *a)
+{
+	const struct sim_device *d = dev->index < k->n_devices ? &k->devices[dev->index] : NULL;
+	const struct bond *b;
+
+	if (!d || strcmp(d->dev.name, dev->name) != 0)
+		return false;
+	if (a->kind == SVMD_KIND_PASID_TABLE)
+		return d->pasid_table;
+	if (a->pasid == 0 || a->pasid >= PASID_SPACE || !(b = bond_get(k, d, a->pasid)))
+		return false;
+	if (a->kind == SVMD_KIND_TASK)
+		return b->kind == SEED_SVM_BIND_PASID && b->pid == a->task.pid;
+	return a->kind == SVMD_KIND_PGTABLE && b->kind == SEED_SVM_BIND_PGTABLE;
 }

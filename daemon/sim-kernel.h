@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,27 @@ int sim_kernel_bind(struct sim_kernel *k, uint32_t group, struct bind_args *a, c
 		    size_t whylen);
 int sim_kernel_unbind(struct sim_kernel *k, uint32_t group, const struct bind_args *a, char *why,
 		      size_t whylen);
+
+/*
+ * What survives a restart of svmd, as a real kernel's state survives it: the state as bytes
+ * (sim_kernel_save(), malloc'd, checksummed, naming the devices it was made on), and a kernel
+ * made again from them on the same devices (sim_kernel_restore(): -EINVAL, with why, when the
+ * bytes are not a state this model wrote for these devices; -ENOMEM). sim_kernel_changes()
+ * counts the binds and unbinds done, so a caller saves only what changed.
+ */
+int sim_kernel_save(const struct sim_kernel *k, void **ret, size_t *ret_len);
+int sim_kernel_restore(const struct device *devices, size_t n, const void *buf, size_t len,
+		       struct sim_kernel **ret, char *why, size_t whylen);
+uint64_t sim_kernel_changes(const struct sim_kernel *k);
+/* Whether a (a bind as sim_kernel_bind() left it) is bound on dev. */
+bool sim_kernel_holds(const struct sim_kernel *k, const struct device *dev,
+		      const struct bind_args *a);
+/* Unbinds every bind claimed() does not claim (dev, slot: its PASID, or 0 for the PASID table):
+ * what a restarted svmd found bound that no binding of its own explains. Returns how many. */
+size_t sim_kernel_release_unclaimed(struct sim_kernel *k,
+				    bool (*claimed)(void *userdata, const struct device *dev,
+						    uint32_t slot),
+				    void *userdata);
 
 /* Live state, for tests: binds on a device, processes holding a PASID. */
 size_t sim_kernel_n_bound(const struct sim_kernel *k, const char *device);

@@ -1,0 +1,1035 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Restart survival; see persist.h. The state file, line by line:
+ *
+ *   svmd-state 1
+ *   generation G
+ *   session ID RESUME UID GID PID GROUPS EXE UNITS
+ *   binding ID SESSION KIND DEVICE PASID CREATED ARGS... [UID GID PID GROUPS EXE UNITS]
+ *   end LINES SUM
+ *
+ * Strings a client could have chosen (an executable's path, unit names, a resume note) are hex;
+ * GROUPS is "-" or gids joined by commas; EXE "-" (unknown) or hex; UNITS "-" (unknown), "+"
+ * (none) or hex names joined by commas. SESSION is 0 for a leased binding, which then carries
+ * its owner. ARGS are the bind's arguments by kind, or "-" for what svmd cannot keep (maps,
+ * device fds and binds in a client's space: released by the next svmd). LINES counts the lines
+ * before "end", SUM is the FNV-1a hash of them, in hex.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+
+#include "core.h"
+#include "identity.h"
+#include "log.h"
+#include "ops.h"
+#include "persist.h"
+#include "util.h"
+
+/* The record of an adoption (systemd/svmd.catalog). */
+#define ADOPT_MESSAGE_ID "5f1c0c3a8e6b4c2f9d7a1e4b3c2d1a09"
+/* Larger than any state svmd writes (about 200 bytes a binding): refused unread. */
+#define STATE_MAX (512u << 20)
+#define TOKENS_MAX 24
+
+struct stored {
+	char *name;
+	int fd;
+};
+
+struct persist {
+	struct core *core;
+	bool store;       /* fds go to PID 1's fd store */
+	bool off;         /* stopping for good */
+	bool forced;      /* write at the next flush whatever the count says */
+	uint64_t written; /* registry_changes() the state file holds */
+	struct stored *fds;
+	size_t n_fds;
+};
+
+int persist_new(struct core *c, bool store, struct persist **ret)
+{
+	struct persist *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->core = c;
+	p->store = store;
+	p->forced = true;
+	*ret = p;
+	return 0;
+}
+
+struct persist *persist_free(struct persist *p)
+{
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < p->n_fds; i++) {
+		free(p->fds[i].name);
+		safe_close(p->fds[i].fd);
+	}
+	free(p->fds);
+	free(p);
+	return NULL;
+}
+
+int persist_add_fd(struct persist *p, const char *name, int fd)
+{
+	struct stored *n = realloc(p->fds, (p->n_fds + 1) * sizeof(*n));
+	char *copy = strdup(name);
+
+	if (n)
+		p->fds = n;
+	if (!n || !copy) {
+		free(copy);
+		safe_close(fd);
+		return -ENOMEM;
+	}
+	p->fds[p->n_fds++] = (struct stored){copy, fd};
+	return 0;
+}
+
+/* The stored fd called name, taken out of the table; -1 when there is none. */
+static int take_fd(struct persist *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].fd >= 0 && strcmp(p->fds[i].name, name) == 0) {
+			int fd = p->fds[i].fd;
+			p->fds[i].fd = -1;
+			return fd;
+		}
+	return -1;
+}
+
+static _printf_(3, 4) int take_fdf(struct persist *p, char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, PERSIST_NAME_MAX, fmt, ap);
+	va_end(ap);
+	return take_fd(p, name);
+}
+
+void persist_store(struct persist *p, const char *name, int fd)
+{
+	char msg[PERSIST_NAME_MAX + 32];
+	int r;
+
+	if (!p || !p->store || p->off)
+		return;
+	if (fd >= 0) {
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+		r = sd_pid_notify_with_fds(0, false, msg, &fd, 1);
+	} else {
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+		r = sd_notify(false, msg);
+	}
+	if (r < 0)
+		log_warning_errno(r, "Cannot %s %s in systemd's fd store: %m.",
+				  fd >= 0 ? "keep" : "drop", name);
+}
+
+/* Writing. */
+
+struct out {
+	FILE *f;
+	char *buf;
+	size_t len;
+	size_t lines;
+	uint64_t sum;
+	size_t mark; /* where the line being written starts */
+};
+
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void put_hex(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs(" -", f);
+		return;
+	}
+	fputc(' ', f);
+	if (!*s)
+		fputs("=", f); /* the empty string */
+	for (; *s; s++)
+		fprintf(f, "%02x", (unsigned char)*s);
+}
+
+static void put_identity(FILE *f, const struct identity *id)
+{
+	fprintf(f, " %u %u %d ", (unsigned)id->uid, (unsigned)id->gid, (int)id->pid);
+	if (id->n_groups == 0)
+		fputc('-', f);
+	for (size_t i = 0; i < id->n_groups; i++)
+		fprintf(f, "%s%u", i ? "," : "", (unsigned)id->groups[i]);
+	put_hex(f, id->exe);
+	if (!id->units) {
+		fputs(" -", f);
+		return;
+	}
+	if (!id->units[0]) {
+		fputs(" +", f);
+		return;
+	}
+	for (size_t i = 0; id->units[i]; i++) {
+		if (i)
+			fputc(',', f);
+		put_hex(f, id->units[i]);
+	}
+}
+
+/* Whether the next svmd can keep b: a bind of the kernel's own (not in a client's space) on a
+ * backend whose kernel state outlives svmd. */
+static bool keepable(const struct core *c, const struct binding *b)
+{
+	const struct backend *be = c->backend;
+
+	if (!be->ops->holds)
+		return false;
+	switch (b->args.kind) {
+	case SVMD_KIND_TASK:
+		return true;
+	case SVMD_KIND_PGTABLE:
+		return !core_nests(c, SVMD_KIND_PGTABLE);
+	case SVMD_KIND_PASID_TABLE:
+		return !b->args.table.space;
+	default:
+		return false;
+	}
+}
+
+static void put_args(FILE *f, const struct core *c, const struct binding *b)
+{
+	const struct bind_args *a = &b->args;
+
+	if (!keepable(c, b)) {
+		fputs(" -", f);
+		return;
+	}
+	switch (a->kind) {
+	case SVMD_KIND_TASK:
+		fprintf(f, " %d %u", (int)a->task.pid, a->task.asked);
+		break;
+	case SVMD_KIND_PGTABLE:
+		fprintf(f, " %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u %u %u", a->pgtable.flags,
+			a->pgtable.gpgd, a->pgtable.gpasid, a->pgtable.vtd_flags,
+			a->pgtable.addr_width, a->pgtable.format, a->pgtable.pat, a->pgtable.emt);
+		break;
+	default:
+		fprintf(f, " %" PRIu64 " %" PRIu64 " %u %u %u %u %u", a->table.ptr, a->table.size,
+			a->table.model, a->table.vsid_valid, a->table.s1fmt, a->table.s1cdmax,
+			a->table.vsid);
+		break;
+	}
+}
+
+/* Ends the line being written: counted and summed. */
+static void end_line(struct out *o)
+{
+	fputc('\n', o->f);
+	fflush(o->f);
+	o->sum = fnv(o->sum, o->buf + o->mark, o->len - o->mark);
+	o->mark = o->len;
+	o->lines++;
+}
+
+/* The whole state as text, into a malloc'd buffer. */
+static int render(struct persist *p, bool empty, char **ret, size_t *ret_len)
+{
+	struct core *c = p->core;
+	struct out o = {.sum = HASH_INIT};
+
+	o.f = open_memstream(&o.buf, &o.len);
+	if (!o.f)
+		return -ENOMEM;
+	fprintf(o.f, "svmd-state %u", PERSIST_VERSION);
+	end_line(&o);
+	fprintf(o.f, "generation %" PRIu64, c->generation);
+	end_line(&o);
+	for (struct session *s = empty ? NULL : registry_sessions_first(c->registry); s;
+	     s = registry_sessions_next(s)) {
+		if (!s->resume)
+			continue;
+		fprintf(o.f, "session %" PRIu64, s->id);
+		put_hex(o.f, s->resume);
+		put_identity(o.f, s->owner);
+		end_line(&o);
+	}
+	for (struct binding *b = empty ? NULL : registry_first_after(c->registry, 0); b;
+	     b = registry_next(c->registry, b)) {
+		if (b->session && !b->session->resume)
+			continue; /* a session no front-end could resume */
+		fprintf(o.f, "binding %" PRIu64 " %" PRIu64 " %u %s %u %" PRIu64, binding_id(b),
+			b->session ? b->session->id : 0, b->args.kind, b->device->name,
+			b->args.pasid, binding_created_usec(b));
+		put_args(o.f, c, b);
+		if (!b->session)
+			put_identity(o.f, b->owner);
+		end_line(&o);
+	}
+	fprintf(o.f, "end %zu %016" PRIx64 "\n", o.lines, o.sum);
+	if (fclose(o.f) != 0) {
+		free(o.buf);
+		return -ENOMEM;
+	}
+	*ret = o.buf;
+	*ret_len = o.len;
+	return 0;
+}
+
+static int write_all_fd(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_state(struct persist *p, bool empty)
+{
+	int dir = p->core->state_fd;
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = render(p, empty, &buf, &len);
+
+	if (r < 0)
+		return r;
+	int fd = openat(dir, PERSIST_FILE ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_all_fd(fd, buf, len);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(dir, PERSIST_FILE ".new", dir, PERSIST_FILE) < 0)
+		r = -errno;
+	if (r < 0)
+		(void)unlinkat(dir, PERSIST_FILE ".new", 0);
+	return r;
+}
+
+void persist_flush(struct persist *p)
+{
+	struct backend *be;
+	uint64_t now;
+	int r;
+
+	if (!p || p->off)
+		return;
+	be = p->core->backend;
+	/* The kernel's state first: a record never names a bind the stored kernel lacks. */
+	if (be->ops->sync) {
+		r = be->ops->sync(be);
+		if (r < 0)
+			log_error_errno(r, "Cannot save the %s backend's state for a restart: %m.",
+					be->ops->name);
+	}
+	now = registry_changes(p->core->registry);
+	if (now == p->written && !p->forced)
+		return;
+	r = write_state(p, false);
+	if (r < 0) {
+		/* Said once per change: the next change tries again. */
+		log_error_errno(r, "Cannot write the state file %s for a restart: %m; a restart now "
+				   "would release what changed.",
+				PERSIST_FILE);
+		p->written = now;
+		return;
+	}
+	p->written = now;
+	p->forced = false;
+}
+
+void persist_stop(struct persist *p)
+{
+	int r;
+
+	if (!p || p->off)
+		return;
+	r = write_state(p, true);
+	if (r < 0)
+		log_warning_errno(r, "Cannot empty the state file: %m; the next svmd releases what "
+				     "it names.");
+	p->off = true;
+}
+
+/* Reading. */
+
+struct rec_identity {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t *groups;
+	size_t n_groups;
+	char *exe;      /* NULL: unknown */
+	char **units;   /* NULL: unknown; {NULL}: none */
+	bool has_units; /* units given (possibly none) */
+};
+
+struct rec_session {
+	uint64_t id;
+	char *resume;
+	struct rec_identity who;
+	struct session *s; /* once adopted */
+};
+
+struct rec_binding {
+	uint64_t id, session, created;
+	uint32_t kind, pasid;
+	char device[SVMD_DEVICE_NAME_SZ];
+	bool keep; /* its arguments were kept */
+	struct bind_args args;
+	struct rec_identity who; /* leased */
+};
+
+struct state {
+	uint64_t generation;
+	struct rec_session *sessions;
+	size_t n_sessions;
+	struct rec_binding *bindings;
+	size_t n_bindings;
+};
+
+static void identity_done(struct rec_identity *w)
+{
+	free(w->groups);
+	free(w->exe);
+	for (size_t i = 0; w->units && w->units[i]; i++)
+		free(w->units[i]);
+	free(w->units);
+}
+
+static void state_done(struct state *st)
+{
+	for (size_t i = 0; i < st->n_sessions; i++) {
+		free(st->sessions[i].resume);
+		identity_done(&st->sessions[i].who);
+	}
+	for (size_t i = 0; i < st->n_bindings; i++)
+		identity_done(&st->bindings[i].who);
+	free(st->sessions);
+	free(st->bindings);
+}
+
+static int state_u64(const char *s, uint64_t max, uint64_t *ret)
+{
+	char *end;
+
+	if (!s || !*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int state_u32(const char *s, uint32_t *ret)
+{
+	uint64_t v;
+	int r = state_u64(s, UINT32_MAX, &v);
+
+	if (r == 0)
+		*ret = (uint32_t)v;
+	return r;
+}
+
+static int state_int(const char *s, int32_t *ret)
+{
+	uint64_t v;
+	int r = state_u64(s, INT32_MAX, &v);
+
+	if (r == 0)
+		*ret = (int32_t)v;
+	return r;
+}
+
+static int unhex(const char *s, size_t n, char **ret)
+{
+	char *out;
+
+	if (n == 1 && s[0] == '=') {
+		*ret = strdup("");
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (n == 0 || n % 2)
+		return -EINVAL;
+	out = malloc(n / 2 + 1);
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1 || !v) {
+			free(out);
+			return -EINVAL;
+		}
+		out[i] = (char)v;
+	}
+	out[n / 2] = 0;
+	*ret = out;
+	return 0;
+}
+
+static int parse_identity(char **t, struct rec_identity *w)
+{
+	uint32_t uid = 0, gid = 0;
+	int32_t pid = 0;
+	int r;
+
+	if (state_u32(t[0], &uid) < 0 || state_u32(t[1], &gid) < 0 || state_int(t[2], &pid) < 0)
+		return -EINVAL;
+	w->uid = uid;
+	w->gid = gid;
+	w->pid = pid;
+	if (strcmp(t[3], "-") != 0) {
+		for (char *s = t[3]; s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL) {
+			char num[16];
+			size_t n = strcspn(s, ",");
+			uint32_t g = 0;
+			gid_t *more;
+			if (n == 0 || n >= sizeof(num))
+				return -EINVAL;
+			memcpy(num, s, n);
+			num[n] = 0;
+			if (state_u32(num, &g) < 0 || w->n_groups >= 65536)
+				return -EINVAL;
+			more = realloc(w->groups, (w->n_groups + 1) * sizeof(gid_t));
+			if (!more)
+				return -ENOMEM;
+			w->groups = more;
+			w->groups[w->n_groups++] = g;
+		}
+	}
+	if (strcmp(t[4], "-") != 0 && (r = unhex(t[4], strlen(t[4]), &w->exe)) < 0)
+		return r;
+	if (strcmp(t[5], "-") == 0)
+		return 0;
+	w->has_units = true;
+	size_t n = 0;
+	if (strcmp(t[5], "+") != 0)
+		for (const char *s = t[5]; s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
+			n++;
+	if (n > 64)
+		return -EINVAL;
+	w->units = calloc(n + 1, sizeof(char *));
+	if (!w->units)
+		return -ENOMEM;
+	size_t i = 0;
+	for (const char *s = n ? t[5] : NULL; s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
+		if ((r = unhex(s, strcspn(s, ","), &w->units[i++])) < 0)
+			return r;
+	return 0;
+}
+
+static int parse_args(char **t, size_t n, struct rec_binding *b)
+{
+	struct bind_args *a = &b->args;
+	uint64_t v[8];
+	size_t want = b->kind == SVMD_KIND_TASK ? 2 : b->kind == SVMD_KIND_PGTABLE ? 8 : 7;
+
+	if (n < want)
+		return -EINVAL;
+	for (size_t i = 0; i < want; i++)
+		if (state_u64(t[i], UINT64_MAX, &v[i]) < 0)
+			return -EINVAL;
+	a->kind = b->kind;
+	a->pasid = b->pasid;
+	switch (b->kind) {
+	case SVMD_KIND_TASK:
+		if (v[0] == 0 || v[0] > INT32_MAX || v[1] > UINT32_MAX)
+			return -EINVAL;
+		a->task.pid = (int32_t)v[0];
+		a->task.asked = (uint32_t)v[1];
+		break;
+	case SVMD_KIND_PGTABLE:
+		if (v[0] > UINT32_MAX || v[4] > UINT32_MAX || v[5] > UINT32_MAX ||
+		    v[6] > UINT32_MAX || v[7] > UINT32_MAX)
+			return -EINVAL;
+		a->pgtable.flags = (uint32_t)v[0];
+		a->pgtable.fault_fd = -1;
+		a->pgtable.gpgd = v[1];
+		a->pgtable.gpasid = v[2];
+		a->pgtable.vtd_flags = v[3];
+		a->pgtable.addr_width = (uint32_t)v[4];
+		a->pgtable.format = (uint32_t)v[5];
+		a->pgtable.pat = (uint32_t)v[6];
+		a->pgtable.emt = (uint32_t)v[7];
+		break;
+	case SVMD_KIND_PASID_TABLE:
+		if (v[2] > UINT32_MAX || v[3] > 1 || v[4] > 255 || v[5] > 255 || v[6] > UINT32_MAX)
+			return -EINVAL;
+		a->table.ptr = v[0];
+		a->table.size = v[1];
+		a->table.model = (uint32_t)v[2];
+		a->table.vsid_valid = v[3];
+		a->table.s1fmt = (uint8_t)v[4];
+		a->table.s1cdmax = (uint8_t)v[5];
+		a->table.vsid = (uint32_t)v[6];
+		a->table.event_fd = -1;
+		a->table.space = NULL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return (int)want;
+}
+
+static int parse_binding(char **t, size_t n, struct rec_binding *b)
+{
+	size_t at = 7;
+	int r;
+
+	if (n < 7 || state_u64(t[1], UINT64_MAX, &b->id) < 0 || b->id == 0 ||
+	    state_u64(t[2], UINT64_MAX, &b->session) < 0 || state_u32(t[3], &b->kind) < 0 ||
+	    b->kind == 0 || b->kind >= _SVMD_KIND_MAX || strlen(t[4]) >= sizeof(b->device) ||
+	    state_u32(t[5], &b->pasid) < 0 || state_u64(t[6], UINT64_MAX, &b->created) < 0)
+		return -EINVAL;
+	memcpy(b->device, t[4], strlen(t[4]) + 1);
+	if (n > at && strcmp(t[at], "-") == 0) {
+		at++;
+	} else {
+		r = parse_args(t + at, n - at, b);
+		if (r < 0)
+			return r;
+		at += (size_t)r;
+		b->keep = true;
+	}
+	if (b->session == 0) {
+		if (n != at + 6)
+			return -EINVAL;
+		return parse_identity(t + at, &b->who);
+	}
+	return n == at ? 0 : -EINVAL;
+}
+
+static int grow(void **arr, size_t n, size_t size)
+{
+	if (n % 64)
+		return 0;
+	void *more = realloc(*arr, (n + 64) * size);
+	if (!more)
+		return -ENOMEM;
+	*arr = more;
+	return 0;
+}
+
+/* Splits line (NUL-terminated, written to) at spaces: the number of tokens, or -EINVAL. */
+static int tokens(char *line, char **t)
+{
+	int n = 0;
+
+	for (char *s = strtok(line, " "); s; s = strtok(NULL, " ")) {
+		if (n == TOKENS_MAX)
+			return -EINVAL;
+		t[n++] = s;
+	}
+	return n;
+}
+
+/* Parses the state file text (len bytes, modified) into st, or says why not. */
+static int parse_state(char *text, size_t len, struct state *st, char *why, size_t whylen)
+{
+	uint64_t sum = HASH_INIT, prev = 0;
+	size_t lines = 0;
+	char *line = text, *t[TOKENS_MAX];
+	bool ended = false;
+	int n, r;
+
+	if (memchr(text, 0, len))
+		return fail(why, whylen, -EINVAL, "it holds a NUL byte");
+	text[len] = 0;
+	while (*line && !ended) {
+		char *nl = strchr(line, '\n');
+		if (!nl)
+			return fail(why, whylen, -EINVAL, "line %zu is cut short", lines + 1);
+		bool is_end = strncmp(line, "end ", 4) == 0;
+		if (!is_end)
+			sum = fnv(sum, line, (size_t)(nl - line) + 1);
+		*nl = 0;
+		n = tokens(line, t);
+		if (n <= 0)
+			return fail(why, whylen, -EINVAL, "line %zu is empty or too long", lines + 1);
+		if (lines == 0) {
+			uint32_t v = 0;
+			if (n != 2 || strcmp(t[0], "svmd-state") != 0 || state_u32(t[1], &v) < 0)
+				return fail(why, whylen, -EINVAL, "it is not an svmd state file");
+			if (v != PERSIST_VERSION)
+				return fail(why, whylen, -EPROTONOSUPPORT,
+					    "it is version %u, this svmd reads version %u", v,
+					    PERSIST_VERSION);
+		} else if (is_end) {
+			uint64_t want_lines, want_sum;
+			char *e;
+			if (n != 3 || state_u64(t[1], UINT64_MAX, &want_lines) < 0)
+				return fail(why, whylen, -EINVAL, "its end line is malformed");
+			errno = 0;
+			want_sum = strtoull(t[2], &e, 16);
+			if (errno || *e || want_lines != lines || want_sum != sum)
+				return fail(why, whylen, -EINVAL,
+					    "its checksum does not match (%zu lines)", lines);
+			ended = true;
+		} else if (strcmp(t[0], "generation") == 0 && n == 2) {
+			if (state_u64(t[1], UINT64_MAX / 2, &st->generation) < 0)
+				return fail(why, whylen, -EINVAL, "line %zu: bad generation", lines + 1);
+		} else if (strcmp(t[0], "session") == 0 && n == 9) {
+			struct rec_session *s;
+			if ((r = grow((void **)&st->sessions, st->n_sessions, sizeof(*s))) < 0)
+				return r;
+			s = &st->sessions[st->n_sessions++];
+			*s = (struct rec_session){0};
+			if (state_u64(t[1], UINT64_MAX, &s->id) < 0 || s->id == 0 ||
+			    (r = unhex(t[2], strlen(t[2]), &s->resume)) < 0 ||
+			    (r = parse_identity(t + 3, &s->who)) < 0)
+				return fail(why, whylen, -EINVAL, "line %zu: a malformed session",
+					    lines + 1);
+		} else if (strcmp(t[0], "binding") == 0) {
+			struct rec_binding *b;
+			if ((r = grow((void **)&st->bindings, st->n_bindings, sizeof(*b))) < 0)
+				return r;
+			b = &st->bindings[st->n_bindings++];
+			*b = (struct rec_binding){0};
+			if (parse_binding(t, (size_t)n, b) < 0 || b->id <= prev)
+				return fail(why, whylen, -EINVAL, "line %zu: a malformed binding",
+					    lines + 1);
+			prev = b->id;
+		} else {
+			return fail(why, whylen, -EINVAL, "line %zu is not one svmd writes",
+				    lines + 1);
+		}
+		lines += !is_end;
+		line = nl + 1;
+	}
+	if (!ended)
+		return fail(why, whylen, -EINVAL, "it has no end line (cut short)");
+	if (*line)
+		return fail(why, whylen, -EINVAL, "it goes on after its end line");
+	return 0;
+}
+
+/* Reads the state file: 1 with st filled, 0 when there is none, or a negative errno with
+ * why. */
+static int read_state(struct persist *p, struct state *st, char *why, size_t whylen)
+{
+	_cleanup_close_ int fd = openat(p->core->state_fd, PERSIST_FILE,
+					O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_free_ char *text = NULL;
+	struct stat sb;
+	ssize_t n;
+
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 || fstat(fd, &sb) < 0)
+		return fail(why, whylen, -errno, "cannot read it: %s", strerror(errno));
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > STATE_MAX)
+		return fail(why, whylen, -EINVAL, "it is not a regular file of at most %u MiB",
+			    STATE_MAX >> 20);
+	text = malloc((size_t)sb.st_size + 1);
+	if (!text)
+		return -ENOMEM;
+	n = pread(fd, text, (size_t)sb.st_size, 0);
+	if (n != sb.st_size)
+		return fail(why, whylen, -EIO, "cannot read it whole");
+	int r = parse_state(text, (size_t)n, st, why, whylen);
+	return r < 0 ? r : 1;
+}
+
+/* Adopting. */
+
+struct tally {
+	size_t kept, released, sessions_kept, sessions_ended;
+	size_t gone_session, gone_lease, gone_process, not_kept, not_in_kernel, revoked;
+};
+
+static int make_identity(struct rec_identity *w, int pidfd, struct identity **ret)
+{
+	_cleanup_(identity_unrefp) struct identity *id = NULL;
+	int r = identity_new(w->uid, w->gid, w->pid, &id);
+
+	if (r == 0)
+		r = identity_set_groups(id, w->groups, w->n_groups);
+	if (r == 0)
+		r = identity_set_exe(id, w->exe);
+	if (r == 0 && w->has_units)
+		r = identity_set_units(id, (const char *const *)w->units);
+	if (r < 0) {
+		safe_close(pidfd);
+		return r;
+	}
+	id->pidfd = pidfd;
+	*ret = TAKE_PTR(id);
+	return 0;
+}
+
+/* Whether a pidfd's process still runs. */
+static bool alive(int pidfd)
+{
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+
+	return pidfd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
+/* A release record for a binding the next svmd cannot or need not keep, without making it. */
+static void record_release(struct core *c, const struct rec_binding *b,
+			   const struct identity *owner, enum end_reason why)
+{
+	const struct device *dev = backend_find_device(c->backend, b->device);
+
+	c->ending = (int)why + 1;
+	core_audit(c, AUDIT_RELEASE, owner, core_kind_op_name(b->kind), dev, b->pasid, NULL, b->id,
+		   0, end_reason_name(why));
+	c->ending = 0;
+}
+
+static bool claimed(void *userdata, const struct device *dev, uint32_t slot)
+{
+	struct core *c = userdata;
+
+	return registry_find_pasid(c->registry, dev, slot) != NULL;
+}
+
+/* Makes the sessions the state names (their owners as recorded, pinned again by their stored
+ * pidfds); a front-end resumes each below. */
+static void adopt_sessions(struct persist *p, struct state *st)
+{
+	char name[PERSIST_NAME_MAX];
+
+	for (size_t i = 0; i < st->n_sessions; i++) {
+		struct rec_session *rs = &st->sessions[i];
+		_cleanup_(identity_unrefp) struct identity *who = NULL;
+		int pin = take_fdf(p, name, "svmd-pin-%" PRIu64, rs->id);
+
+		if (make_identity(&rs->who, pin, &who) < 0 ||
+		    registry_session_adopt(p->core->registry, who, 0, rs->id, &rs->s) < 0) {
+			rs->s = NULL;
+			continue;
+		}
+		if (who->pidfd >= 0) {
+			rs->s->n_fds = 1;
+			registry_charge_fds(p->core->registry, rs->s->user, 1);
+		}
+	}
+}
+
+static struct rec_session *find_session(struct state *st, uint64_t id)
+{
+	for (size_t i = 0; i < st->n_sessions; i++)
+		if (st->sessions[i].id == id)
+			return &st->sessions[i];
+	return NULL;
+}
+
+/* The bindings: those the kernel still holds, whose owners and anchors are here, are made
+ * again; the others get their release record. */
+static void adopt_bindings(struct persist *p, struct state *st, struct tally *t)
+{
+	struct core *c = p->core;
+	char name[PERSIST_NAME_MAX];
+
+	for (size_t i = 0; i < st->n_bindings; i++) {
+		struct rec_binding *rb = &st->bindings[i];
+		struct rec_session *rs = rb->session ? find_session(st, rb->session) : NULL;
+		_cleanup_(identity_unrefp) struct identity *owner = NULL;
+		_cleanup_close_ int lease = take_fdf(p, name, "svmd-lease-%" PRIu64, rb->id);
+		_cleanup_close_ int proc = take_fdf(p, name, "svmd-proc-%" PRIu64, rb->id);
+		const struct device *dev = backend_find_device(c->backend, rb->device);
+		enum end_reason why = END_SHUTDOWN;
+		struct binding *b;
+
+		if (rs && rs->s)
+			owner = identity_ref(rs->s->owner);
+		else if (!rb->session && make_identity(&rb->who, -1, &owner) < 0)
+			owner = NULL;
+		if (!owner) {
+			/* Its session's record is missing or could not be made. */
+			why = END_SESSION;
+			t->gone_session++;
+		} else if (!rb->keep || !dev) {
+			t->not_kept++;
+		} else if (!c->backend->ops->holds(c->backend, dev, &rb->args)) {
+			t->not_in_kernel++;
+		} else if (!rb->session && lease < 0) {
+			why = END_LEASE;
+			t->gone_lease++;
+		} else if (rb->kind == SVMD_KIND_TASK && !alive(proc)) {
+			why = END_PROCESS;
+			t->gone_process++;
+		} else if ((b = registry_adopt(c->registry, rb->session ? rs->s : NULL, owner, dev,
+					       &rb->args, rb->id, rb->created))) {
+			b->committed = 1;
+			if (proc >= 0 && lifetime_watch_process(c->lifetime, b, proc) == 0)
+				TAKE_FD(proc);
+			if (lease >= 0 && lifetime_adopt_lease(c->lifetime, b, lease) == 0)
+				TAKE_FD(lease);
+			if (proc >= 0 || lease >= 0) {
+				/* Out of memory watching it: it cannot be kept. */
+				core_end_binding(c, b, END_SHUTDOWN);
+				t->released++;
+				continue;
+			}
+			continue;
+		}
+		record_release(c, rb, owner, why);
+		t->released++;
+	}
+}
+
+/* Each adopted session goes back to its front-end, or ends (its client left meanwhile). */
+static void resume_sessions(struct persist *p, struct state *st,
+			    const struct persist_frontends *fe, struct tally *t)
+{
+	char name[PERSIST_NAME_MAX];
+
+	for (size_t i = 0; i < st->n_sessions; i++) {
+		struct rec_session *rs = &st->sessions[i];
+		int r = -ENOENT;
+
+		if (!rs->s)
+			continue;
+		if (strncmp(rs->resume, "socket ", 7) == 0 && fe->socket) {
+			int fd = take_fdf(p, name, "svmd-conn-%" PRIu64, rs->id);
+			r = fd < 0 ? -ENOENT : fe->socket(fe->socket_userdata, rs->s, fd, rs->resume);
+			if (r < 0) {
+				safe_close(fd);
+				persist_store(p, name, -1);
+			}
+		} else if (strncmp(rs->resume, "bus ", 4) == 0 && fe->bus) {
+			r = fe->bus(fe->bus_userdata, rs->s, rs->resume);
+		}
+		if (r == 0) {
+			t->sessions_kept++;
+			continue;
+		}
+		log_debug("Session %" PRIu64 " (uid %u) did not come back: %s.", rs->id,
+			  (unsigned)rs->who.uid, strerror(-r));
+		t->sessions_ended++;
+		t->gone_session += rs->s->n_bindings;
+		t->released += rs->s->n_bindings;
+		ops_session_end(p->core, rs->s);
+		rs->s = NULL;
+	}
+}
+
+/* Closes the stored fds nothing claimed, and takes them out of the store. */
+static size_t drop_leftovers(struct persist *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_fds; i++) {
+		if (p->fds[i].fd < 0)
+			continue;
+		p->fds[i].fd = safe_close(p->fds[i].fd);
+		persist_store(p, p->fds[i].name, -1);
+		n++;
+	}
+	return n;
+}
+
+static void report(const struct tally *t, const char *rejected, size_t leftovers)
+{
+	char msg[768];
+
+	if (rejected)
+		snprintf(msg, sizeof(msg),
+			 "State not adopted: %s; starting clean (%zu stored file descriptors "
+			 "closed).",
+			 rejected, leftovers);
+	else
+		snprintf(msg, sizeof(msg),
+			 "State adopted: %zu bindings kept, %zu released (%zu of sessions that "
+			 "ended, %zu leases closed, %zu processes exited, %zu the backend cannot "
+			 "keep, %zu no longer in the kernel, %zu revoked); %zu sessions kept, %zu "
+			 "ended; %zu stored file descriptors unclaimed.",
+			 t->kept, t->released, t->gone_session, t->gone_lease, t->gone_process,
+			 t->not_kept, t->not_in_kernel, t->revoked, t->sessions_kept,
+			 t->sessions_ended, leftovers);
+	/* The journal, where there is one (with its fields); else a line like any other. */
+	if (access("/run/systemd/journal/socket", F_OK) == 0 &&
+	    sd_journal_send("MESSAGE=%s", msg, "MESSAGE_ID=" ADOPT_MESSAGE_ID, "PRIORITY=5",
+			    "SVMD_KEPT_BINDINGS=%zu", t->kept, "SVMD_RELEASED_BINDINGS=%zu",
+			    t->released, "SVMD_KEPT_SESSIONS=%zu", t->sessions_kept,
+			    "SVMD_ENDED_SESSIONS=%zu", t->sessions_ended,
+			    rejected ? "SVMD_STATE_REJECTED=%s" : NULL, rejected, NULL) >= 0)
+		return;
+	log_notice("%s", msg);
+}
+
+void persist_adopt(struct persist *p, const struct persist_frontends *fe)
+{
+	struct core *c = p->core;
+	struct backend *be = c->backend;
+	struct state st = {0};
+	struct tally t = {0};
+	char why[256] = "", kwhy[256] = "";
+	int fd, r;
+
+	/* The kernel's state the last svmd kept, then the record of what it held. */
+	fd = take_fd(p, "svmd-sim");
+	if (fd >= 0 && be->ops->adopt && (r = be->ops->adopt(be, fd, kwhy, sizeof(kwhy))) < 0) {
+		log_warning("The %s backend's state from the last svmd is not usable (%s): it "
+			    "starts empty.",
+			    be->ops->name, kwhy);
+		persist_store(p, "svmd-sim", -1);
+	} else if (fd >= 0 && !be->ops->adopt) {
+		safe_close(fd);
+	}
+	r = read_state(p, &st, why, sizeof(why));
+	if (r <= 0) {
+		/* Nothing to adopt, or nothing that can be trusted: what the kernel still holds
+		 * for the last svmd is released, and every fd it stored closed. */
+		if (be->ops->release_unclaimed)
+			be->ops->release_unclaimed(be, claimed, c);
+		size_t n = drop_leftovers(p);
+		if (r < 0)
+			report(&t, why, n);
+		else if (n)
+			log_info("No state file: %zu stored file descriptors from an earlier svmd "
+				 "closed.",
+				 n);
+	} else {
+		if (st.generation >= c->generation)
+			c->generation = st.generation + 1;
+		adopt_sessions(p, &st);
+		adopt_bindings(p, &st, &t);
+		if (be->ops->release_unclaimed)
+			be->ops->release_unclaimed(be, claimed, c);
+		resume_sessions(p, &st, fe, &t);
+		t.revoked = ops_decide_adopted(c);
+		t.released += t.revoked;
+		t.kept = registry_n_bindings(c->registry);
+		report(&t, NULL, drop_leftovers(p));
+	}
+	state_done(&st);
+	if (be->ops->state_fd) {
+		fd = be->ops->state_fd(be);
+		if (fd < 0)
+			log_warning_errno(fd, "Cannot keep the %s backend's state for a restart: %m.",
+					  be->ops->name);
+		else
+			persist_store(p, "svmd-sim", fd);
+	}
+	p->forced = true;
+	persist_flush(p);
+}

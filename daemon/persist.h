@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Restart survival: what svmd keeps so that the next svmd (a `systemctl restart`, a crash and
+ * systemd's Restart=, a package upgrade) serves the same clients and bindings. Every fd that
+ * carries state goes into PID 1's fd store (FDSTORE=1, FDNAME= naming what it is and whose),
+ * and the registry goes into a versioned, checksummed state file in the state directory,
+ * replaced whole at the end of every loop iteration that changed it, before that iteration's
+ * replies are sent. The next svmd adopts what it can prove alive and releases the rest.
+ *
+ * The state file is authoritative for what svmd held; the fds decide what is still alive: a
+ * record without its fds (a client that left, a lease closed, a process gone) is released,
+ * and an fd without a record is closed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cleanup.h"
+
+struct core;
+struct persist;
+struct session;
+
+/* The state file's name in the state directory, and its first line's version. */
+#define PERSIST_FILE    "state"
+#define PERSIST_VERSION 1u
+
+/* fd store names: "svmd-conn-<session>", "svmd-pin-<session>", "svmd-proc-<binding>",
+ * "svmd-lease-<binding>", "svmd-sim". */
+#define PERSIST_NAME_MAX 64
+
+/* Persistence for c, whose state directory is open (core_set_state_dir()); store: there is an
+ * fd store to keep fds in ($NOTIFY_SOCKET). Returns 0 or -ENOMEM. */
+int persist_new(struct core *c, bool store, struct persist **ret);
+struct persist *persist_free(struct persist *p);
+DEFINE_FREE_FUNC(struct persist, persist_free);
+
+/* An fd the previous svmd stored, as systemd passed it (name from LISTEN_FDNAMES): taken. */
+int persist_add_fd(struct persist *p, const char *name, int fd);
+
+/* Puts a copy of fd into the fd store under name, or (fd < 0) takes name out. Failures are
+ * logged: the fd then does not survive a restart. p may be NULL (no persistence). */
+void persist_store(struct persist *p, const char *name, int fd);
+
+/* The front-ends that serve adopted sessions again (server_resume(), bus_resume()): each takes
+ * the session (and the socket's its connection fd) and returns 0, or fails and leaves both
+ * to the caller. NULL: that front-end is not there (its sessions end). */
+struct persist_frontends {
+	int (*socket)(void *userdata, struct session *s, int fd, const char *resume);
+	void *socket_userdata;
+	int (*bus)(void *userdata, struct session *s, const char *resume);
+	void *bus_userdata;
+};
+
+/* Adopts what the previous svmd left (the state file and the stored fds) once the front-ends
+ * are up: see the file comment. Logs one record of what it kept and released. */
+void persist_adopt(struct persist *p, const struct persist_frontends *fe);
+
+/* Writes the state file (and the backend's state) if something changed. */
+void persist_flush(struct persist *p);
+
+/* svmd is stopping for good: the state file is emptied and nothing more is stored. */
+void persist_stop(struct persist *p);
