@@ -150,6 +150,11 @@ $(BUILD)/libsvmclient.so: $(BUILD)/libsvmclient.so.0
 $(BUILD)/svmctl: $(call obj,client/svmctl.c) $(BUILD)/libsvmclient.a
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
 
+# check-system's client that holds bindings across svmd's restarts (tests/system/checks.sh).
+$(BUILD)/tests/svmd-restart-client: $(call obj,tests/system/restart-client.c) $(BUILD)/libsvmclient.a
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
+
 # Unit tests: each links its test file, the module under test and the modules it needs, never
 # the whole daemon, so an accidental dependency fails the link (fakes are in the test files).
 unit_objs_protocol    := $(PROTOCOL_SRC)
@@ -345,7 +350,7 @@ check-system: deps
 
 # Installs this build (make install DESTDIR=) into a Debian root cached in
 # $(BUILD)/system-cache and boots it with systemd-nspawn.
-check-system-run: all
+check-system-run: all $(BUILD)/tests/svmd-restart-client
 	@BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/system/run.sh
 
 # The ASan+UBSan build, in build-asan/: `make asan` runs the tests on it, and check-stress runs

@@ -199,13 +199,6 @@ int bus_resume(void *bus, struct session *s, const char *resume)
 	if (sscanf(resume, "bus %255s %d%n", name, &subscribed, &n) != 2 || resume[n] ||
 	    name[0] != ':' || (subscribed != 0 && subscribed != 1) || bus_peer_find(b, name))
 		return -EINVAL;
-	/* Unique names are never reused on a bus: the same name is the same connection. */
-	r = sd_bus_get_name_creds(b->bus, name, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
-	if (r < 0)
-		return r == -ENOENT || r == -ESRCH || r == -ENXIO ? -ENXIO : r;
-	if (sd_bus_creds_get_euid(creds, &uid) < 0 || sd_bus_creds_get_pid(creds, &pid) < 0 ||
-	    uid != s->owner->uid || pid != s->owner->pid)
-		return -EPERM;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -222,6 +215,14 @@ int bus_resume(void *bus, struct session *s, const char *resume)
 	p->indexed = r >= 0;
 	if (r < 0)
 		return r;
+	/* Asked after the watch is in place, so that a name leaving from now on is seen. Unique
+	 * names are never reused on a bus: the same name is the same connection. */
+	r = sd_bus_get_name_creds(b->bus, name, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+	if (r < 0)
+		return r == -ENOENT || r == -ESRCH || r == -ENXIO ? -ENXIO : r;
+	if (sd_bus_creds_get_euid(creds, &uid) < 0 || sd_bus_creds_get_pid(creds, &pid) < 0 ||
+	    uid != s->owner->uid || pid != s->owner->pid)
+		return -EPERM;
 	/* Nothing below fails: the session is p's from here on. */
 	p->session = s;
 	b->core->metrics.sessions[SVMD_METRICS_BUS]++;

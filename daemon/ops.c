@@ -30,20 +30,12 @@
 #include "process.h"
 #include "util.h"
 
-/* The fd store's name of s's pin. */
-static const char *pin_name(const struct session *s, char buf[PERSIST_NAME_MAX])
-{
-	snprintf(buf, PERSIST_NAME_MAX, "svmd-pin-%" PRIu64, s->id);
-	return buf;
-}
-
 int ops_session_new(struct core *c, struct identity *who, unsigned n_fds, struct session **ret)
 {
-	char name[PERSIST_NAME_MAX];
 	int r = registry_session_new(c->registry, who, n_fds, ret);
 
 	if (r == 0 && who->pidfd >= 0)
-		persist_store(c->persist, pin_name(*ret, name), who->pidfd);
+		persist_store_id(c->persist, "pin", (*ret)->id, who->pidfd);
 	return r;
 }
 
@@ -83,10 +75,8 @@ void ops_session_end(struct core *c, struct session *s)
 		core_end_binding(c, container_of(pos, struct binding, session_link), END_SESSION);
 	/* Its leased maps keep the space, if any. */
 	core_space_unref(c, TAKE_PTR(s->space));
-	if (s->owner->pidfd >= 0) {
-		char name[PERSIST_NAME_MAX];
-		persist_store(c->persist, pin_name(s, name), -1);
-	}
+	if (s->owner->pidfd >= 0)
+		persist_store_id(c->persist, "pin", s->id, -1);
 	identity_unpin(s->owner);
 	registry_session_free(s);
 }
@@ -122,10 +112,14 @@ static int identify_target(struct request *rq, int *pidfd, struct bind_args *a, 
 	if (*pidfd < 0) {
 		if (who->pidfd < 0)
 			return request_refuse(rq, -ESRCH, "svmd could not pin the calling process");
-		*pidfd = fcntl(who->pidfd, F_DUPFD_CLOEXEC, 3);
+		/* Its own open file, not a copy of the pin (the fd store keeps a file once); the
+		 * caller's, as the pin says it still runs after it was opened. */
+		*pidfd = pidfd_open_pid(who->pid);
 		if (*pidfd < 0)
-			return request_refuse(rq, -errno, "cannot duplicate the caller's pidfd: %s",
-					      strerror(errno));
+			return request_refuse(rq, *pidfd, "cannot pin the calling process: %s",
+					      strerror(-*pidfd));
+		if (!pidfd_alive(who->pidfd))
+			return request_refuse(rq, -ESRCH, "the process to bind has exited");
 	}
 	pid = pidfd_get_pid(*pidfd);
 	if (pid == -EBADF)
@@ -598,16 +592,20 @@ static bool redecide_one(struct core *c, struct binding *b, struct reload_result
 	return false;
 }
 
+static void redecide_all(struct core *c, struct reload_result *out, char *text, size_t size)
+{
+	for (struct binding *b = registry_first_after(c->registry, 0), *next; b; b = next) {
+		next = registry_next(c->registry, b);
+		redecide_one(c, b, out, text, size);
+	}
+}
+
 size_t ops_decide_adopted(struct core *c)
 {
 	struct reload_result out = {0};
-	struct binding *b, *next;
 	char text[1] = "";
 
-	for (b = registry_first_after(c->registry, 0); b; b = next) {
-		next = registry_next(c->registry, b);
-		redecide_one(c, b, &out, text, sizeof(text));
-	}
+	redecide_all(c, &out, text, sizeof(text));
 	return out.n_revoked;
 }
 
@@ -632,7 +630,6 @@ static void swap_policy(struct core *c, struct policy *p, struct reload_result *
 			size_t size)
 {
 	struct policy *old = c->policy;
-	struct binding *b, *next;
 
 	c->policy = p;
 	c->generation++;
@@ -646,10 +643,7 @@ static void swap_policy(struct core *c, struct policy *p, struct reload_result *
 		       "warning: the policy has no rules (%zu files): every request will be "
 		       "denied\n",
 		       p->n_files);
-	for (b = registry_first_after(c->registry, 0); b; b = next) {
-		next = registry_next(c->registry, b);
-		redecide_one(c, b, out, text, size);
-	}
+	redecide_all(c, out, text, size);
 	/* Nothing refers to the old rules any more. */
 	policy_free(old);
 	out->generation = c->generation;

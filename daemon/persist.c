@@ -40,7 +40,7 @@
 /* The record of an adoption (systemd/svmd.catalog). */
 #define ADOPT_MESSAGE_ID "5f1c0c3a8e6b4c2f9d7a1e4b3c2d1a09"
 /* Larger than any state svmd writes (about 200 bytes a binding): refused unread. */
-#define STATE_MAX (512u << 20)
+#define STATE_MAX  (512u << 20)
 #define TOKENS_MAX 24
 
 struct stored {
@@ -141,6 +141,14 @@ void persist_store(struct persist *p, const char *name, int fd)
 				  fd >= 0 ? "keep" : "drop", name);
 }
 
+void persist_store_id(struct persist *p, const char *kind, uint64_t id, int fd)
+{
+	char name[PERSIST_NAME_MAX];
+
+	snprintf(name, sizeof(name), "svmd-%s-%" PRIu64, kind, id);
+	persist_store(p, name, fd);
+}
+
 /* Writing. */
 
 struct out {
@@ -159,17 +167,24 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 	return h;
 }
 
-static void put_hex(FILE *f, const char *s)
+/* " HEX" (or, for the members of a list, "HEX" alone). */
+static void put_hex_word(FILE *f, const char *s, bool spaced)
 {
+	if (spaced)
+		fputc(' ', f);
 	if (!s) {
-		fputs(" -", f);
+		fputc('-', f);
 		return;
 	}
-	fputc(' ', f);
 	if (!*s)
 		fputs("=", f); /* the empty string */
 	for (; *s; s++)
 		fprintf(f, "%02x", (unsigned char)*s);
+}
+
+static void put_hex(FILE *f, const char *s)
+{
+	put_hex_word(f, s, true);
 }
 
 static void put_identity(FILE *f, const struct identity *id)
@@ -191,7 +206,7 @@ static void put_identity(FILE *f, const struct identity *id)
 	for (size_t i = 0; id->units[i]; i++) {
 		if (i)
 			fputc(',', f);
-		put_hex(f, id->units[i]);
+		put_hex_word(f, id->units[i], i == 0);
 	}
 }
 
@@ -352,8 +367,9 @@ void persist_flush(struct persist *p)
 	r = write_state(p, false);
 	if (r < 0) {
 		/* Said once per change: the next change tries again. */
-		log_error_errno(r, "Cannot write the state file %s for a restart: %m; a restart now "
-				   "would release what changed.",
+		log_error_errno(r,
+				"Cannot write the state file %s for a restart: %m; a restart now "
+				"would release what changed.",
 				PERSIST_FILE);
 		p->written = now;
 		return;
@@ -671,7 +687,8 @@ static int parse_state(char *text, size_t len, struct state *st, char *why, size
 		*nl = 0;
 		n = tokens(line, t);
 		if (n <= 0)
-			return fail(why, whylen, -EINVAL, "line %zu is empty or too long", lines + 1);
+			return fail(why, whylen, -EINVAL, "line %zu is empty or too long",
+				    lines + 1);
 		if (lines == 0) {
 			uint32_t v = 0;
 			if (n != 2 || strcmp(t[0], "svmd-state") != 0 || state_u32(t[1], &v) < 0)
@@ -693,7 +710,8 @@ static int parse_state(char *text, size_t len, struct state *st, char *why, size
 			ended = true;
 		} else if (strcmp(t[0], "generation") == 0 && n == 2) {
 			if (state_u64(t[1], UINT64_MAX / 2, &st->generation) < 0)
-				return fail(why, whylen, -EINVAL, "line %zu: bad generation", lines + 1);
+				return fail(why, whylen, -EINVAL, "line %zu: bad generation",
+					    lines + 1);
 		} else if (strcmp(t[0], "session") == 0 && n == 9) {
 			struct rec_session *s;
 			if ((r = grow((void **)&st->sessions, st->n_sessions, sizeof(*s))) < 0)
@@ -733,8 +751,8 @@ static int parse_state(char *text, size_t len, struct state *st, char *why, size
  * why. */
 static int read_state(struct persist *p, struct state *st, char *why, size_t whylen)
 {
-	_cleanup_close_ int fd = openat(p->core->state_fd, PERSIST_FILE,
-					O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_close_ int fd =
+		openat(p->core->state_fd, PERSIST_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	_cleanup_free_ char *text = NULL;
 	struct stat sb;
 	ssize_t n;
@@ -826,6 +844,8 @@ static void adopt_sessions(struct persist *p, struct state *st)
 			rs->s = NULL;
 			continue;
 		}
+		/* Out of memory the next restart ends it; this one still resumes it. */
+		(void)registry_session_set_resume(rs->s, rs->resume);
 		if (who->pidfd >= 0) {
 			rs->s->n_fds = 1;
 			registry_charge_fds(p->core->registry, rs->s->user, 1);
@@ -897,8 +917,8 @@ static void adopt_bindings(struct persist *p, struct state *st, struct tally *t)
 }
 
 /* Each adopted session goes back to its front-end, or ends (its client left meanwhile). */
-static void resume_sessions(struct persist *p, struct state *st,
-			    const struct persist_frontends *fe, struct tally *t)
+static void resume_sessions(struct persist *p, struct state *st, const struct persist_frontends *fe,
+			    struct tally *t)
 {
 	char name[PERSIST_NAME_MAX];
 
@@ -910,7 +930,8 @@ static void resume_sessions(struct persist *p, struct state *st,
 			continue;
 		if (strncmp(rs->resume, "socket ", 7) == 0 && fe->socket) {
 			int fd = take_fdf(p, name, "svmd-conn-%" PRIu64, rs->id);
-			r = fd < 0 ? -ENOENT : fe->socket(fe->socket_userdata, rs->s, fd, rs->resume);
+			r = fd < 0 ? -ENOENT
+				   : fe->socket(fe->socket_userdata, rs->s, fd, rs->resume);
 			if (r < 0) {
 				safe_close(fd);
 				persist_store(p, name, -1);
@@ -1025,7 +1046,8 @@ void persist_adopt(struct persist *p, const struct persist_frontends *fe)
 	if (be->ops->state_fd) {
 		fd = be->ops->state_fd(be);
 		if (fd < 0)
-			log_warning_errno(fd, "Cannot keep the %s backend's state for a restart: %m.",
+			log_warning_errno(fd,
+					  "Cannot keep the %s backend's state for a restart: %m.",
 					  be->ops->name);
 		else
 			persist_store(p, "svmd-sim", fd);

@@ -53,6 +53,9 @@ struct persist_frontends {
 	void *bus_userdata;
 };
 
+/* The same for the fd store name "svmd-KIND-ID". */
+void persist_store_id(struct persist *p, const char *kind, uint64_t id, int fd);
+
 /* Adopts what the previous svmd left (the state file and the stored fds) once the front-ends
  * are up: see the file comment. Logs one record of what it kept and released. */
 void persist_adopt(struct persist *p, const struct persist_frontends *fe);

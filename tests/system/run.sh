@@ -16,7 +16,7 @@ SUITE=bookworm
 # What the root needs beyond minbase: systemd as init, the system bus (dbus-broker, as Debian
 # 12 runs it), and the libraries svmd and svmctl link.
 INCLUDE=systemd,systemd-sysv,dbus,dbus-broker,procps,libevent-2.1-7,libseccomp2,libsystemd0
-TIMEOUT=${SVMD_SYSTEM_TIMEOUT:-120}
+TIMEOUT=${SVMD_SYSTEM_TIMEOUT:-300}
 MAKE=${MAKE:-make}
 here=$(dirname "$0")
 start=$(date +%s)
@@ -24,7 +24,8 @@ start=$(date +%s)
 # Every check checks.sh runs, in order: one that does not report counts as failed.
 EXPECTED="sysusers socket-listening socket-activation config-file notify seccomp unprivileged
 bind-allowed bind-denied journal-grant journal-deny journal-release catalog introspect
-dbus-activation reload-refused reload stop-releases ids-continue security-score
+dbus-activation reload-refused reload restart-keeps crash-keeps restart-no-error state-corrupt
+state-future stop-releases ids-continue security-score
 no-seccomp-refusals udev-rule"
 
 say() { echo "check-system: $*"; }
@@ -122,6 +123,7 @@ EOF
 printf '%s\n' 'allow bind-task user=alice device=0000:3b:00.0 pasid=auto max=2' \
 	'deny * user=bob' >"$root/etc/svmd/policy.d/50-system-test.policy"
 install -D -m 0755 "$here/checks.sh" "$root/usr/local/libexec/svmd-system-check"
+install -m 0755 "$BUILD/tests/svmd-restart-client" "$root/usr/local/libexec/"
 install -m 0644 "$here/svmd-system-check.service" "$root/etc/systemd/system/"
 systemctl --root="$abs_root" --quiet enable svmd.socket svmd-system-check.service ||
 	die "systemctl --root enable failed"
