@@ -1416,3 +1416,93 @@ ParameterizedTest(struct device_name_case *c, backend, device_name_canonical)
 	for (size_t i = strlen(out); i < sizeof(out); i++)
 		cr_assert_eq(out[i], 0);
 }
+
+/* Restart survival: the state saved is the state restored, and nothing else is taken for one. */
+
+static struct sim_kernel *restored(const void *buf, size_t len, int *ret)
+{
+	struct sim_kernel *r = NULL;
+
+	*ret = sim_kernel_restore(machine, sizeof(machine) / sizeof(machine[0]), buf, len, &r, why,
+				  sizeof(why));
+	return r;
+}
+
+Test(sim_kernel, saved_state_restores_every_bind)
+{
+	uint32_t p1 = 0, p2 = 0;
+	pid_t other = spawn_sleeper();
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	assert_ok(task(G_A, BIND, getpid(), 0, &p1));
+	assert_ok(task(G_B, BIND, getpid(), 0, &p2));
+	assert_ok(task(G_A, BIND, other, 0, NULL));
+	cr_assert_eq(sim_kernel_save(k, &buf, &len), 0);
+	struct sim_kernel *k2 = restored(buf, len, &r);
+	cr_assert_eq(r, 0, "%s", why);
+	cr_assert_eq(sim_kernel_n_bound(k2, DEV_A), 2);
+	cr_assert_eq(sim_kernel_n_bound(k2, DEV_B), 1);
+	cr_assert_eq(sim_kernel_n_mm(k2), 2);
+	struct bind_args a = {.kind = SVMD_KIND_TASK, .pasid = p1, .task.pid = getpid()};
+	cr_assert(sim_kernel_holds(k2, &machine[0], &a));
+	a.task.pid = other;
+	cr_assert_not(sim_kernel_holds(k2, &machine[0], &a), "PASID %u is not other's", p1);
+	/* It goes on as the kernel it was: the same process keeps its PASID, unbind works. */
+	struct sim_kernel *saved = k;
+	k = k2;
+	uint32_t again = 0;
+	assert_ok(task(G_SMMU, BIND, getpid(), 0, &again));
+	cr_assert_eq(again, p1);
+	assert_ok(task(G_A, UNBIND, getpid(), p1, NULL));
+	k = saved;
+	sim_kernel_free(k2);
+	free(buf);
+}
+
+Test(sim_kernel, corrupt_or_foreign_state_is_refused)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	assert_ok(task(G_A, BIND, getpid(), 0, NULL));
+	cr_assert_eq(sim_kernel_save(k, &buf, &len), 0);
+	unsigned char *b = buf;
+	/* A flipped byte in the body: the checksum. */
+	b[len - 1] ^= 1;
+	cr_assert_null(restored(buf, len, &r));
+	cr_assert_eq(r, -EINVAL);
+	cr_assert(strstr(why, "checksum"), "%s", why);
+	b[len - 1] ^= 1;
+	/* Cut short, and a later version. */
+	cr_assert_null(restored(buf, len - 4, &r));
+	cr_assert_eq(r, -EINVAL);
+	b[8] = 2;
+	cr_assert_null(restored(buf, len, &r));
+	cr_assert(strstr(why, "version 2"), "%s", why);
+	b[8] = 1;
+	/* Made on another machine: fewer devices. */
+	struct sim_kernel *k2 = NULL;
+	r = sim_kernel_restore(machine, 1, buf, len, &k2, why, sizeof(why));
+	cr_assert_eq(r, -EINVAL);
+	cr_assert_null(k2);
+	free(buf);
+}
+
+static bool claim_none(void *userdata, const struct device *dev, uint32_t slot)
+{
+	(void)userdata;
+	(void)dev;
+	(void)slot;
+	return false;
+}
+
+Test(sim_kernel, unclaimed_binds_are_released)
+{
+	assert_ok(task(G_A, BIND, getpid(), 0, NULL));
+	assert_ok(task(G_B, BIND, getpid(), 0, NULL));
+	cr_assert_eq(sim_kernel_release_unclaimed(k, claim_none, NULL), 2);
+	assert_idle();
+}
