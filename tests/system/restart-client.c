@@ -121,7 +121,8 @@ int main(int argc, char **argv)
 				pause();
 		}
 		int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
-		r = pidfd < 0 ? -errno : svm_bind_task(c, dev, pidfd, 0, &held[n].id, &held[n].pasid);
+		r = pidfd < 0 ? -errno
+			      : svm_bind_task(c, dev, pidfd, 0, &held[n].id, &held[n].pasid);
 		if (r == 0)
 			n++;
 	}
