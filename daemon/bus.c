@@ -142,6 +142,31 @@ static int identify(struct bus *b, sd_bus_message *m, struct identity **ret, sd_
 	return 0;
 }
 
+/* A peer for name, watched (it is freed when the name leaves) and indexed; no session yet. */
+static int peer_alloc(struct bus *b, const char *name, struct peer **ret)
+{
+	_cleanup_(peer_freep) struct peer *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	p->bus = b;
+	list_init(&p->waiting);
+	p->name = strdup(name);
+	if (!p->name)
+		return -ENOMEM;
+	r = sd_bus_track_new(b->bus, &p->track, on_peer_gone, p);
+	if (r >= 0)
+		r = sd_bus_track_add_name(p->track, name);
+	if (r >= 0)
+		r = hashmap_put(&b->peers, &p->node, hash_string(HASH_INIT, name));
+	p->indexed = r >= 0;
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
 int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_error *error)
 {
 	_cleanup_(identity_unrefp) struct identity *who = NULL;
@@ -158,24 +183,11 @@ int bus_peer_get(struct bus *b, sd_bus_message *m, struct peer **ret, sd_bus_err
 	r = identify(b, m, &who, error);
 	if (r < 0)
 		return r;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->bus = b;
-	list_init(&p->waiting);
-	p->name = strdup(sender);
-	if (!p->name)
-		return -ENOMEM;
-	r = ops_session_new(b->core, who, 1, &p->session);
-	if (r >= 0) {
+	r = peer_alloc(b, sender, &p);
+	if (r >= 0)
+		r = ops_session_new(b->core, who, 1, &p->session);
+	if (r >= 0)
 		b->core->metrics.sessions[SVMD_METRICS_BUS]++;
-		r = sd_bus_track_new(b->bus, &p->track, on_peer_gone, p);
-	}
-	if (r >= 0)
-		r = sd_bus_track_add_name(p->track, sender);
-	if (r >= 0)
-		r = hashmap_put(&b->peers, &p->node, hash_string(HASH_INIT, sender));
-	p->indexed = r >= 0;
 	if (r < 0)
 		return sd_bus_error_set_errnof(error, -r, "cannot track the caller: %s",
 					       strerror(-r));
@@ -199,20 +211,7 @@ int bus_resume(void *bus, struct session *s, const char *resume)
 	if (sscanf(resume, "bus %255s %d%n", name, &subscribed, &n) != 2 || resume[n] ||
 	    name[0] != ':' || (subscribed != 0 && subscribed != 1) || bus_peer_find(b, name))
 		return -EINVAL;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->bus = b;
-	list_init(&p->waiting);
-	p->name = strdup(name);
-	if (!p->name)
-		return -ENOMEM;
-	r = sd_bus_track_new(b->bus, &p->track, on_peer_gone, p);
-	if (r >= 0)
-		r = sd_bus_track_add_name(p->track, name);
-	if (r >= 0)
-		r = hashmap_put(&b->peers, &p->node, hash_string(HASH_INIT, name));
-	p->indexed = r >= 0;
+	r = peer_alloc(b, name, &p);
 	if (r < 0)
 		return r;
 	/* Asked after the watch is in place, so that a name leaving from now on is seen. Unique

@@ -888,14 +888,13 @@ static const char *conn_name(const struct session *s, char buf[PERSIST_NAME_MAX]
 	return buf;
 }
 
-int client_new(struct server *srv, int fd, struct identity *who, struct client **ret)
+/* A client of srv with no connection or session yet (NULL when out of memory). */
+static struct client *client_alloc(struct server *srv)
 {
-	_cleanup_(client_freep) struct client *c = calloc(1, sizeof(*c));
-	char name[PERSIST_NAME_MAX];
-	int r;
+	struct client *c = calloc(1, sizeof(*c));
 
 	if (!c)
-		return -ENOMEM;
+		return NULL;
 	c->srv = srv;
 	c->fd = -1;
 	c->out_fd = -1;
@@ -906,6 +905,17 @@ int client_new(struct server *srv, int fd, struct identity *who, struct client *
 	list_init(&c->outbox.link);
 	c->outbox.send = on_send;
 	c->outbox.resume = on_resume;
+	return c;
+}
+
+int client_new(struct server *srv, int fd, struct identity *who, struct client **ret)
+{
+	_cleanup_(client_freep) struct client *c = client_alloc(srv);
+	char name[PERSIST_NAME_MAX];
+	int r;
+
+	if (!c)
+		return -ENOMEM;
 	r = ops_session_new(srv->core, who, srv->fds_per_connection, &c->session);
 	if (r < 0)
 		return r;
@@ -925,7 +935,7 @@ int client_new(struct server *srv, int fd, struct identity *who, struct client *
 
 int client_resume(struct server *srv, struct session *s, int fd, const char *resume)
 {
-	_cleanup_(client_freep) struct client *c = calloc(1, sizeof(*c));
+	_cleanup_(client_freep) struct client *c = client_alloc(srv);
 	unsigned proto;
 	int subscribed, n = 0;
 
@@ -935,17 +945,8 @@ int client_resume(struct server *srv, struct session *s, int fd, const char *res
 	    (proto && (proto < SVMD_PROTO_MIN || proto > SVMD_PROTO_MAX)) ||
 	    (subscribed != 0 && subscribed != 1) || (subscribed && proto < SVMD_PROTO_EVENTS))
 		return -EINVAL;
-	c->srv = srv;
-	c->fd = -1;
-	c->out_fd = -1;
 	c->proto = proto ? proto : SVMD_PROTO_MIN;
 	c->state = proto ? CLIENT_READY : CLIENT_NEW;
-	list_init(&c->link);
-	list_init(&c->events);
-	list_init(&c->sub_link);
-	list_init(&c->outbox.link);
-	c->outbox.send = on_send;
-	c->outbox.resume = on_resume;
 	c->ev = event_new(loop_base(srv->loop), fd, EV_READ | EV_PERSIST, on_event, c);
 	if (!c->ev || event_add(c->ev, NULL) < 0)
 		return -ENOMEM;
