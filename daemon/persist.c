@@ -861,6 +861,13 @@ static struct rec_session *find_session(struct state *st, uint64_t id)
 	return NULL;
 }
 
+/* Takes a released binding's process and lease fds out of the store. */
+static void forget_anchors(struct persist *p, uint64_t id)
+{
+	persist_store_id(p, "proc", id, -1);
+	persist_store_id(p, "lease", id, -1);
+}
+
 /* The bindings: those the kernel still holds, whose owners and anchors are here, are made
  * again; the others get their release record. */
 static void adopt_bindings(struct persist *p, struct state *st, struct tally *t)
@@ -882,10 +889,14 @@ static void adopt_bindings(struct persist *p, struct state *st, struct tally *t)
 			owner = identity_ref(rs->s->owner);
 		else if (!rb->session && make_identity(&rb->who, -1, &owner) < 0)
 			owner = NULL;
-		if (!owner) {
+		else if (rs && make_identity(&rs->who, -1, &owner) < 0)
+			owner = NULL; /* for the record: its session could not be made again */
+		if (rb->session && !(rs && rs->s)) {
 			/* Its session's record is missing or could not be made. */
 			why = END_SESSION;
 			t->gone_session++;
+		} else if (!owner) {
+			t->not_kept++;
 		} else if (!rb->keep || !dev) {
 			t->not_kept++;
 		} else if (!c->backend->ops->holds(c->backend, dev, &rb->args)) {
@@ -906,12 +917,14 @@ static void adopt_bindings(struct persist *p, struct state *st, struct tally *t)
 			if (proc >= 0 || lease >= 0) {
 				/* Out of memory watching it: it cannot be kept. */
 				core_end_binding(c, b, END_SHUTDOWN);
+				forget_anchors(p, rb->id);
 				t->released++;
-				continue;
 			}
 			continue;
 		}
 		record_release(c, rb, owner, why);
+		/* systemd's copies go too: a lease's holder hears EOF only once none is left. */
+		forget_anchors(p, rb->id);
 		t->released++;
 	}
 }
