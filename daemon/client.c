@@ -881,13 +881,6 @@ static void on_send(struct outbox_item *item)
 		drop(c, r);
 }
 
-/* The fd store's name of a session's connection. */
-static const char *conn_name(const struct session *s, char buf[PERSIST_NAME_MAX])
-{
-	snprintf(buf, PERSIST_NAME_MAX, "svmd-conn-%" PRIu64, s->id);
-	return buf;
-}
-
 /* A client of srv with no connection or session yet (NULL when out of memory). */
 static struct client *client_alloc(struct server *srv)
 {
@@ -911,7 +904,6 @@ static struct client *client_alloc(struct server *srv)
 int client_new(struct server *srv, int fd, struct identity *who, struct client **ret)
 {
 	_cleanup_(client_freep) struct client *c = client_alloc(srv);
-	char name[PERSIST_NAME_MAX];
 	int r;
 
 	if (!c)
@@ -927,7 +919,7 @@ int client_new(struct server *srv, int fd, struct identity *who, struct client *
 	list_append(&srv->clients, &c->link);
 	srv->n_clients++;
 	note_resume(c);
-	persist_store(srv->core->persist, conn_name(c->session, name), fd);
+	persist_store_id(srv->core->persist, "conn", c->session->id, fd);
 	log_debug("Client pid %d (uid %u) connected.", who->pid, (unsigned)who->uid);
 	*ret = TAKE_PTR(c);
 	return 0;
@@ -979,10 +971,8 @@ struct client *client_free(struct client *c)
 		c->subscribed = false;
 	}
 	loop_cancel(&c->outbox);
-	if (c->session && c->fd >= 0) {
-		char name[PERSIST_NAME_MAX];
-		persist_store(c->srv->core->persist, conn_name(c->session, name), -1);
-	}
+	if (c->session && c->fd >= 0)
+		persist_store_id(c->srv->core->persist, "conn", c->session->id, -1);
 	if (c->session) {
 		drop_reply_fd(c);
 		c->srv->core->metrics.sessions[SVMD_METRICS_SOCKET]--;

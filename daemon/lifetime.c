@@ -4,8 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -90,24 +88,15 @@ void lifetime_set_persist(struct lifetime *l, struct persist *p)
 	l->persist = p;
 }
 
-/* The fd store's name of w's process or lease fd. */
-static const char *store_name(const struct watch *w, bool lease, char buf[PERSIST_NAME_MAX])
-{
-	snprintf(buf, PERSIST_NAME_MAX, "svmd-%s-%" PRIu64, lease ? "lease" : "proc",
-		 binding_id(w->binding));
-	return buf;
-}
-
 /* The event first, then the fd: the open file may be shared (the client keeps its copy of a
  * pidfd), and an epoll entry outlives a close while any copy is open. The fd store's copy goes
  * too (a lease's holder hears EOF only once no copy of svmd's end is left). */
 static struct event *stop(struct watch *w, struct event *ev)
 {
-	char name[PERSIST_NAME_MAX];
-
 	if (ev) {
 		int fd = event_get_fd(ev);
-		persist_store(w->lifetime->persist, store_name(w, ev == w->lease, name), -1);
+		persist_store_id(w->lifetime->persist, ev == w->lease ? "lease" : "proc",
+				 binding_id(w->binding), -1);
 		event_free(ev);
 		safe_close(fd);
 		registry_charge_fds(w->lifetime->registry, w->binding->user, -1);
@@ -232,37 +221,41 @@ static int arm(struct watch *w, int fd, event_callback_fn cb, struct event **slo
 	}
 	*slot = ev;
 	registry_charge_fds(w->lifetime->registry, w->binding->user, 1);
-	char name[PERSIST_NAME_MAX];
-	persist_store(w->lifetime->persist, store_name(w, slot == &w->lease, name), fd);
+	persist_store_id(w->lifetime->persist, slot == &w->lease ? "lease" : "proc",
+			 binding_id(w->binding), fd);
 	return 0;
 }
 
-int lifetime_watch_process(struct lifetime *l, struct binding *b, int pidfd)
+/* Watches fd for b: its bound process's pidfd, or svmd's end of its lease. */
+static int watch_fd(struct lifetime *l, struct binding *b, int fd, bool lease)
 {
 	struct watch *w;
 	int r = watch_get(l, b, &w);
 
 	if (r < 0)
 		return r;
-	r = w->process ? -EALREADY : arm(w, pidfd, on_process_exit, &w->process);
+	if (lease)
+		r = w->lease ? -EALREADY : arm(w, fd, on_lease_readable, &w->lease);
+	else
+		r = w->process ? -EALREADY : arm(w, fd, on_process_exit, &w->process);
 	watch_put(w);
 	return r;
 }
 
+int lifetime_watch_process(struct lifetime *l, struct binding *b, int pidfd)
+{
+	return watch_fd(l, b, pidfd, false);
+}
+
 int lifetime_lease(struct lifetime *l, struct binding *b, int *ret_fd)
 {
-	struct watch *w;
 	int p[2], r;
 
 	/* A SEQPACKET pair rather than a pipe: EOF on svmd's end when the last copy of the
 	 * holder's closes, as with a pipe, and room for the one record that says why it ended. */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, p) < 0)
 		return -errno;
-	r = watch_get(l, b, &w);
-	if (r == 0) {
-		r = w->lease ? -EALREADY : arm(w, p[0], on_lease_readable, &w->lease);
-		watch_put(w);
-	}
+	r = watch_fd(l, b, p[0], true);
 	if (r < 0) {
 		safe_close(p[0]);
 		safe_close(p[1]);
@@ -274,14 +267,7 @@ int lifetime_lease(struct lifetime *l, struct binding *b, int *ret_fd)
 
 int lifetime_adopt_lease(struct lifetime *l, struct binding *b, int fd)
 {
-	struct watch *w;
-	int r = watch_get(l, b, &w);
-
-	if (r < 0)
-		return r;
-	r = w->lease ? -EALREADY : arm(w, fd, on_lease_readable, &w->lease);
-	watch_put(w);
-	return r;
+	return watch_fd(l, b, fd, true);
 }
 
 void lifetime_forget(struct lifetime *l, struct binding *b, const void *rec, size_t len)

@@ -43,19 +43,20 @@
 #define STATE_MAX  (512u << 20)
 #define TOKENS_MAX 24
 
+/* An fd the previous svmd stored, by name (hash_string()), until something takes it. */
 struct stored {
-	char *name;
+	struct hnode node;
 	int fd;
+	char name[];
 };
 
 struct persist {
 	struct core *core;
-	bool store;       /* fds go to PID 1's fd store */
-	bool off;         /* stopping for good */
-	bool forced;      /* write at the next flush whatever the count says */
-	uint64_t written; /* registry_changes() the state file holds */
-	struct stored *fds;
-	size_t n_fds;
+	bool store;         /* fds go to PID 1's fd store */
+	bool off;           /* stopping for good */
+	bool forced;        /* write at the next flush whatever the count says */
+	uint64_t written;   /* registry_changes() the state file holds */
+	struct hashmap fds; /* struct stored */
 };
 
 int persist_new(struct core *c, bool store, struct persist **ret)
@@ -75,40 +76,44 @@ struct persist *persist_free(struct persist *p)
 {
 	if (!p)
 		return NULL;
-	for (size_t i = 0; i < p->n_fds; i++) {
-		free(p->fds[i].name);
-		safe_close(p->fds[i].fd);
+	hashmap_for_each_safe (e, &p->fds) {
+		struct stored *x = container_of(e, struct stored, node);
+		safe_close(x->fd);
+		free(x);
 	}
-	free(p->fds);
+	hashmap_done(&p->fds);
 	free(p);
 	return NULL;
 }
 
 int persist_add_fd(struct persist *p, const char *name, int fd)
 {
-	struct stored *n = realloc(p->fds, (p->n_fds + 1) * sizeof(*n));
-	char *copy = strdup(name);
+	size_t n = strlen(name) + 1;
+	struct stored *x = malloc(sizeof(*x) + n);
 
-	if (n)
-		p->fds = n;
-	if (!n || !copy) {
-		free(copy);
+	if (!x || hashmap_put(&p->fds, &x->node, hash_string(HASH_INIT, name)) < 0) {
+		free(x);
 		safe_close(fd);
 		return -ENOMEM;
 	}
-	p->fds[p->n_fds++] = (struct stored){copy, fd};
+	x->fd = fd;
+	memcpy(x->name, name, n);
 	return 0;
 }
 
 /* The stored fd called name, taken out of the table; -1 when there is none. */
 static int take_fd(struct persist *p, const char *name)
 {
-	for (size_t i = 0; i < p->n_fds; i++)
-		if (p->fds[i].fd >= 0 && strcmp(p->fds[i].name, name) == 0) {
-			int fd = p->fds[i].fd;
-			p->fds[i].fd = -1;
+	for (struct hnode *e = hashmap_get(&p->fds, hash_string(HASH_INIT, name)); e;
+	     e = hashmap_next_same(e)) {
+		struct stored *x = container_of(e, struct stored, node);
+		if (strcmp(x->name, name) == 0) {
+			int fd = x->fd;
+			hashmap_remove(&p->fds, e);
+			free(x);
 			return fd;
 		}
+	}
 	return -1;
 }
 
@@ -719,6 +724,7 @@ static int parse_state(char *text, size_t len, struct state *st, char *why, size
 			s = &st->sessions[st->n_sessions++];
 			*s = (struct rec_session){0};
 			if (state_u64(t[1], UINT64_MAX, &s->id) < 0 || s->id == 0 ||
+			    (st->n_sessions > 1 && s->id <= s[-1].id) ||
 			    (r = unhex(t[2], strlen(t[2]), &s->resume)) < 0 ||
 			    (r = parse_identity(t + 3, &s->who)) < 0)
 				return fail(why, whylen, -EINVAL, "line %zu: a malformed session",
@@ -853,12 +859,21 @@ static void adopt_sessions(struct persist *p, struct state *st)
 	}
 }
 
+static int session_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct rec_session *)a)->id, y = ((const struct rec_session *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The sessions are in id order (parse_state() checks): one lookup per binding. */
 static struct rec_session *find_session(struct state *st, uint64_t id)
 {
-	for (size_t i = 0; i < st->n_sessions; i++)
-		if (st->sessions[i].id == id)
-			return &st->sessions[i];
-	return NULL;
+	struct rec_session key = {.id = id};
+
+	return st->n_sessions
+		       ? bsearch(&key, st->sessions, st->n_sessions, sizeof(key), session_cmp)
+		       : NULL;
 }
 
 /* Takes a released binding's process and lease fds out of the store. */
@@ -971,11 +986,12 @@ static size_t drop_leftovers(struct persist *p)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < p->n_fds; i++) {
-		if (p->fds[i].fd < 0)
-			continue;
-		p->fds[i].fd = safe_close(p->fds[i].fd);
-		persist_store(p, p->fds[i].name, -1);
+	hashmap_for_each_safe (e, &p->fds) {
+		struct stored *x = container_of(e, struct stored, node);
+		safe_close(x->fd);
+		persist_store(p, x->name, -1);
+		hashmap_remove(&p->fds, e);
+		free(x);
 		n++;
 	}
 	return n;
