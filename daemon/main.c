@@ -95,7 +95,7 @@ static void help(void)
 	       "                        kernel charges svmd for it, else infinity]\n"
 	       "  --policy-dir=DIR      read *.policy files from DIR (repeatable) "
 	       "[/etc/svmd/policy.d,\n"
-	       "                        /run/svmd/policy.d, /usr/lib/svmd/policy.d]\n"
+	       "                        /run/svmd/policy.d, " SVMD_VENDOR_POLICYDIR "]\n"
 	       "  --check-policy        validate the policy, print what is wrong, exit 0 or 1\n"
 	       "  --config=FILE         settings to read first [" CONFIG_DEFAULT_PATH ", if any]\n"
 	       "  --udev-match=WHAT     for the udev rule: exit 0 if the node (group:N,\n"

@@ -24,7 +24,7 @@
 const char *const policy_default_dirs[] = {
 	"/etc/svmd/policy.d",
 	"/run/svmd/policy.d",
-	"/usr/lib/svmd/policy.d",
+	SVMD_VENDOR_POLICYDIR,
 	NULL,
 };
 

@@ -8,6 +8,11 @@
 
 #include "policy.h"
 
+/* The package's own policy directory, the last of the defaults (the Makefile's POLICYDIR). */
+#ifndef SVMD_VENDOR_POLICYDIR
+#define SVMD_VENDOR_POLICYDIR "/usr/lib/svmd/policy.d"
+#endif
+
 /* The directories read when none is given, highest priority first. */
 extern const char *const policy_default_dirs[];
 
