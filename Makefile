@@ -111,7 +111,7 @@ endif
 
 UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
               config process audit user-limits ops ops-map bus-reply loop udev-match
-INTEGRATION_TESTS := socket policy bus vfio iommufd
+INTEGRATION_TESTS := socket policy bus vfio iommufd abi
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
 # Preloaded into svmd by the vfio and iommufd integration suites: /dev/vfio and /dev/iommu
@@ -286,6 +286,7 @@ check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so $(BUILD)/tests/backen
 	@sh tests/setup-users.sh
 	@sh tests/run-tests.sh $(TEST_BINS)
 	@BUILD=$(BUILD) sh tests/check-units.sh
+	@BUILD=$(BUILD) sh tests/check-abi.sh
 	@sh tests/check-layout.sh
 
 # The client inside the VM: libsvmclient, and <linux/vfio.h> to use the device fd it gets.

@@ -52,11 +52,67 @@ _public_ int svm_fd(const struct svm_client *c)
 	return c->transport->fd(c);
 }
 
-_public_ void svm_set_event_handler(struct svm_client *c, svm_event_fn fn, void *userdata)
+/*
+ * The calls whose structs cross the ABI with their size (svmclient.h, "Structs that grow").
+ * Each struct's first size is its size today: when a struct grows, a frozen copy of its first
+ * layout keeps that number here.
+ */
+
+/* The caller's struct of size bytes as this library's *own (own_size bytes): a shorter one
+ * (an older caller's) reads as if it ended in zeros; a longer one (a newer caller's) is taken
+ * when what this library does not know of it is zero, else -E2BIG. */
+static int struct_in(void *own, size_t own_size, const void *theirs, size_t size)
+{
+	const unsigned char *p = theirs;
+
+	if (!theirs || size < own_size)
+		return -EINVAL;
+	for (size_t i = own_size; i < size; i++)
+		if (p[i])
+			return -E2BIG;
+	memcpy(own, theirs, own_size);
+	return 0;
+}
+
+/* Fills the caller's struct of size bytes from this library's: what it does not know, zero. */
+static void struct_out(void *theirs, size_t size, const void *own, size_t own_size)
+{
+	memcpy(theirs, own, size < own_size ? size : own_size);
+	if (size > own_size)
+		memset((unsigned char *)theirs + own_size, 0, size - own_size);
+}
+
+/* Re-lays the malloc()ed array *a of n structs of own_size bytes out in the caller's size. */
+static int array_out(void **a, size_t n, size_t own_size, size_t size)
+{
+	unsigned char *to;
+
+	if (size == own_size || !*a)
+		return 0;
+	to = calloc(n ? n : 1, size);
+	if (!to) {
+		free(*a);
+		*a = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		struct_out(to + i * size, size, (unsigned char *)*a + i * own_size, own_size);
+	free(*a);
+	*a = to;
+	return 0;
+}
+
+_public_ void svm_set_event_handler_sized(struct svm_client *c, svm_event_fn fn, void *userdata,
+					  size_t ev_size)
 {
 	c->on_event = fn;
 	c->event_userdata = userdata;
-	if (!fn)
+	/* A size below this library's would have the handler read past what it may; such a
+	 * caller gets no events rather than garbage. */
+	if (fn && ev_size < sizeof(struct svm_event))
+		c->on_event = NULL;
+	c->event_size = ev_size;
+	if (!c->on_event)
 		client_drop_events(c);
 }
 
@@ -147,8 +203,19 @@ int client_deliver_events(struct svm_client *c)
 		if (!c->events_head)
 			c->events_tail = &c->events_head;
 		c->n_events--;
-		if (c->on_event)
+		if (c->on_event && c->event_size > sizeof(q->ev)) {
+			/* A newer caller's larger struct: what this library does not know is 0. */
+			struct svm_event *big = calloc(1, c->event_size);
+			if (big) {
+				*big = q->ev;
+				c->on_event(c, big, c->event_userdata);
+				free(big);
+			} else {
+				c->events_lost++;
+			}
+		} else if (c->on_event) {
 			c->on_event(c, &q->ev, c->event_userdata);
+		}
 		free(q);
 		n++;
 	}
@@ -218,14 +285,26 @@ static const char *device_arg(struct svm_client *c, const char *device,
 			return -EINVAL;                                                            \
 	} while (0)
 
-_public_ int svm_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n)
+_public_ int svm_devices_sized(struct svm_client *c, struct svm_device **ret, size_t size,
+			       size_t *ret_n)
 {
-	return c->transport->devices(c, ret, ret_n);
+	int r;
+
+	if (size < sizeof(**ret))
+		return -EINVAL;
+	r = c->transport->devices(c, ret, ret_n);
+	return r < 0 ? r : array_out((void **)ret, *ret_n, sizeof(**ret), size);
 }
 
-_public_ int svm_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n)
+_public_ int svm_list_sized(struct svm_client *c, struct svm_binding_info **ret, size_t size,
+			    size_t *ret_n)
 {
-	return c->transport->list(c, ret, ret_n);
+	int r;
+
+	if (size < sizeof(**ret))
+		return -EINVAL;
+	r = c->transport->list(c, ret, ret_n);
+	return r < 0 ? r : array_out((void **)ret, *ret_n, sizeof(**ret), size);
 }
 
 _public_ int svm_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
@@ -237,46 +316,62 @@ _public_ int svm_bind_task(struct svm_client *c, const char *device, int pidfd, 
 	return c->transport->bind_task(c, device, pidfd, pasid, ret_id, ret_pasid);
 }
 
-_public_ int svm_bind_pgtable(struct svm_client *c, const char *device,
-			      const struct svm_pgtable *pg, uint64_t *ret_id)
+_public_ int svm_bind_pgtable_sized(struct svm_client *c, const char *device,
+				    const struct svm_pgtable *pg, size_t size, uint64_t *ret_id)
 {
 	char buf[SVMD_DEVICE_NAME_SZ];
+	struct svm_pgtable own;
+	int r = struct_in(&own, sizeof(own), pg, size);
 
+	if (r < 0)
+		return r;
 	DEVICE_ARG(c, device, buf);
-	return c->transport->bind_pgtable(c, device, pg, ret_id, NULL);
+	return c->transport->bind_pgtable(c, device, &own, ret_id, NULL);
 }
 
-_public_ int svm_bind_pgtable_faults(struct svm_client *c, const char *device,
-				     const struct svm_pgtable *pg, uint64_t *ret_id,
-				     int *ret_fault_fd)
+_public_ int svm_bind_pgtable_faults_sized(struct svm_client *c, const char *device,
+					   const struct svm_pgtable *pg, size_t size,
+					   uint64_t *ret_id, int *ret_fault_fd)
 {
 	char buf[SVMD_DEVICE_NAME_SZ];
+	struct svm_pgtable own;
+	int r;
 
-	if (!ret_fault_fd || !pg)
+	if (!ret_fault_fd)
 		return -EINVAL;
 	*ret_fault_fd = -1;
+	if ((r = struct_in(&own, sizeof(own), pg, size)) < 0)
+		return r;
 	DEVICE_ARG(c, device, buf);
-	return c->transport->bind_pgtable(c, device, pg, ret_id, ret_fault_fd);
+	return c->transport->bind_pgtable(c, device, &own, ret_id, ret_fault_fd);
 }
 
-_public_ int svm_bind_pasid_table(struct svm_client *c, const char *device,
-				  const struct svm_pasid_table *t, uint64_t *ret_id)
+_public_ int svm_bind_pasid_table_sized(struct svm_client *c, const char *device,
+					const struct svm_pasid_table *t, size_t size,
+					uint64_t *ret_id)
 {
 	char buf[SVMD_DEVICE_NAME_SZ];
+	struct svm_pasid_table own;
+	int r = struct_in(&own, sizeof(own), t, size);
 
+	if (r < 0)
+		return r;
 	DEVICE_ARG(c, device, buf);
-	return c->transport->bind_pasid_table(c, device, t, ret_id);
+	return c->transport->bind_pasid_table(c, device, &own, ret_id);
 }
 
-_public_ int svm_bind_smmu_cd_table(struct svm_client *c, const char *device,
-				    const struct svm_smmu_cd_table *t, uint64_t *ret_id,
-				    int *ret_event_fd)
+_public_ int svm_bind_smmu_cd_table_sized(struct svm_client *c, const char *device,
+					  const struct svm_smmu_cd_table *t, size_t size,
+					  uint64_t *ret_id, int *ret_event_fd)
 {
+	struct svm_smmu_cd_table own;
+	int r;
+
 	if (ret_event_fd)
 		*ret_event_fd = -1;
-	if (!t)
-		return -EINVAL;
-	return c->transport->bind_smmu_cd_table(c, device, t, ret_id, ret_event_fd);
+	if ((r = struct_in(&own, sizeof(own), t, size)) < 0)
+		return r;
+	return c->transport->bind_smmu_cd_table(c, device, &own, ret_id, ret_event_fd);
 }
 
 _public_ int svm_open_device(struct svm_client *c, const char *device, int *ret_fd,
@@ -298,7 +393,7 @@ _public_ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd)
 	return c->transport->lease(c, id, ret_fd);
 }
 
-_public_ int svm_lease_read_end(int lease_fd, struct svm_event *ev)
+static int lease_read_end(int lease_fd, struct svm_event *ev)
 {
 	/* ev->text points here: valid until this thread's next call (svmd's words are shorter). */
 	static __thread char text[256];
@@ -341,12 +436,28 @@ _public_ int svm_lease_read_end(int lease_fd, struct svm_event *ev)
 	return 0;
 }
 
-_public_ int svm_explain(struct svm_client *c, const struct svm_explain_request *x, char **ret_text,
-			 bool *ret_allowed)
+_public_ int svm_lease_read_end_sized(int lease_fd, struct svm_event *ev, size_t size)
+{
+	struct svm_event own;
+	int r;
+
+	if (!ev || size < sizeof(own))
+		return -EINVAL;
+	r = lease_read_end(lease_fd, &own);
+	if (r == 0)
+		struct_out(ev, size, &own, sizeof(own));
+	return r;
+}
+
+_public_ int svm_explain_sized(struct svm_client *c, const struct svm_explain_request *x,
+			       size_t size, char **ret_text, bool *ret_allowed)
 {
 	char buf[SVMD_DEVICE_NAME_SZ];
-	struct svm_explain_request y = *x;
+	struct svm_explain_request y;
+	int r = struct_in(&y, sizeof(y), x, size);
 
+	if (r < 0)
+		return r;
 	if (y.device)
 		DEVICE_ARG(c, y.device, buf);
 	/* As svmd says on the bus; on the socket it would drop the connection. */
@@ -359,9 +470,18 @@ _public_ int svm_explain(struct svm_client *c, const struct svm_explain_request 
 	return c->transport->explain(c, &y, ret_text, ret_allowed);
 }
 
-_public_ int svm_status(struct svm_client *c, struct svm_status *ret, char **ret_text)
+_public_ int svm_status_sized(struct svm_client *c, struct svm_status *ret, size_t size,
+			      char **ret_text)
 {
-	return c->transport->status(c, ret, ret_text);
+	struct svm_status own = {0};
+	int r;
+
+	if (!ret || size < sizeof(own))
+		return -EINVAL;
+	r = c->transport->status(c, &own, ret_text);
+	if (r >= 0)
+		struct_out(ret, size, &own, sizeof(own));
+	return r;
 }
 
 _public_ int svm_metrics(struct svm_client *c, char **ret_text)
@@ -374,9 +494,18 @@ _public_ int svm_policy_rules(struct svm_client *c, uint64_t *ret_generation, ch
 	return c->transport->policy_rules(c, ret_generation, ret_text);
 }
 
-_public_ int svm_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
+_public_ int svm_reload_sized(struct svm_client *c, struct svm_reload_result *ret, size_t size,
+			      char **ret_text)
 {
-	return c->transport->reload(c, ret, ret_text);
+	struct svm_reload_result own = {0};
+	int r;
+
+	if (ret && size < sizeof(own))
+		return -EINVAL;
+	r = c->transport->reload(c, &own, ret_text);
+	if (r >= 0 && ret)
+		struct_out(ret, size, &own, sizeof(own));
+	return r;
 }
 
 /* A range [start, start + length) that is not empty and does not wrap. */

@@ -36,6 +36,7 @@ struct svm_client {
 	unsigned proto; /* the protocol revision HELLO agreed on */
 	svm_event_fn on_event;
 	void *event_userdata;
+	size_t event_size; /* of the handler's struct svm_event: at least this library's */
 	struct queued_event *events_head, **events_tail;
 	unsigned n_events;
 	uint64_t events_lost;

@@ -48,6 +48,19 @@ enum svm_model {
 
 struct svm_client;
 
+/*
+ * Structs that grow. The structs below that a call reads or fills cross the ABI with their
+ * size: those calls are inline functions that add sizeof the caller's struct and call the
+ * exported svm_NAME_sized() function (a program in another language calls that one, with the size
+ * of the layout it knows). A struct only ever grows at its end. A program built against an older
+ * header passes a smaller size: the library reads its struct as if the fields it lacks were
+ * zero and fills only what it has. One built against a newer header passes a larger size: the
+ * library zeroes what it does not know, and refuses (-E2BIG) a struct to read whose fields
+ * beyond what it knows are not zero. A size below the first one's is -EINVAL.
+ * struct svm_invalidate_entry is the exception: its layout is svmd's wire format and stays
+ * (a new layout is a new type).
+ */
+
 struct svm_device {
 	char name[16]; /* "0000:3b:00.0" */
 	uint32_t iommu_group;
@@ -167,7 +180,12 @@ struct svm_event {
 typedef void (*svm_event_fn)(struct svm_client *c, const struct svm_event *ev, void *userdata);
 
 /* Sets (fn NULL: clears) the event handler. Events before a handler was set are dropped. */
-void svm_set_event_handler(struct svm_client *c, svm_event_fn fn, void *userdata);
+void svm_set_event_handler_sized(struct svm_client *c, svm_event_fn fn, void *userdata,
+				 size_t ev_size);
+static inline void svm_set_event_handler(struct svm_client *c, svm_event_fn fn, void *userdata)
+{
+	svm_set_event_handler_sized(c, fn, userdata, sizeof(struct svm_event));
+}
 /* Whether this connection can deliver events: on the socket, svmd agreed on version 2. */
 bool svm_events_supported(const struct svm_client *c);
 /* The fd to poll(2) for POLLIN. On a socket of protocol version 1 svmd sends nothing unasked:
@@ -194,16 +212,29 @@ const char *svm_backend(const struct svm_client *c);
 const char *svm_server_version(const struct svm_client *c);
 
 /* The managed devices, as a malloc()ed array for free(). */
-int svm_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n);
+int svm_devices_sized(struct svm_client *c, struct svm_device **ret, size_t size, size_t *ret_n);
+static inline int svm_devices(struct svm_client *c, struct svm_device **ret, size_t *ret_n)
+{
+	return svm_devices_sized(c, ret, sizeof(**ret), ret_n);
+}
 /* The caller's live bindings (root: everyone's), as a malloc()ed array for free(). */
-int svm_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n);
+int svm_list_sized(struct svm_client *c, struct svm_binding_info **ret, size_t size, size_t *ret_n);
+static inline int svm_list(struct svm_client *c, struct svm_binding_info **ret, size_t *ret_n)
+{
+	return svm_list_sized(c, ret, sizeof(**ret), ret_n);
+}
 
 /* Binds the process behind pidfd (-1: the calling process) on device. pasid 0 lets the kernel
  * choose. ret_id and ret_pasid may be NULL. */
 int svm_bind_task(struct svm_client *c, const char *device, int pidfd, uint32_t pasid,
 		  uint64_t *ret_id, uint32_t *ret_pasid);
-int svm_bind_pgtable(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
-		     uint64_t *ret_id);
+int svm_bind_pgtable_sized(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
+			   size_t size, uint64_t *ret_id);
+static inline int svm_bind_pgtable(struct svm_client *c, const char *device,
+				   const struct svm_pgtable *pg, uint64_t *ret_id)
+{
+	return svm_bind_pgtable_sized(c, device, pg, sizeof(*pg), ret_id);
+}
 /* svm_bind_pgtable() with the table's page-request queue (iommufd backend only; the others
  * refuse it with -EOPNOTSUPP): *ret_fault_fd gets its fd (O_CLOEXEC, the caller's to close),
  * -1 on failure. read() it for whole 40-byte struct iommu_hwpt_pgfault records (0: none
@@ -211,18 +242,37 @@ int svm_bind_pgtable(struct svm_client *c, const char *device, const struct svm_
  * struct iommu_hwpt_page_response (its last record's cookie, code 0 success or 1 invalid)
  * into the same fd: the device waits until then. svmd relays nothing. Over D-Bus:
  * org.svmd.Broker1.BindPgtableWithFaults. */
-int svm_bind_pgtable_faults(struct svm_client *c, const char *device, const struct svm_pgtable *pg,
-			    uint64_t *ret_id, int *ret_fault_fd);
-int svm_bind_pasid_table(struct svm_client *c, const char *device, const struct svm_pasid_table *t,
-			 uint64_t *ret_id);
+int svm_bind_pgtable_faults_sized(struct svm_client *c, const char *device,
+				  const struct svm_pgtable *pg, size_t size, uint64_t *ret_id,
+				  int *ret_fault_fd);
+static inline int svm_bind_pgtable_faults(struct svm_client *c, const char *device,
+					  const struct svm_pgtable *pg, uint64_t *ret_id,
+					  int *ret_fault_fd)
+{
+	return svm_bind_pgtable_faults_sized(c, device, pg, sizeof(*pg), ret_id, ret_fault_fd);
+}
+int svm_bind_pasid_table_sized(struct svm_client *c, const char *device,
+			       const struct svm_pasid_table *t, size_t size, uint64_t *ret_id);
+static inline int svm_bind_pasid_table(struct svm_client *c, const char *device,
+				       const struct svm_pasid_table *t, uint64_t *ret_id)
+{
+	return svm_bind_pasid_table_sized(c, device, t, sizeof(*t), ret_id);
+}
 /* Binds a guest's SMMUv3 CD table on device (the iommufd backend: device must be open in this
  * session, svm_open_device(), and the table and the stage-1 tables it points to mapped with
  * svm_map()); the device then DMAs by stage-1 virtual address. *ret_event_fd (may be NULL: it
  * is closed) gets the binding's vEVENTQ fd, or -1 if svmd sent none: read() it for the
  * device's IOMMU events, each an 8-byte header (flags, sequence) and a 32-byte SMMUv3 event
  * record whose StreamID is vsid. Over D-Bus: org.svmd.Broker1.BindSmmuCdTable. */
-int svm_bind_smmu_cd_table(struct svm_client *c, const char *device,
-			   const struct svm_smmu_cd_table *t, uint64_t *ret_id, int *ret_event_fd);
+int svm_bind_smmu_cd_table_sized(struct svm_client *c, const char *device,
+				 const struct svm_smmu_cd_table *t, size_t size, uint64_t *ret_id,
+				 int *ret_event_fd);
+static inline int svm_bind_smmu_cd_table(struct svm_client *c, const char *device,
+					 const struct svm_smmu_cd_table *t, uint64_t *ret_id,
+					 int *ret_event_fd)
+{
+	return svm_bind_smmu_cd_table_sized(c, device, t, sizeof(*t), ret_id, ret_event_fd);
+}
 int svm_unbind(struct svm_client *c, uint64_t id);
 
 /* Opens device's VFIO device for the caller: *ret_fd (O_CLOEXEC) is the device fd, recorded
@@ -245,7 +295,11 @@ int svm_lease(struct svm_client *c, uint64_t id, int *ret_fd);
  * -EOPNOTSUPP: the fd is no lease of this kind (an svmd before it made leases pipes, which
  * tell only POLLERR). svmd reads and ignores anything written into a lease.
  */
-int svm_lease_read_end(int lease_fd, struct svm_event *ev);
+int svm_lease_read_end_sized(int lease_fd, struct svm_event *ev, size_t size);
+static inline int svm_lease_read_end(int lease_fd, struct svm_event *ev)
+{
+	return svm_lease_read_end_sized(lease_fd, ev, sizeof(*ev));
+}
 
 /* Device access to memory (svm_map): the device may read it, write it, or both. */
 #define SVM_MAP_READ  0x1u
@@ -306,8 +360,13 @@ struct svm_explain_request {
 
 /* How policy decides a request: *ret_text (malloc()ed) walks the rules one by one, naming
  * the first key of each that does not hold, and the verdict with its rule. */
-int svm_explain(struct svm_client *c, const struct svm_explain_request *req, char **ret_text,
-		bool *ret_allowed);
+int svm_explain_sized(struct svm_client *c, const struct svm_explain_request *req, size_t size,
+		      char **ret_text, bool *ret_allowed);
+static inline int svm_explain(struct svm_client *c, const struct svm_explain_request *req,
+			      char **ret_text, bool *ret_allowed)
+{
+	return svm_explain_sized(c, req, sizeof(*req), ret_text, ret_allowed);
+}
 
 struct svm_reload_result {
 	uint64_t generation; /* of the policy now in force */
@@ -319,7 +378,12 @@ struct svm_reload_result {
 /* Asks svmd to read its policy again (root, or an `allow reload` rule). On -EINVAL the new
  * policy had errors, svm_reason() lists them (file:line:col) and the old policy stays.
  * *ret_text (malloc()ed, may be NULL) lists warnings and the bindings no longer granted. */
-int svm_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text);
+int svm_reload_sized(struct svm_client *c, struct svm_reload_result *ret, size_t size,
+		     char **ret_text);
+static inline int svm_reload(struct svm_client *c, struct svm_reload_result *ret, char **ret_text)
+{
+	return svm_reload_sized(c, ret, sizeof(*ret), ret_text);
+}
 
 /* What svmd is and holds (svmctl status). Counts are the caller's own; root's: everyone's. */
 struct svm_status {
@@ -332,7 +396,11 @@ struct svm_status {
 
 /* Fills *ret; *ret_text (malloc()ed; may be NULL) has the lines "svm: supported" (or the
  * kernel's reason why SVM binds fail) and "file: PATH" per policy file in force. */
-int svm_status(struct svm_client *c, struct svm_status *ret, char **ret_text);
+int svm_status_sized(struct svm_client *c, struct svm_status *ret, size_t size, char **ret_text);
+static inline int svm_status(struct svm_client *c, struct svm_status *ret, char **ret_text)
+{
+	return svm_status_sized(c, ret, sizeof(*ret), ret_text);
+}
 
 /* The rules of the policy generation in force (*ret_generation), as lines "FILE:LINE RULE" in
  * *ret_text (malloc()ed); root, or an `allow policy` rule, else -EACCES. */
