@@ -397,6 +397,7 @@ static struct bind_request a_task_of_this_process(void)
 /* Includes the watch on the bound process (event_new()) after the kernel bound. */
 Test(ops, a_task_bind_undoes_what_it_did_when_an_allocation_fails)
 {
+	NEEDS_ROOT();
 	each_allocation_fails(f.root, a_task_of_this_process, DEV);
 }
 
@@ -436,6 +437,7 @@ static int spawn_child(void)
 
 Test(ops, task_binds_identify_their_target)
 {
+	NEEDS_ROOT();
 	struct bind_request req = {.device = DEV, .target_pidfd = -1, .args.kind = SVMD_KIND_TASK};
 	struct binding *b = NULL;
 	struct op_result res;
@@ -474,6 +476,7 @@ Test(ops, task_binds_identify_their_target)
 
 Test(ops, a_task_binding_ends_with_its_process)
 {
+	NEEDS_ROOT();
 	struct bind_request req = {.device = DEV, .args.kind = SVMD_KIND_TASK};
 	struct binding *b = NULL;
 	struct op_result res;
