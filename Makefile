@@ -11,12 +11,15 @@
 #   make check-vm-arm64  svmd's PASID-table bind on an emulated Arm SMMUv3: QEMU 11.x from a
 #                   cached trixie root, svmd's own arm64 7.x kernels (stock and test-only),
 #                   cross-built svmd (root; cached in /var/cache/svmd-test)
-#   make check-system  svmd installed into Debian 12 booted with systemd-nspawn (root)
+#   make check-system  svmd's packages installed into Debian 12 booted with systemd-nspawn (root)
 #   make bench      svmd against bare IPC baselines (optimised build-bench/, bench/results.json)
 #   make asan       the same tests on an ASan+UBSan build
 #   make check-stress  svmd's reliability suite, tests/stress/ (root; SVMD_STRESS_SCALE=N for
 #                   larger sizes)
 #   make fuzz       libFuzzer on the wire codec and the policy parser (FUZZ_SECONDS each)
+#   make check-build  the tests a package build runs: unit suites, no root (dh_auto_test)
+#   make dist       svmd-VERSION.tar.gz of the tracked files, reproducible
+#   make deb        the Debian packages from that tarball, checked by lintian (build/deb/)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -120,8 +123,8 @@ EMUL_SRC := tests/vfio-emul/vfio-emul.c tests/vfio-emul/iommufd-emul.c daemon/ba
             daemon/backend-sim.c daemon/hashmap.c daemon/seed-abi.c daemon/sim-kernel.c \
             daemon/util.c daemon/device.c protocol/svmd-proto.c
 
-.PHONY: all check check-run check-vm check-vm-run check-vm-iommufd check-vm-iommufd-run \
-        check-vm-arm64 check-vm-arm64-run \
+.PHONY: all check check-run check-build dist deb check-vm check-vm-run check-vm-iommufd \
+        check-vm-iommufd-run check-vm-arm64 check-vm-arm64-run \
         check-system check-system-run demo demo-run asan fuzz fuzz-run install clean deps format \
         check-format
 .DEFAULT_GOAL := all
@@ -288,6 +291,34 @@ check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so $(BUILD)/tests/backen
 	@BUILD=$(BUILD) sh tests/check-units.sh
 	@BUILD=$(BUILD) sh tests/check-abi.sh
 	@sh tests/check-layout.sh
+
+# What a package build runs (debian/rules, dh_auto_test): the unit suites, which need no root,
+# no network and no VM (the three that bind this process as root are reported skipped without
+# it), and the library's export check. The integration suites switch users, so they need root
+# and are make check's.
+UNIT_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS))
+check-build: all $(UNIT_BINS)
+	@sh tests/run-tests.sh $(UNIT_BINS)
+	@BUILD=$(BUILD) sh tests/check-abi.sh
+
+# make dist: the files git tracks, as they are in the work tree, in svmd-VERSION.tar.gz; the
+# same files give the same bytes (names sorted, the last commit's time, owner root, gzip -n).
+DIST := $(BUILD)/svmd-$(VERSION).tar.gz
+dist:
+	@git rev-parse --git-dir >/dev/null 2>&1 || \
+		{ echo "make dist: needs a git checkout (it packs the files git tracks)" >&2; exit 1; }
+	@mkdir -p $(BUILD)
+	$(Q)git ls-files -z | tar --null -T - --transform 's,^,svmd-$(VERSION)/,' --sort=name \
+		--mtime=@$$(git log -1 --format=%ct) --owner=0 --group=0 --numeric-owner \
+		--mode=u+rw,go+r,go-w --format=gnu -cf - | gzip -n -9 >$(DIST).tmp
+	$(Q)mv $(DIST).tmp $(DIST)
+	@echo "make dist: $(DIST)"
+
+# make deb: the packages of debian/ (README "Debian packages"), built by dpkg-buildpackage from
+# make dist's tarball in $(BUILD)/deb, so that this tree's build is left alone, then checked by
+# lintian. As root it first installs what the build needs.
+deb: dist
+	@sh tests/build-deb.sh $(DIST) $(BUILD)/deb
 
 # The client inside the VM: libsvmclient, and <linux/vfio.h> to use the device fd it gets.
 $(BUILD)/tests/vm-client: $(call obj,tests/vm/vm-client.c) $(BUILD)/libsvmclient.a
