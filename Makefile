@@ -410,9 +410,10 @@ endif
 check-system: deps
 	@$(MAKE) --no-print-directory check-system-run
 
-# Installs this build (make install DESTDIR=) into a Debian root cached in
-# $(BUILD)/system-cache and boots it with systemd-nspawn.
+# Builds the packages (make deb), installs them into a Debian root cached in
+# $(BUILD)/system-cache booted with systemd-nspawn, and checks them there.
 check-system-run: all $(BUILD)/tests/svmd-restart-client
+	@$(MAKE) --no-print-directory deb
 	@BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/system/run.sh
 
 # The ASan+UBSan build, in build-asan/: `make asan` runs the tests on it, and check-stress runs

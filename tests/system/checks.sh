@@ -1,8 +1,9 @@
 #!/bin/sh
 # The checks of `make check-system`, run inside the booted Debian root by
-# svmd-system-check.service (tests/system/run.sh installs both). svmd is installed as a package
-# would be: svmd.socket enabled, svmd.service not started, /etc/svmd/svmd.conf saying
-# Backend=sim, a policy granting alice a bind and denying bob. Prints "PASS name: detail" or
+# svmd-system-check.service (tests/system/run.sh installs both). First installs svmd's packages
+# with apt-get, as a user would (svmd.socket started, svmd.service not), then gives svmd the
+# test's settings: /etc/svmd/svmd.conf saying Backend=sim, a policy granting alice a bind and
+# denying bob. Ends by removing, purging and reinstalling the package. Prints "PASS name: detail" or
 # "FAIL name: detail" per check and "SYSTEM-DONE pass=N fail=M" on the console; the unit powers
 # the container off when this script ends.
 set -u
@@ -60,16 +61,46 @@ journal_one() { journalctl -b -q -o cat "$@" 2>/dev/null | tail -n 1; }
 
 alice=$(id -u alice)
 bob=$(id -u bob)
+DEBS=/var/cache/svmd-debs
+SHARE=/usr/local/share/svmd-system-check
+failed_units() { systemctl list-units --failed --no-legend --plain 2>/dev/null | awk '{print $1}'; }
 
-# 1. The svmd user comes from the shipped sysusers.d file, at boot (run.sh made sure the root
-# had no such user before).
-sysusers=$(systemctl show -p Result --value systemd-sysusers.service)
-if line=$(getent passwd svmd) && [ "$(echo "$line" | cut -d: -f3)" -lt 1000 ] &&
-	[ "$sysusers" = success ]; then
-	pass sysusers "system user svmd (uid $(echo "$line" | cut -d: -f3)) made at boot by" \
-		"systemd-sysusers from /usr/lib/sysusers.d/svmd.conf"
+# 0. The packages, installed as a user would: apt-get resolves their dependencies (all in the
+# root: the container has no network). This root has no VFIO: installing starts the socket
+# only, and no unit fails.
+failed_before=$(failed_units | oneline)
+apt_install() {
+	timeout 120 apt-get install -y -q --no-install-recommends "$@" >"$tmp/apt" 2>&1
+}
+apt_install $DEBS/svmd_*.deb $DEBS/libsvmclient0_*.deb $DEBS/libsvmclient-dev_*.deb
+apt_status=$?
+version=$(dpkg-query -W -f '${Version}' svmd 2>/dev/null)
+lib=$(ldd /usr/bin/svmctl 2>/dev/null | awk '$1 == "libsvmclient.so.0" {print $3}')
+if [ $apt_status = 0 ] && [ -n "$version" ] && [ ! -e /dev/vfio/vfio ] &&
+	[ "$(failed_units | oneline)" = "$failed_before" ] && [ "$(state svmd.socket)" = active ] &&
+	[ "$(state svmd.service)" = inactive ] && [ -n "$lib" ] && /usr/sbin/svmd --version \
+	>/dev/null 2>&1 && svmctl --version >/dev/null 2>&1; then
+	pass package-install "apt-get install svmd libsvmclient0 libsvmclient-dev $version:" \
+		"svmd.socket active, svmd.service inactive, no failed unit on this root without" \
+		"/dev/vfio; svmctl uses $lib"
 else
-	fail sysusers "svmd: '${line:-no such user}'; systemd-sysusers.service: $sysusers"
+	fail package-install "apt-get exit $apt_status ($(tail -n 3 "$tmp/apt" | oneline));" \
+		"svmd '${version}', socket $(state svmd.socket), service $(state svmd.service)," \
+		"failed units '$(failed_units | oneline)' (before: '$failed_before'), svmctl's" \
+		"library '${lib}'"
+fi
+# The test's settings, before svmd first starts.
+install -m 0644 $SHARE/svmd.conf /etc/svmd/svmd.conf
+install -m 0644 $SHARE/50-system-test.policy /etc/svmd/policy.d/
+
+# 1. The svmd user comes from the package's sysusers.d file, made at installation (run.sh made
+# sure the root had no such user before).
+if line=$(getent passwd svmd) && [ "$(echo "$line" | cut -d: -f3)" -lt 1000 ] &&
+	[ -f /usr/lib/sysusers.d/svmd.conf ]; then
+	pass sysusers "system user svmd (uid $(echo "$line" | cut -d: -f3)) made at installation" \
+		"by systemd-sysusers from /usr/lib/sysusers.d/svmd.conf"
+else
+	fail sysusers "svmd: '${line:-no such user}'; $(ls -l /usr/lib/sysusers.d/svmd.conf 2>&1)"
 fi
 
 # 2. Socket activation: only the socket is up until the first client.
@@ -272,8 +303,20 @@ need() {
 	done
 	echo $total
 }
-base_svmd=$(nfds "$(main_pid)")
-base_pid1=$(nfds 1)
+# The idle counts: the least of a few looks, as a systemctl call just made may still hold a
+# connection to PID 1 for a moment.
+least() {
+	k=0 min=""
+	while [ $k -lt 5 ]; do
+		v=$(nfds "$1")
+		{ [ -z "$min" ] || [ "$v" -lt "$min" ]; } && min=$v
+		sleep 0.1
+		k=$((k + 1))
+	done
+	echo "$min"
+}
+base_svmd=$(least "$(main_pid)")
+base_pid1=$(least 1)
 live=""
 # Client number $1: every second one on the bus, every third leased, every fourth binding a
 # process of its own besides itself.
@@ -313,8 +356,12 @@ expected_list() {
 listed() { timeout $T svmctl list 2>/dev/null | awk 'NF >= 8 && $1 ~ /^[0-9]+$/ {print $1, $4}' | sort -n; }
 start_list=$(expected_list | oneline)
 next_client=$N_CLIENTS
-start_fds=$(($(nfds "$(main_pid)") - base_svmd))
-start_pid1=$(($(nfds 1) - base_pid1))
+j=0
+while start_fds=$(($(nfds "$(main_pid)") - base_svmd)) && start_pid1=$(($(nfds 1) - base_pid1)) &&
+	[ "$start_fds" != "$(need)" ] && [ $j -lt 20 ]; do
+	sleep 0.1
+	j=$((j + 1))
+done
 
 # One round: kill a client in the gap, restart (restart) or crash (crash) svmd, then check.
 # Prints "ok DETAIL" or "bad DETAIL".
@@ -397,8 +444,14 @@ round() {
 		echo "bad $kind: svmctl list '$got', the live clients hold '$want'"
 		return
 	fi
-	fds=$(($(nfds "$new") - base_svmd))
-	pid1=$(($(nfds 1) - base_pid1))
+	# PID 1 closes the connections of the systemctl calls above when it gets to them: a count
+	# that stays above what the bindings need for two seconds is a leak, a passing one is not.
+	j=0
+	while fds=$(($(nfds "$new") - base_svmd)) && pid1=$(($(nfds 1) - base_pid1)) &&
+		{ [ "$fds" != "$(need)" ] || [ "$pid1" != "$(need)" ]; } && [ $j -lt 20 ]; do
+		sleep 0.1
+		j=$((j + 1))
+	done
 	if [ "$fds" != "$(need)" ] || [ "$pid1" != "$(need)" ]; then
 		echo "bad $kind: fds beyond the idle svmd's: svmd $fds, systemd's store $pid1;" \
 			"the live bindings need $(need)"
@@ -567,7 +620,7 @@ setpriv --reuid="$uid" --regid="$gid" --init-groups svmctl bind-task $DEV --hold
 	>"$tmp/hold" 2>&1 &
 hold=$!
 i=0
-while ! grep -q '^Bound' "$tmp/hold" && [ $i -lt 50 ]; do
+while ! grep -q '^Bound .*holding it' "$tmp/hold" && [ $i -lt 50 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
@@ -654,6 +707,119 @@ if [ -n "$rule" ] && [ "$programs" = /usr/sbin/svmd ] && [ -x /usr/sbin/svmd ] &
 else
 	fail udev-rule "rule '${rule:-none}' runs '${programs}'; exits: managed group $mine," \
 		"other group $other, other cdev $cdev, iommu here $here_sim (want 0 1 1 1)"
+fi
+
+# 15. A program built against the installed libsvmclient-dev with pkg-config binds through the
+# installed svmd.
+cp $SHARE/pkgconfig-client.c "$tmp/"
+# shellcheck disable=SC2046 # pkg-config's words
+if cc -o "$tmp/pkgconfig-client" "$tmp/pkgconfig-client.c" $(pkg-config --cflags --libs \
+	svmclient) >"$tmp/cc" 2>&1; then
+	chmod 0755 "$tmp" "$tmp/pkgconfig-client"
+	as alice "$tmp/pkgconfig-client" $DEV
+	client_status=$?
+else
+	client_status="not built: $(oneline <"$tmp/cc")"
+fi
+flags=$(pkg-config --cflags --libs svmclient 2>&1)
+case $(cat "$tmp/out" 2>/dev/null) in
+"bound "*" listed unbound")
+	[ "$client_status" = 0 ] &&
+		pass pkgconfig-client "cc \$(pkg-config --cflags --libs svmclient) ($flags):" \
+			"alice's program $(cat "$tmp/out"), linked to" \
+			"$(ldd "$tmp/pkgconfig-client" | awk '$1 == "libsvmclient.so.0" {print $3}')" ||
+		fail pkgconfig-client "exit $client_status: $(cat "$tmp/out" "$tmp/err" | oneline)"
+	;;
+*) fail pkgconfig-client "exit $client_status: $(cat "$tmp/out" "$tmp/err" 2>/dev/null | oneline)" ;;
+esac
+
+# 16. An upgrade keeps svmd running; apt-get remove svmd stops it: the binding a client holds is
+# released (svmd says so in the journal), no svmd runs, nothing listens; its conffile stays until
+# a purge.
+pid1_before=$(nfds 1)
+# Emptied first: the client empties it only once it runs, and the wait below must not read the
+# line an earlier check left.
+: >"$tmp/hold"
+setpriv --reuid="$alice" --regid="$(id -g alice)" --init-groups svmctl bind-task $DEV --hold \
+	>"$tmp/hold" 2>&1 &
+hold=$!
+i=0
+while ! grep -q '^Bound .*holding it' "$tmp/hold" && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+binding=$(sed -n 's/^Bound .* as binding \([0-9]*\) .*/\1/p' "$tmp/hold")
+pid=$(main_pid)
+# An upgrade (here the same version again, which runs the same maintainer scripts) leaves the
+# running svmd and its bindings alone: debian/rules says why.
+timeout 120 apt-get install -y -q --reinstall $DEBS/svmd_*.deb >"$tmp/apt" 2>&1
+apt_status=$?
+listed=$(timeout $T svmctl list 2>&1 | awk -v b="$binding" '$1 == b' | wc -l)
+if [ $apt_status = 0 ] && [ -n "$binding" ] && [ "$(main_pid)" = "$pid" ] && [ "$listed" = 1 ] &&
+	kill -0 $hold 2>/dev/null && [ "$(state svmd.socket)" = active ]; then
+	pass package-upgrade "apt-get install --reinstall svmd while alice held binding $binding:" \
+		"svmd not restarted (PID $pid), the binding still listed, svmd.socket active"
+else
+	fail package-upgrade "apt-get exit $apt_status ($(tail -n 2 "$tmp/apt" | oneline));" \
+		"binding '${binding}' listed $listed, PID $pid -> $(main_pid)," \
+		"socket $(state svmd.socket), hold: $(oneline <"$tmp/hold")"
+fi
+timeout 120 apt-get remove -y -q svmd >"$tmp/apt" 2>&1
+apt_status=$?
+i=0
+while kill -0 $hold 2>/dev/null && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill $hold 2>/dev/null
+wait $hold 2>/dev/null
+running=$(pgrep -x svmd | oneline)
+if [ $apt_status = 0 ] && [ -n "$binding" ] && [ -z "$running" ] &&
+	[ ! -e /run/svmd/svmd.sock ] && [ ! -e /usr/sbin/svmd ] && [ -f /etc/svmd/svmd.conf ] &&
+	journal_has MESSAGE_ID=$ID_RELEASE _PID="$pid" SVMD_BINDING="$binding" \
+		"SVMD_REASON=svmd shutting down"; then
+	pass package-remove "alice held binding $binding; apt-get remove svmd: no svmd running," \
+		"no socket, $(journal_one MESSAGE_ID=$ID_RELEASE SVMD_BINDING="$binding" _PID="$pid");" \
+		"svmd.conf kept; PID 1 fds $pid1_before -> $(nfds 1)"
+else
+	fail package-remove "apt-get exit $apt_status ($(tail -n 2 "$tmp/apt" | oneline));" \
+		"binding '${binding}', svmd running '${running}', $(ls /run/svmd 2>&1 | oneline)," \
+		"hold: $(oneline <"$tmp/hold")"
+fi
+
+# 17. apt-get purge removes svmd's configuration; a policy file the administrator wrote stays
+# (dpkg keeps what it did not install, and says so).
+timeout 120 apt-get purge -y -q svmd >"$tmp/apt" 2>&1
+apt_status=$?
+status_abbrev=$(dpkg-query -W -f '${db:Status-Abbrev}' svmd 2>/dev/null | tr -d ' ')
+if [ $apt_status = 0 ] && [ ! -e /etc/svmd/svmd.conf ] && [ "${status_abbrev:-un}" = un ] &&
+	[ -f /etc/svmd/policy.d/50-system-test.policy ] && [ ! -e /run/svmd ]; then
+	pass package-purge "apt-get purge svmd: status '${status_abbrev:-none}', /etc/svmd/svmd.conf" \
+		"and /run/svmd gone, left: $(find /etc/svmd -type f | oneline)"
+else
+	fail package-purge "apt-get exit $apt_status ($(tail -n 2 "$tmp/apt" | oneline)); status" \
+		"'${status_abbrev}', /etc/svmd: $(find /etc/svmd 2>&1 | oneline);" \
+		"/run/svmd: $(ls /run/svmd 2>&1 | oneline)"
+fi
+
+# 18. Installed again: the socket is back, nothing failed, and with the test's settings again a
+# bind works.
+failed_before=$(failed_units | oneline)
+apt_install $DEBS/svmd_*.deb
+apt_status=$?
+conf=$(grep -c '^#Backend=auto' /etc/svmd/svmd.conf 2>/dev/null)
+sock=$(state svmd.socket) service=$(state svmd.service)
+install -m 0644 $SHARE/svmd.conf /etc/svmd/svmd.conf
+next=$(setpriv --reuid="$alice" --regid="$(id -g alice)" --init-groups timeout $T svmctl \
+	bind-task $DEV -- sh -c 'echo $SVMD_BINDING' 2>"$tmp/err")
+if [ $apt_status = 0 ] && [ "$conf" = 1 ] && [ "$sock" = active ] && [ "$service" = inactive ] &&
+	[ "$(failed_units | oneline)" = "$failed_before" ] && [ -n "$next" ]; then
+	pass package-reinstall "apt-get install svmd again: the package's svmd.conf, socket" \
+		"active, service inactive, no failed unit; then alice bound $next"
+else
+	fail package-reinstall "apt-get exit $apt_status ($(tail -n 2 "$tmp/apt" | oneline));" \
+		"default svmd.conf $conf, socket $sock, service $service, failed" \
+		"'$(failed_units | oneline)'; bind '${next}' ($(oneline <"$tmp/err"))"
 fi
 
 rm -rf "$tmp"

@@ -1,10 +1,12 @@
 #!/bin/sh
-# `make check-system`: svmd under a real systemd. Debootstraps a Debian 12 root once (cached in
-# $BUILD/system-cache/base), lays a fresh $BUILD/system-root over it per run (overlayfs, or a
-# copy), installs svmd into that with `make install DESTDIR=... PREFIX=/usr` (svmd.socket
-# enabled, Backend=sim in /etc/svmd/svmd.conf, a policy for two users alice and bob), boots it
-# with systemd-nspawn and lets tests/system/checks.sh check socket and D-Bus activation, the
-# sandbox, policy, the journal's audit records, reload, stop and the exposure score inside.
+# `make check-system`: svmd's Debian packages under a real systemd. Builds the packages (make
+# deb), debootstraps a Debian 12 root once (cached in $BUILD/system-cache/base), lays a fresh
+# $BUILD/system-root over it per run (overlayfs, or a copy), puts the packages, two users alice
+# and bob and the test's settings (Backend=sim, a policy for alice and bob) into it, boots it
+# with systemd-nspawn and lets tests/system/checks.sh install the packages with apt-get and check
+# socket and D-Bus activation, the sandbox, policy, the journal's audit records, reload,
+# restarts, stop, the exposure score, a program built with pkg-config, then removal, purge and
+# reinstallation inside.
 # Prints a PASS/FAIL line per check; exits non-zero when a check failed or did not run. Needs
 # root; installs debootstrap and systemd-container when they are missing.
 set -eu
@@ -14,19 +16,22 @@ BUILD=${BUILD:-build}
 CACHE=$BUILD/system-cache
 SUITE=bookworm
 # What the root needs beyond minbase: systemd as init, the system bus (dbus-broker, as Debian
-# 12 runs it), and the libraries svmd and svmctl link.
+# 12 runs it), the libraries svmd and svmctl link, and what building a program against
+# libsvmclient-dev takes (the container has no network: apt finds every dependency there).
 INCLUDE=systemd,systemd-sysv,dbus,dbus-broker,procps,libevent-2.1-7,libseccomp2,libsystemd0
+INCLUDE=$INCLUDE,gcc,libc6-dev,pkg-config,libsystemd-dev
 TIMEOUT=${SVMD_SYSTEM_TIMEOUT:-300}
 MAKE=${MAKE:-make}
 here=$(dirname "$0")
 start=$(date +%s)
 
 # Every check checks.sh runs, in order: one that does not report counts as failed.
-EXPECTED="sysusers socket-listening socket-activation config-file notify seccomp unprivileged
+EXPECTED="package-install sysusers socket-listening socket-activation config-file notify seccomp unprivileged
 bind-allowed bind-denied journal-grant journal-deny journal-release catalog introspect
 dbus-activation reload-refused reload restart-keeps crash-keeps restart-no-error state-corrupt
 state-future stop-releases ids-continue security-score
-no-seccomp-refusals udev-rule"
+no-seccomp-refusals udev-rule pkgconfig-client package-upgrade package-remove
+package-purge package-reinstall"
 
 say() { echo "check-system: $*"; }
 die() {
@@ -99,21 +104,22 @@ else
 	cp -a "$base/." "$root"
 	journal=$root/var/log/journal
 fi
-"$MAKE" --no-print-directory install BUILD="$BUILD" DESTDIR="$abs_root" PREFIX=/usr \
-	>"$BUILD/system-install.log" 2>&1 ||
-	{ tail -n 15 "$BUILD/system-install.log"; die "make install DESTDIR=$abs_root failed"; }
-for b in /usr/sbin/svmd /usr/bin/svmctl; do
-	chroot "$root" "$b" --version >/dev/null 2>&1 ||
-		die "$b does not run in the root (missing libraries?): $(chroot "$root" "$b" \
-			--version 2>&1 | head -n 1)"
+# The packages, for checks.sh to install with apt-get once systemd runs.
+debs=/var/cache/svmd-debs
+mkdir -p "$root$debs"
+for p in svmd libsvmclient0 libsvmclient-dev; do
+	cp "$BUILD"/deb/${p}_*.deb "$root$debs/" || die "no ${p} package in $BUILD/deb"
 done
-# The svmd user must come from the shipped sysusers.d file, at boot.
+# The svmd user must come from the package (its sysusers.d file, at installation).
 chroot "$root" getent passwd svmd >/dev/null && die "the root has a user svmd before boot"
 for u in alice bob; do
 	chroot "$root" useradd --no-create-home --shell /usr/sbin/nologin --user-group "$u" ||
 		die "cannot create user $u in the root"
 done
-cat >"$root/etc/svmd/svmd.conf" <<EOF
+# The test's settings, which checks.sh puts in /etc/svmd once the package made it.
+share=$root/usr/local/share/svmd-system-check
+mkdir -p "$share"
+cat >"$share/svmd.conf" <<EOF
 # make check-system: the simulated kernel, in the seccomp sandbox.
 [Daemon]
 Backend=sim
@@ -121,11 +127,12 @@ Sandbox=yes
 EOF
 # checks.sh relies on these line numbers.
 printf '%s\n' 'allow bind-task user=alice device=0000:3b:00.0 pasid=auto max=2' \
-	'deny * user=bob' >"$root/etc/svmd/policy.d/50-system-test.policy"
+	'deny * user=bob' >"$share/50-system-test.policy"
+install -m 0644 "$here/pkgconfig-client.c" "$share/"
 install -D -m 0755 "$here/checks.sh" "$root/usr/local/libexec/svmd-system-check"
 install -m 0755 "$BUILD/tests/svmd-restart-client" "$root/usr/local/libexec/"
 install -m 0644 "$here/svmd-system-check.service" "$root/etc/systemd/system/"
-systemctl --root="$abs_root" --quiet enable svmd.socket svmd-system-check.service ||
+systemctl --root="$abs_root" --quiet enable svmd-system-check.service ||
 	die "systemctl --root enable failed"
 # No login prompt on the console the checks print to.
 systemctl --root="$abs_root" --quiet mask console-getty.service
