@@ -310,7 +310,7 @@ dist:
 	@mkdir -p $(BUILD)
 	$(Q)git ls-files -z | tar --null -T - --transform 's,^,svmd-$(VERSION)/,' --sort=name \
 		--mtime=@$$(git log -1 --format=%ct) --owner=0 --group=0 --numeric-owner \
-		--mode=u+rw,go+r,go-w --format=gnu -cf - | gzip -n -9 >$(DIST).tmp
+		--mode=u+rwX,go+rX,go-w --format=gnu -cf - | gzip -n -9 >$(DIST).tmp
 	$(Q)mv $(DIST).tmp $(DIST)
 	@echo "make dist: $(DIST)"
 

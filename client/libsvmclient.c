@@ -54,23 +54,26 @@ _public_ int svm_fd(const struct svm_client *c)
 
 /*
  * The calls whose structs cross the ABI with their size (svmclient.h, "Structs that grow").
- * Each struct's first size is its size today: when a struct grows, a frozen copy of its first
- * layout keeps that number here.
+ * FIRST_SIZE() is the size of a struct's first layout, the least a caller passes: today every
+ * struct is in its first layout. When one grows, its FIRST_SIZE() becomes the size of a frozen
+ * copy of the old layout, and callers of that size are served by the code below as they are.
  */
+#define FIRST_SIZE(type) sizeof(type)
 
-/* The caller's struct of size bytes as this library's *own (own_size bytes): a shorter one
- * (an older caller's) reads as if it ended in zeros; a longer one (a newer caller's) is taken
- * when what this library does not know of it is zero, else -E2BIG. */
-static int struct_in(void *own, size_t own_size, const void *theirs, size_t size)
+/* The caller's struct of size bytes (at least first) as this library's *own (own_size bytes): a
+ * shorter one (an older caller's) reads as if it ended in zeros; a longer one (a newer
+ * caller's) is taken when what this library does not know of it is zero, else -E2BIG. */
+static int struct_in(void *own, size_t own_size, const void *theirs, size_t size, size_t first)
 {
 	const unsigned char *p = theirs;
 
-	if (!theirs || size < own_size)
+	if (!theirs || size < first)
 		return -EINVAL;
 	for (size_t i = own_size; i < size; i++)
 		if (p[i])
 			return -E2BIG;
-	memcpy(own, theirs, own_size);
+	memset(own, 0, own_size);
+	memcpy(own, theirs, size < own_size ? size : own_size);
 	return 0;
 }
 
@@ -109,7 +112,7 @@ _public_ void svm_set_event_handler_sized(struct svm_client *c, svm_event_fn fn,
 	c->event_userdata = userdata;
 	/* A size below this library's would have the handler read past what it may; such a
 	 * caller gets no events rather than garbage. */
-	if (fn && ev_size < sizeof(struct svm_event))
+	if (fn && ev_size < FIRST_SIZE(struct svm_event))
 		c->on_event = NULL;
 	c->event_size = ev_size;
 	if (!c->on_event)
@@ -301,7 +304,7 @@ _public_ int svm_list_sized(struct svm_client *c, struct svm_binding_info **ret,
 {
 	int r;
 
-	if (size < sizeof(**ret))
+	if (size < FIRST_SIZE(struct svm_binding_info))
 		return -EINVAL;
 	r = c->transport->list(c, ret, ret_n);
 	return r < 0 ? r : array_out((void **)ret, *ret_n, sizeof(**ret), size);
@@ -321,7 +324,7 @@ _public_ int svm_bind_pgtable_sized(struct svm_client *c, const char *device,
 {
 	char buf[SVMD_DEVICE_NAME_SZ];
 	struct svm_pgtable own;
-	int r = struct_in(&own, sizeof(own), pg, size);
+	int r = struct_in(&own, sizeof(own), pg, size, FIRST_SIZE(struct svm_pgtable));
 
 	if (r < 0)
 		return r;
@@ -340,7 +343,7 @@ _public_ int svm_bind_pgtable_faults_sized(struct svm_client *c, const char *dev
 	if (!ret_fault_fd)
 		return -EINVAL;
 	*ret_fault_fd = -1;
-	if ((r = struct_in(&own, sizeof(own), pg, size)) < 0)
+	if ((r = struct_in(&own, sizeof(own), pg, size, FIRST_SIZE(struct svm_pgtable))) < 0)
 		return r;
 	DEVICE_ARG(c, device, buf);
 	return c->transport->bind_pgtable(c, device, &own, ret_id, ret_fault_fd);
@@ -352,7 +355,7 @@ _public_ int svm_bind_pasid_table_sized(struct svm_client *c, const char *device
 {
 	char buf[SVMD_DEVICE_NAME_SZ];
 	struct svm_pasid_table own;
-	int r = struct_in(&own, sizeof(own), t, size);
+	int r = struct_in(&own, sizeof(own), t, size, FIRST_SIZE(struct svm_pasid_table));
 
 	if (r < 0)
 		return r;
@@ -369,7 +372,7 @@ _public_ int svm_bind_smmu_cd_table_sized(struct svm_client *c, const char *devi
 
 	if (ret_event_fd)
 		*ret_event_fd = -1;
-	if ((r = struct_in(&own, sizeof(own), t, size)) < 0)
+	if ((r = struct_in(&own, sizeof(own), t, size, FIRST_SIZE(struct svm_smmu_cd_table))) < 0)
 		return r;
 	return c->transport->bind_smmu_cd_table(c, device, &own, ret_id, ret_event_fd);
 }
@@ -441,7 +444,7 @@ _public_ int svm_lease_read_end_sized(int lease_fd, struct svm_event *ev, size_t
 	struct svm_event own;
 	int r;
 
-	if (!ev || size < sizeof(own))
+	if (!ev || size < FIRST_SIZE(struct svm_event))
 		return -EINVAL;
 	r = lease_read_end(lease_fd, &own);
 	if (r == 0)
@@ -454,7 +457,7 @@ _public_ int svm_explain_sized(struct svm_client *c, const struct svm_explain_re
 {
 	char buf[SVMD_DEVICE_NAME_SZ];
 	struct svm_explain_request y;
-	int r = struct_in(&y, sizeof(y), x, size);
+	int r = struct_in(&y, sizeof(y), x, size, FIRST_SIZE(struct svm_explain_request));
 
 	if (r < 0)
 		return r;
@@ -476,7 +479,7 @@ _public_ int svm_status_sized(struct svm_client *c, struct svm_status *ret, size
 	struct svm_status own = {0};
 	int r;
 
-	if (!ret || size < sizeof(own))
+	if (!ret || size < FIRST_SIZE(struct svm_status))
 		return -EINVAL;
 	r = c->transport->status(c, &own, ret_text);
 	if (r >= 0)
@@ -500,7 +503,7 @@ _public_ int svm_reload_sized(struct svm_client *c, struct svm_reload_result *re
 	struct svm_reload_result own = {0};
 	int r;
 
-	if (ret && size < sizeof(own))
+	if (ret && size < FIRST_SIZE(struct svm_reload_result))
 		return -EINVAL;
 	r = c->transport->reload(c, &own, ret_text);
 	if (r >= 0 && ret)

@@ -41,7 +41,7 @@ fi
 command -v dpkg-buildpackage >/dev/null ||
 	die "dpkg-buildpackage not found: install dpkg-dev and debhelper (or run as root)"
 
-say "dpkg-buildpackage -us -uc -b in $src (build and unit tests, about 2 minutes)"
+say "dpkg-buildpackage -us -uc -b in $src (the build and the unit tests, under a minute here)"
 start=$(date +%s)
 if ! (cd "$src" && dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1; then
 	tail -n 25 "$out/build.log" | sed 's/^/  | /'
