@@ -24,6 +24,8 @@ src=$out/$name
 export DEBIAN_FRONTEND=noninteractive
 
 if [ "$(id -u)" = 0 ]; then
+	# apt-get build-dep takes a source tree only by a path it can tell is one.
+	tree=$(cd "$src" && pwd)
 	need=""
 	for p in dpkg-dev debhelper lintian; do
 		dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
@@ -32,9 +34,9 @@ if [ "$(id -u)" = 0 ]; then
 		say "installing the build dependencies of debian/control and lintian"
 		# shellcheck disable=SC2086 # words
 		{ apt-get install -y -qq --no-install-recommends $need &&
-			apt-get build-dep -y -qq "$src"; } >"$out/build-deps.log" 2>&1 ||
+			apt-get build-dep -y -qq "$tree"; } >"$out/build-deps.log" 2>&1 ||
 			{ apt-get update -qq && apt-get install -y -qq --no-install-recommends $need &&
-				apt-get build-dep -y -qq "$src"; } >>"$out/build-deps.log" 2>&1 ||
+				apt-get build-dep -y -qq "$tree"; } >>"$out/build-deps.log" 2>&1 ||
 			die "cannot install the build dependencies (log: $out/build-deps.log)"
 	fi
 fi
