@@ -28,7 +28,9 @@ if [ "$(id -u)" = 0 ]; then
 	tree=$(cd "$src" && pwd)
 	need=""
 	for p in dpkg-dev debhelper lintian; do
-		dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+		# (dpkg -s also accepts a package removed but not purged.)
+		dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed ||
+			need="$need $p"
 	done
 	if [ -n "$need" ] || ! (cd "$src" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
 		say "installing the build dependencies of debian/control and lintian"

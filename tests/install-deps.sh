@@ -20,7 +20,9 @@ command -v zsh >/dev/null 2>&1 || need_pkgs="$need_pkgs zsh"
 /usr/bin/python3 -c 'import gi; gi.require_version("Gio", "2.0"); from gi.repository import Gio' \
 	>/dev/null 2>&1 || need_pkgs="$need_pkgs python3-gi gir1.2-glib-2.0"
 for extra in ${SVMD_EXTRA_PKGS:-}; do
-	dpkg -s "$extra" >/dev/null 2>&1 || need_pkgs="$need_pkgs $extra"
+	# (dpkg -s also accepts a package removed but not purged.)
+	dpkg-query -W -f '${db:Status-Status}' "$extra" 2>/dev/null | grep -qx installed ||
+		need_pkgs="$need_pkgs $extra"
 done
 
 [ -z "$need_pkgs" ] && exit 0

@@ -48,7 +48,9 @@ export DEBIAN_FRONTEND=noninteractive
 # 1. Packages.
 need=""
 for p in debootstrap systemd-container; do
-	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+	# (dpkg -s also accepts a package removed but not purged.)
+	dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed ||
+		need="$need $p"
 done
 if [ -n "$need" ]; then
 	say "installing$need"

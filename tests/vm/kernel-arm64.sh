@@ -36,7 +36,9 @@ die() {
 # 1. Host packages: the cross compiler and what a kernel build needs.
 need=""
 for p in gcc-aarch64-linux-gnu gcc make flex bison bc libelf-dev libssl-dev xz-utils patch; do
-	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+	# (dpkg -s also accepts a package removed but not purged.)
+	dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed ||
+		need="$need $p"
 done
 if [ -n "$need" ]; then
 	[ "$(id -u)" = 0 ] || die "missing packages:$need (run as root to have them installed)"

@@ -43,7 +43,9 @@ export DEBIAN_FRONTEND=noninteractive
 # 1. Host packages for a kernel build.
 need=""
 for p in gcc make flex bison bc libelf-dev libssl-dev xz-utils debian-archive-keyring; do
-	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+	# (dpkg -s also accepts a package removed but not purged.)
+	dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed ||
+		need="$need $p"
 done
 if [ -n "$need" ]; then
 	[ "$(id -u)" = 0 ] || die "missing packages:$need (run as root to have them installed)"

@@ -50,7 +50,9 @@ export DEBIAN_FRONTEND=noninteractive
 # 1. Packages: QEMU, a static busybox, cpio, and udev (its udevadm runs in the guest).
 need=""
 for p in qemu-system-x86 busybox-static cpio udev; do
-	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+	# (dpkg -s also accepts a package removed but not purged.)
+	dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed ||
+		need="$need $p"
 done
 if [ -n "$need" ]; then
 	[ "$(id -u)" = 0 ] || die "missing packages:$need (run as root to have them installed)"
