@@ -490,11 +490,8 @@ run_rounds() {
 	[ -z "$result" ] && result="ok 20 rounds, longest gap $max_gap ms; last: $last_ok"
 	echo "$result"
 }
-# systemd's start limit (5 starts in 10 s, which restarts count against too) would stop a unit
-# restarted or crashing twenty times in a row; the shipped unit keeps it, this test lifts it.
-mkdir -p /run/systemd/system/svmd.service.d
-printf '[Unit]\nStartLimitBurst=200\n' >/run/systemd/system/svmd.service.d/restart-test.conf
-systemctl daemon-reload
+# The shipped unit as it is: its start limit (50 starts in 10 s) lets twenty restarts in a row
+# and then twenty crashes through.
 if [ "$start_fds" = "$(need)" ] && [ -n "$start_list" ]; then
 	run_rounds restart >"$tmp/rounds"
 	restart_result=$(cat "$tmp/rounds")
@@ -609,8 +606,6 @@ bad_state() {
 }
 bad_state corrupt
 bad_state future
-rm -f /run/systemd/system/svmd.service.d/restart-test.conf
-systemctl daemon-reload
 cp "$tmp/policy.before-restart" $POLICY
 timeout $T systemctl reload svmd.service >/dev/null 2>&1
 
