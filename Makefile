@@ -17,7 +17,7 @@
 #   make check-stress  svmd's reliability suite, tests/stress/ (root; SVMD_STRESS_SCALE=N for
 #                   larger sizes)
 #   make fuzz       libFuzzer on the wire codec and the policy parser (FUZZ_SECONDS each)
-#   make check-build  the tests a package build runs: unit suites, no root (dh_auto_test)
+#   make check-build  the tests a package build runs, none needing root (dh_auto_test)
 #   make dist       svmd-VERSION.tar.gz of the tracked files, reproducible
 #   make deb        the Debian packages from that tarball, checked by lintian (build/deb/)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -292,13 +292,13 @@ check-run: all $(TEST_BINS) $(BUILD)/tests/libvfio-emul.so $(BUILD)/tests/backen
 	@BUILD=$(BUILD) sh tests/check-abi.sh
 	@sh tests/check-layout.sh
 
-# What a package build runs (debian/rules, dh_auto_test): the unit suites, which need no root,
-# no network and no VM (the three that bind this process as root are reported skipped without
-# it), and the library's export check. The integration suites switch users, so they need root
-# and are make check's.
-UNIT_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS))
-check-build: all $(UNIT_BINS)
-	@sh tests/run-tests.sh $(UNIT_BINS)
+# What a package build runs (debian/rules, dh_auto_test): what needs no root, no network and no
+# VM. The unit suites (the three that bind this process as root are reported skipped without
+# it), the ABI suite (the real svmd and the library, as whoever runs it) and the library's
+# export check. The other integration suites switch users, so they need root: make check.
+BUILD_TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) $(BUILD)/tests/integration-abi
+check-build: all $(BUILD_TEST_BINS)
+	@sh tests/run-tests.sh $(BUILD_TEST_BINS)
 	@BUILD=$(BUILD) sh tests/check-abi.sh
 
 # make dist: the files git tracks, as they are in the work tree, in svmd-VERSION.tar.gz; the
