@@ -195,6 +195,7 @@ static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error
 		return r;
 	if (ops_unbind(b->core, p->session, binding_id(x), &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_state_before_reply(b);
 	return sd_bus_reply_method_return(m, NULL);
 }
 

@@ -87,8 +87,10 @@ static int send_made(struct bus *b, struct peer *p, sd_bus_message *m, sd_bus_me
 	if (r >= 0 && has_fd)
 		return bus_send_fd_reply(b, p, m, sd_bus_message_ref(reply), binding_id(x), false)
 			       ?: 1;
-	if (r >= 0)
+	if (r >= 0) {
+		bus_state_before_reply(b);
 		r = sd_bus_send(NULL, reply, NULL);
+	}
 	if (r < 0) {
 		ops_undelivered(b->core, x);
 		return r;
@@ -491,6 +493,7 @@ static int method_unbind(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	if (ops_unbind(b->core, p->session, id, &res) < 0)
 		return bus_reply_error(error, &res);
+	bus_state_before_reply(b);
 	return sd_bus_reply_method_return(m, NULL);
 }
 

@@ -21,6 +21,7 @@
 #include "identity.h"
 #include "log.h"
 #include "loop.h"
+#include "persist.h"
 #include "svmd-bus.h"
 #include "util.h"
 
@@ -326,6 +327,11 @@ void bus_binding_path(uint64_t id, char *buf, size_t size)
 	snprintf(buf, size, SVMD_BUS_BINDING_PREFIX "/%" PRIu64, id);
 }
 
+void bus_state_before_reply(struct bus *b)
+{
+	persist_flush(b->core->persist);
+}
+
 /* Replies that carry fds. */
 
 /* Sends x's reply, or tells its caller that its connection takes no fds; a device's binding is
@@ -335,6 +341,8 @@ static void fd_reply_deliver(struct bus *b, struct peer *p, struct fd_reply *x)
 	struct binding *bound = x->lease ? NULL : registry_find(b->core->registry, x->binding);
 	int r = -EOPNOTSUPP;
 
+	if (p->fds == PEER_FDS_YES)
+		bus_state_before_reply(b);
 	if (p->fds == PEER_FDS_YES && (r = sd_bus_send(NULL, x->reply, NULL)) < 0)
 		(void)sd_bus_reply_method_errorf(x->call, SVMD_BUS_ERROR("Failed"),
 						 "svmd could not send its reply: %s", strerror(-r));
