@@ -609,17 +609,26 @@ bad_state future
 cp "$tmp/policy.before-restart" $POLICY
 timeout $T systemctl reload svmd.service >/dev/null 2>&1
 
+# Alice binds with `svmctl bind-task --hold` in the background: $hold is its pid, $binding the
+# binding (empty if none came within 5 s), its output in $tmp/hold.
+hold_binding() {
+	# Emptied first: the client empties it only once it runs, and the wait below must not
+	# read a line an earlier client left.
+	: >"$tmp/hold"
+	setpriv --reuid="$alice" --regid="$(id -g alice)" --init-groups svmctl bind-task $DEV \
+		--hold >"$tmp/hold" 2>&1 &
+	hold=$!
+	i=0
+	while ! grep -q '^Bound .*holding it' "$tmp/hold" && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	binding=$(sed -n 's/^Bound .* as binding \([0-9]*\) .*/\1/p' "$tmp/hold")
+}
+
 # 11. systemctl stop releases a binding its client still holds.
 uid=$alice gid=$(id -g alice)
-setpriv --reuid="$uid" --regid="$gid" --init-groups svmctl bind-task $DEV --hold \
-	>"$tmp/hold" 2>&1 &
-hold=$!
-i=0
-while ! grep -q '^Bound .*holding it' "$tmp/hold" && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-binding=$(sed -n 's/^Bound .* as binding \([0-9]*\) .*/\1/p' "$tmp/hold")
+hold_binding
 pid=$(main_pid)
 timeout $T systemctl stop svmd.service 2>"$tmp/err"
 stop_status=$?
@@ -732,18 +741,7 @@ esac
 # released (svmd says so in the journal), no svmd runs, nothing listens; its conffile stays until
 # a purge.
 pid1_before=$(nfds 1)
-# Emptied first: the client empties it only once it runs, and the wait below must not read the
-# line an earlier check left.
-: >"$tmp/hold"
-setpriv --reuid="$alice" --regid="$(id -g alice)" --init-groups svmctl bind-task $DEV --hold \
-	>"$tmp/hold" 2>&1 &
-hold=$!
-i=0
-while ! grep -q '^Bound .*holding it' "$tmp/hold" && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-binding=$(sed -n 's/^Bound .* as binding \([0-9]*\) .*/\1/p' "$tmp/hold")
+hold_binding
 pid=$(main_pid)
 # An upgrade (here the same version again, which runs the same maintainer scripts) leaves the
 # running svmd and its bindings alone: debian/rules says why.
