@@ -5,6 +5,7 @@
  * the transport it was made with, through its table.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,20 @@ _public_ int svm_fd(const struct svm_client *c)
  * copy of the old layout, and callers of that size are served by the code below as they are.
  */
 #define FIRST_SIZE(type) sizeof(type)
+
+/* No struct ends in padding (svmclient.h): a field added at its end changes its size. */
+#define ENDS_WITH(type, last)                                                                      \
+	_Static_assert(sizeof(type) == offsetof(type, last) + sizeof(((type *)0)->last),           \
+		       #type " ends in padding: a reserved field must fill it")
+ENDS_WITH(struct svm_device, reserved);
+ENDS_WITH(struct svm_binding_info, created_usec);
+ENDS_WITH(struct svm_pgtable, vtd_emt);
+ENDS_WITH(struct svm_pasid_table, reserved);
+ENDS_WITH(struct svm_smmu_cd_table, reserved);
+ENDS_WITH(struct svm_event, usec);
+ENDS_WITH(struct svm_explain_request, length);
+ENDS_WITH(struct svm_reload_result, reserved);
+ENDS_WITH(struct svm_status, reserved);
 
 /* The caller's struct of size bytes (at least first) as this library's *own (own_size bytes): a
  * shorter one (an older caller's) reads as if it ended in zeros; a longer one (a newer
@@ -293,7 +308,7 @@ _public_ int svm_devices_sized(struct svm_client *c, struct svm_device **ret, si
 {
 	int r;
 
-	if (size < sizeof(**ret))
+	if (size < FIRST_SIZE(struct svm_device))
 		return -EINVAL;
 	r = c->transport->devices(c, ret, ret_n);
 	return r < 0 ? r : array_out((void **)ret, *ret_n, sizeof(**ret), size);
@@ -359,6 +374,8 @@ _public_ int svm_bind_pasid_table_sized(struct svm_client *c, const char *device
 
 	if (r < 0)
 		return r;
+	if (own.reserved)
+		return -E2BIG;
 	DEVICE_ARG(c, device, buf);
 	return c->transport->bind_pasid_table(c, device, &own, ret_id);
 }
@@ -374,6 +391,8 @@ _public_ int svm_bind_smmu_cd_table_sized(struct svm_client *c, const char *devi
 		*ret_event_fd = -1;
 	if ((r = struct_in(&own, sizeof(own), t, size, FIRST_SIZE(struct svm_smmu_cd_table))) < 0)
 		return r;
+	if (own.reserved[0] || own.reserved[1])
+		return -E2BIG;
 	return c->transport->bind_smmu_cd_table(c, device, &own, ret_id, ret_event_fd);
 }
 

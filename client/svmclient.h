@@ -56,7 +56,9 @@ struct svm_client;
  * header passes a smaller size: the library reads its struct as if the fields it lacks were
  * zero and fills only what it has. One built against a newer header passes a larger size: the
  * library zeroes what it does not know, and refuses (-E2BIG) a struct to read whose fields
- * beyond what it knows are not zero. A size below the first one's is -EINVAL.
+ * beyond what it knows are not zero. A size below the first one's is -EINVAL. No struct ends
+ * in padding, where a field could hide without changing its size: the reserved fields that
+ * fill it are 0 (the library refuses a struct to read whose reserved bytes are not, -E2BIG).
  * struct svm_invalidate_entry is the exception: its layout is svmd's wire format and stays
  * (a new layout is a new type).
  */
@@ -68,7 +70,8 @@ struct svm_device {
 	uint32_t kinds;         /* SVM_KIND_BIT() of supported kinds */
 	uint16_t vendor, device;
 	uint8_t pasid_bits;
-	uint8_t model; /* enum svm_model */
+	uint8_t model;       /* enum svm_model */
+	uint8_t reserved[2]; /* 0 */
 };
 
 struct svm_binding_info {
@@ -94,19 +97,21 @@ struct svm_pgtable {
 };
 
 struct svm_pasid_table {
-	uint64_t ptr;   /* guest-physical address */
-	uint64_t size;  /* bytes */
-	uint32_t model; /* enum svm_model */
+	uint64_t ptr;      /* guest-physical address */
+	uint64_t size;     /* bytes */
+	uint32_t model;    /* enum svm_model */
+	uint32_t reserved; /* 0 */
 };
 
 /* A guest's SMMUv3 Context Descriptor table, for svm_bind_smmu_cd_table(): at ptr in the DMA
  * space of the device (what the caller mapped with svm_map()), size bytes. */
 struct svm_smmu_cd_table {
-	uint64_t ptr;    /* 64-byte aligned: the STE's S1ContextPtr */
-	uint64_t size;   /* linear: 64 << s1cdmax; 2-level: its L1 table's bytes */
-	uint32_t vsid;   /* the guest's virtual StreamID of the device (events carry it) */
-	uint8_t s1fmt;   /* 0 linear, 1 2-level with 4 KiB leaves, 2 with 64 KiB leaves */
-	uint8_t s1cdmax; /* log2 of the CDs; 0 on a device without PASIDs (CD 0 only) */
+	uint64_t ptr;        /* 64-byte aligned: the STE's S1ContextPtr */
+	uint64_t size;       /* linear: 64 << s1cdmax; 2-level: its L1 table's bytes */
+	uint32_t vsid;       /* the guest's virtual StreamID of the device (events carry it) */
+	uint8_t s1fmt;       /* 0 linear, 1 2-level with 4 KiB leaves, 2 with 64 KiB leaves */
+	uint8_t s1cdmax;     /* log2 of the CDs; 0 on a device without PASIDs (CD 0 only) */
+	uint8_t reserved[2]; /* 0 */
 };
 
 /* Connects to svmd at path (NULL: $SVMD_SOCKET, else SVM_DEFAULT_SOCKET) and says hello. */
@@ -373,6 +378,7 @@ struct svm_reload_result {
 	uint32_t n_rules, n_files, n_warnings;
 	uint32_t n_denied;  /* live bindings the new policy does not grant */
 	uint32_t n_revoked; /* of those, ended by a rule that says revoke */
+	uint32_t reserved;  /* 0 */
 };
 
 /* Asks svmd to read its policy again (root, or an `allow reload` rule). On -EINVAL the new
@@ -392,6 +398,7 @@ struct svm_status {
 	uint64_t generation;  /* of the policy in force */
 	uint64_t uptime_usec; /* since svmd started */
 	uint32_t n_devices, n_clients, n_bindings, n_rules, n_files;
+	uint32_t reserved; /* 0 */
 };
 
 /* Fills *ret; *ret_text (malloc()ed; may be NULL) has the lines "svm: supported" (or the
