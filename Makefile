@@ -94,11 +94,12 @@ LIBCLIENT_SRC := client/libsvmclient.c client/libsvmclient-socket.c client/libsv
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-# Objects are rebuilt when the flags change (CFLAGS=..., OPT=, CC=): $(FLAGS_STAMP) holds the
-# last ones and is rewritten only when they differ. -Werror is left out: it changes no object,
-# only whether a warning stops the build, so `make` and then `make check` build once.
+# Everything is rebuilt when the flags change (CFLAGS=..., LDFLAGS=..., OPT=, CC=): every object
+# depends on $(FLAGS_STAMP), which holds the last flags and is rewritten only when they differ,
+# and every program and library on its objects. -Werror is left out: it changes no object, only
+# whether a warning stops the build, so `make` and then `make check` build once.
 FLAGS_STAMP := $(BUILD)/.flags
-flags_now := $(CC) $(filter-out $(WERROR),$(ALL_CFLAGS)) $(POLICYDIR)
+flags_now := $(CC) $(filter-out $(WERROR),$(ALL_CFLAGS)) $(ALL_LDFLAGS) $(POLICYDIR)
 ifneq ($(flags_now),$(shell cat $(FLAGS_STAMP) 2>/dev/null))
 $(shell mkdir -p $(BUILD) && printf '%s\n' '$(subst ','\'',$(flags_now))' >$(FLAGS_STAMP))
 endif
@@ -261,7 +262,7 @@ $(BUILD)/tests/backend-driver: $(call obj,$(DRIVER_SRC))
 
 # Position-independent, symbols hidden but the interposed calls, no fortify wrappers (they
 # would clash with the emulator's own open()), and no sanitizer (it is preloaded before it).
-$(BUILD)/obj-emul/%.o: %.c
+$(BUILD)/obj-emul/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -fvisibility=hidden \
 		-iquote protocol -iquote daemon -MMD -MP -c -o $@ $<

@@ -490,8 +490,8 @@ run_rounds() {
 	[ -z "$result" ] && result="ok 20 rounds, longest gap $max_gap ms; last: $last_ok"
 	echo "$result"
 }
-# The shipped unit as it is: its start limit (50 starts in 10 s) lets twenty restarts in a row
-# and then twenty crashes through.
+# The shipped unit as it is: its start limit (100 starts a minute) lets twenty restarts in a
+# row and then twenty crashes through.
 if [ "$start_fds" = "$(need)" ] && [ -n "$start_list" ]; then
 	run_rounds restart >"$tmp/rounds"
 	restart_result=$(cat "$tmp/rounds")
