@@ -352,8 +352,9 @@ static void server_stop(struct server *s)
 }
 
 /* svmd on the bench topology; policy_dir NULL: the 1,000-rule policy. */
-static int start_svmd(struct server *s, const char *name, int cpu, const char *policy_dir,
-		      const char *bus, rlim_t nofile, char *err, size_t errlen)
+static int start_svmd_with(struct server *s, const char *name, int cpu, const char *policy_dir,
+			   const char *bus, rlim_t nofile, const char *extra, char *err,
+			   size_t errlen)
 {
 	char svmd[512], topo[512], pol[512], sock[300], busarg[512];
 
@@ -369,12 +370,18 @@ static int start_svmd(struct server *s, const char *name, int cpu, const char *p
 	/* The audit trail goes to stderr, which is the log file: every record is written to
 	 * disk, as the journal would store it. A name ending in "-devnull" sends it to /dev/null
 	 * instead, to show what writing it costs. */
-	const char *argv[] = {svmd,   "--backend=sim",  topo, pol, sock,
-			      busarg, "--audit=stderr", NULL};
+	const char *argv[] = {svmd,   "--backend=sim",  topo,  pol, sock,
+			      busarg, "--audit=stderr", extra, NULL};
 	size_t n = strlen(name);
 	bool devnull = n > 8 && strcmp(name + n - 8, "-devnull") == 0;
 	s->pid = spawn(argv, cpu, devnull ? "/dev/null" : s->log, nofile);
 	return server_wait(s, bus ? "serving on" : NULL, err, errlen);
+}
+
+static int start_svmd(struct server *s, const char *name, int cpu, const char *policy_dir,
+		      const char *bus, rlim_t nofile, char *err, size_t errlen)
+{
+	return start_svmd_with(s, name, cpu, policy_dir, bus, nofile, NULL, err, errlen);
 }
 
 static int start_echo(struct server *s, int cpu, char *err, size_t errlen)
@@ -1496,6 +1503,135 @@ out:
 	server_stop(&small);
 }
 
+/* Scenario 7: what restart survival costs a bind+unbind. The same svmd holding SURVIVE_HELD
+ * bindings, once with a state directory (on tmpfs, as /run is) under a stand-in for systemd's
+ * notify socket that takes and closes the fds svmd stores, once without: under systemd svmd
+ * writes its state file at every loop iteration that changed something. */
+#define SURVIVE_HELD 1000
+
+/* A datagram socket at path that reads and drops what comes, fds closed, until this process
+ * ends. */
+static pid_t notify_drain(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("notify socket %s: %s", path, strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		for (;;) {
+			char buf[4096];
+			union {
+				struct cmsghdr h;
+				char space[CMSG_SPACE(sizeof(int) * 253)];
+			} cm;
+			struct iovec iov = {buf, sizeof(buf)};
+			struct msghdr m = {.msg_iov = &iov,
+					   .msg_iovlen = 1,
+					   .msg_control = &cm,
+					   .msg_controllen = sizeof(cm)};
+			if (recvmsg(fd, &m, MSG_CMSG_CLOEXEC) < 0 && errno != EINTR)
+				_exit(1);
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+				if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+					continue;
+				size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				int fds[253];
+				memcpy(fds, CMSG_DATA(c), n * sizeof(int));
+				for (size_t i = 0; i < n; i++)
+					close(fds[i]);
+			}
+		}
+	}
+	close(fd);
+	return pid;
+}
+
+struct survive {
+	const char *socket_a, *socket_b;
+	struct svm_client *a, *b;
+};
+
+static int survive_setup(struct latency *l)
+{
+	struct survive *h = l->setup_data;
+	int r = svm_connect(h->socket_a, &h->a);
+
+	if (r >= 0)
+		r = svm_connect(h->socket_b, &h->b);
+	if (r < 0) {
+		snprintf(l->error, 256, "connect: %s", strerror(-r));
+		return r;
+	}
+	if (fill(h->a, 0, SURVIVE_HELD, l->error) < 0 || fill(h->b, 0, SURVIVE_HELD, l->error) < 0)
+		return -1;
+	return 0;
+}
+
+static void scenario_survive(void)
+{
+	const char *what = "bind+unbind with restart survival, 1,000 live bindings";
+	struct server plain = {0}, surviving = {0};
+	struct survive h = {0};
+	struct latency l;
+	char err[512], dir[512], state[128], notify[sizeof(((struct sockaddr_un *)0)->sun_path)],
+		arg[160];
+	pid_t drain;
+
+	fprintf(stderr, "svmd-bench: 7: %s\n", what);
+	policy_dir(POLICY_RULES, dir, sizeof(dir));
+	/* tmpfs, as /run is under systemd; the work directory where there is none. */
+	snprintf(state, sizeof(state), "%s",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm/svmd-bench-state.XXXXXX" : "");
+	if (!state[0])
+		snprintf(state, sizeof(state), "%s/state.XXXXXX", opt.workdir);
+	if (!mkdtemp(state))
+		die("mkdtemp %s: %s", state, strerror(errno));
+	snprintf(notify, sizeof(notify), "%s/notify", opt.workdir);
+	snprintf(arg, sizeof(arg), "--state-dir=%s", state);
+	drain = notify_drain(notify);
+	setenv("NOTIFY_SOCKET", notify, 1);
+	int r = start_svmd_with(&surviving, "svmd-survive", opt.cpu, dir, NULL, 0, arg, err,
+				sizeof(err));
+	unsetenv("NOTIFY_SOCKET");
+	if (r < 0 || start_svmd_with(&plain, "svmd-plain", opt.cpu, dir, NULL, 0,
+				     "--state-dir=", err, sizeof(err)) < 0) {
+		row_failed("7", what, "%s", err);
+		goto out;
+	}
+	latency_init(&l, scaled(20), 200, 200);
+	l.a.socket = plain.socket;
+	l.b.socket = surviving.socket;
+	l.a.pasid = l.b.pasid = MEASURE_PASID;
+	h.socket_a = plain.socket;
+	h.socket_b = surviving.socket;
+	l.setup = survive_setup;
+	l.setup_data = &h;
+	if (run_child(latency_child, &l) != 0) {
+		row_failed("7", what, "%s", l.error[0] ? l.error : "client failed");
+	} else {
+		struct row *row = latency_row(&l, "7", what, 1.5, "svmd without restart survival");
+		snprintf(row->note, sizeof(row->note),
+			 "baseline: the same svmd, no state directory; state in %s", state);
+	}
+	latency_free(&l);
+out:
+	server_stop(&surviving);
+	server_stop(&plain);
+	kill(drain, SIGTERM);
+	waitpid(drain, NULL, 0);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
+	(void)!system(cmd);
+}
+
 /* Scenario 5: policy decisions in-process, and reloads under load. */
 
 /* Rows 5a and 5b, or 5d and 5e: decisions and compile time of tree k against tree 0. */
@@ -2112,6 +2248,7 @@ int main(int argc, char **argv)
 		{'5', "reload under load", scenario_reload},
 		{'5', "policy lint", scenario_lint},
 		{'6', "10,000 idle connections", scenario_idle},
+		{'7', "bind+unbind with restart survival", scenario_survive},
 	};
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		if (!only || strchr(only, scenarios[i].id)) {
