@@ -184,10 +184,14 @@ $(BUILD)/svmctl.installed: $(call obj,client/svmctl.c protocol/svmd-proto.c) \
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lsvmclient \
 		$(client_libs)
 
-# check-system's client that holds bindings across svmd's restarts (tests/system/checks.sh).
+# check-system's client that holds bindings across svmd's restarts (tests/system/checks.sh),
+# and its rewriter of a state file into the version an older svmd wrote.
 $(BUILD)/tests/svmd-restart-client: $(call obj,tests/system/restart-client.c) $(BUILD)/libsvmclient.a
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(client_libs)
+$(BUILD)/tests/svmd-state-v1: $(call obj,tests/system/state-v1.c)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 # Unit tests: each links its test file, the module under test and the modules it needs, never
 # the whole daemon, so an accidental dependency fails the link (fakes are in the test files).
@@ -413,7 +417,7 @@ check-system: deps
 
 # Builds the packages (make deb), installs them into a Debian root cached in
 # $(BUILD)/system-cache booted with systemd-nspawn, and checks them there.
-check-system-run: all $(BUILD)/tests/svmd-restart-client
+check-system-run: all $(BUILD)/tests/svmd-restart-client $(BUILD)/tests/svmd-state-v1
 	@$(MAKE) --no-print-directory deb
 	@BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/system/run.sh
 

@@ -57,7 +57,30 @@ struct persist {
 	bool forced;        /* write at the next flush whatever the count says */
 	uint64_t written;   /* registry_changes() the state file holds */
 	struct hashmap fds; /* struct stored */
+	/* The lines last written for each session and binding (struct line, by id), so that a
+	 * write formats only what is new or changed; a line not written once is dropped. */
+	struct hashmap session_lines, binding_lines;
+	unsigned stamp; /* of the last write */
 };
+
+/* A line of the state file, as last written for one session or binding. */
+struct line {
+	struct hnode node;
+	/* What else the line says that can change: a binding's session (0 once leased), a
+	 * session's resume note (text[] holds the line, then the note). */
+	uint64_t session;
+	const char *resume;
+	uint64_t hash;
+	unsigned stamp;
+	char text[];
+};
+
+static void lines_done(struct hashmap *h)
+{
+	hashmap_for_each_safe (e, h)
+		free(container_of(e, struct line, node));
+	hashmap_done(h);
+}
 
 int persist_new(struct core *c, bool store, struct persist **ret)
 {
@@ -82,6 +105,8 @@ struct persist *persist_free(struct persist *p)
 		free(x);
 	}
 	hashmap_done(&p->fds);
+	lines_done(&p->session_lines);
+	lines_done(&p->binding_lines);
 	free(p);
 	return NULL;
 }
@@ -157,12 +182,11 @@ void persist_store_id(struct persist *p, const char *kind, uint64_t id, int fd)
 /* Writing. */
 
 struct out {
-	FILE *f;
 	char *buf;
 	size_t len;
+	size_t cap; /* the buffer's size */
 	size_t lines;
 	uint64_t sum;
-	size_t mark; /* where the line being written starts */
 };
 
 static uint64_t fnv(uint64_t h, const char *p, size_t n)
@@ -170,6 +194,16 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
 	return h;
+}
+
+/* The file's sum goes on with one line's hash (version 2): its 8 bytes, little-endian. */
+static uint64_t fnv_hash(uint64_t sum, uint64_t line_hash)
+{
+	char le[8];
+
+	for (int i = 0; i < 8; i++)
+		le[i] = (char)(line_hash >> (8 * i));
+	return fnv(sum, le, sizeof(le));
 }
 
 /* " HEX" (or, for the members of a list, "HEX" alone). */
@@ -260,54 +294,185 @@ static void put_args(FILE *f, const struct core *c, const struct binding *b)
 	}
 }
 
-/* Ends the line being written: counted and summed. */
-static void end_line(struct out *o)
+/* One line made with stdio (the put_*() above), ending in a newline: malloc'd, or NULL. */
+static FILE *line_open(char **buf, size_t *len)
 {
-	fputc('\n', o->f);
-	fflush(o->f);
-	o->sum = fnv(o->sum, o->buf + o->mark, o->len - o->mark);
-	o->mark = o->len;
-	o->lines++;
+	*buf = NULL;
+	*len = 0;
+	return open_memstream(buf, len);
 }
 
-/* The whole state as text, into a malloc'd buffer. */
+/* Ends the line open_memstream() makes at *buf: the line, or NULL. */
+static char *line_close(FILE *f, char **buf)
+{
+	fputc('\n', f);
+	if (fclose(f) != 0) {
+		free(*buf);
+		return NULL;
+	}
+	return *buf;
+}
+
+/* Keeps text (a line of stdio's, NUL-terminated; freed here) as id's line in h, in place of
+ * what was there: the line kept, or NULL. */
+static const struct line *line_keep(struct persist *p, struct hashmap *h, uint64_t id, char *text,
+				    uint64_t session, const char *resume)
+{
+	size_t n = strlen(text), nr = resume ? strlen(resume) + 1 : 0;
+	struct hnode *old = hashmap_get(h, id);
+	struct line *l = malloc(sizeof(*l) + n + 1 + nr);
+
+	if (l) {
+		memcpy(l->text, text, n + 1);
+		l->resume = resume ? memcpy(l->text + n + 1, resume, nr) : NULL;
+		l->session = session;
+		l->hash = fnv(HASH_INIT, l->text, n);
+		l->stamp = p->stamp;
+	}
+	free(text);
+	if (l && hashmap_put(h, &l->node, id) < 0) {
+		free(l);
+		l = NULL;
+	}
+	if (l && old) {
+		hashmap_remove(h, old);
+		free(container_of(old, struct line, node));
+	}
+	return l;
+}
+
+/* The line of s (or b) as the state file says it: the one written last time when nothing it
+ * says has changed (a binding's session, a session's note; the rest never does), else made
+ * now. NULL: out of memory. */
+static const struct line *session_line(struct persist *p, const struct session *s)
+{
+	struct hnode *e = hashmap_get(&p->session_lines, s->id);
+	struct line *l = e ? container_of(e, struct line, node) : NULL;
+	char *buf;
+	size_t len;
+	FILE *f;
+
+	if (l && strcmp(l->resume, s->resume) == 0) {
+		l->stamp = p->stamp;
+		return l;
+	}
+	if (!(f = line_open(&buf, &len)))
+		return NULL;
+	fprintf(f, "session %" PRIu64, s->id);
+	put_hex(f, s->resume);
+	put_identity(f, s->owner);
+	buf = line_close(f, &buf);
+	return buf ? line_keep(p, &p->session_lines, s->id, buf, 0, s->resume) : NULL;
+}
+
+static const struct line *binding_line(struct persist *p, const struct binding *b)
+{
+	struct hnode *e = hashmap_get(&p->binding_lines, binding_id(b));
+	struct line *l = e ? container_of(e, struct line, node) : NULL;
+	uint64_t session = b->session ? b->session->id : 0;
+	char *buf;
+	size_t len;
+	FILE *f;
+
+	if (l && l->session == session) {
+		l->stamp = p->stamp;
+		return l;
+	}
+	if (!(f = line_open(&buf, &len)))
+		return NULL;
+	fprintf(f, "binding %" PRIu64 " %" PRIu64 " %u %s %u %" PRIu64, binding_id(b), session,
+		b->args.kind, b->device->name, b->args.pasid, binding_created_usec(b));
+	put_args(f, p->core, b);
+	if (!b->session)
+		put_identity(f, b->owner);
+	buf = line_close(f, &buf);
+	return buf ? line_keep(p, &p->binding_lines, binding_id(b), buf, session, NULL) : NULL;
+}
+
+/* Drops the lines of what is gone since (not written this time), once they are many. */
+static void lines_sweep(struct persist *p, struct hashmap *h, size_t written)
+{
+	if (h->n < 64 || h->n < written + written / 8)
+		return;
+	hashmap_for_each_safe (e, h) {
+		struct line *l = container_of(e, struct line, node);
+		if (l->stamp != p->stamp) {
+			hashmap_remove(h, e);
+			free(l);
+		}
+	}
+}
+
+/* Appends line (newline-terminated) whose hash is hash, counted and summed. */
+static int put_line_hashed(struct out *o, const char *line, uint64_t hash)
+{
+	size_t n = strlen(line);
+
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = o->cap ? o->cap : 4096;
+		while (cap < o->len + n + 1)
+			cap *= 2;
+		char *more = realloc(o->buf, cap);
+		if (!more)
+			return -ENOMEM;
+		o->buf = more;
+		o->cap = cap;
+	}
+	memcpy(o->buf + o->len, line, n + 1);
+	o->len += n;
+	o->sum = fnv_hash(o->sum, hash);
+	o->lines++;
+	return 0;
+}
+
+static int put_line(struct out *o, const char *line)
+{
+	return put_line_hashed(o, line, fnv(HASH_INIT, line, strlen(line)));
+}
+
+/* The whole state as text, into a malloc'd buffer: the header, a line a resumable session and
+ * a line a binding of one (or leased), then the count and checksum of those lines. */
 static int render(struct persist *p, bool empty, char **ret, size_t *ret_len)
 {
 	struct core *c = p->core;
 	struct out o = {.sum = HASH_INIT};
+	char line[64];
+	int r;
 
-	o.f = open_memstream(&o.buf, &o.len);
-	if (!o.f)
-		return -ENOMEM;
-	fprintf(o.f, "svmd-state %u", PERSIST_VERSION);
-	end_line(&o);
-	fprintf(o.f, "generation %" PRIu64, c->generation);
-	end_line(&o);
-	for (struct session *s = empty ? NULL : registry_sessions_first(c->registry); s;
+	snprintf(line, sizeof(line), "svmd-state %u\n", PERSIST_VERSION);
+	r = put_line(&o, line);
+	snprintf(line, sizeof(line), "generation %" PRIu64 "\n", c->generation);
+	if (r >= 0)
+		r = put_line(&o, line);
+	size_t n_sessions = 0, n_bindings = 0;
+	p->stamp++;
+	for (struct session *s = empty ? NULL : registry_sessions_first(c->registry); r >= 0 && s;
 	     s = registry_sessions_next(s)) {
+		const struct line *l;
 		if (!s->resume)
 			continue;
-		fprintf(o.f, "session %" PRIu64, s->id);
-		put_hex(o.f, s->resume);
-		put_identity(o.f, s->owner);
-		end_line(&o);
+		r = (l = session_line(p, s)) ? put_line_hashed(&o, l->text, l->hash) : -ENOMEM;
+		n_sessions++;
 	}
-	for (struct binding *b = empty ? NULL : registry_first_after(c->registry, 0); b;
+	for (struct binding *b = empty ? NULL : registry_first_after(c->registry, 0); r >= 0 && b;
 	     b = registry_next(c->registry, b)) {
+		const struct line *l;
 		if (b->session && !b->session->resume)
 			continue; /* a session no front-end could resume */
-		fprintf(o.f, "binding %" PRIu64 " %" PRIu64 " %u %s %u %" PRIu64, binding_id(b),
-			b->session ? b->session->id : 0, b->args.kind, b->device->name,
-			b->args.pasid, binding_created_usec(b));
-		put_args(o.f, c, b);
-		if (!b->session)
-			put_identity(o.f, b->owner);
-		end_line(&o);
+		r = (l = binding_line(p, b)) ? put_line_hashed(&o, l->text, l->hash) : -ENOMEM;
+		n_bindings++;
 	}
-	fprintf(o.f, "end %zu %016" PRIx64 "\n", o.lines, o.sum);
-	if (fclose(o.f) != 0) {
+	if (r >= 0) {
+		lines_sweep(p, &p->session_lines, n_sessions);
+		lines_sweep(p, &p->binding_lines, n_bindings);
+	}
+	if (r >= 0) {
+		snprintf(line, sizeof(line), "end %zu %016" PRIx64 "\n", o.lines, o.sum);
+		r = put_line(&o, line); /* (what it adds to the count and sum is not used) */
+	}
+	if (r < 0) {
 		free(o.buf);
-		return -ENOMEM;
+		return r;
 	}
 	*ret = o.buf;
 	*ret_len = o.len;
@@ -670,10 +835,39 @@ static int tokens(char *line, char **t)
 	return n;
 }
 
+/* The first line: 0 with *version (1 or PERSIST_VERSION), or why not. */
+static int parse_header(char **t, int n, uint32_t *version, char *why, size_t whylen)
+{
+	if (n != 2 || strcmp(t[0], "svmd-state") != 0 || state_u32(t[1], version) < 0)
+		return fail(why, whylen, -EINVAL, "it is not an svmd state file");
+	if (*version != 1 && *version != PERSIST_VERSION)
+		return fail(why, whylen, -EPROTONOSUPPORT,
+			    "it is version %u, this svmd reads versions 1 to %u", *version,
+			    PERSIST_VERSION);
+	return 0;
+}
+
+/* The end line: the count of the lines before it and their sum (sum as the file's version
+ * made it), or why not. */
+static int parse_end(char **t, int n, size_t lines, uint64_t sum, char *why, size_t whylen)
+{
+	uint64_t want_lines, want_sum;
+	char *e;
+
+	if (n != 3 || state_u64(t[1], UINT64_MAX, &want_lines) < 0)
+		return fail(why, whylen, -EINVAL, "its end line is malformed");
+	errno = 0;
+	want_sum = strtoull(t[2], &e, 16);
+	if (errno || *e || want_lines != lines || want_sum != sum)
+		return fail(why, whylen, -EINVAL, "its checksum does not match (%zu lines)", lines);
+	return 0;
+}
+
 /* Parses the state file text (len bytes, modified) into st, or says why not. */
 static int parse_state(char *text, size_t len, struct state *st, char *why, size_t whylen)
 {
-	uint64_t sum = HASH_INIT, prev = 0;
+	uint64_t sum = HASH_INIT, sum2 = HASH_INIT, prev = 0;
+	uint32_t version = 0;
 	size_t lines = 0;
 	char *line = text, *t[TOKENS_MAX];
 	bool ended = false;
@@ -687,31 +881,23 @@ static int parse_state(char *text, size_t len, struct state *st, char *why, size
 		if (!nl)
 			return fail(why, whylen, -EINVAL, "line %zu is cut short", lines + 1);
 		bool is_end = strncmp(line, "end ", 4) == 0;
-		if (!is_end)
+		if (!is_end) {
+			/* Version 1 summed the text, version 2 each line's hash. */
 			sum = fnv(sum, line, (size_t)(nl - line) + 1);
+			sum2 = fnv_hash(sum2, fnv(HASH_INIT, line, (size_t)(nl - line) + 1));
+		}
 		*nl = 0;
 		n = tokens(line, t);
 		if (n <= 0)
 			return fail(why, whylen, -EINVAL, "line %zu is empty or too long",
 				    lines + 1);
 		if (lines == 0) {
-			uint32_t v = 0;
-			if (n != 2 || strcmp(t[0], "svmd-state") != 0 || state_u32(t[1], &v) < 0)
-				return fail(why, whylen, -EINVAL, "it is not an svmd state file");
-			if (v != PERSIST_VERSION)
-				return fail(why, whylen, -EPROTONOSUPPORT,
-					    "it is version %u, this svmd reads version %u", v,
-					    PERSIST_VERSION);
+			if ((r = parse_header(t, n, &version, why, whylen)) < 0)
+				return r;
 		} else if (is_end) {
-			uint64_t want_lines, want_sum;
-			char *e;
-			if (n != 3 || state_u64(t[1], UINT64_MAX, &want_lines) < 0)
-				return fail(why, whylen, -EINVAL, "its end line is malformed");
-			errno = 0;
-			want_sum = strtoull(t[2], &e, 16);
-			if (errno || *e || want_lines != lines || want_sum != sum)
-				return fail(why, whylen, -EINVAL,
-					    "its checksum does not match (%zu lines)", lines);
+			r = parse_end(t, n, lines, version == 1 ? sum : sum2, why, whylen);
+			if (r < 0)
+				return r;
 			ended = true;
 		} else if (strcmp(t[0], "generation") == 0 && n == 2) {
 			if (state_u64(t[1], UINT64_MAX / 2, &st->generation) < 0)

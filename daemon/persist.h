@@ -5,7 +5,9 @@
  * carries state goes into PID 1's fd store (FDSTORE=1, FDNAME= naming what it is and whose),
  * and the registry goes into a versioned, checksummed state file in the state directory,
  * replaced whole at the end of every loop iteration that changed it, before that iteration's
- * replies are sent. The next svmd adopts what it can prove alive and releases the rest.
+ * replies are sent (each session's and binding's line is made once and kept until what it
+ * says changes, so a write formats only what changed, and copies the rest). The next svmd
+ * adopts what it can prove alive and releases the rest.
  *
  * The state file is authoritative for what svmd held; the fds decide what is still alive: a
  * record without its fds (a client that left, a lease closed, a process gone) is released,
@@ -22,9 +24,11 @@ struct core;
 struct persist;
 struct session;
 
-/* The state file's name in the state directory, and its first line's version. */
+/* The state file's name in the state directory, and its first line's version. Version 2 sums
+ * each line's hash (so that a line's hash is made once, with the line); version 1, still read,
+ * summed the text. */
 #define PERSIST_FILE    "state"
-#define PERSIST_VERSION 1u
+#define PERSIST_VERSION 2u
 
 /* fd store names: "svmd-conn-<session>", "svmd-pin-<session>", "svmd-proc-<binding>",
  * "svmd-lease-<binding>", "svmd-sim". */

@@ -569,7 +569,7 @@ bad_state() {
 	if [ "$what" = corrupt ]; then
 		sed -i 's/^binding \([0-9]*\) /binding 9\1 /' /run/svmd/state/state
 	else
-		sed -i 's/^svmd-state 1$/svmd-state 99/' /run/svmd/state/state
+		sed -i 's/^svmd-state [0-9]*$/svmd-state 99/' /run/svmd/state/state
 	fi
 	kill -9 "$old"
 	j=0
@@ -606,6 +606,51 @@ bad_state() {
 }
 bad_state corrupt
 bad_state future
+
+# The state an older svmd wrote (version 1: the end line sums the text itself) is adopted: the
+# client's binding stays, over the same connection.
+SVMD_DEVICE2=$DEV2 setpriv --reuid="$uid" --regid="$gid" --init-groups $RC $DEV "$rc/v1" \
+	>/dev/null 2>&1 &
+client=$!
+j=0
+while ! grep -q '^bound ' "$rc/v1" 2>/dev/null && [ $j -lt 50 ]; do
+	sleep 0.1
+	j=$((j + 1))
+done
+id=$(sed -n 's/^bound \([0-9]*\):.*/\1/p' "$rc/v1")
+old=$(main_pid)
+systemctl kill --signal=SIGSTOP svmd.service
+/usr/local/libexec/svmd-state-v1 /run/svmd/state/state
+v1=$?
+header=$(head -n 1 /run/svmd/state/state)
+kill -9 "$old"
+j=0
+while { [ "$(state svmd.service)" != active ] || [ "$(main_pid)" = "$old" ]; } && [ $j -lt 250 ]; do
+	sleep 0.02
+	j=$((j + 1))
+done
+new=$(main_pid)
+rec=$(journal_has MESSAGE_ID=$ID_ADOPT _PID="$new" && journal_one MESSAGE_ID=$ID_ADOPT _PID="$new")
+kept=$(journalctl -b -q -o verbose MESSAGE_ID=$ID_ADOPT _PID="$new" 2>/dev/null |
+	sed -n 's/^ *SVMD_KEPT_BINDINGS=//p' | tail -n 1)
+kill -USR1 $client
+j=0
+while ! grep -q '^bad\|^ok' "$rc/v1" && [ $j -lt 50 ]; do
+	sleep 0.1
+	j=$((j + 1))
+done
+answer=$(grep '^bad\|^ok' "$rc/v1" | tail -n 1)
+listed=$(timeout $T svmctl list 2>&1 | awk -v b="$id" '$1 == b' | wc -l)
+kill $client 2>/dev/null
+wait $client 2>/dev/null
+if [ $v1 = 0 ] && [ "$header" = "svmd-state 1" ] && [ -n "$id" ] && [ "${kept:-0}" -ge 1 ] &&
+	[ "$listed" = 1 ] && [ "${answer#ok}" != "$answer" ]; then
+	pass state-v1 "binding $id's svmd killed with its state rewritten as version 1: $rec;" \
+		"the client answered '$answer' over its connection"
+else
+	fail state-v1 "rewrite exit $v1 ('$header'), binding '${id}', record '${rec}', kept" \
+		"'${kept}', listed $listed, client '${answer}'"
+fi
 cp "$tmp/policy.before-restart" $POLICY
 timeout $T systemctl reload svmd.service >/dev/null 2>&1
 

@@ -29,7 +29,7 @@ start=$(date +%s)
 EXPECTED="package-install sysusers socket-listening socket-activation config-file notify seccomp unprivileged
 bind-allowed bind-denied journal-grant journal-deny journal-release catalog introspect
 dbus-activation reload-refused reload restart-keeps crash-keeps restart-no-error state-corrupt
-state-future stop-releases ids-continue security-score
+state-future state-v1 stop-releases ids-continue security-score
 no-seccomp-refusals udev-rule pkgconfig-client package-upgrade package-remove
 package-purge package-reinstall"
 
@@ -132,7 +132,8 @@ printf '%s\n' 'allow bind-task user=alice device=0000:3b:00.0 pasid=auto max=2' 
 	'deny * user=bob' >"$share/50-system-test.policy"
 install -m 0644 "$here/pkgconfig-client.c" "$share/"
 install -D -m 0755 "$here/checks.sh" "$root/usr/local/libexec/svmd-system-check"
-install -m 0755 "$BUILD/tests/svmd-restart-client" "$root/usr/local/libexec/"
+install -m 0755 "$BUILD/tests/svmd-restart-client" "$BUILD/tests/svmd-state-v1" \
+	"$root/usr/local/libexec/"
 install -m 0644 "$here/svmd-system-check.service" "$root/etc/systemd/system/"
 systemctl --root="$abs_root" --quiet enable svmd-system-check.service ||
 	die "systemctl --root enable failed"

@@ -10,6 +10,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include "backend-sim.h"
 #include "ops-fixture.h"
 #include "ops.h"
+#include "persist.h"
 #include "policy-load.h"
 #include "process.h"
 #include "sim-kernel.h"
@@ -834,4 +837,64 @@ Test(ops, metrics_count_outcomes_and_need_root_or_a_rule)
 	cr_assert_eq(ops_reload(f.core, NULL, &rr, text, sizeof(text), &res), 0, "%s", res.reason);
 	cr_assert_eq(ops_metrics(f.core, f.alice, &m, &res), 0, "%s", res.reason);
 	cr_assert_eq(m.reloads_ok, 3);
+}
+
+/* The state file's lines for the next svmd (persist.c keeps each one made and remakes only what
+ * changed): a lease, a new resume note and an unbind show in the next write. */
+static size_t state_lines(const char *prefix, char *first, size_t size)
+{
+	char path[PATH_MAX], line[1024];
+	size_t n = 0;
+	FILE *s;
+
+	snprintf(path, sizeof(path), "%s/%s", f.dir, PERSIST_FILE);
+	s = fopen(path, "re");
+	cr_assert_not_null(s, "%s: %m", path);
+	while (fgets(line, sizeof(line), s))
+		if (strncmp(line, prefix, strlen(prefix)) == 0 && n++ == 0 && first)
+			snprintf(first, size, "%s", line);
+	fclose(s);
+	return n;
+}
+
+Test(ops, the_state_file_follows_leases_resume_notes_and_unbinds)
+{
+	struct bind_request req = pgtable(DEV, 150);
+	struct binding *b = NULL;
+	struct op_result res;
+	char err[256], line[1024], want[64];
+	int fd = -1;
+	uint64_t id;
+
+	cr_assert_eq(core_set_state_dir(f.core, f.dir, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(persist_new(f.core, false, &f.core->persist), 0);
+	cr_assert_eq(registry_session_set_resume(f.alice, "socket 2 0"), 0);
+	cr_assert_eq(ops_bind(f.core, f.alice, &req, &res, &b), 0, "%s", res.reason);
+	ops_commit(f.core, b);
+	id = binding_id(b);
+	persist_flush(f.core->persist);
+	cr_assert_eq(state_lines("binding ", line, sizeof(line)), 1);
+	snprintf(want, sizeof(want), "binding %" PRIu64 " %" PRIu64 " ", id, f.alice->id);
+	cr_assert(strncmp(line, want, strlen(want)) == 0, "%s", line);
+	cr_assert_eq(state_lines("session ", line, sizeof(line)), 1);
+	cr_assert(strstr(line, " 736f636b657420322030 "), "the note in hex: %s", line);
+
+	/* Leased: no session, the owner's identity instead. */
+	cr_assert_eq(ops_lease(f.core, f.alice, id, &fd, &res), 0, "%s", res.reason);
+	persist_flush(f.core->persist);
+	cr_assert_eq(state_lines("binding ", line, sizeof(line)), 1);
+	snprintf(want, sizeof(want), "binding %" PRIu64 " 0 ", id);
+	cr_assert(strncmp(line, want, strlen(want)) == 0, "%s", line);
+
+	/* A new resume note. */
+	cr_assert_eq(registry_session_set_resume(f.alice, "socket 2 1"), 0);
+	persist_flush(f.core->persist);
+	cr_assert_eq(state_lines("session ", line, sizeof(line)), 1);
+	cr_assert(strstr(line, " 736f636b657420322031 "), "the new note in hex: %s", line);
+
+	/* Its lease closed: gone from the file. */
+	close(fd);
+	event_base_loop(f.base, EVLOOP_NONBLOCK);
+	persist_flush(f.core->persist);
+	cr_assert_eq(state_lines("binding ", NULL, 0), 0);
 }
