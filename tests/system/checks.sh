@@ -553,24 +553,23 @@ fi
 
 # A state file svmd cannot trust (corrupt; from a later version): the next svmd starts clean,
 # releases what the store held and says why.
-bad_state() {
-	what=$1
-	SVMD_DEVICE2=$DEV2 setpriv --reuid="$uid" --regid="$gid" --init-groups $RC $DEV \
-		"$rc/s$what" >/dev/null 2>&1 &
+# A client of alice's bound, its output in $1: $client its pid, $id its binding; then svmd
+# stopped (SIGSTOP) with its state written, $old its pid.
+bound_then_stopped() {
+	SVMD_DEVICE2=$DEV2 setpriv --reuid="$uid" --regid="$gid" --init-groups $RC $DEV "$1" \
+		>/dev/null 2>&1 &
 	client=$!
 	j=0
-	while ! grep -q '^bound ' "$rc/s$what" 2>/dev/null && [ $j -lt 50 ]; do
+	while ! grep -q '^bound ' "$1" 2>/dev/null && [ $j -lt 50 ]; do
 		sleep 0.1
 		j=$((j + 1))
 	done
-	id=$(sed -n 's/^bound \([0-9]*\):.*/\1/p' "$rc/s$what")
+	id=$(sed -n 's/^bound \([0-9]*\):.*/\1/p' "$1")
 	old=$(main_pid)
 	systemctl kill --signal=SIGSTOP svmd.service
-	if [ "$what" = corrupt ]; then
-		sed -i 's/^binding \([0-9]*\) /binding 9\1 /' /run/svmd/state/state
-	else
-		sed -i 's/^svmd-state [0-9]*$/svmd-state 99/' /run/svmd/state/state
-	fi
+}
+# svmd ($old) killed; $new the svmd systemd started after it.
+killed_then_restarted() {
 	kill -9 "$old"
 	j=0
 	while { [ "$(state svmd.service)" != active ] || [ "$(main_pid)" = "$old" ]; } &&
@@ -579,6 +578,16 @@ bad_state() {
 		j=$((j + 1))
 	done
 	new=$(main_pid)
+}
+bad_state() {
+	what=$1
+	bound_then_stopped "$rc/s$what"
+	if [ "$what" = corrupt ]; then
+		sed -i 's/^binding \([0-9]*\) /binding 9\1 /' /run/svmd/state/state
+	else
+		sed -i 's/^svmd-state [0-9]*$/svmd-state 99/' /run/svmd/state/state
+	fi
+	killed_then_restarted
 	rec=$(journal_has MESSAGE_ID=$ID_ADOPT _PID="$new" && journal_one MESSAGE_ID=$ID_ADOPT _PID="$new")
 	# Its connection was closed with everything else the store held: asked, it finds so.
 	kill -USR1 $client
@@ -609,27 +618,11 @@ bad_state future
 
 # The state an older svmd wrote (version 1: the end line sums the text itself) is adopted: the
 # client's binding stays, over the same connection.
-SVMD_DEVICE2=$DEV2 setpriv --reuid="$uid" --regid="$gid" --init-groups $RC $DEV "$rc/v1" \
-	>/dev/null 2>&1 &
-client=$!
-j=0
-while ! grep -q '^bound ' "$rc/v1" 2>/dev/null && [ $j -lt 50 ]; do
-	sleep 0.1
-	j=$((j + 1))
-done
-id=$(sed -n 's/^bound \([0-9]*\):.*/\1/p' "$rc/v1")
-old=$(main_pid)
-systemctl kill --signal=SIGSTOP svmd.service
+bound_then_stopped "$rc/v1"
 /usr/local/libexec/svmd-state-v1 /run/svmd/state/state
 v1=$?
 header=$(head -n 1 /run/svmd/state/state)
-kill -9 "$old"
-j=0
-while { [ "$(state svmd.service)" != active ] || [ "$(main_pid)" = "$old" ]; } && [ $j -lt 250 ]; do
-	sleep 0.02
-	j=$((j + 1))
-done
-new=$(main_pid)
+killed_then_restarted
 rec=$(journal_has MESSAGE_ID=$ID_ADOPT _PID="$new" && journal_one MESSAGE_ID=$ID_ADOPT _PID="$new")
 kept=$(journalctl -b -q -o verbose MESSAGE_ID=$ID_ADOPT _PID="$new" 2>/dev/null |
 	sed -n 's/^ *SVMD_KEPT_BINDINGS=//p' | tail -n 1)
