@@ -419,7 +419,7 @@ check-system: deps
 # $(BUILD)/system-cache booted with systemd-nspawn, and checks them there.
 check-system-run: all $(BUILD)/tests/svmd-restart-client $(BUILD)/tests/svmd-state-v1
 	@$(MAKE) --no-print-directory deb
-	@BUILD=$(BUILD) MAKE="$(MAKE)" sh tests/system/run.sh
+	@BUILD=$(BUILD) sh tests/system/run.sh
 
 # The ASan+UBSan build, in build-asan/: `make asan` runs the tests on it, and check-stress runs
 # its svmd.

@@ -104,15 +104,15 @@ int bus_reply_error(sd_bus_error *error, const struct op_result *res);
 /* The object path of binding id. */
 void bus_binding_path(uint64_t id, char *buf, size_t size);
 
-/* Sends reply to call from p: it carries an fd, for binding (a lease on it, or its device fd).
- * A device's binding is committed once its reply is sent, or ended when it cannot be (a lease
- * ends by itself when its only copy goes with an undelivered reply); a peer whose connection
- * does not accept fds is told so instead. Takes reply. Returns 0 or a negative errno. */
 /* Before a reply that tells of a change: the state file gets it first (persist.h). sd-bus writes
  * a reply at once, not at the loop's flush as the socket's replies go, and a client must never
  * hear of a binding that a crash right after would lose, or of an end a restart would undo. */
 void bus_state_before_reply(struct bus *b);
 
+/* Sends reply to call from p: it carries an fd, for binding (a lease on it, or its device fd).
+ * A device's binding is committed once its reply is sent, or ended when it cannot be (a lease
+ * ends by itself when its only copy goes with an undelivered reply); a peer whose connection
+ * does not accept fds is told so instead. Takes reply. Returns 0 or a negative errno. */
 int bus_send_fd_reply(struct bus *b, struct peer *p, sd_bus_message *call, sd_bus_message *reply,
 		      uint64_t binding, bool lease);
 

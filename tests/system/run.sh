@@ -21,7 +21,6 @@ SUITE=bookworm
 INCLUDE=systemd,systemd-sysv,dbus,dbus-broker,procps,libevent-2.1-7,libseccomp2,libsystemd0
 INCLUDE=$INCLUDE,gcc,libc6-dev,pkg-config,libsystemd-dev
 TIMEOUT=${SVMD_SYSTEM_TIMEOUT:-300}
-MAKE=${MAKE:-make}
 here=$(dirname "$0")
 start=$(date +%s)
 
