@@ -71,6 +71,7 @@ struct line {
 	uint64_t session;
 	const char *resume;
 	uint64_t hash;
+	size_t len; /* of text */
 	unsigned stamp;
 	char text[];
 };
@@ -327,6 +328,7 @@ static const struct line *line_keep(struct persist *p, struct hashmap *h, uint64
 		l->resume = resume ? memcpy(l->text + n + 1, resume, nr) : NULL;
 		l->session = session;
 		l->hash = fnv(HASH_INIT, l->text, n);
+		l->len = n;
 		l->stamp = p->stamp;
 	}
 	free(text);
@@ -403,11 +405,9 @@ static void lines_sweep(struct persist *p, struct hashmap *h, size_t written)
 	}
 }
 
-/* Appends line (newline-terminated) whose hash is hash, counted and summed. */
-static int put_line_hashed(struct out *o, const char *line, uint64_t hash)
+/* Appends line (n bytes, the last a newline) whose hash is hash, counted and summed. */
+static int put_line_hashed(struct out *o, const char *line, size_t n, uint64_t hash)
 {
-	size_t n = strlen(line);
-
 	if (o->len + n + 1 > o->cap) {
 		size_t cap = o->cap ? o->cap : 4096;
 		while (cap < o->len + n + 1)
@@ -418,7 +418,8 @@ static int put_line_hashed(struct out *o, const char *line, uint64_t hash)
 		o->buf = more;
 		o->cap = cap;
 	}
-	memcpy(o->buf + o->len, line, n + 1);
+	memcpy(o->buf + o->len, line, n);
+	o->buf[o->len + n] = 0;
 	o->len += n;
 	o->sum = fnv_hash(o->sum, hash);
 	o->lines++;
@@ -427,7 +428,9 @@ static int put_line_hashed(struct out *o, const char *line, uint64_t hash)
 
 static int put_line(struct out *o, const char *line)
 {
-	return put_line_hashed(o, line, fnv(HASH_INIT, line, strlen(line)));
+	size_t n = strlen(line);
+
+	return put_line_hashed(o, line, n, fnv(HASH_INIT, line, n));
 }
 
 /* The whole state as text, into a malloc'd buffer: the header, a line a resumable session and
@@ -451,7 +454,8 @@ static int render(struct persist *p, bool empty, char **ret, size_t *ret_len)
 		const struct line *l;
 		if (!s->resume)
 			continue;
-		r = (l = session_line(p, s)) ? put_line_hashed(&o, l->text, l->hash) : -ENOMEM;
+		r = (l = session_line(p, s)) ? put_line_hashed(&o, l->text, l->len, l->hash)
+					     : -ENOMEM;
 		n_sessions++;
 	}
 	for (struct binding *b = empty ? NULL : registry_first_after(c->registry, 0); r >= 0 && b;
@@ -459,7 +463,8 @@ static int render(struct persist *p, bool empty, char **ret, size_t *ret_len)
 		const struct line *l;
 		if (b->session && !b->session->resume)
 			continue; /* a session no front-end could resume */
-		r = (l = binding_line(p, b)) ? put_line_hashed(&o, l->text, l->hash) : -ENOMEM;
+		r = (l = binding_line(p, b)) ? put_line_hashed(&o, l->text, l->len, l->hash)
+					     : -ENOMEM;
 		n_bindings++;
 	}
 	if (r >= 0) {
