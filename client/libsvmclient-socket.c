@@ -98,6 +98,16 @@ static int receive(struct svm_client *c, int flags, struct svmd_hdr *ret_h, int 
 	return (int)ret_h->len;
 }
 
+/* A reply to a request answered already (h not an event): after a restart svmd may answer the
+ * last request once more, when it cannot tell whether its answer went out. Its fds are closed. */
+static bool stale(const struct svm_client *c, const struct svmd_hdr *h, int *fds, size_t n_fds)
+{
+	if (!(h->opcode & SVMD_REPLY) || (int32_t)(c->answered - h->seq) < 0)
+		return false;
+	svmd_close_fds(fds, n_fds);
+	return true;
+}
+
 /* One exchange: sends op with payload (and fds), waits for its reply into c->buf. On success
  * returns the reply payload length (its status is 0), *ret_fd gets a received fd if wanted. */
 static int call(struct svm_client *c, uint16_t op, const void *payload, size_t len, const int *fds,
@@ -130,11 +140,12 @@ static int call(struct svm_client *c, uint16_t op, const void *payload, size_t l
 	bool event;
 	do
 		r = receive(c, 0, &h, in_fds, &n_in, &event);
-	while (r >= 0 && event);
+	while (r >= 0 && (event || stale(c, &h, in_fds, n_in)));
 	if (r == -EAGAIN)
 		return broken(c, -ETIMEDOUT);
 	if (r < 0)
 		return r;
+	c->answered = c->seq;
 	r = 0;
 	if (h.opcode != (op | SVMD_REPLY) || h.seq != c->seq)
 		r = -EPROTO;
@@ -759,6 +770,8 @@ static int socket_dispatch(struct svm_client *c, int timeout_ms)
 			return n;
 		if (r < 0)
 			return n > 0 ? n : r;
+		if (!event && stale(c, &h, in_fds, n_in))
+			continue;
 		if (!event) {
 			/* A reply nobody asked for. */
 			svmd_close_fds(in_fds, n_in);

@@ -25,6 +25,7 @@ struct svm_client {
 	bool subscription_ended; /* SubscriptionEnded came: its reason is in ended_reason */
 	char ended_reason[256];
 	uint32_t seq;
+	uint32_t answered; /* the seq of the last request whose reply came */
 	/* The socket's exchange went wrong (no reply in time, a reply out of order, an error):
 	 * a late reply could be taken for the next one, so every later call fails at once. */
 	bool broken;
