@@ -115,7 +115,7 @@ endif
 
 UNIT_TESTS := protocol hashmap policy registry sim-kernel seed-abi vfio-abi iommufd-abi sandbox \
               config process audit user-limits ops ops-map bus-reply loop udev-match
-INTEGRATION_TESTS := socket policy bus vfio iommufd abi
+INTEGRATION_TESTS := socket policy bus vfio iommufd abi restart
 TEST_BINS := $(addprefix $(BUILD)/tests/unit-,$(UNIT_TESTS)) \
              $(addprefix $(BUILD)/tests/integration-,$(INTEGRATION_TESTS))
 # Preloaded into svmd by the vfio and iommufd integration suites: /dev/vfio and /dev/iommu

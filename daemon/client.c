@@ -35,13 +35,86 @@ typedef int (*handler_fn)(struct client *c, const struct svmd_hdr *h, const void
 
 /* What the next svmd needs to serve c again after a restart (persist.h): the revision HELLO
  * agreed on (0: no HELLO yet) and whether it subscribed. Out of memory it keeps the last. */
+#define NOTE_MAX 48
+static void note_base(const struct client *c, char resume[static NOTE_MAX])
+{
+	snprintf(resume, NOTE_MAX, "socket %u %d", c->state == CLIENT_READY ? c->proto : 0u,
+		 c->subscribed);
+}
+
 static void note_resume(struct client *c)
 {
-	char resume[48];
+	char resume[NOTE_MAX];
 
-	snprintf(resume, sizeof(resume), "socket %u %d", c->state == CLIENT_READY ? c->proto : 0u,
-		 c->subscribed);
+	note_base(c, resume);
 	(void)registry_session_set_resume(c->session, resume);
+}
+
+/* The longest reply recorded for the next svmd (a bind's, a lease's, an error with its reason
+ * are shorter): a longer one's request would be done again after a restart. */
+#define REPLY_RECORD_MAX 1024u
+
+/* c's request changed the state: its reply (c->out) goes into the session's note, which the
+ * state written before the reply is sent holds, as " reply SEQ OPCODE BINDING FD FRAME" after
+ * what note_resume() says (FD: 1 when the reply carries one, kept in the fd store as
+ * "svmd-reply-SESSION"; FRAME: the reply record in hex). Out of memory nothing is recorded. */
+static void note_reply(struct client *c)
+{
+	static const char digits[] = "0123456789abcdef";
+	struct persist *p = c->srv->core->persist;
+	const unsigned char *rec = c->out;
+	char base[NOTE_MAX];
+	struct svmd_hdr h;
+
+	if (!p || c->out_len > REPLY_RECORD_MAX)
+		return;
+	size_t cap = NOTE_MAX + 64 + 2 * c->out_len + 1;
+	_cleanup_free_ char *note = malloc(cap);
+	if (!note)
+		return;
+	memcpy(&h, rec, sizeof(h));
+	note_base(c, base);
+	int k = snprintf(note, cap, "%s reply %" PRIu32 " %u %" PRIu64 " %d ", base, h.seq,
+			 (unsigned)(h.opcode & ~SVMD_REPLY), c->reply_binding, c->out_fd >= 0);
+	for (size_t i = 0; i < c->out_len; i++) {
+		note[k++] = digits[rec[i] >> 4];
+		note[k++] = digits[rec[i] & 15];
+	}
+	note[k] = 0;
+	if (registry_session_set_resume(c->session, note) < 0)
+		return;
+	c->recorded = true;
+	if (c->out_fd >= 0) {
+		persist_store_id(p, "reply", c->session->id, c->out_fd);
+		c->recorded_fd = true;
+	}
+}
+
+/* The record of c's reply is no longer needed (written with the next state change). */
+static void forget_reply(struct client *c)
+{
+	char base[NOTE_MAX];
+
+	if (c->recorded_fd)
+		persist_store_id(c->srv->core->persist, "reply", c->session->id, -1);
+	c->recorded = c->recorded_fd = false;
+	note_base(c, base);
+	(void)registry_session_set_resume_quietly(c->session, base);
+}
+
+/* c's reply is out: its request comes off the socket and the record of it goes, in this order
+ * (see resume_reply()). Returns 0 or a negative errno: drop the client. */
+static int taken(struct client *c)
+{
+	int r = 0;
+
+	if (c->recorded)
+		forget_reply(c);
+	if (c->unread) {
+		c->unread = false;
+		r = svmd_discard(c->fd);
+	}
+	return r == -EAGAIN ? 0 : r;
 }
 
 static int handle_hello(struct client *c, const struct svmd_hdr *h, const void *p, int *fds,
@@ -256,10 +329,12 @@ static int handle_list(struct client *c, const struct svmd_hdr *h, const void *p
  * ends. Returns what queueing returned. */
 static int commit(struct client *c, struct binding *b, int queued)
 {
-	if (queued < 0)
+	if (queued < 0) {
 		ops_undelivered(c->srv->core, b);
-	else
+	} else {
+		c->reply_binding = binding_id(b);
 		ops_commit(c->srv->core, b);
+	}
 	return queued;
 }
 
@@ -366,6 +441,7 @@ static int handle_lease(struct client *c, const struct svmd_hdr *h, const void *
 	(void)n_fds;
 	if (ops_lease(c->srv->core, c->session, req->id, &fd, &res) < 0)
 		return reply_result(c, h, &res);
+	c->reply_binding = req->id;
 	return send_reply(c, h, &rep, sizeof(rep), fd);
 }
 
@@ -722,6 +798,9 @@ static int send_reply_now(struct client *c)
 		free(c->out);
 		c->out = NULL;
 		drop_reply_fd(c);
+		r = taken(c);
+		if (r < 0)
+			return r;
 	}
 	while (!list_empty(&c->events)) {
 		struct client_event *e = container_of(c->events.next, struct client_event, link);
@@ -752,8 +831,9 @@ void client_event(struct client *c, uint16_t opcode, const void *payload, size_t
 		/* A burst in one iteration: what the socket takes goes now, once the records of
 		 * the iteration so far are written (as at its end); a failure other than a full
 		 * socket is on_send()'s to handle. Not while c's own request is handled: its events
-		 * follow its reply. */
+		 * follow its reply. The state goes first too, as at the end of the iteration. */
 		audit_flush();
+		persist_flush(c->srv->core->persist);
 		(void)send_reply_now(c);
 	}
 	if (c->n_events >= CLIENT_EVENTS_MAX || !(e = malloc(sizeof(*e) + SVMD_RECORD_MAX))) {
@@ -809,13 +889,17 @@ static void serve_one(struct client *c)
 	ssize_t n;
 	int r;
 
-	n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT);
+	/* Left in the socket until its reply is out (taken()). */
+	n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT | MSG_PEEK);
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
 		drop(c, (int)n);
 		return;
 	}
+	c->unread = true;
+	c->reply_binding = 0;
+	uint64_t changes = registry_changes(c->srv->core->registry);
 	/* The records this request makes are written with the others of the iteration, before
 	 * any reply goes out (the loop's outbox). */
 	audit_hold();
@@ -823,6 +907,10 @@ static void serve_one(struct client *c)
 	r = dispatch(c, (size_t)n, fds, n_fds);
 	c->serving = false;
 	svmd_close_fds(fds, n_fds); /* whatever the handler did not take */
+	if (r >= 0 && !c->out)
+		r = taken(c);
+	else if (r >= 0 && registry_changes(c->srv->core->registry) != changes)
+		note_reply(c);
 	if (r < 0)
 		drop(c, r);
 }
@@ -925,6 +1013,87 @@ int client_new(struct server *srv, int fd, struct identity *who, struct client *
 	return 0;
 }
 
+/* The reply frame of a record (hex, len characters) into a malloc'd buffer: its size, or 0. */
+static size_t unhex_frame(const char *hex, size_t len, unsigned char **ret)
+{
+	unsigned char *buf;
+
+	if (len < 2 * sizeof(struct svmd_hdr) || len % 2 || len / 2 > REPLY_RECORD_MAX ||
+	    strspn(hex, "0123456789abcdef") != len || !(buf = malloc(len / 2)))
+		return 0;
+	for (size_t i = 0; i < len / 2; i++) {
+		unsigned v;
+		(void)sscanf(hex + 2 * i, "%2x", &v);
+		buf[i] = (unsigned char)v;
+	}
+	*ret = buf;
+	return len / 2;
+}
+
+/* What to do with the reply the last svmd recorded (note_reply()): the request it answered is
+ * still first in the socket (that svmd died before taking it off), or not. */
+enum replay { FORGET, GIVE, TAKE_ONLY };
+
+static enum replay replay_of(struct client *c, uint32_t seq, unsigned op, uint64_t binding,
+			     bool has_fd, int reply_fd)
+{
+	int fds[SVMD_FDS_MAX] = {-1, -1, -1, -1};
+	size_t n_fds = 0;
+	struct svmd_hdr head;
+	ssize_t n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT | MSG_PEEK);
+
+	svmd_close_fds(fds, n_fds);
+	if (n <= 0 || svmd_parse(rx, (size_t)n, &head) < 0 || head.seq != seq || head.opcode != op)
+		return FORGET; /* taken off: its reply went out, the client moved on */
+	if (binding && !registry_find(c->srv->core->registry, binding))
+		return FORGET; /* what it made was not kept: the request is done again */
+	if (has_fd && reply_fd < 0)
+		return TAKE_ONLY; /* the fd left the store once the reply was out */
+	return GIVE;
+}
+
+/* The rest of a session's note after "socket PROTO SUBSCRIBED": a recorded reply is given
+ * again, or its request taken off the socket, or the record forgotten (see replay_of()). */
+static void resume_reply(struct client *c, const char *rec)
+{
+	char name[PERSIST_NAME_MAX];
+	uint32_t seq = 0;
+	unsigned op = 0;
+	uint64_t binding = 0;
+	int has_fd = 0, n = 0;
+	unsigned char *frame = NULL;
+	size_t len = 0;
+	struct svmd_hdr h;
+
+	snprintf(name, sizeof(name), "svmd-reply-%" PRIu64, c->session->id);
+	_cleanup_close_ int fd = persist_take_fd(c->srv->core->persist, name);
+	if (sscanf(rec, " reply %" SCNu32 " %u %" SCNu64 " %d %n", &seq, &op, &binding, &has_fd,
+		   &n) == 4 &&
+	    n > 0 && (has_fd == 0 || has_fd == 1) &&
+	    (len = unhex_frame(rec + n, strlen(rec + n), &frame)) &&
+	    svmd_parse(frame, len, &h) == 0 && h.seq == seq && h.opcode == (op | SVMD_REPLY)) {
+		enum replay what = replay_of(c, seq, op, binding, has_fd, fd);
+		if (what == GIVE) {
+			c->out = frame;
+			c->out_len = len;
+			c->out_fd = TAKE_FD(fd);
+			if (c->out_fd >= 0)
+				registry_charge_fds(c->srv->core->registry, c->session->user, 1);
+			c->unread = c->recorded = true;
+			c->recorded_fd = has_fd;
+			loop_defer(c->srv->loop, &c->outbox);
+			return;
+		}
+		if (what == TAKE_ONLY)
+			(void)svmd_discard(c->fd);
+	}
+	free(frame);
+	if (fd >= 0)
+		persist_store(c->srv->core->persist, name, -1);
+	c->recorded_fd = false;
+	forget_reply(c);
+}
+
 int client_resume(struct server *srv, struct session *s, int fd, const char *resume)
 {
 	_cleanup_(client_freep) struct client *c = client_alloc(srv);
@@ -933,7 +1102,8 @@ int client_resume(struct server *srv, struct session *s, int fd, const char *res
 
 	if (!c)
 		return -ENOMEM;
-	if (sscanf(resume, "socket %u %d%n", &proto, &subscribed, &n) != 2 || resume[n] ||
+	if (sscanf(resume, "socket %u %d%n", &proto, &subscribed, &n) != 2 ||
+	    (resume[n] && strncmp(resume + n, " reply ", 7) != 0) ||
 	    (proto && (proto < SVMD_PROTO_MIN || proto > SVMD_PROTO_MAX)) ||
 	    (subscribed != 0 && subscribed != 1) || (subscribed && proto < SVMD_PROTO_EVENTS))
 		return -EINVAL;
@@ -953,6 +1123,8 @@ int client_resume(struct server *srv, struct session *s, int fd, const char *res
 		list_append(&srv->subscribers, &c->sub_link);
 		srv->n_subscribers++;
 	}
+	if (resume[n])
+		resume_reply(c, resume + n);
 	TAKE_PTR(c);
 	return 0;
 }
@@ -973,6 +1145,8 @@ struct client *client_free(struct client *c)
 	loop_cancel(&c->outbox);
 	if (c->session && c->fd >= 0)
 		persist_store_id(c->srv->core->persist, "conn", c->session->id, -1);
+	if (c->session && c->recorded_fd)
+		persist_store_id(c->srv->core->persist, "reply", c->session->id, -1);
 	if (c->session) {
 		drop_reply_fd(c);
 		c->srv->core->metrics.sessions[SVMD_METRICS_SOCKET]--;

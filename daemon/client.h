@@ -57,6 +57,14 @@ struct client {
 	bool serving;    /* its request is being handled: its reply is not queued yet */
 	bool subscribed; /* SUBSCRIBE: in server.subscribers */
 	struct list sub_link;
+	/* Restart survival (persist.h): the request being served is still in the socket (read with
+	 * MSG_PEEK) and is taken off only once its reply is out, so that an svmd killed meanwhile
+	 * leaves it to the next one. A reply to a request that changed the state is in the
+	 * session's note (recorded; its fd, if it carries one, in the fd store) until then: the
+	 * next svmd gives it again instead of doing the request twice. reply_binding: what the
+	 * request made or leased (0: nothing), without which the record does not hold. */
+	bool unread, recorded, recorded_fd;
+	uint64_t reply_binding;
 };
 
 /* Serves a connection accepted with the peer's identity who (a reference is taken for its

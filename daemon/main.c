@@ -912,6 +912,7 @@ static int run(const struct options *o)
 	if (core->persist) {
 		struct persist_frontends fe = {
 			.socket = server_resume,
+			.socket_new = server_take_unrecorded,
 			.socket_userdata = server,
 			.bus = bus ? bus_resume : NULL,
 			.bus_userdata = bus,

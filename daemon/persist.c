@@ -130,6 +130,8 @@ int persist_add_fd(struct persist *p, const char *name, int fd)
 /* The stored fd called name, taken out of the table; -1 when there is none. */
 static int take_fd(struct persist *p, const char *name)
 {
+	if (!p)
+		return -1;
 	for (struct hnode *e = hashmap_get(&p->fds, hash_string(HASH_INIT, name)); e;
 	     e = hashmap_next_same(e)) {
 		struct stored *x = container_of(e, struct stored, node);
@@ -141,6 +143,11 @@ static int take_fd(struct persist *p, const char *name)
 		}
 	}
 	return -1;
+}
+
+int persist_take_fd(struct persist *p, const char *name)
+{
+	return take_fd(p, name);
 }
 
 static _printf_(3, 4) int take_fdf(struct persist *p, char *name, const char *fmt, ...)
@@ -976,6 +983,7 @@ static int read_state(struct persist *p, struct state *st, char *why, size_t why
 struct tally {
 	size_t kept, released, sessions_kept, sessions_ended;
 	size_t gone_session, gone_lease, gone_process, not_kept, not_in_kernel, revoked;
+	size_t unrecorded; /* connections served as new */
 };
 
 static int make_identity(struct rec_identity *w, int pidfd, struct identity **ret)
@@ -1172,6 +1180,31 @@ static void resume_sessions(struct persist *p, struct state *st, const struct pe
 	}
 }
 
+/* The connections the last svmd had accepted but not yet written down (it died first: none
+ * has had a reply) are served as new ones, under new sessions and names. Returns how many. */
+static size_t take_unrecorded(struct persist *p, struct state *st,
+			      const struct persist_frontends *fe)
+{
+	size_t n = 0;
+
+	if (!fe->socket_new)
+		return 0;
+	hashmap_for_each_safe (e, &p->fds) {
+		struct stored *x = container_of(e, struct stored, node);
+		uint64_t id;
+		if (strncmp(x->name, "svmd-conn-", 10) != 0 ||
+		    state_u64(x->name + 10, UINT64_MAX, &id) < 0 || find_session(st, id))
+			continue;
+		int fd = x->fd;
+		persist_store(p, x->name, -1);
+		hashmap_remove(&p->fds, e);
+		free(x);
+		fe->socket_new(fe->socket_userdata, fd);
+		n++;
+	}
+	return n;
+}
+
 /* Closes the stored fds nothing claimed, and takes them out of the store. */
 static size_t drop_leftovers(struct persist *p)
 {
@@ -1190,7 +1223,11 @@ static size_t drop_leftovers(struct persist *p)
 
 static void report(const struct tally *t, const char *rejected, size_t leftovers)
 {
-	char msg[768];
+	char msg[768], unrecorded[96] = "";
+
+	if (t->unrecorded)
+		snprintf(unrecorded, sizeof(unrecorded),
+			 "; %zu connections not yet recorded served as new", t->unrecorded);
 
 	if (rejected)
 		snprintf(msg, sizeof(msg),
@@ -1202,10 +1239,10 @@ static void report(const struct tally *t, const char *rejected, size_t leftovers
 			 "State adopted: %zu bindings kept, %zu released (%zu of sessions that "
 			 "ended, %zu leases closed, %zu processes exited, %zu the backend cannot "
 			 "keep, %zu no longer in the kernel, %zu revoked); %zu sessions kept, %zu "
-			 "ended; %zu stored file descriptors unclaimed.",
+			 "ended; %zu stored file descriptors unclaimed%s.",
 			 t->kept, t->released, t->gone_session, t->gone_lease, t->gone_process,
 			 t->not_kept, t->not_in_kernel, t->revoked, t->sessions_kept,
-			 t->sessions_ended, leftovers);
+			 t->sessions_ended, leftovers, unrecorded);
 	/* The journal, where there is one (with its fields); else a line like any other. */
 	if (access("/run/systemd/journal/socket", F_OK) == 0 &&
 	    sd_journal_send("MESSAGE=%s", msg, "MESSAGE_ID=" ADOPT_MESSAGE_ID, "PRIORITY=5",
@@ -1257,6 +1294,7 @@ void persist_adopt(struct persist *p, const struct persist_frontends *fe)
 		if (be->ops->release_unclaimed)
 			be->ops->release_unclaimed(be, claimed, c);
 		resume_sessions(p, &st, fe, &t);
+		t.unrecorded = take_unrecorded(p, &st, fe);
 		t.revoked = ops_decide_adopted(c);
 		t.released += t.revoked;
 		t.kept = registry_n_bindings(c->registry);

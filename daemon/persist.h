@@ -30,8 +30,9 @@ struct session;
 #define PERSIST_FILE    "state"
 #define PERSIST_VERSION 2u
 
-/* fd store names: "svmd-conn-<session>", "svmd-pin-<session>", "svmd-proc-<binding>",
- * "svmd-lease-<binding>", "svmd-sim". */
+/* fd store names: "svmd-conn-<session>", "svmd-pin-<session>", "svmd-reply-<session>" (the fd
+ * a recorded reply carries, until it is out), "svmd-proc-<binding>", "svmd-lease-<binding>",
+ * "svmd-sim". */
 #define PERSIST_NAME_MAX 64
 
 /* Persistence for c, whose state directory is open (core_set_state_dir()); store: there is an
@@ -42,6 +43,9 @@ DEFINE_FREE_FUNC(struct persist, persist_free);
 
 /* An fd the previous svmd stored, as systemd passed it (name from LISTEN_FDNAMES): taken. */
 int persist_add_fd(struct persist *p, const char *name, int fd);
+/* The stored fd called name, for a front-end while persist_adopt() resumes its sessions (it
+ * stays in systemd's store): the caller's, or -1 when there is none (or p is NULL). */
+int persist_take_fd(struct persist *p, const char *name);
 
 /* Puts a copy of fd into the fd store under name, or (fd < 0) takes name out. Failures are
  * logged: the fd then does not survive a restart. p may be NULL (no persistence). */
@@ -52,6 +56,9 @@ void persist_store(struct persist *p, const char *name, int fd);
  * to the caller. NULL: that front-end is not there (its sessions end). */
 struct persist_frontends {
 	int (*socket)(void *userdata, struct session *s, int fd, const char *resume);
+	/* A connection the state file does not name yet (accepted, then svmd died before the
+	 * state was written): served as a new one (takes fd). NULL: closed. */
+	void (*socket_new)(void *userdata, int fd);
 	void *socket_userdata;
 	int (*bus)(void *userdata, struct session *s, const char *resume);
 	void *bus_userdata;

@@ -209,7 +209,7 @@ int registry_session_adopt(struct registry *r, struct identity *who, unsigned n_
 	return k;
 }
 
-int registry_session_set_resume(struct session *s, const char *resume)
+static int set_resume(struct session *s, const char *resume, bool counted)
 {
 	char *copy = resume ? strdup(resume) : NULL;
 
@@ -217,8 +217,18 @@ int registry_session_set_resume(struct session *s, const char *resume)
 		return -ENOMEM;
 	free(s->resume);
 	s->resume = copy;
-	s->reg->changes++;
+	s->reg->changes += counted;
 	return 0;
+}
+
+int registry_session_set_resume(struct session *s, const char *resume)
+{
+	return set_resume(s, resume, true);
+}
+
+int registry_session_set_resume_quietly(struct session *s, const char *resume)
+{
+	return set_resume(s, resume, false);
 }
 
 struct session *registry_sessions_first(const struct registry *r)

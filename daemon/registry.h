@@ -113,6 +113,9 @@ int registry_session_adopt(struct registry *r, struct identity *who, unsigned n_
 			   struct session **ret);
 /* Replaces s->resume with a copy of resume (NULL: none). Returns 0 or -ENOMEM. */
 int registry_session_set_resume(struct session *s, const char *resume);
+/* The same, not counted as a change (registry_changes()): the next state write that happens
+ * for another reason carries it. */
+int registry_session_set_resume_quietly(struct session *s, const char *resume);
 /* Every session, oldest first. */
 struct session *registry_sessions_first(const struct registry *r);
 struct session *registry_sessions_next(const struct session *s);

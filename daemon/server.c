@@ -305,6 +305,12 @@ int server_resume(void *userdata, struct session *s, int fd, const char *resume)
 	return 0;
 }
 
+void server_take_unrecorded(void *userdata, int fd)
+{
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	take(userdata, fd);
+}
+
 int server_new(struct loop *loop, struct core *core, int fd, const char *path, bool own_socket,
 	       struct server **ret)
 {

@@ -37,6 +37,9 @@ struct session;
  * kernel confirms its peer is s's owner. Returns 0, -EPERM (another peer), -ESRCH (its pin is
  * gone), -EINVAL, -ENOMEM: then s is the caller's to end. */
 int server_resume(void *srv, struct session *s, int fd, const char *resume);
+/* Serves a connection the last svmd accepted but had not yet recorded (persist.h) as if just
+ * accepted: identified from the socket, admitted, or closed. Takes fd. */
+void server_take_unrecorded(void *srv, int fd);
 
 /* Subscriptions (SUBSCRIBE): at most this many per uid, and in all. */
 #define SERVER_SUBSCRIBERS_PER_UID 4

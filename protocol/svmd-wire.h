@@ -31,5 +31,10 @@ int svmd_send(int sock, const void *rec, size_t size, const int *fds, size_t n_f
  * is not SCM_RIGHTS (all fds closed in both cases), or another negative errno. */
 ssize_t svmd_recv(int sock, void *rec, int *fds, size_t *ret_n_fds, int flags);
 
+/* Takes the first record off sock unread, closing any fds it carries (after svmd_recv() with
+ * MSG_PEEK: the record a reply answered). Returns 0, -EAGAIN when there is none, or another
+ * negative errno. */
+int svmd_discard(int sock);
+
 /* Closes n fds and sets each to -1. */
 void svmd_close_fds(int *fds, size_t n);

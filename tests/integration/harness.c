@@ -87,6 +87,10 @@ void daemon_start(struct daemon *d, const char *policy_text, const char *topolog
 
 rlim_t daemon_nofile;
 
+static const char *last_argv[32];
+static const char *const *last_env;
+static void spawn(struct daemon *d, const int *fds, const char *const *names, size_t n);
+
 void daemon_start_env(struct daemon *d, const char *policy_text, const char *topology,
 		      const char *const *extra_args, const char *const *env)
 {
@@ -128,24 +132,53 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 	for (int i = 0; extra_args && extra_args[i] && n < 30; i++)
 		argv[n++] = extra_args[i];
 	argv[n] = NULL;
+	memcpy(last_argv, argv, sizeof(argv));
+	last_env = env;
+	spawn(d, NULL, NULL, 0);
+}
 
+/* Forks and execs the svmd daemon_start_env() chose last (last_argv, last_env), with n fds
+ * passed as systemd passes them (LISTEN_FDS, LISTEN_FDNAMES from names), and waits until its
+ * socket accepts. */
+static void spawn(struct daemon *d, const int *fds, const char *const *names, size_t n)
+{
 	d->pid = fork();
 	cr_assert_geq(d->pid, 0);
 	if (d->pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		char count[32], pid[32], list[4096] = "";
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
+		/* Out of the way of 3.. first, then in place. */
+		int moved[64];
+		if (n > 64)
+			_exit(125);
+		for (size_t i = 0; i < n; i++)
+			moved[i] = fcntl(fds[i], F_DUPFD, 3 + (int)n);
+		for (size_t i = 0; i < n; i++)
+			if (moved[i] < 0 || dup2(moved[i], 3 + (int)i) < 0)
+				_exit(125);
 		/* Nothing of the test runner's (criterion's arena, say) leaks into the daemon. */
-		close_range(3, ~0u, 0);
+		close_range(3 + (unsigned)n, ~0u, 0);
+		if (n) {
+			for (size_t i = 0; i < n; i++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+					 i ? ":" : "", names[i]);
+			snprintf(count, sizeof(count), "%zu", n);
+			snprintf(pid, sizeof(pid), "%d", (int)getpid());
+			setenv("LISTEN_FDS", count, 1);
+			setenv("LISTEN_FDNAMES", list, 1);
+			setenv("LISTEN_PID", pid, 1);
+		}
 		if (daemon_nofile) {
 			struct rlimit rl = {daemon_nofile, daemon_nofile};
 			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 				_exit(126);
 		}
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (int i = 0; env && env[i]; i++)
-			putenv((char *)env[i]);
-		execv(argv[0], (char *const *)argv);
+		for (int i = 0; last_env && last_env[i]; i++)
+			putenv((char *)last_env[i]);
+		execv(last_argv[0], (char *const *)last_argv);
 		_exit(127);
 	}
 	for (int i = 0; i < 500; i++) {
@@ -161,6 +194,12 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 	}
 	dump_log(d);
 	cr_assert_fail("svmd did not start listening on %s", d->socket);
+}
+
+void daemon_respawn(struct daemon *d, const int *fds, const char *const *names, size_t n)
+{
+	cr_assert_eq(d->pid, 0, "svmd %d still runs", (int)d->pid);
+	spawn(d, fds, names, n);
 }
 
 void daemon_stop(struct daemon *d)
@@ -750,6 +789,40 @@ int peer_bind_pgtable_faults(struct peer *p, const char *device, uint32_t pasid,
 int peer_reload(struct peer *p, struct peer_result *r)
 {
 	return peer_call(p, &(struct peer_cmd){.op = OP_RELOAD}, -1, r);
+}
+
+void peer_bind_task_async(struct peer *p, const char *device)
+{
+	struct peer_cmd cmd = {.op = OP_BIND_TASK};
+
+	set_device(&cmd, device);
+	cr_assert_eq(send_fd_msg(p->ctl, &cmd, sizeof(cmd), -1), 0);
+}
+
+void peer_connect_async(struct peer *p)
+{
+	struct peer_cmd cmd = {.op = OP_CONNECT};
+
+	cr_assert_eq(send_fd_msg(p->ctl, &cmd, sizeof(cmd), -1), 0);
+}
+
+void peer_lease_async(struct peer *p, uint64_t id)
+{
+	struct peer_cmd cmd = {.op = OP_LEASE, .a = id};
+
+	cr_assert_eq(send_fd_msg(p->ctl, &cmd, sizeof(cmd), -1), 0);
+}
+
+int peer_wait(struct peer *p, int timeout_ms, struct peer_result *r)
+{
+	struct pollfd pfd = {.fd = p->ctl, .events = POLLIN};
+	int in_fd;
+
+	cr_assert_eq(poll(&pfd, 1, timeout_ms), 1, "the peer's call did not end in %d ms",
+		     timeout_ms);
+	cr_assert_eq(recv_fd_msg(p->ctl, r, sizeof(*r), &in_fd), (ssize_t)sizeof(*r));
+	r->fd = in_fd;
+	return r->status;
 }
 
 int peer_lease(struct peer *p, uint64_t id, struct peer_result *r)

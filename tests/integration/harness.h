@@ -30,6 +30,9 @@ void daemon_start_env(struct daemon *d, const char *policy_text, const char *top
 /* When not 0, the fd limit (soft and hard) of the daemons started next: the test process and
  * its peers keep theirs (the kernel also bounds a user's fds in flight by its senders' limit). */
 extern rlim_t daemon_nofile;
+/* Starts the same svmd again (after it was killed and reaped: d->pid 0), in the same directory,
+ * with n fds passed as systemd passes stored fds (LISTEN_FDS, LISTEN_FDNAMES from names). */
+void daemon_respawn(struct daemon *d, const int *fds, const char *const *names, size_t n);
 /* SIGTERM, wait, expect exit 0, remove the directory. */
 void daemon_stop(struct daemon *d);
 /* The same for an svmd told to stop already (a second SIGTERM while it shuts down would be
@@ -119,6 +122,12 @@ int peer_invalidate_type(struct peer *p, uint64_t id, uint32_t type, uint32_t n,
 			 uint64_t w1, uint64_t w2, struct peer_result *r);
 /* Leases binding id; r->fd is the lease fd, passed back to the test process. */
 int peer_lease(struct peer *p, uint64_t id, struct peer_result *r);
+/* The same calls, asked for without waiting: peer_wait() waits up to timeout_ms for the
+ * answer and returns its status. */
+void peer_bind_task_async(struct peer *p, const char *device);
+void peer_lease_async(struct peer *p, uint64_t id);
+void peer_connect_async(struct peer *p); /* of a peer_start_paused() peer */
+int peer_wait(struct peer *p, int timeout_ms, struct peer_result *r);
 /* The number of bindings the peer can see. */
 int peer_count(struct peer *p, struct peer_result *r);
 /* Closes the peer's connection (the process lives on). */
