@@ -57,7 +57,14 @@ static void note_resume(struct client *c)
 /* c's request changed the state: its reply (c->out) goes into the session's note, which the
  * state written before the reply is sent holds, as " reply SEQ OPCODE BINDING FD FRAME" after
  * what note_resume() says (FD: 1 when the reply carries one, kept in the fd store as
- * "svmd-reply-SESSION"; FRAME: the reply record in hex). Out of memory nothing is recorded. */
+ * "svmd-reply-SESSION-SEQ"; FRAME: the reply record in hex). Out of memory nothing is
+ * recorded. */
+/* The fd store's name for the fd of c's recorded reply to request seq. */
+static void reply_fd_name(const struct client *c, uint32_t seq, char name[static PERSIST_NAME_MAX])
+{
+	snprintf(name, PERSIST_NAME_MAX, "svmd-reply-%" PRIu64 "-%" PRIu32, c->session->id, seq);
+}
+
 static void note_reply(struct client *c)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -84,8 +91,11 @@ static void note_reply(struct client *c)
 	if (registry_session_set_resume(c->session, note) < 0)
 		return;
 	c->recorded = true;
+	c->recorded_seq = h.seq;
 	if (c->out_fd >= 0) {
-		persist_store_id(p, "reply", c->session->id, c->out_fd);
+		char name[PERSIST_NAME_MAX];
+		reply_fd_name(c, h.seq, name);
+		persist_store(p, name, c->out_fd);
 		c->recorded_fd = true;
 	}
 }
@@ -93,10 +103,11 @@ static void note_reply(struct client *c)
 /* The record of c's reply is no longer needed (written with the next state change). */
 static void forget_reply(struct client *c)
 {
-	char base[NOTE_MAX];
+	char base[NOTE_MAX], name[PERSIST_NAME_MAX];
 
+	reply_fd_name(c, c->recorded_seq, name);
 	if (c->recorded_fd)
-		persist_store_id(c->srv->core->persist, "reply", c->session->id, -1);
+		persist_store(c->srv->core->persist, name, -1);
 	c->recorded = c->recorded_fd = false;
 	note_base(c, base);
 	(void)registry_session_set_resume_quietly(c->session, base);
@@ -1065,13 +1076,14 @@ static void resume_reply(struct client *c, const char *rec)
 	size_t len = 0;
 	struct svmd_hdr h;
 
-	snprintf(name, sizeof(name), "svmd-reply-%" PRIu64, c->session->id);
-	_cleanup_close_ int fd = persist_take_fd(c->srv->core->persist, name);
+	_cleanup_close_ int fd = -1;
 	if (sscanf(rec, " reply %" SCNu32 " %u %" SCNu64 " %d %n", &seq, &op, &binding, &has_fd,
 		   &n) == 4 &&
 	    n > 0 && (has_fd == 0 || has_fd == 1) &&
 	    (len = unhex_frame(rec + n, strlen(rec + n), &frame)) &&
 	    svmd_parse(frame, len, &h) == 0 && h.seq == seq && h.opcode == (op | SVMD_REPLY)) {
+		reply_fd_name(c, seq, name);
+		fd = persist_take_fd(c->srv->core->persist, name);
 		enum replay what = replay_of(c, seq, op, binding, has_fd, fd);
 		if (what == GIVE) {
 			c->out = frame;
@@ -1081,6 +1093,7 @@ static void resume_reply(struct client *c, const char *rec)
 				registry_charge_fds(c->srv->core->registry, c->session->user, 1);
 			c->unread = c->recorded = true;
 			c->recorded_fd = has_fd;
+			c->recorded_seq = seq;
 			loop_defer(c->srv->loop, &c->outbox);
 			return;
 		}
@@ -1145,8 +1158,11 @@ struct client *client_free(struct client *c)
 	loop_cancel(&c->outbox);
 	if (c->session && c->fd >= 0)
 		persist_store_id(c->srv->core->persist, "conn", c->session->id, -1);
-	if (c->session && c->recorded_fd)
-		persist_store_id(c->srv->core->persist, "reply", c->session->id, -1);
+	if (c->session && c->recorded_fd) {
+		char name[PERSIST_NAME_MAX];
+		reply_fd_name(c, c->recorded_seq, name);
+		persist_store(c->srv->core->persist, name, -1);
+	}
 	if (c->session) {
 		drop_reply_fd(c);
 		c->srv->core->metrics.sessions[SVMD_METRICS_SOCKET]--;

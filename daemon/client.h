@@ -64,6 +64,7 @@ struct client {
 	 * next svmd gives it again instead of doing the request twice. reply_binding: what the
 	 * request made or leased (0: nothing), without which the record does not hold. */
 	bool unread, recorded, recorded_fd;
+	uint32_t recorded_seq;
 	uint64_t reply_binding;
 };
 

@@ -367,6 +367,9 @@ int ops_unbind(struct core *c, struct session *s, uint64_t id, struct op_result 
 	int r;
 
 	rq.binding = id;
+	rq.recorded = b || !registry_session_forget_ended(s, id);
+	if (!rq.recorded) /* ended by the restart s came through: as asked */
+		return request_finish(&rq, 0);
 	/* Someone else's binding is as invisible as a missing one. */
 	if (!b || !ops_visible(rq.who, b))
 		return request_finish(

@@ -2,18 +2,28 @@
 /*
  * Restart survival; see persist.h. The state file, line by line:
  *
- *   svmd-state 1
+ *   svmd-state 3
  *   generation G
  *   session ID RESUME UID GID PID GROUPS EXE UNITS
  *   binding ID SESSION KIND DEVICE PASID CREATED ARGS... [UID GID PID GROUPS EXE UNITS]
  *   end LINES SUM
+ *
+ * and its journal, the changes since, in batches (one a loop iteration that changed something):
+ *
+ *   svmd-journal 1 SUM       (the state file's SUM: a journal that names another is stale)
+ *   session ... | binding ... (as in the file: made, or replacing the line of the same id)
+ *   drop session ID | drop binding ID | generation G
+ *   commit LINES SUM          (the batch's lines, SUM going on from the last commit's)
+ *
+ * A batch cut short (svmd died writing it: no reply about it went out) is not applied; one whose
+ * commit does not match makes the whole state untrusted.
  *
  * Strings a client could have chosen (an executable's path, unit names, a resume note) are hex;
  * GROUPS is "-" or gids joined by commas; EXE "-" (unknown) or hex; UNITS "-" (unknown), "+"
  * (none) or hex names joined by commas. SESSION is 0 for a leased binding, which then carries
  * its owner. ARGS are the bind's arguments by kind, or "-" for what svmd cannot keep (maps,
  * device fds and binds in a client's space: released by the next svmd). LINES counts the lines
- * before "end", SUM is the FNV-1a hash of them, in hex.
+ * before "end", SUM the FNV-1a hash of their hashes (version 1: of their text), in hex.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +50,10 @@
 /* The record of an adoption (systemd/svmd.catalog). */
 #define ADOPT_MESSAGE_ID "5f1c0c3a8e6b4c2f9d7a1e4b3c2d1a09"
 /* Larger than any state svmd writes (about 200 bytes a binding): refused unread. */
-#define STATE_MAX  (512u << 20)
-#define TOKENS_MAX 24
+#define STATE_MAX (512u << 20)
+/* A journal is replaced by a whole file once it is longer than the file and than this. */
+#define JOURNAL_MIN (64u << 10)
+#define TOKENS_MAX  24
 
 /* An fd the previous svmd stored, by name (hash_string()), until something takes it. */
 struct stored {
@@ -61,6 +73,15 @@ struct persist {
 	 * write formats only what is new or changed; a line not written once is dropped. */
 	struct hashmap session_lines, binding_lines;
 	unsigned stamp; /* of the last write */
+	/* The journal (see the file comment): open for appending once a whole file is written
+	 * (-1: the next write is a whole one), its length, the length of the whole file it
+	 * follows, the sum its last batch ended with, and the generation written last. */
+	int journal_fd;
+	size_t journal_len, whole_len;
+	uint64_t chain, generation;
+	/* Names to take out of the fd store once the state that no longer needs them is written. */
+	char **removals;
+	size_t n_removals, removals_cap;
 };
 
 /* A line of the state file, as last written for one session or binding. */
@@ -92,6 +113,8 @@ int persist_new(struct core *c, bool store, struct persist **ret)
 	p->core = c;
 	p->store = store;
 	p->forced = true;
+	p->journal_fd = -1;
+	registry_track(c->registry);
 	*ret = p;
 	return 0;
 }
@@ -108,6 +131,10 @@ struct persist *persist_free(struct persist *p)
 	hashmap_done(&p->fds);
 	lines_done(&p->session_lines);
 	lines_done(&p->binding_lines);
+	safe_close(p->journal_fd);
+	for (size_t i = 0; i < p->n_removals; i++)
+		free(p->removals[i]);
+	free(p->removals);
 	free(p);
 	return NULL;
 }
@@ -160,13 +187,11 @@ static _printf_(3, 4) int take_fdf(struct persist *p, char *name, const char *fm
 	return take_fd(p, name);
 }
 
-void persist_store(struct persist *p, const char *name, int fd)
+static void notify_store(const char *name, int fd)
 {
 	char msg[PERSIST_NAME_MAX + 32];
 	int r;
 
-	if (!p || !p->store || p->off)
-		return;
 	if (fd >= 0) {
 		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
 		r = sd_pid_notify_with_fds(0, false, msg, &fd, 1);
@@ -177,6 +202,43 @@ void persist_store(struct persist *p, const char *name, int fd)
 	if (r < 0)
 		log_warning_errno(r, "Cannot %s %s in systemd's fd store: %m.",
 				  fd >= 0 ? "keep" : "drop", name);
+}
+
+void persist_store(struct persist *p, const char *name, int fd)
+{
+	char *copy;
+
+	if (!p || !p->store || p->off)
+		return;
+	if (fd >= 0) {
+		notify_store(name, fd);
+		return;
+	}
+	if (p->n_removals == p->removals_cap) {
+		size_t cap = p->removals_cap ? 2 * p->removals_cap : 16;
+		char **more = realloc(p->removals, cap * sizeof(*more));
+		if (!more) {
+			notify_store(name, -1); /* out of memory: at once, as before */
+			return;
+		}
+		p->removals = more;
+		p->removals_cap = cap;
+	}
+	if (!(copy = strdup(name))) {
+		notify_store(name, -1);
+		return;
+	}
+	p->removals[p->n_removals++] = copy;
+}
+
+/* The state written names none of them any more: out of the store they go. */
+static void flush_removals(struct persist *p)
+{
+	for (size_t i = 0; i < p->n_removals; i++) {
+		notify_store(p->removals[i], -1);
+		free(p->removals[i]);
+	}
+	p->n_removals = 0;
 }
 
 void persist_store_id(struct persist *p, const char *kind, uint64_t id, int fd)
@@ -442,7 +504,7 @@ static int put_line(struct out *o, const char *line)
 
 /* The whole state as text, into a malloc'd buffer: the header, a line a resumable session and
  * a line a binding of one (or leased), then the count and checksum of those lines. */
-static int render(struct persist *p, bool empty, char **ret, size_t *ret_len)
+static int render(struct persist *p, bool empty, char **ret, size_t *ret_len, uint64_t *ret_sum)
 {
 	struct core *c = p->core;
 	struct out o = {.sum = HASH_INIT};
@@ -478,6 +540,7 @@ static int render(struct persist *p, bool empty, char **ret, size_t *ret_len)
 		lines_sweep(p, &p->session_lines, n_sessions);
 		lines_sweep(p, &p->binding_lines, n_bindings);
 	}
+	*ret_sum = o.sum;
 	if (r >= 0) {
 		snprintf(line, sizeof(line), "end %zu %016" PRIx64 "\n", o.lines, o.sum);
 		r = put_line(&o, line); /* (what it adds to the count and sum is not used) */
@@ -505,26 +568,163 @@ static int write_all_fd(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-static int write_state(struct persist *p, bool empty)
+/* Replaces the file name in the state directory with len bytes of buf (aside, then renamed). */
+static int replace_file(int dir, const char *name, const char *buf, size_t len)
 {
-	int dir = p->core->state_fd;
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	int r = render(p, empty, &buf, &len);
+	char aside[64];
+	int r;
 
-	if (r < 0)
-		return r;
-	int fd = openat(dir, PERSIST_FILE ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	snprintf(aside, sizeof(aside), "%s.new", name);
+	int fd = openat(dir, aside, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	r = write_all_fd(fd, buf, len);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && renameat(dir, PERSIST_FILE ".new", dir, PERSIST_FILE) < 0)
+	if (r == 0 && renameat(dir, aside, dir, name) < 0)
 		r = -errno;
 	if (r < 0)
-		(void)unlinkat(dir, PERSIST_FILE ".new", 0);
+		(void)unlinkat(dir, aside, 0);
 	return r;
+}
+
+/* The whole state file, then a new journal that follows it (named by its sum); a journal left
+ * from before no longer matches once the file is replaced, should svmd die in between. */
+static int write_state(struct persist *p, bool empty)
+{
+	int dir = p->core->state_fd;
+	_cleanup_free_ char *buf = NULL;
+	char head[64];
+	size_t len;
+	uint64_t sum;
+	int r = render(p, empty, &buf, &len, &sum);
+
+	p->journal_fd = safe_close(p->journal_fd);
+	if (r < 0)
+		return r;
+	r = replace_file(dir, PERSIST_FILE, buf, len);
+	if (r < 0 || empty)
+		return r;
+	int n = snprintf(head, sizeof(head), "svmd-journal 1 %016" PRIx64 "\n", sum);
+	r = replace_file(dir, PERSIST_JOURNAL, head, (size_t)n);
+	if (r < 0)
+		return r;
+	p->journal_fd = openat(dir, PERSIST_JOURNAL, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (p->journal_fd < 0)
+		return -errno;
+	p->journal_len = (size_t)n;
+	p->whole_len = len;
+	p->chain = sum;
+	p->generation = p->core->generation;
+	return 0;
+}
+
+static int change_cmp(const void *a, const void *b)
+{
+	const struct registry_change *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* A line that ends what the last svmd wrote of id in h ("drop session ID"), and its cache. */
+static int put_drop(struct out *o, struct hashmap *h, const char *what, uint64_t id)
+{
+	struct hnode *e = hashmap_get(h, id);
+	char line[64];
+
+	if (!e)
+		return 0; /* never written (or gone already) */
+	hashmap_remove(h, e);
+	free(container_of(e, struct line, node));
+	snprintf(line, sizeof(line), "drop %s %" PRIu64 "\n", what, id);
+	return put_line(o, line);
+}
+
+static int put_cached(struct out *o, const struct line *l)
+{
+	return l ? put_line_hashed(o, l->text, l->len, l->hash) : -ENOMEM;
+}
+
+/* What one change made of a session's lines: the session line (and, when it becomes one the
+ * file holds, its bindings' lines), or the lines that drop them. */
+static int put_session_change(struct persist *p, struct out *o, uint64_t id)
+{
+	struct session *s = registry_session_find(p->core->registry, id);
+	bool had = hashmap_get(&p->session_lines, id) != NULL;
+	int r = 0;
+
+	if (s && s->resume) {
+		r = put_cached(o, session_line(p, s));
+		list_for_each (pos, &s->bindings)
+			if (r >= 0 && !had)
+				r = put_cached(o, binding_line(p, container_of(pos, struct binding,
+									       session_link)));
+		return r;
+	}
+	r = put_drop(o, &p->session_lines, "session", id);
+	if (s)
+		list_for_each (pos, &s->bindings)
+			if (r >= 0)
+				r = put_drop(o, &p->binding_lines, "binding",
+					     binding_id(container_of(pos, struct binding,
+								     session_link)));
+	return r;
+}
+
+static int put_binding_change(struct persist *p, struct out *o, uint64_t id)
+{
+	struct binding *b = registry_find(p->core->registry, id);
+
+	if (b && (!b->session || b->session->resume))
+		return put_cached(o, binding_line(p, b));
+	return put_drop(o, &p->binding_lines, "binding", id);
+}
+
+/* Appends what changed since the last write to the journal as one batch, its lines followed
+ * by "commit LINES SUM" (SUM going on from the last batch's). -EAGAIN: a whole file is due
+ * (no journal open, the journal as long as the file, or what changed not known). */
+static int append_changes(struct persist *p)
+{
+	struct core *c = p->core;
+	size_t n;
+	struct registry_change *ch = registry_changed(c->registry, &n);
+	struct out o = {.sum = p->chain};
+	char line[96];
+	int r = 0;
+
+	if (p->journal_fd < 0 || !ch ||
+	    (p->journal_len > JOURNAL_MIN && p->journal_len > p->whole_len))
+		return -EAGAIN;
+	qsort(ch, n, sizeof(*ch), change_cmp);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		if (i && ch[i].kind == ch[i - 1].kind && ch[i].id == ch[i - 1].id)
+			continue;
+		r = ch[i].kind == REGISTRY_SESSION ? put_session_change(p, &o, ch[i].id)
+						   : put_binding_change(p, &o, ch[i].id);
+	}
+	if (r >= 0 && c->generation != p->generation) {
+		snprintf(line, sizeof(line), "generation %" PRIu64 "\n", c->generation);
+		r = put_line(&o, line);
+	}
+	uint64_t sum = o.sum;
+	if (r >= 0 && o.lines) {
+		snprintf(line, sizeof(line), "commit %zu %016" PRIx64 "\n", o.lines, sum);
+		r = put_line(&o, line);
+	}
+	if (r >= 0 && o.len)
+		r = write_all_fd(p->journal_fd, o.buf, o.len);
+	free(o.buf);
+	if (r < 0) {
+		/* What the caches say is no longer what the file holds: all of it again. */
+		p->journal_fd = safe_close(p->journal_fd);
+		return -EAGAIN;
+	}
+	p->journal_len += o.len;
+	p->chain = sum;
+	p->generation = c->generation;
+	return 0;
 }
 
 void persist_flush(struct persist *p)
@@ -544,9 +744,14 @@ void persist_flush(struct persist *p)
 					be->ops->name);
 	}
 	now = registry_changes(p->core->registry);
-	if (now == p->written && !p->forced)
+	if (now == p->written && !p->forced) {
+		flush_removals(p);
 		return;
-	r = write_state(p, false);
+	}
+	r = p->forced ? -EAGAIN : append_changes(p);
+	if (r == -EAGAIN)
+		r = write_state(p, false);
+	registry_changed_clear(p->core->registry);
 	if (r < 0) {
 		/* Said once per change: the next change tries again. */
 		log_error_errno(r,
@@ -558,6 +763,7 @@ void persist_flush(struct persist *p)
 	}
 	p->written = now;
 	p->forced = false;
+	flush_removals(p);
 }
 
 void persist_stop(struct persist *p)
@@ -570,6 +776,7 @@ void persist_stop(struct persist *p)
 	if (r < 0)
 		log_warning_errno(r, "Cannot empty the state file: %m; the next svmd releases what "
 				     "it names.");
+	(void)unlinkat(p->core->state_fd, PERSIST_JOURNAL, 0);
 	p->off = true;
 }
 
@@ -591,6 +798,8 @@ struct rec_session {
 	char *resume;
 	struct rec_identity who;
 	struct session *s; /* once adopted */
+	size_t seq;        /* its line's place in the file, then the journal */
+	bool dropped;      /* a journal's "drop" line */
 };
 
 struct rec_binding {
@@ -600,9 +809,14 @@ struct rec_binding {
 	bool keep; /* its arguments were kept */
 	struct bind_args args;
 	struct rec_identity who; /* leased */
+	size_t seq;
+	bool dropped;
 };
 
 struct state {
+	uint32_t version;
+	uint64_t sum; /* the file's, which its journal names */
+	size_t seq;   /* lines read */
 	uint64_t generation;
 	struct rec_session *sessions;
 	size_t n_sessions;
@@ -619,12 +833,16 @@ static void identity_done(struct rec_identity *w)
 	free(w->units);
 }
 
+static void rec_session_done(struct rec_session *s)
+{
+	free(s->resume);
+	identity_done(&s->who);
+}
+
 static void state_done(struct state *st)
 {
-	for (size_t i = 0; i < st->n_sessions; i++) {
-		free(st->sessions[i].resume);
-		identity_done(&st->sessions[i].who);
-	}
+	for (size_t i = 0; i < st->n_sessions; i++)
+		rec_session_done(&st->sessions[i]);
 	for (size_t i = 0; i < st->n_bindings; i++)
 		identity_done(&st->bindings[i].who);
 	free(st->sessions);
@@ -847,12 +1065,12 @@ static int tokens(char *line, char **t)
 	return n;
 }
 
-/* The first line: 0 with *version (1 or PERSIST_VERSION), or why not. */
+/* The first line: 0 with *version (1 to PERSIST_VERSION), or why not. */
 static int parse_header(char **t, int n, uint32_t *version, char *why, size_t whylen)
 {
 	if (n != 2 || strcmp(t[0], "svmd-state") != 0 || state_u32(t[1], version) < 0)
 		return fail(why, whylen, -EINVAL, "it is not an svmd state file");
-	if (*version != 1 && *version != PERSIST_VERSION)
+	if (*version < 1 || *version > PERSIST_VERSION)
 		return fail(why, whylen, -EPROTONOSUPPORT,
 			    "it is version %u, this svmd reads versions 1 to %u", *version,
 			    PERSIST_VERSION);
@@ -873,6 +1091,36 @@ static int parse_end(char **t, int n, size_t lines, uint64_t sum, char *why, siz
 	if (errno || *e || want_lines != lines || want_sum != sum)
 		return fail(why, whylen, -EINVAL, "its checksum does not match (%zu lines)", lines);
 	return 0;
+}
+
+/* A session line (n tokens t) into a new record of st: 0, -ENOMEM or -EINVAL. */
+static int parse_session(char **t, int n, struct state *st)
+{
+	struct rec_session *s;
+	int r;
+
+	if (n != 9)
+		return -EINVAL;
+	if ((r = grow((void **)&st->sessions, st->n_sessions, sizeof(*s))) < 0)
+		return r;
+	s = &st->sessions[st->n_sessions++];
+	*s = (struct rec_session){.seq = st->seq};
+	if (state_u64(t[1], UINT64_MAX, &s->id) < 0 || s->id == 0 ||
+	    unhex(t[2], strlen(t[2]), &s->resume) < 0 || parse_identity(t + 3, &s->who) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int add_binding(char **t, int n, struct state *st)
+{
+	struct rec_binding *b;
+	int r;
+
+	if ((r = grow((void **)&st->bindings, st->n_bindings, sizeof(*b))) < 0)
+		return r;
+	b = &st->bindings[st->n_bindings++];
+	*b = (struct rec_binding){.seq = st->seq};
+	return parse_binding(t, (size_t)n, b) < 0 ? -EINVAL : 0;
 }
 
 /* Parses the state file text (len bytes, modified) into st, or says why not. */
@@ -907,7 +1155,8 @@ static int parse_state(char *text, size_t len, struct state *st, char *why, size
 			if ((r = parse_header(t, n, &version, why, whylen)) < 0)
 				return r;
 		} else if (is_end) {
-			r = parse_end(t, n, lines, version == 1 ? sum : sum2, why, whylen);
+			st->sum = version == 1 ? sum : sum2;
+			r = parse_end(t, n, lines, st->sum, why, whylen);
 			if (r < 0)
 				return r;
 			ended = true;
@@ -915,28 +1164,25 @@ static int parse_state(char *text, size_t len, struct state *st, char *why, size
 			if (state_u64(t[1], UINT64_MAX / 2, &st->generation) < 0)
 				return fail(why, whylen, -EINVAL, "line %zu: bad generation",
 					    lines + 1);
-		} else if (strcmp(t[0], "session") == 0 && n == 9) {
-			struct rec_session *s;
-			if ((r = grow((void **)&st->sessions, st->n_sessions, sizeof(*s))) < 0)
+		} else if (strcmp(t[0], "session") == 0) {
+			st->seq++;
+			r = parse_session(t, n, st);
+			if (r == -ENOMEM)
 				return r;
-			s = &st->sessions[st->n_sessions++];
-			*s = (struct rec_session){0};
-			if (state_u64(t[1], UINT64_MAX, &s->id) < 0 || s->id == 0 ||
-			    (st->n_sessions > 1 && s->id <= s[-1].id) ||
-			    (r = unhex(t[2], strlen(t[2]), &s->resume)) < 0 ||
-			    (r = parse_identity(t + 3, &s->who)) < 0)
+			if (r < 0 ||
+			    (st->n_sessions > 1 && st->sessions[st->n_sessions - 1].id <=
+							   st->sessions[st->n_sessions - 2].id))
 				return fail(why, whylen, -EINVAL, "line %zu: a malformed session",
 					    lines + 1);
 		} else if (strcmp(t[0], "binding") == 0) {
-			struct rec_binding *b;
-			if ((r = grow((void **)&st->bindings, st->n_bindings, sizeof(*b))) < 0)
+			st->seq++;
+			r = add_binding(t, n, st);
+			if (r == -ENOMEM)
 				return r;
-			b = &st->bindings[st->n_bindings++];
-			*b = (struct rec_binding){0};
-			if (parse_binding(t, (size_t)n, b) < 0 || b->id <= prev)
+			if (r < 0 || st->bindings[st->n_bindings - 1].id <= prev)
 				return fail(why, whylen, -EINVAL, "line %zu: a malformed binding",
 					    lines + 1);
-			prev = b->id;
+			prev = st->bindings[st->n_bindings - 1].id;
 		} else {
 			return fail(why, whylen, -EINVAL, "line %zu is not one svmd writes",
 				    lines + 1);
@@ -948,15 +1194,171 @@ static int parse_state(char *text, size_t len, struct state *st, char *why, size
 		return fail(why, whylen, -EINVAL, "it has no end line (cut short)");
 	if (*line)
 		return fail(why, whylen, -EINVAL, "it goes on after its end line");
+	st->version = version;
 	return 0;
 }
 
-/* Reads the state file: 1 with st filled, 0 when there is none, or a negative errno with
- * why. */
-static int read_state(struct persist *p, struct state *st, char *why, size_t whylen)
+/* A tombstone: the journal's "drop KIND ID". */
+static int parse_drop(char **t, int n, struct state *st)
 {
-	_cleanup_close_ int fd =
-		openat(p->core->state_fd, PERSIST_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	uint64_t id;
+	int r;
+
+	if (n != 3 || state_u64(t[2], UINT64_MAX, &id) < 0 || id == 0)
+		return -EINVAL;
+	if (strcmp(t[1], "session") == 0) {
+		if ((r = grow((void **)&st->sessions, st->n_sessions, sizeof(struct rec_session))) <
+		    0)
+			return r;
+		st->sessions[st->n_sessions++] =
+			(struct rec_session){.id = id, .seq = st->seq, .dropped = true};
+		return 0;
+	}
+	if (strcmp(t[1], "binding") != 0)
+		return -EINVAL;
+	if ((r = grow((void **)&st->bindings, st->n_bindings, sizeof(struct rec_binding))) < 0)
+		return r;
+	st->bindings[st->n_bindings++] =
+		(struct rec_binding){.id = id, .seq = st->seq, .dropped = true};
+	return 0;
+}
+
+/* One line of a journal batch (tokens t), into st; *gen takes a generation line. */
+static int journal_line(char **t, int n, struct state *st, uint64_t *gen)
+{
+	st->seq++;
+	if (strcmp(t[0], "session") == 0)
+		return parse_session(t, n, st);
+	if (strcmp(t[0], "binding") == 0)
+		return add_binding(t, n, st);
+	if (strcmp(t[0], "drop") == 0)
+		return parse_drop(t, n, st);
+	if (strcmp(t[0], "generation") == 0 && n == 2)
+		return state_u64(t[1], UINT64_MAX / 2, gen);
+	return -EINVAL;
+}
+
+/* The journal's first line: 1 when it follows st's file, 0 when it is stale. */
+static int journal_header(char **t, int n, const struct state *st, char *why, size_t whylen)
+{
+	char *e;
+
+	if (n != 3 || strcmp(t[0], "svmd-journal") != 0 || strcmp(t[1], "1") != 0)
+		return fail(why, whylen, -EINVAL, "its journal is not one svmd writes");
+	errno = 0;
+	uint64_t sum = strtoull(t[2], &e, 16);
+	return !errno && !*e && sum == st->sum;
+}
+
+/* Applies the journal (len bytes of text, modified) that follows st's file, batch by batch; a
+ * last batch cut short is left out. */
+static int parse_journal(char *text, size_t len, struct state *st, char *why, size_t whylen)
+{
+	char *line = text, *nl, *t[TOKENS_MAX];
+	uint64_t sum = st->sum, gen = st->generation;
+	size_t lines = 0, batch = 1, n_sessions = st->n_sessions, n_bindings = st->n_bindings;
+	int n, r;
+
+	if (memchr(text, 0, len))
+		return fail(why, whylen, -EINVAL, "its journal holds a NUL byte");
+	text[len] = 0;
+	if (!(nl = strchr(line, '\n')))
+		return fail(why, whylen, -EINVAL, "its journal has no header");
+	*nl = 0;
+	r = journal_header(t, tokens(line, t), st, why, whylen);
+	if (r <= 0)
+		return r; /* stale: the file was replaced after it, before a new one was made */
+	for (line = nl + 1; *line && (nl = strchr(line, '\n')); line = nl + 1) {
+		uint64_t h = fnv(HASH_INIT, line, (size_t)(nl - line) + 1), want_lines, want_sum;
+		char *e;
+		*nl = 0;
+		if ((n = tokens(line, t)) <= 0)
+			return fail(why, whylen, -EINVAL,
+				    "its journal's batch %zu has an empty line", batch);
+		if (strcmp(t[0], "commit") != 0) {
+			sum = fnv_hash(sum, h);
+			lines++;
+			if ((r = journal_line(t, n, st, &gen)) == -ENOMEM)
+				return r;
+			if (r < 0)
+				return fail(why, whylen, -EINVAL,
+					    "its journal's batch %zu has a malformed line", batch);
+			continue;
+		}
+		errno = 0;
+		want_sum = n == 3 ? strtoull(t[2], &e, 16) : 0;
+		if (n != 3 || errno || *e || state_u64(t[1], UINT64_MAX, &want_lines) < 0 ||
+		    want_lines != lines || want_sum != sum)
+			return fail(why, whylen, -EINVAL,
+				    "its journal's batch %zu does not match its commit line",
+				    batch);
+		st->generation = gen;
+		n_sessions = st->n_sessions;
+		n_bindings = st->n_bindings;
+		lines = 0;
+		batch++;
+	}
+	/* What a batch without its commit line added. */
+	while (st->n_sessions > n_sessions)
+		rec_session_done(&st->sessions[--st->n_sessions]);
+	while (st->n_bindings > n_bindings)
+		identity_done(&st->bindings[--st->n_bindings].who);
+	return 0;
+}
+
+static int by_id_seq(uint64_t a, size_t sa, uint64_t b, size_t sb)
+{
+	if (a != b)
+		return a < b ? -1 : 1;
+	return sa < sb ? -1 : sa > sb;
+}
+
+static int rec_session_cmp(const void *a, const void *b)
+{
+	const struct rec_session *x = a, *y = b;
+
+	return by_id_seq(x->id, x->seq, y->id, y->seq);
+}
+
+static int rec_binding_cmp(const void *a, const void *b)
+{
+	const struct rec_binding *x = a, *y = b;
+
+	return by_id_seq(x->id, x->seq, y->id, y->seq);
+}
+
+/* The journal applied: of each id's records the last, unless it drops the id; in id order. */
+static void merge(struct state *st)
+{
+	size_t k = 0;
+
+	qsort(st->sessions, st->n_sessions, sizeof(*st->sessions), rec_session_cmp);
+	for (size_t i = 0; i < st->n_sessions; i++) {
+		struct rec_session *s = &st->sessions[i];
+		if ((i + 1 < st->n_sessions && s[1].id == s->id) || s->dropped)
+			rec_session_done(s);
+		else
+			st->sessions[k++] = *s;
+	}
+	st->n_sessions = k;
+	k = 0;
+	qsort(st->bindings, st->n_bindings, sizeof(*st->bindings), rec_binding_cmp);
+	for (size_t i = 0; i < st->n_bindings; i++) {
+		struct rec_binding *b = &st->bindings[i];
+		if ((i + 1 < st->n_bindings && b[1].id == b->id) || b->dropped)
+			identity_done(&b->who);
+		else
+			st->bindings[k++] = *b;
+	}
+	st->n_bindings = k;
+}
+
+/* A file of the state directory, whole, into a malloc'd buffer one byte longer: 1, 0 when
+ * there is none, or a negative errno with why. */
+static int read_file(int dir, const char *name, const char *what, char **ret, size_t *ret_len,
+		     char *why, size_t whylen)
+{
+	_cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	_cleanup_free_ char *text = NULL;
 	struct stat sb;
 	ssize_t n;
@@ -964,18 +1366,52 @@ static int read_state(struct persist *p, struct state *st, char *why, size_t why
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0 || fstat(fd, &sb) < 0)
-		return fail(why, whylen, -errno, "cannot read it: %s", strerror(errno));
+		return fail(why, whylen, -errno, "cannot read %s: %s", what, strerror(errno));
 	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > STATE_MAX)
-		return fail(why, whylen, -EINVAL, "it is not a regular file of at most %u MiB",
-			    STATE_MAX >> 20);
+		return fail(why, whylen, -EINVAL, "%s is not a regular file of at most %u MiB",
+			    what, STATE_MAX >> 20);
 	text = malloc((size_t)sb.st_size + 1);
 	if (!text)
 		return -ENOMEM;
 	n = pread(fd, text, (size_t)sb.st_size, 0);
 	if (n != sb.st_size)
-		return fail(why, whylen, -EIO, "cannot read it whole");
-	int r = parse_state(text, (size_t)n, st, why, whylen);
-	return r < 0 ? r : 1;
+		return fail(why, whylen, -EIO, "cannot read %s whole", what);
+	*ret = TAKE_PTR(text);
+	*ret_len = (size_t)n;
+	return 1;
+}
+
+/* Reads the state file and its journal: 1 with st filled, 0 when there is none, or a
+ * negative errno with why. */
+static int read_state(int dir, struct state *st, char *why, size_t whylen)
+{
+	_cleanup_free_ char *text = NULL, *journal = NULL;
+	size_t len = 0, jlen = 0;
+	int r = read_file(dir, PERSIST_FILE, "it", &text, &len, why, whylen);
+
+	if (r <= 0)
+		return r;
+	r = parse_state(text, len, st, why, whylen);
+	if (r < 0 || st->version < 3)
+		return r < 0 ? r : 1;
+	r = read_file(dir, PERSIST_JOURNAL, "its journal", &journal, &jlen, why, whylen);
+	if (r > 0)
+		r = parse_journal(journal, jlen, st, why, whylen);
+	if (r < 0)
+		return r;
+	merge(st);
+	return 1;
+}
+
+int persist_read(int dir, size_t *ret_sessions, size_t *ret_bindings, char *why, size_t whylen)
+{
+	struct state st = {0};
+	int r = read_state(dir, &st, why, whylen);
+
+	*ret_sessions = st.n_sessions;
+	*ret_bindings = st.n_bindings;
+	state_done(&st);
+	return r;
 }
 
 /* Adopting. */
@@ -1139,6 +1575,8 @@ static void adopt_bindings(struct persist *p, struct state *st, struct tally *t)
 		record_release(c, rb, owner, why);
 		/* systemd's copies go too: a lease's holder hears EOF only once none is left. */
 		forget_anchors(p, rb->id);
+		if (rs && rs->s)
+			registry_session_note_ended(rs->s, rb->id);
 		t->released++;
 	}
 }
@@ -1269,11 +1707,12 @@ void persist_adopt(struct persist *p, const struct persist_frontends *fe)
 		log_warning("The %s backend's state from the last svmd is not usable (%s): it "
 			    "starts empty.",
 			    be->ops->name, kwhy);
-		persist_store(p, "svmd-sim", -1);
+		if (p->store) /* at once: a new one is stored under the same name below */
+			notify_store("svmd-sim", -1);
 	} else if (fd >= 0 && !be->ops->adopt) {
 		safe_close(fd);
 	}
-	r = read_state(p, &st, why, sizeof(why));
+	r = read_state(c->state_fd, &st, why, sizeof(why));
 	if (r <= 0) {
 		/* Nothing to adopt, or nothing that can be trusted: what the kernel still holds
 		 * for the last svmd is released, and every fd it stored closed. */

@@ -3,11 +3,12 @@
  * Restart survival: what svmd keeps so that the next svmd (a `systemctl restart`, a crash and
  * systemd's Restart=, a package upgrade) serves the same clients and bindings. Every fd that
  * carries state goes into PID 1's fd store (FDSTORE=1, FDNAME= naming what it is and whose),
- * and the registry goes into a versioned, checksummed state file in the state directory,
- * replaced whole at the end of every loop iteration that changed it, before that iteration's
- * replies are sent (each session's and binding's line is made once and kept until what it
- * says changes, so a write formats only what changed, and copies the rest). The next svmd
- * adopts what it can prove alive and releases the rest.
+ * and the registry goes into a versioned, checksummed state file in the state directory, at
+ * the end of every loop iteration that changed it, before that iteration's replies are sent:
+ * what changed is appended to a journal that follows the last whole file, which is replaced
+ * (with a new journal) once the journal has grown as long as it. Each session's and binding's
+ * line is made once and kept until what it says changes. The next svmd adopts what it can
+ * prove alive and releases the rest.
  *
  * The state file is authoritative for what svmd held; the fds decide what is still alive: a
  * record without its fds (a client that left, a lease closed, a process gone) is released,
@@ -24,15 +25,16 @@ struct core;
 struct persist;
 struct session;
 
-/* The state file's name in the state directory, and its first line's version. Version 2 sums
- * each line's hash (so that a line's hash is made once, with the line); version 1, still read,
- * summed the text. */
+/* The state file's name in the state directory, its journal's, and the file's first line's
+ * version. Version 3 is followed by a journal; version 2 sums each line's hash (so that a
+ * line's hash is made once, with the line); version 1 summed the text. All three are read. */
 #define PERSIST_FILE    "state"
-#define PERSIST_VERSION 2u
+#define PERSIST_JOURNAL "journal"
+#define PERSIST_VERSION 3u
 
-/* fd store names: "svmd-conn-<session>", "svmd-pin-<session>", "svmd-reply-<session>" (the fd
- * a recorded reply carries, until it is out), "svmd-proc-<binding>", "svmd-lease-<binding>",
- * "svmd-sim". */
+/* fd store names: "svmd-conn-<session>", "svmd-pin-<session>", "svmd-reply-<session>-<seq>"
+ * (the fd a recorded reply carries, until it is out), "svmd-proc-<binding>",
+ * "svmd-lease-<binding>", "svmd-sim". */
 #define PERSIST_NAME_MAX 64
 
 /* Persistence for c, whose state directory is open (core_set_state_dir()); store: there is an
@@ -47,8 +49,10 @@ int persist_add_fd(struct persist *p, const char *name, int fd);
  * stays in systemd's store): the caller's, or -1 when there is none (or p is NULL). */
 int persist_take_fd(struct persist *p, const char *name);
 
-/* Puts a copy of fd into the fd store under name, or (fd < 0) takes name out. Failures are
- * logged: the fd then does not survive a restart. p may be NULL (no persistence). */
+/* Puts a copy of fd into the fd store under name at once, or (fd < 0) takes name out once the
+ * state has been written (so that a restart before it finds what the state still names).
+ * Failures are logged: the fd then does not survive a restart. p may be NULL (no
+ * persistence). Names are never used twice. */
 void persist_store(struct persist *p, const char *name, int fd);
 
 /* The front-ends that serve adopted sessions again (server_resume(), bus_resume()): each takes
@@ -73,6 +77,10 @@ void persist_adopt(struct persist *p, const struct persist_frontends *fe);
 
 /* Writes the state file (and the backend's state) if something changed. */
 void persist_flush(struct persist *p);
+
+/* Reads the state directory dir (an fd) as the next svmd would: 1 with how many sessions and
+ * bindings it names, 0 when there is no state file, or a negative errno and why not. */
+int persist_read(int dir, size_t *ret_sessions, size_t *ret_bindings, char *why, size_t whylen);
 
 /* svmd is stopping for good: the state file is emptied and nothing more is stored. */
 void persist_stop(struct persist *p);

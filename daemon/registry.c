@@ -32,8 +32,81 @@ struct registry {
 	uint64_t next_id;
 	uint64_t next_session_id;
 	struct list sessions; /* struct session.link, oldest first */
-	uint64_t changes;     /* what a state file holds: bindings, sessions, leases */
+	struct hashmap sessions_by_id;
+	uint64_t changes; /* what a state file holds: bindings, sessions, leases */
+	/* Once registry_track() asked for it: what changed since registry_changed_clear(). */
+	bool tracking, lost_track;
+	struct registry_change *changed;
+	size_t n_changed, changed_cap;
 };
+
+/* Notes that the session or binding id changed (its state file line may differ). */
+static void changed(struct registry *r, enum registry_change_kind kind, uint64_t id)
+{
+	if (!r->tracking || r->lost_track)
+		return;
+	if (r->n_changed == r->changed_cap) {
+		size_t cap = r->changed_cap ? 2 * r->changed_cap : 64;
+		struct registry_change *more = realloc(r->changed, cap * sizeof(*more));
+		if (!more) {
+			r->lost_track = true; /* the next write is a whole one */
+			return;
+		}
+		r->changed = more;
+		r->changed_cap = cap;
+	}
+	r->changed[r->n_changed++] = (struct registry_change){.kind = kind, .id = id};
+}
+
+void registry_track(struct registry *r)
+{
+	r->tracking = true;
+}
+
+struct registry_change *registry_changed(struct registry *r, size_t *n)
+{
+	*n = r->n_changed;
+	return r->lost_track ? NULL : r->changed;
+}
+
+void registry_changed_clear(struct registry *r)
+{
+	r->n_changed = 0;
+	r->lost_track = false;
+	/* A burst's room is given back once it is written. */
+	if (r->changed_cap > 4096) {
+		free(r->changed);
+		r->changed = NULL;
+		r->changed_cap = 0;
+	}
+}
+
+void registry_session_note_ended(struct session *s, uint64_t id)
+{
+	uint64_t *more = realloc(s->ended, (s->n_ended + 1) * sizeof(*more));
+
+	if (!more)
+		return;
+	s->ended = more;
+	s->ended[s->n_ended++] = id;
+}
+
+bool registry_session_forget_ended(struct session *s, uint64_t id)
+{
+	for (size_t i = 0; s && i < s->n_ended; i++)
+		if (s->ended[i] == id) {
+			s->ended[i] = s->ended[--s->n_ended];
+			return true;
+		}
+	return false;
+}
+
+struct session *registry_session_find(const struct registry *r, uint64_t id)
+{
+	struct hnode *e = hashmap_get(&r->sessions_by_id, id);
+
+	return e ? container_of(e, struct session, by_id) : NULL;
+}
 
 static uint64_t pasid_key(const struct device *dev, uint32_t pasid)
 {
@@ -107,6 +180,8 @@ struct registry *registry_free(struct registry *r)
 	hashmap_done(&r->device_counts);
 	hashmap_done(&r->by_id);
 	hashmap_done(&r->by_pasid);
+	hashmap_done(&r->sessions_by_id);
+	free(r->changed);
 	free(r);
 	return NULL;
 }
@@ -162,10 +237,13 @@ static int session_new(struct registry *r, struct identity *who, unsigned n_fds,
 {
 	struct session *s = calloc(1, sizeof(*s));
 
-	if (!s)
+	if (!s || hashmap_put(&r->sessions_by_id, &s->by_id, id) < 0) {
+		free(s);
 		return -ENOMEM;
+	}
 	s->user = user_ref(r, who->uid);
 	if (!s->user) {
+		hashmap_remove(&r->sessions_by_id, &s->by_id);
 		free(s);
 		return -ENOMEM;
 	}
@@ -179,6 +257,7 @@ static int session_new(struct registry *r, struct identity *who, unsigned n_fds,
 	list_append(&r->sessions, &s->link);
 	r->n_sessions++;
 	r->changes++;
+	changed(r, REGISTRY_SESSION, id);
 	*ret = s;
 	return 0;
 }
@@ -200,9 +279,8 @@ int registry_session_adopt(struct registry *r, struct identity *who, unsigned n_
 
 	if (id == 0)
 		return -EINVAL;
-	list_for_each (pos, &r->sessions)
-		if (container_of(pos, struct session, link)->id == id)
-			return -EEXIST;
+	if (registry_session_find(r, id))
+		return -EEXIST;
 	k = session_new(r, who, n_fds, id, ret);
 	if (k == 0 && id >= r->next_session_id)
 		r->next_session_id = id + 1;
@@ -218,6 +296,7 @@ static int set_resume(struct session *s, const char *resume, bool counted)
 	free(s->resume);
 	s->resume = copy;
 	s->reg->changes += counted;
+	changed(s->reg, REGISTRY_SESSION, s->id);
 	return 0;
 }
 
@@ -260,9 +339,12 @@ struct session *registry_session_free(struct session *s)
 	user_unref(s->reg, s->user);
 	identity_unref(s->owner);
 	list_unlink(&s->link);
+	hashmap_remove(&s->reg->sessions_by_id, &s->by_id);
 	s->reg->n_sessions--;
 	s->reg->changes++;
+	changed(s->reg, REGISTRY_SESSION, s->id);
 	free(s->resume);
+	free(s->ended);
 	free(s);
 	return NULL;
 }
@@ -387,6 +469,7 @@ static struct binding *add(struct registry *r, struct session *s, struct identit
 	r->map_bytes += map_bytes(args);
 	r->n_bindings++;
 	r->changes++;
+	changed(r, REGISTRY_BINDING, id);
 	return b;
 }
 
@@ -420,6 +503,7 @@ void registry_remove(struct registry *r, struct binding *b)
 {
 	if (!b)
 		return;
+	changed(r, REGISTRY_BINDING, binding_id(b));
 	hashmap_remove(&r->by_id, &b->by_id);
 	if (registry_slot(&b->args) != REGISTRY_NO_SLOT)
 		hashmap_remove(&r->by_pasid, &b->by_pasid);
@@ -465,6 +549,7 @@ void registry_lease(struct registry *r, struct binding *b)
 	}
 	b->leased = true;
 	r->changes++;
+	changed(r, REGISTRY_BINDING, binding_id(b));
 }
 
 struct binding *registry_find(const struct registry *r, uint64_t id)

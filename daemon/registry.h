@@ -55,9 +55,14 @@ struct session {
 	unsigned n_fds;      /* what the session itself holds, charged to its user */
 	struct space *space; /* its DMA spaces (core.h), once it maps or opens a device */
 	struct list link;    /* in the registry's sessions */
+	struct hnode by_id;  /* key: id */
 	/* What its front-end needs to serve it again after a restart (the state file keeps
 	 * it): "socket PROTO SUBSCRIBED", "bus NAME SUBSCRIBED"; NULL: nothing to resume. */
 	char *resume;
+	/* The ids of its bindings the restart it came through ended (persist.c): an unbind of one
+	 * is answered as done, since its request may have been the one svmd was serving. */
+	uint64_t *ended;
+	size_t n_ended;
 };
 
 /* The registry slot of an open-device holder: beyond the 20-bit PASID space, so one key space
@@ -122,6 +127,28 @@ struct session *registry_sessions_next(const struct session *s);
 /* Counts every change a state file would show (bindings and sessions made, ended, leased;
  * a session's resume set): a caller that saw the same count has nothing new to write. */
 uint64_t registry_changes(const struct registry *r);
+/* Notes that binding id of s ended at an adoption; whether one such id is noted (and forgets
+ * it). Out of memory nothing is noted. */
+void registry_session_note_ended(struct session *s, uint64_t id);
+bool registry_session_forget_ended(struct session *s, uint64_t id);
+
+/* The session with this id, or NULL. */
+struct session *registry_session_find(const struct registry *r, uint64_t id);
+
+/* What changed, for a state file that is written a change at a time (persist.c): once
+ * registry_track() is called, every session and binding made, ended, leased or given a new
+ * resume note is listed (an id may come more than once) until registry_changed_clear().
+ * registry_changed() returns NULL when the list could not grow (out of memory): then anything
+ * may have changed. The caller may reorder the list. */
+enum registry_change_kind { REGISTRY_SESSION, REGISTRY_BINDING };
+struct registry_change {
+	enum registry_change_kind kind;
+	uint64_t id;
+};
+void registry_track(struct registry *r);
+struct registry_change *registry_changed(struct registry *r, size_t *n);
+void registry_changed_clear(struct registry *r);
+
 /* Frees a session without bindings (end them first). Takes NULL. Returns NULL. */
 struct session *registry_session_free(struct session *s);
 

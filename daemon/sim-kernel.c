@@ -435,7 +435,7 @@ size_t sim_kernel_n_mm(const struct sim_kernel *k)
 /* The saved state: a header, then per device its name and PASID-table bit, then the bonds and
  * the address spaces, all little-endian fixed fields as this model keeps them. */
 #define SAVE_MAGIC   "svmd-sim"
-#define SAVE_VERSION 1u
+#define SAVE_VERSION 2u /* 1, still read, summed byte by byte */
 
 struct save_header {
 	char magic[8];
@@ -459,11 +459,19 @@ struct save_mm {
 	uint32_t pasid, n_bonds;
 };
 
-static uint64_t checksum(const unsigned char *p, size_t n)
+/* FNV-1a over the bytes (version 1), or over 8-byte words and then the bytes left (version 2:
+ * an eighth of the multiplications, which are most of what a save costs). */
+static uint64_t checksum(const unsigned char *p, size_t n, uint32_t version)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++)
+	for (; version >= 2 && i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, sizeof(w));
+		h = (h ^ w) * 0x100000001b3ull;
+	}
+	for (; i < n; i++)
 		h = (h ^ p[i]) * 0x100000001b3ull;
 	return h;
 }
@@ -509,7 +517,7 @@ int sim_kernel_save(const struct sim_kernel *k, void **ret, size_t *ret_len)
 		p += sizeof(sm);
 	}
 	h.len = len;
-	h.sum = checksum(buf + sizeof(h), len);
+	h.sum = checksum(buf + sizeof(h), len, SAVE_VERSION);
 	memcpy(buf, &h, sizeof(h));
 	*ret = buf;
 	*ret_len = sizeof(h) + len;
@@ -593,16 +601,16 @@ static int restore_into(struct sim_kernel *k, const unsigned char *buf, size_t l
 	memcpy(&h, buf, sizeof(h));
 	if (memcmp(h.magic, SAVE_MAGIC, sizeof(h.magic)) != 0)
 		return fail(why, whylen, -EINVAL, "not a simulated kernel's state");
-	if (h.version != SAVE_VERSION)
-		return fail(why, whylen, -EINVAL, "version %u (this svmd reads %u)", h.version,
-			    SAVE_VERSION);
+	if (h.version < 1 || h.version > SAVE_VERSION)
+		return fail(why, whylen, -EINVAL, "version %u (this svmd reads 1 to %u)",
+			    h.version, SAVE_VERSION);
 	if (h.len != len - sizeof(h) || h.n_devices != k->n_devices ||
 	    h.len != (uint64_t)h.n_devices * sizeof(struct save_device) +
 			     (uint64_t)h.n_bonds * sizeof(struct save_bond) +
 			     (uint64_t)h.n_mms * sizeof(struct save_mm))
 		return fail(why, whylen, -EINVAL, "sizes do not add up (%u devices; %zu here)",
 			    h.n_devices, k->n_devices);
-	if (checksum(p, h.len) != h.sum)
+	if (checksum(p, h.len, h.version) != h.sum)
 		return fail(why, whylen, -EINVAL, "checksum mismatch");
 	for (size_t i = 0; i < k->n_devices; i++, p += sizeof(struct save_device)) {
 		struct save_device d;

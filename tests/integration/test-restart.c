@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -113,8 +114,8 @@ static void *store_loop(void *arg)
 		msg[n] = 0;
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-				for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) &&
-						   n_fds < 8;
+				for (size_t i = 0;
+				     i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) && n_fds < 8;
 				     i++)
 					memcpy(&fds[n_fds++], CMSG_DATA(cm) + i * sizeof(int),
 					       sizeof(int));
@@ -218,11 +219,30 @@ static void stop(void)
 		fprintf(stderr, "%s failed\n", cmd);
 }
 
-/* Where svmd is killed: at the entry of the state file's rename (the request read, its state
- * not written), of the reply's sendmsg (the state written, no reply), or of the next recvmsg on
- * the connection (the reply sent: the one that takes the request off the socket, or reads the
- * next); or at the rename after it accepted a connection (not yet recorded). */
-enum point { AT_RENAME, AT_REPLY, AT_TAKE, AT_ACCEPTED };
+/* Where svmd is killed: at the entry of the state's write (the request read, its state not
+ * written), of the reply's sendmsg (the state written, no reply), or of the next recvmsg on the
+ * connection (the reply sent: the one that takes the request off the socket, or reads the
+ * next); or at the state's write after it accepted a connection (not yet recorded). */
+enum point { AT_WRITE, AT_REPLY, AT_TAKE, AT_ACCEPTED };
+
+/* Whether syscall nr of svmd (pid) with first argument fd writes its state: a rename of the
+ * state file, or a write to its journal. */
+static bool state_write(pid_t pid, long nr, int fd)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	if (nr == SYS_renameat || nr == SYS_renameat2)
+		return true;
+	if (nr != SYS_write)
+		return false;
+	snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n < 0)
+		return false;
+	path[n] = 0;
+	return n > 8 && strcmp(path + n - 8, "/journal") == 0;
+}
 
 /* Lets svmd (traced from now on) run until the point of the request the peer sends when go()
  * is called, kills it there and reaps it. Returns whether the point was reached. */
@@ -230,11 +250,10 @@ static bool kill_at(enum point at, void (*go)(uint64_t), uint64_t arg)
 {
 	pid_t pid = d.pid;
 	int status, conn = -1;
-	bool renamed = false, sent = false, accepted = false;
+	bool written = false, sent = false, accepted = false;
 	struct timespec t0, t;
 
-	cr_assert_eq(ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD), 0, "%s",
-		     strerror(errno));
+	cr_assert_eq(ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD), 0, "%s", strerror(errno));
 	cr_assert_eq(ptrace(PTRACE_INTERRUPT, pid, 0, 0), 0);
 	cr_assert_eq(waitpid(pid, &status, __WALL), pid);
 	go(arg);
@@ -260,13 +279,13 @@ static bool kill_at(enum point at, void (*go)(uint64_t), uint64_t arg)
 		if (nr == SYS_accept4) {
 			accepted = true;
 		} else if (at == AT_ACCEPTED) {
-			there = accepted && (nr == SYS_renameat || nr == SYS_renameat2);
+			there = accepted && state_write(pid, nr, fd);
 		} else if (nr == SYS_recvmsg && conn < 0) {
 			conn = fd; /* the request's connection: the first svmd reads after go() */
-		} else if (nr == SYS_renameat || nr == SYS_renameat2) {
-			there = at == AT_RENAME && conn >= 0;
-			renamed = conn >= 0;
-		} else if (nr == SYS_sendmsg && renamed && fd == conn) {
+		} else if (state_write(pid, nr, fd)) {
+			there = at == AT_WRITE && conn >= 0;
+			written = conn >= 0;
+		} else if (nr == SYS_sendmsg && written && fd == conn) {
 			there = at == AT_REPLY;
 			sent = true;
 		} else if (nr == SYS_recvmsg && sent && fd == conn) {
@@ -344,7 +363,7 @@ static void bind_across(enum point at)
 
 Test(restart, bind_read_state_not_written, .init = start, .fini = stop, .timeout = 60)
 {
-	bind_across(AT_RENAME);
+	bind_across(AT_WRITE);
 }
 
 Test(restart, bind_state_written_reply_not_sent, .init = start, .fini = stop, .timeout = 60)

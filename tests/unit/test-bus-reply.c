@@ -33,6 +33,7 @@
 #include "persist.h"
 #include "policy-load.h"
 #include "sim-kernel.h"
+#include "state-lines.h"
 #include "svmclient.h"
 
 #define DEV "0000:3b:00.0"
@@ -70,16 +71,13 @@ int __real_sd_bus_send(sd_bus *bus, sd_bus_message *m, uint64_t *cookie);
 
 static int state_bindings(void)
 {
-	char path[128], line[512];
-	FILE *s;
+	static struct state_lines st;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", state_dir, PERSIST_FILE);
-	if (!(s = fopen(path, "re")))
-		return 0;
-	while (fgets(line, sizeof(line), s))
-		n += strncmp(line, "binding ", 8) == 0;
-	fclose(s);
+	state_lines_read(&st, state_dir);
+	for (size_t i = 0; i < st.n; i++)
+		n += strncmp(st.line[i], "binding ", 8) == 0;
+	state_lines_done(&st);
 	return n;
 }
 
