@@ -583,7 +583,9 @@ bad_state() {
 	what=$1
 	bound_then_stopped "$rc/s$what"
 	if [ "$what" = corrupt ]; then
-		sed -i 's/^binding \([0-9]*\) /binding 9\1 /' /run/svmd/state/state
+		# In the file or, made since it was written, in its journal.
+		sed -i 's/^binding \([0-9]*\) /binding 9\1 /' /run/svmd/state/state \
+			/run/svmd/state/journal
 	else
 		sed -i 's/^svmd-state [0-9]*$/svmd-state 99/' /run/svmd/state/state
 	fi
@@ -619,7 +621,7 @@ bad_state future
 # The state an older svmd wrote (version 1: the end line sums the text itself) is adopted: the
 # client's binding stays, over the same connection.
 bound_then_stopped "$rc/v1"
-/usr/local/libexec/svmd-state-v1 /run/svmd/state/state
+/usr/local/libexec/svmd-state-v1 /run/svmd/state
 v1=$?
 header=$(head -n 1 /run/svmd/state/state)
 killed_then_restarted
@@ -644,6 +646,40 @@ else
 	fail state-v1 "rewrite exit $v1 ('$header'), binding '${id}', record '${rec}', kept" \
 		"'${kept}', listed $listed, client '${answer}'"
 fi
+# Requests in flight when svmd is killed: two clients of alice's (one socket connection each)
+# list, bind and unbind as fast as svmd answers while svmd is killed with SIGKILL ten times;
+# none of their calls fails (the next svmd answers what the last one was serving, once).
+loopers=
+for i in 1 2; do
+	rm -f "$rc/loop$i"
+	SVMD_DEVICE2=$DEV2 setpriv --reuid="$uid" --regid="$gid" --init-groups $RC --loop $DEV \
+		"$rc/loop$i" >/dev/null 2>&1 &
+	loopers="$loopers $!"
+done
+j=0
+while [ "$(cat "$rc/loop1" "$rc/loop2" 2>/dev/null | grep -c '^bound ')" != 2 ] && [ $j -lt 50 ]; do
+	sleep 0.1
+	j=$((j + 1))
+done
+kills=0
+while [ $kills -lt 10 ] && ! grep -q '^bad' "$rc/loop1" "$rc/loop2"; do
+	sleep 0.3
+	old=$(main_pid)
+	killed_then_restarted
+	[ "$new" != "$old" ] || break
+	kills=$((kills + 1))
+done
+sleep 0.5
+kill $loopers 2>/dev/null
+wait $loopers 2>/dev/null
+r1=$(tail -n 1 "$rc/loop1" 2>/dev/null) r2=$(tail -n 1 "$rc/loop2" 2>/dev/null)
+if [ $kills = 10 ] && [ "${r1#loop ok }" != "$r1" ] && [ "${r2#loop ok }" != "$r2" ]; then
+	pass crash-in-flight "svmd killed 10 times under two busy clients: no call failed" \
+		"(${r1#loop ok } and ${r2#loop ok } rounds of list, bind, unbind)"
+else
+	fail crash-in-flight "$kills kills; client 1: '$r1', client 2: '$r2'"
+fi
+
 cp "$tmp/policy.before-restart" $POLICY
 timeout $T systemctl reload svmd.service >/dev/null 2>&1
 

@@ -3,7 +3,7 @@
  * A client of `make check-system`'s restart checks: holds bindings on one connection across
  * svmd's restarts and answers, on that same connection, when asked.
  *
- *   svmd-restart-client [--bus] [--lease] [--other] DEVICE OUT
+ *   svmd-restart-client [--bus] [--lease] [--other] [--loop] DEVICE OUT
  *
  * Connects (the socket, or the system bus with --bus), binds itself on DEVICE (with --other:
  * also a child process of its own, which sleeps; with --lease: leases its own binding and keeps
@@ -11,6 +11,10 @@
  * same connection, that svmd still lists each of its bindings with the same id and PASID, then
  * binds itself on DEVICE2 (the environment's SVMD_DEVICE2) and unbinds that again, and appends
  * "ok ..." or "bad: what failed" to OUT.
+ *
+ * With --loop it does that check, bind and unbind again and again, as fast as svmd answers,
+ * until SIGTERM, and then appends "loop ok ROUNDS" (or "bad: ..." at the first call that
+ * failed, and exits): a client busy while svmd is killed.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,12 +29,18 @@
 
 #include "svmclient.h"
 
-static volatile sig_atomic_t asked;
+static volatile sig_atomic_t asked, stopping;
 
 static void on_usr1(int sig)
 {
 	(void)sig;
 	asked = 1;
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
 }
 
 struct held {
@@ -78,9 +88,26 @@ static int check(struct svm_client *c, const struct held *held, size_t n, char *
 	return 0;
 }
 
+/* The check, then (with dev2) a bind on dev2 and its unbind, over c; *ret_id the bind's id. */
+static int round_trip(struct svm_client *c, const struct held *held, size_t n, const char *dev2,
+		      uint64_t *ret_id, char *why, size_t len)
+{
+	uint64_t id2 = 0;
+	int r = check(c, held, n, why, len);
+
+	if (r == 0 && dev2 && (r = svm_bind_task(c, dev2, -1, 0, &id2, NULL)) < 0)
+		snprintf(why, len, "bind on %s: %s (%s)", dev2, strerror(-r), svm_reason(c));
+	if (r == 0 && id2 && (r = svm_unbind(c, id2)) < 0)
+		snprintf(why, len, "unbind %llu: %s (%s)", (unsigned long long)id2, strerror(-r),
+			 svm_reason(c));
+	if (ret_id)
+		*ret_id = id2;
+	return r;
+}
+
 int main(int argc, char **argv)
 {
-	bool bus = false, lease = false, other = false;
+	bool bus = false, lease = false, other = false, loop = false;
 	struct svm_client *c = NULL;
 	struct held held[2];
 	size_t n = 0;
@@ -91,9 +118,11 @@ int main(int argc, char **argv)
 		bus |= strcmp(argv[i], "--bus") == 0;
 		lease |= strcmp(argv[i], "--lease") == 0;
 		other |= strcmp(argv[i], "--other") == 0;
+		loop |= strcmp(argv[i], "--loop") == 0;
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: %s [--bus] [--lease] [--other] DEVICE OUT\n", argv[0]);
+		fprintf(stderr, "usage: %s [--bus] [--lease] [--other] [--loop] DEVICE OUT\n",
+			argv[0]);
 		return 2;
 	}
 	const char *dev = argv[i], *out = argv[i + 1], *dev2 = getenv("SVMD_DEVICE2");
@@ -132,19 +161,27 @@ int main(int argc, char **argv)
 	}
 	for (size_t k = 0; k < n; k++)
 		say(out, "bound %llu:%u\n", (unsigned long long)held[k].id, held[k].pasid);
+	if (loop) {
+		unsigned long rounds = 0;
+		signal(SIGTERM, on_term);
+		while (!stopping) {
+			r = round_trip(c, held, n, dev2, NULL, why, sizeof(why));
+			if (r < 0) {
+				say(out, "bad: round %lu: %s\n", rounds, why);
+				return 1;
+			}
+			rounds++;
+		}
+		say(out, "loop ok %lu\n", rounds);
+		return 0;
+	}
 	for (;;) {
 		pause();
 		if (!asked)
 			continue;
 		asked = 0;
 		uint64_t id2 = 0;
-		r = check(c, held, n, why, sizeof(why));
-		if (r == 0 && dev2 && (r = svm_bind_task(c, dev2, -1, 0, &id2, NULL)) < 0)
-			snprintf(why, sizeof(why), "bind on %s: %s (%s)", dev2, strerror(-r),
-				 svm_reason(c));
-		if (r == 0 && id2 && (r = svm_unbind(c, id2)) < 0)
-			snprintf(why, sizeof(why), "unbind %llu: %s (%s)", (unsigned long long)id2,
-				 strerror(-r), svm_reason(c));
+		r = round_trip(c, held, n, dev2, &id2, why, sizeof(why));
 		if (r == 0)
 			say(out, "ok %zu %llu\n", n, (unsigned long long)id2);
 		else
