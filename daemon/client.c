@@ -838,16 +838,20 @@ void client_event(struct client *c, uint16_t opcode, const void *payload, size_t
 
 	if (c->proto < SVMD_PROTO_EVENTS || c->overflow)
 		return;
-	if (c->n_events >= CLIENT_EVENTS_MAX && !c->serving) {
-		/* A burst in one iteration: what the socket takes goes now, once the records of
-		 * the iteration so far are written (as at its end); a failure other than a full
-		 * socket is on_send()'s to handle. Not while c's own request is handled: its events
-		 * follow its reply. The state goes first too, as at the end of the iteration. */
+	if (c->n_events >= CLIENT_EVENTS_MAX && !c->serving && (!c->srv->serving || !c->out)) {
+		/* A burst in one iteration: what the socket takes goes now, once the records and
+		 * the state of the iteration so far are written (as at its end); a failure other
+		 * than a full socket is on_send()'s to handle. Not while c's own request is
+		 * handled: its events follow its reply. While another's is, its state is not whole
+		 * yet: the state waits, and so does a reply of c's (whose record it may be), with
+		 * up to CLIENT_EVENTS_BURST events behind it. */
 		audit_flush();
-		persist_flush(c->srv->core->persist);
+		if (!c->srv->serving)
+			persist_flush(c->srv->core->persist);
 		(void)send_reply_now(c);
 	}
-	if (c->n_events >= CLIENT_EVENTS_MAX || !(e = malloc(sizeof(*e) + SVMD_RECORD_MAX))) {
+	unsigned most = c->srv->serving && c->out ? CLIENT_EVENTS_BURST : CLIENT_EVENTS_MAX;
+	if (c->n_events >= most || !(e = malloc(sizeof(*e) + SVMD_RECORD_MAX))) {
 		/* Dropped by on_send(), not here: the core may be iterating over bindings. */
 		c->overflow = true;
 		loop_defer(c->srv->loop, &c->outbox);
@@ -914,9 +918,9 @@ static void serve_one(struct client *c)
 	/* The records this request makes are written with the others of the iteration, before
 	 * any reply goes out (the loop's outbox). */
 	audit_hold();
-	c->serving = true;
+	c->serving = c->srv->serving = true;
 	r = dispatch(c, (size_t)n, fds, n_fds);
-	c->serving = false;
+	c->serving = c->srv->serving = false;
 	svmd_close_fds(fds, n_fds); /* whatever the handler did not take */
 	if (r >= 0 && !c->out)
 		r = taken(c);
@@ -1041,12 +1045,11 @@ static size_t unhex_frame(const char *hex, size_t len, unsigned char **ret)
 	return len / 2;
 }
 
-/* What to do with the reply the last svmd recorded (note_reply()): the request it answered is
- * still first in the socket (that svmd died before taking it off), or not. */
-enum replay { FORGET, GIVE, TAKE_ONLY };
-
-static enum replay replay_of(struct client *c, uint32_t seq, unsigned op, uint64_t binding,
-			     bool has_fd, int reply_fd)
+/* Whether the request the last svmd recorded a reply to (note_reply()) is still first in the
+ * socket: that svmd died before taking it off, and its reply is to be given (again: it may
+ * have gone out). What the request made may have been released by the restart since; the
+ * client hears so from the events that follow (resume_ended()), never from doing it twice. */
+static bool still_first(struct client *c, uint32_t seq, unsigned op)
 {
 	int fds[SVMD_FDS_MAX] = {-1, -1, -1, -1};
 	size_t n_fds = 0;
@@ -1054,13 +1057,8 @@ static enum replay replay_of(struct client *c, uint32_t seq, unsigned op, uint64
 	ssize_t n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT | MSG_PEEK);
 
 	svmd_close_fds(fds, n_fds);
-	if (n <= 0 || svmd_parse(rx, (size_t)n, &head) < 0 || head.seq != seq || head.opcode != op)
-		return FORGET; /* taken off: its reply went out, the client moved on */
-	if (binding && !registry_find(c->srv->core->registry, binding))
-		return FORGET; /* what it made was not kept: the request is done again */
-	if (has_fd && reply_fd < 0)
-		return TAKE_ONLY; /* the fd left the store once the reply was out */
-	return GIVE;
+	return n > 0 && svmd_parse(rx, (size_t)n, &head) == 0 && head.seq == seq &&
+	       head.opcode == op;
 }
 
 /* The rest of a session's note after "socket PROTO SUBSCRIBED": a recorded reply is given
@@ -1083,9 +1081,9 @@ static void resume_reply(struct client *c, const char *rec)
 	    (len = unhex_frame(rec + n, strlen(rec + n), &frame)) &&
 	    svmd_parse(frame, len, &h) == 0 && h.seq == seq && h.opcode == (op | SVMD_REPLY)) {
 		reply_fd_name(c, seq, name);
-		fd = persist_take_fd(c->srv->core->persist, name);
-		enum replay what = replay_of(c, seq, op, binding, has_fd, fd);
-		if (what == GIVE) {
+		if (has_fd)
+			fd = persist_take_fd(c->srv->core->persist, name);
+		if (still_first(c, seq, op) && (!has_fd || fd >= 0)) {
 			c->out = frame;
 			c->out_len = len;
 			c->out_fd = TAKE_FD(fd);
@@ -1097,14 +1095,41 @@ static void resume_reply(struct client *c, const char *rec)
 			loop_defer(c->srv->loop, &c->outbox);
 			return;
 		}
-		if (what == TAKE_ONLY)
-			(void)svmd_discard(c->fd);
+		if (still_first(c, seq, op)) {
+			/* Its fd never reached the store: the reply cannot be given whole. */
+			struct svmd_hdr req = {.opcode = (uint16_t)op, .seq = seq};
+			if (reply_error(
+				    c, &req, -EAGAIN,
+				    "svmd restarted before it could hand over this reply's file "
+				    "descriptor; ask again") == 0)
+				c->unread = true;
+		}
 	}
 	free(frame);
 	if (fd >= 0)
 		persist_store(c->srv->core->persist, name, -1);
 	c->recorded_fd = false;
 	forget_reply(c);
+}
+
+/* The bindings of c's session the restart released, told as events (revision 2), after the
+ * reply given again, if any. */
+static void resume_ended(struct client *c)
+{
+	_Alignas(8) unsigned char buf[sizeof(struct svmd_ev_binding_ended) + 96];
+	const struct session *s = c->session;
+
+	for (size_t i = 0; i < s->n_ended; i++) {
+		enum end_reason why = (enum end_reason)s->ended[i].why;
+		struct svmd_ev_binding_ended e = {.id = s->ended[i].id,
+						  .reason = end_reason_code(why),
+						  .generation = c->srv->core->generation};
+		char *text = (char *)buf + sizeof(e);
+		snprintf(text, sizeof(buf) - sizeof(e), "released at a restart of svmd: %s",
+			 end_reason_name(why));
+		memcpy(buf, &e, sizeof(e));
+		client_event(c, SVMD_EV_BINDING_ENDED, buf, sizeof(e) + strlen(text) + 1);
+	}
 }
 
 int client_resume(struct server *srv, struct session *s, int fd, const char *resume)
@@ -1136,8 +1161,11 @@ int client_resume(struct server *srv, struct session *s, int fd, const char *res
 		list_append(&srv->subscribers, &c->sub_link);
 		srv->n_subscribers++;
 	}
+	srv->serving = true; /* in the middle of an adoption */
 	if (resume[n])
 		resume_reply(c, resume + n);
+	resume_ended(c);
+	srv->serving = false;
 	TAKE_PTR(c);
 	return 0;
 }

@@ -26,6 +26,8 @@ struct session;
 /* A client that leaves a reply unread this long is dropped: its session must not be held open by
  * a peer that never reads (one that exited with its own socket's fd queued to us, say). */
 #define CLIENT_REPLY_TIMEOUT_SEC 10
+/* Event records held for a client while a request is being served (client_event()). */
+#define CLIENT_EVENTS_BURST (16 * CLIENT_EVENTS_MAX)
 
 enum client_state {
 	CLIENT_NEW,   /* only HELLO is permitted */
@@ -62,7 +64,7 @@ struct client {
 	 * leaves it to the next one. A reply to a request that changed the state is in the
 	 * session's note (recorded; its fd, if it carries one, in the fd store) until then: the
 	 * next svmd gives it again instead of doing the request twice. reply_binding: what the
-	 * request made or leased (0: nothing), without which the record does not hold. */
+	 * request made or leased (0: nothing), for the record. */
 	bool unread, recorded, recorded_fd;
 	uint32_t recorded_seq;
 	uint64_t reply_binding;

@@ -79,6 +79,7 @@ struct persist {
 	int journal_fd;
 	size_t journal_len, whole_len;
 	uint64_t chain, generation;
+	uint64_t serial; /* of the last whole file */
 	/* Names to take out of the fd store once the state that no longer needs them is written. */
 	char **removals;
 	size_t n_removals, removals_cap;
@@ -114,6 +115,7 @@ int persist_new(struct core *c, bool store, struct persist **ret)
 	p->store = store;
 	p->forced = true;
 	p->journal_fd = -1;
+	p->serial = now_usec(CLOCK_REALTIME); /* above any an svmd before this one wrote */
 	registry_track(c->registry);
 	*ret = p;
 	return 0;
@@ -516,6 +518,11 @@ static int render(struct persist *p, bool empty, char **ret, size_t *ret_len, ui
 	snprintf(line, sizeof(line), "generation %" PRIu64 "\n", c->generation);
 	if (r >= 0)
 		r = put_line(&o, line);
+	/* Each whole file differs from every other, so that a journal that followed another
+	 * one never matches it, however alike what they hold. */
+	snprintf(line, sizeof(line), "serial %" PRIu64 "\n", ++p->serial);
+	if (r >= 0)
+		r = put_line(&o, line);
 	size_t n_sessions = 0, n_bindings = 0;
 	p->stamp++;
 	for (struct session *s = empty ? NULL : registry_sessions_first(c->registry); r >= 0 && s;
@@ -697,7 +704,8 @@ static int append_changes(struct persist *p)
 	if (p->journal_fd < 0 || !ch ||
 	    (p->journal_len > JOURNAL_MIN && p->journal_len > p->whole_len))
 		return -EAGAIN;
-	qsort(ch, n, sizeof(*ch), change_cmp);
+	if (n)
+		qsort(ch, n, sizeof(*ch), change_cmp);
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		if (i && ch[i].kind == ch[i - 1].kind && ch[i].id == ch[i - 1].id)
 			continue;
@@ -1164,6 +1172,11 @@ static int parse_state(char *text, size_t len, struct state *st, char *why, size
 			if (state_u64(t[1], UINT64_MAX / 2, &st->generation) < 0)
 				return fail(why, whylen, -EINVAL, "line %zu: bad generation",
 					    lines + 1);
+		} else if (strcmp(t[0], "serial") == 0 && n == 2 && version >= 3) {
+			uint64_t serial;
+			if (state_u64(t[1], UINT64_MAX, &serial) < 0)
+				return fail(why, whylen, -EINVAL, "line %zu: bad serial",
+					    lines + 1);
 		} else if (strcmp(t[0], "session") == 0) {
 			st->seq++;
 			r = parse_session(t, n, st);
@@ -1332,7 +1345,8 @@ static void merge(struct state *st)
 {
 	size_t k = 0;
 
-	qsort(st->sessions, st->n_sessions, sizeof(*st->sessions), rec_session_cmp);
+	if (st->n_sessions) /* (qsort() takes no NULL, even for nothing) */
+		qsort(st->sessions, st->n_sessions, sizeof(*st->sessions), rec_session_cmp);
 	for (size_t i = 0; i < st->n_sessions; i++) {
 		struct rec_session *s = &st->sessions[i];
 		if ((i + 1 < st->n_sessions && s[1].id == s->id) || s->dropped)
@@ -1342,7 +1356,8 @@ static void merge(struct state *st)
 	}
 	st->n_sessions = k;
 	k = 0;
-	qsort(st->bindings, st->n_bindings, sizeof(*st->bindings), rec_binding_cmp);
+	if (st->n_bindings)
+		qsort(st->bindings, st->n_bindings, sizeof(*st->bindings), rec_binding_cmp);
 	for (size_t i = 0; i < st->n_bindings; i++) {
 		struct rec_binding *b = &st->bindings[i];
 		if ((i + 1 < st->n_bindings && b[1].id == b->id) || b->dropped)
@@ -1576,7 +1591,7 @@ static void adopt_bindings(struct persist *p, struct state *st, struct tally *t)
 		/* systemd's copies go too: a lease's holder hears EOF only once none is left. */
 		forget_anchors(p, rb->id);
 		if (rs && rs->s)
-			registry_session_note_ended(rs->s, rb->id);
+			registry_session_note_ended(rs->s, rb->id, why);
 		t->released++;
 	}
 }
@@ -1620,6 +1635,27 @@ static void resume_sessions(struct persist *p, struct state *st, const struct pe
 
 /* The connections the last svmd had accepted but not yet written down (it died first: none
  * has had a reply) are served as new ones, under new sessions and names. Returns how many. */
+/* New sessions get ids above every one the stored fds name, so that no fd store name is used
+ * twice (the last svmd may have had sessions the state does not name yet). */
+static void session_ids_above_stored(struct persist *p)
+{
+	static const char *const prefixes[] = {"svmd-conn-", "svmd-pin-", "svmd-reply-"};
+
+	hashmap_for_each_safe (e, &p->fds) {
+		struct stored *x = container_of(e, struct stored, node);
+		for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
+			size_t n = strlen(prefixes[i]);
+			char *end;
+			if (strncmp(x->name, prefixes[i], n) != 0)
+				continue;
+			errno = 0;
+			unsigned long long id = strtoull(x->name + n, &end, 10);
+			if (!errno && end != x->name + n)
+				registry_session_ids_above(p->core->registry, id);
+		}
+	}
+}
+
 static size_t take_unrecorded(struct persist *p, struct state *st,
 			      const struct persist_frontends *fe)
 {
@@ -1712,6 +1748,7 @@ void persist_adopt(struct persist *p, const struct persist_frontends *fe)
 	} else if (fd >= 0 && !be->ops->adopt) {
 		safe_close(fd);
 	}
+	session_ids_above_stored(p);
 	r = read_state(c->state_fd, &st, why, sizeof(why));
 	if (r <= 0) {
 		/* Nothing to adopt, or nothing that can be trusted: what the kernel still holds

@@ -81,24 +81,30 @@ void registry_changed_clear(struct registry *r)
 	}
 }
 
-void registry_session_note_ended(struct session *s, uint64_t id)
+void registry_session_note_ended(struct session *s, uint64_t id, unsigned why)
 {
-	uint64_t *more = realloc(s->ended, (s->n_ended + 1) * sizeof(*more));
+	struct session_ended *more = realloc(s->ended, (s->n_ended + 1) * sizeof(*more));
 
 	if (!more)
 		return;
 	s->ended = more;
-	s->ended[s->n_ended++] = id;
+	s->ended[s->n_ended++] = (struct session_ended){.id = id, .why = why};
 }
 
 bool registry_session_forget_ended(struct session *s, uint64_t id)
 {
 	for (size_t i = 0; s && i < s->n_ended; i++)
-		if (s->ended[i] == id) {
+		if (s->ended[i].id == id) {
 			s->ended[i] = s->ended[--s->n_ended];
 			return true;
 		}
 	return false;
+}
+
+void registry_session_ids_above(struct registry *r, uint64_t id)
+{
+	if (id < UINT64_MAX && r->next_session_id <= id)
+		r->next_session_id = id + 1;
 }
 
 struct session *registry_session_find(const struct registry *r, uint64_t id)

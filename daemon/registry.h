@@ -61,7 +61,10 @@ struct session {
 	char *resume;
 	/* The ids of its bindings the restart it came through ended (persist.c): an unbind of one
 	 * is answered as done, since its request may have been the one svmd was serving. */
-	uint64_t *ended;
+	struct session_ended {
+		uint64_t id;
+		unsigned why; /* enum end_reason */
+	} * ended;
 	size_t n_ended;
 };
 
@@ -129,8 +132,11 @@ struct session *registry_sessions_next(const struct session *s);
 uint64_t registry_changes(const struct registry *r);
 /* Notes that binding id of s ended at an adoption; whether one such id is noted (and forgets
  * it). Out of memory nothing is noted. */
-void registry_session_note_ended(struct session *s, uint64_t id);
+void registry_session_note_ended(struct session *s, uint64_t id, unsigned why);
 bool registry_session_forget_ended(struct session *s, uint64_t id);
+
+/* Sessions made from now on get ids above id. */
+void registry_session_ids_above(struct registry *r, uint64_t id);
 
 /* The session with this id, or NULL. */
 struct session *registry_session_find(const struct registry *r, uint64_t id);

@@ -27,6 +27,9 @@ struct server {
 	size_t n_clients;
 	struct list subscribers; /* struct client.sub_link: SUBSCRIBE */
 	size_t n_subscribers;
+	/* A request is being served (or a session resumed): its changes are not all in the
+	 * registry yet, nor its reply's record, so the state is not written meanwhile. */
+	bool serving;
 	/* An idle connection's fds, charged to its uid: 1 (the socket), or 2 on kernels without
 	 * SO_PEERPIDFD (the socket and the peer's pidfd). */
 	unsigned fds_per_connection;

@@ -460,7 +460,8 @@ struct save_mm {
 };
 
 /* FNV-1a over the bytes (version 1), or over 8-byte words and then the bytes left (version 2:
- * an eighth of the multiplications, which are most of what a save costs). */
+ * an eighth of the multiplications, which are most of what a save costs; each step folds the
+ * high half back down, since a multiplication only carries a change upwards). */
 static uint64_t checksum(const unsigned char *p, size_t n, uint32_t version)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
@@ -470,6 +471,7 @@ static uint64_t checksum(const unsigned char *p, size_t n, uint32_t version)
 		uint64_t w;
 		memcpy(&w, p + i, sizeof(w));
 		h = (h ^ w) * 0x100000001b3ull;
+		h ^= h >> 32;
 	}
 	for (; i < n; i++)
 		h = (h ^ p[i]) * 0x100000001b3ull;
@@ -602,8 +604,8 @@ static int restore_into(struct sim_kernel *k, const unsigned char *buf, size_t l
 	if (memcmp(h.magic, SAVE_MAGIC, sizeof(h.magic)) != 0)
 		return fail(why, whylen, -EINVAL, "not a simulated kernel's state");
 	if (h.version < 1 || h.version > SAVE_VERSION)
-		return fail(why, whylen, -EINVAL, "version %u (this svmd reads 1 to %u)",
-			    h.version, SAVE_VERSION);
+		return fail(why, whylen, -EINVAL, "version %u (this svmd reads 1 to %u)", h.version,
+			    SAVE_VERSION);
 	if (h.len != len - sizeof(h) || h.n_devices != k->n_devices ||
 	    h.len != (uint64_t)h.n_devices * sizeof(struct save_device) +
 			     (uint64_t)h.n_bonds * sizeof(struct save_bond) +

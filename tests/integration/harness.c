@@ -799,6 +799,14 @@ void peer_bind_task_async(struct peer *p, const char *device)
 	cr_assert_eq(send_fd_msg(p->ctl, &cmd, sizeof(cmd), -1), 0);
 }
 
+void peer_open_device_async(struct peer *p, const char *device)
+{
+	struct peer_cmd cmd = {.op = OP_OPEN_DEVICE};
+
+	set_device(&cmd, device);
+	cr_assert_eq(send_fd_msg(p->ctl, &cmd, sizeof(cmd), -1), 0);
+}
+
 void peer_connect_async(struct peer *p)
 {
 	struct peer_cmd cmd = {.op = OP_CONNECT};

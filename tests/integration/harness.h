@@ -127,6 +127,7 @@ int peer_lease(struct peer *p, uint64_t id, struct peer_result *r);
 void peer_bind_task_async(struct peer *p, const char *device);
 void peer_lease_async(struct peer *p, uint64_t id);
 void peer_connect_async(struct peer *p); /* of a peer_start_paused() peer */
+void peer_open_device_async(struct peer *p, const char *device);
 int peer_wait(struct peer *p, int timeout_ms, struct peer_result *r);
 /* The number of bindings the peer can see. */
 int peer_count(struct peer *p, struct peer_result *r);

@@ -29,8 +29,10 @@
 
 #include "harness.h"
 
-#define DEV    "0000:3b:00.0"
-#define POLICY "allow bind-task user=svmd-test1 device=" DEV " pasid=auto max=2\n"
+#define DEV "0000:3b:00.0"
+#define POLICY                                                                                     \
+	"allow bind-task user=svmd-test1 device=" DEV " pasid=auto max=2\n"                        \
+	"allow open-device user=svmd-test1 device=" DEV "\n"
 
 /* The stand-in for PID 1's fd store. */
 #define STORE_MAX 64
@@ -417,6 +419,43 @@ Test(restart, connection_accepted_not_recorded, .init = start, .fini = stop, .ti
 		     strerror(-r.status));
 	cr_assert_eq(peer_bind_task(&late, DEV, -1, 0, &b), 0, "bind: %s (%s)", strerror(-b.status),
 		     b.reason);
+	/* Its session is one like any other now: the next crash keeps it and its binding. */
+	struct peer_result c;
+	cr_assert(store_wait("svmd-proc-", 5000));
+	store_drain();
+	kill(d.pid, SIGKILL);
+	waitpid(d.pid, NULL, 0);
+	d.pid = 0;
+	restart();
+	cr_assert_eq(peer_count(&late, &c), 0, "list after the second restart: %s (%s)",
+		     strerror(-c.status), c.reason);
+	cr_assert_eq(c.id, 1, "the late peer has %llu bindings, not 1", (unsigned long long)c.id);
 	cr_assert_eq(peer_unbind(&late, b.id, &b), 0);
 	peer_stop(&late);
+}
+
+static void go_open(uint64_t unused)
+{
+	(void)unused;
+	peer_open_device_async(&peer, DEV);
+}
+
+/* An open-device svmd records the reply of, and dies before sending: the next svmd does not
+ * keep device fds' records, so it gives the recorded reply (with its fd) and tells the client
+ * the binding ended, rather than open the device a second time. */
+Test(restart, open_device_not_kept_is_not_done_twice, .init = start, .fini = stop, .timeout = 60)
+{
+	struct peer_result r, c;
+
+	cr_assert(kill_at(AT_REPLY, go_open, 0), "svmd never reached the point");
+	restart();
+	cr_assert_eq(peer_wait(&peer, 15000, &r), 0, "the open in flight failed: %s (%s)",
+		     strerror(-r.status), r.reason);
+	cr_assert_geq(r.fd, 0, "the device fd did not come");
+	close(r.fd);
+	cr_assert(daemon_log_has(&d, "svmd shutting down"), "no release record for it");
+	cr_assert_eq(count_bindings(&d), 0, "the device was opened again");
+	/* Unbinding it, as a client that heard nothing would, is answered as done. */
+	cr_assert_eq(peer_unbind(&peer, r.id, &c), 0, "unbind %llu: %s (%s)",
+		     (unsigned long long)r.id, strerror(-c.status), c.reason);
 }

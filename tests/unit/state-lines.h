@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What a state directory holds for the next svmd, as the tests see it: the state file's session
- * and binding lines with its journal's batches applied (a line replaces the one of the same id,
- * "drop KIND ID" removes it). The format is persist.c's; the checksums are left to it.
+ * and binding lines with its journal's committed batches applied (a line replaces the one of the
+ * same id, "drop KIND ID" removes it; a batch without its commit line is left out). The format
+ * is persist.c's; the checksums and the journal's header are left to persist_read(), which the
+ * tests also ask.
  */
 #pragma once
 
@@ -40,22 +42,39 @@ static inline void state_forget(struct state_lines *st, const char *key)
 		}
 }
 
+static inline void state_take(struct state_lines *st, const char *line, bool journal)
+{
+	char key[96];
+	bool drop = strncmp(line, "drop ", 5) == 0;
+
+	if (!drop && strncmp(line, "session ", 8) != 0 && strncmp(line, "binding ", 8) != 0)
+		return;
+	state_key(line, key, sizeof(key));
+	if (journal)
+		state_forget(st, key);
+	if (!drop && st->n < STATE_LINES_MAX)
+		st->line[st->n++] = strdup(line);
+}
+
 static inline void state_read_file(struct state_lines *st, const char *path, bool journal)
 {
-	char line[8192], key[96];
+	static char batch[256][8192];
+	char line[8192];
+	size_t n = 0;
 	FILE *in = fopen(path, "re");
 
 	if (!in)
 		return;
 	while (fgets(line, sizeof(line), in)) {
-		bool drop = strncmp(line, "drop ", 5) == 0;
-		if (!drop && strncmp(line, "session ", 8) != 0 && strncmp(line, "binding ", 8) != 0)
-			continue;
-		state_key(line, key, sizeof(key));
-		if (journal)
-			state_forget(st, key);
-		if (!drop && st->n < STATE_LINES_MAX)
-			st->line[st->n++] = strdup(line);
+		if (!journal) {
+			state_take(st, line, false);
+		} else if (strncmp(line, "commit ", 7) == 0) {
+			for (size_t i = 0; i < n; i++)
+				state_take(st, batch[i], true);
+			n = 0;
+		} else if (n < 256 && strchr(line, '\n')) {
+			memcpy(batch[n++], line, sizeof(line));
+		}
 	}
 	fclose(in);
 }

@@ -1476,6 +1476,13 @@ Test(sim_kernel, corrupt_or_foreign_state_is_refused)
 	cr_assert_eq(r, -EINVAL);
 	cr_assert(strstr(why, "checksum"), "%s", why);
 	b[len - 1] ^= 1;
+	/* The top bits of two words flipped: the sum still sees it. */
+	cr_assert_gt(len, 40 + 48);
+	b[40 + 7] ^= 0x80;
+	b[40 + 47] ^= 0x80;
+	cr_assert_null(restored(buf, len, &r), "two flipped top bits went unnoticed");
+	b[40 + 7] ^= 0x80;
+	b[40 + 47] ^= 0x80;
 	/* Cut short, and a later version. */
 	cr_assert_null(restored(buf, len - 4, &r));
 	cr_assert_eq(r, -EINVAL);
