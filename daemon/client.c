@@ -795,6 +795,8 @@ struct client_event {
 	_Alignas(8) unsigned char rec[];
 };
 
+static void resume_ended(struct client *c);
+
 /* Tries to send c->out (and the fd it carries), then the events waiting, in order. What went
  * out is forgotten. Returns 0 when nothing is left, -EAGAIN when the socket is full. */
 static int send_reply_now(struct client *c)
@@ -813,14 +815,20 @@ static int send_reply_now(struct client *c)
 		if (r < 0)
 			return r;
 	}
-	while (!list_empty(&c->events)) {
-		struct client_event *e = container_of(c->events.next, struct client_event, link);
-		r = svmd_send(c->fd, e->rec, e->len, NULL, 0, MSG_DONTWAIT);
-		if (r < 0)
-			return r;
-		list_unlink(&e->link);
-		c->n_events--;
-		free(e);
+	for (;;) {
+		while (!list_empty(&c->events)) {
+			struct client_event *e =
+				container_of(c->events.next, struct client_event, link);
+			r = svmd_send(c->fd, e->rec, e->len, NULL, 0, MSG_DONTWAIT);
+			if (r < 0)
+				return r;
+			list_unlink(&e->link);
+			c->n_events--;
+			free(e);
+		}
+		if (c->ended_told >= c->session->n_ended)
+			break;
+		resume_ended(c); /* the next few */
 	}
 	c->waiting_room = false;
 	return 0;
@@ -851,7 +859,8 @@ void client_event(struct client *c, uint16_t opcode, const void *payload, size_t
 		(void)send_reply_now(c);
 	}
 	unsigned most = c->srv->serving && c->out ? CLIENT_EVENTS_BURST : CLIENT_EVENTS_MAX;
-	if (c->n_events >= most || !(e = malloc(sizeof(*e) + SVMD_RECORD_MAX))) {
+	/* As long as the record is (at most a header longer than its payload). */
+	if (c->n_events >= most || !(e = malloc(sizeof(*e) + sizeof(struct svmd_hdr) + len + 8))) {
 		/* Dropped by on_send(), not here: the core may be iterating over bindings. */
 		c->overflow = true;
 		loop_defer(c->srv->loop, &c->outbox);
@@ -1099,9 +1108,10 @@ static void resume_reply(struct client *c, const char *rec)
 			/* Its fd never reached the store: the reply cannot be given whole. */
 			struct svmd_hdr req = {.opcode = (uint16_t)op, .seq = seq};
 			if (reply_error(
-				    c, &req, -EAGAIN,
+				    c, &req, -ESTALE,
 				    "svmd restarted before it could hand over this reply's file "
-				    "descriptor; ask again") == 0)
+				    "descriptor; what the request made may have ended (see "
+				    "LIST)") == 0)
 				c->unread = true;
 		}
 	}
@@ -1113,13 +1123,17 @@ static void resume_reply(struct client *c, const char *rec)
 }
 
 /* The bindings of c's session the restart released, told as events (revision 2), after the
- * reply given again, if any. */
+ * reply given again, if any: a few at a time, the next few once those are out (however many
+ * there are, they never make c overflow). */
 static void resume_ended(struct client *c)
 {
 	_Alignas(8) unsigned char buf[sizeof(struct svmd_ev_binding_ended) + 96];
 	const struct session *s = c->session;
 
-	for (size_t i = 0; i < s->n_ended; i++) {
+	if (c->proto < SVMD_PROTO_EVENTS)
+		c->ended_told = s->n_ended;
+	for (size_t n = 0; n < CLIENT_EVENTS_MAX / 2 && c->ended_told < s->n_ended; n++) {
+		size_t i = c->ended_told++;
 		enum end_reason why = (enum end_reason)s->ended[i].why;
 		struct svmd_ev_binding_ended e = {.id = s->ended[i].id,
 						  .reason = end_reason_code(why),

@@ -68,6 +68,7 @@ struct client {
 	bool unread, recorded, recorded_fd;
 	uint32_t recorded_seq;
 	uint64_t reply_binding;
+	size_t ended_told; /* of session->ended: told as events so far (resume_ended()) */
 };
 
 /* Serves a connection accepted with the peer's identity who (a reference is taken for its

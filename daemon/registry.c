@@ -94,8 +94,8 @@ void registry_session_note_ended(struct session *s, uint64_t id, unsigned why)
 bool registry_session_forget_ended(struct session *s, uint64_t id)
 {
 	for (size_t i = 0; s && i < s->n_ended; i++)
-		if (s->ended[i].id == id) {
-			s->ended[i] = s->ended[--s->n_ended];
+		if (s->ended[i].id == id && !s->ended[i].answered) {
+			s->ended[i].answered = true; /* kept in place: front-ends walk the list */
 			return true;
 		}
 	return false;

@@ -42,6 +42,13 @@ struct user {
 	uint64_t map_bytes; /* client memory its maps hold mapped (pinned) */
 };
 
+/* A binding of a session that the restart the session came through ended (persist.c). */
+struct session_ended {
+	uint64_t id;
+	unsigned why;  /* enum end_reason */
+	bool answered; /* an unbind of it was answered as done */
+};
+
 /* One client: a socket connection or a bus name. */
 struct session {
 	struct registry *reg;
@@ -61,10 +68,7 @@ struct session {
 	char *resume;
 	/* The ids of its bindings the restart it came through ended (persist.c): an unbind of one
 	 * is answered as done, since its request may have been the one svmd was serving. */
-	struct session_ended {
-		uint64_t id;
-		unsigned why; /* enum end_reason */
-	} * ended;
+	struct session_ended *ended;
 	size_t n_ended;
 };
 
