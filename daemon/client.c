@@ -913,15 +913,17 @@ static void serve_one(struct client *c)
 	ssize_t n;
 	int r;
 
-	/* Left in the socket until its reply is out (taken()). */
-	n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT | MSG_PEEK);
+	/* With restart survival, left in the socket until its reply is out (taken()); without,
+	 * no next svmd will look for it there. */
+	bool keep = c->srv->core->persist != NULL;
+	n = svmd_recv(c->fd, rx, fds, &n_fds, MSG_DONTWAIT | (keep ? MSG_PEEK : 0));
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
 		drop(c, (int)n);
 		return;
 	}
-	c->unread = true;
+	c->unread = keep;
 	c->reply_binding = 0;
 	uint64_t changes = registry_changes(c->srv->core->registry);
 	/* The records this request makes are written with the others of the iteration, before
