@@ -47,6 +47,7 @@ static struct {
 	char names[STORE_MAX][64];
 	bool overflow;
 	volatile bool stopping;
+	const char *refuse; /* names starting so are not kept (as by a full store) */
 } store = {.lock = PTHREAD_MUTEX_INITIALIZER, .sock = -1};
 static pthread_t store_thread;
 static bool store_running;
@@ -79,9 +80,10 @@ static void store_take(char *msg, const int *fds, size_t n_fds)
 	}
 	if (remove)
 		store_remove(name);
+	bool refused = store.refuse && strncmp(name, store.refuse, strlen(store.refuse)) == 0;
 	for (size_t i = 0; i < n_fds; i++) {
-		if (!add || store.n == STORE_MAX) {
-			store.overflow |= add;
+		if (!add || refused || store.n == STORE_MAX) {
+			store.overflow |= add && !refused;
 			close(fds[i]);
 			continue;
 		}
@@ -217,6 +219,7 @@ static void stop(void)
 		close(store.fds[i]);
 	store.n = 0;
 	store.stopping = false;
+	store.refuse = NULL;
 	close(store.sock);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
@@ -405,6 +408,23 @@ static void go_connect(uint64_t unused)
 {
 	(void)unused;
 	peer_connect_async(&late);
+}
+
+/* A lease whose reply's fd never reached the store (systemd refused it): the next svmd cannot
+ * give the reply whole, and says so rather than leave the client waiting. */
+Test(restart, lease_reply_fd_lost_is_answered, .init = start, .fini = stop, .timeout = 60)
+{
+	struct peer_result b, r;
+
+	cr_assert_eq(peer_bind_task(&peer, DEV, -1, 0, &b), 0, "%s", b.reason);
+	store.refuse = "svmd-reply-";
+	cr_assert(kill_at(AT_REPLY, go_lease, b.id), "svmd never reached the point");
+	restart();
+	cr_assert_eq(peer_wait(&peer, 15000, &r), -ESTALE, "the lease in flight: %s (%s)",
+		     strerror(-r.status), r.reason);
+	cr_assert(strstr(r.reason, "hand over"), "%s", r.reason);
+	/* Its holder's end is gone with the reply: the lease has ended. */
+	cr_assert(wait_bindings(&d, 0, 5000), "the lease without a holder lives on");
 }
 
 /* A connection accepted when svmd dies, before the state names it: the next svmd serves it as
